@@ -1,0 +1,3 @@
+#include "server/server.h"
+
+int main(int argc, char** argv) { return waggle::server::RunCli(argc, argv); }

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "base/status.h"
+
+// The file-system seam (in the style of leveldb's Env): storage code reaches files only
+// through it, so tests can inject faults (dropped unsynced data, torn writes, ENOSPC, EIO).
+namespace waggle {
+
+// An append-only file. Thread-compatible: one writer at a time.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(std::string_view data) = 0;
+  // Makes everything appended so far durable (fdatasync).
+  virtual Status Sync() = 0;
+  virtual Status Close() = 0;
+  // Bytes in the file, including what this handle appended.
+  virtual uint64_t Size() const = 0;
+};
+
+// Positional reads. Thread-safe.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to `n` bytes at `offset` into `out` (resized to what was read).
+  virtual Status Read(uint64_t offset, size_t n, std::string* out) const = 0;
+};
+
+// An exclusive lock on a data directory, released on destruction.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+// Implementations are thread-safe.
+class Env {
+ public:
+  virtual ~Env() = default;
+  // Opens `path` for appending, creating it if missing.
+  virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) = 0;
+  virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
+      const std::string& path) = 0;
+  virtual Status ReadFile(const std::string& path, std::string* out) = 0;
+  // Writes `data` to `path` atomically (temp file, fsync, rename, fsync of the directory).
+  virtual Status WriteFileAtomic(const std::string& path, std::string_view data) = 0;
+  virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+  virtual Status CreateDirs(const std::string& dir) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  virtual Status Truncate(const std::string& path, uint64_t size) = 0;
+  virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  // Fails with Unavailable when another process holds the lock.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+
+  // The real file system.
+  static Env* Default();
+};
+
+}  // namespace waggle

@@ -1,0 +1,74 @@
+#include "codec/xray/document_merge.h"
+
+#include <gtest/gtest.h>
+
+#include "codec/xray/segment_parser.h"
+
+namespace waggle::codec::xray {
+namespace {
+
+std::vector<model::Document> Parse(const std::vector<std::string>& jsons) {
+  SegmentParser parser;
+  model::SpanBatch batch;
+  for (const auto& j : jsons) {
+    SegmentError e;
+    EXPECT_TRUE(parser.Parse(j, "default", &batch, &e)) << e.message;
+  }
+  return batch.documents;
+}
+
+constexpr const char* kSegment =
+    R"({"id":"9fdaf31a0171a3ad","name":"svc","start_time":1795238971.5,"end_time":1795238971.9,)"
+    R"("trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347","subsegments":[)"
+    R"({"id":"1111111111111111","name":"outer","start_time":1795238971.6,"end_time":1795238971.7}]})";
+
+TEST(MergeTraceDocuments, ReturnsDocumentsVerbatimWhenNothingWasStreamed) {
+  auto docs = Parse({kSegment});
+  auto merged = MergeTraceDocuments(docs);
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_EQ(merged[0].json, kSegment);
+}
+
+TEST(MergeTraceDocuments, PutsStreamedSubsegmentsBackIntoTheirParents) {
+  // step-1 is streamed under the embedded "outer"; step-2 under the streamed step-1.
+  auto docs = Parse({
+      R"({"type":"subsegment","id":"2222222222222222","name":"step-1","start_time":1795238971.61,"end_time":1795238971.62,"parent_id":"1111111111111111","trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})",
+      R"({"type":"subsegment","id":"3333333333333333","name":"step-2","start_time":1795238971.611,"end_time":1795238971.612,"parent_id":"2222222222222222","trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})",
+      R"({"type":"subsegment","id":"4444444444444444","name":"step-3","start_time":1795238971.8,"end_time":1795238971.81,"parent_id":"9fdaf31a0171a3ad","trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})",
+      kSegment,
+  });
+  auto merged = MergeTraceDocuments(docs);
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_EQ(merged[0].id.ToHex(), "9fdaf31a0171a3ad");
+  const std::string& j = merged[0].json;
+  size_t outer = j.find("\"outer\"");
+  size_t s1 = j.find("\"step-1\"");
+  size_t s2 = j.find("\"step-2\"");
+  size_t s3 = j.find("\"step-3\"");
+  ASSERT_NE(outer, std::string::npos);
+  ASSERT_NE(s1, std::string::npos);
+  ASSERT_NE(s2, std::string::npos);
+  ASSERT_NE(s3, std::string::npos);
+  EXPECT_LT(outer, s1);
+  EXPECT_LT(s1, s2);
+  // The merged document still parses into the same five spans.
+  SegmentParser parser;
+  model::SpanBatch batch;
+  SegmentError e;
+  ASSERT_TRUE(parser.Parse(j, "default", &batch, &e)) << e.message << j;
+  EXPECT_EQ(batch.spans.size(), 5u);
+}
+
+TEST(MergeTraceDocuments, KeepsOrphanSubsegmentAsItsOwnDocument) {
+  auto docs = Parse({
+      R"({"type":"subsegment","id":"2222222222222222","name":"step-1","start_time":1795238971.61,"end_time":1795238971.62,"parent_id":"5555555555555555","trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})",
+      kSegment,
+  });
+  auto merged = MergeTraceDocuments(docs);
+  ASSERT_EQ(merged.size(), 2u);
+  EXPECT_EQ(merged[0].json, docs[0].json);
+  EXPECT_EQ(merged[1].json, kSegment);
+}
+
+}  // namespace
+}  // namespace waggle::codec::xray

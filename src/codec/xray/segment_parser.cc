@@ -1,0 +1,487 @@
+#include "codec/xray/segment_parser.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include <simdjson.h>
+
+namespace waggle::codec::xray {
+namespace {
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+// Times outside [2000-01-01, 2200-01-01) are "absurd" and rejected.
+constexpr double kMinEpochSeconds = 946684800.0;
+constexpr double kMaxEpochSeconds = 7258118400.0;
+// Deepest subsegment nesting accepted; deeper documents are rejected, not recursed into.
+constexpr int kMaxDepth = 64;
+
+bool IsNameByte(unsigned char c) {
+  if (c >= 0x80) return true;  // part of a UTF-8 sequence: letters of other scripts
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+    case '_':
+    case '.':
+    case ':':
+    case '/':
+    case '%':
+    case '&':
+    case '#':
+    case '=':
+    case '+':
+    case '\\':
+    case '-':
+    case '@':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Microsecond-exact nanoseconds: t * 1e6 stays below 2^53 for any valid time.
+int64_t SecondsToNanos(double t) { return std::llround(t * 1e6) * 1000; }
+
+std::string_view GetString(const object& obj, std::string_view key) {
+  std::string_view s;
+  if (obj[key].get(s) != simdjson::SUCCESS) return {};
+  return s;
+}
+
+bool GetBool(const object& obj, std::string_view key) {
+  bool b = false;
+  if (obj[key].get(b) != simdjson::SUCCESS) return false;
+  return b;
+}
+
+void AddString(model::Attributes* attrs, std::string_view key, std::string_view value) {
+  if (!value.empty())
+    attrs->push_back({std::string(key), model::AttributeValue::String(std::string(value)), {}});
+}
+
+// Scalar JSON -> attribute value; false for arrays, objects and null.
+bool ScalarValue(const element& e, model::AttributeValue* out) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::STRING:
+      *out = model::AttributeValue::String(std::string(e.get_string().value_unsafe()));
+      return true;
+    case simdjson::dom::element_type::INT64:
+      *out = model::AttributeValue::Int(e.get_int64().value_unsafe());
+      return true;
+    case simdjson::dom::element_type::UINT64:
+      *out = model::AttributeValue::Double(static_cast<double>(e.get_uint64().value_unsafe()));
+      return true;
+    case simdjson::dom::element_type::DOUBLE:
+      *out = model::AttributeValue::Double(e.get_double().value_unsafe());
+      return true;
+    case simdjson::dom::element_type::BOOL:
+      *out = model::AttributeValue::Bool(e.get_bool().value_unsafe());
+      return true;
+    default:
+      return false;
+  }
+}
+
+class Decoder {
+ public:
+  Decoder(std::string_view environment, model::SpanBatch* batch, SegmentError* error)
+      : environment_(environment), batch_(batch), error_(error) {}
+
+  bool DecodeDocument(const element& root, std::string_view json) {
+    object doc;
+    if (root.get(doc) != simdjson::SUCCESS) {
+      // X-Ray answers MissingId for a JSON array or scalar.
+      return Fail("MissingId", "segment document is not a JSON object");
+    }
+    std::string_view id_text;
+    if (doc["id"].get(id_text) == simdjson::SUCCESS) error_->id = std::string(id_text);
+
+    const bool independent = GetString(doc, "type") == "subsegment";
+    model::TraceId trace_id;
+    std::string_view trace_text;
+    if (doc["trace_id"].get(trace_text) != simdjson::SUCCESS) {
+      return Fail("MissingTraceId", "trace_id is missing or not a string");
+    }
+    if (!model::TraceId::ParseXRay(trace_text, &trace_id)) {
+      return Fail("InvalidTraceId",
+                  "trace_id is not of the form 1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx");
+    }
+    model::SpanId parent;
+    std::string_view parent_text = GetString(doc, "parent_id");
+    if (!parent_text.empty() && !model::SpanId::ParseHex(parent_text, &parent)) {
+      return Fail("InvalidParentId", "parent_id is not 16 hex digits");
+    }
+    if (independent && parent.IsZero()) {
+      return Fail("MissingParentId", "a subsegment sent on its own needs parent_id");
+    }
+    subsegment_doc_ = independent;
+    const size_t first_span = batch_->spans.size();
+    if (!DecodeEntity(doc, trace_id, parent, /*top=*/true, /*service=*/{}, 0)) {
+      batch_->spans.resize(first_span);
+      return false;
+    }
+    const model::Span& top = batch_->spans[first_span];
+    model::Document d;
+    d.trace_id = trace_id;
+    d.id = top.span_id;
+    d.parent_id = parent;
+    d.in_progress = top.in_progress;
+    d.subsegment = independent;
+    d.json.assign(json);
+    batch_->documents.push_back(std::move(d));
+    return true;
+  }
+
+ private:
+  bool Fail(std::string_view code, std::string_view cause) {
+    error_->error_code = std::string(code);
+    error_->message =
+        std::string(in_subsegment_ || subsegment_doc_ ? "Invalid subsegment" : "Invalid segment");
+    error_->message += ". ErrorCode: ";
+    error_->message += code;
+    error_->message += ", Cause: ";
+    error_->message += cause;
+    return false;
+  }
+
+  // Decodes a segment or subsegment object into a span, then its embedded subsegments.
+  bool DecodeEntity(const object& obj, const model::TraceId& trace_id, model::SpanId parent,
+                    bool top, std::string_view service, int depth) {
+    if (depth > kMaxDepth) return Fail("InvalidSegment", "subsegments nested too deeply");
+    in_subsegment_ = !top || subsegment_doc_;
+    model::Span span;
+    span.trace_id = trace_id;
+    span.parent_span_id = parent;
+    span.environment.assign(environment_);
+
+    std::string_view id_text;
+    if (obj["id"].get(id_text) != simdjson::SUCCESS) return Fail("MissingId", "id is missing");
+    if (!model::SpanId::ParseHex(id_text, &span.span_id) || span.span_id.IsZero()) {
+      return Fail("InvalidId", "id is not 16 hex digits");
+    }
+    std::string_view name;
+    if (obj["name"].get(name) != simdjson::SUCCESS) return Fail("MissingName", "name is missing");
+    if (!IsValidSegmentName(name)) {
+      return Fail("InvalidName",
+                  "name is empty, longer than 200 characters or has a character "
+                  "outside letters, digits, whitespace and _ . : / % & # = + \\ - @");
+    }
+    span.name.assign(name);
+
+    double start = 0;
+    if (obj["start_time"].get(start) != simdjson::SUCCESS) {
+      return Fail("MissingStartTime", "start_time is missing or not a number");
+    }
+    if (!(start >= kMinEpochSeconds && start < kMaxEpochSeconds)) {
+      return Fail("InvalidStartTime", "start_time is not epoch seconds between 2000 and 2200");
+    }
+    span.start_ns = SecondsToNanos(start);
+    span.in_progress = GetBool(obj, "in_progress");
+    double end = 0;
+    auto end_field = obj["end_time"];
+    if (end_field.get(end) == simdjson::SUCCESS) {
+      if (!(end >= kMinEpochSeconds && end < kMaxEpochSeconds)) {
+        return Fail("InvalidEndTime", "end_time is not epoch seconds between 2000 and 2200");
+      }
+      if (end < start) return Fail("InvalidEndTime", "end_time is before start_time");
+      if (!span.in_progress) span.end_ns = SecondsToNanos(end);
+    } else if (end_field.error() != simdjson::NO_SUCH_FIELD) {
+      return Fail("InvalidEndTime", "end_time is not a number");
+    } else if (!span.in_progress) {
+      return Fail("MissingEndTime", "neither end_time nor in_progress:true is set");
+    }
+
+    // A top-level segment names the service; subsegments inherit it. An independent
+    // subsegment's service is found when its trace is assembled.
+    std::string_view svc = top && !subsegment_doc_ ? name : service;
+    span.service.assign(svc);
+    std::string_view ns = GetString(obj, "namespace");
+    if (top && !subsegment_doc_) {
+      span.kind = model::SpanKind::kServer;
+    } else if (ns == "remote" || ns == "aws") {
+      // Python also writes "local" for its own custom subsegments: those stay internal.
+      span.kind = model::SpanKind::kClient;
+      span.peer.assign(name);
+    } else {
+      span.kind = model::SpanKind::kInternal;
+    }
+
+    DecodeHttp(obj, &span);
+    if (GetBool(obj, "error")) span.status_flags |= model::kStatusError;
+    if (GetBool(obj, "fault")) span.status_flags |= model::kStatusFault;
+    if (GetBool(obj, "throttle")) span.status_flags |= model::kStatusThrottle;
+    if (span.status_flags == 0 && span.http_status > 0) {
+      if (span.http_status >= 500)
+        span.status_flags = model::kStatusFault;
+      else if (span.http_status == 429)
+        span.status_flags = model::kStatusThrottle | model::kStatusError;
+      else if (span.http_status >= 400)
+        span.status_flags = model::kStatusError;
+    }
+    if (span.kind == model::SpanKind::kInternal && !span.client_ip.empty()) {
+      span.kind = model::SpanKind::kServer;
+    }
+
+    model::Attributes& attrs = span.attributes;
+    AddString(&attrs, "aws.xray.namespace", ns);
+    AddString(&attrs, "aws.xray.origin", GetString(obj, "origin"));
+    AddString(&attrs, "enduser.id", GetString(obj, "user"));
+    AddString(&attrs, "aws.xray.resource_arn", GetString(obj, "resource_arn"));
+    if (GetBool(obj, "traced"))
+      attrs.push_back({"aws.xray.traced", model::AttributeValue::Bool(true), {}});
+    object service_obj;
+    if (obj["service"].get(service_obj) == simdjson::SUCCESS) {
+      AddString(&attrs, "service.version", GetString(service_obj, "version"));
+    }
+    DecodeAws(obj, &span);
+    DecodeSql(obj, &span);
+    DecodeAnnotationsAndMetadata(obj, &span);
+    DecodeCause(obj, &span);
+    DecodeLinks(obj, &span);
+
+    const model::SpanId self = span.span_id;
+    std::string service_for_children(span.service);
+    batch_->spans.push_back(std::move(span));
+
+    array children;
+    if (obj["subsegments"].get(children) == simdjson::SUCCESS) {
+      for (element child : children) {
+        object child_obj;
+        if (child.get(child_obj) != simdjson::SUCCESS) {
+          in_subsegment_ = true;
+          return Fail("InvalidSegment", "an element of subsegments is not an object");
+        }
+        // Embedded subsegments (Python SDK) may repeat trace_id/parent_id; they must agree.
+        std::string_view child_parent = GetString(child_obj, "parent_id");
+        model::SpanId p;
+        if (!child_parent.empty() && (!model::SpanId::ParseHex(child_parent, &p) || p != self)) {
+          in_subsegment_ = true;
+          return Fail("InvalidParentId",
+                      "an embedded subsegment's parent_id is not its parent's id");
+        }
+        if (!DecodeEntity(child_obj, trace_id, self, /*top=*/false, service_for_children,
+                          depth + 1)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  void DecodeHttp(const object& obj, model::Span* span) {
+    object http;
+    if (obj["http"].get(http) != simdjson::SUCCESS) return;
+    object req;
+    if (http["request"].get(req) == simdjson::SUCCESS) {
+      span->http_method.assign(GetString(req, "method"));
+      span->http_url.assign(GetString(req, "url"));
+      span->user_agent.assign(GetString(req, "user_agent"));
+      span->client_ip.assign(GetString(req, "client_ip"));
+      if (GetBool(req, "x_forwarded_for")) {
+        span->attributes.push_back(
+            {"aws.xray.x_forwarded_for", model::AttributeValue::Bool(true), {}});
+      }
+      if (GetBool(req, "traced")) {
+        span->attributes.push_back({"aws.xray.traced", model::AttributeValue::Bool(true), {}});
+      }
+    }
+    object resp;
+    if (http["response"].get(resp) == simdjson::SUCCESS) {
+      int64_t status = 0;
+      if (resp["status"].get(status) == simdjson::SUCCESS && status > 0 && status < 1000) {
+        span->http_status = static_cast<int32_t>(status);
+      }
+      int64_t length = 0;
+      if (resp["content_length"].get(length) == simdjson::SUCCESS) {
+        span->attributes.push_back(
+            {"http.response_content_length", model::AttributeValue::Int(length), {}});
+      }
+    }
+  }
+
+  void DecodeAws(const object& obj, model::Span* span) {
+    object aws;
+    if (obj["aws"].get(aws) != simdjson::SUCCESS) return;
+    model::Attributes& attrs = span->attributes;
+    AddString(&attrs, "cloud.account.id", GetString(aws, "account_id"));
+    AddString(&attrs, "aws.operation", GetString(aws, "operation"));
+    AddString(&attrs, "aws.region", GetString(aws, "region"));
+    AddString(&attrs, "aws.request_id", GetString(aws, "request_id"));
+    AddString(&attrs, "aws.queue_url", GetString(aws, "queue_url"));
+    AddString(&attrs, "aws.table_name", GetString(aws, "table_name"));
+    object ec2;
+    if (aws["ec2"].get(ec2) == simdjson::SUCCESS) {
+      AddString(&attrs, "host.id", GetString(ec2, "instance_id"));
+      AddString(&attrs, "cloud.availability_zone", GetString(ec2, "availability_zone"));
+    }
+    object ecs;
+    if (aws["ecs"].get(ecs) == simdjson::SUCCESS) {
+      AddString(&attrs, "container.name", GetString(ecs, "container"));
+      AddString(&attrs, "container.id", GetString(ecs, "container_id"));
+      if (!model::FindAttribute(attrs, "cloud.availability_zone")) {
+        AddString(&attrs, "cloud.availability_zone", GetString(ecs, "availability_zone"));
+      }
+    }
+    object xray;
+    if (aws["xray"].get(xray) == simdjson::SUCCESS) {
+      AddString(&attrs, "telemetry.sdk.name", GetString(xray, "sdk"));
+      AddString(&attrs, "telemetry.sdk.version", GetString(xray, "sdk_version"));
+      AddString(&attrs, "aws.xray.sampling_rule_name", GetString(xray, "sampling_rule_name"));
+    }
+  }
+
+  void DecodeSql(const object& obj, model::Span* span) {
+    object sql;
+    if (obj["sql"].get(sql) != simdjson::SUCCESS) return;
+    span->db_system.assign(GetString(sql, "database_type"));
+    model::Attributes& attrs = span->attributes;
+    AddString(&attrs, "db.statement", GetString(sql, "sanitized_query"));
+    AddString(&attrs, "db.user", GetString(sql, "user"));
+    AddString(&attrs, "db.connection_string", GetString(sql, "url"));
+  }
+
+  void DecodeAnnotationsAndMetadata(const object& obj, model::Span* span) {
+    object annotations;
+    if (obj["annotations"].get(annotations) == simdjson::SUCCESS) {
+      for (auto field : annotations) {
+        model::AttributeValue v;
+        if (!ScalarValue(field.value, &v)) continue;  // only string/number/bool are annotations
+        span->attributes.push_back(
+            {std::string(field.key), std::move(v), model::AttributeRole::kAnnotation});
+      }
+    }
+    object metadata;
+    if (obj["metadata"].get(metadata) == simdjson::SUCCESS) {
+      for (auto field : metadata) {
+        std::string key = "aws.xray.metadata.";
+        key += field.key;
+        span->attributes.push_back({std::move(key),
+                                    model::AttributeValue::Json(simdjson::minify(field.value)),
+                                    model::AttributeRole::kMetadata});
+      }
+    }
+  }
+
+  void DecodeCause(const object& obj, model::Span* span) {
+    auto cause = obj["cause"];
+    std::string_view cause_id;
+    if (cause.get(cause_id) == simdjson::SUCCESS) {
+      // The exception is recorded elsewhere in the trace under this id.
+      span->status_message = "exception ";
+      span->status_message += cause_id;
+      return;
+    }
+    object cause_obj;
+    if (cause.get(cause_obj) != simdjson::SUCCESS) return;
+    array exceptions;
+    if (cause_obj["exceptions"].get(exceptions) != simdjson::SUCCESS) return;
+    for (element e : exceptions) {
+      object ex;
+      if (e.get(ex) != simdjson::SUCCESS) continue;
+      model::SpanEvent event;
+      event.time_ns = span->in_progress ? span->start_ns : span->end_ns;
+      event.name = "exception";
+      model::Attributes& a = event.attributes;
+      AddString(&a, "exception.type", GetString(ex, "type"));
+      AddString(&a, "exception.message", GetString(ex, "message"));
+      AddString(&a, "aws.xray.exception.id", GetString(ex, "id"));
+      if (GetBool(ex, "remote"))
+        a.push_back({"aws.xray.exception.remote", model::AttributeValue::Bool(true), {}});
+      array stack;
+      if (ex["stack"].get(stack) == simdjson::SUCCESS) {
+        std::string trace;
+        trace.append(GetString(ex, "type")).append(": ").append(GetString(ex, "message"));
+        for (element f : stack) {
+          object frame;
+          if (f.get(frame) != simdjson::SUCCESS) continue;
+          int64_t line = 0;
+          (void)frame["line"].get(line);
+          trace.append("\n\tat ").append(GetString(frame, "label")).append("(");
+          trace.append(GetString(frame, "path"))
+              .append(": ")
+              .append(std::to_string(line))
+              .append(")");
+        }
+        a.push_back({"exception.stacktrace", model::AttributeValue::String(std::move(trace)), {}});
+      }
+      if (span->status_message.empty()) span->status_message.assign(GetString(ex, "message"));
+      span->events.push_back(std::move(event));
+    }
+  }
+
+  void DecodeLinks(const object& obj, model::Span* span) {
+    array links;
+    if (obj["links"].get(links) != simdjson::SUCCESS) return;
+    for (element e : links) {
+      object l;
+      if (e.get(l) != simdjson::SUCCESS) continue;
+      model::SpanLink link;
+      if (!model::TraceId::Parse(GetString(l, "trace_id"), &link.trace_id)) continue;
+      if (!model::SpanId::ParseHex(GetString(l, "id"), &link.span_id)) continue;
+      object attrs;
+      if (l["attributes"].get(attrs) == simdjson::SUCCESS) {
+        for (auto field : attrs) {
+          model::AttributeValue v;
+          if (ScalarValue(field.value, &v))
+            link.attributes.push_back({std::string(field.key), std::move(v), {}});
+        }
+      }
+      span->links.push_back(std::move(link));
+    }
+  }
+
+  std::string_view environment_;
+  model::SpanBatch* batch_;
+  SegmentError* error_;
+  bool subsegment_doc_ = false;
+  bool in_subsegment_ = false;
+};
+
+}  // namespace
+
+bool IsValidSegmentName(std::string_view name) {
+  if (name.empty()) return false;
+  size_t chars = 0;
+  for (unsigned char c : name) {
+    if (!IsNameByte(c)) return false;
+    if ((c & 0xc0) != 0x80) ++chars;  // count code points, not continuation bytes
+  }
+  return chars <= 200;
+}
+
+struct SegmentParser::Impl {
+  simdjson::dom::parser parser;
+};
+
+SegmentParser::SegmentParser() : impl_(std::make_unique<Impl>()) {}
+SegmentParser::~SegmentParser() = default;
+
+bool SegmentParser::Parse(std::string_view json, std::string_view environment,
+                          model::SpanBatch* batch, SegmentError* error) {
+  *error = SegmentError{};
+  Decoder decoder(environment, batch, error);
+  if (json.size() > kMaxDocumentBytes) {
+    error->error_code = "InvalidSegment";
+    error->message =
+        "Invalid segment. ErrorCode: InvalidSegment, Cause: document larger than 64 KiB";
+    return false;
+  }
+  element root;
+  auto err = impl_->parser.parse(json.data(), json.size()).get(root);
+  if (err != simdjson::SUCCESS) {
+    error->error_code = "InvalidSegment";
+    error->message = "Invalid segment. ErrorCode: InvalidSegment, Cause: not valid JSON (";
+    error->message += simdjson::error_message(err);
+    error->message += ")";
+    return false;
+  }
+  return decoder.DecodeDocument(root, json);
+}
+
+}  // namespace waggle::codec::xray

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codec/xray/datagram.h"
+#include "codec/xray/segment_parser.h"
+#include "ingest/ingest_counters.h"
+#include "net/udp_receiver.h"
+#include "storage/writer.h"
+
+namespace waggle::ingest {
+
+// Takes X-Ray segment documents from PutTraceSegments. Thread-safe: each calling thread
+// gets its own parser.
+class XRayDocumentIngester {
+ public:
+  XRayDocumentIngester(storage::Writer* writer, IngestCounters* counters)
+      : writer_(writer), counters_(counters) {}
+
+  // Decodes every document, stores the good ones durably in one write, and lists the bad
+  // ones in `rejected` (the good ones of the same call are kept). A non-OK status means the
+  // store failed: nothing of this call may be assumed stored.
+  Status Ingest(const std::vector<std::string_view>& documents, std::string_view environment,
+                std::vector<codec::xray::SegmentError>* rejected);
+
+ private:
+  storage::Writer* writer_;
+  IngestCounters* counters_;
+};
+
+struct XRayUdpOptions {
+  net::UdpReceiverOptions udp;
+  std::string environment = "default";
+  storage::Durability durability = storage::Durability::kBuffered;
+};
+
+// The X-Ray daemon's UDP side: datagrams in, spans stored. A datagram counts as accepted once
+// its document is in the write-ahead log. Nothing is logged per datagram: rejections are
+// counted by reason. Start()/Stop() from one controlling thread.
+class XRayUdpReceiver {
+ public:
+  static Result<std::unique_ptr<XRayUdpReceiver>> Bind(const XRayUdpOptions& options,
+                                                       storage::Writer* writer,
+                                                       IngestCounters* counters);
+  void Start();
+  // Drains what the socket holds, stores it, and stops.
+  void Stop();
+  const net::HostPort& local_address() const { return receiver_->local_address(); }
+  const net::UdpReceiver& receiver() const { return *receiver_; }
+
+ private:
+  XRayUdpReceiver(const XRayUdpOptions& options, std::unique_ptr<net::UdpReceiver> receiver,
+                  storage::Writer* writer, IngestCounters* counters);
+  void OnBatch(std::span<const net::Datagram> batch);
+
+  const XRayUdpOptions options_;
+  std::unique_ptr<net::UdpReceiver> receiver_;
+  storage::Writer* writer_;
+  IngestCounters* counters_;
+  // Used only on the receive thread.
+  codec::xray::DatagramSplitter splitter_;
+  codec::xray::SegmentParser parser_;
+  model::SpanBatch batch_;
+};
+
+}  // namespace waggle::ingest

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/attribute.h"
+#include "model/ids.h"
+
+// The one span record everything becomes (DESIGN.md §2). X-Ray segments and subsegments map
+// onto it as in spec/otlp.md §9.4; OTLP spans map onto it field by field.
+namespace waggle::model {
+
+// Numbered as OTLP's SpanKind.
+enum class SpanKind : uint8_t {
+  kUnspecified = 0,
+  kInternal = 1,
+  kServer = 2,
+  kClient = 3,
+  kProducer = 4,
+  kConsumer = 5,
+};
+
+// X-Ray's three independent flags; none set means ok.
+enum StatusFlag : uint8_t {
+  kStatusError = 1,     // 4xx
+  kStatusFault = 2,     // 5xx, OTel status ERROR
+  kStatusThrottle = 4,  // 429
+};
+
+struct SpanEvent {
+  int64_t time_ns = 0;
+  std::string name;  // "exception" for exceptions
+  Attributes attributes;
+  bool operator==(const SpanEvent&) const = default;
+};
+
+struct SpanLink {
+  TraceId trace_id;
+  SpanId span_id;
+  Attributes attributes;
+  bool operator==(const SpanLink&) const = default;
+};
+
+struct Span {
+  TraceId trace_id;
+  SpanId span_id;
+  SpanId parent_span_id;  // zero for a root
+
+  std::string environment;  // from the API key or SigV4 access key; "default" when none
+  std::string service;      // empty when not known yet (an X-Ray subsegment sent alone)
+  std::string name;
+  SpanKind kind = SpanKind::kUnspecified;
+
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;  // 0 while in progress
+  bool in_progress = false;
+  uint8_t status_flags = 0;  // StatusFlag bits
+  std::string status_message;
+
+  // Well-known columns.
+  std::string http_method;
+  std::string http_route;
+  std::string http_url;
+  int32_t http_status = 0;  // 0 when absent
+  std::string client_ip;
+  std::string user_agent;
+  std::string db_system;
+  std::string peer;  // the remote service a client span calls
+
+  Attributes attributes;
+  std::vector<SpanEvent> events;
+  std::vector<SpanLink> links;
+
+  int64_t duration_ns() const { return in_progress ? 0 : end_ns - start_ns; }
+  bool operator==(const Span&) const = default;
+};
+
+}  // namespace waggle::model

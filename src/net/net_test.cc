@@ -1,0 +1,128 @@
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "base/mutex.h"
+#include "net/address.h"
+#include "net/http_server.h"
+#include "net/udp_receiver.h"
+
+namespace waggle::net {
+namespace {
+
+TEST(HostPort, ParsesTheForms) {
+  EXPECT_EQ(ParseHostPort("127.0.0.1:2000")->ToString(), "127.0.0.1:2000");
+  EXPECT_EQ(ParseHostPort(":2000")->host, "127.0.0.1");
+  EXPECT_EQ(ParseHostPort("localhost:0")->port, 0);
+  EXPECT_EQ(ParseHostPort("[::1]:80")->host, "::1");
+  EXPECT_FALSE(ParseHostPort("2000").ok());
+  EXPECT_FALSE(ParseHostPort("127.0.0.1:99999").ok());
+  EXPECT_FALSE(ParseHostPort("example.com:80").ok());
+  EXPECT_TRUE(IsLoopback("127.0.0.2"));
+  EXPECT_FALSE(IsLoopback("0.0.0.0"));
+}
+
+void SendUdp(uint16_t port, const std::string& payload) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::close(fd);
+}
+
+TEST(UdpReceiver, DeliversEveryDatagramAndFlagsOversizedOnes) {
+  UdpReceiverOptions options;
+  options.address = "127.0.0.1:0";
+  options.max_datagram_bytes = 1024;
+  auto rx = UdpReceiver::Bind(options);
+  ASSERT_TRUE(rx.ok()) << rx.status().ToString();
+  Mutex mu;
+  std::vector<std::string> got;
+  int truncated = 0;
+  (*rx)->Start([&](std::span<const Datagram> batch) {
+    MutexLock lock(&mu);
+    for (const Datagram& d : batch) {
+      got.emplace_back(d.data);
+      truncated += d.truncated;
+    }
+  });
+  const uint16_t port = (*rx)->local_address().port;
+  for (int i = 0; i < 100; ++i) SendUdp(port, "datagram " + std::to_string(i));
+  SendUdp(port, std::string(2000, 'x'));
+  for (int i = 0; i < 200 && (*rx)->counters().datagrams.load() < 101; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  (*rx)->Stop();
+  MutexLock lock(&mu);
+  ASSERT_EQ(got.size(), 101u);
+  EXPECT_EQ(got[0], "datagram 0");
+  EXPECT_EQ(truncated, 1);
+  EXPECT_EQ((*rx)->counters().truncated.load(), 1u);
+}
+
+TEST(UdpReceiver, ReportsAPortInUse) {
+  auto first = UdpReceiver::Bind({"127.0.0.1:0"});
+  ASSERT_TRUE(first.ok());
+  auto second = UdpReceiver::Bind({(*first)->local_address().ToString()});
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("Address already in use"), std::string::npos);
+}
+
+// A raw HTTP exchange over one connection.
+std::string Exchange(uint16_t port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ::send(fd, request.data(), request.size(), 0);
+  ::shutdown(fd, SHUT_WR);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+TEST(HttpServer, ServesKeepAliveRequestsAndRejectsBadOnes) {
+  HttpServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.max_body_bytes = 100;
+  auto server = HttpServer::Bind(options, [](const HttpRequest& r) {
+    HttpResponse res;
+    res.body = r.method + " " + r.path + " " + r.body + " " + std::string(r.Header("x-test"));
+    return res;
+  });
+  ASSERT_TRUE(server.ok());
+  (*server)->Start();
+  const uint16_t port = (*server)->local_address().port;
+
+  std::string two =
+      Exchange(port,
+               "POST /a HTTP/1.1\r\nHost: x\r\nX-Test: yes\r\nContent-Length: 3\r\n\r\nabc"
+               "POST /b?q=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "2\r\nhi\r\n0\r\n\r\n");
+  EXPECT_NE(two.find("POST /a abc yes"), std::string::npos) << two;
+  EXPECT_NE(two.find("POST /b hi "), std::string::npos) << two;
+
+  std::string big = Exchange(
+      port, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n" + std::string(500, 'x'));
+  EXPECT_EQ(big.rfind("HTTP/1.1 413", 0), 0u) << big;
+  std::string bad = Exchange(port, "NONSENSE\r\n\r\n");
+  EXPECT_EQ(bad.rfind("HTTP/1.1 400", 0), 0u) << bad;
+  EXPECT_EQ((*server)->counters().too_large.load(), 1u);
+  (*server)->Stop();
+}
+
+}  // namespace
+}  // namespace waggle::net

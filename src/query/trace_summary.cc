@@ -1,0 +1,135 @@
+#include "query/trace_summary.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "base/clock.h"
+
+namespace waggle::query {
+namespace {
+
+const std::string* StringAttr(const model::Span& s, std::string_view key) {
+  const model::Attribute* a = model::FindAttribute(s.attributes, key);
+  return a && a->value.type == model::AttributeValue::Type::kString ? &a->value.string_value
+                                                                    : nullptr;
+}
+
+ServiceId ServiceOf(const model::Span& s) {
+  ServiceId id;
+  id.name = s.service;
+  if (const std::string* origin = StringAttr(s, "aws.xray.origin")) id.type = *origin;
+  if (const std::string* account = StringAttr(s, "cloud.account.id")) id.account_id = *account;
+  return id;
+}
+
+void AddUnique(std::vector<ServiceId>* ids, const ServiceId& id) {
+  if (std::find(ids->begin(), ids->end(), id) == ids->end()) ids->push_back(id);
+}
+
+void AddUnique(std::vector<std::string>* v, const std::string& s) {
+  if (std::find(v->begin(), v->end(), s) == v->end()) v->push_back(s);
+}
+
+double Seconds(int64_t ns) { return static_cast<double>(ns) / kNanosPerSecond; }
+
+}  // namespace
+
+void AssembleTrace(storage::TraceData* trace) {
+  std::unordered_map<uint64_t, size_t> by_id;
+  for (size_t i = 0; i < trace->spans.size(); ++i) by_id[trace->spans[i].span_id.value] = i;
+  for (model::Span& s : trace->spans) {
+    if (!s.service.empty()) continue;
+    // Walk up until an ancestor knows its service (bounded: ids can form a cycle).
+    const model::Span* p = &s;
+    for (size_t hops = 0; hops < trace->spans.size() && p->service.empty(); ++hops) {
+      auto it = by_id.find(p->parent_span_id.value);
+      if (it == by_id.end()) break;
+      p = &trace->spans[it->second];
+    }
+    s.service = p->service;
+  }
+}
+
+TraceSummary SummarizeTrace(const storage::TraceData& trace) {
+  TraceSummary sum;
+  sum.id = trace.id;
+  sum.revision = static_cast<int64_t>(trace.documents.size());
+
+  // Segments: the spans at the top of a segment document (for spans that came without
+  // documents: servers and local roots).
+  std::unordered_set<uint64_t> segment_ids;
+  for (const model::Document& d : trace.documents) {
+    if (!d.subsegment) segment_ids.insert(d.id.value);
+    if (d.in_progress) sum.is_partial = true;
+  }
+  std::unordered_set<uint64_t> all_ids;
+  for (const model::Span& s : trace.spans) all_ids.insert(s.span_id.value);
+  std::vector<const model::Span*> segments;
+  for (const model::Span& s : trace.spans) {
+    bool is_segment = trace.documents.empty() ? s.kind == model::SpanKind::kServer ||
+                                                    s.kind == model::SpanKind::kConsumer ||
+                                                    !all_ids.count(s.parent_span_id.value)
+                                              : segment_ids.count(s.span_id.value) > 0;
+    if (is_segment) segments.push_back(&s);
+    if (s.in_progress) sum.is_partial = true;
+  }
+
+  const model::Span* root = nullptr;
+  int64_t min_start = INT64_MAX, max_end = INT64_MIN;
+  for (const model::Span* s : segments) {
+    min_start = std::min(min_start, s->start_ns);
+    max_end = std::max(max_end, s->in_progress ? s->start_ns : s->end_ns);
+    const bool parentless = s->parent_span_id.IsZero() || !all_ids.count(s->parent_span_id.value);
+    if (parentless && (root == nullptr || s->start_ns < root->start_ns)) root = s;
+    if (s->status_flags & model::kStatusThrottle) sum.has_throttle = true;
+  }
+  if (segments.empty()) {
+    for (const model::Span& s : trace.spans) {
+      min_start = std::min(min_start, s.start_ns);
+      max_end = std::max(max_end, s.in_progress ? s.start_ns : s.end_ns);
+    }
+  }
+  if (min_start != INT64_MAX) {
+    sum.start_time = Seconds(min_start);
+    sum.duration = Seconds(std::max<int64_t>(0, max_end - min_start));
+  }
+  if (root != nullptr) {
+    sum.response_time = root->in_progress ? 0 : Seconds(root->end_ns - root->start_ns);
+    sum.has_fault = root->status_flags & model::kStatusFault;
+    sum.has_error = root->status_flags & model::kStatusError;
+    sum.http = {root->http_url, root->http_method, root->user_agent, root->client_ip,
+                root->http_status};
+    sum.entry_point = ServiceOf(*root);
+  }
+
+  std::map<std::string, std::vector<ServiceId>> users;
+  for (const model::Span& s : trace.spans) {
+    ServiceId service = ServiceOf(s);
+    const bool segment = std::find(segments.begin(), segments.end(), &s) != segments.end();
+    if (segment) AddUnique(&sum.service_ids, service);
+    if (const std::string* user = StringAttr(s, "enduser.id")) AddUnique(&users[*user], service);
+    if (const std::string* arn = StringAttr(s, "aws.xray.resource_arn"))
+      AddUnique(&sum.resource_arns, *arn);
+    if (const std::string* host = StringAttr(s, "host.id")) AddUnique(&sum.instance_ids, *host);
+    if (const std::string* az = StringAttr(s, "cloud.availability_zone")) {
+      AddUnique(&sum.availability_zones, *az);
+    }
+    for (const model::Attribute& a : s.attributes) {
+      if (a.role != model::AttributeRole::kAnnotation) continue;
+      auto& values = sum.annotations[a.key];
+      auto it = std::find_if(values.begin(), values.end(),
+                             [&](const AnnotationValue& v) { return v.value == a.value; });
+      if (it == values.end()) {
+        values.push_back({a.value, {}});
+        it = values.end() - 1;
+      }
+      AddUnique(&it->service_ids, service);
+    }
+  }
+  for (auto& [name, ids] : users) sum.users.emplace_back(name, std::move(ids));
+  return sum;
+}
+
+}  // namespace waggle::query

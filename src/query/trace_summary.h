@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/attribute.h"
+#include "storage/trace_data.h"
+
+// What X-Ray's GetTraceSummaries says about one trace (spec/xray.md §5.4, §2.9).
+namespace waggle::query {
+
+// A service as X-Ray names it: segment name, origin (Type), account.
+struct ServiceId {
+  std::string name;
+  std::string type;  // empty when the segments carry no origin
+  std::string account_id;
+  auto operator<=>(const ServiceId&) const = default;
+};
+
+struct AnnotationValue {
+  model::AttributeValue value;
+  std::vector<ServiceId> service_ids;
+};
+
+struct TraceSummary {
+  model::TraceId id;
+  double start_time = 0;      // earliest segment start, epoch seconds
+  double duration = 0;        // max end - min start over all segments, seconds
+  double response_time = 0;   // root segment end - start, seconds
+  bool has_fault = false;     // root segment
+  bool has_error = false;     // root segment
+  bool has_throttle = false;  // any segment
+  bool is_partial = false;    // any document still in progress
+  struct Http {
+    std::string url, method, user_agent, client_ip;
+    int32_t status = 0;
+  } http;  // of the root segment
+  std::map<std::string, std::vector<AnnotationValue>> annotations;
+  std::vector<std::pair<std::string, std::vector<ServiceId>>> users;
+  std::vector<ServiceId> service_ids;
+  std::vector<std::string> resource_arns;
+  std::vector<std::string> instance_ids;
+  std::vector<std::string> availability_zones;
+  std::optional<ServiceId> entry_point;
+  int64_t revision = 0;  // how many documents the trace holds
+};
+
+// Fills in what spans learn only from their trace: a subsegment sent on its own carries no
+// service name until its parent segment is known.
+void AssembleTrace(storage::TraceData* trace);
+
+// Summarises an assembled trace.
+TraceSummary SummarizeTrace(const storage::TraceData& trace);
+
+}  // namespace waggle::query

@@ -1,0 +1,95 @@
+#include "query/trace_summary.h"
+
+#include <gtest/gtest.h>
+
+#include "base/clock.h"
+
+namespace waggle::query {
+namespace {
+
+model::Span Span(uint64_t id, uint64_t parent, std::string service, double start, double end) {
+  model::Span s;
+  s.span_id.value = id;
+  s.parent_span_id.value = parent;
+  s.service = std::move(service);
+  s.name = "n";
+  s.start_ns = static_cast<int64_t>(start * 1e6) * 1000;
+  s.end_ns = static_cast<int64_t>(end * 1e6) * 1000;
+  return s;
+}
+
+// Front service (root segment, two subsegments) calling a back service; the back service's
+// segment arrives in its own document, as does a streamed subsegment of the front.
+storage::TraceData TwoServiceTrace() {
+  storage::TraceData t;
+  model::TraceId::ParseXRay("1-6b012c3b-ea32f0ae513b261c9810593f", &t.id);
+  model::Span root = Span(1, 0, "front", 100.0, 100.5);
+  root.http_method = "GET";
+  root.http_url = "http://front/api";
+  root.http_status = 500;
+  root.status_flags = model::kStatusFault;
+  root.attributes.push_back(
+      {"aws.xray.origin", model::AttributeValue::String("AWS::EC2::Instance"), {}});
+  root.attributes.push_back({"enduser.id", model::AttributeValue::String("alice"), {}});
+  root.attributes.push_back(
+      {"user_id", model::AttributeValue::String("andrew"), model::AttributeRole::kAnnotation});
+  model::Span call = Span(2, 1, "front", 100.1, 100.4);
+  call.kind = model::SpanKind::kClient;
+  model::Span streamed = Span(3, 2, "", 100.15, 100.16);
+  streamed.attributes.push_back(
+      {"result_length", model::AttributeValue::Int(3), model::AttributeRole::kAnnotation});
+  model::Span back = Span(4, 2, "back", 100.2, 100.7);
+  back.status_flags = model::kStatusThrottle | model::kStatusError;
+  back.attributes.push_back(
+      {"user_id", model::AttributeValue::String("andrew"), model::AttributeRole::kAnnotation});
+  t.spans = {root, call, streamed, back};
+  t.documents = {{t.id, model::SpanId{1}, {}, false, false, "{}"},
+                 {t.id, model::SpanId{3}, model::SpanId{2}, false, true, "{}"},
+                 {t.id, model::SpanId{4}, model::SpanId{2}, false, false, "{}"}};
+  return t;
+}
+
+TEST(AssembleTrace, GivesStreamedSubsegmentsTheirSegmentsService) {
+  storage::TraceData t = TwoServiceTrace();
+  AssembleTrace(&t);
+  EXPECT_EQ(t.spans[2].service, "front");
+}
+
+TEST(SummarizeTrace, ComputesXRaySummaryFields) {
+  storage::TraceData t = TwoServiceTrace();
+  AssembleTrace(&t);
+  TraceSummary s = SummarizeTrace(t);
+  EXPECT_DOUBLE_EQ(s.start_time, 100.0);
+  EXPECT_NEAR(s.duration, 0.7, 1e-9);       // 100.0 .. 100.7 across both services
+  EXPECT_NEAR(s.response_time, 0.5, 1e-9);  // the root segment alone
+  EXPECT_TRUE(s.has_fault);
+  EXPECT_FALSE(s.has_error);
+  EXPECT_TRUE(s.has_throttle);  // any segment
+  EXPECT_FALSE(s.is_partial);
+  EXPECT_EQ(s.http.status, 500);
+  EXPECT_EQ(s.http.method, "GET");
+  ASSERT_TRUE(s.entry_point.has_value());
+  EXPECT_EQ(s.entry_point->name, "front");
+  EXPECT_EQ(s.entry_point->type, "AWS::EC2::Instance");
+  ASSERT_EQ(s.service_ids.size(), 2u);
+  ASSERT_EQ(s.users.size(), 1u);
+  EXPECT_EQ(s.users[0].first, "alice");
+  ASSERT_EQ(s.annotations.count("user_id"), 1u);
+  ASSERT_EQ(s.annotations["user_id"].size(), 1u);
+  EXPECT_EQ(s.annotations["user_id"][0].service_ids.size(), 2u);
+  ASSERT_EQ(s.annotations.count("result_length"), 1u);
+  EXPECT_EQ(s.annotations["result_length"][0].value, model::AttributeValue::Int(3));
+  EXPECT_EQ(s.revision, 3);
+}
+
+TEST(SummarizeTrace, MarksInProgressTracesPartial) {
+  storage::TraceData t = TwoServiceTrace();
+  t.documents[2].in_progress = true;
+  t.spans[3].in_progress = true;
+  TraceSummary s = SummarizeTrace(t);
+  EXPECT_TRUE(s.is_partial);
+  EXPECT_NEAR(s.duration, 0.5, 1e-9);
+}
+
+}  // namespace
+}  // namespace waggle::query

@@ -1,0 +1,98 @@
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "server/server.h"
+
+namespace waggle::server {
+namespace {
+
+// Blocks SIGTERM/SIGINT in every thread (threads inherit the mask), so the main thread can
+// wait for them with sigwait and drain in order.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "waggle: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{"waggle: a tracing backend for X-Ray and OpenTelemetry clients"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "waggle 0.1.0");
+
+  ServerConfig flags;
+  std::string config_file;
+  std::string credentials;
+  CLI::App* serve = app.add_subcommand("serve", "Run the server on the embedded store");
+  serve->add_option("--config", config_file, "YAML config file (flags and WAGGLE_* variables win)")
+      ->check(CLI::ExistingFile);
+  auto* data_dir =
+      serve->add_option("--data-dir", flags.data_dir, "Where data is kept (./waggle-data)");
+  auto* xray_udp = serve->add_option("--xray-udp", flags.xray_udp,
+                                     "X-Ray daemon UDP address for segments (127.0.0.1:2000)");
+  auto* xray_tcp = serve->add_option("--xray-tcp", flags.xray_tcp,
+                                     "X-Ray API and sampling address, TCP (127.0.0.1:2000)");
+  auto* http =
+      serve->add_option("--http", flags.http, "Health and metrics address (127.0.0.1:8080)");
+  auto* region =
+      serve->add_option("--region", flags.region, "Region in ARNs when a request names none");
+  auto* account =
+      serve->add_option("--account-id", flags.account_id, "12-digit account id in ARNs");
+  auto* log_level = serve->add_option("--log-level", flags.log_level, "debug, info, warn or error");
+  auto* udp_dur =
+      serve->add_option("--udp-durability", flags.udp_durability,
+                        "buffered (survives a crash of waggle) or sync (fsync every batch)");
+  auto* creds =
+      serve->add_option("--aws-credentials", credentials,
+                        "ACCESS_KEY_ID:SECRET[:ENVIRONMENT],... SigV4 keys the X-Ray API requires");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (serve->parsed()) {
+    sigset_t stop_signals = BlockStopSignals();
+    ServerConfig config;
+    if (!config_file.empty()) {
+      if (Status s = ApplyYamlFile(config_file, &config); !s.ok()) return Fail(s.message());
+    }
+    if (Status s = ApplyEnvironment(&config); !s.ok()) return Fail(s.message());
+    if (*data_dir) config.data_dir = flags.data_dir;
+    if (*xray_udp) config.xray_udp = flags.xray_udp;
+    if (*xray_tcp) config.xray_tcp = flags.xray_tcp;
+    if (*http) config.http = flags.http;
+    if (*region) config.region = flags.region;
+    if (*account) config.account_id = flags.account_id;
+    if (*log_level) config.log_level = flags.log_level;
+    if (*udp_dur) config.udp_durability = flags.udp_durability;
+    if (*creds) {
+      auto parsed = ParseCredentialList(credentials);
+      if (!parsed.ok()) return Fail("--aws-credentials: " + parsed.status().message());
+      config.aws_credentials = std::move(*parsed);
+    }
+    auto server = Server::Start(config);
+    if (!server.ok()) return Fail(server.status().message());
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    (*server)->Stop();
+    return 0;
+  }
+  return 0;
+}
+
+}  // namespace waggle::server

@@ -1,0 +1,153 @@
+#include "server/config.h"
+
+#include <cstdlib>
+
+#include <yaml-cpp/yaml.h>
+
+#include "base/log.h"
+#include "net/address.h"
+
+namespace waggle::server {
+namespace {
+
+Status CheckAddress(const std::string& name, const std::string& value, bool have_auth) {
+  auto hp = net::ParseHostPort(value);
+  if (!hp.ok()) return Status::InvalidArgument(name + ": " + hp.status().message());
+  if (!net::IsLoopback(hp->host) && !have_auth) {
+    return Status::InvalidArgument(name + " " + value +
+                                   " is not a loopback address; listening beyond this machine "
+                                   "needs authentication (aws_credentials)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ServerConfig::Validate() const {
+  if (data_dir.empty()) return Status::InvalidArgument("data_dir is empty");
+  const bool have_auth = !aws_credentials.empty();
+  WAGGLE_RETURN_IF_ERROR(CheckAddress("xray_udp", xray_udp, have_auth));
+  WAGGLE_RETURN_IF_ERROR(CheckAddress("xray_tcp", xray_tcp, have_auth));
+  WAGGLE_RETURN_IF_ERROR(CheckAddress("http", http, have_auth));
+  log::Level level;
+  if (!log::ParseLevel(log_level, &level)) {
+    return Status::InvalidArgument("log_level '" + log_level +
+                                   "' is not debug, info, warn or error");
+  }
+  if (udp_durability != "buffered" && udp_durability != "sync") {
+    return Status::InvalidArgument("udp_durability '" + udp_durability +
+                                   "' is not buffered or sync");
+  }
+  if (api_threads < 1 || api_threads > 64)
+    return Status::InvalidArgument("api_threads must be 1..64");
+  if (account_id.size() != 12 || account_id.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument("account_id '" + account_id + "' is not 12 digits");
+  }
+  if (region.empty()) return Status::InvalidArgument("region is empty");
+  for (const AwsCredential& c : aws_credentials) {
+    if (c.access_key_id.empty() || c.secret_access_key.empty()) {
+      return Status::InvalidArgument(
+          "aws_credentials: every entry needs access_key_id and secret_access_key");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<AwsCredential>> ParseCredentialList(const std::string& text) {
+  std::vector<AwsCredential> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    AwsCredential c;
+    size_t a = item.find(':');
+    if (a == std::string::npos) {
+      return Status::InvalidArgument("credentials '" + item +
+                                     "' are not ACCESS_KEY_ID:SECRET[:ENVIRONMENT]");
+    }
+    c.access_key_id = item.substr(0, a);
+    size_t b = item.find(':', a + 1);
+    c.secret_access_key =
+        item.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+    if (b != std::string::npos) c.environment = item.substr(b + 1);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status ApplyYamlFile(const std::string& path, ServerConfig* config) {
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (!root.IsMap()) return Status::InvalidArgument("config " + path + ": not a YAML mapping");
+    for (const auto& kv : root) {
+      const std::string key = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      if (key == "data_dir")
+        config->data_dir = v.as<std::string>();
+      else if (key == "http")
+        config->http = v.as<std::string>();
+      else if (key == "region")
+        config->region = v.as<std::string>();
+      else if (key == "account_id")
+        config->account_id = v.as<std::string>();
+      else if (key == "log_level")
+        config->log_level = v.as<std::string>();
+      else if (key == "udp_durability")
+        config->udp_durability = v.as<std::string>();
+      else if (key == "api_threads")
+        config->api_threads = v.as<int>();
+      else if (key == "xray") {
+        for (const auto& x : v) {
+          const std::string k = x.first.as<std::string>();
+          if (k == "udp")
+            config->xray_udp = x.second.as<std::string>();
+          else if (k == "tcp")
+            config->xray_tcp = x.second.as<std::string>();
+          else
+            return Status::InvalidArgument("config " + path + ": unknown key xray." + k);
+        }
+      } else if (key == "aws_credentials") {
+        config->aws_credentials.clear();
+        for (const auto& c : v) {
+          AwsCredential cred;
+          cred.access_key_id = c["access_key_id"].as<std::string>("");
+          cred.secret_access_key = c["secret_access_key"].as<std::string>("");
+          cred.environment = c["environment"].as<std::string>("default");
+          config->aws_credentials.push_back(std::move(cred));
+        }
+      } else {
+        return Status::InvalidArgument("config " + path + ": unknown key '" + key + "'");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument("config " + path + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+Status ApplyEnvironment(ServerConfig* config) {
+  auto env = [](const char* name, std::string* out) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') *out = v;
+  };
+  env("WAGGLE_DATA_DIR", &config->data_dir);
+  env("WAGGLE_XRAY_UDP", &config->xray_udp);
+  env("WAGGLE_XRAY_TCP", &config->xray_tcp);
+  env("WAGGLE_HTTP", &config->http);
+  env("WAGGLE_REGION", &config->region);
+  env("WAGGLE_ACCOUNT_ID", &config->account_id);
+  env("WAGGLE_LOG_LEVEL", &config->log_level);
+  env("WAGGLE_UDP_DURABILITY", &config->udp_durability);
+  std::string creds;
+  env("WAGGLE_AWS_CREDENTIALS", &creds);
+  if (!creds.empty()) {
+    auto parsed = ParseCredentialList(creds);
+    if (!parsed.ok()) return parsed.status().Annotate("WAGGLE_AWS_CREDENTIALS");
+    config->aws_credentials = std::move(*parsed);
+  }
+  return Status::Ok();
+}
+
+}  // namespace waggle::server

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace waggle::server {
+
+// A SigV4 key pair the X-Ray API accepts; requests signed with it land in `environment`.
+struct AwsCredential {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string environment = "default";
+};
+
+// Everything `waggle serve` can be told. Sources, lowest to highest precedence: these
+// defaults, the YAML file (--config), WAGGLE_* environment variables, flags.
+struct ServerConfig {
+  std::string data_dir = "./waggle-data";      // where the store keeps its files
+  std::string xray_udp = "127.0.0.1:2000";     // X-Ray daemon UDP (segments)
+  std::string xray_tcp = "127.0.0.1:2000";     // X-Ray API and the daemon's sampling proxy
+  std::string http = "127.0.0.1:8080";         // health, metrics (later: UI, query API)
+  std::string region = "us-east-1";            // for ARNs when a request names none
+  std::string account_id = "000000000000";     // for ARNs
+  std::string log_level = "info";              // debug | info | warn | error
+  std::string udp_durability = "buffered";     // buffered | sync (fsync each UDP batch)
+  int api_threads = 4;                         // X-Ray API handler threads
+  std::vector<AwsCredential> aws_credentials;  // when set, API requests must be signed
+
+  // Checks every value; the message names the setting at fault.
+  Status Validate() const;
+};
+
+// Applies a YAML config file on top of `config`.
+Status ApplyYamlFile(const std::string& path, ServerConfig* config);
+// Applies WAGGLE_* environment variables on top of `config`.
+Status ApplyEnvironment(ServerConfig* config);
+// Parses "AKID:SECRET[:ENV],..." (the flag and environment form of credentials).
+Result<std::vector<AwsCredential>> ParseCredentialList(const std::string& text);
+
+}  // namespace waggle::server

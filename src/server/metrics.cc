@@ -1,0 +1,66 @@
+#include "server/metrics.h"
+
+#include <fmt/core.h>
+
+namespace waggle::server {
+namespace {
+
+void Counter(std::string* out, std::string_view name, std::string_view help, uint64_t value) {
+  *out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+}
+
+void Rejections(std::string* out, std::string_view name, std::string_view help,
+                const ingest::RejectionCounters& c) {
+  *out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name, help, name);
+  for (std::string_view reason : ingest::RejectionCounters::kReasons) {
+    *out += fmt::format("{}{{reason=\"{}\"}} {}\n", name, reason, c.Get(reason));
+  }
+}
+
+}  // namespace
+
+std::string RenderMetrics(const MetricsSources& s) {
+  std::string out;
+  const auto& in = *s.ingest;
+  Counter(&out, "waggle_xray_udp_datagrams_total", "X-Ray UDP datagrams received",
+          s.udp->counters().datagrams.load());
+  Counter(&out, "waggle_xray_udp_bytes_total", "X-Ray UDP bytes received",
+          s.udp->counters().bytes.load());
+  Counter(&out, "waggle_xray_udp_segments_accepted_total", "X-Ray documents from UDP stored",
+          in.udp_segments_accepted.load());
+  Counter(&out, "waggle_xray_udp_spans_accepted_total", "spans from UDP stored",
+          in.udp_spans_accepted.load());
+  Rejections(&out, "waggle_xray_udp_rejected_total", "X-Ray UDP datagrams dropped, by reason",
+             in.udp_rejected);
+  Counter(&out, "waggle_xray_api_segments_accepted_total", "documents from PutTraceSegments stored",
+          in.api_segments_accepted.load());
+  Counter(&out, "waggle_xray_api_spans_accepted_total", "spans from PutTraceSegments stored",
+          in.api_spans_accepted.load());
+  Rejections(&out, "waggle_xray_api_rejected_total",
+             "documents PutTraceSegments listed as unprocessed, by reason", in.api_rejected);
+  Counter(&out, "waggle_xray_api_requests_total", "X-Ray API requests",
+          s.xray_api->requests.load());
+  Counter(&out, "waggle_xray_api_client_errors_total", "X-Ray API 4xx answers",
+          s.xray_api->client_errors.load());
+  Counter(&out, "waggle_xray_api_server_errors_total", "X-Ray API 5xx answers",
+          s.xray_api->server_errors.load());
+  Counter(&out, "waggle_xray_api_auth_failures_total", "X-Ray API requests refused with 403",
+          s.xray_api->auth_failures.load());
+  Counter(&out, "waggle_xray_tcp_malformed_http_total",
+          "unparsable HTTP requests on the X-Ray port",
+          s.xray_http->counters().bad_requests.load());
+  auto st = s.store->stats();
+  out += fmt::format(
+      "# HELP waggle_store_traces traces in the store\n# TYPE waggle_store_traces gauge\n"
+      "waggle_store_traces {}\n",
+      st.traces);
+  Counter(&out, "waggle_store_wal_bytes_total", "bytes appended to the write-ahead log",
+          st.wal_bytes);
+  out += fmt::format(
+      "# HELP waggle_store_wal_corrupt_regions damaged WAL stretches skipped at start\n"
+      "# TYPE waggle_store_wal_corrupt_regions gauge\nwaggle_store_wal_corrupt_regions {}\n",
+      st.recovery.corrupt_regions);
+  return out;
+}
+
+}  // namespace waggle::server

@@ -1,0 +1,163 @@
+#include "server/server.h"
+
+#include <simdjson.h>
+
+#include <cmath>
+
+#include "base/clock.h"
+#include "base/env.h"
+#include "base/log.h"
+#include "ingest/xray_ingest.h"
+#include "net/http_server.h"
+#include "sampling/sampling_service.h"
+#include "server/metrics.h"
+#include "server/xray_api.h"
+#include "storage/columnar/wal_store.h"
+
+namespace waggle::server {
+namespace {
+
+constexpr int kMetaFormat = 1;
+
+// The data dir's small metadata file: its format version and creation time.
+Result<double> LoadOrCreateMeta(const std::string& dir, Env* env) {
+  const std::string path = dir + "/meta.json";
+  if (env->FileExists(path)) {
+    std::string text;
+    WAGGLE_RETURN_IF_ERROR(env->ReadFile(path, &text));
+    simdjson::dom::parser parser;
+    simdjson::dom::object obj;
+    int64_t format = 0;
+    double created = 0;
+    if (parser.parse(text).get(obj) != simdjson::SUCCESS ||
+        obj["format"].get(format) != simdjson::SUCCESS ||
+        obj["created_at"].get(created) != simdjson::SUCCESS) {
+      return Status::Corruption(path + " is damaged");
+    }
+    if (format > kMetaFormat) {
+      return Status::Unimplemented(dir + " was written by a newer waggle (data format " +
+                                   std::to_string(format) + ")");
+    }
+    return created;
+  }
+  double now = std::floor(static_cast<double>(Clock::Real()->NowNanos()) / kNanosPerSecond);
+  WAGGLE_RETURN_IF_ERROR(env->WriteFileAtomic(
+      path, "{\"format\":" + std::to_string(kMetaFormat) +
+                ",\"created_at\":" + std::to_string(static_cast<int64_t>(now)) + "}\n"));
+  return now;
+}
+
+}  // namespace
+
+struct Server::Parts {
+  ServerConfig config;
+  std::unique_ptr<storage::columnar::WalStore> store;
+  ingest::IngestCounters ingest_counters;
+  std::unique_ptr<ingest::XRayDocumentIngester> ingester;
+  std::unique_ptr<sampling::SamplingService> sampling;
+  std::unique_ptr<XRayApi> xray_api;
+  std::unique_ptr<ingest::XRayUdpReceiver> udp;
+  std::unique_ptr<net::HttpServer> xray_http;
+  std::unique_ptr<net::HttpServer> http;
+  bool stopped = false;
+};
+
+Server::Server(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+Server::~Server() { Stop(); }
+
+Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
+  WAGGLE_RETURN_IF_ERROR(config.Validate());
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(config.log_level, &level);
+  log::SetLevel(level);
+
+  auto p = std::make_unique<Parts>();
+  p->config = config;
+  Env* env = Env::Default();
+  if (Status s = env->CreateDirs(config.data_dir); !s.ok()) {
+    return s.Annotate("data dir " + config.data_dir + " is unusable");
+  }
+  auto created = LoadOrCreateMeta(config.data_dir, env);
+  if (!created.ok()) return created.status().Annotate("data dir " + config.data_dir);
+  storage::columnar::WalStoreOptions store_options;
+  store_options.dir = config.data_dir;
+  auto store = storage::columnar::WalStore::Open(store_options);
+  if (!store.ok()) return store.status().Annotate("data dir " + config.data_dir + " is unusable");
+  p->store = std::move(*store);
+  const auto stats = p->store->stats();
+  log::Info(
+      "store open: {} traces, {} WAL records replayed, {} corrupt regions skipped, {} torn bytes "
+      "cut",
+      stats.traces, stats.recovery.records, stats.recovery.corrupt_regions,
+      stats.recovery.truncated_bytes);
+
+  p->ingester = std::make_unique<ingest::XRayDocumentIngester>(p->store.get(), &p->ingest_counters);
+  sampling::SamplingOptions sampling_options;
+  sampling_options.region = config.region;
+  sampling_options.account_id = config.account_id;
+  sampling_options.default_rule_modified_at = *created;
+  p->sampling = std::make_unique<sampling::SamplingService>(sampling_options);
+  p->xray_api = std::make_unique<XRayApi>(
+      XRayApi::Options{config.region, config.account_id, config.aws_credentials}, p->store.get(),
+      p->ingester.get(), p->sampling.get(), Clock::Real());
+
+  ingest::XRayUdpOptions udp_options;
+  udp_options.udp.address = config.xray_udp;
+  udp_options.durability =
+      config.udp_durability == "sync" ? storage::Durability::kSync : storage::Durability::kBuffered;
+  auto udp = ingest::XRayUdpReceiver::Bind(udp_options, p->store.get(), &p->ingest_counters);
+  if (!udp.ok()) return udp.status().Annotate("--xray-udp " + config.xray_udp);
+  p->udp = std::move(*udp);
+
+  net::HttpServerOptions xray_options;
+  xray_options.address = config.xray_tcp;
+  xray_options.threads = config.api_threads;
+  XRayApi* api = p->xray_api.get();
+  auto xray_http = net::HttpServer::Bind(
+      xray_options, [api](const net::HttpRequest& r) { return api->Handle(r); });
+  if (!xray_http.ok()) return xray_http.status().Annotate("--xray-tcp " + config.xray_tcp);
+  p->xray_http = std::move(*xray_http);
+
+  net::HttpServerOptions http_options;
+  http_options.address = config.http;
+  Parts* parts = p.get();
+  auto http = net::HttpServer::Bind(http_options, [parts](const net::HttpRequest& r) {
+    if (r.path == "/healthz") return net::HttpResponse::Text(200, "ok\n");
+    if (r.path == "/metrics") {
+      net::HttpResponse res;
+      res.content_type = "text/plain; version=0.0.4";
+      res.body =
+          RenderMetrics({&parts->ingest_counters, &parts->udp->receiver(), parts->xray_http.get(),
+                         &parts->xray_api->counters(), parts->store.get()});
+      return res;
+    }
+    return net::HttpResponse::Text(404, "not found\n");
+  });
+  if (!http.ok()) return http.status().Annotate("--http " + config.http);
+  p->http = std::move(*http);
+
+  p->udp->Start();
+  p->xray_http->Start();
+  p->http->Start();
+  log::Info("waggle serving: xray udp {}, xray api {}, http {}, data dir {}",
+            p->udp->local_address().ToString(), p->xray_http->local_address().ToString(),
+            p->http->local_address().ToString(), config.data_dir);
+  return std::unique_ptr<Server>(new Server(std::move(p)));
+}
+
+void Server::Stop() {
+  if (!parts_ || parts_->stopped) return;
+  parts_->stopped = true;
+  parts_->http->Stop();
+  parts_->udp->Stop();        // drains the socket into the store
+  parts_->xray_http->Stop();  // lets requests in flight finish
+  log::Info("waggle stopped");
+}
+
+std::string Server::xray_udp_address() const { return parts_->udp->local_address().ToString(); }
+std::string Server::xray_tcp_address() const {
+  return parts_->xray_http->local_address().ToString();
+}
+std::string Server::http_address() const { return parts_->http->local_address().ToString(); }
+
+}  // namespace waggle::server

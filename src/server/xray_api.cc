@@ -1,0 +1,646 @@
+#include "server/xray_api.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <simdjson.h>
+
+#include "codec/xray/document_merge.h"
+#include "net/sigv4.h"
+#include "query/trace_summary.h"
+
+namespace waggle::server {
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+constexpr size_t kMaxTraceIdsPerBatch = 5;
+constexpr size_t kMaxStatisticsDocuments = 25;
+
+std::string RequestId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>(a >> 16) & 0xffff, static_cast<unsigned>(a) & 0xffff,
+                static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+void Key(JsonWriter& w, std::string_view k) {
+  w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+}
+void Str(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+// Epoch seconds from a JSON number, a numeric string or an ISO-8601 string.
+bool ParseTimestamp(const simdjson::dom::element& e, double* out) {
+  double d;
+  if (e.get(d) == simdjson::SUCCESS) {
+    *out = d;
+    return true;
+  }
+  std::string_view s;
+  if (e.get(s) != simdjson::SUCCESS || s.empty()) return false;
+  std::string str(s);
+  char* end = nullptr;
+  double v = std::strtod(str.c_str(), &end);
+  if (end == str.c_str() + str.size()) {
+    *out = v;
+    return true;
+  }
+  std::tm tm{};
+  double sec = 0;
+  if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &sec) < 5) {
+    return false;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  double t = static_cast<double>(timegm(&tm)) + sec;
+  // A "+hh:mm" / "-hh:mm" offset after the seconds.
+  size_t tpos = str.find('T');
+  size_t off = str.find_first_of("+-", tpos);
+  if (off != std::string::npos) {
+    int hh = 0, mm = 0;
+    if (std::sscanf(str.c_str() + off + 1, "%2d:%2d", &hh, &mm) >= 1) {
+      t -= (str[off] == '+' ? 1 : -1) * (hh * 3600.0 + mm * 60.0);
+    }
+  }
+  *out = t;
+  return true;
+}
+
+void WriteServiceId(JsonWriter& w, const query::ServiceId& id) {
+  w.StartObject();
+  Key(w, "Name");
+  Str(w, id.name);
+  Key(w, "Names");
+  w.StartArray();
+  Str(w, id.name);
+  w.EndArray();
+  if (!id.account_id.empty()) {
+    Key(w, "AccountId");
+    Str(w, id.account_id);
+  }
+  if (!id.type.empty()) {
+    Key(w, "Type");
+    Str(w, id.type);
+  }
+  w.EndObject();
+}
+
+void WriteServiceIds(JsonWriter& w, const std::vector<query::ServiceId>& ids) {
+  w.StartArray();
+  for (const auto& id : ids) WriteServiceId(w, id);
+  w.EndArray();
+}
+
+void WriteSummary(JsonWriter& w, const query::TraceSummary& s) {
+  w.StartObject();
+  Key(w, "Id");
+  Str(w, s.id.ToXRay());
+  Key(w, "StartTime");
+  w.Double(s.start_time);
+  Key(w, "Duration");
+  w.Double(s.duration);
+  Key(w, "ResponseTime");
+  w.Double(s.response_time);
+  Key(w, "HasFault");
+  w.Bool(s.has_fault);
+  Key(w, "HasError");
+  w.Bool(s.has_error);
+  Key(w, "HasThrottle");
+  w.Bool(s.has_throttle);
+  Key(w, "IsPartial");
+  w.Bool(s.is_partial);
+  Key(w, "Http");
+  w.StartObject();
+  if (!s.http.url.empty()) {
+    Key(w, "HttpURL");
+    Str(w, s.http.url);
+  }
+  if (s.http.status != 0) {
+    Key(w, "HttpStatus");
+    w.Int(s.http.status);
+  }
+  if (!s.http.method.empty()) {
+    Key(w, "HttpMethod");
+    Str(w, s.http.method);
+  }
+  if (!s.http.user_agent.empty()) {
+    Key(w, "UserAgent");
+    Str(w, s.http.user_agent);
+  }
+  if (!s.http.client_ip.empty()) {
+    Key(w, "ClientIp");
+    Str(w, s.http.client_ip);
+  }
+  w.EndObject();
+  Key(w, "Annotations");
+  w.StartObject();
+  for (const auto& [key, values] : s.annotations) {
+    Key(w, key);
+    w.StartArray();
+    for (const auto& v : values) {
+      w.StartObject();
+      Key(w, "AnnotationValue");
+      w.StartObject();
+      switch (v.value.type) {
+        case model::AttributeValue::Type::kInt:
+          Key(w, "NumberValue");
+          w.Double(static_cast<double>(v.value.int_value));
+          break;
+        case model::AttributeValue::Type::kDouble:
+          Key(w, "NumberValue");
+          w.Double(v.value.double_value);
+          break;
+        case model::AttributeValue::Type::kBool:
+          Key(w, "BooleanValue");
+          w.Bool(v.value.int_value != 0);
+          break;
+        default:
+          Key(w, "StringValue");
+          Str(w, v.value.string_value);
+      }
+      w.EndObject();
+      Key(w, "ServiceIds");
+      WriteServiceIds(w, v.service_ids);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  Key(w, "Users");
+  w.StartArray();
+  for (const auto& [name, ids] : s.users) {
+    w.StartObject();
+    Key(w, "UserName");
+    Str(w, name);
+    Key(w, "ServiceIds");
+    WriteServiceIds(w, ids);
+    w.EndObject();
+  }
+  w.EndArray();
+  Key(w, "ServiceIds");
+  WriteServiceIds(w, s.service_ids);
+  Key(w, "ResourceARNs");
+  w.StartArray();
+  for (const auto& arn : s.resource_arns) {
+    w.StartObject();
+    Key(w, "ARN");
+    Str(w, arn);
+    w.EndObject();
+  }
+  w.EndArray();
+  Key(w, "InstanceIds");
+  w.StartArray();
+  for (const auto& id : s.instance_ids) {
+    w.StartObject();
+    Key(w, "Id");
+    Str(w, id);
+    w.EndObject();
+  }
+  w.EndArray();
+  Key(w, "AvailabilityZones");
+  w.StartArray();
+  for (const auto& az : s.availability_zones) {
+    w.StartObject();
+    Key(w, "Name");
+    Str(w, az);
+    w.EndObject();
+  }
+  w.EndArray();
+  if (s.entry_point) {
+    Key(w, "EntryPoint");
+    WriteServiceId(w, *s.entry_point);
+  }
+  Key(w, "Revision");
+  w.Int64(s.revision);
+  Key(w, "MatchedEventTime");
+  w.Double(s.start_time);
+  w.EndObject();
+}
+
+net::HttpResponse Json(rapidjson::StringBuffer& buf) {
+  net::HttpResponse r;
+  r.body.assign(buf.GetString(), buf.GetSize());
+  r.headers.emplace_back("x-amzn-RequestId", RequestId());
+  return r;
+}
+
+}  // namespace
+
+struct XRayApi::Call {
+  explicit Call(const net::HttpRequest& r) : request(r) {}
+  const net::HttpRequest& request;
+  simdjson::dom::parser parser;
+  simdjson::dom::object body;
+  std::string environment = "default";
+  std::string region;
+};
+
+XRayApi::XRayApi(Options options, storage::Reader* reader, ingest::XRayDocumentIngester* ingester,
+                 sampling::SamplingService* sampling, Clock* clock)
+    : options_(std::move(options)),
+      reader_(reader),
+      ingester_(ingester),
+      sampling_(sampling),
+      clock_(clock) {}
+
+net::HttpResponse XRayApi::Error(int status, std::string_view code, std::string_view message) {
+  if (status == 403) counters_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+  (status >= 500 ? counters_.server_errors : counters_.client_errors)
+      .fetch_add(1, std::memory_order_relaxed);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  Key(w, "__type");
+  Str(w, code);
+  Key(w, "message");
+  Str(w, message);
+  w.EndObject();
+  net::HttpResponse r = Json(buf);
+  r.status = status;
+  r.headers.emplace_back("x-amzn-ErrorType", std::string(code));
+  return r;
+}
+
+net::HttpResponse XRayApi::Handle(const net::HttpRequest& request) {
+  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  using Method = net::HttpResponse (XRayApi::*)(Call&);
+  struct Route {
+    std::string_view path;
+    Method method;
+    bool sampling;  // an SDK's unsigned call through the daemon port
+  };
+  static constexpr Route kRoutes[] = {
+      {"/TraceSegments", &XRayApi::PutTraceSegments, false},
+      {"/Traces", &XRayApi::BatchGetTraces, false},
+      {"/TraceSummaries", &XRayApi::GetTraceSummaries, false},
+      {"/GetSamplingRules", &XRayApi::GetSamplingRules, true},
+      {"/SamplingTargets", &XRayApi::GetSamplingTargets, true},
+      {"/TelemetryRecords", &XRayApi::PutTelemetryRecords, false},
+  };
+  const Route* route = nullptr;
+  for (const Route& r : kRoutes) {
+    if (request.path == r.path) route = &r;
+  }
+  if (route == nullptr) {
+    return Error(404, "UnknownOperationException",
+                 "No X-Ray operation at " + request.path + " in this version of waggle");
+  }
+  if (request.method != "POST")
+    return Error(405, "InvalidRequestException", "X-Ray operations are POST");
+
+  Call call(request);
+  call.region = options_.region;
+  if (!options_.credentials.empty()) {
+    const bool signed_request = !request.Header("authorization").empty();
+    if (signed_request || !route->sampling) {
+      auto lookup = [this](std::string_view akid) -> std::optional<std::string> {
+        for (const auto& c : options_.credentials) {
+          if (c.access_key_id == akid) return c.secret_access_key;
+        }
+        return std::nullopt;
+      };
+      auto id = net::sigv4::Verify(request, "xray", lookup, clock_->NowNanos() / kNanosPerSecond);
+      if (!id.ok()) {
+        std::string_view code =
+            id.status().code() == Status::Code::kUnauthenticated
+                ? "MissingAuthenticationTokenException"
+                : (id.status().message().find("security token") != std::string::npos
+                       ? "UnrecognizedClientException"
+                       : "InvalidSignatureException");
+        return Error(403, code, id.status().message());
+      }
+      for (const auto& c : options_.credentials) {
+        if (c.access_key_id == id->access_key_id) call.environment = c.environment;
+      }
+      call.region = id->region;
+    }
+  } else if (auto auth = net::sigv4::ParseAuthorization(request.Header("authorization"));
+             auth.ok()) {
+    call.region = auth->region;  // ARNs name the region the client asked for
+  }
+
+  std::string_view body = request.body;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) body = "{}";
+  if (call.parser.parse(body.data(), body.size()).get(call.body) != simdjson::SUCCESS) {
+    return Error(400, "InvalidRequestException", "The request body is not a JSON object");
+  }
+  return (this->*(route->method))(call);
+}
+
+net::HttpResponse XRayApi::PutTraceSegments(Call& call) {
+  simdjson::dom::array docs;
+  if (call.body["TraceSegmentDocuments"].get(docs) != simdjson::SUCCESS) {
+    return Error(400, "InvalidRequestException",
+                 "TraceSegmentDocuments is required and must be a list");
+  }
+  std::vector<std::string_view> documents;
+  for (simdjson::dom::element d : docs) {
+    std::string_view s;
+    if (d.get(s) != simdjson::SUCCESS) {
+      return Error(400, "InvalidRequestException", "TraceSegmentDocuments must hold JSON strings");
+    }
+    documents.push_back(s);
+  }
+  std::vector<codec::xray::SegmentError> rejected;
+  Status s = ingester_->Ingest(documents, call.environment, &rejected);
+  if (!s.ok()) {
+    if (s.code() == Status::Code::kResourceExhausted)
+      return Error(429, "ThrottledException", s.message());
+    return Error(500, "InternalFailure", "could not store the segments: " + s.message());
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  Key(w, "UnprocessedTraceSegments");
+  w.StartArray();
+  for (const auto& e : rejected) {
+    w.StartObject();
+    if (!e.id.empty()) {
+      Key(w, "Id");
+      Str(w, e.id);
+    }
+    Key(w, "ErrorCode");
+    Str(w, e.error_code);
+    Key(w, "Message");
+    Str(w, e.message);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
+  simdjson::dom::array ids;
+  if (call.body["TraceIds"].get(ids) != simdjson::SUCCESS || ids.size() == 0) {
+    return Error(400, "InvalidRequestException",
+                 "TraceIds is required and must be a non-empty list");
+  }
+  if (ids.size() > kMaxTraceIdsPerBatch) {
+    return Error(400, "InvalidRequestException", "TraceIds may hold at most 5 trace ids");
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  std::vector<std::string> unprocessed;
+  w.StartObject();
+  Key(w, "Traces");
+  w.StartArray();
+  for (simdjson::dom::element e : ids) {
+    std::string_view text;
+    if (e.get(text) != simdjson::SUCCESS) {
+      return Error(400, "InvalidRequestException", "TraceIds must hold strings");
+    }
+    model::TraceId id;
+    if (!model::TraceId::Parse(text, &id)) {
+      unprocessed.emplace_back(text);
+      continue;
+    }
+    auto data = reader_->FetchTrace(id);
+    if (!data.ok()) {
+      if (data.status().code() != Status::Code::kNotFound) {
+        return Error(500, "InternalFailure", data.status().message());
+      }
+      unprocessed.emplace_back(text);
+      continue;
+    }
+    query::AssembleTrace(&*data);
+    query::TraceSummary summary = query::SummarizeTrace(*data);
+    w.StartObject();
+    Key(w, "Id");
+    Str(w, text);
+    Key(w, "Duration");
+    w.Double(summary.duration);
+    Key(w, "LimitExceeded");
+    w.Bool(false);
+    Key(w, "Segments");
+    w.StartArray();
+    for (const auto& doc : codec::xray::MergeTraceDocuments(data->documents)) {
+      w.StartObject();
+      Key(w, "Id");
+      Str(w, doc.id.ToHex());
+      Key(w, "Document");
+      Str(w, doc.json);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  Key(w, "UnprocessedTraceIds");
+  w.StartArray();
+  for (const auto& u : unprocessed) Str(w, u);
+  w.EndArray();
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
+  double start = 0, end = 0;
+  simdjson::dom::element e;
+  if (call.body["StartTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, &start) ||
+      call.body["EndTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, &end)) {
+    return Error(400, "InvalidRequestException", "StartTime and EndTime are required timestamps");
+  }
+  if (end < start) return Error(400, "InvalidRequestException", "EndTime is before StartTime");
+  storage::FindTracesRequest req;
+  req.start_ns = static_cast<int64_t>(std::floor(start)) * kNanosPerSecond;
+  req.end_ns = static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond;
+  std::string_view range_type = "TraceId";
+  (void)call.body["TimeRangeType"].get(range_type);
+  if (range_type == "Event" || range_type == "Service") {
+    req.key = storage::TraceTimeKey::kEventTime;
+  } else if (range_type != "TraceId") {
+    return Error(400, "InvalidRequestException", "TimeRangeType must be TraceId, Event or Service");
+  }
+  std::string_view filter;
+  if (call.body["FilterExpression"].get(filter) == simdjson::SUCCESS && !filter.empty()) {
+    return Error(400, "InvalidRequestException",
+                 "FilterExpression is not supported by this version of waggle");
+  }
+  std::string_view token;
+  if (call.body["NextToken"].get(token) == simdjson::SUCCESS) req.page_token = std::string(token);
+  req.limit = options_.summaries_page_size;
+  auto page = reader_->FindTraces(req);
+  if (!page.ok()) {
+    if (page.status().code() == Status::Code::kInvalidArgument) {
+      return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
+    }
+    return Error(500, "InternalFailure", page.status().message());
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  Key(w, "TraceSummaries");
+  w.StartArray();
+  for (const storage::TraceRef& ref : page->traces) {
+    auto data = reader_->FetchTrace(ref.id);
+    if (!data.ok()) continue;  // gone between the index and the fetch (retention)
+    query::AssembleTrace(&*data);
+    WriteSummary(w, query::SummarizeTrace(*data));
+  }
+  w.EndArray();
+  Key(w, "ApproximateTime");
+  w.Double(page->traces.empty()
+               ? end
+               : static_cast<double>(page->traces.front().time_ns) / kNanosPerSecond);
+  Key(w, "TracesProcessedCount");
+  w.Uint64(page->traces_scanned);
+  if (!page->next_page_token.empty()) {
+    Key(w, "NextToken");
+    Str(w, page->next_page_token);
+  }
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::GetSamplingRules(Call& call) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  Key(w, "SamplingRuleRecords");
+  w.StartArray();
+  for (const sampling::SamplingRuleRecord& rec : sampling_->Rules()) {
+    const sampling::SamplingRule& r = rec.rule;
+    w.StartObject();
+    Key(w, "SamplingRule");
+    w.StartObject();
+    Key(w, "RuleName");
+    Str(w, r.rule_name);
+    Key(w, "RuleARN");
+    Str(w, r.rule_arn);
+    Key(w, "ResourceARN");
+    Str(w, r.resource_arn);
+    Key(w, "Priority");
+    w.Int(r.priority);
+    Key(w, "FixedRate");
+    w.Double(r.fixed_rate);
+    Key(w, "ReservoirSize");
+    w.Int64(r.reservoir_size);
+    Key(w, "ServiceName");
+    Str(w, r.service_name);
+    Key(w, "ServiceType");
+    Str(w, r.service_type);
+    Key(w, "Host");
+    Str(w, r.host);
+    Key(w, "HTTPMethod");
+    Str(w, r.http_method);
+    Key(w, "URLPath");
+    Str(w, r.url_path);
+    Key(w, "Version");
+    w.Int(r.version);
+    Key(w, "Attributes");  // always present: the Node SDK drops rules without it
+    w.StartObject();
+    for (const auto& [k, v] : r.attributes) {
+      Key(w, k);
+      Str(w, v);
+    }
+    w.EndObject();
+    w.EndObject();
+    Key(w, "CreatedAt");
+    w.Double(rec.created_at);
+    Key(w, "ModifiedAt");
+    w.Double(rec.modified_at);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::GetSamplingTargets(Call& call) {
+  simdjson::dom::array docs;
+  if (call.body["SamplingStatisticsDocuments"].get(docs) != simdjson::SUCCESS) {
+    return Error(400, "InvalidRequestException", "SamplingStatisticsDocuments is required");
+  }
+  if (docs.size() > kMaxStatisticsDocuments) {
+    return Error(400, "InvalidRequestException",
+                 "SamplingStatisticsDocuments may hold at most 25 documents");
+  }
+  std::vector<sampling::StatisticsDocument> stats;
+  for (simdjson::dom::element e : docs) {
+    simdjson::dom::object o;
+    std::string_view rule, client;
+    if (e.get(o) != simdjson::SUCCESS || o["RuleName"].get(rule) != simdjson::SUCCESS ||
+        o["ClientID"].get(client) != simdjson::SUCCESS) {
+      return Error(400, "InvalidRequestException",
+                   "each statistics document needs RuleName and ClientID");
+    }
+    sampling::StatisticsDocument d;
+    d.rule_name = std::string(rule);
+    d.client_id = std::string(client);
+    simdjson::dom::element ts;
+    if (o["Timestamp"].get(ts) == simdjson::SUCCESS && ParseTimestamp(ts, &d.timestamp) &&
+        d.timestamp > 1e11) {
+      d.timestamp /= 1000;  // Java and OTel Java send milliseconds
+    }
+    // Missing counts are zero (Jackson NON_EMPTY clients leave them out).
+    (void)o["RequestCount"].get(d.request_count);
+    (void)o["SampledCount"].get(d.sampled_count);
+    (void)o["BorrowCount"].get(d.borrow_count);
+    stats.push_back(std::move(d));
+  }
+  sampling::TargetsResult result =
+      sampling_->Targets(stats, static_cast<double>(clock_->NowNanos()) / kNanosPerSecond);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  Key(w, "SamplingTargetDocuments");
+  w.StartArray();
+  for (const auto& t : result.targets) {
+    w.StartObject();
+    Key(w, "RuleName");
+    Str(w, t.rule_name);
+    Key(w, "FixedRate");
+    w.Double(t.fixed_rate);
+    Key(w, "ReservoirQuota");
+    w.Int64(t.reservoir_quota);
+    Key(w, "ReservoirQuotaTTL");
+    w.Double(t.reservoir_quota_ttl);
+    Key(w, "Interval");
+    w.Int(t.interval);
+    w.EndObject();
+  }
+  w.EndArray();
+  Key(w, "LastRuleModification");
+  w.Double(result.last_rule_modification);
+  Key(w, "UnprocessedStatistics");
+  w.StartArray();
+  for (const auto& u : result.unprocessed) {
+    w.StartObject();
+    Key(w, "RuleName");
+    Str(w, u.rule_name);
+    Key(w, "ErrorCode");
+    Str(w, u.error_code);
+    Key(w, "Message");
+    Str(w, u.message);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::PutTelemetryRecords(Call& call) {
+  simdjson::dom::array records;
+  if (call.body["TelemetryRecords"].get(records) != simdjson::SUCCESS) {
+    return Error(400, "InvalidRequestException", "TelemetryRecords is required");
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.EndObject();
+  return Json(buf);
+}
+
+}  // namespace waggle::server

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "ingest/xray_ingest.h"
+#include "net/http.h"
+#include "sampling/sampling_service.h"
+#include "server/config.h"
+#include "storage/reader.h"
+
+namespace waggle::server {
+
+// The X-Ray API (rest-json, spec/xray.md §5) on the daemon's TCP port: PutTraceSegments,
+// BatchGetTraces, GetTraceSummaries, GetSamplingRules, GetSamplingTargets,
+// PutTelemetryRecords. Thread-safe: Handle() runs on every HTTP thread.
+class XRayApi {
+ public:
+  struct Options {
+    std::string region;
+    std::string account_id;
+    std::vector<AwsCredential> credentials;  // empty: signatures are not checked
+    size_t summaries_page_size = 100;
+  };
+
+  struct Counters {
+    std::atomic<uint64_t> requests{0};
+    std::atomic<uint64_t> client_errors{0};  // 4xx answers
+    std::atomic<uint64_t> server_errors{0};  // 5xx answers
+    std::atomic<uint64_t> auth_failures{0};  // 403 answers
+  };
+
+  XRayApi(Options options, storage::Reader* reader, ingest::XRayDocumentIngester* ingester,
+          sampling::SamplingService* sampling, Clock* clock);
+
+  net::HttpResponse Handle(const net::HttpRequest& request);
+  const Counters& counters() const { return counters_; }
+
+ private:
+  struct Call;  // one request's parsed body and identity
+  net::HttpResponse PutTraceSegments(Call& call);
+  net::HttpResponse BatchGetTraces(Call& call);
+  net::HttpResponse GetTraceSummaries(Call& call);
+  net::HttpResponse GetSamplingRules(Call& call);
+  net::HttpResponse GetSamplingTargets(Call& call);
+  net::HttpResponse PutTelemetryRecords(Call& call);
+  net::HttpResponse Error(int status, std::string_view code, std::string_view message);
+
+  const Options options_;
+  storage::Reader* reader_;
+  ingest::XRayDocumentIngester* ingester_;
+  sampling::SamplingService* sampling_;
+  Clock* clock_;
+  Counters counters_;
+};
+
+}  // namespace waggle::server

@@ -1,0 +1,188 @@
+#include "server/xray_api.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <filesystem>
+
+#include "storage/columnar/wal_store.h"
+
+namespace waggle::server {
+namespace {
+
+std::string Doc(const std::string& trace, const std::string& id, double start) {
+  return R"({"trace_id":")" + trace + R"(","id":")" + id + R"(","name":"svc","start_time":)" +
+         std::to_string(start) + R"(,"end_time":)" + std::to_string(start + 0.5) +
+         R"(,"http":{"request":{"method":"GET","url":"http://svc/x"},"response":{"status":200}}})";
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+class XRayApiTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/waggle-api-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    store_ = std::move(*storage::columnar::WalStore::Open({dir_}));
+    ingester_ = std::make_unique<ingest::XRayDocumentIngester>(store_.get(), &counters_);
+    sampling::SamplingOptions so;
+    so.default_rule_modified_at = 1795235388;
+    sampling_ = std::make_unique<sampling::SamplingService>(so);
+    MakeApi({});
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void MakeApi(std::vector<AwsCredential> creds) {
+    api_ = std::make_unique<XRayApi>(
+        XRayApi::Options{"us-east-1", "000000000000", std::move(creds), 3}, store_.get(),
+        ingester_.get(), sampling_.get(), &clock_);
+  }
+
+  net::HttpResponse Post(const std::string& path, const std::string& body) {
+    net::HttpRequest r;
+    r.method = "POST";
+    r.path = r.target = path;
+    r.body = body;
+    return api_->Handle(r);
+  }
+
+  simdjson::dom::element Parse(const std::string& body) { return parser_.parse(body).value(); }
+
+  std::string dir_;
+  FakeClock clock_{1795239045LL * kNanosPerSecond};
+  std::unique_ptr<storage::columnar::WalStore> store_;
+  ingest::IngestCounters counters_;
+  std::unique_ptr<ingest::XRayDocumentIngester> ingester_;
+  std::unique_ptr<sampling::SamplingService> sampling_;
+  std::unique_ptr<XRayApi> api_;
+  simdjson::dom::parser parser_;
+};
+
+TEST_F(XRayApiTest, PutTraceSegmentsKeepsGoodDocumentsAndListsBadOnes) {
+  std::string good = Doc("1-6b012c3b-ea32f0ae513b261c9810593f", "becc573249943fcf", 1795238971.5);
+  auto res =
+      Post("/TraceSegments", "{\"TraceSegmentDocuments\":[" + Quote(good) + "," +
+                                 Quote(R"({"id":"1111111111111111","name":"x?"})") + ",\"oops\"]}");
+  ASSERT_EQ(res.status, 200) << res.body;
+  simdjson::dom::array unprocessed = Parse(res.body)["UnprocessedTraceSegments"].get_array();
+  ASSERT_EQ(unprocessed.size(), 2u);
+  EXPECT_EQ(std::string_view(unprocessed.at(0)["Id"]), "1111111111111111");
+  EXPECT_EQ(std::string_view(unprocessed.at(1)["ErrorCode"]), "InvalidSegment");
+
+  res = Post(
+      "/Traces",
+      R"({"TraceIds":["1-6b012c3b-ea32f0ae513b261c9810593f","1-00000000-000000000000000000000000"]})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto body = Parse(res.body);
+  simdjson::dom::array traces = body["Traces"].get_array();
+  ASSERT_EQ(traces.size(), 1u);
+  EXPECT_EQ(std::string_view(traces.at(0)["Segments"].at(0)["Document"]), good);
+  EXPECT_DOUBLE_EQ(double(traces.at(0)["Duration"]), 0.5);
+  simdjson::dom::array unknown = body["UnprocessedTraceIds"].get_array();
+  EXPECT_EQ(unknown.size(), 1u);
+}
+
+TEST_F(XRayApiTest, MalformedRequestsGetAwsErrorShapes) {
+  auto res = Post("/TraceSegments", "{\"TraceSegmentDocuments\": 3}");
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(std::string_view(Parse(res.body)["__type"]), "InvalidRequestException");
+  res = Post("/TraceSegments", "not json");
+  EXPECT_EQ(res.status, 400);
+  res = Post("/Traces", R"({"TraceIds":["a","b","c","d","e","f"]})");
+  EXPECT_EQ(res.status, 400);
+  res = Post("/NoSuchThing", "{}");
+  EXPECT_EQ(res.status, 404);
+  EXPECT_EQ(std::string_view(Parse(res.body)["__type"]), "UnknownOperationException");
+  res = Post("/TraceSummaries", R"({"StartTime":1,"EndTime":2,"NextToken":"bogus"})");
+  EXPECT_EQ(res.status, 400);
+}
+
+TEST_F(XRayApiTest, GetTraceSummariesPagesThroughATimeRange) {
+  std::string docs;
+  const char* ids[] = {"1-6b012c3b-000000000000000000000001", "1-6b012c3c-000000000000000000000002",
+                       "1-6b012c3d-000000000000000000000003", "1-6b012c3e-000000000000000000000004",
+                       "1-6b012d00-000000000000000000000005"};
+  for (int i = 0; i < 5; ++i) {
+    if (i) docs += ",";
+    char sid[17];
+    std::snprintf(sid, sizeof(sid), "%016x", i + 1);
+    docs += Quote(Doc(ids[i], sid, 1795238971.0 + i));
+  }
+  ASSERT_EQ(Post("/TraceSegments", "{\"TraceSegmentDocuments\":[" + docs + "]}").status, 200);
+  // 0x6b012c3b = 1795238971: the first four traces fall in the range, the fifth does not.
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    std::string req = R"({"StartTime":1795238971,"EndTime":1795238975)";
+    if (!token.empty()) req += R"(,"NextToken":")" + token + "\"";
+    auto res = Post("/TraceSummaries", req + "}");
+    ASSERT_EQ(res.status, 200) << res.body;
+    auto body = Parse(res.body);
+    simdjson::dom::array summaries = body["TraceSummaries"].get_array();
+    for (auto s : summaries) {
+      seen.emplace_back(std::string_view(s["Id"]));
+      EXPECT_EQ(std::string_view(s["Http"]["HttpMethod"]), "GET");
+      EXPECT_EQ(int64_t(s["Http"]["HttpStatus"]), 200);
+      EXPECT_FALSE(bool(s["HasFault"]));
+    }
+    std::string_view next;
+    token = body["NextToken"].get(next) == simdjson::SUCCESS ? std::string(next) : "";
+    ++pages;
+  } while (!token.empty());
+  EXPECT_EQ(pages, 2);
+  EXPECT_EQ(seen, (std::vector<std::string>{ids[3], ids[2], ids[1], ids[0]}));
+}
+
+TEST_F(XRayApiTest, SamplingAnswersTheShapesSdksRequire) {
+  auto res = Post("/GetSamplingRules", "");
+  ASSERT_EQ(res.status, 200);
+  auto rule = Parse(res.body)["SamplingRuleRecords"].at(0);
+  EXPECT_EQ(std::string_view(rule["SamplingRule"]["RuleName"]), "Default");
+  simdjson::dom::object attributes = rule["SamplingRule"]["Attributes"].get_object();
+  EXPECT_EQ(attributes.size(), 0u);
+  EXPECT_TRUE(rule["ModifiedAt"].is_number());
+  EXPECT_GT(double(rule["ModifiedAt"]), 0);
+
+  res = Post(
+      "/SamplingTargets",
+      R"({"SamplingStatisticsDocuments":[{"RuleName":"Default","ClientID":"53285d8bfc6e92781c2086f2","RequestCount":7,"BorrowCount":1,"SampledCount":0,"Timestamp":1795239001000}]})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto body = Parse(res.body);
+  EXPECT_DOUBLE_EQ(double(body["LastRuleModification"]), 1795235388);
+  auto target = body["SamplingTargetDocuments"].at(0);
+  EXPECT_EQ(int64_t(target["ReservoirQuota"]), 1);
+  EXPECT_DOUBLE_EQ(double(target["FixedRate"]), 0.05);
+  EXPECT_EQ(int64_t(target["Interval"]), 10);
+}
+
+TEST_F(XRayApiTest, WithCredentialsUnsignedCallsAreRefusedButSdkSamplingIsNot) {
+  MakeApi({{"test", "test", "prod"}});
+  auto res = Post("/TraceSummaries", R"({"StartTime":1,"EndTime":2})");
+  EXPECT_EQ(res.status, 403);
+  EXPECT_EQ(std::string_view(Parse(res.body)["__type"]), "MissingAuthenticationTokenException");
+  net::HttpRequest bad;
+  bad.method = "POST";
+  bad.path = "/TraceSummaries";
+  bad.body = "{}";
+  bad.headers = {{"authorization",
+                  "AWS4-HMAC-SHA256 Credential=test/20261121/us-east-1/xray/aws4_request, "
+                  "SignedHeaders=host;x-amz-date, Signature=" +
+                      std::string(64, '0')},
+                 {"host", "127.0.0.1:2000"},
+                 {"x-amz-date", "20261121T053045Z"}};
+  res = api_->Handle(bad);
+  EXPECT_EQ(res.status, 403);
+  EXPECT_EQ(std::string_view(Parse(res.body)["__type"]), "InvalidSignatureException");
+  EXPECT_EQ(Post("/GetSamplingRules", "{}").status, 200);
+}
+
+}  // namespace
+}  // namespace waggle::server

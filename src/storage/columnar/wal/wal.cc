@@ -1,0 +1,270 @@
+#include "storage/columnar/wal/wal.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+
+#include "base/coding.h"
+#include "base/crc32c.h"
+#include "storage/columnar/wal/wal_format.h"
+
+namespace waggle::storage::columnar {
+
+namespace fmt = wal_format;
+
+struct Wal::PendingAppend {
+  WalRecordType type = WalRecordType::kTraceFragment;
+  const std::vector<std::string_view>* payloads = nullptr;
+  std::vector<WalPosition>* positions = nullptr;
+  bool sync = false;
+  bool done = false;
+  Status status;
+  CondVar cv;
+};
+
+namespace {
+
+uint32_t RecordCrc(WalRecordType type, std::string_view payload) {
+  char t = static_cast<char>(type);
+  return crc32c::Mask(crc32c::Extend(crc32c::Extend(0, &t, 1), payload.data(), payload.size()));
+}
+
+void AppendRecord(std::string* out, WalRecordType type, std::string_view payload) {
+  coding::PutFixed32(out, RecordCrc(type, payload));
+  coding::PutFixed32(out, static_cast<uint32_t>(payload.size()));
+  out->push_back(static_cast<char>(type));
+  out->append(payload);
+}
+
+// Parses the record at `at`; false when it is not an intact record.
+bool ParseRecord(std::string_view data, size_t at, WalRecordType* type, std::string_view* payload) {
+  if (data.size() - at < fmt::kRecordHeaderSize) return false;
+  uint32_t crc = coding::DecodeFixed32(data.data() + at);
+  uint32_t length = coding::DecodeFixed32(data.data() + at + 4);
+  if (length > fmt::kMaxRecordSize || data.size() - at - fmt::kRecordHeaderSize < length)
+    return false;
+  uint8_t t = static_cast<uint8_t>(data[at + 8]);
+  if (t != static_cast<uint8_t>(WalRecordType::kTraceFragment)) return false;
+  *type = static_cast<WalRecordType>(t);
+  *payload = data.substr(at + fmt::kRecordHeaderSize, length);
+  return RecordCrc(*type, *payload) == crc;
+}
+
+bool ParseSegmentName(const std::string& name, uint32_t* number) {
+  if (name.size() != 12 || name.substr(8) != ".wal") return false;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + 8, *number);
+  return ec == std::errc() && p == name.data() + 8;
+}
+
+}  // namespace
+
+Status WalOptions::Validate() const {
+  if (dir.empty()) return Status::InvalidArgument("wal dir is empty");
+  if (env == nullptr) return Status::InvalidArgument("wal env is null");
+  if (segment_bytes < 4096 || segment_bytes > (1ull << 31)) {
+    return Status::InvalidArgument("wal segment_bytes must be between 4 KiB and 2 GiB");
+  }
+  return Status::Ok();
+}
+
+Wal::Wal(const WalOptions& options) : options_(options) {}
+Wal::~Wal() {
+  MutexLock lock(&mu_);
+  if (file_) (void)file_->Close();
+}
+
+std::string Wal::SegmentPath(uint32_t number) const {
+  char name[16];
+  std::snprintf(name, sizeof(name), "%08u.wal", number);
+  return options_.dir + "/" + name;
+}
+
+Status Wal::OpenSegment(uint32_t number) {
+  // Open the new segment before letting go of the current one, so a failure leaves the log
+  // writable where it was.
+  WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> next,
+                          options_.env->NewAppendableFile(SegmentPath(number)));
+  if (next->Size() == 0) {
+    std::string header(fmt::kMagic);
+    coding::PutFixed32(&header, fmt::kVersion);
+    coding::PutFixed32(&header, 0);
+    WAGGLE_RETURN_IF_ERROR(next->Append(header));
+  }
+  if (file_) (void)file_->Close();
+  file_ = std::move(next);
+  file_number_ = number;
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn& replay,
+                                       WalRecoveryStats* stats) {
+  WAGGLE_RETURN_IF_ERROR(options.Validate());
+  Env* env = options.env;
+  WAGGLE_RETURN_IF_ERROR(env->CreateDirs(options.dir));
+  WAGGLE_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(options.dir));
+  std::vector<uint32_t> numbers;
+  for (const std::string& n : names) {
+    uint32_t number;
+    if (ParseSegmentName(n, &number)) numbers.push_back(number);
+  }
+  std::sort(numbers.begin(), numbers.end());
+
+  std::unique_ptr<Wal> wal(new Wal(options));
+  *stats = WalRecoveryStats{};
+  std::string data;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    const bool last = i + 1 == numbers.size();
+    const std::string path = wal->SegmentPath(numbers[i]);
+    WAGGLE_RETURN_IF_ERROR(env->ReadFile(path, &data));
+    ++stats->files;
+    if (data.size() < fmt::kFileHeaderSize) {
+      // A segment whose header never made it to disk holds nothing.
+      if (last) {
+        stats->truncated_bytes += data.size();
+        WAGGLE_RETURN_IF_ERROR(env->Truncate(path, 0));
+      }
+      continue;
+    }
+    if (std::string_view(data).substr(0, 8) != fmt::kMagic) {
+      return Status::Corruption(path + " is not a waggle WAL segment");
+    }
+    uint32_t version = coding::DecodeFixed32(data.data() + 8);
+    if (version > fmt::kVersion) {
+      return Status::Unimplemented(path + " was written by a newer waggle (WAL format " +
+                                   std::to_string(version) + ", this build reads up to " +
+                                   std::to_string(fmt::kVersion) + ")");
+    }
+    size_t at = fmt::kFileHeaderSize;
+    while (at < data.size()) {
+      WalRecordType type;
+      std::string_view payload;
+      if (ParseRecord(data, at, &type, &payload)) {
+        replay(WalPosition{numbers[i], static_cast<uint32_t>(at),
+                           static_cast<uint32_t>(payload.size())},
+               type, payload);
+        ++stats->records;
+        at += fmt::kRecordHeaderSize + payload.size();
+        continue;
+      }
+      // Damage: look for the next intact record.
+      size_t next = at + 1;
+      while (next < data.size() && !ParseRecord(data, next, &type, &payload)) ++next;
+      if (next >= data.size() && last) {
+        stats->truncated_bytes += data.size() - at;  // a torn tail: the write never finished
+        WAGGLE_RETURN_IF_ERROR(env->Truncate(path, at));
+        break;
+      }
+      ++stats->corrupt_regions;
+      stats->corrupt_bytes += next - at;
+      at = next;
+    }
+  }
+  MutexLock lock(&wal->mu_);
+  WAGGLE_RETURN_IF_ERROR(wal->OpenSegment(numbers.empty() ? 1 : numbers.back()));
+  return wal;
+}
+
+// Leader-based group commit (as in leveldb): the first queued append writes everything queued
+// behind it with one write and at most one fsync, while the others wait.
+Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payloads, bool sync,
+                   std::vector<WalPosition>* positions) NO_THREAD_SAFETY_ANALYSIS {
+  for (std::string_view p : payloads) {
+    if (p.size() > fmt::kMaxRecordSize) return Status::InvalidArgument("WAL record too large");
+  }
+  PendingAppend me;
+  me.type = type;
+  me.payloads = &payloads;
+  me.positions = positions;
+  me.sync = sync;
+  mu_.Lock();
+  queue_.push_back(&me);
+  while (!me.done && queue_.front() != &me) me.cv.Wait(&mu_);
+  if (me.done) {
+    mu_.Unlock();
+    return me.status;
+  }
+  if (!broken_.ok()) {
+    Status s = broken_;
+    queue_.pop_front();
+    if (!queue_.empty()) queue_.front()->cv.Signal();
+    mu_.Unlock();
+    return s;
+  }
+
+  // A failed rotation keeps appending to the current segment.
+  if (file_->Size() >= options_.segment_bytes) (void)OpenSegment(file_number_ + 1);
+  Status status;
+  std::vector<PendingAppend*> group;
+  bool group_sync = false;
+  const uint64_t start = file_->Size();
+  group_buffer_.clear();
+  for (PendingAppend* p : queue_) {
+    if (!group.empty() && group_buffer_.size() >= options_.max_group_bytes) break;
+    group.push_back(p);
+    group_sync |= p->sync;
+    p->positions->clear();
+    for (std::string_view payload : *p->payloads) {
+      p->positions->push_back({file_number_, static_cast<uint32_t>(start + group_buffer_.size()),
+                               static_cast<uint32_t>(payload.size())});
+      AppendRecord(&group_buffer_, p->type, payload);
+    }
+  }
+  WritableFile* file = file_.get();
+  const std::string path = SegmentPath(file_number_);
+  mu_.Unlock();
+
+  if (status.ok()) status = file->Append(group_buffer_);
+  if (status.ok() && group_sync) status = file->Sync();
+
+  mu_.Lock();
+  if (!status.ok()) {
+    // Roll the segment back to where the group started so later records stay readable.
+    Status undo = options_.env->Truncate(path, start);
+    if (undo.ok()) undo = OpenSegment(file_number_);
+    if (!undo.ok()) broken_ = status.Annotate("WAL unusable after a failed write");
+  } else {
+    bytes_written_ += group_buffer_.size();
+  }
+  for (PendingAppend* p : group) {
+    queue_.pop_front();
+    p->status = status;
+    p->done = true;
+    if (p != &me) p->cv.Signal();
+  }
+  if (!queue_.empty()) queue_.front()->cv.Signal();
+  mu_.Unlock();
+  return status;
+}
+
+Result<std::shared_ptr<RandomAccessFile>> Wal::ReaderFor(uint32_t file) {
+  MutexLock lock(&readers_mu_);
+  auto it = readers_.find(file);
+  if (it != readers_.end()) return it->second;
+  WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> f,
+                          options_.env->NewRandomAccessFile(SegmentPath(file)));
+  std::shared_ptr<RandomAccessFile> shared(std::move(f));
+  readers_[file] = shared;
+  return shared;
+}
+
+Status Wal::Read(const WalPosition& position, std::string* payload) {
+  WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<RandomAccessFile> file, ReaderFor(position.file));
+  std::string buf;
+  WAGGLE_RETURN_IF_ERROR(
+      file->Read(position.offset, fmt::kRecordHeaderSize + position.length, &buf));
+  WalRecordType type;
+  std::string_view view;
+  if (!ParseRecord(buf, 0, &type, &view) || view.size() != position.length) {
+    return Status::Corruption("WAL record at " + SegmentPath(position.file) + ":" +
+                              std::to_string(position.offset) + " fails its checksum");
+  }
+  payload->assign(view);
+  return Status::Ok();
+}
+
+uint64_t Wal::bytes_written() const {
+  MutexLock lock(&mu_);
+  return bytes_written_;
+}
+
+}  // namespace waggle::storage::columnar

@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/mutex.h"
+#include "base/result.h"
+
+// The write-ahead log: append-only segment files of checksummed records (docs/wal-format.md).
+namespace waggle::storage::columnar {
+
+struct WalOptions {
+  std::string dir;                        // created if missing
+  Env* env = Env::Default();              // the file-system seam
+  uint64_t segment_bytes = 64ull << 20;   // a new segment file starts past this size
+  uint64_t max_group_bytes = 8ull << 20;  // one group commit writes at most about this much
+
+  Status Validate() const;
+};
+
+// Where a record lives: its segment file, the offset of its header, its payload length.
+struct WalPosition {
+  uint32_t file = 0;
+  uint32_t offset = 0;
+  uint32_t length = 0;
+  auto operator<=>(const WalPosition&) const = default;
+};
+
+struct WalRecoveryStats {
+  uint64_t files = 0;
+  uint64_t records = 0;
+  uint64_t corrupt_regions = 0;  // damaged stretches skipped inside the log (reported)
+  uint64_t corrupt_bytes = 0;
+  uint64_t truncated_bytes = 0;  // a torn tail cut off the last segment
+};
+
+enum class WalRecordType : uint8_t { kTraceFragment = 1 };
+
+// Thread-safe. Append() may be called from many threads at once: concurrent appends are
+// written as one group with one write and (when any asks for it) one fsync.
+class Wal {
+ public:
+  // Called for every intact record found when the log is opened, in log order.
+  using ReplayFn = std::function<void(const WalPosition&, WalRecordType, std::string_view payload)>;
+
+  // Opens (creating if needed) the log in options.dir, replaying every intact record through
+  // `replay`. A torn tail of the last segment is truncated; damaged stretches elsewhere are
+  // skipped and counted. Fails on a segment written by a newer format version.
+  static Result<std::unique_ptr<Wal>> Open(const WalOptions& options, const ReplayFn& replay,
+                                           WalRecoveryStats* stats);
+  ~Wal();
+
+  // Appends `payloads` as records of `type`; `positions` receives one position per payload.
+  // Returns once they are written to the OS, and synced to disk when `sync`.
+  Status Append(WalRecordType type, const std::vector<std::string_view>& payloads, bool sync,
+                std::vector<WalPosition>* positions);
+
+  // Reads a record's payload back, verifying its checksum.
+  Status Read(const WalPosition& position, std::string* payload);
+
+  uint64_t bytes_written() const;
+
+ private:
+  struct PendingAppend;
+  explicit Wal(const WalOptions& options);
+  Status OpenSegment(uint32_t number) REQUIRES(mu_);
+  std::string SegmentPath(uint32_t number) const;
+  Result<std::shared_ptr<RandomAccessFile>> ReaderFor(uint32_t file);
+
+  const WalOptions options_;
+  mutable Mutex mu_;
+  std::deque<PendingAppend*> queue_ GUARDED_BY(mu_);
+  std::unique_ptr<WritableFile> file_ GUARDED_BY(mu_);
+  uint32_t file_number_ GUARDED_BY(mu_) = 0;
+  uint64_t bytes_written_ GUARDED_BY(mu_) = 0;
+  Status broken_ GUARDED_BY(mu_);  // a failed write that could not be rolled back
+  std::string group_buffer_;       // used only by the current group leader
+
+  Mutex readers_mu_;
+  std::map<uint32_t, std::shared_ptr<RandomAccessFile>> readers_ GUARDED_BY(readers_mu_);
+};
+
+}  // namespace waggle::storage::columnar

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+// Constants of the WAL's on-disk format; docs/wal-format.md describes it in prose.
+namespace waggle::storage::columnar::wal_format {
+
+// Every segment file starts with this 16-byte header: magic, format version, zero padding.
+constexpr std::string_view kMagic = "WAGGLWAL";
+constexpr uint32_t kVersion = 1;
+constexpr size_t kFileHeaderSize = 16;
+
+// Every record: masked CRC-32C of (type, payload) | payload length | type | payload.
+constexpr size_t kRecordHeaderSize = 9;
+constexpr uint32_t kMaxRecordSize = 64u << 20;
+
+}  // namespace waggle::storage::columnar::wal_format

@@ -1,0 +1,253 @@
+#include "storage/columnar/wal/wal.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "storage/columnar/wal/wal_format.h"
+
+namespace waggle::storage::columnar {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/waggle-wal-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct Replayed {
+  std::vector<std::string> payloads;
+  std::vector<WalPosition> positions;
+};
+
+Result<std::unique_ptr<Wal>> OpenWal(const WalOptions& options, Replayed* replayed,
+                                     WalRecoveryStats* stats) {
+  return Wal::Open(
+      options,
+      [replayed](const WalPosition& pos, WalRecordType, std::string_view payload) {
+        replayed->payloads.emplace_back(payload);
+        replayed->positions.push_back(pos);
+      },
+      stats);
+}
+
+std::string SegmentFile(const std::string& dir, int n) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "/%08d.wal", n);
+  return dir + name;
+}
+
+TEST(Wal, ReplaysWhatWasAppendedAndReadsItBack) {
+  TempDir dir;
+  WalOptions options{dir.path()};
+  std::vector<WalPosition> positions;
+  {
+    Replayed r;
+    WalRecoveryStats stats;
+    auto wal = OpenWal(options, &r, &stats);
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    EXPECT_TRUE(r.payloads.empty());
+    std::vector<std::string_view> payloads = {"alpha", "", "gamma"};
+    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, payloads, true, &positions).ok());
+    ASSERT_EQ(positions.size(), 3u);
+    std::string back;
+    ASSERT_TRUE((*wal)->Read(positions[2], &back).ok());
+    EXPECT_EQ(back, "gamma");
+  }
+  Replayed r;
+  WalRecoveryStats stats;
+  auto wal = OpenWal(options, &r, &stats);
+  ASSERT_TRUE(wal.ok());
+  EXPECT_EQ(r.payloads, (std::vector<std::string>{"alpha", "", "gamma"}));
+  EXPECT_EQ(r.positions, positions);
+  EXPECT_EQ(stats.records, 3u);
+  EXPECT_EQ(stats.truncated_bytes, 0u);
+}
+
+TEST(Wal, TruncatesATornTailAndKeepsAppending) {
+  TempDir dir;
+  WalOptions options{dir.path()};
+  {
+    Replayed r;
+    WalRecoveryStats stats;
+    auto wal = OpenWal(options, &r, &stats);
+    std::vector<WalPosition> pos;
+    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"one", "two"}, false, &pos).ok());
+  }
+  // Cut the last record in half, as a crash mid-write would.
+  std::string file = SegmentFile(dir.path(), 1);
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) - 2);
+  Replayed r;
+  WalRecoveryStats stats;
+  auto wal = OpenWal(options, &r, &stats);
+  ASSERT_TRUE(wal.ok());
+  EXPECT_EQ(r.payloads, std::vector<std::string>{"one"});
+  EXPECT_EQ(stats.truncated_bytes, wal_format::kRecordHeaderSize + 1);
+  std::vector<WalPosition> pos;
+  ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"three"}, true, &pos).ok());
+  wal->reset();
+  Replayed again;
+  auto reopened = OpenWal(options, &again, &stats);
+  EXPECT_EQ(again.payloads, (std::vector<std::string>{"one", "three"}));
+}
+
+TEST(Wal, SkipsADamagedRecordAndReportsIt) {
+  TempDir dir;
+  WalOptions options{dir.path()};
+  std::vector<WalPosition> pos;
+  {
+    Replayed r;
+    WalRecoveryStats stats;
+    auto wal = OpenWal(options, &r, &stats);
+    ASSERT_TRUE(
+        (*wal)
+            ->Append(WalRecordType::kTraceFragment, {"first", "second", "third"}, false, &pos)
+            .ok());
+  }
+  // Flip a byte inside the second record's payload.
+  std::fstream f(SegmentFile(dir.path(), 1), std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(pos[1].offset + wal_format::kRecordHeaderSize + 2);
+  f.put('X');
+  f.close();
+  Replayed r;
+  WalRecoveryStats stats;
+  auto wal = OpenWal(options, &r, &stats);
+  ASSERT_TRUE(wal.ok());
+  EXPECT_EQ(r.payloads, (std::vector<std::string>{"first", "third"}));
+  EXPECT_EQ(stats.corrupt_regions, 1u);
+  std::string back;
+  EXPECT_EQ((*wal)->Read(pos[1], &back).code(), Status::Code::kCorruption);
+}
+
+TEST(Wal, RefusesASegmentFromANewerFormatVersion) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path());
+  std::ofstream(SegmentFile(dir.path(), 1), std::ios::binary)
+      << std::string(wal_format::kMagic) << std::string("\x09\0\0\0\0\0\0\0", 8);
+  Replayed r;
+  WalRecoveryStats stats;
+  auto wal = OpenWal(WalOptions{dir.path()}, &r, &stats);
+  ASSERT_FALSE(wal.ok());
+  EXPECT_EQ(wal.status().code(), Status::Code::kUnimplemented);
+  EXPECT_NE(wal.status().message().find("newer"), std::string::npos);
+}
+
+TEST(Wal, RotatesSegmentsAndConcurrentAppendsAllLand) {
+  TempDir dir;
+  WalOptions options{dir.path()};
+  options.segment_bytes = 4096;
+  constexpr int kThreads = 4, kPerThread = 200;
+  {
+    Replayed r;
+    WalRecoveryStats stats;
+    auto wal = OpenWal(options, &r, &stats);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          std::string p = std::to_string(t) + ":" + std::to_string(i) + std::string(50, 'x');
+          std::vector<WalPosition> pos;
+          ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {p}, i % 10 == 0, &pos).ok());
+          std::string back;
+          ASSERT_TRUE((*wal)->Read(pos[0], &back).ok());
+          ASSERT_EQ(back, p);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  Replayed r;
+  WalRecoveryStats stats;
+  auto wal = OpenWal(options, &r, &stats);
+  EXPECT_EQ(r.payloads.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_GT(stats.files, 5u);
+}
+
+// A file system whose appends fail after a budget of bytes (a full disk).
+class FullDiskEnv : public Env {
+ public:
+  explicit FullDiskEnv(uint64_t budget) : budget_(budget) {}
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
+    WAGGLE_ASSIGN_OR_RETURN(auto f, base()->NewAppendableFile(path));
+    return std::unique_ptr<WritableFile>(new File(std::move(f), this));
+  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& p) override {
+    return base()->NewRandomAccessFile(p);
+  }
+  Status ReadFile(const std::string& p, std::string* o) override { return base()->ReadFile(p, o); }
+  Status WriteFileAtomic(const std::string& p, std::string_view d) override {
+    return base()->WriteFileAtomic(p, d);
+  }
+  Result<std::vector<std::string>> ListDir(const std::string& d) override {
+    return base()->ListDir(d);
+  }
+  Status CreateDirs(const std::string& d) override { return base()->CreateDirs(d); }
+  Status RemoveFile(const std::string& p) override { return base()->RemoveFile(p); }
+  Status Truncate(const std::string& p, uint64_t s) override { return base()->Truncate(p, s); }
+  Result<uint64_t> FileSize(const std::string& p) override { return base()->FileSize(p); }
+  bool FileExists(const std::string& p) override { return base()->FileExists(p); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
+    return base()->LockFile(p);
+  }
+  uint64_t budget_;
+
+ private:
+  class File : public WritableFile {
+   public:
+    File(std::unique_ptr<WritableFile> f, FullDiskEnv* env) : f_(std::move(f)), env_(env) {}
+    Status Append(std::string_view data) override {
+      if (data.size() > env_->budget_) {
+        // Write what fits, then fail, as a full disk does.
+        (void)f_->Append(data.substr(0, env_->budget_));
+        env_->budget_ = 0;
+        return Status::IOError("write: No space left on device");
+      }
+      env_->budget_ -= data.size();
+      return f_->Append(data);
+    }
+    Status Sync() override { return f_->Sync(); }
+    Status Close() override { return f_->Close(); }
+    uint64_t Size() const override { return f_->Size(); }
+
+   private:
+    std::unique_ptr<WritableFile> f_;
+    FullDiskEnv* env_;
+  };
+  static Env* base() { return Env::Default(); }
+};
+
+TEST(Wal, AFailedAppendLeavesEarlierRecordsIntact) {
+  TempDir dir;
+  FullDiskEnv env(200);
+  WalOptions options{dir.path()};
+  options.env = &env;
+  {
+    Replayed r;
+    WalRecoveryStats stats;
+    auto wal = OpenWal(options, &r, &stats);
+    ASSERT_TRUE(wal.ok());
+    std::vector<WalPosition> pos;
+    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"kept"}, true, &pos).ok());
+    Status s = (*wal)->Append(WalRecordType::kTraceFragment, {std::string(500, 'x')}, true, &pos);
+    EXPECT_EQ(s.code(), Status::Code::kIOError);
+    env.budget_ = 1 << 20;  // space freed
+    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos).ok());
+  }
+  Replayed r;
+  WalRecoveryStats stats;
+  auto wal = OpenWal(WalOptions{dir.path()}, &r, &stats);
+  EXPECT_EQ(r.payloads, (std::vector<std::string>{"kept", "after"}));
+  EXPECT_EQ(stats.corrupt_regions, 0u);
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar

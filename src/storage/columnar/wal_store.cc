@@ -1,0 +1,197 @@
+#include "storage/columnar/wal_store.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "base/clock.h"
+#include "base/hex.h"
+
+namespace waggle::storage::columnar {
+namespace {
+
+// Page tokens: "<time_ns>.<32 hex trace id>", the last trace returned.
+std::string EncodeToken(const TraceRef& ref) {
+  return std::to_string(ref.time_ns) + "." + ref.id.ToHex();
+}
+
+bool DecodeToken(std::string_view token, TraceRef* ref) {
+  size_t dot = token.find('.');
+  if (dot == std::string_view::npos) return false;
+  auto [p, ec] = std::from_chars(token.data(), token.data() + dot, ref->time_ns);
+  if (ec != std::errc() || p != token.data() + dot) return false;
+  return model::TraceId::ParseHex(token.substr(dot + 1), &ref->id);
+}
+
+// Newest first; ties broken by id, so the order is total.
+bool Before(const TraceRef& a, const TraceRef& b) {
+  return a.time_ns != b.time_ns ? a.time_ns > b.time_ns : a.id > b.id;
+}
+
+}  // namespace
+
+Status WalStoreOptions::Validate() const {
+  if (dir.empty()) return Status::InvalidArgument("store dir is empty");
+  if (env == nullptr) return Status::InvalidArgument("store env is null");
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<WalStore>> WalStore::Open(const WalStoreOptions& options) {
+  WAGGLE_RETURN_IF_ERROR(options.Validate());
+  WAGGLE_RETURN_IF_ERROR(options.env->CreateDirs(options.dir));
+  std::unique_ptr<WalStore> store(new WalStore());
+  WAGGLE_ASSIGN_OR_RETURN(store->lock_, options.env->LockFile(options.dir + "/LOCK"));
+
+  WalOptions wal_options;
+  wal_options.dir = options.dir + "/wal";
+  wal_options.env = options.env;
+  wal_options.segment_bytes = options.wal_segment_bytes;
+  WalStore* s = store.get();
+  auto replay = [s](const WalPosition& pos, WalRecordType type,
+                    std::string_view payload) NO_THREAD_SAFETY_ANALYSIS {
+    FragmentHeader header;
+    if (type != WalRecordType::kTraceFragment || !DecodeFragmentHeader(payload, &header).ok()) {
+      ++s->recovery_.corrupt_regions;  // checksummed but undecodable: written by a bug
+      return;
+    }
+    s->IndexFragment(header, pos);
+  };
+  WalRecoveryStats stats;
+  WAGGLE_ASSIGN_OR_RETURN(store->wal_, Wal::Open(wal_options, replay, &stats));
+  uint64_t undecodable = store->recovery_.corrupt_regions;
+  store->recovery_ = stats;
+  store->recovery_.corrupt_regions += undecodable;
+  return store;
+}
+
+WalStore::~WalStore() = default;
+
+uint32_t* WalStore::Slot(const model::TraceId& id) {
+  const size_t mask = table_.size() - 1;
+  for (size_t i = model::TraceIdHash()(id) & mask;; i = (i + 1) & mask) {
+    uint32_t v = table_[i];
+    if (v == 0 || traces_[v - 1].id == id) return &table_[i];
+  }
+}
+
+void WalStore::GrowTable() {
+  std::vector<uint32_t> old = std::move(table_);
+  table_.assign(std::max<size_t>(1024, old.size() * 2), 0);
+  for (uint32_t v : old) {
+    if (v != 0) *Slot(traces_[v - 1].id) = v;
+  }
+}
+
+void WalStore::IndexFragment(const FragmentHeader& header, const WalPosition& position) {
+  ++fragments_;
+  if ((traces_.size() + 1) * 2 > table_.size()) GrowTable();
+  uint32_t* slot = Slot(header.trace_id);
+  const bool has_spans = header.max_end_ns >= header.min_start_ns && header.max_end_ns != 0;
+  if (*slot == 0) {
+    traces_.push_back({header.trace_id, has_spans ? header.min_start_ns : INT64_MAX,
+                       has_spans ? header.max_end_ns : INT64_MIN, position, kNone});
+    *slot = static_cast<uint32_t>(traces_.size());
+    return;
+  }
+  TraceEntry& e = traces_[*slot - 1];
+  if (has_spans) {
+    e.min_start_ns = std::min(e.min_start_ns, header.min_start_ns);
+    e.max_end_ns = std::max(e.max_end_ns, header.max_end_ns);
+  }
+  if (e.more == kNone) {
+    e.more = static_cast<uint32_t>(more_positions_.size());
+    more_positions_.emplace_back();
+  }
+  more_positions_[e.more].push_back(position);
+}
+
+Status WalStore::Write(const model::SpanBatch& batch, Durability durability) {
+  if (batch.empty()) return Status::Ok();
+  std::vector<BatchFragment> fragments = SplitByTrace(batch);
+  std::vector<std::string> encoded(fragments.size());
+  std::vector<std::string_view> payloads(fragments.size());
+  for (size_t i = 0; i < fragments.size(); ++i) {
+    EncodeFragment(fragments[i].header, fragments[i].spans, fragments[i].documents, &encoded[i]);
+    payloads[i] = encoded[i];
+  }
+  std::vector<WalPosition> positions;
+  WAGGLE_RETURN_IF_ERROR(wal_->Append(WalRecordType::kTraceFragment, payloads,
+                                      durability == Durability::kSync, &positions));
+  MutexLock lock(&mu_);
+  for (size_t i = 0; i < fragments.size(); ++i) IndexFragment(fragments[i].header, positions[i]);
+  return Status::Ok();
+}
+
+Result<TraceData> WalStore::FetchTrace(const model::TraceId& id) {
+  std::vector<WalPosition> positions;
+  {
+    MutexLock lock(&mu_);
+    if (table_.empty()) return Status::NotFound("trace " + id.ToXRay() + " not found");
+    uint32_t v = *Slot(id);
+    if (v == 0) return Status::NotFound("trace " + id.ToXRay() + " not found");
+    const TraceEntry& e = traces_[v - 1];
+    positions.push_back(e.first);
+    if (e.more != kNone) {
+      const auto& more = more_positions_[e.more];
+      positions.insert(positions.end(), more.begin(), more.end());
+    }
+  }
+  // Log order is arrival order, whatever order concurrent writers indexed in.
+  std::sort(positions.begin(), positions.end());
+  TraceData data;
+  data.id = id;
+  std::string payload;
+  for (const WalPosition& p : positions) {
+    WAGGLE_RETURN_IF_ERROR(wal_->Read(p, &payload));
+    WAGGLE_RETURN_IF_ERROR(DecodeFragment(payload, &data));
+  }
+  return data;
+}
+
+Result<FindTracesResult> WalStore::FindTraces(const FindTracesRequest& request) {
+  TraceRef cursor;
+  const bool has_cursor = !request.page_token.empty();
+  if (has_cursor && !DecodeToken(request.page_token, &cursor)) {
+    return Status::InvalidArgument("invalid page token");
+  }
+  FindTracesResult result;
+  std::vector<TraceRef> candidates;
+  {
+    MutexLock lock(&mu_);
+    for (const TraceEntry& e : traces_) {
+      TraceRef ref{e.id, 0};
+      if (request.key == TraceTimeKey::kTraceIdTime) {
+        ref.time_ns = static_cast<int64_t>(e.id.XRayEpochSeconds()) * kNanosPerSecond;
+        if (ref.time_ns < request.start_ns || ref.time_ns >= request.end_ns) continue;
+      } else {
+        if (e.min_start_ns == INT64_MAX) continue;  // documents without spans
+        if (e.min_start_ns >= request.end_ns || e.max_end_ns < request.start_ns) continue;
+        ref.time_ns = e.max_end_ns;
+      }
+      ++result.traces_scanned;
+      if (has_cursor && !Before(cursor, ref)) continue;
+      candidates.push_back(ref);
+    }
+  }
+  const size_t limit = std::max<size_t>(1, request.limit);
+  if (candidates.size() > limit) {
+    std::partial_sort(candidates.begin(), candidates.begin() + limit, candidates.end(), Before);
+    candidates.resize(limit);
+    result.next_page_token = EncodeToken(candidates.back());
+  } else {
+    std::sort(candidates.begin(), candidates.end(), Before);
+  }
+  result.traces = std::move(candidates);
+  return result;
+}
+
+WalStore::Stats WalStore::stats() const {
+  Stats s;
+  s.recovery = recovery_;
+  s.wal_bytes = wal_->bytes_written();
+  MutexLock lock(&mu_);
+  s.traces = traces_.size();
+  s.fragments = fragments_;
+  return s;
+}
+
+}  // namespace waggle::storage::columnar

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "base/mutex.h"
+#include "storage/columnar/wal/wal.h"
+#include "storage/reader.h"
+#include "storage/writer.h"
+
+namespace waggle::storage::columnar {
+
+struct WalStoreOptions {
+  std::string dir;            // the store's directory (the WAL lives in dir/wal)
+  Env* env = Env::Default();  // the file-system seam
+  uint64_t wal_segment_bytes = 64ull << 20;
+
+  Status Validate() const;
+};
+
+// The interim store: every span is in the write-ahead log, and an in-memory index maps each
+// trace to the log records holding it (about 50 bytes a trace). Reads fetch and decode those
+// records. The columnar engine replaces it behind the same Writer/Reader interfaces.
+// Thread-safe.
+class WalStore : public Writer, public Reader {
+ public:
+  struct Stats {
+    uint64_t traces = 0;
+    uint64_t fragments = 0;
+    WalRecoveryStats recovery;
+    uint64_t wal_bytes = 0;
+  };
+
+  // Opens the store in options.dir, rebuilding the index from the log (which is read once).
+  static Result<std::unique_ptr<WalStore>> Open(const WalStoreOptions& options);
+  ~WalStore() override;
+
+  Status Write(const model::SpanBatch& batch, Durability durability) override;
+  Result<TraceData> FetchTrace(const model::TraceId& id) override;
+  Result<FindTracesResult> FindTraces(const FindTracesRequest& request) override;
+
+  Stats stats() const;
+
+ private:
+  struct TraceEntry {
+    model::TraceId id;
+    int64_t min_start_ns;
+    int64_t max_end_ns;
+    WalPosition first;
+    uint32_t more;  // index into more_positions_, or kNone
+  };
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  WalStore() = default;
+  void IndexFragment(const FragmentHeader& header, const WalPosition& position) REQUIRES(mu_);
+  uint32_t* Slot(const model::TraceId& id) REQUIRES(mu_);
+  void GrowTable() REQUIRES(mu_);
+
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<Wal> wal_;
+  WalRecoveryStats recovery_;
+
+  mutable Mutex mu_;
+  std::vector<TraceEntry> traces_ GUARDED_BY(mu_);
+  std::vector<std::vector<WalPosition>> more_positions_ GUARDED_BY(mu_);
+  // Open addressing over traces_: slot holds index + 1, 0 when empty.
+  std::vector<uint32_t> table_ GUARDED_BY(mu_);
+  uint64_t fragments_ GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace waggle::storage::columnar

@@ -1,0 +1,148 @@
+#include "storage/columnar/wal_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "base/clock.h"
+
+namespace waggle::storage::columnar {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/waggle-store-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+model::TraceId MakeTrace(uint32_t epoch, uint8_t n) {
+  model::TraceId id;
+  id.bytes[0] = static_cast<uint8_t>(epoch >> 24);
+  id.bytes[1] = static_cast<uint8_t>(epoch >> 16);
+  id.bytes[2] = static_cast<uint8_t>(epoch >> 8);
+  id.bytes[3] = static_cast<uint8_t>(epoch);
+  id.bytes[15] = n;
+  return id;
+}
+
+model::Span MakeSpan(const model::TraceId& trace, uint64_t id, int64_t start_s,
+                     bool in_progress = false) {
+  model::Span s;
+  s.trace_id = trace;
+  s.span_id.value = id;
+  s.service = "svc";
+  s.name = "op";
+  s.start_ns = start_s * kNanosPerSecond;
+  s.end_ns = in_progress ? 0 : s.start_ns + 1000;
+  s.in_progress = in_progress;
+  return s;
+}
+
+TEST(WalStore, AWrittenTraceIsReadableAtOnceAndAfterReopen) {
+  TempDir dir;
+  model::TraceId trace = MakeTrace(1795238971, 1);
+  {
+    auto store = WalStore::Open({dir.path()});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    model::SpanBatch batch;
+    batch.spans.push_back(MakeSpan(trace, 1, 1795238971, /*in_progress=*/true));
+    batch.documents.push_back({trace, model::SpanId{1}, {}, true, false, "{\"v\":1}"});
+    ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
+    model::SpanBatch second;
+    second.spans.push_back(MakeSpan(trace, 1, 1795238971));
+    second.spans.push_back(MakeSpan(trace, 2, 1795238972));
+    second.documents.push_back({trace, model::SpanId{1}, {}, false, false, "{\"v\":2}"});
+    ASSERT_TRUE((*store)->Write(second, Durability::kBuffered).ok());
+    auto data = (*store)->FetchTrace(trace);
+    ASSERT_TRUE(data.ok());
+    EXPECT_EQ(data->spans.size(), 2u);
+    ASSERT_EQ(data->documents.size(), 1u);
+    EXPECT_EQ(data->documents[0].json, "{\"v\":2}");
+  }
+  auto store = WalStore::Open({dir.path()});
+  ASSERT_TRUE(store.ok());
+  auto data = (*store)->FetchTrace(trace);
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(data->spans.size(), 2u);
+  EXPECT_EQ(data->documents[0].json, "{\"v\":2}");
+  EXPECT_EQ((*store)->stats().traces, 1u);
+  EXPECT_EQ((*store)->FetchTrace(MakeTrace(1, 9)).status().code(), Status::Code::kNotFound);
+}
+
+TEST(WalStore, OnlyOneProcessMayOpenADataDir) {
+  TempDir dir;
+  auto first = WalStore::Open({dir.path()});
+  ASSERT_TRUE(first.ok());
+  auto second = WalStore::Open({dir.path()});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Status::Code::kUnavailable);
+}
+
+TEST(WalStore, FindTracesPagesNewestFirstWithoutRepeats) {
+  TempDir dir;
+  auto store = WalStore::Open({dir.path()});
+  ASSERT_TRUE(store.ok());
+  model::SpanBatch batch;
+  const uint32_t base = 1795238000;
+  for (uint8_t i = 0; i < 25; ++i) {
+    model::TraceId t = MakeTrace(base + i % 10, i);  // several traces share a second
+    batch.spans.push_back(MakeSpan(t, 1, base + i % 10));
+  }
+  batch.spans.push_back(MakeSpan(MakeTrace(base + 100, 0), 1, base + 100));  // outside
+  ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
+
+  FindTracesRequest req;
+  req.start_ns = int64_t{base} * kNanosPerSecond;
+  req.end_ns = int64_t{base + 10} * kNanosPerSecond;
+  req.limit = 7;
+  std::set<model::TraceId> seen;
+  int64_t last_time = INT64_MAX;
+  int pages = 0;
+  do {
+    auto page = (*store)->FindTraces(req);
+    ASSERT_TRUE(page.ok());
+    EXPECT_EQ(page->traces_scanned, 25u);
+    for (const TraceRef& r : page->traces) {
+      EXPECT_TRUE(seen.insert(r.id).second);
+      EXPECT_LE(r.time_ns, last_time);
+      last_time = r.time_ns;
+    }
+    req.page_token = page->next_page_token;
+    ++pages;
+  } while (!req.page_token.empty());
+  EXPECT_EQ(seen.size(), 25u);
+  EXPECT_EQ(pages, 4);
+
+  req.page_token = "garbage";
+  EXPECT_EQ((*store)->FindTraces(req).status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST(WalStore, EventTimeFindsTracesOverlappingTheRange) {
+  TempDir dir;
+  auto store = WalStore::Open({dir.path()});
+  ASSERT_TRUE(store.ok());
+  model::SpanBatch batch;
+  model::TraceId t = MakeTrace(1000, 1);  // id time far from its span times
+  batch.spans.push_back(MakeSpan(t, 1, 1795238000));
+  ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
+  FindTracesRequest req;
+  req.key = TraceTimeKey::kEventTime;
+  req.start_ns = int64_t{1795237999} * kNanosPerSecond;
+  req.end_ns = int64_t{1795238001} * kNanosPerSecond;
+  auto page = (*store)->FindTraces(req);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->traces.size(), 1u);
+  req.key = TraceTimeKey::kTraceIdTime;
+  EXPECT_TRUE((*store)->FindTraces(req)->traces.empty());
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "storage/trace_data.h"
+
+namespace waggle::storage {
+
+// Which time places a trace in a time range (X-Ray's TimeRangeType).
+enum class TraceTimeKey {
+  kTraceIdTime,  // the epoch seconds in the trace id
+  kEventTime,    // any span of the trace overlaps the range; ordered by the trace's last end
+};
+
+struct FindTracesRequest {
+  int64_t start_ns = 0;  // inclusive
+  int64_t end_ns = 0;    // exclusive
+  TraceTimeKey key = TraceTimeKey::kTraceIdTime;
+  size_t limit = 100;
+  // Empty for the first page; else a FindTracesResult::next_page_token.
+  std::string page_token;
+};
+
+struct TraceRef {
+  model::TraceId id;
+  int64_t time_ns = 0;  // the time the key placed it at
+};
+
+struct FindTracesResult {
+  std::vector<TraceRef> traces;  // newest first
+  std::string next_page_token;   // empty on the last page
+  uint64_t traces_scanned = 0;
+};
+
+// Reads what a Writer stored. Thread-safe. The caller owns everything a read returns.
+class Reader {
+ public:
+  virtual ~Reader() = default;
+
+  // The whole trace, merged per document and span id. NotFound when no span of it is stored.
+  virtual Result<TraceData> FetchTrace(const model::TraceId& id) = 0;
+
+  // Trace ids in a time range, newest first, a page at a time. Pages are stable under
+  // concurrent writes: a page token names a position in the order, not an offset.
+  // InvalidArgument for a token this store did not issue.
+  virtual Result<FindTracesResult> FindTraces(const FindTracesRequest& request) = 0;
+};
+
+}  // namespace waggle::storage

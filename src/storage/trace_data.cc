@@ -1,0 +1,300 @@
+#include "storage/trace_data.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "base/coding.h"
+
+namespace waggle::storage {
+namespace {
+
+constexpr uint64_t kFragmentVersion = 1;
+constexpr uint64_t kMaxCount = 1u << 24;  // more spans than any fragment can hold: corrupt
+
+using coding::GetLengthPrefixed;
+using coding::GetVarint64;
+using coding::GetVarsint64;
+using coding::PutLengthPrefixed;
+using coding::PutVarint64;
+using coding::PutVarsint64;
+
+void PutTraceId(std::string* out, const model::TraceId& id) {
+  out->append(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size());
+}
+
+bool GetTraceId(std::string_view* in, model::TraceId* id) {
+  std::string_view b;
+  if (!coding::GetBytes(in, 16, &b)) return false;
+  std::memcpy(id->bytes.data(), b.data(), 16);
+  return true;
+}
+
+bool GetString(std::string_view* in, std::string* s) {
+  std::string_view v;
+  if (!GetLengthPrefixed(in, &v)) return false;
+  s->assign(v);
+  return true;
+}
+
+void PutAttributes(std::string* out, const model::Attributes& attrs) {
+  PutVarint64(out, attrs.size());
+  for (const model::Attribute& a : attrs) {
+    PutLengthPrefixed(out, a.key);
+    out->push_back(static_cast<char>(a.role));
+    out->push_back(static_cast<char>(a.value.type));
+    switch (a.value.type) {
+      case model::AttributeValue::Type::kInt:
+      case model::AttributeValue::Type::kBool:
+        PutVarsint64(out, a.value.int_value);
+        break;
+      case model::AttributeValue::Type::kDouble: {
+        uint64_t bits;
+        std::memcpy(&bits, &a.value.double_value, 8);
+        coding::PutFixed64(out, bits);
+        break;
+      }
+      default:
+        PutLengthPrefixed(out, a.value.string_value);
+    }
+  }
+}
+
+bool GetAttributes(std::string_view* in, model::Attributes* attrs) {
+  uint64_t n;
+  if (!GetVarint64(in, &n) || n > kMaxCount) return false;
+  attrs->resize(n);
+  for (model::Attribute& a : *attrs) {
+    if (!GetString(in, &a.key) || in->size() < 2) return false;
+    uint8_t role = static_cast<uint8_t>((*in)[0]);
+    uint8_t type = static_cast<uint8_t>((*in)[1]);
+    in->remove_prefix(2);
+    if (role > 2 || type > 5) return false;
+    a.role = static_cast<model::AttributeRole>(role);
+    a.value.type = static_cast<model::AttributeValue::Type>(type);
+    switch (a.value.type) {
+      case model::AttributeValue::Type::kInt:
+      case model::AttributeValue::Type::kBool:
+        if (!GetVarsint64(in, &a.value.int_value)) return false;
+        break;
+      case model::AttributeValue::Type::kDouble: {
+        uint64_t bits;
+        if (!coding::GetFixed64(in, &bits)) return false;
+        std::memcpy(&a.value.double_value, &bits, 8);
+        break;
+      }
+      default:
+        if (!GetString(in, &a.value.string_value)) return false;
+    }
+  }
+  return true;
+}
+
+void PutSpan(std::string* out, const model::Span& s) {
+  coding::PutFixed64(out, s.span_id.value);
+  coding::PutFixed64(out, s.parent_span_id.value);
+  PutLengthPrefixed(out, s.environment);
+  PutLengthPrefixed(out, s.service);
+  PutLengthPrefixed(out, s.name);
+  out->push_back(static_cast<char>(s.kind));
+  PutVarsint64(out, s.start_ns);
+  PutVarsint64(out, s.end_ns - s.start_ns);
+  out->push_back(static_cast<char>(s.in_progress));
+  out->push_back(static_cast<char>(s.status_flags));
+  PutLengthPrefixed(out, s.status_message);
+  PutLengthPrefixed(out, s.http_method);
+  PutLengthPrefixed(out, s.http_route);
+  PutLengthPrefixed(out, s.http_url);
+  PutVarsint64(out, s.http_status);
+  PutLengthPrefixed(out, s.client_ip);
+  PutLengthPrefixed(out, s.user_agent);
+  PutLengthPrefixed(out, s.db_system);
+  PutLengthPrefixed(out, s.peer);
+  PutAttributes(out, s.attributes);
+  PutVarint64(out, s.events.size());
+  for (const model::SpanEvent& e : s.events) {
+    PutVarsint64(out, e.time_ns - s.start_ns);
+    PutLengthPrefixed(out, e.name);
+    PutAttributes(out, e.attributes);
+  }
+  PutVarint64(out, s.links.size());
+  for (const model::SpanLink& l : s.links) {
+    PutTraceId(out, l.trace_id);
+    coding::PutFixed64(out, l.span_id.value);
+    PutAttributes(out, l.attributes);
+  }
+}
+
+bool GetSpan(std::string_view* in, const model::TraceId& trace_id, model::Span* s) {
+  s->trace_id = trace_id;
+  int64_t duration = 0, status = 0;
+  if (!coding::GetFixed64(in, &s->span_id.value) ||
+      !coding::GetFixed64(in, &s->parent_span_id.value) || !GetString(in, &s->environment) ||
+      !GetString(in, &s->service) || !GetString(in, &s->name) || in->empty()) {
+    return false;
+  }
+  uint8_t kind = static_cast<uint8_t>((*in)[0]);
+  in->remove_prefix(1);
+  if (kind > 5) return false;
+  s->kind = static_cast<model::SpanKind>(kind);
+  if (!GetVarsint64(in, &s->start_ns) || !GetVarsint64(in, &duration) || in->size() < 2)
+    return false;
+  s->end_ns = s->start_ns + duration;
+  s->in_progress = (*in)[0] != 0;
+  s->status_flags = static_cast<uint8_t>((*in)[1]);
+  in->remove_prefix(2);
+  if (!GetString(in, &s->status_message) || !GetString(in, &s->http_method) ||
+      !GetString(in, &s->http_route) || !GetString(in, &s->http_url) ||
+      !GetVarsint64(in, &status) || !GetString(in, &s->client_ip) ||
+      !GetString(in, &s->user_agent) || !GetString(in, &s->db_system) || !GetString(in, &s->peer) ||
+      !GetAttributes(in, &s->attributes)) {
+    return false;
+  }
+  s->http_status = static_cast<int32_t>(status);
+  uint64_t n;
+  if (!GetVarint64(in, &n) || n > kMaxCount) return false;
+  s->events.resize(n);
+  for (model::SpanEvent& e : s->events) {
+    int64_t offset;
+    if (!GetVarsint64(in, &offset) || !GetString(in, &e.name) ||
+        !GetAttributes(in, &e.attributes)) {
+      return false;
+    }
+    e.time_ns = s->start_ns + offset;
+  }
+  if (!GetVarint64(in, &n) || n > kMaxCount) return false;
+  s->links.resize(n);
+  for (model::SpanLink& l : s->links) {
+    if (!GetTraceId(in, &l.trace_id) || !coding::GetFixed64(in, &l.span_id.value) ||
+        !GetAttributes(in, &l.attributes)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool GetHeader(std::string_view* in, FragmentHeader* h) {
+  uint64_t version;
+  if (!GetVarint64(in, &version)) return false;
+  if (version != kFragmentVersion) return false;
+  return GetTraceId(in, &h->trace_id) && GetVarsint64(in, &h->min_start_ns) &&
+         GetVarsint64(in, &h->max_end_ns);
+}
+
+// True when `next` should replace `prev` (same id): anything but complete -> in progress.
+bool Replaces(bool prev_in_progress, bool next_in_progress) {
+  return prev_in_progress || !next_in_progress;
+}
+
+}  // namespace
+
+void EncodeFragment(const FragmentHeader& header, const std::vector<const model::Span*>& spans,
+                    const std::vector<const model::Document*>& documents, std::string* out) {
+  PutVarint64(out, kFragmentVersion);
+  PutTraceId(out, header.trace_id);
+  PutVarsint64(out, header.min_start_ns);
+  PutVarsint64(out, header.max_end_ns);
+  PutVarint64(out, spans.size());
+  for (const model::Span* s : spans) PutSpan(out, *s);
+  PutVarint64(out, documents.size());
+  for (const model::Document* d : documents) {
+    coding::PutFixed64(out, d->id.value);
+    coding::PutFixed64(out, d->parent_id.value);
+    out->push_back(static_cast<char>((d->in_progress ? 1 : 0) | (d->subsegment ? 2 : 0)));
+    PutLengthPrefixed(out, d->json);
+  }
+}
+
+Status DecodeFragmentHeader(std::string_view in, FragmentHeader* header) {
+  if (!GetHeader(&in, header)) return Status::Corruption("bad trace fragment header");
+  return Status::Ok();
+}
+
+Status DecodeFragment(std::string_view in, TraceData* out) {
+  FragmentHeader h;
+  if (!GetHeader(&in, &h)) return Status::Corruption("bad trace fragment header");
+  if (h.trace_id != out->id) return Status::Corruption("trace fragment of another trace");
+  TraceData more;
+  more.id = h.trace_id;
+  uint64_t n;
+  if (!GetVarint64(&in, &n) || n > kMaxCount) return Status::Corruption("bad span count");
+  more.spans.resize(n);
+  for (model::Span& s : more.spans) {
+    if (!GetSpan(&in, h.trace_id, &s)) return Status::Corruption("bad span in trace fragment");
+  }
+  if (!GetVarint64(&in, &n) || n > kMaxCount) return Status::Corruption("bad document count");
+  more.documents.resize(n);
+  for (model::Document& d : more.documents) {
+    d.trace_id = h.trace_id;
+    std::string_view json;
+    if (!coding::GetFixed64(&in, &d.id.value) || !coding::GetFixed64(&in, &d.parent_id.value) ||
+        in.empty()) {
+      return Status::Corruption("bad document in trace fragment");
+    }
+    uint8_t flags = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    d.in_progress = flags & 1;
+    d.subsegment = flags & 2;
+    if (!GetLengthPrefixed(&in, &json)) return Status::Corruption("bad document in trace fragment");
+    d.json.assign(json);
+  }
+  if (!in.empty()) return Status::Corruption("trailing bytes in trace fragment");
+  MergeInto(out, std::move(more));
+  return Status::Ok();
+}
+
+void MergeInto(TraceData* into, TraceData&& more) {
+  // Spans: the document a span came from decides; spans replace by id.
+  std::unordered_map<uint64_t, size_t> span_at;
+  for (size_t i = 0; i < into->spans.size(); ++i) span_at[into->spans[i].span_id.value] = i;
+  for (model::Span& s : more.spans) {
+    auto it = span_at.find(s.span_id.value);
+    if (it == span_at.end()) {
+      span_at[s.span_id.value] = into->spans.size();
+      into->spans.push_back(std::move(s));
+    } else if (Replaces(into->spans[it->second].in_progress, s.in_progress)) {
+      // An independent subsegment knows no service; keep what an earlier copy knew.
+      if (s.service.empty()) s.service = std::move(into->spans[it->second].service);
+      into->spans[it->second] = std::move(s);
+    }
+  }
+  std::unordered_map<uint64_t, size_t> doc_at;
+  for (size_t i = 0; i < into->documents.size(); ++i) doc_at[into->documents[i].id.value] = i;
+  for (model::Document& d : more.documents) {
+    auto it = doc_at.find(d.id.value);
+    if (it == doc_at.end()) {
+      doc_at[d.id.value] = into->documents.size();
+      into->documents.push_back(std::move(d));
+    } else if (Replaces(into->documents[it->second].in_progress, d.in_progress)) {
+      into->documents[it->second] = std::move(d);
+    }
+  }
+}
+
+std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch) {
+  std::vector<BatchFragment> out;
+  std::unordered_map<model::TraceId, size_t, model::TraceIdHash> at;
+  auto fragment_for = [&](const model::TraceId& id) -> BatchFragment& {
+    auto [it, inserted] = at.try_emplace(id, out.size());
+    if (inserted) {
+      out.emplace_back();
+      out.back().header.trace_id = id;
+      out.back().header.min_start_ns = INT64_MAX;
+      out.back().header.max_end_ns = INT64_MIN;
+    }
+    return out[it->second];
+  };
+  for (const model::Span& s : batch.spans) {
+    BatchFragment& f = fragment_for(s.trace_id);
+    f.spans.push_back(&s);
+    f.header.min_start_ns = std::min(f.header.min_start_ns, s.start_ns);
+    f.header.max_end_ns = std::max(f.header.max_end_ns, std::max(s.start_ns, s.end_ns));
+  }
+  for (const model::Document& d : batch.documents) fragment_for(d.trace_id).documents.push_back(&d);
+  for (BatchFragment& f : out) {
+    if (f.spans.empty()) f.header.min_start_ns = f.header.max_end_ns = 0;
+  }
+  return out;
+}
+
+}  // namespace waggle::storage

@@ -1,0 +1,543 @@
+"""Shared helpers for Waggle's end-to-end tests (Debian python3 standard library only).
+
+The e2e tests drive a real `waggle serve` with real clients (the AWS CLI, instrumented apps).
+This module owns the processes and the plumbing:
+
+  free_port()            a loopback port that is free for both TCP and UDP
+  Waggle                 the `waggle serve` process: start, wait_ready, kill9, terminate, restart
+  AwsCli                 runs /usr/bin/aws against an endpoint, isolated from the user's config
+  PythonApp              an app run with /usr/bin/python3, waited for until its port accepts
+  UdpTee                 a UDP forwarder that records every datagram it passes on
+  wait_until()           polling with a timeout (tests never sleep for a fixed time)
+  X-Ray helpers          datagram encoding, captured-datagram files, BatchGetTraces in chunks
+
+Always use the Debian binaries by full path: on the development machines a pyenv `python3` and
+`aws` come first on PATH, and they lack the packages the tests rely on.
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+SYSTEM_AWS = "/usr/bin/aws"
+LOOPBACK = "127.0.0.1"
+
+# <repo>/test/e2e/harness.py -> <repo>; shared/ (spec, testdata) is cloned beside the repo.
+REPO_DIR = Path(__file__).resolve().parents[2]
+SHARED_DIR = REPO_DIR.parent / "shared"
+TESTDATA_DIR = SHARED_DIR / "testdata"
+
+# Environment variables that must not leak from the developer's shell into the clients.
+_SCRUBBED_ENV_PREFIXES = ("AWS_",)
+_SCRUBBED_ENV_NAMES = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYENV_VERSION"}
+
+
+# --------------------------------------------------------------------------------------------
+# Ports, polling, processes
+
+
+class StopWaiting(Exception):
+    """Raised by a wait_until() probe when waiting longer cannot help."""
+
+
+class ProcessExited(StopWaiting):
+    """A child process ended while the harness was waiting for it to become ready."""
+
+
+def free_port(host=LOOPBACK, attempts=50):
+    """Returns a port on `host` that is currently free for both TCP and UDP.
+
+    The kernel picks a free TCP port; it is kept only if UDP can bind the same number too.
+    As with any "find a free port" helper, another process may take it before the caller does.
+    """
+    for _ in range(attempts):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind((host, 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((host, port))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no port free for both TCP and UDP on %s after %d attempts"
+                       % (host, attempts))
+
+
+def wait_until(probe, timeout, interval=0.25):
+    """Calls `probe()` -> (done, value) until `done` or until `timeout` seconds have passed.
+
+    Returns (done, value) of the last call. An exception raised by `probe` counts as "not
+    done yet"; if the time runs out with the last call raising, that exception propagates, so a
+    persistent error is not hidden. A StopWaiting exception ends the wait at once. The caller
+    decides what a timeout means: usually it asserts on the last value, so that the failure
+    says what was missing rather than just "timed out".
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, value = probe()
+            if done:
+                return True, value
+            error = None
+        except StopWaiting:
+            raise
+        except Exception as e:  # noqa: BLE001 -- retried, re-raised below
+            error = e
+        if time.monotonic() >= deadline:
+            if error is not None:
+                raise error
+            return False, value
+        time.sleep(interval)
+
+
+def tail(path, lines=60):
+    """The last `lines` lines of a text file (for failure messages); '' if it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            text = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def client_env(extra=None):
+    """os.environ without AWS_* and Python-path variables, plus `extra`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_SCRUBBED_ENV_PREFIXES) and k not in _SCRUBBED_ENV_NAMES
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def wait_for_tcp_port(host, port, timeout=30.0, process=None, log_path=None):
+    """Waits until `host:port` accepts TCP connections; fails early if `process` exits."""
+
+    def probe():
+        if process is not None and process.poll() is not None:
+            raise ProcessExited(
+                "process %s exited with code %s before %s:%d accepted connections\n%s"
+                % (process.args, process.returncode, host, port, tail(log_path) if log_path else "")
+            )
+        with socket.create_connection((host, port), timeout=1.0):
+            return True, None
+
+    try:
+        ok, _ = wait_until(probe, timeout, interval=0.1)
+    except OSError:  # the last connect attempt failed
+        ok = False
+    if not ok:
+        raise TimeoutError(
+            "%s:%d did not accept connections within %.0f s\n%s"
+            % (host, port, timeout, tail(log_path) if log_path else "")
+        )
+
+
+def http_get(url, headers=None, timeout=30.0):
+    """GET `url`; returns (status, headers, body bytes) for every status, 5xx included."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def _stop_process(process, grace=10.0):
+    """SIGTERM, then SIGKILL after `grace` seconds; no-op if already ended. Returns the code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+# --------------------------------------------------------------------------------------------
+# waggle serve
+
+
+def waggle_binary(argv):
+    """Finds the waggle binary: `--waggle PATH` in `argv` (removed from it), else $WAGGLE_BIN.
+
+    `argv` is modified in place so that the rest can go to unittest.main().
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--waggle")
+    known, rest = parser.parse_known_args(argv[1:])
+    argv[1:] = rest
+    path = known.waggle or os.environ.get("WAGGLE_BIN")
+    if not path:
+        raise SystemExit("waggle binary not given: pass --waggle PATH or set WAGGLE_BIN")
+    path = os.path.abspath(path)
+    if not os.access(path, os.X_OK):
+        raise SystemExit("waggle binary %s does not exist or is not executable" % path)
+    return path
+
+
+class Waggle:
+    """One `waggle serve` process on loopback with its own data dir and log file.
+
+    The X-Ray UDP and TCP listeners share one port number (like the X-Ray daemon); the HTTP
+    listener (health, UI, query API) has another. Ports and data dir survive restart().
+    Not thread-safe: drive it from the test's thread.
+    """
+
+    def __init__(self, binary, workdir, extra_args=(), ready_timeout=30.0):
+        self.binary = binary
+        self.workdir = Path(workdir)
+        self.data_dir = self.workdir / "data"
+        self.log_path = self.workdir / "waggle.log"
+        self.xray_port = free_port()
+        self.http_port = free_port()
+        self.extra_args = list(extra_args)
+        self.ready_timeout = ready_timeout
+        self.process = None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def xray_udp_address(self):
+        return (LOOPBACK, self.xray_port)
+
+    @property
+    def xray_endpoint(self):
+        """The X-Ray API endpoint URL (what `--endpoint-url` gets)."""
+        return "http://%s:%d" % (LOOPBACK, self.xray_port)
+
+    @property
+    def http_url(self):
+        return "http://%s:%d" % (LOOPBACK, self.http_port)
+
+    def command(self):
+        return [
+            self.binary, "serve",
+            "--data-dir", str(self.data_dir),
+            "--xray-udp", "%s:%d" % (LOOPBACK, self.xray_port),
+            "--xray-tcp", "%s:%d" % (LOOPBACK, self.xray_port),
+            "--http", "%s:%d" % (LOOPBACK, self.http_port),
+        ] + self.extra_args
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def start(self):
+        if self.running():
+            raise RuntimeError("waggle is already running (pid %d)" % self.process.pid)
+        # Append, so the log of a restarted server follows the one before it.
+        with open(self.log_path, "ab") as log:
+            log.write(("\n==== %s\n" % " ".join(self.command())).encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=client_env(), cwd=self.workdir,
+            )
+        return self
+
+    def wait_ready(self, timeout=None):
+        """Polls GET /healthz until it answers 200; raises with the log's tail otherwise."""
+        timeout = self.ready_timeout if timeout is None else timeout
+        url = self.http_url + "/healthz"
+        last = "no answer"
+
+        def probe():
+            nonlocal last
+            if self.process.poll() is not None:
+                raise ProcessExited(
+                    "waggle exited with code %s before it was ready\n%s"
+                    % (self.process.returncode, self.log_tail())
+                )
+            try:
+                status, _, body = http_get(url, timeout=2.0)
+            except OSError as error:
+                last = repr(error)
+                return False, None
+            last = "HTTP %d %r" % (status, body[:200])
+            return status == 200, None
+
+        ok, _ = wait_until(probe, timeout, interval=0.1)
+        if not ok:
+            raise TimeoutError(
+                "waggle not ready after %.0f s (GET %s: %s)\n%s"
+                % (timeout, url, last, self.log_tail())
+            )
+        return self
+
+    def kill9(self):
+        """SIGKILL: no shutdown code runs, unsynced data may be lost (that is the point)."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def terminate(self, timeout=30.0):
+        """SIGTERM and wait; raises AssertionError unless waggle exits with code 0 in time."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                "waggle did not exit within %.0f s of SIGTERM\n%s" % (timeout, self.log_tail())
+            )
+        if code != 0:
+            raise AssertionError(
+                "waggle exited with code %d after SIGTERM, expected 0\n%s" % (code, self.log_tail())
+            )
+
+    def restart(self):
+        """Starts again on the same ports and data dir (the old process must have ended)."""
+        if self.running():
+            raise RuntimeError("restart() needs the previous process to have ended")
+        return self.start().wait_ready()
+
+    def stop(self):
+        """Cleanup for tearDown: ends the process however it can; never raises."""
+        if self.process is not None:
+            _stop_process(self.process)
+
+    def log_tail(self, lines=60):
+        return "---- tail of %s ----\n%s" % (self.log_path, tail(self.log_path, lines))
+
+
+# --------------------------------------------------------------------------------------------
+# AWS CLI
+
+
+class AwsCliError(RuntimeError):
+    def __init__(self, command, returncode, stdout, stderr):
+        super().__init__(
+            "%s exited with %d\nstderr:\n%s\nstdout:\n%s"
+            % (" ".join(command), returncode, stderr.strip(), stdout.strip()[:2000])
+        )
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class AwsCli:
+    """Runs Debian's /usr/bin/aws against one endpoint, isolated from the user's AWS setup.
+
+    Credentials are the dummy pair test/test (so requests are SigV4-signed), the region is
+    us-east-1, output is JSON, the pager is off, and HOME / AWS_CONFIG_FILE /
+    AWS_SHARED_CREDENTIALS_FILE point into `workdir` so no real config or cache is read.
+    """
+
+    def __init__(self, endpoint_url, workdir, region="us-east-1"):
+        self.endpoint_url = endpoint_url
+        self.region = region
+        home = Path(workdir) / "aws-home"
+        (home / ".aws").mkdir(parents=True, exist_ok=True)
+        self.env = client_env({
+            "HOME": str(home),
+            "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_PAGER": "",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        })
+
+    def command(self, service, operation, *args):
+        return [
+            SYSTEM_AWS, service, operation, *[str(a) for a in args],
+            "--endpoint-url", self.endpoint_url, "--region", self.region, "--output", "json",
+        ]
+
+    def __call__(self, service, operation, *args, timeout=120.0):
+        """Runs `aws SERVICE OPERATION ARGS...`; returns the parsed JSON output ({} if none).
+
+        Raises AwsCliError (with stderr) on a non-zero exit.
+        """
+        command = self.command(service, operation, *args)
+        result = subprocess.run(
+            command, env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise AwsCliError(command, result.returncode, result.stdout, result.stderr)
+        return json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+# --------------------------------------------------------------------------------------------
+# Instrumented apps
+
+
+class PythonApp:
+    """A Python program run with /usr/bin/python3 that serves TCP on `port` once it is up."""
+
+    def __init__(self, script, args, port, log_path, env=None, host=LOOPBACK):
+        self.script = str(script)
+        self.args = [str(a) for a in args]
+        self.host = host
+        self.port = port
+        self.log_path = Path(log_path)
+        self.env = client_env(env)
+        self.process = None
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host, self.port)
+
+    def start(self, timeout=30.0):
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [SYSTEM_PYTHON, self.script, *self.args], stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, env=self.env,
+            )
+        # A bare TCP connect, not an HTTP request: a request would create a trace of its own.
+        wait_for_tcp_port(self.host, self.port, timeout, process=self.process,
+                          log_path=self.log_path)
+        return self
+
+    def stop(self):
+        if self.process is not None:
+            _stop_process(self.process)
+
+    def log_tail(self, lines=60):
+        return "---- tail of %s ----\n%s" % (self.log_path, tail(self.log_path, lines))
+
+
+def start_python_app(script, args, port, log_path, env=None, timeout=30.0):
+    """Starts `/usr/bin/python3 script args...` and returns once `port` accepts connections."""
+    return PythonApp(script, args, port, log_path, env).start(timeout)
+
+
+class UdpTee:
+    """Receives datagrams on a loopback port, records them and forwards each to `target`.
+
+    Put between an SDK and the server, it tells the test exactly what the SDK sent. A thread
+    does the forwarding; datagrams() may be called from any thread.
+    """
+
+    def __init__(self, target):
+        self.target = target
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind((LOOPBACK, 0))
+        self._socket.settimeout(0.2)
+        self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._lock = threading.Lock()
+        self._datagrams = []
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="udp-tee", daemon=True)
+
+    @property
+    def address(self):
+        """'host:port' as AWS_XRAY_DAEMON_ADDRESS wants it."""
+        host, port = self._socket.getsockname()
+        return "%s:%d" % (host, port)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._socket.close()
+        self._out.close()
+
+    def datagrams(self):
+        with self._lock:
+            return list(self._datagrams)
+
+    def _run(self):
+        while not self._stopping.is_set():
+            try:
+                data, _ = self._socket.recvfrom(65536)
+            except socket.timeout:
+                continue
+            with self._lock:
+                self._datagrams.append(data)
+            self._out.sendto(data, self.target)
+
+
+# --------------------------------------------------------------------------------------------
+# X-Ray specifics
+
+
+XRAY_HEADER = b'{"format":"json","version":1}'
+
+
+def xray_datagram(document):
+    """Encodes a segment document (dict or JSON text) as a daemon datagram."""
+    body = document if isinstance(document, str) else json.dumps(document)
+    return XRAY_HEADER + b"\n" + body.encode("utf-8")
+
+
+def split_xray_datagram(datagram):
+    """(header dict, body text) of a datagram, split at the first newline like the daemon does."""
+    header, _, body = datagram.partition(b"\n")
+    return json.loads(header), body.decode("utf-8")
+
+
+def send_udp(address, datagrams):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for datagram in datagrams:
+            sock.sendto(datagram, address)
+
+
+_CAPTURED_BLOCK = re.compile(
+    rb"(?:## datagram length: (\d+) bytes\n)?"
+    rb"-----BEGIN DATAGRAM-----\n(.*?)\n-----END DATAGRAM-----", re.S)
+
+
+def read_captured_datagrams(path):
+    """Datagrams from a capture file in shared/testdata.
+
+    Files with `-----BEGIN DATAGRAM-----` / `-----END DATAGRAM-----` blocks hold several (the
+    bytes between the markers, without the newlines next to them, are one datagram; a
+    `## datagram length: N bytes` line before a block is checked); a file without markers is
+    one datagram, byte for byte.
+    """
+    data = Path(path).read_bytes()
+    blocks = []
+    for match in _CAPTURED_BLOCK.finditer(data):
+        length, datagram = match.groups()
+        if length is not None and int(length) != len(datagram):
+            raise ValueError("%s: datagram %d is %d bytes, its note says %s"
+                             % (path, len(blocks) + 1, len(datagram), length.decode()))
+        blocks.append(datagram)
+    if len(blocks) != data.count(b"-----BEGIN DATAGRAM-----"):
+        raise ValueError("%s: unbalanced BEGIN/END DATAGRAM markers" % path)
+    return blocks if blocks else [data]
+
+
+def batch_get_traces(aws, trace_ids):
+    """BatchGetTraces for any number of ids, 5 per call (the API's limit).
+
+    Returns (traces by id, unprocessed ids); each trace's Segments get a parsed `Doc` next to the
+    `Document` string.
+    """
+    traces, unprocessed = {}, []
+    ids = list(dict.fromkeys(trace_ids))
+    for start in range(0, len(ids), 5):
+        reply = aws("xray", "batch-get-traces", "--trace-ids", *ids[start:start + 5])
+        for trace in reply.get("Traces", []):
+            for segment in trace.get("Segments", []):
+                segment["Doc"] = json.loads(segment["Document"])
+            traces[trace["Id"]] = trace
+        unprocessed.extend(reply.get("UnprocessedTraceIds", []))
+    return traces, unprocessed
+
+
+def walk_entities(document, parent=None):
+    """Yields (entity, enclosing entity or None) for a document and all nested subsegments."""
+    yield document, parent
+    for child in document.get("subsegments", []) or []:
+        yield from walk_entities(child, document)
