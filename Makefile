@@ -2,7 +2,6 @@
 .PHONY: deps build run test bench format check-format check-layering clean
 
 JOBS ?= $(shell nproc)
-export CCACHE_DIR ?= $(CURDIR)/.cache/ccache
 
 deps:
 	@scripts/install-deps

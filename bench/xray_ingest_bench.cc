@@ -1,0 +1,480 @@
+// X-Ray ingest benchmark (make bench).
+//
+// 1. UDP: a sendmmsg sender pushes realistic segment datagrams (about 500 B and 1.5 KB, every
+//    one with its own trace and segment ids) at a real `waggle serve`, and, as the reference,
+//    at a bare recvmmsg sink in this process. The sender never lets the receiving socket's
+//    queue pass half its buffer (read from /proc/net/udp), and the run checks that the kernel
+//    dropped nothing and that waggle stored every segment, so the rates are zero-loss rates.
+//    Reported: segments/s stored, the ratio to the bare sink, and waggle's peak RSS.
+// 2. PutTraceSegments: keep-alive connections POST batches of 50 documents (as the X-Ray
+//    daemon does); reference: GET /healthz round trips on the same server and connections.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+uint16_t FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// --- datagrams -----------------------------------------------------------------------------
+
+// A datagram template with fixed-width places for the ids, patched per datagram.
+struct Template {
+  std::string bytes;
+  std::vector<size_t> trace_at;  // 24 hex digits each
+  std::vector<size_t> id_at;     // 16 hex digits each
+};
+
+std::string Hex(uint64_t v, int digits) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%0*" PRIx64, digits, v);
+  return std::string(buf).substr(0, static_cast<size_t>(digits));
+}
+
+Template MakeTemplate(int subsegments, bool rich) {
+  const double now = static_cast<double>(::time(nullptr));
+  const std::string trace = "1-" + Hex(static_cast<uint64_t>(now), 8) + "-TTTTTTTTTTTTTTTTTTTTTTTT";
+  char start[32];
+  std::snprintf(start, sizeof(start), "%.6f", now);
+  std::string doc = R"({"format":"json","version":1})"
+                    "\n";
+  doc += R"({"id":"IIIIIIIIIIIIIIII","name":"backend-flask","start_time":)" + std::string(start) +
+         R"(,"in_progress":false,"trace_id":")" + trace + R"(",)" +
+         R"("http":{"request":{"url":"http://api.example.com/api/activities/home","method":"GET",)"
+         R"("user_agent":"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0","client_ip":"10.0.3.17"},)"
+         R"("response":{"status":200,"content_length":1834}},)"
+         R"("annotations":{"user_id":"user-4821","tenant":"acme"},)";
+  if (rich) {
+    doc += R"("aws":{"xray":{"sdk":"X-Ray for Python","sdk_version":"2.12.0"},)"
+           R"("ec2":{"instance_id":"i-0b5a4678fc325bg98","availability_zone":"us-east-1a"}},)"
+           R"("service":{"runtime":"CPython","runtime_version":"3.11.4"},)"
+           R"("metadata":{"default":{"request":{"path":"/api/activities/home","page":1}}},)";
+  }
+  doc += R"("subsegments":[)";
+  for (int i = 0; i < subsegments; ++i) {
+    if (i) doc += ",";
+    doc += R"({"id":"IIIIIIIIIIIIIIII","name":")" +
+           std::string(i % 2 ? "dynamodb" : "postgres@db") + R"(","start_time":)" + start +
+           R"(,"end_time":)" + start + R"(,"namespace":")" + (i % 2 ? "aws" : "remote") + R"(")";
+    if (rich) {
+      doc +=
+          i % 2
+              ? R"(,"aws":{"operation":"Query","region":"us-east-1","table_name":"activities","request_id":"V4NO3GQ8M7FLKPT7I4AD8Q4SG7VV4KQNSO5AEMVJF66Q9ASUAAJG"})"
+              : R"(,"sql":{"url":"postgresql://db:5432/cruddur","database_type":"PostgreSQL","sanitized_query":"SELECT * FROM activities WHERE user_id = $1"})";
+      doc += R"(,"http":{"response":{"status":200}})";
+    }
+    doc += "}";
+  }
+  doc += R"(],"end_time":)" + std::string(start) + "}";
+  Template t;
+  t.bytes = doc;
+  for (size_t at = doc.find("TTTTTTTTTTTTTTTTTTTTTTTT"); at != std::string::npos;
+       at = doc.find("TTTTTTTTTTTTTTTTTTTTTTTT", at + 1)) {
+    t.trace_at.push_back(at);
+  }
+  for (size_t at = doc.find("IIIIIIIIIIIIIIII"); at != std::string::npos;
+       at = doc.find("IIIIIIIIIIIIIIII", at + 1)) {
+    t.id_at.push_back(at);
+  }
+  return t;
+}
+
+// Writes unique ids for datagram number `n` into `buf` (a copy of the template).
+void PutHex(char* out, uint64_t v, int digits) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) out[i] = kDigits[v & 0xf];
+}
+
+void Patch(const Template& t, uint64_t n, char* buf) {
+  for (size_t at : t.trace_at) {
+    PutHex(buf + at, n * 0x9e3779b97f4a7c15ull, 16);
+    PutHex(buf + at + 16, n, 8);
+  }
+  for (size_t i = 0; i < t.id_at.size(); ++i) PutHex(buf + t.id_at[i], (n << 8) + i + 1, 16);
+}
+
+// --- /proc/net/udp -------------------------------------------------------------------------
+
+struct UdpQueue {
+  uint64_t rx_queue = 0;
+  uint64_t drops = 0;
+};
+
+UdpQueue ReadUdpQueue(uint16_t port) {
+  std::ifstream in("/proc/net/udp");
+  std::string line;
+  std::getline(in, line);
+  char want[8];
+  std::snprintf(want, sizeof(want), ":%04X", port);
+  UdpQueue q;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string sl, local, remote, st, queues;
+    ss >> sl >> local >> remote >> st >> queues;
+    if (local.size() < 5 || local.substr(local.size() - 5) != want) continue;
+    q.rx_queue = std::strtoull(queues.substr(queues.find(':') + 1).c_str(), nullptr, 16);
+    std::string field;
+    std::vector<std::string> rest;
+    while (ss >> field) rest.push_back(field);
+    if (!rest.empty()) q.drops = std::strtoull(rest.back().c_str(), nullptr, 10);
+  }
+  return q;
+}
+
+int RcvBuf(uint16_t port) {
+  (void)port;
+  std::ifstream in("/proc/sys/net/core/rmem_max");
+  int v = 212992;
+  in >> v;
+  return v;
+}
+
+// --- sender ----------------------------------------------------------------------------------
+
+struct SendResult {
+  uint64_t sent = 0;
+  double seconds = 0;
+};
+
+// Sends `count` datagrams, alternating the two templates, keeping the receiver's queue
+// under `max_queue` bytes. `done()` says how many the receiver has fully handled.
+template <typename Done>
+SendResult Send(uint16_t port, const Template& small, const Template& large, uint64_t count,
+                uint64_t id_base, uint64_t max_queue, Done done) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  int sndbuf = 8 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+  constexpr int kBatch = 64;
+  std::vector<std::string> bufs(kBatch);
+  std::vector<mmsghdr> msgs(kBatch);
+  std::vector<iovec> iov(kBatch);
+  const auto start = Clock::now();
+  uint64_t sent = 0;
+  while (sent < count) {
+    int n = static_cast<int>(std::min<uint64_t>(kBatch, count - sent));
+    for (int i = 0; i < n; ++i) {
+      const Template& t = (sent + i) % 2 ? large : small;
+      bufs[i].assign(t.bytes);
+      Patch(t, id_base + sent + i, bufs[i].data());
+      iov[i] = {bufs[i].data(), bufs[i].size()};
+      std::memset(&msgs[i], 0, sizeof(mmsghdr));
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int k = ::sendmmsg(fd, msgs.data(), static_cast<unsigned>(n), 0);
+    if (k > 0) sent += static_cast<uint64_t>(k);
+    if (sent % 1024 < kBatch) {
+      while (ReadUdpQueue(port).rx_queue > max_queue) std::this_thread::yield();
+    }
+  }
+  while (done() < sent) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  ::close(fd);
+  return {sent, Seconds(Clock::now() - start)};
+}
+
+// --- the bare sink (reference) ---------------------------------------------------------------
+
+struct Sink {
+  int fd = -1;
+  uint16_t port = 0;
+  std::atomic<uint64_t> received{0};
+  std::atomic<bool> stop{false};
+  std::thread thread;
+
+  void Start() {
+    fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    int rcv = 32 << 20;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) != 0) {
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    }
+    timeval tv{0, 100000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    thread = std::thread([this] {
+      constexpr int kBatch = 64;
+      std::vector<char> buf(kBatch * 65536);
+      std::vector<mmsghdr> msgs(kBatch);
+      std::vector<iovec> iov(kBatch);
+      for (int i = 0; i < kBatch; ++i) {
+        iov[i] = {buf.data() + i * 65536, 65536};
+        std::memset(&msgs[i], 0, sizeof(mmsghdr));
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+      }
+      while (!stop.load()) {
+        int n = ::recvmmsg(fd, msgs.data(), kBatch, MSG_WAITFORONE, nullptr);
+        if (n > 0) received.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      }
+    });
+  }
+  void Stop() {
+    stop.store(true);
+    thread.join();
+    ::close(fd);
+  }
+};
+
+// --- waggle serve ----------------------------------------------------------------------------
+
+struct Waggle {
+  pid_t pid = -1;
+  uint16_t port = 0, http = 0;
+  std::string dir;
+
+  bool Start(const std::string& binary) {
+    char tmpl[] = "/tmp/waggle-bench-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    port = FreePort();
+    http = FreePort();
+    pid = ::fork();
+    if (pid == 0) {
+      std::string udp = "127.0.0.1:" + std::to_string(port),
+                  h = "127.0.0.1:" + std::to_string(http);
+      std::string log = dir + "/log";
+      FILE* f = std::freopen(log.c_str(), "w", stderr);
+      (void)f;
+      ::execl(binary.c_str(), binary.c_str(), "serve", "--data-dir", (dir + "/data").c_str(),
+              "--xray-udp", udp.c_str(), "--xray-tcp", udp.c_str(), "--http", h.c_str(), nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {
+      if (Get("/healthz").find("200 OK") != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  std::string Get(const std::string& path) const {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(http);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      ::close(fd);
+      return "";
+    }
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    ::send(fd, req.data(), req.size(), 0);
+    std::string out;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return out;
+  }
+
+  uint64_t Metric(const std::string& name) const {
+    std::string m = Get("/metrics");
+    size_t at = m.find("\n" + name + " ");
+    return at == std::string::npos ? 0
+                                   : std::strtoull(m.c_str() + at + name.size() + 2, nullptr, 10);
+  }
+
+  uint64_t PeakRssKiB() const {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+    }
+    return 0;
+  }
+
+  int Stop() {
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    std::string cmd = "rm -rf " + dir;
+    (void)!std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+};
+
+// --- PutTraceSegments over keep-alive connections --------------------------------------------
+
+// Sends `requests` POSTs (or GETs when body is empty) on one connection; returns false on error.
+bool Exchange(uint16_t port, const std::string& request, int requests, const char* expect) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return false;
+  std::string in;
+  char buf[65536];
+  for (int i = 0; i < requests; ++i) {
+    ::send(fd, request.data(), request.size(), 0);
+    // Read one response: headers, then Content-Length bytes.
+    size_t header_end;
+    while ((header_end = in.find("\r\n\r\n")) == std::string::npos) {
+      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) return false;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    if (in.find(expect) != 9) return false;
+    size_t cl = in.find("Content-Length: ");
+    size_t len = cl < header_end ? std::strtoull(in.c_str() + cl + 16, nullptr, 10) : 0;
+    while (in.size() < header_end + 4 + len) {
+      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) return false;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    in.erase(0, header_end + 4 + len);
+  }
+  ::close(fd);
+  return true;
+}
+
+std::string JsonQuote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string binary = "build/waggle";
+  uint64_t count = 1'000'000;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--waggle" && i + 1 < argc)
+      binary = argv[++i];
+    else if (a == "--datagrams" && i + 1 < argc)
+      count = std::strtoull(argv[++i], nullptr, 10);
+  }
+  signal(SIGPIPE, SIG_IGN);
+  const Template small = MakeTemplate(1, false);
+  const Template large = MakeTemplate(3, true);
+  std::printf("xray_ingest_bench: datagrams of %zu and %zu bytes, %" PRIu64 " of them per run\n",
+              small.bytes.size(), large.bytes.size(), count);
+  const uint64_t max_queue = static_cast<uint64_t>(std::min(RcvBuf(0), 32 << 20)) / 2;
+
+  // Reference: the bare recvmmsg sink.
+  Sink sink;
+  sink.Start();
+  SendResult ref =
+      Send(sink.port, small, large, count, 0, max_queue, [&] { return sink.received.load(); });
+  UdpQueue sink_q = ReadUdpQueue(sink.port);
+  sink.Stop();
+  const double ref_rate = static_cast<double>(ref.sent) / ref.seconds;
+  std::printf("  bare recvmmsg sink:      %10.0f datagrams/s (%" PRIu64
+              " in %.2f s, kernel drops %" PRIu64 ")\n",
+              ref_rate, ref.sent, ref.seconds, sink_q.drops);
+
+  Waggle w;
+  if (!w.Start(binary)) {
+    std::fprintf(stderr, "xray_ingest_bench: waggle serve did not start (%s)\n", binary.c_str());
+    return 1;
+  }
+  SendResult got = Send(w.port, small, large, count, 1ull << 40, max_queue, [&] {
+    return w.Metric("waggle_xray_udp_segments_accepted_total") +
+           w.Metric("waggle_xray_udp_rejected_total");
+  });
+  UdpQueue q = ReadUdpQueue(w.port);
+  const uint64_t stored = w.Metric("waggle_xray_udp_segments_accepted_total");
+  const double rate = static_cast<double>(stored) / got.seconds;
+  const double rss_mib = static_cast<double>(w.PeakRssKiB()) / 1024;
+  std::printf("  waggle serve UDP ingest: %10.0f segments/s stored (%" PRIu64 " of %" PRIu64
+              " sent, kernel drops %" PRIu64 ", %.2f s)\n",
+              rate, stored, got.sent, q.drops, got.seconds);
+  std::printf("  ratio to bare sink:      %10.2f  (target >= 0.60)\n", rate / ref_rate);
+  std::printf("  waggle peak RSS:         %10.1f MiB (target <= 200)\n", rss_mib);
+  const bool zero_loss = stored == got.sent && q.drops == 0;
+  std::printf("  zero loss:               %10s\n", zero_loss ? "yes" : "NO");
+
+  // PutTraceSegments: batches of 50 documents, 4 connections.
+  constexpr int kConnections = 4, kRequests = 400, kDocs = 50;
+  std::vector<std::string> requests(kConnections);
+  for (int c = 0; c < kConnections; ++c) {
+    std::string body = "{\"TraceSegmentDocuments\":[";
+    for (int d = 0; d < kDocs; ++d) {
+      const Template& t = d % 2 ? large : small;
+      std::string doc = t.bytes;
+      Patch(t, (2ull << 40) + static_cast<uint64_t>(c * kDocs + d), doc.data());
+      doc = doc.substr(doc.find('\n') + 1);
+      if (d) body += ",";
+      body += JsonQuote(doc);
+    }
+    body += "]}";
+    requests[c] =
+        "POST /TraceSegments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+  auto run = [&](auto make_request, uint16_t port) {
+    std::vector<std::thread> threads;
+    std::atomic<bool> ok{true};
+    auto start = Clock::now();
+    for (int c = 0; c < kConnections; ++c) {
+      threads.emplace_back([&, c] {
+        if (!Exchange(port, make_request(c), kRequests, "200")) ok = false;
+      });
+    }
+    for (auto& t : threads) t.join();
+    return ok ? Seconds(Clock::now() - start) : -1.0;
+  };
+  double put_s = run([&](int c) { return requests[c]; }, w.port);
+  double ref_s =
+      run([](int) { return std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); }, w.http);
+  const double docs_per_s = kConnections * kRequests * kDocs / put_s;
+  const double req_per_s = kConnections * kRequests / put_s;
+  const double healthz_per_s = kConnections * kRequests / ref_s;
+  std::printf(
+      "  PutTraceSegments:        %10.0f documents/s (%.0f requests/s of 50, fsync'd, %d "
+      "connections)\n",
+      docs_per_s, req_per_s, kConnections);
+  std::printf(
+      "  reference GET /healthz:  %10.0f requests/s; PutTraceSegments requests at %.2f of that\n",
+      healthz_per_s, req_per_s / healthz_per_s);
+  int exit_code = w.Stop();
+  std::printf("  waggle serve exit code on SIGTERM: %d\n", exit_code);
+  return zero_loss && put_s > 0 && exit_code == 0 ? 0 : 1;
+}
