@@ -131,12 +131,7 @@ class PosixEnv : public Env {
     WAGGLE_RETURN_IF_ERROR(file.Close());
     if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno("rename " + tmp, errno);
     std::string dir = std::filesystem::path(path).parent_path().string();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-    return Status::Ok();
+    return SyncDir(dir.empty() ? "." : dir);
   }
 
   Result<std::vector<std::string>> ListDir(const std::string& dir) override {
@@ -155,6 +150,16 @@ class PosixEnv : public Env {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return Status::IOError("create directory " + dir + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  Status SyncDir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("open " + dir, errno);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return Status::FromErrno("fsync " + dir, err);
     return Status::Ok();
   }
 

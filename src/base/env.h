@@ -52,6 +52,8 @@ class Env {
   virtual Status WriteFileAtomic(const std::string& path, std::string_view data) = 0;
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
   virtual Status CreateDirs(const std::string& dir) = 0;
+  // Makes the directory's entries (files created or renamed in it) durable.
+  virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;

@@ -46,7 +46,7 @@ class XRayUdpReceiver {
                                                        storage::Writer* writer,
                                                        IngestCounters* counters);
   void Start();
-  // Drains what the socket holds, stores it, and stops.
+  // Stores what the socket holds (a bounded drain, see net::UdpReceiver::Stop) and stops.
   void Stop();
   const net::HostPort& local_address() const { return receiver_->local_address(); }
   const net::UdpReceiver& receiver() const { return *receiver_; }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace waggle::net {
@@ -95,6 +96,7 @@ void UdpReceiver::Start(BatchFn fn) {
 
 void UdpReceiver::Stop() {
   if (!thread_.joinable()) return;
+  stopping_.store(true);
   uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof(one));
   thread_.join();
@@ -117,14 +119,22 @@ void UdpReceiver::Run(const BatchFn& fn) {
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
   pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  std::chrono::steady_clock::time_point drain_until{};
   for (;;) {
+    if (stopping_.load(std::memory_order_relaxed)) {
+      // Drain what arrived before Stop(), but not forever under a sender that never pauses.
+      auto now = std::chrono::steady_clock::now();
+      if (drain_until == std::chrono::steady_clock::time_point{})
+        drain_until = now + std::chrono::seconds(1);
+      if (now > drain_until) return;
+    }
     int got = ::recvmmsg(fd_, msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
           counters_.receive_errors.fetch_add(1, std::memory_order_relaxed);
         }
-        if (fds[1].revents & POLLIN) return;  // Stop(): the socket was drained above
+        if (fds[1].revents & POLLIN) return;  // Stop() and the socket is empty
         continue;
       }
       if (errno != EINTR) counters_.receive_errors.fetch_add(1, std::memory_order_relaxed);

@@ -48,7 +48,8 @@ class UdpReceiver {
 
   // Starts the receive thread; `fn` runs on it for every batch.
   void Start(BatchFn fn);
-  // Wakes the thread, lets it finish the batch in hand, and joins it.
+  // Wakes the thread, lets it hand over what the socket holds at that moment (a bounded
+  // drain: at most one more second of traffic), and joins it.
   void Stop();
 
   const HostPort& local_address() const { return local_; }
@@ -64,6 +65,7 @@ class UdpReceiver {
   const int wake_fd_;  // an eventfd that Stop() signals
   const HostPort local_;
   const int rcvbuf_;
+  std::atomic<bool> stopping_{false};
   Counters counters_;
   std::thread thread_;
 };

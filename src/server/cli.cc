@@ -55,6 +55,8 @@ int RunCli(int argc, char** argv) {
   auto* udp_dur =
       serve->add_option("--udp-durability", flags.udp_durability,
                         "buffered (survives a crash of waggle) or sync (fsync every batch)");
+  auto* api_threads =
+      serve->add_option("--api-threads", flags.api_threads, "Threads answering the X-Ray API (4)");
   auto* creds =
       serve->add_option("--aws-credentials", credentials,
                         "ACCESS_KEY_ID:SECRET[:ENVIRONMENT],... SigV4 keys the X-Ray API requires");
@@ -80,6 +82,7 @@ int RunCli(int argc, char** argv) {
     if (*account) config.account_id = flags.account_id;
     if (*log_level) config.log_level = flags.log_level;
     if (*udp_dur) config.udp_durability = flags.udp_durability;
+    if (*api_threads) config.api_threads = flags.api_threads;
     if (*creds) {
       auto parsed = ParseCredentialList(credentials);
       if (!parsed.ok()) return Fail("--aws-credentials: " + parsed.status().message());

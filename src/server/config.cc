@@ -100,6 +100,9 @@ Status ApplyYamlFile(const std::string& path, ServerConfig* config) {
       else if (key == "api_threads")
         config->api_threads = v.as<int>();
       else if (key == "xray") {
+        if (!v.IsMap()) {
+          return Status::InvalidArgument("config " + path + ": xray must hold udp and tcp");
+        }
         for (const auto& x : v) {
           const std::string k = x.first.as<std::string>();
           if (k == "udp")
@@ -112,6 +115,13 @@ Status ApplyYamlFile(const std::string& path, ServerConfig* config) {
       } else if (key == "aws_credentials") {
         config->aws_credentials.clear();
         for (const auto& c : v) {
+          for (const auto& f : c) {
+            const std::string k = f.first.as<std::string>();
+            if (k != "access_key_id" && k != "secret_access_key" && k != "environment") {
+              return Status::InvalidArgument("config " + path + ": unknown key aws_credentials." +
+                                             k);
+            }
+          }
           AwsCredential cred;
           cred.access_key_id = c["access_key_id"].as<std::string>("");
           cred.secret_access_key = c["secret_access_key"].as<std::string>("");
@@ -140,6 +150,15 @@ Status ApplyEnvironment(ServerConfig* config) {
   env("WAGGLE_ACCOUNT_ID", &config->account_id);
   env("WAGGLE_LOG_LEVEL", &config->log_level);
   env("WAGGLE_UDP_DURABILITY", &config->udp_durability);
+  std::string threads;
+  env("WAGGLE_API_THREADS", &threads);
+  if (!threads.empty()) {
+    char* end = nullptr;
+    long v = std::strtol(threads.c_str(), &end, 10);
+    if (*end != '\0')
+      return Status::InvalidArgument("WAGGLE_API_THREADS '" + threads + "' is not a number");
+    config->api_threads = static_cast<int>(v);
+  }
   std::string creds;
   env("WAGGLE_AWS_CREDENTIALS", &creds);
   if (!creds.empty()) {

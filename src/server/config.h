@@ -21,7 +21,7 @@ struct ServerConfig {
   std::string xray_udp = "127.0.0.1:2000";     // X-Ray daemon UDP (segments)
   std::string xray_tcp = "127.0.0.1:2000";     // X-Ray API and the daemon's sampling proxy
   std::string http = "127.0.0.1:8080";         // health, metrics (later: UI, query API)
-  std::string region = "us-east-1";            // for ARNs when a request names none
+  std::string region = "us-east-1";            // the region in ARNs
   std::string account_id = "000000000000";     // for ARNs
   std::string log_level = "info";              // debug | info | warn | error
   std::string udp_durability = "buffered";     // buffered | sync (fsync each UDP batch)

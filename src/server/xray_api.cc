@@ -243,7 +243,6 @@ struct XRayApi::Call {
   simdjson::dom::parser parser;
   simdjson::dom::object body;
   std::string environment = "default";
-  std::string region;
 };
 
 XRayApi::XRayApi(Options options, storage::Reader* reader, ingest::XRayDocumentIngester* ingester,
@@ -300,7 +299,6 @@ net::HttpResponse XRayApi::Handle(const net::HttpRequest& request) {
     return Error(405, "InvalidRequestException", "X-Ray operations are POST");
 
   Call call(request);
-  call.region = options_.region;
   if (!options_.credentials.empty()) {
     const bool signed_request = !request.Header("authorization").empty();
     if (signed_request || !route->sampling) {
@@ -323,11 +321,7 @@ net::HttpResponse XRayApi::Handle(const net::HttpRequest& request) {
       for (const auto& c : options_.credentials) {
         if (c.access_key_id == id->access_key_id) call.environment = c.environment;
       }
-      call.region = id->region;
     }
-  } else if (auto auth = net::sigv4::ParseAuthorization(request.Header("authorization"));
-             auth.ok()) {
-    call.region = auth->region;  // ARNs name the region the client asked for
   }
 
   std::string_view body = request.body;

@@ -10,7 +10,20 @@ namespace waggle::storage {
 namespace {
 
 constexpr uint64_t kFragmentVersion = 1;
-constexpr uint64_t kMaxCount = 1u << 24;  // more spans than any fragment can hold: corrupt
+
+// Reads a count of items that take at least `min_bytes` each, refusing counts the remaining
+// input cannot hold (a corrupt count must not make us allocate).
+bool GetCount(std::string_view* in, size_t min_bytes, uint64_t* n) {
+  return coding::GetVarint64(in, n) && *n <= in->size() / min_bytes;
+}
+
+// Differences of times are stored; wrapping arithmetic keeps corrupt input from overflowing.
+int64_t WrapAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+int64_t WrapSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
 
 using coding::GetLengthPrefixed;
 using coding::GetVarint64;
@@ -62,7 +75,7 @@ void PutAttributes(std::string* out, const model::Attributes& attrs) {
 
 bool GetAttributes(std::string_view* in, model::Attributes* attrs) {
   uint64_t n;
-  if (!GetVarint64(in, &n) || n > kMaxCount) return false;
+  if (!GetCount(in, 4, &n)) return false;
   attrs->resize(n);
   for (model::Attribute& a : *attrs) {
     if (!GetString(in, &a.key) || in->size() < 2) return false;
@@ -98,7 +111,7 @@ void PutSpan(std::string* out, const model::Span& s) {
   PutLengthPrefixed(out, s.name);
   out->push_back(static_cast<char>(s.kind));
   PutVarsint64(out, s.start_ns);
-  PutVarsint64(out, s.end_ns - s.start_ns);
+  PutVarsint64(out, WrapSub(s.end_ns, s.start_ns));
   out->push_back(static_cast<char>(s.in_progress));
   out->push_back(static_cast<char>(s.status_flags));
   PutLengthPrefixed(out, s.status_message);
@@ -113,7 +126,7 @@ void PutSpan(std::string* out, const model::Span& s) {
   PutAttributes(out, s.attributes);
   PutVarint64(out, s.events.size());
   for (const model::SpanEvent& e : s.events) {
-    PutVarsint64(out, e.time_ns - s.start_ns);
+    PutVarsint64(out, WrapSub(e.time_ns, s.start_ns));
     PutLengthPrefixed(out, e.name);
     PutAttributes(out, e.attributes);
   }
@@ -139,7 +152,7 @@ bool GetSpan(std::string_view* in, const model::TraceId& trace_id, model::Span* 
   s->kind = static_cast<model::SpanKind>(kind);
   if (!GetVarsint64(in, &s->start_ns) || !GetVarsint64(in, &duration) || in->size() < 2)
     return false;
-  s->end_ns = s->start_ns + duration;
+  s->end_ns = WrapAdd(s->start_ns, duration);
   s->in_progress = (*in)[0] != 0;
   s->status_flags = static_cast<uint8_t>((*in)[1]);
   in->remove_prefix(2);
@@ -152,7 +165,7 @@ bool GetSpan(std::string_view* in, const model::TraceId& trace_id, model::Span* 
   }
   s->http_status = static_cast<int32_t>(status);
   uint64_t n;
-  if (!GetVarint64(in, &n) || n > kMaxCount) return false;
+  if (!GetCount(in, 3, &n)) return false;
   s->events.resize(n);
   for (model::SpanEvent& e : s->events) {
     int64_t offset;
@@ -160,9 +173,9 @@ bool GetSpan(std::string_view* in, const model::TraceId& trace_id, model::Span* 
         !GetAttributes(in, &e.attributes)) {
       return false;
     }
-    e.time_ns = s->start_ns + offset;
+    e.time_ns = WrapAdd(s->start_ns, offset);
   }
-  if (!GetVarint64(in, &n) || n > kMaxCount) return false;
+  if (!GetCount(in, 25, &n)) return false;
   s->links.resize(n);
   for (model::SpanLink& l : s->links) {
     if (!GetTraceId(in, &l.trace_id) || !coding::GetFixed64(in, &l.span_id.value) ||
@@ -217,12 +230,12 @@ Status DecodeFragment(std::string_view in, TraceData* out) {
   TraceData more;
   more.id = h.trace_id;
   uint64_t n;
-  if (!GetVarint64(&in, &n) || n > kMaxCount) return Status::Corruption("bad span count");
+  if (!GetCount(&in, 30, &n)) return Status::Corruption("bad span count");
   more.spans.resize(n);
   for (model::Span& s : more.spans) {
     if (!GetSpan(&in, h.trace_id, &s)) return Status::Corruption("bad span in trace fragment");
   }
-  if (!GetVarint64(&in, &n) || n > kMaxCount) return Status::Corruption("bad document count");
+  if (!GetCount(&in, 18, &n)) return Status::Corruption("bad document count");
   more.documents.resize(n);
   for (model::Document& d : more.documents) {
     d.trace_id = h.trace_id;

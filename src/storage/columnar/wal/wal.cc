@@ -89,6 +89,9 @@ Status Wal::OpenSegment(uint32_t number) {
     coding::PutFixed32(&header, fmt::kVersion);
     coding::PutFixed32(&header, 0);
     WAGGLE_RETURN_IF_ERROR(next->Append(header));
+    // The new file's directory entry must be durable before any record in it is
+    // acknowledged as synced.
+    WAGGLE_RETURN_IF_ERROR(options_.env->SyncDir(options_.dir));
   }
   if (file_) (void)file_->Close();
   file_ = std::move(next);
@@ -101,6 +104,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
   WAGGLE_RETURN_IF_ERROR(options.Validate());
   Env* env = options.env;
   WAGGLE_RETURN_IF_ERROR(env->CreateDirs(options.dir));
+  WAGGLE_RETURN_IF_ERROR(env->SyncDir(options.dir + "/.."));
   WAGGLE_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(options.dir));
   std::vector<uint32_t> numbers;
   for (const std::string& n : names) {
@@ -129,6 +133,9 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
       return Status::Corruption(path + " is not a waggle WAL segment");
     }
     uint32_t version = coding::DecodeFixed32(data.data() + 8);
+    if (version == 0 || coding::DecodeFixed32(data.data() + 12) != 0) {
+      return Status::Corruption(path + " has a damaged WAL segment header");
+    }
     if (version > fmt::kVersion) {
       return Status::Unimplemented(path + " was written by a newer waggle (WAL format " +
                                    std::to_string(version) + ", this build reads up to " +
@@ -168,9 +175,13 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
 // behind it with one write and at most one fsync, while the others wait.
 Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payloads, bool sync,
                    std::vector<WalPosition>* positions) NO_THREAD_SAFETY_ANALYSIS {
+  uint64_t total = 0;
   for (std::string_view p : payloads) {
     if (p.size() > fmt::kMaxRecordSize) return Status::InvalidArgument("WAL record too large");
+    total += p.size() + fmt::kRecordHeaderSize;
   }
+  // Offsets are 32-bit: one append stays far below what a segment may hold.
+  if (total > fmt::kMaxRecordSize * 4ull) return Status::InvalidArgument("WAL append too large");
   PendingAppend me;
   me.type = type;
   me.payloads = &payloads;

@@ -191,6 +191,7 @@ class FullDiskEnv : public Env {
     return base()->ListDir(d);
   }
   Status CreateDirs(const std::string& d) override { return base()->CreateDirs(d); }
+  Status SyncDir(const std::string& d) override { return base()->SyncDir(d); }
   Status RemoveFile(const std::string& p) override { return base()->RemoveFile(p); }
   Status Truncate(const std::string& p, uint64_t s) override { return base()->Truncate(p, s); }
   Result<uint64_t> FileSize(const std::string& p) override { return base()->FileSize(p); }
