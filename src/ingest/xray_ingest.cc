@@ -25,6 +25,20 @@ Status XRayDocumentIngester::Ingest(const std::vector<std::string_view>& documen
   return Status::Ok();
 }
 
+Status XRayDocumentDecoder::DecodeSpans(const model::Document& document,
+                                        std::vector<model::Span>* spans) const {
+  thread_local codec::xray::SegmentParser parser;
+  thread_local model::SpanBatch batch;
+  batch.Clear();
+  codec::xray::SegmentError error;
+  if (!parser.Parse(document.json, document.environment, &batch, &error)) {
+    return Status::Corruption("document " + document.id.ToHex() +
+                              " no longer parses: " + error.message);
+  }
+  for (model::Span& s : batch.spans) spans->push_back(std::move(s));
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<XRayUdpReceiver>> XRayUdpReceiver::Bind(const XRayUdpOptions& options,
                                                                storage::Writer* writer,
                                                                IngestCounters* counters) {
@@ -39,15 +53,34 @@ XRayUdpReceiver::XRayUdpReceiver(const XRayUdpOptions& options,
                                  storage::Writer* writer, IngestCounters* counters)
     : options_(options), receiver_(std::move(receiver)), writer_(writer), counters_(counters) {}
 
+XRayUdpReceiver::~XRayUdpReceiver() { Stop(); }
+
 void XRayUdpReceiver::Start() {
+  store_thread_ = std::thread([this] { StoreLoop(); });
   receiver_->Start([this](std::span<const net::Datagram> batch) { OnBatch(batch); });
 }
 
-void XRayUdpReceiver::Stop() { receiver_->Stop(); }
+void XRayUdpReceiver::Stop() {
+  if (!store_thread_.joinable()) return;
+  receiver_->Stop();  // no more OnBatch calls after this
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    changed_.SignalAll();
+  }
+  store_thread_.join();
+}
 
 void XRayUdpReceiver::OnBatch(std::span<const net::Datagram> datagrams) {
   counters_->udp_datagrams.fetch_add(datagrams.size(), std::memory_order_relaxed);
-  batch_.Clear();
+  model::SpanBatch batch;
+  {
+    MutexLock lock(&mu_);
+    if (!spare_.empty()) {
+      batch = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
   for (const net::Datagram& d : datagrams) {
     if (d.truncated) {
       counters_->udp_rejected.Add("truncated");
@@ -60,18 +93,39 @@ void XRayUdpReceiver::OnBatch(std::span<const net::Datagram> datagrams) {
       continue;
     }
     codec::xray::SegmentError error;
-    if (!parser_.Parse(body, options_.environment, &batch_, &error)) {
+    if (!parser_.Parse(body, options_.environment, &batch, &error)) {
       counters_->udp_rejected.Add(error.error_code);
     }
   }
-  if (batch_.empty()) return;
-  if (!writer_->Write(batch_, options_.durability).ok()) {
-    // There is no one to answer on UDP: the loss is counted.
-    counters_->udp_rejected.Add("store_error", batch_.documents.size());
-    return;
+  if (batch.empty()) return;
+  MutexLock lock(&mu_);
+  while (parsed_.size() >= kPipelineDepth) changed_.Wait(&mu_);
+  parsed_.push_back(std::move(batch));
+  changed_.SignalAll();
+}
+
+void XRayUdpReceiver::StoreLoop() {
+  for (;;) {
+    model::SpanBatch batch;
+    {
+      MutexLock lock(&mu_);
+      while (parsed_.empty() && !stopping_) changed_.Wait(&mu_);
+      if (parsed_.empty()) return;  // stopping, and everything parsed is stored
+      batch = std::move(parsed_.front());
+      parsed_.pop_front();
+      changed_.SignalAll();
+    }
+    if (!writer_->Write(batch, options_.durability).ok()) {
+      // There is no one to answer on UDP: the loss is counted.
+      counters_->udp_rejected.Add("store_error", batch.documents.size());
+    } else {
+      counters_->udp_segments_accepted.fetch_add(batch.documents.size(), std::memory_order_relaxed);
+      counters_->udp_spans_accepted.fetch_add(batch.spans.size(), std::memory_order_relaxed);
+    }
+    batch.Clear();
+    MutexLock lock(&mu_);
+    if (spare_.size() < kPipelineDepth) spare_.push_back(std::move(batch));
   }
-  counters_->udp_segments_accepted.fetch_add(batch_.documents.size(), std::memory_order_relaxed);
-  counters_->udp_spans_accepted.fetch_add(batch_.spans.size(), std::memory_order_relaxed);
 }
 
 }  // namespace waggle::ingest

@@ -15,6 +15,7 @@ struct Document {
   SpanId parent_id;  // zero when none
   bool in_progress = false;
   bool subsegment = false;  // sent on its own with "type":"subsegment"
+  std::string environment;  // as stamped on its spans
   std::string json;
   bool operator==(const Document&) const = default;
 };
@@ -24,11 +25,15 @@ struct Document {
 struct SpanBatch {
   std::vector<Span> spans;
   std::vector<Document> documents;
+  // Every span was decoded from `documents` (X-Ray ingest), so a store that can decode
+  // documents again (storage::DocumentDecoder) may keep the documents alone.
+  bool spans_from_documents = false;
 
   bool empty() const { return spans.empty() && documents.empty(); }
   void Clear() {
     spans.clear();
     documents.clear();
+    spans_from_documents = false;
   }
 };
 

@@ -43,9 +43,9 @@ storage::TraceData TwoServiceTrace() {
   back.attributes.push_back(
       {"user_id", model::AttributeValue::String("andrew"), model::AttributeRole::kAnnotation});
   t.spans = {root, call, streamed, back};
-  t.documents = {{t.id, model::SpanId{1}, {}, false, false, "{}"},
-                 {t.id, model::SpanId{3}, model::SpanId{2}, false, true, "{}"},
-                 {t.id, model::SpanId{4}, model::SpanId{2}, false, false, "{}"}};
+  t.documents = {{t.id, model::SpanId{1}, {}, false, false, "default", "{}"},
+                 {t.id, model::SpanId{3}, model::SpanId{2}, false, true, "default", "{}"},
+                 {t.id, model::SpanId{4}, model::SpanId{2}, false, false, "default", "{}"}};
   return t;
 }
 

@@ -51,6 +51,7 @@ Result<double> LoadOrCreateMeta(const std::string& dir, Env* env) {
 
 struct Server::Parts {
   ServerConfig config;
+  ingest::XRayDocumentDecoder decoder;  // outlives the store, which uses it
   std::unique_ptr<storage::columnar::WalStore> store;
   ingest::IngestCounters ingest_counters;
   std::unique_ptr<ingest::XRayDocumentIngester> ingester;
@@ -81,6 +82,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   if (!created.ok()) return created.status().Annotate("data dir " + config.data_dir);
   storage::columnar::WalStoreOptions store_options;
   store_options.dir = config.data_dir;
+  store_options.document_decoder = &p->decoder;
   auto store = storage::columnar::WalStore::Open(store_options);
   if (!store.ok()) return store.status().Annotate("data dir " + config.data_dir + " is unusable");
   p->store = std::move(*store);

@@ -30,7 +30,10 @@ class XRayApiTest : public testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/waggle-api-test-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    store_ = std::move(*storage::columnar::WalStore::Open({dir_}));
+    storage::columnar::WalStoreOptions options;
+    options.dir = dir_;
+    options.document_decoder = &decoder_;
+    store_ = std::move(*storage::columnar::WalStore::Open(options));
     ingester_ = std::make_unique<ingest::XRayDocumentIngester>(store_.get(), &counters_);
     sampling::SamplingOptions so;
     so.default_rule_modified_at = 1795235388;
@@ -57,6 +60,7 @@ class XRayApiTest : public testing::Test {
 
   std::string dir_;
   FakeClock clock_{1795239045LL * kNanosPerSecond};
+  ingest::XRayDocumentDecoder decoder_;
   std::unique_ptr<storage::columnar::WalStore> store_;
   ingest::IngestCounters counters_;
   std::unique_ptr<ingest::XRayDocumentIngester> ingester_;

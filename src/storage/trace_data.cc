@@ -11,6 +11,9 @@ namespace {
 
 constexpr uint64_t kFragmentVersion = 1;
 
+// Fragment flags.
+constexpr uint64_t kDocumentsOnly = 1;  // spans left out: derived from the documents on read
+
 // Reads a count of items that take at least `min_bytes` each, refusing counts the remaining
 // input cannot hold (a corrupt count must not make us allocate).
 bool GetCount(std::string_view* in, size_t min_bytes, uint64_t* n) {
@@ -202,18 +205,25 @@ bool Replaces(bool prev_in_progress, bool next_in_progress) {
 }  // namespace
 
 void EncodeFragment(const FragmentHeader& header, const std::vector<const model::Span*>& spans,
-                    const std::vector<const model::Document*>& documents, std::string* out) {
+                    const std::vector<const model::Document*>& documents, bool documents_only,
+                    std::string* out) {
   PutVarint64(out, kFragmentVersion);
   PutTraceId(out, header.trace_id);
   PutVarsint64(out, header.min_start_ns);
   PutVarsint64(out, header.max_end_ns);
-  PutVarint64(out, spans.size());
-  for (const model::Span* s : spans) PutSpan(out, *s);
+  PutVarint64(out, documents_only ? kDocumentsOnly : 0);
+  if (documents_only) {
+    PutVarint64(out, 0);
+  } else {
+    PutVarint64(out, spans.size());
+    for (const model::Span* s : spans) PutSpan(out, *s);
+  }
   PutVarint64(out, documents.size());
   for (const model::Document* d : documents) {
     coding::PutFixed64(out, d->id.value);
     coding::PutFixed64(out, d->parent_id.value);
     out->push_back(static_cast<char>((d->in_progress ? 1 : 0) | (d->subsegment ? 2 : 0)));
+    PutLengthPrefixed(out, d->environment);
     PutLengthPrefixed(out, d->json);
   }
 }
@@ -223,13 +233,16 @@ Status DecodeFragmentHeader(std::string_view in, FragmentHeader* header) {
   return Status::Ok();
 }
 
-Status DecodeFragment(std::string_view in, TraceData* out) {
+Status DecodeFragment(std::string_view in, const DocumentDecoder* decoder, TraceData* out) {
   FragmentHeader h;
   if (!GetHeader(&in, &h)) return Status::Corruption("bad trace fragment header");
   if (h.trace_id != out->id) return Status::Corruption("trace fragment of another trace");
   TraceData more;
   more.id = h.trace_id;
-  uint64_t n;
+  uint64_t n, flags;
+  if (!GetVarint64(&in, &flags) || (flags & ~kDocumentsOnly) != 0) {
+    return Status::Corruption("bad trace fragment flags");
+  }
   if (!GetCount(&in, 30, &n)) return Status::Corruption("bad span count");
   more.spans.resize(n);
   for (model::Span& s : more.spans) {
@@ -244,14 +257,24 @@ Status DecodeFragment(std::string_view in, TraceData* out) {
         in.empty()) {
       return Status::Corruption("bad document in trace fragment");
     }
-    uint8_t flags = static_cast<uint8_t>(in[0]);
+    uint8_t doc_flags = static_cast<uint8_t>(in[0]);
     in.remove_prefix(1);
-    d.in_progress = flags & 1;
-    d.subsegment = flags & 2;
-    if (!GetLengthPrefixed(&in, &json)) return Status::Corruption("bad document in trace fragment");
+    d.in_progress = doc_flags & 1;
+    d.subsegment = doc_flags & 2;
+    if (!GetString(&in, &d.environment) || !GetLengthPrefixed(&in, &json)) {
+      return Status::Corruption("bad document in trace fragment");
+    }
     d.json.assign(json);
   }
   if (!in.empty()) return Status::Corruption("trailing bytes in trace fragment");
+  if (flags & kDocumentsOnly) {
+    if (decoder == nullptr) {
+      return Status::Unimplemented("trace fragment holds documents only and no decoder was given");
+    }
+    for (const model::Document& d : more.documents) {
+      WAGGLE_RETURN_IF_ERROR(decoder->DecodeSpans(d, &more.spans).Annotate("stored document"));
+    }
+  }
   MergeInto(out, std::move(more));
   return Status::Ok();
 }

@@ -21,6 +21,18 @@ struct TraceData {
 // by an in-progress one. Order of first arrival is kept.
 void MergeInto(TraceData* into, TraceData&& more);
 
+// Decodes a stored document back into its spans, for stores that keep documents alone
+// (model::SpanBatch::spans_from_documents). Implemented outside storage (by ingest, with the
+// X-Ray codec) and handed to the store, so storage depends on no wire format.
+// Implementations are thread-safe.
+class DocumentDecoder {
+ public:
+  virtual ~DocumentDecoder() = default;
+  // Appends the spans of `document` to `spans`.
+  virtual Status DecodeSpans(const model::Document& document,
+                             std::vector<model::Span>* spans) const = 0;
+};
+
 // A trace fragment: the spans and documents of one trace that arrived in one write.
 // Encoded for the write-ahead log and decoded on read (docs/wal-format.md).
 struct FragmentHeader {
@@ -29,12 +41,15 @@ struct FragmentHeader {
   int64_t max_end_ns = 0;  // the latest start or end of any span in the fragment
 };
 
+// With `documents_only`, the spans are left out: a DocumentDecoder re-derives them on read.
 void EncodeFragment(const FragmentHeader& header, const std::vector<const model::Span*>& spans,
-                    const std::vector<const model::Document*>& documents, std::string* out);
+                    const std::vector<const model::Document*>& documents, bool documents_only,
+                    std::string* out);
 // Decodes only the header (cheap: used when replaying the log).
 Status DecodeFragmentHeader(std::string_view in, FragmentHeader* header);
-// Decodes the whole fragment and appends it to `out` (whose id must match).
-Status DecodeFragment(std::string_view in, TraceData* out);
+// Decodes the whole fragment and merges it into `out` (whose id must match). A documents-only
+// fragment needs `decoder` (FailedPrecondition-like Unimplemented without one).
+Status DecodeFragment(std::string_view in, const DocumentDecoder* decoder, TraceData* out);
 
 // Splits a batch into per-trace fragments (spans and documents by trace id, in order).
 struct BatchFragment {

@@ -12,17 +12,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!waggle::storage::DecodeFragmentHeader(in, &header).ok()) return 0;
   waggle::storage::TraceData trace;
   trace.id = header.trace_id;
-  if (waggle::storage::DecodeFragment(in, &trace).ok()) {
+  if (waggle::storage::DecodeFragment(in, nullptr, &trace).ok()) {
     // A decoded fragment re-encodes to something that decodes to the same spans.
     std::vector<const waggle::model::Span*> spans;
     std::vector<const waggle::model::Document*> docs;
     for (const auto& s : trace.spans) spans.push_back(&s);
     for (const auto& d : trace.documents) docs.push_back(&d);
     std::string again;
-    waggle::storage::EncodeFragment(header, spans, docs, &again);
+    waggle::storage::EncodeFragment(header, spans, docs, false, &again);
     waggle::storage::TraceData back;
     back.id = header.trace_id;
-    if (!waggle::storage::DecodeFragment(again, &back).ok()) std::abort();
+    if (!waggle::storage::DecodeFragment(again, nullptr, &back).ok()) std::abort();
     if (back.spans.size() != trace.spans.size()) std::abort();
   }
   return 0;

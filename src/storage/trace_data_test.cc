@@ -45,11 +45,12 @@ TEST(TraceFragment, RoundTripsEverySpanField) {
   ASSERT_TRUE(model::TraceId::ParseXRay("1-6b012c3b-ea32f0ae513b261c9810593f", &trace));
   model::SpanBatch batch;
   batch.spans.push_back(FullSpan(trace, 1, false));
-  batch.documents.push_back({trace, model::SpanId{1}, model::SpanId{7}, false, true, "{\"id\":1}"});
+  batch.documents.push_back(
+      {trace, model::SpanId{1}, model::SpanId{7}, false, true, "default", "{\"id\":1}"});
   auto fragments = SplitByTrace(batch);
   ASSERT_EQ(fragments.size(), 1u);
   std::string encoded;
-  EncodeFragment(fragments[0].header, fragments[0].spans, fragments[0].documents, &encoded);
+  EncodeFragment(fragments[0].header, fragments[0].spans, fragments[0].documents, false, &encoded);
 
   FragmentHeader header;
   ASSERT_TRUE(DecodeFragmentHeader(encoded, &header).ok());
@@ -59,7 +60,7 @@ TEST(TraceFragment, RoundTripsEverySpanField) {
 
   TraceData data;
   data.id = trace;
-  ASSERT_TRUE(DecodeFragment(encoded, &data).ok());
+  ASSERT_TRUE(DecodeFragment(encoded, nullptr, &data).ok());
   ASSERT_EQ(data.spans.size(), 1u);
   EXPECT_EQ(data.spans[0], batch.spans[0]);
   ASSERT_EQ(data.documents.size(), 1u);
@@ -73,11 +74,12 @@ TEST(TraceFragment, DetectsTruncation) {
   batch.spans.push_back(FullSpan(trace, 1, false));
   auto fragments = SplitByTrace(batch);
   std::string encoded;
-  EncodeFragment(fragments[0].header, fragments[0].spans, fragments[0].documents, &encoded);
+  EncodeFragment(fragments[0].header, fragments[0].spans, fragments[0].documents, false, &encoded);
   for (size_t cut = 0; cut < encoded.size(); ++cut) {
     TraceData data;
     data.id = trace;
-    EXPECT_FALSE(DecodeFragment(std::string_view(encoded).substr(0, cut), &data).ok()) << cut;
+    EXPECT_FALSE(DecodeFragment(std::string_view(encoded).substr(0, cut), nullptr, &data).ok())
+        << cut;
   }
 }
 
@@ -87,12 +89,13 @@ TEST(MergeInto, CompleteReplacesInProgressButNotTheOtherWayRound) {
   TraceData a;
   a.id = trace;
   a.spans.push_back(FullSpan(trace, 1, /*in_progress=*/true));
-  a.documents.push_back({trace, model::SpanId{1}, {}, true, false, "{\"in_progress\":true}"});
+  a.documents.push_back(
+      {trace, model::SpanId{1}, {}, true, false, "default", "{\"in_progress\":true}"});
   TraceData b;
   b.id = trace;
   b.spans.push_back(FullSpan(trace, 1, false));
   b.spans.push_back(FullSpan(trace, 2, false));
-  b.documents.push_back({trace, model::SpanId{1}, {}, false, false, "{\"end_time\":1}"});
+  b.documents.push_back({trace, model::SpanId{1}, {}, false, false, "default", "{\"end_time\":1}"});
   MergeInto(&a, std::move(b));
   ASSERT_EQ(a.spans.size(), 2u);
   EXPECT_FALSE(a.spans[0].in_progress);
@@ -101,7 +104,8 @@ TEST(MergeInto, CompleteReplacesInProgressButNotTheOtherWayRound) {
 
   TraceData late;
   late.id = trace;
-  late.documents.push_back({trace, model::SpanId{1}, {}, true, false, "{\"in_progress\":true}"});
+  late.documents.push_back(
+      {trace, model::SpanId{1}, {}, true, false, "default", "{\"in_progress\":true}"});
   MergeInto(&a, std::move(late));
   EXPECT_EQ(a.documents[0].json, "{\"end_time\":1}");
 }

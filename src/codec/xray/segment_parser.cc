@@ -133,6 +133,7 @@ class Decoder {
     d.parent_id = parent;
     d.in_progress = top.in_progress;
     d.subsegment = independent;
+    d.environment.assign(environment_);
     d.json.assign(json);
     batch_->documents.push_back(std::move(d));
     return true;
@@ -472,6 +473,7 @@ bool SegmentParser::Parse(std::string_view json, std::string_view environment,
         "Invalid segment. ErrorCode: InvalidSegment, Cause: document larger than 64 KiB";
     return false;
   }
+  if (batch->spans.empty() && batch->documents.empty()) batch->spans_from_documents = true;
   element root;
   auto err = impl_->parser.parse(json.data(), json.size()).get(root);
   if (err != simdjson::SUCCESS) {

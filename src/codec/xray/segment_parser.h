@@ -31,7 +31,8 @@ class SegmentParser {
   // Decodes one document: a segment with its embedded subsegments, or an independent
   // subsegment ("type":"subsegment"). On success appends a span per (sub)segment and the
   // document itself (verbatim) to `batch` and returns true; on failure appends nothing, fills
-  // `error` and returns false. `environment` is stamped on every span.
+  // `error` and returns false. `environment` is stamped on every span and the document.
+  // Marks the batch spans_from_documents when it held no other spans.
   bool Parse(std::string_view json, std::string_view environment, model::SpanBatch* batch,
              SegmentError* error);
 

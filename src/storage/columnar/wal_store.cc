@@ -39,6 +39,7 @@ Result<std::unique_ptr<WalStore>> WalStore::Open(const WalStoreOptions& options)
   WAGGLE_RETURN_IF_ERROR(options.Validate());
   WAGGLE_RETURN_IF_ERROR(options.env->CreateDirs(options.dir));
   std::unique_ptr<WalStore> store(new WalStore());
+  store->decoder_ = options.document_decoder;
   WAGGLE_ASSIGN_OR_RETURN(store->lock_, options.env->LockFile(options.dir + "/LOCK"));
 
   WalOptions wal_options;
@@ -110,7 +111,8 @@ Status WalStore::Write(const model::SpanBatch& batch, Durability durability) {
   std::vector<std::string> encoded(fragments.size());
   std::vector<std::string_view> payloads(fragments.size());
   for (size_t i = 0; i < fragments.size(); ++i) {
-    EncodeFragment(fragments[i].header, fragments[i].spans, fragments[i].documents, &encoded[i]);
+    EncodeFragment(fragments[i].header, fragments[i].spans, fragments[i].documents,
+                   batch.spans_from_documents && decoder_ != nullptr, &encoded[i]);
     payloads[i] = encoded[i];
   }
   std::vector<WalPosition> positions;
@@ -142,7 +144,7 @@ Result<TraceData> WalStore::FetchTrace(const model::TraceId& id) {
   std::string payload;
   for (const WalPosition& p : positions) {
     WAGGLE_RETURN_IF_ERROR(wal_->Read(p, &payload));
-    WAGGLE_RETURN_IF_ERROR(DecodeFragment(payload, &data));
+    WAGGLE_RETURN_IF_ERROR(DecodeFragment(payload, decoder_, &data));
   }
   return data;
 }

@@ -54,12 +54,12 @@ TEST(WalStore, AWrittenTraceIsReadableAtOnceAndAfterReopen) {
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     model::SpanBatch batch;
     batch.spans.push_back(MakeSpan(trace, 1, 1795238971, /*in_progress=*/true));
-    batch.documents.push_back({trace, model::SpanId{1}, {}, true, false, "{\"v\":1}"});
+    batch.documents.push_back({trace, model::SpanId{1}, {}, true, false, "default", "{\"v\":1}"});
     ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
     model::SpanBatch second;
     second.spans.push_back(MakeSpan(trace, 1, 1795238971));
     second.spans.push_back(MakeSpan(trace, 2, 1795238972));
-    second.documents.push_back({trace, model::SpanId{1}, {}, false, false, "{\"v\":2}"});
+    second.documents.push_back({trace, model::SpanId{1}, {}, false, false, "default", "{\"v\":2}"});
     ASSERT_TRUE((*store)->Write(second, Durability::kBuffered).ok());
     auto data = (*store)->FetchTrace(trace);
     ASSERT_TRUE(data.ok());
