@@ -151,58 +151,156 @@ class Decoder {
     return false;
   }
 
+  // The fields of a (sub)segment object, found in one pass over its keys.
+  enum Field : int {
+    kId,
+    kName,
+    kStartTime,
+    kEndTime,
+    kInProgress,
+    kNamespace,
+    kHttp,
+    kError,
+    kFault,
+    kThrottle,
+    kOrigin,
+    kUser,
+    kResourceArn,
+    kTraced,
+    kService,
+    kAws,
+    kSql,
+    kAnnotations,
+    kMetadata,
+    kCause,
+    kLinks,
+    kSubsegments,
+    kParentId,
+    kFieldCount,
+    kOther = -1
+  };
+
+  static int FieldOf(std::string_view k) {
+    switch (k.size()) {
+      case 2:
+        return k == "id" ? kId : kOther;
+      case 3:
+        return k == "aws" ? kAws : k == "sql" ? kSql : kOther;
+      case 4:
+        return k == "name" ? kName : k == "http" ? kHttp : k == "user" ? kUser : kOther;
+      case 5:
+        return k == "error"   ? kError
+               : k == "fault" ? kFault
+               : k == "cause" ? kCause
+               : k == "links" ? kLinks
+                              : kOther;
+      case 6:
+        return k == "origin" ? kOrigin : k == "traced" ? kTraced : kOther;
+      case 7:
+        return k == "service" ? kService : kOther;
+      case 8:
+        return k == "end_time"   ? kEndTime
+               : k == "throttle" ? kThrottle
+               : k == "metadata" ? kMetadata
+                                 : kOther;
+      case 9:
+        return k == "namespace" ? kNamespace : k == "parent_id" ? kParentId : kOther;
+      case 10:
+        return k == "start_time" ? kStartTime : kOther;
+      case 11:
+        return k == "in_progress"   ? kInProgress
+               : k == "annotations" ? kAnnotations
+               : k == "subsegments" ? kSubsegments
+                                    : kOther;
+      case 12:
+        return k == "resource_arn" ? kResourceArn : kOther;
+      default:
+        return kOther;
+    }
+  }
+
+  struct Fields {
+    element at[kFieldCount];
+    uint32_t present = 0;
+    bool has(Field f) const { return present & (1u << f); }
+    std::string_view str(Field f) const {
+      std::string_view v;
+      return has(f) && at[f].get(v) == simdjson::SUCCESS ? v : std::string_view();
+    }
+    bool flag(Field f) const {
+      bool b = false;
+      return has(f) && at[f].get(b) == simdjson::SUCCESS && b;
+    }
+  };
+
   // Decodes a segment or subsegment object into a span, then its embedded subsegments.
   bool DecodeEntity(const object& obj, const model::TraceId& trace_id, model::SpanId parent,
                     bool top, std::string_view service, int depth) {
     if (depth > kMaxDepth) return Fail("InvalidSegment", "subsegments nested too deeply");
     in_subsegment_ = !top || subsegment_doc_;
-    model::Span span;
-    span.trace_id = trace_id;
-    span.parent_span_id = parent;
-    span.environment.assign(environment_);
+    Fields f;
+    for (auto field : obj) {
+      int i = FieldOf(field.key);
+      if (i == kOther) continue;
+      f.at[i] = field.value;
+      f.present |= 1u << i;
+    }
 
+    model::SpanId span_id;
     std::string_view id_text;
-    if (obj["id"].get(id_text) != simdjson::SUCCESS) return Fail("MissingId", "id is missing");
-    if (!model::SpanId::ParseHex(id_text, &span.span_id) || span.span_id.IsZero()) {
+    if (!f.has(kId) || f.at[kId].get(id_text) != simdjson::SUCCESS) {
+      return Fail("MissingId", "id is missing");
+    }
+    if (!model::SpanId::ParseHex(id_text, &span_id) || span_id.IsZero()) {
       return Fail("InvalidId", "id is not 16 hex digits");
     }
     std::string_view name;
-    if (obj["name"].get(name) != simdjson::SUCCESS) return Fail("MissingName", "name is missing");
+    if (!f.has(kName) || f.at[kName].get(name) != simdjson::SUCCESS) {
+      return Fail("MissingName", "name is missing");
+    }
     if (!IsValidSegmentName(name)) {
       return Fail("InvalidName",
                   "name is empty, longer than 200 characters or has a character "
                   "outside letters, digits, whitespace and _ . : / % & # = + \\ - @");
     }
-    span.name.assign(name);
-
     double start = 0;
-    if (obj["start_time"].get(start) != simdjson::SUCCESS) {
+    if (!f.has(kStartTime) || f.at[kStartTime].get(start) != simdjson::SUCCESS) {
       return Fail("MissingStartTime", "start_time is missing or not a number");
     }
     if (!(start >= kMinEpochSeconds && start < kMaxEpochSeconds)) {
       return Fail("InvalidStartTime", "start_time is not epoch seconds between 2000 and 2200");
     }
-    span.start_ns = SecondsToNanos(start);
-    span.in_progress = GetBool(obj, "in_progress");
+    const bool in_progress = f.flag(kInProgress);
     double end = 0;
-    auto end_field = obj["end_time"];
-    if (end_field.get(end) == simdjson::SUCCESS) {
+    if (f.has(kEndTime)) {
+      if (f.at[kEndTime].get(end) != simdjson::SUCCESS) {
+        return Fail("InvalidEndTime", "end_time is not a number");
+      }
       if (!(end >= kMinEpochSeconds && end < kMaxEpochSeconds)) {
         return Fail("InvalidEndTime", "end_time is not epoch seconds between 2000 and 2200");
       }
       if (end < start) return Fail("InvalidEndTime", "end_time is before start_time");
-      if (!span.in_progress) span.end_ns = SecondsToNanos(end);
-    } else if (end_field.error() != simdjson::NO_SUCH_FIELD) {
-      return Fail("InvalidEndTime", "end_time is not a number");
-    } else if (!span.in_progress) {
+    } else if (!in_progress) {
       return Fail("MissingEndTime", "neither end_time nor in_progress:true is set");
     }
 
+    // Validated: build the span in place (no reference to it is kept past the children).
+    const size_t index = batch_->spans.size();
+    model::Span& span = batch_->spans.emplace_back();
+    span.trace_id = trace_id;
+    span.span_id = span_id;
+    span.parent_span_id = parent;
+    span.environment.assign(environment_);
+    span.name.assign(name);
+    span.start_ns = SecondsToNanos(start);
+    span.in_progress = in_progress;
+    if (f.has(kEndTime) && !in_progress) span.end_ns = SecondsToNanos(end);
+    span.attributes.reserve(8);
+
     // A top-level segment names the service; subsegments inherit it. An independent
     // subsegment's service is found when its trace is assembled.
-    std::string_view svc = top && !subsegment_doc_ ? name : service;
-    span.service.assign(svc);
-    std::string_view ns = GetString(obj, "namespace");
+    span.service.assign(top && !subsegment_doc_ ? name : service);
+    std::string_view ns = f.str(kNamespace);
     if (top && !subsegment_doc_) {
       span.kind = model::SpanKind::kServer;
     } else if (ns == "remote" || ns == "aws") {
@@ -213,10 +311,10 @@ class Decoder {
       span.kind = model::SpanKind::kInternal;
     }
 
-    DecodeHttp(obj, &span);
-    if (GetBool(obj, "error")) span.status_flags |= model::kStatusError;
-    if (GetBool(obj, "fault")) span.status_flags |= model::kStatusFault;
-    if (GetBool(obj, "throttle")) span.status_flags |= model::kStatusThrottle;
+    if (f.has(kHttp)) DecodeHttp(f.at[kHttp], &span);
+    if (f.flag(kError)) span.status_flags |= model::kStatusError;
+    if (f.flag(kFault)) span.status_flags |= model::kStatusFault;
+    if (f.flag(kThrottle)) span.status_flags |= model::kStatusThrottle;
     if (span.status_flags == 0 && span.http_status > 0) {
       if (span.http_status >= 500)
         span.status_flags = model::kStatusFault;
@@ -231,53 +329,51 @@ class Decoder {
 
     model::Attributes& attrs = span.attributes;
     AddString(&attrs, "aws.xray.namespace", ns);
-    AddString(&attrs, "aws.xray.origin", GetString(obj, "origin"));
-    AddString(&attrs, "enduser.id", GetString(obj, "user"));
-    AddString(&attrs, "aws.xray.resource_arn", GetString(obj, "resource_arn"));
-    if (GetBool(obj, "traced"))
+    AddString(&attrs, "aws.xray.origin", f.str(kOrigin));
+    AddString(&attrs, "enduser.id", f.str(kUser));
+    AddString(&attrs, "aws.xray.resource_arn", f.str(kResourceArn));
+    if (f.flag(kTraced)) {
       attrs.push_back({"aws.xray.traced", model::AttributeValue::Bool(true), {}});
+    }
     object service_obj;
-    if (obj["service"].get(service_obj) == simdjson::SUCCESS) {
+    if (f.has(kService) && f.at[kService].get(service_obj) == simdjson::SUCCESS) {
       AddString(&attrs, "service.version", GetString(service_obj, "version"));
     }
-    DecodeAws(obj, &span);
-    DecodeSql(obj, &span);
-    DecodeAnnotationsAndMetadata(obj, &span);
-    DecodeCause(obj, &span);
-    DecodeLinks(obj, &span);
-
-    const model::SpanId self = span.span_id;
-    std::string service_for_children(span.service);
-    batch_->spans.push_back(std::move(span));
+    if (f.has(kAws)) DecodeAws(f.at[kAws], &span);
+    if (f.has(kSql)) DecodeSql(f.at[kSql], &span);
+    if (f.has(kAnnotations)) DecodeAnnotations(f.at[kAnnotations], &span);
+    if (f.has(kMetadata)) DecodeMetadata(f.at[kMetadata], &span);
+    if (f.has(kCause)) DecodeCause(f.at[kCause], &span);
+    if (f.has(kLinks)) DecodeLinks(f.at[kLinks], &span);
 
     array children;
-    if (obj["subsegments"].get(children) == simdjson::SUCCESS) {
-      for (element child : children) {
-        object child_obj;
-        if (child.get(child_obj) != simdjson::SUCCESS) {
-          in_subsegment_ = true;
-          return Fail("InvalidSegment", "an element of subsegments is not an object");
-        }
-        // Embedded subsegments (Python SDK) may repeat trace_id/parent_id; they must agree.
-        std::string_view child_parent = GetString(child_obj, "parent_id");
-        model::SpanId p;
-        if (!child_parent.empty() && (!model::SpanId::ParseHex(child_parent, &p) || p != self)) {
-          in_subsegment_ = true;
-          return Fail("InvalidParentId",
-                      "an embedded subsegment's parent_id is not its parent's id");
-        }
-        if (!DecodeEntity(child_obj, trace_id, self, /*top=*/false, service_for_children,
-                          depth + 1)) {
-          return false;
-        }
+    if (!f.has(kSubsegments) || f.at[kSubsegments].get(children) != simdjson::SUCCESS) return true;
+    const model::SpanId self = span_id;
+    const std::string service_for_children(batch_->spans[index].service);
+    for (element child : children) {
+      object child_obj;
+      if (child.get(child_obj) != simdjson::SUCCESS) {
+        in_subsegment_ = true;
+        return Fail("InvalidSegment", "an element of subsegments is not an object");
+      }
+      // Embedded subsegments (Python SDK) may repeat parent_id; it must name this entity.
+      std::string_view child_parent = GetString(child_obj, "parent_id");
+      model::SpanId p;
+      if (!child_parent.empty() && (!model::SpanId::ParseHex(child_parent, &p) || p != self)) {
+        in_subsegment_ = true;
+        return Fail("InvalidParentId", "an embedded subsegment's parent_id is not its parent's id");
+      }
+      if (!DecodeEntity(child_obj, trace_id, self, /*top=*/false, service_for_children,
+                        depth + 1)) {
+        return false;
       }
     }
     return true;
   }
 
-  void DecodeHttp(const object& obj, model::Span* span) {
+  void DecodeHttp(const element& e, model::Span* span) {
     object http;
-    if (obj["http"].get(http) != simdjson::SUCCESS) return;
+    if (e.get(http) != simdjson::SUCCESS) return;
     object req;
     if (http["request"].get(req) == simdjson::SUCCESS) {
       span->http_method.assign(GetString(req, "method"));
@@ -306,9 +402,9 @@ class Decoder {
     }
   }
 
-  void DecodeAws(const object& obj, model::Span* span) {
+  void DecodeAws(const element& e, model::Span* span) {
     object aws;
-    if (obj["aws"].get(aws) != simdjson::SUCCESS) return;
+    if (e.get(aws) != simdjson::SUCCESS) return;
     model::Attributes& attrs = span->attributes;
     AddString(&attrs, "cloud.account.id", GetString(aws, "account_id"));
     AddString(&attrs, "aws.operation", GetString(aws, "operation"));
@@ -337,9 +433,9 @@ class Decoder {
     }
   }
 
-  void DecodeSql(const object& obj, model::Span* span) {
+  void DecodeSql(const element& e, model::Span* span) {
     object sql;
-    if (obj["sql"].get(sql) != simdjson::SUCCESS) return;
+    if (e.get(sql) != simdjson::SUCCESS) return;
     span->db_system.assign(GetString(sql, "database_type"));
     model::Attributes& attrs = span->attributes;
     AddString(&attrs, "db.statement", GetString(sql, "sanitized_query"));
@@ -347,30 +443,30 @@ class Decoder {
     AddString(&attrs, "db.connection_string", GetString(sql, "url"));
   }
 
-  void DecodeAnnotationsAndMetadata(const object& obj, model::Span* span) {
+  void DecodeAnnotations(const element& e, model::Span* span) {
     object annotations;
-    if (obj["annotations"].get(annotations) == simdjson::SUCCESS) {
-      for (auto field : annotations) {
-        model::AttributeValue v;
-        if (!ScalarValue(field.value, &v)) continue;  // only string/number/bool are annotations
-        span->attributes.push_back(
-            {std::string(field.key), std::move(v), model::AttributeRole::kAnnotation});
-      }
-    }
-    object metadata;
-    if (obj["metadata"].get(metadata) == simdjson::SUCCESS) {
-      for (auto field : metadata) {
-        std::string key = "aws.xray.metadata.";
-        key += field.key;
-        span->attributes.push_back({std::move(key),
-                                    model::AttributeValue::Json(simdjson::minify(field.value)),
-                                    model::AttributeRole::kMetadata});
-      }
+    if (e.get(annotations) != simdjson::SUCCESS) return;
+    for (auto field : annotations) {
+      model::AttributeValue v;
+      if (!ScalarValue(field.value, &v)) continue;  // only string/number/bool are annotations
+      span->attributes.push_back(
+          {std::string(field.key), std::move(v), model::AttributeRole::kAnnotation});
     }
   }
 
-  void DecodeCause(const object& obj, model::Span* span) {
-    auto cause = obj["cause"];
+  void DecodeMetadata(const element& e, model::Span* span) {
+    object metadata;
+    if (e.get(metadata) != simdjson::SUCCESS) return;
+    for (auto field : metadata) {
+      std::string key = "aws.xray.metadata.";
+      key += field.key;
+      span->attributes.push_back({std::move(key),
+                                  model::AttributeValue::Json(simdjson::minify(field.value)),
+                                  model::AttributeRole::kMetadata});
+    }
+  }
+
+  void DecodeCause(const element& cause, model::Span* span) {
     std::string_view cause_id;
     if (cause.get(cause_id) == simdjson::SUCCESS) {
       // The exception is recorded elsewhere in the trace under this id.
@@ -416,9 +512,9 @@ class Decoder {
     }
   }
 
-  void DecodeLinks(const object& obj, model::Span* span) {
+  void DecodeLinks(const element& e, model::Span* span) {
     array links;
-    if (obj["links"].get(links) != simdjson::SUCCESS) return;
+    if (e.get(links) != simdjson::SUCCESS) return;
     for (element e : links) {
       object l;
       if (e.get(l) != simdjson::SUCCESS) continue;
