@@ -9,6 +9,10 @@ void Counter(std::string* out, std::string_view name, std::string_view help, uin
   *out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
 }
 
+void Gauge(std::string* out, std::string_view name, std::string_view help, uint64_t value) {
+  *out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, value);
+}
+
 void Rejections(std::string* out, std::string_view name, std::string_view help,
                 const ingest::RejectionCounters& c) {
   *out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name, help, name);
@@ -50,16 +54,18 @@ std::string RenderMetrics(const MetricsSources& s) {
           "unparsable HTTP requests on the X-Ray port",
           s.xray_http->counters().bad_requests.load());
   auto st = s.store->stats();
-  out += fmt::format(
-      "# HELP waggle_store_traces traces in the store\n# TYPE waggle_store_traces gauge\n"
-      "waggle_store_traces {}\n",
-      st.traces);
+  Gauge(&out, "waggle_store_traces", "traces in the store", st.traces);
   Counter(&out, "waggle_store_wal_bytes_total", "bytes appended to the write-ahead log",
           st.wal_bytes);
-  out += fmt::format(
-      "# HELP waggle_store_wal_corrupt_regions damaged WAL stretches skipped at start\n"
-      "# TYPE waggle_store_wal_corrupt_regions gauge\nwaggle_store_wal_corrupt_regions {}\n",
-      st.recovery.corrupt_regions);
+  Gauge(&out, "waggle_store_wal_corrupt_regions", "damaged WAL stretches skipped at start",
+        st.recovery.corrupt_regions);
+  Gauge(&out, "waggle_store_wal_corrupt_bytes", "bytes in damaged WAL stretches skipped at start",
+        st.recovery.corrupt_bytes);
+  Gauge(&out, "waggle_store_wal_truncated_bytes", "bytes of a torn WAL tail cut at start",
+        st.recovery.truncated_bytes);
+  Counter(&out, "waggle_xray_api_unreadable_traces_total",
+          "traces left out of summaries because the store could not read them",
+          s.xray_api->unreadable_traces.load());
   return out;
 }
 

@@ -479,7 +479,14 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
   w.StartArray();
   for (const storage::TraceRef& ref : page->traces) {
     auto data = reader_->FetchTrace(ref.id);
-    if (!data.ok()) continue;  // gone between the index and the fetch (retention)
+    if (!data.ok()) {
+      // Gone since the index was read (NotFound), or damaged on disk: the page goes on
+      // without it, and damage is counted (BatchGetTraces reports it for that trace).
+      if (data.status().code() != Status::Code::kNotFound) {
+        counters_.unreadable_traces.fetch_add(1, std::memory_order_relaxed);
+      }
+      continue;
+    }
     query::AssembleTrace(&*data);
     WriteSummary(w, query::SummarizeTrace(*data));
   }

@@ -28,9 +28,10 @@ class XRayApi {
 
   struct Counters {
     std::atomic<uint64_t> requests{0};
-    std::atomic<uint64_t> client_errors{0};  // 4xx answers
-    std::atomic<uint64_t> server_errors{0};  // 5xx answers
-    std::atomic<uint64_t> auth_failures{0};  // 403 answers
+    std::atomic<uint64_t> client_errors{0};      // 4xx answers
+    std::atomic<uint64_t> server_errors{0};      // 5xx answers
+    std::atomic<uint64_t> auth_failures{0};      // 403 answers
+    std::atomic<uint64_t> unreadable_traces{0};  // left out of summaries: the store failed
   };
 
   XRayApi(Options options, storage::Reader* reader, ingest::XRayDocumentIngester* ingester,

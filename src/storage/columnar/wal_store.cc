@@ -159,7 +159,8 @@ Result<FindTracesResult> WalStore::FindTraces(const FindTracesRequest& request) 
   std::vector<TraceRef> candidates;
   {
     MutexLock lock(&mu_);
-    for (const TraceEntry& e : traces_) {
+    for (size_t i = 0; i < traces_.size(); ++i) {
+      const TraceEntry& e = traces_[i];
       TraceRef ref{e.id, 0};
       if (request.key == TraceTimeKey::kTraceIdTime) {
         ref.time_ns = static_cast<int64_t>(e.id.XRayEpochSeconds()) * kNanosPerSecond;

@@ -57,6 +57,24 @@ class WalStore : public Writer, public Reader {
   };
   static constexpr uint32_t kNone = UINT32_MAX;
 
+  // Entries in fixed chunks: growing never copies them (no stall, no 1.5x peak).
+  class TraceEntries {
+   public:
+    size_t size() const { return size_; }
+    TraceEntry& operator[](size_t i) { return chunks_[i >> kShift][i & kMask]; }
+    const TraceEntry& operator[](size_t i) const { return chunks_[i >> kShift][i & kMask]; }
+    void push_back(const TraceEntry& e) {
+      if ((size_ >> kShift) == chunks_.size()) chunks_.emplace_back(new TraceEntry[kMask + 1]);
+      (*this)[size_++] = e;
+    }
+
+   private:
+    static constexpr size_t kShift = 16;
+    static constexpr size_t kMask = (size_t{1} << kShift) - 1;
+    std::vector<std::unique_ptr<TraceEntry[]>> chunks_;
+    size_t size_ = 0;
+  };
+
   WalStore() = default;
   void IndexFragment(const FragmentHeader& header, const WalPosition& position) REQUIRES(mu_);
   uint32_t* Slot(const model::TraceId& id) REQUIRES(mu_);
@@ -68,7 +86,7 @@ class WalStore : public Writer, public Reader {
   WalRecoveryStats recovery_;
 
   mutable Mutex mu_;
-  std::vector<TraceEntry> traces_ GUARDED_BY(mu_);
+  TraceEntries traces_ GUARDED_BY(mu_);
   std::vector<std::vector<WalPosition>> more_positions_ GUARDED_BY(mu_);
   // Open addressing over traces_: slot holds index + 1, 0 when empty.
   std::vector<uint32_t> table_ GUARDED_BY(mu_);
