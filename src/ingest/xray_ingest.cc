@@ -44,8 +44,15 @@ Result<std::unique_ptr<XRayUdpReceiver>> XRayUdpReceiver::Bind(const XRayUdpOpti
                                                                IngestCounters* counters) {
   WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<net::UdpReceiver> rx,
                           net::UdpReceiver::Bind(options.udp));
+  return Create(options, std::move(rx), writer, counters);
+}
+
+std::unique_ptr<XRayUdpReceiver> XRayUdpReceiver::Create(const XRayUdpOptions& options,
+                                                         std::unique_ptr<net::UdpReceiver> receiver,
+                                                         storage::Writer* writer,
+                                                         IngestCounters* counters) {
   return std::unique_ptr<XRayUdpReceiver>(
-      new XRayUdpReceiver(options, std::move(rx), writer, counters));
+      new XRayUdpReceiver(options, std::move(receiver), writer, counters));
 }
 
 XRayUdpReceiver::XRayUdpReceiver(const XRayUdpOptions& options,

@@ -61,6 +61,11 @@ class XRayUdpReceiver {
   static Result<std::unique_ptr<XRayUdpReceiver>> Bind(const XRayUdpOptions& options,
                                                        storage::Writer* writer,
                                                        IngestCounters* counters);
+  // The same over a socket bound earlier (options.udp is then ignored), so a server can claim
+  // its ports before it opens its store.
+  static std::unique_ptr<XRayUdpReceiver> Create(const XRayUdpOptions& options,
+                                                 std::unique_ptr<net::UdpReceiver> receiver,
+                                                 storage::Writer* writer, IngestCounters* counters);
   void Start();
   // Stores what the socket holds (a bounded drain, see net::UdpReceiver::Stop) and stops.
   void Stop();

@@ -16,7 +16,7 @@ Status CheckAddress(const std::string& name, const std::string& value, bool have
   if (!net::IsLoopback(hp->host) && !have_auth) {
     return Status::InvalidArgument(name + " " + value +
                                    " is not a loopback address; listening beyond this machine "
-                                   "needs authentication (aws_credentials)");
+                                   "needs authentication (--aws-credentials)");
   }
   return Status::Ok();
 }
@@ -24,26 +24,26 @@ Status CheckAddress(const std::string& name, const std::string& value, bool have
 }  // namespace
 
 Status ServerConfig::Validate() const {
-  if (data_dir.empty()) return Status::InvalidArgument("data_dir is empty");
+  if (data_dir.empty()) return Status::InvalidArgument("--data-dir is empty");
   const bool have_auth = !aws_credentials.empty();
-  WAGGLE_RETURN_IF_ERROR(CheckAddress("xray_udp", xray_udp, have_auth));
-  WAGGLE_RETURN_IF_ERROR(CheckAddress("xray_tcp", xray_tcp, have_auth));
-  WAGGLE_RETURN_IF_ERROR(CheckAddress("http", http, have_auth));
+  WAGGLE_RETURN_IF_ERROR(CheckAddress("--xray-udp", xray_udp, have_auth));
+  WAGGLE_RETURN_IF_ERROR(CheckAddress("--xray-tcp", xray_tcp, have_auth));
+  WAGGLE_RETURN_IF_ERROR(CheckAddress("--http", http, have_auth));
   log::Level level;
   if (!log::ParseLevel(log_level, &level)) {
-    return Status::InvalidArgument("log_level '" + log_level +
+    return Status::InvalidArgument("--log-level '" + log_level +
                                    "' is not debug, info, warn or error");
   }
   if (udp_durability != "buffered" && udp_durability != "sync") {
-    return Status::InvalidArgument("udp_durability '" + udp_durability +
+    return Status::InvalidArgument("--udp-durability '" + udp_durability +
                                    "' is not buffered or sync");
   }
   if (api_threads < 1 || api_threads > 64)
-    return Status::InvalidArgument("api_threads must be 1..64");
+    return Status::InvalidArgument("--api-threads must be 1..64");
   if (account_id.size() != 12 || account_id.find_first_not_of("0123456789") != std::string::npos) {
-    return Status::InvalidArgument("account_id '" + account_id + "' is not 12 digits");
+    return Status::InvalidArgument("--account-id '" + account_id + "' is not 12 digits");
   }
-  if (region.empty()) return Status::InvalidArgument("region is empty");
+  if (region.empty()) return Status::InvalidArgument("--region is empty");
   for (const AwsCredential& c : aws_credentials) {
     if (c.access_key_id.empty() || c.secret_access_key.empty()) {
       return Status::InvalidArgument(

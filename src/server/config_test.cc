@@ -23,7 +23,7 @@ TEST(ServerConfig, RefusesNonLoopbackWithoutCredentials) {
   c.xray_udp = "0.0.0.0:2000";
   Status s = c.Validate();
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("xray_udp"), std::string::npos);
+  EXPECT_NE(s.message().find("--xray-udp"), std::string::npos);
   c.aws_credentials.push_back({"AKID", "secret", "prod"});
   EXPECT_TRUE(c.Validate().ok());
 }
@@ -34,10 +34,10 @@ TEST(ServerConfig, NamesTheBadSetting) {
   EXPECT_NE(c.Validate().message().find("http"), std::string::npos);
   c = ServerConfig{};
   c.log_level = "loud";
-  EXPECT_NE(c.Validate().message().find("log_level"), std::string::npos);
+  EXPECT_NE(c.Validate().message().find("--log-level"), std::string::npos);
   c = ServerConfig{};
   c.account_id = "12";
-  EXPECT_NE(c.Validate().message().find("account_id"), std::string::npos);
+  EXPECT_NE(c.Validate().message().find("--account-id"), std::string::npos);
 }
 
 TEST(ServerConfig, YamlThenEnvironmentOverride) {

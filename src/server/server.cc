@@ -74,6 +74,35 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
 
   auto p = std::make_unique<Parts>();
   p->config = config;
+  Parts* parts = p.get();
+
+  // Claim every port first: a port in use is reported at once, before any data is read.
+  auto udp_socket = net::UdpReceiver::Bind({config.xray_udp});
+  if (!udp_socket.ok()) return udp_socket.status().Annotate("--xray-udp " + config.xray_udp);
+  net::HttpServerOptions xray_options;
+  xray_options.address = config.xray_tcp;
+  xray_options.threads = config.api_threads;
+  auto xray_http = net::HttpServer::Bind(
+      xray_options, [parts](const net::HttpRequest& r) { return parts->xray_api->Handle(r); });
+  if (!xray_http.ok()) return xray_http.status().Annotate("--xray-tcp " + config.xray_tcp);
+  p->xray_http = std::move(*xray_http);
+  net::HttpServerOptions http_options;
+  http_options.address = config.http;
+  auto http = net::HttpServer::Bind(http_options, [parts](const net::HttpRequest& r) {
+    if (r.path == "/healthz") return net::HttpResponse::Text(200, "ok\n");
+    if (r.path == "/metrics") {
+      net::HttpResponse res;
+      res.content_type = "text/plain; version=0.0.4";
+      res.body =
+          RenderMetrics({&parts->ingest_counters, &parts->udp->receiver(), parts->xray_http.get(),
+                         &parts->xray_api->counters(), parts->store.get()});
+      return res;
+    }
+    return net::HttpResponse::Text(404, "not found\n");
+  });
+  if (!http.ok()) return http.status().Annotate("--http " + config.http);
+  p->http = std::move(*http);
+
   Env* env = Env::Default();
   if (Status s = env->CreateDirs(config.data_dir); !s.ok()) {
     return s.Annotate("data dir " + config.data_dir + " is unusable");
@@ -102,41 +131,11 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   p->xray_api = std::make_unique<XRayApi>(
       XRayApi::Options{config.region, config.account_id, config.aws_credentials}, p->store.get(),
       p->ingester.get(), p->sampling.get(), Clock::Real());
-
   ingest::XRayUdpOptions udp_options;
-  udp_options.udp.address = config.xray_udp;
   udp_options.durability =
       config.udp_durability == "sync" ? storage::Durability::kSync : storage::Durability::kBuffered;
-  auto udp = ingest::XRayUdpReceiver::Bind(udp_options, p->store.get(), &p->ingest_counters);
-  if (!udp.ok()) return udp.status().Annotate("--xray-udp " + config.xray_udp);
-  p->udp = std::move(*udp);
-
-  net::HttpServerOptions xray_options;
-  xray_options.address = config.xray_tcp;
-  xray_options.threads = config.api_threads;
-  XRayApi* api = p->xray_api.get();
-  auto xray_http = net::HttpServer::Bind(
-      xray_options, [api](const net::HttpRequest& r) { return api->Handle(r); });
-  if (!xray_http.ok()) return xray_http.status().Annotate("--xray-tcp " + config.xray_tcp);
-  p->xray_http = std::move(*xray_http);
-
-  net::HttpServerOptions http_options;
-  http_options.address = config.http;
-  Parts* parts = p.get();
-  auto http = net::HttpServer::Bind(http_options, [parts](const net::HttpRequest& r) {
-    if (r.path == "/healthz") return net::HttpResponse::Text(200, "ok\n");
-    if (r.path == "/metrics") {
-      net::HttpResponse res;
-      res.content_type = "text/plain; version=0.0.4";
-      res.body =
-          RenderMetrics({&parts->ingest_counters, &parts->udp->receiver(), parts->xray_http.get(),
-                         &parts->xray_api->counters(), parts->store.get()});
-      return res;
-    }
-    return net::HttpResponse::Text(404, "not found\n");
-  });
-  if (!http.ok()) return http.status().Annotate("--http " + config.http);
-  p->http = std::move(*http);
+  p->udp = ingest::XRayUdpReceiver::Create(udp_options, std::move(*udp_socket), p->store.get(),
+                                           &p->ingest_counters);
 
   p->udp->Start();
   p->xray_http->Start();

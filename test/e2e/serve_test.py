@@ -348,11 +348,11 @@ class ServeStartupErrors(TempDirTestCase):
 
     def test_bad_address_values(self):
         cases = [
-            ("http", "nonsense", "waggle: http: address 'nonsense' is not host:port"),
-            ("http", "127.0.0.1:99999", "waggle: http: address '127.0.0.1:99999' has a bad port"),
-            ("xray_udp", "example.com:2000", "waggle: xray_udp: address 'example.com:2000' needs "
+            ("http", "nonsense", "waggle: --http: address 'nonsense' is not host:port"),
+            ("http", "127.0.0.1:99999", "waggle: --http: address '127.0.0.1:99999' has a bad port"),
+            ("xray_udp", "example.com:2000", "waggle: --xray-udp: address 'example.com:2000' needs "
              "an IP address (or localhost) before the port"),
-            ("xray_tcp", "127.0.0.1:", "waggle: xray_tcp: address '127.0.0.1:' has a bad port"),
+            ("xray_tcp", "127.0.0.1:", "waggle: --xray-tcp: address '127.0.0.1:' has a bad port"),
         ]
         for flag, value, message in cases:
             with self.subTest(flag=flag, value=value):
@@ -375,11 +375,11 @@ class ServeStartupErrors(TempDirTestCase):
         port = h.free_port()
         self.assert_startup_error(
             self.serve_args(xray_udp="0.0.0.0:%d" % port),
-            "waggle: xray_udp 0.0.0.0:%d is not a loopback address" % port, "(aws_credentials)")
+            "waggle: --xray-udp 0.0.0.0:%d is not a loopback address" % port, "(--aws-credentials)")
         # The same through the environment: WAGGLE_HTTP is checked just like --http.
         self.assert_startup_error(
             self.serve_args(http=None),
-            "waggle: http 0.0.0.0:%d is not a loopback address" % port, "(aws_credentials)",
+            "waggle: --http 0.0.0.0:%d is not a loopback address" % port, "(--aws-credentials)",
             env={"WAGGLE_HTTP": "0.0.0.0:%d" % port})
 
 
