@@ -19,11 +19,15 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
+import unittest
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -44,6 +48,26 @@ _SCRUBBED_ENV_NAMES = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYENV_VERSI
 
 # --------------------------------------------------------------------------------------------
 # Ports, polling, processes
+
+
+class TempDirTestCase(unittest.TestCase):
+    """A fresh temp dir per test class (cls.workdir), removed afterwards unless
+    WAGGLE_E2E_KEEP=1. Subclasses calling setUpClass must call super().setUpClass() first."""
+
+    maxDiff = None
+    workdir_prefix = "waggle-e2e-"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = Path(tempfile.mkdtemp(prefix=cls.workdir_prefix))
+        cls.addClassCleanup(cls._remove_workdir)
+
+    @classmethod
+    def _remove_workdir(cls):
+        if os.environ.get("WAGGLE_E2E_KEEP") == "1":
+            print("\nkept %s" % cls.workdir, file=sys.stderr)
+        else:
+            shutil.rmtree(cls.workdir, ignore_errors=True)
 
 
 class StopWaiting(Exception):

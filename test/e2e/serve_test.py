@@ -26,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -205,22 +204,10 @@ class ServeProcess:
         return "---- tail of %s ----\n%s" % (self.log_path, h.tail(self.log_path, lines))
 
 
-class TempDirTestCase(unittest.TestCase):
-    """A fresh temp dir per test class, removed afterwards unless WAGGLE_E2E_KEEP=1."""
+class TempDirTestCase(h.TempDirTestCase):
+    """h.TempDirTestCase with sanitizer checks of the server logs."""
 
-    maxDiff = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = Path(tempfile.mkdtemp(prefix="waggle-e2e-serve-"))
-        cls.addClassCleanup(cls._remove_workdir)
-
-    @classmethod
-    def _remove_workdir(cls):
-        if os.environ.get("WAGGLE_E2E_KEEP") == "1":
-            print("\nkept %s" % cls.workdir, file=sys.stderr)
-        else:
-            shutil.rmtree(cls.workdir, ignore_errors=True)
+    workdir_prefix = "waggle-e2e-serve-"
 
     def assert_clean_log(self, log_path, tail=""):
         self.assertEqual([], sanitizer_reports(log_path),

@@ -16,11 +16,8 @@ Set WAGGLE_E2E_KEEP=1 to keep the temp dir (server log, data dir, app logs) for 
 """
 
 import json
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -233,15 +230,14 @@ def new_entity_id():
 # --------------------------------------------------------------------------------------------
 
 
-class XRaySdkEndToEnd(unittest.TestCase):
+class XRaySdkEndToEnd(h.TempDirTestCase):
     """aws-xray-sdk 0.95 (UDP) and the AWS CLI (X-Ray API) against one `waggle serve`."""
 
-    maxDiff = None
+    workdir_prefix = "waggle-e2e-xray-"
 
     @classmethod
     def setUpClass(cls):
-        cls.workdir = Path(tempfile.mkdtemp(prefix="waggle-e2e-xray-"))
-        cls.addClassCleanup(cls._remove_workdir)
+        super().setUpClass()
         cls.waggle = h.Waggle(WAGGLE_BIN, cls.workdir)
         cls.addClassCleanup(cls.waggle.stop)
         cls.waggle.start().wait_ready()
@@ -262,13 +258,6 @@ class XRaySdkEndToEnd(unittest.TestCase):
         cls.addClassCleanup(cls.backend.stop)
 
         cls.snapshot = None  # what test_1 read, for test_2 to compare against
-
-    @classmethod
-    def _remove_workdir(cls):
-        if os.environ.get("WAGGLE_E2E_KEEP") == "1":
-            print("\nkept %s" % cls.workdir, file=sys.stderr)
-        else:
-            shutil.rmtree(cls.workdir, ignore_errors=True)
 
     # ---- helpers
 
