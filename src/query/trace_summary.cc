@@ -34,6 +34,121 @@ void AddUnique(std::vector<std::string>* v, const std::string& s) {
 
 double Seconds(int64_t ns) { return static_cast<double>(ns) / kNanosPerSecond; }
 
+// Parent/child links of a trace's spans, by index.
+struct SpanTree {
+  explicit SpanTree(const std::vector<model::Span>& spans) : spans(spans), children(spans.size()) {
+    std::unordered_map<uint64_t, size_t> by_id;
+    for (size_t i = 0; i < spans.size(); ++i) by_id[spans[i].span_id.value] = i;
+    parent.assign(spans.size(), kNone);
+    for (size_t i = 0; i < spans.size(); ++i) {
+      auto it = by_id.find(spans[i].parent_span_id.value);
+      if (it != by_id.end() && it->second != i) {
+        parent[i] = it->second;
+        children[it->second].push_back(i);
+      }
+    }
+  }
+  static constexpr size_t kNone = SIZE_MAX;
+  const std::vector<model::Span>& spans;
+  std::vector<size_t> parent;
+  std::vector<std::vector<size_t>> children;
+};
+
+RootCauseEntity EntityOf(const model::Span& s) {
+  RootCauseEntity e;
+  e.name = s.name;
+  e.remote = s.kind == model::SpanKind::kClient || s.kind == model::SpanKind::kProducer;
+  for (const model::SpanEvent& ev : s.events) {
+    if (ev.name != "exception") continue;
+    const model::Attribute* type = model::FindAttribute(ev.attributes, "exception.type");
+    const model::Attribute* msg = model::FindAttribute(ev.attributes, "exception.message");
+    e.exceptions.emplace_back(type ? type->value.string_value : "",
+                              msg ? msg->value.string_value : "");
+  }
+  return e;
+}
+
+// The path from the root of the tree down to `leaf`, cut into services: each service's part
+// runs from its segment (where the service changes) down.
+std::vector<RootCauseService> ServicePath(const SpanTree& tree, size_t leaf) {
+  std::vector<size_t> chain;
+  for (size_t i = leaf, hops = 0; i != SpanTree::kNone && hops <= tree.spans.size();
+       i = tree.parent[i], ++hops) {
+    chain.push_back(i);
+  }
+  std::reverse(chain.begin(), chain.end());
+  std::vector<RootCauseService> out;
+  for (size_t i : chain) {
+    const model::Span& s = tree.spans[i];
+    if (out.empty() || out.back().id.name != s.service) out.push_back({ServiceOf(s), {}, false});
+    out.back().entity_path.push_back(EntityOf(s));
+  }
+  return out;
+}
+
+// Spans carrying `flag` with no descendant carrying it: where each fault (error) began. Each
+// is reported with its own service only (the services above it merely passed it on).
+std::vector<RootCause> FlagRootCauses(const SpanTree& tree, uint8_t flag, bool client_impacting) {
+  const size_t n = tree.spans.size();
+  // Post-order: whether any descendant has the flag.
+  std::vector<char> below(n, 0);
+  std::vector<size_t> order;
+  order.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (tree.parent[i] == SpanTree::kNone) order.push_back(i);
+  }
+  for (size_t k = 0; k < order.size(); ++k) {
+    for (size_t c : tree.children[order[k]]) order.push_back(c);
+  }
+  for (size_t k = order.size(); k-- > 0;) {
+    size_t i = order[k];
+    for (size_t c : tree.children[i]) {
+      if (below[c] || (tree.spans[c].status_flags & flag)) below[i] = 1;
+    }
+  }
+  std::vector<RootCause> out;
+  std::set<std::vector<std::string>> seen;
+  for (size_t i = 0; i < n; ++i) {
+    if (!(tree.spans[i].status_flags & flag) || below[i]) continue;
+    std::vector<RootCauseService> path = ServicePath(tree, i);
+    RootCauseService own = std::move(path.back());
+    std::vector<std::string> key = {own.id.name};
+    for (const auto& e : own.entity_path) key.push_back(e.name);
+    if (!seen.insert(key).second) continue;
+    out.push_back({{std::move(own)}, client_impacting});
+  }
+  return out;
+}
+
+// From the root segment, follow the child that took longest, down to a leaf.
+std::vector<RootCause> ResponseTimeRootCauses(const SpanTree& tree, size_t root) {
+  const model::Span& r = tree.spans[root];
+  const int64_t total = r.in_progress ? 0 : r.end_ns - r.start_ns;
+  if (total <= 0) return {};
+  size_t at = root;
+  for (size_t hops = 0; hops <= tree.spans.size(); ++hops) {
+    size_t slowest = SpanTree::kNone;
+    for (size_t c : tree.children[at]) {
+      if (slowest == SpanTree::kNone ||
+          tree.spans[c].duration_ns() > tree.spans[slowest].duration_ns()) {
+        slowest = c;
+      }
+    }
+    if (slowest == SpanTree::kNone) break;
+    at = slowest;
+  }
+  RootCause cause{ServicePath(tree, at), true};
+  // Coverage along the path: each entity's duration over the root's.
+  size_t i = at;
+  for (auto svc = cause.services.rbegin(); svc != cause.services.rend(); ++svc) {
+    for (auto e = svc->entity_path.rbegin(); e != svc->entity_path.rend(); ++e) {
+      e->coverage = static_cast<double>(tree.spans[i].duration_ns()) / static_cast<double>(total);
+      i = tree.parent[i];
+    }
+  }
+  return {std::move(cause)};
+}
+
 }  // namespace
 
 void AssembleTrace(storage::TraceData* trace) {
@@ -129,6 +244,14 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace) {
     }
   }
   for (auto& [name, ids] : users) sum.users.emplace_back(name, std::move(ids));
+
+  SpanTree tree(trace.spans);
+  sum.fault_root_causes = FlagRootCauses(tree, model::kStatusFault, sum.has_fault);
+  sum.error_root_causes = FlagRootCauses(tree, model::kStatusError, sum.has_error);
+  if (root != nullptr) {
+    sum.response_time_root_causes =
+        ResponseTimeRootCauses(tree, static_cast<size_t>(root - trace.spans.data()));
+  }
   return sum;
 }
 

@@ -25,6 +25,27 @@ struct AnnotationValue {
   std::vector<ServiceId> service_ids;
 };
 
+// One entity on the path to a root cause: a segment or subsegment, by name.
+struct RootCauseEntity {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> exceptions;  // (type, message)
+  bool remote = false;  // a call to another service (a client span)
+  double coverage = 0;  // response time only: share of the root's response time
+};
+
+// A service on the path to a root cause, with its entities from its segment down.
+struct RootCauseService {
+  ServiceId id;
+  std::vector<RootCauseEntity> entity_path;
+  bool inferred = false;
+};
+
+// Where a fault, an error or the response time of a trace comes from.
+struct RootCause {
+  std::vector<RootCauseService> services;
+  bool client_impacting = false;  // the root segment itself has the fault / error
+};
+
 struct TraceSummary {
   model::TraceId id;
   double start_time = 0;      // earliest segment start, epoch seconds
@@ -45,6 +66,11 @@ struct TraceSummary {
   std::vector<std::string> instance_ids;
   std::vector<std::string> availability_zones;
   std::optional<ServiceId> entry_point;
+  // Faults (errors) with no faulted (erroneous) entity below them, each with the path from its
+  // service's segment down; and the chain of slowest entities from the root segment down.
+  std::vector<RootCause> fault_root_causes;
+  std::vector<RootCause> error_root_causes;
+  std::vector<RootCause> response_time_root_causes;
   int64_t revision = 0;  // how many documents the trace holds
 };
 

@@ -93,3 +93,82 @@ TEST(SummarizeTrace, MarksInProgressTracesPartial) {
 
 }  // namespace
 }  // namespace waggle::query
+
+namespace waggle::query {
+namespace {
+
+// front (fault) -> call-db (client, fault, DBError); front -> call-back (client, error)
+// -> back (error, NotFound) -> lookup.
+storage::TraceData RootCauseTrace() {
+  storage::TraceData t;
+  model::TraceId::ParseXRay("1-6b012c3b-ea32f0ae513b261c98105940", &t.id);
+  auto span = [](uint64_t id, uint64_t parent, std::string service, std::string name, double start,
+                 double end, model::SpanKind kind, uint8_t flags) {
+    model::Span s = Span(id, parent, std::move(service), start, end);
+    s.name = std::move(name);
+    s.kind = kind;
+    s.status_flags = flags;
+    return s;
+  };
+  model::Span db =
+      span(2, 1, "front", "call-db", 100.0, 100.2, model::SpanKind::kClient, model::kStatusFault);
+  db.events.push_back({0,
+                       "exception",
+                       {{"exception.type", model::AttributeValue::String("DBError"), {}},
+                        {"exception.message", model::AttributeValue::String("timeout"), {}}}});
+  model::Span back =
+      span(4, 3, "back", "back", 100.25, 100.85, model::SpanKind::kServer, model::kStatusError);
+  back.events.push_back(
+      {0, "exception", {{"exception.type", model::AttributeValue::String("NotFound"), {}}}});
+  t.spans = {
+      span(1, 0, "front", "front", 100.0, 101.0, model::SpanKind::kServer, model::kStatusFault), db,
+      span(3, 1, "front", "call-back", 100.2, 100.9, model::SpanKind::kClient, model::kStatusError),
+      back, span(5, 4, "back", "lookup", 100.3, 100.8, model::SpanKind::kInternal, 0)};
+  t.documents = {{t.id, model::SpanId{1}, {}, false, false, "default", "{}"},
+                 {t.id, model::SpanId{4}, model::SpanId{3}, false, false, "default", "{}"}};
+  return t;
+}
+
+TEST(SummarizeTrace, FindsWhereFaultsAndErrorsBegan) {
+  TraceSummary s = SummarizeTrace(RootCauseTrace());
+  ASSERT_EQ(s.fault_root_causes.size(), 1u);
+  const RootCause& fault = s.fault_root_causes[0];
+  EXPECT_TRUE(fault.client_impacting);
+  ASSERT_EQ(fault.services.size(), 1u);
+  EXPECT_EQ(fault.services[0].id.name, "front");
+  ASSERT_EQ(fault.services[0].entity_path.size(), 2u);
+  EXPECT_EQ(fault.services[0].entity_path[0].name, "front");
+  const RootCauseEntity& db = fault.services[0].entity_path[1];
+  EXPECT_EQ(db.name, "call-db");
+  EXPECT_TRUE(db.remote);
+  ASSERT_EQ(db.exceptions.size(), 1u);
+  EXPECT_EQ(db.exceptions[0], (std::pair<std::string, std::string>{"DBError", "timeout"}));
+
+  // call-back carries the error only because back, below it, failed: back is the cause.
+  ASSERT_EQ(s.error_root_causes.size(), 1u);
+  const RootCause& error = s.error_root_causes[0];
+  EXPECT_FALSE(error.client_impacting);
+  ASSERT_EQ(error.services.size(), 1u);
+  EXPECT_EQ(error.services[0].id.name, "back");
+  ASSERT_EQ(error.services[0].entity_path.size(), 1u);
+  EXPECT_EQ(error.services[0].entity_path[0].exceptions[0].first, "NotFound");
+}
+
+TEST(SummarizeTrace, FollowsTheSlowestChildForResponseTime) {
+  TraceSummary s = SummarizeTrace(RootCauseTrace());
+  ASSERT_EQ(s.response_time_root_causes.size(), 1u);
+  const auto& services = s.response_time_root_causes[0].services;
+  ASSERT_EQ(services.size(), 2u);
+  EXPECT_EQ(services[0].id.name, "front");
+  ASSERT_EQ(services[0].entity_path.size(), 2u);
+  EXPECT_EQ(services[0].entity_path[1].name, "call-back");
+  EXPECT_NEAR(services[0].entity_path[0].coverage, 1.0, 1e-9);
+  EXPECT_NEAR(services[0].entity_path[1].coverage, 0.7, 1e-9);
+  EXPECT_EQ(services[1].id.name, "back");
+  ASSERT_EQ(services[1].entity_path.size(), 2u);
+  EXPECT_EQ(services[1].entity_path[1].name, "lookup");
+  EXPECT_NEAR(services[1].entity_path[1].coverage, 0.5, 1e-9);
+}
+
+}  // namespace
+}  // namespace waggle::query

@@ -102,6 +102,71 @@ void WriteServiceIds(JsonWriter& w, const std::vector<query::ServiceId>& ids) {
   w.EndArray();
 }
 
+// FaultRootCauses / ErrorRootCauses / ResponseTimeRootCauses share one shape, except that
+// response-time entities carry Coverage and fault/error entities carry Exceptions.
+void WriteRootCauses(JsonWriter& w, std::string_view key,
+                     const std::vector<query::RootCause>& causes, bool coverage) {
+  Key(w, key);
+  w.StartArray();
+  for (const query::RootCause& cause : causes) {
+    w.StartObject();
+    Key(w, "Services");
+    w.StartArray();
+    for (const query::RootCauseService& svc : cause.services) {
+      w.StartObject();
+      Key(w, "Name");
+      Str(w, svc.id.name);
+      Key(w, "Names");
+      w.StartArray();
+      Str(w, svc.id.name);
+      w.EndArray();
+      if (!svc.id.type.empty()) {
+        Key(w, "Type");
+        Str(w, svc.id.type);
+      }
+      if (!svc.id.account_id.empty()) {
+        Key(w, "AccountId");
+        Str(w, svc.id.account_id);
+      }
+      Key(w, "EntityPath");
+      w.StartArray();
+      for (const query::RootCauseEntity& e : svc.entity_path) {
+        w.StartObject();
+        Key(w, "Name");
+        Str(w, e.name);
+        if (coverage) {
+          Key(w, "Coverage");
+          w.Double(e.coverage);
+        } else {
+          Key(w, "Exceptions");
+          w.StartArray();
+          for (const auto& [type, message] : e.exceptions) {
+            w.StartObject();
+            Key(w, "Name");
+            Str(w, type);
+            Key(w, "Message");
+            Str(w, message);
+            w.EndObject();
+          }
+          w.EndArray();
+        }
+        Key(w, "Remote");
+        w.Bool(e.remote);
+        w.EndObject();
+      }
+      w.EndArray();
+      Key(w, "Inferred");
+      w.Bool(svc.inferred);
+      w.EndObject();
+    }
+    w.EndArray();
+    Key(w, "ClientImpacting");
+    w.Bool(cause.client_impacting);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 void WriteSummary(JsonWriter& w, const query::TraceSummary& s) {
   w.StartObject();
   Key(w, "Id");
@@ -221,6 +286,9 @@ void WriteSummary(JsonWriter& w, const query::TraceSummary& s) {
     Key(w, "EntryPoint");
     WriteServiceId(w, *s.entry_point);
   }
+  WriteRootCauses(w, "FaultRootCauses", s.fault_root_causes, false);
+  WriteRootCauses(w, "ErrorRootCauses", s.error_root_causes, false);
+  WriteRootCauses(w, "ResponseTimeRootCauses", s.response_time_root_causes, true);
   Key(w, "Revision");
   w.Int64(s.revision);
   Key(w, "MatchedEventTime");

@@ -190,3 +190,36 @@ TEST_F(XRayApiTest, WithCredentialsUnsignedCallsAreRefusedButSdkSamplingIsNot) {
 
 }  // namespace
 }  // namespace waggle::server
+
+namespace waggle::server {
+namespace {
+
+TEST_F(XRayApiTest, SummariesNameTheRootCauseOfAFault) {
+  std::string doc =
+      R"({"trace_id":"1-6b012c3b-91bf9ca93281f59ba0fc5f9c","id":"763fb4da696df4f5","name":"backend-flask",)"
+      R"("start_time":1795238971.5,"end_time":1795238971.6,"fault":true,)"
+      R"("http":{"request":{"method":"GET","url":"http://h/api/boom"},"response":{"status":500}},)"
+      R"("subsegments":[{"id":"fd7e512a1c3eff94","name":"failing-fn","start_time":1795238971.51,)"
+      R"("end_time":1795238971.52,"fault":true,"cause":{"exceptions":[{"id":"509aef871d9ec867",)"
+      R"("message":"kaboom","type":"ValueError"}]}}]})";
+  ASSERT_EQ(Post("/TraceSegments", "{\"TraceSegmentDocuments\":[" + Quote(doc) + "]}").status, 200);
+  auto res = Post("/TraceSummaries", R"({"StartTime":1795238971,"EndTime":1795238972})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto summary = Parse(res.body)["TraceSummaries"].at(0);
+  EXPECT_TRUE(bool(summary["HasFault"]));
+  auto cause = summary["FaultRootCauses"].at(0);
+  EXPECT_TRUE(bool(cause["ClientImpacting"]));
+  auto service = cause["Services"].at(0);
+  EXPECT_EQ(std::string_view(service["Name"]), "backend-flask");
+  auto entity = service["EntityPath"].at(1);
+  EXPECT_EQ(std::string_view(entity["Name"]), "failing-fn");
+  EXPECT_EQ(std::string_view(entity["Exceptions"].at(0)["Name"]), "ValueError");
+  EXPECT_EQ(std::string_view(entity["Exceptions"].at(0)["Message"]), "kaboom");
+  auto slow = summary["ResponseTimeRootCauses"].at(0)["Services"].at(0)["EntityPath"];
+  EXPECT_NEAR(double(slow.at(1)["Coverage"]), 0.1, 1e-6);
+  simdjson::dom::array errors = summary["ErrorRootCauses"].get_array();
+  EXPECT_EQ(errors.size(), 0u);
+}
+
+}  // namespace
+}  // namespace waggle::server
