@@ -37,8 +37,7 @@ int RunCli(int argc, char** argv) {
   std::string config_file;
   std::string credentials;
   CLI::App* serve = app.add_subcommand("serve", "Run the server on the embedded store");
-  serve->add_option("--config", config_file, "YAML config file (flags and WAGGLE_* variables win)")
-      ->check(CLI::ExistingFile);
+  serve->add_option("--config", config_file, "YAML config file (flags and WAGGLE_* variables win)");
   auto* data_dir =
       serve->add_option("--data-dir", flags.data_dir, "Where data is kept (./waggle-data)");
   auto* xray_udp = serve->add_option("--xray-udp", flags.xray_udp,

@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <cstdlib>
+#include <filesystem>
 
 #include <yaml-cpp/yaml.h>
 
@@ -79,6 +80,10 @@ Result<std::vector<AwsCredential>> ParseCredentialList(const std::string& text) 
 }
 
 Status ApplyYamlFile(const std::string& path, ServerConfig* config) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return Status::InvalidArgument("--config " + path + ": no such file");
+  }
   try {
     YAML::Node root = YAML::LoadFile(path);
     if (!root.IsMap()) return Status::InvalidArgument("config " + path + ": not a YAML mapping");

@@ -75,3 +75,16 @@ TEST(ParseCredentialList, ReadsKeysAndEnvironments) {
 
 }  // namespace
 }  // namespace waggle::server
+
+namespace waggle::server {
+namespace {
+
+TEST(ServerConfig, AMissingConfigFileIsNamed) {
+  ServerConfig c;
+  Status s = ApplyYamlFile("/nonexistent/waggle.yaml", &c);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.message(), "--config /nonexistent/waggle.yaml: no such file");
+}
+
+}  // namespace
+}  // namespace waggle::server

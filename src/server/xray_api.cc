@@ -308,7 +308,6 @@ net::HttpResponse Json(rapidjson::StringBuffer& buf) {
 struct XRayApi::Call {
   explicit Call(const net::HttpRequest& r) : request(r) {}
   const net::HttpRequest& request;
-  simdjson::dom::parser parser;
   simdjson::dom::object body;
   std::string environment = "default";
 };
@@ -394,7 +393,9 @@ net::HttpResponse XRayApi::Handle(const net::HttpRequest& request) {
 
   std::string_view body = request.body;
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) body = "{}";
-  if (call.parser.parse(body.data(), body.size()).get(call.body) != simdjson::SUCCESS) {
+  // One parser per thread, reused: `call.body` points into it until this handler returns.
+  thread_local simdjson::dom::parser parser;
+  if (parser.parse(body.data(), body.size()).get(call.body) != simdjson::SUCCESS) {
     return Error(400, "InvalidRequestException", "The request body is not a JSON object");
   }
   return (this->*(route->method))(call);
