@@ -1,0 +1,550 @@
+#!/usr/bin/python3
+"""End-to-end: what `waggle serve` promises about durability, under load and across crashes.
+
+    /usr/bin/python3 test/e2e/durability_test.py --waggle build/waggle [unittest args, e.g. -v]
+    (or WAGGLE_BIN=build/waggle /usr/bin/python3 test/e2e/durability_test.py)
+
+  DurabilityPutKill9   3 clients POST /TraceSegments non-stop; kill -9 while requests are in
+                       flight, restart, and every acknowledged document is readable byte for
+                       byte; 5 kill/restart cycles, all acknowledged documents checked each time
+  DurabilityUdpKill9   a steady UDP stream; kill -9 mid-stream; at least as many documents are
+                       readable after the restart as /metrics counted accepted before the kill
+  DurabilityWalDamage  garbage after the last WAL record is cut at start (and counted); a byte
+                       flipped inside an earlier record loses that record's trace only (counted
+                       as one corrupt region), and later writes go on being kept
+
+A document is ACKNOWLEDGED when its PutTraceSegments request got HTTP 200 and the reply did not
+list it in UnprocessedTraceSegments (the API's documents are fsynced before the reply). A UDP
+document is accepted once waggle has written it to the OS, which a kill -9 of the process does
+not undo.
+
+Everything runs on loopback in a temp dir, with ports from harness.free_port(). With -v (or
+WAGGLE_E2E_VERBOSE=1) the tests print their figures: per kill cycle, documents acknowledged and
+requests cut off by the kill. WAGGLE_E2E_KEEP=1 keeps the temp dirs (server logs, data dirs).
+"""
+
+import http.client
+import json
+import os
+import random
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import unittest
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402
+from serve_test import read_metrics, sanitizer_reports  # noqa: E402
+
+WAGGLE_BIN = None  # set by main() from --waggle / $WAGGLE_BIN
+VERBOSE = False    # set by main() from -v / WAGGLE_E2E_VERBOSE=1
+
+KILL_CYCLES = 5
+PUT_CLIENTS = 3
+PUT_BATCH = 10          # documents per PutTraceSegments request
+LOAD_SECONDS = 1.0      # load before each kill -9, counted from the first acknowledgement
+UDP_RATE = 2000         # datagrams a second
+UDP_SECONDS = 1.0
+READERS = 2             # parallel BatchGetTraces connections when checking
+REQUEST_TIMEOUT = 30.0  # one HTTP request; only a hung server reaches it
+DATA_TIMEOUT = 30.0     # seconds for the first acknowledgement / acceptance to show up
+BATCH_GET_MAX_IDS = 5   # BatchGetTraces' limit
+GARBAGE = b"\x13\x37" * 5
+
+ACCEPTED_UDP = "waggle_xray_udp_segments_accepted_total"
+WAL_SEGMENT_NAME = re.compile(r"^\d{8}\.wal$")
+WAL_FILE_HEADER = 16   # docs/wal-format.md: magic, version, padding
+WAL_RECORD_HEADER = 9  # masked CRC-32C, payload length, type
+
+
+def report(message, *args):
+    if VERBOSE:
+        print("\n  " + (message % args if args else message), file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Documents
+
+
+def new_trace_id():
+    return "1-%08x-%024x" % (int(time.time()), random.getrandbits(96))
+
+
+def new_document(name, **annotations):
+    """(trace id, document text) of a small complete segment with a trace of its own.
+
+    json.dumps' default separators (", ", ": ") are not what a JSON writer would produce
+    again, so getting the text back unchanged shows it was kept byte for byte.
+    """
+    now = time.time()
+    doc = {"name": name, "id": "%016x" % random.getrandbits(64), "trace_id": new_trace_id(),
+           "start_time": now, "end_time": now + 0.125, "annotations": annotations}
+    return doc["trace_id"], json.dumps(doc)
+
+
+class XRayConnection:
+    """A keep-alive HTTP/1.1 connection to the X-Ray API (unsigned, rest-json)."""
+
+    def __init__(self, port, timeout=REQUEST_TIMEOUT):
+        self.port = port
+        self.timeout = timeout
+        self._conn = None
+
+    def post(self, path, payload):
+        """POSTs `payload` as JSON; returns (status, body bytes). A connection error
+        (OSError, http.client.HTTPException) propagates, and the next call reconnects."""
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(h.LOOPBACK, self.port, timeout=self.timeout)
+        try:
+            self._conn.request("POST", path, json.dumps(payload).encode(),
+                               {"Content-Type": "application/json"})
+            response = self._conn.getresponse()
+            return response.status, response.read()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def batch_get_documents(port, trace_ids, readers=READERS):
+    """BatchGetTraces (POST /Traces, 5 ids a call, `readers` connections in parallel) for every
+    id in `trace_ids`. Returns ({trace id: [(segment Id, Document text), ...]}, unprocessed ids).
+    Raises AssertionError on any answer but HTTP 200."""
+    ids = list(dict.fromkeys(trace_ids))
+    chunks = [ids[i:i + BATCH_GET_MAX_IDS] for i in range(0, len(ids), BATCH_GET_MAX_IDS)]
+    found, unprocessed, failures = {}, [], []
+    lock = threading.Lock()
+
+    def read(part):
+        conn = XRayConnection(port)
+        try:
+            for chunk in chunks[part::readers]:
+                status, body = conn.post("/Traces", {"TraceIds": chunk})
+                if status != 200:
+                    with lock:
+                        failures.append("POST /Traces %s: HTTP %d %r" % (chunk, status, body[:300]))
+                    return
+                reply = json.loads(body)
+                with lock:
+                    for trace in reply.get("Traces", []):
+                        found[trace["Id"]] = [(s["Id"], s["Document"]) for s in trace["Segments"]]
+                    unprocessed.extend(reply.get("UnprocessedTraceIds", []))
+        except Exception as error:  # noqa: BLE001 -- reported by the caller's thread
+            with lock:
+                failures.append("POST /Traces: %r" % error)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=read, args=(i,), name="batch-get-%d" % i)
+               for i in range(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise AssertionError("BatchGetTraces failed:\n" + "\n".join(failures[:5]))
+    return found, unprocessed
+
+
+def segment_id(text):
+    return json.loads(text)["id"]
+
+
+# --------------------------------------------------------------------------------------------
+# Load
+
+
+class PutLoad:
+    """PUT_CLIENTS threads POSTing /TraceSegments back to back, PUT_BATCH fresh documents a
+    request, over keep-alive connections.
+
+    Call killing() just before the server is killed: from then on each client ends at its first
+    connection error. A request that was sent before killing() and then failed was cut off by
+    the kill (`cut_off`). Errors before killing() are kept in `errors_before_kill`.
+    """
+
+    def __init__(self, port, cycle):
+        self.port = port
+        self.cycle = cycle
+        self._lock = threading.Lock()
+        self._killing = threading.Event()
+        self._stopping = threading.Event()
+        self.acknowledged = {}  # trace id -> document text
+        self.statuses = Counter()
+        self.unprocessed = 0
+        self.cut_off = 0
+        self.errors_before_kill = []
+        self.ended_by_error = set()  # clients that saw a connection error after killing()
+        self._threads = [threading.Thread(target=self._run, args=(i,), name="put-%d" % i,
+                                          daemon=True) for i in range(PUT_CLIENTS)]
+
+    def start(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def acknowledged_count(self):
+        with self._lock:
+            return len(self.acknowledged)
+
+    def killing(self):
+        self._killing.set()
+
+    def join(self, timeout):
+        """Waits for the clients to end (after killing()); False if one is still going."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+    def stop(self):
+        """Cleanup: ends the clients whatever state they are in."""
+        self._stopping.set()
+        self._killing.set()
+        self.join(REQUEST_TIMEOUT + 5)
+
+    def _run(self, client):
+        conn = XRayConnection(self.port)
+        sequence = 0
+        try:
+            while not self._stopping.is_set():
+                batch = {}
+                for _ in range(PUT_BATCH):
+                    trace_id, text = new_document("durability-put", cycle=self.cycle,
+                                                  client=client, seq=sequence)
+                    batch[trace_id] = text
+                    sequence += 1
+                sent_after_kill = self._killing.is_set()
+                try:
+                    status, body = conn.post("/TraceSegments",
+                                             {"TraceSegmentDocuments": list(batch.values())})
+                except (OSError, http.client.HTTPException) as error:
+                    with self._lock:
+                        if self._killing.is_set():
+                            self.ended_by_error.add(client)
+                            self.cut_off += not sent_after_kill
+                        else:
+                            self.errors_before_kill.append(repr(error))
+                    if self._killing.is_set():
+                        return
+                    continue
+                with self._lock:
+                    self.statuses[status] += 1
+                if status != 200:
+                    continue
+                rejected = {u.get("Id") for u in json.loads(body)["UnprocessedTraceSegments"]}
+                with self._lock:
+                    for trace_id, text in batch.items():
+                        if segment_id(text) in rejected:
+                            self.unprocessed += 1
+                        else:
+                            self.acknowledged[trace_id] = text
+        finally:
+            conn.close()
+
+
+class UdpStream:
+    """A thread sending one fresh single-segment trace per datagram at about `rate` a second
+    until stop(); sent() maps every trace id handed to sendto to its document text."""
+
+    def __init__(self, address, rate=UDP_RATE):
+        self.address = address
+        self.rate = rate
+        self._sent = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="udp-stream", daemon=True)
+        self.send_errors = 0
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def sent(self):
+        with self._lock:
+            return dict(self._sent)
+
+    def _run(self):
+        burst = 20
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            started = time.monotonic()
+            count = 0
+            while not self._stopping.is_set():
+                for _ in range(burst):
+                    trace_id, text = new_document("durability-udp", seq=count)
+                    with self._lock:
+                        self._sent[trace_id] = text
+                    try:
+                        sock.sendto(h.xray_datagram(text), self.address)
+                    except OSError:
+                        self.send_errors += 1
+                    count += 1
+                ahead = count / self.rate - (time.monotonic() - started)
+                if ahead > 0:
+                    self._stopping.wait(ahead)
+
+
+# --------------------------------------------------------------------------------------------
+# WAL files
+
+
+def wal_segments(data_dir):
+    """The WAL segment files under data_dir/wal, in log order."""
+    wal_dir = Path(data_dir) / "wal"
+    return sorted(p for p in wal_dir.iterdir() if WAL_SEGMENT_NAME.match(p.name))
+
+
+def wal_records(data):
+    """[(offset, payload length)] of the records of a segment's bytes, which must be intact
+    framing end to end (a file waggle closed cleanly)."""
+    records, at = [], WAL_FILE_HEADER
+    while at < len(data):
+        if len(data) - at < WAL_RECORD_HEADER:
+            raise AssertionError("a partial record header at offset %d" % at)
+        (length,) = struct.unpack_from("<I", data, at + 4)
+        records.append((at, length))
+        at += WAL_RECORD_HEADER + length
+    if at != len(data):
+        raise AssertionError("the last record runs past the end of the file")
+    return records
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+
+
+class TempDirTestCase(h.TempDirTestCase):
+    """h.TempDirTestCase with a waggle per test and sanitizer checks of its log."""
+
+    workdir_prefix = "waggle-e2e-durability-"
+
+    def start_waggle(self):
+        workdir = self.workdir / self._testMethodName
+        workdir.mkdir(parents=True, exist_ok=True)
+        waggle = h.Waggle(WAGGLE_BIN, workdir)
+        self.addCleanup(waggle.stop)
+        return waggle.start().wait_ready()
+
+    def assert_clean_log(self, waggle):
+        self.assertEqual([], sanitizer_reports(waggle.log_path),
+                         "sanitizer reports in %s\n%s" % (waggle.log_path, waggle.log_tail()))
+
+    def terminate_cleanly(self, waggle):
+        """SIGTERM -> exit 0 (h.Waggle.terminate asserts it), and no sanitizer report logged
+        by this run or any killed run before it (they share the log)."""
+        waggle.terminate()
+        self.assert_clean_log(waggle)
+
+    def kill9(self, waggle):
+        waggle.kill9()
+        self.assert_clean_log(waggle)
+
+    def assert_all_readable(self, waggle, documents, what):
+        """Every trace of `documents` ({trace id: text}) reads back as exactly that one
+        document, byte for byte."""
+        found, unprocessed = batch_get_documents(waggle.xray_port, documents)
+        missing = [t for t in documents if t not in found]
+        changed = [t for t in documents
+                   if t in found and found[t] != [(segment_id(documents[t]), documents[t])]]
+        self.assertEqual(
+            ([], []), (missing[:5], changed[:5]),
+            "%s: of %d documents, %d are missing (UnprocessedTraceIds: %d) and %d come back "
+            "different; the first few ids are shown, e.g. sent %r got %r\n%s"
+            % (what, len(documents), len(missing), len(unprocessed), len(changed),
+               documents[(missing + changed)[0]] if missing + changed else None,
+               found.get(changed[0]) if changed else None, waggle.log_tail()))
+
+
+class DurabilityPutKill9(TempDirTestCase):
+
+    def test_acknowledged_documents_survive_kill9_under_load(self):
+        waggle = self.start_waggle()
+        acknowledged = {}
+        cut_off = []  # per cycle, requests sent before the kill that got no answer
+        for cycle in range(1, KILL_CYCLES + 1):
+            load = PutLoad(waggle.xray_port, cycle).start()
+            self.addCleanup(load.stop)
+            ok, count = h.wait_until(lambda: (load.acknowledged_count() > 0,
+                                              load.acknowledged_count()), DATA_TIMEOUT)
+            self.assertTrue(ok, "cycle %d: no PutTraceSegments acknowledged within %.0f s "
+                            "(statuses %s, errors %s)\n%s"
+                            % (cycle, DATA_TIMEOUT, dict(load.statuses),
+                               load.errors_before_kill[:3], waggle.log_tail()))
+            time.sleep(LOAD_SECONDS)  # the load itself is what this waits for
+
+            load.killing()
+            self.kill9(waggle)
+            self.assertTrue(load.join(REQUEST_TIMEOUT + 5),
+                            "cycle %d: the clients did not all end after the kill" % cycle)
+            self.assertEqual([], load.errors_before_kill[:5],
+                             "cycle %d: connection errors before the kill\n%s"
+                             % (cycle, waggle.log_tail()))
+            self.assertEqual(set(range(PUT_CLIENTS)), load.ended_by_error,
+                             "cycle %d: every client saw the server go" % cycle)
+            server_errors = {s: n for s, n in load.statuses.items() if s >= 500}
+            self.assertEqual({}, server_errors, "cycle %d: 5xx answers before the kill\n%s"
+                             % (cycle, waggle.log_tail()))
+            acknowledged.update(load.acknowledged)
+            cut_off.append(load.cut_off)
+
+            waggle.restart()
+            started = time.monotonic()
+            self.assert_all_readable(waggle, acknowledged,
+                                     "after kill -9 number %d" % cycle)
+            report("cycle %d: %d documents acknowledged (%d requests: %s; %d documents "
+                   "unprocessed), %d requests cut off by kill -9; all %d acknowledged so far "
+                   "read back byte for byte in %.1f s",
+                   cycle, len(load.acknowledged), sum(load.statuses.values()),
+                   dict(load.statuses), load.unprocessed, load.cut_off, len(acknowledged),
+                   time.monotonic() - started)
+        # Each kill lands amid back-to-back requests, but a client may be between two of them
+        # at that instant, so "cut off at least one" is asserted over all cycles, not each.
+        self.assertGreater(sum(cut_off), 0, "the kills cut off requests in flight: %s" % cut_off)
+        traces = read_metrics(waggle.http_url)["waggle_store_traces"]
+        self.assertGreaterEqual(traces, len(acknowledged), "waggle_store_traces")
+        self.terminate_cleanly(waggle)
+
+
+class DurabilityUdpKill9(TempDirTestCase):
+
+    def test_accepted_datagrams_survive_kill9(self):
+        waggle = self.start_waggle()
+        stream = UdpStream(waggle.xray_udp_address).start()
+        self.addCleanup(stream.stop)
+
+        def accepting():
+            return read_metrics(waggle.http_url)[ACCEPTED_UDP] > 0, None
+
+        ok, _ = h.wait_until(accepting, DATA_TIMEOUT)
+        self.assertTrue(ok, "no UDP document accepted within %.0f s\n%s"
+                        % (DATA_TIMEOUT, waggle.log_tail()))
+        time.sleep(UDP_SECONDS)  # the stream itself is what this waits for
+        accepted = read_metrics(waggle.http_url)[ACCEPTED_UDP]
+        self.kill9(waggle)
+        sent_before_kill = len(stream.sent())
+        ok, _ = h.wait_until(lambda: (len(stream.sent()) > sent_before_kill, None), 10.0,
+                             interval=0.01)
+        self.assertTrue(ok, "the stream went on after the kill (it was killed mid-stream)")
+        stream.stop()
+        sent = stream.sent()
+
+        waggle.restart()
+        found, _ = batch_get_documents(waggle.xray_port, sent)
+        changed = [t for t in found if found[t] != [(segment_id(sent[t]), sent[t])]]
+        self.assertEqual([], changed[:5], "stored documents come back as sent")
+        self.assertGreaterEqual(
+            len(found), accepted, "of %d documents sent (%d sendto errors), %d are readable "
+            "after the restart; %s was %d just before kill -9\n%s"
+            % (len(sent), stream.send_errors, len(found), ACCEPTED_UDP, accepted,
+               waggle.log_tail()))
+        report("UDP: %d sent (%d before kill -9), %d accepted before kill -9, %d readable "
+               "after the restart", len(sent), sent_before_kill, accepted, len(found))
+        self.terminate_cleanly(waggle)
+
+
+class DurabilityWalDamage(TempDirTestCase):
+
+    def put(self, waggle, documents):
+        conn = XRayConnection(waggle.xray_port)
+        try:
+            status, body = conn.post("/TraceSegments",
+                                     {"TraceSegmentDocuments": list(documents.values())})
+        finally:
+            conn.close()
+        self.assertEqual(200, status, body)
+        self.assertEqual([], json.loads(body)["UnprocessedTraceSegments"], body)
+
+    def recovery_metrics(self, waggle):
+        metrics = read_metrics(waggle.http_url)
+        return {k: metrics[k] for k in ("waggle_store_wal_truncated_bytes",
+                                        "waggle_store_wal_corrupt_regions",
+                                        "waggle_store_wal_corrupt_bytes", "waggle_store_traces")}
+
+    def test_torn_tail_is_cut_and_damaged_record_is_skipped(self):
+        waggle = self.start_waggle()
+        documents = dict(new_document("durability-wal", n=i) for i in range(8))
+        for trace_id, text in documents.items():  # one request, one record each
+            self.put(waggle, {trace_id: text})
+        self.terminate_cleanly(waggle)
+        last = wal_segments(waggle.data_dir)[-1]
+        clean_size = last.stat().st_size
+
+        # 1. A torn tail: garbage after the last record is cut, nothing is lost.
+        with open(last, "ab") as f:
+            f.write(GARBAGE)
+        waggle.restart()
+        self.assertEqual({"waggle_store_wal_truncated_bytes": len(GARBAGE),
+                          "waggle_store_wal_corrupt_regions": 0,
+                          "waggle_store_wal_corrupt_bytes": 0,
+                          "waggle_store_traces": len(documents)},
+                         self.recovery_metrics(waggle), "after %d garbage bytes were appended "
+                         "to %s\n%s" % (len(GARBAGE), last.name, waggle.log_tail()))
+        self.assertEqual(clean_size, last.stat().st_size, "the torn tail is cut off the file")
+        self.assert_all_readable(waggle, documents, "after the torn tail was cut")
+        self.terminate_cleanly(waggle)
+
+        # 2. A byte flipped in the middle of an earlier record (not the last one, which would
+        # be a torn tail): only that record's trace is lost.
+        data = bytearray(last.read_bytes())
+        records = wal_records(data)
+        self.assertGreaterEqual(len(records), 2, "records in %s" % last.name)
+        offset, length = records[0]
+        payload = bytes(data[offset + WAL_RECORD_HEADER:offset + WAL_RECORD_HEADER + length])
+        damaged = [t for t, text in documents.items() if text.encode() in payload]
+        self.assertEqual(1, len(damaged), "the first record holds one of the documents")
+        damaged = damaged[0]
+        data[offset + WAL_RECORD_HEADER + length // 2] ^= 0xFF
+        last.write_bytes(data)
+        waggle.restart()
+        self.assertEqual({"waggle_store_wal_truncated_bytes": 0,
+                          "waggle_store_wal_corrupt_regions": 1,
+                          "waggle_store_wal_corrupt_bytes": WAL_RECORD_HEADER + length,
+                          "waggle_store_traces": len(documents) - 1},
+                         self.recovery_metrics(waggle),
+                         "after a byte in the first record's payload was flipped\n%s"
+                         % waggle.log_tail())
+        _, unprocessed = batch_get_documents(waggle.xray_port, documents)
+        self.assertEqual([damaged], unprocessed, "the damaged record's trace is unprocessed")
+        intact = {t: text for t, text in documents.items() if t != damaged}
+        self.assert_all_readable(waggle, intact, "after the damaged record was skipped")
+
+        # Writes after the damage are kept, and the damage stays skipped, not spread.
+        later = dict([new_document("durability-wal-after-damage")])
+        self.put(waggle, later)
+        self.terminate_cleanly(waggle)
+        waggle.restart()
+        self.assertEqual({"waggle_store_wal_truncated_bytes": 0,
+                          "waggle_store_wal_corrupt_regions": 1,
+                          "waggle_store_wal_corrupt_bytes": WAL_RECORD_HEADER + length,
+                          "waggle_store_traces": len(documents)},
+                         self.recovery_metrics(waggle), "after a further restart")
+        self.assert_all_readable(waggle, {**intact, **later}, "after a further restart")
+        report("WAL: %d garbage bytes cut; a %d-byte damaged record skipped, %d of %d traces "
+               "intact", len(GARBAGE), WAL_RECORD_HEADER + length, len(intact), len(documents))
+        self.terminate_cleanly(waggle)
+
+
+def main():
+    global WAGGLE_BIN, VERBOSE
+    WAGGLE_BIN = h.waggle_binary(sys.argv)
+    VERBOSE = (os.environ.get("WAGGLE_E2E_VERBOSE") == "1"
+               or any(a in ("-v", "--verbose") for a in sys.argv[1:]))
+    unittest.main()
+
+
+if __name__ == "__main__":
+    main()
