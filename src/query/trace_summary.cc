@@ -24,12 +24,15 @@ ServiceId ServiceOf(const model::Span& s) {
   return id;
 }
 
-void AddUnique(std::vector<ServiceId>* ids, const ServiceId& id) {
-  if (std::find(ids->begin(), ids->end(), id) == ids->end()) ids->push_back(id);
-}
+// Lists in a summary stop growing at this many entries (and root causes at kMaxRootCauses),
+// so a trace built to be huge costs linear time to summarise, not quadratic.
+constexpr size_t kMaxListed = 100;
+constexpr size_t kMaxRootCauses = 10;
+constexpr size_t kMaxEntityPath = 64;  // the entities nearest the cause are kept
 
-void AddUnique(std::vector<std::string>* v, const std::string& s) {
-  if (std::find(v->begin(), v->end(), s) == v->end()) v->push_back(s);
+template <typename T>
+void AddUnique(std::vector<T>* v, const T& x) {
+  if (v->size() < kMaxListed && std::find(v->begin(), v->end(), x) == v->end()) v->push_back(x);
 }
 
 double Seconds(int64_t ns) { return static_cast<double>(ns) / kNanosPerSecond; }
@@ -83,6 +86,10 @@ std::vector<RootCauseService> ServicePath(const SpanTree& tree, size_t leaf) {
     if (out.empty() || out.back().id.name != s.service) out.push_back({ServiceOf(s), {}, false});
     out.back().entity_path.push_back(EntityOf(s));
   }
+  for (RootCauseService& svc : out) {
+    auto& path = svc.entity_path;
+    if (path.size() > kMaxEntityPath) path.erase(path.begin(), path.end() - kMaxEntityPath);
+  }
   return out;
 }
 
@@ -108,7 +115,7 @@ std::vector<RootCause> FlagRootCauses(const SpanTree& tree, uint8_t flag, bool c
   }
   std::vector<RootCause> out;
   std::set<std::vector<std::string>> seen;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < n && out.size() < kMaxRootCauses; ++i) {
     if (!(tree.spans[i].status_flags & flag) || below[i]) continue;
     std::vector<RootCauseService> path = ServicePath(tree, i);
     RootCauseService own = std::move(path.back());
@@ -138,13 +145,16 @@ std::vector<RootCause> ResponseTimeRootCauses(const SpanTree& tree, size_t root)
     at = slowest;
   }
   RootCause cause{ServicePath(tree, at), true};
-  // Coverage along the path: each entity's duration over the root's.
+  // Coverage along the path: each entity's duration over the root's. Entity paths may have
+  // been cut at the top, so walk each service's part from its deepest entity upwards.
   size_t i = at;
   for (auto svc = cause.services.rbegin(); svc != cause.services.rend(); ++svc) {
     for (auto e = svc->entity_path.rbegin(); e != svc->entity_path.rend(); ++e) {
       e->coverage = static_cast<double>(tree.spans[i].duration_ns()) / static_cast<double>(total);
       i = tree.parent[i];
     }
+    // Skip what was cut from this service's path.
+    while (i != SpanTree::kNone && tree.spans[i].service == svc->id.name) i = tree.parent[i];
   }
   return {std::move(cause)};
 }
@@ -152,18 +162,30 @@ std::vector<RootCause> ResponseTimeRootCauses(const SpanTree& tree, size_t root)
 }  // namespace
 
 void AssembleTrace(storage::TraceData* trace) {
+  std::vector<model::Span>& spans = trace->spans;
   std::unordered_map<uint64_t, size_t> by_id;
-  for (size_t i = 0; i < trace->spans.size(); ++i) by_id[trace->spans[i].span_id.value] = i;
-  for (model::Span& s : trace->spans) {
-    if (!s.service.empty()) continue;
-    // Walk up until an ancestor knows its service (bounded: ids can form a cycle).
-    const model::Span* p = &s;
-    for (size_t hops = 0; hops < trace->spans.size() && p->service.empty(); ++hops) {
-      auto it = by_id.find(p->parent_span_id.value);
+  for (size_t i = 0; i < spans.size(); ++i) by_id[spans[i].span_id.value] = i;
+  // Each span is resolved once: walk up to the first ancestor that knows its service (or was
+  // found to know none), then give that answer to the whole chain walked.
+  std::vector<char> settled(spans.size(), 0);
+  std::vector<size_t> chain;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (settled[i] || !spans[i].service.empty()) continue;
+    chain.clear();
+    size_t at = i;
+    std::string found;
+    for (;;) {
+      if (!spans[at].service.empty() || settled[at]) {
+        found = spans[at].service;
+        break;
+      }
+      chain.push_back(at);
+      settled[at] = 1;  // also stops a cycle of parent ids
+      auto it = by_id.find(spans[at].parent_span_id.value);
       if (it == by_id.end()) break;
-      p = &trace->spans[it->second];
+      at = it->second;
     }
-    s.service = p->service;
+    for (size_t c : chain) spans[c].service = found;
   }
 }
 
@@ -182,12 +204,16 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace) {
   std::unordered_set<uint64_t> all_ids;
   for (const model::Span& s : trace.spans) all_ids.insert(s.span_id.value);
   std::vector<const model::Span*> segments;
+  std::vector<char> is_segment_span(trace.spans.size(), 0);
   for (const model::Span& s : trace.spans) {
     bool is_segment = trace.documents.empty() ? s.kind == model::SpanKind::kServer ||
                                                     s.kind == model::SpanKind::kConsumer ||
                                                     !all_ids.count(s.parent_span_id.value)
                                               : segment_ids.count(s.span_id.value) > 0;
-    if (is_segment) segments.push_back(&s);
+    if (is_segment) {
+      segments.push_back(&s);
+      is_segment_span[static_cast<size_t>(&s - trace.spans.data())] = 1;
+    }
     if (s.in_progress) sum.is_partial = true;
   }
 
@@ -222,9 +248,12 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace) {
   std::map<std::string, std::vector<ServiceId>> users;
   for (const model::Span& s : trace.spans) {
     ServiceId service = ServiceOf(s);
-    const bool segment = std::find(segments.begin(), segments.end(), &s) != segments.end();
+    const bool segment = is_segment_span[static_cast<size_t>(&s - trace.spans.data())];
     if (segment) AddUnique(&sum.service_ids, service);
-    if (const std::string* user = StringAttr(s, "enduser.id")) AddUnique(&users[*user], service);
+    if (const std::string* user = StringAttr(s, "enduser.id");
+        user != nullptr && (users.size() < kMaxListed || users.count(*user))) {
+      AddUnique(&users[*user], service);
+    }
     if (const std::string* arn = StringAttr(s, "aws.xray.resource_arn"))
       AddUnique(&sum.resource_arns, *arn);
     if (const std::string* host = StringAttr(s, "host.id")) AddUnique(&sum.instance_ids, *host);
@@ -233,10 +262,12 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace) {
     }
     for (const model::Attribute& a : s.attributes) {
       if (a.role != model::AttributeRole::kAnnotation) continue;
+      if (sum.annotations.size() >= kMaxListed && !sum.annotations.count(a.key)) continue;
       auto& values = sum.annotations[a.key];
       auto it = std::find_if(values.begin(), values.end(),
                              [&](const AnnotationValue& v) { return v.value == a.value; });
       if (it == values.end()) {
+        if (values.size() >= kMaxListed) continue;
         values.push_back({a.value, {}});
         it = values.end() - 1;
       }

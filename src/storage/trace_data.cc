@@ -275,36 +275,54 @@ Status DecodeFragment(std::string_view in, const DocumentDecoder* decoder, Trace
       WAGGLE_RETURN_IF_ERROR(decoder->DecodeSpans(d, &more.spans).Annotate("stored document"));
     }
   }
-  MergeInto(out, std::move(more));
+  for (model::Span& s : more.spans) out->spans.push_back(std::move(s));
+  for (model::Document& d : more.documents) out->documents.push_back(std::move(d));
   return Status::Ok();
 }
 
+namespace {
+
+// Keeps the first arrival's position and the version Replaces() picks, in one pass.
+template <typename T, typename Id, typename Merge>
+void DeduplicateBy(std::vector<T>* items, Id id_of, Merge merge) {
+  std::unordered_map<uint64_t, size_t> at;
+  at.reserve(items->size());
+  size_t kept = 0;
+  for (size_t i = 0; i < items->size(); ++i) {
+    T& item = (*items)[i];
+    auto [it, inserted] = at.try_emplace(id_of(item), kept);
+    if (inserted) {
+      if (kept != i) (*items)[kept] = std::move(item);
+      ++kept;
+    } else {
+      merge(&(*items)[it->second], &item);
+    }
+  }
+  items->resize(kept);
+}
+
+}  // namespace
+
+void Deduplicate(TraceData* trace) {
+  DeduplicateBy(
+      &trace->spans, [](const model::Span& s) { return s.span_id.value; },
+      [](model::Span* kept, model::Span* next) {
+        if (!Replaces(kept->in_progress, next->in_progress)) return;
+        // An independent subsegment knows no service; keep what an earlier copy knew.
+        if (next->service.empty()) next->service = std::move(kept->service);
+        *kept = std::move(*next);
+      });
+  DeduplicateBy(
+      &trace->documents, [](const model::Document& d) { return d.id.value; },
+      [](model::Document* kept, model::Document* next) {
+        if (Replaces(kept->in_progress, next->in_progress)) *kept = std::move(*next);
+      });
+}
+
 void MergeInto(TraceData* into, TraceData&& more) {
-  // Spans: the document a span came from decides; spans replace by id.
-  std::unordered_map<uint64_t, size_t> span_at;
-  for (size_t i = 0; i < into->spans.size(); ++i) span_at[into->spans[i].span_id.value] = i;
-  for (model::Span& s : more.spans) {
-    auto it = span_at.find(s.span_id.value);
-    if (it == span_at.end()) {
-      span_at[s.span_id.value] = into->spans.size();
-      into->spans.push_back(std::move(s));
-    } else if (Replaces(into->spans[it->second].in_progress, s.in_progress)) {
-      // An independent subsegment knows no service; keep what an earlier copy knew.
-      if (s.service.empty()) s.service = std::move(into->spans[it->second].service);
-      into->spans[it->second] = std::move(s);
-    }
-  }
-  std::unordered_map<uint64_t, size_t> doc_at;
-  for (size_t i = 0; i < into->documents.size(); ++i) doc_at[into->documents[i].id.value] = i;
-  for (model::Document& d : more.documents) {
-    auto it = doc_at.find(d.id.value);
-    if (it == doc_at.end()) {
-      doc_at[d.id.value] = into->documents.size();
-      into->documents.push_back(std::move(d));
-    } else if (Replaces(into->documents[it->second].in_progress, d.in_progress)) {
-      into->documents[it->second] = std::move(d);
-    }
-  }
+  for (model::Span& s : more.spans) into->spans.push_back(std::move(s));
+  for (model::Document& d : more.documents) into->documents.push_back(std::move(d));
+  Deduplicate(into);
 }
 
 std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch) {

@@ -16,9 +16,13 @@ struct TraceData {
   std::vector<model::Document> documents;
 };
 
-// Folds `more` into `into`, keeping one span per span id and one document per document id:
-// a later version replaces an earlier one, except that a complete version is never replaced
-// by an in-progress one. Order of first arrival is kept.
+// Keeps one span per span id and one document per document id, in order of first arrival: a
+// later version replaces an earlier one, except that a complete version is never replaced by
+// an in-progress one. Linear in the trace's size.
+void Deduplicate(TraceData* trace);
+
+// Appends `more` to `into` and deduplicates (for one-off merges; to assemble many fragments,
+// append them all and deduplicate once).
 void MergeInto(TraceData* into, TraceData&& more);
 
 // Decodes a stored document back into its spans, for stores that keep documents alone
@@ -47,8 +51,9 @@ void EncodeFragment(const FragmentHeader& header, const std::vector<const model:
                     std::string* out);
 // Decodes only the header (cheap: used when replaying the log).
 Status DecodeFragmentHeader(std::string_view in, FragmentHeader* header);
-// Decodes the whole fragment and merges it into `out` (whose id must match). A documents-only
-// fragment needs `decoder` (FailedPrecondition-like Unimplemented without one).
+// Decodes the whole fragment and appends its spans and documents to `out` (whose id must
+// match); call Deduplicate() once the last fragment is in. A documents-only fragment needs
+// `decoder` (Unimplemented without one).
 Status DecodeFragment(std::string_view in, const DocumentDecoder* decoder, TraceData* out);
 
 // Splits a batch into per-trace fragments (spans and documents by trace id, in order).

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 // RapidJSON 1.1's member iterators predate C++20's reversed comparison operators.
 #pragma clang diagnostic ignored "-Wambiguous-reversed-operator"
 #include <rapidjson/document.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -16,20 +19,120 @@ namespace {
 
 using rapidjson::Value;
 
-// Depth-first search for the entity with `id` inside a (sub)segment object.
-Value* FindEntity(Value& entity, std::string_view id, int depth = 0) {
-  if (!entity.IsObject() || depth > 64) return nullptr;
+// Merged entities nest at most this deep (below the segment parser's own limit, so merged
+// output parses again); a streamed subsegment that would go deeper is returned as a document
+// of its own (its own streamed children still merge into it).
+constexpr int kMaxMergedDepth = 48;
+
+// Numbers are kept as the text that was sent: parsed as raw text into strings marked with a
+// leading 0xFF byte (which valid UTF-8, and so no stored document, can contain) and written
+// back raw. A rewritten document then differs from its input only where subsegments moved.
+constexpr char kNumberMark = '\xff';
+
+struct KeepNumberText {
+  rapidjson::Document& d;
+  using Ch = char;
+  using SizeType = rapidjson::SizeType;
+  bool Null() { return d.Null(); }
+  bool Bool(bool b) { return d.Bool(b); }
+  bool Int(int i) { return d.Int(i); }
+  bool Uint(unsigned i) { return d.Uint(i); }
+  bool Int64(int64_t i) { return d.Int64(i); }
+  bool Uint64(uint64_t i) { return d.Uint64(i); }
+  bool Double(double x) { return d.Double(x); }
+  bool RawNumber(const char* s, SizeType n, bool) {
+    std::string marked(1, kNumberMark);
+    marked.append(s, n);
+    return d.String(marked.data(), static_cast<SizeType>(marked.size()), true);
+  }
+  bool String(const char* s, SizeType n, bool copy) { return d.String(s, n, copy); }
+  bool StartObject() { return d.StartObject(); }
+  bool Key(const char* s, SizeType n, bool copy) { return d.Key(s, n, copy); }
+  bool EndObject(SizeType n) { return d.EndObject(n); }
+  bool StartArray() { return d.StartArray(); }
+  bool EndArray(SizeType n) { return d.EndArray(n); }
+};
+
+void Parse(const std::string& json, rapidjson::Document* dom) {
+  auto generate = [&json](rapidjson::Document& handler) {
+    rapidjson::Reader reader;
+    rapidjson::StringStream in(json.c_str());
+    KeepNumberText keep{handler};
+    return !reader
+                .Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(in,
+                                                                                               keep)
+                .IsError();
+  };
+  dom->Populate(generate);
+}
+
+// Recursion depth is the document's JSON depth, which ingest bounded (simdjson: 1024).
+void Write(const Value& v, rapidjson::Writer<rapidjson::StringBuffer>* w) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType:
+      w->Null();
+      break;
+    case rapidjson::kFalseType:
+      w->Bool(false);
+      break;
+    case rapidjson::kTrueType:
+      w->Bool(true);
+      break;
+    case rapidjson::kNumberType:
+      if (v.IsInt64())
+        w->Int64(v.GetInt64());
+      else if (v.IsUint64())
+        w->Uint64(v.GetUint64());
+      else
+        w->Double(v.GetDouble());
+      break;
+    case rapidjson::kStringType:
+      if (v.GetStringLength() > 0 && v.GetString()[0] == kNumberMark) {
+        w->RawValue(v.GetString() + 1, v.GetStringLength() - 1, rapidjson::kNumberType);
+      } else {
+        w->String(v.GetString(), v.GetStringLength());
+      }
+      break;
+    case rapidjson::kObjectType:
+      w->StartObject();
+      for (const auto& m : v.GetObject()) {
+        w->Key(m.name.GetString(), m.name.GetStringLength());
+        Write(m.value, w);
+      }
+      w->EndObject();
+      break;
+    case rapidjson::kArrayType:
+      w->StartArray();
+      for (const Value& e : v.GetArray()) Write(e, w);
+      w->EndArray();
+      break;
+  }
+}
+
+std::string_view IdOf(const Value& entity) {
+  if (!entity.IsObject()) return {};
   auto it = entity.FindMember("id");
-  if (it != entity.MemberEnd() && it->value.IsString() &&
-      std::string_view(it->value.GetString(), it->value.GetStringLength()) == id) {
-    return &entity;
+  if (it == entity.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+Value* Subsegments(Value& entity) {
+  auto it = entity.FindMember("subsegments");
+  return it != entity.MemberEnd() && it->value.IsArray() ? &it->value : nullptr;
+}
+
+// Every entity id in a document, with the document's index.
+void IndexEntities(Value& root, size_t doc, std::unordered_map<std::string, size_t>* where) {
+  std::vector<Value*> stack = {&root};
+  while (!stack.empty()) {
+    Value* e = stack.back();
+    stack.pop_back();
+    std::string_view id = IdOf(*e);
+    if (!id.empty()) where->try_emplace(std::string(id), doc);
+    if (Value* subs = Subsegments(*e)) {
+      for (Value& c : subs->GetArray()) stack.push_back(&c);
+    }
   }
-  auto subs = entity.FindMember("subsegments");
-  if (subs == entity.MemberEnd() || !subs->value.IsArray()) return nullptr;
-  for (Value& child : subs->value.GetArray()) {
-    if (Value* found = FindEntity(child, id, depth + 1)) return found;
-  }
-  return nullptr;
 }
 
 }  // namespace
@@ -43,67 +146,81 @@ std::vector<MergedDocument> MergeTraceDocuments(const std::vector<model::Documen
     return out;
   }
 
-  // Parse every document into one allocator so values can move between them.
+  // Parse every document into one allocator, so values can move between them.
   rapidjson::MemoryPoolAllocator<> pool;
   std::vector<std::unique_ptr<rapidjson::Document>> doms;
-  std::unordered_map<uint64_t, size_t> by_doc_id;
+  std::unordered_map<std::string, size_t> holder;  // entity id -> document holding it
   for (size_t i = 0; i < documents.size(); ++i) {
     auto dom = std::make_unique<rapidjson::Document>(&pool);
-    dom->Parse(documents[i].json.data(), documents[i].json.size());
+    Parse(documents[i].json, dom.get());
     if (dom->HasParseError() || !dom->IsObject()) dom.reset();  // stored documents were valid
-    by_doc_id[documents[i].id.value] = i;
+    if (dom) IndexEntities(*dom, i, &holder);
     doms.push_back(std::move(dom));
   }
+  // Streamed documents waiting for their parent entity, by the parent's id.
+  std::unordered_map<std::string, std::vector<size_t>> waiting;
+  for (size_t i = 0; i < documents.size(); ++i) {
+    if (!documents[i].subsegment || !doms[i]) continue;
+    std::string parent = documents[i].parent_id.ToHex();
+    auto h = holder.find(parent);
+    if (h != holder.end() && h->second != i) waiting[parent].push_back(i);
+  }
 
-  // Which document holds the entity a streamed subsegment names as its parent.
-  auto holder_of = [&](size_t i) -> std::optional<size_t> {
-    const std::string parent = documents[i].parent_id.ToHex();
-    for (size_t j = 0; j < documents.size(); ++j) {
-      if (j != i && doms[j] && FindEntity(*doms[j], parent)) return j;
+  std::vector<char> merged_away(documents.size(), 0), changed(documents.size(), 0);
+  // Walks a document, moving streamed documents into the entities they name as parent; each
+  // entity's array is changed only while that entity is visited, so no pointer goes stale.
+  auto absorb = [&](size_t root) {
+    std::vector<std::pair<Value*, int>> stack = {{doms[root].get(), 0}};
+    while (!stack.empty()) {
+      auto [entity, depth] = stack.back();
+      stack.pop_back();
+      std::string_view id = IdOf(*entity);
+      auto w = id.empty() ? waiting.end() : waiting.find(std::string(id));
+      if (w != waiting.end() && depth < kMaxMergedDepth) {
+        Value* subs = Subsegments(*entity);
+        if (subs == nullptr) {
+          entity->RemoveMember("subsegments");
+          entity->AddMember("subsegments", Value(rapidjson::kArrayType), pool);
+          subs = Subsegments(*entity);
+        }
+        std::unordered_map<std::string, size_t> present;  // child id -> index in subs
+        for (rapidjson::SizeType k = 0; k < subs->Size(); ++k) {
+          present.try_emplace(std::string(IdOf((*subs)[k])), k);
+        }
+        for (size_t s : w->second) {
+          if (merged_away[s] || s == root) continue;
+          std::string self(IdOf(*doms[s]));
+          auto p = present.find(self);
+          if (p == present.end()) {
+            present.emplace(self, subs->Size());
+            subs->PushBack(Value(std::move(static_cast<Value&>(*doms[s]))), pool);
+          } else {
+            // The same subsegment both embedded and streamed: a complete copy wins over an
+            // in-progress one.
+            Value& embedded = (*subs)[p->second];
+            auto ip = embedded.FindMember("in_progress");
+            if (!documents[s].in_progress && ip != embedded.MemberEnd() && ip->value.IsBool() &&
+                ip->value.GetBool()) {
+              embedded = Value(std::move(static_cast<Value&>(*doms[s])));
+            }
+          }
+          merged_away[s] = 1;
+          changed[root] = 1;
+        }
+        waiting.erase(w);
+      }
+      if (Value* subs = Subsegments(*entity)) {
+        for (Value& c : subs->GetArray()) stack.emplace_back(&c, depth + 1);
+      }
     }
-    return std::nullopt;
   };
-  // Depth of the chain of streamed documents above each one; deepest merge first, so a
-  // streamed subsegment carries its own streamed children when it moves.
-  std::vector<int> depth(documents.size(), 0);
-  std::vector<std::optional<size_t>> holder(documents.size());
   for (size_t i = 0; i < documents.size(); ++i) {
-    if (documents[i].subsegment && doms[i]) holder[i] = holder_of(i);
+    if (doms[i] && !documents[i].subsegment) absorb(i);
   }
+  // Streamed documents no segment took (parent unknown, too deep, or a cycle of parents)
+  // stand on their own, and take their own streamed children.
   for (size_t i = 0; i < documents.size(); ++i) {
-    int d = 0;
-    for (std::optional<size_t> h = holder[i]; h && d <= static_cast<int>(documents.size());
-         h = holder[*h]) {
-      ++d;
-      if (!documents[*h].subsegment) break;
-    }
-    depth[i] = d;
-  }
-  std::vector<size_t> order;
-  for (size_t i = 0; i < documents.size(); ++i) {
-    if (holder[i]) order.push_back(i);
-  }
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return depth[a] > depth[b]; });
-
-  std::vector<bool> merged_away(documents.size(), false);
-  std::vector<bool> changed(documents.size(), false);
-  for (size_t i : order) {
-    const std::string parent = documents[i].parent_id.ToHex();
-    Value* target = FindEntity(*doms[*holder[i]], parent);
-    if (target == nullptr) continue;
-    auto subs = target->FindMember("subsegments");
-    if (subs == target->MemberEnd()) {
-      target->AddMember("subsegments", Value(rapidjson::kArrayType), pool);
-      subs = target->FindMember("subsegments");
-    }
-    if (!subs->value.IsArray()) continue;
-    const std::string self = documents[i].id.ToHex();
-    bool present = false;
-    for (Value& child : subs->value.GetArray()) present |= FindEntity(child, self, 63) == &child;
-    if (!present) subs->value.PushBack(Value(std::move(static_cast<Value&>(*doms[i]))), pool);
-    merged_away[i] = true;
-    changed[*holder[i]] = true;
+    if (doms[i] && documents[i].subsegment && !merged_away[i]) absorb(i);
   }
 
   for (size_t i = 0; i < documents.size(); ++i) {
@@ -114,7 +231,7 @@ std::vector<MergedDocument> MergeTraceDocuments(const std::vector<model::Documen
     }
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
-    doms[i]->Accept(writer);
+    Write(*doms[i], &writer);
     out.push_back({documents[i].id, std::string(buf.GetString(), buf.GetSize())});
   }
   return out;

@@ -72,3 +72,54 @@ TEST(MergeTraceDocuments, KeepsOrphanSubsegmentAsItsOwnDocument) {
 
 }  // namespace
 }  // namespace waggle::codec::xray
+
+namespace waggle::codec::xray {
+namespace {
+
+TEST(MergeTraceDocuments, KeepsNumbersExactlyInARewrittenDocument) {
+  auto docs = Parse({
+      R"({"id":"9fdaf31a0171a3ad","name":"svc","start_time":1795248345.1191704,"end_time":1795248345.2,)"
+      R"("trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347","metadata":{"d":{"x":1.0000000000000002}}})",
+      R"({"type":"subsegment","id":"2222222222222222","name":"s","start_time":1795248345.12,"end_time":1795248345.13,"parent_id":"9fdaf31a0171a3ad","trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})",
+  });
+  auto merged = MergeTraceDocuments(docs);
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_NE(merged[0].json.find("1795248345.1191704"), std::string::npos) << merged[0].json;
+  EXPECT_NE(merged[0].json.find("1.0000000000000002"), std::string::npos) << merged[0].json;
+}
+
+TEST(MergeTraceDocuments, ALongChainOfStreamedSubsegmentsIsCappedInDepthAndLosesNothing) {
+  // Each streamed subsegment is the parent of the next: 1000 levels.
+  constexpr int kChain = 1000;
+  std::vector<std::string> jsons = {
+      R"({"id":"1000000000000000","name":"svc","start_time":1795238971.5,"end_time":1795238972.5,)"
+      R"("trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})"};
+  for (int i = 1; i <= kChain; ++i) {
+    char id[17], parent[17];
+    std::snprintf(id, sizeof(id), "%016x", 0x10000000 + i);
+    std::snprintf(parent, sizeof(parent), "%016x", i == 1 ? 0 : 0x10000000 + i - 1);
+    std::string p = i == 1 ? "1000000000000000" : parent;
+    jsons.push_back(
+        std::string(R"({"type":"subsegment","id":")") + id +
+        R"(","name":"s","start_time":1795238971.6,"end_time":1795238971.7,"parent_id":")" + p +
+        R"(","trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})");
+  }
+  auto docs = Parse(jsons);
+  auto merged = MergeTraceDocuments(docs);
+  // Nesting stops at the depth cap, so the chain comes back in several documents...
+  EXPECT_GT(merged.size(), 1u);
+  EXPECT_LE(merged.size(), static_cast<size_t>(kChain / 47 + 2));
+  // ...that together hold every entity once, each parsing back to its spans.
+  size_t entities = 0;
+  SegmentParser parser;
+  for (const auto& m : merged) {
+    model::SpanBatch batch;
+    SegmentError e;
+    ASSERT_TRUE(parser.Parse(m.json, "default", &batch, &e)) << e.message;
+    entities += batch.spans.size();
+  }
+  EXPECT_EQ(entities, static_cast<size_t>(kChain + 1));
+}
+
+}  // namespace
+}  // namespace waggle::codec::xray

@@ -146,6 +146,7 @@ Result<TraceData> WalStore::FetchTrace(const model::TraceId& id) {
     WAGGLE_RETURN_IF_ERROR(wal_->Read(p, &payload));
     WAGGLE_RETURN_IF_ERROR(DecodeFragment(payload, decoder_, &data));
   }
+  Deduplicate(&data);
   return data;
 }
 
