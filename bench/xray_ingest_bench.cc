@@ -212,9 +212,18 @@ SendResult Send(uint16_t port, const Template& small, const Template& large, uin
       }
     }
   }
-  while (done() < sent) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  // Wait for the receiver to finish, but not forever: a datagram it never accounts for (a
+  // kernel drop) must end the run, which then reports the loss.
+  uint64_t last = done();
+  auto last_progress = Clock::now();
+  while (last < sent && Clock::now() - last_progress < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    uint64_t now_done = done();
+    if (now_done != last) last_progress = Clock::now();
+    last = now_done;
+  }
   ::close(fd);
-  return {sent, Seconds(Clock::now() - start)};
+  return {sent, Seconds(last_progress - start)};
 }
 
 // --- the bare sink (reference) ---------------------------------------------------------------
@@ -286,6 +295,7 @@ struct Waggle {
       if (Get("/healthz").find("200 OK") != std::string::npos) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    Stop();  // do not leave the process or its data dir behind
     return false;
   }
 
@@ -309,11 +319,18 @@ struct Waggle {
     return out;
   }
 
+  // The value of a series, or the sum over all its labelled series.
   uint64_t Metric(const std::string& name) const {
-    std::string m = Get("/metrics");
-    size_t at = m.find("\n" + name + " ");
-    return at == std::string::npos ? 0
-                                   : std::strtoull(m.c_str() + at + name.size() + 2, nullptr, 10);
+    std::istringstream m(Get("/metrics"));
+    std::string line;
+    uint64_t sum = 0;
+    while (std::getline(m, line)) {
+      if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+      char next = line[name.size()];
+      if (next != ' ' && next != '{') continue;
+      sum += std::strtoull(line.c_str() + line.rfind(' ') + 1, nullptr, 10);
+    }
+    return sum;
   }
 
   uint64_t PeakRssKiB() const {
@@ -344,6 +361,10 @@ bool Exchange(uint16_t port, const std::string& request, int requests, const cha
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return false;
   std::string in;
   char buf[65536];
@@ -366,7 +387,6 @@ bool Exchange(uint16_t port, const std::string& request, int requests, const cha
     }
     in.erase(0, header_end + 4 + len);
   }
-  ::close(fd);
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -42,9 +43,15 @@ struct HttpServer::Impl {
   std::vector<std::thread> threads;
   Counters counters;
   std::atomic<int> in_flight{0};
+  std::atomic<size_t> sessions{0};
   std::atomic<bool> stopping{false};
+  std::unique_ptr<asio::steady_timer> retry;
 
   void Accept();
+  HttpResponse ErrorResponse(int status, std::string message) const {
+    if (options.error_response) return options.error_response(status, std::move(message));
+    return HttpResponse::Text(status, std::move(message));
+  }
 };
 
 namespace {
@@ -52,7 +59,10 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), server_(server) {}
+      : stream_(std::move(socket)), server_(server) {
+    server_->sessions.fetch_add(1);
+  }
+  ~Session() { server_->sessions.fetch_sub(1); }
 
   void Start() { ReadHeader(); }
 
@@ -107,13 +117,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void SendError(int status, std::string message) {
+    HttpResponse error = server_->ErrorResponse(status, std::move(message));
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
-    res->result(static_cast<unsigned>(status));
+    res->result(static_cast<unsigned>(error.status));
     res->set(http::field::server, server_->options.server_name);
-    res->set(http::field::content_type, "text/plain; charset=utf-8");
+    if (!error.content_type.empty()) res->set(http::field::content_type, error.content_type);
+    for (auto& [k, v] : error.headers) res->insert(k, v);
     res->set(http::field::connection, "close");
-    res->body() = std::move(message);
+    res->body() = std::move(error.body);
     res->prepare_payload();
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
       self->Close();
@@ -149,7 +161,7 @@ class Session : public std::enable_shared_from_this<Session> {
       response = server_->handler(request);
     } catch (const std::exception& e) {
       log::Error("http handler for {} threw: {}", request.path, e.what());
-      response = HttpResponse::Text(500, "internal error");
+      response = server_->ErrorResponse(500, "internal error");
     }
     server_->in_flight.fetch_sub(1);
 
@@ -187,6 +199,18 @@ void HttpServer::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping.load()) return;
+      // Out of descriptors, say: retrying at once would spin. Try again shortly.
+      counters.accept_errors.fetch_add(1, std::memory_order_relaxed);
+      retry->expires_after(std::chrono::milliseconds(100));
+      retry->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && !stopping.load()) Accept();
+      });
+      return;
+    }
+    if (sessions.load() >= options.max_connections) {
+      counters.refused_connections.fetch_add(1, std::memory_order_relaxed);
+      beast::error_code ignored;
+      socket.close(ignored);
     } else {
       std::make_shared<Session>(std::move(socket), this)->Start();
     }
@@ -214,7 +238,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Bind(const HttpServerOptions& op
   if (!ec) impl->acceptor.bind(endpoint, ec);
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::IOError("bind tcp " + hp.ToString() + ": " + ec.message());
-  hp.port = impl->acceptor.local_endpoint().port();
+  auto local = impl->acceptor.local_endpoint(ec);
+  if (ec) return Status::IOError("bind tcp " + hp.ToString() + ": " + ec.message());
+  hp.port = local.port();
+  impl->retry = std::make_unique<asio::steady_timer>(impl->ioc);
   impl->local = hp;
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -232,6 +259,7 @@ void HttpServer::Stop() {
   asio::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->retry->cancel();
   });
   // Let handlers in flight finish (their responses go out), then stop the loop.
   for (int i = 0; i < 500 && impl_->in_flight.load() > 0; ++i) {

@@ -18,7 +18,11 @@ struct HttpServerOptions {
   size_t max_body_bytes = 16 << 20;  // larger bodies get 413
   size_t max_header_bytes = 64 << 10;
   int idle_timeout_seconds = 60;  // a connection silent this long is closed
+  size_t max_connections = 1024;  // more are closed as soon as they are accepted
   std::string server_name = "waggle";
+  // Builds the answer to a request the server itself refuses (400, 413, 431, 500), in the
+  // protocol's own error form; plain text when unset.
+  std::function<HttpResponse(int status, std::string message)> error_response;
 
   Status Validate() const;
 };
@@ -32,8 +36,10 @@ class HttpServer {
 
   struct Counters {
     std::atomic<uint64_t> requests{0};
-    std::atomic<uint64_t> bad_requests{0};  // unparsable HTTP, answered 400
-    std::atomic<uint64_t> too_large{0};     // answered 413
+    std::atomic<uint64_t> bad_requests{0};         // unparsable HTTP, answered 400
+    std::atomic<uint64_t> too_large{0};            // answered 413
+    std::atomic<uint64_t> refused_connections{0};  // over max_connections
+    std::atomic<uint64_t> accept_errors{0};        // e.g. out of file descriptors
   };
 
   // Binds and listens now, so a port in use is reported before anything starts.

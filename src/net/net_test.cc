@@ -126,3 +126,51 @@ TEST(HttpServer, ServesKeepAliveRequestsAndRejectsBadOnes) {
 
 }  // namespace
 }  // namespace waggle::net
+
+namespace waggle::net {
+namespace {
+
+TEST(HttpServer, ClosesConnectionsOverTheLimitAndAnswersRefusalsInTheGivenForm) {
+  HttpServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.max_body_bytes = 10;
+  options.max_connections = 1;
+  options.error_response = [](int status, std::string message) {
+    HttpResponse r;
+    r.status = status;
+    r.body = "{\"error\":\"" + message + "\"}";
+    return r;
+  };
+  auto server = HttpServer::Bind(options, [](const HttpRequest&) { return HttpResponse{}; });
+  ASSERT_TRUE(server.ok());
+  (*server)->Start();
+  const uint16_t port = (*server)->local_address().port;
+  // An idle connection holds the only place.
+  int idle = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(idle, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  for (int i = 0; i < 100 && (*server)->counters().refused_connections.load() == 0; ++i) {
+    std::string refused = Exchange(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(refused, "");
+  }
+  EXPECT_GE((*server)->counters().refused_connections.load(), 1u);
+  ::close(idle);
+  // With the place free again, a too-large body is refused in the server's error form.
+  std::string big;
+  for (int i = 0; i < 100; ++i) {
+    big = Exchange(
+        port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n" + std::string(50, 'x'));
+    if (!big.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(big.rfind("HTTP/1.1 413", 0), 0u) << big;
+  EXPECT_NE(big.find("{\"error\":\"request body larger than 10 bytes\"}"), std::string::npos)
+      << big;
+  (*server)->Stop();
+}
+
+}  // namespace
+}  // namespace waggle::net

@@ -230,6 +230,26 @@ Result<Identity> Verify(const HttpRequest& request, std::string_view service,
     return Status::PermissionDenied(
         "Signature expired: X-Amz-Date is more than 15 minutes from now");
   }
+  // The signed-header list comes from the client: it must name each header once, in order,
+  // and only headers the request has (no list that makes the canonical request huge).
+  constexpr size_t kMaxSignedHeaders = 64;
+  if (auth.signed_headers.size() > kMaxSignedHeaders ||
+      !std::is_sorted(auth.signed_headers.begin(), auth.signed_headers.end()) ||
+      std::adjacent_find(auth.signed_headers.begin(), auth.signed_headers.end()) !=
+          auth.signed_headers.end() ||
+      !std::binary_search(auth.signed_headers.begin(), auth.signed_headers.end(), "host")) {
+    return Status::PermissionDenied("SignedHeaders must be sorted, unique and include host");
+  }
+  for (const std::string& name : auth.signed_headers) {
+    if (request.Header(name).empty() && name != "host") {
+      return Status::PermissionDenied("SignedHeaders names " + name + ", which the request lacks");
+    }
+  }
+  // A payload hash header is only trusted when it is the body's hash.
+  std::string_view claimed_hash = request.Header("x-amz-content-sha256");
+  if (!claimed_hash.empty() && claimed_hash != Sha256Hex(request.body)) {
+    return Status::PermissionDenied("X-Amz-Content-Sha256 does not match the body");
+  }
   std::string scope = auth.date + "/" + auth.region + "/" + auth.service + "/aws4_request";
   std::string to_sign = "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + scope + "\n" +
                         Sha256Hex(CanonicalRequest(request, auth.signed_headers));

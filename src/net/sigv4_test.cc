@@ -105,3 +105,57 @@ TEST(SigV4, ParsesTheAuthorizationHeader) {
 
 }  // namespace
 }  // namespace waggle::net::sigv4
+
+namespace waggle::net::sigv4 {
+namespace {
+
+HttpRequest WithHeader(HttpRequest r, const std::string& name, const std::string& value) {
+  for (auto& [k, v] : r.headers) {
+    if (k == name) {
+      v = value;
+      return r;
+    }
+  }
+  r.headers.emplace_back(name, value);
+  return r;
+}
+
+TEST(SigV4, RefusesSignedHeaderListsBuiltToAmplify) {
+  auto requests = CapturedCliRequests();
+  ASSERT_FALSE(requests.empty());
+  const HttpRequest& r = requests[0];
+  const int64_t now = AmzDateSeconds(r);
+  std::string auth(r.Header("authorization"));
+  auto with_list = [&](const std::string& list) {
+    size_t a = auth.find("SignedHeaders=") + 14;
+    size_t b = auth.find(',', a);
+    return WithHeader(r, "authorization", auth.substr(0, a) + list + auth.substr(b));
+  };
+  for (const char* list : {"content-type;content-type;host;x-amz-date;x-amz-security-token",
+                           "host;content-type;x-amz-date;x-amz-security-token",
+                           "content-type;x-amz-date;x-amz-security-token",
+                           "content-type;host;x-amz-date;x-amz-security-token;x-not-sent"}) {
+    Status s = Verify(with_list(list), "xray", TestKey(), now).status();
+    EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << list;
+    EXPECT_EQ(s.message().find("signature we calculated"), std::string::npos) << list;
+  }
+  std::string huge;
+  for (int i = 0; i < 100; ++i) huge += "a" + std::to_string(1000 + i) + ";";
+  EXPECT_EQ(Verify(with_list(huge + "host"), "xray", TestKey(), now).status().code(),
+            Status::Code::kPermissionDenied);
+}
+
+TEST(SigV4, APayloadHashHeaderMustBeTheBodysHash) {
+  auto requests = CapturedCliRequests();
+  const HttpRequest& r = requests[0];
+  HttpRequest forged =
+      WithHeader(r, "x-amz-content-sha256", std::string(64, 'a'));  // unsigned, so only checked
+  Status s = Verify(forged, "xray", TestKey(), AmzDateSeconds(r)).status();
+  EXPECT_EQ(s.code(), Status::Code::kPermissionDenied);
+  EXPECT_NE(s.message().find("X-Amz-Content-Sha256"), std::string::npos);
+  HttpRequest honest = WithHeader(r, "x-amz-content-sha256", Sha256Hex(r.body));
+  EXPECT_TRUE(Verify(honest, "xray", TestKey(), AmzDateSeconds(r)).ok());
+}
+
+}  // namespace
+}  // namespace waggle::net::sigv4

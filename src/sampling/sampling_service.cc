@@ -47,10 +47,17 @@ TargetsResult SamplingService::Targets(const std::vector<StatisticsDocument>& do
       continue;
     }
     auto& clients = clients_[doc.rule_name];
-    clients[doc.client_id] = {now, std::max<int64_t>(0, doc.request_count)};
     for (auto it = clients.begin(); it != clients.end();) {
       it = now - it->second.last_seen > expiry ? clients.erase(it) : std::next(it);
     }
+    if (clients.size() >= kMaxClientsPerRule && !clients.count(doc.client_id)) {
+      // A flood of new client ids: the one silent longest makes room.
+      auto oldest = std::min_element(
+          clients.begin(), clients.end(),
+          [](const auto& a, const auto& b) { return a.second.last_seen < b.second.last_seen; });
+      clients.erase(oldest);
+    }
+    clients[doc.client_id] = {now, std::max<int64_t>(0, doc.request_count)};
     // Proportional split of ReservoirSize, floors first, remainders to the busiest clients.
     const int64_t size = rule->rule.reservoir_size;
     int64_t total = 0;

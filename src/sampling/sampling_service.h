@@ -69,6 +69,9 @@ class SamplingService {
     int64_t request_count = 0;  // in its last report
   };
 
+  // Clients remembered per rule; past this the longest-silent one is forgotten.
+  static constexpr size_t kMaxClientsPerRule = 1000;
+
   const SamplingOptions options_;
   mutable Mutex mu_;
   std::vector<SamplingRuleRecord> rules_ GUARDED_BY(mu_);

@@ -62,3 +62,23 @@ TEST(SamplingService, ReportsUnknownRulesAsUnprocessed) {
 
 }  // namespace
 }  // namespace waggle::sampling
+
+namespace waggle::sampling {
+namespace {
+
+TEST(SamplingService, ForgetsTheLongestSilentClientPastTheLimit) {
+  SamplingService service(SamplingOptions{});
+  char id[25];
+  for (int i = 0; i < 1500; ++i) {
+    std::snprintf(id, sizeof(id), "%024d", i);
+    auto r = service.Targets({{"Default", id, 100, 1, 0, 0}}, 100 + i * 0.001);
+    ASSERT_EQ(r.targets.size(), 1u);
+  }
+  // Everyone reported one request: with 1000 remembered clients sharing ReservoirSize 1,
+  // the newest client is served all the same.
+  auto r = service.Targets({{"Default", "zzzzzzzzzzzzzzzzzzzzzzzz", 102, 1000, 0, 0}}, 102);
+  EXPECT_EQ(r.targets[0].reservoir_quota, 1);
+}
+
+}  // namespace
+}  // namespace waggle::sampling

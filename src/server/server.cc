@@ -82,6 +82,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   net::HttpServerOptions xray_options;
   xray_options.address = config.xray_tcp;
   xray_options.threads = config.api_threads;
+  xray_options.error_response = &XRayApi::TransportError;
   auto xray_http = net::HttpServer::Bind(
       xray_options, [parts](const net::HttpRequest& r) { return parts->xray_api->Handle(r); });
   if (!xray_http.ok()) return xray_http.status().Annotate("--xray-tcp " + config.xray_tcp);
@@ -107,14 +108,15 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   if (Status s = env->CreateDirs(config.data_dir); !s.ok()) {
     return s.Annotate("data dir " + config.data_dir + " is unusable");
   }
-  auto created = LoadOrCreateMeta(config.data_dir, env);
-  if (!created.ok()) return created.status().Annotate("data dir " + config.data_dir);
   storage::columnar::WalStoreOptions store_options;
   store_options.dir = config.data_dir;
   store_options.document_decoder = &p->decoder;
   auto store = storage::columnar::WalStore::Open(store_options);
   if (!store.ok()) return store.status().Annotate("data dir " + config.data_dir + " is unusable");
   p->store = std::move(*store);
+  // Read or written only under the store's lock on the data dir.
+  auto created = LoadOrCreateMeta(config.data_dir, env);
+  if (!created.ok()) return created.status().Annotate("data dir " + config.data_dir);
   const auto stats = p->store->stats();
   log::Info(
       "store open: {} traces, {} WAL records replayed, {} corrupt regions skipped, {} torn bytes "

@@ -39,8 +39,20 @@ void Str(JsonWriter& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
-// Epoch seconds from a JSON number, a numeric string or an ISO-8601 string.
+bool ParseTimestampUnchecked(const simdjson::dom::element& e, double* out);
+
+// Epoch seconds from a JSON number, a numeric string or an ISO-8601 string; false for
+// anything not finite or outside [0, 2^32) seconds (NaN, inf, milliseconds by mistake).
 bool ParseTimestamp(const simdjson::dom::element& e, double* out) {
+  double t;
+  if (!ParseTimestampUnchecked(e, &t) || !std::isfinite(t) || t < 0 || t >= 4294967296.0) {
+    return false;
+  }
+  *out = t;
+  return true;
+}
+
+bool ParseTimestampUnchecked(const simdjson::dom::element& e, double* out) {
   double d;
   if (e.get(d) == simdjson::SUCCESS) {
     *out = d;
@@ -320,10 +332,7 @@ XRayApi::XRayApi(Options options, storage::Reader* reader, ingest::XRayDocumentI
       sampling_(sampling),
       clock_(clock) {}
 
-net::HttpResponse XRayApi::Error(int status, std::string_view code, std::string_view message) {
-  if (status == 403) counters_.auth_failures.fetch_add(1, std::memory_order_relaxed);
-  (status >= 500 ? counters_.server_errors : counters_.client_errors)
-      .fetch_add(1, std::memory_order_relaxed);
+net::HttpResponse XRayApi::AwsError(int status, std::string_view code, std::string_view message) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -336,6 +345,20 @@ net::HttpResponse XRayApi::Error(int status, std::string_view code, std::string_
   r.status = status;
   r.headers.emplace_back("x-amzn-ErrorType", std::string(code));
   return r;
+}
+
+net::HttpResponse XRayApi::TransportError(int status, std::string message) {
+  std::string_view code = status == 413   ? "RequestEntityTooLargeException"
+                          : status >= 500 ? "InternalFailure"
+                                          : "InvalidRequestException";
+  return AwsError(status, code, message);
+}
+
+net::HttpResponse XRayApi::Error(int status, std::string_view code, std::string_view message) {
+  if (status == 403) counters_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+  (status >= 500 ? counters_.server_errors : counters_.client_errors)
+      .fetch_add(1, std::memory_order_relaxed);
+  return AwsError(status, code, message);
 }
 
 net::HttpResponse XRayApi::Handle(const net::HttpRequest& request) {
@@ -471,8 +494,9 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
     }
     auto data = reader_->FetchTrace(id);
     if (!data.ok()) {
+      // Unknown, or damaged on disk: this trace is unprocessed, the others still answer.
       if (data.status().code() != Status::Code::kNotFound) {
-        return Error(500, "InternalFailure", data.status().message());
+        counters_.unreadable_traces.fetch_add(1, std::memory_order_relaxed);
       }
       unprocessed.emplace_back(text);
       continue;
@@ -649,10 +673,14 @@ net::HttpResponse XRayApi::GetSamplingTargets(Call& call) {
     sampling::StatisticsDocument d;
     d.rule_name = std::string(rule);
     d.client_id = std::string(client);
+    if (d.client_id.size() != 24) {
+      return Error(400, "InvalidRequestException", "ClientID must be 24 characters");
+    }
     simdjson::dom::element ts;
-    if (o["Timestamp"].get(ts) == simdjson::SUCCESS && ParseTimestamp(ts, &d.timestamp) &&
-        d.timestamp > 1e11) {
-      d.timestamp /= 1000;  // Java and OTel Java send milliseconds
+    double t = 0;
+    if (o["Timestamp"].get(ts) == simdjson::SUCCESS && ParseTimestampUnchecked(ts, &t) &&
+        std::isfinite(t) && t >= 0) {
+      d.timestamp = t > 1e11 ? t / 1000 : t;  // Java and OTel Java send milliseconds
     }
     // Missing counts are zero (Jackson NON_EMPTY clients leave them out).
     (void)o["RequestCount"].get(d.request_count);

@@ -31,13 +31,17 @@ class XRayApi {
     std::atomic<uint64_t> client_errors{0};      // 4xx answers
     std::atomic<uint64_t> server_errors{0};      // 5xx answers
     std::atomic<uint64_t> auth_failures{0};      // 403 answers
-    std::atomic<uint64_t> unreadable_traces{0};  // left out of summaries: the store failed
+    std::atomic<uint64_t> unreadable_traces{0};  // left out: the store could not read them
   };
 
   XRayApi(Options options, storage::Reader* reader, ingest::XRayDocumentIngester* ingester,
           sampling::SamplingService* sampling, Clock* clock);
 
   net::HttpResponse Handle(const net::HttpRequest& request);
+  // An error in AWS's rest-json form: `x-amzn-ErrorType` and {"__type", "message"}.
+  static net::HttpResponse AwsError(int status, std::string_view code, std::string_view message);
+  // For refusals the HTTP layer makes itself (malformed request, body too large).
+  static net::HttpResponse TransportError(int status, std::string message);
   const Counters& counters() const { return counters_; }
 
  private:

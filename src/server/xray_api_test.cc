@@ -223,3 +223,37 @@ TEST_F(XRayApiTest, SummariesNameTheRootCauseOfAFault) {
 
 }  // namespace
 }  // namespace waggle::server
+
+namespace waggle::server {
+namespace {
+
+TEST_F(XRayApiTest, RefusesTimesThatAreNotFiniteEpochSeconds) {
+  for (const char* body :
+       {R"({"StartTime":"0","EndTime":"inf"})", R"({"StartTime":"nan","EndTime":5})",
+        R"({"StartTime":0,"EndTime":1.7e12})", R"({"StartTime":-5,"EndTime":5})"}) {
+    auto res = Post("/TraceSummaries", body);
+    EXPECT_EQ(res.status, 400) << body << " -> " << res.body;
+    EXPECT_EQ(std::string_view(Parse(res.body)["__type"]), "InvalidRequestException");
+  }
+}
+
+TEST_F(XRayApiTest, SamplingTargetsNeedA24CharacterClientId) {
+  auto res = Post("/SamplingTargets",
+                  R"({"SamplingStatisticsDocuments":[{"RuleName":"Default","ClientID":")" +
+                      std::string(200, 'a') + R"(","RequestCount":1}]})");
+  EXPECT_EQ(res.status, 400);
+}
+
+TEST(XRayApiErrors, TransportRefusalsUseAwsErrorShape) {
+  net::HttpResponse r = XRayApi::TransportError(413, "request body larger than 16 bytes");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(
+      r.body,
+      R"({"__type":"RequestEntityTooLargeException","message":"request body larger than 16 bytes"})");
+  bool has_type = false;
+  for (const auto& [k, v] : r.headers) has_type |= k == "x-amzn-ErrorType";
+  EXPECT_TRUE(has_type);
+}
+
+}  // namespace
+}  // namespace waggle::server

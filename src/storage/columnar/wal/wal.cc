@@ -207,7 +207,18 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
   Status status;
   std::vector<PendingAppend*> group;
   bool group_sync = false;
-  const uint64_t start = file_->Size();
+  uint64_t start = file_->Size();
+  if (start + fmt::kMaxRecordSize * 8ull > UINT32_MAX) {
+    // Positions are 32-bit: a segment that could not rotate must not grow past that.
+    Status rotated = OpenSegment(file_number_ + 1);
+    if (!rotated.ok()) {
+      queue_.pop_front();
+      if (!queue_.empty()) queue_.front()->cv.Signal();
+      mu_.Unlock();
+      return rotated.Annotate("WAL segment full and cannot rotate");
+    }
+    start = file_->Size();
+  }
   group_buffer_.clear();
   for (PendingAppend* p : queue_) {
     if (!group.empty() && group_buffer_.size() >= options_.max_group_bytes) break;
