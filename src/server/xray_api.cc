@@ -509,7 +509,7 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
     Key(w, "Duration");
     w.Double(summary.duration);
     Key(w, "LimitExceeded");
-    w.Bool(false);
+    w.Bool(data->limit_exceeded);
     Key(w, "Segments");
     w.StartArray();
     for (const auto& doc : codec::xray::MergeTraceDocuments(data->documents)) {

@@ -40,7 +40,8 @@ class Reader {
  public:
   virtual ~Reader() = default;
 
-  // The whole trace, merged per document and span id. NotFound when no span of it is stored.
+  // The trace, merged per document and span id. NotFound when no span of it is stored. A trace
+  // larger than the store returns at once comes back cut, with limit_exceeded set.
   virtual Result<TraceData> FetchTrace(const model::TraceId& id) = 0;
 
   // Trace ids in a time range, newest first, a page at a time. Pages are stable under

@@ -14,6 +14,9 @@ struct TraceData {
   model::TraceId id;
   std::vector<model::Span> spans;
   std::vector<model::Document> documents;
+  // The trace is larger than a reader returns (X-Ray's LimitExceeded): what is here is the
+  // part that arrived first.
+  bool limit_exceeded = false;
 };
 
 // Keeps one span per span id and one document per document id, in order of first arrival: a

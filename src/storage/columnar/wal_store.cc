@@ -40,6 +40,7 @@ Result<std::unique_ptr<WalStore>> WalStore::Open(const WalStoreOptions& options)
   WAGGLE_RETURN_IF_ERROR(options.env->CreateDirs(options.dir));
   std::unique_ptr<WalStore> store(new WalStore());
   store->decoder_ = options.document_decoder;
+  store->max_trace_bytes_ = options.max_trace_bytes;
   WAGGLE_ASSIGN_OR_RETURN(store->lock_, options.env->LockFile(options.dir + "/LOCK"));
 
   WalOptions wal_options;
@@ -142,7 +143,13 @@ Result<TraceData> WalStore::FetchTrace(const model::TraceId& id) {
   TraceData data;
   data.id = id;
   std::string payload;
+  uint64_t bytes = 0;
   for (const WalPosition& p : positions) {
+    bytes += p.length;
+    if (bytes > max_trace_bytes_) {
+      data.limit_exceeded = true;
+      break;
+    }
     WAGGLE_RETURN_IF_ERROR(wal_->Read(p, &payload));
     WAGGLE_RETURN_IF_ERROR(DecodeFragment(payload, decoder_, &data));
   }

@@ -17,6 +17,9 @@ struct WalStoreOptions {
   std::string dir;            // the store's directory (the WAL lives in dir/wal)
   Env* env = Env::Default();  // the file-system seam
   uint64_t wal_segment_bytes = 64ull << 20;
+  // FetchTrace returns at most this many bytes of a trace's log records (the first ones);
+  // beyond it the trace is cut and marked limit_exceeded.
+  uint64_t max_trace_bytes = 16ull << 20;
   // When set, batches whose spans came from documents are logged as documents alone and the
   // spans derived again on read (about half the bytes for X-Ray). Must outlive the store.
   const DocumentDecoder* document_decoder = nullptr;
@@ -81,6 +84,7 @@ class WalStore : public Writer, public Reader {
   void GrowTable() REQUIRES(mu_);
 
   const DocumentDecoder* decoder_ = nullptr;
+  uint64_t max_trace_bytes_ = 0;
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<Wal> wal_;
   WalRecoveryStats recovery_;

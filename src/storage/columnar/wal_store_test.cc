@@ -146,3 +146,32 @@ TEST(WalStore, EventTimeFindsTracesOverlappingTheRange) {
 
 }  // namespace
 }  // namespace waggle::storage::columnar
+
+namespace waggle::storage::columnar {
+namespace {
+
+TEST(WalStore, CutsATraceLargerThanItReturnsAndSaysSo) {
+  TempDir dir;
+  WalStoreOptions options;
+  options.dir = dir.path();
+  options.max_trace_bytes = 4096;
+  auto store = WalStore::Open(options);
+  ASSERT_TRUE(store.ok());
+  model::TraceId trace = MakeTrace(1795238971, 7);
+  for (uint64_t i = 1; i <= 100; ++i) {
+    model::SpanBatch batch;
+    batch.spans.push_back(MakeSpan(trace, i, 1795238971));
+    batch.documents.push_back(
+        {trace, model::SpanId{i}, {}, false, false, "default", std::string(100, 'x')});
+    ASSERT_TRUE((*store)->Write(batch, Durability::kBuffered).ok());
+  }
+  auto data = (*store)->FetchTrace(trace);
+  ASSERT_TRUE(data.ok());
+  EXPECT_TRUE(data->limit_exceeded);
+  EXPECT_GT(data->documents.size(), 5u);
+  EXPECT_LT(data->documents.size(), 100u);
+  EXPECT_EQ(data->documents.front().id.value, 1u);  // the first arrivals are kept
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar
