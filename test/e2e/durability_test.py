@@ -28,7 +28,6 @@ import json
 import os
 import random
 import re
-import socket
 import struct
 import sys
 import threading
@@ -252,50 +251,8 @@ class PutLoad:
             conn.close()
 
 
-class UdpStream:
-    """A thread sending one fresh single-segment trace per datagram at about `rate` a second
-    until stop(); sent() maps every trace id handed to sendto to its document text."""
-
-    def __init__(self, address, rate=UDP_RATE):
-        self.address = address
-        self.rate = rate
-        self._sent = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="udp-stream", daemon=True)
-        self.send_errors = 0
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def sent(self):
-        with self._lock:
-            return dict(self._sent)
-
-    def _run(self):
-        burst = 20
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            started = time.monotonic()
-            count = 0
-            while not self._stopping.is_set():
-                for _ in range(burst):
-                    trace_id, text = new_document("durability-udp", seq=count)
-                    with self._lock:
-                        self._sent[trace_id] = text
-                    try:
-                        sock.sendto(h.xray_datagram(text), self.address)
-                    except OSError:
-                        self.send_errors += 1
-                    count += 1
-                ahead = count / self.rate - (time.monotonic() - started)
-                if ahead > 0:
-                    self._stopping.wait(ahead)
+def stream_document(seq):
+    return new_document("durability-udp", seq=seq)
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,7 +380,7 @@ class DurabilityUdpKill9(TempDirTestCase):
 
     def test_accepted_datagrams_survive_kill9(self):
         waggle = self.start_waggle()
-        stream = UdpStream(waggle.xray_udp_address).start()
+        stream = h.UdpStream(waggle.xray_udp_address, stream_document, rate=UDP_RATE).start()
         self.addCleanup(stream.stop)
 
         def accepting():

@@ -504,6 +504,54 @@ def xray_datagram(document):
     return XRAY_HEADER + b"\n" + body.encode("utf-8")
 
 
+class UdpStream:
+    """A thread sending one datagram per document at about `rate` a second until stop().
+    `make_document(seq)` returns (trace id, document text); sent() maps every trace id handed
+    to sendto to its text, and send_errors counts sendto failures."""
+
+    def __init__(self, address, make_document, rate=1000):
+        self.address = address
+        self.rate = rate
+        self._make_document = make_document
+        self._sent = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="udp-stream", daemon=True)
+        self.send_errors = 0
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def sent(self):
+        with self._lock:
+            return dict(self._sent)
+
+    def _run(self):
+        burst = 20
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            started = time.monotonic()
+            count = 0
+            while not self._stopping.is_set():
+                for _ in range(burst):
+                    trace_id, text = self._make_document(count)
+                    with self._lock:
+                        self._sent[trace_id] = text
+                    try:
+                        sock.sendto(xray_datagram(text), self.address)
+                    except OSError:
+                        self.send_errors += 1
+                    count += 1
+                ahead = count / self.rate - (time.monotonic() - started)
+                if ahead > 0:
+                    self._stopping.wait(ahead)
+
+
 def split_xray_datagram(datagram):
     """(header dict, body text) of a datagram, split at the first newline like the daemon does."""
     header, _, body = datagram.partition(b"\n")

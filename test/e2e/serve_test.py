@@ -26,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import unittest
 import urllib.error
@@ -641,49 +640,9 @@ class ServeUdpRejections(TempDirTestCase):
 # 6. SIGTERM under a steady UDP stream
 
 
-class UdpStream:
-    """A thread sending one good single-segment trace per datagram at about `rate` a second
-    until stop(). sent_trace_ids() lists every trace id handed to sendto."""
-
-    def __init__(self, address, rate=1000):
-        self.address = address
-        self.rate = rate
-        self._ids = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="udp-stream", daemon=True)
-        self.send_errors = 0
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stopping.set()
-        self._thread.join()
-
-    def sent_trace_ids(self):
-        with self._lock:
-            return list(self._ids)
-
-    def _run(self):
-        burst = 20
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            started = time.monotonic()
-            sent = 0
-            while not self._stopping.is_set():
-                for _ in range(burst):
-                    doc = segment("udp-stream")
-                    with self._lock:
-                        self._ids.append(doc["trace_id"])
-                    try:
-                        sock.sendto(h.xray_datagram(doc), self.address)
-                    except OSError:
-                        self.send_errors += 1
-                    sent += 1
-                ahead = sent / self.rate - (time.monotonic() - started)
-                if ahead > 0:
-                    self._stopping.wait(ahead)
+def stream_document(seq):
+    doc = segment("udp-stream")
+    return doc["trace_id"], json.dumps(doc)
 
 
 class ServeSigterm(TempDirTestCase):
@@ -692,7 +651,7 @@ class ServeSigterm(TempDirTestCase):
         waggle = h.Waggle(WAGGLE_BIN, self.workdir)
         self.addCleanup(waggle.stop)
         waggle.start().wait_ready()
-        stream = UdpStream(waggle.xray_udp_address).start()
+        stream = h.UdpStream(waggle.xray_udp_address, stream_document).start()
         self.addCleanup(stream.stop)
 
         accepted_metric = "waggle_xray_udp_segments_accepted_total"
@@ -720,7 +679,7 @@ class ServeSigterm(TempDirTestCase):
                       % (SIGTERM_EXIT_SECONDS, waggle.log_tail()))
         self.assertEqual(0, code, "exit code after SIGTERM (%.2f s)\n%s"
                          % (elapsed, waggle.log_tail()))
-        sent = stream.sent_trace_ids()
+        sent = list(stream.sent())
         self.assertGreater(len(sent), accepted, "the stream went on past the metrics read")
 
         waggle.restart()
