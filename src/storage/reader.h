@@ -12,7 +12,8 @@ namespace waggle::storage {
 // Which time places a trace in a time range (X-Ray's TimeRangeType).
 enum class TraceTimeKey {
   kTraceIdTime,  // the epoch seconds in the trace id
-  kEventTime,    // any span of the trace overlaps the range; ordered by the trace's last end
+  kEventTime,    // any span of the trace overlaps the range; ordered by when the trace was
+                 // first seen (a key that never moves, unlike its end time)
 };
 
 struct FindTracesRequest {

@@ -175,3 +175,46 @@ TEST(WalStore, CutsATraceLargerThanItReturnsAndSaysSo) {
 
 }  // namespace
 }  // namespace waggle::storage::columnar
+
+namespace waggle::storage::columnar {
+namespace {
+
+TEST(WalStore, EventTimePagesSkipNothingWhenTracesGrowBetweenPages) {
+  TempDir dir;
+  auto store = WalStore::Open({dir.path()});
+  ASSERT_TRUE(store.ok());
+  for (uint8_t i = 0; i < 10; ++i) {
+    model::SpanBatch batch;
+    batch.spans.push_back(MakeSpan(MakeTrace(1000, i), 1, 1795238000 + i));
+    ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
+  }
+  FindTracesRequest req;
+  req.key = TraceTimeKey::kEventTime;
+  req.start_ns = int64_t{1795237000} * kNanosPerSecond;
+  req.end_ns = int64_t{1795239000} * kNanosPerSecond;
+  req.limit = 4;
+  auto first = (*store)->FindTraces(req);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->traces.size(), 4u);
+  // Between pages, an older trace grows a late span that ends after everything returned.
+  model::SpanBatch late;
+  late.spans.push_back(MakeSpan(MakeTrace(1000, 0), 2, 1795238500));
+  ASSERT_TRUE((*store)->Write(late, Durability::kSync).ok());
+  std::set<model::TraceId> seen;
+  for (const TraceRef& r : first->traces) seen.insert(r.id);
+  req.page_token = first->next_page_token;
+  while (!req.page_token.empty()) {
+    auto page = (*store)->FindTraces(req);
+    ASSERT_TRUE(page.ok());
+    for (const TraceRef& r : page->traces) EXPECT_TRUE(seen.insert(r.id).second);
+    req.page_token = page->next_page_token;
+  }
+  EXPECT_EQ(seen.size(), 10u);
+  // A token from one kind of search is refused by the other.
+  req.key = TraceTimeKey::kTraceIdTime;
+  req.page_token = first->next_page_token;
+  EXPECT_EQ((*store)->FindTraces(req).status().code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar
