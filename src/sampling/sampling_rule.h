@@ -35,7 +35,4 @@ inline constexpr std::string_view kDefaultRuleName = "Default";
 // The rule every account has: first request each second, then 5 %.
 SamplingRule DefaultRule(std::string_view region, std::string_view account_id);
 
-// X-Ray's wildcard match: `*` any run, `?` one character, case-insensitive (§4.3).
-bool WildcardMatch(std::string_view pattern, std::string_view text);
-
 }  // namespace waggle::sampling

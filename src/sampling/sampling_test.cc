@@ -6,19 +6,6 @@
 namespace waggle::sampling {
 namespace {
 
-TEST(WildcardMatch, FollowsXRaySemantics) {
-  EXPECT_TRUE(WildcardMatch("*", ""));
-  EXPECT_TRUE(WildcardMatch("*", "anything"));
-  EXPECT_TRUE(WildcardMatch("/api/move/*", "/api/move/up"));
-  EXPECT_TRUE(WildcardMatch("BACKEND-*", "backend-flask"));
-  EXPECT_TRUE(WildcardMatch("b?ck*d", "backend"));
-  EXPECT_FALSE(WildcardMatch("", "x"));
-  EXPECT_TRUE(WildcardMatch("", ""));
-  EXPECT_FALSE(WildcardMatch("backend-fask", "backend-flask"));
-  EXPECT_TRUE(WildcardMatch("a*b*c", "aXXbYYc"));
-  EXPECT_FALSE(WildcardMatch("a*b*c", "aXXbYY"));
-}
-
 TEST(SamplingService, ServesTheDefaultRuleWithANonZeroModificationTime) {
   SamplingOptions options;
   options.region = "eu-west-1";

@@ -89,8 +89,9 @@ bool ParseTimestampUnchecked(const simdjson::dom::element& e, double* out) {
   return true;
 }
 
-void WriteServiceId(JsonWriter& w, const query::ServiceId& id) {
-  w.StartObject();
+// Name, Names, AccountId and Type: the fields of a ServiceId, also leading the services of
+// root causes.
+void WriteServiceIdFields(JsonWriter& w, const query::ServiceId& id) {
   Key(w, "Name");
   Str(w, id.name);
   Key(w, "Names");
@@ -105,6 +106,11 @@ void WriteServiceId(JsonWriter& w, const query::ServiceId& id) {
     Key(w, "Type");
     Str(w, id.type);
   }
+}
+
+void WriteServiceId(JsonWriter& w, const query::ServiceId& id) {
+  w.StartObject();
+  WriteServiceIdFields(w, id);
   w.EndObject();
 }
 
@@ -126,20 +132,7 @@ void WriteRootCauses(JsonWriter& w, std::string_view key,
     w.StartArray();
     for (const query::RootCauseService& svc : cause.services) {
       w.StartObject();
-      Key(w, "Name");
-      Str(w, svc.id.name);
-      Key(w, "Names");
-      w.StartArray();
-      Str(w, svc.id.name);
-      w.EndArray();
-      if (!svc.id.type.empty()) {
-        Key(w, "Type");
-        Str(w, svc.id.type);
-      }
-      if (!svc.id.account_id.empty()) {
-        Key(w, "AccountId");
-        Str(w, svc.id.account_id);
-      }
+      WriteServiceIdFields(w, svc.id);
       Key(w, "EntityPath");
       w.StartArray();
       for (const query::RootCauseEntity& e : svc.entity_path) {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include <filesystem>
+#include "base/testing/temp_dir.h"
 
 #include "storage/columnar/wal_store.h"
 
@@ -28,10 +28,8 @@ std::string Quote(const std::string& s) {
 class XRayApiTest : public testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/waggle-api-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     storage::columnar::WalStoreOptions options;
-    options.dir = dir_;
+    options.dir = dir_.path();
     options.document_decoder = &decoder_;
     store_ = std::move(*storage::columnar::WalStore::Open(options));
     ingester_ = std::make_unique<ingest::XRayDocumentIngester>(store_.get(), &counters_);
@@ -40,7 +38,6 @@ class XRayApiTest : public testing::Test {
     sampling_ = std::make_unique<sampling::SamplingService>(so);
     MakeApi({});
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void MakeApi(std::vector<AwsCredential> creds) {
     api_ = std::make_unique<XRayApi>(
@@ -58,7 +55,7 @@ class XRayApiTest : public testing::Test {
 
   simdjson::dom::element Parse(const std::string& body) { return parser_.parse(body).value(); }
 
-  std::string dir_;
+  test_util::TempDir dir_;  // declared first: removed after the store has closed
   FakeClock clock_{1795239045LL * kNanosPerSecond};
   ingest::XRayDocumentDecoder decoder_;
   std::unique_ptr<storage::columnar::WalStore> store_;

@@ -319,12 +319,6 @@ void Deduplicate(TraceData* trace) {
       });
 }
 
-void MergeInto(TraceData* into, TraceData&& more) {
-  for (model::Span& s : more.spans) into->spans.push_back(std::move(s));
-  for (model::Document& d : more.documents) into->documents.push_back(std::move(d));
-  Deduplicate(into);
-}
-
 std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch) {
   std::vector<BatchFragment> out;
   std::unordered_map<model::TraceId, size_t, model::TraceIdHash> at;

@@ -24,10 +24,6 @@ struct TraceData {
 // an in-progress one. Linear in the trace's size.
 void Deduplicate(TraceData* trace);
 
-// Appends `more` to `into` and deduplicates (for one-off merges; to assemble many fragments,
-// append them all and deduplicate once).
-void MergeInto(TraceData* into, TraceData&& more);
-
 // Decodes a stored document back into its spans, for stores that keep documents alone
 // (model::SpanBatch::spans_from_documents). Implemented outside storage (by ingest, with the
 // X-Ray codec) and handed to the store, so storage depends on no wire format.

@@ -83,7 +83,14 @@ TEST(TraceFragment, DetectsTruncation) {
   }
 }
 
-TEST(MergeInto, CompleteReplacesInProgressButNotTheOtherWayRound) {
+// What a reader does with fragments: append them in log order, then deduplicate once.
+void AppendAndDeduplicate(TraceData* into, TraceData&& more) {
+  for (model::Span& s : more.spans) into->spans.push_back(std::move(s));
+  for (model::Document& d : more.documents) into->documents.push_back(std::move(d));
+  Deduplicate(into);
+}
+
+TEST(Deduplicate, CompleteReplacesInProgressButNotTheOtherWayRound) {
   model::TraceId trace;
   trace.bytes[0] = 1;
   TraceData a;
@@ -96,7 +103,7 @@ TEST(MergeInto, CompleteReplacesInProgressButNotTheOtherWayRound) {
   b.spans.push_back(FullSpan(trace, 1, false));
   b.spans.push_back(FullSpan(trace, 2, false));
   b.documents.push_back({trace, model::SpanId{1}, {}, false, false, "default", "{\"end_time\":1}"});
-  MergeInto(&a, std::move(b));
+  AppendAndDeduplicate(&a, std::move(b));
   ASSERT_EQ(a.spans.size(), 2u);
   EXPECT_FALSE(a.spans[0].in_progress);
   ASSERT_EQ(a.documents.size(), 1u);
@@ -106,7 +113,7 @@ TEST(MergeInto, CompleteReplacesInProgressButNotTheOtherWayRound) {
   late.id = trace;
   late.documents.push_back(
       {trace, model::SpanId{1}, {}, true, false, "default", "{\"in_progress\":true}"});
-  MergeInto(&a, std::move(late));
+  AppendAndDeduplicate(&a, std::move(late));
   EXPECT_EQ(a.documents[0].json, "{\"end_time\":1}");
 }
 

@@ -2,7 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include "base/testing/temp_dir.h"
+
 #include <set>
 
 #include "base/clock.h"
@@ -10,18 +11,7 @@
 namespace waggle::storage::columnar {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/waggle-store-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test_util::TempDir;
 
 model::TraceId MakeTrace(uint32_t epoch, uint8_t n) {
   model::TraceId id;

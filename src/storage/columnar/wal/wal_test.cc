@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/testing/temp_dir.h"
+
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -11,18 +13,7 @@
 namespace waggle::storage::columnar {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/waggle-wal-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test_util::TempDir;
 
 struct Replayed {
   std::vector<std::string> payloads;
