@@ -30,6 +30,9 @@ std::string RenderMetrics(const MetricsSources& s) {
           s.udp->counters().datagrams.load());
   Counter(&out, "waggle_xray_udp_bytes_total", "X-Ray UDP bytes received",
           s.udp->counters().bytes.load());
+  Gauge(&out, "waggle_xray_udp_receive_buffer_bytes",
+        "the X-Ray UDP socket's receive buffer as the kernel granted it",
+        static_cast<uint64_t>(s.udp->effective_receive_buffer()));
   Counter(&out, "waggle_xray_udp_segments_accepted_total", "X-Ray documents from UDP stored",
           in.udp_segments_accepted.load());
   Counter(&out, "waggle_xray_udp_spans_accepted_total", "spans from UDP stored",
@@ -50,9 +53,17 @@ std::string RenderMetrics(const MetricsSources& s) {
           s.xray_api->server_errors.load());
   Counter(&out, "waggle_xray_api_auth_failures_total", "X-Ray API requests refused with 403",
           s.xray_api->auth_failures.load());
+  const auto& tcp = s.xray_http->counters();
   Counter(&out, "waggle_xray_tcp_malformed_http_total",
-          "unparsable HTTP requests on the X-Ray port",
-          s.xray_http->counters().bad_requests.load());
+          "unparsable HTTP requests on the X-Ray port", tcp.bad_requests.load());
+  Counter(&out, "waggle_xray_tcp_too_large_total",
+          "requests on the X-Ray port refused for their body or header size", tcp.too_large.load());
+  Counter(&out, "waggle_xray_tcp_refused_connections_total",
+          "connections to the X-Ray port closed at once: over the connection limit",
+          tcp.refused_connections.load());
+  Counter(&out, "waggle_xray_tcp_accept_errors_total",
+          "failed accepts on the X-Ray port (e.g. out of file descriptors)",
+          tcp.accept_errors.load());
   auto st = s.store->stats();
   Gauge(&out, "waggle_store_traces", "traces in the store", st.traces);
   Counter(&out, "waggle_store_wal_bytes_total", "bytes appended to the write-ahead log",

@@ -145,6 +145,15 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   log::Info("waggle serving: xray udp {}, xray api {}, http {}, data dir {}",
             p->udp->local_address().ToString(), p->xray_http->local_address().ToString(),
             p->http->local_address().ToString(), config.data_dir);
+  // A small receive buffer (an unprivileged process is held to net.core.rmem_max) drops
+  // datagrams under bursts: say so once, at the start.
+  const int rcvbuf = p->udp->receiver().effective_receive_buffer();
+  if (rcvbuf < (8 << 20)) {
+    log::Warn(
+        "the X-Ray UDP receive buffer is only {} bytes; raise net.core.rmem_max to absorb "
+        "bursts without loss",
+        rcvbuf);
+  }
   return std::unique_ptr<Server>(new Server(std::move(p)));
 }
 

@@ -570,6 +570,26 @@ class ServeUdpRejections(TempDirTestCase):
         cls.waggle.start().wait_ready()
         cls.aws = h.AwsCli(cls.waggle.xray_endpoint, cls.workdir)
 
+    def test_metrics_show_the_receive_buffer_and_tcp_refusals(self):
+        metrics = read_metrics(self.waggle.http_url)
+        # As root (these machines, CI) waggle forces a 32 MiB buffer past net.core.rmem_max;
+        # the kernel reports it doubled for bookkeeping.
+        expected = 32 << 20 if os.geteuid() == 0 else 1
+        self.assertGreaterEqual(metrics["waggle_xray_udp_receive_buffer_bytes"], expected)
+        before = metrics["waggle_xray_tcp_too_large_total"]
+        host, port = self.waggle.xray_endpoint.rsplit("//", 1)[1].split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(b"POST /TraceSegments HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Length: 999999999\r\n\r\n")
+            reply = conn.recv(65536).decode("latin-1")
+        self.assertTrue(reply.startswith("HTTP/1.1 413"), reply)
+        self.assertIn('"__type":"RequestEntityTooLargeException"', reply)
+        self.assertIn("x-amzn-ErrorType: RequestEntityTooLargeException", reply)
+        after = read_metrics(self.waggle.http_url)
+        self.assertEqual(before + 1, after["waggle_xray_tcp_too_large_total"])
+        self.assertEqual(0, after["waggle_xray_tcp_refused_connections_total"])
+        self.assertEqual(0, after["waggle_xray_tcp_accept_errors_total"])
+
     def test_bad_datagrams_are_counted_by_reason(self):
         good = segment("udp-good")
         # The largest datagram IPv4 can carry: must be accepted whole, not counted as truncated.
