@@ -295,6 +295,7 @@ class Decoder {
     span.start_ns = SecondsToNanos(start);
     span.in_progress = in_progress;
     if (f.has(kEndTime) && !in_progress) span.end_ns = SecondsToNanos(end);
+    span.attributes.reserve(8);
 
     // A top-level segment names the service; subsegments inherit it. An independent
     // subsegment's service is found when its trace is assembled.
