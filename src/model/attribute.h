@@ -59,6 +59,8 @@ enum class AttributeRole : uint8_t {
   kPlain = 0,
   kAnnotation = 1,  // an X-Ray annotation: indexed, filterable as `annotation.KEY`
   kMetadata = 2,    // an X-Ray metadata namespace (JSON): stored, not indexed
+  kResource = 3,    // an OTLP resource attribute (service.name, host.name, ...)
+  kScope = 4,       // an OTLP instrumentation scope attribute
 };
 
 struct Attribute {

@@ -38,6 +38,7 @@ struct SpanEvent {
 struct SpanLink {
   TraceId trace_id;
   SpanId span_id;
+  std::string trace_state;
   Attributes attributes;
   bool operator==(const SpanLink&) const = default;
 };
@@ -49,6 +50,7 @@ struct Span {
 
   std::string environment;  // from the API key or SigV4 access key; "default" when none
   std::string service;      // empty when not known yet (an X-Ray subsegment sent alone)
+  std::string dataset;      // the Honeycomb dataset, when it is not `service` (classic keys)
   std::string name;
   SpanKind kind = SpanKind::kUnspecified;
 
@@ -68,6 +70,18 @@ struct Span {
   std::string db_system;
   std::string peer;  // the remote service a client span calls
 
+  // OTLP's own fields (empty or zero for X-Ray spans).
+  std::string trace_state;  // W3C tracestate, verbatim
+  std::string scope_name;   // instrumentation scope (Honeycomb's library.name)
+  std::string scope_version;
+  uint32_t flags = 0;        // OTLP SpanFlags: low 8 bits are the W3C trace flags
+  uint8_t otel_status = 0;   // OTLP StatusCode: 0 unset, 1 ok, 2 error
+  uint32_t sample_rate = 1;  // each stored span stands for this many (Honeycomb's weight)
+  // Decoded from an X-Ray segment document (which the store keeps): the X-Ray API returns
+  // that document rather than rendering one from the span.
+  bool from_xray_document = false;
+
+  // Resource attributes (role kResource), scope attributes (kScope), then the span's own.
   Attributes attributes;
   std::vector<SpanEvent> events;
   std::vector<SpanLink> links;

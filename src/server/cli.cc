@@ -60,6 +60,17 @@ int RunCli(int argc, char** argv) {
       serve->add_option("--aws-credentials", credentials,
                         "ACCESS_KEY_ID:SECRET[:ENVIRONMENT],... SigV4 keys the X-Ray API requires");
 
+  auto* otlp_http =
+      serve->add_option("--otlp-http", flags.otlp_http,
+                        "OTLP/HTTP and Honeycomb Events API address (127.0.0.1:4318)");
+  auto* otlp_grpc =
+      serve->add_option("--otlp-grpc", flags.otlp_grpc, "OTLP/gRPC address (127.0.0.1:4317)");
+  std::string api_keys;
+  auto* keys = serve->add_option("--api-keys", api_keys,
+                                 "KEY=ENVIRONMENT,... x-honeycomb-team keys OTLP and events need");
+  auto* max_body = serve->add_option("--otlp-max-body-bytes", flags.otlp_max_body_bytes,
+                                     "Largest OTLP or events body after decompression (64 MiB)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -82,6 +93,14 @@ int RunCli(int argc, char** argv) {
     if (*log_level) config.log_level = flags.log_level;
     if (*udp_dur) config.udp_durability = flags.udp_durability;
     if (*api_threads) config.api_threads = flags.api_threads;
+    if (*otlp_http) config.otlp_http = flags.otlp_http;
+    if (*otlp_grpc) config.otlp_grpc = flags.otlp_grpc;
+    if (*max_body) config.otlp_max_body_bytes = flags.otlp_max_body_bytes;
+    if (*keys) {
+      auto parsed = ParseApiKeyList(api_keys);
+      if (!parsed.ok()) return Fail("--api-keys: " + parsed.status().message());
+      config.api_keys = std::move(*parsed);
+    }
     if (*creds) {
       auto parsed = ParseCredentialList(credentials);
       if (!parsed.ok()) return Fail("--aws-credentials: " + parsed.status().message());

@@ -17,7 +17,7 @@ Status CheckAddress(const std::string& name, const std::string& value, bool have
   if (!net::IsLoopback(hp->host) && !have_auth) {
     return Status::InvalidArgument(name + " " + value +
                                    " is not a loopback address; listening beyond this machine "
-                                   "needs authentication (--aws-credentials)");
+                                   "needs authentication (--aws-credentials, --api-keys)");
   }
   return Status::Ok();
 }
@@ -30,6 +30,19 @@ Status ServerConfig::Validate() const {
   WAGGLE_RETURN_IF_ERROR(CheckAddress("--xray-udp", xray_udp, have_auth));
   WAGGLE_RETURN_IF_ERROR(CheckAddress("--xray-tcp", xray_tcp, have_auth));
   WAGGLE_RETURN_IF_ERROR(CheckAddress("--http", http, have_auth));
+  WAGGLE_RETURN_IF_ERROR(CheckAddress("--otlp-http", otlp_http, !api_keys.empty()));
+  WAGGLE_RETURN_IF_ERROR(CheckAddress("--otlp-grpc", otlp_grpc, !api_keys.empty()));
+  for (const ApiKey& k : api_keys) {
+    if (k.key.empty() || k.environment.empty()) {
+      return Status::InvalidArgument("api_keys: every entry needs a key and an environment");
+    }
+  }
+  if (otlp_max_body_bytes < 1024 || otlp_max_body_bytes > (1ull << 30)) {
+    return Status::InvalidArgument("--otlp-max-body-bytes must be 1 KiB..1 GiB");
+  }
+  if (otlp_memory_budget_bytes < (1 << 20)) {
+    return Status::InvalidArgument("otlp_memory_budget_bytes must be at least 1 MiB");
+  }
   log::Level level;
   if (!log::ParseLevel(log_level, &level)) {
     return Status::InvalidArgument("--log-level '" + log_level +
@@ -52,6 +65,27 @@ Status ServerConfig::Validate() const {
     }
   }
   return Status::Ok();
+}
+
+Result<std::vector<ApiKey>> ParseApiKeyList(const std::string& text) {
+  std::vector<ApiKey> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    ApiKey k;
+    size_t eq = item.find('=');
+    k.key = item.substr(0, eq);
+    if (eq != std::string::npos) k.environment = item.substr(eq + 1);
+    if (k.key.empty() || k.environment.empty()) {
+      return Status::InvalidArgument("API key '" + item + "' is not KEY=ENVIRONMENT");
+    }
+    out.push_back(std::move(k));
+  }
+  return out;
 }
 
 Result<std::vector<AwsCredential>> ParseCredentialList(const std::string& text) {
@@ -104,7 +138,34 @@ Status ApplyYamlFile(const std::string& path, ServerConfig* config) {
         config->udp_durability = v.as<std::string>();
       else if (key == "api_threads")
         config->api_threads = v.as<int>();
-      else if (key == "xray") {
+      else if (key == "otlp_max_body_bytes")
+        config->otlp_max_body_bytes = v.as<size_t>();
+      else if (key == "otlp_memory_budget_bytes")
+        config->otlp_memory_budget_bytes = v.as<size_t>();
+      else if (key == "otlp") {
+        if (!v.IsMap()) {
+          return Status::InvalidArgument("config " + path + ": otlp must hold http and grpc");
+        }
+        for (const auto& x : v) {
+          const std::string k = x.first.as<std::string>();
+          if (k == "http")
+            config->otlp_http = x.second.as<std::string>();
+          else if (k == "grpc")
+            config->otlp_grpc = x.second.as<std::string>();
+          else
+            return Status::InvalidArgument("config " + path + ": unknown key otlp." + k);
+        }
+      } else if (key == "api_keys") {
+        // A mapping of key -> environment.
+        if (!v.IsMap()) {
+          return Status::InvalidArgument("config " + path +
+                                         ": api_keys must map each key to an environment");
+        }
+        config->api_keys.clear();
+        for (const auto& x : v) {
+          config->api_keys.push_back({x.first.as<std::string>(), x.second.as<std::string>()});
+        }
+      } else if (key == "xray") {
         if (!v.IsMap()) {
           return Status::InvalidArgument("config " + path + ": xray must hold udp and tcp");
         }
@@ -155,6 +216,15 @@ Status ApplyEnvironment(ServerConfig* config) {
   env("WAGGLE_ACCOUNT_ID", &config->account_id);
   env("WAGGLE_LOG_LEVEL", &config->log_level);
   env("WAGGLE_UDP_DURABILITY", &config->udp_durability);
+  env("WAGGLE_OTLP_HTTP", &config->otlp_http);
+  env("WAGGLE_OTLP_GRPC", &config->otlp_grpc);
+  std::string keys;
+  env("WAGGLE_API_KEYS", &keys);
+  if (!keys.empty()) {
+    auto parsed = ParseApiKeyList(keys);
+    if (!parsed.ok()) return parsed.status().Annotate("WAGGLE_API_KEYS");
+    config->api_keys = std::move(*parsed);
+  }
   std::string threads;
   env("WAGGLE_API_THREADS", &threads);
   if (!threads.empty()) {

@@ -14,6 +14,12 @@ struct AwsCredential {
   std::string environment = "default";
 };
 
+// A Honeycomb-style API key (x-honeycomb-team); data sent with it lands in `environment`.
+struct ApiKey {
+  std::string key;
+  std::string environment = "default";
+};
+
 // Everything `waggle serve` can be told. Sources, lowest to highest precedence: these
 // defaults, the YAML file (--config), WAGGLE_* environment variables, flags.
 struct ServerConfig {
@@ -27,6 +33,11 @@ struct ServerConfig {
   std::string udp_durability = "buffered";     // buffered | sync (fsync each UDP batch)
   int api_threads = 4;                         // X-Ray API handler threads
   std::vector<AwsCredential> aws_credentials;  // when set, API requests must be signed
+  std::string otlp_http = "127.0.0.1:4318";    // OTLP/HTTP and the Honeycomb Events API
+  std::string otlp_grpc = "127.0.0.1:4317";    // OTLP/gRPC
+  std::vector<ApiKey> api_keys;           // when set, OTLP and events need a known x-honeycomb-team
+  size_t otlp_max_body_bytes = 64 << 20;  // a request body, after decompression
+  size_t otlp_memory_budget_bytes = 512 << 20;  // request bytes in flight before shedding
 
   // Checks every value; the message names the setting at fault.
   Status Validate() const;
@@ -36,6 +47,8 @@ struct ServerConfig {
 Status ApplyYamlFile(const std::string& path, ServerConfig* config);
 // Applies WAGGLE_* environment variables on top of `config`.
 Status ApplyEnvironment(ServerConfig* config);
+// Parses "KEY=ENV,..." (the flag and environment form of API keys).
+Result<std::vector<ApiKey>> ParseApiKeyList(const std::string& text);
 // Parses "AKID:SECRET[:ENV],..." (the flag and environment form of credentials).
 Result<std::vector<AwsCredential>> ParseCredentialList(const std::string& text);
 

@@ -77,6 +77,39 @@ std::string RenderMetrics(const MetricsSources& s) {
   Counter(&out, "waggle_xray_api_unreadable_traces_total",
           "traces left out of summaries because the store could not read them",
           s.xray_api->unreadable_traces.load());
+  Gauge(&out, "waggle_store_log_groups", "log record groups in the store", st.log_groups);
+  const auto& o = *s.otlp;
+  Counter(&out, "waggle_otlp_spans_accepted_total", "OTLP spans stored", o.spans_accepted.load());
+  Counter(&out, "waggle_otlp_spans_rejected_total",
+          "OTLP spans refused one by one (partial success)", o.spans_rejected.load());
+  Counter(&out, "waggle_otlp_log_records_accepted_total", "OTLP log records stored",
+          o.log_records_accepted.load());
+  Counter(&out, "waggle_otlp_log_records_rejected_total",
+          "OTLP log records refused one by one (partial success)", o.log_records_rejected.load());
+  Counter(&out, "waggle_honeycomb_events_accepted_total", "Events API events stored",
+          o.events_accepted.load());
+  Counter(&out, "waggle_honeycomb_events_rejected_total", "Events API events refused",
+          o.events_rejected.load());
+  Counter(&out, "waggle_otlp_requests_malformed_total",
+          "OTLP and events requests refused whole: undecodable body or unsupported type",
+          o.requests_malformed.load());
+  Counter(&out, "waggle_otlp_requests_unauthenticated_total",
+          "OTLP and events requests with a missing or unknown API key",
+          o.requests_unauthenticated.load());
+  Counter(&out, "waggle_otlp_requests_too_large_total",
+          "OTLP and events requests over the body size limit after decompression",
+          o.requests_too_large.load() + s.otlp_http->counters().too_large.load());
+  Counter(&out, "waggle_otlp_requests_shed_total",
+          "OTLP and events requests refused while over the memory budget (503, retried)",
+          o.requests_shed.load());
+  Counter(&out, "waggle_otlp_store_errors_total", "OTLP and events writes the store refused",
+          o.store_errors.load());
+  Counter(&out, "waggle_otlp_http_requests_total", "requests on the OTLP/HTTP port",
+          s.otlp_http->counters().requests.load());
+  Counter(&out, "waggle_otlp_grpc_calls_total", "calls on the OTLP/gRPC port",
+          s.otlp_grpc->counters().calls.load());
+  Counter(&out, "waggle_otlp_grpc_failed_calls_total", "OTLP/gRPC calls answered with an error",
+          s.otlp_grpc->counters().failed_calls.load());
   return out;
 }
 

@@ -3,6 +3,8 @@
 #include <string>
 
 #include "ingest/ingest_counters.h"
+#include "ingest/otlp_ingest.h"
+#include "net/grpc_server.h"
 #include "net/http_server.h"
 #include "net/udp_receiver.h"
 #include "server/xray_api.h"
@@ -16,6 +18,9 @@ struct MetricsSources {
   const net::HttpServer* xray_http;
   const XRayApi::Counters* xray_api;
   const storage::columnar::WalStore* store;
+  const ingest::OtlpCounters* otlp;
+  const net::HttpServer* otlp_http;
+  const net::GrpcServer* otlp_grpc;
 };
 
 // The Prometheus text exposition of the server's counters (GET /metrics).

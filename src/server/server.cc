@@ -2,15 +2,19 @@
 
 #include <simdjson.h>
 
+#include <atomic>
 #include <cmath>
 
 #include "base/clock.h"
 #include "base/env.h"
 #include "base/log.h"
+#include "ingest/otlp_ingest.h"
 #include "ingest/xray_ingest.h"
+#include "net/grpc_server.h"
 #include "net/http_server.h"
 #include "sampling/sampling_service.h"
 #include "server/metrics.h"
+#include "server/otlp_api.h"
 #include "server/xray_api.h"
 #include "storage/columnar/wal_store.h"
 
@@ -60,6 +64,13 @@ struct Server::Parts {
   std::unique_ptr<ingest::XRayUdpReceiver> udp;
   std::unique_ptr<net::HttpServer> xray_http;
   std::unique_ptr<net::HttpServer> http;
+  ingest::OtlpCounters otlp_counters;
+  std::unique_ptr<ingest::OtlpIngester> otlp_ingester;
+  std::unique_ptr<OtlpApi> otlp_api_owned;
+  // Set once the store is open; the gRPC server takes calls from the moment it binds.
+  std::atomic<OtlpApi*> otlp_api{nullptr};
+  std::unique_ptr<net::HttpServer> otlp_http;
+  std::unique_ptr<net::GrpcServer> otlp_grpc;
   bool stopped = false;
 };
 
@@ -87,6 +98,26 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
       xray_options, [parts](const net::HttpRequest& r) { return parts->xray_api->Handle(r); });
   if (!xray_http.ok()) return xray_http.status().Annotate("--xray-tcp " + config.xray_tcp);
   p->xray_http = std::move(*xray_http);
+  net::HttpServerOptions otlp_options;
+  otlp_options.address = config.otlp_http;
+  otlp_options.threads = config.api_threads;
+  otlp_options.max_body_bytes = config.otlp_max_body_bytes;
+  otlp_options.error_response = &OtlpApi::TransportError;
+  auto otlp_http = net::HttpServer::Bind(otlp_options, [parts](const net::HttpRequest& r) {
+    return parts->otlp_api.load(std::memory_order_acquire)->Handle(r);
+  });
+  if (!otlp_http.ok()) return otlp_http.status().Annotate("--otlp-http " + config.otlp_http);
+  p->otlp_http = std::move(*otlp_http);
+  net::GrpcServerOptions grpc_options;
+  grpc_options.address = config.otlp_grpc;
+  grpc_options.max_message_bytes = config.otlp_max_body_bytes;
+  auto otlp_grpc = net::GrpcServer::Start(grpc_options, [parts](const net::GrpcCall& call) {
+    OtlpApi* api = parts->otlp_api.load(std::memory_order_acquire);
+    if (api == nullptr) return net::GrpcReply{14, "waggle is starting; retry", {}};
+    return api->HandleGrpc(call);
+  });
+  if (!otlp_grpc.ok()) return otlp_grpc.status().Annotate("--otlp-grpc " + config.otlp_grpc);
+  p->otlp_grpc = std::move(*otlp_grpc);
   net::HttpServerOptions http_options;
   http_options.address = config.http;
   auto http = net::HttpServer::Bind(http_options, [parts](const net::HttpRequest& r) {
@@ -96,7 +127,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
       res.content_type = "text/plain; version=0.0.4";
       res.body =
           RenderMetrics({&parts->ingest_counters, &parts->udp->receiver(), parts->xray_http.get(),
-                         &parts->xray_api->counters(), parts->store.get()});
+                         &parts->xray_api->counters(), parts->store.get(), &parts->otlp_counters,
+                         parts->otlp_http.get(), parts->otlp_grpc.get()});
       return res;
     }
     return net::HttpResponse::Text(404, "not found\n");
@@ -133,6 +165,14 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   p->xray_api = std::make_unique<XRayApi>(
       XRayApi::Options{config.region, config.account_id, config.aws_credentials}, p->store.get(),
       p->ingester.get(), p->sampling.get(), Clock::Real());
+  ingest::OtlpIngestOptions otlp_ingest_options;
+  for (const ApiKey& k : config.api_keys) otlp_ingest_options.api_keys[k.key] = k.environment;
+  otlp_ingest_options.memory_budget_bytes = config.otlp_memory_budget_bytes;
+  p->otlp_ingester = std::make_unique<ingest::OtlpIngester>(otlp_ingest_options, p->store.get(),
+                                                            &p->otlp_counters);
+  p->otlp_api_owned = std::make_unique<OtlpApi>(OtlpApi::Options{config.otlp_max_body_bytes},
+                                                p->otlp_ingester.get());
+  p->otlp_api.store(p->otlp_api_owned.get(), std::memory_order_release);
   ingest::XRayUdpOptions udp_options;
   udp_options.durability =
       config.udp_durability == "sync" ? storage::Durability::kSync : storage::Durability::kBuffered;
@@ -141,10 +181,13 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
 
   p->udp->Start();
   p->xray_http->Start();
+  p->otlp_http->Start();
   p->http->Start();
-  log::Info("waggle serving: xray udp {}, xray api {}, http {}, data dir {}",
-            p->udp->local_address().ToString(), p->xray_http->local_address().ToString(),
-            p->http->local_address().ToString(), config.data_dir);
+  log::Info(
+      "waggle serving: xray udp {}, xray api {}, otlp http {}, otlp grpc {}, http {}, data dir {}",
+      p->udp->local_address().ToString(), p->xray_http->local_address().ToString(),
+      p->otlp_http->local_address().ToString(), p->otlp_grpc->local_address().ToString(),
+      p->http->local_address().ToString(), config.data_dir);
   // A small receive buffer (an unprivileged process is held to net.core.rmem_max) drops
   // datagrams under bursts: say so once, at the start.
   const int rcvbuf = p->udp->receiver().effective_receive_buffer();
@@ -163,6 +206,8 @@ void Server::Stop() {
   parts_->http->Stop();
   parts_->udp->Stop();        // drains the socket into the store
   parts_->xray_http->Stop();  // lets requests in flight finish
+  parts_->otlp_http->Stop();
+  parts_->otlp_grpc->Stop();
   log::Info("waggle stopped");
 }
 
@@ -171,5 +216,11 @@ std::string Server::xray_tcp_address() const {
   return parts_->xray_http->local_address().ToString();
 }
 std::string Server::http_address() const { return parts_->http->local_address().ToString(); }
+std::string Server::otlp_http_address() const {
+  return parts_->otlp_http->local_address().ToString();
+}
+std::string Server::otlp_grpc_address() const {
+  return parts_->otlp_grpc->local_address().ToString();
+}
 
 }  // namespace waggle::server

@@ -23,6 +23,8 @@ class Server {
   std::string xray_udp_address() const;
   std::string xray_tcp_address() const;
   std::string http_address() const;
+  std::string otlp_http_address() const;
+  std::string otlp_grpc_address() const;
 
  private:
   struct Parts;

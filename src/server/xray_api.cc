@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include "codec/xray/document_merge.h"
+#include "codec/xray/segment_writer.h"
 #include "net/sigv4.h"
 #include "query/trace_summary.h"
 
@@ -511,6 +512,17 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
       Str(w, doc.id.ToHex());
       Key(w, "Document");
       Str(w, doc.json);
+      w.EndObject();
+    }
+    // Spans that did not arrive as X-Ray documents (OTLP, Honeycomb events): one document
+    // each, as the OpenTelemetry X-Ray exporter would have sent them.
+    for (const model::Span& span : data->spans) {
+      if (span.from_xray_document) continue;
+      w.StartObject();
+      Key(w, "Id");
+      Str(w, span.span_id.ToHex());
+      Key(w, "Document");
+      Str(w, codec::xray::RenderSegment(span));
       w.EndObject();
     }
     w.EndArray();

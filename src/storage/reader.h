@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "model/log_record.h"
 #include "storage/trace_data.h"
 
 namespace waggle::storage {
@@ -49,6 +50,11 @@ class Reader {
   // concurrent writes: a page token names a position in the order, not an offset.
   // InvalidArgument for a token this store did not issue.
   virtual Result<FindTracesResult> FindTraces(const FindTracesRequest& request) = 0;
+
+  // The log records that name trace `id`, in order of arrival (empty when none).
+  virtual Result<std::vector<model::LogRecord>> FetchLogs(const model::TraceId& id) {
+    return Status::Unimplemented("this store keeps no logs");
+  }
 };
 
 }  // namespace waggle::storage

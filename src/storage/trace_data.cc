@@ -5,28 +5,20 @@
 #include <unordered_map>
 
 #include "base/coding.h"
+#include "storage/record_coding.h"
 
 namespace waggle::storage {
 namespace {
 
-constexpr uint64_t kFragmentVersion = 1;
+// Version 2 added the OTLP fields of a span (after its links) and a link's trace state.
+constexpr uint64_t kFragmentVersion = 2;
 
 // Fragment flags.
 constexpr uint64_t kDocumentsOnly = 1;  // spans left out: derived from the documents on read
 
-// Reads a count of items that take at least `min_bytes` each, refusing counts the remaining
-// input cannot hold (a corrupt count must not make us allocate).
-bool GetCount(std::string_view* in, size_t min_bytes, uint64_t* n) {
-  return coding::GetVarint64(in, n) && *n <= in->size() / min_bytes;
-}
+}  // namespace
 
-// Differences of times are stored; wrapping arithmetic keeps corrupt input from overflowing.
-int64_t WrapAdd(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-}
-int64_t WrapSub(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
-}
+namespace internal {
 
 using coding::GetLengthPrefixed;
 using coding::GetVarint64;
@@ -34,6 +26,12 @@ using coding::GetVarsint64;
 using coding::PutLengthPrefixed;
 using coding::PutVarint64;
 using coding::PutVarsint64;
+
+// Reads a count of items that take at least `min_bytes` each, refusing counts the remaining
+// input cannot hold (a corrupt count must not make us allocate).
+bool GetCount(std::string_view* in, size_t min_bytes, uint64_t* n) {
+  return coding::GetVarint64(in, n) && *n <= in->size() / min_bytes;
+}
 
 void PutTraceId(std::string* out, const model::TraceId& id) {
   out->append(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size());
@@ -85,7 +83,7 @@ bool GetAttributes(std::string_view* in, model::Attributes* attrs) {
     uint8_t role = static_cast<uint8_t>((*in)[0]);
     uint8_t type = static_cast<uint8_t>((*in)[1]);
     in->remove_prefix(2);
-    if (role > 2 || type > 5) return false;
+    if (role > 4 || type > 5) return false;
     a.role = static_cast<model::AttributeRole>(role);
     a.value.type = static_cast<model::AttributeValue::Type>(type);
     switch (a.value.type) {
@@ -105,6 +103,27 @@ bool GetAttributes(std::string_view* in, model::Attributes* attrs) {
   }
   return true;
 }
+
+}  // namespace internal
+
+namespace {
+
+using namespace internal;  // NOLINT: this file's own helpers
+
+// Differences of times are stored; wrapping arithmetic keeps corrupt input from overflowing.
+int64_t WrapAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+int64_t WrapSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+
+using coding::GetLengthPrefixed;
+using coding::GetVarint64;
+using coding::GetVarsint64;
+using coding::PutLengthPrefixed;
+using coding::PutVarint64;
+using coding::PutVarsint64;
 
 void PutSpan(std::string* out, const model::Span& s) {
   coding::PutFixed64(out, s.span_id.value);
@@ -138,10 +157,20 @@ void PutSpan(std::string* out, const model::Span& s) {
     PutTraceId(out, l.trace_id);
     coding::PutFixed64(out, l.span_id.value);
     PutAttributes(out, l.attributes);
+    PutLengthPrefixed(out, l.trace_state);
   }
+  PutLengthPrefixed(out, s.dataset);
+  PutLengthPrefixed(out, s.trace_state);
+  PutLengthPrefixed(out, s.scope_name);
+  PutLengthPrefixed(out, s.scope_version);
+  PutVarint64(out, s.flags);
+  PutVarint64(out, s.sample_rate);
+  out->push_back(static_cast<char>(s.otel_status));
+  out->push_back(static_cast<char>(s.from_xray_document));
 }
 
-bool GetSpan(std::string_view* in, const model::TraceId& trace_id, model::Span* s) {
+bool GetSpan(std::string_view* in, uint64_t version, const model::TraceId& trace_id,
+             model::Span* s) {
   s->trace_id = trace_id;
   int64_t duration = 0, status = 0;
   if (!coding::GetFixed64(in, &s->span_id.value) ||
@@ -182,17 +211,30 @@ bool GetSpan(std::string_view* in, const model::TraceId& trace_id, model::Span* 
   s->links.resize(n);
   for (model::SpanLink& l : s->links) {
     if (!GetTraceId(in, &l.trace_id) || !coding::GetFixed64(in, &l.span_id.value) ||
-        !GetAttributes(in, &l.attributes)) {
+        !GetAttributes(in, &l.attributes) || (version >= 2 && !GetString(in, &l.trace_state))) {
       return false;
     }
   }
-  return true;
+  if (version < 2) return true;
+  uint64_t flags, rate;
+  if (!GetString(in, &s->dataset) || !GetString(in, &s->trace_state) ||
+      !GetString(in, &s->scope_name) || !GetString(in, &s->scope_version) ||
+      !GetVarint64(in, &flags) || !GetVarint64(in, &rate) || in->size() < 2) {
+    return false;
+  }
+  s->flags = static_cast<uint32_t>(flags);
+  s->sample_rate = static_cast<uint32_t>(std::clamp<uint64_t>(rate, 1, UINT32_MAX));
+  s->otel_status = static_cast<uint8_t>((*in)[0]);
+  s->from_xray_document = (*in)[1] != 0;
+  in->remove_prefix(2);
+  return s->otel_status <= 2;
 }
 
-bool GetHeader(std::string_view* in, FragmentHeader* h) {
+bool GetHeader(std::string_view* in, FragmentHeader* h, uint64_t* version_out = nullptr) {
   uint64_t version;
   if (!GetVarint64(in, &version)) return false;
-  if (version != kFragmentVersion) return false;
+  if (version < 1 || version > kFragmentVersion) return false;
+  if (version_out) *version_out = version;
   return GetTraceId(in, &h->trace_id) && GetVarsint64(in, &h->min_start_ns) &&
          GetVarsint64(in, &h->max_end_ns);
 }
@@ -235,7 +277,8 @@ Status DecodeFragmentHeader(std::string_view in, FragmentHeader* header) {
 
 Status DecodeFragment(std::string_view in, const DocumentDecoder* decoder, TraceData* out) {
   FragmentHeader h;
-  if (!GetHeader(&in, &h)) return Status::Corruption("bad trace fragment header");
+  uint64_t version;
+  if (!GetHeader(&in, &h, &version)) return Status::Corruption("bad trace fragment header");
   if (h.trace_id != out->id) return Status::Corruption("trace fragment of another trace");
   TraceData more;
   more.id = h.trace_id;
@@ -246,7 +289,8 @@ Status DecodeFragment(std::string_view in, const DocumentDecoder* decoder, Trace
   if (!GetCount(&in, 30, &n)) return Status::Corruption("bad span count");
   more.spans.resize(n);
   for (model::Span& s : more.spans) {
-    if (!GetSpan(&in, h.trace_id, &s)) return Status::Corruption("bad span in trace fragment");
+    if (!GetSpan(&in, version, h.trace_id, &s))
+      return Status::Corruption("bad span in trace fragment");
   }
   if (!GetCount(&in, 18, &n)) return Status::Corruption("bad document count");
   more.documents.resize(n);

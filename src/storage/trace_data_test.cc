@@ -36,7 +36,16 @@ model::Span FullSpan(const model::TraceId& trace, uint64_t id, bool in_progress)
   s.events = {{s.start_ns + 5,
                "exception",
                {{"exception.message", model::AttributeValue::String("x"), {}}}}};
-  s.links = {{trace, model::SpanId{9}, {{"k", model::AttributeValue::Int(1), {}}}}};
+  s.links = {{trace, model::SpanId{9}, "vendor=1", {{"k", model::AttributeValue::Int(1), {}}}}};
+  s.dataset = "classic-dataset";
+  s.trace_state = "ot=th:c";
+  s.scope_name = "@opentelemetry/instrumentation-http";
+  s.scope_version = "0.1.0";
+  s.flags = 0x301;
+  s.otel_status = 2;
+  s.sample_rate = 20;
+  s.attributes.push_back(
+      {"service.name", model::AttributeValue::String("api"), model::AttributeRole::kResource});
   return s;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "base/status.h"
+#include "model/log_record.h"
 #include "model/span_batch.h"
 
 namespace waggle::storage {
@@ -22,6 +23,13 @@ class Writer {
   // one; a complete document is never replaced by an in-progress one.
   // Returns ResourceExhausted when the store is over its budget: the caller sheds load.
   virtual Status Write(const model::SpanBatch& batch, Durability durability) = 0;
+
+  // Returns OK once every log record in `batch` is stored with `durability`; records that name
+  // a trace are readable with it at once (Reader::FetchLogs). Unimplemented by stores that
+  // keep no logs.
+  virtual Status WriteLogs(const model::LogBatch& batch, Durability durability) {
+    return Status::Unimplemented("this store keeps no logs");
+  }
 };
 
 }  // namespace waggle::storage

@@ -287,6 +287,7 @@ class Decoder {
     // Validated: build the span in place (no reference to it is kept past the children).
     const size_t index = batch_->spans.size();
     model::Span& span = batch_->spans.emplace_back();
+    span.from_xray_document = true;
     span.trace_id = trace_id;
     span.span_id = span_id;
     span.parent_span_id = parent;

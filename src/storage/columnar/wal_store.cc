@@ -5,6 +5,7 @@
 
 #include "base/clock.h"
 #include "base/hex.h"
+#include "storage/log_data.h"
 
 namespace waggle::storage::columnar {
 namespace {
@@ -60,6 +61,16 @@ Result<std::unique_ptr<WalStore>> WalStore::Open(const WalStoreOptions& options)
   WalStore* s = store.get();
   auto replay = [s](const WalPosition& pos, WalRecordType type,
                     std::string_view payload) NO_THREAD_SAFETY_ANALYSIS {
+    if (type == WalRecordType::kLogGroup) {
+      model::TraceId trace_id;
+      if (!DecodeLogGroupTraceId(payload, &trace_id).ok()) {
+        ++s->recovery_.corrupt_regions;
+        return;
+      }
+      ++s->log_groups_;
+      if (!trace_id.IsZero()) s->logs_[trace_id].push_back(pos);
+      return;
+    }
     FragmentHeader header;
     if (type != WalRecordType::kTraceFragment || !DecodeFragmentHeader(payload, &header).ok()) {
       ++s->recovery_.corrupt_regions;  // checksummed but undecodable: written by a bug
@@ -209,6 +220,50 @@ Result<FindTracesResult> WalStore::FindTraces(const FindTracesRequest& request) 
   return result;
 }
 
+Status WalStore::WriteLogs(const model::LogBatch& batch, Durability durability) {
+  if (batch.empty()) return Status::Ok();
+  // One group per trace named, in order of first appearance.
+  std::unordered_map<model::TraceId, size_t, model::TraceIdHash> group_of;
+  std::vector<std::pair<model::TraceId, std::vector<const model::LogRecord*>>> groups;
+  for (const model::LogRecord& r : batch.records) {
+    auto [it, inserted] = group_of.try_emplace(r.trace_id, groups.size());
+    if (inserted) groups.emplace_back(r.trace_id, std::vector<const model::LogRecord*>{});
+    groups[it->second].second.push_back(&r);
+  }
+  std::vector<std::string> encoded(groups.size());
+  std::vector<std::string_view> payloads(groups.size());
+  for (size_t i = 0; i < groups.size(); ++i) {
+    EncodeLogGroup(groups[i].first, groups[i].second, &encoded[i]);
+    payloads[i] = encoded[i];
+  }
+  std::vector<WalPosition> positions;
+  WAGGLE_RETURN_IF_ERROR(wal_->Append(WalRecordType::kLogGroup, payloads,
+                                      durability == Durability::kSync, &positions));
+  MutexLock lock(&mu_);
+  log_groups_ += groups.size();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (!groups[i].first.IsZero()) logs_[groups[i].first].push_back(positions[i]);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<model::LogRecord>> WalStore::FetchLogs(const model::TraceId& id) {
+  std::vector<WalPosition> positions;
+  {
+    MutexLock lock(&mu_);
+    auto it = logs_.find(id);
+    if (it != logs_.end()) positions = it->second;
+  }
+  std::sort(positions.begin(), positions.end());
+  std::vector<model::LogRecord> records;
+  std::string payload;
+  for (const WalPosition& p : positions) {
+    WAGGLE_RETURN_IF_ERROR(wal_->Read(p, &payload));
+    WAGGLE_RETURN_IF_ERROR(DecodeLogGroup(payload, &records));
+  }
+  return records;
+}
+
 WalStore::Stats WalStore::stats() const {
   Stats s;
   s.recovery = recovery_;
@@ -216,6 +271,7 @@ WalStore::Stats WalStore::stats() const {
   MutexLock lock(&mu_);
   s.traces = traces_.size();
   s.fragments = fragments_;
+  s.log_groups = log_groups_;
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/env.h"
@@ -36,6 +37,7 @@ class WalStore : public Writer, public Reader {
   struct Stats {
     uint64_t traces = 0;
     uint64_t fragments = 0;
+    uint64_t log_groups = 0;
     WalRecoveryStats recovery;
     uint64_t wal_bytes = 0;
   };
@@ -47,6 +49,8 @@ class WalStore : public Writer, public Reader {
   Status Write(const model::SpanBatch& batch, Durability durability) override;
   Result<TraceData> FetchTrace(const model::TraceId& id) override;
   Result<FindTracesResult> FindTraces(const FindTracesRequest& request) override;
+  Status WriteLogs(const model::LogBatch& batch, Durability durability) override;
+  Result<std::vector<model::LogRecord>> FetchLogs(const model::TraceId& id) override;
 
   Stats stats() const;
 
@@ -95,6 +99,10 @@ class WalStore : public Writer, public Reader {
   // Open addressing over traces_: slot holds index + 1, 0 when empty.
   std::vector<uint32_t> table_ GUARDED_BY(mu_);
   uint64_t fragments_ GUARDED_BY(mu_) = 0;
+  // Log groups by the trace they name (groups naming none are kept but not indexed).
+  std::unordered_map<model::TraceId, std::vector<WalPosition>, model::TraceIdHash> logs_
+      GUARDED_BY(mu_);
+  uint64_t log_groups_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace waggle::storage::columnar

@@ -41,7 +41,10 @@ struct WalRecoveryStats {
   uint64_t truncated_bytes = 0;  // a torn tail cut off the last segment
 };
 
-enum class WalRecordType : uint8_t { kTraceFragment = 1 };
+enum class WalRecordType : uint8_t {
+  kTraceFragment = 1,  // storage::EncodeFragment
+  kLogGroup = 2,       // storage::EncodeLogGroup
+};
 
 // Thread-safe. Append() may be called from many threads at once: concurrent appends are
 // written as one group with one write and (when any asks for it) one fsync.

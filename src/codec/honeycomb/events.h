@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "model/span_batch.h"
+
+// Honeycomb's Events API bodies (spec/honeycomb.md §2.1) as spans: an event with trace fields
+// (trace.trace_id, trace.span_id, trace.parent_id, name, duration_ms) is the span it
+// describes; any other event becomes a one-span trace of its own. Every other field is kept as
+// an attribute.
+namespace waggle::codec::honeycomb {
+
+struct EventOptions {
+  std::string_view dataset;      // from the URL path, already decoded
+  std::string_view environment;  // from the API key
+  int64_t now_ns = 0;            // the receive time: an event's default timestamp
+  uint64_t seed = 0;             // for ids of events that carry none
+};
+
+// One event's outcome in a batch response: 202, or 400 with an error.
+struct EventStatus {
+  int status = 202;
+  std::string error;
+};
+
+// POST /1/batch/{dataset}: a JSON array of {"data": {...}, "time": ..., "samplerate": N}.
+// Appends one span per good event and one status per event, in order. InvalidArgument when
+// the body is not a JSON array.
+Status DecodeBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
+                   std::vector<EventStatus>* statuses);
+
+// POST /1/events/{dataset}: one JSON object of fields; the time and sample rate come from the
+// X-Honeycomb-Event-Time and X-Honeycomb-Samplerate headers (empty when absent).
+Status DecodeEvent(std::string_view body, std::string_view event_time, std::string_view samplerate,
+                   const EventOptions& options, model::SpanBatch* out);
+
+// An event time: RFC 3339 (fractional seconds and any offset) or Unix epoch seconds (fraction
+// allowed). False when it is neither.
+bool ParseEventTime(std::string_view text, int64_t* ns);
+
+}  // namespace waggle::codec::honeycomb

@@ -1,0 +1,90 @@
+#include "codec/otlp/otlp.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "codec/otlp/decoders.h"
+#include "codec/otlp/proto_wire.h"
+
+namespace waggle::codec::otlp {
+
+Status DecodeTraces(Encoding encoding, std::string_view body, const DecodeOptions& options,
+                    model::SpanBatch* out, Rejections* rejected) {
+  return encoding == Encoding::kProtobuf ? DecodeTracesProto(body, options, out, rejected)
+                                         : DecodeTracesJson(body, options, out, rejected);
+}
+
+Status DecodeLogs(Encoding encoding, std::string_view body, const DecodeOptions& options,
+                  model::LogBatch* out, Rejections* rejected) {
+  return encoding == Encoding::kProtobuf ? DecodeLogsProto(body, options, out, rejected)
+                                         : DecodeLogsJson(body, options, out, rejected);
+}
+
+std::string LogsServiceFor(std::string_view service_name, std::string_view dataset_header) {
+  std::string service = DatasetForService(service_name);
+  if (service != "unknown_service") return service;
+  std::string header = DatasetForService(dataset_header);
+  if (header != "unknown_service") return header;
+  return "unknown_log_source";
+}
+
+std::string EncodeExportResponse(Encoding encoding, Signal signal, uint64_t rejected,
+                                 std::string_view message) {
+  const bool partial = rejected != 0 || !message.empty();
+  if (encoding == Encoding::kProtobuf) {
+    std::string out;
+    if (!partial) return out;
+    std::string inner;
+    if (rejected != 0) {
+      wire::PutTag(&inner, 1, wire::kVarint);
+      wire::PutVarint(&inner, rejected);
+    }
+    if (!message.empty()) wire::PutBytes(&inner, 2, message);
+    wire::PutBytes(&out, 1, inner);
+    return out;
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  if (partial) {
+    w.Key("partialSuccess");
+    w.StartObject();
+    if (rejected != 0) {
+      w.Key(signal == Signal::kTraces ? "rejectedSpans"
+            : signal == Signal::kLogs ? "rejectedLogRecords"
+                                      : "rejectedDataPoints");
+      const std::string n = std::to_string(rejected);  // int64 as a string, as protojson does
+      w.String(n.data(), static_cast<rapidjson::SizeType>(n.size()));
+    }
+    if (!message.empty()) {
+      w.Key("errorMessage");
+      w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string EncodeStatus(Encoding encoding, int grpc_code, std::string_view message) {
+  if (encoding == Encoding::kProtobuf) {
+    std::string out;
+    if (grpc_code != 0) {
+      wire::PutTag(&out, 1, wire::kVarint);
+      wire::PutVarint(&out, static_cast<uint64_t>(static_cast<int64_t>(grpc_code)));
+    }
+    if (!message.empty()) wire::PutBytes(&out, 2, message);
+    return out;
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("code");
+  w.Int(grpc_code);
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace waggle::codec::otlp

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "model/log_record.h"
+#include "model/span_batch.h"
+
+// OTLP export requests (spec/otlp.md §5, §6) decoded straight into the span and log models,
+// with Honeycomb's placement rules (spec/otlp.md §4): no generated message objects.
+namespace waggle::codec::otlp {
+
+enum class Encoding { kProtobuf, kJson };
+
+// Where one request's records land.
+struct DecodeOptions {
+  std::string_view environment = "default";  // from the API key
+  // The x-honeycomb-dataset header: the traces dataset with a classic key, and the logs
+  // dataset when a resource has no usable service.name.
+  std::string_view dataset_header;
+  bool classic_key = false;
+};
+
+// What a decode refused one by one (spans or log records with bad ids), for the response's
+// partial_success.
+struct Rejections {
+  uint64_t count = 0;
+  std::string message;  // the first reason; empty when count is 0
+  void Add(std::string_view reason);
+};
+
+// Decodes an ExportTraceServiceRequest (or TracesData) and appends its valid spans to `out`.
+// A span with a bad trace or span id is refused alone and counted in `rejected`. A body that
+// is not a message of that type returns InvalidArgument and leaves `out` as it was.
+Status DecodeTraces(Encoding encoding, std::string_view body, const DecodeOptions& options,
+                    model::SpanBatch* out, Rejections* rejected);
+
+// The same for an ExportLogsServiceRequest (or LogsData). Records with a malformed trace or
+// span id are refused alone; records naming none are kept.
+Status DecodeLogs(Encoding encoding, std::string_view body, const DecodeOptions& options,
+                  model::LogBatch* out, Rejections* rejected);
+
+enum class Signal { kTraces, kLogs, kMetrics };
+
+// An Export<Signal>ServiceResponse: empty (partial_success unset) when nothing was refused.
+std::string EncodeExportResponse(Encoding encoding, Signal signal, uint64_t rejected,
+                                 std::string_view message);
+
+// A google.rpc.Status {code, message}: the body of every OTLP/HTTP error.
+std::string EncodeStatus(Encoding encoding, int grpc_code, std::string_view message);
+
+// Honeycomb's classic key test (spec/otlp.md §4.1): 32 lowercase hex, or 64 characters of the
+// form hc?ic_...
+bool IsClassicKey(std::string_view key);
+
+// The dataset for a resource's service.name: trimmed, and "unknown_service" when absent, blank
+// or starting with unknown_service.
+std::string DatasetForService(std::string_view service_name);
+
+}  // namespace waggle::codec::otlp

@@ -1,0 +1,688 @@
+// OTLP protobuf requests read field by field into the span and log models (spec/otlp.md §5).
+// Known fields with an unexpected wire type are skipped as unknown ones, as libprotobuf does.
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+#include "base/base64.h"
+#include "codec/otlp/decoders.h"
+#include "codec/otlp/proto_wire.h"
+#include "codec/otlp/span_rules.h"
+
+namespace waggle::codec::otlp {
+namespace {
+
+using model::Attribute;
+using model::AttributeRole;
+using model::AttributeValue;
+using wire::kFixed32;
+using wire::kFixed64;
+using wire::kLen;
+using wire::kVarint;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+constexpr int kMaxDepth = 100;  // libprotobuf's default recursion limit
+
+double BitsToDouble(uint64_t bits) {
+  double d;
+  std::memcpy(&d, &bits, 8);
+  return d;
+}
+
+void WriteDouble(JsonWriter& w, double d) {
+  if (std::isfinite(d)) {
+    w.Double(d);
+  } else {
+    w.Null();
+  }
+}
+
+bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth);
+
+// ArrayValue {repeated AnyValue values = 1}
+bool ArrayJson(std::string_view bytes, JsonWriter& w, int depth) {
+  wire::Reader r(bytes);
+  uint32_t f, t;
+  w.StartArray();
+  while (r.Next(&f, &t)) {
+    std::string_view v;
+    if (f == 1 && t == kLen) {
+      if (!r.Bytes(&v) || !AnyValueJson(v, w, depth + 1)) return false;
+    } else if (!r.Skip(t)) {
+      return false;
+    }
+  }
+  w.EndArray();
+  return r.ok();
+}
+
+// KeyValueList {repeated KeyValue values = 1}; KeyValue {string key = 1; AnyValue value = 2}
+bool KvListJson(std::string_view bytes, JsonWriter& w, int depth) {
+  wire::Reader r(bytes);
+  uint32_t f, t;
+  w.StartObject();
+  while (r.Next(&f, &t)) {
+    std::string_view kv;
+    if (f != 1 || t != kLen) {
+      if (!r.Skip(t)) return false;
+      continue;
+    }
+    if (!r.Bytes(&kv)) return false;
+    std::string_view key, value;
+    bool has_value = false;
+    wire::Reader k(kv);
+    uint32_t kf, kt;
+    while (k.Next(&kf, &kt)) {
+      if (kf == 1 && kt == kLen) {
+        if (!k.Bytes(&key)) return false;
+      } else if (kf == 2 && kt == kLen) {
+        if (!k.Bytes(&value)) return false;
+        has_value = true;
+      } else if (!k.Skip(kt)) {
+        return false;
+      }
+    }
+    if (!k.ok()) return false;
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    if (has_value) {
+      if (!AnyValueJson(value, w, depth + 1)) return false;
+    } else {
+      w.Null();
+    }
+  }
+  w.EndObject();
+  return r.ok();
+}
+
+// AnyValue as JSON: the last field of the oneof wins; none set is null.
+bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth) {
+  if (depth > kMaxDepth) return false;
+  wire::Reader r(bytes);
+  uint32_t f, t;
+  // Find the last value field first, then write it (nested values are validated either way).
+  uint32_t last = 0;
+  std::string_view last_bytes;
+  uint64_t last_num = 0;
+  while (r.Next(&f, &t)) {
+    std::string_view v;
+    uint64_t n;
+    if ((f == 1 || f == 5 || f == 6 || f == 7) && t == kLen) {
+      if (!r.Bytes(&v)) return false;
+      last = f, last_bytes = v;
+    } else if ((f == 2 || f == 3) && t == kVarint) {
+      if (!r.Varint(&n)) return false;
+      last = f, last_num = n;
+    } else if (f == 4 && t == kFixed64) {
+      if (!r.Fixed64(&n)) return false;
+      last = f, last_num = n;
+    } else if (!r.Skip(t)) {
+      return false;
+    }
+  }
+  if (!r.ok()) return false;
+  switch (last) {
+    case 1:
+      w.String(last_bytes.data(), static_cast<rapidjson::SizeType>(last_bytes.size()));
+      return true;
+    case 2:
+      w.Bool(last_num != 0);
+      return true;
+    case 3:
+      w.Int64(static_cast<int64_t>(last_num));
+      return true;
+    case 4:
+      WriteDouble(w, BitsToDouble(last_num));
+      return true;
+    case 5:
+      return ArrayJson(last_bytes, w, depth);
+    case 6:
+      return KvListJson(last_bytes, w, depth);
+    case 7: {
+      std::string b64;
+      base64::Append(&b64, last_bytes);
+      w.String(b64.data(), static_cast<rapidjson::SizeType>(b64.size()));
+      return true;
+    }
+    default:
+      w.Null();
+      return true;
+  }
+}
+
+// An attribute's AnyValue. False on malformed bytes; *present false for an empty AnyValue.
+bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present) {
+  wire::Reader r(bytes);
+  uint32_t f, t;
+  uint32_t last = 0;
+  std::string_view last_bytes;
+  uint64_t last_num = 0;
+  while (r.Next(&f, &t)) {
+    std::string_view v;
+    uint64_t n;
+    if ((f == 1 || f == 5 || f == 6 || f == 7) && t == kLen) {
+      if (!r.Bytes(&v)) return false;
+      last = f, last_bytes = v;
+    } else if ((f == 2 || f == 3) && t == kVarint) {
+      if (!r.Varint(&n)) return false;
+      last = f, last_num = n;
+    } else if (f == 4 && t == kFixed64) {
+      if (!r.Fixed64(&n)) return false;
+      last = f, last_num = n;
+    } else if (!r.Skip(t)) {
+      return false;
+    }
+  }
+  if (!r.ok()) return false;
+  *present = last != 0;
+  switch (last) {
+    case 1:
+      out->type = AttributeValue::Type::kString;
+      out->string_value.assign(last_bytes);
+      return true;
+    case 2:
+      out->type = AttributeValue::Type::kBool;
+      out->int_value = last_num != 0;
+      return true;
+    case 3:
+      out->type = AttributeValue::Type::kInt;
+      out->int_value = static_cast<int64_t>(last_num);
+      return true;
+    case 4:
+      out->type = AttributeValue::Type::kDouble;
+      out->double_value = BitsToDouble(last_num);
+      return true;
+    case 7:
+      out->type = AttributeValue::Type::kBytes;
+      out->string_value.assign(last_bytes);
+      return true;
+    case 5:
+    case 6: {
+      rapidjson::StringBuffer buf;
+      JsonWriter w(buf);
+      if (!(last == 5 ? ArrayJson(last_bytes, w, 1) : KvListJson(last_bytes, w, 1))) return false;
+      out->type = AttributeValue::Type::kJson;
+      out->string_value.assign(buf.GetString(), buf.GetSize());
+      return true;
+    }
+    default:
+      return true;
+  }
+}
+
+// KeyValue {string key = 1; AnyValue value = 2}, appended to `attrs` unless its key is empty
+// or its value unset. Repeated value fields merge; for a oneof that is "the last one wins".
+bool DecodeKeyValue(std::string_view bytes, AttributeRole role, model::Attributes* attrs) {
+  wire::Reader r(bytes);
+  uint32_t f, t;
+  std::string_view key;
+  std::string_view value;
+  bool has_value = false;
+  while (r.Next(&f, &t)) {
+    if (f == 1 && t == kLen) {
+      if (!r.Bytes(&key)) return false;
+    } else if (f == 2 && t == kLen) {
+      if (!r.Bytes(&value)) return false;
+      has_value = true;
+    } else if (!r.Skip(t)) {
+      return false;
+    }
+  }
+  if (!r.ok()) return false;
+  Attribute a;
+  bool present = false;
+  if (has_value && !DecodeAnyValue(value, &a.value, &present)) return false;
+  if (key.empty() || !present) return true;
+  a.key.assign(key);
+  a.role = role;
+  attrs->push_back(std::move(a));
+  return true;
+}
+
+// Resource {repeated KeyValue attributes = 1; ...} and InstrumentationScope
+// {name = 1; version = 2; repeated KeyValue attributes = 3; ...} share this shape.
+struct Scope {
+  std::string_view name;
+  std::string_view version;
+  model::Attributes attributes;
+};
+
+bool DecodeResource(std::string_view bytes, model::Attributes* attrs) {
+  wire::Reader r(bytes);
+  uint32_t f, t;
+  while (r.Next(&f, &t)) {
+    std::string_view v;
+    if (f == 1 && t == kLen) {
+      if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kResource, attrs)) return false;
+    } else if (!r.Skip(t)) {
+      return false;
+    }
+  }
+  return r.ok();
+}
+
+bool DecodeScope(std::string_view bytes, Scope* scope) {
+  wire::Reader r(bytes);
+  uint32_t f, t;
+  while (r.Next(&f, &t)) {
+    std::string_view v;
+    if (f == 1 && t == kLen) {
+      if (!r.Bytes(&scope->name)) return false;
+    } else if (f == 2 && t == kLen) {
+      if (!r.Bytes(&scope->version)) return false;
+    } else if (f == 3 && t == kLen) {
+      if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kScope, &scope->attributes)) {
+        return false;
+      }
+    } else if (!r.Skip(t)) {
+      return false;
+    }
+  }
+  return r.ok();
+}
+
+// The fields of a container message (ResourceSpans, ScopeSpans, ...) gathered before any is
+// decoded, since the resource or scope may come after the records it applies to.
+struct Container {
+  std::vector<std::string_view> heads;    // field 1 occurrences (merged in order)
+  std::vector<std::string_view> records;  // field 2
+};
+
+bool Gather(std::string_view bytes, Container* c) {
+  c->heads.clear();
+  c->records.clear();
+  wire::Reader r(bytes);
+  uint32_t f, t;
+  while (r.Next(&f, &t)) {
+    std::string_view v;
+    if ((f == 1 || f == 2) && t == kLen) {
+      if (!r.Bytes(&v)) return false;
+      (f == 1 ? c->heads : c->records).push_back(v);
+    } else if (!r.Skip(t)) {
+      return false;
+    }
+  }
+  return r.ok();
+}
+
+class TraceDecoder {
+ public:
+  TraceDecoder(const DecodeOptions& options, model::SpanBatch* out, Rejections* rejected)
+      : options_(options), out_(out), rejected_(rejected) {}
+
+  bool Request(std::string_view bytes) {
+    wire::Reader r(bytes);
+    uint32_t f, t;
+    while (r.Next(&f, &t)) {
+      std::string_view v;
+      if (f == 1 && t == kLen) {
+        if (!r.Bytes(&v) || !ResourceSpans(v)) return false;
+      } else if (!r.Skip(t)) {
+        return false;
+      }
+    }
+    return r.ok();
+  }
+
+ private:
+  bool ResourceSpans(std::string_view bytes) {
+    Container rs;
+    if (!Gather(bytes, &rs)) return false;
+    resource_.clear();
+    for (std::string_view h : rs.heads) {
+      if (!DecodeResource(h, &resource_)) return false;
+    }
+    service_ = DatasetForService(ServiceNameOf(resource_));
+    Container ss;
+    for (std::string_view scope_spans : rs.records) {
+      if (!Gather(scope_spans, &ss)) return false;
+      Scope scope;
+      for (std::string_view h : ss.heads) {
+        if (!DecodeScope(h, &scope)) return false;
+      }
+      for (std::string_view span : ss.records) {
+        if (!Span(span, scope)) return false;
+      }
+    }
+    return true;
+  }
+
+  bool Span(std::string_view bytes, const Scope& scope) {
+    model::Span& span = out_->spans.emplace_back();
+    span.environment.assign(options_.environment);
+    span.service = service_;
+    if (options_.classic_key) span.dataset.assign(options_.dataset_header);
+    span.scope_name.assign(scope.name);
+    span.scope_version.assign(scope.version);
+    span.attributes.reserve(resource_.size() + scope.attributes.size() + 16);
+    span.attributes.assign(resource_.begin(), resource_.end());
+    span.attributes.insert(span.attributes.end(), scope.attributes.begin(), scope.attributes.end());
+    std::string_view trace_id, span_id, parent_id;
+    wire::Reader r(bytes);
+    uint32_t f, t;
+    while (r.Next(&f, &t)) {
+      std::string_view v;
+      uint64_t n;
+      uint32_t n32;
+      bool ok = true;
+      switch (f) {
+        case 1:
+          ok = t == kLen ? r.Bytes(&trace_id) : r.Skip(t);
+          break;
+        case 2:
+          ok = t == kLen ? r.Bytes(&span_id) : r.Skip(t);
+          break;
+        case 3:
+          ok = t == kLen ? (r.Bytes(&v) && (span.trace_state.assign(v), true)) : r.Skip(t);
+          break;
+        case 4:
+          ok = t == kLen ? r.Bytes(&parent_id) : r.Skip(t);
+          break;
+        case 5:
+          ok = t == kLen ? (r.Bytes(&v) && (span.name.assign(v), true)) : r.Skip(t);
+          break;
+        case 6:
+          if (t == kVarint) {
+            ok = r.Varint(&n);
+            span.kind = static_cast<model::SpanKind>(static_cast<uint32_t>(n) <= 5 ? n : 0);
+          } else {
+            ok = r.Skip(t);
+          }
+          break;
+        case 7:
+          ok = t == kFixed64 ? (r.Fixed64(&n) && (span.start_ns = static_cast<int64_t>(n), true))
+                             : r.Skip(t);
+          break;
+        case 8:
+          ok = t == kFixed64 ? (r.Fixed64(&n) && (span.end_ns = static_cast<int64_t>(n), true))
+                             : r.Skip(t);
+          break;
+        case 9:
+          ok = t == kLen ? r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &span.attributes)
+                         : r.Skip(t);
+          break;
+        case 11:
+          ok = t == kLen ? r.Bytes(&v) && Event(v, &span) : r.Skip(t);
+          break;
+        case 13:
+          ok = t == kLen ? r.Bytes(&v) && Link(v, &span) : r.Skip(t);
+          break;
+        case 15:
+          ok = t == kLen ? r.Bytes(&v) && Status(v, &span) : r.Skip(t);
+          break;
+        case 16:
+          ok = t == kFixed32 ? (r.Fixed32(&n32) && (span.flags = n32, true)) : r.Skip(t);
+          break;
+        default:
+          ok = r.Skip(t);
+      }
+      if (!ok) return false;
+    }
+    if (!r.ok()) return false;
+    const char* reason = nullptr;
+    if (!ValidTraceIdBytes(trace_id)) {
+      reason = "a span's trace_id is not 16 bytes or is all zero";
+    } else if (!ValidSpanIdBytes(span_id)) {
+      reason = "a span's span_id is not 8 bytes or is all zero";
+    } else if (!parent_id.empty() && parent_id.size() != 8) {
+      reason = "a span's parent_span_id is not 8 bytes";
+    }
+    if (reason) {
+      out_->spans.pop_back();
+      rejected_->Add(reason);
+      return true;
+    }
+    std::memcpy(span.trace_id.bytes.data(), trace_id.data(), 16);
+    std::memcpy(&span.span_id.value, span_id.data(), 8);
+    span.span_id.value = __builtin_bswap64(span.span_id.value);
+    if (!parent_id.empty()) {
+      std::memcpy(&span.parent_span_id.value, parent_id.data(), 8);
+      span.parent_span_id.value = __builtin_bswap64(span.parent_span_id.value);
+    }
+    FinishSpan(&span);
+    return true;
+  }
+
+  // Span.Event {fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3}
+  static bool Event(std::string_view bytes, model::Span* span) {
+    model::SpanEvent& e = span->events.emplace_back();
+    wire::Reader r(bytes);
+    uint32_t f, t;
+    while (r.Next(&f, &t)) {
+      std::string_view v;
+      uint64_t n;
+      bool ok;
+      if (f == 1 && t == kFixed64) {
+        ok = r.Fixed64(&n) && (e.time_ns = static_cast<int64_t>(n), true);
+      } else if (f == 2 && t == kLen) {
+        ok = r.Bytes(&v) && (e.name.assign(v), true);
+      } else if (f == 3 && t == kLen) {
+        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &e.attributes);
+      } else {
+        ok = r.Skip(t);
+      }
+      if (!ok) return false;
+    }
+    return r.ok();
+  }
+
+  // Span.Link {trace_id = 1; span_id = 2; trace_state = 3; repeated KeyValue attributes = 4}.
+  // A link with malformed ids is dropped; the span stays.
+  static bool Link(std::string_view bytes, model::Span* span) {
+    model::SpanLink link;
+    std::string_view trace_id, span_id;
+    wire::Reader r(bytes);
+    uint32_t f, t;
+    while (r.Next(&f, &t)) {
+      std::string_view v;
+      bool ok;
+      if (f == 1 && t == kLen) {
+        ok = r.Bytes(&trace_id);
+      } else if (f == 2 && t == kLen) {
+        ok = r.Bytes(&span_id);
+      } else if (f == 3 && t == kLen) {
+        ok = r.Bytes(&v) && (link.trace_state.assign(v), true);
+      } else if (f == 4 && t == kLen) {
+        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &link.attributes);
+      } else {
+        ok = r.Skip(t);
+      }
+      if (!ok) return false;
+    }
+    if (!r.ok()) return false;
+    if (ValidTraceIdBytes(trace_id) && ValidSpanIdBytes(span_id)) {
+      std::memcpy(link.trace_id.bytes.data(), trace_id.data(), 16);
+      std::memcpy(&link.span_id.value, span_id.data(), 8);
+      link.span_id.value = __builtin_bswap64(link.span_id.value);
+      span->links.push_back(std::move(link));
+    }
+    return true;
+  }
+
+  // Status {string message = 2; StatusCode code = 3}
+  static bool Status(std::string_view bytes, model::Span* span) {
+    wire::Reader r(bytes);
+    uint32_t f, t;
+    while (r.Next(&f, &t)) {
+      std::string_view v;
+      uint64_t n;
+      bool ok;
+      if (f == 2 && t == kLen) {
+        ok = r.Bytes(&v) && (span->status_message.assign(v), true);
+      } else if (f == 3 && t == kVarint) {
+        ok = r.Varint(&n) && (span->otel_status = static_cast<uint32_t>(n) <= 2 ? n : 0, true);
+      } else {
+        ok = r.Skip(t);
+      }
+      if (!ok) return false;
+    }
+    return r.ok();
+  }
+
+  const DecodeOptions& options_;
+  model::SpanBatch* out_;
+  Rejections* rejected_;
+  model::Attributes resource_;
+  std::string service_;
+};
+
+class LogDecoder {
+ public:
+  LogDecoder(const DecodeOptions& options, model::LogBatch* out, Rejections* rejected)
+      : options_(options), out_(out), rejected_(rejected) {}
+
+  bool Request(std::string_view bytes) {
+    wire::Reader r(bytes);
+    uint32_t f, t;
+    while (r.Next(&f, &t)) {
+      std::string_view v;
+      if (f == 1 && t == kLen) {
+        if (!r.Bytes(&v) || !ResourceLogs(v)) return false;
+      } else if (!r.Skip(t)) {
+        return false;
+      }
+    }
+    return r.ok();
+  }
+
+ private:
+  bool ResourceLogs(std::string_view bytes) {
+    Container rl;
+    if (!Gather(bytes, &rl)) return false;
+    resource_.clear();
+    for (std::string_view h : rl.heads) {
+      if (!DecodeResource(h, &resource_)) return false;
+    }
+    service_ = LogsServiceFor(ServiceNameOf(resource_), options_.dataset_header);
+    Container sl;
+    for (std::string_view scope_logs : rl.records) {
+      if (!Gather(scope_logs, &sl)) return false;
+      Scope scope;
+      for (std::string_view h : sl.heads) {
+        if (!DecodeScope(h, &scope)) return false;
+      }
+      for (std::string_view record : sl.records) {
+        if (!Record(record, scope)) return false;
+      }
+    }
+    return true;
+  }
+
+  bool Record(std::string_view bytes, const Scope& scope) {
+    model::LogRecord& rec = out_->records.emplace_back();
+    rec.environment.assign(options_.environment);
+    rec.service = service_;
+    rec.scope_name.assign(scope.name);
+    rec.attributes = resource_;
+    rec.attributes.insert(rec.attributes.end(), scope.attributes.begin(), scope.attributes.end());
+    std::string_view trace_id, span_id, body;
+    bool has_body = false;
+    wire::Reader r(bytes);
+    uint32_t f, t;
+    while (r.Next(&f, &t)) {
+      std::string_view v;
+      uint64_t n;
+      uint32_t n32;
+      bool ok;
+      if (f == 1 && t == kFixed64) {
+        ok = r.Fixed64(&n) && (rec.time_ns = static_cast<int64_t>(n), true);
+      } else if (f == 11 && t == kFixed64) {
+        ok = r.Fixed64(&n) && (rec.observed_ns = static_cast<int64_t>(n), true);
+      } else if (f == 2 && t == kVarint) {
+        ok = r.Varint(&n) && (rec.severity_number = n <= 24 ? static_cast<uint8_t>(n) : 0, true);
+      } else if (f == 3 && t == kLen) {
+        ok = r.Bytes(&v) && (rec.severity_text.assign(v), true);
+      } else if (f == 5 && t == kLen) {
+        ok = r.Bytes(&body);
+        has_body = true;
+      } else if (f == 6 && t == kLen) {
+        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &rec.attributes);
+      } else if (f == 8 && t == kFixed32) {
+        ok = r.Fixed32(&n32) && (rec.flags = n32, true);
+      } else if (f == 9 && t == kLen) {
+        ok = r.Bytes(&trace_id);
+      } else if (f == 10 && t == kLen) {
+        ok = r.Bytes(&span_id);
+      } else if (f == 12 && t == kLen) {
+        ok = r.Bytes(&v) && (rec.event_name.assign(v), true);
+      } else {
+        ok = r.Skip(t);
+      }
+      if (!ok) return false;
+    }
+    if (!r.ok()) return false;
+    if (has_body) {
+      model::AttributeValue value;
+      bool present = false;
+      if (!DecodeAnyValue(body, &value, &present)) return false;
+      if (present && value.type == model::AttributeValue::Type::kString) {
+        rec.body = std::move(value.string_value);
+      } else if (present) {
+        rapidjson::StringBuffer buf;
+        JsonWriter w(buf);
+        if (!AnyValueJson(body, w, 0)) return false;
+        rec.body.assign(buf.GetString(), buf.GetSize());
+        rec.body_is_json = true;
+      }
+    }
+    if (rec.time_ns == 0) rec.time_ns = rec.observed_ns;
+    const char* reason = nullptr;
+    if (!trace_id.empty() && trace_id.size() != 16) {
+      reason = "a log record's trace_id is not 16 bytes";
+    } else if (!span_id.empty() && span_id.size() != 8) {
+      reason = "a log record's span_id is not 8 bytes";
+    }
+    if (reason) {
+      out_->records.pop_back();
+      rejected_->Add(reason);
+      return true;
+    }
+    if (!trace_id.empty()) std::memcpy(rec.trace_id.bytes.data(), trace_id.data(), 16);
+    if (!span_id.empty()) {
+      std::memcpy(&rec.span_id.value, span_id.data(), 8);
+      rec.span_id.value = __builtin_bswap64(rec.span_id.value);
+    }
+    return true;
+  }
+
+  const DecodeOptions& options_;
+  model::LogBatch* out_;
+  Rejections* rejected_;
+  model::Attributes resource_;
+  std::string service_;
+};
+
+}  // namespace
+
+Status DecodeTracesProto(std::string_view body, const DecodeOptions& options, model::SpanBatch* out,
+                         Rejections* rejected) {
+  const size_t before = out->spans.size();
+  const Rejections rejected_before = *rejected;
+  TraceDecoder decoder(options, out, rejected);
+  if (!decoder.Request(body)) {
+    out->spans.erase(out->spans.begin() + static_cast<std::ptrdiff_t>(before), out->spans.end());
+    *rejected = rejected_before;
+    return Status::InvalidArgument("the body is not a valid ExportTraceServiceRequest");
+  }
+  return Status::Ok();
+}
+
+Status DecodeLogsProto(std::string_view body, const DecodeOptions& options, model::LogBatch* out,
+                       Rejections* rejected) {
+  const size_t before = out->records.size();
+  const Rejections rejected_before = *rejected;
+  LogDecoder decoder(options, out, rejected);
+  if (!decoder.Request(body)) {
+    out->records.erase(out->records.begin() + static_cast<std::ptrdiff_t>(before),
+                       out->records.end());
+    *rejected = rejected_before;
+    return Status::InvalidArgument("the body is not a valid ExportLogsServiceRequest");
+  }
+  return Status::Ok();
+}
+
+}  // namespace waggle::codec::otlp

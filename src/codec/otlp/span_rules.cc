@@ -1,0 +1,271 @@
+#include "codec/otlp/span_rules.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "codec/otlp/otlp.h"
+
+namespace waggle::codec::otlp {
+namespace {
+
+using model::Attribute;
+using model::AttributeRole;
+using model::AttributeValue;
+
+// The attributes FinishSpan reads. Later names in a group only fill what earlier ones left.
+enum class Key : uint8_t {
+  kNone,
+  kMethod,
+  kMethodOld,
+  kRoute,
+  kUrl,
+  kUrlOld,
+  kStatus,
+  kStatusOld,
+  kClientIp,
+  kClientIpOld,
+  kUserAgent,
+  kUserAgentOld,
+  kDbSystem,
+  kDbSystemOld,
+  kPeerService,
+  kServicePeerName,
+  kServerAddress,
+  kNetPeerName,
+  kSampleRate,
+};
+
+Key Classify(std::string_view k) {
+  if (k.size() < 7) return Key::kNone;
+  switch (k[0]) {
+    case 'h':
+      if (k == "http.request.method") return Key::kMethod;
+      if (k == "http.method") return Key::kMethodOld;
+      if (k == "http.route") return Key::kRoute;
+      if (k == "http.url") return Key::kUrlOld;
+      if (k == "http.response.status_code") return Key::kStatus;
+      if (k == "http.status_code") return Key::kStatusOld;
+      if (k == "http.client_ip") return Key::kClientIpOld;
+      if (k == "http.user_agent") return Key::kUserAgentOld;
+      return Key::kNone;
+    case 'u':
+      if (k == "url.full") return Key::kUrl;
+      if (k == "user_agent.original") return Key::kUserAgent;
+      return Key::kNone;
+    case 'c':
+      if (k == "client.address") return Key::kClientIp;
+      return Key::kNone;
+    case 'd':
+      if (k == "db.system.name") return Key::kDbSystem;
+      if (k == "db.system") return Key::kDbSystemOld;
+      return Key::kNone;
+    case 'p':
+      if (k == "peer.service") return Key::kPeerService;
+      return Key::kNone;
+    case 's':
+      if (k == "sampleRate") return Key::kSampleRate;
+      if (k == "service.peer.name") return Key::kServicePeerName;
+      if (k == "server.address") return Key::kServerAddress;
+      return Key::kNone;
+    case 'S':
+      if (k == "SampleRate") return Key::kSampleRate;
+      return Key::kNone;
+    case 'n':
+      if (k == "net.peer.name") return Key::kNetPeerName;
+      return Key::kNone;
+    default:
+      return Key::kNone;
+  }
+}
+
+bool AsInt(const AttributeValue& v, int64_t* out) {
+  switch (v.type) {
+    case AttributeValue::Type::kInt:
+      *out = v.int_value;
+      return true;
+    case AttributeValue::Type::kDouble:
+      if (!std::isfinite(v.double_value) || std::fabs(v.double_value) > 1e15) return false;
+      *out = static_cast<int64_t>(v.double_value);
+      return true;
+    case AttributeValue::Type::kString: {
+      const std::string& s = v.string_value;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+      return ec == std::errc() && p == s.data() + s.size();
+    }
+    default:
+      return false;
+  }
+}
+
+const std::string* AsString(const AttributeValue& v) {
+  return v.type == AttributeValue::Type::kString ? &v.string_value : nullptr;
+}
+
+}  // namespace
+
+uint32_t SampleRateOf(const AttributeValue& value) {
+  double rate = 0;
+  switch (value.type) {
+    case AttributeValue::Type::kInt:
+      rate = static_cast<double>(value.int_value);
+      break;
+    case AttributeValue::Type::kDouble:
+      rate = value.double_value;
+      break;
+    case AttributeValue::Type::kString: {
+      const std::string& s = value.string_value;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), rate);
+      if (ec != std::errc() || p != s.data() + s.size()) rate = 0;
+      break;
+    }
+    default:
+      break;
+  }
+  if (!(rate >= 1)) return 1;  // also NaN
+  if (rate >= static_cast<double>(std::numeric_limits<int32_t>::max())) {
+    return std::numeric_limits<int32_t>::max();
+  }
+  return static_cast<uint32_t>(std::llround(rate));
+}
+
+void FinishSpan(model::Span* span) {
+  int64_t status = 0;
+  bool status_new = false;
+  // Where the sample rate was found: 0 none, 1 resource, 2 scope, 3 span (the most specific wins).
+  int rate_rank = 0;
+  bool has_rate = false;
+  bool method_new = false, url_new = false, ip_new = false, ua_new = false, db_new = false;
+  int peer_rank = 0;  // lower is better; 0 = none yet
+  for (const Attribute& a : span->attributes) {
+    const Key key = Classify(a.key);
+    if (key == Key::kNone) continue;
+    const std::string* s = AsString(a.value);
+    switch (key) {
+      case Key::kMethod:
+        if (s) span->http_method = *s, method_new = true;
+        break;
+      case Key::kMethodOld:
+        if (s && !method_new) span->http_method = *s;
+        break;
+      case Key::kRoute:
+        if (s) span->http_route = *s;
+        break;
+      case Key::kUrl:
+        if (s) span->http_url = *s, url_new = true;
+        break;
+      case Key::kUrlOld:
+        if (s && !url_new) span->http_url = *s;
+        break;
+      case Key::kStatus: {
+        int64_t v;
+        if (AsInt(a.value, &v)) status = v, status_new = true;
+        break;
+      }
+      case Key::kStatusOld: {
+        int64_t v;
+        if (!status_new && AsInt(a.value, &v)) status = v;
+        break;
+      }
+      case Key::kClientIp:
+        if (s) span->client_ip = *s, ip_new = true;
+        break;
+      case Key::kClientIpOld:
+        if (s && !ip_new) span->client_ip = *s;
+        break;
+      case Key::kUserAgent:
+        if (s) span->user_agent = *s, ua_new = true;
+        break;
+      case Key::kUserAgentOld:
+        if (s && !ua_new) span->user_agent = *s;
+        break;
+      case Key::kDbSystem:
+        if (s) span->db_system = *s, db_new = true;
+        break;
+      case Key::kDbSystemOld:
+        if (s && !db_new) span->db_system = *s;
+        break;
+      case Key::kPeerService:
+      case Key::kServicePeerName:
+      case Key::kServerAddress:
+      case Key::kNetPeerName: {
+        // Only span attributes name the peer (a resource's server.address is not a callee).
+        if (!s || a.role != AttributeRole::kPlain) break;
+        const int rank = static_cast<int>(key) - static_cast<int>(Key::kPeerService) + 1;
+        if (peer_rank == 0 || rank < peer_rank) span->peer = *s, peer_rank = rank;
+        break;
+      }
+      case Key::kSampleRate: {
+        const int rank = a.role == AttributeRole::kResource ? 1
+                         : a.role == AttributeRole::kScope  ? 2
+                                                            : 3;
+        has_rate = true;
+        if (rank >= rate_rank) span->sample_rate = SampleRateOf(a.value), rate_rank = rank;
+        break;
+      }
+      case Key::kNone:
+        break;
+    }
+  }
+  if (has_rate) {
+    std::erase_if(span->attributes, [](const Attribute& a) {
+      return a.key == "sampleRate" || a.key == "SampleRate";
+    });
+  }
+  span->status_flags = 0;
+  if (status > 0 && status < 1000) {
+    span->http_status = static_cast<int32_t>(status);
+    if (status >= 400 && status < 500) {
+      span->status_flags |= model::kStatusError;
+      if (status == 429) span->status_flags |= model::kStatusThrottle;
+    } else if (status >= 500 && status < 600) {
+      span->status_flags |= model::kStatusFault;
+    }
+  }
+  if (span->status_flags == 0 && span->otel_status == 2) span->status_flags = model::kStatusFault;
+}
+
+std::string_view ServiceNameOf(const model::Attributes& resource) {
+  for (const Attribute& a : resource) {
+    if (a.key == "service.name" && a.value.type == AttributeValue::Type::kString) {
+      return a.value.string_value;
+    }
+  }
+  return {};
+}
+
+bool ValidTraceIdBytes(std::string_view b) {
+  return b.size() == 16 && b.find_first_not_of('\0') != std::string_view::npos;
+}
+bool ValidSpanIdBytes(std::string_view b) {
+  return b.size() == 8 && b.find_first_not_of('\0') != std::string_view::npos;
+}
+
+std::string DatasetForService(std::string_view name) {
+  constexpr std::string_view kSpace = " \t\r\n\v\f";
+  const size_t first = name.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return "unknown_service";
+  name = name.substr(first, name.find_last_not_of(kSpace) - first + 1);
+  if (name.starts_with("unknown_service")) return "unknown_service";
+  return std::string(name);
+}
+
+bool IsClassicKey(std::string_view key) {
+  auto all = [](std::string_view s, auto pred) { return std::all_of(s.begin(), s.end(), pred); };
+  if (key.size() == 32) {
+    return all(key, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  }
+  if (key.size() == 64) {
+    return key.starts_with("hc") && key[2] >= 'a' && key[2] <= 'z' && key.substr(3, 3) == "ic_" &&
+           all(key.substr(6),
+               [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'); });
+  }
+  return false;
+}
+
+void Rejections::Add(std::string_view reason) {
+  if (count++ == 0) message.assign(reason);
+}
+
+}  // namespace waggle::codec::otlp

@@ -1,0 +1,166 @@
+#include "ingest/otlp_ingest.h"
+
+#include "base/clock.h"
+
+namespace waggle::ingest {
+
+using codec::otlp::Encoding;
+using codec::otlp::Signal;
+
+Status OtlpIngestOptions::Validate() const {
+  for (const auto& [key, environment] : api_keys) {
+    if (key.empty()) return Status::InvalidArgument("an API key is empty");
+    if (environment.empty()) return Status::InvalidArgument("API key has an empty environment");
+  }
+  if (memory_budget_bytes < (1 << 20)) {
+    return Status::InvalidArgument("the memory budget must be at least 1 MiB");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> OtlpIngester::Authenticate(std::string_view api_key) const {
+  if (options_.api_keys.empty()) return std::string("default");
+  if (api_key.empty()) {
+    counters_->requests_unauthenticated.fetch_add(1, std::memory_order_relaxed);
+    return Status::Unauthenticated("missing 'x-honeycomb-team' header");
+  }
+  auto it = options_.api_keys.find(std::string(api_key));
+  if (it == options_.api_keys.end()) {
+    counters_->requests_unauthenticated.fetch_add(1, std::memory_order_relaxed);
+    return Status::Unauthenticated("unknown API key - check your credentials");
+  }
+  return it->second;
+}
+
+bool OtlpIngester::TryTake(size_t bytes) {
+  size_t now = in_flight_.load(std::memory_order_relaxed);
+  do {
+    // One request larger than the whole budget still gets through when nothing else is in
+    // flight, so a large legal body is never refused forever.
+    if (now != 0 && now + bytes > options_.memory_budget_bytes) return false;
+  } while (!in_flight_.compare_exchange_weak(now, now + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+Result<OtlpIngester::Lease> OtlpIngester::Reserve(size_t bytes) {
+  if (!TryTake(bytes)) {
+    counters_->requests_shed.fetch_add(1, std::memory_order_relaxed);
+    return Status::Unavailable("over the memory budget; retry later");
+  }
+  Lease lease;
+  lease.owner_ = this;
+  lease.bytes_ = bytes;
+  return lease;
+}
+
+OtlpIngester::Lease::~Lease() {
+  if (owner_) owner_->Release(bytes_);
+}
+
+bool OtlpIngester::Lease::Grow(size_t more) {
+  if (!owner_ || !owner_->TryTake(more)) {
+    if (owner_) owner_->counters_->requests_shed.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  bytes_ += more;
+  return true;
+}
+
+Status OtlpIngester::Store(const model::SpanBatch& batch) {
+  Status s = writer_->Write(batch, storage::Durability::kSync);
+  if (!s.ok()) counters_->store_errors.fetch_add(1, std::memory_order_relaxed);
+  if (s.code() == Status::Code::kResourceExhausted) return Status::Unavailable(s.message());
+  return s;
+}
+
+ExportOutcome OtlpIngester::Export(const Request& request) {
+  ExportOutcome outcome;
+  codec::otlp::DecodeOptions options;
+  options.environment = request.environment;
+  options.dataset_header = request.dataset_header;
+  options.classic_key = codec::otlp::IsClassicKey(request.api_key);
+  codec::otlp::Rejections rejected;
+  if (request.signal == Signal::kTraces) {
+    if (options.classic_key && request.dataset_header.empty()) {
+      counters_->requests_unauthenticated.fetch_add(1, std::memory_order_relaxed);
+      outcome.status = Status::Unauthenticated("missing 'x-honeycomb-dataset' header");
+      return outcome;
+    }
+    model::SpanBatch batch;
+    outcome.status =
+        codec::otlp::DecodeTraces(request.encoding, request.body, options, &batch, &rejected);
+    if (!outcome.status.ok()) {
+      counters_->requests_malformed.fetch_add(1, std::memory_order_relaxed);
+      return outcome;
+    }
+    if (!batch.spans.empty()) {
+      outcome.status = Store(batch);
+      if (!outcome.status.ok()) return outcome;
+    }
+    counters_->spans_accepted.fetch_add(batch.spans.size(), std::memory_order_relaxed);
+    counters_->spans_rejected.fetch_add(rejected.count, std::memory_order_relaxed);
+  } else if (request.signal == Signal::kLogs) {
+    model::LogBatch batch;
+    outcome.status =
+        codec::otlp::DecodeLogs(request.encoding, request.body, options, &batch, &rejected);
+    if (!outcome.status.ok()) {
+      counters_->requests_malformed.fetch_add(1, std::memory_order_relaxed);
+      return outcome;
+    }
+    if (!batch.records.empty()) {
+      outcome.status = writer_->WriteLogs(batch, storage::Durability::kSync);
+      if (!outcome.status.ok()) {
+        counters_->store_errors.fetch_add(1, std::memory_order_relaxed);
+        return outcome;
+      }
+    }
+    counters_->log_records_accepted.fetch_add(batch.records.size(), std::memory_order_relaxed);
+    counters_->log_records_rejected.fetch_add(rejected.count, std::memory_order_relaxed);
+  } else {
+    outcome.status = Status::Unimplemented("metrics are not stored by this version of waggle");
+    return outcome;
+  }
+  outcome.rejected = rejected.count;
+  outcome.message = std::move(rejected.message);
+  if (rejected.count > 0) {
+    outcome.message = std::to_string(rejected.count) + " rejected: " + outcome.message;
+  }
+  return outcome;
+}
+
+ExportOutcome OtlpIngester::IngestEvents(const EventsRequest& request,
+                                         std::vector<codec::honeycomb::EventStatus>* statuses) {
+  ExportOutcome outcome;
+  if (request.body.empty()) {
+    counters_->requests_malformed.fetch_add(1, std::memory_order_relaxed);
+    outcome.status = Status::InvalidArgument("Request body should not be empty.");
+    return outcome;
+  }
+  codec::honeycomb::EventOptions options;
+  options.dataset = request.dataset;
+  options.environment = request.environment;
+  options.now_ns = Clock::Real()->NowNanos();
+  options.seed = seed_.fetch_add(0x9e3779b97f4a7c15ull, std::memory_order_relaxed) ^
+                 static_cast<uint64_t>(options.now_ns);
+  model::SpanBatch batch;
+  outcome.status = request.batch
+                       ? codec::honeycomb::DecodeBatch(request.body, options, &batch, statuses)
+                       : codec::honeycomb::DecodeEvent(request.body, request.event_time,
+                                                       request.samplerate, options, &batch);
+  if (!outcome.status.ok()) {
+    counters_->requests_malformed.fetch_add(1, std::memory_order_relaxed);
+    return outcome;
+  }
+  if (!batch.spans.empty()) {
+    outcome.status = Store(batch);
+    if (!outcome.status.ok()) return outcome;
+  }
+  counters_->events_accepted.fetch_add(batch.spans.size(), std::memory_order_relaxed);
+  for (const auto& s : *statuses) {
+    if (s.status != 202) ++outcome.rejected;
+  }
+  counters_->events_rejected.fetch_add(outcome.rejected, std::memory_order_relaxed);
+  return outcome;
+}
+
+}  // namespace waggle::ingest

@@ -1,0 +1,121 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "codec/honeycomb/events.h"
+#include "codec/otlp/otlp.h"
+#include "storage/writer.h"
+
+// OTLP exports and Honeycomb events, whatever transport brought them (OTLP/HTTP, OTLP/gRPC,
+// the Events API): keys to environments, a memory budget, decoding, and durable writes.
+namespace waggle::ingest {
+
+struct OtlpIngestOptions {
+  // API key -> environment. Empty: no key is checked and everything lands in "default".
+  std::unordered_map<std::string, std::string> api_keys;
+  // Request bytes (as received plus decompressed) that may be in flight at once; past it,
+  // requests are shed with Unavailable so clients retry later.
+  size_t memory_budget_bytes = 256 << 20;
+
+  Status Validate() const;
+};
+
+// Thread-safe: every member is atomic.
+struct OtlpCounters {
+  std::atomic<uint64_t> spans_accepted{0};
+  std::atomic<uint64_t> spans_rejected{0};
+  std::atomic<uint64_t> log_records_accepted{0};
+  std::atomic<uint64_t> log_records_rejected{0};
+  std::atomic<uint64_t> events_accepted{0};
+  std::atomic<uint64_t> events_rejected{0};
+  std::atomic<uint64_t> requests_malformed{0};        // undecodable bodies (400)
+  std::atomic<uint64_t> requests_unauthenticated{0};  // 401
+  std::atomic<uint64_t> requests_too_large{0};        // 413 / RESOURCE_EXHAUSTED
+  std::atomic<uint64_t> requests_shed{0};             // over the memory budget (503)
+  std::atomic<uint64_t> store_errors{0};
+};
+
+// The outcome of one request, in protocol-neutral terms; each transport maps the status to
+// its own form (OK, InvalidArgument, Unauthenticated, ResourceExhausted, Unavailable,
+// Internal).
+struct ExportOutcome {
+  Status status;
+  uint64_t rejected = 0;  // records refused one by one (partial success)
+  std::string message;    // why, when rejected > 0
+};
+
+// Thread-safe.
+class OtlpIngester {
+ public:
+  OtlpIngester(const OtlpIngestOptions& options, storage::Writer* writer, OtlpCounters* counters)
+      : options_(options), writer_(writer), counters_(counters) {}
+
+  // The environment an API key (x-honeycomb-team) stands for. Unauthenticated when keys are
+  // configured and this one is missing or unknown.
+  Result<std::string> Authenticate(std::string_view api_key) const;
+
+  // A share of the memory budget, held while a request is decoded and written.
+  class Lease {
+   public:
+    Lease() = default;
+    Lease(Lease&& other) noexcept : owner_(other.owner_), bytes_(other.bytes_) {
+      other.owner_ = nullptr;
+    }
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    // Takes `more` bytes too; false (nothing taken) when the budget has no room.
+    bool Grow(size_t more);
+
+   private:
+    friend class OtlpIngester;
+    OtlpIngester* owner_ = nullptr;
+    size_t bytes_ = 0;
+  };
+  // Unavailable (and counted as shed) when the budget has no room for `bytes`.
+  Result<Lease> Reserve(size_t bytes);
+
+  struct Request {
+    codec::otlp::Signal signal = codec::otlp::Signal::kTraces;
+    codec::otlp::Encoding encoding = codec::otlp::Encoding::kProtobuf;
+    std::string_view body;  // decompressed
+    std::string environment = "default";
+    std::string_view api_key;
+    std::string_view dataset_header;  // x-honeycomb-dataset
+  };
+  // Decodes an OTLP export and stores what is valid, durably. Records refused one by one
+  // are counted in the outcome; an undecodable body stores nothing (InvalidArgument).
+  ExportOutcome Export(const Request& request);
+
+  // The Events API: a batch (one status per event) or one event (statuses left empty).
+  struct EventsRequest {
+    bool batch = true;
+    std::string_view body;  // decompressed
+    std::string environment = "default";
+    std::string_view dataset;
+    std::string_view event_time;  // X-Honeycomb-Event-Time (single events)
+    std::string_view samplerate;  // X-Honeycomb-Samplerate (single events)
+  };
+  ExportOutcome IngestEvents(const EventsRequest& request,
+                             std::vector<codec::honeycomb::EventStatus>* statuses);
+
+  OtlpCounters& counters() { return *counters_; }
+
+ private:
+  void Release(size_t bytes) { in_flight_.fetch_sub(bytes, std::memory_order_relaxed); }
+  bool TryTake(size_t bytes);
+  Status Store(const model::SpanBatch& batch);
+
+  const OtlpIngestOptions options_;
+  storage::Writer* const writer_;
+  OtlpCounters* const counters_;
+  std::atomic<size_t> in_flight_{0};
+  std::atomic<uint64_t> seed_{0x5eed};
+};
+
+}  // namespace waggle::ingest

@@ -1,0 +1,344 @@
+#include "server/otlp_api.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "base/hex.h"
+#include "codec/compression.h"
+
+namespace waggle::server {
+namespace {
+
+using codec::otlp::Encoding;
+using codec::otlp::Signal;
+
+// gRPC status codes (grpc/status.h), named here to keep gRPC's headers out of this file.
+enum GrpcCode {
+  kOk = 0,
+  kInvalidArgument = 3,
+  kResourceExhausted = 8,
+  kUnimplemented = 12,
+  kInternal = 13,
+  kUnavailable = 14,
+  kUnauthenticated = 16,
+};
+
+int GrpcCodeOf(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kOk:
+      return kOk;
+    case Status::Code::kInvalidArgument:
+      return kInvalidArgument;
+    case Status::Code::kUnauthenticated:
+      return kUnauthenticated;
+    case Status::Code::kResourceExhausted:
+      return kResourceExhausted;
+    case Status::Code::kUnavailable:
+      return kUnavailable;
+    case Status::Code::kUnimplemented:
+      return kUnimplemented;
+    default:
+      return kInternal;
+  }
+}
+
+// The one HTTP status for each outcome (spec/otlp.md §2.6).
+int HttpStatusOf(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kOk:
+      return 200;
+    case Status::Code::kInvalidArgument:
+      return 400;
+    case Status::Code::kUnauthenticated:
+      return 401;
+    case Status::Code::kResourceExhausted:
+      return 413;
+    case Status::Code::kUnavailable:
+      return 503;
+    case Status::Code::kUnimplemented:
+      return 404;
+    default:
+      return 500;
+  }
+}
+
+std::string_view MediaType(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  return t;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const char* ContentTypeOf(Encoding e) {
+  return e == Encoding::kProtobuf ? "application/x-protobuf" : "application/json";
+}
+
+net::HttpResponse StatusResponse(Encoding encoding, const Status& s) {
+  net::HttpResponse r;
+  r.status = HttpStatusOf(s);
+  r.content_type = ContentTypeOf(encoding);
+  r.body = codec::otlp::EncodeStatus(encoding, GrpcCodeOf(s), s.message());
+  if (r.status == 503 || r.status == 429) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+// Honeycomb's error form: {"error": "..."}.
+net::HttpResponse HoneycombError(int status, std::string_view message) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("error");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  net::HttpResponse r;
+  r.status = status;
+  r.body.assign(buf.GetString(), buf.GetSize());
+  if (status == 503 || status == 429) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+// Percent-decoding of a path segment (a dataset name).
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      uint8_t b;
+      if (hex::Decode(s.substr(i + 1, 2), &b, 1)) {
+        out.push_back(static_cast<char>(b));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+void AddCors(const net::HttpRequest& request, net::HttpResponse* r) {
+  std::string_view origin = request.Header("origin");
+  if (origin.empty()) return;
+  r->headers.emplace_back("Access-Control-Allow-Origin", std::string(origin));
+  r->headers.emplace_back("Vary", "Origin");
+}
+
+}  // namespace
+
+net::HttpResponse OtlpApi::TransportError(int status, std::string message) {
+  net::HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = codec::otlp::EncodeStatus(
+      Encoding::kJson, status == 413 ? kResourceExhausted : kInvalidArgument, message);
+  return r;
+}
+
+net::HttpResponse OtlpApi::Handle(const net::HttpRequest& request) {
+  net::HttpResponse r;
+  if (request.method == "OPTIONS") {
+    // CORS preflight, for browser SDKs posting cross-origin.
+    r.status = 204;
+    r.content_type.clear();
+    AddCors(request, &r);
+    r.headers.emplace_back("Access-Control-Allow-Methods", "POST, OPTIONS");
+    r.headers.emplace_back("Access-Control-Allow-Headers",
+                           "Content-Type, Content-Encoding, X-Honeycomb-Team, X-Honeycomb-Dataset, "
+                           "X-Honeycomb-Event-Time, X-Honeycomb-Samplerate");
+    r.headers.emplace_back("Access-Control-Max-Age", "7200");
+    return r;
+  }
+  const std::string_view path = request.path;
+  const bool events = path.starts_with("/1/events/");
+  const bool batch = path.starts_with("/1/batch/");
+  const bool known =
+      path == "/v1/traces" || path == "/v1/logs" || path == "/v1/metrics" || events || batch;
+  if (!known) {
+    r = net::HttpResponse::Text(404, "404 page not found\n");
+  } else if (request.method != "POST") {
+    r = net::HttpResponse::Text(405, "405 method not allowed, supported: [POST]\n");
+    r.headers.emplace_back("Allow", "POST");
+  } else if (events || batch) {
+    r = Events(request, batch, PercentDecode(path.substr(events ? 10 : 9)));
+  } else {
+    r = Otlp(request, path == "/v1/traces" ? Signal::kTraces
+                      : path == "/v1/logs" ? Signal::kLogs
+                                           : Signal::kMetrics);
+  }
+  AddCors(request, &r);
+  return r;
+}
+
+net::HttpResponse OtlpApi::Otlp(const net::HttpRequest& request, Signal signal) {
+  const std::string_view type = MediaType(request.Header("content-type"));
+  Encoding encoding;
+  if (EqualsIgnoreCase(type, "application/x-protobuf") ||
+      EqualsIgnoreCase(type, "application/protobuf")) {
+    encoding = Encoding::kProtobuf;
+  } else if (EqualsIgnoreCase(type, "application/json")) {
+    encoding = Encoding::kJson;
+  } else {
+    ingester_->counters().requests_malformed.fetch_add(1, std::memory_order_relaxed);
+    return net::HttpResponse::Text(
+        415,
+        "unsupported content-type, valid types are: application/protobuf, "
+        "application/x-protobuf, application/json\n");
+  }
+  const std::string_view api_key = request.Header("x-honeycomb-team");
+  auto environment = ingester_->Authenticate(api_key);
+  if (!environment.ok()) return StatusResponse(encoding, environment.status());
+
+  auto lease = ingester_->Reserve(request.body.size());
+  if (!lease.ok()) return StatusResponse(encoding, lease.status());
+  std::string inflated;
+  std::string_view body;
+  const std::string_view content_encoding = request.Header("content-encoding");
+  Status s =
+      codec::Decompress(content_encoding, request.body, options_.max_body_bytes, &inflated, &body);
+  if (s.code() == Status::Code::kResourceExhausted) {
+    ingester_->counters().requests_too_large.fetch_add(1, std::memory_order_relaxed);
+    return StatusResponse(encoding, s);
+  }
+  if (!s.ok()) {
+    ingester_->counters().requests_malformed.fetch_add(1, std::memory_order_relaxed);
+    return StatusResponse(
+        encoding, Status::InvalidArgument("failed to parse OTLP request body: " + s.message()));
+  }
+  if (!inflated.empty() && !lease->Grow(inflated.size())) {
+    return StatusResponse(encoding, Status::Unavailable("over the memory budget; retry later"));
+  }
+  ingest::OtlpIngester::Request req;
+  req.signal = signal;
+  req.encoding = encoding;
+  req.body = body;
+  req.environment = std::move(*environment);
+  req.api_key = api_key;
+  req.dataset_header = request.Header("x-honeycomb-dataset");
+  ingest::ExportOutcome outcome = ingester_->Export(req);
+  if (!outcome.status.ok()) {
+    if (outcome.status.code() == Status::Code::kInvalidArgument) {
+      outcome.status =
+          Status::InvalidArgument("failed to parse OTLP request body: " + outcome.status.message());
+    }
+    return StatusResponse(encoding, outcome.status);
+  }
+  net::HttpResponse r;
+  r.content_type = ContentTypeOf(encoding);
+  r.body = codec::otlp::EncodeExportResponse(encoding, signal, outcome.rejected, outcome.message);
+  return r;
+}
+
+net::HttpResponse OtlpApi::Events(const net::HttpRequest& request, bool batch,
+                                  std::string dataset) {
+  if (dataset.empty() || dataset.find('/') != std::string::npos) {
+    return HoneycombError(404, "dataset not found");
+  }
+  auto environment = ingester_->Authenticate(request.Header("x-honeycomb-team"));
+  if (!environment.ok()) return HoneycombError(401, "unknown API key - check your credentials");
+  auto lease = ingester_->Reserve(request.body.size());
+  if (!lease.ok()) return HoneycombError(503, "Request dropped: over the memory budget.");
+  std::string inflated;
+  std::string_view body;
+  Status s = codec::Decompress(request.Header("content-encoding"), request.body,
+                               options_.max_body_bytes, &inflated, &body);
+  if (s.code() == Status::Code::kResourceExhausted) {
+    ingester_->counters().requests_too_large.fetch_add(1, std::memory_order_relaxed);
+    return HoneycombError(413, "Request body is too large.");
+  }
+  if (!s.ok()) {
+    ingester_->counters().requests_malformed.fetch_add(1, std::memory_order_relaxed);
+    return HoneycombError(400, "Request body is malformed and cannot be read.");
+  }
+  if (!inflated.empty() && !lease->Grow(inflated.size())) {
+    return HoneycombError(503, "Request dropped: over the memory budget.");
+  }
+  ingest::OtlpIngester::EventsRequest req;
+  req.batch = batch;
+  req.body = body;
+  req.environment = std::move(*environment);
+  req.dataset = dataset;
+  req.event_time = request.Header("x-honeycomb-event-time");
+  req.samplerate = request.Header("x-honeycomb-samplerate");
+  std::vector<codec::honeycomb::EventStatus> statuses;
+  ingest::ExportOutcome outcome = ingester_->IngestEvents(req, &statuses);
+  if (!outcome.status.ok()) {
+    const int status = outcome.status.code() == Status::Code::kInvalidArgument ? 400
+                       : outcome.status.code() == Status::Code::kUnavailable   ? 503
+                                                                               : 500;
+    return HoneycombError(status, outcome.status.message());
+  }
+  net::HttpResponse r;
+  if (!batch) {
+    r.content_type.clear();
+    return r;  // 200, empty, as Honeycomb answers single events
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartArray();
+  for (const auto& st : statuses) {
+    w.StartObject();
+    w.Key("status");
+    w.Int(st.status);
+    if (!st.error.empty()) {
+      w.Key("error");
+      w.String(st.error.data(), static_cast<rapidjson::SizeType>(st.error.size()));
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  r.body.assign(buf.GetString(), buf.GetSize());
+  return r;
+}
+
+net::GrpcReply OtlpApi::HandleGrpc(const net::GrpcCall& call) {
+  net::GrpcReply reply;
+  Signal signal;
+  if (call.method == "/opentelemetry.proto.collector.trace.v1.TraceService/Export") {
+    signal = Signal::kTraces;
+  } else if (call.method == "/opentelemetry.proto.collector.logs.v1.LogsService/Export") {
+    signal = Signal::kLogs;
+  } else {
+    reply.code = kUnimplemented;
+    reply.message = "unknown method " + std::string(call.method);
+    return reply;
+  }
+  const std::string_view api_key = call.Metadata("x-honeycomb-team");
+  auto environment = ingester_->Authenticate(api_key);
+  if (!environment.ok()) {
+    reply.code = kUnauthenticated;
+    reply.message = environment.status().message();
+    return reply;
+  }
+  auto lease = ingester_->Reserve(call.message.size());
+  if (!lease.ok()) {
+    reply.code = kUnavailable;
+    reply.message = lease.status().message();
+    return reply;
+  }
+  ingest::OtlpIngester::Request req;
+  req.signal = signal;
+  req.encoding = Encoding::kProtobuf;
+  req.body = call.message;
+  req.environment = std::move(*environment);
+  req.api_key = api_key;
+  req.dataset_header = call.Metadata("x-honeycomb-dataset");
+  ingest::ExportOutcome outcome = ingester_->Export(req);
+  if (!outcome.status.ok()) {
+    reply.code = GrpcCodeOf(outcome.status);
+    reply.message = outcome.status.message();
+    return reply;
+  }
+  reply.body = codec::otlp::EncodeExportResponse(Encoding::kProtobuf, signal, outcome.rejected,
+                                                 outcome.message);
+  return reply;
+}
+
+}  // namespace waggle::server
