@@ -27,29 +27,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// Binds `fd` to a free loopback port and returns the port.
-uint16_t BindLoopback(int fd) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
-}
-
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  uint16_t port = BindLoopback(fd);
-  ::close(fd);
-  return port;
-}
+using waggle::bench::BindLoopback;
+using waggle::bench::Clock;
+using waggle::bench::Seconds;
 
 // --- datagrams -----------------------------------------------------------------------------
 
@@ -268,124 +252,13 @@ struct Sink {
   }
 };
 
-// --- waggle serve ----------------------------------------------------------------------------
-
-struct Waggle {
-  pid_t pid = -1;
-  uint16_t port = 0, http = 0;
-  std::string dir;
-
-  bool Start(const std::string& binary) {
-    char tmpl[] = "/tmp/waggle-bench-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    port = FreePort();
-    http = FreePort();
-    pid = ::fork();
-    if (pid == 0) {
-      std::string udp = "127.0.0.1:" + std::to_string(port),
-                  h = "127.0.0.1:" + std::to_string(http);
-      std::string log = dir + "/log";
-      FILE* f = std::freopen(log.c_str(), "w", stderr);
-      (void)f;
-      ::execl(binary.c_str(), binary.c_str(), "serve", "--data-dir", (dir + "/data").c_str(),
-              "--xray-udp", udp.c_str(), "--xray-tcp", udp.c_str(), "--http", h.c_str(), nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 200; ++i) {
-      if (Get("/healthz").find("200 OK") != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    Stop();  // do not leave the process or its data dir behind
-    return false;
-  }
-
-  std::string Get(const std::string& path) const {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(http);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      ::close(fd);
-      return "";
-    }
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    ::send(fd, req.data(), req.size(), 0);
-    std::string out;
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
-    ::close(fd);
-    return out;
-  }
-
-  // The value of a series, or the sum over all its labelled series.
-  uint64_t Metric(const std::string& name) const {
-    std::istringstream m(Get("/metrics"));
-    std::string line;
-    uint64_t sum = 0;
-    while (std::getline(m, line)) {
-      if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
-      char next = line[name.size()];
-      if (next != ' ' && next != '{') continue;
-      sum += std::strtoull(line.c_str() + line.rfind(' ') + 1, nullptr, 10);
-    }
-    return sum;
-  }
-
-  uint64_t PeakRssKiB() const {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
-    }
-    return 0;
-  }
-
-  int Stop() {
-    ::kill(pid, SIGTERM);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    std::string cmd = "rm -rf " + dir;
-    (void)!std::system(cmd.c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-};
-
 // --- PutTraceSegments over keep-alive connections --------------------------------------------
 
-// Sends `requests` POSTs (or GETs when body is empty) on one connection; returns false on error.
-bool Exchange(uint16_t port, const std::string& request, int requests, const char* expect) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return false;
-  std::string in;
-  char buf[65536];
+// Sends `requests` requests on one connection; false unless every answer has `status`.
+bool Exchange(uint16_t port, const std::string& request, int requests, int status) {
+  waggle::bench::HttpConnection c(port);
   for (int i = 0; i < requests; ++i) {
-    ::send(fd, request.data(), request.size(), 0);
-    // Read one response: headers, then Content-Length bytes.
-    size_t header_end;
-    while ((header_end = in.find("\r\n\r\n")) == std::string::npos) {
-      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) return false;
-      in.append(buf, static_cast<size_t>(n));
-    }
-    if (in.find(expect) != 9) return false;
-    size_t cl = in.find("Content-Length: ");
-    size_t len = cl < header_end ? std::strtoull(in.c_str() + cl + 16, nullptr, 10) : 0;
-    while (in.size() < header_end + 4 + len) {
-      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) return false;
-      in.append(buf, static_cast<size_t>(n));
-    }
-    in.erase(0, header_end + 4 + len);
+    if (c.Exchange(request) != status) return false;
   }
   return true;
 }
@@ -436,16 +309,16 @@ int main(int argc, char** argv) {
               " in %.2f s, kernel drops %" PRIu64 ")\n",
               ref_rate, ref.sent, ref.seconds, sink_q.drops);
 
-  Waggle w;
+  waggle::bench::WaggleProcess w;
   if (!w.Start(binary)) {
     std::fprintf(stderr, "xray_ingest_bench: waggle serve did not start (%s)\n", binary.c_str());
     return 1;
   }
-  SendResult got = Send(w.port, small, large, count, 1ull << 40, max_queue, [&] {
+  SendResult got = Send(w.xray, small, large, count, 1ull << 40, max_queue, [&] {
     return w.Metric("waggle_xray_udp_segments_accepted_total") +
            w.Metric("waggle_xray_udp_rejected_total");
   });
-  UdpQueue q = ReadUdpQueue(w.port);
+  UdpQueue q = ReadUdpQueue(w.xray);
   const uint64_t stored = w.Metric("waggle_xray_udp_segments_accepted_total");
   const double rate = static_cast<double>(stored) / got.seconds;
   const double rss_mib = static_cast<double>(w.PeakRssKiB()) / 1024;
@@ -482,13 +355,13 @@ int main(int argc, char** argv) {
     auto start = Clock::now();
     for (int c = 0; c < kConnections; ++c) {
       threads.emplace_back([&, c] {
-        if (!Exchange(port, make_request(c), kRequests, "200")) ok = false;
+        if (!Exchange(port, make_request(c), kRequests, 200)) ok = false;
       });
     }
     for (auto& t : threads) t.join();
     return ok ? Seconds(Clock::now() - start) : -1.0;
   };
-  double put_s = run([&](int c) { return requests[c]; }, w.port);
+  double put_s = run([&](int c) { return requests[c]; }, w.xray);
   double ref_s =
       run([](int) { return std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); }, w.http);
   const double docs_per_s = kConnections * kRequests * kDocs / put_s;

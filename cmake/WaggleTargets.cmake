@@ -65,8 +65,12 @@ function(waggle_fuzzer name)
   foreach(dep IN LISTS ARG_DEPS)
     target_link_libraries(${name} PRIVATE waggle_${dep})
   endforeach()
-  # A brief run inside `make test`: 20 s of fuzzing from the seed corpus.
+  # A brief run inside `make test`: 20 s of fuzzing from the seed corpus. New inputs go to a
+  # corpus dir in the build tree (libFuzzer writes to the first dir), never the source tree.
+  set(work_corpus ${CMAKE_CURRENT_BINARY_DIR}/${name}_corpus)
+  file(MAKE_DIRECTORY ${work_corpus})
   add_test(NAME ${name}
-           COMMAND ${name} -max_total_time=20 -rss_limit_mb=2048 -timeout=10 ${ARG_CORPUS})
+           COMMAND ${name} -max_total_time=20 -rss_limit_mb=2048 -timeout=10 ${work_corpus}
+                   ${ARG_CORPUS})
   set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 120)
 endfunction()

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "base/base64.h"
 #include "base/hex.h"
@@ -241,6 +242,11 @@ bool ValueJson(const element& any, JsonWriter& w, int depth) {
   for (auto f : o) {
     const std::string_view k = f.key;
     if (IsNull(f.value)) continue;
+    const bool known = Is(k, "stringValue", "string_value") || Is(k, "boolValue", "bool_value") ||
+                       Is(k, "intValue", "int_value") || Is(k, "doubleValue", "double_value") ||
+                       Is(k, "bytesValue", "bytes_value") || Is(k, "arrayValue", "array_value") ||
+                       Is(k, "kvlistValue", "kvlist_value");
+    if (!known) continue;     // unknown members are ignored
     if (wrote) return false;  // two members of a oneof
     if (Is(k, "stringValue", "string_value")) {
       std::string_view s;
@@ -398,7 +404,8 @@ bool DecodeScope(const element& e, Scope* scope) {
 // A container object ({resource|scope, <records>}): the head is decoded before the records,
 // whatever the order of the members.
 bool Split(const element& e, std::string_view head_camel, std::string_view records_camel,
-           std::string_view records_snake, element* head, element* records) {
+           std::string_view records_snake, std::optional<element>* head,
+           std::optional<element>* records) {
   object o;
   if (e.get(o) != simdjson::SUCCESS) return false;
   for (auto f : o) {
@@ -427,17 +434,17 @@ class TraceDecoder {
 
  private:
   bool ResourceSpans(const element& e) {
-    element resource, scope_spans;
+    std::optional<element> resource, scope_spans;
     if (!Split(e, "resource", "scopeSpans", "scope_spans", &resource, &scope_spans)) return false;
     resource_.clear();
-    if (!DecodeResource(resource, &resource_)) return false;
+    if (resource && !DecodeResource(*resource, &resource_)) return false;
     service_ = DatasetForService(ServiceNameOf(resource_));
-    return ForEach(scope_spans, [this](const element& ss) {
-      element scope_e, spans;
+    return !scope_spans || ForEach(*scope_spans, [this](const element& ss) {
+      std::optional<element> scope_e, spans;
       if (!Split(ss, "scope", "spans", "spans", &scope_e, &spans)) return false;
       Scope scope;
-      if (!DecodeScope(scope_e, &scope)) return false;
-      return ForEach(spans, [&](const element& s) { return Span(s, scope); });
+      if (scope_e && !DecodeScope(*scope_e, &scope)) return false;
+      return !spans || ForEach(*spans, [&](const element& s) { return Span(s, scope); });
     });
   }
 
@@ -601,17 +608,17 @@ class LogDecoder {
 
  private:
   bool ResourceLogs(const element& e) {
-    element resource, scope_logs;
+    std::optional<element> resource, scope_logs;
     if (!Split(e, "resource", "scopeLogs", "scope_logs", &resource, &scope_logs)) return false;
     resource_.clear();
-    if (!DecodeResource(resource, &resource_)) return false;
+    if (resource && !DecodeResource(*resource, &resource_)) return false;
     service_ = LogsServiceFor(ServiceNameOf(resource_), options_.dataset_header);
-    return ForEach(scope_logs, [this](const element& sl) {
-      element scope_e, records;
+    return !scope_logs || ForEach(*scope_logs, [this](const element& sl) {
+      std::optional<element> scope_e, records;
       if (!Split(sl, "scope", "logRecords", "log_records", &scope_e, &records)) return false;
       Scope scope;
-      if (!DecodeScope(scope_e, &scope)) return false;
-      return ForEach(records, [&](const element& r) { return Record(r, scope); });
+      if (scope_e && !DecodeScope(*scope_e, &scope)) return false;
+      return !records || ForEach(*records, [&](const element& r) { return Record(r, scope); });
     });
   }
 

@@ -53,7 +53,7 @@ bool ArrayJson(std::string_view bytes, JsonWriter& w, int depth) {
     std::string_view v;
     if (f == 1 && t == kLen) {
       if (!r.Bytes(&v) || !AnyValueJson(v, w, depth + 1)) return false;
-    } else if (!r.Skip(t)) {
+    } else if (!r.Skip(t, f)) {
       return false;
     }
   }
@@ -69,7 +69,7 @@ bool KvListJson(std::string_view bytes, JsonWriter& w, int depth) {
   while (r.Next(&f, &t)) {
     std::string_view kv;
     if (f != 1 || t != kLen) {
-      if (!r.Skip(t)) return false;
+      if (!r.Skip(t, f)) return false;
       continue;
     }
     if (!r.Bytes(&kv)) return false;
@@ -83,7 +83,7 @@ bool KvListJson(std::string_view bytes, JsonWriter& w, int depth) {
       } else if (kf == 2 && kt == kLen) {
         if (!k.Bytes(&value)) return false;
         has_value = true;
-      } else if (!k.Skip(kt)) {
+      } else if (!k.Skip(kt, kf)) {
         return false;
       }
     }
@@ -120,7 +120,7 @@ bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth) {
     } else if (f == 4 && t == kFixed64) {
       if (!r.Fixed64(&n)) return false;
       last = f, last_num = n;
-    } else if (!r.Skip(t)) {
+    } else if (!r.Skip(t, f)) {
       return false;
     }
   }
@@ -173,7 +173,7 @@ bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present) 
     } else if (f == 4 && t == kFixed64) {
       if (!r.Fixed64(&n)) return false;
       last = f, last_num = n;
-    } else if (!r.Skip(t)) {
+    } else if (!r.Skip(t, f)) {
       return false;
     }
   }
@@ -228,7 +228,7 @@ bool DecodeKeyValue(std::string_view bytes, AttributeRole role, model::Attribute
     } else if (f == 2 && t == kLen) {
       if (!r.Bytes(&value)) return false;
       has_value = true;
-    } else if (!r.Skip(t)) {
+    } else if (!r.Skip(t, f)) {
       return false;
     }
   }
@@ -258,7 +258,7 @@ bool DecodeResource(std::string_view bytes, model::Attributes* attrs) {
     std::string_view v;
     if (f == 1 && t == kLen) {
       if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kResource, attrs)) return false;
-    } else if (!r.Skip(t)) {
+    } else if (!r.Skip(t, f)) {
       return false;
     }
   }
@@ -278,7 +278,7 @@ bool DecodeScope(std::string_view bytes, Scope* scope) {
       if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kScope, &scope->attributes)) {
         return false;
       }
-    } else if (!r.Skip(t)) {
+    } else if (!r.Skip(t, f)) {
       return false;
     }
   }
@@ -302,7 +302,7 @@ bool Gather(std::string_view bytes, Container* c) {
     if ((f == 1 || f == 2) && t == kLen) {
       if (!r.Bytes(&v)) return false;
       (f == 1 ? c->heads : c->records).push_back(v);
-    } else if (!r.Skip(t)) {
+    } else if (!r.Skip(t, f)) {
       return false;
     }
   }
@@ -321,7 +321,7 @@ class TraceDecoder {
       std::string_view v;
       if (f == 1 && t == kLen) {
         if (!r.Bytes(&v) || !ResourceSpans(v)) return false;
-      } else if (!r.Skip(t)) {
+      } else if (!r.Skip(t, f)) {
         return false;
       }
     }
@@ -371,54 +371,54 @@ class TraceDecoder {
       bool ok = true;
       switch (f) {
         case 1:
-          ok = t == kLen ? r.Bytes(&trace_id) : r.Skip(t);
+          ok = t == kLen ? r.Bytes(&trace_id) : r.Skip(t, f);
           break;
         case 2:
-          ok = t == kLen ? r.Bytes(&span_id) : r.Skip(t);
+          ok = t == kLen ? r.Bytes(&span_id) : r.Skip(t, f);
           break;
         case 3:
-          ok = t == kLen ? (r.Bytes(&v) && (span.trace_state.assign(v), true)) : r.Skip(t);
+          ok = t == kLen ? (r.Bytes(&v) && (span.trace_state.assign(v), true)) : r.Skip(t, f);
           break;
         case 4:
-          ok = t == kLen ? r.Bytes(&parent_id) : r.Skip(t);
+          ok = t == kLen ? r.Bytes(&parent_id) : r.Skip(t, f);
           break;
         case 5:
-          ok = t == kLen ? (r.Bytes(&v) && (span.name.assign(v), true)) : r.Skip(t);
+          ok = t == kLen ? (r.Bytes(&v) && (span.name.assign(v), true)) : r.Skip(t, f);
           break;
         case 6:
           if (t == kVarint) {
             ok = r.Varint(&n);
             span.kind = static_cast<model::SpanKind>(static_cast<uint32_t>(n) <= 5 ? n : 0);
           } else {
-            ok = r.Skip(t);
+            ok = r.Skip(t, f);
           }
           break;
         case 7:
           ok = t == kFixed64 ? (r.Fixed64(&n) && (span.start_ns = static_cast<int64_t>(n), true))
-                             : r.Skip(t);
+                             : r.Skip(t, f);
           break;
         case 8:
           ok = t == kFixed64 ? (r.Fixed64(&n) && (span.end_ns = static_cast<int64_t>(n), true))
-                             : r.Skip(t);
+                             : r.Skip(t, f);
           break;
         case 9:
           ok = t == kLen ? r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &span.attributes)
-                         : r.Skip(t);
+                         : r.Skip(t, f);
           break;
         case 11:
-          ok = t == kLen ? r.Bytes(&v) && Event(v, &span) : r.Skip(t);
+          ok = t == kLen ? r.Bytes(&v) && Event(v, &span) : r.Skip(t, f);
           break;
         case 13:
-          ok = t == kLen ? r.Bytes(&v) && Link(v, &span) : r.Skip(t);
+          ok = t == kLen ? r.Bytes(&v) && Link(v, &span) : r.Skip(t, f);
           break;
         case 15:
-          ok = t == kLen ? r.Bytes(&v) && Status(v, &span) : r.Skip(t);
+          ok = t == kLen ? r.Bytes(&v) && Status(v, &span) : r.Skip(t, f);
           break;
         case 16:
-          ok = t == kFixed32 ? (r.Fixed32(&n32) && (span.flags = n32, true)) : r.Skip(t);
+          ok = t == kFixed32 ? (r.Fixed32(&n32) && (span.flags = n32, true)) : r.Skip(t, f);
           break;
         default:
-          ok = r.Skip(t);
+          ok = r.Skip(t, f);
       }
       if (!ok) return false;
     }
@@ -463,7 +463,7 @@ class TraceDecoder {
       } else if (f == 3 && t == kLen) {
         ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &e.attributes);
       } else {
-        ok = r.Skip(t);
+        ok = r.Skip(t, f);
       }
       if (!ok) return false;
     }
@@ -489,7 +489,7 @@ class TraceDecoder {
       } else if (f == 4 && t == kLen) {
         ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &link.attributes);
       } else {
-        ok = r.Skip(t);
+        ok = r.Skip(t, f);
       }
       if (!ok) return false;
     }
@@ -516,7 +516,7 @@ class TraceDecoder {
       } else if (f == 3 && t == kVarint) {
         ok = r.Varint(&n) && (span->otel_status = static_cast<uint32_t>(n) <= 2 ? n : 0, true);
       } else {
-        ok = r.Skip(t);
+        ok = r.Skip(t, f);
       }
       if (!ok) return false;
     }
@@ -542,7 +542,7 @@ class LogDecoder {
       std::string_view v;
       if (f == 1 && t == kLen) {
         if (!r.Bytes(&v) || !ResourceLogs(v)) return false;
-      } else if (!r.Skip(t)) {
+      } else if (!r.Skip(t, f)) {
         return false;
       }
     }
@@ -610,7 +610,7 @@ class LogDecoder {
       } else if (f == 12 && t == kLen) {
         ok = r.Bytes(&v) && (rec.event_name.assign(v), true);
       } else {
-        ok = r.Skip(t);
+        ok = r.Skip(t, f);
       }
       if (!ok) return false;
     }

@@ -9,7 +9,14 @@
 // past its end, and the few writes responses need.
 namespace waggle::codec::otlp::wire {
 
-enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLen = 2, kFixed32 = 5 };
+enum WireType : uint32_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLen = 2,
+  kStartGroup = 3,
+  kEndGroup = 4,
+  kFixed32 = 5
+};
 
 // Reads one message's fields in order. Every call returns false (and leaves the reader
 // failed) on truncated or malformed input.
@@ -65,8 +72,9 @@ class Reader {
     p_ += n;
     return true;
   }
-  // Skips a field of `type`; groups (3, 4) are refused, as proto3 has none.
-  bool Skip(uint32_t type) {
+  // Skips a field of `type` (the one Next() just read for `field`). An unknown group (wire
+  // types 3..4, proto2's) is skipped to its matching end tag, as libprotobuf does.
+  bool Skip(uint32_t type, uint32_t field = 0) {
     uint64_t u64;
     uint32_t u32;
     std::string_view s;
@@ -79,8 +87,10 @@ class Reader {
         return Bytes(&s);
       case kFixed32:
         return Fixed32(&u32);
+      case kStartGroup:
+        return SkipGroup(field);
       default:
-        return Fail();
+        return Fail();  // a stray end-group tag, or types 6 and 7
     }
   }
   // Reads a field whose wire type must be `want`; anything else is malformed for a known
@@ -88,6 +98,30 @@ class Reader {
   bool Expect(uint32_t type, uint32_t want) { return type == want || Fail(); }
 
  private:
+  static constexpr int kMaxGroupDepth = 100;
+
+  // Skips fields up to the end-group tag of `field`, nested groups included.
+  bool SkipGroup(uint32_t field) {
+    uint32_t open[kMaxGroupDepth];
+    int depth = 0;
+    open[depth++] = field;
+    while (depth > 0) {
+      uint32_t f, t;
+      if (!Next(&f, &t)) return Fail();
+      if (t == kEndGroup) {
+        if (open[--depth] != f) return Fail();
+      } else if (t == kStartGroup) {
+        if (depth == kMaxGroupDepth) return Fail();
+        open[depth++] = f;
+      } else if (t == kVarint || t == kFixed64 || t == kLen || t == kFixed32) {
+        if (!Skip(t)) return false;
+      } else {
+        return Fail();
+      }
+    }
+    return true;
+  }
+
   bool Fail() {
     ok_ = false;
     p_ = end_;

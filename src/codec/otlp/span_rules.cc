@@ -133,7 +133,7 @@ uint32_t SampleRateOf(const AttributeValue& value) {
 void FinishSpan(model::Span* span) {
   int64_t status = 0;
   bool status_new = false;
-  // Where the sample rate was found: 0 none, 1 resource, 2 scope, 3 span (the most specific wins).
+  // Where the sample rate was found (see kSampleRate below); 0 for nowhere.
   int rate_rank = 0;
   bool has_rate = false;
   bool method_new = false, url_new = false, ip_new = false, ua_new = false, db_new = false;
@@ -197,9 +197,11 @@ void FinishSpan(model::Span* span) {
         break;
       }
       case Key::kSampleRate: {
-        const int rank = a.role == AttributeRole::kResource ? 1
-                         : a.role == AttributeRole::kScope  ? 2
-                                                            : 3;
+        // The most specific level wins; within a level, sampleRate wins over SampleRate.
+        const int level = a.role == AttributeRole::kResource ? 1
+                          : a.role == AttributeRole::kScope  ? 2
+                                                             : 3;
+        const int rank = level * 2 + (a.key[0] == 's' ? 1 : 0);
         has_rate = true;
         if (rank >= rate_rank) span->sample_rate = SampleRateOf(a.value), rate_rank = rank;
         break;

@@ -1,0 +1,56 @@
+#pragma once
+
+// What the whole-system benchmarks share: free ports, a `waggle serve` child process, HTTP/1.1
+// keep-alive exchanges, and reading /metrics and peak RSS.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace waggle::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Binds `fd` to a free loopback port and returns the port.
+uint16_t BindLoopback(int fd);
+uint16_t FreePort();
+
+// A `waggle serve` in a temp dir, every port on a free loopback port.
+struct WaggleProcess {
+  pid_t pid = -1;
+  uint16_t xray = 0, http = 0, otlp_http = 0, otlp_grpc = 0;
+  std::string dir;
+
+  // Starts `binary serve` with `extra` flags and waits for /healthz.
+  bool Start(const std::string& binary, const std::vector<std::string>& extra = {});
+  std::string Get(const std::string& path) const;
+  // The value of a series, or the sum over all its labelled series.
+  uint64_t Metric(const std::string& name) const;
+  uint64_t PeakRssKiB() const;
+  // SIGTERM, wait, remove the dir; returns the exit code.
+  int Stop();
+};
+
+// The peak RSS of any process, in KiB (VmHWM).
+uint64_t PeakRssKiB(pid_t pid);
+
+// A keep-alive HTTP/1.1 connection to a loopback port.
+class HttpConnection {
+ public:
+  explicit HttpConnection(uint16_t port);
+  ~HttpConnection();
+  bool ok() const { return fd_ >= 0; }
+  // Sends a whole request and reads one response; returns its status (0 on a broken
+  // connection) and leaves its body in *body when given.
+  int Exchange(const std::string& request, std::string* body = nullptr);
+
+ private:
+  int fd_ = -1;
+  std::string in_;
+};
+
+}  // namespace waggle::bench

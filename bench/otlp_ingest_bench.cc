@@ -1,0 +1,533 @@
+// OTLP ingest benchmark (make bench).
+//
+// Realistic spans (three services, traces of 8 spans, 10-20 attributes each, mixed kinds, an
+// exception event on some) are encoded as OTLP/protobuf requests of 512 spans and POSTed to a
+// real `waggle serve` over several keep-alive connections; a span counts once its request was
+// answered 200, which waggle does only after the spans are fsync'd. The same requests then go
+// over OTLP/gRPC. Reference, in the same run: the same spans inserted into a local
+// clickhouse-server over its HTTP interface as RowBinary (MergeTree ordered by service, name,
+// start time), in batches of 65,536 rows on the same number of connections.
+// Reported: spans/s for each, the ratios, and waggle's peak RSS.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_util.h"
+
+namespace {
+
+using waggle::bench::Clock;
+using waggle::bench::Seconds;
+
+constexpr int kSpansPerRequest = 512;
+constexpr int kConnections = 4;
+constexpr int kSpansPerTrace = 8;
+
+// --- the spans ---------------------------------------------------------------------------------
+
+struct Attr {
+  std::string key;
+  std::string str;
+  int64_t num = 0;
+  bool is_num = false;
+};
+
+struct GenSpan {
+  uint8_t trace[16];
+  uint64_t span = 0, parent = 0;
+  int service = 0;
+  std::string name;
+  int kind = 1;
+  uint64_t start = 0, end = 0;
+  int status = 0;
+  std::vector<Attr> attrs;
+  bool exception = false;
+};
+
+const char* const kServices[] = {"frontend", "backend-flask", "user-service"};
+const char* const kRoutes[] = {"/api/users/{id}", "/api/orders",   "/api/cart",
+                               "/api/search",     "/api/checkout", "/healthz"};
+
+// One trace: a frontend server span, its client call, the backend's server span, a user
+// service call, database and cache calls, and internal work.
+void MakeTrace(std::mt19937_64& rng, uint64_t now_ns, std::vector<GenSpan>* out) {
+  uint8_t trace[16];
+  const uint32_t epoch = static_cast<uint32_t>(now_ns / 1000000000);
+  trace[0] = epoch >> 24, trace[1] = epoch >> 16, trace[2] = epoch >> 8, trace[3] = epoch;
+  for (int i = 4; i < 16; ++i) trace[i] = static_cast<uint8_t>(rng());
+  std::lognormal_distribution<double> latency(2.5, 0.8);  // ms
+  const char* route = kRoutes[rng() % 6];
+  const bool error = rng() % 50 == 0;
+  const std::string user = "user-" + std::to_string(rng() % 100000);
+  uint64_t ids[kSpansPerTrace];
+  for (auto& id : ids) id = rng() | 1;
+  // (service, kind, parent index, name)
+  struct Shape {
+    int service, kind, parent;
+    const char* name;
+  };
+  static const Shape kShape[kSpansPerTrace] = {
+      {0, 2, -1, "GET"},    {0, 3, 0, "GET"}, {1, 2, 1, "GET"}, {1, 3, 2, "SELECT"},
+      {1, 3, 2, "GetItem"}, {1, 3, 2, "GET"}, {2, 2, 5, "GET"}, {2, 1, 6, "load_profile"}};
+  const uint64_t t0 = now_ns - static_cast<uint64_t>(rng() % 1000000000);
+  for (int i = 0; i < kSpansPerTrace; ++i) {
+    GenSpan s;
+    std::memcpy(s.trace, trace, 16);
+    s.span = ids[i];
+    s.parent = kShape[i].parent < 0 ? 0 : ids[kShape[i].parent];
+    s.service = kShape[i].service;
+    s.kind = kShape[i].kind;
+    s.name = std::string(kShape[i].name) + (s.kind == 2 ? std::string(" ") + route : "");
+    s.start = t0 + static_cast<uint64_t>(i) * 100000;
+    s.end = s.start + static_cast<uint64_t>(latency(rng) * 1e6);
+    const int http = error && i == 0 ? 500 : 200;
+    s.status = error && (i == 0 || i == 2) ? 2 : 0;
+    auto str = [&](const char* k, std::string v) {
+      s.attrs.push_back({k, std::move(v), 0, false});
+    };
+    auto num = [&](const char* k, int64_t v) { s.attrs.push_back({k, {}, v, true}); };
+    if (s.kind == 2 || (s.kind == 3 && (i == 1 || i == 5))) {
+      str("http.request.method", "GET");
+      str("http.route", route);
+      str("url.full", std::string("http://") + kServices[s.service] + ".internal" + route);
+      num("http.response.status_code", http);
+      str("server.address", std::string(kServices[s.service]) + ".internal");
+      num("server.port", 8080);
+      str("network.protocol.version", "1.1");
+      str("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0");
+      str("client.address", "10.0.3." + std::to_string(rng() % 250));
+    } else if (i == 3) {
+      str("db.system", "postgresql");
+      str("db.name", "orders");
+      str("db.statement", "SELECT id, total FROM orders WHERE user_id = $1 LIMIT 50");
+      str("db.operation", "SELECT");
+      str("server.address", "postgres.internal");
+      num("server.port", 5432);
+    } else if (i == 4) {
+      str("rpc.system", "aws-api");
+      str("rpc.service", "DynamoDB");
+      str("rpc.method", "GetItem");
+      str("aws.dynamodb.table_names", "carts");
+      str("aws.region", "us-east-1");
+      str("aws.request_id", std::to_string(rng()));
+    } else {
+      str("code.function", "load_profile");
+      str("code.namespace", "users.profile");
+      num("profile.fields", static_cast<int64_t>(rng() % 40));
+    }
+    str("user.id", user);
+    str("customer.tier", rng() % 5 == 0 ? "enterprise" : "free");
+    str("deployment.region", "us-east-1");
+    num("app.items", static_cast<int64_t>(rng() % 20));
+    if (rng() % 2) str("feature.flag", "new-checkout");
+    s.exception = s.status == 2;
+    out->push_back(std::move(s));
+  }
+}
+
+// --- OTLP protobuf ---------------------------------------------------------------------------
+
+void Varint(std::string* o, uint64_t v) {
+  while (v >= 0x80) o->push_back(static_cast<char>(v | 0x80)), v >>= 7;
+  o->push_back(static_cast<char>(v));
+}
+void Tag(std::string* o, int field, int type) {
+  Varint(o, static_cast<uint64_t>(field) << 3 | type);
+}
+void Len(std::string* o, int field, const std::string& bytes) {
+  Tag(o, field, 2);
+  Varint(o, bytes.size());
+  o->append(bytes);
+}
+void Fixed64(std::string* o, int field, uint64_t v) {
+  Tag(o, field, 1);
+  o->append(reinterpret_cast<const char*>(&v), 8);
+}
+std::string KeyValue(const std::string& k, const Attr& a) {
+  std::string value, kv;
+  if (a.is_num) {
+    Tag(&value, 3, 0);
+    Varint(&value, static_cast<uint64_t>(a.num));
+  } else {
+    Len(&value, 1, a.str);
+  }
+  Len(&kv, 1, k);
+  Len(&kv, 2, value);
+  return kv;
+}
+
+// An encoded request and where its ids sit, so each send can make them unique.
+struct Request {
+  std::string bytes;
+  std::vector<size_t> trace_at;  // 16-byte trace ids
+  std::vector<size_t> id_at;     // 8-byte span and parent ids
+};
+
+Request EncodeRequest(const std::vector<GenSpan>& spans) {
+  Request r;
+  for (int svc = 0; svc < 3; ++svc) {
+    std::string resource, scope, scope_spans, resource_spans;
+    for (const Attr& a :
+         {Attr{"service.name", kServices[svc]}, Attr{"host.name", "ip-10-0-3-17"},
+          Attr{"telemetry.sdk.language", "python"}, Attr{"telemetry.sdk.name", "opentelemetry"},
+          Attr{"telemetry.sdk.version", "1.27.0"}}) {
+      Len(&resource, 1, KeyValue(a.key, a));
+    }
+    Len(&scope, 1, "opentelemetry.instrumentation.flask");
+    Len(&scope, 2, "0.48b0");
+    Len(&scope_spans, 1, scope);
+    // Spans are encoded into scope_spans; their id offsets are found after assembly.
+    for (const GenSpan& s : spans) {
+      if (s.service != svc) continue;
+      std::string span;
+      Len(&span, 1, std::string(reinterpret_cast<const char*>(s.trace), 16));
+      uint64_t be = __builtin_bswap64(s.span);
+      Len(&span, 2, std::string(reinterpret_cast<const char*>(&be), 8));
+      if (s.parent) {
+        uint64_t pbe = __builtin_bswap64(s.parent);
+        Len(&span, 4, std::string(reinterpret_cast<const char*>(&pbe), 8));
+      }
+      Len(&span, 5, s.name);
+      Tag(&span, 6, 0);
+      Varint(&span, static_cast<uint64_t>(s.kind));
+      Fixed64(&span, 7, s.start);
+      Fixed64(&span, 8, s.end);
+      for (const Attr& a : s.attrs) Len(&span, 9, KeyValue(a.key, a));
+      if (s.exception) {
+        std::string ev;
+        Fixed64(&ev, 1, s.end);
+        Len(&ev, 2, "exception");
+        Len(&ev, 3, KeyValue("exception.type", Attr{"", "TimeoutError"}));
+        Len(&ev, 3, KeyValue("exception.message", Attr{"", "upstream timed out after 5s"}));
+        Len(&span, 11, ev);
+      }
+      if (s.status) {
+        std::string st;
+        Tag(&st, 3, 0);
+        Varint(&st, static_cast<uint64_t>(s.status));
+        Len(&span, 15, st);
+      }
+      Len(&scope_spans, 2, span);
+    }
+    Len(&resource_spans, 1, resource);
+    Len(&resource_spans, 2, scope_spans);
+    Len(&r.bytes, 1, resource_spans);
+  }
+  // Find the ids by value: each is unique random bytes.
+  for (const GenSpan& s : spans) {
+    r.trace_at.push_back(r.bytes.find(std::string(reinterpret_cast<const char*>(s.trace), 16)));
+  }
+  for (const GenSpan& s : spans) {
+    uint64_t be = __builtin_bswap64(s.span);
+    std::string needle(reinterpret_cast<const char*>(&be), 8);
+    for (size_t at = r.bytes.find(needle); at != std::string::npos;
+         at = r.bytes.find(needle, at + 1)) {
+      r.id_at.push_back(at);
+    }
+  }
+  return r;
+}
+
+// Makes every id of `r` new for send number `n` (parent links stay consistent).
+void Patch(Request* r, uint64_t n) {
+  const uint64_t mix = (n + 1) * 0x9e3779b97f4a7c15ull;
+  for (size_t at : r->trace_at) {
+    uint64_t lo;
+    std::memcpy(&lo, r->bytes.data() + at + 8, 8);
+    lo ^= mix;
+    std::memcpy(r->bytes.data() + at + 8, &lo, 8);
+  }
+  for (size_t at : r->id_at) {
+    uint64_t v;
+    std::memcpy(&v, r->bytes.data() + at, 8);
+    v ^= mix;
+    std::memcpy(r->bytes.data() + at, &v, 8);
+  }
+}
+
+// --- ClickHouse RowBinary ----------------------------------------------------------------------
+
+void RbString(std::string* o, const std::string& s) {
+  Varint(o, s.size());
+  o->append(s);
+}
+template <typename T>
+void RbFixed(std::string* o, T v) {
+  o->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+void RowBinary(const GenSpan& s, std::string* o) {
+  o->append(reinterpret_cast<const char*>(s.trace), 16);
+  RbFixed<uint64_t>(o, s.span);
+  RbFixed<uint64_t>(o, s.parent);
+  RbString(o, kServices[s.service]);
+  RbString(o, s.name);
+  RbFixed<uint8_t>(o, static_cast<uint8_t>(s.kind));
+  RbFixed<uint64_t>(o, s.start);
+  RbFixed<uint64_t>(o, s.end);
+  RbFixed<uint8_t>(o, static_cast<uint8_t>(s.status));
+  Varint(o, s.attrs.size());
+  for (const Attr& a : s.attrs) RbString(o, a.key);
+  Varint(o, s.attrs.size());
+  for (const Attr& a : s.attrs) RbString(o, a.is_num ? std::to_string(a.num) : a.str);
+  Varint(o, s.exception ? 1 : 0);
+  if (s.exception) RbString(o, "exception");
+}
+
+constexpr const char* kTable =
+    "CREATE TABLE spans (trace_id FixedString(16), span_id UInt64, parent_span_id UInt64, "
+    "service String, name String, kind UInt8, start_ns UInt64, end_ns UInt64, status UInt8, "
+    "attr_keys Array(String), attr_values Array(String), event_names Array(String)) "
+    "ENGINE = MergeTree() ORDER BY (service, name, start_ns)";
+
+struct ClickHouse {
+  pid_t pid = -1;
+  uint16_t http = 0;
+  std::string dir;
+
+  bool Start(const std::string& binary) {
+    char tmpl[] = "/tmp/waggle-bench-ch-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    http = waggle::bench::FreePort();
+    const uint16_t tcp = waggle::bench::FreePort();
+    FILE* f = std::fopen((dir + "/config.xml").c_str(), "w");
+    std::fprintf(f,
+                 "<yandex><logger><level>warning</level><console>1</console></logger>"
+                 "<listen_host>127.0.0.1</listen_host><http_port>%u</http_port>"
+                 "<tcp_port>%u</tcp_port><path>%s/data/</path><tmp_path>%s/tmp/</tmp_path>"
+                 "<user_files_path>%s/files/</user_files_path>"
+                 "<format_schema_path>%s/schemas/</format_schema_path>"
+                 "<mark_cache_size>268435456</mark_cache_size><users_config>users.xml"
+                 "</users_config><default_profile>default</default_profile>"
+                 "<default_database>default</default_database></yandex>\n",
+                 http, tcp, dir.c_str(), dir.c_str(), dir.c_str(), dir.c_str());
+    std::fclose(f);
+    f = std::fopen((dir + "/users.xml").c_str(), "w");
+    std::fprintf(f,
+                 "<yandex><profiles><default></default></profiles><users><default><password>"
+                 "</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile>"
+                 "<quota>default</quota></default></users><quotas><default></default></quotas>"
+                 "</yandex>\n");
+    std::fclose(f);
+    std::fflush(nullptr);
+    pid = ::fork();
+    if (pid == 0) {
+      FILE* log = std::freopen((dir + "/log").c_str(), "w", stderr);
+      (void)log;
+      (void)!std::freopen((dir + "/log").c_str(), "a", stdout);
+      ::execl(binary.c_str(), binary.c_str(), ("--config-file=" + dir + "/config.xml").c_str(),
+              nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 300; ++i) {
+      waggle::bench::HttpConnection c(http);
+      if (c.ok() && c.Exchange(Query("SELECT 1")) == 200) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  static std::string Query(const std::string& sql, const std::string& body = "") {
+    std::string target = "/?query=";
+    for (char c : sql) {
+      if (std::isalnum(static_cast<unsigned char>(c))) {
+        target += c;
+      } else {
+        char hex[4];
+        std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+        target += hex;
+      }
+    }
+    return "POST " + target +
+           " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body;
+  }
+
+  void Stop() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+    (void)!std::system(("rm -rf " + dir).c_str());
+  }
+};
+
+// Runs `fn(connection)` on kConnections threads; returns seconds, or -1 if any failed.
+template <typename Fn>
+double Parallel(Fn fn) {
+  std::atomic<bool> ok{true};
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (int c = 0; c < kConnections; ++c) {
+    threads.emplace_back([&, c] {
+      if (!fn(c)) ok = false;
+    });
+  }
+  for (auto& t : threads) t.join();
+  return ok ? Seconds(Clock::now() - start) : -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string waggle = "build/waggle", clickhouse = "/usr/sbin/clickhouse-server";
+  uint64_t requests_per_connection = 500;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--waggle" && i + 1 < argc) waggle = argv[++i];
+    if (a == "--clickhouse" && i + 1 < argc) clickhouse = argv[++i];
+    if (a == "--requests" && i + 1 < argc)
+      requests_per_connection = std::strtoull(argv[++i], nullptr, 10);
+  }
+  signal(SIGPIPE, SIG_IGN);
+  const uint64_t now =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  // Eight distinct requests per connection, sent round-robin with fresh ids each time.
+  std::mt19937_64 rng(42);
+  std::vector<std::vector<GenSpan>> batches;
+  std::vector<std::vector<Request>> requests(kConnections);
+  for (int c = 0; c < kConnections; ++c) {
+    for (int i = 0; i < 8; ++i) {
+      std::vector<GenSpan> spans;
+      while (spans.size() < kSpansPerRequest) MakeTrace(rng, now, &spans);
+      requests[c].push_back(EncodeRequest(spans));
+      batches.push_back(std::move(spans));
+    }
+  }
+  size_t attrs = 0, bytes = 0;
+  for (const auto& b : batches) {
+    for (const auto& s : b) attrs += s.attrs.size();
+  }
+  for (const auto& r : requests[0]) bytes += r.bytes.size();
+  const uint64_t total_spans = kConnections * requests_per_connection * kSpansPerRequest;
+  std::printf("otlp_ingest_bench: %" PRIu64
+              " spans in requests of %d (%.1f attributes a span, %.0f protobuf bytes a span), "
+              "%d connections\n",
+              total_spans, kSpansPerRequest,
+              static_cast<double>(attrs) / static_cast<double>(batches.size() * kSpansPerRequest),
+              static_cast<double>(bytes) / (8.0 * kSpansPerRequest), kConnections);
+
+  waggle::bench::WaggleProcess w;
+  if (!w.Start(waggle)) {
+    std::fprintf(stderr, "otlp_ingest_bench: waggle serve did not start (%s)\n", waggle.c_str());
+    return 1;
+  }
+  auto http_send = [&](int c) {
+    waggle::bench::HttpConnection conn(w.otlp_http);
+    std::vector<Request> mine = requests[c];
+    for (uint64_t i = 0; i < requests_per_connection; ++i) {
+      Request& r = mine[i % mine.size()];
+      Patch(&r, (static_cast<uint64_t>(c) << 32) + i);
+      const std::string req =
+          "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+          "Content-Length: " +
+          std::to_string(r.bytes.size()) + "\r\n\r\n" + r.bytes;
+      if (conn.Exchange(req) != 200) return false;
+    }
+    return true;
+  };
+  const double http_s = Parallel(http_send);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(w.otlp_grpc),
+                                     grpc::InsecureChannelCredentials());
+  auto grpc_send = [&](int c) {
+    grpc::GenericStub stub(channel);
+    grpc::CompletionQueue cq;
+    std::vector<Request> mine = requests[c];
+    for (uint64_t i = 0; i < requests_per_connection; ++i) {
+      Request& r = mine[i % mine.size()];
+      Patch(&r, (static_cast<uint64_t>(c + kConnections) << 32) + i);
+      grpc::Slice slice(r.bytes);
+      grpc::ByteBuffer request(&slice, 1), response;
+      grpc::ClientContext ctx;
+      grpc::Status status;
+      auto call = stub.PrepareUnaryCall(
+          &ctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", request, &cq);
+      call->StartCall();
+      call->Finish(&response, &status, reinterpret_cast<void*>(1));
+      void* tag;
+      bool ok;
+      if (!cq.Next(&tag, &ok) || !ok || !status.ok()) return false;
+    }
+    return true;
+  };
+  const double grpc_s = Parallel(grpc_send);
+  const uint64_t stored = w.Metric("waggle_otlp_spans_accepted_total");
+  const uint64_t wal_bytes = w.Metric("waggle_store_wal_bytes_total");
+  const double rss_mib = static_cast<double>(w.PeakRssKiB()) / 1024;
+  const int exit_code = w.Stop();
+
+  // Reference: the same spans into ClickHouse, 65,536 rows an insert.
+  ClickHouse ch;
+  double ch_s = -1;
+  uint64_t ch_rows = 0;
+  if (ch.Start(clickhouse)) {
+    waggle::bench::HttpConnection setup(ch.http);
+    setup.Exchange(ClickHouse::Query(kTable));
+    std::vector<std::string> bodies;
+    const size_t rows_per_insert = 65536;
+    std::string body;
+    size_t rows = 0;
+    for (const auto& b : batches) {
+      for (const auto& s : b) {
+        RowBinary(s, &body);
+        if (++rows == rows_per_insert) bodies.push_back(std::move(body)), body.clear(), rows = 0;
+      }
+    }
+    if (bodies.empty()) bodies.push_back(std::move(body));
+    const uint64_t inserts_per_connection =
+        std::max<uint64_t>(1, total_spans / (rows_per_insert * kConnections));
+    ch_rows = inserts_per_connection * kConnections * rows_per_insert;
+    ch_s = Parallel([&](int c) {
+      waggle::bench::HttpConnection conn(ch.http);
+      for (uint64_t i = 0; i < inserts_per_connection; ++i) {
+        const std::string& rb = bodies[(c + i) % bodies.size()];
+        if (conn.Exchange(ClickHouse::Query("INSERT INTO spans FORMAT RowBinary", rb)) != 200) {
+          return false;
+        }
+      }
+      return true;
+    });
+    ch.Stop();
+  } else {
+    std::fprintf(stderr, "otlp_ingest_bench: clickhouse-server did not start (%s)\n",
+                 clickhouse.c_str());
+    ch.Stop();
+  }
+
+  const double http_rate = static_cast<double>(total_spans) / http_s;
+  const double grpc_rate = static_cast<double>(total_spans) / grpc_s;
+  const double ch_rate = static_cast<double>(ch_rows) / ch_s;
+  const unsigned cores = std::thread::hardware_concurrency();
+  std::printf("  waggle OTLP/HTTP protobuf: %10.0f spans/s durable (%.2f s; %.0f per core of %u)\n",
+              http_rate, http_s, http_rate / cores, cores);
+  std::printf(
+      "  waggle OTLP/gRPC:          %10.0f spans/s durable (%.2f s); gRPC/HTTP %.2f "
+      "(target >= 0.80)\n",
+      grpc_rate, grpc_s, grpc_rate / http_rate);
+  std::printf("  waggle stored:             %10" PRIu64 " of %" PRIu64 " spans sent\n", stored,
+              2 * total_spans);
+  std::printf("  waggle write-ahead log:    %10.0f bytes a span\n",
+              static_cast<double>(wal_bytes) / static_cast<double>(std::max<uint64_t>(1, stored)));
+  std::printf("  waggle peak RSS:           %10.1f MiB (target <= 512)\n", rss_mib);
+  if (ch_s > 0) {
+    std::printf("  reference ClickHouse:      %10.0f rows/s (RowBinary over HTTP, %" PRIu64
+                " rows, inserts of 65536, not fsync'd)\n",
+                ch_rate, ch_rows);
+    std::printf("  ratio waggle HTTP / ClickHouse: %.2f\n", http_rate / ch_rate);
+  }
+  std::printf("  waggle serve exit code on SIGTERM: %d\n", exit_code);
+  return http_s > 0 && grpc_s > 0 && stored == 2 * total_spans && exit_code == 0 ? 0 : 1;
+}

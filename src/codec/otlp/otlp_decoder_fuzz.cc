@@ -1,0 +1,81 @@
+// Fuzzes the OTLP trace and log decoders, protobuf and JSON, and checks what the rest of the
+// server relies on: a refused body is InvalidArgument and adds nothing; every span kept has
+// usable ids and a service; refusals are counted with a reason.
+//
+// Input: the first byte picks the encoding (bit 0: JSON) and the options (bit 1: classic key,
+// bit 2: a dataset header); the rest is the body, fed to DecodeTraces and DecodeLogs alike.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "codec/otlp/otlp.h"
+
+namespace {
+
+using waggle::Status;
+using waggle::codec::otlp::DecodeOptions;
+using waggle::codec::otlp::Encoding;
+using waggle::codec::otlp::Rejections;
+
+void CheckRejections(const Rejections& rejected) {
+  if ((rejected.count == 0) != rejected.message.empty()) std::abort();
+}
+
+void FuzzTraces(Encoding encoding, std::string_view body, const DecodeOptions& options) {
+  waggle::model::SpanBatch batch;
+  Rejections rejected;
+  const Status status =
+      waggle::codec::otlp::DecodeTraces(encoding, body, options, &batch, &rejected);
+  if (!status.ok()) {
+    if (status.code() != Status::Code::kInvalidArgument || !batch.empty()) std::abort();
+    return;
+  }
+  CheckRejections(rejected);
+  if (!batch.documents.empty() || batch.spans_from_documents) std::abort();
+  const std::string_view dataset = options.classic_key ? options.dataset_header : "";
+  for (const waggle::model::Span& s : batch.spans) {
+    if (s.trace_id.IsZero() || s.span_id.IsZero()) std::abort();
+    if (s.environment != options.environment || s.service.empty()) std::abort();
+    if (s.dataset != dataset) std::abort();
+    if (static_cast<int>(s.kind) > 5 || s.otel_status > 2 || s.sample_rate == 0) std::abort();
+    if (s.in_progress || s.from_xray_document) std::abort();
+    for (const waggle::model::Attribute& a : s.attributes) {
+      if (a.key.empty()) std::abort();
+    }
+  }
+}
+
+void FuzzLogs(Encoding encoding, std::string_view body, const DecodeOptions& options) {
+  waggle::model::LogBatch batch;
+  Rejections rejected;
+  const Status status = waggle::codec::otlp::DecodeLogs(encoding, body, options, &batch, &rejected);
+  if (!status.ok()) {
+    if (status.code() != Status::Code::kInvalidArgument || !batch.empty()) std::abort();
+    return;
+  }
+  CheckRejections(rejected);
+  for (const waggle::model::LogRecord& r : batch.records) {
+    if (r.environment != options.environment || r.service.empty()) std::abort();
+    if (r.time_ns == 0 && r.observed_ns != 0) std::abort();
+    for (const waggle::model::Attribute& a : r.attributes) {
+      if (a.key.empty()) std::abort();
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const uint8_t mode = data[0];
+  const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+  const Encoding encoding = (mode & 1) != 0 ? Encoding::kJson : Encoding::kProtobuf;
+  DecodeOptions options;
+  options.environment = "fuzz";
+  options.classic_key = (mode & 2) != 0;
+  options.dataset_header = (mode & 4) != 0 ? "fuzz-dataset" : "";
+  FuzzTraces(encoding, body, options);
+  FuzzLogs(encoding, body, options);
+  return 0;
+}
