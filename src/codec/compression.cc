@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 
 namespace waggle::codec {
@@ -88,13 +89,24 @@ Status Unzstd(std::string_view in, size_t max_out, std::string* out) {
 
 }  // namespace
 
-bool KnownEncoding(std::string_view e) {
+namespace {
+// Content codings are case-insensitive (RFC 9110 §8.4.1).
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+}  // namespace
+
+bool KnownEncoding(std::string_view name) {
+  const std::string e = Lower(name);
   return e.empty() || e == "identity" || e == "gzip" || e == "x-gzip" || e == "deflate" ||
          e == "zstd";
 }
 
-Status Decompress(std::string_view encoding, std::string_view in, size_t max_out, std::string* out,
+Status Decompress(std::string_view name, std::string_view in, size_t max_out, std::string* out,
                   std::string_view* view) {
+  const std::string encoding = Lower(name);
   if (encoding.empty() || encoding == "identity") {
     if (in.size() > max_out) return Status::ResourceExhausted("body is too large");
     *view = in;
@@ -108,7 +120,7 @@ Status Decompress(std::string_view encoding, std::string_view in, size_t max_out
   } else if (encoding == "zstd") {
     s = Unzstd(in, max_out, out);
   } else {
-    return Status::InvalidArgument("unsupported Content-Encoding: " + std::string(encoding));
+    return Status::InvalidArgument("unsupported Content-Encoding: " + std::string(name));
   }
   if (s.ok()) *view = *out;
   return s;

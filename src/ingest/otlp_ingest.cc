@@ -66,11 +66,22 @@ bool OtlpIngester::Lease::Grow(size_t more) {
   return true;
 }
 
+namespace {
+// A store error as the client should see it: over budget is retryable (Unavailable); any
+// other failure is the server's (Internal), never the request's fault.
+Status StoreError(const Status& s) {
+  if (s.code() == Status::Code::kResourceExhausted || s.code() == Status::Code::kUnavailable) {
+    return Status::Unavailable(s.message());
+  }
+  return Status::Internal("the store failed: " + s.message());
+}
+}  // namespace
+
 Status OtlpIngester::Store(const model::SpanBatch& batch) {
   Status s = writer_->Write(batch, storage::Durability::kSync);
-  if (!s.ok()) counters_->store_errors.fetch_add(1, std::memory_order_relaxed);
-  if (s.code() == Status::Code::kResourceExhausted) return Status::Unavailable(s.message());
-  return s;
+  if (s.ok()) return s;
+  counters_->store_errors.fetch_add(1, std::memory_order_relaxed);
+  return StoreError(s);
 }
 
 ExportOutcome OtlpIngester::Export(const Request& request) {
@@ -108,9 +119,10 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
       return outcome;
     }
     if (!batch.records.empty()) {
-      outcome.status = writer_->WriteLogs(batch, storage::Durability::kSync);
-      if (!outcome.status.ok()) {
+      Status s = writer_->WriteLogs(batch, storage::Durability::kSync);
+      if (!s.ok()) {
         counters_->store_errors.fetch_add(1, std::memory_order_relaxed);
+        outcome.status = StoreError(s);
         return outcome;
       }
     }

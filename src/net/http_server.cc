@@ -44,6 +44,7 @@ struct HttpServer::Impl {
   Counters counters;
   std::atomic<int> in_flight{0};
   std::atomic<size_t> sessions{0};
+  std::atomic<size_t> body_bytes_reserved{0};  // declared Content-Length of bodies being read
   std::atomic<bool> stopping{false};
   std::unique_ptr<asio::steady_timer> retry;
 
@@ -62,7 +63,10 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), server_(server) {
     server_->sessions.fetch_add(1);
   }
-  ~Session() { server_->sessions.fetch_sub(1); }
+  ~Session() {
+    ReleaseBody();
+    server_->sessions.fetch_sub(1);
+  }
 
   void Start() { ReadHeader(); }
 
@@ -79,6 +83,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
+    // A declared body is read into memory as it arrives: reserve it against the server-wide
+    // budget first, so slow senders of large bodies cannot hold memory beyond it.
+    if (auto length = parser_->content_length(); length && *length > 0) {
+      if (!ReserveBody(*length)) {
+        server_->counters.shed.fetch_add(1, std::memory_order_relaxed);
+        return SendError(503, "too many request bodies in flight; retry later");
+      }
+    }
     auto& req = parser_->get();
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
@@ -124,12 +136,29 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(http::field::server, server_->options.server_name);
     if (!error.content_type.empty()) res->set(http::field::content_type, error.content_type);
     for (auto& [k, v] : error.headers) res->insert(k, v);
+    if (status == 503) res->set(http::field::retry_after, "1");
     res->set(http::field::connection, "close");
     res->body() = std::move(error.body);
     res->prepare_payload();
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
       self->Close();
     });
+  }
+
+  bool ReserveBody(size_t bytes) {
+    const size_t limit = server_->options.max_body_bytes_in_flight;
+    size_t now = server_->body_bytes_reserved.load(std::memory_order_relaxed);
+    do {
+      if (limit != 0 && now != 0 && now + bytes > limit) return false;
+    } while (!server_->body_bytes_reserved.compare_exchange_weak(now, now + bytes,
+                                                                 std::memory_order_relaxed));
+    reserved_ = bytes;
+    return true;
+  }
+  void ReleaseBody() {
+    if (reserved_ != 0)
+      server_->body_bytes_reserved.fetch_sub(reserved_, std::memory_order_relaxed);
+    reserved_ = 0;
   }
 
   void OnBody(beast::error_code ec) {
@@ -164,6 +193,7 @@ class Session : public std::enable_shared_from_this<Session> {
       response = server_->ErrorResponse(500, "internal error");
     }
     server_->in_flight.fetch_sub(1);
+    ReleaseBody();
 
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(version);
@@ -191,6 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* server_;
+  size_t reserved_ = 0;  // bytes of body_bytes_reserved this request holds
 };
 
 }  // namespace

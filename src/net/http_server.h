@@ -19,6 +19,10 @@ struct HttpServerOptions {
   size_t max_header_bytes = 64 << 10;
   int idle_timeout_seconds = 60;  // a connection silent this long is closed
   size_t max_connections = 1024;  // more are closed as soon as they are accepted
+  // The declared sizes of request bodies being read or handled at once; a request that would
+  // pass it gets 503 with Retry-After (0: no limit). A body may take at most
+  // idle_timeout_seconds from its first header byte, so slow senders are cut off too.
+  size_t max_body_bytes_in_flight = 0;
   std::string server_name = "waggle";
   // Builds the answer to a request the server itself refuses (400, 413, 431, 500), in the
   // protocol's own error form; plain text when unset.
@@ -40,6 +44,7 @@ class HttpServer {
     std::atomic<uint64_t> too_large{0};            // answered 413
     std::atomic<uint64_t> refused_connections{0};  // over max_connections
     std::atomic<uint64_t> accept_errors{0};        // e.g. out of file descriptors
+    std::atomic<uint64_t> shed{0};  // refused with 503: over max_body_bytes_in_flight
   };
 
   // Binds and listens now, so a port in use is reported before anything starts.

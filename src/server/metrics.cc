@@ -101,7 +101,7 @@ std::string RenderMetrics(const MetricsSources& s) {
           o.requests_too_large.load() + s.otlp_http->counters().too_large.load());
   Counter(&out, "waggle_otlp_requests_shed_total",
           "OTLP and events requests refused while over the memory budget (503, retried)",
-          o.requests_shed.load());
+          o.requests_shed.load() + s.otlp_http->counters().shed.load());
   Counter(&out, "waggle_otlp_store_errors_total", "OTLP and events writes the store refused",
           o.store_errors.load());
   Counter(&out, "waggle_otlp_http_requests_total", "requests on the OTLP/HTTP port",

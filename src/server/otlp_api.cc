@@ -137,8 +137,11 @@ net::HttpResponse OtlpApi::TransportError(int status, std::string message) {
   net::HttpResponse r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = codec::otlp::EncodeStatus(
-      Encoding::kJson, status == 413 ? kResourceExhausted : kInvalidArgument, message);
+  const int code = status == 413   ? kResourceExhausted
+                   : status == 503 ? kUnavailable
+                   : status >= 500 ? kInternal
+                                   : kInvalidArgument;
+  r.body = codec::otlp::EncodeStatus(Encoding::kJson, code, message);
   return r;
 }
 
@@ -315,6 +318,13 @@ net::GrpcReply OtlpApi::HandleGrpc(const net::GrpcCall& call) {
   if (!environment.ok()) {
     reply.code = kUnauthenticated;
     reply.message = environment.status().message();
+    return reply;
+  }
+  // gRPC has inflated a compressed message already; hold it to the same limit.
+  if (call.message.size() > options_.max_body_bytes) {
+    ingester_->counters().requests_too_large.fetch_add(1, std::memory_order_relaxed);
+    reply.code = kResourceExhausted;
+    reply.message = "message larger than " + std::to_string(options_.max_body_bytes) + " bytes";
     return reply;
   }
   auto lease = ingester_->Reserve(call.message.size());

@@ -103,6 +103,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   otlp_options.threads = config.api_threads;
   otlp_options.max_body_bytes = config.otlp_max_body_bytes;
   otlp_options.error_response = &OtlpApi::TransportError;
+  otlp_options.max_body_bytes_in_flight = config.otlp_memory_budget_bytes;
+  otlp_options.idle_timeout_seconds = 30;
   auto otlp_http = net::HttpServer::Bind(otlp_options, [parts](const net::HttpRequest& r) {
     return parts->otlp_api.load(std::memory_order_acquire)->Handle(r);
   });

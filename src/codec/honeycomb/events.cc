@@ -32,19 +32,23 @@ uint64_t Mix(uint64_t* state) {
 
 void Render(const element& e, rapidjson::Writer<rapidjson::StringBuffer>& w) {
   switch (e.type()) {
-    case element_type::ARRAY:
+    case element_type::ARRAY: {
+      const simdjson::dom::array items = e.get_array().value_unsafe();
       w.StartArray();
-      for (element c : e.get_array().value_unsafe()) Render(c, w);
+      for (element c : items) Render(c, w);
       w.EndArray();
       break;
-    case element_type::OBJECT:
+    }
+    case element_type::OBJECT: {
+      const object fields = e.get_object().value_unsafe();
       w.StartObject();
-      for (auto f : e.get_object().value_unsafe()) {
+      for (auto f : fields) {
         w.Key(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
         Render(f.value, w);
       }
       w.EndObject();
       break;
+    }
     case element_type::STRING: {
       std::string_view s = e.get_string().value_unsafe();
       w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
@@ -145,6 +149,7 @@ const char* EventToSpan(const element& data, int64_t time_ns, uint32_t sample_ra
       continue;
     } else if ((k == "service.name" || k == "service_name") && is_string && !s.empty()) {
       span->service.assign(s);
+      span->dataset.assign(options.dataset);  // the event still belongs to the URL's dataset
     } else if (k == "duration_ms") {
       if (f.value.get(duration_ms) == simdjson::SUCCESS) continue;
     } else if ((k == "span.kind" || k == "type") && is_string) {

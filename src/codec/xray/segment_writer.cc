@@ -1,9 +1,12 @@
 #include "codec/xray/segment_writer.h"
 
+#include "base/base64.h"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <string_view>
 
@@ -85,6 +88,12 @@ void WriteValue(Writer& w, const AttributeValue& v) {
     case AttributeValue::Type::kJson:
       w.RawValue(v.string_value.data(), v.string_value.size(), rapidjson::kObjectType);
       break;
+    case AttributeValue::Type::kBytes: {
+      std::string text;  // raw bytes are not JSON text: base64, as protobuf JSON writes them
+      base64::Append(&text, v.string_value);
+      Str(w, text);
+      break;
+    }
     default:
       Str(w, v.string_value);
   }
@@ -144,6 +153,7 @@ std::string RenderSegment(const model::Span& span) {
     Key(w, "namespace");
     Str(w, "remote");
   }
+  if (auto user = FindString(span, "enduser.id"); !user.empty()) Key(w, "user"), Str(w, user);
   if (span.status_flags & model::kStatusError) {
     Key(w, "error");
     w.Bool(true);
@@ -185,6 +195,12 @@ std::string RenderSegment(const model::Span& span) {
     Str(w, span.name);
     Key(w, "database_type");
     Str(w, span.db_system);
+    std::string_view connection = FindString(span, "db.connection_string");
+    std::string_view db_name = FindString(span, "db.name");
+    if (db_name.empty()) db_name = FindString(span, "db.namespace");
+    Key(w, "connection_string");
+    Str(w, std::string(connection.empty() ? "localhost" : connection) + "/" + std::string(db_name));
+    if (auto user = FindString(span, "db.user"); !user.empty()) Key(w, "user"), Str(w, user);
     for (std::string_view key : {"db.query.text", "db.statement"}) {
       if (auto q = FindString(span, key); !q.empty()) {
         Key(w, "sanitized_query");
@@ -261,12 +277,31 @@ std::string RenderSegment(const model::Span& span) {
     }
     w.EndObject();
   }
+  // aws.xray.metadata.<ns> holding a JSON object is namespace <ns>; X-Ray metadata decoded
+  // from segments (role kMetadata) goes back under its own namespace too.
+  constexpr std::string_view kMetadataPrefix = "aws.xray.metadata.";
+  auto metadata_namespace = [&](const Attribute& a) -> std::string_view {
+    if (!std::string_view(a.key).starts_with(kMetadataPrefix)) return {};
+    if (a.value.type == AttributeValue::Type::kJson ||
+        (a.value.type == AttributeValue::Type::kString && !a.value.string_value.empty() &&
+         a.value.string_value.front() == '{' && a.value.string_value.back() == '}')) {
+      return std::string_view(a.key).substr(kMetadataPrefix.size());
+    }
+    return {};
+  };
   Key(w, "metadata");
   w.StartObject();
+  for (const Attribute& a : span.attributes) {
+    std::string_view ns = metadata_namespace(a);
+    if (ns.empty() || ns == "default") continue;
+    Key(w, ns);
+    w.RawValue(a.value.string_value.data(), a.value.string_value.size(), rapidjson::kObjectType);
+  }
   Key(w, "default");
   w.StartObject();
   for (const Attribute& a : span.attributes) {
-    if (is_annotation(a) || a.key == "aws.xray.annotations") continue;
+    if (is_annotation(a) || a.key == "aws.xray.annotations" || a.key == "enduser.id") continue;
+    if (std::string_view ns = metadata_namespace(a); !ns.empty() && ns != "default") continue;
     if (a.role == AttributeRole::kResource) {
       if (!segment) continue;
       Key(w, "otel.resource." + a.key);

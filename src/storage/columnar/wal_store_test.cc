@@ -208,3 +208,148 @@ TEST(WalStore, EventTimePagesSkipNothingWhenTracesGrowBetweenPages) {
 
 }  // namespace
 }  // namespace waggle::storage::columnar
+
+namespace waggle::storage::columnar {
+namespace {
+
+model::LogRecord MakeLog(const model::TraceId& trace, uint64_t span, const std::string& body,
+                         int64_t time_s) {
+  model::LogRecord r;
+  r.trace_id = trace;
+  r.span_id.value = span;
+  r.environment = "prod";
+  r.service = "svc";
+  r.time_ns = time_s * kNanosPerSecond + 123;
+  r.observed_ns = r.time_ns + 5000;
+  r.severity_number = 17;
+  r.severity_text = "ERROR";
+  r.body = body;
+  r.event_name = "app.event";
+  r.flags = 1;
+  r.scope_name = "lib";
+  r.attributes.push_back(
+      {"service.name", model::AttributeValue::String("svc"), model::AttributeRole::kResource});
+  r.attributes.push_back({"count", model::AttributeValue::Int(-7), {}});
+  r.attributes.push_back({"ratio", model::AttributeValue::Double(0.5), {}});
+  r.attributes.push_back({"ok", model::AttributeValue::Bool(true), {}});
+  r.attributes.push_back({"list", model::AttributeValue::Json("[1,2]"), {}});
+  return r;
+}
+
+TEST(WalStoreLogs, FetchLogsReturnsATracesRecordsInOrderWithEveryField) {
+  TempDir dir;
+  auto store = WalStore::Open({dir.path()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const model::TraceId a = MakeTrace(1795238971, 1), b = MakeTrace(1795238971, 2);
+  model::LogBatch batch;
+  batch.records.push_back(MakeLog(a, 1, "first", 1795238971));
+  batch.records.push_back(MakeLog({}, 0, "orphan", 1795238972));
+  batch.records.push_back(MakeLog(b, 3, "other trace", 1795238973));
+  model::LogRecord json_body = MakeLog(a, 0, R"({"k":"v"})", 1795238970);  // earlier event time
+  json_body.body_is_json = true;
+  json_body.observed_ns = 0;  // before the event time: a negative delta
+  json_body.severity_number = 0;
+  json_body.severity_text.clear();
+  json_body.event_name.clear();
+  json_body.attributes.clear();
+  batch.records.push_back(json_body);
+  ASSERT_TRUE((*store)->WriteLogs(batch, Durability::kSync).ok());
+
+  auto logs = (*store)->FetchLogs(a);
+  ASSERT_TRUE(logs.ok()) << logs.status().ToString();
+  ASSERT_EQ(logs->size(), 2u);
+  EXPECT_EQ((*logs)[0], batch.records[0]);
+  EXPECT_EQ((*logs)[1], batch.records[3]);  // arrival order, not time order
+
+  auto other = (*store)->FetchLogs(b);
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ((*other)[0], batch.records[2]);
+
+  // A later write appends.
+  model::LogBatch later;
+  later.records.push_back(MakeLog(a, 9, "third", 1795238975));
+  ASSERT_TRUE((*store)->WriteLogs(later, Durability::kBuffered).ok());
+  logs = (*store)->FetchLogs(a);
+  ASSERT_TRUE(logs.ok());
+  ASSERT_EQ(logs->size(), 3u);
+  EXPECT_EQ((*logs)[2], later.records[0]);
+  // Logs are not spans: the trace has no spans.
+  EXPECT_EQ((*store)->FetchTrace(a).status().code(), Status::Code::kNotFound);
+}
+
+TEST(WalStoreLogs, RecordsWithoutATraceAreNotReturnedByAnyFetch) {
+  TempDir dir;
+  auto store = WalStore::Open({dir.path()});
+  ASSERT_TRUE(store.ok());
+  const model::TraceId a = MakeTrace(1795238971, 1);
+  model::LogBatch batch;
+  batch.records.push_back(MakeLog({}, 0, "orphan 1", 1795238971));
+  batch.records.push_back(MakeLog(a, 1, "named", 1795238971));
+  batch.records.push_back(MakeLog({}, 7, "orphan 2", 1795238971));
+  ASSERT_TRUE((*store)->WriteLogs(batch, Durability::kSync).ok());
+  for (const model::TraceId& id : {model::TraceId{}, a, MakeTrace(1795238971, 2)}) {
+    auto logs = (*store)->FetchLogs(id);
+    ASSERT_TRUE(logs.ok());
+    for (const model::LogRecord& r : *logs) {
+      EXPECT_FALSE(r.trace_id.IsZero());
+      EXPECT_EQ(r.body.find("orphan"), std::string::npos) << r.body;
+    }
+  }
+  EXPECT_EQ((*store)->FetchLogs(a)->size(), 1u);
+  EXPECT_TRUE((*store)->FetchLogs(model::TraceId{})->empty());
+}
+
+TEST(WalStoreLogs, FetchLogsOfAnUnknownTraceIsEmpty) {
+  TempDir dir;
+  auto store = WalStore::Open({dir.path()});
+  ASSERT_TRUE(store.ok());
+  auto logs = (*store)->FetchLogs(MakeTrace(1, 1));
+  ASSERT_TRUE(logs.ok()) << logs.status().ToString();
+  EXPECT_TRUE(logs->empty());
+  // An empty batch writes nothing.
+  ASSERT_TRUE((*store)->WriteLogs(model::LogBatch{}, Durability::kSync).ok());
+  EXPECT_EQ((*store)->stats().log_groups, 0u);
+}
+
+TEST(WalStoreLogs, LogsSurviveReopeningTheStore) {
+  TempDir dir;
+  const model::TraceId a = MakeTrace(1795238971, 1), b = MakeTrace(1795238971, 2);
+  model::LogBatch batch;
+  batch.records.push_back(MakeLog(a, 1, "first", 1795238971));
+  batch.records.push_back(MakeLog({}, 0, "orphan", 1795238972));
+  batch.records.push_back(MakeLog(b, 2, "b", 1795238972));
+  model::LogBatch second;
+  second.records.push_back(MakeLog(a, 3, "second", 1795238973));
+  {
+    auto store = WalStore::Open({dir.path()});
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->WriteLogs(batch, Durability::kSync).ok());
+    // Spans of the same trace live beside its logs.
+    model::SpanBatch spans;
+    spans.spans.push_back(MakeSpan(a, 1, 1795238971));
+    ASSERT_TRUE((*store)->Write(spans, Durability::kSync).ok());
+    ASSERT_TRUE((*store)->WriteLogs(second, Durability::kBuffered).ok());
+    EXPECT_EQ((*store)->stats().log_groups, 4u);  // a, none, b; then a
+  }
+  auto store = WalStore::Open({dir.path()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->stats().log_groups, 4u);
+  EXPECT_EQ((*store)->stats().recovery.corrupt_regions, 0u);
+  auto logs = (*store)->FetchLogs(a);
+  ASSERT_TRUE(logs.ok()) << logs.status().ToString();
+  ASSERT_EQ(logs->size(), 2u);
+  EXPECT_EQ((*logs)[0], batch.records[0]);
+  EXPECT_EQ((*logs)[1], second.records[0]);
+  auto other = (*store)->FetchLogs(b);
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ((*other)[0], batch.records[2]);
+  EXPECT_TRUE((*store)->FetchLogs(model::TraceId{})->empty());
+  auto trace = (*store)->FetchTrace(a);
+  ASSERT_TRUE(trace.ok());
+  EXPECT_EQ(trace->spans.size(), 1u);
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar

@@ -119,6 +119,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
   std::unique_ptr<Wal> wal(new Wal(options));
   *stats = WalRecoveryStats{};
   std::string data;
+  uint32_t last_version = fmt::kVersion;
   for (size_t i = 0; i < numbers.size(); ++i) {
     const bool last = i + 1 == numbers.size();
     const std::string path = wal->SegmentPath(numbers[i]);
@@ -144,6 +145,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
                                    std::to_string(version) + ", this build reads up to " +
                                    std::to_string(fmt::kVersion) + ")");
     }
+    if (last) last_version = version;
     size_t at = fmt::kFileHeaderSize;
     while (at < data.size()) {
       WalRecordType type;
@@ -170,7 +172,12 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
     }
   }
   MutexLock lock(&wal->mu_);
-  WAGGLE_RETURN_IF_ERROR(wal->OpenSegment(numbers.empty() ? 1 : numbers.back()));
+  // Never append records of this version to a segment headed with an older one (an older
+  // build would read them as damage): start a new segment instead.
+  const uint32_t next = numbers.empty()                ? 1
+                        : last_version < fmt::kVersion ? numbers.back() + 1
+                                                       : numbers.back();
+  WAGGLE_RETURN_IF_ERROR(wal->OpenSegment(next));
   return wal;
 }
 

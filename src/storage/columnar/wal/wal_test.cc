@@ -132,6 +132,26 @@ TEST(Wal, RefusesASegmentFromANewerFormatVersion) {
   EXPECT_NE(wal.status().message().find("newer"), std::string::npos);
 }
 
+TEST(Wal, AppendsToANewSegmentAfterOneOfAnOlderFormatVersion) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path());
+  const std::string old_segment = SegmentFile(dir.path(), 1);
+  std::ofstream(old_segment, std::ios::binary)
+      << std::string(wal_format::kMagic) << std::string("\x01\0\0\0\0\0\0\0", 8);
+  Replayed r;
+  WalRecoveryStats stats;
+  auto wal = OpenWal(WalOptions{dir.path()}, &r, &stats);
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  std::vector<WalPosition> positions;
+  ASSERT_TRUE((*wal)->Append(WalRecordType::kLogGroup, {"logs"}, true, &positions).ok());
+  ASSERT_EQ(positions.size(), 1u);
+  EXPECT_EQ(positions[0].file, 2u);
+  EXPECT_EQ(std::filesystem::file_size(old_segment), wal_format::kFileHeaderSize);
+  std::string payload;
+  ASSERT_TRUE((*wal)->Read(positions[0], &payload).ok());
+  EXPECT_EQ(payload, "logs");
+}
+
 TEST(Wal, RotatesSegmentsAndConcurrentAppendsAllLand) {
   TempDir dir;
   WalOptions options{dir.path()};

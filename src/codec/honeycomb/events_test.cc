@@ -1,0 +1,315 @@
+#include "codec/honeycomb/events.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "model/attribute.h"
+
+namespace waggle::codec::honeycomb {
+namespace {
+
+using model::AttributeValue;
+
+constexpr int64_t kSecond = 1'000'000'000;
+// 2026-11-21T08:00:00Z.
+constexpr int64_t k0800 = 1795248000LL * kSecond;
+// The receive time: the default timestamp of an event that names none.
+constexpr int64_t kNow = 1795250000LL * kSecond;
+
+EventOptions Options() {
+  EventOptions o;
+  o.dataset = "ds";
+  o.environment = "prod";
+  o.now_ns = kNow;
+  o.seed = 42;
+  return o;
+}
+
+const AttributeValue* Attr(const model::Span& s, std::string_view key) {
+  const model::Attribute* a = model::FindAttribute(s.attributes, key);
+  return a ? &a->value : nullptr;
+}
+
+struct Decoded {
+  Status status;
+  model::SpanBatch batch;
+  std::vector<EventStatus> statuses;
+};
+
+Decoded Batch(std::string_view body, const EventOptions& options = Options()) {
+  Decoded d;
+  d.status = DecodeBatch(body, options, &d.batch, &d.statuses);
+  return d;
+}
+
+TEST(DecodeBatch, LibhoneyEventsBecomeSpans) {
+  Decoded d = Batch(R"([
+    {"data":{"trace.trace_id":"5b8efff798038103d269b633813fc60c",
+             "trace.span_id":"eee19b7ec3c1b174","trace.parent_id":"eee19b7ec3c1b173",
+             "name":"GET /users","service.name":"api","duration_ms":250.5,
+             "http.route":"/users","count":3,"ratio":0.25,"ok":true,"tags":{"a":[1,2]},
+             "gone":null},
+     "time":"2026-11-21T08:00:00.123Z","samplerate":5},
+    {"data":{"trace.trace_id":"5b8efff798038103d269b633813fc60c",
+             "trace.span_id":"eee19b7ec3c1b173","name":"root","duration_ms":1000},
+     "time":"2026-11-21T08:00:00Z"}
+  ])");
+  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+  ASSERT_EQ(d.statuses.size(), 2u);
+  for (const EventStatus& s : d.statuses) {
+    EXPECT_EQ(s.status, 202);
+    EXPECT_TRUE(s.error.empty());
+  }
+  ASSERT_EQ(d.batch.spans.size(), 2u);
+
+  const model::Span& child = d.batch.spans[0];
+  EXPECT_EQ(child.trace_id.ToHex(), "5b8efff798038103d269b633813fc60c");
+  EXPECT_EQ(child.span_id.ToHex(), "eee19b7ec3c1b174");
+  EXPECT_EQ(child.parent_span_id.ToHex(), "eee19b7ec3c1b173");
+  EXPECT_EQ(child.name, "GET /users");
+  EXPECT_EQ(child.service, "api");
+  EXPECT_EQ(child.environment, "prod");
+  EXPECT_EQ(child.start_ns, k0800 + 123'000'000);
+  EXPECT_EQ(child.end_ns, child.start_ns + 250'500'000);
+  EXPECT_EQ(child.sample_rate, 5u);
+  EXPECT_EQ(child.http_route, "/users");
+  ASSERT_NE(Attr(child, "http.route"), nullptr);
+  EXPECT_EQ(*Attr(child, "http.route"), AttributeValue::String("/users"));
+  ASSERT_NE(Attr(child, "count"), nullptr);
+  EXPECT_EQ(*Attr(child, "count"), AttributeValue::Int(3));
+  ASSERT_NE(Attr(child, "ratio"), nullptr);
+  EXPECT_EQ(*Attr(child, "ratio"), AttributeValue::Double(0.25));
+  ASSERT_NE(Attr(child, "ok"), nullptr);
+  EXPECT_EQ(*Attr(child, "ok"), AttributeValue::Bool(true));
+  ASSERT_NE(Attr(child, "tags"), nullptr);
+  EXPECT_EQ(*Attr(child, "tags"), AttributeValue::Json(R"({"a":[1,2]})"));
+  ASSERT_NE(Attr(child, "service.name"), nullptr);
+  EXPECT_EQ(Attr(child, "gone"), nullptr);  // null fields are dropped
+  // The fields that became the span's own are not repeated as attributes.
+  EXPECT_EQ(Attr(child, "trace.trace_id"), nullptr);
+  EXPECT_EQ(Attr(child, "trace.span_id"), nullptr);
+  EXPECT_EQ(Attr(child, "trace.parent_id"), nullptr);
+  EXPECT_EQ(Attr(child, "name"), nullptr);
+
+  const model::Span& root = d.batch.spans[1];
+  EXPECT_EQ(root.trace_id, child.trace_id);
+  EXPECT_EQ(root.span_id.ToHex(), "eee19b7ec3c1b173");
+  EXPECT_TRUE(root.parent_span_id.IsZero());
+  EXPECT_EQ(root.name, "root");
+  EXPECT_EQ(root.service, "ds");  // no service.name: the dataset
+  EXPECT_EQ(root.start_ns, k0800);
+  EXPECT_EQ(root.end_ns, k0800 + kSecond);
+  EXPECT_EQ(root.sample_rate, 1u);  // libhoney omits samplerate 1
+}
+
+TEST(DecodeBatch, BadEventsGet400InPlaceAndTheRestAreStored) {
+  Decoded d = Batch(R"([
+    {"data":{"name":"a"}},
+    {"time":"2026-11-21T08:00:00Z","samplerate":2},
+    5,
+    "event",
+    {"data":{"name":"b"},"time":"yesterday"},
+    {"data":[1,2]},
+    {"data":{"name":"c"}}
+  ])");
+  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+  ASSERT_EQ(d.statuses.size(), 7u);
+  const int want[] = {202, 400, 400, 400, 400, 400, 202};
+  for (size_t i = 0; i < 7; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(d.statuses[i].status, want[i]);
+    EXPECT_EQ(d.statuses[i].error.empty(), want[i] == 202) << d.statuses[i].error;
+  }
+  ASSERT_EQ(d.batch.spans.size(), 2u);
+  EXPECT_EQ(d.batch.spans[0].name, "a");
+  EXPECT_EQ(d.batch.spans[1].name, "c");
+  // No time: the receive time.
+  EXPECT_EQ(d.batch.spans[0].start_ns, kNow);
+  EXPECT_EQ(d.batch.spans[0].end_ns, kNow);
+}
+
+TEST(DecodeBatch, ABodyThatIsNotAJsonArrayIsInvalidArgument) {
+  for (std::string_view body :
+       {std::string_view(R"({"data":{"name":"a"}})"), std::string_view("not json"),
+        std::string_view(""), std::string_view("[{\"data\":{}}"), std::string_view("42")}) {
+    SCOPED_TRACE(body);
+    Decoded d = Batch(body);
+    EXPECT_EQ(d.status.code(), Status::Code::kInvalidArgument);
+    EXPECT_TRUE(d.batch.spans.empty());
+    EXPECT_TRUE(d.statuses.empty());
+  }
+}
+
+TEST(DecodeBatch, AnEmptyArrayIsNoEvents) {
+  Decoded d = Batch("[]");
+  ASSERT_TRUE(d.status.ok());
+  EXPECT_TRUE(d.statuses.empty());
+  EXPECT_TRUE(d.batch.spans.empty());
+}
+
+TEST(DecodeBatch, TimeMayBeEpochSecondsAsANumber) {
+  Decoded d = Batch(R"([{"data":{"name":"x"},"time":1795248000.5},
+                        {"data":{"name":"y"},"time":1795248000},
+                        {"data":{"name":"z"},"time":null}])");
+  ASSERT_TRUE(d.status.ok());
+  ASSERT_EQ(d.batch.spans.size(), 3u);
+  EXPECT_EQ(d.batch.spans[0].start_ns, k0800 + kSecond / 2);
+  EXPECT_EQ(d.batch.spans[1].start_ns, k0800);
+  EXPECT_EQ(d.batch.spans[2].start_ns, kNow);
+}
+
+TEST(DecodeBatch, SampleRateIsAtLeastOneAndRounded) {
+  Decoded d = Batch(R"([{"data":{"name":"a"},"samplerate":0},
+                        {"data":{"name":"b"},"samplerate":-3},
+                        {"data":{"name":"c"},"samplerate":2.6},
+                        {"data":{"name":"d"},"samplerate":100}])");
+  ASSERT_TRUE(d.status.ok());
+  ASSERT_EQ(d.batch.spans.size(), 4u);
+  EXPECT_EQ(d.batch.spans[0].sample_rate, 1u);
+  EXPECT_EQ(d.batch.spans[1].sample_rate, 1u);
+  EXPECT_EQ(d.batch.spans[2].sample_rate, 3u);
+  EXPECT_EQ(d.batch.spans[3].sample_rate, 100u);
+}
+
+TEST(DecodeBatch, EventsWithoutTraceIdsGetDistinctIdsPrefixedWithTheirEpochSeconds) {
+  Decoded d = Batch(R"([
+    {"data":{"name":"a"},"time":"2026-11-21T08:00:00Z"},
+    {"data":{"name":"b"},"time":"2026-11-21T08:00:00Z"},
+    {"data":{"name":"c"},"time":"2026-11-21T08:00:00.999Z"},
+    {"data":{"name":"d","trace.trace_id":"not hex","trace.span_id":"0000000000000000"},
+     "time":"2026-11-21T08:00:00Z"}
+  ])");
+  ASSERT_TRUE(d.status.ok());
+  ASSERT_EQ(d.batch.spans.size(), 4u);
+  std::set<model::TraceId> traces;
+  std::set<uint64_t> spans;
+  for (const model::Span& s : d.batch.spans) {
+    SCOPED_TRACE(s.name);
+    EXPECT_FALSE(s.trace_id.IsZero());
+    EXPECT_FALSE(s.span_id.IsZero());
+    EXPECT_TRUE(s.parent_span_id.IsZero());
+    EXPECT_EQ(s.trace_id.XRayEpochSeconds(), 1795248000u);
+    traces.insert(s.trace_id);
+    spans.insert(s.span_id.value);
+  }
+  EXPECT_EQ(traces.size(), 4u);
+  EXPECT_EQ(spans.size(), 4u);
+}
+
+TEST(DecodeBatch, A64BitTraceIdIsZeroPaddedOnTheLeft) {
+  Decoded d = Batch(
+      R"([{"data":{"trace.trace_id":"D269B633813FC60C","trace.span_id":"EEE19B7EC3C1B174"}}])");
+  ASSERT_EQ(d.batch.spans.size(), 1u);
+  EXPECT_EQ(d.batch.spans[0].trace_id.ToHex(), "0000000000000000d269b633813fc60c");
+  EXPECT_EQ(d.batch.spans[0].span_id.ToHex(), "eee19b7ec3c1b174");
+  EXPECT_EQ(d.batch.spans[0].name, "ds");  // no name: the dataset
+}
+
+TEST(DecodeBatch, ErrorAndKindFieldsSetTheSpanStatusAndKind) {
+  Decoded d = Batch(R"([{"data":{"name":"a","error":true,"span.kind":"client",
+                                 "status_message":"boom","http.status_code":503}}])");
+  ASSERT_EQ(d.batch.spans.size(), 1u);
+  const model::Span& s = d.batch.spans[0];
+  EXPECT_EQ(s.kind, model::SpanKind::kClient);
+  EXPECT_EQ(s.otel_status, 2);
+  EXPECT_EQ(s.status_message, "boom");
+  EXPECT_EQ(s.http_status, 503);
+  EXPECT_TRUE(s.status_flags & model::kStatusFault);
+}
+
+// spec/honeycomb.md §2.1: POST /1/batch/{dataset} puts every event in {dataset}. An event whose
+// fields name a service.name other than the dataset still belongs to that dataset
+// (model::Span::dataset holds it when it is not the service).
+TEST(DecodeBatch, AnEventNamingAServiceStaysInTheUrlDataset) {
+  Decoded d = Batch(R"([{"data":{"name":"a","service.name":"api"}}])");
+  ASSERT_EQ(d.batch.spans.size(), 1u);
+  EXPECT_EQ(d.batch.spans[0].service, "api");
+  EXPECT_EQ(d.batch.spans[0].dataset, "ds");
+}
+
+TEST(DecodeEvent, TimeAndSampleRateComeFromTheHeaders) {
+  model::SpanBatch batch;
+  Status s = DecodeEvent(R"({"name":"op","duration_ms":12.5,"user":"u1"})",
+                         "2026-11-21T10:00:00.5+02:00", "10", Options(), &batch);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(batch.spans.size(), 1u);
+  const model::Span& span = batch.spans[0];
+  EXPECT_EQ(span.name, "op");
+  EXPECT_EQ(span.service, "ds");
+  EXPECT_EQ(span.environment, "prod");
+  EXPECT_EQ(span.start_ns, k0800 + kSecond / 2);
+  EXPECT_EQ(span.end_ns, span.start_ns + 12'500'000);
+  EXPECT_EQ(span.sample_rate, 10u);
+  EXPECT_EQ(span.trace_id.XRayEpochSeconds(), 1795248000u);
+  ASSERT_NE(Attr(span, "user"), nullptr);
+
+  // Epoch seconds work as the header too; no headers: now and 1.
+  batch.spans.clear();
+  ASSERT_TRUE(DecodeEvent(R"({"name":"op"})", "1795248000", "", Options(), &batch).ok());
+  EXPECT_EQ(batch.spans[0].start_ns, k0800);
+  EXPECT_EQ(batch.spans[0].sample_rate, 1u);
+  batch.spans.clear();
+  ASSERT_TRUE(DecodeEvent(R"({"name":"op"})", "", "", Options(), &batch).ok());
+  EXPECT_EQ(batch.spans[0].start_ns, kNow);
+}
+
+TEST(DecodeEvent, BadHeadersAndBodiesAreInvalidArgument) {
+  model::SpanBatch batch;
+  EXPECT_EQ(DecodeEvent(R"({"name":"op"})", "tomorrow", "", Options(), &batch).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(DecodeEvent(R"({"name":"op"})", "", "ten", Options(), &batch).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(DecodeEvent(R"({"name":"op"})", "", "2.5", Options(), &batch).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(DecodeEvent("[1,2]", "", "", Options(), &batch).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(DecodeEvent("{not json", "", "", Options(), &batch).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_TRUE(batch.spans.empty());
+}
+
+TEST(ParseEventTime, ReadsRfc3339AndEpochSeconds) {
+  struct Case {
+    const char* text;
+    int64_t want;
+  };
+  const Case cases[] = {
+      {"2026-11-21T08:00:00Z", k0800},
+      {"2026-11-21T08:00:00z", k0800},
+      {"2026-11-21T10:00:00+02:00", k0800},
+      {"2026-11-21T03:30:00-04:30", k0800},
+      {"2026-11-21T08:00:00.123Z", k0800 + 123'000'000},
+      {"2026-11-21T08:00:00.123456789Z", k0800 + 123'456'789},
+      {"2026-11-21T08:00:00.1+00:00", k0800 + 100'000'000},
+      {"2026-11-21T08:00:00.999999999999Z", k0800 + 999'999'999},  // digits past ns ignored
+      {"1970-01-01T00:00:00Z", 0},
+      {"1795248000", k0800},
+      {"1795248000.5", k0800 + kSecond / 2},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    int64_t ns = -1;
+    ASSERT_TRUE(ParseEventTime(c.text, &ns));
+    EXPECT_EQ(ns, c.want);
+  }
+  // A fraction that is not exact in binary is within a microsecond.
+  int64_t ns = 0;
+  ASSERT_TRUE(ParseEventTime("1795248000.123", &ns));
+  EXPECT_NEAR(static_cast<double>(ns - k0800), 123'000'000.0, 1000.0);
+}
+
+TEST(ParseEventTime, RefusesWhatIsNeither) {
+  for (const char* text :
+       {"", "garbage", "yesterday", "2026-11-21", "2026-11-21T08:00:00", "2026-11-21T08:00:00+0200",
+        "2026-11-21T08:00:00Zjunk", "2026-11-21X08:00:00Z", "nan", "inf", "1795248000abc",
+        "2026-11-21T08:00:00+02:00:00"}) {
+    SCOPED_TRACE(text);
+    int64_t ns = 0;
+    EXPECT_FALSE(ParseEventTime(text, &ns));
+  }
+}
+
+}  // namespace
+}  // namespace waggle::codec::honeycomb

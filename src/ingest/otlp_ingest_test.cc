@@ -1,0 +1,435 @@
+#include "ingest/otlp_ingest.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace waggle::ingest {
+namespace {
+
+using codec::otlp::Encoding;
+using codec::otlp::Signal;
+
+// Records what it is asked to write; fails with `fail` when set. Single-threaded tests only.
+class RecordingWriter : public storage::Writer {
+ public:
+  Status Write(const model::SpanBatch& batch, storage::Durability d) override {
+    ++span_writes;
+    if (!fail.ok()) return fail;
+    spans.insert(spans.end(), batch.spans.begin(), batch.spans.end());
+    durabilities.push_back(d);
+    return Status::Ok();
+  }
+  Status WriteLogs(const model::LogBatch& batch, storage::Durability d) override {
+    ++log_writes;
+    if (!fail.ok()) return fail;
+    logs.insert(logs.end(), batch.records.begin(), batch.records.end());
+    durabilities.push_back(d);
+    return Status::Ok();
+  }
+
+  Status fail;
+  int span_writes = 0;
+  int log_writes = 0;
+  std::vector<model::Span> spans;
+  std::vector<model::LogRecord> logs;
+  std::vector<storage::Durability> durabilities;
+};
+
+constexpr const char* kTrace = "5b8efff798038103d269b633813fc60c";
+
+std::string JsonSpan(const std::string& trace_id, const std::string& span_id,
+                     const std::string& name) {
+  return R"({"traceId":")" + trace_id + R"(","spanId":")" + span_id + R"(","name":")" + name +
+         R"(","kind":2,"startTimeUnixNano":"1795248000000000000",)"
+         R"("endTimeUnixNano":"1795248000250000000"})";
+}
+
+std::string JsonTraces(const std::string& service, const std::vector<std::string>& spans) {
+  std::string joined;
+  for (const std::string& s : spans) {
+    if (!joined.empty()) joined += ",";
+    joined += s;
+  }
+  return R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":)"
+         R"({"stringValue":")" +
+         service + R"("}}]},"scopeSpans":[{"scope":{"name":"lib"},"spans":[)" + joined + "]}]}]}";
+}
+
+std::string JsonLogs(const std::string& service) {
+  return R"({"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":)"
+         R"({"stringValue":")" +
+         service +
+         R"("}}]},"scopeLogs":[{"scope":{"name":"lib"},"logRecords":[)"
+         R"({"timeUnixNano":"1795248000000000000","severityNumber":9,"severityText":"INFO",)"
+         R"("body":{"stringValue":"hello"},"traceId":"5b8efff798038103d269b633813fc60c",)"
+         R"("spanId":"eee19b7ec3c1b174"},)"
+         R"({"observedTimeUnixNano":"1795248001000000000","body":{"stringValue":"no trace"}})"
+         R"(]}]}]})";
+}
+
+class OtlpIngestTest : public testing::Test {
+ protected:
+  OtlpIngester& Make(OtlpIngestOptions options = {}) {
+    ingester_ = std::make_unique<OtlpIngester>(options, &writer_, &counters_);
+    return *ingester_;
+  }
+
+  ExportOutcome ExportJson(Signal signal, const std::string& body, std::string_view api_key = "",
+                           std::string_view dataset = "", std::string environment = "default") {
+    body_ = body;
+    OtlpIngester::Request r;
+    r.signal = signal;
+    r.encoding = Encoding::kJson;
+    r.body = body_;
+    r.environment = std::move(environment);
+    r.api_key = api_key;
+    r.dataset_header = dataset;
+    return ingester_->Export(r);
+  }
+
+  RecordingWriter writer_;
+  OtlpCounters counters_;
+  std::unique_ptr<OtlpIngester> ingester_;
+  std::string body_;
+};
+
+TEST_F(OtlpIngestTest, WithoutKeysEveryoneIsInTheDefaultEnvironment) {
+  OtlpIngester& ingester = Make();
+  for (std::string_view key : {"", "anything", "0123456789abcdef0123456789abcdef"}) {
+    auto env = ingester.Authenticate(key);
+    ASSERT_TRUE(env.ok()) << key;
+    EXPECT_EQ(*env, "default");
+  }
+  EXPECT_EQ(counters_.requests_unauthenticated.load(), 0u);
+}
+
+TEST_F(OtlpIngestTest, KeysMapToTheirEnvironments) {
+  OtlpIngestOptions options;
+  options.api_keys = {{"key-prod", "prod"}, {"key-staging", "staging"}};
+  OtlpIngester& ingester = Make(options);
+  auto prod = ingester.Authenticate("key-prod");
+  ASSERT_TRUE(prod.ok());
+  EXPECT_EQ(*prod, "prod");
+  auto staging = ingester.Authenticate("key-staging");
+  ASSERT_TRUE(staging.ok());
+  EXPECT_EQ(*staging, "staging");
+  auto missing = ingester.Authenticate("");
+  EXPECT_EQ(missing.status().code(), Status::Code::kUnauthenticated);
+  EXPECT_FALSE(missing.status().message().empty());
+  auto unknown = ingester.Authenticate("key-nope");
+  EXPECT_EQ(unknown.status().code(), Status::Code::kUnauthenticated);
+  EXPECT_EQ(ingester.Authenticate("KEY-PROD").status().code(), Status::Code::kUnauthenticated);
+  EXPECT_EQ(counters_.requests_unauthenticated.load(), 3u);
+}
+
+TEST_F(OtlpIngestTest, OptionsValidate) {
+  OtlpIngestOptions options;
+  EXPECT_TRUE(options.Validate().ok());
+  options.memory_budget_bytes = (1 << 20) - 1;
+  EXPECT_EQ(options.Validate().code(), Status::Code::kInvalidArgument);
+  options.memory_budget_bytes = 1 << 20;
+  options.api_keys = {{"", "prod"}};
+  EXPECT_EQ(options.Validate().code(), Status::Code::kInvalidArgument);
+  options.api_keys = {{"key", ""}};
+  EXPECT_EQ(options.Validate().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(OtlpIngestTest, LeasesShareTheMemoryBudget) {
+  OtlpIngestOptions options;
+  options.memory_budget_bytes = 1 << 20;
+  OtlpIngester& ingester = Make(options);
+  {
+    auto first = ingester.Reserve(600 << 10);
+    ASSERT_TRUE(first.ok());
+    auto second = ingester.Reserve(600 << 10);
+    EXPECT_EQ(second.status().code(), Status::Code::kUnavailable);
+    EXPECT_EQ(counters_.requests_shed.load(), 1u);
+    auto rest = ingester.Reserve((1 << 20) - (600 << 10));  // exactly fills the budget
+    EXPECT_TRUE(rest.ok());
+    EXPECT_EQ(ingester.Reserve(1).status().code(), Status::Code::kUnavailable);
+  }
+  // Both leases returned their share.
+  auto again = ingester.Reserve(600 << 10);
+  ASSERT_TRUE(again.ok());
+  auto again_rest = ingester.Reserve((1 << 20) - (600 << 10));
+  EXPECT_TRUE(again_rest.ok());
+}
+
+TEST_F(OtlpIngestTest, AMovedLeaseReleasesOnce) {
+  OtlpIngestOptions options;
+  options.memory_budget_bytes = 1 << 20;
+  OtlpIngester& ingester = Make(options);
+  {
+    auto r = ingester.Reserve(1 << 20);
+    ASSERT_TRUE(r.ok());
+    OtlpIngester::Lease moved(std::move(*r));
+    EXPECT_FALSE(ingester.Reserve(1).ok());
+  }
+  // Released exactly once: the whole budget is free again, and not more than it.
+  auto all = ingester.Reserve(1 << 20);
+  ASSERT_TRUE(all.ok());
+  EXPECT_FALSE(ingester.Reserve(1).ok());
+}
+
+TEST_F(OtlpIngestTest, ARequestLargerThanTheBudgetPassesWhenNothingElseIsInFlight) {
+  OtlpIngestOptions options;
+  options.memory_budget_bytes = 1 << 20;
+  OtlpIngester& ingester = Make(options);
+  {
+    auto huge = ingester.Reserve(3 << 20);
+    ASSERT_TRUE(huge.ok());
+    EXPECT_EQ(ingester.Reserve(1).status().code(), Status::Code::kUnavailable);
+  }
+  {
+    auto small = ingester.Reserve(1);
+    ASSERT_TRUE(small.ok());
+    EXPECT_EQ(ingester.Reserve(3 << 20).status().code(), Status::Code::kUnavailable);
+  }
+}
+
+TEST_F(OtlpIngestTest, ALeaseGrowsWithinTheBudget) {
+  OtlpIngestOptions options;
+  options.memory_budget_bytes = 1 << 20;
+  OtlpIngester& ingester = Make(options);
+  auto lease = ingester.Reserve(100 << 10);
+  ASSERT_TRUE(lease.ok());
+  EXPECT_TRUE(lease->Grow(900 << 10));
+  EXPECT_FALSE(lease->Grow((24 << 10) + 1));
+  EXPECT_EQ(counters_.requests_shed.load(), 1u);
+  EXPECT_TRUE(lease->Grow(24 << 10));
+  EXPECT_FALSE(ingester.Reserve(1).ok());
+}
+
+TEST_F(OtlpIngestTest, ExportStoresTheGoodSpansAndCountsTheBadOne) {
+  Make();
+  ExportOutcome out =
+      ExportJson(Signal::kTraces,
+                 JsonTraces("checkout", {JsonSpan(kTrace, "eee19b7ec3c1b174", "a"),
+                                         JsonSpan("abc", "eee19b7ec3c1b175", "bad"),
+                                         JsonSpan(kTrace, "eee19b7ec3c1b176", "b")}),
+                 "", "", "prod");
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  EXPECT_EQ(out.rejected, 1u);
+  EXPECT_FALSE(out.message.empty());
+  ASSERT_EQ(writer_.spans.size(), 2u);
+  EXPECT_EQ(writer_.span_writes, 1);
+  EXPECT_EQ(writer_.spans[0].name, "a");
+  EXPECT_EQ(writer_.spans[1].name, "b");
+  for (const model::Span& s : writer_.spans) {
+    EXPECT_EQ(s.trace_id.ToHex(), kTrace);
+    EXPECT_EQ(s.service, "checkout");
+    EXPECT_EQ(s.environment, "prod");
+    EXPECT_TRUE(s.dataset.empty());
+  }
+  ASSERT_EQ(writer_.durabilities.size(), 1u);
+  EXPECT_EQ(writer_.durabilities[0], storage::Durability::kSync);
+  EXPECT_EQ(counters_.spans_accepted.load(), 2u);
+  EXPECT_EQ(counters_.spans_rejected.load(), 1u);
+}
+
+TEST_F(OtlpIngestTest, AnEmptyExportSucceedsWithoutAWrite) {
+  Make();
+  ExportOutcome out = ExportJson(Signal::kTraces, "{}");
+  ASSERT_TRUE(out.status.ok());
+  EXPECT_EQ(out.rejected, 0u);
+  EXPECT_TRUE(out.message.empty());
+  EXPECT_EQ(writer_.span_writes, 0);
+  out = ExportJson(Signal::kLogs, R"({"resourceLogs":[]})");
+  ASSERT_TRUE(out.status.ok());
+  EXPECT_EQ(writer_.log_writes, 0);
+}
+
+TEST_F(OtlpIngestTest, AClassicKeyNeedsTheDatasetHeaderForTraces) {
+  Make();
+  const std::string classic = "0123456789abcdef0123456789abcdef";
+  const std::string body = JsonTraces("checkout", {JsonSpan(kTrace, "eee19b7ec3c1b174", "a")});
+  ExportOutcome out = ExportJson(Signal::kTraces, body, classic);
+  EXPECT_EQ(out.status.code(), Status::Code::kUnauthenticated);
+  EXPECT_NE(out.status.message().find("x-honeycomb-dataset"), std::string::npos);
+  EXPECT_EQ(writer_.span_writes, 0);
+  EXPECT_EQ(counters_.requests_unauthenticated.load(), 1u);
+
+  out = ExportJson(Signal::kTraces, body, classic, "my-dataset");
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  ASSERT_EQ(writer_.spans.size(), 1u);
+  EXPECT_EQ(writer_.spans[0].dataset, "my-dataset");
+  EXPECT_EQ(writer_.spans[0].service, "checkout");
+
+  // An environment key (not classic) needs no dataset and sets none.
+  writer_.spans.clear();
+  out = ExportJson(Signal::kTraces, body, "hcaik_01abcdefghijklmnopqrstuvwx");
+  ASSERT_TRUE(out.status.ok());
+  ASSERT_EQ(writer_.spans.size(), 1u);
+  EXPECT_TRUE(writer_.spans[0].dataset.empty());
+
+  // Logs need no dataset header even with a classic key (spec/otlp.md §4.1).
+  out = ExportJson(Signal::kLogs, JsonLogs("checkout"), classic);
+  EXPECT_TRUE(out.status.ok()) << out.status.ToString();
+}
+
+TEST_F(OtlpIngestTest, LogsGoToWriteLogs) {
+  Make();
+  ExportOutcome out = ExportJson(Signal::kLogs, JsonLogs("checkout"), "", "", "prod");
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  EXPECT_EQ(out.rejected, 0u);
+  EXPECT_EQ(writer_.span_writes, 0);
+  EXPECT_EQ(writer_.log_writes, 1);
+  ASSERT_EQ(writer_.logs.size(), 2u);
+  const model::LogRecord& a = writer_.logs[0];
+  EXPECT_EQ(a.trace_id.ToHex(), kTrace);
+  EXPECT_EQ(a.span_id.ToHex(), "eee19b7ec3c1b174");
+  EXPECT_EQ(a.body, "hello");
+  EXPECT_EQ(a.severity_number, 9);
+  EXPECT_EQ(a.severity_text, "INFO");
+  EXPECT_EQ(a.service, "checkout");
+  EXPECT_EQ(a.environment, "prod");
+  EXPECT_EQ(a.time_ns, 1795248000000000000);
+  const model::LogRecord& b = writer_.logs[1];
+  EXPECT_TRUE(b.trace_id.IsZero());
+  EXPECT_EQ(b.time_ns, 1795248001000000000);  // no time: the observed time
+  ASSERT_EQ(writer_.durabilities.size(), 1u);
+  EXPECT_EQ(writer_.durabilities[0], storage::Durability::kSync);
+  EXPECT_EQ(counters_.log_records_accepted.load(), 2u);
+  EXPECT_EQ(counters_.spans_accepted.load(), 0u);
+}
+
+TEST_F(OtlpIngestTest, AnUndecodableBodyStoresNothing) {
+  Make();
+  for (const std::string& body :
+       {std::string("{not json"),
+        std::string(R"({"resourceSpans":[{"resource":{},"scopeSpans":7}]})"),
+        std::string("[1,2,3]")}) {
+    SCOPED_TRACE(body);
+    ExportOutcome out = ExportJson(Signal::kTraces, body);
+    EXPECT_EQ(out.status.code(), Status::Code::kInvalidArgument);
+  }
+  OtlpIngester::Request r;
+  r.signal = Signal::kTraces;
+  r.encoding = Encoding::kProtobuf;
+  r.body = "\x0a\x64garbage";  // field 1, 100 bytes long, 7 present
+  EXPECT_EQ(ingester_->Export(r).status.code(), Status::Code::kInvalidArgument);
+  r.signal = Signal::kLogs;
+  EXPECT_EQ(ingester_->Export(r).status.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(writer_.span_writes, 0);
+  EXPECT_EQ(writer_.log_writes, 0);
+  EXPECT_EQ(counters_.requests_malformed.load(), 5u);
+}
+
+TEST_F(OtlpIngestTest, AStoreOverItsBudgetMakesTheRequestRetryable) {
+  Make();
+  writer_.fail = Status::ResourceExhausted("store over budget");
+  ExportOutcome out = ExportJson(
+      Signal::kTraces, JsonTraces("checkout", {JsonSpan(kTrace, "eee19b7ec3c1b174", "a")}));
+  EXPECT_EQ(out.status.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(counters_.store_errors.load(), 1u);
+  EXPECT_EQ(counters_.spans_accepted.load(), 0u);
+
+  writer_.fail = Status::IOError("disk on fire");
+  out = ExportJson(Signal::kTraces,
+                   JsonTraces("checkout", {JsonSpan(kTrace, "eee19b7ec3c1b174", "a")}));
+  EXPECT_EQ(out.status.code(), Status::Code::kInternal);
+  EXPECT_EQ(counters_.store_errors.load(), 2u);
+}
+
+// The same rule for logs: a store shedding load is a retryable outcome (Unavailable → 503),
+// never ResourceExhausted, which the HTTP edge answers with a non-retryable 413.
+TEST_F(OtlpIngestTest, ALogStoreOverItsBudgetMakesTheRequestRetryable) {
+  Make();
+  writer_.fail = Status::ResourceExhausted("store over budget");
+  ExportOutcome out = ExportJson(Signal::kLogs, JsonLogs("checkout"));
+  EXPECT_EQ(out.status.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(counters_.store_errors.load(), 1u);
+  EXPECT_EQ(counters_.log_records_accepted.load(), 0u);
+}
+
+TEST_F(OtlpIngestTest, MetricsAreNotStored) {
+  Make();
+  ExportOutcome out = ExportJson(Signal::kMetrics, R"({"resourceMetrics":[]})");
+  EXPECT_EQ(out.status.code(), Status::Code::kUnimplemented);
+  EXPECT_EQ(writer_.span_writes + writer_.log_writes, 0);
+}
+
+TEST_F(OtlpIngestTest, EventsBatchesAreStoredWithAStatusEach) {
+  Make();
+  OtlpIngester::EventsRequest r;
+  r.body = R"([{"data":{"name":"a"}},{"nodata":1},{"data":{"name":"b"}}])";
+  r.dataset = "ds";
+  r.environment = "prod";
+  std::vector<codec::honeycomb::EventStatus> statuses;
+  ExportOutcome out = ingester_->IngestEvents(r, &statuses);
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  ASSERT_EQ(statuses.size(), 3u);
+  EXPECT_EQ(statuses[0].status, 202);
+  EXPECT_EQ(statuses[1].status, 400);
+  EXPECT_EQ(statuses[2].status, 202);
+  EXPECT_EQ(out.rejected, 1u);
+  ASSERT_EQ(writer_.spans.size(), 2u);
+  EXPECT_EQ(writer_.spans[0].service, "ds");
+  EXPECT_EQ(writer_.spans[0].environment, "prod");
+  EXPECT_EQ(writer_.durabilities.at(0), storage::Durability::kSync);
+  EXPECT_EQ(counters_.events_accepted.load(), 2u);
+  EXPECT_EQ(counters_.events_rejected.load(), 1u);
+
+  // Two requests get different ids for events that carry none.
+  std::vector<codec::honeycomb::EventStatus> more;
+  r.body = R"([{"data":{"name":"c"}}])";
+  ASSERT_TRUE(ingester_->IngestEvents(r, &more).status.ok());
+  ASSERT_EQ(writer_.spans.size(), 3u);
+  EXPECT_NE(writer_.spans[2].trace_id, writer_.spans[0].trace_id);
+  EXPECT_NE(writer_.spans[2].trace_id, writer_.spans[1].trace_id);
+}
+
+TEST_F(OtlpIngestTest, EventsRequestsThatCannotBeReadAreInvalidArgument) {
+  Make();
+  OtlpIngester::EventsRequest r;
+  r.dataset = "ds";
+  std::vector<codec::honeycomb::EventStatus> statuses;
+  r.body = "";
+  EXPECT_EQ(ingester_->IngestEvents(r, &statuses).status.code(), Status::Code::kInvalidArgument);
+  r.body = R"({"data":{}})";
+  EXPECT_EQ(ingester_->IngestEvents(r, &statuses).status.code(), Status::Code::kInvalidArgument);
+  r.batch = false;
+  r.body = R"({"name":"single"})";
+  r.samplerate = "nope";
+  EXPECT_EQ(ingester_->IngestEvents(r, &statuses).status.code(), Status::Code::kInvalidArgument);
+  EXPECT_TRUE(writer_.spans.empty());
+  EXPECT_EQ(counters_.requests_malformed.load(), 3u);
+
+  r.samplerate = "4";
+  ExportOutcome out = ingester_->IngestEvents(r, &statuses);
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  ASSERT_EQ(writer_.spans.size(), 1u);
+  EXPECT_EQ(writer_.spans[0].sample_rate, 4u);
+  EXPECT_TRUE(statuses.empty());
+}
+
+// Every message field is optional (spec/otlp.md §5: "Missing message = default value"):
+// a resource without attributes, a ResourceSpans without a resource, ScopeSpans without a
+// scope, a ResourceSpans without scopeSpans.
+TEST_F(OtlpIngestTest, MissingOptionalMessagesAreDefaults) {
+  Make();
+  const std::string span = JsonSpan(kTrace, "eee19b7ec3c1b174", "a");
+  ExportOutcome out = ExportJson(
+      Signal::kTraces, R"({"resourceSpans":[{"scopeSpans":[{"spans":[)" + span + "]}]}]}");
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  ASSERT_EQ(writer_.spans.size(), 1u);
+  EXPECT_EQ(writer_.spans[0].service, "unknown_service");
+  EXPECT_EQ(writer_.spans[0].name, "a");
+  out = ExportJson(Signal::kTraces, R"({"resourceSpans":[{"resource":{}}]})");
+  EXPECT_TRUE(out.status.ok()) << out.status.ToString();
+  out = ExportJson(Signal::kTraces, R"({"resourceSpans":[{}]})");
+  EXPECT_TRUE(out.status.ok()) << out.status.ToString();
+  out = ExportJson(
+      Signal::kLogs,
+      R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"x"}}]}]}]})");
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  ASSERT_EQ(writer_.logs.size(), 1u);
+  EXPECT_EQ(writer_.logs[0].service, "unknown_log_source");
+}
+
+}  // namespace
+}  // namespace waggle::ingest
