@@ -5,8 +5,10 @@ This module owns the processes and the plumbing:
 
   free_port()            a loopback port that is free for both TCP and UDP
   Waggle                 the `waggle serve` process: start, wait_ready, kill9, terminate, restart
+  read_metrics()         GET /metrics as {series: value}
   AwsCli                 runs /usr/bin/aws against an endpoint, isolated from the user's config
   PythonApp              an app run with /usr/bin/python3, waited for until its port accepts
+  run_node(), NodeApp    the Node.js clients in test/e2e/node (scripts/install-deps installs them)
   UdpTee                 a UDP forwarder that records every datagram it passes on
   wait_until()           polling with a timeout (tests never sleep for a fixed time)
   X-Ray helpers          datagram encoding, captured-datagram files, BatchGetTraces in chunks
@@ -41,8 +43,9 @@ REPO_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = REPO_DIR.parent / "shared"
 TESTDATA_DIR = SHARED_DIR / "testdata"
 
-# Environment variables that must not leak from the developer's shell into the clients.
-_SCRUBBED_ENV_PREFIXES = ("AWS_",)
+# Environment variables that must not leak from the developer's shell into the clients
+# (OTEL_* would reconfigure the OpenTelemetry SDKs' exporters behind the tests' backs).
+_SCRUBBED_ENV_PREFIXES = ("AWS_", "OTEL_")
 _SCRUBBED_ENV_NAMES = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYENV_VERSION"}
 
 
@@ -174,7 +177,12 @@ def wait_for_tcp_port(host, port, timeout=30.0, process=None, log_path=None):
 
 def http_get(url, headers=None, timeout=30.0):
     """GET `url`; returns (status, headers, body bytes) for every status, 5xx included."""
-    request = urllib.request.Request(url, headers=headers or {})
+    return http_request("GET", url, headers=headers, timeout=timeout)
+
+
+def http_request(method, url, body=None, headers=None, timeout=30.0):
+    """One HTTP request; returns (status, headers, body bytes) for every status, 5xx included."""
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.headers, response.read()
@@ -216,21 +224,41 @@ def waggle_binary(argv):
     return path
 
 
+_OTLP_SUPPORT = {}  # binary path -> whether its `serve --help` lists --otlp-http
+
+
+def waggle_supports_otlp(binary):
+    """Whether `binary serve` has the OTLP listeners (--otlp-http, --otlp-grpc); cached."""
+    if binary not in _OTLP_SUPPORT:
+        result = subprocess.run([binary, "serve", "--help"], stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=30, env=client_env())
+        _OTLP_SUPPORT[binary] = "--otlp-http" in result.stdout + result.stderr
+    return _OTLP_SUPPORT[binary]
+
+
 class Waggle:
     """One `waggle serve` process on loopback with its own data dir and log file.
 
     The X-Ray UDP and TCP listeners share one port number (like the X-Ray daemon); the HTTP
-    listener (health, UI, query API) has another. Ports and data dir survive restart().
+    listener (health, UI, query API) has another, and so do OTLP/HTTP (with the Honeycomb Events
+    API) and OTLP/gRPC. Ports and data dir survive restart().
+
+    `otlp`: pass --otlp-http / --otlp-grpc on free ports. None (the default) means "when the
+    binary has them": their defaults are the fixed ports 4318 / 4317, which servers of tests
+    running side by side must not all try to bind.
     Not thread-safe: drive it from the test's thread.
     """
 
-    def __init__(self, binary, workdir, extra_args=(), ready_timeout=30.0):
+    def __init__(self, binary, workdir, extra_args=(), ready_timeout=30.0, otlp=None):
         self.binary = binary
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
         self.log_path = self.workdir / "waggle.log"
         self.xray_port = free_port()
         self.http_port = free_port()
+        self.otlp = waggle_supports_otlp(binary) if otlp is None else otlp
+        self.otlp_http_port = free_port() if self.otlp else None
+        self.otlp_grpc_port = free_port() if self.otlp else None
         self.extra_args = list(extra_args)
         self.ready_timeout = ready_timeout
         self.process = None
@@ -249,14 +277,28 @@ class Waggle:
     def http_url(self):
         return "http://%s:%d" % (LOOPBACK, self.http_port)
 
+    @property
+    def otlp_http_url(self):
+        """The OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT; also libhoney's apiHost)."""
+        return "http://%s:%d" % (LOOPBACK, self.otlp_http_port)
+
+    @property
+    def otlp_grpc_url(self):
+        """The OTLP/gRPC endpoint as the exporters take it (http:// = plaintext)."""
+        return "http://%s:%d" % (LOOPBACK, self.otlp_grpc_port)
+
     def command(self):
-        return [
+        command = [
             self.binary, "serve",
             "--data-dir", str(self.data_dir),
             "--xray-udp", "%s:%d" % (LOOPBACK, self.xray_port),
             "--xray-tcp", "%s:%d" % (LOOPBACK, self.xray_port),
             "--http", "%s:%d" % (LOOPBACK, self.http_port),
-        ] + self.extra_args
+        ]
+        if self.otlp:
+            command += ["--otlp-http", "%s:%d" % (LOOPBACK, self.otlp_http_port),
+                        "--otlp-grpc", "%s:%d" % (LOOPBACK, self.otlp_grpc_port)]
+        return command + self.extra_args
 
     def running(self):
         return self.process is not None and self.process.poll() is None
@@ -295,12 +337,18 @@ class Waggle:
             last = "HTTP %d %r" % (status, body[:200])
             return status == 200, None
 
+        started = time.monotonic()
         ok, _ = wait_until(probe, timeout, interval=0.1)
         if not ok:
             raise TimeoutError(
                 "waggle not ready after %.0f s (GET %s: %s)\n%s"
                 % (timeout, url, last, self.log_tail())
             )
+        if self.otlp:  # healthy should imply listening; this says which listener is not
+            left = max(1.0, timeout - (time.monotonic() - started))
+            for port in (self.otlp_http_port, self.otlp_grpc_port):
+                wait_for_tcp_port(LOOPBACK, port, left, process=self.process,
+                                  log_path=self.log_path)
         return self
 
     def kill9(self):
@@ -337,6 +385,32 @@ class Waggle:
 
     def log_tail(self, lines=60):
         return "---- tail of %s ----\n%s" % (self.log_path, tail(self.log_path, lines))
+
+
+_METRIC_LINE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*(?:\{[^}]*\})?) (\S+)$")
+
+
+def read_metrics(http_url):
+    """GET /metrics as {series: value}, e.g. {'waggle_xray_udp_rejected_total{reason="x"}': 0}."""
+    status, _, body = http_get(http_url + "/metrics", timeout=10.0)
+    if status != 200:
+        raise AssertionError("GET %s/metrics: HTTP %d %r" % (http_url, status, body[:300]))
+    out = {}
+    for line in body.decode("utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = _METRIC_LINE.match(line)
+        if not match:
+            raise AssertionError("unparsable /metrics line %r" % line)
+        out[match.group(1)] = float(match.group(2))
+    return out
+
+
+def metric_total(metrics, name):
+    """The sum of every series of metric `name` (any labels) in read_metrics() output; None
+    when there is no such series."""
+    values = [v for k, v in metrics.items() if k == name or k.startswith(name + "{")]
+    return sum(values) if values else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,6 +563,123 @@ class UdpTee:
             with self._lock:
                 self._datagrams.append(data)
             self._out.sendto(data, self.target)
+
+
+# --------------------------------------------------------------------------------------------
+# Node.js clients (test/e2e/node; `npm ci` there is done by scripts/install-deps)
+
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+def node_binary():
+    """`node` on PATH (Debian's nodejs, or NodeSource's on developer machines)."""
+    return shutil.which("node")
+
+
+def node_clients_problem():
+    """Why the Node clients cannot run ('' when they can): no node, or no node_modules."""
+    fix = "run scripts/install-deps (it installs nodejs and runs `npm ci` in %s)" % NODE_DIR
+    if node_binary() is None:
+        return "`node` is not on PATH; " + fix
+    if not (NODE_DIR / "node_modules" / ".package-lock.json").is_file():
+        return "%s/node_modules is missing; %s" % (NODE_DIR, fix)
+    return ""
+
+
+def node_env(extra=None):
+    """client_env() for Node clients: no OTEL_* from the shell, gRPC never via a proxy."""
+    return client_env(dict({"no_grpc_proxy": "127.0.0.1,localhost"}, **(extra or {})))
+
+
+class NodeRun:
+    """The outcome of one Node script: returncode, stdout, stderr and `output`, the JSON object
+    it printed last on stdout (None if there was none)."""
+
+    def __init__(self, command, returncode, stdout, stderr):
+        self.command = command
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.output = None
+        for line in reversed(stdout.splitlines()):
+            if line.startswith("{"):
+                try:
+                    self.output = json.loads(line)
+                except ValueError:
+                    continue
+                break
+
+    def describe(self):
+        return ("%s exited with %s\nstdout:\n%s\nstderr:\n%s"
+                % (" ".join(self.command), self.returncode, self.stdout[-4000:],
+                   self.stderr[-4000:]))
+
+
+def run_node(script, args=(), timeout=90.0, env=None):
+    """Runs `node NODE_DIR/script args...` to the end; returns a NodeRun (any exit code)."""
+    command = [node_binary(), str(NODE_DIR / script), *[str(a) for a in args]]
+    result = subprocess.run(command, cwd=NODE_DIR, env=node_env(env), stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=timeout)
+    return NodeRun(command, result.returncode, result.stdout, result.stderr)
+
+
+class NodeApp:
+    """A long-running Node script that prints {"port": N} on stdout once it listens (port 0).
+
+    stderr goes to `log_path`; stdout is read only for that first line.
+    """
+
+    def __init__(self, script, args, log_path, env=None, host=LOOPBACK):
+        self.command = [node_binary(), str(NODE_DIR / script), *[str(a) for a in args]]
+        self.log_path = Path(log_path)
+        self.env = node_env(env)
+        self.host = host
+        self.port = None
+        self.process = None
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host, self.port)
+
+    def start(self, timeout=30.0):
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=NODE_DIR, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=log, env=self.env,
+            )
+        line = self._first_line(timeout)
+        try:
+            self.port = int(json.loads(line)["port"])
+        except (ValueError, KeyError, TypeError):
+            self.stop()
+            raise RuntimeError("%s printed %r instead of {\"port\": N}\n%s"
+                               % (" ".join(self.command), line, self.log_tail()))
+        wait_for_tcp_port(self.host, self.port, timeout, process=self.process,
+                          log_path=self.log_path)
+        return self
+
+    def _first_line(self, timeout):
+        result = []
+        reader = threading.Thread(target=lambda: result.append(self.process.stdout.readline()),
+                                  name="node-app-stdout", daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not result or not result[0]:
+            self.stop()
+            raise RuntimeError("%s did not print its port within %.0f s (exit code %s)\n%s"
+                               % (" ".join(self.command), timeout, self.process.returncode,
+                                  self.log_tail()))
+        return result[0].decode("utf-8", "replace").strip()
+
+    def stop(self):
+        if self.process is not None:
+            _stop_process(self.process)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+
+    def log_tail(self, lines=60):
+        return "---- tail of %s ----\n%s" % (self.log_path, tail(self.log_path, lines))
 
 
 # --------------------------------------------------------------------------------------------

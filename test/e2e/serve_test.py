@@ -262,6 +262,9 @@ class ServeStartupErrors(TempDirTestCase):
                  "xray_udp": "%s:%d" % (h.LOOPBACK, udp),
                  "xray_tcp": "%s:%d" % (h.LOOPBACK, tcp),
                  "http": "%s:%d" % (h.LOOPBACK, http)}
+        if h.waggle_supports_otlp(WAGGLE_BIN):  # else every server would bind 4318 and 4317
+            flags["otlp_http"] = "%s:%d" % (h.LOOPBACK, h.free_port())
+            flags["otlp_grpc"] = "%s:%d" % (h.LOOPBACK, h.free_port())
         flags.update(overrides)
         args = []
         for key, value in flags.items():
@@ -361,12 +364,13 @@ class ServeStartupErrors(TempDirTestCase):
         port = h.free_port()
         self.assert_startup_error(
             self.serve_args(xray_udp="0.0.0.0:%d" % port),
-            "waggle: --xray-udp 0.0.0.0:%d is not a loopback address" % port, "(--aws-credentials)")
+            "waggle: --xray-udp 0.0.0.0:%d is not a loopback address" % port,
+            "(--aws-credentials, --api-keys)")
         # The same through the environment: WAGGLE_HTTP is checked just like --http.
         self.assert_startup_error(
             self.serve_args(http=None),
-            "waggle: --http 0.0.0.0:%d is not a loopback address" % port, "(--aws-credentials)",
-            env={"WAGGLE_HTTP": "0.0.0.0:%d" % port})
+            "waggle: --http 0.0.0.0:%d is not a loopback address" % port,
+            "(--aws-credentials, --api-keys)", env={"WAGGLE_HTTP": "0.0.0.0:%d" % port})
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
+#include <string>
 
 #include "codec/otlp/otlp.h"
 
@@ -101,6 +103,41 @@ bool AsInt(const AttributeValue& v, int64_t* out) {
 
 const std::string* AsString(const AttributeValue& v) {
   return v.type == AttributeValue::Type::kString ? &v.string_value : nullptr;
+}
+
+// The first string or integer attribute among `keys`, as text.
+std::string FirstOf(const model::Span& span, std::initializer_list<std::string_view> keys) {
+  for (std::string_view key : keys) {
+    const Attribute* a = model::FindAttribute(span.attributes, key);
+    if (a == nullptr) continue;
+    if (a->value.type == AttributeValue::Type::kString) return a->value.string_value;
+    if (a->value.type == AttributeValue::Type::kInt) return std::to_string(a->value.int_value);
+  }
+  return {};
+}
+
+// A server span's URL from its parts, when no attribute holds it whole (spec/otlp.md §9.3):
+// scheme://host[:port]{path[?query] | target}, the port left out when it is the scheme's.
+std::string RebuildUrl(const model::Span& span) {
+  std::string host = FirstOf(span, {"server.address", "http.host", "net.host.name"});
+  std::string path = FirstOf(span, {"url.path"});
+  std::string target = FirstOf(span, {"http.target"});
+  if (host.empty() || (path.empty() && target.empty())) return {};
+  std::string scheme = FirstOf(span, {"url.scheme", "http.scheme"});
+  if (scheme.empty()) scheme = "http";
+  std::string port = FirstOf(span, {"server.port", "net.host.port"});
+  std::string url = scheme + "://" + host;
+  if (host.find(':') == std::string::npos && !port.empty() && !(scheme == "http" && port == "80") &&
+      !(scheme == "https" && port == "443")) {
+    url += ":" + port;
+  }
+  if (!path.empty()) {
+    url += path;
+    if (std::string query = FirstOf(span, {"url.query"}); !query.empty()) url += "?" + query;
+  } else {
+    url += target;
+  }
+  return url;
 }
 
 }  // namespace
@@ -210,6 +247,7 @@ void FinishSpan(model::Span* span) {
         break;
     }
   }
+  if (span->http_url.empty() && !span->http_method.empty()) span->http_url = RebuildUrl(*span);
   if (has_rate) {
     std::erase_if(span->attributes, [](const Attribute& a) {
       return a.key == "sampleRate" || a.key == "SampleRate";

@@ -523,3 +523,33 @@ TEST(RenderSegment, RoundTripsThroughTheSegmentParser) {
 
 }  // namespace
 }  // namespace waggle::codec::xray
+
+namespace waggle::codec::xray {
+namespace {
+
+TEST(RenderSegment, AServerSpanUrlIsRebuiltFromItsParts) {
+  model::Span s = MakeSpan(SpanKind::kServer);
+  Add(&s, "http.request.method", AttributeValue::String("GET"));
+  Add(&s, "url.scheme", AttributeValue::String("http"));
+  Add(&s, "server.address", AttributeValue::String("inventory"));
+  Add(&s, "server.port", AttributeValue::Int(8080));
+  Add(&s, "url.path", AttributeValue::String("/stock/7"));
+  Add(&s, "url.query", AttributeValue::String("fresh=1"));
+  otlp::FinishSpan(&s);
+  EXPECT_EQ(s.http_url, "http://inventory:8080/stock/7?fresh=1");
+  Doc doc(s);
+  ASSERT_TRUE(doc.ok) << doc.json;
+  EXPECT_EQ(doc.Str("/http/request/url"), "http://inventory:8080/stock/7?fresh=1");
+
+  model::Span old = MakeSpan(SpanKind::kServer);
+  Add(&old, "http.method", AttributeValue::String("POST"));
+  Add(&old, "http.scheme", AttributeValue::String("https"));
+  Add(&old, "net.host.name", AttributeValue::String("api.example.com"));
+  Add(&old, "net.host.port", AttributeValue::Int(443));
+  Add(&old, "http.target", AttributeValue::String("/orders?x=1"));
+  otlp::FinishSpan(&old);
+  EXPECT_EQ(old.http_url, "https://api.example.com/orders?x=1");
+}
+
+}  // namespace
+}  // namespace waggle::codec::xray

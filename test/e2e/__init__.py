@@ -1,0 +1,1 @@
+# See test/__init__.py.
