@@ -22,6 +22,41 @@ Status CheckAddress(const std::string& name, const std::string& value, bool have
   return Status::Ok();
 }
 
+// A section of two addresses (`xray: {udp, tcp}`, `otlp: {http, grpc}`).
+Status ApplyAddresses(const YAML::Node& v, const std::string& path, const std::string& section,
+                      const std::string& a, std::string* a_out, const std::string& b,
+                      std::string* b_out) {
+  if (!v.IsMap()) {
+    return Status::InvalidArgument("config " + path + ": " + section + " must hold " + a + " and " +
+                                   b);
+  }
+  for (const auto& x : v) {
+    const std::string k = x.first.as<std::string>();
+    if (k == a) {
+      *a_out = x.second.as<std::string>();
+    } else if (k == b) {
+      *b_out = x.second.as<std::string>();
+    } else {
+      return Status::InvalidArgument("config " + path + ": unknown key " + section + "." + k);
+    }
+  }
+  return Status::Ok();
+}
+
+// The non-empty items of a comma-separated list.
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    if (!item.empty()) items.push_back(std::move(item));
+  }
+  return items;
+}
+
 }  // namespace
 
 Status ServerConfig::Validate() const {
@@ -69,13 +104,7 @@ Status ServerConfig::Validate() const {
 
 Result<std::vector<ApiKey>> ParseApiKeyList(const std::string& text) {
   std::vector<ApiKey> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    std::string item =
-        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    start = comma == std::string::npos ? text.size() + 1 : comma + 1;
-    if (item.empty()) continue;
+  for (const std::string& item : SplitList(text)) {
     ApiKey k;
     size_t eq = item.find('=');
     k.key = item.substr(0, eq);
@@ -90,13 +119,7 @@ Result<std::vector<ApiKey>> ParseApiKeyList(const std::string& text) {
 
 Result<std::vector<AwsCredential>> ParseCredentialList(const std::string& text) {
   std::vector<AwsCredential> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    std::string item =
-        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    start = comma == std::string::npos ? text.size() + 1 : comma + 1;
-    if (item.empty()) continue;
+  for (const std::string& item : SplitList(text)) {
     AwsCredential c;
     size_t a = item.find(':');
     if (a == std::string::npos) {
@@ -143,18 +166,8 @@ Status ApplyYamlFile(const std::string& path, ServerConfig* config) {
       else if (key == "otlp_memory_budget_bytes")
         config->otlp_memory_budget_bytes = v.as<size_t>();
       else if (key == "otlp") {
-        if (!v.IsMap()) {
-          return Status::InvalidArgument("config " + path + ": otlp must hold http and grpc");
-        }
-        for (const auto& x : v) {
-          const std::string k = x.first.as<std::string>();
-          if (k == "http")
-            config->otlp_http = x.second.as<std::string>();
-          else if (k == "grpc")
-            config->otlp_grpc = x.second.as<std::string>();
-          else
-            return Status::InvalidArgument("config " + path + ": unknown key otlp." + k);
-        }
+        WAGGLE_RETURN_IF_ERROR(ApplyAddresses(v, path, "otlp", "http", &config->otlp_http, "grpc",
+                                              &config->otlp_grpc));
       } else if (key == "api_keys") {
         // A mapping of key -> environment.
         if (!v.IsMap()) {
@@ -166,18 +179,8 @@ Status ApplyYamlFile(const std::string& path, ServerConfig* config) {
           config->api_keys.push_back({x.first.as<std::string>(), x.second.as<std::string>()});
         }
       } else if (key == "xray") {
-        if (!v.IsMap()) {
-          return Status::InvalidArgument("config " + path + ": xray must hold udp and tcp");
-        }
-        for (const auto& x : v) {
-          const std::string k = x.first.as<std::string>();
-          if (k == "udp")
-            config->xray_udp = x.second.as<std::string>();
-          else if (k == "tcp")
-            config->xray_tcp = x.second.as<std::string>();
-          else
-            return Status::InvalidArgument("config " + path + ": unknown key xray." + k);
-        }
+        WAGGLE_RETURN_IF_ERROR(
+            ApplyAddresses(v, path, "xray", "udp", &config->xray_udp, "tcp", &config->xray_tcp));
       } else if (key == "aws_credentials") {
         config->aws_credentials.clear();
         for (const auto& c : v) {
