@@ -4,7 +4,8 @@
 
 #include "codec/otlp/otlp.h"
 
-// The two encodings' decoders behind DecodeTraces/DecodeLogs (otlp.h): same contract.
+// The two encodings' decoders behind DecodeTraces/DecodeLogs (otlp.h). On a refused body they
+// may leave records appended; DecodeTraces/DecodeLogs take those back.
 namespace waggle::codec::otlp {
 
 Status DecodeTracesProto(std::string_view body, const DecodeOptions& options, model::SpanBatch* out,

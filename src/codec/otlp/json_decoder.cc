@@ -173,6 +173,14 @@ int DecodeId(std::string_view text, uint8_t* out, size_t n) {
   return -1;
 }
 
+// A span id the same way: 8 when decoded, 0 when empty, -1 otherwise.
+int DecodeSpanId(std::string_view text, model::SpanId* id) {
+  uint8_t bytes[8];
+  const int n = DecodeId(text, bytes, 8);
+  if (n == 8) *id = SpanIdFromBytes(bytes);
+  return n;
+}
+
 bool ValueJson(const element& any, JsonWriter& w, int depth);
 
 bool ArrayValueJson(const element& e, JsonWriter& w, int depth) {
@@ -365,12 +373,6 @@ bool ForEach(const element& e, auto&& fn) {
   return true;
 }
 
-struct Scope {
-  std::string name;
-  std::string version;
-  model::Attributes attributes;
-};
-
 bool DecodeResource(const element& e, model::Attributes* attrs) {
   if (IsNull(e)) return true;
   object o;
@@ -390,9 +392,9 @@ bool DecodeScope(const element& e, Scope* scope) {
   for (auto f : o) {
     bool ok = true;
     if (f.key == "name") {
-      ok = AssignString(f.value, &scope->name);
+      ok = GetString(f.value, &scope->name);
     } else if (f.key == "version") {
-      ok = AssignString(f.value, &scope->version);
+      ok = GetString(f.value, &scope->version);
     } else if (f.key == "attributes") {
       ok = DecodeAttributes(f.value, AttributeRole::kScope, &scope->attributes);
     }
@@ -415,50 +417,65 @@ bool Split(const element& e, std::string_view head_camel, std::string_view recor
   return true;
 }
 
+// The member names of one signal's request: {resourceSpans: [{resource, scopeSpans: [{scope,
+// spans: [...]}]}]} for traces, and the same shape with Logs/logRecords for logs.
+struct Shape {
+  std::string_view resources_camel, resources_snake;
+  std::string_view scopes_camel, scopes_snake;
+  std::string_view records_camel, records_snake;
+};
+constexpr Shape kTraceShape = {"resourceSpans", "resource_spans", "scopeSpans",
+                               "scope_spans",   "spans",          "spans"};
+constexpr Shape kLogShape = {"resourceLogs", "resource_logs", "scopeLogs",
+                             "scope_logs",   "logRecords",    "log_records"};
+
+// Walks a request of `shape`, calling decoder->StartResource(resource) once a resource is
+// decoded and decoder->Record(element, resource, scope) for each record under it.
+template <typename Decoder>
+bool Walk(const element& root, const Shape& shape, Decoder* decoder) {
+  object o;
+  if (root.get(o) != simdjson::SUCCESS) return false;
+  ResourceContext resource;
+  for (auto f : o) {
+    if (!Is(f.key, shape.resources_camel, shape.resources_snake)) continue;
+    const bool ok = ForEach(f.value, [&](const element& rs) {
+      std::optional<element> resource_e, scopes;
+      if (!Split(rs, "resource", shape.scopes_camel, shape.scopes_snake, &resource_e, &scopes)) {
+        return false;
+      }
+      resource.attributes.clear();
+      if (resource_e && !DecodeResource(*resource_e, &resource.attributes)) return false;
+      decoder->StartResource(&resource);
+      return !scopes || ForEach(*scopes, [&](const element& ss) {
+        std::optional<element> scope_e, records;
+        if (!Split(ss, "scope", shape.records_camel, shape.records_snake, &scope_e, &records)) {
+          return false;
+        }
+        Scope scope;
+        if (scope_e && !DecodeScope(*scope_e, &scope)) return false;
+        return !records || ForEach(*records, [&](const element& r) {
+          return decoder->Record(r, resource, scope);
+        });
+      });
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
 class TraceDecoder {
  public:
   TraceDecoder(const DecodeOptions& options, model::SpanBatch* out, Rejections* rejected)
       : options_(options), out_(out), rejected_(rejected) {}
 
-  bool Request(const element& root) {
-    object o;
-    if (root.get(o) != simdjson::SUCCESS) return false;
-    for (auto f : o) {
-      if (Is(f.key, "resourceSpans", "resource_spans") &&
-          !ForEach(f.value, [this](const element& rs) { return ResourceSpans(rs); })) {
-        return false;
-      }
-    }
-    return true;
+  void StartResource(ResourceContext* resource) {
+    resource->service = DatasetForService(ServiceNameOf(resource->attributes));
   }
 
- private:
-  bool ResourceSpans(const element& e) {
-    std::optional<element> resource, scope_spans;
-    if (!Split(e, "resource", "scopeSpans", "scope_spans", &resource, &scope_spans)) return false;
-    resource_.clear();
-    if (resource && !DecodeResource(*resource, &resource_)) return false;
-    service_ = DatasetForService(ServiceNameOf(resource_));
-    return !scope_spans || ForEach(*scope_spans, [this](const element& ss) {
-      std::optional<element> scope_e, spans;
-      if (!Split(ss, "scope", "spans", "spans", &scope_e, &spans)) return false;
-      Scope scope;
-      if (scope_e && !DecodeScope(*scope_e, &scope)) return false;
-      return !spans || ForEach(*spans, [&](const element& s) { return Span(s, scope); });
-    });
-  }
-
-  bool Span(const element& e, const Scope& scope) {
+  bool Record(const element& e, const ResourceContext& resource, const Scope& scope) {
     object o;
     if (e.get(o) != simdjson::SUCCESS) return false;
-    model::Span& span = out_->spans.emplace_back();
-    span.environment.assign(options_.environment);
-    span.service = service_;
-    if (options_.classic_key) span.dataset.assign(options_.dataset_header);
-    span.scope_name = scope.name;
-    span.scope_version = scope.version;
-    span.attributes.assign(resource_.begin(), resource_.end());
-    span.attributes.insert(span.attributes.end(), scope.attributes.begin(), scope.attributes.end());
+    model::Span& span = BeginSpan(options_, resource, scope, out_);
     std::string_view trace_id, span_id, parent_id;
     for (auto f : o) {
       const std::string_view k = f.key;
@@ -496,24 +513,18 @@ class TraceDecoder {
       if (!ok) return false;
     }
     const char* reason = nullptr;
-    uint8_t parent[8];
     if (DecodeId(trace_id, span.trace_id.bytes.data(), 16) != 16 || span.trace_id.IsZero()) {
       reason = "a span's traceId is not 16 bytes (32 hex digits) or is all zero";
-    } else if (uint8_t id[8]; DecodeId(span_id, id, 8) != 8 ||
-                              (std::memcpy(&span.span_id.value, id, 8), span.span_id.IsZero())) {
+    } else if (DecodeSpanId(span_id, &span.span_id) != 8 || span.span_id.IsZero()) {
       reason = "a span's spanId is not 8 bytes (16 hex digits) or is all zero";
-    } else if (int n = DecodeId(parent_id, parent, 8); n != 0 && n != 8) {
+    } else if (DecodeSpanId(parent_id, &span.parent_span_id) < 0) {
       reason = "a span's parentSpanId is not 8 bytes (16 hex digits)";
-    } else if (n == 8) {
-      std::memcpy(&span.parent_span_id.value, parent, 8);
-      span.parent_span_id.value = __builtin_bswap64(span.parent_span_id.value);
     }
     if (reason) {
       out_->spans.pop_back();
       rejected_->Add(reason);
       return true;
     }
-    span.span_id.value = __builtin_bswap64(span.span_id.value);
     FinishSpan(&span);
     return true;
   }
@@ -554,12 +565,9 @@ class TraceDecoder {
       }
       if (!ok) return false;
     }
-    uint8_t id[8];
     if (DecodeId(trace_id, link.trace_id.bytes.data(), 16) == 16 && !link.trace_id.IsZero() &&
-        DecodeId(span_id, id, 8) == 8) {
-      std::memcpy(&link.span_id.value, id, 8);
-      link.span_id.value = __builtin_bswap64(link.span_id.value);
-      if (!link.span_id.IsZero()) span->links.push_back(std::move(link));
+        DecodeSpanId(span_id, &link.span_id) == 8 && !link.span_id.IsZero()) {
+      span->links.push_back(std::move(link));
     }
     return true;
   }
@@ -582,11 +590,10 @@ class TraceDecoder {
     return true;
   }
 
+ private:
   const DecodeOptions& options_;
   model::SpanBatch* out_;
   Rejections* rejected_;
-  model::Attributes resource_;
-  std::string service_;
 };
 
 class LogDecoder {
@@ -594,43 +601,15 @@ class LogDecoder {
   LogDecoder(const DecodeOptions& options, model::LogBatch* out, Rejections* rejected)
       : options_(options), out_(out), rejected_(rejected) {}
 
-  bool Request(const element& root) {
-    object o;
-    if (root.get(o) != simdjson::SUCCESS) return false;
-    for (auto f : o) {
-      if (Is(f.key, "resourceLogs", "resource_logs") &&
-          !ForEach(f.value, [this](const element& rl) { return ResourceLogs(rl); })) {
-        return false;
-      }
-    }
-    return true;
+  void StartResource(ResourceContext* resource) {
+    resource->service =
+        LogsServiceFor(ServiceNameOf(resource->attributes), options_.dataset_header);
   }
 
- private:
-  bool ResourceLogs(const element& e) {
-    std::optional<element> resource, scope_logs;
-    if (!Split(e, "resource", "scopeLogs", "scope_logs", &resource, &scope_logs)) return false;
-    resource_.clear();
-    if (resource && !DecodeResource(*resource, &resource_)) return false;
-    service_ = LogsServiceFor(ServiceNameOf(resource_), options_.dataset_header);
-    return !scope_logs || ForEach(*scope_logs, [this](const element& sl) {
-      std::optional<element> scope_e, records;
-      if (!Split(sl, "scope", "logRecords", "log_records", &scope_e, &records)) return false;
-      Scope scope;
-      if (scope_e && !DecodeScope(*scope_e, &scope)) return false;
-      return !records || ForEach(*records, [&](const element& r) { return Record(r, scope); });
-    });
-  }
-
-  bool Record(const element& e, const Scope& scope) {
+  bool Record(const element& e, const ResourceContext& resource, const Scope& scope) {
     object o;
     if (e.get(o) != simdjson::SUCCESS) return false;
-    model::LogRecord& rec = out_->records.emplace_back();
-    rec.environment.assign(options_.environment);
-    rec.service = service_;
-    rec.scope_name = scope.name;
-    rec.attributes = resource_;
-    rec.attributes.insert(rec.attributes.end(), scope.attributes.begin(), scope.attributes.end());
+    model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_);
     std::string_view trace_id, span_id;
     for (auto f : o) {
       const std::string_view k = f.key;
@@ -662,15 +641,11 @@ class LogDecoder {
       if (!ok) return false;
     }
     if (rec.time_ns == 0) rec.time_ns = rec.observed_ns;
-    uint8_t id[8];
     const char* reason = nullptr;
     if (DecodeId(trace_id, rec.trace_id.bytes.data(), 16) < 0) {
       reason = "a log record's traceId is not 16 bytes (32 hex digits)";
-    } else if (int n = DecodeId(span_id, id, 8); n < 0) {
+    } else if (DecodeSpanId(span_id, &rec.span_id) < 0) {
       reason = "a log record's spanId is not 8 bytes (16 hex digits)";
-    } else if (n == 8) {
-      std::memcpy(&rec.span_id.value, id, 8);
-      rec.span_id.value = __builtin_bswap64(rec.span_id.value);
     }
     if (reason) {
       out_->records.pop_back();
@@ -696,11 +671,10 @@ class LogDecoder {
     return true;
   }
 
+ private:
   const DecodeOptions& options_;
   model::LogBatch* out_;
   Rejections* rejected_;
-  model::Attributes resource_;
-  std::string service_;
 };
 
 // One parser per thread: it keeps its buffers between requests.
@@ -717,12 +691,8 @@ Status DecodeTracesJson(std::string_view body, const DecodeOptions& options, mod
   if (Parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
     return Status::InvalidArgument("the body is not JSON");
   }
-  const size_t before = out->spans.size();
-  const Rejections rejected_before = *rejected;
   TraceDecoder decoder(options, out, rejected);
-  if (!decoder.Request(root)) {
-    out->spans.erase(out->spans.begin() + static_cast<std::ptrdiff_t>(before), out->spans.end());
-    *rejected = rejected_before;
+  if (!Walk(root, kTraceShape, &decoder)) {
     return Status::InvalidArgument("the body is not a valid OTLP/JSON ExportTraceServiceRequest");
   }
   return Status::Ok();
@@ -734,13 +704,8 @@ Status DecodeLogsJson(std::string_view body, const DecodeOptions& options, model
   if (Parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
     return Status::InvalidArgument("the body is not JSON");
   }
-  const size_t before = out->records.size();
-  const Rejections rejected_before = *rejected;
   LogDecoder decoder(options, out, rejected);
-  if (!decoder.Request(root)) {
-    out->records.erase(out->records.begin() + static_cast<std::ptrdiff_t>(before),
-                       out->records.end());
-    *rejected = rejected_before;
+  if (!Walk(root, kLogShape, &decoder)) {
     return Status::InvalidArgument("the body is not a valid OTLP/JSON ExportLogsServiceRequest");
   }
   return Status::Ok();

@@ -3,21 +3,45 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstddef>
+
 #include "codec/otlp/decoders.h"
 #include "codec/otlp/proto_wire.h"
 
 namespace waggle::codec::otlp {
 
+namespace {
+
+// Decodes with `decode` into `out`; a body refused whole leaves `out` and `rejected` as they
+// were, whichever decoder refused it.
+template <typename Records, typename Decode>
+Status DecodeAll(Records* records, Rejections* rejected, Decode decode) {
+  const size_t before = records->size();
+  const Rejections rejected_before = *rejected;
+  Status s = decode();
+  if (!s.ok()) {
+    records->erase(records->begin() + static_cast<std::ptrdiff_t>(before), records->end());
+    *rejected = rejected_before;
+  }
+  return s;
+}
+
+}  // namespace
+
 Status DecodeTraces(Encoding encoding, std::string_view body, const DecodeOptions& options,
                     model::SpanBatch* out, Rejections* rejected) {
-  return encoding == Encoding::kProtobuf ? DecodeTracesProto(body, options, out, rejected)
-                                         : DecodeTracesJson(body, options, out, rejected);
+  return DecodeAll(&out->spans, rejected, [&] {
+    return encoding == Encoding::kProtobuf ? DecodeTracesProto(body, options, out, rejected)
+                                           : DecodeTracesJson(body, options, out, rejected);
+  });
 }
 
 Status DecodeLogs(Encoding encoding, std::string_view body, const DecodeOptions& options,
                   model::LogBatch* out, Rejections* rejected) {
-  return encoding == Encoding::kProtobuf ? DecodeLogsProto(body, options, out, rejected)
-                                         : DecodeLogsJson(body, options, out, rejected);
+  return DecodeAll(&out->records, rejected, [&] {
+    return encoding == Encoding::kProtobuf ? DecodeLogsProto(body, options, out, rejected)
+                                           : DecodeLogsJson(body, options, out, rejected);
+  });
 }
 
 std::string LogsServiceFor(std::string_view service_name, std::string_view dataset_header) {

@@ -243,14 +243,7 @@ bool DecodeKeyValue(std::string_view bytes, AttributeRole role, model::Attribute
   return true;
 }
 
-// Resource {repeated KeyValue attributes = 1; ...} and InstrumentationScope
-// {name = 1; version = 2; repeated KeyValue attributes = 3; ...} share this shape.
-struct Scope {
-  std::string_view name;
-  std::string_view version;
-  model::Attributes attributes;
-};
-
+// Resource {repeated KeyValue attributes = 1; ...}
 bool DecodeResource(std::string_view bytes, model::Attributes* attrs) {
   wire::Reader r(bytes);
   uint32_t f, t;
@@ -265,6 +258,7 @@ bool DecodeResource(std::string_view bytes, model::Attributes* attrs) {
   return r.ok();
 }
 
+// InstrumentationScope {name = 1; version = 2; repeated KeyValue attributes = 3; ...}
 bool DecodeScope(std::string_view bytes, Scope* scope) {
   wire::Reader r(bytes);
   uint32_t f, t;
@@ -309,58 +303,53 @@ bool Gather(std::string_view bytes, Container* c) {
   return r.ok();
 }
 
+// Export{Trace,Logs}ServiceRequest share one shape: {repeated R resources = 1},
+// R {Resource resource = 1; repeated S scopes = 2}, S {InstrumentationScope scope = 1;
+// repeated Record records = 2}. Walks it, calling decoder->StartResource(resource) once a
+// resource is decoded and decoder->Record(bytes, scope) for each record under it.
+template <typename Decoder>
+bool Walk(std::string_view request, Decoder* decoder) {
+  wire::Reader r(request);
+  uint32_t f, t;
+  Container resource_container, scope_container;
+  ResourceContext resource;
+  while (r.Next(&f, &t)) {
+    std::string_view v;
+    if (f != 1 || t != kLen) {
+      if (!r.Skip(t, f)) return false;
+      continue;
+    }
+    if (!r.Bytes(&v) || !Gather(v, &resource_container)) return false;
+    resource.attributes.clear();
+    for (std::string_view h : resource_container.heads) {
+      if (!DecodeResource(h, &resource.attributes)) return false;
+    }
+    decoder->StartResource(&resource);
+    for (std::string_view scope_bytes : resource_container.records) {
+      if (!Gather(scope_bytes, &scope_container)) return false;
+      Scope scope;
+      for (std::string_view h : scope_container.heads) {
+        if (!DecodeScope(h, &scope)) return false;
+      }
+      for (std::string_view record : scope_container.records) {
+        if (!decoder->Record(record, resource, scope)) return false;
+      }
+    }
+  }
+  return r.ok();
+}
+
 class TraceDecoder {
  public:
   TraceDecoder(const DecodeOptions& options, model::SpanBatch* out, Rejections* rejected)
       : options_(options), out_(out), rejected_(rejected) {}
 
-  bool Request(std::string_view bytes) {
-    wire::Reader r(bytes);
-    uint32_t f, t;
-    while (r.Next(&f, &t)) {
-      std::string_view v;
-      if (f == 1 && t == kLen) {
-        if (!r.Bytes(&v) || !ResourceSpans(v)) return false;
-      } else if (!r.Skip(t, f)) {
-        return false;
-      }
-    }
-    return r.ok();
+  void StartResource(ResourceContext* resource) {
+    resource->service = DatasetForService(ServiceNameOf(resource->attributes));
   }
 
- private:
-  bool ResourceSpans(std::string_view bytes) {
-    Container rs;
-    if (!Gather(bytes, &rs)) return false;
-    resource_.clear();
-    for (std::string_view h : rs.heads) {
-      if (!DecodeResource(h, &resource_)) return false;
-    }
-    service_ = DatasetForService(ServiceNameOf(resource_));
-    Container ss;
-    for (std::string_view scope_spans : rs.records) {
-      if (!Gather(scope_spans, &ss)) return false;
-      Scope scope;
-      for (std::string_view h : ss.heads) {
-        if (!DecodeScope(h, &scope)) return false;
-      }
-      for (std::string_view span : ss.records) {
-        if (!Span(span, scope)) return false;
-      }
-    }
-    return true;
-  }
-
-  bool Span(std::string_view bytes, const Scope& scope) {
-    model::Span& span = out_->spans.emplace_back();
-    span.environment.assign(options_.environment);
-    span.service = service_;
-    if (options_.classic_key) span.dataset.assign(options_.dataset_header);
-    span.scope_name.assign(scope.name);
-    span.scope_version.assign(scope.version);
-    span.attributes.reserve(resource_.size() + scope.attributes.size() + 16);
-    span.attributes.assign(resource_.begin(), resource_.end());
-    span.attributes.insert(span.attributes.end(), scope.attributes.begin(), scope.attributes.end());
+  bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
+    model::Span& span = BeginSpan(options_, resource, scope, out_);
     std::string_view trace_id, span_id, parent_id;
     wire::Reader r(bytes);
     uint32_t f, t;
@@ -437,16 +426,13 @@ class TraceDecoder {
       return true;
     }
     std::memcpy(span.trace_id.bytes.data(), trace_id.data(), 16);
-    std::memcpy(&span.span_id.value, span_id.data(), 8);
-    span.span_id.value = __builtin_bswap64(span.span_id.value);
-    if (!parent_id.empty()) {
-      std::memcpy(&span.parent_span_id.value, parent_id.data(), 8);
-      span.parent_span_id.value = __builtin_bswap64(span.parent_span_id.value);
-    }
+    span.span_id = SpanIdFromBytes(span_id.data());
+    if (!parent_id.empty()) span.parent_span_id = SpanIdFromBytes(parent_id.data());
     FinishSpan(&span);
     return true;
   }
 
+ private:
   // Span.Event {fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3}
   static bool Event(std::string_view bytes, model::Span* span) {
     model::SpanEvent& e = span->events.emplace_back();
@@ -496,8 +482,7 @@ class TraceDecoder {
     if (!r.ok()) return false;
     if (ValidTraceIdBytes(trace_id) && ValidSpanIdBytes(span_id)) {
       std::memcpy(link.trace_id.bytes.data(), trace_id.data(), 16);
-      std::memcpy(&link.span_id.value, span_id.data(), 8);
-      link.span_id.value = __builtin_bswap64(link.span_id.value);
+      link.span_id = SpanIdFromBytes(span_id.data());
       span->links.push_back(std::move(link));
     }
     return true;
@@ -526,8 +511,6 @@ class TraceDecoder {
   const DecodeOptions& options_;
   model::SpanBatch* out_;
   Rejections* rejected_;
-  model::Attributes resource_;
-  std::string service_;
 };
 
 class LogDecoder {
@@ -535,50 +518,13 @@ class LogDecoder {
   LogDecoder(const DecodeOptions& options, model::LogBatch* out, Rejections* rejected)
       : options_(options), out_(out), rejected_(rejected) {}
 
-  bool Request(std::string_view bytes) {
-    wire::Reader r(bytes);
-    uint32_t f, t;
-    while (r.Next(&f, &t)) {
-      std::string_view v;
-      if (f == 1 && t == kLen) {
-        if (!r.Bytes(&v) || !ResourceLogs(v)) return false;
-      } else if (!r.Skip(t, f)) {
-        return false;
-      }
-    }
-    return r.ok();
+  void StartResource(ResourceContext* resource) {
+    resource->service =
+        LogsServiceFor(ServiceNameOf(resource->attributes), options_.dataset_header);
   }
 
- private:
-  bool ResourceLogs(std::string_view bytes) {
-    Container rl;
-    if (!Gather(bytes, &rl)) return false;
-    resource_.clear();
-    for (std::string_view h : rl.heads) {
-      if (!DecodeResource(h, &resource_)) return false;
-    }
-    service_ = LogsServiceFor(ServiceNameOf(resource_), options_.dataset_header);
-    Container sl;
-    for (std::string_view scope_logs : rl.records) {
-      if (!Gather(scope_logs, &sl)) return false;
-      Scope scope;
-      for (std::string_view h : sl.heads) {
-        if (!DecodeScope(h, &scope)) return false;
-      }
-      for (std::string_view record : sl.records) {
-        if (!Record(record, scope)) return false;
-      }
-    }
-    return true;
-  }
-
-  bool Record(std::string_view bytes, const Scope& scope) {
-    model::LogRecord& rec = out_->records.emplace_back();
-    rec.environment.assign(options_.environment);
-    rec.service = service_;
-    rec.scope_name.assign(scope.name);
-    rec.attributes = resource_;
-    rec.attributes.insert(rec.attributes.end(), scope.attributes.begin(), scope.attributes.end());
+  bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
+    model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_);
     std::string_view trace_id, span_id, body;
     bool has_body = false;
     wire::Reader r(bytes);
@@ -642,30 +588,22 @@ class LogDecoder {
       return true;
     }
     if (!trace_id.empty()) std::memcpy(rec.trace_id.bytes.data(), trace_id.data(), 16);
-    if (!span_id.empty()) {
-      std::memcpy(&rec.span_id.value, span_id.data(), 8);
-      rec.span_id.value = __builtin_bswap64(rec.span_id.value);
-    }
+    if (!span_id.empty()) rec.span_id = SpanIdFromBytes(span_id.data());
     return true;
   }
 
+ private:
   const DecodeOptions& options_;
   model::LogBatch* out_;
   Rejections* rejected_;
-  model::Attributes resource_;
-  std::string service_;
 };
 
 }  // namespace
 
 Status DecodeTracesProto(std::string_view body, const DecodeOptions& options, model::SpanBatch* out,
                          Rejections* rejected) {
-  const size_t before = out->spans.size();
-  const Rejections rejected_before = *rejected;
   TraceDecoder decoder(options, out, rejected);
-  if (!decoder.Request(body)) {
-    out->spans.erase(out->spans.begin() + static_cast<std::ptrdiff_t>(before), out->spans.end());
-    *rejected = rejected_before;
+  if (!Walk(body, &decoder)) {
     return Status::InvalidArgument("the body is not a valid ExportTraceServiceRequest");
   }
   return Status::Ok();
@@ -673,13 +611,8 @@ Status DecodeTracesProto(std::string_view body, const DecodeOptions& options, mo
 
 Status DecodeLogsProto(std::string_view body, const DecodeOptions& options, model::LogBatch* out,
                        Rejections* rejected) {
-  const size_t before = out->records.size();
-  const Rejections rejected_before = *rejected;
   LogDecoder decoder(options, out, rejected);
-  if (!decoder.Request(body)) {
-    out->records.erase(out->records.begin() + static_cast<std::ptrdiff_t>(before),
-                       out->records.end());
-    *rejected = rejected_before;
+  if (!Walk(body, &decoder)) {
     return Status::InvalidArgument("the body is not a valid ExportLogsServiceRequest");
   }
   return Status::Ok();

@@ -304,6 +304,32 @@ bool IsClassicKey(std::string_view key) {
   return false;
 }
 
+model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
+                       const Scope& scope, model::SpanBatch* out) {
+  model::Span& span = out->spans.emplace_back();
+  span.environment.assign(options.environment);
+  span.service = resource.service;
+  if (options.classic_key) span.dataset.assign(options.dataset_header);
+  span.scope_name.assign(scope.name);
+  span.scope_version.assign(scope.version);
+  span.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 16);
+  span.attributes.assign(resource.attributes.begin(), resource.attributes.end());
+  span.attributes.insert(span.attributes.end(), scope.attributes.begin(), scope.attributes.end());
+  return span;
+}
+
+model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceContext& resource,
+                                 const Scope& scope, model::LogBatch* out) {
+  model::LogRecord& rec = out->records.emplace_back();
+  rec.environment.assign(options.environment);
+  rec.service = resource.service;
+  rec.scope_name.assign(scope.name);
+  rec.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 8);
+  rec.attributes.assign(resource.attributes.begin(), resource.attributes.end());
+  rec.attributes.insert(rec.attributes.end(), scope.attributes.begin(), scope.attributes.end());
+  return rec;
+}
+
 void Rejections::Add(std::string_view reason) {
   if (count++ == 0) message.assign(reason);
 }

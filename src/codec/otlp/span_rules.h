@@ -1,13 +1,46 @@
 #pragma once
 
+#include <cstring>
+#include <string>
 #include <string_view>
 
+#include "codec/otlp/otlp.h"
 #include "model/log_record.h"
 #include "model/span.h"
+#include "model/span_batch.h"
 
 // What every decoded OTLP span or log record gets, whichever encoding it came in (and the
 // Honeycomb Events API's spans): the rules of spec/otlp.md §4 and §9.3 that read attributes.
 namespace waggle::codec::otlp {
+
+// An InstrumentationScope, as both encodings decode it. The views point into the request.
+struct Scope {
+  std::string_view name;
+  std::string_view version;
+  model::Attributes attributes;  // role kScope
+};
+
+// What a resource gives every record under it. `service` follows the traces or the logs
+// dataset rule (DatasetForService, LogsServiceFor).
+struct ResourceContext {
+  model::Attributes attributes;  // role kResource
+  std::string service;
+};
+
+// Appends a span stamped with what the request, its resource and its scope say: environment,
+// service, dataset, scope, and the resource then scope attributes.
+model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
+                       const Scope& scope, model::SpanBatch* out);
+// The same for a log record.
+model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceContext& resource,
+                                 const Scope& scope, model::LogBatch* out);
+
+// An 8-byte id as the wire carries it (big-endian) as a SpanId.
+inline model::SpanId SpanIdFromBytes(const void* bytes) {
+  uint64_t v;
+  std::memcpy(&v, bytes, 8);
+  return model::SpanId{__builtin_bswap64(v)};
+}
 
 // Fills the well-known columns from the span's attributes (which keep them), takes the sample
 // rate out of `sampleRate`/`SampleRate` (span, then scope, then resource), and sets
