@@ -2,13 +2,13 @@
 
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <random>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <simdjson.h>
 
+#include "base/time_text.h"
 #include "codec/xray/document_merge.h"
 #include "codec/xray/segment_writer.h"
 #include "net/sigv4.h"
@@ -42,7 +42,7 @@ void Str(JsonWriter& w, std::string_view s) {
 
 bool ParseTimestampUnchecked(const simdjson::dom::element& e, double* out);
 
-// Epoch seconds from a JSON number, a numeric string or an ISO-8601 string; false for
+// Epoch seconds from a JSON number or a string ParseTimeText reads; false for
 // anything not finite or outside [0, 2^32) seconds (NaN, inf, milliseconds by mistake).
 bool ParseTimestamp(const simdjson::dom::element& e, double* out) {
   double t;
@@ -60,33 +60,9 @@ bool ParseTimestampUnchecked(const simdjson::dom::element& e, double* out) {
     return true;
   }
   std::string_view s;
-  if (e.get(s) != simdjson::SUCCESS || s.empty()) return false;
-  std::string str(s);
-  char* end = nullptr;
-  double v = std::strtod(str.c_str(), &end);
-  if (end == str.c_str() + str.size()) {
-    *out = v;
-    return true;
-  }
-  std::tm tm{};
-  double sec = 0;
-  if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &sec) < 5) {
-    return false;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  double t = static_cast<double>(timegm(&tm)) + sec;
-  // A "+hh:mm" / "-hh:mm" offset after the seconds.
-  size_t tpos = str.find('T');
-  size_t off = str.find_first_of("+-", tpos);
-  if (off != std::string::npos) {
-    int hh = 0, mm = 0;
-    if (std::sscanf(str.c_str() + off + 1, "%2d:%2d", &hh, &mm) >= 1) {
-      t -= (str[off] == '+' ? 1 : -1) * (hh * 3600.0 + mm * 60.0);
-    }
-  }
-  *out = t;
+  int64_t ns;
+  if (e.get(s) != simdjson::SUCCESS || !ParseTimeText(s, &ns)) return false;
+  *out = static_cast<double>(ns) / 1e9;
   return true;
 }
 

@@ -1,15 +1,13 @@
 #include "codec/honeycomb/events.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <simdjson.h>
 
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <ctime>
 
 #include "base/hex.h"
+#include "base/time_text.h"
 #include "codec/otlp/otlp.h"
 #include "codec/otlp/span_rules.h"
 
@@ -28,47 +26,6 @@ uint64_t Mix(uint64_t* state) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
-}
-
-void Render(const element& e, rapidjson::Writer<rapidjson::StringBuffer>& w) {
-  switch (e.type()) {
-    case element_type::ARRAY: {
-      const simdjson::dom::array items = e.get_array().value_unsafe();
-      w.StartArray();
-      for (element c : items) Render(c, w);
-      w.EndArray();
-      break;
-    }
-    case element_type::OBJECT: {
-      const object fields = e.get_object().value_unsafe();
-      w.StartObject();
-      for (auto f : fields) {
-        w.Key(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
-        Render(f.value, w);
-      }
-      w.EndObject();
-      break;
-    }
-    case element_type::STRING: {
-      std::string_view s = e.get_string().value_unsafe();
-      w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-      break;
-    }
-    case element_type::INT64:
-      w.Int64(e.get_int64().value_unsafe());
-      break;
-    case element_type::UINT64:
-      w.Uint64(e.get_uint64().value_unsafe());
-      break;
-    case element_type::DOUBLE:
-      w.Double(e.get_double().value_unsafe());
-      break;
-    case element_type::BOOL:
-      w.Bool(e.get_bool().value_unsafe());
-      break;
-    default:
-      w.Null();
-  }
 }
 
 // A JSON value as an attribute value; false for null.
@@ -91,13 +48,9 @@ bool ToValue(const element& e, AttributeValue* v) {
       return true;
     case element_type::NULL_VALUE:
       return false;
-    default: {
-      rapidjson::StringBuffer buf;
-      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-      Render(e, w);
-      *v = AttributeValue::Json(std::string(buf.GetString(), buf.GetSize()));
+    default:  // arrays and objects, kept as JSON text
+      *v = AttributeValue::Json(simdjson::minify(e));
       return true;
-    }
   }
 }
 
@@ -201,55 +154,6 @@ simdjson::dom::parser& Parser() {
 
 }  // namespace
 
-bool ParseEventTime(std::string_view text, int64_t* ns) {
-  if (text.empty()) return false;
-  // Epoch seconds, with an optional fraction.
-  double seconds;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (ec == std::errc() && p == text.data() + text.size()) {
-    if (!std::isfinite(seconds) || std::fabs(seconds) > 1e11) return false;
-    *ns = static_cast<int64_t>(std::llround(seconds * 1e9));
-    return true;
-  }
-  // RFC 3339: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
-  std::tm tm{};
-  int consumed = 0;
-  std::string head(text.substr(0, 19));
-  if (head.size() != 19 || (head[10] != 'T' && head[10] != 't' && head[10] != ' ')) return false;
-  head[10] = 'T';
-  if (sscanf(head.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-             &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-      consumed != 19) {
-    return false;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  int64_t frac_ns = 0;
-  size_t i = 19;
-  if (i < text.size() && text[i] == '.') {
-    int64_t scale = 100000000;
-    for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
-      frac_ns += (text[i] - '0') * scale;
-      scale /= 10;
-    }
-  }
-  int64_t offset_s = 0;
-  if (i < text.size() && (text[i] == 'Z' || text[i] == 'z')) {
-    ++i;
-  } else if (i + 6 == text.size() && (text[i] == '+' || text[i] == '-') && text[i + 3] == ':') {
-    int hh, mm;
-    if (sscanf(text.data() + i + 1, "%2d:%2d", &hh, &mm) != 2) return false;
-    offset_s = (hh * 3600 + mm * 60) * (text[i] == '+' ? 1 : -1);
-    i += 6;
-  } else {
-    return false;
-  }
-  if (i != text.size()) return false;
-  const int64_t epoch = static_cast<int64_t>(timegm(&tm)) - offset_s;
-  *ns = epoch * 1000000000 + frac_ns;
-  return true;
-}
-
 Status DecodeBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
                    std::vector<EventStatus>* statuses) {
   element root;
@@ -279,13 +183,9 @@ Status DecodeBatch(std::string_view body, const EventOptions& options, model::Sp
         std::string_view s;
         double d;
         if (f.value.get(s) == simdjson::SUCCESS) {
-          if (!ParseEventTime(s, &time_ns)) error = "time is not RFC 3339 or epoch seconds";
+          if (!ParseTimeText(s, &time_ns)) error = "time is not RFC 3339 or epoch seconds";
         } else if (f.value.get(d) == simdjson::SUCCESS) {
-          char text[64];
-          auto r = std::to_chars(text, text + sizeof text, d);
-          if (!ParseEventTime(std::string_view(text, r.ptr - text), &time_ns)) {
-            error = "time is out of range";
-          }
+          if (!EpochSecondsToNanos(d, &time_ns)) error = "time is out of range";
         } else if (f.value.type() != element_type::NULL_VALUE) {
           error = "time is not RFC 3339 or epoch seconds";
         }
@@ -321,7 +221,7 @@ Status DecodeEvent(std::string_view body, std::string_view event_time, std::stri
     return Status::InvalidArgument("Request body is malformed and cannot be read.");
   }
   int64_t time_ns = options.now_ns;
-  if (!event_time.empty() && !ParseEventTime(event_time, &time_ns)) {
+  if (!event_time.empty() && !ParseTimeText(event_time, &time_ns)) {
     return Status::InvalidArgument("X-Honeycomb-Event-Time is not RFC 3339 or epoch seconds");
   }
   uint32_t rate = 1;

@@ -34,12 +34,9 @@ Status DecodeBatch(std::string_view body, const EventOptions& options, model::Sp
                    std::vector<EventStatus>* statuses);
 
 // POST /1/events/{dataset}: one JSON object of fields; the time and sample rate come from the
-// X-Honeycomb-Event-Time and X-Honeycomb-Samplerate headers (empty when absent).
+// X-Honeycomb-Event-Time (base/time_text.h) and X-Honeycomb-Samplerate headers (empty when
+// absent).
 Status DecodeEvent(std::string_view body, std::string_view event_time, std::string_view samplerate,
                    const EventOptions& options, model::SpanBatch* out);
-
-// An event time: RFC 3339 (fractional seconds and any offset) or Unix epoch seconds (fraction
-// allowed). False when it is neither.
-bool ParseEventTime(std::string_view text, int64_t* ns);
 
 }  // namespace waggle::codec::honeycomb

@@ -1,0 +1,63 @@
+#include "base/time_text.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace waggle {
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000;
+constexpr int64_t k0800 = 1795248000LL * kSecond;  // 2026-11-21T08:00:00Z
+
+TEST(ParseTimeText, ReadsRfc3339AndEpochSeconds) {
+  struct Case {
+    const char* text;
+    int64_t want;
+  };
+  const Case cases[] = {
+      {"2026-11-21T08:00:00Z", k0800},
+      {"2026-11-21T08:00:00z", k0800},
+      {"2026-11-21T10:00:00+02:00", k0800},
+      {"2026-11-21T03:30:00-04:30", k0800},
+      {"2026-11-21T08:00:00.123Z", k0800 + 123'000'000},
+      {"2026-11-21T08:00:00.123456789Z", k0800 + 123'456'789},
+      {"2026-11-21T08:00:00.1+00:00", k0800 + 100'000'000},
+      {"2026-11-21T08:00:00.999999999999Z", k0800 + 999'999'999},  // digits past ns ignored
+      {"1970-01-01T00:00:00Z", 0},
+      {"1795248000", k0800},
+      {"1795248000.5", k0800 + kSecond / 2},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    int64_t ns = -1;
+    ASSERT_TRUE(ParseTimeText(c.text, &ns));
+    EXPECT_EQ(ns, c.want);
+  }
+  // A fraction that is not exact in binary is within a microsecond.
+  int64_t ns = 0;
+  ASSERT_TRUE(ParseTimeText("1795248000.123", &ns));
+  EXPECT_NEAR(static_cast<double>(ns - k0800), 123'000'000.0, 1000.0);
+}
+
+TEST(ParseTimeText, RefusesWhatIsNeither) {
+  for (const char* text :
+       {"", "garbage", "yesterday", "2026-11-21", "2026-11-21T08:00:00", "2026-11-21T08:00:00+0200",
+        "2026-11-21T08:00:00Zjunk", "2026-11-21X08:00:00Z", "nan", "inf", "1795248000abc",
+        "2026-11-21T08:00:00+02:00:00"}) {
+    SCOPED_TRACE(text);
+    int64_t ns = 0;
+    EXPECT_FALSE(ParseTimeText(text, &ns));
+  }
+}
+
+TEST(EpochSecondsToNanos, RefusesWhatIsNotATime) {
+  int64_t ns = 0;
+  EXPECT_TRUE(EpochSecondsToNanos(1795248000.5, &ns));
+  EXPECT_EQ(ns, k0800 + kSecond / 2);
+  EXPECT_FALSE(EpochSecondsToNanos(1795248000000.0, &ns));  // milliseconds
+  EXPECT_FALSE(EpochSecondsToNanos(std::nan(""), &ns));
+}
+
+}  // namespace
+}  // namespace waggle
