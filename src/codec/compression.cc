@@ -3,8 +3,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/ascii.h"
+
 #include <algorithm>
-#include <cctype>
 #include <memory>
 
 namespace waggle::codec {
@@ -89,24 +90,15 @@ Status Unzstd(std::string_view in, size_t max_out, std::string* out) {
 
 }  // namespace
 
-namespace {
-// Content codings are case-insensitive (RFC 9110 §8.4.1).
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-}  // namespace
-
 bool KnownEncoding(std::string_view name) {
-  const std::string e = Lower(name);
+  const std::string e = AsciiLower(name);
   return e.empty() || e == "identity" || e == "gzip" || e == "x-gzip" || e == "deflate" ||
          e == "zstd";
 }
 
 Status Decompress(std::string_view name, std::string_view in, size_t max_out, std::string* out,
                   std::string_view* view) {
-  const std::string encoding = Lower(name);
+  const std::string encoding = AsciiLower(name);  // content codings are case-insensitive
   if (encoding.empty() || encoding == "identity") {
     if (in.size() > max_out) return Status::ResourceExhausted("body is too large");
     *view = in;

@@ -1,5 +1,7 @@
 #include "net/http_server.h"
 
+#include "base/ascii.h"
+
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -172,9 +174,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (q != std::string::npos) request.query = request.target.substr(q + 1);
     request.headers.reserve(16);
     for (const auto& field : req) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request.headers.emplace_back(std::move(name), std::string(field.value()));
+      request.headers.emplace_back(
+          AsciiLower(std::string_view(field.name_string().data(), field.name_string().size())),
+          std::string(field.value()));
     }
     request.body = std::move(req.body());
     beast::error_code ep_ec;

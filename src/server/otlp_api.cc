@@ -3,8 +3,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "base/hex.h"
+#include "base/ascii.h"
 #include "codec/compression.h"
+#include "net/url.h"
 
 namespace waggle::server {
 namespace {
@@ -68,17 +69,6 @@ std::string_view MediaType(std::string_view content_type) {
   return t;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 const char* ContentTypeOf(Encoding e) {
   return e == Encoding::kProtobuf ? "application/x-protobuf" : "application/json";
 }
@@ -105,23 +95,6 @@ net::HttpResponse HoneycombError(int status, std::string_view message) {
   r.body.assign(buf.GetString(), buf.GetSize());
   if (status == 503 || status == 429) r.headers.emplace_back("Retry-After", "1");
   return r;
-}
-
-// Percent-decoding of a path segment (a dataset name).
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      uint8_t b;
-      if (hex::Decode(s.substr(i + 1, 2), &b, 1)) {
-        out.push_back(static_cast<char>(b));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
 }
 
 void AddCors(const net::HttpRequest& request, net::HttpResponse* r) {
@@ -170,7 +143,7 @@ net::HttpResponse OtlpApi::Handle(const net::HttpRequest& request) {
     r = net::HttpResponse::Text(405, "405 method not allowed, supported: [POST]\n");
     r.headers.emplace_back("Allow", "POST");
   } else if (events || batch) {
-    r = Events(request, batch, PercentDecode(path.substr(events ? 10 : 9)));
+    r = Events(request, batch, net::PercentDecode(path.substr(events ? 10 : 9), false));
   } else {
     r = Otlp(request, path == "/v1/traces" ? Signal::kTraces
                       : path == "/v1/logs" ? Signal::kLogs

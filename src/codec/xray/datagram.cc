@@ -1,5 +1,7 @@
 #include "codec/xray/datagram.h"
 
+#include "base/ascii.h"
+
 #include <simdjson.h>
 
 namespace waggle::codec::xray {
@@ -30,16 +32,6 @@ namespace {
 // The header every SDK sends, with or without spaces; anything else goes to the JSON parser.
 bool IsCommonHeader(std::string_view h) {
   return h == R"({"format":"json","version":1})" || h == R"({"format": "json", "version": 1})";
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 }  // namespace
