@@ -3,6 +3,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <optional>
+
 #include "base/ascii.h"
 #include "codec/compression.h"
 #include "net/url.h"
@@ -97,6 +99,36 @@ net::HttpResponse HoneycombError(int status, std::string_view message) {
   return r;
 }
 
+// A request body, decompressed, holding its share of the memory budget while it is used.
+struct Body {
+  std::optional<ingest::OtlpIngester::Lease> lease;
+  std::string inflated;
+  std::string_view bytes;
+};
+
+// Unavailable over the memory budget; ResourceExhausted past `max_bytes` once decompressed;
+// InvalidArgument for an unknown Content-Encoding or corrupt data (the last two counted).
+Status ReadBody(ingest::OtlpIngester* ingester, size_t max_bytes, const net::HttpRequest& request,
+                Body* body) {
+  auto lease = ingester->Reserve(request.body.size());
+  if (!lease.ok()) return lease.status();
+  body->lease.emplace(std::move(*lease));
+  Status s = codec::Decompress(request.Header("content-encoding"), request.body, max_bytes,
+                               &body->inflated, &body->bytes);
+  if (s.code() == Status::Code::kResourceExhausted) {
+    ingester->counters().requests_too_large.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  }
+  if (!s.ok()) {
+    ingester->counters().requests_malformed.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  }
+  if (!body->inflated.empty() && !body->lease->Grow(body->inflated.size())) {
+    return Status::Unavailable("over the memory budget; retry later");
+  }
+  return Status::Ok();
+}
+
 void AddCors(const net::HttpRequest& request, net::HttpResponse* r) {
   std::string_view origin = request.Header("origin");
   if (origin.empty()) return;
@@ -172,29 +204,17 @@ net::HttpResponse OtlpApi::Otlp(const net::HttpRequest& request, Signal signal) 
   auto environment = ingester_->Authenticate(api_key);
   if (!environment.ok()) return StatusResponse(encoding, environment.status());
 
-  auto lease = ingester_->Reserve(request.body.size());
-  if (!lease.ok()) return StatusResponse(encoding, lease.status());
-  std::string inflated;
-  std::string_view body;
-  const std::string_view content_encoding = request.Header("content-encoding");
-  Status s =
-      codec::Decompress(content_encoding, request.body, options_.max_body_bytes, &inflated, &body);
-  if (s.code() == Status::Code::kResourceExhausted) {
-    ingester_->counters().requests_too_large.fetch_add(1, std::memory_order_relaxed);
+  Body body;
+  if (Status s = ReadBody(ingester_, options_.max_body_bytes, request, &body); !s.ok()) {
+    if (s.code() == Status::Code::kInvalidArgument) {
+      s = Status::InvalidArgument("failed to parse OTLP request body: " + s.message());
+    }
     return StatusResponse(encoding, s);
-  }
-  if (!s.ok()) {
-    ingester_->counters().requests_malformed.fetch_add(1, std::memory_order_relaxed);
-    return StatusResponse(
-        encoding, Status::InvalidArgument("failed to parse OTLP request body: " + s.message()));
-  }
-  if (!inflated.empty() && !lease->Grow(inflated.size())) {
-    return StatusResponse(encoding, Status::Unavailable("over the memory budget; retry later"));
   }
   ingest::OtlpIngester::Request req;
   req.signal = signal;
   req.encoding = encoding;
-  req.body = body;
+  req.body = body.bytes;
   req.environment = std::move(*environment);
   req.api_key = api_key;
   req.dataset_header = request.Header("x-honeycomb-dataset");
@@ -219,38 +239,25 @@ net::HttpResponse OtlpApi::Events(const net::HttpRequest& request, bool batch,
   }
   auto environment = ingester_->Authenticate(request.Header("x-honeycomb-team"));
   if (!environment.ok()) return HoneycombError(401, "unknown API key - check your credentials");
-  auto lease = ingester_->Reserve(request.body.size());
-  if (!lease.ok()) return HoneycombError(503, "Request dropped: over the memory budget.");
-  std::string inflated;
-  std::string_view body;
-  Status s = codec::Decompress(request.Header("content-encoding"), request.body,
-                               options_.max_body_bytes, &inflated, &body);
-  if (s.code() == Status::Code::kResourceExhausted) {
-    ingester_->counters().requests_too_large.fetch_add(1, std::memory_order_relaxed);
-    return HoneycombError(413, "Request body is too large.");
-  }
-  if (!s.ok()) {
-    ingester_->counters().requests_malformed.fetch_add(1, std::memory_order_relaxed);
-    return HoneycombError(400, "Request body is malformed and cannot be read.");
-  }
-  if (!inflated.empty() && !lease->Grow(inflated.size())) {
-    return HoneycombError(503, "Request dropped: over the memory budget.");
+  Body body;
+  if (Status s = ReadBody(ingester_, options_.max_body_bytes, request, &body); !s.ok()) {
+    return HoneycombError(HttpStatusOf(s), s.code() == Status::Code::kResourceExhausted
+                                               ? "Request body is too large."
+                                           : s.code() == Status::Code::kInvalidArgument
+                                               ? "Request body is malformed and cannot be read."
+                                               : "Request dropped: over the memory budget.");
   }
   ingest::OtlpIngester::EventsRequest req;
   req.batch = batch;
-  req.body = body;
+  req.body = body.bytes;
   req.environment = std::move(*environment);
   req.dataset = dataset;
   req.event_time = request.Header("x-honeycomb-event-time");
   req.samplerate = request.Header("x-honeycomb-samplerate");
   std::vector<codec::honeycomb::EventStatus> statuses;
   ingest::ExportOutcome outcome = ingester_->IngestEvents(req, &statuses);
-  if (!outcome.status.ok()) {
-    const int status = outcome.status.code() == Status::Code::kInvalidArgument ? 400
-                       : outcome.status.code() == Status::Code::kUnavailable   ? 503
-                                                                               : 500;
-    return HoneycombError(status, outcome.status.message());
-  }
+  if (!outcome.status.ok())
+    return HoneycombError(HttpStatusOf(outcome.status), outcome.status.message());
   net::HttpResponse r;
   if (!batch) {
     r.content_type.clear();
