@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "codec/otlp/proto_wire.h"
 
 namespace {
 
@@ -138,32 +139,28 @@ void MakeTrace(std::mt19937_64& rng, uint64_t now_ns, std::vector<GenSpan>* out)
 
 // --- OTLP protobuf ---------------------------------------------------------------------------
 
-void Varint(std::string* o, uint64_t v) {
-  while (v >= 0x80) o->push_back(static_cast<char>(v | 0x80)), v >>= 7;
-  o->push_back(static_cast<char>(v));
+using waggle::codec::otlp::wire::kFixed64;
+using waggle::codec::otlp::wire::kVarint;
+using waggle::codec::otlp::wire::PutBytes;
+using waggle::codec::otlp::wire::PutFixed64;
+using waggle::codec::otlp::wire::PutTag;
+using waggle::codec::otlp::wire::PutVarint;
+
+void Fixed64(std::string* o, uint32_t field, uint64_t v) {
+  PutTag(o, field, kFixed64);
+  PutFixed64(o, v);
 }
-void Tag(std::string* o, int field, int type) {
-  Varint(o, static_cast<uint64_t>(field) << 3 | type);
-}
-void Len(std::string* o, int field, const std::string& bytes) {
-  Tag(o, field, 2);
-  Varint(o, bytes.size());
-  o->append(bytes);
-}
-void Fixed64(std::string* o, int field, uint64_t v) {
-  Tag(o, field, 1);
-  o->append(reinterpret_cast<const char*>(&v), 8);
-}
+
 std::string KeyValue(const std::string& k, const Attr& a) {
   std::string value, kv;
   if (a.is_num) {
-    Tag(&value, 3, 0);
-    Varint(&value, static_cast<uint64_t>(a.num));
+    PutTag(&value, 3, kVarint);
+    PutVarint(&value, static_cast<uint64_t>(a.num));
   } else {
-    Len(&value, 1, a.str);
+    PutBytes(&value, 1, a.str);
   }
-  Len(&kv, 1, k);
-  Len(&kv, 2, value);
+  PutBytes(&kv, 1, k);
+  PutBytes(&kv, 2, value);
   return kv;
 }
 
@@ -182,47 +179,47 @@ Request EncodeRequest(const std::vector<GenSpan>& spans) {
          {Attr{"service.name", kServices[svc]}, Attr{"host.name", "ip-10-0-3-17"},
           Attr{"telemetry.sdk.language", "python"}, Attr{"telemetry.sdk.name", "opentelemetry"},
           Attr{"telemetry.sdk.version", "1.27.0"}}) {
-      Len(&resource, 1, KeyValue(a.key, a));
+      PutBytes(&resource, 1, KeyValue(a.key, a));
     }
-    Len(&scope, 1, "opentelemetry.instrumentation.flask");
-    Len(&scope, 2, "0.48b0");
-    Len(&scope_spans, 1, scope);
+    PutBytes(&scope, 1, "opentelemetry.instrumentation.flask");
+    PutBytes(&scope, 2, "0.48b0");
+    PutBytes(&scope_spans, 1, scope);
     // Spans are encoded into scope_spans; their id offsets are found after assembly.
     for (const GenSpan& s : spans) {
       if (s.service != svc) continue;
       std::string span;
-      Len(&span, 1, std::string(reinterpret_cast<const char*>(s.trace), 16));
+      PutBytes(&span, 1, std::string(reinterpret_cast<const char*>(s.trace), 16));
       uint64_t be = __builtin_bswap64(s.span);
-      Len(&span, 2, std::string(reinterpret_cast<const char*>(&be), 8));
+      PutBytes(&span, 2, std::string(reinterpret_cast<const char*>(&be), 8));
       if (s.parent) {
         uint64_t pbe = __builtin_bswap64(s.parent);
-        Len(&span, 4, std::string(reinterpret_cast<const char*>(&pbe), 8));
+        PutBytes(&span, 4, std::string(reinterpret_cast<const char*>(&pbe), 8));
       }
-      Len(&span, 5, s.name);
-      Tag(&span, 6, 0);
-      Varint(&span, static_cast<uint64_t>(s.kind));
+      PutBytes(&span, 5, s.name);
+      PutTag(&span, 6, kVarint);
+      PutVarint(&span, static_cast<uint64_t>(s.kind));
       Fixed64(&span, 7, s.start);
       Fixed64(&span, 8, s.end);
-      for (const Attr& a : s.attrs) Len(&span, 9, KeyValue(a.key, a));
+      for (const Attr& a : s.attrs) PutBytes(&span, 9, KeyValue(a.key, a));
       if (s.exception) {
         std::string ev;
         Fixed64(&ev, 1, s.end);
-        Len(&ev, 2, "exception");
-        Len(&ev, 3, KeyValue("exception.type", Attr{"", "TimeoutError"}));
-        Len(&ev, 3, KeyValue("exception.message", Attr{"", "upstream timed out after 5s"}));
-        Len(&span, 11, ev);
+        PutBytes(&ev, 2, "exception");
+        PutBytes(&ev, 3, KeyValue("exception.type", Attr{"", "TimeoutError"}));
+        PutBytes(&ev, 3, KeyValue("exception.message", Attr{"", "upstream timed out after 5s"}));
+        PutBytes(&span, 11, ev);
       }
       if (s.status) {
         std::string st;
-        Tag(&st, 3, 0);
-        Varint(&st, static_cast<uint64_t>(s.status));
-        Len(&span, 15, st);
+        PutTag(&st, 3, kVarint);
+        PutVarint(&st, static_cast<uint64_t>(s.status));
+        PutBytes(&span, 15, st);
       }
-      Len(&scope_spans, 2, span);
+      PutBytes(&scope_spans, 2, span);
     }
-    Len(&resource_spans, 1, resource);
-    Len(&resource_spans, 2, scope_spans);
-    Len(&r.bytes, 1, resource_spans);
+    PutBytes(&resource_spans, 1, resource);
+    PutBytes(&resource_spans, 2, scope_spans);
+    PutBytes(&r.bytes, 1, resource_spans);
   }
   // Find the ids by value: each is unique random bytes.
   for (const GenSpan& s : spans) {
@@ -259,7 +256,7 @@ void Patch(Request* r, uint64_t n) {
 // --- ClickHouse RowBinary ----------------------------------------------------------------------
 
 void RbString(std::string* o, const std::string& s) {
-  Varint(o, s.size());
+  PutVarint(o, s.size());
   o->append(s);
 }
 template <typename T>
@@ -277,11 +274,11 @@ void RowBinary(const GenSpan& s, std::string* o) {
   RbFixed<uint64_t>(o, s.start);
   RbFixed<uint64_t>(o, s.end);
   RbFixed<uint8_t>(o, static_cast<uint8_t>(s.status));
-  Varint(o, s.attrs.size());
+  PutVarint(o, s.attrs.size());
   for (const Attr& a : s.attrs) RbString(o, a.key);
-  Varint(o, s.attrs.size());
+  PutVarint(o, s.attrs.size());
   for (const Attr& a : s.attrs) RbString(o, a.is_num ? std::to_string(a.num) : a.str);
-  Varint(o, s.exception ? 1 : 0);
+  PutVarint(o, s.exception ? 1 : 0);
   if (s.exception) RbString(o, "exception");
 }
 

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "codec/otlp/testing/proto_builder.h"
+
 namespace waggle::server {
 namespace {
 
@@ -32,39 +34,7 @@ class RecordingWriter : public storage::Writer {
   std::vector<model::LogRecord> logs;
 };
 
-// Protobuf wire format by hand: tags, varints, fixed64 and length-delimited fields.
-class Proto {
- public:
-  Proto& Varint(uint32_t field, uint64_t v) {
-    Tag(field, 0);
-    PutVarint(v);
-    return *this;
-  }
-  Proto& Fixed64(uint32_t field, uint64_t v) {
-    Tag(field, 1);
-    for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<char>(v >> (8 * i)));
-    return *this;
-  }
-  Proto& Bytes(uint32_t field, std::string_view b) {
-    Tag(field, 2);
-    PutVarint(b.size());
-    bytes_.append(b);
-    return *this;
-  }
-  Proto& Message(uint32_t field, const Proto& m) { return Bytes(field, m.bytes_); }
-  const std::string& str() const { return bytes_; }
-
- private:
-  void Tag(uint32_t field, uint32_t type) { PutVarint(uint64_t{field} << 3 | type); }
-  void PutVarint(uint64_t v) {
-    while (v >= 0x80) {
-      bytes_.push_back(static_cast<char>(v | 0x80));
-      v >>= 7;
-    }
-    bytes_.push_back(static_cast<char>(v));
-  }
-  std::string bytes_;
-};
+using Proto = codec::otlp::test_util::ProtoBuilder;
 
 std::string Unhex(std::string_view hex) {
   std::string out;
@@ -98,7 +68,7 @@ std::string ProtoTraces(std::string_view trace_id_bytes, std::string_view servic
   resource_spans.Message(1, resource).Message(2, scope_spans);
   Proto request;
   request.Message(1, resource_spans);
-  return request.str();
+  return request.data();
 }
 
 std::string ProtoTraces() { return ProtoTraces(Unhex(kTrace)); }

@@ -72,6 +72,7 @@
 
 #include "base/hex.h"
 #include "codec/otlp/testing/otlp_test.pb.h"
+#include "codec/otlp/testing/proto_builder.h"
 #include "model/attribute.h"
 #include "model/log_record.h"
 #include "model/span.h"
@@ -1428,49 +1429,7 @@ void AddUnknownFields(google::protobuf::Message* m, bool groups) {
 // ---------------------------------------------------------------------------------------------
 // A hand-rolled protobuf writer, for bodies libprotobuf would never write.
 
-class Wire {
- public:
-  Wire& Varint(int field, uint64_t v) {
-    Tag(field, 0);
-    PutVarint(v);
-    return *this;
-  }
-  Wire& Fixed64(int field, uint64_t v) {
-    Tag(field, 1);
-    for (int i = 0; i < 8; ++i) data_ += static_cast<char>(v >> (8 * i));
-    return *this;
-  }
-  Wire& Fixed32(int field, uint32_t v) {
-    Tag(field, 5);
-    for (int i = 0; i < 4; ++i) data_ += static_cast<char>(v >> (8 * i));
-    return *this;
-  }
-  Wire& Bytes(int field, std::string_view v) {
-    Tag(field, 2);
-    PutVarint(v.size());
-    data_.append(v);
-    return *this;
-  }
-  Wire& Message(int field, const Wire& m) { return Bytes(field, m.data_); }
-  Wire& Raw(std::string_view raw) {
-    data_.append(raw);
-    return *this;
-  }
-  const std::string& data() const { return data_; }
-
- private:
-  void Tag(int field, int wire_type) {
-    PutVarint(static_cast<uint64_t>(field) << 3 | static_cast<uint64_t>(wire_type));
-  }
-  void PutVarint(uint64_t v) {
-    while (v >= 0x80) {
-      data_ += static_cast<char>(v | 0x80);
-      v >>= 7;
-    }
-    data_ += static_cast<char>(v);
-  }
-  std::string data_;
-};
+using Wire = test_util::ProtoBuilder;
 
 Wire StrValue(std::string_view s) { return Wire().Bytes(1, s); }
 Wire IntValue(int64_t v) { return Wire().Varint(3, static_cast<uint64_t>(v)); }

@@ -6,7 +6,7 @@
 #include <string_view>
 
 // The protobuf wire format (spec/otlp.md §5): a reader over untrusted bytes that never reads
-// past its end, and the few writes responses need.
+// past its end, and the writes responses (and test and benchmark requests) need.
 namespace waggle::codec::otlp::wire {
 
 enum WireType : uint32_t {
@@ -141,6 +141,12 @@ inline void PutVarint(std::string* out, uint64_t v) {
 }
 inline void PutTag(std::string* out, uint32_t field, uint32_t type) {
   PutVarint(out, uint64_t{field} << 3 | type);
+}
+inline void PutFixed64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+inline void PutFixed32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
 }
 inline void PutBytes(std::string* out, uint32_t field, std::string_view bytes) {
   PutTag(out, field, kLen);
