@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cstddef>
 
 #include "codec/otlp/decoders.h"
@@ -42,6 +43,28 @@ Status DecodeLogs(Encoding encoding, std::string_view body, const DecodeOptions&
     return encoding == Encoding::kProtobuf ? DecodeLogsProto(body, options, out, rejected)
                                            : DecodeLogsJson(body, options, out, rejected);
   });
+}
+
+std::string DatasetForService(std::string_view name) {
+  constexpr std::string_view kSpace = " \t\r\n\v\f";
+  const size_t first = name.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return "unknown_service";
+  name = name.substr(first, name.find_last_not_of(kSpace) - first + 1);
+  if (name.starts_with("unknown_service")) return "unknown_service";
+  return std::string(name);
+}
+
+bool IsClassicKey(std::string_view key) {
+  auto all = [](std::string_view s, auto pred) { return std::all_of(s.begin(), s.end(), pred); };
+  if (key.size() == 32) {
+    return all(key, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  }
+  if (key.size() == 64) {
+    return key.starts_with("hc") && key[2] >= 'a' && key[2] <= 'z' && key.substr(3, 3) == "ic_" &&
+           all(key.substr(6),
+               [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'); });
+  }
+  return false;
 }
 
 std::string LogsServiceFor(std::string_view service_name, std::string_view dataset_header) {
