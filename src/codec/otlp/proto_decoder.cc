@@ -44,6 +44,32 @@ void WriteDouble(JsonWriter& w, double d) {
 
 bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth);
 
+// The member of an AnyValue's oneof that counts: the last one on the wire (0 for none).
+struct AnyMember {
+  uint32_t field = 0;
+  std::string_view bytes;  // fields 1, 5, 6, 7
+  uint64_t num = 0;        // fields 2, 3 (varint), 4 (double bits)
+};
+
+bool LastMember(std::string_view bytes, AnyMember* m) {
+  wire::Reader r(bytes);
+  uint32_t f, t;
+  while (r.Next(&f, &t)) {
+    if ((f == 1 || f == 5 || f == 6 || f == 7) && t == kLen) {
+      if (!r.Bytes(&m->bytes)) return false;
+    } else if ((f == 2 || f == 3) && t == kVarint) {
+      if (!r.Varint(&m->num)) return false;
+    } else if (f == 4 && t == kFixed64) {
+      if (!r.Fixed64(&m->num)) return false;
+    } else {
+      if (!r.Skip(t, f)) return false;
+      continue;
+    }
+    m->field = f;
+  }
+  return r.ok();
+}
+
 // ArrayValue {repeated AnyValue values = 1}
 bool ArrayJson(std::string_view bytes, JsonWriter& w, int depth) {
   wire::Reader r(bytes);
@@ -102,49 +128,28 @@ bool KvListJson(std::string_view bytes, JsonWriter& w, int depth) {
 // AnyValue as JSON: the last field of the oneof wins; none set is null.
 bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth) {
   if (depth > kMaxDepth) return false;
-  wire::Reader r(bytes);
-  uint32_t f, t;
-  // Find the last value field first, then write it (nested values are validated either way).
-  uint32_t last = 0;
-  std::string_view last_bytes;
-  uint64_t last_num = 0;
-  while (r.Next(&f, &t)) {
-    std::string_view v;
-    uint64_t n;
-    if ((f == 1 || f == 5 || f == 6 || f == 7) && t == kLen) {
-      if (!r.Bytes(&v)) return false;
-      last = f, last_bytes = v;
-    } else if ((f == 2 || f == 3) && t == kVarint) {
-      if (!r.Varint(&n)) return false;
-      last = f, last_num = n;
-    } else if (f == 4 && t == kFixed64) {
-      if (!r.Fixed64(&n)) return false;
-      last = f, last_num = n;
-    } else if (!r.Skip(t, f)) {
-      return false;
-    }
-  }
-  if (!r.ok()) return false;
-  switch (last) {
+  AnyMember m;  // nested values are validated whichever member counts
+  if (!LastMember(bytes, &m)) return false;
+  switch (m.field) {
     case 1:
-      w.String(last_bytes.data(), static_cast<rapidjson::SizeType>(last_bytes.size()));
+      w.String(m.bytes.data(), static_cast<rapidjson::SizeType>(m.bytes.size()));
       return true;
     case 2:
-      w.Bool(last_num != 0);
+      w.Bool(m.num != 0);
       return true;
     case 3:
-      w.Int64(static_cast<int64_t>(last_num));
+      w.Int64(static_cast<int64_t>(m.num));
       return true;
     case 4:
-      WriteDouble(w, BitsToDouble(last_num));
+      WriteDouble(w, BitsToDouble(m.num));
       return true;
     case 5:
-      return ArrayJson(last_bytes, w, depth);
+      return ArrayJson(m.bytes, w, depth);
     case 6:
-      return KvListJson(last_bytes, w, depth);
+      return KvListJson(m.bytes, w, depth);
     case 7: {
       std::string b64;
-      base64::Append(&b64, last_bytes);
+      base64::Append(&b64, m.bytes);
       w.String(b64.data(), static_cast<rapidjson::SizeType>(b64.size()));
       return true;
     }
@@ -156,55 +161,35 @@ bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth) {
 
 // An attribute's AnyValue. False on malformed bytes; *present false for an empty AnyValue.
 bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present) {
-  wire::Reader r(bytes);
-  uint32_t f, t;
-  uint32_t last = 0;
-  std::string_view last_bytes;
-  uint64_t last_num = 0;
-  while (r.Next(&f, &t)) {
-    std::string_view v;
-    uint64_t n;
-    if ((f == 1 || f == 5 || f == 6 || f == 7) && t == kLen) {
-      if (!r.Bytes(&v)) return false;
-      last = f, last_bytes = v;
-    } else if ((f == 2 || f == 3) && t == kVarint) {
-      if (!r.Varint(&n)) return false;
-      last = f, last_num = n;
-    } else if (f == 4 && t == kFixed64) {
-      if (!r.Fixed64(&n)) return false;
-      last = f, last_num = n;
-    } else if (!r.Skip(t, f)) {
-      return false;
-    }
-  }
-  if (!r.ok()) return false;
-  *present = last != 0;
-  switch (last) {
+  AnyMember m;
+  if (!LastMember(bytes, &m)) return false;
+  *present = m.field != 0;
+  switch (m.field) {
     case 1:
       out->type = AttributeValue::Type::kString;
-      out->string_value.assign(last_bytes);
+      out->string_value.assign(m.bytes);
       return true;
     case 2:
       out->type = AttributeValue::Type::kBool;
-      out->int_value = last_num != 0;
+      out->int_value = m.num != 0;
       return true;
     case 3:
       out->type = AttributeValue::Type::kInt;
-      out->int_value = static_cast<int64_t>(last_num);
+      out->int_value = static_cast<int64_t>(m.num);
       return true;
     case 4:
       out->type = AttributeValue::Type::kDouble;
-      out->double_value = BitsToDouble(last_num);
+      out->double_value = BitsToDouble(m.num);
       return true;
     case 7:
       out->type = AttributeValue::Type::kBytes;
-      out->string_value.assign(last_bytes);
+      out->string_value.assign(m.bytes);
       return true;
     case 5:
     case 6: {
       rapidjson::StringBuffer buf;
       JsonWriter w(buf);
-      if (!(last == 5 ? ArrayJson(last_bytes, w, 1) : KvListJson(last_bytes, w, 1))) return false;
+      if (!(m.field == 5 ? ArrayJson(m.bytes, w, 1) : KvListJson(m.bytes, w, 1))) return false;
       out->type = AttributeValue::Type::kJson;
       out->string_value.assign(buf.GetString(), buf.GetSize());
       return true;
