@@ -429,8 +429,8 @@ constexpr Shape kTraceShape = {"resourceSpans", "resource_spans", "scopeSpans",
 constexpr Shape kLogShape = {"resourceLogs", "resource_logs", "scopeLogs",
                              "scope_logs",   "logRecords",    "log_records"};
 
-// Walks a request of `shape`, calling decoder->StartResource(resource) once a resource is
-// decoded and decoder->Record(element, resource, scope) for each record under it.
+// Walks a request of `shape`, resolving each resource's service by the dataset rule of
+// Decoder::kSignal and calling decoder->Record(element, resource, scope) for each record.
 template <typename Decoder>
 bool Walk(const element& root, const Shape& shape, Decoder* decoder) {
   object o;
@@ -445,7 +445,7 @@ bool Walk(const element& root, const Shape& shape, Decoder* decoder) {
       }
       resource.attributes.clear();
       if (resource_e && !DecodeResource(*resource_e, &resource.attributes)) return false;
-      decoder->StartResource(&resource);
+      ResolveService(Decoder::kSignal, decoder->options(), &resource);
       return !scopes || ForEach(*scopes, [&](const element& ss) {
         std::optional<element> scope_e, records;
         if (!Split(ss, "scope", shape.records_camel, shape.records_snake, &scope_e, &records)) {
@@ -465,12 +465,12 @@ bool Walk(const element& root, const Shape& shape, Decoder* decoder) {
 
 class TraceDecoder {
  public:
+  static constexpr Signal kSignal = Signal::kTraces;
+
   TraceDecoder(const DecodeOptions& options, model::SpanBatch* out, Rejections* rejected)
       : options_(options), out_(out), rejected_(rejected) {}
 
-  void StartResource(ResourceContext* resource) {
-    resource->service = DatasetForService(ServiceNameOf(resource->attributes));
-  }
+  const DecodeOptions& options() const { return options_; }
 
   bool Record(const element& e, const ResourceContext& resource, const Scope& scope) {
     object o;
@@ -598,13 +598,12 @@ class TraceDecoder {
 
 class LogDecoder {
  public:
+  static constexpr Signal kSignal = Signal::kLogs;
+
   LogDecoder(const DecodeOptions& options, model::LogBatch* out, Rejections* rejected)
       : options_(options), out_(out), rejected_(rejected) {}
 
-  void StartResource(ResourceContext* resource) {
-    resource->service =
-        LogsServiceFor(ServiceNameOf(resource->attributes), options_.dataset_header);
-  }
+  const DecodeOptions& options() const { return options_; }
 
   bool Record(const element& e, const ResourceContext& resource, const Scope& scope) {
     object o;
@@ -683,32 +682,32 @@ simdjson::dom::parser& Parser() {
   return parser;
 }
 
-}  // namespace
-
-Status DecodeTracesJson(std::string_view body, const DecodeOptions& options, model::SpanBatch* out,
-                        Rejections* rejected) {
+// Parses and decodes a whole request with `Decoder`; `what` names the message in the error.
+template <typename Decoder, typename Batch>
+Status Decode(std::string_view body, const Shape& shape, const DecodeOptions& options, Batch* out,
+              Rejections* rejected, std::string_view what) {
   element root;
   if (Parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
     return Status::InvalidArgument("the body is not JSON");
   }
-  TraceDecoder decoder(options, out, rejected);
-  if (!Walk(root, kTraceShape, &decoder)) {
-    return Status::InvalidArgument("the body is not a valid OTLP/JSON ExportTraceServiceRequest");
+  Decoder decoder(options, out, rejected);
+  if (!Walk(root, shape, &decoder)) {
+    return Status::InvalidArgument("the body is not a valid OTLP/JSON " + std::string(what));
   }
   return Status::Ok();
 }
 
+}  // namespace
+
+Status DecodeTracesJson(std::string_view body, const DecodeOptions& options, model::SpanBatch* out,
+                        Rejections* rejected) {
+  return Decode<TraceDecoder>(body, kTraceShape, options, out, rejected,
+                              "ExportTraceServiceRequest");
+}
+
 Status DecodeLogsJson(std::string_view body, const DecodeOptions& options, model::LogBatch* out,
                       Rejections* rejected) {
-  element root;
-  if (Parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
-    return Status::InvalidArgument("the body is not JSON");
-  }
-  LogDecoder decoder(options, out, rejected);
-  if (!Walk(root, kLogShape, &decoder)) {
-    return Status::InvalidArgument("the body is not a valid OTLP/JSON ExportLogsServiceRequest");
-  }
-  return Status::Ok();
+  return Decode<LogDecoder>(body, kLogShape, options, out, rejected, "ExportLogsServiceRequest");
 }
 
 }  // namespace waggle::codec::otlp

@@ -290,8 +290,8 @@ bool Gather(std::string_view bytes, Container* c) {
 
 // Export{Trace,Logs}ServiceRequest share one shape: {repeated R resources = 1},
 // R {Resource resource = 1; repeated S scopes = 2}, S {InstrumentationScope scope = 1;
-// repeated Record records = 2}. Walks it, calling decoder->StartResource(resource) once a
-// resource is decoded and decoder->Record(bytes, scope) for each record under it.
+// repeated Record records = 2}. Walks it, resolving each resource's service by the dataset
+// rule of Decoder::kSignal and calling decoder->Record(bytes, resource, scope) for each record.
 template <typename Decoder>
 bool Walk(std::string_view request, Decoder* decoder) {
   wire::Reader r(request);
@@ -309,7 +309,7 @@ bool Walk(std::string_view request, Decoder* decoder) {
     for (std::string_view h : resource_container.heads) {
       if (!DecodeResource(h, &resource.attributes)) return false;
     }
-    decoder->StartResource(&resource);
+    ResolveService(Decoder::kSignal, decoder->options(), &resource);
     for (std::string_view scope_bytes : resource_container.records) {
       if (!Gather(scope_bytes, &scope_container)) return false;
       Scope scope;
@@ -326,12 +326,12 @@ bool Walk(std::string_view request, Decoder* decoder) {
 
 class TraceDecoder {
  public:
+  static constexpr Signal kSignal = Signal::kTraces;
+
   TraceDecoder(const DecodeOptions& options, model::SpanBatch* out, Rejections* rejected)
       : options_(options), out_(out), rejected_(rejected) {}
 
-  void StartResource(ResourceContext* resource) {
-    resource->service = DatasetForService(ServiceNameOf(resource->attributes));
-  }
+  const DecodeOptions& options() const { return options_; }
 
   bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
     model::Span& span = BeginSpan(options_, resource, scope, out_);
@@ -500,13 +500,12 @@ class TraceDecoder {
 
 class LogDecoder {
  public:
+  static constexpr Signal kSignal = Signal::kLogs;
+
   LogDecoder(const DecodeOptions& options, model::LogBatch* out, Rejections* rejected)
       : options_(options), out_(out), rejected_(rejected) {}
 
-  void StartResource(ResourceContext* resource) {
-    resource->service =
-        LogsServiceFor(ServiceNameOf(resource->attributes), options_.dataset_header);
-  }
+  const DecodeOptions& options() const { return options_; }
 
   bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
     model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_);
@@ -583,24 +582,27 @@ class LogDecoder {
   Rejections* rejected_;
 };
 
-}  // namespace
-
-Status DecodeTracesProto(std::string_view body, const DecodeOptions& options, model::SpanBatch* out,
-                         Rejections* rejected) {
-  TraceDecoder decoder(options, out, rejected);
+// Decodes a whole request with `Decoder`; `what` names the message in the error.
+template <typename Decoder, typename Batch>
+Status Decode(std::string_view body, const DecodeOptions& options, Batch* out, Rejections* rejected,
+              std::string_view what) {
+  Decoder decoder(options, out, rejected);
   if (!Walk(body, &decoder)) {
-    return Status::InvalidArgument("the body is not a valid ExportTraceServiceRequest");
+    return Status::InvalidArgument("the body is not a valid " + std::string(what));
   }
   return Status::Ok();
 }
 
+}  // namespace
+
+Status DecodeTracesProto(std::string_view body, const DecodeOptions& options, model::SpanBatch* out,
+                         Rejections* rejected) {
+  return Decode<TraceDecoder>(body, options, out, rejected, "ExportTraceServiceRequest");
+}
+
 Status DecodeLogsProto(std::string_view body, const DecodeOptions& options, model::LogBatch* out,
                        Rejections* rejected) {
-  LogDecoder decoder(options, out, rejected);
-  if (!Walk(body, &decoder)) {
-    return Status::InvalidArgument("the body is not a valid ExportLogsServiceRequest");
-  }
-  return Status::Ok();
+  return Decode<LogDecoder>(body, options, out, rejected, "ExportLogsServiceRequest");
 }
 
 }  // namespace waggle::codec::otlp

@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 
+#include "codec/otlp/decoders.h"
 #include "codec/otlp/otlp.h"
 
 namespace waggle::codec::otlp {
@@ -280,6 +281,12 @@ bool ValidTraceIdBytes(std::string_view b) {
 }
 bool ValidSpanIdBytes(std::string_view b) {
   return b.size() == 8 && b.find_first_not_of('\0') != std::string_view::npos;
+}
+
+void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext* resource) {
+  const std::string_view name = ServiceNameOf(resource->attributes);
+  resource->service = signal == Signal::kLogs ? LogsServiceFor(name, options.dataset_header)
+                                              : DatasetForService(name);
 }
 
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,

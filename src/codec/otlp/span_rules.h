@@ -27,6 +27,10 @@ struct ResourceContext {
   std::string service;
 };
 
+// Sets resource->service by the dataset rule of `signal`: DatasetForService for traces,
+// LogsServiceFor for logs.
+void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext* resource);
+
 // Appends a span stamped with what the request, its resource and its scope say: environment,
 // service, dataset, scope, and the resource then scope attributes.
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
