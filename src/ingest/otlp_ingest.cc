@@ -75,14 +75,24 @@ Status StoreError(const Status& s) {
   }
   return Status::Internal("the store failed: " + s.message());
 }
-}  // namespace
 
-Status OtlpIngester::Store(const model::SpanBatch& batch) {
-  Status s = writer_->Write(batch, storage::Durability::kSync);
+// Decodes a request into `batch` with `decode`, then stores what was decoded with `write`,
+// durably. Counts an undecodable body and a store failure.
+template <typename Batch, typename Decode, typename Write>
+Status DecodeAndStore(OtlpCounters* counters, Batch* batch, Decode decode, Write write) {
+  Status s = decode(batch);
+  if (!s.ok()) {
+    counters->requests_malformed.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  }
+  if (batch->empty()) return s;
+  s = write(*batch, storage::Durability::kSync);
   if (s.ok()) return s;
-  counters_->store_errors.fetch_add(1, std::memory_order_relaxed);
+  counters->store_errors.fetch_add(1, std::memory_order_relaxed);
   return StoreError(s);
 }
+
+}  // namespace
 
 ExportOutcome OtlpIngester::Export(const Request& request) {
   ExportOutcome outcome;
@@ -98,34 +108,26 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
       return outcome;
     }
     model::SpanBatch batch;
-    outcome.status =
-        codec::otlp::DecodeTraces(request.encoding, request.body, options, &batch, &rejected);
-    if (!outcome.status.ok()) {
-      counters_->requests_malformed.fetch_add(1, std::memory_order_relaxed);
-      return outcome;
-    }
-    if (!batch.spans.empty()) {
-      outcome.status = Store(batch);
-      if (!outcome.status.ok()) return outcome;
-    }
+    outcome.status = DecodeAndStore(
+        counters_, &batch,
+        [&](model::SpanBatch* b) {
+          return codec::otlp::DecodeTraces(request.encoding, request.body, options, b, &rejected);
+        },
+        [this](const model::SpanBatch& b, storage::Durability d) { return writer_->Write(b, d); });
+    if (!outcome.status.ok()) return outcome;
     counters_->spans_accepted.fetch_add(batch.spans.size(), std::memory_order_relaxed);
     counters_->spans_rejected.fetch_add(rejected.count, std::memory_order_relaxed);
   } else if (request.signal == Signal::kLogs) {
     model::LogBatch batch;
-    outcome.status =
-        codec::otlp::DecodeLogs(request.encoding, request.body, options, &batch, &rejected);
-    if (!outcome.status.ok()) {
-      counters_->requests_malformed.fetch_add(1, std::memory_order_relaxed);
-      return outcome;
-    }
-    if (!batch.records.empty()) {
-      Status s = writer_->WriteLogs(batch, storage::Durability::kSync);
-      if (!s.ok()) {
-        counters_->store_errors.fetch_add(1, std::memory_order_relaxed);
-        outcome.status = StoreError(s);
-        return outcome;
-      }
-    }
+    outcome.status = DecodeAndStore(
+        counters_, &batch,
+        [&](model::LogBatch* b) {
+          return codec::otlp::DecodeLogs(request.encoding, request.body, options, b, &rejected);
+        },
+        [this](const model::LogBatch& b, storage::Durability d) {
+          return writer_->WriteLogs(b, d);
+        });
+    if (!outcome.status.ok()) return outcome;
     counters_->log_records_accepted.fetch_add(batch.records.size(), std::memory_order_relaxed);
     counters_->log_records_rejected.fetch_add(rejected.count, std::memory_order_relaxed);
   } else {
@@ -155,18 +157,15 @@ ExportOutcome OtlpIngester::IngestEvents(const EventsRequest& request,
   options.seed = seed_.fetch_add(0x9e3779b97f4a7c15ull, std::memory_order_relaxed) ^
                  static_cast<uint64_t>(options.now_ns);
   model::SpanBatch batch;
-  outcome.status = request.batch
-                       ? codec::honeycomb::DecodeBatch(request.body, options, &batch, statuses)
-                       : codec::honeycomb::DecodeEvent(request.body, request.event_time,
-                                                       request.samplerate, options, &batch);
-  if (!outcome.status.ok()) {
-    counters_->requests_malformed.fetch_add(1, std::memory_order_relaxed);
-    return outcome;
-  }
-  if (!batch.spans.empty()) {
-    outcome.status = Store(batch);
-    if (!outcome.status.ok()) return outcome;
-  }
+  outcome.status = DecodeAndStore(
+      counters_, &batch,
+      [&](model::SpanBatch* b) {
+        return request.batch ? codec::honeycomb::DecodeBatch(request.body, options, b, statuses)
+                             : codec::honeycomb::DecodeEvent(request.body, request.event_time,
+                                                             request.samplerate, options, b);
+      },
+      [this](const model::SpanBatch& b, storage::Durability d) { return writer_->Write(b, d); });
+  if (!outcome.status.ok()) return outcome;
   counters_->events_accepted.fetch_add(batch.spans.size(), std::memory_order_relaxed);
   for (const auto& s : *statuses) {
     if (s.status != 202) ++outcome.rejected;

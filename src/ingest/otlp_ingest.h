@@ -109,7 +109,6 @@ class OtlpIngester {
  private:
   void Release(size_t bytes) { in_flight_.fetch_sub(bytes, std::memory_order_relaxed); }
   bool TryTake(size_t bytes);
-  Status Store(const model::SpanBatch& batch);
 
   const OtlpIngestOptions options_;
   storage::Writer* const writer_;
