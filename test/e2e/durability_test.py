@@ -38,7 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
-from serve_test import read_metrics, sanitizer_reports  # noqa: E402
+from harness import read_metrics  # noqa: E402
+from serve_test import sanitizer_reports  # noqa: E402
 
 WAGGLE_BIN = None  # set by main() from --waggle / $WAGGLE_BIN
 VERBOSE = False    # set by main() from -v / WAGGLE_E2E_VERBOSE=1

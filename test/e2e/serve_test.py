@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+from harness import read_metrics  # noqa: E402
 
 WAGGLE_BIN = None  # set by main() from --waggle / $WAGGLE_BIN
 
@@ -86,25 +87,6 @@ def http_post(url, body=b"{}", headers=None, timeout=30.0):
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
-
-
-_METRIC_LINE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*(?:\{[^}]*\})?) (\S+)$")
-
-
-def read_metrics(http_url):
-    """GET /metrics as {series: value}, e.g. {'waggle_xray_udp_rejected_total{reason="x"}': 0}."""
-    status, _, body = h.http_get(http_url + "/metrics", timeout=10.0)
-    if status != 200:
-        raise AssertionError("GET %s/metrics: HTTP %d %r" % (http_url, status, body[:300]))
-    out = {}
-    for line in body.decode("utf-8").splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = _METRIC_LINE.match(line)
-        if not match:
-            raise AssertionError("unparsable /metrics line %r" % line)
-        out[match.group(1)] = float(match.group(2))
-    return out
 
 
 def rejected(reason):
