@@ -20,37 +20,16 @@ Every response carries ``X-Amzn-Trace-Id: Root=<trace id>`` so that the test kno
 """
 
 import argparse
-import os
 import sys
 
-from flask import Flask, jsonify
+from flask import jsonify
 
-from aws_xray_sdk.core import patch, xray_recorder
-from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
+from xray_flask_app import instrumented_app  # the same SDK set-up as the other test service
 
 
 def create_app(service, node_url):
     """Builds the Flask app for `service`; `node_url` is the Node service's base URL."""
-    xray_recorder.configure(
-        service=service,
-        daemon_address=os.environ["AWS_XRAY_DAEMON_ADDRESS"],
-        sampling=False,  # 0.95: no sampler consulted, every request is sampled
-        context_missing="LOG_ERROR",
-    )
-    # configure() before patch(), and `requests` imported after patching (see xray_flask_app.py).
-    patch(["requests"])
-    import requests  # noqa: E402  (deliberately after patch)
-
-    app = Flask(service)
-    XRayMiddleware(app, xray_recorder)
-
-    # Registered after the middleware's hook, so Flask calls it first, while the segment is open.
-    @app.after_request
-    def add_trace_header(response):
-        segment = xray_recorder.current_segment()
-        if segment is not None:
-            response.headers["X-Amzn-Trace-Id"] = "Root=" + segment.trace_id
-        return response
+    app, requests = instrumented_app(service)
 
     @app.route("/api/orders/<oid>/quote")
     def quote(oid):

@@ -43,13 +43,14 @@ from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
 BOOM_MESSAGE = "kaboom: the boom route always fails"
 
 
-def create_app(service, downstream):
-    """Builds the Flask app for `service`; `downstream` is user-service's base URL (or None)."""
-    daemon_address = os.environ["AWS_XRAY_DAEMON_ADDRESS"]
+def instrumented_app(service):
+    """A Flask app for `service` traced by the X-Ray SDK, and the patched `requests` module.
+
+    Every response carries X-Amzn-Trace-Id: Root=<trace id>."""
     # configure() must run before patch() (see AWSXRayRecorder.configure's docstring).
     xray_recorder.configure(
         service=service,
-        daemon_address=daemon_address,
+        daemon_address=os.environ["AWS_XRAY_DAEMON_ADDRESS"],
         sampling=False,  # 0.95: no sampler consulted, every request is sampled
         context_missing="LOG_ERROR",
     )
@@ -68,6 +69,13 @@ def create_app(service, downstream):
         if segment is not None:
             response.headers["X-Amzn-Trace-Id"] = "Root=" + segment.trace_id
         return response
+
+    return app, requests
+
+
+def create_app(service, downstream):
+    """Builds the Flask app for `service`; `downstream` is user-service's base URL (or None)."""
+    app, requests = instrumented_app(service)
 
     if service == "user-service":
 
