@@ -2,13 +2,16 @@
 
 #include "base/base64.h"
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cmath>
 #include <string_view>
+#include <vector>
 
 namespace waggle::codec::xray {
 namespace {
@@ -112,6 +115,49 @@ bool IsSqlSystem(std::string_view db) {
 void Seconds(Writer& w, int64_t ns) {
   // Microsecond precision, as the SDKs send.
   w.Double(static_cast<double>(ns / 1000) / 1e6);
+}
+
+// Which of the span's attributes are X-Ray annotations: its own (role kAnnotation) and the
+// plain scalar attributes named by aws.xray.annotations (a JSON array of keys).
+std::vector<bool> AnnotationMask(const model::Span& span) {
+  std::vector<bool> mask(span.attributes.size());
+  std::vector<std::string_view> named;
+  rapidjson::Document list;
+  if (const AttributeValue* v = Find(span, "aws.xray.annotations");
+      v != nullptr &&
+      (v->type == AttributeValue::Type::kJson || v->type == AttributeValue::Type::kString)) {
+    list.Parse(v->string_value.data(), v->string_value.size());
+    if (!list.HasParseError() && list.IsArray()) {
+      for (const auto& k : list.GetArray()) {
+        if (k.IsString()) named.emplace_back(k.GetString(), k.GetStringLength());
+      }
+    }
+  }
+  for (size_t i = 0; i < mask.size(); ++i) {
+    const Attribute& a = span.attributes[i];
+    const bool scalar =
+        a.value.type != AttributeValue::Type::kJson && a.value.type != AttributeValue::Type::kBytes;
+    mask[i] = a.role == AttributeRole::kAnnotation ||
+              (a.role == AttributeRole::kPlain && scalar &&
+               std::find(named.begin(), named.end(), a.key) != named.end());
+  }
+  return mask;
+}
+
+// The namespace <ns> of an attribute aws.xray.metadata.<ns> whose value is a JSON object (as
+// a map, or as text that parses as one); empty for any other attribute.
+std::string_view MetadataNamespace(const Attribute& a) {
+  constexpr std::string_view kPrefix = "aws.xray.metadata.";
+  if (!std::string_view(a.key).starts_with(kPrefix)) return {};
+  if (a.value.type == AttributeValue::Type::kString) {
+    rapidjson::Document d;
+    d.Parse(a.value.string_value.data(), a.value.string_value.size());
+    if (d.HasParseError() || !d.IsObject()) return {};  // kept as a string under default
+  } else if (a.value.type != AttributeValue::Type::kJson || a.value.string_value.empty() ||
+             a.value.string_value.front() != '{') {
+    return {};
+  }
+  return std::string_view(a.key).substr(kPrefix.size());
 }
 
 }  // namespace
@@ -250,58 +296,36 @@ std::string RenderSegment(const model::Span& span) {
     w.EndArray();
     w.EndObject();
   }
-  // Annotations named by aws.xray.annotations (a JSON array of keys); the rest is metadata.
-  const AttributeValue* indexed = Find(span, "aws.xray.annotations");
-  auto is_annotation = [&](const Attribute& a) {
-    if (a.role == AttributeRole::kAnnotation) return true;
-    if (!indexed || a.role != AttributeRole::kPlain ||
-        a.value.type == AttributeValue::Type::kJson ||
-        a.value.type == AttributeValue::Type::kBytes) {
-      return false;
-    }
-    return indexed->string_value.find("\"" + a.key + "\"") != std::string::npos;
-  };
-  bool any_annotation = false;
-  for (const Attribute& a : span.attributes) any_annotation |= is_annotation(a);
-  if (any_annotation) {
+  // Annotations named by aws.xray.annotations; the rest is metadata.
+  const std::vector<bool> annotation = AnnotationMask(span);
+  if (std::find(annotation.begin(), annotation.end(), true) != annotation.end()) {
     Key(w, "annotations");
     w.StartObject();
-    for (const Attribute& a : span.attributes) {
-      if (!is_annotation(a)) continue;
-      std::string key = a.key;
+    for (size_t i = 0; i < span.attributes.size(); ++i) {
+      if (!annotation[i]) continue;
+      std::string key = span.attributes[i].key;
       for (char& c : key) {
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
       }
       Key(w, key);
-      WriteValue(w, a.value);
+      WriteValue(w, span.attributes[i].value);
     }
     w.EndObject();
   }
-  // aws.xray.metadata.<ns> holding a JSON object is namespace <ns>; X-Ray metadata decoded
-  // from segments (role kMetadata) goes back under its own namespace too.
-  constexpr std::string_view kMetadataPrefix = "aws.xray.metadata.";
-  auto metadata_namespace = [&](const Attribute& a) -> std::string_view {
-    if (!std::string_view(a.key).starts_with(kMetadataPrefix)) return {};
-    if (a.value.type == AttributeValue::Type::kJson ||
-        (a.value.type == AttributeValue::Type::kString && !a.value.string_value.empty() &&
-         a.value.string_value.front() == '{' && a.value.string_value.back() == '}')) {
-      return std::string_view(a.key).substr(kMetadataPrefix.size());
-    }
-    return {};
-  };
   Key(w, "metadata");
   w.StartObject();
   for (const Attribute& a : span.attributes) {
-    std::string_view ns = metadata_namespace(a);
+    std::string_view ns = MetadataNamespace(a);
     if (ns.empty() || ns == "default") continue;
     Key(w, ns);
     w.RawValue(a.value.string_value.data(), a.value.string_value.size(), rapidjson::kObjectType);
   }
   Key(w, "default");
   w.StartObject();
-  for (const Attribute& a : span.attributes) {
-    if (is_annotation(a) || a.key == "aws.xray.annotations" || a.key == "enduser.id") continue;
-    if (std::string_view ns = metadata_namespace(a); !ns.empty() && ns != "default") continue;
+  for (size_t i = 0; i < span.attributes.size(); ++i) {
+    const Attribute& a = span.attributes[i];
+    if (annotation[i] || a.key == "aws.xray.annotations" || a.key == "enduser.id") continue;
+    if (std::string_view ns = MetadataNamespace(a); !ns.empty() && ns != "default") continue;
     if (a.role == AttributeRole::kResource) {
       if (!segment) continue;
       Key(w, "otel.resource." + a.key);

@@ -381,6 +381,16 @@ TEST(RenderSegment, AwsXrayMetadataAttributesBecomeTheirOwnNamespaces) {
   EXPECT_EQ(doc.Str("/user"), "alice");
 }
 
+TEST(RenderSegment, MetadataThatIsNotAJsonObjectStaysAString) {
+  model::Span s = MakeSpan(SpanKind::kServer);
+  Add(&s, "aws.xray.metadata.debug", AttributeValue::String("{not json}"));
+  otlp::FinishSpan(&s);
+  Doc doc(s);
+  ASSERT_TRUE(doc.ok) << doc.json;
+  EXPECT_FALSE(doc.Has("/metadata/debug"));
+  EXPECT_EQ(doc.Str("/metadata/default/aws.xray.metadata.debug"), "{not json}");
+}
+
 // Bytes attribute values are raw bytes in the model; in JSON they must be text (base64, as
 // protobuf JSON and Honeycomb write bytes: spec/otlp.md §4.4), or the document is not even
 // valid UTF-8 JSON.
