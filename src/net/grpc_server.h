@@ -16,7 +16,8 @@ namespace waggle::net {
 
 struct GrpcServerOptions {
   std::string address = "127.0.0.1:4317";
-  // Larger messages (after decompression) get RESOURCE_EXHAUSTED.
+  // Larger messages get RESOURCE_EXHAUSTED from gRPC C++, which applies the limit after
+  // decompression (grpc_server_test shows it).
   size_t max_message_bytes = 64 << 20;
 
   Status Validate() const;

@@ -300,13 +300,6 @@ net::GrpcReply OtlpApi::HandleGrpc(const net::GrpcCall& call) {
     reply.message = environment.status().message();
     return reply;
   }
-  // gRPC has inflated a compressed message already; hold it to the same limit.
-  if (call.message.size() > options_.max_body_bytes) {
-    ingester_->counters().requests_too_large.fetch_add(1, std::memory_order_relaxed);
-    reply.code = kResourceExhausted;
-    reply.message = "message larger than " + std::to_string(options_.max_body_bytes) + " bytes";
-    return reply;
-  }
   auto lease = ingester_->Reserve(call.message.size());
   if (!lease.ok()) {
     reply.code = kUnavailable;
