@@ -463,14 +463,9 @@ bool Walk(const element& root, const Shape& shape, Decoder* decoder) {
   return true;
 }
 
-class TraceDecoder {
+class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
  public:
-  static constexpr Signal kSignal = Signal::kTraces;
-
-  TraceDecoder(const DecodeOptions& options, model::SpanBatch* out, Rejections* rejected)
-      : options_(options), out_(out), rejected_(rejected) {}
-
-  const DecodeOptions& options() const { return options_; }
+  using RecordDecoder::RecordDecoder;
 
   bool Record(const element& e, const ResourceContext& resource, const Scope& scope) {
     object o;
@@ -589,21 +584,11 @@ class TraceDecoder {
     }
     return true;
   }
-
- private:
-  const DecodeOptions& options_;
-  model::SpanBatch* out_;
-  Rejections* rejected_;
 };
 
-class LogDecoder {
+class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
  public:
-  static constexpr Signal kSignal = Signal::kLogs;
-
-  LogDecoder(const DecodeOptions& options, model::LogBatch* out, Rejections* rejected)
-      : options_(options), out_(out), rejected_(rejected) {}
-
-  const DecodeOptions& options() const { return options_; }
+  using RecordDecoder::RecordDecoder;
 
   bool Record(const element& e, const ResourceContext& resource, const Scope& scope) {
     object o;
@@ -669,11 +654,6 @@ class LogDecoder {
     rec->body_is_json = true;
     return true;
   }
-
- private:
-  const DecodeOptions& options_;
-  model::LogBatch* out_;
-  Rejections* rejected_;
 };
 
 // One parser per thread: it keeps its buffers between requests.

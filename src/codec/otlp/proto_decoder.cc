@@ -324,14 +324,9 @@ bool Walk(std::string_view request, Decoder* decoder) {
   return r.ok();
 }
 
-class TraceDecoder {
+class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
  public:
-  static constexpr Signal kSignal = Signal::kTraces;
-
-  TraceDecoder(const DecodeOptions& options, model::SpanBatch* out, Rejections* rejected)
-      : options_(options), out_(out), rejected_(rejected) {}
-
-  const DecodeOptions& options() const { return options_; }
+  using RecordDecoder::RecordDecoder;
 
   bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
     model::Span& span = BeginSpan(options_, resource, scope, out_);
@@ -492,20 +487,11 @@ class TraceDecoder {
     }
     return r.ok();
   }
-
-  const DecodeOptions& options_;
-  model::SpanBatch* out_;
-  Rejections* rejected_;
 };
 
-class LogDecoder {
+class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
  public:
-  static constexpr Signal kSignal = Signal::kLogs;
-
-  LogDecoder(const DecodeOptions& options, model::LogBatch* out, Rejections* rejected)
-      : options_(options), out_(out), rejected_(rejected) {}
-
-  const DecodeOptions& options() const { return options_; }
+  using RecordDecoder::RecordDecoder;
 
   bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
     model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_);
@@ -575,11 +561,6 @@ class LogDecoder {
     if (!span_id.empty()) rec.span_id = SpanIdFromBytes(span_id.data());
     return true;
   }
-
- private:
-  const DecodeOptions& options_;
-  model::LogBatch* out_;
-  Rejections* rejected_;
 };
 
 // Decodes a whole request with `Decoder`; `what` names the message in the error.

@@ -27,6 +27,24 @@ struct ResourceContext {
   std::string service;
 };
 
+// What a decoder of one signal's records holds, whichever encoding it reads: the walks of
+// both encodings take the signal (for ResolveService) and the options from it.
+template <Signal kSignalOf, typename Batch>
+class RecordDecoder {
+ public:
+  static constexpr Signal kSignal = kSignalOf;
+
+  RecordDecoder(const DecodeOptions& options, Batch* out, Rejections* rejected)
+      : options_(options), out_(out), rejected_(rejected) {}
+
+  const DecodeOptions& options() const { return options_; }
+
+ protected:
+  const DecodeOptions& options_;
+  Batch* out_;
+  Rejections* rejected_;
+};
+
 // Sets resource->service by the dataset rule of `signal`: DatasetForService for traces,
 // LogsServiceFor for logs.
 void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext* resource);
