@@ -1,0 +1,62 @@
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "column/bitpack.h"
+#include "column/dictionary.h"
+
+namespace waggle::column {
+namespace {
+
+TEST(BitPack, RoundTripsEveryWidthAndLength) {
+  std::mt19937_64 rng(7);
+  for (int width = 0; width <= 64; ++width) {
+    for (size_t n : {0, 1, 2, 7, 8, 9, 63, 64, 65, 1000}) {
+      std::vector<uint64_t> values(n);
+      const uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+      for (auto& v : values) v = rng() & mask;
+      std::string packed = "prefix";
+      BitPack(values.data(), n, width, &packed);
+      ASSERT_EQ(packed.size(), 6 + PackedSize(n, width));
+      std::vector<uint64_t> out(n);
+      BitUnpack(std::string_view(packed).substr(6), n, width, 0, out.data());
+      ASSERT_EQ(out, values) << "width " << width << " n " << n;
+    }
+  }
+}
+
+TEST(BitPack, UnpackAddsTheBase) {
+  std::vector<uint64_t> values = {0, 5, 3, 7};
+  std::string packed;
+  BitPack(values.data(), values.size(), BitWidth(7), &packed);
+  std::vector<uint64_t> out(4);
+  BitUnpack(packed, 4, 3, 1000, out.data());
+  EXPECT_EQ(out, (std::vector<uint64_t>{1000, 1005, 1003, 1007}));
+}
+
+TEST(BitPack, WidthOfAValue) {
+  EXPECT_EQ(BitWidth(0), 0);
+  EXPECT_EQ(BitWidth(1), 1);
+  EXPECT_EQ(BitWidth(255), 8);
+  EXPECT_EQ(BitWidth(256), 9);
+  EXPECT_EQ(BitWidth(~uint64_t{0}), 64);
+}
+
+TEST(Dictionary, CodesAreDenseInOrderOfFirstAppearance) {
+  StringColumn c;
+  for (const char* s : {"b", "a", "b", "", "a long string that is not stored inline"}) c.Append(s);
+  EXPECT_EQ(c.codes, (std::vector<uint32_t>{0, 1, 0, 2, 3}));
+  EXPECT_EQ(c.dict.size(), 4u);
+  EXPECT_EQ(c[4], "a long string that is not stored inline");
+  EXPECT_EQ(c.dict.Find("a"), 1);
+  EXPECT_EQ(c.dict.Find("zzz"), -1);
+  // Codes stay valid as the dictionary grows (strings never move).
+  for (int i = 0; i < 10000; ++i) c.Append("s" + std::to_string(i));
+  EXPECT_EQ(c[0], "b");
+  EXPECT_EQ(c[3], "");
+  EXPECT_EQ(c.dict.at(c.codes.back()), "s9999");
+}
+
+}  // namespace
+}  // namespace waggle::column

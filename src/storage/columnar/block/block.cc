@@ -1,0 +1,701 @@
+#include "storage/columnar/block/block.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <unordered_map>
+
+#include "base/coding.h"
+#include "base/crc32c.h"
+#include "storage/log_data.h"
+#include "storage/record_coding.h"
+
+namespace waggle::storage::columnar::block {
+namespace {
+
+using coding::GetVarint64;
+using coding::GetVarsint64;
+using coding::PutVarint64;
+using coding::PutVarsint64;
+using internal::GetTraceId;
+using internal::PutTraceId;
+using model::AttributeValue;
+using model::TraceId;
+
+// Parent span id tags: 0 none, 1 an explicit id follows, k >= 2 the parent is row i - (k - 1).
+constexpr uint64_t kParentNone = 0;
+constexpr uint64_t kParentExplicit = 1;
+
+Status Corrupt(const std::string& what) { return Status::Corruption("block: " + what); }
+
+// Rows of an attribute column (or of the extras) that fall in one row group, by new position.
+struct SparseSlice {
+  std::vector<int64_t> rows;  // positions relative to the row group
+  std::vector<uint32_t> idx;  // entry indexes in the source column
+};
+
+// Splits the entries of a sparse column (source rows `rows`) into row groups.
+std::vector<SparseSlice> SliceSparse(const std::vector<uint32_t>& rows,
+                                     const std::vector<uint32_t>& position, size_t rg_rows,
+                                     size_t groups) {
+  std::vector<std::pair<uint32_t, uint32_t>> by_pos(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i)
+    by_pos[i] = {position[rows[i]], static_cast<uint32_t>(i)};
+  std::sort(by_pos.begin(), by_pos.end());
+  std::vector<SparseSlice> slices(groups);
+  for (auto [pos, i] : by_pos) {
+    SparseSlice& s = slices[pos / rg_rows];
+    s.rows.push_back(static_cast<int64_t>(pos % rg_rows));
+    s.idx.push_back(i);
+  }
+  return slices;
+}
+
+void PutPages(std::string* file, const std::vector<TraceRecord>& records, size_t page_bytes,
+              Compression compression, std::vector<PageMeta>* pages) {
+  std::vector<const TraceRecord*> sorted(records.size());
+  for (size_t i = 0; i < records.size(); ++i) sorted[i] = &records[i];
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const TraceRecord* a, const TraceRecord* b) { return a->id < b->id; });
+  std::string page;
+  TraceId first;
+  auto flush = [&] {
+    if (page.empty()) return;
+    pages->push_back({first, AppendChunk(page, compression, file)});
+    page.clear();
+  };
+  for (const TraceRecord* r : sorted) {
+    if (page.empty()) first = r->id;
+    PutTraceId(&page, r->id);
+    coding::PutLengthPrefixed(&page, r->payload);
+    if (page.size() >= page_bytes) flush();
+  }
+  flush();
+}
+
+void PutPageMetas(std::string* out, const std::vector<PageMeta>& pages) {
+  PutVarint64(out, pages.size());
+  for (const PageMeta& p : pages) {
+    PutTraceId(out, p.first);
+    PutChunkRef(out, p.chunk);
+  }
+}
+
+bool GetPageMetas(std::string_view* in, std::vector<PageMeta>* pages) {
+  uint64_t n;
+  if (!internal::GetCount(in, 24, &n)) return false;
+  pages->resize(n);
+  for (PageMeta& p : *pages) {
+    if (!GetTraceId(in, &p.first) || !GetChunkRef(in, &p.chunk)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string Block::ValueKey(std::string_view column, std::string_view value) {
+  std::string key;
+  key.reserve(column.size() + 1 + value.size());
+  key.append(column);
+  key.push_back('\0');
+  key.append(value);
+  return key;
+}
+
+std::string EncodeBlock(const BlockContents& contents, const WriteOptions& options) {
+  const SpanTable& t = *contents.spans;
+  const size_t n = t.size();
+  const size_t rg_rows = std::max<size_t>(1, options.row_group_rows);
+  const size_t groups = (n + rg_rows - 1) / rg_rows;
+  const auto& starts = t.ints_of(IntField::kStartNs);
+
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    if (t.trace_ids[a] != t.trace_ids[b]) return t.trace_ids[a] < t.trace_ids[b];
+    return starts[a] < starts[b];
+  });
+  std::vector<uint32_t> position(n);
+  for (size_t i = 0; i < n; ++i) position[order[i]] = static_cast<uint32_t>(i);
+
+  BlockMeta meta;
+  meta.rows = n;
+  meta.wal_end = contents.wal_end;
+  meta.level = contents.level;
+  meta.replaces = contents.replaces;
+  meta.min_start_ns = INT64_MAX;
+  meta.max_end_ns = INT64_MIN;
+  for (const TraceEntry& e : contents.traces) {
+    meta.min_start_ns = std::min(meta.min_start_ns, e.min_start_ns);
+    meta.max_end_ns = std::max(meta.max_end_ns, e.max_end_ns);
+  }
+  if (meta.min_start_ns > meta.max_end_ns) meta.min_start_ns = meta.max_end_ns = 0;
+  meta.traces = contents.traces.size();
+
+  std::string file(kMagic, 8);
+  coding::PutFixed32(&file, kFormatVersion);
+  coding::PutFixed32(&file, 0);
+
+  auto add_column = [&](ColumnKind kind, std::string name, uint8_t field) -> ColumnMeta& {
+    ColumnMeta& c = meta.columns.emplace_back();
+    c.kind = kind;
+    c.name = std::move(name);
+    c.field = field;
+    return c;
+  };
+  ColumnMeta* trace_col = &add_column(ColumnKind::kTraceId, "trace_id", 0);
+  ColumnMeta* span_col = &add_column(ColumnKind::kSpanId, "span_id", 0);
+  ColumnMeta* parent_col = &add_column(ColumnKind::kParentId, "parent_span_id", 0);
+  for (size_t f = 0; f < kStringFieldCount; ++f) {
+    add_column(ColumnKind::kString, std::string(StringFieldName(static_cast<StringField>(f))),
+               static_cast<uint8_t>(f));
+  }
+  for (size_t f = 0; f < kIntFieldCount; ++f) {
+    add_column(ColumnKind::kInt, std::string(IntFieldName(static_cast<IntField>(f))),
+               static_cast<uint8_t>(f));
+  }
+  const size_t first_attribute = meta.columns.size();
+  for (const AttributeColumn& a : t.attributes) {
+    ColumnMeta& c = add_column(ColumnKind::kAttribute, a.key, 0);
+    c.role = a.role;
+    c.type = a.type;
+  }
+  const size_t extras_index = meta.columns.size();
+  add_column(ColumnKind::kExtras, "events_links", 0);
+  // add_column may have moved the vector.
+  trace_col = &meta.columns[0];
+  span_col = &meta.columns[1];
+  parent_col = &meta.columns[2];
+
+  std::vector<std::vector<SparseSlice>> attr_slices;
+  for (const AttributeColumn& a : t.attributes) {
+    attr_slices.push_back(SliceSparse(a.rows, position, rg_rows, groups));
+  }
+  std::vector<SparseSlice> extra_slices = SliceSparse(t.extra_rows, position, rg_rows, groups);
+
+  std::string raw;
+  std::vector<int64_t> ints;
+  for (size_t g = 0; g < groups; ++g) {
+    const size_t lo = g * rg_rows, hi = std::min(n, lo + rg_rows);
+    const uint32_t* rows = order.data() + lo;
+    const size_t m = hi - lo;
+    meta.row_groups.push_back(
+        {static_cast<uint32_t>(m), t.trace_ids[rows[0]], t.trace_ids[rows[m - 1]]});
+
+    // Trace ids as runs.
+    raw.clear();
+    std::vector<std::pair<size_t, size_t>> runs;  // [start, end) within the group
+    for (size_t i = 0; i < m;) {
+      size_t j = i + 1;
+      while (j < m && t.trace_ids[rows[j]] == t.trace_ids[rows[i]]) ++j;
+      runs.emplace_back(i, j);
+      i = j;
+    }
+    PutVarint64(&raw, runs.size());
+    for (auto [a, b] : runs) {
+      PutTraceId(&raw, t.trace_ids[rows[a]]);
+      PutVarint64(&raw, b - a);
+    }
+    trace_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
+
+    raw.clear();
+    for (size_t i = 0; i < m; ++i) coding::PutFixed64(&raw, t.span_ids[rows[i]].value);
+    span_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
+
+    // Parents, as a back reference into the same trace run where possible.
+    raw.clear();
+    std::unordered_map<uint64_t, size_t> in_run;
+    for (auto [a, b] : runs) {
+      in_run.clear();
+      for (size_t i = a; i < b; ++i) {
+        const uint64_t parent = t.parent_ids[rows[i]].value;
+        auto it = parent == 0 ? in_run.end() : in_run.find(parent);
+        if (parent == 0) {
+          PutVarint64(&raw, kParentNone);
+        } else if (it != in_run.end()) {
+          PutVarint64(&raw, i - it->second + 1);
+        } else {
+          PutVarint64(&raw, kParentExplicit);
+          coding::PutFixed64(&raw, parent);
+        }
+        in_run.try_emplace(t.span_ids[rows[i]].value, i);
+      }
+    }
+    parent_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
+
+    for (size_t f = 0; f < kStringFieldCount; ++f) {
+      raw.clear();
+      EncodeStrings(t.strings[f], rows, m, &raw);
+      meta.columns[3 + f].chunks.push_back(AppendChunk(raw, options.compression, &file));
+    }
+    for (size_t f = 0; f < kIntFieldCount; ++f) {
+      ColumnMeta& c = meta.columns[3 + kStringFieldCount + f];
+      ints.resize(m);
+      for (size_t i = 0; i < m; ++i) ints[i] = t.ints[f][rows[i]];
+      raw.clear();
+      EncodeInts(ints.data(), m, &raw);
+      c.chunks.push_back(AppendChunk(raw, options.compression, &file));
+      c.min.push_back(*std::min_element(ints.begin(), ints.end()));
+      c.max.push_back(*std::max_element(ints.begin(), ints.end()));
+    }
+    for (size_t a = 0; a < t.attributes.size(); ++a) {
+      const AttributeColumn& col = t.attributes[a];
+      const SparseSlice& s = attr_slices[a][g];
+      raw.clear();
+      PutVarint64(&raw, s.rows.size());
+      EncodeInts(s.rows.data(), s.rows.size(), &raw);
+      if (col.is_string()) {
+        std::vector<uint32_t> codes_idx(s.idx);
+        EncodeStrings(col.strings, codes_idx.data(), codes_idx.size(), &raw);
+      } else if (col.type == AttributeValue::Type::kDouble) {
+        for (uint32_t i : s.idx) {
+          uint64_t bits;
+          std::memcpy(&bits, &col.doubles[i], 8);
+          coding::PutFixed64(&raw, bits);
+        }
+      } else {
+        ints.resize(s.idx.size());
+        for (size_t i = 0; i < s.idx.size(); ++i) ints[i] = col.ints[s.idx[i]];
+        EncodeInts(ints.data(), ints.size(), &raw);
+      }
+      meta.columns[first_attribute + a].chunks.push_back(
+          AppendChunk(raw, options.compression, &file));
+    }
+    {
+      const SparseSlice& s = extra_slices[g];
+      raw.clear();
+      PutVarint64(&raw, s.rows.size());
+      EncodeInts(s.rows.data(), s.rows.size(), &raw);
+      for (uint32_t i : s.idx) coding::PutLengthPrefixed(&raw, t.extras[i]);
+      meta.columns[extras_index].chunks.push_back(AppendChunk(raw, options.compression, &file));
+    }
+  }
+
+  // The trace table, documents and logs, in pages sorted by trace id.
+  std::vector<TraceRecord> trace_rows;
+  trace_rows.reserve(contents.traces.size());
+  for (const TraceEntry& e : contents.traces) {
+    TraceRecord& r = trace_rows.emplace_back();
+    r.id = e.id;
+    PutVarsint64(&r.payload, e.min_start_ns);
+    PutVarsint64(&r.payload, e.max_end_ns);
+    PutVarint64(&r.payload, e.seq);
+  }
+  PutPages(&file, trace_rows, options.page_bytes, options.compression, &meta.trace_pages);
+  PutPages(&file, contents.documents, options.page_bytes, options.compression,
+           &meta.document_pages);
+  PutPages(&file, contents.logs, options.page_bytes, options.compression, &meta.log_pages);
+
+  // Bloom filters: trace ids; every distinct string value per column.
+  BloomFilter traces = BloomFilter::ForKeys(contents.traces.size());
+  for (const TraceEntry& e : contents.traces) {
+    traces.Add(std::string_view(reinterpret_cast<const char*>(e.id.bytes.data()), 16));
+  }
+  size_t distinct = 0;
+  for (const auto& s : t.strings) distinct += s.dict.size();
+  for (const AttributeColumn& a : t.attributes)
+    distinct += a.is_string() ? a.strings.dict.size() : 0;
+  BloomFilter values = BloomFilter::ForKeys(distinct);
+  for (size_t f = 0; f < kStringFieldCount; ++f) {
+    for (size_t i = 0; i < t.strings[f].dict.size(); ++i) {
+      values.Add(Block::ValueKey(StringFieldName(static_cast<StringField>(f)),
+                                 t.strings[f].dict.at(static_cast<uint32_t>(i))));
+    }
+  }
+  for (const AttributeColumn& a : t.attributes) {
+    if (!a.is_string()) continue;
+    for (size_t i = 0; i < a.strings.dict.size(); ++i) {
+      values.Add(Block::ValueKey(a.key, a.strings.dict.at(static_cast<uint32_t>(i))));
+    }
+  }
+  meta.trace_bloom = AppendChunk(traces.bits(), Compression::kNone, &file);
+  meta.value_bloom = AppendChunk(values.bits(), Compression::kNone, &file);
+
+  // Footer and trailer.
+  std::string footer;
+  PutVarint64(&footer, meta.rows);
+  PutVarsint64(&footer, meta.min_start_ns);
+  PutVarsint64(&footer, meta.max_end_ns);
+  PutVarint64(&footer, meta.wal_end);
+  PutVarint64(&footer, meta.level);
+  PutVarint64(&footer, meta.traces);
+  PutVarint64(&footer, meta.replaces.size());
+  for (uint64_t r : meta.replaces) PutVarint64(&footer, r);
+  PutVarint64(&footer, meta.row_groups.size());
+  for (const RowGroupMeta& g : meta.row_groups) {
+    PutVarint64(&footer, g.rows);
+    PutTraceId(&footer, g.first);
+    PutTraceId(&footer, g.last);
+  }
+  PutVarint64(&footer, meta.columns.size());
+  for (const ColumnMeta& c : meta.columns) {
+    footer.push_back(static_cast<char>(c.kind));
+    coding::PutLengthPrefixed(&footer, c.name);
+    footer.push_back(static_cast<char>(c.field));
+    footer.push_back(static_cast<char>(c.role));
+    footer.push_back(static_cast<char>(c.type));
+    for (size_t g = 0; g < groups; ++g) {
+      PutChunkRef(&footer, c.chunks[g]);
+      if (c.kind == ColumnKind::kInt) {
+        PutVarsint64(&footer, c.min[g]);
+        PutVarsint64(&footer, c.max[g]);
+      }
+    }
+  }
+  PutPageMetas(&footer, meta.trace_pages);
+  PutPageMetas(&footer, meta.document_pages);
+  PutPageMetas(&footer, meta.log_pages);
+  PutChunkRef(&footer, meta.trace_bloom);
+  PutChunkRef(&footer, meta.value_bloom);
+
+  const uint64_t footer_offset = file.size();
+  file.append(footer);
+  coding::PutFixed64(&file, footer_offset);
+  coding::PutFixed32(&file, static_cast<uint32_t>(footer.size()));
+  coding::PutFixed32(&file, crc32c::Mask(crc32c::Value(footer)));
+  file.append(kMagic, 8);
+  return file;
+}
+
+Status DecodeFooter(std::string_view in, BlockMeta* meta) {
+  auto bad = [](const char* what) { return Corrupt(std::string("footer: ") + what); };
+  uint64_t level, n;
+  if (!GetVarint64(&in, &meta->rows) || !GetVarsint64(&in, &meta->min_start_ns) ||
+      !GetVarsint64(&in, &meta->max_end_ns) || !GetVarint64(&in, &meta->wal_end) ||
+      !GetVarint64(&in, &level) || !GetVarint64(&in, &meta->traces) ||
+      !internal::GetCount(&in, 1, &n)) {
+    return bad("truncated header");
+  }
+  meta->level = static_cast<uint32_t>(level);
+  meta->replaces.resize(n);
+  for (uint64_t& r : meta->replaces) {
+    if (!GetVarint64(&in, &r)) return bad("truncated replaces");
+  }
+  if (!internal::GetCount(&in, 33, &n)) return bad("row group count");
+  meta->row_groups.resize(n);
+  uint64_t total = 0;
+  for (RowGroupMeta& g : meta->row_groups) {
+    uint64_t rows;
+    if (!GetVarint64(&in, &rows) || rows == 0 || rows > UINT32_MAX || !GetTraceId(&in, &g.first) ||
+        !GetTraceId(&in, &g.last)) {
+      return bad("row group");
+    }
+    g.rows = static_cast<uint32_t>(rows);
+    total += rows;
+  }
+  if (total != meta->rows) return bad("row groups do not add up to the rows");
+  const size_t groups = meta->row_groups.size();
+  if (!internal::GetCount(&in, 5 + groups * 8, &n)) return bad("column count");
+  meta->columns.resize(n);
+  for (ColumnMeta& c : meta->columns) {
+    std::string_view name;
+    if (in.empty()) return bad("column");
+    const uint8_t kind = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    if (kind > static_cast<uint8_t>(ColumnKind::kExtras)) return bad("column kind");
+    c.kind = static_cast<ColumnKind>(kind);
+    if (!coding::GetLengthPrefixed(&in, &name) || in.size() < 3) return bad("column name");
+    c.name = std::string(name);
+    c.field = static_cast<uint8_t>(in[0]);
+    const uint8_t role = static_cast<uint8_t>(in[1]), type = static_cast<uint8_t>(in[2]);
+    in.remove_prefix(3);
+    if (role > 4 || type > 5) return bad("attribute role or type");
+    if ((c.kind == ColumnKind::kString && c.field >= kStringFieldCount) ||
+        (c.kind == ColumnKind::kInt && c.field >= kIntFieldCount)) {
+      return bad("field number");
+    }
+    c.role = static_cast<model::AttributeRole>(role);
+    c.type = static_cast<AttributeValue::Type>(type);
+    c.chunks.resize(groups);
+    if (c.kind == ColumnKind::kInt) {
+      c.min.resize(groups);
+      c.max.resize(groups);
+    }
+    for (size_t g = 0; g < groups; ++g) {
+      if (!GetChunkRef(&in, &c.chunks[g])) return bad("chunk");
+      if (c.kind == ColumnKind::kInt &&
+          (!GetVarsint64(&in, &c.min[g]) || !GetVarsint64(&in, &c.max[g]))) {
+        return bad("min/max");
+      }
+    }
+  }
+  if (!GetPageMetas(&in, &meta->trace_pages) || !GetPageMetas(&in, &meta->document_pages) ||
+      !GetPageMetas(&in, &meta->log_pages) || !GetChunkRef(&in, &meta->trace_bloom) ||
+      !GetChunkRef(&in, &meta->value_bloom)) {
+    return bad("pages or blooms");
+  }
+  if (!in.empty()) return bad("trailing bytes");
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path) {
+  std::unique_ptr<Block> b(new Block());
+  b->path_ = path;
+  WAGGLE_ASSIGN_OR_RETURN(uint64_t size, env->FileSize(path));
+  WAGGLE_ASSIGN_OR_RETURN(b->file_, env->NewRandomAccessFile(path));
+  auto corrupt = [&](const std::string& what) {
+    return Status::Corruption("block " + path + ": " + what);
+  };
+  if (size < kHeaderSize + kTrailerSize) return corrupt("too short to be a block");
+  std::string header, trailer, footer;
+  WAGGLE_RETURN_IF_ERROR(b->file_->Read(0, kHeaderSize, &header));
+  WAGGLE_RETURN_IF_ERROR(b->file_->Read(size - kTrailerSize, kTrailerSize, &trailer));
+  if (header.size() != kHeaderSize || std::memcmp(header.data(), kMagic, 8) != 0) {
+    return corrupt("bad magic");
+  }
+  const uint32_t version = coding::DecodeFixed32(header.data() + 8);
+  if (version > kFormatVersion) {
+    return Status::Unimplemented("block " + path + " has format version " +
+                                 std::to_string(version) + "; this build reads up to " +
+                                 std::to_string(kFormatVersion));
+  }
+  if (version == 0 || coding::DecodeFixed32(header.data() + 12) != 0) return corrupt("bad header");
+  if (trailer.size() != kTrailerSize || std::memcmp(trailer.data() + 16, kMagic, 8) != 0) {
+    return corrupt("bad trailer (a torn or truncated write?)");
+  }
+  const uint64_t footer_offset = coding::DecodeFixed64(trailer.data());
+  const uint32_t footer_length = coding::DecodeFixed32(trailer.data() + 8);
+  const uint32_t footer_crc = coding::DecodeFixed32(trailer.data() + 12);
+  if (footer_offset < kHeaderSize || footer_offset + footer_length != size - kTrailerSize) {
+    return corrupt("footer out of range");
+  }
+  WAGGLE_RETURN_IF_ERROR(b->file_->Read(footer_offset, footer_length, &footer));
+  if (footer.size() != footer_length || crc32c::Unmask(footer_crc) != crc32c::Value(footer)) {
+    return corrupt("footer checksum mismatch");
+  }
+  Status s = DecodeFooter(footer, &b->meta_);
+  if (!s.ok()) return corrupt(s.message());
+  b->meta_.file_bytes = size;
+  for (const ColumnMeta& c : b->meta_.columns) {
+    for (const ChunkRef& r : c.chunks) {
+      if (r.offset + r.stored_length > footer_offset) return corrupt("chunk out of range");
+    }
+  }
+  std::string bits;
+  WAGGLE_RETURN_IF_ERROR(b->ReadChunkAt(b->meta_.trace_bloom, &bits));
+  if (!BloomFilter::FromBits(std::move(bits), &b->trace_bloom_)) return corrupt("trace bloom");
+  WAGGLE_RETURN_IF_ERROR(b->ReadChunkAt(b->meta_.value_bloom, &bits));
+  if (!BloomFilter::FromBits(std::move(bits), &b->value_bloom_)) return corrupt("value bloom");
+  return b;
+}
+
+Status Block::ReadChunkAt(const ChunkRef& ref, std::string* raw) const {
+  std::string stored;
+  WAGGLE_RETURN_IF_ERROR(file_->Read(ref.offset, ref.stored_length, &stored));
+  Status s = ReadChunk(ref, stored, raw);
+  if (!s.ok()) return Status::Corruption(path_ + ": " + s.message());
+  return s;
+}
+
+bool Block::MayContainTrace(const TraceId& id) const {
+  return trace_bloom_.MayContain(
+      std::string_view(reinterpret_cast<const char*>(id.bytes.data()), 16));
+}
+
+bool Block::MayContainValue(std::string_view column, std::string_view value) const {
+  return value_bloom_.MayContain(ValueKey(column, value));
+}
+
+Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
+  if (rg >= meta_.row_groups.size()) return Status::InvalidArgument("no such row group");
+  const size_t m = meta_.row_groups[rg].rows;
+  const size_t base = out->size();
+  std::string raw;
+  std::vector<int64_t> ints;
+  std::vector<model::SpanId> span_ids;
+  bool have_traces = false, have_spans = false, have_parents = false;
+  std::vector<uint64_t> parent_tags;
+  std::vector<uint64_t> explicit_parents;
+  for (const ColumnMeta& c : meta_.columns) {
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[rg], &raw));
+    std::string_view in = raw;
+    auto bad = [&](const char* what) { return Corrupt(path_ + " column " + c.name + ": " + what); };
+    switch (c.kind) {
+      case ColumnKind::kTraceId: {
+        uint64_t runs, total = 0;
+        if (!internal::GetCount(&in, 17, &runs)) return bad("run count");
+        for (uint64_t r = 0; r < runs; ++r) {
+          TraceId id;
+          uint64_t len;
+          if (!GetTraceId(&in, &id) || !GetVarint64(&in, &len) || len > m - total) {
+            return bad("run");
+          }
+          total += len;
+          out->trace_ids.insert(out->trace_ids.end(), len, id);
+        }
+        if (total != m) return bad("runs do not cover the rows");
+        have_traces = true;
+        break;
+      }
+      case ColumnKind::kSpanId:
+        if (in.size() != m * 8) return bad("length");
+        for (size_t i = 0; i < m; ++i) {
+          out->span_ids.push_back({coding::DecodeFixed64(in.data() + 8 * i)});
+        }
+        have_spans = true;
+        break;
+      case ColumnKind::kParentId:
+        parent_tags.resize(m);
+        explicit_parents.clear();
+        for (size_t i = 0; i < m; ++i) {
+          if (!GetVarint64(&in, &parent_tags[i])) return bad("truncated");
+          if (parent_tags[i] == kParentExplicit) {
+            uint64_t v;
+            if (!coding::GetFixed64(&in, &v)) return bad("truncated");
+            explicit_parents.push_back(v);
+          } else if (parent_tags[i] > i + 1) {
+            return bad("back reference out of range");
+          }
+        }
+        have_parents = true;
+        break;
+      case ColumnKind::kString: {
+        Status s = DecodeStrings(&in, m, &out->strings[c.field]);
+        if (!s.ok()) return bad(s.message().c_str());
+        break;
+      }
+      case ColumnKind::kInt: {
+        Status s = DecodeInts(&in, m, &out->ints[c.field]);
+        if (!s.ok()) return bad(s.message().c_str());
+        break;
+      }
+      case ColumnKind::kAttribute:
+      case ColumnKind::kExtras: {
+        uint64_t count;
+        if (!GetVarint64(&in, &count) || count > m * 64) return bad("count");
+        ints.clear();
+        Status s = DecodeInts(&in, count, &ints);
+        if (!s.ok()) return bad(s.message().c_str());
+        for (int64_t r : ints) {
+          if (r < 0 || static_cast<uint64_t>(r) >= m) return bad("row out of range");
+        }
+        if (!std::is_sorted(ints.begin(), ints.end())) return bad("rows out of order");
+        if (c.kind == ColumnKind::kExtras) {
+          for (int64_t r : ints) {
+            std::string_view blob;
+            if (!coding::GetLengthPrefixed(&in, &blob)) return bad("truncated extras");
+            out->extra_rows.push_back(static_cast<uint32_t>(base + r));
+            out->extras.emplace_back(blob);
+          }
+          break;
+        }
+        AttributeColumn* a = out->Attribute(c.name, c.role, c.type);
+        if (a->is_string()) {
+          s = DecodeStrings(&in, count, &a->strings);
+        } else if (c.type == AttributeValue::Type::kDouble) {
+          if (in.size() < count * 8) return bad("truncated doubles");
+          for (size_t i = 0; i < count; ++i) {
+            uint64_t bits = coding::DecodeFixed64(in.data() + 8 * i);
+            double d;
+            std::memcpy(&d, &bits, 8);
+            a->doubles.push_back(d);
+          }
+          in.remove_prefix(count * 8);
+        } else {
+          s = DecodeInts(&in, count, &a->ints);
+        }
+        if (!s.ok()) return bad(s.message().c_str());
+        for (int64_t r : ints) a->rows.push_back(static_cast<uint32_t>(base + r));
+        break;
+      }
+    }
+  }
+  if (!have_traces || !have_spans || !have_parents) return Corrupt(path_ + ": id columns missing");
+  // Resolve parent back references now that span ids are known.
+  size_t next_explicit = 0;
+  for (size_t i = 0; i < m; ++i) {
+    const uint64_t tag = parent_tags[i];
+    model::SpanId p;
+    if (tag == kParentExplicit) {
+      p.value = explicit_parents[next_explicit++];
+    } else if (tag != kParentNone) {
+      p = out->span_ids[base + i - (tag - 1)];
+    }
+    out->parent_ids.push_back(p);
+  }
+  for (size_t f = 0; f < kStringFieldCount; ++f) {
+    if (out->strings[f].size() != base + m) return Corrupt(path_ + ": string column missing");
+  }
+  for (size_t f = 0; f < kIntFieldCount; ++f) {
+    if (out->ints[f].size() != base + m) return Corrupt(path_ + ": int column missing");
+  }
+  return Status::Ok();
+}
+
+Status Block::FetchTrace(const TraceId& id, TraceData* out) const {
+  out->id = id;
+  if (!MayContainTrace(id)) return Status::Ok();
+  for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
+    const RowGroupMeta& rg = meta_.row_groups[g];
+    if (id < rg.first || rg.last < id) continue;
+    SpanTable table;
+    WAGGLE_RETURN_IF_ERROR(ReadRowGroup(g, &table));
+    auto [lo, hi] = std::equal_range(table.trace_ids.begin(), table.trace_ids.end(), id);
+    for (auto it = lo; it != hi; ++it) {
+      out->spans.push_back(table.Row(static_cast<uint32_t>(it - table.trace_ids.begin())));
+    }
+  }
+  std::vector<std::string> payloads;
+  WAGGLE_RETURN_IF_ERROR(ReadPagesFor(meta_.document_pages, id, &payloads));
+  for (const std::string& p : payloads) {
+    Status s = DecodeFragment(p, nullptr, out);
+    if (!s.ok()) return Corrupt(path_ + ": documents: " + s.message());
+  }
+  return Status::Ok();
+}
+
+Status Block::FetchLogs(const TraceId& id, std::vector<model::LogRecord>* out) const {
+  if (meta_.log_pages.empty() || !MayContainTrace(id)) return Status::Ok();
+  std::vector<std::string> payloads;
+  WAGGLE_RETURN_IF_ERROR(ReadPagesFor(meta_.log_pages, id, &payloads));
+  for (const std::string& p : payloads) {
+    Status s = DecodeLogGroup(p, out);
+    if (!s.ok()) return Corrupt(path_ + ": logs: " + s.message());
+  }
+  return Status::Ok();
+}
+
+Status Block::ReadPagesFor(const std::vector<PageMeta>& pages, const TraceId& id,
+                           std::vector<std::string>* payloads) const {
+  // The last page starting at or before id, and any after it that start with id.
+  auto it = std::upper_bound(pages.begin(), pages.end(), id,
+                             [](const TraceId& v, const PageMeta& p) { return v < p.first; });
+  if (it == pages.begin()) return Status::Ok();
+  --it;
+  while (it != pages.begin() && (it - 1)->first == id && it->first == id) --it;
+  std::string raw;
+  for (; it != pages.end() && !(id < it->first); ++it) {
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(it->chunk, &raw));
+    std::string_view in = raw;
+    while (!in.empty()) {
+      TraceId rid;
+      std::string_view payload;
+      if (!GetTraceId(&in, &rid) || !coding::GetLengthPrefixed(&in, &payload)) {
+        return Corrupt(path_ + ": truncated page");
+      }
+      if (rid == id) payloads->emplace_back(payload);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Block::ReadTraces(std::vector<TraceEntry>* out) const {
+  std::string raw;
+  for (const PageMeta& p : meta_.trace_pages) {
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(p.chunk, &raw));
+    std::string_view in = raw;
+    while (!in.empty()) {
+      TraceEntry e;
+      std::string_view payload;
+      if (!GetTraceId(&in, &e.id) || !coding::GetLengthPrefixed(&in, &payload) ||
+          !GetVarsint64(&payload, &e.min_start_ns) || !GetVarsint64(&payload, &e.max_end_ns) ||
+          !GetVarint64(&payload, &e.seq)) {
+        return Corrupt(path_ + ": truncated trace table");
+      }
+      out->push_back(e);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace waggle::storage::columnar::block

@@ -1,0 +1,141 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/result.h"
+#include "model/log_record.h"
+#include "storage/columnar/block/bloom.h"
+#include "storage/columnar/block/chunk.h"
+#include "storage/columnar/span_table.h"
+#include "storage/trace_data.h"
+
+// Blocks: immutable files of column chunks with a footer (docs/block-format.md).
+namespace waggle::storage::columnar::block {
+
+inline constexpr char kMagic[] = "WAGGLBLK";
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr size_t kHeaderSize = 16;
+inline constexpr size_t kTrailerSize = 24;
+
+// One trace's entry in a block's trace table.
+struct TraceEntry {
+  model::TraceId id;
+  int64_t min_start_ns = INT64_MAX;  // INT64_MAX / INT64_MIN when the trace has no spans here
+  int64_t max_end_ns = INT64_MIN;
+  uint64_t seq = 0;  // the store's order of first arrival (smaller arrived first)
+};
+
+// A record kept per trace outside the span columns: the trace's X-Ray documents (a trace
+// fragment holding documents only) or one of its log groups.
+struct TraceRecord {
+  model::TraceId id;
+  std::string payload;
+};
+
+struct BlockContents {
+  const SpanTable* spans = nullptr;
+  std::vector<TraceEntry> traces;      // one per trace id
+  std::vector<TraceRecord> documents;  // at most one per trace
+  std::vector<TraceRecord> logs;       // any number per trace, in arrival order
+  uint64_t wal_end = 0;                // WAL segments below this number are in blocks
+  uint32_t level = 0;                  // 0 for a flushed head, +1 per compaction
+  std::vector<uint64_t> replaces;      // blocks this one was compacted from
+};
+
+struct WriteOptions {
+  size_t row_group_rows = 8192;
+  Compression compression = Compression::kZstd;
+  size_t page_bytes = 64 << 10;  // raw bytes per page of documents, logs, trace table
+};
+
+// Encodes a whole block file: rows sorted by (trace id, start), in row groups.
+std::string EncodeBlock(const BlockContents& contents, const WriteOptions& options);
+
+enum class ColumnKind : uint8_t {
+  kTraceId = 0,
+  kSpanId = 1,
+  kParentId = 2,
+  kString = 3,
+  kInt = 4,
+  kAttribute = 5,
+  kExtras = 6,
+};
+
+struct ColumnMeta {
+  ColumnKind kind;
+  std::string name;   // field name, or the attribute key
+  uint8_t field = 0;  // StringField / IntField for those kinds
+  model::AttributeRole role = model::AttributeRole::kPlain;
+  model::AttributeValue::Type type = model::AttributeValue::Type::kString;
+  std::vector<ChunkRef> chunks;   // one per row group
+  std::vector<int64_t> min, max;  // kInt: per row group
+};
+
+struct RowGroupMeta {
+  uint32_t rows = 0;
+  model::TraceId first, last;
+};
+
+struct PageMeta {
+  model::TraceId first;
+  ChunkRef chunk;
+};
+
+struct BlockMeta {
+  uint64_t rows = 0;
+  int64_t min_start_ns = 0, max_end_ns = 0;
+  uint64_t wal_end = 0;
+  uint32_t level = 0;
+  std::vector<uint64_t> replaces;
+  uint64_t traces = 0;
+  std::vector<RowGroupMeta> row_groups;
+  std::vector<ColumnMeta> columns;
+  std::vector<PageMeta> trace_pages, document_pages, log_pages;
+  ChunkRef trace_bloom, value_bloom;
+  uint64_t file_bytes = 0;
+};
+
+// An open block. Thread-safe.
+class Block {
+ public:
+  // Reads and checks the header, trailer, footer and the Bloom filters; not the columns.
+  static Result<std::unique_ptr<Block>> Open(Env* env, const std::string& path);
+
+  const BlockMeta& meta() const { return meta_; }
+  const std::string& path() const { return path_; }
+
+  bool MayContainTrace(const model::TraceId& id) const;
+  // False when no string column (well-known or attribute, named by `column`) has `value`.
+  bool MayContainValue(std::string_view column, std::string_view value) const;
+
+  // Appends the trace's spans and documents to `out`.
+  Status FetchTrace(const model::TraceId& id, TraceData* out) const;
+  Status FetchLogs(const model::TraceId& id, std::vector<model::LogRecord>* out) const;
+  // Every row of row group `rg`, appended to `out`.
+  Status ReadRowGroup(size_t rg, SpanTable* out) const;
+  Status ReadTraces(std::vector<TraceEntry>* out) const;
+
+  // The key a Bloom filter over values uses.
+  static std::string ValueKey(std::string_view column, std::string_view value);
+
+ private:
+  Block() = default;
+  Status ReadChunkAt(const ChunkRef& ref, std::string* raw) const;
+  Status ReadPagesFor(const std::vector<PageMeta>& pages, const model::TraceId& id,
+                      std::vector<std::string>* payloads) const;
+
+  std::string path_;
+  std::unique_ptr<RandomAccessFile> file_;
+  BlockMeta meta_;
+  BloomFilter trace_bloom_, value_bloom_;
+};
+
+// Parses a footer (exposed for the fuzz target).
+Status DecodeFooter(std::string_view in, BlockMeta* meta);
+
+}  // namespace waggle::storage::columnar::block

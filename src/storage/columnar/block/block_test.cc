@@ -1,0 +1,273 @@
+#include "storage/columnar/block/block.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "base/testing/temp_dir.h"
+#include "storage/columnar/testing/random_spans.h"
+#include "storage/log_data.h"
+
+namespace waggle::storage::columnar::block {
+namespace {
+
+using columnar::testing::Canonical;
+using columnar::testing::RandomTrace;
+using test_util::TempDir;
+
+// A block of random traces, with documents for some and logs for others.
+struct Fixture {
+  SpanTable table;
+  std::map<model::TraceId, std::vector<model::Span>> traces;
+  std::map<model::TraceId, std::vector<model::Document>> documents;
+  std::map<model::TraceId, std::vector<model::LogRecord>> logs;
+  BlockContents contents;
+
+  explicit Fixture(int n_traces, uint64_t seed = 1) {
+    std::mt19937_64 rng(seed);
+    uint64_t seq = 0;
+    for (int t = 0; t < n_traces; ++t) {
+      std::vector<model::Span> spans = RandomTrace(rng, 1 + rng() % 30);
+      const model::TraceId id = spans[0].trace_id;
+      TraceEntry e{id, INT64_MAX, INT64_MIN, seq++};
+      for (const model::Span& s : spans) {
+        table.Append(s);
+        e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
+        e.max_end_ns = std::max({e.max_end_ns, s.start_ns, s.end_ns});
+      }
+      contents.traces.push_back(e);
+      traces[id] = std::move(spans);
+      if (t % 3 == 0) {
+        model::Document d;
+        d.trace_id = id;
+        d.id.value = 77;
+        d.environment = "default";
+        d.json = R"({"name":"svc","id":"000000000000004d"})";
+        documents[id].push_back(d);
+        std::string payload;
+        EncodeFragment({id, 0, 0}, {}, {&documents[id].back()}, false, &payload);
+        contents.documents.push_back({id, payload});
+      }
+      if (t % 4 == 0) {
+        for (int g = 0; g < 2; ++g) {
+          model::LogRecord r;
+          r.trace_id = id;
+          r.body = "log " + std::to_string(g);
+          logs[id].push_back(r);
+          std::string payload;
+          EncodeLogGroup(id, {&logs[id].back()}, &payload);
+          contents.logs.push_back({id, payload});
+        }
+      }
+    }
+    contents.spans = &table;
+    contents.wal_end = 42;
+    contents.replaces = {3, 4};
+  }
+};
+
+std::string WriteBlock(const TempDir& dir, const BlockContents& contents,
+                       const WriteOptions& options = {}) {
+  const std::string path = dir.path() + "/1.blk";
+  EXPECT_TRUE(Env::Default()->WriteFileAtomic(path, EncodeBlock(contents, options)).ok());
+  return path;
+}
+
+std::vector<model::Span> Sorted(std::vector<model::Span> spans) {
+  for (auto& s : spans) s = Canonical(std::move(s));
+  std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.start_ns, a.span_id) < std::tie(b.start_ns, b.span_id);
+  });
+  return spans;
+}
+
+TEST(Block, EveryTraceComesBackWholeWithItsDocumentsAndLogs) {
+  TempDir dir;
+  Fixture f(500);
+  WriteOptions options;
+  options.row_group_rows = 512;  // many row groups, traces cut across them
+  options.page_bytes = 1024;
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents, options));
+  ASSERT_TRUE(block.ok()) << block.status().ToString();
+  const BlockMeta& meta = (*block)->meta();
+  EXPECT_EQ(meta.rows, f.table.size());
+  EXPECT_EQ(meta.traces, 500u);
+  EXPECT_EQ(meta.wal_end, 42u);
+  EXPECT_EQ(meta.replaces, (std::vector<uint64_t>{3, 4}));
+  EXPECT_GT(meta.row_groups.size(), 5u);
+  for (const auto& [id, spans] : f.traces) {
+    TraceData data;
+    Status fs = (*block)->FetchTrace(id, &data);
+    ASSERT_TRUE(fs.ok()) << fs.ToString();
+    EXPECT_EQ(Sorted(data.spans), Sorted(spans));
+    auto docs = f.documents.find(id);
+    EXPECT_EQ(data.documents,
+              docs == f.documents.end() ? std::vector<model::Document>{} : docs->second);
+    std::vector<model::LogRecord> logs;
+    ASSERT_TRUE((*block)->FetchLogs(id, &logs).ok());
+    auto want = f.logs.find(id);
+    EXPECT_EQ(logs, want == f.logs.end() ? std::vector<model::LogRecord>{} : want->second);
+  }
+  TraceData none;
+  model::TraceId unknown;
+  unknown.bytes[0] = 9;
+  ASSERT_TRUE((*block)->FetchTrace(unknown, &none).ok());
+  EXPECT_TRUE(none.spans.empty());
+
+  std::vector<TraceEntry> entries;
+  ASSERT_TRUE((*block)->ReadTraces(&entries).ok());
+  ASSERT_EQ(entries.size(), 500u);
+  for (const TraceEntry& e : entries) {
+    const TraceEntry& want = f.contents.traces[e.seq];
+    EXPECT_EQ(e.id, want.id);
+    EXPECT_EQ(e.min_start_ns, want.min_start_ns);
+    EXPECT_EQ(e.max_end_ns, want.max_end_ns);
+  }
+}
+
+TEST(Block, RowGroupsHoldEveryRowSortedByTrace) {
+  TempDir dir;
+  Fixture f(300, 5);
+  WriteOptions options;
+  options.row_group_rows = 1000;
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents, options));
+  ASSERT_TRUE(block.ok());
+  SpanTable all;
+  for (size_t g = 0; g < (*block)->meta().row_groups.size(); ++g) {
+    ASSERT_TRUE((*block)->ReadRowGroup(g, &all).ok());
+  }
+  ASSERT_EQ(all.size(), f.table.size());
+  EXPECT_TRUE(std::is_sorted(all.trace_ids.begin(), all.trace_ids.end()));
+  std::vector<model::Span> got, want;
+  for (uint32_t i = 0; i < all.size(); ++i) got.push_back(all.Row(i));
+  for (uint32_t i = 0; i < f.table.size(); ++i) want.push_back(f.table.Row(i));
+  EXPECT_EQ(Sorted(got), Sorted(want));
+}
+
+TEST(Block, BloomFiltersHaveNoFalseNegatives) {
+  TempDir dir;
+  Fixture f(200);
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents));
+  ASSERT_TRUE(block.ok());
+  for (const auto& [id, spans] : f.traces) {
+    EXPECT_TRUE((*block)->MayContainTrace(id));
+    for (const model::Span& s : spans) {
+      EXPECT_TRUE((*block)->MayContainValue("service", s.service));
+      for (const model::Attribute& a : s.attributes) {
+        if (a.value.type == model::AttributeValue::Type::kString) {
+          EXPECT_TRUE((*block)->MayContainValue(a.key, a.value.string_value));
+        }
+      }
+    }
+  }
+  int false_positives = 0;
+  for (int i = 0; i < 1000; ++i) {
+    false_positives += (*block)->MayContainValue("service", "absent-" + std::to_string(i));
+  }
+  EXPECT_LT(false_positives, 50);
+}
+
+TEST(Block, Lz4AndUncompressedChunksReadBack) {
+  for (Compression c : {Compression::kLz4, Compression::kNone}) {
+    TempDir dir;
+    Fixture f(100);
+    WriteOptions options;
+    options.compression = c;
+    auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents, options));
+    ASSERT_TRUE(block.ok());
+    for (const auto& [id, spans] : f.traces) {
+      TraceData data;
+      Status fs = (*block)->FetchTrace(id, &data);
+      ASSERT_TRUE(fs.ok()) << fs.ToString();
+      EXPECT_EQ(Sorted(data.spans), Sorted(spans));
+    }
+  }
+}
+
+TEST(Block, AFlippedByteInAChunkIsCaughtAndOtherRowGroupsStillRead) {
+  TempDir dir;
+  Fixture f(400);
+  WriteOptions options;
+  options.row_group_rows = 256;
+  const std::string path = WriteBlock(dir, f.contents, options);
+  auto block = Block::Open(Env::Default(), path);
+  ASSERT_TRUE(block.ok());
+  // Damage the service column's chunk of row group 0.
+  const ChunkRef ref = (*block)->meta().columns[3 + 1].chunks[0];
+  std::string bytes;
+  ASSERT_TRUE(Env::Default()->ReadFile(path, &bytes).ok());
+  bytes[ref.offset + ref.stored_length / 2] ^= 0x40;
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, bytes).ok());
+  auto damaged = Block::Open(Env::Default(), path);
+  ASSERT_TRUE(damaged.ok());
+  int corrupt = 0, intact = 0;
+  for (const auto& [id, spans] : f.traces) {
+    TraceData data;
+    Status s = (*damaged)->FetchTrace(id, &data);
+    if (s.ok()) {
+      EXPECT_EQ(Sorted(data.spans), Sorted(spans));
+      ++intact;
+    } else {
+      EXPECT_EQ(s.code(), Status::Code::kCorruption);
+      EXPECT_NE(s.message().find("checksum"), std::string::npos) << s.ToString();
+      ++corrupt;
+    }
+  }
+  EXPECT_GT(corrupt, 0);
+  EXPECT_GT(intact, 300);
+}
+
+TEST(Block, TruncatedDamagedOrNewerFilesAreRefusedClearly) {
+  TempDir dir;
+  Fixture f(50);
+  const std::string path = WriteBlock(dir, f.contents);
+  std::string bytes;
+  ASSERT_TRUE(Env::Default()->ReadFile(path, &bytes).ok());
+  // Every truncation is refused, never a crash.
+  for (size_t cut : {size_t{0}, size_t{10}, bytes.size() / 2, bytes.size() - 1}) {
+    ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, bytes.substr(0, cut)).ok());
+    auto b = Block::Open(Env::Default(), path);
+    EXPECT_EQ(b.status().code(), Status::Code::kCorruption) << cut;
+  }
+  std::string footer_damage = bytes;
+  footer_damage[footer_damage.size() - kTrailerSize - 3] ^= 1;
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, footer_damage).ok());
+  EXPECT_EQ(Block::Open(Env::Default(), path).status().code(), Status::Code::kCorruption);
+  std::string newer = bytes;
+  newer[8] = 2;
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, newer).ok());
+  auto b = Block::Open(Env::Default(), path);
+  EXPECT_EQ(b.status().code(), Status::Code::kUnimplemented);
+  EXPECT_NE(b.status().message().find("version 2"), std::string::npos);
+}
+
+TEST(Chunk, IntsRoundTripAtTheExtremes) {
+  std::vector<std::vector<int64_t>> cases = {{},
+                                             {0},
+                                             {INT64_MIN, INT64_MAX},
+                                             {5, 5, 5, 5},
+                                             {1, 2, 3, 4, 1000},
+                                             {INT64_MAX, INT64_MIN, 0, -1, 1}};
+  for (int i = 0; i < 1000; ++i) cases.back().push_back(i * 1'000'003);
+  for (const auto& v : cases) {
+    std::string enc = "x";
+    EncodeInts(v.data(), v.size(), &enc);
+    std::string_view in = std::string_view(enc).substr(1);
+    std::vector<int64_t> out = {99};
+    ASSERT_TRUE(DecodeInts(&in, v.size(), &out).ok());
+    EXPECT_TRUE(in.empty());
+    out.erase(out.begin());
+    EXPECT_EQ(out, v);
+  }
+}
+
+TEST(Chunk, SortedTimesTakeFewBits) {
+  std::vector<int64_t> times;
+  for (int i = 0; i < 8192; ++i) times.push_back(1'700'000'000'000'000'000 + i * 1000 + i % 7);
+  std::string enc;
+  EncodeInts(times.data(), times.size(), &enc);
+  EXPECT_LT(enc.size(), 8192u * 2);  // about 10 bits a value, not 64
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar::block

@@ -1,0 +1,252 @@
+#include "storage/columnar/block/chunk.h"
+
+#include <lz4.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "base/coding.h"
+#include "base/crc32c.h"
+#include "column/bitpack.h"
+
+namespace waggle::storage::columnar::block {
+namespace {
+
+constexpr uint8_t kEncodingFor = 'F';
+constexpr uint8_t kEncodingDelta = 'D';
+constexpr uint8_t kEncodingDictionary = 'S';
+constexpr int kZstdLevel = 3;
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+
+Status Corrupt(std::string_view what) {
+  return Status::Corruption("block chunk: " + std::string(what));
+}
+
+// The unsigned distance from `lo` to each value (wrapping), its width, and the packed form.
+void PackFrom(const int64_t* v, size_t n, int64_t lo, std::vector<uint64_t>* scratch, int* width) {
+  scratch->resize(n);
+  uint64_t max = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t d = static_cast<uint64_t>(v[i]) - static_cast<uint64_t>(lo);
+    (*scratch)[i] = d;
+    max = std::max(max, d);
+  }
+  *width = column::BitWidth(max);
+}
+
+}  // namespace
+
+void PutChunkRef(std::string* out, const ChunkRef& ref) {
+  coding::PutVarint64(out, ref.offset);
+  coding::PutVarint64(out, ref.stored_length);
+  coding::PutVarint64(out, ref.raw_length);
+  out->push_back(static_cast<char>(ref.compression));
+  coding::PutFixed32(out, ref.crc);
+}
+
+bool GetChunkRef(std::string_view* in, ChunkRef* ref) {
+  uint64_t offset, stored, raw;
+  if (!coding::GetVarint64(in, &offset) || !coding::GetVarint64(in, &stored) ||
+      !coding::GetVarint64(in, &raw) || in->empty()) {
+    return false;
+  }
+  const uint8_t c = static_cast<uint8_t>((*in)[0]);
+  in->remove_prefix(1);
+  if (c > 2 || stored > UINT32_MAX || raw > UINT32_MAX) return false;
+  ref->offset = offset;
+  ref->stored_length = static_cast<uint32_t>(stored);
+  ref->raw_length = static_cast<uint32_t>(raw);
+  ref->compression = static_cast<Compression>(c);
+  return coding::GetFixed32(in, &ref->crc);
+}
+
+ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file) {
+  ChunkRef ref;
+  ref.offset = file->size();
+  ref.raw_length = static_cast<uint32_t>(raw.size());
+  std::string packed;
+  if (preferred == Compression::kZstd && raw.size() >= 64) {
+    packed.resize(ZSTD_compressBound(raw.size()));
+    size_t n = ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), kZstdLevel);
+    packed.resize(ZSTD_isError(n) ? 0 : n);
+  } else if (preferred == Compression::kLz4 && raw.size() >= 64) {
+    packed.resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw.size()))));
+    int n = LZ4_compress_default(raw.data(), packed.data(), static_cast<int>(raw.size()),
+                                 static_cast<int>(packed.size()));
+    packed.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  std::string_view stored = raw;
+  if (!packed.empty() && packed.size() <= raw.size() - raw.size() / 8) {
+    stored = packed;
+    ref.compression = preferred;
+  }
+  ref.stored_length = static_cast<uint32_t>(stored.size());
+  ref.crc = crc32c::Mask(crc32c::Value(stored));
+  file->append(stored);
+  return ref;
+}
+
+Status ReadChunk(const ChunkRef& ref, std::string_view stored, std::string* raw) {
+  if (stored.size() != ref.stored_length) return Corrupt("short read");
+  if (crc32c::Unmask(ref.crc) != crc32c::Value(stored)) {
+    return Status::Corruption("block chunk at offset " + std::to_string(ref.offset) +
+                              ": checksum mismatch");
+  }
+  switch (ref.compression) {
+    case Compression::kNone:
+      if (ref.raw_length != stored.size()) return Corrupt("length mismatch");
+      raw->assign(stored);
+      return Status::Ok();
+    case Compression::kZstd: {
+      raw->resize(ref.raw_length);
+      size_t n = ZSTD_decompress(raw->data(), raw->size(), stored.data(), stored.size());
+      if (ZSTD_isError(n) || n != ref.raw_length) return Corrupt("bad zstd frame");
+      return Status::Ok();
+    }
+    case Compression::kLz4: {
+      raw->resize(ref.raw_length);
+      int n = LZ4_decompress_safe(stored.data(), raw->data(), static_cast<int>(stored.size()),
+                                  static_cast<int>(raw->size()));
+      if (n < 0 || static_cast<uint32_t>(n) != ref.raw_length) return Corrupt("bad lz4 block");
+      return Status::Ok();
+    }
+  }
+  return Corrupt("unknown compression");
+}
+
+void EncodeInts(const int64_t* v, size_t n, std::string* out) {
+  if (n == 0) {
+    out->push_back(static_cast<char>(kEncodingFor));
+    coding::PutVarint64(out, 0);
+    out->push_back(0);
+    return;
+  }
+  std::vector<uint64_t> scratch;
+  int64_t lo = *std::min_element(v, v + n);
+  int for_width;
+  PackFrom(v, n, lo, &scratch, &for_width);
+  // Deltas (wrapping), framed by their minimum.
+  std::vector<int64_t> deltas(n > 1 ? n - 1 : 0);
+  for (size_t i = 1; i < n; ++i) {
+    deltas[i - 1] =
+        static_cast<int64_t>(static_cast<uint64_t>(v[i]) - static_cast<uint64_t>(v[i - 1]));
+  }
+  int64_t dlo = deltas.empty() ? 0 : *std::min_element(deltas.begin(), deltas.end());
+  int delta_width = 0;
+  std::vector<uint64_t> dscratch;
+  if (!deltas.empty()) PackFrom(deltas.data(), deltas.size(), dlo, &dscratch, &delta_width);
+  if (static_cast<size_t>(delta_width) * (n - 1) + 64 < static_cast<size_t>(for_width) * n) {
+    out->push_back(static_cast<char>(kEncodingDelta));
+    coding::PutVarint64(out, ZigZag(v[0]));
+    coding::PutVarint64(out, ZigZag(dlo));
+    out->push_back(static_cast<char>(delta_width));
+    column::BitPack(dscratch.data(), dscratch.size(), delta_width, out);
+  } else {
+    out->push_back(static_cast<char>(kEncodingFor));
+    coding::PutVarint64(out, ZigZag(lo));
+    out->push_back(static_cast<char>(for_width));
+    column::BitPack(scratch.data(), n, for_width, out);
+  }
+}
+
+Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
+  if (in->empty()) return Corrupt("missing int encoding");
+  const uint8_t encoding = static_cast<uint8_t>((*in)[0]);
+  in->remove_prefix(1);
+  int64_t first = 0, base = 0;
+  if (encoding == kEncodingDelta) {
+    if (!coding::GetVarsint64(in, &first)) return Corrupt("truncated delta header");
+    if (n == 0) return Corrupt("delta encoding of no values");
+  } else if (encoding != kEncodingFor) {
+    return Corrupt("unknown int encoding");
+  }
+  if (!coding::GetVarsint64(in, &base) || in->empty()) return Corrupt("truncated int header");
+  const int width = static_cast<uint8_t>((*in)[0]);
+  in->remove_prefix(1);
+  if (width > 64) return Corrupt("bit width over 64");
+  const size_t packed_count = encoding == kEncodingDelta ? n - 1 : n;
+  const size_t bytes = column::PackedSize(packed_count, width);
+  if (in->size() < bytes) return Corrupt("truncated packed ints");
+  const size_t start = out->size();
+  out->resize(start + n);
+  uint64_t* dst = reinterpret_cast<uint64_t*>(out->data() + start);
+  if (encoding == kEncodingFor) {
+    column::BitUnpack(in->substr(0, bytes), n, width, static_cast<uint64_t>(base), dst);
+  } else {
+    dst[0] = static_cast<uint64_t>(first);
+    column::BitUnpack(in->substr(0, bytes), n - 1, width, static_cast<uint64_t>(base), dst + 1);
+    for (size_t i = 1; i < n; ++i) dst[i] += dst[i - 1];  // prefix sum of the deltas
+  }
+  in->remove_prefix(bytes);
+  return Status::Ok();
+}
+
+void EncodeStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
+                   std::string* out) {
+  // The chunk's dictionary: global codes in order of first use here.
+  std::unordered_map<uint32_t, uint32_t> local;
+  std::vector<uint32_t> order;
+  std::vector<uint64_t> codes(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t global = column.codes[rows ? rows[i] : i];
+    auto [it, inserted] = local.try_emplace(global, static_cast<uint32_t>(order.size()));
+    if (inserted) order.push_back(global);
+    codes[i] = it->second;
+  }
+  out->push_back(static_cast<char>(kEncodingDictionary));
+  coding::PutVarint64(out, order.size());
+  for (uint32_t g : order) coding::PutLengthPrefixed(out, column.dict.at(g));
+  const int width = column::BitWidth(order.empty() ? 0 : order.size() - 1);
+  out->push_back(static_cast<char>(width));
+  column::BitPack(codes.data(), n, width, out);
+}
+
+namespace {
+
+Status GetDictionary(std::string_view* in, std::vector<std::string_view>* values) {
+  if (in->empty() || static_cast<uint8_t>((*in)[0]) != kEncodingDictionary) {
+    return Corrupt("not a dictionary chunk");
+  }
+  in->remove_prefix(1);
+  uint64_t count;
+  if (!coding::GetVarint64(in, &count) || count > in->size()) return Corrupt("bad dictionary size");
+  values->resize(count);
+  for (auto& v : *values) {
+    if (!coding::GetLengthPrefixed(in, &v)) return Corrupt("truncated dictionary");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* values) {
+  return GetDictionary(&in, values);
+}
+
+Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out) {
+  std::vector<std::string_view> dict;
+  WAGGLE_RETURN_IF_ERROR(GetDictionary(in, &dict));
+  if (in->empty()) return Corrupt("truncated string codes");
+  const int width = static_cast<uint8_t>((*in)[0]);
+  in->remove_prefix(1);
+  if (width > 32) return Corrupt("code width over 32");
+  const size_t bytes = column::PackedSize(n, width);
+  if (in->size() < bytes) return Corrupt("truncated string codes");
+  std::vector<uint64_t> codes(n);
+  column::BitUnpack(in->substr(0, bytes), n, width, 0, codes.data());
+  in->remove_prefix(bytes);
+  std::vector<uint32_t> global(dict.size());
+  for (size_t i = 0; i < dict.size(); ++i) global[i] = out->dict.Intern(dict[i]);
+  out->codes.reserve(out->codes.size() + n);
+  for (uint64_t c : codes) {
+    if (c >= dict.size()) return Corrupt("string code out of range");
+    out->codes.push_back(global[c]);
+  }
+  return Status::Ok();
+}
+
+}  // namespace waggle::storage::columnar::block

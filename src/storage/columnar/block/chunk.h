@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "column/dictionary.h"
+
+// Column chunk encodings and per-chunk compression (docs/block-format.md, "Chunks").
+namespace waggle::storage::columnar::block {
+
+enum class Compression : uint8_t { kNone = 0, kZstd = 1, kLz4 = 2 };
+
+// Where a chunk lives in a block file and how to read it back.
+struct ChunkRef {
+  uint64_t offset = 0;
+  uint32_t stored_length = 0;  // bytes in the file
+  uint32_t raw_length = 0;     // bytes after decompression
+  Compression compression = Compression::kNone;
+  uint32_t crc = 0;  // masked CRC-32C of the stored bytes
+};
+
+void PutChunkRef(std::string* out, const ChunkRef& ref);
+bool GetChunkRef(std::string_view* in, ChunkRef* ref);
+
+// Compresses `raw` with `preferred` when that saves at least an eighth, else stores it as is;
+// appends the stored bytes to `file` and returns where they went.
+ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file);
+// Verifies the checksum of `stored` and decompresses it into `raw`.
+Status ReadChunk(const ChunkRef& ref, std::string_view stored, std::string* raw);
+
+// Integers: frame of reference or delta, bit-packed, whichever is smaller.
+void EncodeInts(const int64_t* values, size_t n, std::string* out);
+// Appends exactly `n` values to `out`; Corruption when `in` is not such an encoding.
+Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out);
+
+// Strings: the chunk's own dictionary (in order of first use) and bit-packed codes.
+void EncodeStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
+                   std::string* out);
+// Appends `n` strings to `out` (whose dictionary grows as needed).
+Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out);
+// Reads only the dictionary of a string chunk (for dictionary pushdown).
+Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* values);
+
+}  // namespace waggle::storage::columnar::block

@@ -1,0 +1,225 @@
+#include "storage/columnar/span_table.h"
+
+#include <algorithm>
+
+#include "base/coding.h"
+#include "storage/record_coding.h"
+
+namespace waggle::storage::columnar {
+namespace {
+
+using model::AttributeValue;
+using model::Span;
+
+constexpr std::string_view kStringNames[kStringFieldCount] = {
+    "environment", "service",    "dataset",     "name",       "status_message",
+    "http_method", "http_route", "http_url",    "client_ip",  "user_agent",
+    "db_system",   "peer",       "trace_state", "scope_name", "scope_version"};
+
+constexpr std::string_view kIntNames[kIntFieldCount] = {
+    "start_ns",    "duration_ns", "end_is_zero", "kind",        "in_progress",       "status_flags",
+    "http_status", "flags",       "otel_status", "sample_rate", "from_xray_document"};
+
+std::string Span::*const kStringMembers[kStringFieldCount] = {
+    &Span::environment,    &Span::service,     &Span::dataset,      &Span::name,
+    &Span::status_message, &Span::http_method, &Span::http_route,   &Span::http_url,
+    &Span::client_ip,      &Span::user_agent,  &Span::db_system,    &Span::peer,
+    &Span::trace_state,    &Span::scope_name,  &Span::scope_version};
+
+int64_t WrapSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+int64_t WrapAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+
+void IntValues(const Span& s, int64_t out[kIntFieldCount]) {
+  out[0] = s.start_ns;
+  out[1] = WrapSub(s.end_ns, s.start_ns);
+  out[2] = s.end_ns == 0 ? 1 : 0;
+  out[3] = static_cast<int64_t>(s.kind);
+  out[4] = s.in_progress ? 1 : 0;
+  out[5] = s.status_flags;
+  out[6] = s.http_status;
+  out[7] = s.flags;
+  out[8] = s.otel_status;
+  out[9] = s.sample_rate;
+  out[10] = s.from_xray_document ? 1 : 0;
+}
+
+void SetInts(const int64_t v[kIntFieldCount], Span* s) {
+  s->start_ns = v[0];
+  s->end_ns = v[2] != 0 ? 0 : WrapAdd(v[0], v[1]);
+  s->kind = static_cast<model::SpanKind>(std::clamp<int64_t>(v[3], 0, 5));
+  s->in_progress = v[4] != 0;
+  s->status_flags = static_cast<uint8_t>(v[5]);
+  s->http_status = static_cast<int32_t>(v[6]);
+  s->flags = static_cast<uint32_t>(v[7]);
+  s->otel_status = static_cast<uint8_t>(std::clamp<int64_t>(v[8], 0, 2));
+  s->sample_rate = static_cast<uint32_t>(std::clamp<int64_t>(v[9], 1, UINT32_MAX));
+  s->from_xray_document = v[10] != 0;
+}
+
+}  // namespace
+
+std::string_view StringFieldName(StringField f) { return kStringNames[static_cast<size_t>(f)]; }
+std::string_view IntFieldName(IntField f) { return kIntNames[static_cast<size_t>(f)]; }
+
+bool AttributeColumn::is_string() const {
+  return type == AttributeValue::Type::kString || type == AttributeValue::Type::kBytes ||
+         type == AttributeValue::Type::kJson;
+}
+
+std::string SpanTable::ColumnKey(std::string_view key, model::AttributeRole role,
+                                 AttributeValue::Type type) {
+  std::string k;
+  k.reserve(key.size() + 2);
+  k.push_back(static_cast<char>(role));
+  k.push_back(static_cast<char>(type));
+  k.append(key);
+  return k;
+}
+
+AttributeColumn* SpanTable::Attribute(std::string_view key, model::AttributeRole role,
+                                      AttributeValue::Type type) {
+  auto [it, inserted] = attribute_index_.try_emplace(ColumnKey(key, role, type), attributes.size());
+  if (inserted) {
+    AttributeColumn& c = attributes.emplace_back();
+    c.key = std::string(key);
+    c.role = role;
+    c.type = type;
+    memory_bytes_ += sizeof(AttributeColumn) + key.size() + 64;
+  }
+  return &attributes[it->second];
+}
+
+const AttributeColumn* SpanTable::FindAttribute(std::string_view key, model::AttributeRole role,
+                                                AttributeValue::Type type) const {
+  auto it = attribute_index_.find(ColumnKey(key, role, type));
+  return it == attribute_index_.end() ? nullptr : &attributes[it->second];
+}
+
+void SpanTable::IndexAttributes() {
+  attribute_index_.clear();
+  for (size_t i = 0; i < attributes.size(); ++i) {
+    const AttributeColumn& c = attributes[i];
+    attribute_index_.emplace(ColumnKey(c.key, c.role, c.type), i);
+  }
+}
+
+void SpanTable::Append(const Span& span) {
+  const uint32_t row = static_cast<uint32_t>(size());
+  trace_ids.push_back(span.trace_id);
+  span_ids.push_back(span.span_id);
+  parent_ids.push_back(span.parent_span_id);
+  size_t bytes = 32 + 4 * kStringFieldCount + 8 * kIntFieldCount;
+  for (size_t f = 0; f < kStringFieldCount; ++f) {
+    const std::string& s = span.*kStringMembers[f];
+    const size_t before = strings[f].dict.bytes();
+    strings[f].Append(s);
+    bytes += strings[f].dict.bytes() - before;
+  }
+  int64_t v[kIntFieldCount];
+  IntValues(span, v);
+  for (size_t f = 0; f < kIntFieldCount; ++f) ints[f].push_back(v[f]);
+  for (const model::Attribute& a : span.attributes) {
+    AttributeColumn* c = Attribute(a.key, a.role, a.value.type);
+    c->rows.push_back(row);
+    bytes += 12;
+    if (c->is_string()) {
+      const size_t before = c->strings.dict.bytes();
+      c->strings.Append(a.value.string_value);
+      bytes += c->strings.dict.bytes() - before;
+    } else if (a.value.type == AttributeValue::Type::kDouble) {
+      c->doubles.push_back(a.value.double_value);
+    } else {
+      c->ints.push_back(a.value.int_value);
+    }
+  }
+  if (!span.events.empty() || !span.links.empty()) {
+    extra_rows.push_back(row);
+    EncodeExtras(span, &extras.emplace_back());
+    bytes += extras.back().size() + 40;
+  }
+  memory_bytes_ += bytes;
+}
+
+void SpanTable::AppendRow(const SpanTable& other, uint32_t row) { Append(other.Row(row)); }
+
+model::Span SpanTable::Row(uint32_t row) const {
+  Span s;
+  FillRow(row, &s);
+  return s;
+}
+
+void SpanTable::FillRow(uint32_t row, Span* s) const {
+  s->trace_id = trace_ids[row];
+  s->span_id = span_ids[row];
+  s->parent_span_id = parent_ids[row];
+  for (size_t f = 0; f < kStringFieldCount; ++f) s->*kStringMembers[f] = strings[f][row];
+  int64_t v[kIntFieldCount];
+  for (size_t f = 0; f < kIntFieldCount; ++f) v[f] = ints[f][row];
+  SetInts(v, s);
+  for (const AttributeColumn& c : attributes) {
+    auto [lo, hi] = std::equal_range(c.rows.begin(), c.rows.end(), row);
+    for (auto it = lo; it != hi; ++it) {
+      const size_t i = static_cast<size_t>(it - c.rows.begin());
+      model::Attribute& a = s->attributes.emplace_back();
+      a.key = c.key;
+      a.role = c.role;
+      a.value.type = c.type;
+      if (c.is_string()) {
+        a.value.string_value = std::string(c.strings[i]);
+      } else if (c.type == AttributeValue::Type::kDouble) {
+        a.value.double_value = c.doubles[i];
+      } else {
+        a.value.int_value = c.ints[i];
+      }
+    }
+  }
+  auto it = std::lower_bound(extra_rows.begin(), extra_rows.end(), row);
+  if (it != extra_rows.end() && *it == row) {
+    DecodeExtras(extras[static_cast<size_t>(it - extra_rows.begin())], s);
+  }
+}
+
+void SpanTable::EncodeExtras(const Span& s, std::string* out) {
+  coding::PutVarint64(out, s.events.size());
+  for (const model::SpanEvent& e : s.events) {
+    coding::PutVarsint64(out, WrapSub(e.time_ns, s.start_ns));
+    coding::PutLengthPrefixed(out, e.name);
+    internal::PutAttributes(out, e.attributes);
+  }
+  coding::PutVarint64(out, s.links.size());
+  for (const model::SpanLink& l : s.links) {
+    internal::PutTraceId(out, l.trace_id);
+    coding::PutFixed64(out, l.span_id.value);
+    coding::PutLengthPrefixed(out, l.trace_state);
+    internal::PutAttributes(out, l.attributes);
+  }
+}
+
+bool SpanTable::DecodeExtras(std::string_view in, Span* s) {
+  uint64_t n;
+  if (!internal::GetCount(&in, 3, &n)) return false;
+  s->events.resize(n);
+  for (model::SpanEvent& e : s->events) {
+    int64_t offset;
+    if (!coding::GetVarsint64(&in, &offset) || !internal::GetString(&in, &e.name) ||
+        !internal::GetAttributes(&in, &e.attributes)) {
+      return false;
+    }
+    e.time_ns = WrapAdd(s->start_ns, offset);
+  }
+  if (!internal::GetCount(&in, 26, &n)) return false;
+  s->links.resize(n);
+  for (model::SpanLink& l : s->links) {
+    if (!internal::GetTraceId(&in, &l.trace_id) || !coding::GetFixed64(&in, &l.span_id.value) ||
+        !internal::GetString(&in, &l.trace_state) || !internal::GetAttributes(&in, &l.attributes)) {
+      return false;
+    }
+  }
+  return in.empty();
+}
+
+}  // namespace waggle::storage::columnar

@@ -1,0 +1,126 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "column/dictionary.h"
+#include "model/span.h"
+
+// Spans in column form: what the store's head holds and what a block stores, one column per
+// well-known field and one sparse column per attribute key (docs/block-format.md).
+namespace waggle::storage::columnar {
+
+// The well-known string fields, in column order.
+enum class StringField : uint8_t {
+  kEnvironment,
+  kService,
+  kDataset,
+  kName,
+  kStatusMessage,
+  kHttpMethod,
+  kHttpRoute,
+  kHttpUrl,
+  kClientIp,
+  kUserAgent,
+  kDbSystem,
+  kPeer,
+  kTraceState,
+  kScopeName,
+  kScopeVersion,
+};
+inline constexpr size_t kStringFieldCount = 15;
+
+// The well-known integer fields, in column order.
+enum class IntField : uint8_t {
+  kStartNs,
+  kDurationNs,  // end_ns - start_ns (wrapping); see kEndIsZero
+  kEndIsZero,   // 1 when end_ns is 0 (in progress), so the end survives the round trip
+  kKind,
+  kInProgress,
+  kStatusFlags,
+  kHttpStatus,
+  kFlags,
+  kOtelStatus,
+  kSampleRate,
+  kFromXRayDocument,
+};
+inline constexpr size_t kIntFieldCount = 11;
+
+// The name of each column in blocks and in `waggle inspect`.
+std::string_view StringFieldName(StringField f);
+std::string_view IntFieldName(IntField f);
+
+// One attribute key (with its role and value type): the rows that have it and their values.
+struct AttributeColumn {
+  std::string key;
+  model::AttributeRole role = model::AttributeRole::kPlain;
+  model::AttributeValue::Type type = model::AttributeValue::Type::kString;
+  std::vector<uint32_t> rows;    // non-decreasing (a span may repeat a key)
+  std::vector<int64_t> ints;     // kInt, kBool
+  std::vector<double> doubles;   // kDouble
+  column::StringColumn strings;  // kString, kBytes, kJson
+
+  bool is_string() const;
+  size_t size() const { return rows.size(); }
+};
+
+// Thread-compatible.
+class SpanTable {
+ public:
+  size_t size() const { return trace_ids.size(); }
+  bool empty() const { return trace_ids.empty(); }
+
+  void Append(const model::Span& span);
+  // The span in `row`. Attributes come back grouped by column (in order of each column's
+  // first appearance), not in the order they were appended.
+  model::Span Row(uint32_t row) const;
+
+  // The attribute column for (key, role, type), created when missing.
+  AttributeColumn* Attribute(std::string_view key, model::AttributeRole role,
+                             model::AttributeValue::Type type);
+  const AttributeColumn* FindAttribute(std::string_view key, model::AttributeRole role,
+                                       model::AttributeValue::Type type) const;
+
+  // Approximate heap bytes, for the head's flush threshold.
+  size_t memory_bytes() const { return memory_bytes_; }
+
+  // Events and links of a span, encoded (empty when it has none).
+  static void EncodeExtras(const model::Span& span, std::string* out);
+  static bool DecodeExtras(std::string_view in, model::Span* span);
+
+  std::vector<model::TraceId> trace_ids;
+  std::vector<model::SpanId> span_ids;
+  std::vector<model::SpanId> parent_ids;
+  std::array<column::StringColumn, kStringFieldCount> strings;
+  std::array<std::vector<int64_t>, kIntFieldCount> ints;
+  std::vector<AttributeColumn> attributes;
+  // Rows with events or links, and their encoded extras (sparse).
+  std::vector<uint32_t> extra_rows;
+  std::vector<std::string> extras;
+
+  column::StringColumn& string(StringField f) { return strings[static_cast<size_t>(f)]; }
+  const column::StringColumn& string(StringField f) const {
+    return strings[static_cast<size_t>(f)];
+  }
+  std::vector<int64_t>& ints_of(IntField f) { return ints[static_cast<size_t>(f)]; }
+  const std::vector<int64_t>& ints_of(IntField f) const { return ints[static_cast<size_t>(f)]; }
+
+  // Rebuilds the key index after `attributes` was filled directly (by a block reader).
+  void IndexAttributes();
+  // Appends row `row` of `other` (used to merge and sort).
+  void AppendRow(const SpanTable& other, uint32_t row);
+
+ private:
+  static std::string ColumnKey(std::string_view key, model::AttributeRole role,
+                               model::AttributeValue::Type type);
+  void FillRow(uint32_t row, model::Span* span) const;
+
+  std::unordered_map<std::string, uint32_t> attribute_index_;
+  size_t memory_bytes_ = 0;
+};
+
+}  // namespace waggle::storage::columnar
