@@ -2,13 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include "storage/columnar/testing/random_spans.h"
+#include "storage/testing/random_spans.h"
 
 namespace waggle::storage::columnar {
 namespace {
 
-using testing::Canonical;
-using testing::RandomTrace;
+using storage::testing::Canonical;
+using storage::testing::RandomTrace;
 
 TEST(SpanTable, EveryFieldOfEverySpanComesBack) {
   std::mt19937_64 rng(3);

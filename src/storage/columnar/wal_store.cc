@@ -1,44 +1,13 @@
 #include "storage/columnar/wal_store.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "base/clock.h"
 #include "base/hex.h"
+#include "storage/columnar/trace_pages.h"
 #include "storage/log_data.h"
 
 namespace waggle::storage::columnar {
-namespace {
-
-// A trace's place in the order pages walk: a key that never changes for the trace (trace-id
-// time, or the index of its first arrival for event time), then the id. Newest first.
-struct Ordered {
-  int64_t key;
-  model::TraceId id;
-  int64_t time_ns;
-};
-
-bool Before(const Ordered& a, const Ordered& b) {
-  return a.key != b.key ? a.key > b.key : a.id > b.id;
-}
-
-// Page tokens: "<t|e><key>.<32 hex trace id>", the last trace returned; the letter names the
-// key, so a token from one kind of search is refused by the other.
-std::string EncodeToken(char kind, const Ordered& o) {
-  return std::string(1, kind) + std::to_string(o.key) + "." + o.id.ToHex();
-}
-
-bool DecodeToken(std::string_view token, char kind, Ordered* o) {
-  if (token.empty() || token[0] != kind) return false;
-  token.remove_prefix(1);
-  size_t dot = token.find('.');
-  if (dot == std::string_view::npos) return false;
-  auto [p, ec] = std::from_chars(token.data(), token.data() + dot, o->key);
-  if (ec != std::errc() || p != token.data() + dot) return false;
-  return model::TraceId::ParseHex(token.substr(dot + 1), &o->id);
-}
-
-}  // namespace
 
 Status WalStoreOptions::Validate() const {
   if (dir.empty()) return Status::InvalidArgument("store dir is empty");
@@ -179,45 +148,14 @@ Result<TraceData> WalStore::FetchTrace(const model::TraceId& id) {
 }
 
 Result<FindTracesResult> WalStore::FindTraces(const FindTracesRequest& request) {
-  const bool by_id_time = request.key == TraceTimeKey::kTraceIdTime;
-  const char kind = by_id_time ? 't' : 'e';
-  Ordered cursor{};
-  const bool has_cursor = !request.page_token.empty();
-  if (has_cursor && !DecodeToken(request.page_token, kind, &cursor)) {
-    return Status::InvalidArgument("invalid page token");
-  }
-  FindTracesResult result;
-  std::vector<Ordered> candidates;
-  {
-    MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
+  return SelectTraces(request, [this](const auto& emit) NO_THREAD_SAFETY_ANALYSIS {
     for (size_t i = 0; i < traces_.size(); ++i) {
       const TraceEntry& e = traces_[i];
-      Ordered o{0, e.id, 0};
-      if (by_id_time) {
-        o.time_ns = static_cast<int64_t>(e.id.XRayEpochSeconds()) * kNanosPerSecond;
-        if (o.time_ns < request.start_ns || o.time_ns >= request.end_ns) continue;
-        o.key = o.time_ns;
-      } else {
-        if (e.min_start_ns == INT64_MAX) continue;  // documents without spans
-        if (e.min_start_ns >= request.end_ns || e.max_end_ns < request.start_ns) continue;
-        o.time_ns = e.max_end_ns;
-        o.key = static_cast<int64_t>(i);  // entries are appended in order of first arrival
-      }
-      ++result.traces_scanned;
-      if (has_cursor && !Before(cursor, o)) continue;
-      candidates.push_back(o);
+      // Entries are appended in order of first arrival.
+      emit(TracePart{e.id, e.min_start_ns, e.max_end_ns, static_cast<int64_t>(i)});
     }
-  }
-  const size_t limit = std::max<size_t>(1, request.limit);
-  if (candidates.size() > limit) {
-    std::partial_sort(candidates.begin(), candidates.begin() + limit, candidates.end(), Before);
-    candidates.resize(limit);
-    result.next_page_token = EncodeToken(kind, candidates.back());
-  } else {
-    std::sort(candidates.begin(), candidates.end(), Before);
-  }
-  for (const Ordered& o : candidates) result.traces.push_back({o.id, o.time_ns});
-  return result;
+  });
 }
 
 Status WalStore::WriteLogs(const model::LogBatch& batch, Durability durability) {

@@ -2,353 +2,51 @@
 
 #include <gtest/gtest.h>
 
-#include "base/testing/temp_dir.h"
-
-#include <set>
-
-#include "base/clock.h"
+#include "storage/testing/conformance_suite.h"
 
 namespace waggle::storage::columnar {
 namespace {
 
-using test_util::TempDir;
+using storage::testing::ConformanceBackend;
+using storage::testing::ForwardingStore;
+using storage::testing::StoreConformance;
+using storage::testing::TestStore;
 
-model::TraceId MakeTrace(uint32_t epoch, uint8_t n) {
-  model::TraceId id;
-  id.bytes[0] = static_cast<uint8_t>(epoch >> 24);
-  id.bytes[1] = static_cast<uint8_t>(epoch >> 16);
-  id.bytes[2] = static_cast<uint8_t>(epoch >> 8);
-  id.bytes[3] = static_cast<uint8_t>(epoch);
-  id.bytes[15] = n;
-  return id;
+ConformanceBackend WalStoreBackend() {
+  return {
+      "WalStore",
+      [](const std::string& dir, uint64_t max_trace_bytes) -> Result<std::unique_ptr<TestStore>> {
+        WalStoreOptions options;
+        options.dir = dir;
+        options.max_trace_bytes = max_trace_bytes;
+        WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<WalStore> store, WalStore::Open(options));
+        return std::unique_ptr<TestStore>(new ForwardingStore<WalStore>(std::move(store)));
+      }};
 }
 
-model::Span MakeSpan(const model::TraceId& trace, uint64_t id, int64_t start_s,
-                     bool in_progress = false) {
-  model::Span s;
-  s.trace_id = trace;
-  s.span_id.value = id;
-  s.service = "svc";
-  s.name = "op";
-  s.start_ns = start_s * kNanosPerSecond;
-  s.end_ns = in_progress ? 0 : s.start_ns + 1000;
-  s.in_progress = in_progress;
-  return s;
-}
+INSTANTIATE_TEST_SUITE_P(Interim, StoreConformance, ::testing::Values(WalStoreBackend()),
+                         storage::testing::BackendName);
 
-TEST(WalStore, AWrittenTraceIsReadableAtOnceAndAfterReopen) {
-  TempDir dir;
-  model::TraceId trace = MakeTrace(1795238971, 1);
-  {
-    auto store = WalStore::Open({dir.path()});
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    model::SpanBatch batch;
-    batch.spans.push_back(MakeSpan(trace, 1, 1795238971, /*in_progress=*/true));
-    batch.documents.push_back({trace, model::SpanId{1}, {}, true, false, "default", "{\"v\":1}"});
-    ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
-    model::SpanBatch second;
-    second.spans.push_back(MakeSpan(trace, 1, 1795238971));
-    second.spans.push_back(MakeSpan(trace, 2, 1795238972));
-    second.documents.push_back({trace, model::SpanId{1}, {}, false, false, "default", "{\"v\":2}"});
-    ASSERT_TRUE((*store)->Write(second, Durability::kBuffered).ok());
-    auto data = (*store)->FetchTrace(trace);
-    ASSERT_TRUE(data.ok());
-    EXPECT_EQ(data->spans.size(), 2u);
-    ASSERT_EQ(data->documents.size(), 1u);
-    EXPECT_EQ(data->documents[0].json, "{\"v\":2}");
-  }
-  auto store = WalStore::Open({dir.path()});
-  ASSERT_TRUE(store.ok());
-  auto data = (*store)->FetchTrace(trace);
-  ASSERT_TRUE(data.ok());
-  EXPECT_EQ(data->spans.size(), 2u);
-  EXPECT_EQ(data->documents[0].json, "{\"v\":2}");
-  EXPECT_EQ((*store)->stats().traces, 1u);
-  EXPECT_EQ((*store)->FetchTrace(MakeTrace(1, 9)).status().code(), Status::Code::kNotFound);
-}
-
-TEST(WalStore, OnlyOneProcessMayOpenADataDir) {
-  TempDir dir;
-  auto first = WalStore::Open({dir.path()});
-  ASSERT_TRUE(first.ok());
-  auto second = WalStore::Open({dir.path()});
-  ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.status().code(), Status::Code::kUnavailable);
-}
-
-TEST(WalStore, FindTracesPagesNewestFirstWithoutRepeats) {
-  TempDir dir;
-  auto store = WalStore::Open({dir.path()});
-  ASSERT_TRUE(store.ok());
-  model::SpanBatch batch;
-  const uint32_t base = 1795238000;
-  for (uint8_t i = 0; i < 25; ++i) {
-    model::TraceId t = MakeTrace(base + i % 10, i);  // several traces share a second
-    batch.spans.push_back(MakeSpan(t, 1, base + i % 10));
-  }
-  batch.spans.push_back(MakeSpan(MakeTrace(base + 100, 0), 1, base + 100));  // outside
-  ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
-
-  FindTracesRequest req;
-  req.start_ns = int64_t{base} * kNanosPerSecond;
-  req.end_ns = int64_t{base + 10} * kNanosPerSecond;
-  req.limit = 7;
-  std::set<model::TraceId> seen;
-  int64_t last_time = INT64_MAX;
-  int pages = 0;
-  do {
-    auto page = (*store)->FindTraces(req);
-    ASSERT_TRUE(page.ok());
-    EXPECT_EQ(page->traces_scanned, 25u);
-    for (const TraceRef& r : page->traces) {
-      EXPECT_TRUE(seen.insert(r.id).second);
-      EXPECT_LE(r.time_ns, last_time);
-      last_time = r.time_ns;
-    }
-    req.page_token = page->next_page_token;
-    ++pages;
-  } while (!req.page_token.empty());
-  EXPECT_EQ(seen.size(), 25u);
-  EXPECT_EQ(pages, 4);
-
-  req.page_token = "garbage";
-  EXPECT_EQ((*store)->FindTraces(req).status().code(), Status::Code::kInvalidArgument);
-}
-
-TEST(WalStore, EventTimeFindsTracesOverlappingTheRange) {
-  TempDir dir;
-  auto store = WalStore::Open({dir.path()});
-  ASSERT_TRUE(store.ok());
-  model::SpanBatch batch;
-  model::TraceId t = MakeTrace(1000, 1);  // id time far from its span times
-  batch.spans.push_back(MakeSpan(t, 1, 1795238000));
-  ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
-  FindTracesRequest req;
-  req.key = TraceTimeKey::kEventTime;
-  req.start_ns = int64_t{1795237999} * kNanosPerSecond;
-  req.end_ns = int64_t{1795238001} * kNanosPerSecond;
-  auto page = (*store)->FindTraces(req);
-  ASSERT_TRUE(page.ok());
-  ASSERT_EQ(page->traces.size(), 1u);
-  req.key = TraceTimeKey::kTraceIdTime;
-  EXPECT_TRUE((*store)->FindTraces(req)->traces.empty());
-}
-
-}  // namespace
-}  // namespace waggle::storage::columnar
-
-namespace waggle::storage::columnar {
-namespace {
-
-TEST(WalStore, CutsATraceLargerThanItReturnsAndSaysSo) {
-  TempDir dir;
-  WalStoreOptions options;
-  options.dir = dir.path();
-  options.max_trace_bytes = 4096;
-  auto store = WalStore::Open(options);
-  ASSERT_TRUE(store.ok());
-  model::TraceId trace = MakeTrace(1795238971, 7);
-  for (uint64_t i = 1; i <= 100; ++i) {
-    model::SpanBatch batch;
-    batch.spans.push_back(MakeSpan(trace, i, 1795238971));
-    batch.documents.push_back(
-        {trace, model::SpanId{i}, {}, false, false, "default", std::string(100, 'x')});
-    ASSERT_TRUE((*store)->Write(batch, Durability::kBuffered).ok());
-  }
-  auto data = (*store)->FetchTrace(trace);
-  ASSERT_TRUE(data.ok());
-  EXPECT_TRUE(data->limit_exceeded);
-  EXPECT_GT(data->documents.size(), 5u);
-  EXPECT_LT(data->documents.size(), 100u);
-  EXPECT_EQ(data->documents.front().id.value, 1u);  // the first arrivals are kept
-}
-
-}  // namespace
-}  // namespace waggle::storage::columnar
-
-namespace waggle::storage::columnar {
-namespace {
-
-TEST(WalStore, EventTimePagesSkipNothingWhenTracesGrowBetweenPages) {
-  TempDir dir;
-  auto store = WalStore::Open({dir.path()});
-  ASSERT_TRUE(store.ok());
-  for (uint8_t i = 0; i < 10; ++i) {
-    model::SpanBatch batch;
-    batch.spans.push_back(MakeSpan(MakeTrace(1000, i), 1, 1795238000 + i));
-    ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
-  }
-  FindTracesRequest req;
-  req.key = TraceTimeKey::kEventTime;
-  req.start_ns = int64_t{1795237000} * kNanosPerSecond;
-  req.end_ns = int64_t{1795239000} * kNanosPerSecond;
-  req.limit = 4;
-  auto first = (*store)->FindTraces(req);
-  ASSERT_TRUE(first.ok());
-  ASSERT_EQ(first->traces.size(), 4u);
-  // Between pages, an older trace grows a late span that ends after everything returned.
-  model::SpanBatch late;
-  late.spans.push_back(MakeSpan(MakeTrace(1000, 0), 2, 1795238500));
-  ASSERT_TRUE((*store)->Write(late, Durability::kSync).ok());
-  std::set<model::TraceId> seen;
-  for (const TraceRef& r : first->traces) seen.insert(r.id);
-  req.page_token = first->next_page_token;
-  while (!req.page_token.empty()) {
-    auto page = (*store)->FindTraces(req);
-    ASSERT_TRUE(page.ok());
-    for (const TraceRef& r : page->traces) EXPECT_TRUE(seen.insert(r.id).second);
-    req.page_token = page->next_page_token;
-  }
-  EXPECT_EQ(seen.size(), 10u);
-  // A token from one kind of search is refused by the other.
-  req.key = TraceTimeKey::kTraceIdTime;
-  req.page_token = first->next_page_token;
-  EXPECT_EQ((*store)->FindTraces(req).status().code(), Status::Code::kInvalidArgument);
-}
-
-}  // namespace
-}  // namespace waggle::storage::columnar
-
-namespace waggle::storage::columnar {
-namespace {
-
-model::LogRecord MakeLog(const model::TraceId& trace, uint64_t span, const std::string& body,
-                         int64_t time_s) {
-  model::LogRecord r;
-  r.trace_id = trace;
-  r.span_id.value = span;
-  r.environment = "prod";
-  r.service = "svc";
-  r.time_ns = time_s * kNanosPerSecond + 123;
-  r.observed_ns = r.time_ns + 5000;
-  r.severity_number = 17;
-  r.severity_text = "ERROR";
-  r.body = body;
-  r.event_name = "app.event";
-  r.flags = 1;
-  r.scope_name = "lib";
-  r.attributes.push_back(
-      {"service.name", model::AttributeValue::String("svc"), model::AttributeRole::kResource});
-  r.attributes.push_back({"count", model::AttributeValue::Int(-7), {}});
-  r.attributes.push_back({"ratio", model::AttributeValue::Double(0.5), {}});
-  r.attributes.push_back({"ok", model::AttributeValue::Bool(true), {}});
-  r.attributes.push_back({"list", model::AttributeValue::Json("[1,2]"), {}});
-  return r;
-}
-
-TEST(WalStoreLogs, FetchLogsReturnsATracesRecordsInOrderWithEveryField) {
-  TempDir dir;
-  auto store = WalStore::Open({dir.path()});
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  const model::TraceId a = MakeTrace(1795238971, 1), b = MakeTrace(1795238971, 2);
-  model::LogBatch batch;
-  batch.records.push_back(MakeLog(a, 1, "first", 1795238971));
-  batch.records.push_back(MakeLog({}, 0, "orphan", 1795238972));
-  batch.records.push_back(MakeLog(b, 3, "other trace", 1795238973));
-  model::LogRecord json_body = MakeLog(a, 0, R"({"k":"v"})", 1795238970);  // earlier event time
-  json_body.body_is_json = true;
-  json_body.observed_ns = 0;  // before the event time: a negative delta
-  json_body.severity_number = 0;
-  json_body.severity_text.clear();
-  json_body.event_name.clear();
-  json_body.attributes.clear();
-  batch.records.push_back(json_body);
-  ASSERT_TRUE((*store)->WriteLogs(batch, Durability::kSync).ok());
-
-  auto logs = (*store)->FetchLogs(a);
-  ASSERT_TRUE(logs.ok()) << logs.status().ToString();
-  ASSERT_EQ(logs->size(), 2u);
-  EXPECT_EQ((*logs)[0], batch.records[0]);
-  EXPECT_EQ((*logs)[1], batch.records[3]);  // arrival order, not time order
-
-  auto other = (*store)->FetchLogs(b);
-  ASSERT_TRUE(other.ok());
-  ASSERT_EQ(other->size(), 1u);
-  EXPECT_EQ((*other)[0], batch.records[2]);
-
-  // A later write appends.
-  model::LogBatch later;
-  later.records.push_back(MakeLog(a, 9, "third", 1795238975));
-  ASSERT_TRUE((*store)->WriteLogs(later, Durability::kBuffered).ok());
-  logs = (*store)->FetchLogs(a);
-  ASSERT_TRUE(logs.ok());
-  ASSERT_EQ(logs->size(), 3u);
-  EXPECT_EQ((*logs)[2], later.records[0]);
-  // Logs are not spans: the trace has no spans.
-  EXPECT_EQ((*store)->FetchTrace(a).status().code(), Status::Code::kNotFound);
-}
-
-TEST(WalStoreLogs, RecordsWithoutATraceAreNotReturnedByAnyFetch) {
-  TempDir dir;
-  auto store = WalStore::Open({dir.path()});
-  ASSERT_TRUE(store.ok());
-  const model::TraceId a = MakeTrace(1795238971, 1);
-  model::LogBatch batch;
-  batch.records.push_back(MakeLog({}, 0, "orphan 1", 1795238971));
-  batch.records.push_back(MakeLog(a, 1, "named", 1795238971));
-  batch.records.push_back(MakeLog({}, 7, "orphan 2", 1795238971));
-  ASSERT_TRUE((*store)->WriteLogs(batch, Durability::kSync).ok());
-  for (const model::TraceId& id : {model::TraceId{}, a, MakeTrace(1795238971, 2)}) {
-    auto logs = (*store)->FetchLogs(id);
-    ASSERT_TRUE(logs.ok());
-    for (const model::LogRecord& r : *logs) {
-      EXPECT_FALSE(r.trace_id.IsZero());
-      EXPECT_EQ(r.body.find("orphan"), std::string::npos) << r.body;
-    }
-  }
-  EXPECT_EQ((*store)->FetchLogs(a)->size(), 1u);
-  EXPECT_TRUE((*store)->FetchLogs(model::TraceId{})->empty());
-}
-
-TEST(WalStoreLogs, FetchLogsOfAnUnknownTraceIsEmpty) {
-  TempDir dir;
-  auto store = WalStore::Open({dir.path()});
-  ASSERT_TRUE(store.ok());
-  auto logs = (*store)->FetchLogs(MakeTrace(1, 1));
-  ASSERT_TRUE(logs.ok()) << logs.status().ToString();
-  EXPECT_TRUE(logs->empty());
-  // An empty batch writes nothing.
-  ASSERT_TRUE((*store)->WriteLogs(model::LogBatch{}, Durability::kSync).ok());
-  EXPECT_EQ((*store)->stats().log_groups, 0u);
-}
-
-TEST(WalStoreLogs, LogsSurviveReopeningTheStore) {
-  TempDir dir;
-  const model::TraceId a = MakeTrace(1795238971, 1), b = MakeTrace(1795238971, 2);
-  model::LogBatch batch;
-  batch.records.push_back(MakeLog(a, 1, "first", 1795238971));
-  batch.records.push_back(MakeLog({}, 0, "orphan", 1795238972));
-  batch.records.push_back(MakeLog(b, 2, "b", 1795238972));
-  model::LogBatch second;
-  second.records.push_back(MakeLog(a, 3, "second", 1795238973));
+TEST(WalStore, CountsTracesAndLogGroupsAcrossReopen) {
+  test_util::TempDir dir;
+  model::TraceId trace;
+  trace.bytes[0] = 1;
   {
     auto store = WalStore::Open({dir.path()});
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->WriteLogs(batch, Durability::kSync).ok());
-    // Spans of the same trace live beside its logs.
-    model::SpanBatch spans;
-    spans.spans.push_back(MakeSpan(a, 1, 1795238971));
-    ASSERT_TRUE((*store)->Write(spans, Durability::kSync).ok());
-    ASSERT_TRUE((*store)->WriteLogs(second, Durability::kBuffered).ok());
-    EXPECT_EQ((*store)->stats().log_groups, 4u);  // a, none, b; then a
+    model::SpanBatch batch;
+    batch.spans.emplace_back().trace_id = trace;
+    ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
+    model::LogBatch logs;
+    logs.records.emplace_back().trace_id = trace;
+    logs.records.emplace_back();  // names no trace: its own group
+    ASSERT_TRUE((*store)->WriteLogs(logs, Durability::kSync).ok());
   }
   auto store = WalStore::Open({dir.path()});
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ((*store)->stats().log_groups, 4u);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->stats().traces, 1u);
+  EXPECT_EQ((*store)->stats().log_groups, 2u);
   EXPECT_EQ((*store)->stats().recovery.corrupt_regions, 0u);
-  auto logs = (*store)->FetchLogs(a);
-  ASSERT_TRUE(logs.ok()) << logs.status().ToString();
-  ASSERT_EQ(logs->size(), 2u);
-  EXPECT_EQ((*logs)[0], batch.records[0]);
-  EXPECT_EQ((*logs)[1], second.records[0]);
-  auto other = (*store)->FetchLogs(b);
-  ASSERT_TRUE(other.ok());
-  ASSERT_EQ(other->size(), 1u);
-  EXPECT_EQ((*other)[0], batch.records[2]);
-  EXPECT_TRUE((*store)->FetchLogs(model::TraceId{})->empty());
-  auto trace = (*store)->FetchTrace(a);
-  ASSERT_TRUE(trace.ok());
-  EXPECT_EQ(trace->spans.size(), 1u);
 }
 
 }  // namespace

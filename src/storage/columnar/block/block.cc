@@ -26,6 +26,8 @@ using model::TraceId;
 constexpr uint64_t kParentNone = 0;
 constexpr uint64_t kParentExplicit = 1;
 
+constexpr uint32_t kDropped = UINT32_MAX;
+
 Status Corrupt(const std::string& what) { return Status::Corruption("block: " + what); }
 
 // Rows of an attribute column (or of the extras) that fall in one row group, by new position.
@@ -104,18 +106,21 @@ std::string Block::ValueKey(std::string_view column, std::string_view value) {
 
 std::string EncodeBlock(const BlockContents& contents, const WriteOptions& options) {
   const SpanTable& t = *contents.spans;
-  const size_t n = t.size();
+  std::vector<uint32_t> order;
+  order.reserve(t.size());
+  for (uint32_t r = 0; r < t.size(); ++r) {
+    if (contents.dropped == nullptr || !(*contents.dropped)[r]) order.push_back(r);
+  }
+  const size_t n = order.size();
   const size_t rg_rows = std::max<size_t>(1, options.row_group_rows);
   const size_t groups = (n + rg_rows - 1) / rg_rows;
   const auto& starts = t.ints_of(IntField::kStartNs);
 
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
     if (t.trace_ids[a] != t.trace_ids[b]) return t.trace_ids[a] < t.trace_ids[b];
     return starts[a] < starts[b];
   });
-  std::vector<uint32_t> position(n);
+  std::vector<uint32_t> position(t.size(), kDropped);
   for (size_t i = 0; i < n; ++i) position[order[i]] = static_cast<uint32_t>(i);
 
   BlockMeta meta;
@@ -657,12 +662,11 @@ Status Block::FetchLogs(const TraceId& id, std::vector<model::LogRecord>* out) c
 
 Status Block::ReadPagesFor(const std::vector<PageMeta>& pages, const TraceId& id,
                            std::vector<std::string>* payloads) const {
-  // The last page starting at or before id, and any after it that start with id.
-  auto it = std::upper_bound(pages.begin(), pages.end(), id,
-                             [](const TraceId& v, const PageMeta& p) { return v < p.first; });
-  if (it == pages.begin()) return Status::Ok();
-  --it;
-  while (it != pages.begin() && (it - 1)->first == id && it->first == id) --it;
+  // A trace's records may begin at the end of the page before the first page that starts
+  // with it: begin at the last page that starts below id.
+  auto it = std::lower_bound(pages.begin(), pages.end(), id,
+                             [](const PageMeta& p, const TraceId& v) { return p.first < v; });
+  if (it != pages.begin()) --it;
   std::string raw;
   for (; it != pages.end() && !(id < it->first); ++it) {
     WAGGLE_RETURN_IF_ERROR(ReadChunkAt(it->chunk, &raw));
@@ -677,6 +681,32 @@ Status Block::ReadPagesFor(const std::vector<PageMeta>& pages, const TraceId& id
     }
   }
   return Status::Ok();
+}
+
+Status Block::ReadAllPages(const std::vector<PageMeta>& pages,
+                           std::vector<TraceRecord>* out) const {
+  std::string raw;
+  for (const PageMeta& p : pages) {
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(p.chunk, &raw));
+    std::string_view in = raw;
+    while (!in.empty()) {
+      TraceRecord& r = out->emplace_back();
+      std::string_view payload;
+      if (!GetTraceId(&in, &r.id) || !coding::GetLengthPrefixed(&in, &payload)) {
+        return Corrupt(path_ + ": truncated page");
+      }
+      r.payload = std::string(payload);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Block::ReadDocuments(std::vector<TraceRecord>* out) const {
+  return ReadAllPages(meta_.document_pages, out);
+}
+
+Status Block::ReadLogs(std::vector<TraceRecord>* out) const {
+  return ReadAllPages(meta_.log_pages, out);
 }
 
 Status Block::ReadTraces(std::vector<TraceEntry>* out) const {

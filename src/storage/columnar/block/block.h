@@ -39,12 +39,13 @@ struct TraceRecord {
 
 struct BlockContents {
   const SpanTable* spans = nullptr;
-  std::vector<TraceEntry> traces;      // one per trace id
-  std::vector<TraceRecord> documents;  // at most one per trace
-  std::vector<TraceRecord> logs;       // any number per trace, in arrival order
-  uint64_t wal_end = 0;                // WAL segments below this number are in blocks
-  uint32_t level = 0;                  // 0 for a flushed head, +1 per compaction
-  std::vector<uint64_t> replaces;      // blocks this one was compacted from
+  const std::vector<bool>* dropped = nullptr;  // rows of `spans` left out (when set)
+  std::vector<TraceEntry> traces;              // one per trace id
+  std::vector<TraceRecord> documents;          // at most one per trace
+  std::vector<TraceRecord> logs;               // any number per trace, in arrival order
+  uint64_t wal_end = 0;                        // WAL segments below this number are in blocks
+  uint32_t level = 0;                          // 0 for a flushed head, +1 per compaction
+  std::vector<uint64_t> replaces;              // blocks this one was compacted from
 };
 
 struct WriteOptions {
@@ -119,6 +120,9 @@ class Block {
   // Every row of row group `rg`, appended to `out`.
   Status ReadRowGroup(size_t rg, SpanTable* out) const;
   Status ReadTraces(std::vector<TraceEntry>* out) const;
+  // Every document record or log record of the block (for compaction).
+  Status ReadDocuments(std::vector<TraceRecord>* out) const;
+  Status ReadLogs(std::vector<TraceRecord>* out) const;
 
   // The key a Bloom filter over values uses.
   static std::string ValueKey(std::string_view column, std::string_view value);
@@ -126,6 +130,7 @@ class Block {
  private:
   Block() = default;
   Status ReadChunkAt(const ChunkRef& ref, std::string* raw) const;
+  Status ReadAllPages(const std::vector<PageMeta>& pages, std::vector<TraceRecord>* out) const;
   Status ReadPagesFor(const std::vector<PageMeta>& pages, const model::TraceId& id,
                       std::vector<std::string>* payloads) const;
 

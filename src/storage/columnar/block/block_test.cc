@@ -5,14 +5,14 @@
 #include <map>
 
 #include "base/testing/temp_dir.h"
-#include "storage/columnar/testing/random_spans.h"
 #include "storage/log_data.h"
+#include "storage/testing/random_spans.h"
 
 namespace waggle::storage::columnar::block {
 namespace {
 
-using columnar::testing::Canonical;
-using columnar::testing::RandomTrace;
+using storage::testing::Canonical;
+using storage::testing::RandomTrace;
 using test_util::TempDir;
 
 // A block of random traces, with documents for some and logs for others.

@@ -17,6 +17,7 @@ struct Wal::PendingAppend {
   const std::vector<std::string_view>* payloads = nullptr;
   std::vector<WalPosition>* positions = nullptr;
   bool sync = false;
+  bool rotate = false;  // Rotate(): not grouped with appends
   bool done = false;
   Status status;
   CondVar cv;
@@ -120,6 +121,11 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
   *stats = WalRecoveryStats{};
   std::string data;
   uint32_t last_version = fmt::kVersion;
+  // Segments below first_segment hold only records kept elsewhere now: remove them.
+  while (!numbers.empty() && numbers.front() < options.first_segment) {
+    WAGGLE_RETURN_IF_ERROR(env->RemoveFile(wal->SegmentPath(numbers.front())));
+    numbers.erase(numbers.begin());
+  }
   for (size_t i = 0; i < numbers.size(); ++i) {
     const bool last = i + 1 == numbers.size();
     const std::string path = wal->SegmentPath(numbers[i]);
@@ -174,7 +180,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
   MutexLock lock(&wal->mu_);
   // Never append records of this version to a segment headed with an older one (an older
   // build would read them as damage): start a new segment instead.
-  const uint32_t next = numbers.empty()                ? 1
+  const uint32_t next = numbers.empty() ? std::max<uint32_t>(1, options.first_segment)
                         : last_version < fmt::kVersion ? numbers.back() + 1
                                                        : numbers.back();
   WAGGLE_RETURN_IF_ERROR(wal->OpenSegment(next));
@@ -231,6 +237,7 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
   }
   group_buffer_.clear();
   for (PendingAppend* p : queue_) {
+    if (p->rotate) break;
     if (!group.empty() && group_buffer_.size() >= options_.max_group_bytes) break;
     group.push_back(p);
     group_sync |= p->sync;
@@ -292,6 +299,46 @@ Status Wal::Read(const WalPosition& position, std::string* payload) {
   }
   payload->assign(view);
   return Status::Ok();
+}
+
+Result<uint32_t> Wal::Rotate() NO_THREAD_SAFETY_ANALYSIS {
+  PendingAppend me;
+  me.rotate = true;
+  mu_.Lock();
+  queue_.push_back(&me);
+  // At the front of the queue no group write is in flight.
+  while (queue_.front() != &me) me.cv.Wait(&mu_);
+  Status s = broken_.ok() ? OpenSegment(file_number_ + 1) : broken_;
+  const uint32_t number = file_number_;
+  queue_.pop_front();
+  if (!queue_.empty()) queue_.front()->cv.Signal();
+  mu_.Unlock();
+  if (!s.ok()) return s;
+  return number;
+}
+
+Status Wal::RemoveSegmentsBelow(uint32_t number) {
+  std::vector<uint32_t> doomed;
+  {
+    MutexLock lock(&mu_);
+    if (number > file_number_) return Status::InvalidArgument("cannot remove the open segment");
+  }
+  WAGGLE_ASSIGN_OR_RETURN(std::vector<std::string> names, options_.env->ListDir(options_.dir));
+  for (const std::string& n : names) {
+    uint32_t v;
+    if (ParseSegmentName(n, &v) && v < number) doomed.push_back(v);
+  }
+  {
+    MutexLock lock(&readers_mu_);
+    for (uint32_t v : doomed) readers_.erase(v);
+  }
+  for (uint32_t v : doomed) WAGGLE_RETURN_IF_ERROR(options_.env->RemoveFile(SegmentPath(v)));
+  return Status::Ok();
+}
+
+uint32_t Wal::current_segment() const {
+  MutexLock lock(&mu_);
+  return file_number_;
 }
 
 uint64_t Wal::bytes_written() const {

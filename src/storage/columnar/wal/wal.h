@@ -21,6 +21,9 @@ struct WalOptions {
   Env* env = Env::Default();              // the file-system seam
   uint64_t segment_bytes = 64ull << 20;   // a new segment file starts past this size
   uint64_t max_group_bytes = 8ull << 20;  // one group commit writes at most about this much
+  // Segments numbered below this hold records kept elsewhere (in blocks): Open removes them
+  // without replaying them, and numbers new segments from here on.
+  uint32_t first_segment = 0;
 
   Status Validate() const;
 };
@@ -64,6 +67,13 @@ class Wal {
   // Returns once they are written to the OS, and synced to disk when `sync`.
   Status Append(WalRecordType type, const std::vector<std::string_view>& payloads, bool sync,
                 std::vector<WalPosition>* positions);
+
+  // Starts a new segment and returns its number: every record appended before the call is in
+  // a segment numbered below it.
+  Result<uint32_t> Rotate();
+  // Deletes the segments numbered below `number` (not the open one).
+  Status RemoveSegmentsBelow(uint32_t number);
+  uint32_t current_segment() const;
 
   // Reads a record's payload back, verifying its checksum.
   Status Read(const WalPosition& position, std::string* payload);

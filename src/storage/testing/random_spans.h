@@ -9,7 +9,7 @@
 #include "model/span.h"
 
 // Random spans that exercise every field of model::Span, for the store's tests.
-namespace waggle::storage::columnar::testing {
+namespace waggle::storage::testing {
 
 inline model::TraceId RandomTraceId(std::mt19937_64& rng) {
   model::TraceId id;
@@ -112,4 +112,4 @@ inline model::Span Canonical(model::Span s) {
   return s;
 }
 
-}  // namespace waggle::storage::columnar::testing
+}  // namespace waggle::storage::testing

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/env.h"
+
+namespace waggle::test_util {
+
+// An Env over the real file system that can fail the way disks and kernels do, for tests:
+// appends and atomic writes fail with a chosen error (ENOSPC, EIO) or are torn part way, and
+// a simulated power cut drops every byte that was appended but not synced. Thread-safe.
+class FaultEnv : public Env {
+ public:
+  explicit FaultEnv(Env* base = Env::Default()) : base_(base) {}
+
+  // From now on, appends and atomic writes fail with `error` (Ok() heals the disk).
+  void FailWrites(Status error) {
+    std::lock_guard<std::mutex> l(mu_);
+    error_ = std::move(error);
+  }
+  // The next append writes only its first `bytes` bytes and then fails with EIO.
+  void TearNextAppend(size_t bytes) {
+    std::lock_guard<std::mutex> l(mu_);
+    tear_at_ = bytes;
+  }
+  // A power cut: every appendable file loses what was appended after its last Sync().
+  Status DropUnsyncedData() {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [path, synced] : synced_) {
+      auto size = base_->FileSize(path);
+      if (size.ok() && *size > synced) {
+        Status s = base_->Truncate(path, synced);
+        if (!s.ok()) return s;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
+    auto f = base_->NewAppendableFile(path);
+    if (!f.ok()) return f.status();
+    std::lock_guard<std::mutex> l(mu_);
+    synced_.try_emplace(path, (*f)->Size());
+    return std::unique_ptr<WritableFile>(new File(this, path, std::move(*f)));
+  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& p) override {
+    return base_->NewRandomAccessFile(p);
+  }
+  Status ReadFile(const std::string& p, std::string* out) override {
+    return base_->ReadFile(p, out);
+  }
+  Status WriteFileAtomic(const std::string& p, std::string_view data) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!error_.ok()) return error_;
+    }
+    return base_->WriteFileAtomic(p, data);
+  }
+  Result<std::vector<std::string>> ListDir(const std::string& d) override {
+    return base_->ListDir(d);
+  }
+  Status CreateDirs(const std::string& d) override { return base_->CreateDirs(d); }
+  Status SyncDir(const std::string& d) override { return base_->SyncDir(d); }
+  Status RemoveFile(const std::string& p) override {
+    std::lock_guard<std::mutex> l(mu_);
+    synced_.erase(p);
+    return base_->RemoveFile(p);
+  }
+  Status Truncate(const std::string& p, uint64_t size) override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = synced_.find(p);
+    if (it != synced_.end()) it->second = std::min(it->second, size);
+    return base_->Truncate(p, size);
+  }
+  Result<uint64_t> FileSize(const std::string& p) override { return base_->FileSize(p); }
+  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
+    return base_->LockFile(p);
+  }
+
+ private:
+  class File : public WritableFile {
+   public:
+    File(FaultEnv* env, std::string path, std::unique_ptr<WritableFile> f)
+        : env_(env), path_(std::move(path)), f_(std::move(f)) {}
+    Status Append(std::string_view data) override {
+      size_t tear;
+      {
+        std::lock_guard<std::mutex> l(env_->mu_);
+        if (!env_->error_.ok()) return env_->error_;
+        tear = env_->tear_at_;
+        env_->tear_at_ = SIZE_MAX;
+      }
+      if (tear < data.size()) {
+        (void)f_->Append(data.substr(0, tear));
+        return Status::IOError("write: Input/output error (torn)");
+      }
+      return f_->Append(data);
+    }
+    Status Sync() override {
+      Status s = f_->Sync();
+      if (s.ok()) {
+        std::lock_guard<std::mutex> l(env_->mu_);
+        env_->synced_[path_] = f_->Size();
+      }
+      return s;
+    }
+    Status Close() override { return f_->Close(); }
+    uint64_t Size() const override { return f_->Size(); }
+
+   private:
+    FaultEnv* env_;
+    std::string path_;
+    std::unique_ptr<WritableFile> f_;
+  };
+
+  Env* base_;
+  std::mutex mu_;
+  Status error_;
+  size_t tear_at_ = SIZE_MAX;
+  std::map<std::string, uint64_t> synced_;  // bytes known durable per appendable file
+};
+
+}  // namespace waggle::test_util

@@ -1,0 +1,672 @@
+#include "storage/columnar/engine.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <unordered_set>
+
+#include "base/log.h"
+#include "storage/columnar/trace_pages.h"
+#include "storage/log_data.h"
+
+namespace waggle::storage::columnar {
+namespace {
+
+constexpr size_t kMaxSealedHeads = 2;   // writers wait while this many await their block
+constexpr uint64_t kBytesPerSpan = 64;  // what a span counts against max_trace_bytes
+
+int64_t ArrivalOf(const WalPosition& p) {
+  return static_cast<int64_t>(uint64_t{p.file} << 32 | p.offset);
+}
+
+bool ParseBlockName(const std::string& name, uint64_t* id) {
+  // "%016" PRIx64 ".blk"
+  if (name.size() != 20 || name.compare(16, 4, ".blk") != 0) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    const char c = name[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return false;
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  *id = v;
+  return true;
+}
+
+// Marks the rows that an X-Ray-style replacement superseded: per trace and span id, a later
+// version replaces an earlier one, except that a complete one is never replaced by an
+// in-progress one (storage::Deduplicate's rule, over rows in arrival order).
+std::vector<bool> SupersededRows(const SpanTable& t,
+                                 const std::vector<std::vector<uint32_t>>& rows_by_trace) {
+  std::vector<bool> dropped(t.size(), false);
+  const auto& in_progress = t.ints_of(IntField::kInProgress);
+  std::unordered_map<uint64_t, uint32_t> kept;
+  for (const std::vector<uint32_t>& rows : rows_by_trace) {
+    if (rows.size() < 2) continue;
+    kept.clear();
+    for (uint32_t r : rows) {
+      auto [it, inserted] = kept.try_emplace(t.span_ids[r].value, r);
+      if (inserted) continue;
+      if (in_progress[it->second] == 0 && in_progress[r] != 0) {
+        dropped[r] = true;  // a complete version stays
+      } else {
+        dropped[it->second] = true;
+        it->second = r;
+      }
+    }
+  }
+  return dropped;
+}
+
+}  // namespace
+
+struct Engine::Head {
+  struct Trace {
+    int64_t min_start_ns = INT64_MAX;
+    int64_t max_end_ns = INT64_MIN;
+    int64_t arrival = INT64_MAX;
+    std::vector<uint32_t> rows;  // in arrival order
+    std::vector<model::Document> documents;
+    std::vector<std::string> logs;  // encoded log groups
+  };
+  mutable Mutex mu;
+  SpanTable spans GUARDED_BY(mu);
+  std::unordered_map<model::TraceId, Trace, model::TraceIdHash> traces GUARDED_BY(mu);
+  std::vector<std::string> orphan_logs GUARDED_BY(mu);  // groups naming no trace
+  uint64_t other_bytes GUARDED_BY(mu) = 0;              // documents and logs
+  int64_t first_write_ns GUARDED_BY(mu) = 0;
+  uint32_t wal_end = 0;  // set when sealed: its records are in WAL segments below this
+
+  bool empty() const REQUIRES(mu) { return traces.empty() && orphan_logs.empty(); }
+  uint64_t bytes() const REQUIRES(mu) { return spans.memory_bytes() + other_bytes; }
+};
+
+struct Engine::BlockEntry {
+  uint64_t id = 0;
+  std::shared_ptr<block::Block> block;
+  Mutex mu;
+  std::shared_ptr<const std::vector<block::TraceEntry>> traces GUARDED_BY(mu);  // read lazily
+};
+
+Status EngineOptions::Validate() const {
+  if (dir.empty()) return Status::InvalidArgument("store dir is empty");
+  if (env == nullptr || clock == nullptr) return Status::InvalidArgument("store env is null");
+  if (head_max_rows == 0 || compact_trigger < 2) {
+    return Status::InvalidArgument("head_max_rows must be > 0 and compact_trigger >= 2");
+  }
+  return Status::Ok();
+}
+
+Engine::Engine(const EngineOptions& options) : options_(options) {}
+
+std::string Engine::BlockPath(uint64_t id) const {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%016" PRIx64 ".blk", id);
+  return options_.dir + "/blocks/" + name;
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  WAGGLE_RETURN_IF_ERROR(options.Validate());
+  WAGGLE_RETURN_IF_ERROR(options.env->CreateDirs(options.dir + "/blocks"));
+  std::unique_ptr<Engine> engine(new Engine(options));
+  WAGGLE_ASSIGN_OR_RETURN(engine->lock_, options.env->LockFile(options.dir + "/LOCK"));
+  WAGGLE_RETURN_IF_ERROR(engine->Recover());
+  if (options.background)
+    engine->background_ = std::thread([e = engine.get()] { e->BackgroundLoop(); });
+  return engine;
+}
+
+Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
+  Env* env = options_.env;
+  const std::string blocks_dir = options_.dir + "/blocks";
+  WAGGLE_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(blocks_dir));
+  std::vector<std::shared_ptr<BlockEntry>> found;
+  for (const std::string& name : names) {
+    uint64_t id;
+    if (!ParseBlockName(name, &id)) continue;
+    next_block_id_ = std::max(next_block_id_, id + 1);
+    auto block = block::Block::Open(env, BlockPath(id));
+    if (block.status().code() == Status::Code::kUnimplemented) return block.status();
+    if (!block.ok()) {
+      // Its footer is damaged: nothing in it can be found. It is left on disk for a person to
+      // look at, counted, and reported; everything else opens.
+      log::Error("skipping block: {}", block.status().ToString());
+      ++corrupt_blocks_;
+      continue;
+    }
+    auto entry = std::make_shared<BlockEntry>();
+    entry->id = id;
+    entry->block = std::move(*block);
+    found.push_back(std::move(entry));
+  }
+  // A compaction that crashed before removing its inputs left them behind: remove them now.
+  std::unordered_set<uint64_t> replaced;
+  for (const auto& e : found) {
+    for (uint64_t r : e->block->meta().replaces) replaced.insert(r);
+  }
+  uint32_t wal_end = 0;
+  for (auto& e : found) {
+    if (replaced.count(e->id)) {
+      WAGGLE_RETURN_IF_ERROR(env->RemoveFile(BlockPath(e->id)));
+      continue;
+    }
+    wal_end = std::max<uint32_t>(wal_end, static_cast<uint32_t>(e->block->meta().wal_end));
+    blocks_.push_back(e);
+  }
+  std::sort(blocks_.begin(), blocks_.end(), [](const auto& a, const auto& b) {
+    return std::tuple(a->block->meta().wal_end, a->id) <
+           std::tuple(b->block->meta().wal_end, b->id);
+  });
+
+  head_ = std::make_shared<Head>();
+  Head* head = head_.get();
+  uint64_t undecodable = 0;
+  auto replay = [&](const WalPosition& pos, WalRecordType type, std::string_view payload)
+                    NO_THREAD_SAFETY_ANALYSIS {
+                      if (type == WalRecordType::kLogGroup) {
+                        model::TraceId trace_id;
+                        if (!DecodeLogGroupTraceId(payload, &trace_id).ok()) {
+                          ++undecodable;
+                          return;
+                        }
+                        InsertLogGroup(head, trace_id, std::string(payload), ArrivalOf(pos));
+                        return;
+                      }
+                      FragmentHeader header;
+                      if (!DecodeFragmentHeader(payload, &header).ok()) {
+                        ++undecodable;
+                        return;
+                      }
+                      TraceData data;
+                      data.id = header.trace_id;
+                      if (!DecodeFragment(payload, options_.document_decoder, &data).ok()) {
+                        ++undecodable;  // checksummed but undecodable: written by a bug
+                        return;
+                      }
+                      std::vector<const model::Span*> spans;
+                      std::vector<const model::Document*> documents;
+                      for (const auto& s : data.spans) spans.push_back(&s);
+                      for (const auto& d : data.documents) documents.push_back(&d);
+                      Insert(head, data.id, spans, documents, ArrivalOf(pos));
+                    };
+  WalOptions wal_options;
+  wal_options.dir = options_.dir + "/wal";
+  wal_options.env = env;
+  wal_options.segment_bytes = options_.wal_segment_bytes;
+  wal_options.first_segment = wal_end;
+  WAGGLE_ASSIGN_OR_RETURN(wal_, Wal::Open(wal_options, replay, &recovery_));
+  recovery_.corrupt_regions += undecodable;
+  return Status::Ok();
+}
+
+Engine::~Engine() {
+  if (background_.joinable()) {
+    {
+      std::lock_guard<std::mutex> l(bg_mu_);
+      stop_ = true;
+    }
+    bg_cv_.notify_all();
+    backpressure_cv_.notify_all();
+    background_.join();
+    // A clean stop leaves the head in a block, so the next start replays nothing.
+    Status s = SealHead();
+    if (s.ok()) s = Maintain();
+    if (!s.ok()) log::Warn("could not write the head at shutdown: {}", s.ToString());
+  }
+}
+
+void Engine::Insert(Head* head, const model::TraceId& id,
+                    const std::vector<const model::Span*>& spans,
+                    const std::vector<const model::Document*>& documents,
+                    int64_t arrival) NO_THREAD_SAFETY_ANALYSIS {
+  if (head->first_write_ns == 0) head->first_write_ns = options_.clock->NowNanos();
+  Head::Trace& t = head->traces[id];
+  t.arrival = std::min(t.arrival, arrival);
+  for (const model::Span* s : spans) {
+    t.rows.push_back(static_cast<uint32_t>(head->spans.size()));
+    head->spans.Append(*s);
+    t.min_start_ns = std::min(t.min_start_ns, s->start_ns);
+    t.max_end_ns = std::max({t.max_end_ns, s->start_ns, s->end_ns});
+  }
+  for (const model::Document* d : documents) {
+    t.documents.push_back(*d);
+    head->other_bytes += d->json.size() + sizeof(model::Document);
+  }
+}
+
+void Engine::InsertLogGroup(Head* head, const model::TraceId& id, std::string payload,
+                            int64_t arrival) NO_THREAD_SAFETY_ANALYSIS {
+  if (head->first_write_ns == 0) head->first_write_ns = options_.clock->NowNanos();
+  head->other_bytes += payload.size() + 32;
+  if (id.IsZero()) {
+    head->orphan_logs.push_back(std::move(payload));
+    return;
+  }
+  Head::Trace& t = head->traces[id];
+  t.arrival = std::min(t.arrival, arrival);
+  t.logs.push_back(std::move(payload));
+}
+
+Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
+  if (batch.empty()) return Status::Ok();
+  if (sealed_count_.load() >= kMaxSealedHeads) {
+    // Blocks are being written more slowly than the head fills: wait for one.
+    std::unique_lock<std::mutex> l(bg_mu_);
+    backpressure_cv_.wait_for(l, std::chrono::seconds(30),
+                              [this] { return stop_ || sealed_count_.load() < kMaxSealedHeads; });
+  }
+  std::vector<BatchFragment> fragments = SplitByTrace(batch);
+  std::vector<std::string> encoded(fragments.size());
+  std::vector<std::string_view> payloads(fragments.size());
+  const bool documents_only = batch.spans_from_documents && options_.document_decoder != nullptr;
+  for (size_t i = 0; i < fragments.size(); ++i) {
+    EncodeFragment(fragments[i].header, fragments[i].spans, fragments[i].documents, documents_only,
+                   &encoded[i]);
+    payloads[i] = encoded[i];
+  }
+  {
+    std::shared_lock<std::shared_mutex> seal(seal_mu_);
+    std::vector<WalPosition> positions;
+    WAGGLE_RETURN_IF_ERROR(wal_->Append(WalRecordType::kTraceFragment, payloads,
+                                        durability == Durability::kSync, &positions));
+    std::shared_ptr<Head> head;
+    {
+      MutexLock lock(&mu_);
+      head = head_;
+    }
+    MutexLock lock(&head->mu);
+    for (size_t i = 0; i < fragments.size(); ++i) {
+      Insert(head.get(), fragments[i].header.trace_id, fragments[i].spans, fragments[i].documents,
+             ArrivalOf(positions[i]));
+    }
+  }
+  SealIfDue();
+  return Status::Ok();
+}
+
+Status Engine::WriteLogs(const model::LogBatch& batch, Durability durability) {
+  if (batch.empty()) return Status::Ok();
+  std::unordered_map<model::TraceId, size_t, model::TraceIdHash> group_of;
+  std::vector<std::pair<model::TraceId, std::vector<const model::LogRecord*>>> groups;
+  for (const model::LogRecord& r : batch.records) {
+    auto [it, inserted] = group_of.try_emplace(r.trace_id, groups.size());
+    if (inserted) groups.emplace_back(r.trace_id, std::vector<const model::LogRecord*>{});
+    groups[it->second].second.push_back(&r);
+  }
+  std::vector<std::string> encoded(groups.size());
+  std::vector<std::string_view> payloads(groups.size());
+  for (size_t i = 0; i < groups.size(); ++i) {
+    EncodeLogGroup(groups[i].first, groups[i].second, &encoded[i]);
+    payloads[i] = encoded[i];
+  }
+  {
+    std::shared_lock<std::shared_mutex> seal(seal_mu_);
+    std::vector<WalPosition> positions;
+    WAGGLE_RETURN_IF_ERROR(wal_->Append(WalRecordType::kLogGroup, payloads,
+                                        durability == Durability::kSync, &positions));
+    std::shared_ptr<Head> head;
+    {
+      MutexLock lock(&mu_);
+      head = head_;
+    }
+    MutexLock lock(&head->mu);
+    for (size_t i = 0; i < groups.size(); ++i) {
+      InsertLogGroup(head.get(), groups[i].first, std::move(encoded[i]), ArrivalOf(positions[i]));
+    }
+  }
+  SealIfDue();
+  return Status::Ok();
+}
+
+void Engine::SealIfDue() {
+  bool due;
+  {
+    MutexLock lock(&mu_);
+    MutexLock head_lock(&head_->mu);
+    due = !head_->empty() &&
+          (head_->spans.size() >= options_.head_max_rows ||
+           head_->bytes() >= options_.head_max_bytes ||
+           options_.clock->NowNanos() - head_->first_write_ns >= options_.head_max_age_ns);
+  }
+  if (!due) return;
+  Status s = SealHead();
+  if (!s.ok()) log::Warn("could not seal the head: {}", s.ToString());
+}
+
+Status Engine::SealHead() {
+  std::unique_lock<std::shared_mutex> seal(seal_mu_);
+  {
+    MutexLock lock(&mu_);
+    MutexLock head_lock(&head_->mu);
+    if (head_->empty()) return Status::Ok();
+  }
+  WAGGLE_ASSIGN_OR_RETURN(uint32_t wal_end, wal_->Rotate());
+  {
+    MutexLock lock(&mu_);
+    head_->wal_end = wal_end;
+    sealed_.push_back(std::move(head_));
+    head_ = std::make_shared<Head>();
+    sealed_count_ = sealed_.size();
+  }
+  bg_cv_.notify_all();
+  return Status::Ok();
+}
+
+Status Engine::WriteBlockFile(const block::BlockContents& contents, uint64_t* id,
+                              std::shared_ptr<block::Block>* out) {
+  {
+    MutexLock lock(&mu_);
+    *id = next_block_id_++;
+  }
+  const std::string path = BlockPath(*id);
+  WAGGLE_RETURN_IF_ERROR(
+      options_.env->WriteFileAtomic(path, block::EncodeBlock(contents, options_.block_options)));
+  WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<block::Block> b, block::Block::Open(options_.env, path));
+  *out = std::move(b);
+  return Status::Ok();
+}
+
+Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
+  // A sealed head no longer changes.
+  block::BlockContents contents;
+  contents.spans = &head->spans;
+  contents.wal_end = head->wal_end;
+  std::vector<std::vector<uint32_t>> rows_by_trace;
+  rows_by_trace.reserve(head->traces.size());
+  for (const auto& [id, t] : head->traces) {
+    rows_by_trace.push_back(t.rows);
+    contents.traces.push_back({id, t.min_start_ns, t.max_end_ns, static_cast<uint64_t>(t.arrival)});
+    if (!t.documents.empty()) {
+      TraceData docs;
+      docs.id = id;
+      docs.documents = t.documents;
+      Deduplicate(&docs);
+      std::vector<const model::Document*> ptrs;
+      for (const auto& d : docs.documents) ptrs.push_back(&d);
+      block::TraceRecord& r = contents.documents.emplace_back();
+      r.id = id;
+      EncodeFragment({id, 0, 0}, {}, ptrs, false, &r.payload);
+    }
+    for (const std::string& l : t.logs) contents.logs.push_back({id, l});
+  }
+  for (const std::string& l : head->orphan_logs) contents.logs.push_back({model::TraceId{}, l});
+  const std::vector<bool> dropped = SupersededRows(head->spans, rows_by_trace);
+  contents.dropped = &dropped;
+
+  uint64_t id;
+  std::shared_ptr<block::Block> b;
+  WAGGLE_RETURN_IF_ERROR(WriteBlockFile(contents, &id, &b));
+  auto entry = std::make_shared<BlockEntry>();
+  entry->id = id;
+  entry->block = std::move(b);
+  {
+    MutexLock lock(&mu_);
+    blocks_.push_back(std::move(entry));
+    sealed_.erase(std::find(sealed_.begin(), sealed_.end(), head));
+    sealed_count_ = sealed_.size();
+    ++flushes_;
+  }
+  backpressure_cv_.notify_all();
+  return wal_->RemoveSegmentsBelow(head->wal_end);
+}
+
+Status Engine::Maintain() {
+  MutexLock maintain(&maintain_mu_);
+  for (;;) {
+    std::shared_ptr<Head> oldest;
+    {
+      MutexLock lock(&mu_);
+      if (sealed_.empty()) break;
+      oldest = sealed_.front();
+    }
+    WAGGLE_RETURN_IF_ERROR(FlushOne(std::move(oldest)));
+  }
+  WAGGLE_RETURN_IF_ERROR(Compact());
+  return Retire();
+}
+
+Status Engine::Compact() {
+  // The first run of consecutive small blocks, when enough have gathered.
+  std::vector<std::shared_ptr<BlockEntry>> run;
+  {
+    MutexLock lock(&mu_);
+    const size_t small = options_.compact_max_rows / 2;
+    size_t rows = 0;
+    for (const auto& e : blocks_) {
+      const uint64_t r = e->block->meta().rows;
+      if (r >= small || rows + r > options_.compact_max_rows) {
+        if (run.size() >= options_.compact_trigger) break;
+        run.clear();
+        rows = 0;
+        if (r >= small) continue;
+      }
+      run.push_back(e);
+      rows += r;
+    }
+    if (run.size() < options_.compact_trigger) return Status::Ok();
+  }
+  SpanTable merged;
+  block::BlockContents contents;
+  std::unordered_map<model::TraceId, size_t, model::TraceIdHash> trace_index;
+  for (const auto& e : run) {
+    const block::Block& b = *e->block;
+    for (size_t g = 0; g < b.meta().row_groups.size(); ++g) {
+      WAGGLE_RETURN_IF_ERROR(b.ReadRowGroup(g, &merged));
+    }
+    std::vector<block::TraceEntry> traces;
+    WAGGLE_RETURN_IF_ERROR(b.ReadTraces(&traces));
+    for (const block::TraceEntry& t : traces) {
+      auto [it, inserted] = trace_index.try_emplace(t.id, contents.traces.size());
+      if (inserted) {
+        contents.traces.push_back(t);
+        continue;
+      }
+      block::TraceEntry& m = contents.traces[it->second];
+      m.min_start_ns = std::min(m.min_start_ns, t.min_start_ns);
+      m.max_end_ns = std::max(m.max_end_ns, t.max_end_ns);
+      m.seq = std::min(m.seq, t.seq);
+    }
+    WAGGLE_RETURN_IF_ERROR(b.ReadDocuments(&contents.documents));
+    WAGGLE_RETURN_IF_ERROR(b.ReadLogs(&contents.logs));
+    contents.wal_end = std::max(contents.wal_end, b.meta().wal_end);
+    contents.level = std::max(contents.level, b.meta().level + 1);
+    contents.replaces.push_back(e->id);
+  }
+  std::vector<std::vector<uint32_t>> rows_by_trace(contents.traces.size());
+  for (uint32_t r = 0; r < merged.size(); ++r) {
+    rows_by_trace[trace_index[merged.trace_ids[r]]].push_back(r);
+  }
+  const std::vector<bool> dropped = SupersededRows(merged, rows_by_trace);
+  contents.spans = &merged;
+  contents.dropped = &dropped;
+  uint64_t id;
+  std::shared_ptr<block::Block> b;
+  WAGGLE_RETURN_IF_ERROR(WriteBlockFile(contents, &id, &b));
+  auto entry = std::make_shared<BlockEntry>();
+  entry->id = id;
+  entry->block = std::move(b);
+  {
+    MutexLock lock(&mu_);
+    auto first = std::find(blocks_.begin(), blocks_.end(), run.front());
+    auto last = std::find(blocks_.begin(), blocks_.end(), run.back());
+    *first = std::move(entry);
+    blocks_.erase(first + 1, last + 1);
+    ++compactions_;
+  }
+  for (const auto& e : run) WAGGLE_RETURN_IF_ERROR(options_.env->RemoveFile(BlockPath(e->id)));
+  return Status::Ok();
+}
+
+Status Engine::Retire() {
+  std::vector<std::shared_ptr<BlockEntry>> doomed;
+  {
+    MutexLock lock(&mu_);
+    const int64_t now = options_.clock->NowNanos();
+    auto too_old = [&](const std::shared_ptr<BlockEntry>& e) {
+      return options_.retention_ns > 0 && e->block->meta().max_end_ns < now - options_.retention_ns;
+    };
+    for (const auto& e : blocks_) {
+      if (too_old(e)) doomed.push_back(e);
+    }
+    std::erase_if(blocks_, too_old);
+    if (options_.max_disk_bytes > 0) {
+      uint64_t total = 0;
+      for (const auto& e : blocks_) total += e->block->meta().file_bytes;
+      while (total > options_.max_disk_bytes && !blocks_.empty()) {
+        // The block whose newest span is oldest goes first.
+        auto oldest =
+            std::min_element(blocks_.begin(), blocks_.end(), [](const auto& a, const auto& b) {
+              return a->block->meta().max_end_ns < b->block->meta().max_end_ns;
+            });
+        total -= (*oldest)->block->meta().file_bytes;
+        doomed.push_back(*oldest);
+        blocks_.erase(oldest);
+      }
+    }
+    retired_ += doomed.size();
+  }
+  // Readers holding a block keep its open file; the name goes now.
+  for (const auto& e : doomed) WAGGLE_RETURN_IF_ERROR(options_.env->RemoveFile(BlockPath(e->id)));
+  return Status::Ok();
+}
+
+void Engine::BackgroundLoop() {
+  std::unique_lock<std::mutex> l(bg_mu_);
+  while (!stop_) {
+    bg_cv_.wait_for(l, std::chrono::seconds(1));
+    if (stop_) break;
+    l.unlock();
+    SealIfDue();
+    Status s = Maintain();
+    if (!s.ok()) log::Error("store maintenance failed: {}", s.ToString());
+    l.lock();
+  }
+}
+
+Result<TraceData> Engine::FetchTrace(const model::TraceId& id) {
+  std::vector<std::shared_ptr<BlockEntry>> blocks;
+  std::vector<std::shared_ptr<Head>> heads;
+  {
+    MutexLock lock(&mu_);
+    blocks = blocks_;
+    heads = sealed_;
+    heads.push_back(head_);
+  }
+  TraceData data;
+  data.id = id;
+  for (const auto& e : blocks) WAGGLE_RETURN_IF_ERROR(e->block->FetchTrace(id, &data));
+  for (const auto& h : heads) {
+    MutexLock lock(&h->mu);
+    auto it = h->traces.find(id);
+    if (it == h->traces.end()) continue;
+    for (uint32_t r : it->second.rows) data.spans.push_back(h->spans.Row(r));
+    data.documents.insert(data.documents.end(), it->second.documents.begin(),
+                          it->second.documents.end());
+  }
+  if (data.spans.empty() && data.documents.empty()) {
+    return Status::NotFound("trace " + id.ToXRay() + " not found");
+  }
+  // The first arrivals, up to the byte budget.
+  uint64_t budget = options_.max_trace_bytes;
+  size_t docs = 0;
+  for (; docs < data.documents.size(); ++docs) {
+    const uint64_t cost = data.documents[docs].json.size() + kBytesPerSpan;
+    if (cost > budget) break;
+    budget -= cost;
+  }
+  const size_t spans = std::min<size_t>(data.spans.size(), budget / kBytesPerSpan);
+  if (docs < data.documents.size() || spans < data.spans.size()) {
+    data.documents.resize(docs);
+    data.spans.resize(spans);
+    data.limit_exceeded = true;
+  }
+  Deduplicate(&data);
+  return data;
+}
+
+std::shared_ptr<const std::vector<block::TraceEntry>> Engine::TracesOf(BlockEntry* entry) {
+  MutexLock lock(&entry->mu);
+  if (!entry->traces) {
+    auto traces = std::make_shared<std::vector<block::TraceEntry>>();
+    Status s = entry->block->ReadTraces(traces.get());
+    if (!s.ok()) log::Error("trace table unreadable: {}", s.ToString());
+    entry->traces = std::move(traces);
+  }
+  return entry->traces;
+}
+
+Result<FindTracesResult> Engine::FindTraces(const FindTracesRequest& request) {
+  std::vector<std::shared_ptr<BlockEntry>> blocks;
+  std::vector<std::shared_ptr<Head>> heads;
+  {
+    MutexLock lock(&mu_);
+    blocks = blocks_;
+    heads = sealed_;
+    heads.push_back(head_);
+  }
+  return SelectTraces(request, [&](const auto& emit) NO_THREAD_SAFETY_ANALYSIS {
+    for (const auto& e : blocks) {
+      const block::BlockMeta& m = e->block->meta();
+      if (request.key == TraceTimeKey::kEventTime &&
+          (m.min_start_ns >= request.end_ns || m.max_end_ns < request.start_ns)) {
+        continue;
+      }
+      for (const block::TraceEntry& t : *TracesOf(e.get())) {
+        emit(TracePart{t.id, t.min_start_ns, t.max_end_ns, static_cast<int64_t>(t.seq)});
+      }
+    }
+    for (const auto& h : heads) {
+      MutexLock lock(&h->mu);
+      for (const auto& [id, t] : h->traces) {
+        emit(TracePart{id, t.min_start_ns, t.max_end_ns, t.arrival});
+      }
+    }
+  });
+}
+
+Result<std::vector<model::LogRecord>> Engine::FetchLogs(const model::TraceId& id) {
+  std::vector<std::shared_ptr<BlockEntry>> blocks;
+  std::vector<std::shared_ptr<Head>> heads;
+  {
+    MutexLock lock(&mu_);
+    blocks = blocks_;
+    heads = sealed_;
+    heads.push_back(head_);
+  }
+  std::vector<model::LogRecord> records;
+  if (id.IsZero()) return records;
+  for (const auto& e : blocks) WAGGLE_RETURN_IF_ERROR(e->block->FetchLogs(id, &records));
+  for (const auto& h : heads) {
+    MutexLock lock(&h->mu);
+    auto it = h->traces.find(id);
+    if (it == h->traces.end()) continue;
+    for (const std::string& p : it->second.logs)
+      WAGGLE_RETURN_IF_ERROR(DecodeLogGroup(p, &records));
+  }
+  return records;
+}
+
+Engine::Stats Engine::stats() const {
+  Stats s;
+  s.recovery = recovery_;
+  s.wal_bytes = wal_->bytes_written();
+  MutexLock lock(&mu_);
+  {
+    MutexLock head_lock(&head_->mu);
+    s.head_rows = head_->spans.size();
+    s.head_traces = head_->traces.size();
+  }
+  s.sealed_heads = sealed_.size();
+  s.blocks = blocks_.size();
+  for (const auto& e : blocks_) {
+    s.block_rows += e->block->meta().rows;
+    s.block_bytes += e->block->meta().file_bytes;
+  }
+  s.flushes = flushes_;
+  s.compactions = compactions_;
+  s.blocks_retired = retired_;
+  s.corrupt_blocks = corrupt_blocks_;
+  return s;
+}
+
+}  // namespace waggle::storage::columnar

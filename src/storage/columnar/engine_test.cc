@@ -1,0 +1,351 @@
+#include "storage/columnar/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "base/testing/fault_env.h"
+#include "base/testing/temp_dir.h"
+#include "storage/testing/conformance_suite.h"
+#include "storage/testing/random_spans.h"
+
+namespace waggle::storage::columnar {
+namespace {
+
+using storage::testing::ConformanceBackend;
+using storage::testing::ForwardingStore;
+using storage::testing::StoreConformance;
+using storage::testing::TestStore;
+using test_util::TempDir;
+
+// Every span in the head (no block is ever written).
+ConformanceBackend HeadOnly() {
+  return {
+      "EngineHead",
+      [](const std::string& dir, uint64_t max_trace_bytes) -> Result<std::unique_ptr<TestStore>> {
+        EngineOptions options;
+        options.dir = dir;
+        options.max_trace_bytes = max_trace_bytes;
+        options.background = false;
+        WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, Engine::Open(options));
+        return std::unique_ptr<TestStore>(new ForwardingStore<Engine>(std::move(e)));
+      }};
+}
+
+// Every write sealed into a block at once, blocks compacted whenever two gather, row groups
+// of a few rows: the same answers must come from blocks as from the head.
+ConformanceBackend EveryWriteABlock() {
+  return {
+      "EngineBlocks",
+      [](const std::string& dir, uint64_t max_trace_bytes) -> Result<std::unique_ptr<TestStore>> {
+        EngineOptions options;
+        options.dir = dir;
+        options.max_trace_bytes = max_trace_bytes;
+        options.background = false;
+        options.compact_trigger = 2;
+        options.compact_max_rows = 64;
+        options.block_options.row_group_rows = 5;
+        options.block_options.page_bytes = 256;
+        WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, Engine::Open(options));
+        return std::unique_ptr<TestStore>(
+            new ForwardingStore<Engine>(std::move(e), [](Engine* engine) {
+              Status s = engine->SealHead();
+              return s.ok() ? engine->Maintain() : s;
+            }));
+      }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Engine, StoreConformance,
+                         ::testing::Values(HeadOnly(), EveryWriteABlock()),
+                         storage::testing::BackendName);
+
+EngineOptions Options(const std::string& dir, Env* env = Env::Default()) {
+  EngineOptions o;
+  o.dir = dir;
+  o.env = env;
+  o.background = false;
+  return o;
+}
+
+model::SpanBatch Batch(std::mt19937_64& rng, int traces, std::vector<model::TraceId>* ids) {
+  model::SpanBatch batch;
+  for (int t = 0; t < traces; ++t) {
+    auto spans = storage::testing::RandomTrace(rng, 1 + rng() % 8);
+    for (size_t i = 0; i < spans.size(); ++i) spans[i].span_id.value = i + 1;
+    ids->push_back(spans[0].trace_id);
+    for (auto& s : spans) batch.spans.push_back(std::move(s));
+  }
+  return batch;
+}
+
+size_t FilesIn(const std::string& dir) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.is_regular_file();
+  return n;
+}
+
+TEST(Engine, SealedHeadsBecomeBlocksTheWalShrinksAndRestartReplaysNothing) {
+  TempDir dir;
+  std::mt19937_64 rng(1);
+  std::vector<model::TraceId> ids;
+  {
+    auto e = Engine::Open(Options(dir.path()));
+    ASSERT_TRUE(e.ok());
+    for (int w = 0; w < 3; ++w) {
+      ASSERT_TRUE((*e)->Write(Batch(rng, 50, &ids), Durability::kSync).ok());
+      ASSERT_TRUE((*e)->SealHead().ok());
+    }
+    ASSERT_TRUE((*e)->Maintain().ok());
+    const auto stats = (*e)->stats();
+    EXPECT_EQ(stats.blocks, 3u);
+    EXPECT_EQ(stats.head_rows, 0u);
+    EXPECT_EQ(stats.flushes, 3u);
+    EXPECT_EQ(FilesIn(dir.path() + "/wal"), 1u);  // only the open segment is left
+  }
+  auto e = Engine::Open(Options(dir.path()));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ((*e)->stats().recovery.records, 0u);
+  EXPECT_EQ((*e)->stats().blocks, 3u);
+  for (const auto& id : ids) EXPECT_TRUE((*e)->FetchTrace(id).ok());
+}
+
+TEST(Engine, ACrashBetweenBlockAndWalCleanupDoesNotDuplicateSpans) {
+  TempDir dir;
+  std::mt19937_64 rng(2);
+  std::vector<model::TraceId> ids;
+  const std::string wal = dir.path() + "/wal/00000001.wal";
+  const std::string saved = dir.path() + "/saved.wal";
+  {
+    auto e = Engine::Open(Options(dir.path()));
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE((*e)->Write(Batch(rng, 20, &ids), Durability::kSync).ok());
+    std::filesystem::copy_file(wal, saved);
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Maintain().ok());
+  }
+  std::filesystem::copy_file(saved, wal);  // as if the crash came before the cleanup
+  auto e = Engine::Open(Options(dir.path()));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ((*e)->stats().head_rows, 0u);
+  EXPECT_FALSE(std::filesystem::exists(wal));
+  auto t = (*e)->FetchTrace(ids[0]);
+  ASSERT_TRUE(t.ok());
+  std::set<uint64_t> span_ids;
+  for (const auto& s : t->spans) EXPECT_TRUE(span_ids.insert(s.span_id.value).second);
+}
+
+TEST(Engine, CompactionMergesSmallBlocksAndDropsReplacedVersions) {
+  TempDir dir;
+  auto options = Options(dir.path());
+  options.compact_trigger = 3;
+  auto e = Engine::Open(options);
+  ASSERT_TRUE(e.ok());
+  model::TraceId trace;
+  trace.bytes[0] = 7;
+  for (int version = 0; version < 3; ++version) {
+    model::SpanBatch b;
+    model::Span& s = b.spans.emplace_back();
+    s.trace_id = trace;
+    s.span_id.value = 1;
+    s.start_ns = 1000;
+    s.in_progress = version < 2;
+    s.end_ns = s.in_progress ? 0 : 2000;
+    s.name = "v" + std::to_string(version);
+    ASSERT_TRUE((*e)->Write(b, Durability::kSync).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Maintain().ok());
+  }
+  const auto stats = (*e)->stats();
+  EXPECT_EQ(stats.compactions, 1u);
+  EXPECT_EQ(stats.blocks, 1u);
+  EXPECT_EQ(stats.block_rows, 1u);  // the two in-progress versions are gone
+  EXPECT_EQ(FilesIn(dir.path() + "/blocks"), 1u);
+  auto t = (*e)->FetchTrace(trace);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->spans.size(), 1u);
+  EXPECT_EQ(t->spans[0].name, "v2");
+}
+
+TEST(Engine, RetentionRemovesOldBlocksAndTheSizeCapRemovesTheOldestFirst) {
+  TempDir dir;
+  FakeClock clock(int64_t{1'800'000'000} * kNanosPerSecond);
+  auto options = Options(dir.path());
+  options.clock = &clock;
+  options.compact_trigger = 1000;  // keep blocks apart
+  options.retention_ns = int64_t{3600} * kNanosPerSecond;
+  auto e = Engine::Open(options);
+  ASSERT_TRUE(e.ok());
+  std::vector<model::TraceId> traces;
+  for (int i = 0; i < 5; ++i) {
+    model::SpanBatch b;
+    model::Span& s = b.spans.emplace_back();
+    s.trace_id.bytes[0] = static_cast<uint8_t>(i + 1);
+    s.span_id.value = 1;
+    // Traces 0 and 1 are two hours old; the rest are recent.
+    s.start_ns = clock.NowNanos() - (i < 2 ? 7200 : 60 - i) * kNanosPerSecond;
+    s.end_ns = s.start_ns + 1000;
+    s.attributes.push_back({"payload", model::AttributeValue::String(std::string(2000, 'a' + i))});
+    traces.push_back(s.trace_id);
+    ASSERT_TRUE((*e)->Write(b, Durability::kSync).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+  }
+  ASSERT_TRUE((*e)->Maintain().ok());
+  EXPECT_EQ((*e)->stats().blocks, 3u);
+  EXPECT_EQ((*e)->FetchTrace(traces[0]).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ((*e)->FetchTrace(traces[1]).status().code(), Status::Code::kNotFound);
+  EXPECT_TRUE((*e)->FetchTrace(traces[2]).ok());
+  EXPECT_EQ((*e)->stats().blocks_retired, 2u);
+}
+
+TEST(Engine, TheDiskCapRemovesTheOldestBlocksAndIngestGoesOn) {
+  TempDir dir;
+  auto options = Options(dir.path());
+  options.compact_trigger = 1000;
+  std::vector<model::TraceId> traces;
+  uint64_t one_block = 0;
+  {
+    auto e = Engine::Open(options);
+    model::SpanBatch b;
+    model::Span& s = b.spans.emplace_back();
+    s.trace_id.bytes[0] = 99;
+    s.attributes.push_back({"payload", model::AttributeValue::String(std::string(3000, 'z'))});
+    ASSERT_TRUE((*e)->Write(b, Durability::kSync).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Maintain().ok());
+    one_block = (*e)->stats().block_bytes;
+  }
+  std::filesystem::remove_all(dir.path() + "/blocks");
+  std::filesystem::remove_all(dir.path() + "/wal");
+  options.max_disk_bytes = one_block * 3 + one_block / 2;
+  auto e = Engine::Open(options);
+  ASSERT_TRUE(e.ok());
+  for (int i = 0; i < 10; ++i) {
+    model::SpanBatch b;
+    model::Span& s = b.spans.emplace_back();
+    s.trace_id.bytes[0] = static_cast<uint8_t>(i + 1);
+    s.start_ns = (i + 1) * kNanosPerSecond;
+    s.end_ns = s.start_ns + 1;
+    s.attributes.push_back({"payload", model::AttributeValue::String(std::string(3000, 'z'))});
+    traces.push_back(s.trace_id);
+    ASSERT_TRUE((*e)->Write(b, Durability::kSync).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Maintain().ok());
+    EXPECT_LE((*e)->stats().block_bytes, options.max_disk_bytes);
+  }
+  EXPECT_EQ((*e)->stats().blocks, 3u);
+  for (int i = 0; i < 7; ++i) EXPECT_FALSE((*e)->FetchTrace(traces[i]).ok()) << i;
+  for (int i = 7; i < 10; ++i) EXPECT_TRUE((*e)->FetchTrace(traces[i]).ok()) << i;
+}
+
+TEST(Engine, ABlockWithADamagedFooterIsSkippedAndTheRestOpens) {
+  TempDir dir;
+  std::mt19937_64 rng(3);
+  std::vector<model::TraceId> first, second;
+  {
+    auto e = Engine::Open(Options(dir.path()));
+    ASSERT_TRUE((*e)->Write(Batch(rng, 10, &first), Durability::kSync).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Write(Batch(rng, 10, &second), Durability::kSync).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Maintain().ok());
+  }
+  const std::string path = dir.path() + "/blocks/0000000000000001.blk";
+  std::string bytes;
+  ASSERT_TRUE(Env::Default()->ReadFile(path, &bytes).ok());
+  bytes[bytes.size() - block::kTrailerSize - 2] ^= 0x10;
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, bytes).ok());
+  auto e = Engine::Open(Options(dir.path()));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ((*e)->stats().corrupt_blocks, 1u);
+  EXPECT_TRUE(std::filesystem::exists(path));  // kept for a person to look at
+  for (const auto& id : second) EXPECT_TRUE((*e)->FetchTrace(id).ok());
+}
+
+TEST(Engine, ABlockFromANewerFormatStopsTheOpenWithAClearError) {
+  TempDir dir;
+  std::mt19937_64 rng(4);
+  std::vector<model::TraceId> ids;
+  {
+    auto e = Engine::Open(Options(dir.path()));
+    ASSERT_TRUE((*e)->Write(Batch(rng, 3, &ids), Durability::kSync).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Maintain().ok());
+  }
+  const std::string path = dir.path() + "/blocks/0000000000000001.blk";
+  std::string bytes;
+  ASSERT_TRUE(Env::Default()->ReadFile(path, &bytes).ok());
+  bytes[8] = 9;
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, bytes).ok());
+  auto e = Engine::Open(Options(dir.path()));
+  EXPECT_EQ(e.status().code(), Status::Code::kUnimplemented);
+  EXPECT_NE(e.status().message().find("version 9"), std::string::npos);
+}
+
+TEST(Engine, APowerCutKeepsEverySyncedWrite) {
+  TempDir dir;
+  test_util::FaultEnv env;
+  std::mt19937_64 rng(5);
+  std::vector<model::TraceId> synced, buffered;
+  {
+    auto e = Engine::Open(Options(dir.path(), &env));
+    ASSERT_TRUE(e.ok());
+    for (int w = 0; w < 5; ++w) {
+      ASSERT_TRUE((*e)->Write(Batch(rng, 10, &synced), Durability::kSync).ok());
+      if (w == 2) {
+        ASSERT_TRUE((*e)->SealHead().ok());
+        ASSERT_TRUE((*e)->Maintain().ok());
+      }
+    }
+    ASSERT_TRUE((*e)->Write(Batch(rng, 10, &buffered), Durability::kBuffered).ok());
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+  }
+  auto e = Engine::Open(Options(dir.path(), &env));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  for (const auto& id : synced) EXPECT_TRUE((*e)->FetchTrace(id).ok());
+  for (const auto& id : buffered) EXPECT_FALSE((*e)->FetchTrace(id).ok());
+}
+
+TEST(Engine, AFullDiskFailsWritesAndFlushesWithoutLosingWhatWasAcknowledged) {
+  TempDir dir;
+  test_util::FaultEnv env;
+  std::mt19937_64 rng(6);
+  std::vector<model::TraceId> kept, refused;
+  auto e = Engine::Open(Options(dir.path(), &env));
+  ASSERT_TRUE(e.ok());
+  ASSERT_TRUE((*e)->Write(Batch(rng, 10, &kept), Durability::kSync).ok());
+  ASSERT_TRUE((*e)->SealHead().ok());
+  env.FailWrites(Status::IOError("write: No space left on device"));
+  EXPECT_EQ((*e)->Write(Batch(rng, 10, &refused), Durability::kSync).code(),
+            Status::Code::kIOError);
+  EXPECT_EQ((*e)->SealHead().code(), Status::Code::kOk);  // nothing new to seal
+  EXPECT_FALSE((*e)->Maintain().ok());                    // the block cannot be written
+  for (const auto& id : kept) EXPECT_TRUE((*e)->FetchTrace(id).ok());  // still in the head
+  for (const auto& id : refused) EXPECT_FALSE((*e)->FetchTrace(id).ok());
+  env.FailWrites(Status::Ok());
+  ASSERT_TRUE((*e)->Maintain().ok());
+  EXPECT_EQ((*e)->stats().blocks, 1u);
+  ASSERT_TRUE((*e)->Write(Batch(rng, 10, &kept), Durability::kSync).ok());
+  for (const auto& id : kept) EXPECT_TRUE((*e)->FetchTrace(id).ok());
+}
+
+TEST(Engine, ATornWalWriteLosesOnlyThatWrite) {
+  TempDir dir;
+  test_util::FaultEnv env;
+  std::mt19937_64 rng(7);
+  std::vector<model::TraceId> kept, torn;
+  {
+    auto e = Engine::Open(Options(dir.path(), &env));
+    ASSERT_TRUE((*e)->Write(Batch(rng, 10, &kept), Durability::kSync).ok());
+    env.TearNextAppend(100);
+    EXPECT_FALSE((*e)->Write(Batch(rng, 10, &torn), Durability::kSync).ok());
+    ASSERT_TRUE((*e)->Write(Batch(rng, 10, &kept), Durability::kSync).ok());
+  }
+  auto e = Engine::Open(Options(dir.path(), &env));
+  ASSERT_TRUE(e.ok());
+  for (const auto& id : kept) EXPECT_TRUE((*e)->FetchTrace(id).ok());
+  for (const auto& id : torn) EXPECT_FALSE((*e)->FetchTrace(id).ok());
+  EXPECT_EQ((*e)->stats().recovery.corrupt_regions, 0u);
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar
