@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "server/demo.h"
+#include "server/inspect.h"
 #include "server/server.h"
 
 namespace waggle::server {
@@ -68,8 +70,32 @@ int RunCli(int argc, char** argv) {
   std::string api_keys;
   auto* keys = serve->add_option("--api-keys", api_keys,
                                  "KEY=ENVIRONMENT,... x-honeycomb-team keys OTLP and events need");
+  auto* retention = serve->add_option("--retention-hours", flags.retention_hours,
+                                      "Remove spans older than this (720; 0 keeps them)");
+  auto* max_disk = serve->add_option("--max-disk-bytes", flags.max_disk_bytes,
+                                     "Cap on the store's blocks; the oldest go first (0: none)");
   auto* max_body = serve->add_option("--otlp-max-body-bytes", flags.otlp_max_body_bytes,
                                      "Largest OTLP or events body after decompression (64 MiB)");
+
+  DemoOptions demo_options;
+  CLI::App* demo =
+      app.add_subcommand("demo", "Send live sample traffic (X-Ray and OTLP) to a running server");
+  demo->add_option("--xray-udp", demo_options.xray_udp,
+                   "Where X-Ray segments go, UDP (127.0.0.1:2000)");
+  demo->add_option("--otlp-http", demo_options.otlp_http,
+                   "Where OTLP/HTTP spans go (127.0.0.1:4318)");
+  demo->add_option("--rate", demo_options.rate, "Traces per second (20)");
+  demo->add_option("--duration", demo_options.duration_seconds,
+                   "Seconds to send for; 0 sends until Ctrl-C (0)");
+  demo->add_option("--seed", demo_options.seed, "Workload seed; 0 takes one from the clock (0)");
+  demo->add_option("--api-key", demo_options.api_key,
+                   "x-honeycomb-team key for OTLP, when the server has --api-keys");
+
+  std::string inspect_dir;
+  CLI::App* inspect = app.add_subcommand(
+      "inspect", "Show what a data dir holds: blocks, spans, bytes per column, compression");
+  inspect->add_option("DATA_DIR", inspect_dir, "The data dir (./waggle-data)")
+      ->default_val("./waggle-data");
 
   try {
     app.parse(argc, argv);
@@ -77,6 +103,13 @@ int RunCli(int argc, char** argv) {
     return app.exit(e);
   }
 
+  if (demo->parsed()) return RunDemo(demo_options);
+  if (inspect->parsed()) {
+    auto report = InspectDataDir(inspect_dir);
+    if (!report.ok()) return Fail(report.status().message());
+    std::fputs(report->c_str(), stdout);
+    return 0;
+  }
   if (serve->parsed()) {
     sigset_t stop_signals = BlockStopSignals();
     ServerConfig config;
@@ -96,6 +129,8 @@ int RunCli(int argc, char** argv) {
     if (*otlp_http) config.otlp_http = flags.otlp_http;
     if (*otlp_grpc) config.otlp_grpc = flags.otlp_grpc;
     if (*max_body) config.otlp_max_body_bytes = flags.otlp_max_body_bytes;
+    if (*retention) config.retention_hours = flags.retention_hours;
+    if (*max_disk) config.max_disk_bytes = flags.max_disk_bytes;
     if (*keys) {
       auto parsed = ParseApiKeyList(api_keys);
       if (!parsed.ok()) return Fail("--api-keys: " + parsed.status().message());

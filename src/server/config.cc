@@ -61,6 +61,7 @@ std::vector<std::string> SplitList(const std::string& text) {
 
 Status ServerConfig::Validate() const {
   if (data_dir.empty()) return Status::InvalidArgument("--data-dir is empty");
+  if (retention_hours < 0) return Status::InvalidArgument("--retention-hours must be >= 0");
   const bool have_auth = !aws_credentials.empty();
   WAGGLE_RETURN_IF_ERROR(CheckAddress("--xray-udp", xray_udp, have_auth));
   WAGGLE_RETURN_IF_ERROR(CheckAddress("--xray-tcp", xray_tcp, have_auth));
@@ -165,6 +166,10 @@ Status ApplyYamlFile(const std::string& path, ServerConfig* config) {
         config->otlp_max_body_bytes = v.as<size_t>();
       else if (key == "otlp_memory_budget_bytes")
         config->otlp_memory_budget_bytes = v.as<size_t>();
+      else if (key == "retention_hours")
+        config->retention_hours = v.as<int64_t>();
+      else if (key == "max_disk_bytes")
+        config->max_disk_bytes = v.as<uint64_t>();
       else if (key == "otlp") {
         WAGGLE_RETURN_IF_ERROR(ApplyAddresses(v, path, "otlp", "http", &config->otlp_http, "grpc",
                                               &config->otlp_grpc));

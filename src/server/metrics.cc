@@ -65,9 +65,22 @@ std::string RenderMetrics(const MetricsSources& s) {
           "failed accepts on the X-Ray port (e.g. out of file descriptors)",
           tcp.accept_errors.load());
   auto st = s.store->stats();
-  Gauge(&out, "waggle_store_traces", "traces in the store", st.traces);
+  Gauge(&out, "waggle_store_traces",
+        "traces in the store (a trace stored across blocks counts once per block)", st.traces);
+  Gauge(&out, "waggle_store_head_spans", "spans in the head, not yet in a block", st.head_rows);
+  Gauge(&out, "waggle_store_blocks", "blocks on disk", st.blocks);
+  Gauge(&out, "waggle_store_block_spans", "spans in blocks", st.block_rows);
+  Gauge(&out, "waggle_store_block_bytes", "bytes of blocks on disk", st.block_bytes);
+  Counter(&out, "waggle_store_flushes_total", "heads written as blocks", st.flushes);
+  Counter(&out, "waggle_store_compactions_total", "block merges", st.compactions);
+  Counter(&out, "waggle_store_blocks_retired_total", "blocks removed by retention or the disk cap",
+          st.blocks_retired);
+  Gauge(&out, "waggle_store_corrupt_blocks", "blocks with a damaged footer set aside at start",
+        st.corrupt_blocks);
   Counter(&out, "waggle_store_wal_bytes_total", "bytes appended to the write-ahead log",
           st.wal_bytes);
+  Gauge(&out, "waggle_store_wal_records_replayed", "WAL records replayed into the head at start",
+        st.recovery.records);
   Gauge(&out, "waggle_store_wal_corrupt_regions", "damaged WAL stretches skipped at start",
         st.recovery.corrupt_regions);
   Gauge(&out, "waggle_store_wal_corrupt_bytes", "bytes in damaged WAL stretches skipped at start",
@@ -77,7 +90,6 @@ std::string RenderMetrics(const MetricsSources& s) {
   Counter(&out, "waggle_xray_api_unreadable_traces_total",
           "traces left out of summaries because the store could not read them",
           s.xray_api->unreadable_traces.load());
-  Gauge(&out, "waggle_store_log_groups", "log record groups in the store", st.log_groups);
   const auto& o = *s.otlp;
   Counter(&out, "waggle_otlp_spans_accepted_total", "OTLP spans stored", o.spans_accepted.load());
   Counter(&out, "waggle_otlp_spans_rejected_total",

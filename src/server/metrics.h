@@ -8,7 +8,7 @@
 #include "net/http_server.h"
 #include "net/udp_receiver.h"
 #include "server/xray_api.h"
-#include "storage/columnar/wal_store.h"
+#include "storage/columnar/engine.h"
 
 namespace waggle::server {
 
@@ -17,7 +17,7 @@ struct MetricsSources {
   const net::UdpReceiver* udp;
   const net::HttpServer* xray_http;
   const XRayApi::Counters* xray_api;
-  const storage::columnar::WalStore* store;
+  const storage::columnar::Engine* store;
   const ingest::OtlpCounters* otlp;
   const net::HttpServer* otlp_http;
   const net::GrpcServer* otlp_grpc;

@@ -16,7 +16,7 @@
 #include "server/metrics.h"
 #include "server/otlp_api.h"
 #include "server/xray_api.h"
-#include "storage/columnar/wal_store.h"
+#include "storage/columnar/engine.h"
 
 namespace waggle::server {
 namespace {
@@ -56,7 +56,7 @@ Result<double> LoadOrCreateMeta(const std::string& dir, Env* env) {
 struct Server::Parts {
   ServerConfig config;
   ingest::XRayDocumentDecoder decoder;  // outlives the store, which uses it
-  std::unique_ptr<storage::columnar::WalStore> store;
+  std::unique_ptr<storage::columnar::Engine> store;
   ingest::IngestCounters ingest_counters;
   std::unique_ptr<ingest::XRayDocumentIngester> ingester;
   std::unique_ptr<sampling::SamplingService> sampling;
@@ -142,10 +142,12 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   if (Status s = env->CreateDirs(config.data_dir); !s.ok()) {
     return s.Annotate("data dir " + config.data_dir + " is unusable");
   }
-  storage::columnar::WalStoreOptions store_options;
+  storage::columnar::EngineOptions store_options;
   store_options.dir = config.data_dir;
   store_options.document_decoder = &p->decoder;
-  auto store = storage::columnar::WalStore::Open(store_options);
+  store_options.retention_ns = config.retention_hours * 3600 * kNanosPerSecond;
+  store_options.max_disk_bytes = config.max_disk_bytes;
+  auto store = storage::columnar::Engine::Open(store_options);
   if (!store.ok()) return store.status().Annotate("data dir " + config.data_dir + " is unusable");
   p->store = std::move(*store);
   // Read or written only under the store's lock on the data dir.
@@ -153,10 +155,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   if (!created.ok()) return created.status().Annotate("data dir " + config.data_dir);
   const auto stats = p->store->stats();
   log::Info(
-      "store open: {} traces, {} WAL records replayed, {} corrupt regions skipped, {} torn bytes "
-      "cut",
-      stats.traces, stats.recovery.records, stats.recovery.corrupt_regions,
-      stats.recovery.truncated_bytes);
+      "store open: {} blocks ({} spans, {} bytes), {} WAL records replayed, {} corrupt regions "
+      "skipped, {} torn bytes cut, {} damaged blocks set aside",
+      stats.blocks, stats.block_rows, stats.block_bytes, stats.recovery.records,
+      stats.recovery.corrupt_regions, stats.recovery.truncated_bytes, stats.corrupt_blocks);
 
   p->ingester = std::make_unique<ingest::XRayDocumentIngester>(p->store.get(), &p->ingest_counters);
   sampling::SamplingOptions sampling_options;

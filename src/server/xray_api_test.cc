@@ -5,7 +5,7 @@
 
 #include "base/testing/temp_dir.h"
 
-#include "storage/columnar/wal_store.h"
+#include "storage/columnar/engine.h"
 
 namespace waggle::server {
 namespace {
@@ -28,10 +28,10 @@ std::string Quote(const std::string& s) {
 class XRayApiTest : public testing::Test {
  protected:
   void SetUp() override {
-    storage::columnar::WalStoreOptions options;
+    storage::columnar::EngineOptions options;
     options.dir = dir_.path();
     options.document_decoder = &decoder_;
-    store_ = std::move(*storage::columnar::WalStore::Open(options));
+    store_ = std::move(*storage::columnar::Engine::Open(options));
     ingester_ = std::make_unique<ingest::XRayDocumentIngester>(store_.get(), &counters_);
     sampling::SamplingOptions so;
     so.default_rule_modified_at = 1795235388;
@@ -58,7 +58,7 @@ class XRayApiTest : public testing::Test {
   test_util::TempDir dir_;  // declared first: removed after the store has closed
   FakeClock clock_{1795239045LL * kNanosPerSecond};
   ingest::XRayDocumentDecoder decoder_;
-  std::unique_ptr<storage::columnar::WalStore> store_;
+  std::unique_ptr<storage::columnar::Engine> store_;
   ingest::IngestCounters counters_;
   std::unique_ptr<ingest::XRayDocumentIngester> ingester_;
   std::unique_ptr<sampling::SamplingService> sampling_;

@@ -11,7 +11,10 @@
                        readable after the restart as /metrics counted accepted before the kill
   DurabilityWalDamage  garbage after the last WAL record is cut at start (and counted); a byte
                        flipped inside an earlier record loses that record's trace only (counted
-                       as one corrupt region), and later writes go on being kept
+                       as one corrupt region), and later writes go on being kept (the WAL
+                       is damaged after kill -9: a clean stop leaves it empty)
+  DurabilityCleanRestart  SIGTERM writes the head into a block; the restart replays no WAL
+                       record and every document reads back
 
 A document is ACKNOWLEDGED when its PutTraceSegments request got HTTP 200 and the reply did not
 list it in UnprocessedTraceSegments (the API's documents are fsynced before the reply). A UDP
@@ -415,6 +418,8 @@ class DurabilityUdpKill9(TempDirTestCase):
 
 
 class DurabilityWalDamage(TempDirTestCase):
+    """A clean stop writes the head into a block and leaves the WAL empty, so the WAL is
+    damaged here after kill -9, when the spans are only in the WAL."""
 
     def put(self, waggle, documents):
         conn = XRayConnection(waggle.xray_port)
@@ -437,7 +442,7 @@ class DurabilityWalDamage(TempDirTestCase):
         documents = dict(new_document("durability-wal", n=i) for i in range(8))
         for trace_id, text in documents.items():  # one request, one record each
             self.put(waggle, {trace_id: text})
-        self.terminate_cleanly(waggle)
+        self.kill9(waggle)
         last = wal_segments(waggle.data_dir)[-1]
         clean_size = last.stat().st_size
 
@@ -453,7 +458,7 @@ class DurabilityWalDamage(TempDirTestCase):
                          "to %s\n%s" % (len(GARBAGE), last.name, waggle.log_tail()))
         self.assertEqual(clean_size, last.stat().st_size, "the torn tail is cut off the file")
         self.assert_all_readable(waggle, documents, "after the torn tail was cut")
-        self.terminate_cleanly(waggle)
+        self.kill9(waggle)
 
         # 2. A byte flipped in the middle of an earlier record (not the last one, which would
         # be a torn tail): only that record's trace is lost.
@@ -483,7 +488,7 @@ class DurabilityWalDamage(TempDirTestCase):
         # Writes after the damage are kept, and the damage stays skipped, not spread.
         later = dict([new_document("durability-wal-after-damage")])
         self.put(waggle, later)
-        self.terminate_cleanly(waggle)
+        self.kill9(waggle)
         waggle.restart()
         self.assertEqual({"waggle_store_wal_truncated_bytes": 0,
                           "waggle_store_wal_corrupt_regions": 1,
@@ -493,6 +498,30 @@ class DurabilityWalDamage(TempDirTestCase):
         self.assert_all_readable(waggle, {**intact, **later}, "after a further restart")
         report("WAL: %d garbage bytes cut; a %d-byte damaged record skipped, %d of %d traces "
                "intact", len(GARBAGE), WAL_RECORD_HEADER + length, len(intact), len(documents))
+        self.terminate_cleanly(waggle)
+
+
+
+
+class DurabilityCleanRestart(TempDirTestCase):
+
+    def test_clean_stop_leaves_everything_in_blocks_and_restart_replays_nothing(self):
+        waggle = self.start_waggle()
+        documents = dict(new_document("durability-clean", n=i) for i in range(20))
+        conn = XRayConnection(waggle.xray_port)
+        try:
+            status, body = conn.post("/TraceSegments",
+                                     {"TraceSegmentDocuments": list(documents.values())})
+        finally:
+            conn.close()
+        self.assertEqual(200, status, body)
+        self.terminate_cleanly(waggle)
+        waggle.restart()
+        metrics = read_metrics(waggle.http_url)
+        self.assertEqual(0, metrics["waggle_store_wal_records_replayed"], waggle.log_tail())
+        self.assertEqual(1, metrics["waggle_store_blocks"])
+        self.assertEqual(0, metrics["waggle_store_head_spans"])
+        self.assert_all_readable(waggle, documents, "after a clean restart")
         self.terminate_cleanly(waggle)
 
 

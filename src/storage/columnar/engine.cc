@@ -249,7 +249,7 @@ void Engine::InsertLogGroup(Head* head, const model::TraceId& id, std::string pa
 
 Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
-  if (sealed_count_.load() >= kMaxSealedHeads) {
+  if (options_.background && sealed_count_.load() >= kMaxSealedHeads) {
     // Blocks are being written more slowly than the head fills: wait for one.
     std::unique_lock<std::mutex> l(bg_mu_);
     backpressure_cv_.wait_for(l, std::chrono::seconds(30),
@@ -656,10 +656,16 @@ Engine::Stats Engine::stats() const {
     s.head_rows = head_->spans.size();
     s.head_traces = head_->traces.size();
   }
+  s.traces = s.head_traces;
+  for (const auto& h : sealed_) {
+    MutexLock head_lock(&h->mu);
+    s.traces += h->traces.size();
+  }
   s.sealed_heads = sealed_.size();
   s.blocks = blocks_.size();
   for (const auto& e : blocks_) {
     s.block_rows += e->block->meta().rows;
+    s.traces += e->block->meta().traces;
     s.block_bytes += e->block->meta().file_bytes;
   }
   s.flushes = flushes_;

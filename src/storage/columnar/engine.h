@@ -59,6 +59,7 @@ struct EngineOptions {
 class Engine : public Writer, public Reader {
  public:
   struct Stats {
+    uint64_t traces = 0;  // in the head and in blocks (a trace in two blocks counts twice)
     uint64_t head_rows = 0;
     uint64_t head_traces = 0;
     uint64_t sealed_heads = 0;  // waiting to be written as blocks

@@ -40,9 +40,12 @@ struct SparseSlice {
 std::vector<SparseSlice> SliceSparse(const std::vector<uint32_t>& rows,
                                      const std::vector<uint32_t>& position, size_t rg_rows,
                                      size_t groups) {
-  std::vector<std::pair<uint32_t, uint32_t>> by_pos(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i)
-    by_pos[i] = {position[rows[i]], static_cast<uint32_t>(i)};
+  std::vector<std::pair<uint32_t, uint32_t>> by_pos;
+  by_pos.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const uint32_t pos = position[rows[i]];
+    if (pos != kDropped) by_pos.emplace_back(pos, static_cast<uint32_t>(i));  // left out
+  }
   std::sort(by_pos.begin(), by_pos.end());
   std::vector<SparseSlice> slices(groups);
   for (auto [pos, i] : by_pos) {

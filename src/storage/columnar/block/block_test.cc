@@ -271,3 +271,30 @@ TEST(Chunk, SortedTimesTakeFewBits) {
 
 }  // namespace
 }  // namespace waggle::storage::columnar::block
+
+namespace waggle::storage::columnar::block {
+namespace {
+
+TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {
+  TempDir dir;
+  Fixture f(60, 9);
+  std::vector<bool> dropped(f.table.size(), false);
+  for (size_t r = 0; r < dropped.size(); r += 3) dropped[r] = true;
+  f.contents.dropped = &dropped;
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents));
+  ASSERT_TRUE(block.ok()) << block.status().ToString();
+  std::vector<model::Span> want;
+  for (uint32_t r = 0; r < f.table.size(); ++r) {
+    if (!dropped[r]) want.push_back(f.table.Row(r));
+  }
+  SpanTable all;
+  for (size_t g = 0; g < (*block)->meta().row_groups.size(); ++g) {
+    ASSERT_TRUE((*block)->ReadRowGroup(g, &all).ok());
+  }
+  std::vector<model::Span> got;
+  for (uint32_t r = 0; r < all.size(); ++r) got.push_back(all.Row(r));
+  EXPECT_EQ(Sorted(got), Sorted(want));
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar::block
