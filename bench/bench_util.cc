@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -149,6 +150,34 @@ int HttpConnection::Exchange(const std::string& request, std::string* body) {
     in_.append(buf, static_cast<size_t>(n));
   }
   const int status = std::atoi(in_.c_str() + 9);
+  auto recv_more = [&] {
+    ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n > 0) in_.append(buf, static_cast<size_t>(n));
+    return n > 0;
+  };
+  const std::string head = in_.substr(0, header_end);
+  if (head.find("Transfer-Encoding: chunked") != std::string::npos ||
+      head.find("transfer-encoding: chunked") != std::string::npos) {
+    // Chunked (ClickHouse answers queries so): size line, data, CRLF; a zero size ends it.
+    std::string out;
+    size_t at = header_end + 4;
+    for (;;) {
+      size_t eol;
+      while ((eol = in_.find("\r\n", at)) == std::string::npos) {
+        if (!recv_more()) return 0;
+      }
+      const size_t size = std::strtoull(in_.c_str() + at, nullptr, 16);
+      while (in_.size() < eol + 2 + size + 2) {
+        if (!recv_more()) return 0;
+      }
+      out.append(in_, eol + 2, size);
+      at = eol + 2 + size + 2;
+      if (size == 0) break;
+    }
+    if (body) *body = std::move(out);
+    in_.erase(0, at);
+    return status;
+  }
   size_t cl = in_.find("Content-Length: ");
   if (cl == std::string::npos || cl > header_end) cl = in_.find("content-length: ");
   size_t len = cl < header_end ? std::strtoull(in_.c_str() + cl + 16, nullptr, 10) : 0;
@@ -160,6 +189,73 @@ int HttpConnection::Exchange(const std::string& request, std::string* body) {
   if (body) body->assign(in_, header_end + 4, len);
   in_.erase(0, header_end + 4 + len);
   return status;
+}
+
+bool ClickHouse::Start(const std::string& binary) {
+  char tmpl[] = "/tmp/waggle-bench-ch-XXXXXX";
+  dir = ::mkdtemp(tmpl);
+  http = FreePort();
+  const uint16_t tcp = FreePort();
+  FILE* f = std::fopen((dir + "/config.xml").c_str(), "w");
+  std::fprintf(f,
+               "<yandex><logger><level>warning</level><console>1</console></logger>"
+               "<listen_host>127.0.0.1</listen_host><http_port>%u</http_port>"
+               "<tcp_port>%u</tcp_port><path>%s/data/</path><tmp_path>%s/tmp/</tmp_path>"
+               "<user_files_path>%s/files/</user_files_path>"
+               "<format_schema_path>%s/schemas/</format_schema_path>"
+               "<mark_cache_size>268435456</mark_cache_size><users_config>users.xml"
+               "</users_config><default_profile>default</default_profile>"
+               "<default_database>default</default_database>"
+               "<compression><case><method>zstd</method></case></compression></yandex>\n",
+               http, tcp, dir.c_str(), dir.c_str(), dir.c_str(), dir.c_str());
+  std::fclose(f);
+  f = std::fopen((dir + "/users.xml").c_str(), "w");
+  std::fprintf(f,
+               "<yandex><profiles><default></default></profiles><users><default><password>"
+               "</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile>"
+               "<quota>default</quota></default></users><quotas><default></default></quotas>"
+               "</yandex>\n");
+  std::fclose(f);
+  std::fflush(nullptr);
+  pid = ::fork();
+  if (pid == 0) {
+    FILE* log = std::freopen((dir + "/log").c_str(), "w", stderr);
+    (void)log;
+    (void)!std::freopen((dir + "/log").c_str(), "a", stdout);
+    ::execl(binary.c_str(), binary.c_str(), ("--config-file=" + dir + "/config.xml").c_str(),
+            nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 300; ++i) {
+    HttpConnection c(http);
+    if (c.ok() && c.Exchange(Query("SELECT 1")) == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+std::string ClickHouse::Query(const std::string& sql, const std::string& body) {
+  std::string target = "/?query=";
+  for (char c : sql) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      target += c;
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+      target += hex;
+    }
+  }
+  return "POST " + target +
+         " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         body;
+}
+
+void ClickHouse::Stop() {
+  if (pid > 0) {
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+  }
+  (void)!std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace waggle::bench

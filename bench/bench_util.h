@@ -53,4 +53,19 @@ class HttpConnection {
   std::string in_;
 };
 
+// A clickhouse-server child process in a temp dir on free loopback ports, with zstd as its
+// compression method (its best), for the side-by-side references.
+struct ClickHouse {
+  pid_t pid = -1;
+  uint16_t http = 0;
+  std::string dir;
+
+  // Starts `binary` and waits (up to 30 s) for its HTTP interface.
+  bool Start(const std::string& binary);
+  // An HTTP request running `sql` with `body` as its data.
+  static std::string Query(const std::string& sql, const std::string& body = "");
+  // SIGTERM, wait, remove the dir.
+  void Stop();
+};
+
 }  // namespace waggle::bench

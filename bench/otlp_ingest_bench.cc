@@ -288,78 +288,6 @@ constexpr const char* kTable =
     "attr_keys Array(String), attr_values Array(String), event_names Array(String)) "
     "ENGINE = MergeTree() ORDER BY (service, name, start_ns)";
 
-struct ClickHouse {
-  pid_t pid = -1;
-  uint16_t http = 0;
-  std::string dir;
-
-  bool Start(const std::string& binary) {
-    char tmpl[] = "/tmp/waggle-bench-ch-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    http = waggle::bench::FreePort();
-    const uint16_t tcp = waggle::bench::FreePort();
-    FILE* f = std::fopen((dir + "/config.xml").c_str(), "w");
-    std::fprintf(f,
-                 "<yandex><logger><level>warning</level><console>1</console></logger>"
-                 "<listen_host>127.0.0.1</listen_host><http_port>%u</http_port>"
-                 "<tcp_port>%u</tcp_port><path>%s/data/</path><tmp_path>%s/tmp/</tmp_path>"
-                 "<user_files_path>%s/files/</user_files_path>"
-                 "<format_schema_path>%s/schemas/</format_schema_path>"
-                 "<mark_cache_size>268435456</mark_cache_size><users_config>users.xml"
-                 "</users_config><default_profile>default</default_profile>"
-                 "<default_database>default</default_database></yandex>\n",
-                 http, tcp, dir.c_str(), dir.c_str(), dir.c_str(), dir.c_str());
-    std::fclose(f);
-    f = std::fopen((dir + "/users.xml").c_str(), "w");
-    std::fprintf(f,
-                 "<yandex><profiles><default></default></profiles><users><default><password>"
-                 "</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile>"
-                 "<quota>default</quota></default></users><quotas><default></default></quotas>"
-                 "</yandex>\n");
-    std::fclose(f);
-    std::fflush(nullptr);
-    pid = ::fork();
-    if (pid == 0) {
-      FILE* log = std::freopen((dir + "/log").c_str(), "w", stderr);
-      (void)log;
-      (void)!std::freopen((dir + "/log").c_str(), "a", stdout);
-      ::execl(binary.c_str(), binary.c_str(), ("--config-file=" + dir + "/config.xml").c_str(),
-              nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 300; ++i) {
-      waggle::bench::HttpConnection c(http);
-      if (c.ok() && c.Exchange(Query("SELECT 1")) == 200) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
-  static std::string Query(const std::string& sql, const std::string& body = "") {
-    std::string target = "/?query=";
-    for (char c : sql) {
-      if (std::isalnum(static_cast<unsigned char>(c))) {
-        target += c;
-      } else {
-        char hex[4];
-        std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
-        target += hex;
-      }
-    }
-    return "POST " + target +
-           " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
-           body;
-  }
-
-  void Stop() {
-    if (pid > 0) {
-      ::kill(pid, SIGTERM);
-      ::waitpid(pid, nullptr, 0);
-    }
-    (void)!std::system(("rm -rf " + dir).c_str());
-  }
-};
-
 // Runs `fn(connection)` on kConnections threads; returns seconds, or -1 if any failed.
 template <typename Fn>
 double Parallel(Fn fn) {
@@ -467,12 +395,12 @@ int main(int argc, char** argv) {
   const int exit_code = w.Stop();
 
   // Reference: the same spans into ClickHouse, 65,536 rows an insert.
-  ClickHouse ch;
+  waggle::bench::ClickHouse ch;
   double ch_s = -1;
   uint64_t ch_rows = 0;
   if (ch.Start(clickhouse)) {
     waggle::bench::HttpConnection setup(ch.http);
-    setup.Exchange(ClickHouse::Query(kTable));
+    setup.Exchange(waggle::bench::ClickHouse::Query(kTable));
     std::vector<std::string> bodies;
     const size_t rows_per_insert = 65536;
     std::string body;
@@ -491,7 +419,8 @@ int main(int argc, char** argv) {
       waggle::bench::HttpConnection conn(ch.http);
       for (uint64_t i = 0; i < inserts_per_connection; ++i) {
         const std::string& rb = bodies[(c + i) % bodies.size()];
-        if (conn.Exchange(ClickHouse::Query("INSERT INTO spans FORMAT RowBinary", rb)) != 200) {
+        if (conn.Exchange(waggle::bench::ClickHouse::Query("INSERT INTO spans FORMAT RowBinary",
+                                                           rb)) != 200) {
           return false;
         }
       }

@@ -37,12 +37,12 @@ struct EngineOptions {
 
   // The head is sealed into a block past either size, or when its oldest write is this old.
   size_t head_max_rows = 1 << 20;
-  size_t head_max_bytes = 192ull << 20;
+  size_t head_max_bytes = 64ull << 20;
   int64_t head_max_age_ns = 300ll * 1'000'000'000;
   // Level-0 blocks are merged once this many have gathered, into blocks of at most
   // compact_max_rows.
   size_t compact_trigger = 4;
-  size_t compact_max_rows = 4 << 20;
+  size_t compact_max_rows = 1 << 19;  // bounds the memory a merge takes
   // Retention: blocks whose newest span is older than this go (0: keep forever); when the
   // blocks take more than max_disk_bytes, the oldest go first (0: no cap).
   int64_t retention_ns = 0;

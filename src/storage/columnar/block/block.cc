@@ -712,6 +712,32 @@ Status Block::ReadLogs(std::vector<TraceRecord>* out) const {
   return ReadAllPages(meta_.log_pages, out);
 }
 
+Status Block::CountIntRange(IntField field, int64_t lo, int64_t hi, uint64_t* count) const {
+  const ColumnMeta* column = nullptr;
+  for (const ColumnMeta& c : meta_.columns) {
+    if (c.kind == ColumnKind::kInt && c.field == static_cast<uint8_t>(field)) column = &c;
+  }
+  if (column == nullptr) return Corrupt(path_ + ": no such int column");
+  std::string raw;
+  std::vector<int64_t> values;
+  for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
+    const size_t m = meta_.row_groups[g].rows;
+    if (column->max[g] < lo || column->min[g] > hi) continue;
+    if (column->min[g] >= lo && column->max[g] <= hi) {
+      *count += m;
+      continue;
+    }
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(column->chunks[g], &raw));
+    std::string_view in = raw;
+    values.clear();
+    WAGGLE_RETURN_IF_ERROR(DecodeInts(&in, m, &values));
+    uint64_t n = 0;
+    for (int64_t v : values) n += (v >= lo) & (v <= hi);
+    *count += n;
+  }
+  return Status::Ok();
+}
+
 Status Block::ReadTraces(std::vector<TraceEntry>* out) const {
   std::string raw;
   for (const PageMeta& p : meta_.trace_pages) {

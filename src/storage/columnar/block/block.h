@@ -124,6 +124,10 @@ class Block {
   Status ReadDocuments(std::vector<TraceRecord>* out) const;
   Status ReadLogs(std::vector<TraceRecord>* out) const;
 
+  // Counts the rows whose integer column `field` lies in [lo, hi]: a row group is skipped or
+  // taken whole by its min/max, the others are decoded and compared.
+  Status CountIntRange(IntField field, int64_t lo, int64_t hi, uint64_t* count) const;
+
   // The key a Bloom filter over values uses.
   static std::string ValueKey(std::string_view column, std::string_view value);
 

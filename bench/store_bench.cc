@@ -1,0 +1,332 @@
+// The embedded store on the generated workload, against clickhouse-server on the same spans
+// in the same run (MergeTree ordered by service, name and start time, ids binary, zstd):
+// bytes a span on disk, trace by id (p50/p99), a filtered scan of one column, ingest, restart
+// and peak RSS.
+//
+//   build/bench/store_bench [--spans N] [--clickhouse /usr/sbin/clickhouse-server]
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_util.h"
+#include "storage/columnar/engine.h"
+#include "workload/generator.h"
+
+namespace {
+
+using waggle::bench::Clock;
+using waggle::bench::Seconds;
+using waggle::model::Span;
+namespace columnar = waggle::storage::columnar;
+
+constexpr size_t kBatchSpans = 4096;
+constexpr int kWriters = 2;
+constexpr int kLookups = 2000;
+constexpr int64_t kScanThresholdNs = 100'000'000;  // spans slower than 100 ms
+
+uint64_t PeakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_maxrss) / 1024;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+// Writer `w`'s share of the workload: whole traces from its own seed.
+waggle::workload::WorkloadOptions OptionsFor(int w) {
+  waggle::workload::WorkloadOptions o;
+  o.seed = 1000 + w;
+  o.traces_per_second = 2000;  // an hour holds about 7M traces
+  return o;
+}
+
+void PutVarint(std::string* o, uint64_t v) {
+  while (v >= 0x80) {
+    o->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  o->push_back(static_cast<char>(v));
+}
+void RbString(std::string* o, std::string_view s) {
+  PutVarint(o, s.size());
+  o->append(s);
+}
+template <typename T>
+void RbFixed(std::string* o, T v) {
+  o->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+constexpr const char* kTable =
+    "CREATE TABLE spans (trace_id FixedString(16), span_id UInt64, parent_span_id UInt64, "
+    "service String, name String, kind UInt8, start_ns UInt64, duration_ns Int64, "
+    "status UInt8, http_method String, http_route String, http_status UInt16, "
+    "attr_keys Array(String), attr_values Array(String)) "
+    "ENGINE = MergeTree() ORDER BY (service, name, start_ns)";
+
+void RowBinary(const Span& s, std::string* o) {
+  o->append(reinterpret_cast<const char*>(s.trace_id.bytes.data()), 16);
+  RbFixed<uint64_t>(o, s.span_id.value);
+  RbFixed<uint64_t>(o, s.parent_span_id.value);
+  RbString(o, s.service);
+  RbString(o, s.name);
+  RbFixed<uint8_t>(o, static_cast<uint8_t>(s.kind));
+  RbFixed<uint64_t>(o, static_cast<uint64_t>(s.start_ns));
+  RbFixed<int64_t>(o, s.end_ns - s.start_ns);
+  RbFixed<uint8_t>(o, s.status_flags);
+  RbString(o, s.http_method);
+  RbString(o, s.http_route);
+  RbFixed<uint16_t>(o, static_cast<uint16_t>(s.http_status));
+  PutVarint(o, s.attributes.size());
+  for (const auto& a : s.attributes) RbString(o, a.key);
+  PutVarint(o, s.attributes.size());
+  for (const auto& a : s.attributes) {
+    if (a.value.type == waggle::model::AttributeValue::Type::kInt ||
+        a.value.type == waggle::model::AttributeValue::Type::kBool) {
+      RbString(o, std::to_string(a.value.int_value));
+    } else if (a.value.type == waggle::model::AttributeValue::Type::kDouble) {
+      RbString(o, std::to_string(a.value.double_value));
+    } else {
+      RbString(o, a.value.string_value);
+    }
+  }
+}
+
+// Runs kWriters generators to `total` spans, handing each batch to `sink(writer, spans)`;
+// returns the trace ids sampled for lookups.
+template <typename Sink>
+std::vector<waggle::model::TraceId> Generate(uint64_t total, Sink sink) {
+  std::vector<waggle::model::TraceId> sample;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      waggle::workload::Generator gen(OptionsFor(w));
+      std::mt19937_64 rng(w);
+      std::vector<Span> batch, trace;
+      uint64_t written = 0;
+      const uint64_t share = total / kWriters;
+      while (written < share) {
+        batch.clear();
+        while (batch.size() < kBatchSpans) {
+          trace.clear();
+          gen.NextTrace(&trace);
+          if (rng() % 2000 == 0) {
+            std::lock_guard<std::mutex> l(mu);
+            sample.push_back(trace[0].trace_id);
+          }
+          for (auto& s : trace) batch.push_back(std::move(s));
+        }
+        written += batch.size();
+        sink(w, batch);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return sample;
+}
+
+uint64_t DirBytes(const std::string& dir) {
+  std::string out;
+  FILE* p = popen(("du -sb " + dir + " | cut -f1").c_str(), "r");
+  char buf[64] = {};
+  if (p && std::fgets(buf, sizeof buf, p)) out = buf;
+  if (p) pclose(p);
+  return std::strtoull(out.c_str(), nullptr, 10);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  uint64_t total = 10'000'000;
+  std::string clickhouse = "/usr/sbin/clickhouse-server";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--spans" && i + 1 < argc) total = std::strtoull(argv[++i], nullptr, 10);
+    if (a == "--clickhouse" && i + 1 < argc) clickhouse = argv[++i];
+  }
+  char tmpl[] = "/tmp/waggle-store-bench-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  columnar::EngineOptions options;
+  options.dir = dir;
+
+  // --- ingest -----------------------------------------------------------------------------
+  std::atomic<uint64_t> spans_written{0};
+  std::atomic<int64_t> write_ns{0};
+  std::vector<waggle::model::TraceId> sample;
+  double flush_s = 0;
+  {
+    auto engine = columnar::Engine::Open(options);
+    if (!engine.ok()) {
+      std::fprintf(stderr, "store_bench: %s\n", engine.status().ToString().c_str());
+      return 1;
+    }
+    waggle::model::SpanBatch batches[kWriters];
+    sample = Generate(total, [&](int w, std::vector<Span>& spans) {
+      batches[w].spans.swap(spans);
+      const auto t0 = Clock::now();
+      waggle::Status s = (*engine)->Write(batches[w], waggle::storage::Durability::kSync);
+      write_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+      if (!s.ok()) std::fprintf(stderr, "write: %s\n", s.ToString().c_str());
+      spans_written += batches[w].spans.size();
+      batches[w].spans.swap(spans);
+    });
+    const auto t0 = Clock::now();
+    (void)(*engine)->SealHead();
+    (void)(*engine)->Maintain();
+    flush_s = Seconds(Clock::now() - t0);
+  }
+  const uint64_t n = spans_written.load();
+  // Writers ran concurrently on kWriters threads: time inside Write per thread.
+  const double per_core = n / (write_ns.load() / 1e9);
+  const uint64_t waggle_bytes = DirBytes(dir);
+
+  // --- restart, lookups, scan -----------------------------------------------------------
+  const auto r0 = Clock::now();
+  auto engine = columnar::Engine::Open(options);
+  const double restart_s = Seconds(Clock::now() - r0);
+  if (!engine.ok()) return 1;
+  std::vector<double> lookup_ms;
+  uint64_t found = 0;
+  for (int i = 0; i < kLookups; ++i) {
+    const auto& id = sample[i % sample.size()];
+    const auto t0 = Clock::now();
+    auto t = (*engine)->FetchTrace(id);
+    lookup_ms.push_back(Seconds(Clock::now() - t0) * 1e3);
+    found += t.ok() && !t->spans.empty();
+  }
+  // A filtered scan of one column over every block, best of three.
+  std::string blocks_dir = dir + "/blocks";
+  std::vector<std::unique_ptr<columnar::block::Block>> blocks;
+  auto names = waggle::Env::Default()->ListDir(blocks_dir);
+  if (!names.ok()) return 1;
+  for (const auto& name : *names) {
+    auto b = columnar::block::Block::Open(waggle::Env::Default(), blocks_dir + "/" + name);
+    if (b.ok()) blocks.push_back(std::move(*b));
+  }
+  double scan_s = 1e9;
+  uint64_t slow = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    slow = 0;
+    const auto t0 = Clock::now();
+    for (const auto& b : blocks) {
+      (void)b->CountIntRange(columnar::IntField::kDurationNs, kScanThresholdNs, INT64_MAX, &slow);
+    }
+    scan_s = std::min(scan_s, Seconds(Clock::now() - t0));
+  }
+  const uint64_t rss = PeakRssMiB();
+  engine->reset();  // close
+  (void)!std::system(("rm -rf " + dir).c_str());
+
+  std::printf("store_bench: %" PRIu64 " generated spans, %d writers, batches of %zu\n", n, kWriters,
+              kBatchSpans);
+  std::printf(
+      "  waggle ingest (Engine::Write, fsync): %10.0f spans/s per core (target 1,000,000)\n",
+      per_core);
+  std::printf("  waggle head -> blocks at the end:     %10.2f s\n", flush_s);
+  std::printf("  waggle bytes on disk:                 %10.1f B/span (%" PRIu64 " bytes)\n",
+              static_cast<double>(waggle_bytes) / n, waggle_bytes);
+  std::printf("  waggle restart with %" PRIu64 " spans:   %10.3f s (target 1 s)\n", n, restart_s);
+  std::printf("  waggle trace by id:                   p50 %.3f ms, p99 %.3f ms (%" PRIu64
+              " of %d found; target p99 2 ms)\n",
+              Percentile(lookup_ms, 0.5), Percentile(lookup_ms, 0.99), found, kLookups);
+  std::printf("  waggle scan duration > 100 ms:        %10.0f rows/s on one core (%" PRIu64
+              " match; target 1e9)\n",
+              n / scan_s, slow);
+  std::printf("  peak RSS of the bench process:        %10" PRIu64 " MiB (target 512)\n", rss);
+
+  // --- reference: ClickHouse ---------------------------------------------------------------
+  waggle::bench::ClickHouse ch;
+  if (!ch.Start(clickhouse)) {
+    std::fprintf(stderr, "store_bench: clickhouse-server did not start (%s)\n", clickhouse.c_str());
+    return 0;
+  }
+  using Q = waggle::bench::ClickHouse;
+  waggle::bench::HttpConnection setup(ch.http);
+  std::string created;
+  if (setup.Exchange(Q::Query(kTable), &created) != 200) {
+    std::fprintf(stderr, "store_bench: CREATE TABLE failed: %s\n", created.c_str());
+  }
+  // A connection per insert: the server closes idle keep-alive connections after 3 s.
+  auto insert = [&](const std::string& rows) {
+    waggle::bench::HttpConnection c(ch.http);
+    std::string answer;
+    if (c.Exchange(Q::Query("INSERT INTO spans FORMAT RowBinary", rows), &answer) != 200) {
+      std::fprintf(stderr, "store_bench: insert failed: %.300s\n", answer.c_str());
+    }
+  };
+  std::string rb[kWriters];
+  const auto c0 = Clock::now();
+  Generate(total, [&](int w, std::vector<Span>& spans) {
+    for (const Span& s : spans) RowBinary(s, &rb[w]);
+    if (rb[w].size() > (64 << 20)) {
+      insert(rb[w]);
+      rb[w].clear();
+    }
+  });
+  for (int w = 0; w < kWriters; ++w) {
+    if (!rb[w].empty()) insert(rb[w]);
+  }
+  const double ch_ingest_s = Seconds(Clock::now() - c0);
+  waggle::bench::HttpConnection query(ch.http);
+  query.Exchange(Q::Query("OPTIMIZE TABLE spans FINAL"));
+  std::string body;
+  query.Exchange(Q::Query("SELECT count() FROM spans"), &body);
+  const uint64_t ch_rows = std::strtoull(body.c_str(), nullptr, 10);
+  if (ch_rows == 0) std::fprintf(stderr, "store_bench: count: %.300s\n", body.c_str());
+  query.Exchange(
+      Q::Query("SELECT sum(bytes_on_disk) FROM system.parts WHERE table = 'spans' AND active"),
+      &body);
+  uint64_t ch_bytes = std::strtoull(body.c_str(), nullptr, 10);
+  if (ch_bytes == 0) {
+    query.Exchange(Q::Query("SELECT sum(bytes) FROM system.parts WHERE table = 'spans' AND active"),
+                   &body);
+    ch_bytes = std::strtoull(body.c_str(), nullptr, 10);
+  }
+  std::vector<double> ch_ms;
+  for (int i = 0; i < 200; ++i) {
+    const auto& id = sample[i % sample.size()];
+    const auto t0 = Clock::now();
+    query.Exchange(Q::Query("SELECT * FROM spans WHERE trace_id = unhex('" + id.ToHex() + "')"),
+                   &body);
+    ch_ms.push_back(Seconds(Clock::now() - t0) * 1e3);
+  }
+  double ch_scan_s = 1e9;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = Clock::now();
+    query.Exchange(Q::Query("SELECT count() FROM spans WHERE duration_ns >= " +
+                            std::to_string(kScanThresholdNs) + " SETTINGS max_threads = 1"),
+                   &body);
+    ch_scan_s = std::min(ch_scan_s, Seconds(Clock::now() - t0));
+  }
+  const uint64_t ch_rss = waggle::bench::PeakRssKiB(ch.pid) / 1024;
+  ch.Stop();
+  const double ch_bps = static_cast<double>(ch_bytes) / std::max<uint64_t>(1, ch_rows);
+  std::printf("  reference ClickHouse (%" PRIu64 " rows, zstd, same spans):\n", ch_rows);
+  std::printf("    bytes on disk %.1f B/span; ratio waggle/ClickHouse %.2f (target <= 0.5)\n",
+              ch_bps, (static_cast<double>(waggle_bytes) / n) / ch_bps);
+  std::printf("    trace by id p50 %.3f ms, p99 %.3f ms (table not sorted by trace id)\n",
+              Percentile(ch_ms, 0.5), Percentile(ch_ms, 0.99));
+  std::printf(
+      "    scan duration >= 100 ms: %.0f rows/s on one thread; ratio waggle/ClickHouse %.2f\n",
+      ch_rows / ch_scan_s, (n / scan_s) / (ch_rows / ch_scan_s));
+  std::printf(
+      "    ingest (RowBinary over HTTP, 64 MiB inserts, not fsync'd): %.0f rows/s with "
+      "generation; peak RSS %" PRIu64 " MiB\n",
+      ch_rows / ch_ingest_s, ch_rss);
+  return 0;
+}
