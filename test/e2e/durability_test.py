@@ -13,8 +13,9 @@
                        flipped inside an earlier record loses that record's trace only (counted
                        as one corrupt region), and later writes go on being kept (the WAL
                        is damaged after kill -9: a clean stop leaves it empty)
-  DurabilityCleanRestart  SIGTERM writes the head into a block; the restart replays no WAL
-                       record and every document reads back
+  DurabilityCleanRestart  SIGTERM writes the head into a block, which `waggle inspect` lists
+                       with its spans and columns; the restart replays no WAL record and
+                       every document reads back
 
 A document is ACKNOWLEDGED when its PutTraceSegments request got HTTP 200 and the reply did not
 list it in UnprocessedTraceSegments (the API's documents are fsynced before the reply). A UDP
@@ -32,6 +33,7 @@ import os
 import random
 import re
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -516,6 +518,20 @@ class DurabilityCleanRestart(TempDirTestCase):
             conn.close()
         self.assertEqual(200, status, body)
         self.terminate_cleanly(waggle)
+        # `waggle inspect` reads the block the clean stop wrote.
+        inspect = subprocess.run([WAGGLE_BIN, "inspect", str(waggle.data_dir)],
+                                 capture_output=True, text=True, timeout=30)
+        self.assertEqual(0, inspect.returncode, inspect.stderr)
+        totals = re.search(r"(\d+) blocks, (\d+) spans, (\d+) bytes", inspect.stdout)
+        self.assertIsNotNone(totals, inspect.stdout)
+        self.assertEqual((1, len(documents)), (int(totals[1]), int(totals[2])), inspect.stdout)
+        for column in ("trace_id", "span_id", "service", "duration_ns", "(x-ray documents)",
+                       "(bloom filters)"):
+            self.assertRegex(inspect.stdout, r"\n  %s +\d+" % re.escape(column))
+        missing = subprocess.run([WAGGLE_BIN, "inspect", str(waggle.data_dir) + "/nowhere"],
+                                 capture_output=True, text=True, timeout=30)
+        self.assertEqual(1, missing.returncode)
+        self.assertIn("holds no waggle store", missing.stderr)
         waggle.restart()
         metrics = read_metrics(waggle.http_url)
         self.assertEqual(0, metrics["waggle_store_wal_records_replayed"], waggle.log_tail())
