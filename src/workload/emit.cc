@@ -1,8 +1,5 @@
 #include "workload/emit.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,6 +9,7 @@
 
 #include "base/base64.h"
 #include "codec/otlp/proto_wire.h"
+#include "codec/xray/segment_json.h"
 #include "workload/random.h"
 
 namespace waggle::workload {
@@ -26,18 +24,15 @@ using model::SpanKind;
 // ---------------------------------------------------------------------------------------------
 // X-Ray.
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+using codec::xray::EntityName;
+using codec::xray::IsSqlSystem;
+using codec::xray::JsonWriter;
+using codec::xray::WriteAttributeValue;
+using codec::xray::WriteKey;
+using codec::xray::WriteSeconds;
+using codec::xray::WriteString;
 
 constexpr std::string_view kDatagramHeader = "{\"format\":\"json\",\"version\":1}\n";
-
-void Str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-void Key(JsonWriter& w, std::string_view s) {
-  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-// Epoch seconds with microseconds, as the SDKs send them.
-void Seconds(JsonWriter& w, int64_t ns) { w.Double(static_cast<double>(ns / 1000) / 1e6); }
 
 const AttributeValue* Find(const Span& span, std::string_view key) {
   for (const Attribute& a : span.attributes) {
@@ -82,36 +77,6 @@ bool Consumed(std::string_view key) {
   return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
 }
 
-bool IsSqlSystem(std::string_view db) {
-  static constexpr std::string_view kSql[] = {"db2",    "derby",    "hive",     "mariadb",
-                                              "mssql",  "mysql",    "oracle",   "postgresql",
-                                              "sqlite", "teradata", "other_sql"};
-  return std::find(std::begin(kSql), std::end(kSql), db) != std::end(kSql);
-}
-
-// X-Ray names: letters, digits, whitespace and _ . : / % & # = + \ - @, at most 200 bytes
-// here (a little stricter than 200 characters), never empty.
-std::string EntityName(std::string_view name) {
-  std::string out;
-  bool cut = false;
-  for (unsigned char c : name) {
-    if (out.size() >= 200) {
-      cut = true;
-      break;
-    }
-    const bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80 ||
-        std::string_view(" _.:/%&#=+\\-@").find(static_cast<char>(c)) != std::string_view::npos;
-    if (ok) out.push_back(static_cast<char>(c));
-  }
-  if (cut) {
-    // Drop a code point the byte limit may have cut in two.
-    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xc0) == 0x80) out.pop_back();
-    if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xc0) out.pop_back();
-  }
-  return out.empty() ? "span" : out;
-}
-
 // Annotation keys must be [A-Za-z0-9_] to be filterable.
 std::string AnnotationKey(std::string_view key) {
   std::string out(key);
@@ -119,36 +84,6 @@ std::string AnnotationKey(std::string_view key) {
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) c = '_';
   }
   return out;
-}
-
-void WriteValue(JsonWriter& w, const AttributeValue& v) {
-  switch (v.type) {
-    case AttributeValue::Type::kInt:
-      w.Int64(v.int_value);
-      break;
-    case AttributeValue::Type::kBool:
-      w.Bool(v.int_value != 0);
-      break;
-    case AttributeValue::Type::kDouble:
-      if (std::isfinite(v.double_value)) {
-        w.Double(v.double_value);
-      } else {
-        w.Null();
-      }
-      break;
-    case AttributeValue::Type::kJson:
-      w.RawValue(v.string_value.data(), v.string_value.size(), rapidjson::kObjectType);
-      break;
-    case AttributeValue::Type::kBytes: {
-      std::string text;  // raw bytes are not JSON text: base64, as protobuf JSON writes them
-      base64::Append(&text, v.string_value);
-      Str(w, text);
-      break;
-    }
-    case AttributeValue::Type::kString:
-      Str(w, v.string_value);
-      break;
-  }
 }
 
 struct StackFrame {
@@ -261,40 +196,40 @@ class XRayRenderer {
                                       s.kind == SpanKind::kConsumer);
     const bool outgoing = s.kind == SpanKind::kClient || s.kind == SpanKind::kProducer;
     w.StartObject();
-    Key(w, "name");
+    WriteKey(w, "name");
     if (segment) {
-      Str(w, EntityName(s.service.empty() ? s.name : s.service));
+      WriteString(w, EntityName(s.service.empty() ? s.name : s.service));
     } else {
-      Str(w, EntityName(outgoing && !s.peer.empty() ? s.peer : s.name));
+      WriteString(w, EntityName(outgoing && !s.peer.empty() ? s.peer : s.name));
     }
-    Key(w, "id");
-    Str(w, s.span_id.ToHex());
-    Key(w, "start_time");
-    Seconds(w, s.start_ns);
+    WriteKey(w, "id");
+    WriteString(w, s.span_id.ToHex());
+    WriteKey(w, "start_time");
+    WriteSeconds(w, s.start_ns);
     if (s.in_progress) {
-      Key(w, "in_progress");
+      WriteKey(w, "in_progress");
       w.Bool(true);
     } else {
-      Key(w, "end_time");
-      Seconds(w, s.end_ns);
+      WriteKey(w, "end_time");
+      WriteSeconds(w, s.end_ns);
     }
     if (document) {
-      Key(w, "trace_id");
-      Str(w, s.trace_id.ToXRay());
+      WriteKey(w, "trace_id");
+      WriteString(w, s.trace_id.ToXRay());
       if (!s.parent_span_id.IsZero()) {
-        Key(w, "parent_id");
-        Str(w, s.parent_span_id.ToHex());
+        WriteKey(w, "parent_id");
+        WriteString(w, s.parent_span_id.ToHex());
       }
       if (!segment) {
-        Key(w, "type");
-        Str(w, "subsegment");
+        WriteKey(w, "type");
+        WriteString(w, "subsegment");
       }
     }
     const bool aws_call =
         FindString(s, "rpc.system") == "aws-api" || !FindString(s, "aws.operation").empty();
     if (!segment && outgoing) {
-      Key(w, "namespace");
-      Str(w, aws_call ? "aws" : "remote");
+      WriteKey(w, "namespace");
+      WriteString(w, aws_call ? "aws" : "remote");
     }
     if (segment) {
       const std::string_view platform = FindString(s, "cloud.platform");
@@ -305,32 +240,32 @@ class XRayRenderer {
                                           ? "AWS::ElasticBeanstalk::Environment"
                                           : "";
       if (!origin.empty()) {
-        Key(w, "origin");
-        Str(w, origin);
+        WriteKey(w, "origin");
+        WriteString(w, origin);
       }
       if (auto user = FindString(s, "enduser.id"); !user.empty()) {
-        Key(w, "user");
-        Str(w, user);
+        WriteKey(w, "user");
+        WriteString(w, user);
       }
       if (auto version = FindString(s, "service.version"); !version.empty()) {
-        Key(w, "service");
+        WriteKey(w, "service");
         w.StartObject();
-        Key(w, "version");
-        Str(w, version);
+        WriteKey(w, "version");
+        WriteString(w, version);
         w.EndObject();
       }
     }
     Http(w, s);
     if (s.status_flags & model::kStatusError) {
-      Key(w, "error");
+      WriteKey(w, "error");
       w.Bool(true);
     }
     if (s.status_flags & model::kStatusThrottle) {
-      Key(w, "throttle");
+      WriteKey(w, "throttle");
       w.Bool(true);
     }
     if (s.status_flags & model::kStatusFault) {
-      Key(w, "fault");
+      WriteKey(w, "fault");
       w.Bool(true);
     }
     Aws(w, s, segment, aws_call);
@@ -339,7 +274,7 @@ class XRayRenderer {
     Annotations(w, s);
     if (!lean) Metadata(w, s, segment);
     if (embed && !children_[i].empty()) {
-      Key(w, "subsegments");
+      WriteKey(w, "subsegments");
       w.StartArray();
       for (size_t c : children_[i]) Entity(w, c, /*document=*/false, /*embed=*/true, lean);
       w.EndArray();
@@ -353,15 +288,15 @@ class XRayRenderer {
                          !s.user_agent.empty();
     const bool response = s.http_status > 0 || length != nullptr;
     if (!request && !response) return;
-    Key(w, "http");
+    WriteKey(w, "http");
     w.StartObject();
     if (request) {
-      Key(w, "request");
+      WriteKey(w, "request");
       w.StartObject();
       auto field = [&w](std::string_view key, const std::string& value) {
         if (value.empty()) return;
-        Key(w, key);
-        Str(w, value);
+        WriteKey(w, key);
+        WriteString(w, value);
       };
       field("method", s.http_method);
       field("url", s.http_url);
@@ -370,14 +305,14 @@ class XRayRenderer {
       w.EndObject();
     }
     if (response) {
-      Key(w, "response");
+      WriteKey(w, "response");
       w.StartObject();
       if (s.http_status > 0) {
-        Key(w, "status");
+        WriteKey(w, "status");
         w.Int(s.http_status);
       }
       if (length) {
-        Key(w, "content_length");
+        WriteKey(w, "content_length");
         w.Int64(length->int_value);
       }
       w.EndObject();
@@ -394,22 +329,22 @@ class XRayRenderer {
       if (sdk.find(" for ") == std::string::npos && !language.empty()) {
         sdk.append(" for ").append(language);
       }
-      Key(w, "aws");
+      WriteKey(w, "aws");
       w.StartObject();
-      Key(w, "xray");
+      WriteKey(w, "xray");
       w.StartObject();
-      Key(w, "sdk");
-      Str(w, sdk);
+      WriteKey(w, "sdk");
+      WriteString(w, sdk);
       if (auto version = FindString(s, "telemetry.sdk.version"); !version.empty()) {
-        Key(w, "sdk_version");
-        Str(w, version);
+        WriteKey(w, "sdk_version");
+        WriteString(w, version);
       }
       w.EndObject();
       w.EndObject();
       return;
     }
     if (!aws_call) return;
-    Key(w, "aws");
+    WriteKey(w, "aws");
     w.StartObject();
     static constexpr std::pair<std::string_view, std::string_view> kFields[] = {
         {"aws.operation", "operation"},
@@ -418,8 +353,8 @@ class XRayRenderer {
         {"aws.table_name", "table_name"}};
     for (const auto& [key, field] : kFields) {
       if (auto v = FindString(s, key); !v.empty()) {
-        Key(w, field);
-        Str(w, v);
+        WriteKey(w, field);
+        WriteString(w, v);
       }
     }
     w.EndObject();
@@ -427,7 +362,7 @@ class XRayRenderer {
 
   static void Sql(JsonWriter& w, const Span& s) {
     if (!IsSqlSystem(s.db_system)) return;
-    Key(w, "sql");
+    WriteKey(w, "sql");
     w.StartObject();
     std::string url = s.db_system + "://";
     url.append(FindString(s, "server.address"));
@@ -435,17 +370,17 @@ class XRayRenderer {
       url.append(":").append(std::to_string(port->int_value));
     }
     url.append("/").append(FindString(s, "db.name"));
-    Key(w, "url");
-    Str(w, url);
-    Key(w, "database_type");
-    Str(w, s.db_system);
+    WriteKey(w, "url");
+    WriteString(w, url);
+    WriteKey(w, "database_type");
+    WriteString(w, s.db_system);
     if (auto query = FindString(s, "db.statement"); !query.empty()) {
-      Key(w, "sanitized_query");
-      Str(w, query);
+      WriteKey(w, "sanitized_query");
+      WriteString(w, query);
     }
     if (auto user = FindString(s, "db.user"); !user.empty()) {
-      Key(w, "user");
-      Str(w, user);
+      WriteKey(w, "user");
+      WriteString(w, user);
     }
     w.EndObject();
   }
@@ -454,9 +389,9 @@ class XRayRenderer {
     size_t n = 0;
     for (const model::SpanEvent& e : s.events) n += e.name == "exception";
     if (n == 0) return;
-    Key(w, "cause");
+    WriteKey(w, "cause");
     w.StartObject();
-    Key(w, "exceptions");
+    WriteKey(w, "exceptions");
     w.StartArray();
     uint64_t k = 0;
     for (const model::SpanEvent& e : s.events) {
@@ -468,35 +403,35 @@ class XRayRenderer {
                    : std::string_view();
       };
       w.StartObject();
-      Key(w, "id");
+      WriteKey(w, "id");
       // Stable for the span and the exception's place in it.
       model::SpanId id{Mix64(s.span_id.value ^ (++k * 0x9e3779b97f4a7c15ull))};
-      Str(w, id.ToHex());
+      WriteString(w, id.ToHex());
       if (auto type = attr("exception.type"); !type.empty()) {
-        Key(w, "type");
-        Str(w, type);
+        WriteKey(w, "type");
+        WriteString(w, type);
       }
       if (auto message = attr("exception.message"); !message.empty()) {
-        Key(w, "message");
-        Str(w, message);
+        WriteKey(w, "message");
+        WriteString(w, message);
       }
       if (outgoing) {
-        Key(w, "remote");
+        WriteKey(w, "remote");
         w.Bool(true);
       }
       if (!lean) {
         std::vector<StackFrame> frames = ParseStack(attr("exception.stacktrace"));
         if (!frames.empty()) {
-          Key(w, "stack");
+          WriteKey(w, "stack");
           w.StartArray();
           for (const StackFrame& f : frames) {
             w.StartObject();
-            Key(w, "path");
-            Str(w, f.path);
-            Key(w, "line");
+            WriteKey(w, "path");
+            WriteString(w, f.path);
+            WriteKey(w, "line");
             w.Int64(f.line);
-            Key(w, "label");
-            Str(w, f.label);
+            WriteKey(w, "label");
+            WriteString(w, f.label);
             w.EndObject();
           }
           w.EndArray();
@@ -516,12 +451,12 @@ class XRayRenderer {
       if (type == AttributeValue::Type::kJson || type == AttributeValue::Type::kBytes) continue;
       if (type == AttributeValue::Type::kDouble && !std::isfinite(a.value.double_value)) continue;
       if (!open) {
-        Key(w, "annotations");
+        WriteKey(w, "annotations");
         w.StartObject();
         open = true;
       }
-      Key(w, AnnotationKey(a.key));
-      WriteValue(w, a.value);
+      WriteKey(w, AnnotationKey(a.key));
+      WriteAttributeValue(w, a.value);
     }
     if (open) w.EndObject();
   }
@@ -534,7 +469,7 @@ class XRayRenderer {
     bool open = false, in_default = false;
     auto begin = [&] {
       if (open) return;
-      Key(w, "metadata");
+      WriteKey(w, "metadata");
       w.StartObject();
       open = true;
     };
@@ -547,16 +482,16 @@ class XRayRenderer {
       }
       begin();
       if (!in_default) {
-        Key(w, "default");
+        WriteKey(w, "default");
         w.StartObject();
         in_default = true;
       }
       if (a.role == AttributeRole::kResource) {
-        Key(w, "otel.resource." + a.key);
+        WriteKey(w, "otel.resource." + a.key);
       } else {
-        Key(w, a.key);
+        WriteKey(w, a.key);
       }
-      WriteValue(w, a.value);
+      WriteAttributeValue(w, a.value);
     }
     if (in_default) w.EndObject();
     for (const Attribute& a : s.attributes) {
@@ -565,8 +500,8 @@ class XRayRenderer {
         continue;
       }
       begin();
-      Key(w, std::string_view(a.key).substr(kNamespacePrefix.size()));
-      WriteValue(w, a.value);
+      WriteKey(w, std::string_view(a.key).substr(kNamespacePrefix.size()));
+      WriteAttributeValue(w, a.value);
     }
     if (open) w.EndObject();
   }

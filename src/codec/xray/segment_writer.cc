@@ -1,5 +1,7 @@
 #include "codec/xray/segment_writer.h"
 
+#include "codec/xray/segment_json.h"
+
 #include "base/base64.h"
 
 #include <rapidjson/document.h>
@@ -20,14 +22,7 @@ using model::Attribute;
 using model::AttributeRole;
 using model::AttributeValue;
 using model::SpanKind;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void Str(Writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-void Key(Writer& w, std::string_view s) {
-  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
+using Writer = JsonWriter;
 
 const AttributeValue* Find(const model::Span& span, std::string_view key, bool span_only = true) {
   for (const Attribute& a : span.attributes) {
@@ -42,79 +37,22 @@ std::string_view FindString(const model::Span& span, std::string_view key) {
                                                        : std::string_view();
 }
 
-// X-Ray names allow letters, digits, space and _ . : / % & # = + \ - @; at most 200 chars.
-std::string Sanitize(std::string_view name) {
-  std::string out;
-  for (unsigned char c : name) {
-    if (out.size() >= 200) break;
-    if (std::isalnum(c) || c >= 0x80 ||
-        std::string_view(" _.:/%&#=+\\-@").find(static_cast<char>(c)) != std::string_view::npos) {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out.empty() ? "span" : out;
-}
-
 std::string SegmentName(const model::Span& span) {
   const bool outgoing = span.kind == SpanKind::kClient || span.kind == SpanKind::kProducer ||
                         span.kind == SpanKind::kConsumer;
   if (span.kind == SpanKind::kServer || span.parent_span_id.IsZero()) {
-    if (auto s = FindString(span, "aws.local.service"); !s.empty()) return Sanitize(s);
-    if (!span.service.empty()) return Sanitize(span.service);
+    if (auto s = FindString(span, "aws.local.service"); !s.empty()) return EntityName(s);
+    if (!span.service.empty()) return EntityName(span.service);
   }
   if (outgoing) {
-    if (auto s = FindString(span, "aws.remote.service"); !s.empty()) return Sanitize(s);
+    if (auto s = FindString(span, "aws.remote.service"); !s.empty()) return EntityName(s);
   }
   for (std::string_view key : {"peer.service", "service.peer.name", "aws.service", "db.name",
                                "db.namespace", "rpc.service", "server.address", "net.peer.name"}) {
     if (!outgoing && key != "peer.service" && key != "aws.service") continue;
-    if (auto s = FindString(span, key); !s.empty()) return Sanitize(s);
+    if (auto s = FindString(span, key); !s.empty()) return EntityName(s);
   }
-  return Sanitize(span.name);
-}
-
-void WriteValue(Writer& w, const AttributeValue& v) {
-  switch (v.type) {
-    case AttributeValue::Type::kInt:
-      w.Int64(v.int_value);
-      break;
-    case AttributeValue::Type::kBool:
-      w.Bool(v.int_value != 0);
-      break;
-    case AttributeValue::Type::kDouble:
-      if (std::isfinite(v.double_value)) {
-        w.Double(v.double_value);
-      } else {
-        w.Null();
-      }
-      break;
-    case AttributeValue::Type::kJson:
-      w.RawValue(v.string_value.data(), v.string_value.size(), rapidjson::kObjectType);
-      break;
-    case AttributeValue::Type::kBytes: {
-      std::string text;  // raw bytes are not JSON text: base64, as protobuf JSON writes them
-      base64::Append(&text, v.string_value);
-      Str(w, text);
-      break;
-    }
-    default:
-      Str(w, v.string_value);
-  }
-}
-
-bool IsSqlSystem(std::string_view db) {
-  static constexpr std::array<std::string_view, 11> kSql = {
-      "db2",    "derby",      "hive",   "mariadb",  "mssql",    "mysql",
-      "oracle", "postgresql", "sqlite", "teradata", "other_sql"};
-  for (auto s : kSql) {
-    if (db == s) return true;
-  }
-  return false;
-}
-
-void Seconds(Writer& w, int64_t ns) {
-  // Microsecond precision, as the SDKs send.
-  w.Double(static_cast<double>(ns / 1000) / 1e6);
+  return EntityName(span.name);
 }
 
 // Which of the span's attributes are X-Ray annotations: its own (role kAnnotation) and the
@@ -168,89 +106,92 @@ std::string RenderSegment(const model::Span& span) {
   const bool segment = span.kind == SpanKind::kServer || span.parent_span_id.IsZero();
   const bool outgoing = span.kind == SpanKind::kClient || span.kind == SpanKind::kProducer;
   w.StartObject();
-  Key(w, "id");
-  Str(w, span.span_id.ToHex());
-  Key(w, "trace_id");
-  Str(w, span.trace_id.ToXRay());
-  Key(w, "name");
-  Str(w, SegmentName(span));
-  Key(w, "start_time");
-  Seconds(w, span.start_ns);
+  WriteKey(w, "id");
+  WriteString(w, span.span_id.ToHex());
+  WriteKey(w, "trace_id");
+  WriteString(w, span.trace_id.ToXRay());
+  WriteKey(w, "name");
+  WriteString(w, SegmentName(span));
+  WriteKey(w, "start_time");
+  WriteSeconds(w, span.start_ns);
   if (span.in_progress) {
-    Key(w, "in_progress");
+    WriteKey(w, "in_progress");
     w.Bool(true);
   } else {
-    Key(w, "end_time");
-    Seconds(w, span.end_ns);
+    WriteKey(w, "end_time");
+    WriteSeconds(w, span.end_ns);
   }
   if (!span.parent_span_id.IsZero()) {
-    Key(w, "parent_id");
-    Str(w, span.parent_span_id.ToHex());
+    WriteKey(w, "parent_id");
+    WriteString(w, span.parent_span_id.ToHex());
   }
   if (!segment) {
-    Key(w, "type");
-    Str(w, "subsegment");
+    WriteKey(w, "type");
+    WriteString(w, "subsegment");
   }
   std::string_view rpc_system = FindString(span, "rpc.system");
   if (rpc_system == "aws-api" || Find(span, "aws.service")) {
-    Key(w, "namespace");
-    Str(w, "aws");
+    WriteKey(w, "namespace");
+    WriteString(w, "aws");
   } else if (span.kind == SpanKind::kClient) {
-    Key(w, "namespace");
-    Str(w, "remote");
+    WriteKey(w, "namespace");
+    WriteString(w, "remote");
   }
-  if (auto user = FindString(span, "enduser.id"); !user.empty()) Key(w, "user"), Str(w, user);
+  if (auto user = FindString(span, "enduser.id"); !user.empty())
+    WriteKey(w, "user"), WriteString(w, user);
   if (span.status_flags & model::kStatusError) {
-    Key(w, "error");
+    WriteKey(w, "error");
     w.Bool(true);
   }
   if (span.status_flags & model::kStatusThrottle) {
-    Key(w, "throttle");
+    WriteKey(w, "throttle");
     w.Bool(true);
   }
   if (span.status_flags & model::kStatusFault) {
-    Key(w, "fault");
+    WriteKey(w, "fault");
     w.Bool(true);
   }
   if (!span.http_method.empty() || !span.http_url.empty() || span.http_status != 0) {
-    Key(w, "http");
+    WriteKey(w, "http");
     w.StartObject();
     if (!span.http_method.empty() || !span.http_url.empty() || !span.client_ip.empty() ||
         !span.user_agent.empty()) {
-      Key(w, "request");
+      WriteKey(w, "request");
       w.StartObject();
-      if (!span.http_method.empty()) Key(w, "method"), Str(w, span.http_method);
-      if (!span.http_url.empty()) Key(w, "url"), Str(w, span.http_url);
-      if (!span.user_agent.empty()) Key(w, "user_agent"), Str(w, span.user_agent);
-      if (!span.client_ip.empty()) Key(w, "client_ip"), Str(w, span.client_ip);
+      if (!span.http_method.empty()) WriteKey(w, "method"), WriteString(w, span.http_method);
+      if (!span.http_url.empty()) WriteKey(w, "url"), WriteString(w, span.http_url);
+      if (!span.user_agent.empty()) WriteKey(w, "user_agent"), WriteString(w, span.user_agent);
+      if (!span.client_ip.empty()) WriteKey(w, "client_ip"), WriteString(w, span.client_ip);
       w.EndObject();
     }
     if (span.http_status != 0) {
-      Key(w, "response");
+      WriteKey(w, "response");
       w.StartObject();
-      Key(w, "status");
+      WriteKey(w, "status");
       w.Int(span.http_status);
       w.EndObject();
     }
     w.EndObject();
   }
   if (IsSqlSystem(span.db_system)) {
-    Key(w, "sql");
+    WriteKey(w, "sql");
     w.StartObject();
-    Key(w, "url");
-    Str(w, span.name);
-    Key(w, "database_type");
-    Str(w, span.db_system);
+    WriteKey(w, "url");
+    WriteString(w, span.name);
+    WriteKey(w, "database_type");
+    WriteString(w, span.db_system);
     std::string_view connection = FindString(span, "db.connection_string");
     std::string_view db_name = FindString(span, "db.name");
     if (db_name.empty()) db_name = FindString(span, "db.namespace");
-    Key(w, "connection_string");
-    Str(w, std::string(connection.empty() ? "localhost" : connection) + "/" + std::string(db_name));
-    if (auto user = FindString(span, "db.user"); !user.empty()) Key(w, "user"), Str(w, user);
+    WriteKey(w, "connection_string");
+    WriteString(
+        w, std::string(connection.empty() ? "localhost" : connection) + "/" + std::string(db_name));
+    if (auto user = FindString(span, "db.user"); !user.empty())
+      WriteKey(w, "user"), WriteString(w, user);
     for (std::string_view key : {"db.query.text", "db.statement"}) {
       if (auto q = FindString(span, key); !q.empty()) {
-        Key(w, "sanitized_query");
-        Str(w, q);
+        WriteKey(w, "sanitized_query");
+        WriteString(w, q);
         break;
       }
     }
@@ -260,9 +201,9 @@ std::string RenderSegment(const model::Span& span) {
   bool has_exception = false;
   for (const auto& e : span.events) has_exception |= e.name == "exception";
   if (has_exception || (span.otel_status == 2 && !span.status_message.empty())) {
-    Key(w, "cause");
+    WriteKey(w, "cause");
     w.StartObject();
-    Key(w, "exceptions");
+    WriteKey(w, "exceptions");
     w.StartArray();
     uint64_t n = 0;
     auto exception_id = [&] {
@@ -274,23 +215,24 @@ std::string RenderSegment(const model::Span& span) {
     for (const auto& e : span.events) {
       if (e.name != "exception") continue;
       w.StartObject();
-      Key(w, "id");
-      Str(w, exception_id());
+      WriteKey(w, "id");
+      WriteString(w, exception_id());
       for (const auto& a : e.attributes) {
         if (a.value.type != AttributeValue::Type::kString) continue;
-        if (a.key == "exception.type") Key(w, "type"), Str(w, a.value.string_value);
-        if (a.key == "exception.message") Key(w, "message"), Str(w, a.value.string_value);
+        if (a.key == "exception.type") WriteKey(w, "type"), WriteString(w, a.value.string_value);
+        if (a.key == "exception.message")
+          WriteKey(w, "message"), WriteString(w, a.value.string_value);
       }
-      Key(w, "remote");
+      WriteKey(w, "remote");
       w.Bool(outgoing);
       w.EndObject();
     }
     if (!has_exception) {
       w.StartObject();
-      Key(w, "id");
-      Str(w, exception_id());
-      Key(w, "message");
-      Str(w, span.status_message);
+      WriteKey(w, "id");
+      WriteString(w, exception_id());
+      WriteKey(w, "message");
+      WriteString(w, span.status_message);
       w.EndObject();
     }
     w.EndArray();
@@ -299,7 +241,7 @@ std::string RenderSegment(const model::Span& span) {
   // Annotations named by aws.xray.annotations; the rest is metadata.
   const std::vector<bool> annotation = AnnotationMask(span);
   if (std::find(annotation.begin(), annotation.end(), true) != annotation.end()) {
-    Key(w, "annotations");
+    WriteKey(w, "annotations");
     w.StartObject();
     for (size_t i = 0; i < span.attributes.size(); ++i) {
       if (!annotation[i]) continue;
@@ -307,20 +249,20 @@ std::string RenderSegment(const model::Span& span) {
       for (char& c : key) {
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
       }
-      Key(w, key);
-      WriteValue(w, span.attributes[i].value);
+      WriteKey(w, key);
+      WriteAttributeValue(w, span.attributes[i].value);
     }
     w.EndObject();
   }
-  Key(w, "metadata");
+  WriteKey(w, "metadata");
   w.StartObject();
   for (const Attribute& a : span.attributes) {
     std::string_view ns = MetadataNamespace(a);
     if (ns.empty() || ns == "default") continue;
-    Key(w, ns);
+    WriteKey(w, ns);
     w.RawValue(a.value.string_value.data(), a.value.string_value.size(), rapidjson::kObjectType);
   }
-  Key(w, "default");
+  WriteKey(w, "default");
   w.StartObject();
   for (size_t i = 0; i < span.attributes.size(); ++i) {
     const Attribute& a = span.attributes[i];
@@ -328,31 +270,31 @@ std::string RenderSegment(const model::Span& span) {
     if (std::string_view ns = MetadataNamespace(a); !ns.empty() && ns != "default") continue;
     if (a.role == AttributeRole::kResource) {
       if (!segment) continue;
-      Key(w, "otel.resource." + a.key);
+      WriteKey(w, "otel.resource." + a.key);
     } else if (a.role == AttributeRole::kScope) {
       continue;
     } else {
-      Key(w, a.key);
+      WriteKey(w, a.key);
     }
-    WriteValue(w, a.value);
+    WriteAttributeValue(w, a.value);
   }
   w.EndObject();
   w.EndObject();
   if (!span.links.empty()) {
-    Key(w, "links");
+    WriteKey(w, "links");
     w.StartArray();
     for (const auto& l : span.links) {
       w.StartObject();
-      Key(w, "trace_id");
-      Str(w, l.trace_id.ToXRay());
-      Key(w, "id");
-      Str(w, l.span_id.ToHex());
+      WriteKey(w, "trace_id");
+      WriteString(w, l.trace_id.ToXRay());
+      WriteKey(w, "id");
+      WriteString(w, l.span_id.ToHex());
       if (!l.attributes.empty()) {
-        Key(w, "attributes");
+        WriteKey(w, "attributes");
         w.StartObject();
         for (const auto& a : l.attributes) {
-          Key(w, a.key);
-          WriteValue(w, a.value);
+          WriteKey(w, a.key);
+          WriteAttributeValue(w, a.value);
         }
         w.EndObject();
       }
