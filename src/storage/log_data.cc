@@ -1,5 +1,7 @@
 #include "storage/log_data.h"
 
+#include <unordered_map>
+
 #include "base/coding.h"
 #include "storage/record_coding.h"
 
@@ -90,6 +92,24 @@ Status DecodeLogGroup(std::string_view in, std::vector<model::LogRecord>* out) {
     return Status::Corruption("trailing bytes in log group");
   }
   return Status::Ok();
+}
+
+std::vector<LogGroup> EncodeLogGroups(const model::LogBatch& batch) {
+  std::unordered_map<model::TraceId, size_t, model::TraceIdHash> group_of;
+  std::vector<std::vector<const model::LogRecord*>> records;
+  std::vector<LogGroup> groups;
+  for (const model::LogRecord& r : batch.records) {
+    auto [it, inserted] = group_of.try_emplace(r.trace_id, groups.size());
+    if (inserted) {
+      groups.push_back({r.trace_id, {}});
+      records.emplace_back();
+    }
+    records[it->second].push_back(&r);
+  }
+  for (size_t i = 0; i < groups.size(); ++i) {
+    EncodeLogGroup(groups[i].trace_id, records[i], &groups[i].encoded);
+  }
+  return groups;
 }
 
 }  // namespace waggle::storage

@@ -389,4 +389,14 @@ std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch) {
   return out;
 }
 
+std::vector<std::string> EncodeFragments(const std::vector<BatchFragment>& fragments,
+                                         bool documents_only) {
+  std::vector<std::string> encoded(fragments.size());
+  for (size_t i = 0; i < fragments.size(); ++i) {
+    EncodeFragment(fragments[i].header, fragments[i].spans, fragments[i].documents, documents_only,
+                   &encoded[i]);
+  }
+  return encoded;
+}
+
 }  // namespace waggle::storage

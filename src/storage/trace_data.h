@@ -62,5 +62,8 @@ struct BatchFragment {
   std::vector<const model::Document*> documents;
 };
 std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch);
+// EncodeFragment of each fragment, in order.
+std::vector<std::string> EncodeFragments(const std::vector<BatchFragment>& fragments,
+                                         bool documents_only);
 
 }  // namespace waggle::storage

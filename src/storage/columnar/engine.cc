@@ -247,75 +247,58 @@ void Engine::InsertLogGroup(Head* head, const model::TraceId& id, std::string pa
   t.logs.push_back(std::move(payload));
 }
 
-Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
-  if (batch.empty()) return Status::Ok();
+Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& payloads,
+                      Durability durability, const InsertFn& insert) {
   if (options_.background && sealed_count_.load() >= kMaxSealedHeads) {
     // Blocks are being written more slowly than the head fills: wait for one.
     std::unique_lock<std::mutex> l(bg_mu_);
     backpressure_cv_.wait_for(l, std::chrono::seconds(30),
                               [this] { return stop_ || sealed_count_.load() < kMaxSealedHeads; });
   }
-  std::vector<BatchFragment> fragments = SplitByTrace(batch);
-  std::vector<std::string> encoded(fragments.size());
-  std::vector<std::string_view> payloads(fragments.size());
-  const bool documents_only = batch.spans_from_documents && options_.document_decoder != nullptr;
-  for (size_t i = 0; i < fragments.size(); ++i) {
-    EncodeFragment(fragments[i].header, fragments[i].spans, fragments[i].documents, documents_only,
-                   &encoded[i]);
-    payloads[i] = encoded[i];
-  }
   {
+    // Shared: a seal waits until the record is both in the WAL and in the head.
     std::shared_lock<std::shared_mutex> seal(seal_mu_);
     std::vector<WalPosition> positions;
-    WAGGLE_RETURN_IF_ERROR(wal_->Append(WalRecordType::kTraceFragment, payloads,
-                                        durability == Durability::kSync, &positions));
+    WAGGLE_RETURN_IF_ERROR(
+        wal_->Append(type, payloads, durability == Durability::kSync, &positions));
     std::shared_ptr<Head> head;
     {
       MutexLock lock(&mu_);
       head = head_;
     }
     MutexLock lock(&head->mu);
-    for (size_t i = 0; i < fragments.size(); ++i) {
-      Insert(head.get(), fragments[i].header.trace_id, fragments[i].spans, fragments[i].documents,
-             ArrivalOf(positions[i]));
-    }
+    insert(head.get(), positions);
   }
   SealIfDue();
   return Status::Ok();
 }
 
+Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
+  if (batch.empty()) return Status::Ok();
+  const std::vector<BatchFragment> fragments = SplitByTrace(batch);
+  const std::vector<std::string> encoded = EncodeFragments(
+      fragments, batch.spans_from_documents && options_.document_decoder != nullptr);
+  return Append(WalRecordType::kTraceFragment, {encoded.begin(), encoded.end()}, durability,
+                [&](Head* head, const std::vector<WalPosition>& positions) {
+                  for (size_t i = 0; i < fragments.size(); ++i) {
+                    Insert(head, fragments[i].header.trace_id, fragments[i].spans,
+                           fragments[i].documents, ArrivalOf(positions[i]));
+                  }
+                });
+}
+
 Status Engine::WriteLogs(const model::LogBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
-  std::unordered_map<model::TraceId, size_t, model::TraceIdHash> group_of;
-  std::vector<std::pair<model::TraceId, std::vector<const model::LogRecord*>>> groups;
-  for (const model::LogRecord& r : batch.records) {
-    auto [it, inserted] = group_of.try_emplace(r.trace_id, groups.size());
-    if (inserted) groups.emplace_back(r.trace_id, std::vector<const model::LogRecord*>{});
-    groups[it->second].second.push_back(&r);
-  }
-  std::vector<std::string> encoded(groups.size());
-  std::vector<std::string_view> payloads(groups.size());
-  for (size_t i = 0; i < groups.size(); ++i) {
-    EncodeLogGroup(groups[i].first, groups[i].second, &encoded[i]);
-    payloads[i] = encoded[i];
-  }
-  {
-    std::shared_lock<std::shared_mutex> seal(seal_mu_);
-    std::vector<WalPosition> positions;
-    WAGGLE_RETURN_IF_ERROR(wal_->Append(WalRecordType::kLogGroup, payloads,
-                                        durability == Durability::kSync, &positions));
-    std::shared_ptr<Head> head;
-    {
-      MutexLock lock(&mu_);
-      head = head_;
-    }
-    MutexLock lock(&head->mu);
-    for (size_t i = 0; i < groups.size(); ++i) {
-      InsertLogGroup(head.get(), groups[i].first, std::move(encoded[i]), ArrivalOf(positions[i]));
-    }
-  }
-  SealIfDue();
-  return Status::Ok();
+  std::vector<LogGroup> groups = EncodeLogGroups(batch);
+  std::vector<std::string_view> payloads;
+  for (const LogGroup& g : groups) payloads.push_back(g.encoded);
+  return Append(WalRecordType::kLogGroup, payloads, durability,
+                [&](Head* head, const std::vector<WalPosition>& positions) {
+                  for (size_t i = 0; i < groups.size(); ++i) {
+                    InsertLogGroup(head, groups[i].trace_id, std::move(groups[i].encoded),
+                                   ArrivalOf(positions[i]));
+                  }
+                });
 }
 
 void Engine::SealIfDue() {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -101,6 +102,11 @@ class Engine : public Writer, public Reader {
   void Insert(Head* head, const model::TraceId& id, const std::vector<const model::Span*>& spans,
               const std::vector<const model::Document*>& documents, int64_t arrival);
   void InsertLogGroup(Head* head, const model::TraceId& id, std::string payload, int64_t arrival);
+  // Appends `payloads` to the WAL and, under the same shared seal lock, calls `insert` with
+  // the head (locked) and the records' positions; then seals the head when it is due.
+  using InsertFn = std::function<void(Head*, const std::vector<WalPosition>&)>;
+  Status Append(WalRecordType type, const std::vector<std::string_view>& payloads,
+                Durability durability, const InsertFn& insert);
   void SealIfDue();
   Status FlushOne(std::shared_ptr<Head> head);
   Status Compact();

@@ -99,15 +99,11 @@ void WalStore::IndexFragment(const FragmentHeader& header, const WalPosition& po
 Status WalStore::Write(const model::SpanBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
   std::vector<BatchFragment> fragments = SplitByTrace(batch);
-  std::vector<std::string> encoded(fragments.size());
-  std::vector<std::string_view> payloads(fragments.size());
-  for (size_t i = 0; i < fragments.size(); ++i) {
-    EncodeFragment(fragments[i].header, fragments[i].spans, fragments[i].documents,
-                   batch.spans_from_documents && decoder_ != nullptr, &encoded[i]);
-    payloads[i] = encoded[i];
-  }
+  const std::vector<std::string> encoded =
+      EncodeFragments(fragments, batch.spans_from_documents && decoder_ != nullptr);
   std::vector<WalPosition> positions;
-  WAGGLE_RETURN_IF_ERROR(wal_->Append(WalRecordType::kTraceFragment, payloads,
+  WAGGLE_RETURN_IF_ERROR(wal_->Append(WalRecordType::kTraceFragment,
+                                      {encoded.begin(), encoded.end()},
                                       durability == Durability::kSync, &positions));
   MutexLock lock(&mu_);
   for (size_t i = 0; i < fragments.size(); ++i) IndexFragment(fragments[i].header, positions[i]);
@@ -160,27 +156,16 @@ Result<FindTracesResult> WalStore::FindTraces(const FindTracesRequest& request) 
 
 Status WalStore::WriteLogs(const model::LogBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
-  // One group per trace named, in order of first appearance.
-  std::unordered_map<model::TraceId, size_t, model::TraceIdHash> group_of;
-  std::vector<std::pair<model::TraceId, std::vector<const model::LogRecord*>>> groups;
-  for (const model::LogRecord& r : batch.records) {
-    auto [it, inserted] = group_of.try_emplace(r.trace_id, groups.size());
-    if (inserted) groups.emplace_back(r.trace_id, std::vector<const model::LogRecord*>{});
-    groups[it->second].second.push_back(&r);
-  }
-  std::vector<std::string> encoded(groups.size());
-  std::vector<std::string_view> payloads(groups.size());
-  for (size_t i = 0; i < groups.size(); ++i) {
-    EncodeLogGroup(groups[i].first, groups[i].second, &encoded[i]);
-    payloads[i] = encoded[i];
-  }
+  const std::vector<LogGroup> groups = EncodeLogGroups(batch);
+  std::vector<std::string_view> payloads;
+  for (const LogGroup& g : groups) payloads.push_back(g.encoded);
   std::vector<WalPosition> positions;
   WAGGLE_RETURN_IF_ERROR(wal_->Append(WalRecordType::kLogGroup, payloads,
                                       durability == Durability::kSync, &positions));
   MutexLock lock(&mu_);
   log_groups_ += groups.size();
   for (size_t i = 0; i < groups.size(); ++i) {
-    if (!groups[i].first.IsZero()) logs_[groups[i].first].push_back(positions[i]);
+    if (!groups[i].trace_id.IsZero()) logs_[groups[i].trace_id].push_back(positions[i]);
   }
   return Status::Ok();
 }
