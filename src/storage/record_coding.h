@@ -5,6 +5,7 @@
 
 #include "model/attribute.h"
 #include "model/ids.h"
+#include "model/span.h"
 
 // Field encodings shared by the stored record kinds (trace fragments, log groups).
 namespace waggle::storage::internal {
@@ -17,5 +18,10 @@ bool GetTraceId(std::string_view* in, model::TraceId* id);
 bool GetString(std::string_view* in, std::string* s);
 void PutAttributes(std::string* out, const model::Attributes& attrs);
 bool GetAttributes(std::string_view* in, model::Attributes* attrs);
+// A span's events (times relative to its start) and links, as trace fragments keep them;
+// `version` is the fragment version the bytes were written in (links have a trace state from
+// version 2). `span->start_ns` must be set before Get.
+void PutEventsAndLinks(std::string* out, const model::Span& span);
+bool GetEventsAndLinks(std::string_view* in, uint64_t version, model::Span* span);
 
 }  // namespace waggle::storage::internal

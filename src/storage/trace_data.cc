@@ -104,6 +104,47 @@ bool GetAttributes(std::string_view* in, model::Attributes* attrs) {
   return true;
 }
 
+void PutEventsAndLinks(std::string* out, const model::Span& s) {
+  coding::PutVarint64(out, s.events.size());
+  for (const model::SpanEvent& e : s.events) {
+    coding::PutVarsint64(out, static_cast<int64_t>(static_cast<uint64_t>(e.time_ns) -
+                                                   static_cast<uint64_t>(s.start_ns)));
+    coding::PutLengthPrefixed(out, e.name);
+    PutAttributes(out, e.attributes);
+  }
+  coding::PutVarint64(out, s.links.size());
+  for (const model::SpanLink& l : s.links) {
+    PutTraceId(out, l.trace_id);
+    coding::PutFixed64(out, l.span_id.value);
+    PutAttributes(out, l.attributes);
+    coding::PutLengthPrefixed(out, l.trace_state);
+  }
+}
+
+bool GetEventsAndLinks(std::string_view* in, uint64_t version, model::Span* s) {
+  uint64_t n;
+  if (!GetCount(in, 3, &n)) return false;
+  s->events.resize(n);
+  for (model::SpanEvent& e : s->events) {
+    int64_t offset;
+    if (!coding::GetVarsint64(in, &offset) || !GetString(in, &e.name) ||
+        !GetAttributes(in, &e.attributes)) {
+      return false;
+    }
+    e.time_ns =
+        static_cast<int64_t>(static_cast<uint64_t>(s->start_ns) + static_cast<uint64_t>(offset));
+  }
+  if (!GetCount(in, 25, &n)) return false;
+  s->links.resize(n);
+  for (model::SpanLink& l : s->links) {
+    if (!GetTraceId(in, &l.trace_id) || !coding::GetFixed64(in, &l.span_id.value) ||
+        !GetAttributes(in, &l.attributes) || (version >= 2 && !GetString(in, &l.trace_state))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace internal
 
 namespace {
@@ -146,19 +187,7 @@ void PutSpan(std::string* out, const model::Span& s) {
   PutLengthPrefixed(out, s.db_system);
   PutLengthPrefixed(out, s.peer);
   PutAttributes(out, s.attributes);
-  PutVarint64(out, s.events.size());
-  for (const model::SpanEvent& e : s.events) {
-    PutVarsint64(out, WrapSub(e.time_ns, s.start_ns));
-    PutLengthPrefixed(out, e.name);
-    PutAttributes(out, e.attributes);
-  }
-  PutVarint64(out, s.links.size());
-  for (const model::SpanLink& l : s.links) {
-    PutTraceId(out, l.trace_id);
-    coding::PutFixed64(out, l.span_id.value);
-    PutAttributes(out, l.attributes);
-    PutLengthPrefixed(out, l.trace_state);
-  }
+  PutEventsAndLinks(out, s);
   PutLengthPrefixed(out, s.dataset);
   PutLengthPrefixed(out, s.trace_state);
   PutLengthPrefixed(out, s.scope_name);
@@ -196,25 +225,7 @@ bool GetSpan(std::string_view* in, uint64_t version, const model::TraceId& trace
     return false;
   }
   s->http_status = static_cast<int32_t>(status);
-  uint64_t n;
-  if (!GetCount(in, 3, &n)) return false;
-  s->events.resize(n);
-  for (model::SpanEvent& e : s->events) {
-    int64_t offset;
-    if (!GetVarsint64(in, &offset) || !GetString(in, &e.name) ||
-        !GetAttributes(in, &e.attributes)) {
-      return false;
-    }
-    e.time_ns = WrapAdd(s->start_ns, offset);
-  }
-  if (!GetCount(in, 25, &n)) return false;
-  s->links.resize(n);
-  for (model::SpanLink& l : s->links) {
-    if (!GetTraceId(in, &l.trace_id) || !coding::GetFixed64(in, &l.span_id.value) ||
-        !GetAttributes(in, &l.attributes) || (version >= 2 && !GetString(in, &l.trace_state))) {
-      return false;
-    }
-  }
+  if (!GetEventsAndLinks(in, version, s)) return false;
   if (version < 2) return true;
   uint64_t flags, rate;
   if (!GetString(in, &s->dataset) || !GetString(in, &s->trace_state) ||

@@ -179,47 +179,17 @@ void SpanTable::FillRow(uint32_t row, Span* s) const {
   }
   auto it = std::lower_bound(extra_rows.begin(), extra_rows.end(), row);
   if (it != extra_rows.end() && *it == row) {
-    DecodeExtras(extras[static_cast<size_t>(it - extra_rows.begin())], s);
+    // Blocks check extras when they are read (Block::ReadRowGroup); the head wrote them.
+    (void)DecodeExtras(extras[static_cast<size_t>(it - extra_rows.begin())], s);
   }
 }
 
 void SpanTable::EncodeExtras(const Span& s, std::string* out) {
-  coding::PutVarint64(out, s.events.size());
-  for (const model::SpanEvent& e : s.events) {
-    coding::PutVarsint64(out, WrapSub(e.time_ns, s.start_ns));
-    coding::PutLengthPrefixed(out, e.name);
-    internal::PutAttributes(out, e.attributes);
-  }
-  coding::PutVarint64(out, s.links.size());
-  for (const model::SpanLink& l : s.links) {
-    internal::PutTraceId(out, l.trace_id);
-    coding::PutFixed64(out, l.span_id.value);
-    coding::PutLengthPrefixed(out, l.trace_state);
-    internal::PutAttributes(out, l.attributes);
-  }
+  internal::PutEventsAndLinks(out, s);
 }
 
 bool SpanTable::DecodeExtras(std::string_view in, Span* s) {
-  uint64_t n;
-  if (!internal::GetCount(&in, 3, &n)) return false;
-  s->events.resize(n);
-  for (model::SpanEvent& e : s->events) {
-    int64_t offset;
-    if (!coding::GetVarsint64(&in, &offset) || !internal::GetString(&in, &e.name) ||
-        !internal::GetAttributes(&in, &e.attributes)) {
-      return false;
-    }
-    e.time_ns = WrapAdd(s->start_ns, offset);
-  }
-  if (!internal::GetCount(&in, 26, &n)) return false;
-  s->links.resize(n);
-  for (model::SpanLink& l : s->links) {
-    if (!internal::GetTraceId(&in, &l.trace_id) || !coding::GetFixed64(&in, &l.span_id.value) ||
-        !internal::GetString(&in, &l.trace_state) || !internal::GetAttributes(&in, &l.attributes)) {
-      return false;
-    }
-  }
-  return in.empty();
+  return internal::GetEventsAndLinks(&in, /*version=*/2, s) && in.empty();
 }
 
 }  // namespace waggle::storage::columnar

@@ -88,7 +88,8 @@ class SpanTable {
   // Approximate heap bytes, for the head's flush threshold.
   size_t memory_bytes() const { return memory_bytes_; }
 
-  // Events and links of a span, encoded (empty when it has none).
+  // Events and links of a span, encoded as trace fragments encode them (DecodeExtras needs
+  // span->start_ns set; false when `in` is not such an encoding).
   static void EncodeExtras(const model::Span& span, std::string* out);
   static bool DecodeExtras(std::string_view in, model::Span* span);
 

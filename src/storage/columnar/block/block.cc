@@ -582,6 +582,8 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
           for (int64_t r : ints) {
             std::string_view blob;
             if (!coding::GetLengthPrefixed(&in, &blob)) return bad("truncated extras");
+            model::Span check;
+            if (!SpanTable::DecodeExtras(blob, &check)) return bad("undecodable events or links");
             out->extra_rows.push_back(static_cast<uint32_t>(base + r));
             out->extras.emplace_back(blob);
           }

@@ -298,3 +298,22 @@ TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {
 
 }  // namespace
 }  // namespace waggle::storage::columnar::block
+
+namespace waggle::storage::columnar::block {
+namespace {
+
+TEST(Block, EventsThatDoNotDecodeFailTheRowGroupRead) {
+  TempDir dir;
+  Fixture f(30, 4);
+  ASSERT_FALSE(f.table.extras.empty());
+  f.table.extras[0] = "\x05garbage";  // checksummed fine, but not an events/links encoding
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents));
+  ASSERT_TRUE(block.ok());
+  SpanTable all;
+  Status s = (*block)->ReadRowGroup(0, &all);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("undecodable events or links"), std::string::npos) << s.ToString();
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar::block
