@@ -70,32 +70,36 @@ bool AttributeColumn::is_string() const {
          type == AttributeValue::Type::kJson;
 }
 
-std::string SpanTable::ColumnKey(std::string_view key, model::AttributeRole role,
-                                 AttributeValue::Type type) {
-  std::string k;
-  k.reserve(key.size() + 2);
-  k.push_back(static_cast<char>(role));
-  k.push_back(static_cast<char>(type));
-  k.append(key);
-  return k;
+void SpanTable::ColumnKey(std::string_view key, model::AttributeRole role,
+                          AttributeValue::Type type, std::string* out) {
+  out->clear();
+  out->push_back(static_cast<char>(role));
+  out->push_back(static_cast<char>(type));
+  out->append(key);
 }
 
 AttributeColumn* SpanTable::Attribute(std::string_view key, model::AttributeRole role,
                                       AttributeValue::Type type) {
-  auto [it, inserted] = attribute_index_.try_emplace(ColumnKey(key, role, type), attributes.size());
-  if (inserted) {
-    AttributeColumn& c = attributes.emplace_back();
-    c.key = std::string(key);
-    c.role = role;
-    c.type = type;
-    memory_bytes_ += sizeof(AttributeColumn) + key.size() + 64;
+  // Every attribute of every appended span comes here: the key is built in a reused buffer,
+  // and a string is allocated only for a new column.
+  ColumnKey(key, role, type, &key_scratch_);
+  if (auto it = attribute_index_.find(key_scratch_); it != attribute_index_.end()) {
+    return &attributes[it->second];
   }
-  return &attributes[it->second];
+  attribute_index_.emplace(key_scratch_, static_cast<uint32_t>(attributes.size()));
+  AttributeColumn& c = attributes.emplace_back();
+  c.key = std::string(key);
+  c.role = role;
+  c.type = type;
+  memory_bytes_ += sizeof(AttributeColumn) + key.size() + 64;
+  return &c;
 }
 
 const AttributeColumn* SpanTable::FindAttribute(std::string_view key, model::AttributeRole role,
                                                 AttributeValue::Type type) const {
-  auto it = attribute_index_.find(ColumnKey(key, role, type));
+  std::string k;
+  ColumnKey(key, role, type, &k);
+  auto it = attribute_index_.find(k);
   return it == attribute_index_.end() ? nullptr : &attributes[it->second];
 }
 
@@ -103,7 +107,8 @@ void SpanTable::IndexAttributes() {
   attribute_index_.clear();
   for (size_t i = 0; i < attributes.size(); ++i) {
     const AttributeColumn& c = attributes[i];
-    attribute_index_.emplace(ColumnKey(c.key, c.role, c.type), i);
+    ColumnKey(c.key, c.role, c.type, &key_scratch_);
+    attribute_index_.emplace(key_scratch_, static_cast<uint32_t>(i));
   }
 }
 

@@ -116,11 +116,13 @@ class SpanTable {
   void AppendRow(const SpanTable& other, uint32_t row);
 
  private:
-  static std::string ColumnKey(std::string_view key, model::AttributeRole role,
-                               model::AttributeValue::Type type);
+  // The index key of a column: role, type, then the attribute key.
+  static void ColumnKey(std::string_view key, model::AttributeRole role,
+                        model::AttributeValue::Type type, std::string* out);
   void FillRow(uint32_t row, model::Span* span) const;
 
   std::unordered_map<std::string, uint32_t> attribute_index_;
+  std::string key_scratch_;
   size_t memory_bytes_ = 0;
 };
 
