@@ -312,6 +312,17 @@ class TempDirTestCase(h.TempDirTestCase):
         waggle.terminate()
         self.assert_clean_log(waggle)
 
+    def put(self, waggle, documents):
+        """One PutTraceSegments of `documents`; all are accepted."""
+        conn = XRayConnection(waggle.xray_port)
+        try:
+            status, body = conn.post("/TraceSegments",
+                                     {"TraceSegmentDocuments": list(documents.values())})
+        finally:
+            conn.close()
+        self.assertEqual(200, status, body)
+        self.assertEqual([], json.loads(body)["UnprocessedTraceSegments"], body)
+
     def kill9(self, waggle):
         waggle.kill9()
         self.assert_clean_log(waggle)
@@ -423,16 +434,6 @@ class DurabilityWalDamage(TempDirTestCase):
     """A clean stop writes the head into a block and leaves the WAL empty, so the WAL is
     damaged here after kill -9, when the spans are only in the WAL."""
 
-    def put(self, waggle, documents):
-        conn = XRayConnection(waggle.xray_port)
-        try:
-            status, body = conn.post("/TraceSegments",
-                                     {"TraceSegmentDocuments": list(documents.values())})
-        finally:
-            conn.close()
-        self.assertEqual(200, status, body)
-        self.assertEqual([], json.loads(body)["UnprocessedTraceSegments"], body)
-
     def recovery_metrics(self, waggle):
         metrics = read_metrics(waggle.http_url)
         return {k: metrics[k] for k in ("waggle_store_wal_truncated_bytes",
@@ -510,13 +511,7 @@ class DurabilityCleanRestart(TempDirTestCase):
     def test_clean_stop_leaves_everything_in_blocks_and_restart_replays_nothing(self):
         waggle = self.start_waggle()
         documents = dict(new_document("durability-clean", n=i) for i in range(20))
-        conn = XRayConnection(waggle.xray_port)
-        try:
-            status, body = conn.post("/TraceSegments",
-                                     {"TraceSegmentDocuments": list(documents.values())})
-        finally:
-            conn.close()
-        self.assertEqual(200, status, body)
+        self.put(waggle, documents)
         self.terminate_cleanly(waggle)
         # `waggle inspect` reads the block the clean stop wrote.
         inspect = subprocess.run([WAGGLE_BIN, "inspect", str(waggle.data_dir)],
