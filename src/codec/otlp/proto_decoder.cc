@@ -87,6 +87,25 @@ bool ArrayJson(std::string_view bytes, JsonWriter& w, int depth) {
   return r.ok();
 }
 
+// KeyValue {string key = 1; AnyValue value = 2}: the key and the value's bytes (the last of
+// each when repeated); false on malformed wire.
+bool ReadKeyValue(std::string_view bytes, std::string_view* key, std::string_view* value,
+                  bool* has_value) {
+  wire::Reader r(bytes);
+  uint32_t f, t;
+  while (r.Next(&f, &t)) {
+    if (f == 1 && t == kLen) {
+      if (!r.Bytes(key)) return false;
+    } else if (f == 2 && t == kLen) {
+      if (!r.Bytes(value)) return false;
+      *has_value = true;
+    } else if (!r.Skip(t, f)) {
+      return false;
+    }
+  }
+  return r.ok();
+}
+
 // KeyValueList {repeated KeyValue values = 1}; KeyValue {string key = 1; AnyValue value = 2}
 bool KvListJson(std::string_view bytes, JsonWriter& w, int depth) {
   wire::Reader r(bytes);
@@ -101,19 +120,7 @@ bool KvListJson(std::string_view bytes, JsonWriter& w, int depth) {
     if (!r.Bytes(&kv)) return false;
     std::string_view key, value;
     bool has_value = false;
-    wire::Reader k(kv);
-    uint32_t kf, kt;
-    while (k.Next(&kf, &kt)) {
-      if (kf == 1 && kt == kLen) {
-        if (!k.Bytes(&key)) return false;
-      } else if (kf == 2 && kt == kLen) {
-        if (!k.Bytes(&value)) return false;
-        has_value = true;
-      } else if (!k.Skip(kt, kf)) {
-        return false;
-      }
-    }
-    if (!k.ok()) return false;
+    if (!ReadKeyValue(kv, &key, &value, &has_value)) return false;
     w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
     if (has_value) {
       if (!AnyValueJson(value, w, depth + 1)) return false;
@@ -202,22 +209,10 @@ bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present) 
 // KeyValue {string key = 1; AnyValue value = 2}, appended to `attrs` unless its key is empty
 // or its value unset. Repeated value fields merge; for a oneof that is "the last one wins".
 bool DecodeKeyValue(std::string_view bytes, AttributeRole role, model::Attributes* attrs) {
-  wire::Reader r(bytes);
-  uint32_t f, t;
   std::string_view key;
   std::string_view value;
   bool has_value = false;
-  while (r.Next(&f, &t)) {
-    if (f == 1 && t == kLen) {
-      if (!r.Bytes(&key)) return false;
-    } else if (f == 2 && t == kLen) {
-      if (!r.Bytes(&value)) return false;
-      has_value = true;
-    } else if (!r.Skip(t, f)) {
-      return false;
-    }
-  }
-  if (!r.ok()) return false;
+  if (!ReadKeyValue(bytes, &key, &value, &has_value)) return false;
   Attribute a;
   bool present = false;
   if (has_value && !DecodeAnyValue(value, &a.value, &present)) return false;
