@@ -526,15 +526,17 @@ void Engine::BackgroundLoop() {
   }
 }
 
+Engine::Parts Engine::Snapshot() const {
+  MutexLock lock(&mu_);
+  Parts parts{blocks_, sealed_};
+  parts.heads.push_back(head_);
+  return parts;
+}
+
 Result<TraceData> Engine::FetchTrace(const model::TraceId& id) {
-  std::vector<std::shared_ptr<BlockEntry>> blocks;
-  std::vector<std::shared_ptr<Head>> heads;
-  {
-    MutexLock lock(&mu_);
-    blocks = blocks_;
-    heads = sealed_;
-    heads.push_back(head_);
-  }
+  const Parts parts = Snapshot();
+  const auto& blocks = parts.blocks;
+  const auto& heads = parts.heads;
   TraceData data;
   data.id = id;
   for (const auto& e : blocks) WAGGLE_RETURN_IF_ERROR(e->block->FetchTrace(id, &data));
@@ -579,14 +581,9 @@ std::shared_ptr<const std::vector<block::TraceEntry>> Engine::TracesOf(BlockEntr
 }
 
 Result<FindTracesResult> Engine::FindTraces(const FindTracesRequest& request) {
-  std::vector<std::shared_ptr<BlockEntry>> blocks;
-  std::vector<std::shared_ptr<Head>> heads;
-  {
-    MutexLock lock(&mu_);
-    blocks = blocks_;
-    heads = sealed_;
-    heads.push_back(head_);
-  }
+  const Parts parts = Snapshot();
+  const auto& blocks = parts.blocks;
+  const auto& heads = parts.heads;
   return SelectTraces(request, [&](const auto& emit) NO_THREAD_SAFETY_ANALYSIS {
     for (const auto& e : blocks) {
       const block::BlockMeta& m = e->block->meta();
@@ -608,14 +605,9 @@ Result<FindTracesResult> Engine::FindTraces(const FindTracesRequest& request) {
 }
 
 Result<std::vector<model::LogRecord>> Engine::FetchLogs(const model::TraceId& id) {
-  std::vector<std::shared_ptr<BlockEntry>> blocks;
-  std::vector<std::shared_ptr<Head>> heads;
-  {
-    MutexLock lock(&mu_);
-    blocks = blocks_;
-    heads = sealed_;
-    heads.push_back(head_);
-  }
+  const Parts parts = Snapshot();
+  const auto& blocks = parts.blocks;
+  const auto& heads = parts.heads;
   std::vector<model::LogRecord> records;
   if (id.IsZero()) return records;
   for (const auto& e : blocks) WAGGLE_RETURN_IF_ERROR(e->block->FetchLogs(id, &records));

@@ -97,7 +97,14 @@ class Engine : public Writer, public Reader {
   struct BlockEntry;
   struct State;
 
+  // What a read looks at, oldest first: the blocks, then the sealed heads and the head.
+  struct Parts {
+    std::vector<std::shared_ptr<BlockEntry>> blocks;
+    std::vector<std::shared_ptr<Head>> heads;
+  };
+
   explicit Engine(const EngineOptions& options);
+  Parts Snapshot() const;
   Status Recover();
   void Insert(Head* head, const model::TraceId& id, const std::vector<const model::Span*>& spans,
               const std::vector<const model::Document*>& documents, int64_t arrival);
