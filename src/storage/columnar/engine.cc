@@ -335,18 +335,18 @@ Status Engine::SealHead() {
   return Status::Ok();
 }
 
-Status Engine::WriteBlockFile(const block::BlockContents& contents, uint64_t* id,
-                              std::shared_ptr<block::Block>* out) {
+Result<std::shared_ptr<Engine::BlockEntry>> Engine::WriteBlockFile(
+    const block::BlockContents& contents) {
+  auto entry = std::make_shared<BlockEntry>();
   {
     MutexLock lock(&mu_);
-    *id = next_block_id_++;
+    entry->id = next_block_id_++;
   }
-  const std::string path = BlockPath(*id);
+  const std::string path = BlockPath(entry->id);
   WAGGLE_RETURN_IF_ERROR(
       options_.env->WriteFileAtomic(path, block::EncodeBlock(contents, options_.block_options)));
-  WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<block::Block> b, block::Block::Open(options_.env, path));
-  *out = std::move(b);
-  return Status::Ok();
+  WAGGLE_ASSIGN_OR_RETURN(entry->block, block::Block::Open(options_.env, path));
+  return entry;
 }
 
 Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
@@ -376,12 +376,7 @@ Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
   const std::vector<bool> dropped = SupersededRows(head->spans, rows_by_trace);
   contents.dropped = &dropped;
 
-  uint64_t id;
-  std::shared_ptr<block::Block> b;
-  WAGGLE_RETURN_IF_ERROR(WriteBlockFile(contents, &id, &b));
-  auto entry = std::make_shared<BlockEntry>();
-  entry->id = id;
-  entry->block = std::move(b);
+  WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<BlockEntry> entry, WriteBlockFile(contents));
   {
     MutexLock lock(&mu_);
     blocks_.push_back(std::move(entry));
@@ -462,12 +457,7 @@ Status Engine::Compact() {
   const std::vector<bool> dropped = SupersededRows(merged, rows_by_trace);
   contents.spans = &merged;
   contents.dropped = &dropped;
-  uint64_t id;
-  std::shared_ptr<block::Block> b;
-  WAGGLE_RETURN_IF_ERROR(WriteBlockFile(contents, &id, &b));
-  auto entry = std::make_shared<BlockEntry>();
-  entry->id = id;
-  entry->block = std::move(b);
+  WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<BlockEntry> entry, WriteBlockFile(contents));
   {
     MutexLock lock(&mu_);
     auto first = std::find(blocks_.begin(), blocks_.end(), run.front());

@@ -118,8 +118,8 @@ class Engine : public Writer, public Reader {
   Status FlushOne(std::shared_ptr<Head> head);
   Status Compact();
   Status Retire();
-  Status WriteBlockFile(const block::BlockContents& contents, uint64_t* id,
-                        std::shared_ptr<block::Block>* out);
+  // Writes a block file with a new id and opens it.
+  Result<std::shared_ptr<BlockEntry>> WriteBlockFile(const block::BlockContents& contents);
   std::shared_ptr<const std::vector<block::TraceEntry>> TracesOf(BlockEntry* entry);
   void BackgroundLoop();
   std::string BlockPath(uint64_t id) const;
