@@ -33,20 +33,42 @@ uint64_t ReadSafe(const char* data, size_t size, size_t bit, int width) {
 }
 
 // Unpacks with one unaligned 8-byte load per value; `width` <= 56 and every load in range.
-template <int W>
-void UnpackFast(const char* data, size_t n, uint64_t base, uint64_t* out) {
+template <int W, typename T>
+void UnpackFast(const char* data, size_t n, uint64_t base, T* out) {
   constexpr uint64_t kMask = (uint64_t{1} << W) - 1;
   for (size_t i = 0; i < n; ++i) {
     const size_t bit = i * W;
-    out[i] = ((Load64(data + bit / 8) >> (bit % 8)) & kMask) + base;
+    out[i] = static_cast<T>(((Load64(data + bit / 8) >> (bit % 8)) & kMask) + base);
   }
 }
 
-using UnpackFn = void (*)(const char*, size_t, uint64_t, uint64_t*);
+template <typename T>
+using UnpackFn = void (*)(const char*, size_t, uint64_t, T*);
 
-template <int... W>
+template <typename T, int... W>
 constexpr auto MakeTable(std::integer_sequence<int, W...>) {
-  return std::array<UnpackFn, sizeof...(W)>{&UnpackFast<W + 1>...};
+  return std::array<UnpackFn<T>, sizeof...(W)>{&UnpackFast<W + 1, T>...};
+}
+
+// Unpacks `n` values of `width` bits (at most kMaxFast of them on the fast path).
+template <typename T, int kMaxFast>
+void Unpack(std::string_view packed, size_t n, int width, uint64_t base, T* out) {
+  if (width == 0) {
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<T>(base);
+    return;
+  }
+  static constexpr auto kFast = MakeTable<T>(std::make_integer_sequence<int, kMaxFast>());
+  const char* data = packed.data();
+  const size_t size = packed.size();
+  // Values whose 8-byte load stays inside the buffer take the fast path.
+  size_t fast = 0;
+  if (width <= kMaxFast && size >= 8) {
+    fast = std::min(n, ((size - 8) * 8) / static_cast<size_t>(width) + 1);
+    kFast[width - 1](data, fast, base, out);
+  }
+  for (size_t i = fast; i < n; ++i) {
+    out[i] = static_cast<T>(ReadSafe(data, size, i * static_cast<size_t>(width), width) + base);
+  }
 }
 
 }  // namespace
@@ -83,22 +105,11 @@ void BitPack(const uint64_t* values, size_t n, int width, std::string* out) {
 }
 
 void BitUnpack(std::string_view packed, size_t n, int width, uint64_t base, uint64_t* out) {
-  if (width == 0) {
-    for (size_t i = 0; i < n; ++i) out[i] = base;
-    return;
-  }
-  static constexpr auto kFast = MakeTable(std::make_integer_sequence<int, 56>());
-  const char* data = packed.data();
-  const size_t size = packed.size();
-  // Values whose 8-byte load stays inside the buffer take the fast path.
-  size_t fast = 0;
-  if (width <= 56 && size >= 8) {
-    fast = std::min(n, ((size - 8) * 8) / static_cast<size_t>(width) + 1);
-    kFast[width - 1](data, fast, base, out);
-  }
-  for (size_t i = fast; i < n; ++i) {
-    out[i] = ReadSafe(data, size, i * static_cast<size_t>(width), width) + base;
-  }
+  Unpack<uint64_t, 56>(packed, n, width, base, out);
+}
+
+void BitUnpack32(std::string_view packed, size_t n, int width, uint32_t* out) {
+  Unpack<uint32_t, 32>(packed, n, width, 0, out);
 }
 
 }  // namespace waggle::column

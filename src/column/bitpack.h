@@ -22,4 +22,7 @@ void BitPack(const uint64_t* values, size_t n, int width, std::string* out);
 // bytes, adding `base` to each (frame of reference).
 void BitUnpack(std::string_view packed, size_t n, int width, uint64_t base, uint64_t* out);
 
+// The same for widths up to 32, into 32-bit values (dictionary codes).
+void BitUnpack32(std::string_view packed, size_t n, int width, uint32_t* out);
+
 }  // namespace waggle::column

@@ -6,6 +6,7 @@
 
 #include "base/result.h"
 #include "model/log_record.h"
+#include "storage/scan.h"
 #include "storage/trace_data.h"
 
 namespace waggle::storage {
@@ -50,6 +51,21 @@ class Reader {
   // concurrent writes: a page token names a position in the order, not an offset.
   // InvalidArgument for a token this store did not issue.
   virtual Result<FindTracesResult> FindTraces(const FindTracesRequest& request) = 0;
+
+  // Hands every stored span that starts in the request's range and meets its conditions to
+  // `consume`, as column batches (in no particular order; each batch's selection vector names
+  // the rows that qualify). A span stored in two versions (an X-Ray segment sent in progress,
+  // then complete) may come in both until the store merges them; `in_progress` tells them
+  // apart. InvalidArgument for a request that does not validate.
+  virtual Result<ScanStats> Scan(const ScanRequest& request, const BatchFn& consume) {
+    return Status::Unimplemented("this store cannot scan");
+  }
+
+  // The attribute columns that spans starting in [start_ns, end_ns) may have (more, not fewer:
+  // a store may list the columns of a whole file that overlaps the range).
+  virtual Result<std::vector<ColumnRef>> ListColumns(int64_t start_ns, int64_t end_ns) {
+    return Status::Unimplemented("this store cannot list columns");
+  }
 
   // The log records that name trace `id`, in order of arrival (empty when none).
   virtual Result<std::vector<model::LogRecord>> FetchLogs(const model::TraceId& id) {

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <tuple>
 #include <unordered_set>
 
 #include "base/log.h"
+#include "storage/columnar/table_scan.h"
 #include "storage/columnar/trace_pages.h"
 #include "storage/log_data.h"
 
@@ -609,6 +611,57 @@ Result<std::vector<model::LogRecord>> Engine::FetchLogs(const model::TraceId& id
       WAGGLE_RETURN_IF_ERROR(DecodeLogGroup(p, &records));
   }
   return records;
+}
+
+Result<ScanStats> Engine::Scan(const ScanRequest& request, const BatchFn& consume) {
+  WAGGLE_RETURN_IF_ERROR(request.Validate());
+  const Parts parts = Snapshot();
+  ScanStats stats;
+  bool stopped = false;
+  for (const auto& e : parts.blocks) {
+    WAGGLE_RETURN_IF_ERROR(e->block->Scan(request, consume, &stats, &stopped));
+    if (stopped) return stats;
+  }
+  // Heads, a slice at a time: the batch is built under the head's lock and handed over after
+  // it (its strings live in the head's dictionaries, which only grow).
+  constexpr size_t kSliceRows = 8192;
+  TableScanner scanner(request);
+  column::ColumnBatch batch;
+  for (const auto& h : parts.heads) {
+    for (size_t lo = 0;; lo += kSliceRows) {
+      bool selected;
+      {
+        MutexLock lock(&h->mu);
+        const size_t n = h->spans.size();
+        if (lo >= n) break;
+        selected = scanner.Scan(h->spans, lo, std::min(n, lo + kSliceRows), &batch, &stats);
+      }
+      if (selected && !consume(batch)) return stats;
+    }
+  }
+  return stats;
+}
+
+Result<std::vector<ColumnRef>> Engine::ListColumns(int64_t start_ns, int64_t end_ns) {
+  const Parts parts = Snapshot();
+  std::vector<ColumnRef> columns;
+  for (const auto& e : parts.blocks) {
+    const block::BlockMeta& m = e->block->meta();
+    if (m.rows > 0 && (m.min_start_ns >= end_ns || m.max_end_ns < start_ns)) continue;
+    e->block->ListColumns(&columns);
+  }
+  for (const auto& h : parts.heads) {
+    MutexLock lock(&h->mu);
+    for (const AttributeColumn& a : h->spans.attributes) {
+      columns.push_back(ColumnRef::Attribute(a.key, a.role, a.type));
+    }
+  }
+  auto less = [](const ColumnRef& a, const ColumnRef& b) {
+    return std::tie(a.key, a.role, a.type) < std::tie(b.key, b.role, b.type);
+  };
+  std::sort(columns.begin(), columns.end(), less);
+  columns.erase(std::unique(columns.begin(), columns.end()), columns.end());
+  return columns;
 }
 
 Engine::Stats Engine::stats() const {

@@ -83,6 +83,8 @@ class Engine : public Writer, public Reader {
   Result<TraceData> FetchTrace(const model::TraceId& id) override;
   Result<FindTracesResult> FindTraces(const FindTracesRequest& request) override;
   Result<std::vector<model::LogRecord>> FetchLogs(const model::TraceId& id) override;
+  Result<ScanStats> Scan(const ScanRequest& request, const BatchFn& consume) override;
+  Result<std::vector<ColumnRef>> ListColumns(int64_t start_ns, int64_t end_ns) override;
 
   // Seals the head (whatever its size) so the next Maintain() writes it as a block.
   Status SealHead();

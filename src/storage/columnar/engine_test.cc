@@ -12,6 +12,10 @@
 namespace waggle::storage::columnar {
 namespace {
 
+using storage::ColumnRef;
+using storage::Condition;
+using storage::ScanRequest;
+using storage::ScanStats;
 using storage::testing::ConformanceBackend;
 using storage::testing::ForwardingStore;
 using storage::testing::StoreConformance;
@@ -82,6 +86,79 @@ size_t FilesIn(const std::string& dir) {
   size_t n = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.is_regular_file();
   return n;
+}
+
+// Scans skip what cannot match: a block by its Bloom filter or its min/max, a row group by its
+// min/max or its dictionary; and examine only the rest.
+TEST(Engine, ScansSkipBlocksAndRowGroupsThatCannotMatch) {
+  TempDir dir;
+  EngineOptions o = Options(dir.path());
+  o.block_options.row_group_rows = 64;
+  o.compact_trigger = 100;
+  auto e = Engine::Open(o);
+  ASSERT_TRUE(e.ok());
+  constexpr int64_t kEpoch = 1'800'000'000;
+  // Block 1: ten seconds of 64 one-span traces each, service "s<second>". X-Ray trace ids
+  // begin with their epoch second, so a row group (rows sorted by trace id) is one second.
+  // Block 2: the same later, all of service "other".
+  uint64_t next = 1;
+  for (int b = 0; b < 2; ++b) {
+    model::SpanBatch batch;
+    for (int sec = 0; sec < 10; ++sec) {
+      for (int i = 0; i < 64; ++i) {
+        model::Span s;
+        const int64_t epoch = kEpoch + b * 100 + sec;
+        for (int k = 0; k < 4; ++k)
+          s.trace_id.bytes[k] = static_cast<uint8_t>(epoch >> (24 - 8 * k));
+        s.trace_id.bytes[8] = static_cast<uint8_t>(next >> 8);
+        s.trace_id.bytes[15] = static_cast<uint8_t>(next);
+        s.span_id.value = next++;
+        s.service = b == 0 ? "s" + std::to_string(sec) : "other";
+        s.start_ns = epoch * 1'000'000'000 + i * 1000;
+        s.end_ns = s.start_ns + 5000 + i;
+        batch.spans.push_back(std::move(s));
+      }
+    }
+    ASSERT_TRUE((*e)->Write(batch, Durability::kBuffered).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Maintain().ok());
+  }
+  ASSERT_EQ((*e)->stats().blocks, 2u);
+  auto run = [&](const ScanRequest& r, ScanStats* stats) {
+    uint64_t rows = 0;
+    auto result = (*e)->Scan(r, [&](const column::ColumnBatch& batch) {
+      for (uint32_t row : batch.selection) {
+        EXPECT_EQ(batch.columns[0].str(row), "s3");
+        ++rows;
+      }
+      return true;
+    });
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    if (result.ok()) *stats = *result;
+    return rows;
+  };
+  ScanStats stats;
+  ScanRequest by_service;
+  by_service.columns = {ColumnRef::Of(StringField::kService)};
+  by_service.where = {Condition::In(ColumnRef::Of(StringField::kService), {"s3"})};
+  EXPECT_EQ(run(by_service, &stats), 64u);
+  EXPECT_EQ(stats.parts_skipped, 1u);   // block 2, by its Bloom filter
+  EXPECT_EQ(stats.groups_skipped, 9u);  // the other seconds of block 1, by their dictionaries
+  EXPECT_EQ(stats.rows_examined, 0u);   // the group left has "s3" alone in its dictionary
+
+  ScanRequest by_time;
+  by_time.columns = {ColumnRef::Of(StringField::kService)};
+  by_time.start_ns = (kEpoch + 3) * 1'000'000'000;
+  by_time.end_ns = by_time.start_ns + 1'000'000'000;
+  EXPECT_EQ(run(by_time, &stats), 64u);
+  EXPECT_EQ(stats.parts_skipped, 1u);   // block 2, by min/max
+  EXPECT_EQ(stats.groups_skipped, 9u);  // by min/max
+  EXPECT_EQ(stats.rows_examined, 0u);   // the one group left lies wholly inside the range
+
+  ScanRequest by_duration = by_service;
+  by_duration.where.push_back(Condition::Range(ColumnRef::Of(IntField::kDurationNs), 5000, 5009));
+  EXPECT_EQ(run(by_duration, &stats), 10u);
+  EXPECT_EQ(stats.rows_examined, 64u);
 }
 
 TEST(Engine, SealedHeadsBecomeBlocksTheWalShrinksAndRestartReplaysNothing) {

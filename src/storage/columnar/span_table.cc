@@ -11,15 +11,6 @@ namespace {
 using model::AttributeValue;
 using model::Span;
 
-constexpr std::string_view kStringNames[kStringFieldCount] = {
-    "environment", "service",    "dataset",     "name",       "status_message",
-    "http_method", "http_route", "http_url",    "client_ip",  "user_agent",
-    "db_system",   "peer",       "trace_state", "scope_name", "scope_version"};
-
-constexpr std::string_view kIntNames[kIntFieldCount] = {
-    "start_ns",    "duration_ns", "end_is_zero", "kind",        "in_progress",       "status_flags",
-    "http_status", "flags",       "otel_status", "sample_rate", "from_xray_document"};
-
 std::string Span::*const kStringMembers[kStringFieldCount] = {
     &Span::environment,    &Span::service,     &Span::dataset,      &Span::name,
     &Span::status_message, &Span::http_method, &Span::http_route,   &Span::http_url,
@@ -61,9 +52,6 @@ void SetInts(const int64_t v[kIntFieldCount], Span* s) {
 }
 
 }  // namespace
-
-std::string_view StringFieldName(StringField f) { return kStringNames[static_cast<size_t>(f)]; }
-std::string_view IntFieldName(IntField f) { return kIntNames[static_cast<size_t>(f)]; }
 
 bool AttributeColumn::is_string() const {
   return type == AttributeValue::Type::kString || type == AttributeValue::Type::kBytes ||

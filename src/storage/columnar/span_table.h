@@ -9,50 +9,13 @@
 
 #include "column/dictionary.h"
 #include "model/span.h"
+#include "storage/fields.h"
 
 // Spans in column form: what the store's head holds and what a block stores, one column per
 // well-known field and one sparse column per attribute key (docs/block-format.md).
 namespace waggle::storage::columnar {
 
-// The well-known string fields, in column order.
-enum class StringField : uint8_t {
-  kEnvironment,
-  kService,
-  kDataset,
-  kName,
-  kStatusMessage,
-  kHttpMethod,
-  kHttpRoute,
-  kHttpUrl,
-  kClientIp,
-  kUserAgent,
-  kDbSystem,
-  kPeer,
-  kTraceState,
-  kScopeName,
-  kScopeVersion,
-};
-inline constexpr size_t kStringFieldCount = 15;
-
-// The well-known integer fields, in column order.
-enum class IntField : uint8_t {
-  kStartNs,
-  kDurationNs,  // end_ns - start_ns (wrapping); see kEndIsZero
-  kEndIsZero,   // 1 when end_ns is 0 (in progress), so the end survives the round trip
-  kKind,
-  kInProgress,
-  kStatusFlags,
-  kHttpStatus,
-  kFlags,
-  kOtelStatus,
-  kSampleRate,
-  kFromXRayDocument,
-};
-inline constexpr size_t kIntFieldCount = 11;
-
-// The name of each column in blocks and in `waggle inspect`.
-std::string_view StringFieldName(StringField f);
-std::string_view IntFieldName(IntField f);
+// The well-known fields (StringField, IntField) are storage's: storage/fields.h.
 
 // One attribute key (with its role and value type): the rows that have it and their values.
 struct AttributeColumn {

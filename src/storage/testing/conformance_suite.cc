@@ -388,5 +388,336 @@ TEST_P(StoreConformance, ConcurrentWritersAllLand) {
   EXPECT_EQ(found->traces.size(), size_t{kThreads * kWrites});
 }
 
+// --- Scans ---
+
+using model::AttributeRole;
+using model::AttributeValue;
+
+// The value a scan should give `span` in `column`, as text ("-" for none). A span with the
+// same key twice shows the last value.
+std::string Expected(const model::Span& span, const ColumnRef& column) {
+  switch (column.kind) {
+    case ColumnRef::Kind::kTraceId:
+      return span.trace_id.ToHex();
+    case ColumnRef::Kind::kSpanId:
+      return std::to_string(span.span_id.value);
+    case ColumnRef::Kind::kParentId:
+      return std::to_string(span.parent_span_id.value);
+    case ColumnRef::Kind::kString:
+      switch (static_cast<StringField>(column.field)) {
+        case StringField::kService:
+          return span.service;
+        case StringField::kName:
+          return span.name;
+        case StringField::kHttpRoute:
+          return span.http_route;
+        default:
+          ADD_FAILURE() << "the test does not know field " << column.name();
+          return "";
+      }
+    case ColumnRef::Kind::kInt:
+      switch (static_cast<IntField>(column.field)) {
+        case IntField::kStartNs:
+          return std::to_string(span.start_ns);
+        case IntField::kDurationNs:
+          return std::to_string(static_cast<int64_t>(static_cast<uint64_t>(span.end_ns) -
+                                                     static_cast<uint64_t>(span.start_ns)));
+        case IntField::kHttpStatus:
+          return std::to_string(span.http_status);
+        case IntField::kInProgress:
+          return std::to_string(span.in_progress ? 1 : 0);
+        default:
+          ADD_FAILURE() << "the test does not know field " << column.name();
+          return "";
+      }
+    case ColumnRef::Kind::kAttribute:
+      break;
+  }
+  std::string value = "-";
+  for (const model::Attribute& a : span.attributes) {
+    if (a.key != column.key || a.role != column.role || a.value.type != column.type) continue;
+    if (column.is_string()) {
+      value = a.value.string_value;
+    } else if (a.value.type == AttributeValue::Type::kDouble) {
+      value = std::to_string(a.value.double_value);
+    } else {
+      value = std::to_string(a.value.int_value);
+    }
+  }
+  return value;
+}
+
+// The same, read from row `row` of a batch's vector.
+std::string Got(const column::Vector& v, size_t row) {
+  if (v.IsNull(row)) return "-";
+  switch (v.type) {
+    case column::VectorType::kTraceId:
+      return v.trace_ids[row].ToHex();
+    case column::VectorType::kSpanId:
+      return std::to_string(static_cast<uint64_t>(v.ints[row]));
+    case column::VectorType::kString:
+      return std::string(v.str(row));
+    case column::VectorType::kDouble:
+      return std::to_string(v.doubles[row]);
+    case column::VectorType::kInt:
+    case column::VectorType::kBool:
+      return std::to_string(v.ints[row]);
+  }
+  return "?";
+}
+
+bool Meets(const model::Span& span, const ScanRequest& request) {
+  if (span.start_ns < request.start_ns || span.start_ns >= request.end_ns) return false;
+  for (const Condition& c : request.where) {
+    const std::string v = Expected(span, c.column);
+    const bool missing = c.column.kind == ColumnRef::Kind::kAttribute && v == "-";
+    switch (c.op) {
+      case Condition::Op::kIn:
+        if (missing || std::find(c.values.begin(), c.values.end(), v) == c.values.end()) {
+          return false;
+        }
+        break;
+      case Condition::Op::kRange:
+        if (missing || std::stoll(v) < c.lo || std::stoll(v) > c.hi) return false;
+        break;
+      case Condition::Op::kExists:
+        if (missing) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+// Every selected row of a scan, keyed by (trace id, span id), with the request's columns as
+// text; fails the test when a row comes twice.
+using Rows = std::map<std::pair<std::string, uint64_t>, std::vector<std::string>>;
+
+Result<Rows> ScanAll(Reader* reader, ScanRequest request, ScanStats* stats = nullptr) {
+  const size_t asked = request.columns.size();
+  request.columns.push_back(ColumnRef::TraceId());
+  request.columns.push_back(ColumnRef::SpanId());
+  Rows rows;
+  auto result = reader->Scan(request, [&](const column::ColumnBatch& batch) {
+    EXPECT_EQ(batch.columns.size(), asked + 2);
+    EXPECT_FALSE(batch.selection.empty()) << "a batch with no row selected";
+    for (uint32_t r : batch.selection) {
+      EXPECT_LT(r, batch.rows);
+      std::vector<std::string> values;
+      for (size_t c = 0; c < asked; ++c) values.push_back(Got(batch.columns[c], r));
+      auto key = std::pair(batch.columns[asked].trace_ids[r].ToHex(),
+                           static_cast<uint64_t>(batch.columns[asked + 1].ints[r]));
+      EXPECT_TRUE(rows.emplace(key, std::move(values)).second) << "a span came twice";
+    }
+    return true;
+  });
+  if (!result.ok()) return result.status();
+  if (stats != nullptr) *stats = *result;
+  return rows;
+}
+
+Rows ExpectedRows(const std::vector<model::Span>& spans, const ScanRequest& request) {
+  Rows rows;
+  for (const model::Span& s : spans) {
+    if (!Meets(s, request)) continue;
+    std::vector<std::string> values;
+    for (const ColumnRef& c : request.columns) values.push_back(Expected(s, c));
+    rows[{s.trace_id.ToHex(), s.span_id.value}] = std::move(values);
+  }
+  return rows;
+}
+
+// 300 random traces with unique span ids, written in several batches; the store reopened.
+class ScanFixture {
+ public:
+  explicit ScanFixture(StoreConformance* test) {
+    std::mt19937_64 rng(21);
+    {
+      auto store = test->OpenStore(dir_.path());
+      EXPECT_TRUE(store.ok()) << store.status().ToString();
+      if (!store.ok()) return;
+      for (int w = 0; w < 30; ++w) {
+        model::SpanBatch batch;
+        for (int t = 0; t < 10; ++t) {
+          std::vector<model::Span> trace = RandomTrace(rng, 1 + rng() % 12);
+          for (size_t i = 0; i < trace.size(); ++i) trace[i].span_id.value = i + 1;
+          for (model::Span& s : trace) {
+            batch.spans.push_back(s);
+            spans_.push_back(std::move(s));
+          }
+        }
+        EXPECT_TRUE((*store)->Write(batch, Durability::kBuffered).ok());
+      }
+    }
+    auto store = test->OpenStore(dir_.path());
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    if (store.ok()) store_ = std::move(*store);
+  }
+
+  TestStore* store() { return store_.get(); }
+  const std::vector<model::Span>& spans() const { return spans_; }
+
+ private:
+  TempDir dir_;
+  std::vector<model::Span> spans_;
+  std::unique_ptr<TestStore> store_;
+};
+
+constexpr int64_t kBase = 1'700'000'000'000'000'000;  // RandomTrace's default base time
+
+// Scans and compares with the spans written; `matches` says whether the request should select
+// some rows but not all, or none.
+enum class Matches { kSome, kNone };
+void ExpectScan(ScanFixture& f, const ScanRequest& request, const char* what,
+                Matches matches = Matches::kSome) {
+  SCOPED_TRACE(what);
+  auto got = ScanAll(f.store(), request);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  const Rows want = ExpectedRows(f.spans(), request);
+  if (matches == Matches::kNone) {
+    EXPECT_TRUE(want.empty());
+  } else {
+    EXPECT_GE(want.size(), 3u) << "the request should select a few spans";
+    EXPECT_LT(want.size(), f.spans().size()) << "the request should leave some out";
+  }
+  EXPECT_EQ(got->size(), want.size());
+  EXPECT_TRUE(*got == want);
+  for (const auto& [key, values] : want) {
+    auto it = got->find(key);
+    if (it == got->end()) {
+      ADD_FAILURE() << "missing span " << key.first << "/" << key.second;
+      break;
+    }
+    if (it->second != values) {
+      ADD_FAILURE() << "span " << key.first << "/" << key.second << " differs";
+      break;
+    }
+  }
+}
+
+TEST_P(StoreConformance, ScanReturnsEverySpanOnceWithItsValues) {
+  ScanFixture f(this);
+  ASSERT_NE(f.store(), nullptr);
+  ScanRequest r;
+  r.columns = {ColumnRef::ParentId(),
+               ColumnRef::Of(StringField::kService),
+               ColumnRef::Of(StringField::kName),
+               ColumnRef::Of(IntField::kStartNs),
+               ColumnRef::Of(IntField::kDurationNs),
+               ColumnRef::Of(IntField::kHttpStatus),
+               ColumnRef::Attribute("k3", AttributeRole::kPlain, AttributeValue::Type::kString),
+               ColumnRef::Attribute("k5", AttributeRole::kAnnotation, AttributeValue::Type::kInt),
+               ColumnRef::Attribute("k1", AttributeRole::kPlain, AttributeValue::Type::kDouble),
+               ColumnRef::Attribute("k2", AttributeRole::kPlain, AttributeValue::Type::kBool),
+               ColumnRef::Attribute("never", AttributeRole::kPlain, AttributeValue::Type::kInt)};
+  EXPECT_FALSE(ExpectedRows(f.spans(), r).empty());
+  auto got = ScanAll(f.store(), r);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(*got == ExpectedRows(f.spans(), r));
+  EXPECT_EQ(got->size(), f.spans().size());
+}
+
+TEST_P(StoreConformance, ScanAppliesTimeRangeAndConditions) {
+  ScanFixture f(this);
+  ASSERT_NE(f.store(), nullptr);
+  const ColumnRef service = ColumnRef::Of(StringField::kService);
+  const ColumnRef status = ColumnRef::Of(IntField::kHttpStatus);
+  const ColumnRef k4 =
+      ColumnRef::Attribute("k4", AttributeRole::kPlain, AttributeValue::Type::kString);
+  const ColumnRef k6 =
+      ColumnRef::Attribute("k6", AttributeRole::kAnnotation, AttributeValue::Type::kInt);
+  {
+    ScanRequest r;
+    r.start_ns = kBase + 200'000'000;
+    r.end_ns = kBase + 600'000'000;
+    r.columns = {service, ColumnRef::Of(IntField::kStartNs)};
+    ExpectScan(f, r, "time range");
+  }
+  {
+    ScanRequest r;
+    r.start_ns = kBase + 100'000'000;
+    r.end_ns = kBase + 900'000'000;
+    r.columns = {service, status, ColumnRef::Of(StringField::kName)};
+    r.where = {Condition::In(service, {"backend-flask", "frontend"}),
+               Condition::Range(status, 200, 399)};
+    ExpectScan(f, r, "service and status, both returned");
+  }
+  {
+    ScanRequest r;
+    r.columns = {ColumnRef::Of(IntField::kDurationNs)};  // the conditions' columns not asked for
+    r.where = {Condition::In(service, {""})};
+    ExpectScan(f, r, "the empty string");
+    std::vector<std::string> values;
+    for (int i = 0; i < 40; ++i) values.push_back("v" + std::to_string(i));
+    r.where = {Condition::In(k4, values)};
+    ExpectScan(f, r, "a string attribute");
+  }
+  {
+    ScanRequest r;
+    r.columns = {k6};
+    r.where = {Condition::Exists(k6)};
+    ExpectScan(f, r, "an attribute exists");
+    r.where = {Condition::Range(k6, 0, INT64_MAX)};
+    ExpectScan(f, r, "an int attribute in a range");
+  }
+  {
+    ScanRequest r;
+    r.columns = {service};
+    r.where = {Condition::In(service, {"no-such-service"})};
+    ExpectScan(f, r, "no match", Matches::kNone);
+    r.where = {Condition::Exists(
+        ColumnRef::Attribute("never", AttributeRole::kPlain, AttributeValue::Type::kInt))};
+    ExpectScan(f, r, "an attribute no span has", Matches::kNone);
+  }
+}
+
+TEST_P(StoreConformance, ScanStopsWhenTheConsumerSaysSo) {
+  ScanFixture f(this);
+  ASSERT_NE(f.store(), nullptr);
+  int calls = 0;
+  auto stats = f.store()->Scan({}, [&](const column::ColumnBatch&) {
+    ++calls;
+    return false;
+  });
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(stats->batches, 1u);
+}
+
+TEST_P(StoreConformance, ScanRejectsConditionsThatDoNotFitTheirColumn) {
+  ScanFixture f(this);
+  ASSERT_NE(f.store(), nullptr);
+  auto never = [](const column::ColumnBatch&) {
+    ADD_FAILURE() << "no batch expected";
+    return true;
+  };
+  ScanRequest r;
+  r.where = {Condition::In(ColumnRef::Of(IntField::kDurationNs), {"1"})};
+  EXPECT_EQ(f.store()->Scan(r, never).status().code(), Status::Code::kInvalidArgument);
+  r.where = {Condition::Range(ColumnRef::Of(StringField::kService), 0, 1)};
+  EXPECT_EQ(f.store()->Scan(r, never).status().code(), Status::Code::kInvalidArgument);
+  r.where.clear();
+  r.start_ns = r.end_ns = 5;
+  EXPECT_EQ(f.store()->Scan(r, never).status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_P(StoreConformance, ListColumnsNamesEveryAttributeColumn) {
+  ScanFixture f(this);
+  ASSERT_NE(f.store(), nullptr);
+  auto columns = f.store()->ListColumns(INT64_MIN, INT64_MAX);
+  ASSERT_TRUE(columns.ok()) << columns.status().ToString();
+  std::set<std::tuple<std::string, int, int>> got, want;
+  for (const ColumnRef& c : *columns) {
+    EXPECT_EQ(c.kind, ColumnRef::Kind::kAttribute);
+    got.emplace(c.key, static_cast<int>(c.role), static_cast<int>(c.type));
+  }
+  for (const model::Span& s : f.spans()) {
+    for (const model::Attribute& a : s.attributes) {
+      want.emplace(a.key, static_cast<int>(a.role), static_cast<int>(a.value.type));
+    }
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(got.size(), columns->size()) << "a column listed twice";
+}
+
 }  // namespace conformance_internal
 }  // namespace waggle::storage::testing

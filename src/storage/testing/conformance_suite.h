@@ -1,14 +1,15 @@
 #pragma once
 
 // The storage conformance suite: what every backend behind storage::Writer and
-// storage::Reader must do (the interim WAL store, the columnar engine, ClickHouse). The tests are
-// in conformance_suite.cc, which a backend's test binary compiles once and instantiates:
+// storage::Reader must do (the columnar engine, on its head and on its blocks; ClickHouse). The
+// tests are in conformance_suite.cc, which a backend's test binary compiles once and instantiates:
 //
 //   INSTANTIATE_TEST_SUITE_P(MyBackend, StoreConformance, ::testing::Values(MyBackendFactory()));
 
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -41,6 +42,9 @@ inline std::string BackendName(const ::testing::TestParamInfo<ConformanceBackend
 }
 
 class StoreConformance : public ::testing::TestWithParam<ConformanceBackend> {
+ public:
+  Result<std::unique_ptr<TestStore>> OpenStore(const std::string& dir) { return Open(dir); }
+
  protected:
   Result<std::unique_ptr<TestStore>> Open(const std::string& dir,
                                           uint64_t max_trace_bytes = 16ull << 20) {
@@ -69,6 +73,12 @@ class ForwardingStore : public TestStore {
   }
   Result<std::vector<model::LogRecord>> FetchLogs(const model::TraceId& id) override {
     return store_->FetchLogs(id);
+  }
+  Result<ScanStats> Scan(const ScanRequest& r, const BatchFn& consume) override {
+    return store_->Scan(r, consume);
+  }
+  Result<std::vector<ColumnRef>> ListColumns(int64_t start_ns, int64_t end_ns) override {
+    return store_->ListColumns(start_ns, end_ns);
   }
   Store* store() { return store_.get(); }
 

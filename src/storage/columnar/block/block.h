@@ -12,6 +12,7 @@
 #include "storage/columnar/block/bloom.h"
 #include "storage/columnar/block/chunk.h"
 #include "storage/columnar/span_table.h"
+#include "storage/scan.h"
 #include "storage/trace_data.h"
 
 // Blocks: immutable files of column chunks with a footer (docs/block-format.md).
@@ -123,6 +124,14 @@ class Block {
   // Every document record or log record of the block (for compaction).
   Status ReadDocuments(std::vector<TraceRecord>* out) const;
   Status ReadLogs(std::vector<TraceRecord>* out) const;
+
+  // Scans the block (Reader::Scan): skips it whole by its Bloom filters, and row groups by
+  // min/max and by the chunks' dictionaries; evaluates the rest. Sets *stopped when `consume`
+  // asked to stop.
+  Status Scan(const ScanRequest& request, const BatchFn& consume, ScanStats* stats,
+              bool* stopped) const;
+  // Appends the block's attribute columns to `out`.
+  void ListColumns(std::vector<ColumnRef>* out) const;
 
   // Counts the rows whose integer column `field` lies in [lo, hi]: a row group is skipped or
   // taken whole by its min/max, the others are decoded and compared.

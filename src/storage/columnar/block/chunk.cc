@@ -227,25 +227,33 @@ Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* valu
   return GetDictionary(&in, values);
 }
 
-Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out) {
-  std::vector<std::string_view> dict;
-  WAGGLE_RETURN_IF_ERROR(GetDictionary(in, &dict));
+Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
+                         std::vector<uint32_t>* codes) {
+  WAGGLE_RETURN_IF_ERROR(GetDictionary(in, dict));
   if (in->empty()) return Corrupt("truncated string codes");
   const int width = static_cast<uint8_t>((*in)[0]);
   in->remove_prefix(1);
   if (width > 32) return Corrupt("code width over 32");
   const size_t bytes = column::PackedSize(n, width);
   if (in->size() < bytes) return Corrupt("truncated string codes");
-  std::vector<uint64_t> codes(n);
-  column::BitUnpack(in->substr(0, bytes), n, width, 0, codes.data());
+  const size_t start = codes->size();
+  codes->resize(start + n);
+  column::BitUnpack32(in->substr(0, bytes), n, width, codes->data() + start);
   in->remove_prefix(bytes);
+  uint32_t max = 0;
+  for (size_t i = start; i < start + n; ++i) max = std::max(max, (*codes)[i]);
+  if (n > 0 && max >= dict->size()) return Corrupt("string code out of range");
+  return Status::Ok();
+}
+
+Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out) {
+  std::vector<std::string_view> dict;
+  std::vector<uint32_t> codes;
+  WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(in, n, &dict, &codes));
   std::vector<uint32_t> global(dict.size());
   for (size_t i = 0; i < dict.size(); ++i) global[i] = out->dict.Intern(dict[i]);
   out->codes.reserve(out->codes.size() + n);
-  for (uint64_t c : codes) {
-    if (c >= dict.size()) return Corrupt("string code out of range");
-    out->codes.push_back(global[c]);
-  }
+  for (uint32_t c : codes) out->codes.push_back(global[c]);
   return Status::Ok();
 }
 

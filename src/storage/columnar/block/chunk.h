@@ -41,6 +41,10 @@ void EncodeStrings(const column::StringColumn& column, const uint32_t* rows, siz
                    std::string* out);
 // Appends `n` strings to `out` (whose dictionary grows as needed).
 Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out);
+// Appends `n` codes to `codes` and sets `dict` to the chunk's dictionary, whose views point into
+// `in`'s buffer (for scans: no copies, no hashing).
+Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
+                         std::vector<uint32_t>* codes);
 // Reads only the dictionary of a string chunk (for dictionary pushdown).
 Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* values);
 

@@ -1,0 +1,369 @@
+// Block::Scan and Block::ListColumns: column batches out of a block's row groups.
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <numeric>
+
+#include "base/coding.h"
+#include "storage/columnar/block/block.h"
+#include "storage/record_coding.h"
+
+namespace waggle::storage::columnar::block {
+namespace {
+
+using column::Vector;
+using column::VectorType;
+using model::AttributeValue;
+
+// Parent tags as block.cc writes them: 0 none, 1 an explicit id, k >= 2 the row k - 1 back.
+constexpr uint64_t kParentNone = 0;
+constexpr uint64_t kParentExplicit = 1;
+
+bool Matches(const ColumnMeta& c, const ColumnRef& ref) {
+  switch (ref.kind) {
+    case ColumnRef::Kind::kTraceId:
+      return c.kind == ColumnKind::kTraceId;
+    case ColumnRef::Kind::kSpanId:
+      return c.kind == ColumnKind::kSpanId;
+    case ColumnRef::Kind::kParentId:
+      return c.kind == ColumnKind::kParentId;
+    case ColumnRef::Kind::kString:
+      return c.kind == ColumnKind::kString && c.field == ref.field;
+    case ColumnRef::Kind::kInt:
+      return c.kind == ColumnKind::kInt && c.field == ref.field;
+    case ColumnRef::Kind::kAttribute:
+      return c.kind == ColumnKind::kAttribute && c.role == ref.role && c.type == ref.type &&
+             c.name == ref.key;
+  }
+  return false;
+}
+
+// The columns of one row group, read and decoded at most once each. Vectors borrow strings
+// from the chunks read, so a group's vectors live until the next Start().
+class GroupReader {
+ public:
+  using ReadFn = std::function<Status(const ChunkRef&, std::string*)>;
+
+  GroupReader(const BlockMeta& meta, ReadFn read, std::string_view path)
+      : meta_(meta),
+        read_(std::move(read)),
+        path_(path),
+        raw_(meta.columns.size()),
+        loaded_(meta.columns.size(), 0) {}
+
+  void Start(size_t group) {
+    group_ = group;
+    rows_ = meta_.row_groups[group].rows;
+    std::fill(loaded_.begin(), loaded_.end(), 0);
+  }
+
+  // The chunk of column `c` in the current group, decompressed.
+  Result<std::string_view> Raw(size_t c) {
+    if (!loaded_[c]) {
+      WAGGLE_RETURN_IF_ERROR(read_(meta_.columns[c].chunks[group_], &raw_[c]));
+      loaded_[c] = 1;
+    }
+    return std::string_view(raw_[c]);
+  }
+
+  // The dictionary of string chunk `c` (its views point into the chunk).
+  Status Dictionary(size_t c, std::vector<std::string_view>* dict) {
+    WAGGLE_ASSIGN_OR_RETURN(std::string_view in, Raw(c));
+    if (meta_.columns[c].kind == ColumnKind::kAttribute) {
+      // A sparse chunk: the rows come first.
+      uint64_t count;
+      rows_scratch_.clear();
+      if (!coding::GetVarint64(&in, &count) || count > rows_ * 64 ||
+          !DecodeInts(&in, count, &rows_scratch_).ok()) {
+        return Status::Corruption("block " + std::string(path_) + " column " +
+                                  meta_.columns[c].name + ": bad rows");
+      }
+    }
+    return DecodeDictionary(in, dict);
+  }
+
+  // Fills `out` with column `c` (-1: a column the block lacks, all rows without a value) as
+  // `ref` asks for it.
+  Status Load(int c, const ColumnRef& ref, Vector* out) {
+    out->Reset(ref.vector_type());
+    const size_t m = rows_;
+    if (c < 0) {
+      LoadMissing(out);
+      return Status::Ok();
+    }
+    const ColumnMeta& meta = meta_.columns[static_cast<size_t>(c)];
+    WAGGLE_ASSIGN_OR_RETURN(std::string_view in, Raw(static_cast<size_t>(c)));
+    auto bad = [&](std::string_view what) {
+      return Status::Corruption("block " + std::string(path_) + " column " + meta.name + ": " +
+                                std::string(what));
+    };
+    switch (meta.kind) {
+      case ColumnKind::kTraceId: {
+        uint64_t runs, total = 0;
+        if (!internal::GetCount(&in, 17, &runs)) return bad("run count");
+        out->trace_ids.reserve(m);
+        for (uint64_t r = 0; r < runs; ++r) {
+          model::TraceId id;
+          uint64_t len;
+          if (!internal::GetTraceId(&in, &id) || !coding::GetVarint64(&in, &len) ||
+              len > m - total) {
+            return bad("run");
+          }
+          total += len;
+          out->trace_ids.insert(out->trace_ids.end(), len, id);
+        }
+        if (total != m) return bad("runs do not cover the rows");
+        return Status::Ok();
+      }
+      case ColumnKind::kSpanId:
+        return LoadSpanIds(in, out) ? Status::Ok() : bad("length");
+      case ColumnKind::kParentId: {
+        // Back references name rows of the same group: the span ids resolve them.
+        Vector spans;
+        WAGGLE_RETURN_IF_ERROR(Load(SpanIdColumn(), ColumnRef::SpanId(), &spans));
+        out->ints.resize(m);
+        for (size_t i = 0; i < m; ++i) {
+          uint64_t tag, v = 0;
+          if (!coding::GetVarint64(&in, &tag)) return bad("truncated");
+          if (tag == kParentExplicit) {
+            if (!coding::GetFixed64(&in, &v)) return bad("truncated");
+          } else if (tag != kParentNone) {
+            if (tag > i + 1) return bad("back reference out of range");
+            v = static_cast<uint64_t>(spans.ints[i - (tag - 1)]);
+          }
+          out->ints[i] = static_cast<int64_t>(v);
+        }
+        return Status::Ok();
+      }
+      case ColumnKind::kString: {
+        Status s = DecodeStringCodes(&in, m, &out->dict, &out->codes);
+        return s.ok() ? s : bad(s.message());
+      }
+      case ColumnKind::kInt: {
+        Status s = DecodeInts(&in, m, &out->ints);
+        return s.ok() ? s : bad(s.message());
+      }
+      case ColumnKind::kAttribute:
+        return LoadSparse(in, meta, out, bad);
+      case ColumnKind::kExtras:
+        break;
+    }
+    return bad("not a scannable column");
+  }
+
+  size_t rows() const { return rows_; }
+
+ private:
+  int SpanIdColumn() const {
+    for (size_t c = 0; c < meta_.columns.size(); ++c) {
+      if (meta_.columns[c].kind == ColumnKind::kSpanId) return static_cast<int>(c);
+    }
+    return -1;
+  }
+
+  bool LoadSpanIds(std::string_view in, Vector* out) const {
+    if (in.size() != rows_ * 8) return false;
+    out->ints.resize(rows_);
+    for (size_t i = 0; i < rows_; ++i) {
+      out->ints[i] = static_cast<int64_t>(coding::DecodeFixed64(in.data() + 8 * i));
+    }
+    return true;
+  }
+
+  void LoadMissing(Vector* out) const {
+    switch (out->type) {
+      case VectorType::kString:
+        out->codes.assign(rows_, column::kNullCode);
+        break;
+      case VectorType::kDouble:
+        out->doubles.assign(rows_, 0);
+        out->nulls.assign(rows_, 1);
+        break;
+      default:
+        out->ints.assign(rows_, 0);
+        out->nulls.assign(rows_, 1);
+        break;
+    }
+  }
+
+  template <typename Bad>
+  Status LoadSparse(std::string_view in, const ColumnMeta& meta, Vector* out, const Bad& bad) {
+    const size_t m = rows_;
+    uint64_t count;
+    if (!coding::GetVarint64(&in, &count) || count > m * 64) return bad("count");
+    rows_scratch_.clear();
+    Status s = DecodeInts(&in, count, &rows_scratch_);
+    if (!s.ok()) return bad(s.message());
+    for (size_t i = 0; i < rows_scratch_.size(); ++i) {
+      const int64_t r = rows_scratch_[i];
+      if (r < 0 || static_cast<uint64_t>(r) >= m) return bad("row out of range");
+      if (i > 0 && r < rows_scratch_[i - 1]) return bad("rows out of order");
+    }
+    LoadMissing(out);
+    if (out->type == VectorType::kString) {
+      codes_scratch_.clear();
+      s = DecodeStringCodes(&in, count, &out->dict, &codes_scratch_);
+      if (!s.ok()) return bad(s.message());
+      for (size_t i = 0; i < count; ++i) out->codes[rows_scratch_[i]] = codes_scratch_[i];
+    } else if (meta.type == AttributeValue::Type::kDouble) {
+      if (in.size() < count * 8) return bad("truncated doubles");
+      for (size_t i = 0; i < count; ++i) {
+        const uint64_t bits = coding::DecodeFixed64(in.data() + 8 * i);
+        const size_t r = static_cast<size_t>(rows_scratch_[i]);
+        std::memcpy(&out->doubles[r], &bits, 8);
+        out->nulls[r] = 0;
+      }
+    } else {
+      values_scratch_.clear();
+      s = DecodeInts(&in, count, &values_scratch_);
+      if (!s.ok()) return bad(s.message());
+      for (size_t i = 0; i < count; ++i) {
+        const size_t r = static_cast<size_t>(rows_scratch_[i]);
+        out->ints[r] = values_scratch_[i];
+        out->nulls[r] = 0;
+      }
+    }
+    return Status::Ok();
+  }
+
+  const BlockMeta& meta_;
+  ReadFn read_;
+  std::string_view path_;
+  std::vector<std::string> raw_;
+  std::vector<uint8_t> loaded_;
+  size_t group_ = 0, rows_ = 0;
+  std::vector<int64_t> rows_scratch_, values_scratch_;
+  std::vector<uint32_t> codes_scratch_;
+};
+
+bool AnyIn(const std::vector<std::string_view>& dict, const std::vector<std::string>& values) {
+  for (std::string_view d : dict) {
+    for (const std::string& v : values) {
+      if (d == v) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void Block::ListColumns(std::vector<ColumnRef>* out) const {
+  for (const ColumnMeta& c : meta_.columns) {
+    if (c.kind == ColumnKind::kAttribute)
+      out->push_back(ColumnRef::Attribute(c.name, c.role, c.type));
+  }
+}
+
+Status Block::Scan(const ScanRequest& request, const BatchFn& consume, ScanStats* stats,
+                   bool* stopped) const {
+  if (meta_.row_groups.empty()) return Status::Ok();
+  auto find = [&](const ColumnRef& ref) -> int {
+    for (size_t c = 0; c < meta_.columns.size(); ++c) {
+      if (Matches(meta_.columns[c], ref)) return static_cast<int>(c);
+    }
+    return -1;
+  };
+  // The time range is one more condition, on start_ns (a column every block has).
+  std::vector<Condition> where;
+  where.reserve(request.where.size() + 1);
+  where.push_back(
+      Condition::Range(ColumnRef::Of(IntField::kStartNs), request.start_ns, request.end_ns - 1));
+  where.insert(where.end(), request.where.begin(), request.where.end());
+
+  // Skip the whole block when a condition's column is missing or a Bloom filter rules out
+  // every wanted value.
+  std::vector<int> where_col(where.size());
+  for (size_t i = 0; i < where.size(); ++i) {
+    where_col[i] = find(where[i].column);
+    const Condition& w = where[i];
+    bool none = where_col[i] < 0;
+    if (!none && w.op == Condition::Op::kIn) {
+      none = std::none_of(w.values.begin(), w.values.end(), [&](const std::string& v) {
+        return MayContainValue(w.column.name(), v);
+      });
+    }
+    if (none) {
+      ++stats->parts_skipped;
+      return Status::Ok();
+    }
+  }
+  std::vector<int> out_col(request.columns.size());
+  for (size_t i = 0; i < request.columns.size(); ++i) out_col[i] = find(request.columns[i]);
+  // A condition on a column the batch carries evaluates on that vector.
+  std::vector<int> where_out(where.size(), -1);
+  for (size_t i = 0; i < where.size(); ++i) {
+    for (size_t j = 0; j < request.columns.size(); ++j) {
+      if (request.columns[j] == where[i].column) where_out[i] = static_cast<int>(j);
+    }
+  }
+
+  GroupReader reader(
+      meta_, [this](const ChunkRef& r, std::string* raw) { return ReadChunkAt(r, raw); }, path_);
+  column::ColumnBatch batch;
+  batch.columns.resize(request.columns.size());
+  std::vector<Vector> scratch(where.size());
+  std::vector<uint8_t> loaded(request.columns.size());
+  std::vector<std::string_view> dict;
+  uint64_t groups_skipped = 0;
+  for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
+    const size_t m = meta_.row_groups[g].rows;
+    reader.Start(g);
+    // Pass 1: rule the group out by min/max and dictionaries, and note conditions that every
+    // row meets.
+    bool skip = false;
+    std::vector<uint8_t> all_pass(where.size(), 0);
+    for (size_t i = 0; i < where.size() && !skip; ++i) {
+      const Condition& w = where[i];
+      const ColumnMeta& c = meta_.columns[static_cast<size_t>(where_col[i])];
+      if (w.op == Condition::Op::kRange && c.kind == ColumnKind::kInt) {
+        skip = c.max[g] < w.lo || c.min[g] > w.hi || w.lo > w.hi;
+        all_pass[i] = c.min[g] >= w.lo && c.max[g] <= w.hi;
+      } else if (w.op == Condition::Op::kIn) {
+        WAGGLE_RETURN_IF_ERROR(reader.Dictionary(static_cast<size_t>(where_col[i]), &dict));
+        skip = !AnyIn(dict, w.values);
+        if (c.kind == ColumnKind::kString && dict.size() == 1) all_pass[i] = !skip;
+      }
+    }
+    if (skip) {
+      ++groups_skipped;
+      continue;
+    }
+    // Pass 2: evaluate the rest over vectors, narrowing the selection.
+    std::fill(loaded.begin(), loaded.end(), 0);
+    batch.rows = m;
+    batch.selection.resize(m);
+    std::iota(batch.selection.begin(), batch.selection.end(), 0u);
+    bool examined = false;
+    for (size_t i = 0; i < where.size() && !batch.selection.empty(); ++i) {
+      if (all_pass[i]) continue;
+      Vector* v = &scratch[i];
+      if (where_out[i] >= 0) {
+        v = &batch.columns[static_cast<size_t>(where_out[i])];
+        loaded[static_cast<size_t>(where_out[i])] = 1;
+      }
+      WAGGLE_RETURN_IF_ERROR(reader.Load(where_col[i], where[i].column, v));
+      Select(where[i], *v, &batch.selection);
+      examined = true;
+    }
+    if (examined) stats->rows_examined += m;
+    if (batch.selection.empty()) continue;
+    for (size_t j = 0; j < request.columns.size(); ++j) {
+      if (!loaded[j])
+        WAGGLE_RETURN_IF_ERROR(reader.Load(out_col[j], request.columns[j], &batch.columns[j]));
+    }
+    ++stats->batches;
+    stats->rows_selected += batch.selection.size();
+    if (!consume(batch)) {
+      *stopped = true;
+      break;
+    }
+  }
+  if (groups_skipped == meta_.row_groups.size()) {
+    ++stats->parts_skipped;
+  } else {
+    stats->groups_skipped += groups_skipped;
+  }
+  return Status::Ok();
+}
+
+}  // namespace waggle::storage::columnar::block
