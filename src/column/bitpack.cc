@@ -71,7 +71,63 @@ void Unpack(std::string_view packed, size_t n, int width, uint64_t base, T* out)
   }
 }
 
+// Selection on packed values: one compare per row, no branches.
+template <int W>
+size_t SelectFast(const char* data, uint64_t lo, uint64_t span, uint32_t* rows, size_t n) {
+  constexpr uint64_t kMask = (uint64_t{1} << W) - 1;
+  size_t kept = 0;
+  if (rows[0] == 0 && rows[n - 1] == n - 1) {
+    // Every row from 0 (rows ascend without repeats): no need to read the row numbers.
+    for (uint32_t row = 0; row < n; ++row) {
+      const size_t bit = static_cast<size_t>(row) * W;
+      const uint64_t v = (Load64(data + bit / 8) >> (bit % 8)) & kMask;
+      rows[kept] = row;
+      kept += (v - lo) <= span;
+    }
+    return kept;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t row = rows[i];
+    const size_t bit = static_cast<size_t>(row) * W;
+    const uint64_t v = (Load64(data + bit / 8) >> (bit % 8)) & kMask;
+    rows[kept] = row;
+    kept += (v - lo) <= span;
+  }
+  return kept;
+}
+
+using SelectFn = size_t (*)(const char*, uint64_t, uint64_t, uint32_t*, size_t);
+
+template <int... W>
+constexpr auto MakeSelectTable(std::integer_sequence<int, W...>) {
+  return std::array<SelectFn, sizeof...(W)>{&SelectFast<W + 1>...};
+}
+
 }  // namespace
+
+size_t BitSelectRange(std::string_view packed, int width, uint64_t lo, uint64_t hi, uint32_t* rows,
+                      size_t n) {
+  if (lo > hi) return 0;
+  const uint64_t span = hi - lo;
+  if (width == 0) return lo == 0 ? n : 0;
+  static constexpr auto kFast = MakeSelectTable(std::make_integer_sequence<int, 56>());
+  const char* data = packed.data();
+  const size_t size = packed.size();
+  // Rows whose 8-byte load stays inside the buffer take the fast path (rows ascend).
+  size_t fast = 0;
+  if (width <= 56 && size >= 8) {
+    const size_t limit = ((size - 8) * 8) / static_cast<size_t>(width) + 1;  // rows below it
+    fast = static_cast<size_t>(std::lower_bound(rows, rows + n, limit) - rows);
+  }
+  size_t kept = fast > 0 ? kFast[width - 1](data, lo, span, rows, fast) : 0;
+  for (size_t i = fast; i < n; ++i) {
+    const uint32_t row = rows[i];
+    const uint64_t v = ReadSafe(data, size, static_cast<size_t>(row) * width, width);
+    rows[kept] = row;
+    kept += (v - lo) <= span;
+  }
+  return kept;
+}
 
 int BitWidth(uint64_t max) { return max == 0 ? 0 : 64 - std::countl_zero(max); }
 

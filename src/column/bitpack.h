@@ -22,6 +22,11 @@ void BitPack(const uint64_t* values, size_t n, int width, std::string* out);
 // bytes, adding `base` to each (frame of reference).
 void BitUnpack(std::string_view packed, size_t n, int width, uint64_t base, uint64_t* out);
 
+// Keeps the entries of `rows` (n ascending row numbers) whose packed value lies in [lo, hi],
+// reading only those rows' bits; returns how many were kept (at the front of `rows`).
+size_t BitSelectRange(std::string_view packed, int width, uint64_t lo, uint64_t hi, uint32_t* rows,
+                      size_t n);
+
 // The same for widths up to 32, into 32-bit values (dictionary codes).
 void BitUnpack32(std::string_view packed, size_t n, int width, uint32_t* out);
 

@@ -35,6 +35,30 @@ TEST(BitPack, UnpackAddsTheBase) {
   EXPECT_EQ(out, (std::vector<uint64_t>{1000, 1005, 1003, 1007}));
 }
 
+TEST(BitPack, SelectKeepsTheRowsInRangeForEveryWidth) {
+  std::mt19937_64 rng(9);
+  for (int width = 0; width <= 64; ++width) {
+    for (size_t n : {1, 9, 64, 1000}) {
+      std::vector<uint64_t> values(n);
+      const uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+      for (auto& v : values) v = rng() & mask;
+      std::string packed;
+      BitPack(values.data(), n, width, &packed);
+      // Every other row, then every row; a range around the middle of the values.
+      for (size_t step : {2, 1}) {
+        const uint64_t lo = mask / 4, hi = mask / 4 * 3;
+        std::vector<uint32_t> rows, want;
+        for (size_t r = 0; r < n; r += step) {
+          rows.push_back(static_cast<uint32_t>(r));
+          if (values[r] >= lo && values[r] <= hi) want.push_back(static_cast<uint32_t>(r));
+        }
+        rows.resize(BitSelectRange(packed, width, lo, hi, rows.data(), rows.size()));
+        ASSERT_EQ(rows, want) << "width " << width << " n " << n << " step " << step;
+      }
+    }
+  }
+}
+
 TEST(BitPack, WidthOfAValue) {
   EXPECT_EQ(BitWidth(0), 0);
   EXPECT_EQ(BitWidth(1), 1);

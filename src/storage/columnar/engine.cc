@@ -77,6 +77,7 @@ struct Engine::Head {
   std::vector<std::string> orphan_logs GUARDED_BY(mu);  // groups naming no trace
   uint64_t other_bytes GUARDED_BY(mu) = 0;              // documents and logs
   int64_t first_write_ns GUARDED_BY(mu) = 0;
+  int64_t logs_arrived_ns GUARDED_BY(mu) = 0;  // when the newest log group came
   uint32_t wal_end = 0;  // set when sealed: its records are in WAL segments below this
 
   bool empty() const REQUIRES(mu) { return traces.empty() && orphan_logs.empty(); }
@@ -240,6 +241,7 @@ void Engine::InsertLogGroup(Head* head, const model::TraceId& id, std::string pa
                             int64_t arrival) NO_THREAD_SAFETY_ANALYSIS {
   if (head->first_write_ns == 0) head->first_write_ns = options_.clock->NowNanos();
   head->other_bytes += payload.size() + 32;
+  head->logs_arrived_ns = std::max(head->logs_arrived_ns, options_.clock->NowNanos());
   if (id.IsZero()) {
     head->orphan_logs.push_back(std::move(payload));
     return;
@@ -356,6 +358,7 @@ Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
   block::BlockContents contents;
   contents.spans = &head->spans;
   contents.wal_end = head->wal_end;
+  contents.logs_arrived_ns = head->logs_arrived_ns;
   std::vector<std::vector<uint32_t>> rows_by_trace;
   rows_by_trace.reserve(head->traces.size());
   for (const auto& [id, t] : head->traces) {
@@ -448,6 +451,10 @@ Status Engine::Compact() {
     }
     WAGGLE_RETURN_IF_ERROR(b.ReadDocuments(&contents.documents));
     WAGGLE_RETURN_IF_ERROR(b.ReadLogs(&contents.logs));
+    if (!b.meta().log_pages.empty()) {
+      // The newest its logs can be: the block's time range covers their arrival.
+      contents.logs_arrived_ns = std::max(contents.logs_arrived_ns, b.meta().max_end_ns);
+    }
     contents.wal_end = std::max(contents.wal_end, b.meta().wal_end);
     contents.level = std::max(contents.level, b.meta().level + 1);
     contents.replaces.push_back(e->id);

@@ -70,7 +70,7 @@ class Engine : public Writer, public Reader {
     uint64_t flushes = 0;
     uint64_t compactions = 0;
     uint64_t blocks_retired = 0;
-    uint64_t corrupt_blocks = 0;  // found at open, set aside as *.corrupt
+    uint64_t corrupt_blocks = 0;  // found damaged at open: skipped, left in place
     WalRecoveryStats recovery;
     uint64_t wal_bytes = 0;
   };

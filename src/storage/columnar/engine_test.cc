@@ -274,6 +274,41 @@ TEST(Engine, RetentionRemovesOldBlocksAndTheSizeCapRemovesTheOldestFirst) {
   EXPECT_EQ((*e)->stats().blocks_retired, 2u);
 }
 
+// Logs carry no span times: a block of logs alone counts its age from when they came.
+TEST(Engine, ABlockOfLogsAloneAgesFromWhenTheLogsCame) {
+  TempDir dir;
+  FakeClock clock(int64_t{1'800'000'000} * kNanosPerSecond);
+  auto options = Options(dir.path());
+  options.clock = &clock;
+  options.compact_trigger = 2;
+  options.retention_ns = int64_t{3600} * kNanosPerSecond;
+  auto e = Engine::Open(options);
+  ASSERT_TRUE(e.ok());
+  model::TraceId trace;
+  trace.bytes[0] = 7;
+  for (int i = 0; i < 2; ++i) {  // two blocks, then compacted into one
+    model::LogBatch logs;
+    model::LogRecord& r = logs.records.emplace_back();
+    r.trace_id = trace;
+    r.body = "line " + std::to_string(i);
+    r.time_ns = clock.NowNanos();
+    ASSERT_TRUE((*e)->WriteLogs(logs, Durability::kSync).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Maintain().ok());
+  }
+  EXPECT_EQ((*e)->stats().compactions, 1u);
+  EXPECT_EQ((*e)->stats().blocks_retired, 0u);
+  auto got = (*e)->FetchLogs(trace);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), 2u);
+  clock.Advance(int64_t{7200} * kNanosPerSecond);
+  ASSERT_TRUE((*e)->Maintain().ok());
+  EXPECT_EQ((*e)->stats().blocks_retired, 1u);
+  got = (*e)->FetchLogs(trace);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->empty());
+}
+
 TEST(Engine, TheDiskCapRemovesTheOldestBlocksAndIngestGoesOn) {
   TempDir dir;
   auto options = Options(dir.path());

@@ -38,7 +38,9 @@ void IntValues(const Span& s, int64_t out[kIntFieldCount]) {
   out[10] = s.from_xray_document ? 1 : 0;
 }
 
-void SetInts(const int64_t v[kIntFieldCount], Span* s) {
+}  // namespace
+
+void SetIntFields(const int64_t v[kIntFieldCount], Span* s) {
   s->start_ns = v[0];
   s->end_ns = v[2] != 0 ? 0 : WrapAdd(v[0], v[1]);
   s->kind = static_cast<model::SpanKind>(std::clamp<int64_t>(v[3], 0, 5));
@@ -51,7 +53,9 @@ void SetInts(const int64_t v[kIntFieldCount], Span* s) {
   s->from_xray_document = v[10] != 0;
 }
 
-}  // namespace
+std::string& StringFieldOf(model::Span& span, StringField f) {
+  return span.*kStringMembers[static_cast<size_t>(f)];
+}
 
 bool AttributeColumn::is_string() const {
   return type == AttributeValue::Type::kString || type == AttributeValue::Type::kBytes ||
@@ -152,7 +156,7 @@ void SpanTable::FillRow(uint32_t row, Span* s) const {
   for (size_t f = 0; f < kStringFieldCount; ++f) s->*kStringMembers[f] = strings[f][row];
   int64_t v[kIntFieldCount];
   for (size_t f = 0; f < kIntFieldCount; ++f) v[f] = ints[f][row];
-  SetInts(v, s);
+  SetIntFields(v, s);
   for (const AttributeColumn& c : attributes) {
     auto [lo, hi] = std::equal_range(c.rows.begin(), c.rows.end(), row);
     for (auto it = lo; it != hi; ++it) {

@@ -17,6 +17,11 @@ namespace waggle::storage::columnar {
 
 // The well-known fields (StringField, IntField) are storage's: storage/fields.h.
 
+// A span's well-known fields by column: what SpanTable::Append reads and Row writes (for
+// readers that build spans straight from column chunks).
+std::string& StringFieldOf(model::Span& span, StringField f);
+void SetIntFields(const int64_t v[kIntFieldCount], model::Span* span);
+
 // One attribute key (with its role and value type): the rows that have it and their values.
 struct AttributeColumn {
   std::string key;

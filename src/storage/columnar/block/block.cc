@@ -137,6 +137,10 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     meta.min_start_ns = std::min(meta.min_start_ns, e.min_start_ns);
     meta.max_end_ns = std::max(meta.max_end_ns, e.max_end_ns);
   }
+  if (!contents.logs.empty() && contents.logs_arrived_ns != 0) {
+    meta.min_start_ns = std::min(meta.min_start_ns, contents.logs_arrived_ns);
+    meta.max_end_ns = std::max(meta.max_end_ns, contents.logs_arrived_ns);
+  }
   if (meta.min_start_ns > meta.max_end_ns) meta.min_start_ns = meta.max_end_ns = 0;
   meta.traces = contents.traces.size();
 
@@ -488,9 +492,11 @@ Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path) {
 }
 
 Status Block::ReadChunkAt(const ChunkRef& ref, std::string* raw) const {
-  std::string stored;
-  WAGGLE_RETURN_IF_ERROR(file_->Read(ref.offset, ref.stored_length, &stored));
-  Status s = ReadChunk(ref, stored, raw);
+  // An uncompressed chunk is read in place; the others through a buffer kept per thread.
+  static thread_local std::string buffer;
+  std::string* stored = ref.compression == Compression::kNone ? raw : &buffer;
+  WAGGLE_RETURN_IF_ERROR(file_->Read(ref.offset, ref.stored_length, stored));
+  Status s = ReadChunk(ref, *stored, raw);
   if (!s.ok()) return Status::Corruption(path_ + ": " + s.message());
   return s;
 }
@@ -638,12 +644,7 @@ Status Block::FetchTrace(const TraceId& id, TraceData* out) const {
   for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
     const RowGroupMeta& rg = meta_.row_groups[g];
     if (id < rg.first || rg.last < id) continue;
-    SpanTable table;
-    WAGGLE_RETURN_IF_ERROR(ReadRowGroup(g, &table));
-    auto [lo, hi] = std::equal_range(table.trace_ids.begin(), table.trace_ids.end(), id);
-    for (auto it = lo; it != hi; ++it) {
-      out->spans.push_back(table.Row(static_cast<uint32_t>(it - table.trace_ids.begin())));
-    }
+    WAGGLE_RETURN_IF_ERROR(ReadTraceRows(g, id, &out->spans));
   }
   std::vector<std::string> payloads;
   WAGGLE_RETURN_IF_ERROR(ReadPagesFor(meta_.document_pages, id, &payloads));
@@ -712,32 +713,6 @@ Status Block::ReadDocuments(std::vector<TraceRecord>* out) const {
 
 Status Block::ReadLogs(std::vector<TraceRecord>* out) const {
   return ReadAllPages(meta_.log_pages, out);
-}
-
-Status Block::CountIntRange(IntField field, int64_t lo, int64_t hi, uint64_t* count) const {
-  const ColumnMeta* column = nullptr;
-  for (const ColumnMeta& c : meta_.columns) {
-    if (c.kind == ColumnKind::kInt && c.field == static_cast<uint8_t>(field)) column = &c;
-  }
-  if (column == nullptr) return Corrupt(path_ + ": no such int column");
-  std::string raw;
-  std::vector<int64_t> values;
-  for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
-    const size_t m = meta_.row_groups[g].rows;
-    if (column->max[g] < lo || column->min[g] > hi) continue;
-    if (column->min[g] >= lo && column->max[g] <= hi) {
-      *count += m;
-      continue;
-    }
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(column->chunks[g], &raw));
-    std::string_view in = raw;
-    values.clear();
-    WAGGLE_RETURN_IF_ERROR(DecodeInts(&in, m, &values));
-    uint64_t n = 0;
-    for (int64_t v : values) n += (v >= lo) & (v <= hi);
-    *count += n;
-  }
-  return Status::Ok();
 }
 
 Status Block::ReadTraces(std::vector<TraceEntry>* out) const {

@@ -45,8 +45,12 @@ struct BlockContents {
   std::vector<TraceRecord> documents;          // at most one per trace
   std::vector<TraceRecord> logs;               // any number per trace, in arrival order
   uint64_t wal_end = 0;                        // WAL segments below this number are in blocks
-  uint32_t level = 0;                          // 0 for a flushed head, +1 per compaction
-  std::vector<uint64_t> replaces;              // blocks this one was compacted from
+  // When the newest of `logs` arrived (0: no logs). Log records do not enter the span time
+  // range otherwise; a block of logs alone takes this as its time range, so retention by age
+  // counts from when the logs came, not from time zero.
+  int64_t logs_arrived_ns = 0;
+  uint32_t level = 0;              // 0 for a flushed head, +1 per compaction
+  std::vector<uint64_t> replaces;  // blocks this one was compacted from
 };
 
 struct WriteOptions {
@@ -133,16 +137,14 @@ class Block {
   // Appends the block's attribute columns to `out`.
   void ListColumns(std::vector<ColumnRef>* out) const;
 
-  // Counts the rows whose integer column `field` lies in [lo, hi]: a row group is skipped or
-  // taken whole by its min/max, the others are decoded and compared.
-  Status CountIntRange(IntField field, int64_t lo, int64_t hi, uint64_t* count) const;
-
   // The key a Bloom filter over values uses.
   static std::string ValueKey(std::string_view column, std::string_view value);
 
  private:
   Block() = default;
   Status ReadChunkAt(const ChunkRef& ref, std::string* raw) const;
+  // Appends the spans of trace `id` in row group `group`, decoding only its rows.
+  Status ReadTraceRows(size_t group, const model::TraceId& id, std::vector<model::Span>* out) const;
   Status ReadAllPages(const std::vector<PageMeta>& pages, std::vector<TraceRecord>* out) const;
   Status ReadPagesFor(const std::vector<PageMeta>& pages, const model::TraceId& id,
                       std::vector<std::string>* payloads) const;

@@ -1,5 +1,6 @@
 // Block::Scan and Block::ListColumns: column batches out of a block's row groups.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <functional>
 #include <numeric>
@@ -247,6 +248,155 @@ bool AnyIn(const std::vector<std::string_view>& dict, const std::vector<std::str
 
 }  // namespace
 
+Status Block::ReadTraceRows(size_t group, const model::TraceId& id,
+                            std::vector<model::Span>* out) const {
+  const size_t m = meta_.row_groups[group].rows;
+  std::string raw;
+  auto bad = [&](const ColumnMeta& c, std::string_view what) {
+    return Status::Corruption("block " + path_ + " column " + c.name + ": " + std::string(what));
+  };
+  auto read = [&](const ColumnMeta& c) -> Result<std::string_view> {
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &raw));
+    return std::string_view(raw);
+  };
+  // The trace's rows [a, b), from the trace id runs.
+  size_t a = 0, b = 0;
+  for (const ColumnMeta& c : meta_.columns) {
+    if (c.kind != ColumnKind::kTraceId) continue;
+    WAGGLE_ASSIGN_OR_RETURN(std::string_view in, read(c));
+    uint64_t runs, at = 0;
+    if (!internal::GetCount(&in, 17, &runs)) return bad(c, "run count");
+    for (uint64_t r = 0; r < runs; ++r) {
+      model::TraceId run;
+      uint64_t len;
+      if (!internal::GetTraceId(&in, &run) || !coding::GetVarint64(&in, &len) || len > m - at) {
+        return bad(c, "run");
+      }
+      if (run == id) {
+        a = at;
+        b = at + len;
+        break;
+      }
+      at += len;
+    }
+  }
+  if (a == b) return Status::Ok();
+  const size_t first = out->size();
+  out->resize(first + (b - a));
+  model::Span* spans = out->data() + first;
+  for (size_t i = 0; i < b - a; ++i) spans[i].trace_id = id;
+  std::vector<std::array<int64_t, kIntFieldCount>> ints(b - a);
+  std::vector<int64_t> values, rows;
+  std::vector<uint64_t> span_ids;  // of rows [0, b): parents refer back within the group
+  std::vector<std::string_view> dict;
+  std::vector<uint32_t> codes;
+  std::vector<std::pair<size_t, std::string_view>> extras;  // row - a, blob
+  for (const ColumnMeta& c : meta_.columns) {
+    if (c.kind == ColumnKind::kTraceId) continue;
+    WAGGLE_ASSIGN_OR_RETURN(std::string_view in, read(c));
+    switch (c.kind) {
+      case ColumnKind::kTraceId:
+        break;
+      case ColumnKind::kSpanId:
+        if (in.size() != m * 8) return bad(c, "length");
+        span_ids.resize(b);
+        for (size_t r = 0; r < b; ++r) span_ids[r] = coding::DecodeFixed64(in.data() + 8 * r);
+        for (size_t r = a; r < b; ++r) spans[r - a].span_id.value = span_ids[r];
+        break;
+      case ColumnKind::kParentId:
+        if (span_ids.size() != b) return bad(c, "before the span ids");
+        for (size_t r = 0; r < b; ++r) {
+          uint64_t tag, v = 0;
+          if (!coding::GetVarint64(&in, &tag)) return bad(c, "truncated");
+          if (tag == kParentExplicit) {
+            if (!coding::GetFixed64(&in, &v)) return bad(c, "truncated");
+          } else if (tag != kParentNone) {
+            if (tag > r + 1) return bad(c, "back reference out of range");
+            v = span_ids[r - (tag - 1)];
+          }
+          if (r >= a) spans[r - a].parent_span_id.value = v;
+        }
+        break;
+      case ColumnKind::kString: {
+        dict.clear();
+        codes.clear();
+        Status s = DecodeStringCodes(&in, m, &dict, &codes);
+        if (!s.ok()) return bad(c, s.message());
+        const auto f = static_cast<StringField>(c.field);
+        for (size_t r = a; r < b; ++r) StringFieldOf(spans[r - a], f) = dict[codes[r]];
+        break;
+      }
+      case ColumnKind::kInt: {
+        values.clear();
+        Status s = DecodeInts(&in, m, &values);
+        if (!s.ok()) return bad(c, s.message());
+        for (size_t r = a; r < b; ++r) ints[r - a][c.field] = values[r];
+        break;
+      }
+      case ColumnKind::kAttribute:
+      case ColumnKind::kExtras: {
+        uint64_t count;
+        if (!coding::GetVarint64(&in, &count) || count > m * 64) return bad(c, "count");
+        rows.clear();
+        Status s = DecodeInts(&in, count, &rows);
+        if (!s.ok()) return bad(c, s.message());
+        for (size_t i = 0; i < rows.size(); ++i) {
+          if (rows[i] < 0 || static_cast<uint64_t>(rows[i]) >= m) return bad(c, "row out of range");
+          if (i > 0 && rows[i] < rows[i - 1]) return bad(c, "rows out of order");
+        }
+        // Entries [lo, hi) are the trace's.
+        const size_t lo = static_cast<size_t>(
+            std::lower_bound(rows.begin(), rows.end(), static_cast<int64_t>(a)) - rows.begin());
+        const size_t hi = static_cast<size_t>(
+            std::lower_bound(rows.begin(), rows.end(), static_cast<int64_t>(b)) - rows.begin());
+        if (c.kind == ColumnKind::kExtras) {
+          for (size_t i = 0; i < count; ++i) {
+            std::string_view blob;
+            if (!coding::GetLengthPrefixed(&in, &blob)) return bad(c, "truncated extras");
+            if (i >= lo && i < hi) extras.emplace_back(static_cast<size_t>(rows[i]) - a, blob);
+          }
+          break;
+        }
+        if (lo == hi) break;  // none of the trace's spans has it
+        auto add = [&](size_t i) -> model::AttributeValue& {
+          model::Attribute& at = spans[static_cast<size_t>(rows[i]) - a].attributes.emplace_back();
+          at.key = c.name;
+          at.role = c.role;
+          at.value.type = c.type;
+          return at.value;
+        };
+        if (c.type == AttributeValue::Type::kString || c.type == AttributeValue::Type::kBytes ||
+            c.type == AttributeValue::Type::kJson) {
+          dict.clear();
+          codes.clear();
+          s = DecodeStringCodes(&in, count, &dict, &codes);
+          if (!s.ok()) return bad(c, s.message());
+          for (size_t i = lo; i < hi; ++i) add(i).string_value = dict[codes[i]];
+        } else if (c.type == AttributeValue::Type::kDouble) {
+          if (in.size() < count * 8) return bad(c, "truncated doubles");
+          for (size_t i = lo; i < hi; ++i) {
+            const uint64_t bits = coding::DecodeFixed64(in.data() + 8 * i);
+            std::memcpy(&add(i).double_value, &bits, 8);
+          }
+        } else {
+          values.clear();
+          s = DecodeInts(&in, count, &values);
+          if (!s.ok()) return bad(c, s.message());
+          for (size_t i = lo; i < hi; ++i) add(i).int_value = values[i];
+        }
+        break;
+      }
+    }
+  }
+  for (size_t i = 0; i < b - a; ++i) SetIntFields(ints[i].data(), &spans[i]);
+  for (const auto& [i, blob] : extras) {
+    if (!SpanTable::DecodeExtras(blob, &spans[i])) {
+      return Status::Corruption("block " + path_ + ": undecodable events or links");
+    }
+  }
+  return Status::Ok();
+}
+
 void Block::ListColumns(std::vector<ColumnRef>* out) const {
   for (const ColumnMeta& c : meta_.columns) {
     if (c.kind == ColumnKind::kAttribute)
@@ -336,6 +486,17 @@ Status Block::Scan(const ScanRequest& request, const BatchFn& consume, ScanStats
     bool examined = false;
     for (size_t i = 0; i < where.size() && !batch.selection.empty(); ++i) {
       if (all_pass[i]) continue;
+      examined = true;
+      const ColumnMeta& c = meta_.columns[static_cast<size_t>(where_col[i])];
+      if (where_out[i] < 0 && where[i].op == Condition::Op::kRange && c.kind == ColumnKind::kInt) {
+        // Compare packed values where they lie, decoding nothing.
+        WAGGLE_ASSIGN_OR_RETURN(std::string_view in, reader.Raw(static_cast<size_t>(where_col[i])));
+        bool done;
+        Status s = SelectIntRange(in, m, where[i].lo, where[i].hi, &batch.selection, &done);
+        if (!s.ok())
+          return Status::Corruption("block " + path_ + " column " + c.name + ": " + s.message());
+        if (done) continue;
+      }
       Vector* v = &scratch[i];
       if (where_out[i] >= 0) {
         v = &batch.columns[static_cast<size_t>(where_out[i])];
@@ -343,7 +504,6 @@ Status Block::Scan(const ScanRequest& request, const BatchFn& consume, ScanStats
       }
       WAGGLE_RETURN_IF_ERROR(reader.Load(where_col[i], where[i].column, v));
       Select(where[i], *v, &batch.selection);
-      examined = true;
     }
     if (examined) stats->rows_examined += m;
     if (batch.selection.empty()) continue;

@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <memory>
 #include <unordered_map>
 
 #include "base/coding.h"
@@ -71,7 +72,10 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
   std::string packed;
   if (preferred == Compression::kZstd && raw.size() >= 64) {
     packed.resize(ZSTD_compressBound(raw.size()));
-    size_t n = ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), kZstdLevel);
+    static thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(),
+                                                                                &ZSTD_freeCCtx);
+    size_t n = ZSTD_compressCCtx(cctx.get(), packed.data(), packed.size(), raw.data(), raw.size(),
+                                 kZstdLevel);
     packed.resize(ZSTD_isError(n) ? 0 : n);
   } else if (preferred == Compression::kLz4 && raw.size() >= 64) {
     packed.resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw.size()))));
@@ -99,11 +103,15 @@ Status ReadChunk(const ChunkRef& ref, std::string_view stored, std::string* raw)
   switch (ref.compression) {
     case Compression::kNone:
       if (ref.raw_length != stored.size()) return Corrupt("length mismatch");
-      raw->assign(stored);
+      if (stored.data() != raw->data()) raw->assign(stored);  // else read in place
       return Status::Ok();
     case Compression::kZstd: {
       raw->resize(ref.raw_length);
-      size_t n = ZSTD_decompress(raw->data(), raw->size(), stored.data(), stored.size());
+      // A context per thread: ZSTD_decompress would set one up (and its tables) every call.
+      static thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
+                                                                                  &ZSTD_freeDCtx);
+      size_t n =
+          ZSTD_decompressDCtx(dctx.get(), raw->data(), raw->size(), stored.data(), stored.size());
       if (ZSTD_isError(n) || n != ref.raw_length) return Corrupt("bad zstd frame");
       return Status::Ok();
     }
@@ -182,6 +190,32 @@ Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
     for (size_t i = 1; i < n; ++i) dst[i] += dst[i - 1];  // prefix sum of the deltas
   }
   in->remove_prefix(bytes);
+  return Status::Ok();
+}
+
+Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
+                      std::vector<uint32_t>* rows, bool* done) {
+  *done = false;
+  if (in.empty() || static_cast<uint8_t>(in[0]) != kEncodingFor) return Status::Ok();
+  in.remove_prefix(1);
+  int64_t base;
+  if (!coding::GetVarsint64(&in, &base) || in.empty()) return Corrupt("truncated int header");
+  const int width = static_cast<uint8_t>(in[0]);
+  in.remove_prefix(1);
+  if (width > 64) return Corrupt("bit width over 64");
+  if (in.size() < column::PackedSize(n, width)) return Corrupt("truncated packed ints");
+  if (!rows->empty() && rows->back() >= n) return Corrupt("row beyond the chunk");
+  *done = true;
+  // A value is base + p for its packed p: the condition on p is [lo - base, hi - base].
+  const __int128 plo = std::max<__int128>(static_cast<__int128>(lo) - base, 0);
+  const __int128 phi =
+      std::min<__int128>(static_cast<__int128>(hi) - base, static_cast<__int128>(UINT64_MAX));
+  if (phi < plo) {
+    rows->clear();
+    return Status::Ok();
+  }
+  rows->resize(column::BitSelectRange(in, width, static_cast<uint64_t>(plo),
+                                      static_cast<uint64_t>(phi), rows->data(), rows->size()));
   return Status::Ok();
 }
 

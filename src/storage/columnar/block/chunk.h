@@ -28,13 +28,20 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 // Compresses `raw` with `preferred` when that saves at least an eighth, else stores it as is;
 // appends the stored bytes to `file` and returns where they went.
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file);
-// Verifies the checksum of `stored` and decompresses it into `raw`.
+// Verifies the checksum of `stored` and decompresses it into `raw` (`stored` may be `raw`'s own
+// bytes: an uncompressed chunk read in place).
 Status ReadChunk(const ChunkRef& ref, std::string_view stored, std::string* raw);
 
 // Integers: frame of reference or delta, bit-packed, whichever is smaller.
 void EncodeInts(const int64_t* values, size_t n, std::string* out);
 // Appends exactly `n` values to `out`; Corruption when `in` is not such an encoding.
 Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out);
+
+// Narrows `rows` (row numbers below `n`, ascending) to those whose value in the int chunk `in`
+// of `n` values lies in [lo, hi], without decoding the others. Sets *done to false (and leaves
+// `rows` alone) for an encoding it cannot select on; the caller decodes then.
+Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
+                      std::vector<uint32_t>* rows, bool* done);
 
 // Strings: the chunk's own dictionary (in order of first use) and bit-packed codes.
 void EncodeStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
