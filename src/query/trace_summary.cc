@@ -206,10 +206,14 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace) {
   std::vector<const model::Span*> segments;
   std::vector<char> is_segment_span(trace.spans.size(), 0);
   for (const model::Span& s : trace.spans) {
-    bool is_segment = trace.documents.empty() ? s.kind == model::SpanKind::kServer ||
-                                                    s.kind == model::SpanKind::kConsumer ||
-                                                    !all_ids.count(s.parent_span_id.value)
-                                              : segment_ids.count(s.span_id.value) > 0;
+    // A span from an X-Ray document is a segment when its document is; any other span (OTel,
+    // even in a trace that also has X-Ray documents) when it is a server or consumer span or
+    // its parent is not here.
+    const bool from_document = s.from_xray_document && !trace.documents.empty();
+    bool is_segment = from_document ? segment_ids.count(s.span_id.value) > 0
+                                    : s.kind == model::SpanKind::kServer ||
+                                          s.kind == model::SpanKind::kConsumer ||
+                                          !all_ids.count(s.parent_span_id.value);
     if (is_segment) {
       segments.push_back(&s);
       is_segment_span[static_cast<size_t>(&s - trace.spans.data())] = 1;

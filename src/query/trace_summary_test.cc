@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "base/clock.h"
 
 namespace waggle::query {
@@ -15,6 +17,7 @@ model::Span Span(uint64_t id, uint64_t parent, std::string service, double start
   s.name = "n";
   s.start_ns = static_cast<int64_t>(start * 1e6) * 1000;
   s.end_ns = static_cast<int64_t>(end * 1e6) * 1000;
+  s.from_xray_document = true;  // as the X-Ray parser marks spans of documents
   return s;
 }
 
@@ -80,6 +83,32 @@ TEST(SummarizeTrace, ComputesXRaySummaryFields) {
   ASSERT_EQ(s.annotations.count("result_length"), 1u);
   EXPECT_EQ(s.annotations["result_length"][0].value, model::AttributeValue::Int(3));
   EXPECT_EQ(s.revision, 3);
+}
+
+// An OTel frontend calling backend-flask, which sends X-Ray segments (what `waggle demo`
+// sends): the OTel spans are segments too, and the OTel server span is the root.
+TEST(SummarizeTrace, CountsOTelSpansInATraceThatAlsoHasXRayDocuments) {
+  storage::TraceData t;
+  t.id.bytes[0] = 9;
+  model::Span front = Span(1, 0, "frontend", 100.0, 101.0);
+  front.from_xray_document = false;
+  front.kind = model::SpanKind::kServer;
+  front.http_status = 500;
+  front.status_flags = model::kStatusFault;
+  model::Span fetch = Span(2, 1, "frontend", 100.1, 100.9);
+  fetch.from_xray_document = false;
+  fetch.kind = model::SpanKind::kClient;
+  model::Span back = Span(3, 2, "backend-flask", 100.2, 100.8);  // its own segment document
+  t.documents = {{t.id, model::SpanId{3}, {}, false, false, "default", "{}"}};
+  t.spans = {front, fetch, back};
+  for (auto& s : t.spans) s.trace_id = t.id;
+  const TraceSummary s = SummarizeTrace(t);
+  std::set<std::string> services;
+  for (const ServiceId& id : s.service_ids) services.insert(id.name);
+  EXPECT_EQ(services, (std::set<std::string>{"frontend", "backend-flask"}));
+  EXPECT_NEAR(s.duration, 1.0, 1e-9);
+  EXPECT_NEAR(s.response_time, 1.0, 1e-9);
+  EXPECT_TRUE(s.has_fault);
 }
 
 TEST(SummarizeTrace, MarksInProgressTracesPartial) {
