@@ -179,9 +179,12 @@ int RunDemo(const DemoOptions& options) {
   wopts.start_ns = started;
   wopts.traces_per_second = options.rate;
   workload::Generator generator(wopts);
+  // A duration past what int64 nanoseconds can reach is as good as "until Ctrl-C".
+  const double duration_ns = options.duration_seconds * kNanosPerSecond;
   const int64_t deadline =
-      options.duration_seconds > 0
-          ? started + static_cast<int64_t>(options.duration_seconds * kNanosPerSecond)
+      options.duration_seconds > 0 &&
+              duration_ns < static_cast<double>(std::numeric_limits<int64_t>::max() - started)
+          ? started + static_cast<int64_t>(duration_ns)
           : std::numeric_limits<int64_t>::max();
 
   std::printf(

@@ -434,8 +434,11 @@ Generator::Generator(const WorkloadOptions& options)
 void Generator::NextTrace(std::vector<Span>* spans) {
   Random& rng = rng_;
   const int64_t t0 = next_start_us_;
-  next_start_us_ +=
-      std::max<int64_t>(1, std::llround(rng.Exponential(1e6 / options_.traces_per_second)));
+  // The gap, at most a century (a tiny rate would overflow the conversion; llround of a value
+  // past int64 is unspecified).
+  constexpr double kMaxGapUs = 100.0 * 365 * 86400 * 1e6;
+  next_start_us_ += std::max<int64_t>(
+      1, std::llround(std::min(kMaxGapUs, rng.Exponential(1e6 / options_.traces_per_second))));
   ++traces_;
 
   // Who, what, and whether it fails.
