@@ -126,6 +126,13 @@ Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
   std::vector<std::shared_ptr<BlockEntry>> found;
   for (const std::string& name : names) {
     uint64_t id;
+    if (name.size() == 24 && name.ends_with(".tmp") && ParseBlockName(name.substr(0, 20), &id)) {
+      // A block write that a crash cut short: never renamed into place, so never relied on;
+      // its spans are still in the WAL.
+      WAGGLE_RETURN_IF_ERROR(env->RemoveFile(blocks_dir + "/" + name));
+      log::Info("removed {}, a block write cut short", name);
+      continue;
+    }
     if (!ParseBlockName(name, &id)) continue;
     next_block_id_ = std::max(next_block_id_, id + 1);
     auto block = block::Block::Open(env, BlockPath(id));

@@ -186,6 +186,26 @@ TEST(Engine, SealedHeadsBecomeBlocksTheWalShrinksAndRestartReplaysNothing) {
   for (const auto& id : ids) EXPECT_TRUE((*e)->FetchTrace(id).ok());
 }
 
+TEST(Engine, ABlockWriteCutShortIsRemovedAtStart) {
+  TempDir dir;
+  std::mt19937_64 rng(4);
+  std::vector<model::TraceId> ids;
+  {
+    auto e = Engine::Open(Options(dir.path()));
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE((*e)->Write(Batch(rng, 10, &ids), Durability::kSync).ok());
+  }
+  // As if a crash had come while a later head was being written as block 5.
+  const std::string tmp = dir.path() + "/blocks/0000000000000005.blk.tmp";
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(tmp + "x", "half a block").ok());
+  std::filesystem::rename(tmp + "x", tmp);
+  auto e = Engine::Open(Options(dir.path()));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(tmp));
+  EXPECT_EQ((*e)->stats().corrupt_blocks, 0u);
+  for (const auto& id : ids) EXPECT_TRUE((*e)->FetchTrace(id).ok());
+}
+
 TEST(Engine, ACrashBetweenBlockAndWalCleanupDoesNotDuplicateSpans) {
   TempDir dir;
   std::mt19937_64 rng(2);
