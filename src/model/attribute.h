@@ -17,6 +17,11 @@ struct AttributeValue {
     kJson = 5
   };
 
+  // The types held as text: string, bytes and JSON.
+  static constexpr bool IsStringType(Type t) {
+    return t == Type::kString || t == Type::kBytes || t == Type::kJson;
+  }
+
   Type type = Type::kString;
   int64_t int_value = 0;     // kInt; kBool as 0/1
   double double_value = 0;   // kDouble

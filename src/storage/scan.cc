@@ -7,11 +7,6 @@ namespace {
 
 using model::AttributeValue;
 
-bool IsStringType(AttributeValue::Type t) {
-  return t == AttributeValue::Type::kString || t == AttributeValue::Type::kBytes ||
-         t == AttributeValue::Type::kJson;
-}
-
 bool IsIntegerColumn(const ColumnRef& c) {
   switch (c.kind) {
     case ColumnRef::Kind::kInt:
@@ -36,7 +31,7 @@ ColumnRef ColumnRef::Attribute(std::string_view key, model::AttributeRole role,
 }
 
 bool ColumnRef::is_string() const {
-  return kind == Kind::kString || (kind == Kind::kAttribute && IsStringType(type));
+  return kind == Kind::kString || (kind == Kind::kAttribute && AttributeValue::IsStringType(type));
 }
 
 column::VectorType ColumnRef::vector_type() const {
@@ -53,7 +48,7 @@ column::VectorType ColumnRef::vector_type() const {
     case Kind::kAttribute:
       break;
   }
-  if (IsStringType(type)) return column::VectorType::kString;
+  if (AttributeValue::IsStringType(type)) return column::VectorType::kString;
   if (type == AttributeValue::Type::kDouble) return column::VectorType::kDouble;
   if (type == AttributeValue::Type::kBool) return column::VectorType::kBool;
   return column::VectorType::kInt;

@@ -57,10 +57,7 @@ std::string& StringFieldOf(model::Span& span, StringField f) {
   return span.*kStringMembers[static_cast<size_t>(f)];
 }
 
-bool AttributeColumn::is_string() const {
-  return type == AttributeValue::Type::kString || type == AttributeValue::Type::kBytes ||
-         type == AttributeValue::Type::kJson;
-}
+bool AttributeColumn::is_string() const { return AttributeValue::IsStringType(type); }
 
 void SpanTable::ColumnKey(std::string_view key, model::AttributeRole role,
                           AttributeValue::Type type, std::string* out) {

@@ -22,10 +22,6 @@ using internal::PutTraceId;
 using model::AttributeValue;
 using model::TraceId;
 
-// Parent span id tags: 0 none, 1 an explicit id follows, k >= 2 the parent is row i - (k - 1).
-constexpr uint64_t kParentNone = 0;
-constexpr uint64_t kParentExplicit = 1;
-
 constexpr uint32_t kDropped = UINT32_MAX;
 
 Status Corrupt(const std::string& what) { return Status::Corruption("block: " + what); }
@@ -514,121 +510,74 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
   if (rg >= meta_.row_groups.size()) return Status::InvalidArgument("no such row group");
   const size_t m = meta_.row_groups[rg].rows;
   const size_t base = out->size();
-  std::string raw;
-  std::vector<int64_t> ints;
-  std::vector<model::SpanId> span_ids;
+  std::string raw, parents;
+  std::vector<uint64_t> span_ids;
+  std::vector<TraceRun> runs;
+  std::vector<int64_t> rows;
   bool have_traces = false, have_spans = false, have_parents = false;
-  std::vector<uint64_t> parent_tags;
-  std::vector<uint64_t> explicit_parents;
   for (const ColumnMeta& c : meta_.columns) {
     WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[rg], &raw));
     std::string_view in = raw;
-    auto bad = [&](const char* what) { return Corrupt(path_ + " column " + c.name + ": " + what); };
+    Status s;
     switch (c.kind) {
-      case ColumnKind::kTraceId: {
-        uint64_t runs, total = 0;
-        if (!internal::GetCount(&in, 17, &runs)) return bad("run count");
-        for (uint64_t r = 0; r < runs; ++r) {
-          TraceId id;
-          uint64_t len;
-          if (!GetTraceId(&in, &id) || !GetVarint64(&in, &len) || len > m - total) {
-            return bad("run");
-          }
-          total += len;
-          out->trace_ids.insert(out->trace_ids.end(), len, id);
-        }
-        if (total != m) return bad("runs do not cover the rows");
+      case ColumnKind::kTraceId:
+        s = DecodeTraceRuns(in, m, &runs);
+        for (const TraceRun& r : runs) out->trace_ids.insert(out->trace_ids.end(), r.rows, r.id);
         have_traces = true;
         break;
-      }
       case ColumnKind::kSpanId:
-        if (in.size() != m * 8) return bad("length");
-        for (size_t i = 0; i < m; ++i) {
-          out->span_ids.push_back({coding::DecodeFixed64(in.data() + 8 * i)});
-        }
+        s = DecodeSpanIds(in, m, &span_ids);
+        for (uint64_t id : span_ids) out->span_ids.push_back({id});
         have_spans = true;
         break;
       case ColumnKind::kParentId:
-        parent_tags.resize(m);
-        explicit_parents.clear();
-        for (size_t i = 0; i < m; ++i) {
-          if (!GetVarint64(&in, &parent_tags[i])) return bad("truncated");
-          if (parent_tags[i] == kParentExplicit) {
-            uint64_t v;
-            if (!coding::GetFixed64(&in, &v)) return bad("truncated");
-            explicit_parents.push_back(v);
-          } else if (parent_tags[i] > i + 1) {
-            return bad("back reference out of range");
-          }
-        }
+        parents = raw;  // resolved once the span ids are known
         have_parents = true;
         break;
-      case ColumnKind::kString: {
-        Status s = DecodeStrings(&in, m, &out->strings[c.field]);
-        if (!s.ok()) return bad(s.message().c_str());
+      case ColumnKind::kString:
+        s = DecodeStrings(&in, m, &out->strings[c.field]);
         break;
-      }
-      case ColumnKind::kInt: {
-        Status s = DecodeInts(&in, m, &out->ints[c.field]);
-        if (!s.ok()) return bad(s.message().c_str());
+      case ColumnKind::kInt:
+        s = DecodeInts(&in, m, &out->ints[c.field]);
         break;
-      }
-      case ColumnKind::kAttribute:
-      case ColumnKind::kExtras: {
-        uint64_t count;
-        if (!GetVarint64(&in, &count) || count > m * 64) return bad("count");
-        ints.clear();
-        Status s = DecodeInts(&in, count, &ints);
-        if (!s.ok()) return bad(s.message().c_str());
-        for (int64_t r : ints) {
-          if (r < 0 || static_cast<uint64_t>(r) >= m) return bad("row out of range");
-        }
-        if (!std::is_sorted(ints.begin(), ints.end())) return bad("rows out of order");
-        if (c.kind == ColumnKind::kExtras) {
-          for (int64_t r : ints) {
-            std::string_view blob;
-            if (!coding::GetLengthPrefixed(&in, &blob)) return bad("truncated extras");
-            model::Span check;
-            if (!SpanTable::DecodeExtras(blob, &check)) return bad("undecodable events or links");
-            out->extra_rows.push_back(static_cast<uint32_t>(base + r));
+      case ColumnKind::kExtras:
+        s = DecodeSparseRows(&in, m, &rows);
+        for (size_t i = 0; s.ok() && i < rows.size(); ++i) {
+          std::string_view blob;
+          model::Span check;
+          if (!coding::GetLengthPrefixed(&in, &blob)) {
+            s = Status::Corruption("truncated extras");
+          } else if (!SpanTable::DecodeExtras(blob, &check)) {
+            s = Status::Corruption("undecodable events or links");
+          } else {
+            out->extra_rows.push_back(static_cast<uint32_t>(base + rows[i]));
             out->extras.emplace_back(blob);
           }
-          break;
         }
+        break;
+      case ColumnKind::kAttribute: {
+        s = DecodeSparseRows(&in, m, &rows);
+        if (!s.ok()) break;
         AttributeColumn* a = out->Attribute(c.name, c.role, c.type);
         if (a->is_string()) {
-          s = DecodeStrings(&in, count, &a->strings);
+          s = DecodeStrings(&in, rows.size(), &a->strings);
         } else if (c.type == AttributeValue::Type::kDouble) {
-          if (in.size() < count * 8) return bad("truncated doubles");
-          for (size_t i = 0; i < count; ++i) {
-            uint64_t bits = coding::DecodeFixed64(in.data() + 8 * i);
-            double d;
-            std::memcpy(&d, &bits, 8);
-            a->doubles.push_back(d);
-          }
-          in.remove_prefix(count * 8);
+          s = DecodeDoubles(&in, rows.size(), &a->doubles);
         } else {
-          s = DecodeInts(&in, count, &a->ints);
+          s = DecodeInts(&in, rows.size(), &a->ints);
         }
-        if (!s.ok()) return bad(s.message().c_str());
-        for (int64_t r : ints) a->rows.push_back(static_cast<uint32_t>(base + r));
+        for (int64_t r : rows) a->rows.push_back(static_cast<uint32_t>(base + r));
         break;
       }
     }
+    if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
   }
   if (!have_traces || !have_spans || !have_parents) return Corrupt(path_ + ": id columns missing");
-  // Resolve parent back references now that span ids are known.
-  size_t next_explicit = 0;
-  for (size_t i = 0; i < m; ++i) {
-    const uint64_t tag = parent_tags[i];
-    model::SpanId p;
-    if (tag == kParentExplicit) {
-      p.value = explicit_parents[next_explicit++];
-    } else if (tag != kParentNone) {
-      p = out->span_ids[base + i - (tag - 1)];
-    }
-    out->parent_ids.push_back(p);
-  }
+  std::vector<uint64_t> parent_ids(m);
+  std::string_view in = parents;
+  Status s = DecodeParents(&in, m, span_ids.data(), parent_ids.data());
+  if (!s.ok()) return Corrupt(path_ + " column parent_span_id: " + s.message());
+  for (uint64_t p : parent_ids) out->parent_ids.push_back({p});
   for (size_t f = 0; f < kStringFieldCount; ++f) {
     if (out->strings[f].size() != base + m) return Corrupt(path_ + ": string column missing");
   }

@@ -7,7 +7,6 @@
 
 #include "base/coding.h"
 #include "storage/columnar/block/block.h"
-#include "storage/record_coding.h"
 
 namespace waggle::storage::columnar::block {
 namespace {
@@ -16,9 +15,7 @@ using column::Vector;
 using column::VectorType;
 using model::AttributeValue;
 
-// Parent tags as block.cc writes them: 0 none, 1 an explicit id, k >= 2 the row k - 1 back.
-constexpr uint64_t kParentNone = 0;
-constexpr uint64_t kParentExplicit = 1;
+Status Corrupt(const std::string& what) { return Status::Corruption("block: " + what); }
 
 bool Matches(const ColumnMeta& c, const ColumnRef& ref) {
   switch (ref.kind) {
@@ -72,13 +69,8 @@ class GroupReader {
     WAGGLE_ASSIGN_OR_RETURN(std::string_view in, Raw(c));
     if (meta_.columns[c].kind == ColumnKind::kAttribute) {
       // A sparse chunk: the rows come first.
-      uint64_t count;
-      rows_scratch_.clear();
-      if (!coding::GetVarint64(&in, &count) || count > rows_ * 64 ||
-          !DecodeInts(&in, count, &rows_scratch_).ok()) {
-        return Status::Corruption("block " + std::string(path_) + " column " +
-                                  meta_.columns[c].name + ": bad rows");
-      }
+      Status s = DecodeSparseRows(&in, rows_, &rows_scratch_);
+      if (!s.ok()) return Bad(meta_.columns[c], s.message());
     }
     return DecodeDictionary(in, dict);
   }
@@ -94,62 +86,43 @@ class GroupReader {
     }
     const ColumnMeta& meta = meta_.columns[static_cast<size_t>(c)];
     WAGGLE_ASSIGN_OR_RETURN(std::string_view in, Raw(static_cast<size_t>(c)));
-    auto bad = [&](std::string_view what) {
-      return Status::Corruption("block " + std::string(path_) + " column " + meta.name + ": " +
-                                std::string(what));
-    };
+    Status s;
     switch (meta.kind) {
-      case ColumnKind::kTraceId: {
-        uint64_t runs, total = 0;
-        if (!internal::GetCount(&in, 17, &runs)) return bad("run count");
+      case ColumnKind::kTraceId:
+        s = DecodeTraceRuns(in, m, &runs_);
         out->trace_ids.reserve(m);
-        for (uint64_t r = 0; r < runs; ++r) {
-          model::TraceId id;
-          uint64_t len;
-          if (!internal::GetTraceId(&in, &id) || !coding::GetVarint64(&in, &len) ||
-              len > m - total) {
-            return bad("run");
-          }
-          total += len;
-          out->trace_ids.insert(out->trace_ids.end(), len, id);
-        }
-        if (total != m) return bad("runs do not cover the rows");
-        return Status::Ok();
-      }
+        for (const TraceRun& r : runs_) out->trace_ids.insert(out->trace_ids.end(), r.rows, r.id);
+        break;
       case ColumnKind::kSpanId:
-        return LoadSpanIds(in, out) ? Status::Ok() : bad("length");
+        s = DecodeSpanIds(in, m, &ids_scratch_);
+        out->ints.assign(ids_scratch_.begin(), ids_scratch_.end());
+        break;
       case ColumnKind::kParentId: {
         // Back references name rows of the same group: the span ids resolve them.
-        Vector spans;
-        WAGGLE_RETURN_IF_ERROR(Load(SpanIdColumn(), ColumnRef::SpanId(), &spans));
-        out->ints.resize(m);
-        for (size_t i = 0; i < m; ++i) {
-          uint64_t tag, v = 0;
-          if (!coding::GetVarint64(&in, &tag)) return bad("truncated");
-          if (tag == kParentExplicit) {
-            if (!coding::GetFixed64(&in, &v)) return bad("truncated");
-          } else if (tag != kParentNone) {
-            if (tag > i + 1) return bad("back reference out of range");
-            v = static_cast<uint64_t>(spans.ints[i - (tag - 1)]);
-          }
-          out->ints[i] = static_cast<int64_t>(v);
-        }
-        return Status::Ok();
+        const int span_column = SpanIdColumn();
+        if (span_column < 0) return Bad(meta, "no span id column");
+        WAGGLE_ASSIGN_OR_RETURN(std::string_view spans, Raw(static_cast<size_t>(span_column)));
+        s = DecodeSpanIds(spans, m, &ids_scratch_);
+        if (!s.ok()) break;
+        std::vector<uint64_t> parents(m);
+        s = DecodeParents(&in, m, ids_scratch_.data(), parents.data());
+        out->ints.assign(parents.begin(), parents.end());
+        break;
       }
-      case ColumnKind::kString: {
-        Status s = DecodeStringCodes(&in, m, &out->dict, &out->codes);
-        return s.ok() ? s : bad(s.message());
-      }
-      case ColumnKind::kInt: {
-        Status s = DecodeInts(&in, m, &out->ints);
-        return s.ok() ? s : bad(s.message());
-      }
+      case ColumnKind::kString:
+        s = DecodeStringCodes(&in, m, &out->dict, &out->codes);
+        break;
+      case ColumnKind::kInt:
+        s = DecodeInts(&in, m, &out->ints);
+        break;
       case ColumnKind::kAttribute:
-        return LoadSparse(in, meta, out, bad);
+        s = LoadSparse(in, meta, out);
+        break;
       case ColumnKind::kExtras:
+        s = Status::Corruption("not a scannable column");
         break;
     }
-    return bad("not a scannable column");
+    return s.ok() ? s : Bad(meta, s.message());
   }
 
   size_t rows() const { return rows_; }
@@ -162,13 +135,9 @@ class GroupReader {
     return -1;
   }
 
-  bool LoadSpanIds(std::string_view in, Vector* out) const {
-    if (in.size() != rows_ * 8) return false;
-    out->ints.resize(rows_);
-    for (size_t i = 0; i < rows_; ++i) {
-      out->ints[i] = static_cast<int64_t>(coding::DecodeFixed64(in.data() + 8 * i));
-    }
-    return true;
+  Status Bad(const ColumnMeta& c, std::string_view what) const {
+    return Status::Corruption("block " + std::string(path_) + " column " + c.name + ": " +
+                              std::string(what));
   }
 
   void LoadMissing(Vector* out) const {
@@ -187,43 +156,27 @@ class GroupReader {
     }
   }
 
-  template <typename Bad>
-  Status LoadSparse(std::string_view in, const ColumnMeta& meta, Vector* out, const Bad& bad) {
-    const size_t m = rows_;
-    uint64_t count;
-    if (!coding::GetVarint64(&in, &count) || count > m * 64) return bad("count");
-    rows_scratch_.clear();
-    Status s = DecodeInts(&in, count, &rows_scratch_);
-    if (!s.ok()) return bad(s.message());
-    for (size_t i = 0; i < rows_scratch_.size(); ++i) {
-      const int64_t r = rows_scratch_[i];
-      if (r < 0 || static_cast<uint64_t>(r) >= m) return bad("row out of range");
-      if (i > 0 && r < rows_scratch_[i - 1]) return bad("rows out of order");
-    }
+  // A sparse column, scattered into a slot per row (nulls where a row has no value).
+  Status LoadSparse(std::string_view in, const ColumnMeta& meta, Vector* out) {
+    WAGGLE_RETURN_IF_ERROR(DecodeSparseRows(&in, rows_, &rows_scratch_));
+    const size_t count = rows_scratch_.size();
     LoadMissing(out);
     if (out->type == VectorType::kString) {
       codes_scratch_.clear();
-      s = DecodeStringCodes(&in, count, &out->dict, &codes_scratch_);
-      if (!s.ok()) return bad(s.message());
+      WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(&in, count, &out->dict, &codes_scratch_));
       for (size_t i = 0; i < count; ++i) out->codes[rows_scratch_[i]] = codes_scratch_[i];
-    } else if (meta.type == AttributeValue::Type::kDouble) {
-      if (in.size() < count * 8) return bad("truncated doubles");
-      for (size_t i = 0; i < count; ++i) {
-        const uint64_t bits = coding::DecodeFixed64(in.data() + 8 * i);
-        const size_t r = static_cast<size_t>(rows_scratch_[i]);
-        std::memcpy(&out->doubles[r], &bits, 8);
-        out->nulls[r] = 0;
-      }
+      return Status::Ok();
+    }
+    if (meta.type == AttributeValue::Type::kDouble) {
+      doubles_scratch_.clear();
+      WAGGLE_RETURN_IF_ERROR(DecodeDoubles(&in, count, &doubles_scratch_));
+      for (size_t i = 0; i < count; ++i) out->doubles[rows_scratch_[i]] = doubles_scratch_[i];
     } else {
       values_scratch_.clear();
-      s = DecodeInts(&in, count, &values_scratch_);
-      if (!s.ok()) return bad(s.message());
-      for (size_t i = 0; i < count; ++i) {
-        const size_t r = static_cast<size_t>(rows_scratch_[i]);
-        out->ints[r] = values_scratch_[i];
-        out->nulls[r] = 0;
-      }
+      WAGGLE_RETURN_IF_ERROR(DecodeInts(&in, count, &values_scratch_));
+      for (size_t i = 0; i < count; ++i) out->ints[rows_scratch_[i]] = values_scratch_[i];
     }
+    for (int64_t r : rows_scratch_) out->nulls[r] = 0;
     return Status::Ok();
   }
 
@@ -234,7 +187,10 @@ class GroupReader {
   std::vector<uint8_t> loaded_;
   size_t group_ = 0, rows_ = 0;
   std::vector<int64_t> rows_scratch_, values_scratch_;
+  std::vector<uint64_t> ids_scratch_;
+  std::vector<double> doubles_scratch_;
   std::vector<uint32_t> codes_scratch_;
+  std::vector<TraceRun> runs_;
 };
 
 bool AnyIn(const std::vector<std::string_view>& dict, const std::vector<std::string>& values) {
@@ -252,32 +208,19 @@ Status Block::ReadTraceRows(size_t group, const model::TraceId& id,
                             std::vector<model::Span>* out) const {
   const size_t m = meta_.row_groups[group].rows;
   std::string raw;
-  auto bad = [&](const ColumnMeta& c, std::string_view what) {
-    return Status::Corruption("block " + path_ + " column " + c.name + ": " + std::string(what));
-  };
-  auto read = [&](const ColumnMeta& c) -> Result<std::string_view> {
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &raw));
-    return std::string_view(raw);
-  };
   // The trace's rows [a, b), from the trace id runs.
   size_t a = 0, b = 0;
+  std::vector<TraceRun> runs;
   for (const ColumnMeta& c : meta_.columns) {
     if (c.kind != ColumnKind::kTraceId) continue;
-    WAGGLE_ASSIGN_OR_RETURN(std::string_view in, read(c));
-    uint64_t runs, at = 0;
-    if (!internal::GetCount(&in, 17, &runs)) return bad(c, "run count");
-    for (uint64_t r = 0; r < runs; ++r) {
-      model::TraceId run;
-      uint64_t len;
-      if (!internal::GetTraceId(&in, &run) || !coding::GetVarint64(&in, &len) || len > m - at) {
-        return bad(c, "run");
-      }
-      if (run == id) {
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &raw));
+    Status s = DecodeTraceRuns(raw, m, &runs);
+    if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
+    for (size_t r = 0, at = 0; r < runs.size(); at += runs[r++].rows) {
+      if (runs[r].id == id) {
         a = at;
-        b = at + len;
-        break;
+        b = at + runs[r].rows;
       }
-      at += len;
     }
   }
   if (a == b) return Status::Ok();
@@ -287,72 +230,60 @@ Status Block::ReadTraceRows(size_t group, const model::TraceId& id,
   for (size_t i = 0; i < b - a; ++i) spans[i].trace_id = id;
   std::vector<std::array<int64_t, kIntFieldCount>> ints(b - a);
   std::vector<int64_t> values, rows;
-  std::vector<uint64_t> span_ids;  // of rows [0, b): parents refer back within the group
+  std::vector<uint64_t> span_ids, parents;
+  std::vector<double> doubles;
   std::vector<std::string_view> dict;
   std::vector<uint32_t> codes;
   std::vector<std::pair<size_t, std::string_view>> extras;  // row - a, blob
   for (const ColumnMeta& c : meta_.columns) {
     if (c.kind == ColumnKind::kTraceId) continue;
-    WAGGLE_ASSIGN_OR_RETURN(std::string_view in, read(c));
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &raw));
+    std::string_view in = raw;
+    Status s;
     switch (c.kind) {
       case ColumnKind::kTraceId:
         break;
       case ColumnKind::kSpanId:
-        if (in.size() != m * 8) return bad(c, "length");
-        span_ids.resize(b);
-        for (size_t r = 0; r < b; ++r) span_ids[r] = coding::DecodeFixed64(in.data() + 8 * r);
-        for (size_t r = a; r < b; ++r) spans[r - a].span_id.value = span_ids[r];
+        s = DecodeSpanIds(in, m, &span_ids);
+        for (size_t r = a; s.ok() && r < b; ++r) spans[r - a].span_id.value = span_ids[r];
         break;
       case ColumnKind::kParentId:
-        if (span_ids.size() != b) return bad(c, "before the span ids");
-        for (size_t r = 0; r < b; ++r) {
-          uint64_t tag, v = 0;
-          if (!coding::GetVarint64(&in, &tag)) return bad(c, "truncated");
-          if (tag == kParentExplicit) {
-            if (!coding::GetFixed64(&in, &v)) return bad(c, "truncated");
-          } else if (tag != kParentNone) {
-            if (tag > r + 1) return bad(c, "back reference out of range");
-            v = span_ids[r - (tag - 1)];
-          }
-          if (r >= a) spans[r - a].parent_span_id.value = v;
+        // Parents refer back within the group: the rows up to b, through the span ids.
+        if (span_ids.size() != m) {
+          s = Status::Corruption("before the span ids");
+          break;
         }
+        parents.resize(b);
+        s = DecodeParents(&in, b, span_ids.data(), parents.data());
+        for (size_t r = a; s.ok() && r < b; ++r) spans[r - a].parent_span_id.value = parents[r];
         break;
       case ColumnKind::kString: {
         dict.clear();
         codes.clear();
-        Status s = DecodeStringCodes(&in, m, &dict, &codes);
-        if (!s.ok()) return bad(c, s.message());
+        s = DecodeStringCodes(&in, m, &dict, &codes);
         const auto f = static_cast<StringField>(c.field);
-        for (size_t r = a; r < b; ++r) StringFieldOf(spans[r - a], f) = dict[codes[r]];
+        for (size_t r = a; s.ok() && r < b; ++r) StringFieldOf(spans[r - a], f) = dict[codes[r]];
         break;
       }
-      case ColumnKind::kInt: {
+      case ColumnKind::kInt:
         values.clear();
-        Status s = DecodeInts(&in, m, &values);
-        if (!s.ok()) return bad(c, s.message());
-        for (size_t r = a; r < b; ++r) ints[r - a][c.field] = values[r];
+        s = DecodeInts(&in, m, &values);
+        for (size_t r = a; s.ok() && r < b; ++r) ints[r - a][c.field] = values[r];
         break;
-      }
       case ColumnKind::kAttribute:
       case ColumnKind::kExtras: {
-        uint64_t count;
-        if (!coding::GetVarint64(&in, &count) || count > m * 64) return bad(c, "count");
-        rows.clear();
-        Status s = DecodeInts(&in, count, &rows);
-        if (!s.ok()) return bad(c, s.message());
-        for (size_t i = 0; i < rows.size(); ++i) {
-          if (rows[i] < 0 || static_cast<uint64_t>(rows[i]) >= m) return bad(c, "row out of range");
-          if (i > 0 && rows[i] < rows[i - 1]) return bad(c, "rows out of order");
-        }
+        s = DecodeSparseRows(&in, m, &rows);
+        if (!s.ok()) break;
         // Entries [lo, hi) are the trace's.
+        const size_t count = rows.size();
         const size_t lo = static_cast<size_t>(
             std::lower_bound(rows.begin(), rows.end(), static_cast<int64_t>(a)) - rows.begin());
         const size_t hi = static_cast<size_t>(
             std::lower_bound(rows.begin(), rows.end(), static_cast<int64_t>(b)) - rows.begin());
         if (c.kind == ColumnKind::kExtras) {
-          for (size_t i = 0; i < count; ++i) {
+          for (size_t i = 0; s.ok() && i < count; ++i) {
             std::string_view blob;
-            if (!coding::GetLengthPrefixed(&in, &blob)) return bad(c, "truncated extras");
+            if (!coding::GetLengthPrefixed(&in, &blob)) s = Status::Corruption("truncated extras");
             if (i >= lo && i < hi) extras.emplace_back(static_cast<size_t>(rows[i]) - a, blob);
           }
           break;
@@ -365,33 +296,29 @@ Status Block::ReadTraceRows(size_t group, const model::TraceId& id,
           at.value.type = c.type;
           return at.value;
         };
-        if (c.type == AttributeValue::Type::kString || c.type == AttributeValue::Type::kBytes ||
-            c.type == AttributeValue::Type::kJson) {
+        if (AttributeValue::IsStringType(c.type)) {
           dict.clear();
           codes.clear();
           s = DecodeStringCodes(&in, count, &dict, &codes);
-          if (!s.ok()) return bad(c, s.message());
-          for (size_t i = lo; i < hi; ++i) add(i).string_value = dict[codes[i]];
+          for (size_t i = lo; s.ok() && i < hi; ++i) add(i).string_value = dict[codes[i]];
         } else if (c.type == AttributeValue::Type::kDouble) {
-          if (in.size() < count * 8) return bad(c, "truncated doubles");
-          for (size_t i = lo; i < hi; ++i) {
-            const uint64_t bits = coding::DecodeFixed64(in.data() + 8 * i);
-            std::memcpy(&add(i).double_value, &bits, 8);
-          }
+          doubles.clear();
+          s = DecodeDoubles(&in, count, &doubles);
+          for (size_t i = lo; s.ok() && i < hi; ++i) add(i).double_value = doubles[i];
         } else {
           values.clear();
           s = DecodeInts(&in, count, &values);
-          if (!s.ok()) return bad(c, s.message());
-          for (size_t i = lo; i < hi; ++i) add(i).int_value = values[i];
+          for (size_t i = lo; s.ok() && i < hi; ++i) add(i).int_value = values[i];
         }
         break;
       }
     }
+    if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
   }
   for (size_t i = 0; i < b - a; ++i) SetIntFields(ints[i].data(), &spans[i]);
   for (const auto& [i, blob] : extras) {
     if (!SpanTable::DecodeExtras(blob, &spans[i])) {
-      return Status::Corruption("block " + path_ + ": undecodable events or links");
+      return Corrupt(path_ + ": undecodable events or links");
     }
   }
   return Status::Ok();

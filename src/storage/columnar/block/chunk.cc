@@ -4,12 +4,14 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
 #include "column/bitpack.h"
+#include "storage/record_coding.h"
 
 namespace waggle::storage::columnar::block {
 namespace {
@@ -288,6 +290,68 @@ Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out) 
   for (size_t i = 0; i < dict.size(); ++i) global[i] = out->dict.Intern(dict[i]);
   out->codes.reserve(out->codes.size() + n);
   for (uint32_t c : codes) out->codes.push_back(global[c]);
+  return Status::Ok();
+}
+
+Status DecodeTraceRuns(std::string_view in, size_t n, std::vector<TraceRun>* runs) {
+  uint64_t count, total = 0;
+  if (!internal::GetCount(&in, 17, &count)) return Corrupt("trace id run count");
+  runs->resize(count);
+  for (TraceRun& r : *runs) {
+    if (!internal::GetTraceId(&in, &r.id) || !coding::GetVarint64(&in, &r.rows) ||
+        r.rows > n - total) {
+      return Corrupt("trace id run");
+    }
+    total += r.rows;
+  }
+  if (total != n) return Corrupt("trace id runs do not cover the rows");
+  return Status::Ok();
+}
+
+Status DecodeSpanIds(std::string_view in, size_t n, std::vector<uint64_t>* out) {
+  if (in.size() != n * 8) return Corrupt("span ids of the wrong length");
+  out->resize(n);
+  for (size_t i = 0; i < n; ++i) (*out)[i] = coding::DecodeFixed64(in.data() + 8 * i);
+  return Status::Ok();
+}
+
+Status DecodeParents(std::string_view* in, size_t n, const uint64_t* span_ids, uint64_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t tag, v = 0;
+    if (!coding::GetVarint64(in, &tag)) return Corrupt("truncated parent ids");
+    if (tag == kParentExplicit) {
+      if (!coding::GetFixed64(in, &v)) return Corrupt("truncated parent ids");
+    } else if (tag != kParentNone) {
+      if (tag > i + 1) return Corrupt("parent back reference out of range");
+      v = span_ids[i - (tag - 1)];
+    }
+    out[i] = v;
+  }
+  return Status::Ok();
+}
+
+Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows) {
+  uint64_t count;
+  if (!coding::GetVarint64(in, &count) || count > n * 64) return Corrupt("sparse entry count");
+  rows->clear();
+  WAGGLE_RETURN_IF_ERROR(DecodeInts(in, count, rows));
+  for (size_t i = 0; i < rows->size(); ++i) {
+    const int64_t r = (*rows)[i];
+    if (r < 0 || static_cast<uint64_t>(r) >= n) return Corrupt("sparse row out of range");
+    if (i > 0 && r < (*rows)[i - 1]) return Corrupt("sparse rows out of order");
+  }
+  return Status::Ok();
+}
+
+Status DecodeDoubles(std::string_view* in, size_t n, std::vector<double>* out) {
+  if (in->size() < n * 8) return Corrupt("truncated doubles");
+  const size_t start = out->size();
+  out->resize(start + n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t bits = coding::DecodeFixed64(in->data() + 8 * i);
+    std::memcpy(&(*out)[start + i], &bits, 8);
+  }
+  in->remove_prefix(n * 8);
   return Status::Ok();
 }
 

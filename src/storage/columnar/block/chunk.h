@@ -7,6 +7,7 @@
 
 #include "base/status.h"
 #include "column/dictionary.h"
+#include "model/ids.h"
 
 // Column chunk encodings and per-chunk compression (docs/block-format.md, "Chunks").
 namespace waggle::storage::columnar::block {
@@ -54,5 +55,32 @@ Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string
                          std::vector<uint32_t>* codes);
 // Reads only the dictionary of a string chunk (for dictionary pushdown).
 Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* values);
+
+// The id columns and sparse columns of a row group of `n` rows (docs/block-format.md). Each
+// decoder checks what it reads and returns Corruption naming what was wrong.
+
+// Trace ids: runs of (id, rows) that cover exactly the `n` rows.
+struct TraceRun {
+  model::TraceId id;
+  uint64_t rows = 0;
+};
+Status DecodeTraceRuns(std::string_view in, size_t n, std::vector<TraceRun>* runs);
+
+// Span ids: 8 bytes each. Replaces `out` with the `n` ids.
+Status DecodeSpanIds(std::string_view in, size_t n, std::vector<uint64_t>* out);
+
+// Parent span ids: a tag per row, kParentNone, or kParentExplicit followed by the id (8
+// bytes), or k >= 2 for the span id of the row k - 1 before it (in the same trace). Decodes
+// the first `n` rows, resolving back references through `span_ids` (at least `n` of them).
+inline constexpr uint64_t kParentNone = 0;
+inline constexpr uint64_t kParentExplicit = 1;
+Status DecodeParents(std::string_view* in, size_t n, const uint64_t* span_ids, uint64_t* out);
+
+// A sparse column's entries: their count, then their rows (ascending, each below `n`) as ints.
+// Replaces `rows`.
+Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows);
+
+// Doubles: their IEEE bits, 8 bytes each. Appends `n` of them.
+Status DecodeDoubles(std::string_view* in, size_t n, std::vector<double>* out);
 
 }  // namespace waggle::storage::columnar::block
