@@ -135,6 +135,18 @@ Status ScanRequest::Validate() const {
   return Status::Ok();
 }
 
+ScanPlan::ScanPlan(const ScanRequest& r) : request(r) {
+  where.reserve(r.where.size() + 1);
+  where.push_back(Condition::Range(ColumnRef::Of(IntField::kStartNs), r.start_ns, r.end_ns - 1));
+  where.insert(where.end(), r.where.begin(), r.where.end());
+  in_batch.assign(where.size(), -1);
+  for (size_t i = 0; i < where.size(); ++i) {
+    for (size_t j = 0; j < r.columns.size(); ++j) {
+      if (r.columns[j] == where[i].column) in_batch[i] = static_cast<int>(j);
+    }
+  }
+}
+
 void Select(const Condition& condition, const column::Vector& values,
             column::SelectionVector* selection) {
   uint32_t* sel = selection->data();

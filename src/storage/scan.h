@@ -83,6 +83,17 @@ struct ScanRequest {
   Status Validate() const;
 };
 
+// A request as a backend evaluates it: the time range as the first condition (a range on
+// start_ns), then the request's own; and for each condition the batch column that carries its
+// column (-1: none), so a condition on a column the batch returns is evaluated on that vector.
+struct ScanPlan {
+  explicit ScanPlan(const ScanRequest& request);
+
+  const ScanRequest& request;  // must outlive the plan
+  std::vector<Condition> where;
+  std::vector<int> in_batch;
+};
+
 struct ScanStats {
   uint64_t batches = 0;         // handed to the consumer
   uint64_t rows_examined = 0;   // rows whose values a condition looked at

@@ -630,16 +630,17 @@ Result<std::vector<model::LogRecord>> Engine::FetchLogs(const model::TraceId& id
 Result<ScanStats> Engine::Scan(const ScanRequest& request, const BatchFn& consume) {
   WAGGLE_RETURN_IF_ERROR(request.Validate());
   const Parts parts = Snapshot();
+  const ScanPlan plan(request);
   ScanStats stats;
   bool stopped = false;
   for (const auto& e : parts.blocks) {
-    WAGGLE_RETURN_IF_ERROR(e->block->Scan(request, consume, &stats, &stopped));
+    WAGGLE_RETURN_IF_ERROR(e->block->Scan(plan, consume, &stats, &stopped));
     if (stopped) return stats;
   }
   // Heads, a slice at a time: the batch is built under the head's lock and handed over after
   // it (its strings live in the head's dictionaries, which only grow).
   constexpr size_t kSliceRows = 8192;
-  TableScanner scanner(request);
+  TableScanner scanner(plan);
   column::ColumnBatch batch;
   for (const auto& h : parts.heads) {
     for (size_t lo = 0;; lo += kSliceRows) {

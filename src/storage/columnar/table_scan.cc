@@ -8,18 +8,9 @@ namespace waggle::storage::columnar {
 using column::Vector;
 using column::VectorType;
 
-TableScanner::TableScanner(const ScanRequest& request) : request_(request) {
-  where_.push_back(
-      Condition::Range(ColumnRef::Of(IntField::kStartNs), request.start_ns, request.end_ns - 1));
-  where_.insert(where_.end(), request.where.begin(), request.where.end());
-  where_out_.assign(where_.size(), -1);
-  for (size_t i = 0; i < where_.size(); ++i) {
-    for (size_t j = 0; j < request.columns.size(); ++j) {
-      if (request.columns[j] == where_[i].column) where_out_[i] = static_cast<int>(j);
-    }
-  }
-  scratch_.resize(where_.size());
-  loaded_.resize(request.columns.size());
+TableScanner::TableScanner(const ScanPlan& plan) : plan_(plan), request_(plan.request) {
+  scratch_.resize(plan.where.size());
+  loaded_.resize(request_.columns.size());
 }
 
 bool TableScanner::Scan(const SpanTable& table, size_t lo, size_t hi, column::ColumnBatch* batch,
@@ -31,14 +22,14 @@ bool TableScanner::Scan(const SpanTable& table, size_t lo, size_t hi, column::Co
   std::iota(batch->selection.begin(), batch->selection.end(), 0u);
   std::fill(loaded_.begin(), loaded_.end(), 0);
   stats->rows_examined += m;
-  for (size_t i = 0; i < where_.size() && !batch->selection.empty(); ++i) {
+  for (size_t i = 0; i < plan_.where.size() && !batch->selection.empty(); ++i) {
     Vector* v = &scratch_[i];
-    if (where_out_[i] >= 0) {
-      v = &batch->columns[static_cast<size_t>(where_out_[i])];
-      loaded_[static_cast<size_t>(where_out_[i])] = 1;
+    if (plan_.in_batch[i] >= 0) {
+      v = &batch->columns[static_cast<size_t>(plan_.in_batch[i])];
+      loaded_[static_cast<size_t>(plan_.in_batch[i])] = 1;
     }
-    Load(table, where_[i].column, lo, hi, v);
-    Select(where_[i], *v, &batch->selection);
+    Load(table, plan_.where[i].column, lo, hi, v);
+    Select(plan_.where[i], *v, &batch->selection);
   }
   if (batch->selection.empty()) return false;
   for (size_t j = 0; j < request_.columns.size(); ++j) {

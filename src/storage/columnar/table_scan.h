@@ -14,7 +14,7 @@ namespace waggle::storage::columnar {
 // one per scan.
 class TableScanner {
  public:
-  explicit TableScanner(const ScanRequest& request);
+  explicit TableScanner(const ScanPlan& plan);
 
   // Evaluates the request over rows [lo, hi) of `table` into `batch`; false when no row
   // qualifies. The batch's strings point into `table`'s dictionaries, which never move or
@@ -29,9 +29,8 @@ class TableScanner {
   void Remap(const column::StringColumn& strings, const uint32_t* codes, size_t n,
              column::Vector* out);
 
+  const ScanPlan& plan_;
   const ScanRequest& request_;
-  std::vector<Condition> where_;  // the request's, after the time range
-  std::vector<int> where_out_;    // the batch column a condition's column is, or -1
   std::vector<column::Vector> scratch_;
   std::vector<uint8_t> loaded_;
   std::vector<uint32_t> local_;  // global code -> batch code (kNullCode: not yet seen)

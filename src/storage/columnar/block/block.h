@@ -132,8 +132,7 @@ class Block {
   // Scans the block (Reader::Scan): skips it whole by its Bloom filters, and row groups by
   // min/max and by the chunks' dictionaries; evaluates the rest. Sets *stopped when `consume`
   // asked to stop.
-  Status Scan(const ScanRequest& request, const BatchFn& consume, ScanStats* stats,
-              bool* stopped) const;
+  Status Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stats, bool* stopped) const;
   // Appends the block's attribute columns to `out`.
   void ListColumns(std::vector<ColumnRef>* out) const;
 

@@ -124,7 +124,7 @@ void FuzzFile(std::string_view edits) {
   ScanStats stats;
   bool stopped = false;
   (void)block.Scan(
-      request, [](const column::ColumnBatch&) { return true; }, &stats, &stopped);
+      ScanPlan(request), [](const column::ColumnBatch&) { return true; }, &stats, &stopped);
   for (const block::RowGroupMeta& g : block.meta().row_groups) {
     TraceData trace;
     (void)block.FetchTrace(g.first, &trace);

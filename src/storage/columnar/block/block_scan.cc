@@ -331,7 +331,7 @@ void Block::ListColumns(std::vector<ColumnRef>* out) const {
   }
 }
 
-Status Block::Scan(const ScanRequest& request, const BatchFn& consume, ScanStats* stats,
+Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stats,
                    bool* stopped) const {
   if (meta_.row_groups.empty()) return Status::Ok();
   auto find = [&](const ColumnRef& ref) -> int {
@@ -340,12 +340,9 @@ Status Block::Scan(const ScanRequest& request, const BatchFn& consume, ScanStats
     }
     return -1;
   };
-  // The time range is one more condition, on start_ns (a column every block has).
-  std::vector<Condition> where;
-  where.reserve(request.where.size() + 1);
-  where.push_back(
-      Condition::Range(ColumnRef::Of(IntField::kStartNs), request.start_ns, request.end_ns - 1));
-  where.insert(where.end(), request.where.begin(), request.where.end());
+  const ScanRequest& request = plan.request;
+  const std::vector<Condition>& where = plan.where;
+  const std::vector<int>& where_out = plan.in_batch;
 
   // Skip the whole block when a condition's column is missing or a Bloom filter rules out
   // every wanted value.
@@ -366,20 +363,13 @@ Status Block::Scan(const ScanRequest& request, const BatchFn& consume, ScanStats
   }
   std::vector<int> out_col(request.columns.size());
   for (size_t i = 0; i < request.columns.size(); ++i) out_col[i] = find(request.columns[i]);
-  // A condition on a column the batch carries evaluates on that vector.
-  std::vector<int> where_out(where.size(), -1);
-  for (size_t i = 0; i < where.size(); ++i) {
-    for (size_t j = 0; j < request.columns.size(); ++j) {
-      if (request.columns[j] == where[i].column) where_out[i] = static_cast<int>(j);
-    }
-  }
 
   GroupReader reader(
       meta_, [this](const ChunkRef& r, std::string* raw) { return ReadChunkAt(r, raw); }, path_);
   column::ColumnBatch batch;
   batch.columns.resize(request.columns.size());
   std::vector<Vector> scratch(where.size());
-  std::vector<uint8_t> loaded(request.columns.size());
+  std::vector<uint8_t> loaded(request.columns.size()), all_pass(where.size());
   std::vector<std::string_view> dict;
   uint64_t groups_skipped = 0;
   for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
@@ -388,7 +378,7 @@ Status Block::Scan(const ScanRequest& request, const BatchFn& consume, ScanStats
     // Pass 1: rule the group out by min/max and dictionaries, and note conditions that every
     // row meets.
     bool skip = false;
-    std::vector<uint8_t> all_pass(where.size(), 0);
+    std::fill(all_pass.begin(), all_pass.end(), 0);
     for (size_t i = 0; i < where.size() && !skip; ++i) {
       const Condition& w = where[i];
       const ColumnMeta& c = meta_.columns[static_cast<size_t>(where_col[i])];
