@@ -45,7 +45,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 from harness import read_metrics  # noqa: E402
-from serve_test import sanitizer_reports  # noqa: E402
 
 WAGGLE_BIN = None  # set by main() from --waggle / $WAGGLE_BIN
 
@@ -418,9 +417,7 @@ class SigtermLast:
     """Mixed into each test class: its server's SIGTERM ends the class (runs last by name)."""
 
     def test_zz_sigterm_exits_cleanly(self):
-        self.waggle.terminate()  # asserts exit 0 in time
-        self.assertEqual([], sanitizer_reports(self.waggle.log_path),
-                         "sanitizer reports in the server log\n" + self.waggle.log_tail())
+        h.terminate_cleanly(self, self.waggle)
 
 
 # --------------------------------------------------------------------------------------------

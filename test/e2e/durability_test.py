@@ -44,7 +44,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 from harness import read_metrics  # noqa: E402
-from serve_test import sanitizer_reports  # noqa: E402
 
 WAGGLE_BIN = None  # set by main() from --waggle / $WAGGLE_BIN
 VERBOSE = False    # set by main() from -v / WAGGLE_E2E_VERBOSE=1
@@ -302,15 +301,9 @@ class TempDirTestCase(h.TempDirTestCase):
         self.addCleanup(waggle.stop)
         return waggle.start().wait_ready()
 
-    def assert_clean_log(self, waggle):
-        self.assertEqual([], sanitizer_reports(waggle.log_path),
-                         "sanitizer reports in %s\n%s" % (waggle.log_path, waggle.log_tail()))
-
     def terminate_cleanly(self, waggle):
-        """SIGTERM -> exit 0 (h.Waggle.terminate asserts it), and no sanitizer report logged
-        by this run or any killed run before it (they share the log)."""
-        waggle.terminate()
-        self.assert_clean_log(waggle)
+        """Also covers any killed run before it: they share the log."""
+        h.terminate_cleanly(self, waggle)
 
     def put(self, waggle, documents):
         """One PutTraceSegments of `documents`; all are accepted."""
@@ -325,7 +318,7 @@ class TempDirTestCase(h.TempDirTestCase):
 
     def kill9(self, waggle):
         waggle.kill9()
-        self.assert_clean_log(waggle)
+        h.assert_clean_log(self, waggle)
 
     def assert_all_readable(self, waggle, documents, what):
         """Every trace of `documents` ({trace id: text}) reads back as exactly that one

@@ -390,6 +390,31 @@ class Waggle:
 _METRIC_LINE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*(?:\{[^}]*\})?) (\S+)$")
 
 
+_SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:")
+
+
+def sanitizer_reports(log_path):
+    """Lines of an ASan/LSan/UBSan report in a server log (a debug build keeps running after a
+    UBSan report, so only the log shows it)."""
+    try:
+        text = Path(log_path).read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    return [line for line in text.splitlines() if _SANITIZER_REPORT.search(line)]
+
+
+def assert_clean_log(test, server):
+    """No sanitizer report in `server`'s log (a Waggle or anything with log_path, log_tail)."""
+    test.assertEqual([], sanitizer_reports(server.log_path),
+                     "sanitizer reports in %s\n%s" % (server.log_path, server.log_tail()))
+
+
+def terminate_cleanly(test, waggle):
+    """SIGTERM -> exit 0 in time (Waggle.terminate asserts it), and no sanitizer report logged."""
+    waggle.terminate()
+    assert_clean_log(test, waggle)
+
+
 def read_metrics(http_url):
     """GET /metrics as {series: value}, e.g. {'waggle_xray_udp_rejected_total{reason="x"}': 0}."""
     status, _, body = http_get(http_url + "/metrics", timeout=10.0)

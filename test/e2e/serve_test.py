@@ -93,17 +93,6 @@ def rejected(reason):
     return 'waggle_xray_udp_rejected_total{reason="%s"}' % reason
 
 
-_SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:")
-
-
-def sanitizer_reports(log_path):
-    """Lines of an ASan/LSan/UBSan report in a server log (a debug build keeps running after a
-    UBSan report, so only the log shows it)."""
-    try:
-        text = Path(log_path).read_text(errors="replace")
-    except FileNotFoundError:
-        return []
-    return [line for line in text.splitlines() if _SANITIZER_REPORT.search(line)]
 
 
 def tcp_refuses(port, host=h.LOOPBACK):
@@ -190,14 +179,8 @@ class TempDirTestCase(h.TempDirTestCase):
 
     workdir_prefix = "waggle-e2e-serve-"
 
-    def assert_clean_log(self, log_path, tail=""):
-        self.assertEqual([], sanitizer_reports(log_path),
-                         "sanitizer reports in %s\n%s" % (log_path, tail))
-
     def terminate_cleanly(self, waggle):
-        """SIGTERM -> exit 0 (h.Waggle.terminate asserts it), and no sanitizer report logged."""
-        waggle.terminate()
-        self.assert_clean_log(waggle.log_path, waggle.log_tail())
+        h.terminate_cleanly(self, waggle)
 
     def subdir(self, name):
         path = self.workdir / ("%s-%s" % (self._testMethodName, name))
@@ -397,7 +380,7 @@ class ServePrecedence(TempDirTestCase):
             self.assertEqual(d == data_dir, (d / "meta.json").exists(),
                              "%s/meta.json exists iff %s is the data dir in use" % (d, d))
         self.assertEqual(0, server.stop(), "exit code after SIGTERM\n" + server.log_tail())
-        self.assert_clean_log(server.log_path, server.log_tail())
+        h.assert_clean_log(self, server)
 
     def test_1_yaml_sets_data_dir_and_addresses(self):
         # An empty WAGGLE_* variable counts as unset.
