@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,14 @@
 
 // Field encodings shared by the stored record kinds (trace fragments, log groups).
 namespace waggle::storage::internal {
+
+// Differences of times are stored; wrapping arithmetic keeps corrupt input from overflowing.
+inline int64_t WrapAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+inline int64_t WrapSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
 
 // Reads a count of items that take at least `min_bytes` each, refusing counts the remaining
 // input cannot hold (a corrupt count must not make us allocate).

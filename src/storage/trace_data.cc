@@ -149,22 +149,7 @@ bool GetEventsAndLinks(std::string_view* in, uint64_t version, model::Span* s) {
 
 namespace {
 
-using namespace internal;  // NOLINT: this file's own helpers
-
-// Differences of times are stored; wrapping arithmetic keeps corrupt input from overflowing.
-int64_t WrapAdd(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-}
-int64_t WrapSub(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
-}
-
-using coding::GetLengthPrefixed;
-using coding::GetVarint64;
-using coding::GetVarsint64;
-using coding::PutLengthPrefixed;
-using coding::PutVarint64;
-using coding::PutVarsint64;
+using namespace internal;  // NOLINT: this file's own helpers (and its coding:: names)
 
 void PutSpan(std::string* out, const model::Span& s) {
   coding::PutFixed64(out, s.span_id.value);

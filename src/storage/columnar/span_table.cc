@@ -17,12 +17,8 @@ std::string Span::*const kStringMembers[kStringFieldCount] = {
     &Span::client_ip,      &Span::user_agent,  &Span::db_system,    &Span::peer,
     &Span::trace_state,    &Span::scope_name,  &Span::scope_version};
 
-int64_t WrapSub(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
-}
-int64_t WrapAdd(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-}
+using internal::WrapAdd;
+using internal::WrapSub;
 
 void IntValues(const Span& s, int64_t out[kIntFieldCount]) {
   out[0] = s.start_ns;

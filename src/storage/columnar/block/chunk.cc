@@ -21,10 +21,6 @@ constexpr uint8_t kEncodingDelta = 'D';
 constexpr uint8_t kEncodingDictionary = 'S';
 constexpr int kZstdLevel = 3;
 
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-
 Status Corrupt(std::string_view what) {
   return Status::Corruption("block chunk: " + std::string(what));
 }
@@ -151,13 +147,13 @@ void EncodeInts(const int64_t* v, size_t n, std::string* out) {
   if (!deltas.empty()) PackFrom(deltas.data(), deltas.size(), dlo, &dscratch, &delta_width);
   if (static_cast<size_t>(delta_width) * (n - 1) + 64 < static_cast<size_t>(for_width) * n) {
     out->push_back(static_cast<char>(kEncodingDelta));
-    coding::PutVarint64(out, ZigZag(v[0]));
-    coding::PutVarint64(out, ZigZag(dlo));
+    coding::PutVarsint64(out, v[0]);
+    coding::PutVarsint64(out, dlo);
     out->push_back(static_cast<char>(delta_width));
     column::BitPack(dscratch.data(), dscratch.size(), delta_width, out);
   } else {
     out->push_back(static_cast<char>(kEncodingFor));
-    coding::PutVarint64(out, ZigZag(lo));
+    coding::PutVarsint64(out, lo);
     out->push_back(static_cast<char>(for_width));
     column::BitPack(scratch.data(), n, for_width, out);
   }
