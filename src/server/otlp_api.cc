@@ -1,12 +1,10 @@
 #include "server/otlp_api.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <optional>
 
 #include "base/ascii.h"
 #include "codec/compression.h"
+#include "codec/json_writer.h"
 #include "net/url.h"
 
 namespace waggle::server {
@@ -87,10 +85,10 @@ net::HttpResponse StatusResponse(Encoding encoding, const Status& s) {
 // Honeycomb's error form: {"error": "..."}.
 net::HttpResponse HoneycombError(int status, std::string_view message) {
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  codec::JsonWriter w(buf);
   w.StartObject();
   w.Key("error");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  codec::WriteString(w, message);
   w.EndObject();
   net::HttpResponse r;
   r.status = status;
@@ -264,7 +262,7 @@ net::HttpResponse OtlpApi::Events(const net::HttpRequest& request, bool batch,
     return r;  // 200, empty, as Honeycomb answers single events
   }
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  codec::JsonWriter w(buf);
   w.StartArray();
   for (const auto& st : statuses) {
     w.StartObject();
@@ -272,7 +270,7 @@ net::HttpResponse OtlpApi::Events(const net::HttpRequest& request, bool batch,
     w.Int(st.status);
     if (!st.error.empty()) {
       w.Key("error");
-      w.String(st.error.data(), static_cast<rapidjson::SizeType>(st.error.size()));
+      codec::WriteString(w, st.error);
     }
     w.EndObject();
   }

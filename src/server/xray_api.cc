@@ -4,11 +4,10 @@
 #include <cstdio>
 #include <random>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <simdjson.h>
 
 #include "base/time_text.h"
+#include "codec/json_writer.h"
 #include "codec/xray/document_merge.h"
 #include "codec/xray/segment_writer.h"
 #include "net/sigv4.h"
@@ -17,7 +16,9 @@
 namespace waggle::server {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+using codec::JsonWriter;
+using codec::WriteKey;
+using codec::WriteString;
 
 constexpr size_t kMaxTraceIdsPerBatch = 5;
 constexpr size_t kMaxStatisticsDocuments = 25;
@@ -31,13 +32,6 @@ std::string RequestId() {
                 static_cast<unsigned>(b >> 48),
                 static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
-}
-
-void Key(JsonWriter& w, std::string_view k) {
-  w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
-}
-void Str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
 bool ParseTimestampUnchecked(const simdjson::dom::element& e, double* out);
@@ -69,19 +63,19 @@ bool ParseTimestampUnchecked(const simdjson::dom::element& e, double* out) {
 // Name, Names, AccountId and Type: the fields of a ServiceId, also leading the services of
 // root causes.
 void WriteServiceIdFields(JsonWriter& w, const query::ServiceId& id) {
-  Key(w, "Name");
-  Str(w, id.name);
-  Key(w, "Names");
+  WriteKey(w, "Name");
+  WriteString(w, id.name);
+  WriteKey(w, "Names");
   w.StartArray();
-  Str(w, id.name);
+  WriteString(w, id.name);
   w.EndArray();
   if (!id.account_id.empty()) {
-    Key(w, "AccountId");
-    Str(w, id.account_id);
+    WriteKey(w, "AccountId");
+    WriteString(w, id.account_id);
   }
   if (!id.type.empty()) {
-    Key(w, "Type");
-    Str(w, id.type);
+    WriteKey(w, "Type");
+    WriteString(w, id.type);
   }
 }
 
@@ -101,48 +95,48 @@ void WriteServiceIds(JsonWriter& w, const std::vector<query::ServiceId>& ids) {
 // response-time entities carry Coverage and fault/error entities carry Exceptions.
 void WriteRootCauses(JsonWriter& w, std::string_view key,
                      const std::vector<query::RootCause>& causes, bool coverage) {
-  Key(w, key);
+  WriteKey(w, key);
   w.StartArray();
   for (const query::RootCause& cause : causes) {
     w.StartObject();
-    Key(w, "Services");
+    WriteKey(w, "Services");
     w.StartArray();
     for (const query::RootCauseService& svc : cause.services) {
       w.StartObject();
       WriteServiceIdFields(w, svc.id);
-      Key(w, "EntityPath");
+      WriteKey(w, "EntityPath");
       w.StartArray();
       for (const query::RootCauseEntity& e : svc.entity_path) {
         w.StartObject();
-        Key(w, "Name");
-        Str(w, e.name);
+        WriteKey(w, "Name");
+        WriteString(w, e.name);
         if (coverage) {
-          Key(w, "Coverage");
+          WriteKey(w, "Coverage");
           w.Double(e.coverage);
         } else {
-          Key(w, "Exceptions");
+          WriteKey(w, "Exceptions");
           w.StartArray();
           for (const auto& [type, message] : e.exceptions) {
             w.StartObject();
-            Key(w, "Name");
-            Str(w, type);
-            Key(w, "Message");
-            Str(w, message);
+            WriteKey(w, "Name");
+            WriteString(w, type);
+            WriteKey(w, "Message");
+            WriteString(w, message);
             w.EndObject();
           }
           w.EndArray();
         }
-        Key(w, "Remote");
+        WriteKey(w, "Remote");
         w.Bool(e.remote);
         w.EndObject();
       }
       w.EndArray();
-      Key(w, "Inferred");
+      WriteKey(w, "Inferred");
       w.Bool(svc.inferred);
       w.EndObject();
     }
     w.EndArray();
-    Key(w, "ClientImpacting");
+    WriteKey(w, "ClientImpacting");
     w.Bool(cause.client_impacting);
     w.EndObject();
   }
@@ -151,129 +145,129 @@ void WriteRootCauses(JsonWriter& w, std::string_view key,
 
 void WriteSummary(JsonWriter& w, const query::TraceSummary& s) {
   w.StartObject();
-  Key(w, "Id");
-  Str(w, s.id.ToXRay());
-  Key(w, "StartTime");
+  WriteKey(w, "Id");
+  WriteString(w, s.id.ToXRay());
+  WriteKey(w, "StartTime");
   w.Double(s.start_time);
-  Key(w, "Duration");
+  WriteKey(w, "Duration");
   w.Double(s.duration);
-  Key(w, "ResponseTime");
+  WriteKey(w, "ResponseTime");
   w.Double(s.response_time);
-  Key(w, "HasFault");
+  WriteKey(w, "HasFault");
   w.Bool(s.has_fault);
-  Key(w, "HasError");
+  WriteKey(w, "HasError");
   w.Bool(s.has_error);
-  Key(w, "HasThrottle");
+  WriteKey(w, "HasThrottle");
   w.Bool(s.has_throttle);
-  Key(w, "IsPartial");
+  WriteKey(w, "IsPartial");
   w.Bool(s.is_partial);
-  Key(w, "Http");
+  WriteKey(w, "Http");
   w.StartObject();
   if (!s.http.url.empty()) {
-    Key(w, "HttpURL");
-    Str(w, s.http.url);
+    WriteKey(w, "HttpURL");
+    WriteString(w, s.http.url);
   }
   if (s.http.status != 0) {
-    Key(w, "HttpStatus");
+    WriteKey(w, "HttpStatus");
     w.Int(s.http.status);
   }
   if (!s.http.method.empty()) {
-    Key(w, "HttpMethod");
-    Str(w, s.http.method);
+    WriteKey(w, "HttpMethod");
+    WriteString(w, s.http.method);
   }
   if (!s.http.user_agent.empty()) {
-    Key(w, "UserAgent");
-    Str(w, s.http.user_agent);
+    WriteKey(w, "UserAgent");
+    WriteString(w, s.http.user_agent);
   }
   if (!s.http.client_ip.empty()) {
-    Key(w, "ClientIp");
-    Str(w, s.http.client_ip);
+    WriteKey(w, "ClientIp");
+    WriteString(w, s.http.client_ip);
   }
   w.EndObject();
-  Key(w, "Annotations");
+  WriteKey(w, "Annotations");
   w.StartObject();
   for (const auto& [key, values] : s.annotations) {
-    Key(w, key);
+    WriteKey(w, key);
     w.StartArray();
     for (const auto& v : values) {
       w.StartObject();
-      Key(w, "AnnotationValue");
+      WriteKey(w, "AnnotationValue");
       w.StartObject();
       switch (v.value.type) {
         case model::AttributeValue::Type::kInt:
-          Key(w, "NumberValue");
+          WriteKey(w, "NumberValue");
           w.Double(static_cast<double>(v.value.int_value));
           break;
         case model::AttributeValue::Type::kDouble:
-          Key(w, "NumberValue");
+          WriteKey(w, "NumberValue");
           w.Double(v.value.double_value);
           break;
         case model::AttributeValue::Type::kBool:
-          Key(w, "BooleanValue");
+          WriteKey(w, "BooleanValue");
           w.Bool(v.value.int_value != 0);
           break;
         default:
-          Key(w, "StringValue");
-          Str(w, v.value.string_value);
+          WriteKey(w, "StringValue");
+          WriteString(w, v.value.string_value);
       }
       w.EndObject();
-      Key(w, "ServiceIds");
+      WriteKey(w, "ServiceIds");
       WriteServiceIds(w, v.service_ids);
       w.EndObject();
     }
     w.EndArray();
   }
   w.EndObject();
-  Key(w, "Users");
+  WriteKey(w, "Users");
   w.StartArray();
   for (const auto& [name, ids] : s.users) {
     w.StartObject();
-    Key(w, "UserName");
-    Str(w, name);
-    Key(w, "ServiceIds");
+    WriteKey(w, "UserName");
+    WriteString(w, name);
+    WriteKey(w, "ServiceIds");
     WriteServiceIds(w, ids);
     w.EndObject();
   }
   w.EndArray();
-  Key(w, "ServiceIds");
+  WriteKey(w, "ServiceIds");
   WriteServiceIds(w, s.service_ids);
-  Key(w, "ResourceARNs");
+  WriteKey(w, "ResourceARNs");
   w.StartArray();
   for (const auto& arn : s.resource_arns) {
     w.StartObject();
-    Key(w, "ARN");
-    Str(w, arn);
+    WriteKey(w, "ARN");
+    WriteString(w, arn);
     w.EndObject();
   }
   w.EndArray();
-  Key(w, "InstanceIds");
+  WriteKey(w, "InstanceIds");
   w.StartArray();
   for (const auto& id : s.instance_ids) {
     w.StartObject();
-    Key(w, "Id");
-    Str(w, id);
+    WriteKey(w, "Id");
+    WriteString(w, id);
     w.EndObject();
   }
   w.EndArray();
-  Key(w, "AvailabilityZones");
+  WriteKey(w, "AvailabilityZones");
   w.StartArray();
   for (const auto& az : s.availability_zones) {
     w.StartObject();
-    Key(w, "Name");
-    Str(w, az);
+    WriteKey(w, "Name");
+    WriteString(w, az);
     w.EndObject();
   }
   w.EndArray();
   if (s.entry_point) {
-    Key(w, "EntryPoint");
+    WriteKey(w, "EntryPoint");
     WriteServiceId(w, *s.entry_point);
   }
   WriteRootCauses(w, "FaultRootCauses", s.fault_root_causes, false);
   WriteRootCauses(w, "ErrorRootCauses", s.error_root_causes, false);
   WriteRootCauses(w, "ResponseTimeRootCauses", s.response_time_root_causes, true);
-  Key(w, "Revision");
+  WriteKey(w, "Revision");
   w.Int64(s.revision);
-  Key(w, "MatchedEventTime");
+  WriteKey(w, "MatchedEventTime");
   w.Double(s.start_time);
   w.EndObject();
 }
@@ -306,10 +300,10 @@ net::HttpResponse XRayApi::AwsError(int status, std::string_view code, std::stri
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  Key(w, "__type");
-  Str(w, code);
-  Key(w, "message");
-  Str(w, message);
+  WriteKey(w, "__type");
+  WriteString(w, code);
+  WriteKey(w, "message");
+  WriteString(w, message);
   w.EndObject();
   net::HttpResponse r = Json(buf);
   r.status = status;
@@ -418,18 +412,18 @@ net::HttpResponse XRayApi::PutTraceSegments(Call& call) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  Key(w, "UnprocessedTraceSegments");
+  WriteKey(w, "UnprocessedTraceSegments");
   w.StartArray();
   for (const auto& e : rejected) {
     w.StartObject();
     if (!e.id.empty()) {
-      Key(w, "Id");
-      Str(w, e.id);
+      WriteKey(w, "Id");
+      WriteString(w, e.id);
     }
-    Key(w, "ErrorCode");
-    Str(w, e.error_code);
-    Key(w, "Message");
-    Str(w, e.message);
+    WriteKey(w, "ErrorCode");
+    WriteString(w, e.error_code);
+    WriteKey(w, "Message");
+    WriteString(w, e.message);
     w.EndObject();
   }
   w.EndArray();
@@ -450,7 +444,7 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
   JsonWriter w(buf);
   std::vector<std::string> unprocessed;
   w.StartObject();
-  Key(w, "Traces");
+  WriteKey(w, "Traces");
   w.StartArray();
   for (simdjson::dom::element e : ids) {
     std::string_view text;
@@ -474,20 +468,20 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
     query::AssembleTrace(&*data);
     query::TraceSummary summary = query::SummarizeTrace(*data);
     w.StartObject();
-    Key(w, "Id");
-    Str(w, text);
-    Key(w, "Duration");
+    WriteKey(w, "Id");
+    WriteString(w, text);
+    WriteKey(w, "Duration");
     w.Double(summary.duration);
-    Key(w, "LimitExceeded");
+    WriteKey(w, "LimitExceeded");
     w.Bool(data->limit_exceeded);
-    Key(w, "Segments");
+    WriteKey(w, "Segments");
     w.StartArray();
     for (const auto& doc : codec::xray::MergeTraceDocuments(data->documents)) {
       w.StartObject();
-      Key(w, "Id");
-      Str(w, doc.id.ToHex());
-      Key(w, "Document");
-      Str(w, doc.json);
+      WriteKey(w, "Id");
+      WriteString(w, doc.id.ToHex());
+      WriteKey(w, "Document");
+      WriteString(w, doc.json);
       w.EndObject();
     }
     // Spans that did not arrive as X-Ray documents (OTLP, Honeycomb events): one document
@@ -495,19 +489,19 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
     for (const model::Span& span : data->spans) {
       if (span.from_xray_document) continue;
       w.StartObject();
-      Key(w, "Id");
-      Str(w, span.span_id.ToHex());
-      Key(w, "Document");
-      Str(w, codec::xray::RenderSegment(span));
+      WriteKey(w, "Id");
+      WriteString(w, span.span_id.ToHex());
+      WriteKey(w, "Document");
+      WriteString(w, codec::xray::RenderSegment(span));
       w.EndObject();
     }
     w.EndArray();
     w.EndObject();
   }
   w.EndArray();
-  Key(w, "UnprocessedTraceIds");
+  WriteKey(w, "UnprocessedTraceIds");
   w.StartArray();
-  for (const auto& u : unprocessed) Str(w, u);
+  for (const auto& u : unprocessed) WriteString(w, u);
   w.EndArray();
   w.EndObject();
   return Json(buf);
@@ -549,7 +543,7 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  Key(w, "TraceSummaries");
+  WriteKey(w, "TraceSummaries");
   w.StartArray();
   for (const storage::TraceRef& ref : page->traces) {
     auto data = reader_->FetchTrace(ref.id);
@@ -565,15 +559,15 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
     WriteSummary(w, query::SummarizeTrace(*data));
   }
   w.EndArray();
-  Key(w, "ApproximateTime");
+  WriteKey(w, "ApproximateTime");
   w.Double(page->traces.empty()
                ? end
                : static_cast<double>(page->traces.front().time_ns) / kNanosPerSecond);
-  Key(w, "TracesProcessedCount");
+  WriteKey(w, "TracesProcessedCount");
   w.Uint64(page->traces_scanned);
   if (!page->next_page_token.empty()) {
-    Key(w, "NextToken");
-    Str(w, page->next_page_token);
+    WriteKey(w, "NextToken");
+    WriteString(w, page->next_page_token);
   }
   w.EndObject();
   return Json(buf);
@@ -583,48 +577,48 @@ net::HttpResponse XRayApi::GetSamplingRules(Call& call) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  Key(w, "SamplingRuleRecords");
+  WriteKey(w, "SamplingRuleRecords");
   w.StartArray();
   for (const sampling::SamplingRuleRecord& rec : sampling_->Rules()) {
     const sampling::SamplingRule& r = rec.rule;
     w.StartObject();
-    Key(w, "SamplingRule");
+    WriteKey(w, "SamplingRule");
     w.StartObject();
-    Key(w, "RuleName");
-    Str(w, r.rule_name);
-    Key(w, "RuleARN");
-    Str(w, r.rule_arn);
-    Key(w, "ResourceARN");
-    Str(w, r.resource_arn);
-    Key(w, "Priority");
+    WriteKey(w, "RuleName");
+    WriteString(w, r.rule_name);
+    WriteKey(w, "RuleARN");
+    WriteString(w, r.rule_arn);
+    WriteKey(w, "ResourceARN");
+    WriteString(w, r.resource_arn);
+    WriteKey(w, "Priority");
     w.Int(r.priority);
-    Key(w, "FixedRate");
+    WriteKey(w, "FixedRate");
     w.Double(r.fixed_rate);
-    Key(w, "ReservoirSize");
+    WriteKey(w, "ReservoirSize");
     w.Int64(r.reservoir_size);
-    Key(w, "ServiceName");
-    Str(w, r.service_name);
-    Key(w, "ServiceType");
-    Str(w, r.service_type);
-    Key(w, "Host");
-    Str(w, r.host);
-    Key(w, "HTTPMethod");
-    Str(w, r.http_method);
-    Key(w, "URLPath");
-    Str(w, r.url_path);
-    Key(w, "Version");
+    WriteKey(w, "ServiceName");
+    WriteString(w, r.service_name);
+    WriteKey(w, "ServiceType");
+    WriteString(w, r.service_type);
+    WriteKey(w, "Host");
+    WriteString(w, r.host);
+    WriteKey(w, "HTTPMethod");
+    WriteString(w, r.http_method);
+    WriteKey(w, "URLPath");
+    WriteString(w, r.url_path);
+    WriteKey(w, "Version");
     w.Int(r.version);
-    Key(w, "Attributes");  // always present: the Node SDK drops rules without it
+    WriteKey(w, "Attributes");  // always present: the Node SDK drops rules without it
     w.StartObject();
     for (const auto& [k, v] : r.attributes) {
-      Key(w, k);
-      Str(w, v);
+      WriteKey(w, k);
+      WriteString(w, v);
     }
     w.EndObject();
     w.EndObject();
-    Key(w, "CreatedAt");
+    WriteKey(w, "CreatedAt");
     w.Double(rec.created_at);
-    Key(w, "ModifiedAt");
+    WriteKey(w, "ModifiedAt");
     w.Double(rec.modified_at);
     w.EndObject();
   }
@@ -674,35 +668,35 @@ net::HttpResponse XRayApi::GetSamplingTargets(Call& call) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  Key(w, "SamplingTargetDocuments");
+  WriteKey(w, "SamplingTargetDocuments");
   w.StartArray();
   for (const auto& t : result.targets) {
     w.StartObject();
-    Key(w, "RuleName");
-    Str(w, t.rule_name);
-    Key(w, "FixedRate");
+    WriteKey(w, "RuleName");
+    WriteString(w, t.rule_name);
+    WriteKey(w, "FixedRate");
     w.Double(t.fixed_rate);
-    Key(w, "ReservoirQuota");
+    WriteKey(w, "ReservoirQuota");
     w.Int64(t.reservoir_quota);
-    Key(w, "ReservoirQuotaTTL");
+    WriteKey(w, "ReservoirQuotaTTL");
     w.Double(t.reservoir_quota_ttl);
-    Key(w, "Interval");
+    WriteKey(w, "Interval");
     w.Int(t.interval);
     w.EndObject();
   }
   w.EndArray();
-  Key(w, "LastRuleModification");
+  WriteKey(w, "LastRuleModification");
   w.Double(result.last_rule_modification);
-  Key(w, "UnprocessedStatistics");
+  WriteKey(w, "UnprocessedStatistics");
   w.StartArray();
   for (const auto& u : result.unprocessed) {
     w.StartObject();
-    Key(w, "RuleName");
-    Str(w, u.rule_name);
-    Key(w, "ErrorCode");
-    Str(w, u.error_code);
-    Key(w, "Message");
-    Str(w, u.message);
+    WriteKey(w, "RuleName");
+    WriteString(w, u.rule_name);
+    WriteKey(w, "ErrorCode");
+    WriteString(w, u.error_code);
+    WriteKey(w, "Message");
+    WriteString(w, u.message);
     w.EndObject();
   }
   w.EndArray();

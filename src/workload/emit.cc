@@ -24,13 +24,13 @@ using model::SpanKind;
 // ---------------------------------------------------------------------------------------------
 // X-Ray.
 
+using codec::JsonWriter;
+using codec::WriteKey;
+using codec::WriteString;
 using codec::xray::EntityName;
 using codec::xray::IsSqlSystem;
-using codec::xray::JsonWriter;
 using codec::xray::WriteAttributeValue;
-using codec::xray::WriteKey;
 using codec::xray::WriteSeconds;
-using codec::xray::WriteString;
 
 constexpr std::string_view kDatagramHeader = "{\"format\":\"json\",\"version\":1}\n";
 

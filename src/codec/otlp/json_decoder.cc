@@ -2,8 +2,6 @@
 // or snake_case keys, ids in hex (either case) or base64, 64-bit integers as numbers or
 // strings, enums as numbers or names, unknown fields ignored, null as the default.
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <simdjson.h>
 
 #include <charconv>
@@ -15,6 +13,7 @@
 
 #include "base/base64.h"
 #include "base/hex.h"
+#include "codec/json_writer.h"
 #include "codec/otlp/decoders.h"
 #include "codec/otlp/span_rules.h"
 
@@ -28,7 +27,6 @@ using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 using simdjson::dom::object;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr int kMaxDepth = 100;
 
@@ -224,7 +222,7 @@ bool KvListJson(const element& e, JsonWriter& w, int depth) {
             has_value = !IsNull(f.value);
           }
         }
-        w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+        WriteKey(w, key);
         if (!has_value) {
           w.Null();
         } else if (!ValueJson(value, w, depth + 1)) {
@@ -259,7 +257,7 @@ bool ValueJson(const element& any, JsonWriter& w, int depth) {
     if (Is(k, "stringValue", "string_value")) {
       std::string_view s;
       if (!GetString(f.value, &s)) return false;
-      w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+      WriteString(w, s);
     } else if (Is(k, "boolValue", "bool_value")) {
       bool b;
       if (!GetBool(f.value, &b)) return false;
@@ -282,7 +280,7 @@ bool ValueJson(const element& any, JsonWriter& w, int depth) {
       if (!GetString(f.value, &s) || !base64::Decode(s, &raw)) return false;
       std::string b64;
       base64::Append(&b64, raw);
-      w.String(b64.data(), static_cast<rapidjson::SizeType>(b64.size()));
+      WriteString(w, b64);
     } else if (Is(k, "arrayValue", "array_value")) {
       if (!ArrayValueJson(f.value, w, depth)) return false;
     } else if (Is(k, "kvlistValue", "kvlist_value")) {

@@ -1,11 +1,9 @@
 #include "codec/otlp/otlp.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 #include <cstddef>
 
+#include "codec/json_writer.h"
 #include "codec/otlp/decoders.h"
 #include "codec/otlp/proto_wire.h"
 
@@ -91,7 +89,7 @@ std::string EncodeExportResponse(Encoding encoding, Signal signal, uint64_t reje
     return out;
   }
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  JsonWriter w(buf);
   w.StartObject();
   if (partial) {
     w.Key("partialSuccess");
@@ -101,11 +99,11 @@ std::string EncodeExportResponse(Encoding encoding, Signal signal, uint64_t reje
             : signal == Signal::kLogs ? "rejectedLogRecords"
                                       : "rejectedDataPoints");
       const std::string n = std::to_string(rejected);  // int64 as a string, as protojson does
-      w.String(n.data(), static_cast<rapidjson::SizeType>(n.size()));
+      WriteString(w, n);
     }
     if (!message.empty()) {
       w.Key("errorMessage");
-      w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+      WriteString(w, message);
     }
     w.EndObject();
   }
@@ -124,12 +122,12 @@ std::string EncodeStatus(Encoding encoding, int grpc_code, std::string_view mess
     return out;
   }
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  JsonWriter w(buf);
   w.StartObject();
   w.Key("code");
   w.Int(grpc_code);
   w.Key("message");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  WriteString(w, message);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

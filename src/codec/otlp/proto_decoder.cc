@@ -1,15 +1,13 @@
 // OTLP protobuf requests read field by field into the span and log models (spec/otlp.md §5).
 // Known fields with an unexpected wire type are skipped as unknown ones, as libprotobuf does.
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <vector>
 
 #include "base/base64.h"
+#include "codec/json_writer.h"
 #include "codec/otlp/decoders.h"
 #include "codec/otlp/proto_wire.h"
 #include "codec/otlp/span_rules.h"
@@ -24,7 +22,6 @@ using wire::kFixed32;
 using wire::kFixed64;
 using wire::kLen;
 using wire::kVarint;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr int kMaxDepth = 100;  // libprotobuf's default recursion limit
 
@@ -121,7 +118,7 @@ bool KvListJson(std::string_view bytes, JsonWriter& w, int depth) {
     std::string_view key, value;
     bool has_value = false;
     if (!ReadKeyValue(kv, &key, &value, &has_value)) return false;
-    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    WriteKey(w, key);
     if (has_value) {
       if (!AnyValueJson(value, w, depth + 1)) return false;
     } else {
@@ -139,7 +136,7 @@ bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth) {
   if (!LastMember(bytes, &m)) return false;
   switch (m.field) {
     case 1:
-      w.String(m.bytes.data(), static_cast<rapidjson::SizeType>(m.bytes.size()));
+      WriteString(w, m.bytes);
       return true;
     case 2:
       w.Bool(m.num != 0);
@@ -157,7 +154,7 @@ bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth) {
     case 7: {
       std::string b64;
       base64::Append(&b64, m.bytes);
-      w.String(b64.data(), static_cast<rapidjson::SizeType>(b64.size()));
+      WriteString(w, b64);
       return true;
     }
     default:

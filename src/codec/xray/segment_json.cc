@@ -10,14 +10,6 @@ namespace waggle::codec::xray {
 
 using model::AttributeValue;
 
-void WriteString(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-void WriteKey(JsonWriter& w, std::string_view s) {
-  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
 void WriteSeconds(JsonWriter& w, int64_t ns) { w.Double(static_cast<double>(ns / 1000) / 1e6); }
 
 void WriteAttributeValue(JsonWriter& w, const AttributeValue& v) {

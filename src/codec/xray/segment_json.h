@@ -1,12 +1,10 @@
 #pragma once
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "codec/json_writer.h"
 #include "model/attribute.h"
 
 // What every writer of X-Ray segment documents shares: the JSON writer, X-Ray's times and
@@ -14,10 +12,7 @@
 // API's view of OTLP spans, the workload's X-Ray SDK-shaped datagrams).
 namespace waggle::codec::xray {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void WriteString(JsonWriter& w, std::string_view s);
-void WriteKey(JsonWriter& w, std::string_view s);
+// JsonWriter, WriteString and WriteKey: codec/json_writer.h.
 // Epoch seconds with microseconds, as the SDKs send them.
 void WriteSeconds(JsonWriter& w, int64_t ns);
 // Strings as strings, kJson as raw JSON, bytes as base64 (as protobuf JSON writes them),
