@@ -299,12 +299,6 @@ TEST(Chunk, SortedTimesTakeFewBits) {
   EXPECT_LT(enc.size(), 8192u * 2);  // about 10 bits a value, not 64
 }
 
-}  // namespace
-}  // namespace waggle::storage::columnar::block
-
-namespace waggle::storage::columnar::block {
-namespace {
-
 TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {
   TempDir dir;
   Fixture f(60, 9);
@@ -325,12 +319,6 @@ TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {
   for (uint32_t r = 0; r < all.size(); ++r) got.push_back(all.Row(r));
   EXPECT_EQ(Sorted(got), Sorted(want));
 }
-
-}  // namespace
-}  // namespace waggle::storage::columnar::block
-
-namespace waggle::storage::columnar::block {
-namespace {
 
 TEST(Block, EventsThatDoNotDecodeFailTheRowGroupRead) {
   TempDir dir;
