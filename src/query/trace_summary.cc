@@ -16,14 +16,6 @@ const std::string* StringAttr(const model::Span& s, std::string_view key) {
                                                                     : nullptr;
 }
 
-ServiceId ServiceOf(const model::Span& s) {
-  ServiceId id;
-  id.name = s.service;
-  if (const std::string* origin = StringAttr(s, "aws.xray.origin")) id.type = *origin;
-  if (const std::string* account = StringAttr(s, "cloud.account.id")) id.account_id = *account;
-  return id;
-}
-
 // Lists in a summary stop growing at this many entries (and root causes at kMaxRootCauses),
 // so a trace built to be huge costs linear time to summarise, not quadratic.
 constexpr size_t kMaxListed = 100;
@@ -161,6 +153,42 @@ std::vector<RootCause> ResponseTimeRootCauses(const SpanTree& tree, size_t root)
 
 }  // namespace
 
+ServiceId ServiceOf(const model::Span& s) {
+  ServiceId id;
+  id.name = s.service;
+  if (const std::string* origin = StringAttr(s, "aws.xray.origin")) id.type = *origin;
+  if (const std::string* account = StringAttr(s, "cloud.account.id")) id.account_id = *account;
+  return id;
+}
+
+SegmentIndex IndexSegments(const storage::TraceData& trace) {
+  SegmentIndex index;
+  index.is_segment.assign(trace.spans.size(), 0);
+  std::unordered_set<uint64_t> segment_ids;
+  for (const model::Document& d : trace.documents) {
+    if (!d.subsegment) segment_ids.insert(d.id.value);
+  }
+  std::unordered_set<uint64_t> all_ids;
+  for (const model::Span& s : trace.spans) all_ids.insert(s.span_id.value);
+  for (size_t i = 0; i < trace.spans.size(); ++i) {
+    const model::Span& s = trace.spans[i];
+    // A span from an X-Ray document is a segment when its document is; any other span (OTel,
+    // even in a trace that also has X-Ray documents) when it is a server or consumer span or
+    // its parent is not here.
+    const bool from_document = s.from_xray_document && !trace.documents.empty();
+    const bool parentless = s.parent_span_id.IsZero() || !all_ids.count(s.parent_span_id.value);
+    const bool is_segment = from_document ? segment_ids.count(s.span_id.value) > 0
+                                          : s.kind == model::SpanKind::kServer ||
+                                                s.kind == model::SpanKind::kConsumer || parentless;
+    if (!is_segment) continue;
+    index.is_segment[i] = 1;
+    if (parentless && (index.root == SIZE_MAX || s.start_ns < trace.spans[index.root].start_ns)) {
+      index.root = i;
+    }
+  }
+  return index;
+}
+
 void AssembleTrace(storage::TraceData* trace) {
   std::vector<model::Span>& spans = trace->spans;
   std::unordered_map<uint64_t, size_t> by_id;
@@ -190,47 +218,29 @@ void AssembleTrace(storage::TraceData* trace) {
 }
 
 TraceSummary SummarizeTrace(const storage::TraceData& trace) {
+  return SummarizeTrace(trace, IndexSegments(trace));
+}
+
+TraceSummary SummarizeTrace(const storage::TraceData& trace, const SegmentIndex& index) {
   TraceSummary sum;
   sum.id = trace.id;
   sum.revision = static_cast<int64_t>(trace.documents.size());
-
-  // Segments: the spans at the top of a segment document (for spans that came without
-  // documents: servers and local roots).
-  std::unordered_set<uint64_t> segment_ids;
   for (const model::Document& d : trace.documents) {
-    if (!d.subsegment) segment_ids.insert(d.id.value);
     if (d.in_progress) sum.is_partial = true;
   }
-  std::unordered_set<uint64_t> all_ids;
-  for (const model::Span& s : trace.spans) all_ids.insert(s.span_id.value);
-  std::vector<const model::Span*> segments;
-  std::vector<char> is_segment_span(trace.spans.size(), 0);
-  for (const model::Span& s : trace.spans) {
-    // A span from an X-Ray document is a segment when its document is; any other span (OTel,
-    // even in a trace that also has X-Ray documents) when it is a server or consumer span or
-    // its parent is not here.
-    const bool from_document = s.from_xray_document && !trace.documents.empty();
-    bool is_segment = from_document ? segment_ids.count(s.span_id.value) > 0
-                                    : s.kind == model::SpanKind::kServer ||
-                                          s.kind == model::SpanKind::kConsumer ||
-                                          !all_ids.count(s.parent_span_id.value);
-    if (is_segment) {
-      segments.push_back(&s);
-      is_segment_span[static_cast<size_t>(&s - trace.spans.data())] = 1;
-    }
-    if (s.in_progress) sum.is_partial = true;
-  }
-
-  const model::Span* root = nullptr;
+  const std::vector<char>& is_segment_span = index.is_segment;
   int64_t min_start = INT64_MAX, max_end = INT64_MIN;
-  for (const model::Span* s : segments) {
-    min_start = std::min(min_start, s->start_ns);
-    max_end = std::max(max_end, s->in_progress ? s->start_ns : s->end_ns);
-    const bool parentless = s->parent_span_id.IsZero() || !all_ids.count(s->parent_span_id.value);
-    if (parentless && (root == nullptr || s->start_ns < root->start_ns)) root = s;
-    if (s->status_flags & model::kStatusThrottle) sum.has_throttle = true;
+  bool any_segment = false;
+  for (size_t i = 0; i < trace.spans.size(); ++i) {
+    const model::Span& s = trace.spans[i];
+    if (s.in_progress) sum.is_partial = true;
+    if (!is_segment_span[i]) continue;
+    any_segment = true;
+    min_start = std::min(min_start, s.start_ns);
+    max_end = std::max(max_end, s.in_progress ? s.start_ns : s.end_ns);
+    if (s.status_flags & model::kStatusThrottle) sum.has_throttle = true;
   }
-  if (segments.empty()) {
+  if (!any_segment) {
     for (const model::Span& s : trace.spans) {
       min_start = std::min(min_start, s.start_ns);
       max_end = std::max(max_end, s.in_progress ? s.start_ns : s.end_ns);
@@ -240,6 +250,7 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace) {
     sum.start_time = Seconds(min_start);
     sum.duration = Seconds(std::max<int64_t>(0, max_end - min_start));
   }
+  const model::Span* root = index.root == SIZE_MAX ? nullptr : &trace.spans[index.root];
   if (root != nullptr) {
     sum.response_time = root->in_progress ? 0 : Seconds(root->end_ns - root->start_ns);
     sum.has_fault = root->status_flags & model::kStatusFault;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -74,11 +75,24 @@ struct TraceSummary {
   int64_t revision = 0;  // how many documents the trace holds
 };
 
+// The service a span belongs to, as X-Ray names it.
+ServiceId ServiceOf(const model::Span& span);
+
+// Which spans of a trace are segments (a service serving one request: the top span of a
+// segment document, or an OTel server, consumer or parentless span) and which segment is the
+// root (the earliest without a parent here).
+struct SegmentIndex {
+  std::vector<char> is_segment;  // by span index
+  size_t root = SIZE_MAX;        // span index; SIZE_MAX when the trace has no segment
+};
+SegmentIndex IndexSegments(const storage::TraceData& trace);
+
 // Fills in what spans learn only from their trace: a subsegment sent on its own carries no
 // service name until its parent segment is known.
 void AssembleTrace(storage::TraceData* trace);
 
 // Summarises an assembled trace.
 TraceSummary SummarizeTrace(const storage::TraceData& trace);
+TraceSummary SummarizeTrace(const storage::TraceData& trace, const SegmentIndex& segments);
 
 }  // namespace waggle::query

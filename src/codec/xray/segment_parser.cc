@@ -1,13 +1,54 @@
 #include "codec/xray/segment_parser.h"
 
+#include <simdjson.h>
+
 #include <cmath>
 #include <cstring>
 #include <string>
 
-#include <simdjson.h>
+#include "base/ascii.h"
 
 namespace waggle::codec::xray {
 namespace {
+
+// The AWS service an `aws` subsegment calls, by the name X-Ray's service graph gives it
+// (spec/xray.md §7.3): the table, queue when the call names one, else the service
+// spelled canonically (Python names subsegments by botocore's lowercase endpoint prefix).
+std::string AwsPeer(const model::Span& span) {
+  auto attr = [&](std::string_view key) -> std::string_view {
+    const model::Attribute* a = model::FindAttribute(span.attributes, key);
+    return a && a->value.type == model::AttributeValue::Type::kString
+               ? std::string_view(a->value.string_value)
+               : std::string_view();
+  };
+  if (std::string_view table = attr("aws.table_name"); !table.empty()) return std::string(table);
+  if (std::string_view queue = attr("aws.queue_url"); !queue.empty()) {
+    while (!queue.empty() && queue.back() == '/') queue.remove_suffix(1);
+    return std::string(queue.substr(queue.rfind('/') + 1));
+  }
+  static constexpr std::pair<std::string_view, std::string_view> kCanonical[] = {
+      {"dynamodb", "DynamoDB"},
+      {"sns", "SNS"},
+      {"sqs", "SQS"},
+      {"s3", "S3"},
+      {"lambda", "Lambda"},
+      {"kinesis", "Kinesis"},
+      {"ec2", "EC2"},
+      {"sts", "STS"},
+      {"cognito-idp", "CognitoIdentityProvider"},
+      {"secretsmanager", "SecretsManager"},
+      {"ssm", "SSM"},
+      {"states", "SFN"},
+      {"events", "EventBridge"},
+      {"firehose", "Firehose"},
+      {"kms", "KMS"},
+  };
+  const std::string lower = AsciiLower(span.name);
+  for (const auto& [prefix, canonical] : kCanonical) {
+    if (lower == prefix) return std::string(canonical);
+  }
+  return span.name;
+}
 
 using simdjson::dom::array;
 using simdjson::dom::element;
@@ -341,6 +382,7 @@ class Decoder {
       AddString(&attrs, "service.version", GetString(service_obj, "version"));
     }
     if (f.has(kAws)) DecodeAws(f.at[kAws], &span);
+    if (ns == "aws") span.peer = AwsPeer(span);
     if (f.has(kSql)) DecodeSql(f.at[kSql], &span);
     if (f.has(kAnnotations)) DecodeAnnotations(f.at[kAnnotations], &span);
     if (f.has(kMetadata)) DecodeMetadata(f.at[kMetadata], &span);

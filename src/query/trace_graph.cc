@@ -1,0 +1,109 @@
+#include "query/trace_graph.h"
+
+#include <map>
+#include <unordered_map>
+
+namespace waggle::query {
+namespace {
+
+std::string_view StringAttr(const model::Span& s, std::string_view key) {
+  const model::Attribute* a = model::FindAttribute(s.attributes, key);
+  return a && a->value.type == model::AttributeValue::Type::kString
+             ? std::string_view(a->value.string_value)
+             : std::string_view();
+}
+
+// Whether a span calls out of its service: an X-Ray subsegment in the `remote` or `aws`
+// namespace, or an OTel client or producer span.
+bool IsCall(const model::Span& s) {
+  return s.kind == model::SpanKind::kClient || s.kind == model::SpanKind::kProducer;
+}
+
+// The node a call to something uninstrumented makes (spec/xray.md §7.3): named after what the
+// call names (`peer`: the table, queue, AWS service or remote host), typed by what it is.
+ServiceId InferredNode(const model::Span& call) {
+  ServiceId id;
+  id.name = call.peer.empty() ? call.name : call.peer;
+  const std::string_view ns = StringAttr(call, "aws.xray.namespace");
+  const bool aws = ns == "aws" || !StringAttr(call, "aws.service").empty() ||
+                   StringAttr(call, "rpc.system") == "aws-api";
+  if (aws) {
+    if (!StringAttr(call, "aws.table_name").empty()) {
+      id.type = "AWS::DynamoDB::Table";
+    } else if (!StringAttr(call, "aws.queue_url").empty()) {
+      id.type = "AWS::SQS::Queue";
+    } else {
+      id.type = "AWS::" + id.name;
+    }
+  } else if (!call.db_system.empty()) {
+    id.type = "Database::SQL";
+  } else {
+    id.type = "remote";
+  }
+  if (std::string_view account = StringAttr(call, "cloud.account.id"); !account.empty() && aws) {
+    id.account_id = std::string(account);
+  }
+  return id;
+}
+
+}  // namespace
+
+TraceGraph BuildTraceGraph(const storage::TraceData& trace, const SegmentIndex& segments) {
+  TraceGraph g;
+  const std::vector<model::Span>& spans = trace.spans;
+  std::map<std::pair<ServiceId, bool>, size_t> node_of;  // (id, inferred) -> node
+  auto node = [&](const ServiceId& id, bool inferred) {
+    auto [it, added] = node_of.try_emplace({id, inferred}, g.nodes.size());
+    if (added) g.nodes.push_back({id, inferred, false, {}});
+    return it->second;
+  };
+  std::map<std::pair<size_t, size_t>, size_t> edge_of;
+  auto edge = [&](size_t from, size_t to, size_t call) {
+    auto [it, added] = edge_of.try_emplace({from, to}, g.edges.size());
+    if (added) g.edges.push_back({from, to, {}});
+    std::vector<size_t>& calls = g.edges[it->second].calls;
+    if (calls.empty() || calls.back() != call) calls.push_back(call);
+  };
+
+  std::unordered_map<uint64_t, size_t> by_id;
+  for (size_t i = 0; i < spans.size(); ++i) by_id.emplace(spans[i].span_id.value, i);
+
+  // Nodes of the services that sent segments; the segment each span belongs to.
+  std::vector<size_t> segment_node(spans.size(), TraceGraph::kNone);
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (!segments.is_segment[i]) continue;
+    segment_node[i] = node(ServiceOf(spans[i]), false);
+    g.nodes[segment_node[i]].spans.push_back(i);
+  }
+  if (segments.root != SIZE_MAX) {
+    g.root_node = segment_node[segments.root];
+    g.nodes[g.root_node].root = true;
+  }
+
+  // Edges: a segment whose parent is a span of another segment was called from there; a call
+  // that no segment answers goes to an inferred node.
+  std::vector<char> answered(spans.size(), 0);
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (!segments.is_segment[i]) continue;
+    auto parent = by_id.find(spans[i].parent_span_id.value);
+    if (parent == by_id.end() || parent->second == i) continue;
+    const size_t caller = parent->second;
+    answered[caller] = 1;
+    const model::Span& p = spans[caller];
+    const size_t from =
+        segments.is_segment[caller] ? segment_node[caller] : node(ServiceOf(p), false);
+    if (from == segment_node[i] && !IsCall(p)) continue;  // a service's own nested segment
+    edge(from, segment_node[i], caller);
+  }
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const model::Span& s = spans[i];
+    if (answered[i] || segments.is_segment[i] || !IsCall(s)) continue;
+    const size_t from = node(ServiceOf(s), false);
+    const size_t to = node(InferredNode(s), true);
+    g.nodes[to].spans.push_back(i);
+    edge(from, to, i);
+  }
+  return g;
+}
+
+}  // namespace waggle::query

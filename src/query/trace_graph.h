@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "query/trace_summary.h"
+#include "storage/trace_data.h"
+
+// The service graph of one trace (spec/xray.md §7): a node for every service that sent
+// segments and an inferred node for every call to something uninstrumented, with edges from
+// callers to callees. Filter expressions evaluate service() and edge() on it; GetServiceGraph
+// adds the graphs of many traces up.
+namespace waggle::query {
+
+struct GraphNode {
+  ServiceId id;
+  bool inferred = false;  // made from the caller's subsegments: nothing of its own was sent
+  bool root = false;      // the trace's entry point
+  // Indexes into the trace's spans: the node's segments, or for an inferred node the calls
+  // made to it.
+  std::vector<size_t> spans;
+};
+
+struct GraphEdge {
+  size_t from = 0;  // node indexes
+  size_t to = 0;
+  // The caller's subsegments (client spans) that made the calls, as span indexes.
+  std::vector<size_t> calls;
+};
+
+struct TraceGraph {
+  std::vector<GraphNode> nodes;
+  std::vector<GraphEdge> edges;
+  size_t root_node = kNone;
+  static constexpr size_t kNone = SIZE_MAX;
+};
+
+// Builds the graph of an assembled trace (AssembleTrace).
+TraceGraph BuildTraceGraph(const storage::TraceData& trace, const SegmentIndex& segments);
+
+}  // namespace waggle::query
