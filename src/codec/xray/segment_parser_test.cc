@@ -147,6 +147,35 @@ TEST(SegmentParser, AcceptsIndependentSubsegmentAndInProgressSegment) {
   EXPECT_EQ(batch.spans[1].start_ns, 1478293361271000000);
 }
 
+// An `aws` subsegment names what it calls as its peer, as the service graph names the node:
+// the table, the queue, or the AWS service spelled canonically.
+TEST(SegmentParser, AwsSubsegmentsNameTheirPeerAsTheServiceGraphDoes) {
+  SegmentParser parser;
+  model::SpanBatch batch;
+  SegmentError error;
+  auto sub = [](std::string_view id, std::string_view name, std::string_view aws) {
+    return std::string(R"({"id":")") + std::string(id) + R"(","name":")" + std::string(name) +
+           R"(","namespace":"aws","start_time":1478293361.5,"end_time":1478293362.5,"aws":)" +
+           std::string(aws) + "}";
+  };
+  std::string doc =
+      R"({"id":"70de5b6f19ff9a0a","name":"svc","start_time":1478293361,"end_time":1478293363,)"
+      R"("trace_id":"1-581cf771-a006649127e371903a2de979","subsegments":[)" +
+      sub("0000000000000001", "dynamodb", R"({"table_name":"Scores","operation":"GetItem"})") +
+      "," +
+      sub("0000000000000002", "SQS",
+          R"({"queue_url":"https://sqs.us-east-1.amazonaws.com/1/orders/"})") +
+      "," + sub("0000000000000003", "sns", "{}") + "," +
+      sub("0000000000000004", "Rekognition", "{}") + "]}";
+  ASSERT_TRUE(parser.Parse(doc, "default", &batch, &error)) << error.message;
+  ASSERT_EQ(batch.spans.size(), 5u);
+  EXPECT_EQ(batch.spans[0].peer, "");
+  EXPECT_EQ(batch.spans[1].peer, "Scores");
+  EXPECT_EQ(batch.spans[2].peer, "orders");
+  EXPECT_EQ(batch.spans[3].peer, "SNS");
+  EXPECT_EQ(batch.spans[4].peer, "Rekognition");
+}
+
 struct BadCase {
   const char* json;
   const char* code;
