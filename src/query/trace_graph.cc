@@ -28,7 +28,8 @@ ServiceId InferredNode(const model::Span& call) {
   const bool aws = ns == "aws" || !StringAttr(call, "aws.service").empty() ||
                    StringAttr(call, "rpc.system") == "aws-api";
   if (aws) {
-    if (!StringAttr(call, "aws.table_name").empty()) {
+    if (std::string_view table = StringAttr(call, "aws.table_name"); !table.empty()) {
+      id.name = std::string(table);  // as an X-Ray subsegment's peer names it; OTel's may not
       id.type = "AWS::DynamoDB::Table";
     } else if (!StringAttr(call, "aws.queue_url").empty()) {
       id.type = "AWS::SQS::Queue";

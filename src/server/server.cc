@@ -60,6 +60,7 @@ struct Server::Parts {
   ingest::IngestCounters ingest_counters;
   std::unique_ptr<ingest::XRayDocumentIngester> ingester;
   std::unique_ptr<sampling::SamplingService> sampling;
+  std::unique_ptr<XRayGroups> groups;
   std::unique_ptr<XRayApi> xray_api;
   std::unique_ptr<ingest::XRayUdpReceiver> udp;
   std::unique_ptr<net::HttpServer> xray_http;
@@ -166,9 +167,12 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   sampling_options.account_id = config.account_id;
   sampling_options.default_rule_modified_at = *created;
   p->sampling = std::make_unique<sampling::SamplingService>(sampling_options);
+  auto groups = XRayGroups::Open(env, config.data_dir, config.region, config.account_id);
+  if (!groups.ok()) return groups.status().Annotate("data dir " + config.data_dir);
+  p->groups = std::move(*groups);
   p->xray_api = std::make_unique<XRayApi>(
       XRayApi::Options{config.region, config.account_id, config.aws_credentials}, p->store.get(),
-      p->ingester.get(), p->sampling.get(), Clock::Real());
+      p->ingester.get(), p->sampling.get(), p->groups.get(), Clock::Real());
   ingest::OtlpIngestOptions otlp_ingest_options;
   for (const ApiKey& k : config.api_keys) otlp_ingest_options.api_keys[k.key] = k.environment;
   otlp_ingest_options.memory_budget_bytes = config.otlp_memory_budget_bytes;

@@ -11,6 +11,7 @@
 #include "codec/xray/document_merge.h"
 #include "codec/xray/segment_writer.h"
 #include "net/sigv4.h"
+#include "query/trace_search.h"
 #include "query/trace_summary.h"
 
 namespace waggle::server {
@@ -289,11 +290,12 @@ struct XRayApi::Call {
 };
 
 XRayApi::XRayApi(Options options, storage::Reader* reader, ingest::XRayDocumentIngester* ingester,
-                 sampling::SamplingService* sampling, Clock* clock)
+                 sampling::SamplingService* sampling, XRayGroups* groups, Clock* clock)
     : options_(std::move(options)),
       reader_(reader),
       ingester_(ingester),
       sampling_(sampling),
+      groups_(groups),
       clock_(clock) {}
 
 net::HttpResponse XRayApi::AwsError(int status, std::string_view code, std::string_view message) {
@@ -337,6 +339,11 @@ net::HttpResponse XRayApi::Handle(const net::HttpRequest& request) {
       {"/TraceSegments", &XRayApi::PutTraceSegments, false},
       {"/Traces", &XRayApi::BatchGetTraces, false},
       {"/TraceSummaries", &XRayApi::GetTraceSummaries, false},
+      {"/CreateGroup", &XRayApi::CreateGroup, false},
+      {"/GetGroup", &XRayApi::GetGroup, false},
+      {"/Groups", &XRayApi::GetGroups, false},
+      {"/UpdateGroup", &XRayApi::UpdateGroup, false},
+      {"/DeleteGroup", &XRayApi::DeleteGroup, false},
       {"/GetSamplingRules", &XRayApi::GetSamplingRules, true},
       {"/SamplingTargets", &XRayApi::GetSamplingTargets, true},
       {"/TelemetryRecords", &XRayApi::PutTelemetryRecords, false},
@@ -515,7 +522,8 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
     return Error(400, "InvalidRequestException", "StartTime and EndTime are required timestamps");
   }
   if (end < start) return Error(400, "InvalidRequestException", "EndTime is before StartTime");
-  storage::FindTracesRequest req;
+  query::TraceSearchRequest search;
+  storage::FindTracesRequest& req = search.find;
   req.start_ns = static_cast<int64_t>(std::floor(start)) * kNanosPerSecond;
   req.end_ns = static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond;
   std::string_view range_type = "TraceId";
@@ -525,50 +533,200 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
   } else if (range_type != "TraceId") {
     return Error(400, "InvalidRequestException", "TimeRangeType must be TraceId, Event or Service");
   }
-  std::string_view filter;
-  if (call.body["FilterExpression"].get(filter) == simdjson::SUCCESS && !filter.empty()) {
-    return Error(400, "InvalidRequestException",
-                 "FilterExpression is not supported by this version of waggle");
+  simdjson::dom::object strategy;
+  if (call.body["SamplingStrategy"].get(strategy) == simdjson::SUCCESS) {
+    std::string_view name;
+    if (strategy["Name"].get(name) == simdjson::SUCCESS && name != "PartialScan" &&
+        name != "FixedRate") {
+      return Error(400, "InvalidRequestException",
+                   "SamplingStrategy.Name must be PartialScan or FixedRate");
+    }
+  }
+  std::string_view filter_text;
+  std::optional<query::filter::Expr> filter;
+  if (call.body["FilterExpression"].get(filter_text) == simdjson::SUCCESS &&
+      filter_text.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+    auto compiled = query::filter::Compile(filter_text, groups_->Lookup());
+    if (!compiled.ok()) return Error(400, "InvalidRequestException", compiled.status().message());
+    filter = std::move(*compiled);
+    search.filter = &*filter;
   }
   std::string_view token;
   if (call.body["NextToken"].get(token) == simdjson::SUCCESS) req.page_token = std::string(token);
-  req.limit = options_.summaries_page_size;
-  auto page = reader_->FindTraces(req);
+  search.page_size = options_.summaries_page_size;
+  search.max_examined = options_.summaries_max_examined;
+  auto page = query::SearchTraces(reader_, search);
   if (!page.ok()) {
     if (page.status().code() == Status::Code::kInvalidArgument) {
       return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
     }
     return Error(500, "InternalFailure", page.status().message());
   }
+  counters_.unreadable_traces.fetch_add(page->unreadable, std::memory_order_relaxed);
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   WriteKey(w, "TraceSummaries");
   w.StartArray();
-  for (const storage::TraceRef& ref : page->traces) {
-    auto data = reader_->FetchTrace(ref.id);
-    if (!data.ok()) {
-      // Gone since the index was read (NotFound), or damaged on disk: the page goes on
-      // without it, and damage is counted (BatchGetTraces reports it for that trace).
-      if (data.status().code() != Status::Code::kNotFound) {
-        counters_.unreadable_traces.fetch_add(1, std::memory_order_relaxed);
-      }
-      continue;
-    }
-    query::AssembleTrace(&*data);
-    WriteSummary(w, query::SummarizeTrace(*data));
-  }
+  for (const query::FoundTrace& t : page->traces) WriteSummary(w, t.summary);
   w.EndArray();
   WriteKey(w, "ApproximateTime");
   w.Double(page->traces.empty()
                ? end
                : static_cast<double>(page->traces.front().time_ns) / kNanosPerSecond);
   WriteKey(w, "TracesProcessedCount");
-  w.Uint64(page->traces_scanned);
+  w.Uint64(page->traces_processed);
   if (!page->next_page_token.empty()) {
     WriteKey(w, "NextToken");
     WriteString(w, page->next_page_token);
   }
+  w.EndObject();
+  return Json(buf);
+}
+
+namespace {
+
+void WriteGroup(JsonWriter& w, const XRayGroup& g) {
+  w.StartObject();
+  WriteKey(w, "GroupName");
+  WriteString(w, g.name);
+  WriteKey(w, "GroupARN");
+  WriteString(w, g.arn);
+  if (!g.filter_expression.empty()) {
+    WriteKey(w, "FilterExpression");
+    WriteString(w, g.filter_expression);
+  }
+  WriteKey(w, "InsightsConfiguration");
+  w.StartObject();
+  WriteKey(w, "InsightsEnabled");
+  w.Bool(g.insights_enabled);
+  WriteKey(w, "NotificationsEnabled");
+  w.Bool(g.notifications_enabled);
+  w.EndObject();
+  w.EndObject();
+}
+
+// GroupName or GroupARN, whichever the request names.
+bool GroupKey(const simdjson::dom::object& body, std::string_view* name, std::string_view* arn) {
+  (void)body["GroupName"].get(*name);
+  (void)body["GroupARN"].get(*arn);
+  return !name->empty() || !arn->empty();
+}
+
+// InsightsConfiguration's two flags, each only when given.
+void ReadInsights(const simdjson::dom::object& body, std::optional<bool>* insights,
+                  std::optional<bool>* notifications) {
+  simdjson::dom::object config;
+  if (body["InsightsConfiguration"].get(config) != simdjson::SUCCESS) return;
+  bool b;
+  if (config["InsightsEnabled"].get(b) == simdjson::SUCCESS) *insights = b;
+  if (config["NotificationsEnabled"].get(b) == simdjson::SUCCESS) *notifications = b;
+}
+
+}  // namespace
+
+net::HttpResponse XRayApi::GroupError(const Status& status) {
+  switch (status.code()) {
+    case Status::Code::kNotFound:
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kAlreadyExists:
+    case Status::Code::kResourceExhausted:
+      return Error(400, "InvalidRequestException", status.message());
+    default:
+      return Error(500, "InternalFailure", status.message());
+  }
+}
+
+net::HttpResponse XRayApi::CreateGroup(Call& call) {
+  XRayGroup group;
+  std::string_view name, filter;
+  if (call.body["GroupName"].get(name) != simdjson::SUCCESS) {
+    return Error(400, "InvalidRequestException", "GroupName is required");
+  }
+  group.name = std::string(name);
+  if (call.body["FilterExpression"].get(filter) == simdjson::SUCCESS) {
+    group.filter_expression = std::string(filter);
+  }
+  std::optional<bool> insights, notifications;
+  ReadInsights(call.body, &insights, &notifications);
+  group.insights_enabled = insights.value_or(false);
+  group.notifications_enabled = notifications.value_or(false);
+  auto created = groups_->Create(std::move(group));
+  if (!created.ok()) return GroupError(created.status());
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "Group");
+  WriteGroup(w, *created);
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::GetGroup(Call& call) {
+  std::string_view name, arn;
+  if (!GroupKey(call.body, &name, &arn)) {
+    return Error(400, "InvalidRequestException", "GroupName or GroupARN is required");
+  }
+  auto group = groups_->Get(name, arn);
+  if (!group.ok()) return GroupError(group.status());
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "Group");
+  WriteGroup(w, *group);
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::GetGroups(Call& call) {
+  // Every group fits one page (there are at most XRayGroups::kMaxGroups + 1), so NextToken is
+  // never returned; a token sent anyway is one we did not issue.
+  std::string_view token;
+  if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
+    return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "Groups");
+  w.StartArray();
+  for (const XRayGroup& g : groups_->List()) WriteGroup(w, g);
+  w.EndArray();
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::UpdateGroup(Call& call) {
+  std::string_view name, arn;
+  if (!GroupKey(call.body, &name, &arn)) {
+    return Error(400, "InvalidRequestException", "GroupName or GroupARN is required");
+  }
+  XRayGroups::Update update;
+  std::string_view filter;
+  if (call.body["FilterExpression"].get(filter) == simdjson::SUCCESS) {
+    update.filter_expression = std::string(filter);
+  }
+  ReadInsights(call.body, &update.insights_enabled, &update.notifications_enabled);
+  auto group = groups_->Change(name, arn, update);
+  if (!group.ok()) return GroupError(group.status());
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "Group");
+  WriteGroup(w, *group);
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::DeleteGroup(Call& call) {
+  std::string_view name, arn;
+  if (!GroupKey(call.body, &name, &arn)) {
+    return Error(400, "InvalidRequestException", "GroupName or GroupARN is required");
+  }
+  if (Status s = groups_->Delete(name, arn); !s.ok()) return GroupError(s);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
   w.EndObject();
   return Json(buf);
 }

@@ -10,13 +10,15 @@
 #include "net/http.h"
 #include "sampling/sampling_service.h"
 #include "server/config.h"
+#include "server/xray_groups.h"
 #include "storage/reader.h"
 
 namespace waggle::server {
 
 // The X-Ray API (rest-json, spec/xray.md §5) on the daemon's TCP port: PutTraceSegments,
-// BatchGetTraces, GetTraceSummaries, GetSamplingRules, GetSamplingTargets,
-// PutTelemetryRecords. Thread-safe: Handle() runs on every HTTP thread.
+// BatchGetTraces, GetTraceSummaries (with filter expressions), the group operations,
+// GetSamplingRules, GetSamplingTargets, PutTelemetryRecords. Thread-safe: Handle() runs on every
+// HTTP thread.
 class XRayApi {
  public:
   struct Options {
@@ -24,6 +26,7 @@ class XRayApi {
     std::string account_id;
     std::vector<AwsCredential> credentials;  // empty: signatures are not checked
     size_t summaries_page_size = 100;
+    size_t summaries_max_examined = 2000;  // traces a filtered page fetches at most
   };
 
   struct Counters {
@@ -35,7 +38,7 @@ class XRayApi {
   };
 
   XRayApi(Options options, storage::Reader* reader, ingest::XRayDocumentIngester* ingester,
-          sampling::SamplingService* sampling, Clock* clock);
+          sampling::SamplingService* sampling, XRayGroups* groups, Clock* clock);
 
   net::HttpResponse Handle(const net::HttpRequest& request);
   // An error in AWS's rest-json form: `x-amzn-ErrorType` and {"__type", "message"}.
@@ -49,6 +52,12 @@ class XRayApi {
   net::HttpResponse PutTraceSegments(Call& call);
   net::HttpResponse BatchGetTraces(Call& call);
   net::HttpResponse GetTraceSummaries(Call& call);
+  net::HttpResponse CreateGroup(Call& call);
+  net::HttpResponse GetGroup(Call& call);
+  net::HttpResponse GetGroups(Call& call);
+  net::HttpResponse UpdateGroup(Call& call);
+  net::HttpResponse DeleteGroup(Call& call);
+  net::HttpResponse GroupError(const Status& status);
   net::HttpResponse GetSamplingRules(Call& call);
   net::HttpResponse GetSamplingTargets(Call& call);
   net::HttpResponse PutTelemetryRecords(Call& call);
@@ -58,6 +67,7 @@ class XRayApi {
   storage::Reader* reader_;
   ingest::XRayDocumentIngester* ingester_;
   sampling::SamplingService* sampling_;
+  XRayGroups* groups_;
   Clock* clock_;
   Counters counters_;
 };

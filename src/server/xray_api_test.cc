@@ -16,6 +16,13 @@ std::string Doc(const std::string& trace, const std::string& id, double start) {
          R"(,"http":{"request":{"method":"GET","url":"http://svc/x"},"response":{"status":200}}})";
 }
 
+std::string_view ErrorType(const net::HttpResponse& r) {
+  for (const auto& [name, value] : r.headers) {
+    if (name == "x-amzn-ErrorType") return value;
+  }
+  return "";
+}
+
 std::string Quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -36,13 +43,15 @@ class XRayApiTest : public testing::Test {
     sampling::SamplingOptions so;
     so.default_rule_modified_at = 1795235388;
     sampling_ = std::make_unique<sampling::SamplingService>(so);
+    groups_ =
+        std::move(*XRayGroups::Open(Env::Default(), dir_.path(), "us-east-1", "000000000000"));
     MakeApi({});
   }
 
   void MakeApi(std::vector<AwsCredential> creds) {
     api_ = std::make_unique<XRayApi>(
         XRayApi::Options{"us-east-1", "000000000000", std::move(creds), 3}, store_.get(),
-        ingester_.get(), sampling_.get(), &clock_);
+        ingester_.get(), sampling_.get(), groups_.get(), &clock_);
   }
 
   net::HttpResponse Post(const std::string& path, const std::string& body) {
@@ -62,6 +71,7 @@ class XRayApiTest : public testing::Test {
   ingest::IngestCounters counters_;
   std::unique_ptr<ingest::XRayDocumentIngester> ingester_;
   std::unique_ptr<sampling::SamplingService> sampling_;
+  std::unique_ptr<XRayGroups> groups_;
   std::unique_ptr<XRayApi> api_;
   simdjson::dom::parser parser_;
 };
@@ -140,6 +150,162 @@ TEST_F(XRayApiTest, GetTraceSummariesPagesThroughATimeRange) {
   } while (!token.empty());
   EXPECT_EQ(pages, 2);
   EXPECT_EQ(seen, (std::vector<std::string>{ids[3], ids[2], ids[1], ids[0]}));
+}
+
+// Ten traces, one a second; every third is slow (3 s), traces 4 and 8 fault, and each names
+// user "u<i mod 2>" in an annotation.
+std::string FilterTraces() {
+  std::string docs;
+  for (int i = 0; i < 10; ++i) {
+    char trace[40], sid[17];
+    std::snprintf(trace, sizeof(trace), "1-6b012c%02x-0000000000000000000000%02x", 0x3b + i, i + 1);
+    std::snprintf(sid, sizeof(sid), "%016x", i + 1);
+    const double start = 1795238971.0 + i;
+    const double length = i % 3 == 0 ? 3.0 : 0.1;
+    const int status = i == 4 || i == 8 ? 502 : 200;
+    if (i) docs += ",";
+    docs +=
+        Quote(R"({"trace_id":")" + std::string(trace) + R"(","id":")" + sid +
+              R"(","name":"svc","start_time":)" + std::to_string(start) + R"(,"end_time":)" +
+              std::to_string(start + length) +
+              R"(,"http":{"request":{"method":"GET","url":"http://svc/x"},"response":{"status":)" +
+              std::to_string(status) + R"(}},"annotations":{"user":"u)" + std::to_string(i % 2) +
+              R"("}})");
+  }
+  return "{\"TraceSegmentDocuments\":[" + docs + "]}";
+}
+
+TEST_F(XRayApiTest, GetTraceSummariesAppliesTheFilterOnEveryPage) {
+  ASSERT_EQ(Post("/TraceSegments", FilterTraces()).status, 200);
+  auto search = [&](const std::string& filter) {
+    std::vector<int> found;
+    std::string token;
+    int pages = 0;
+    do {
+      std::string req =
+          R"({"StartTime":1795238971,"EndTime":1795238990,"FilterExpression":)" + Quote(filter);
+      if (!token.empty()) req += R"(,"NextToken":")" + token + "\"";
+      auto res = Post("/TraceSummaries", req + "}");
+      EXPECT_EQ(res.status, 200) << res.body;
+      if (res.status != 200) break;
+      auto body = Parse(res.body);
+      for (auto s : body["TraceSummaries"].get_array()) {
+        std::string_view id = s["Id"];
+        found.push_back(std::stoi(std::string(id.substr(id.size() - 2)), nullptr, 16) - 1);
+      }
+      std::string_view next;
+      token = body["NextToken"].get(next) == simdjson::SUCCESS ? std::string(next) : "";
+      EXPECT_LT(++pages, 20);
+    } while (!token.empty() && pages < 20);
+    return found;
+  };
+  EXPECT_EQ(search("responsetime > 2"), (std::vector<int>{9, 6, 3, 0}));
+  EXPECT_EQ(search("fault"), (std::vector<int>{8, 4}));
+  EXPECT_EQ(search(R"(annotation.user = "u1" AND responsetime > 2)"), (std::vector<int>{9, 3}));
+  EXPECT_EQ(search("http.status = 502 OR responsetime >= 3"), (std::vector<int>{9, 8, 6, 4, 3, 0}));
+  EXPECT_EQ(search(R"(http.url CONTAINS "svc" AND !fault AND !(responsetime > 2))"),
+            (std::vector<int>{7, 5, 2, 1}));
+  EXPECT_EQ(search(R"(service("svc") { fault })"), (std::vector<int>{8, 4}));
+  EXPECT_TRUE(search(R"(service("other"))").empty());
+
+  auto bad =
+      Post("/TraceSummaries",
+           R"({"StartTime":1795238971,"EndTime":1795238990,"FilterExpression":"duration >"})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(ErrorType(bad), "InvalidRequestException");
+  EXPECT_NE(std::string(std::string_view(Parse(bad.body)["message"])).find("position 11"),
+            std::string::npos)
+      << bad.body;
+}
+
+TEST_F(XRayApiTest, GroupsAreKeptAndUsableInFilters) {
+  auto res = Post("/CreateGroup", R"({"GroupName":"slow","FilterExpression":"responsetime > 2"})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto group = Parse(res.body)["Group"];
+  EXPECT_EQ(std::string_view(group["GroupName"]), "slow");
+  std::string arn = std::string(std::string_view(group["GroupARN"]));
+  EXPECT_TRUE(arn.starts_with("arn:aws:xray:us-east-1:000000000000:group/slow/")) << arn;
+  EXPECT_EQ(arn.size(), std::string("arn:aws:xray:us-east-1:000000000000:group/slow/").size() + 52);
+  EXPECT_FALSE(bool(group["InsightsConfiguration"]["InsightsEnabled"]));
+
+  // Duplicate names, bad names and bad filters are refused in AWS's form.
+  for (const char* body :
+       {R"({"GroupName":"slow"})", R"({"GroupName":"Default"})", R"({"GroupName":"has space"})",
+        R"({"GroupName":"x","FilterExpression":"service(\"a\""})",
+        R"({"GroupName":"y","FilterExpression":"group.name = \"nope\""})",
+        R"({"GroupName":"abcdefghijklmnopqrstuvwxyz1234567"})", R"({})"}) {
+    auto r = Post("/CreateGroup", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(ErrorType(r), "InvalidRequestException") << body;
+  }
+
+  ASSERT_EQ(
+      Post(
+          "/CreateGroup",
+          R"({"GroupName":"slow-u1","FilterExpression":"group.name = \"slow\" AND annotation.user = \"u1\"","InsightsConfiguration":{"InsightsEnabled":true}})")
+          .status,
+      200);
+  auto list = Parse(Post("/Groups", "{}").body)["Groups"].get_array();
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(std::string_view(list.at(0)["GroupName"]), "Default");
+  EXPECT_EQ(std::string_view(list.at(0)["GroupARN"]),
+            "arn:aws:xray:us-east-1:000000000000:group/Default");
+  EXPECT_EQ(list.at(0)["FilterExpression"].error(), simdjson::NO_SUCH_FIELD);
+  EXPECT_EQ(std::string_view(list.at(1)["GroupName"]), "slow");
+  EXPECT_TRUE(bool(list.at(2)["InsightsConfiguration"]["InsightsEnabled"]));
+
+  ASSERT_EQ(Post("/TraceSegments", FilterTraces()).status, 200);
+  auto count = [&](const std::string& filter) {
+    size_t n = 0;
+    std::string token;
+    for (int pages = 0; pages < 20; ++pages) {
+      std::string req =
+          R"({"StartTime":1795238971,"EndTime":1795238990,"FilterExpression":)" + Quote(filter);
+      if (!token.empty()) req += R"(,"NextToken":")" + token + "\"";
+      auto r = Post("/TraceSummaries", req + "}");
+      EXPECT_EQ(r.status, 200) << r.body;
+      if (r.status != 200) break;
+      auto body = Parse(r.body);
+      n += body["TraceSummaries"].get_array().size();
+      std::string_view next;
+      if (body["NextToken"].get(next) != simdjson::SUCCESS) break;
+      token = std::string(next);
+    }
+    return n;
+  };
+  EXPECT_EQ(count(R"(group.name = "slow")"), 4u);
+  EXPECT_EQ(count(R"(group.name = "slow-u1")"), 2u);
+  EXPECT_EQ(count("group.arn = " + Quote(arn)), 4u);
+  EXPECT_EQ(count(R"(group.name = "Default")"), 10u);
+
+  // Update by ARN; a group cannot come to name itself; the Default group stays as it is.
+  res = Post("/UpdateGroup", R"({"GroupARN":")" + arn + R"(","FilterExpression":"fault"})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(std::string_view(Parse(res.body)["Group"]["FilterExpression"]), "fault");
+  EXPECT_EQ(count(R"(group.name = "slow")"), 2u);
+  EXPECT_EQ(
+      Post("/UpdateGroup", R"({"GroupName":"slow","FilterExpression":"group.name = \"slow-u1\""})")
+          .status,
+      400);
+  EXPECT_EQ(Post("/UpdateGroup", R"({"GroupName":"Default","FilterExpression":"fault"})").status,
+            400);
+  EXPECT_EQ(std::string_view(Parse(
+                Post("/GetGroup", R"({"GroupName":"slow"})").body)["Group"]["FilterExpression"]),
+            "fault");
+
+  // Kept across a restart.
+  groups_ = std::move(*XRayGroups::Open(Env::Default(), dir_.path(), "us-east-1", "000000000000"));
+  MakeApi({});
+  EXPECT_EQ(std::string_view(Parse(
+                Post("/GetGroup", R"({"GroupARN":")" + arn + "\"}").body)["Group"]["GroupName"]),
+            "slow");
+  EXPECT_EQ(count(R"(group.name = "slow-u1")"), 0u);  // faults are traces 4 and 8: user u0
+
+  ASSERT_EQ(Post("/DeleteGroup", R"({"GroupName":"slow-u1"})").status, 200);
+  EXPECT_EQ(Post("/DeleteGroup", R"({"GroupName":"slow-u1"})").status, 400);
+  EXPECT_EQ(Post("/DeleteGroup", R"({"GroupName":"Default"})").status, 400);
+  EXPECT_EQ(Post("/GetGroup", R"({"GroupName":"slow-u1"})").status, 400);
+  EXPECT_EQ(Parse(Post("/Groups", "{}").body)["Groups"].get_array().size(), 2u);
 }
 
 TEST_F(XRayApiTest, SamplingAnswersTheShapesSdksRequire) {

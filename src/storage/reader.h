@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "base/result.h"
@@ -25,6 +26,10 @@ struct FindTracesRequest {
   size_t limit = 100;
   // Empty for the first page; else a FindTracesResult::next_page_token.
   std::string page_token;
+  // When set, only these traces are candidates (those a scan found to meet a filter's
+  // requirements); traces_scanned then counts the candidates in the range. Must outlive the
+  // call.
+  const std::unordered_set<model::TraceId, model::TraceIdHash>* only = nullptr;
 };
 
 struct TraceRef {

@@ -107,6 +107,39 @@ TEST_P(StoreConformance, FindTracesPagesNewestFirstWithoutRepeats) {
   EXPECT_EQ((*store)->FindTraces(req).status().code(), Status::Code::kInvalidArgument);
 }
 
+TEST_P(StoreConformance, FindTracesKeepsToTheCandidatesGiven) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const uint32_t base = 1795238000;
+  model::SpanBatch batch;
+  std::unordered_set<model::TraceId, model::TraceIdHash> only;
+  for (uint32_t i = 0; i < 20; ++i) {
+    model::TraceId t = MakeTrace(base + i % 5, static_cast<uint8_t>(i));
+    batch.spans.push_back(MakeSpan(t, 1, base + i % 5));
+    if (i % 3 == 0) only.insert(t);
+  }
+  only.insert(MakeTrace(base, 99));  // a candidate that is not stored
+  ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
+  FindTracesRequest req;
+  req.start_ns = int64_t{base} * kNanosPerSecond;
+  req.end_ns = int64_t{base + 10} * kNanosPerSecond;
+  req.limit = 3;
+  req.only = &only;
+  std::set<model::TraceId> seen;
+  do {
+    auto page = (*store)->FindTraces(req);
+    ASSERT_TRUE(page.ok());
+    EXPECT_EQ(page->traces_scanned, 7u);
+    for (const TraceRef& r : page->traces) {
+      EXPECT_TRUE(only.count(r.id));
+      EXPECT_TRUE(seen.insert(r.id).second);
+    }
+    req.page_token = page->next_page_token;
+  } while (!req.page_token.empty());
+  EXPECT_EQ(seen.size(), 7u);
+}
+
 TEST_P(StoreConformance, EventTimeFindsTracesOverlappingTheRange) {
   TempDir dir;
   auto store = Open(dir.path());

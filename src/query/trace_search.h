@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "base/result.h"
+#include "query/expr/filter_expression.h"
+#include "query/expr/filter_pushdown.h"
+#include "query/trace_summary.h"
+#include "storage/reader.h"
+
+// Trace search: the traces of a time range that a filter expression selects, newest first, a
+// page at a time (GetTraceSummaries). What the filter requires of single spans is pushed into
+// storage scans; the traces that pass are fetched and the filter evaluated on each whole.
+namespace waggle::query {
+
+using TraceIdSet = std::unordered_set<model::TraceId, model::TraceIdHash>;
+
+// How far a trace's spans may start from the time that places the trace in a range: a
+// candidate scan covers [start - kSpanLead, end + kSpanLag).
+inline constexpr int64_t kSpanLeadNs = int64_t{5} * 60 * 1'000'000'000;
+inline constexpr int64_t kSpanLagNs = int64_t{60} * 60 * 1'000'000'000;
+
+// The traces with spans starting in [start_ns, end_ns) that meet every requirement (each by
+// some span). nullopt when there are no requirements, or the store cannot scan: then every
+// trace is a candidate.
+Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
+                                                 const std::vector<filter::SpanRequirement>& reqs,
+                                                 int64_t start_ns, int64_t end_ns);
+
+struct TraceSearchRequest {
+  storage::FindTracesRequest find;       // range, time key, page token; limit is ignored
+  const filter::Expr* filter = nullptr;  // null: every trace
+  size_t page_size = 100;                // traces returned at most per page
+  size_t max_examined = 2000;            // traces fetched at most per page
+};
+
+struct FoundTrace {
+  storage::TraceData data;  // assembled
+  TraceSummary summary;
+  int64_t time_ns = 0;  // where the time key placed it
+};
+
+struct TraceSearchResult {
+  std::vector<FoundTrace> traces;  // newest first
+  std::string next_page_token;     // empty on the last page
+  uint64_t traces_processed = 0;   // candidates in the range, matching or not
+  uint64_t unreadable = 0;         // left out: the store could not read them
+  uint64_t examined = 0;           // fetched and evaluated for this page
+};
+
+// One page. InvalidArgument for a page token the store did not issue.
+Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearchRequest& request);
+
+}  // namespace waggle::query
