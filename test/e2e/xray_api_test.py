@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""End-to-end: X-Ray filter expressions and groups with Debian's AWS CLI against `waggle serve`.
+
+    /usr/bin/python3 test/e2e/xray_api_test.py --waggle build/waggle [unittest args, e.g. -v]
+
+The tests write traces with `aws xray put-trace-segments` (a Flask-like front service calling a
+user service and DynamoDB, some slow, some failing, with annotations and users), then ask for
+them with `aws xray get-trace-summaries --filter-expression ...` and manage groups with
+create-group, get-group, get-groups, update-group and delete-group, as the captured CLI bodies of
+../shared/testdata/awscli-xray-requests.txt do. Every expected answer is computed in this file
+from the documents sent, not from waggle.
+"""
+
+import json
+import random
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402
+
+WAGGLE_BIN = None  # set by main()
+TRACES = 40
+# The CLI's first body in awscli-xray-requests.txt: the group every Cruddur tutorial creates.
+CRUDDUR_FILTER = 'service("backend-flask")'
+
+
+def hex_id(rng, digits):
+    return "".join(rng.choice("0123456789abcdef") for _ in range(digits))
+
+
+def make_traces(now):
+    """TRACES traces, one a second ending a minute ago, each {id, docs, facts}.
+
+    Trace i: backend-flask serves GET /api/activities/<i> and calls user-service (instrumented,
+    its own segment) and DynamoDB table "activities" (not instrumented). Every 4th trace is slow
+    (user-service takes 2 s), every 5th faults in user-service (502 at the root), every 7th
+    comes from the OTel-only "frontend" instead (no backend-flask). Users alternate.
+    """
+    rng = random.Random(7)
+    traces = []
+    for i in range(TRACES):
+        start = now - 60 - (TRACES - i)
+        trace_id = "1-%08x-%s" % (int(start), hex_id(rng, 24))
+        slow = i % 4 == 0
+        fault = i % 5 == 0
+        service = "frontend" if i % 7 == 0 else "backend-flask"
+        user = "andrew" if i % 2 else "bob"
+        root_id, call_id, dynamo_id, user_seg_id = (hex_id(rng, 16) for _ in range(4))
+        user_time = 2.0 if slow else 0.05
+        root_end = start + user_time + 0.2
+        status = 502 if fault else 200
+        root = {
+            "trace_id": trace_id, "id": root_id, "name": service,
+            "start_time": start, "end_time": root_end,
+            "http": {"request": {"method": "GET", "url": "http://localhost:4567/api/activities/%d" % i},
+                     "response": {"status": status}},
+            "user": user,
+            "annotations": {"seq": i, "segment": "gold" if i % 3 == 0 else "free"},
+            "subsegments": [
+                {"id": call_id, "name": "user-service", "namespace": "remote",
+                 "start_time": start + 0.1, "end_time": start + 0.1 + user_time,
+                 "http": {"request": {"method": "GET", "url": "http://user-service/users"},
+                          "response": {"status": status}},
+                 **({"fault": True} if fault else {})},
+                {"id": dynamo_id, "name": "DynamoDB", "namespace": "aws",
+                 "start_time": start + 0.15, "end_time": start + 0.18,
+                 "aws": {"operation": "Query", "table_name": "activities"}},
+            ],
+        }
+        if fault:
+            root["fault"] = True
+        user_segment = {
+            "trace_id": trace_id, "id": user_seg_id, "name": "user-service",
+            "parent_id": call_id, "start_time": start + 0.11, "end_time": start + 0.09 + user_time,
+            "http": {"request": {"method": "GET", "url": "http://user-service/users"},
+                     "response": {"status": 500 if fault else 200}},
+        }
+        if fault:
+            user_segment["fault"] = True
+        traces.append({
+            "id": trace_id,
+            "docs": [root, user_segment],
+            "facts": {
+                "service": service, "slow": slow, "fault": fault, "user": user, "seq": i,
+                "gold": i % 3 == 0, "duration": root_end - start,
+                "responsetime": root_end - start,
+            },
+        })
+    return traces
+
+
+class XRayApiFilters(h.TempDirTestCase):
+    """One server for the class, loaded once with make_traces()."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if WAGGLE_BIN is None:
+            raise AssertionError("waggle binary not given: pass --waggle PATH or set WAGGLE_BIN")
+        cls.waggle = h.Waggle(WAGGLE_BIN, cls.workdir)
+        cls.addClassCleanup(cls.waggle.stop)
+        cls.waggle.start().wait_ready()
+        cls.aws = h.AwsCli(cls.waggle.xray_endpoint, cls.workdir)
+        cls.now = time.time()
+        cls.traces = make_traces(cls.now)
+        docs = [json.dumps(d) for t in cls.traces for d in t["docs"]]
+        for at in range(0, len(docs), 20):
+            out = cls.aws("xray", "put-trace-segments", "--trace-segment-documents",
+                          *docs[at:at + 20])
+            assert out.get("UnprocessedTraceSegments") == [], out
+
+    def summaries(self, expression=None):
+        """The ids get-trace-summaries lists over the last 5 minutes (the CLI follows NextToken)."""
+        args = ["--start-time", int(self.now - 300), "--end-time", int(self.now) + 1]
+        if expression is not None:
+            args += ["--filter-expression", expression]
+        out = self.aws("xray", "get-trace-summaries", *args)
+        return out["TraceSummaries"]
+
+    def ids(self, expression=None):
+        return sorted(s["Id"] for s in self.summaries(expression))
+
+    def expect(self, predicate):
+        return sorted(t["id"] for t in self.traces if predicate(t["facts"]))
+
+    def assertFinds(self, expression, predicate):
+        want = self.expect(predicate)
+        self.assertTrue(want, "the expectation selects nothing: a useless check")
+        self.assertEqual(self.ids(expression), want, expression)
+
+    def test_1_every_trace_is_listed_without_a_filter(self):
+        done, ids = h.wait_until(lambda: (len(ids := self.ids()) == TRACES, ids), 30)
+        self.assertEqual(ids, sorted(t["id"] for t in self.traces))
+
+    def test_2_trace_level_keywords(self):
+        self.assertFinds("fault", lambda f: f["fault"])
+        self.assertFinds("!fault", lambda f: not f["fault"])
+        self.assertFinds("responsetime > 1", lambda f: f["slow"])
+        self.assertFinds("duration >= 1 AND duration <= 3 AND ok", lambda f: f["slow"] and not f["fault"])
+        self.assertFinds("http.status = 502", lambda f: f["fault"])
+        self.assertFinds('http.url ENDSWITH "/api/activities/12"', lambda f: f["seq"] == 12)
+        self.assertFinds('http.url CONTAINS "/api/activities/1"',
+                         lambda f: str(f["seq"]).startswith("1"))
+        self.assertFinds('user = "andrew"', lambda f: f["user"] == "andrew")
+        self.assertFinds('user CONTAINS ""', lambda f: True)
+        self.assertFinds('annotation.segment = "gold" AND annotation.seq >= 20',
+                         lambda f: f["gold"] and f["seq"] >= 20)
+        self.assertFinds("annotation.seq < 5 OR annotation.seq = 39",
+                         lambda f: f["seq"] < 5 or f["seq"] == 39)
+        self.assertFinds("inferred", lambda f: True)  # the DynamoDB table
+
+    def test_3_service_and_edge(self):
+        # The captured CLI body of awscli-xray-requests.txt.
+        self.assertFinds('service("backend-flask") AND duration > 1',
+                         lambda f: f["service"] == "backend-flask" and f["slow"])
+        self.assertFinds(CRUDDUR_FILTER, lambda f: f["service"] == "backend-flask")
+        self.assertFinds('!service("backend-flask")', lambda f: f["service"] != "backend-flask")
+        self.assertFinds('service("user-service") { fault }', lambda f: f["fault"])
+        self.assertFinds('service("frontend") { root = true AND responsetime > 1 }',
+                         lambda f: f["service"] == "frontend" and f["slow"])
+        self.assertFinds('edge("backend-flask", "user-service") { responsetime > 1 }',
+                         lambda f: f["service"] == "backend-flask" and f["slow"])
+        self.assertFinds('service(id(name: "activities", type: "AWS::DynamoDB::Table"))',
+                         lambda f: True)
+        self.assertFinds('rootcause.fault.service { name = "user-service" }', lambda f: f["fault"])
+        self.assertEqual(self.ids('service("nobody")'), [])
+
+    def test_4_a_bad_expression_is_refused_naming_the_position(self):
+        with self.assertRaises(h.AwsCliError) as caught:
+            self.summaries('service("backend-flask") AND duration >')
+        self.assertIn("InvalidRequestException", caught.exception.stderr)
+        self.assertIn("position 40", caught.exception.stderr)
+
+    def test_5_groups(self):
+        aws = self.aws
+        created = aws("xray", "create-group", "--group-name", "Cruddur",
+                      "--filter-expression", CRUDDUR_FILTER)
+        group = created["Group"]
+        self.assertEqual(group["GroupName"], "Cruddur")
+        self.assertEqual(group["FilterExpression"], CRUDDUR_FILTER)
+        self.assertRegex(group["GroupARN"],
+                         r"^arn:aws:xray:us-east-1:\d{12}:group/Cruddur/[A-Z2-7]{52}$")
+        self.assertEqual(group["InsightsConfiguration"],
+                         {"InsightsEnabled": False, "NotificationsEnabled": False})
+
+        listed = aws("xray", "get-groups")["Groups"]
+        self.assertEqual([g["GroupName"] for g in listed], ["Default", "Cruddur"])
+        self.assertNotIn("FilterExpression", listed[0])
+
+        self.assertFinds('group.name = "Cruddur" AND fault',
+                         lambda f: f["service"] == "backend-flask" and f["fault"])
+        self.assertFinds('group.arn = "%s"' % group["GroupARN"],
+                         lambda f: f["service"] == "backend-flask")
+
+        for args, code in [
+            (["create-group", "--group-name", "Cruddur"], "InvalidRequestException"),
+            (["create-group", "--group-name", "bad name"], "InvalidRequestException"),
+            (["create-group", "--group-name", "x", "--filter-expression", "fault >"],
+             "InvalidRequestException"),
+            (["get-group", "--group-name", "nope"], "InvalidRequestException"),
+            (["delete-group", "--group-name", "Default"], "InvalidRequestException"),
+        ]:
+            with self.assertRaises(h.AwsCliError, msg=args) as caught:
+                aws("xray", *args)
+            self.assertIn(code, caught.exception.stderr)
+
+        updated = aws("xray", "update-group", "--group-name", "Cruddur",
+                      "--filter-expression", 'service("backend-flask") { fault }',
+                      "--insights-configuration", "InsightsEnabled=true")["Group"]
+        self.assertEqual(updated["FilterExpression"], 'service("backend-flask") { fault }')
+        self.assertTrue(updated["InsightsConfiguration"]["InsightsEnabled"])
+        got = aws("xray", "get-group", "--group-arn", group["GroupARN"])["Group"]
+        self.assertEqual(got, updated)
+        self.assertFinds('group.name = "Cruddur"',
+                         lambda f: f["service"] == "backend-flask" and f["fault"])
+
+        # Groups are kept in the data dir.
+        self.waggle.terminate()
+        self.waggle.start().wait_ready()
+        self.assertEqual(aws("xray", "get-group", "--group-name", "Cruddur")["Group"], updated)
+
+        self.assertEqual(aws("xray", "delete-group", "--group-name", "Cruddur"), {})
+        self.assertEqual([g["GroupName"] for g in aws("xray", "get-groups")["Groups"]],
+                         ["Default"])
+        with self.assertRaises(h.AwsCliError) as caught:
+            self.summaries('group.name = "Cruddur"')
+        self.assertIn("no group 'Cruddur'", caught.exception.stderr)
+
+    def test_9_log_is_clean(self):
+        h.assert_clean_log(self, self.waggle)
+
+
+def main():
+    global WAGGLE_BIN
+    WAGGLE_BIN = h.waggle_binary(sys.argv)
+    unittest.main()
+
+
+if __name__ == "__main__":
+    main()
