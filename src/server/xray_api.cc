@@ -11,6 +11,8 @@
 #include "codec/xray/document_merge.h"
 #include "codec/xray/segment_writer.h"
 #include "net/sigv4.h"
+#include "query/expr/filter_eval.h"
+#include "query/service_graph.h"
 #include "query/trace_search.h"
 #include "query/trace_summary.h"
 
@@ -339,6 +341,8 @@ net::HttpResponse XRayApi::Handle(const net::HttpRequest& request) {
       {"/TraceSegments", &XRayApi::PutTraceSegments, false},
       {"/Traces", &XRayApi::BatchGetTraces, false},
       {"/TraceSummaries", &XRayApi::GetTraceSummaries, false},
+      {"/ServiceGraph", &XRayApi::GetServiceGraph, false},
+      {"/TraceGraph", &XRayApi::GetTraceGraph, false},
       {"/CreateGroup", &XRayApi::CreateGroup, false},
       {"/GetGroup", &XRayApi::GetGroup, false},
       {"/Groups", &XRayApi::GetGroups, false},
@@ -580,6 +584,205 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
     WriteKey(w, "NextToken");
     WriteString(w, page->next_page_token);
   }
+  w.EndObject();
+  return Json(buf);
+}
+
+namespace {
+
+void WriteRequestStats(JsonWriter& w, const query::RequestStats& s) {
+  w.StartObject();
+  WriteKey(w, "OkCount");
+  w.Int64(s.ok);
+  WriteKey(w, "ErrorStatistics");
+  w.StartObject();
+  WriteKey(w, "ThrottleCount");
+  w.Int64(s.error_throttle);
+  WriteKey(w, "OtherCount");
+  w.Int64(s.error_other);
+  WriteKey(w, "TotalCount");
+  w.Int64(s.error_throttle + s.error_other);
+  w.EndObject();
+  WriteKey(w, "FaultStatistics");
+  w.StartObject();
+  WriteKey(w, "OtherCount");
+  w.Int64(s.fault);
+  WriteKey(w, "TotalCount");
+  w.Int64(s.fault);
+  w.EndObject();
+  WriteKey(w, "TotalCount");
+  w.Int64(s.total());
+  WriteKey(w, "TotalResponseTime");
+  w.Double(s.total_response_time);
+  w.EndObject();
+}
+
+void WriteHistogram(JsonWriter& w, std::string_view key, const query::Histogram& h) {
+  WriteKey(w, key);
+  w.StartArray();
+  for (const auto& [value, count] : h) {
+    w.StartObject();
+    WriteKey(w, "Value");
+    w.Double(value);
+    WriteKey(w, "Count");
+    w.Int64(count);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void WriteTimes(JsonWriter& w, int64_t start_ns, int64_t end_ns) {
+  if (start_ns > end_ns) return;  // nothing finished
+  WriteKey(w, "StartTime");
+  w.Double(std::floor(static_cast<double>(start_ns) / kNanosPerSecond));
+  WriteKey(w, "EndTime");
+  w.Double(std::ceil(static_cast<double>(end_ns) / kNanosPerSecond));
+}
+
+// The Services list of GetServiceGraph and GetTraceGraph (spec/xray.md §5.4, §7).
+void WriteServices(JsonWriter& w, const std::vector<query::ServiceGraphNode>& nodes) {
+  WriteKey(w, "Services");
+  w.StartArray();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const query::ServiceGraphNode& n = nodes[i];
+    w.StartObject();
+    WriteKey(w, "ReferenceId");
+    w.Int64(static_cast<int64_t>(i));
+    WriteServiceIdFields(w, n.id);
+    WriteKey(w, "Root");
+    w.Bool(n.root);
+    WriteKey(w, "State");
+    WriteString(w, n.client || n.inferred ? "unknown" : "active");
+    WriteTimes(w, n.start_ns, n.end_ns);
+    WriteKey(w, "Edges");
+    w.StartArray();
+    for (const query::ServiceGraphEdge& e : n.edges) {
+      w.StartObject();
+      WriteKey(w, "ReferenceId");
+      w.Int64(static_cast<int64_t>(e.to));
+      WriteTimes(w, e.start_ns, e.end_ns);
+      WriteKey(w, "SummaryStatistics");
+      WriteRequestStats(w, e.stats);
+      WriteHistogram(w, "ResponseTimeHistogram", e.response_times);
+      WriteKey(w, "Aliases");
+      w.StartArray();
+      for (const std::string& alias : e.aliases) {
+        w.StartObject();
+        WriteKey(w, "Name");
+        WriteString(w, alias);
+        WriteKey(w, "Names");
+        w.StartArray();
+        WriteString(w, alias);
+        w.EndArray();
+        if (!nodes[e.to].id.type.empty()) {
+          WriteKey(w, "Type");
+          WriteString(w, nodes[e.to].id.type);
+        }
+        w.EndObject();
+      }
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
+    if (!n.client) {
+      WriteKey(w, "SummaryStatistics");
+      WriteRequestStats(w, n.stats);
+      WriteHistogram(w, "DurationHistogram", n.durations);
+      WriteHistogram(w, "ResponseTimeHistogram", n.response_times);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
+net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
+  double start = 0, end = 0;
+  simdjson::dom::element e;
+  if (call.body["StartTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, &start) ||
+      call.body["EndTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, &end)) {
+    return Error(400, "InvalidRequestException", "StartTime and EndTime are required timestamps");
+  }
+  if (end < start) return Error(400, "InvalidRequestException", "EndTime is before StartTime");
+  std::string_view group_name, group_arn, token;
+  (void)call.body["GroupName"].get(group_name);
+  (void)call.body["GroupARN"].get(group_arn);
+  if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
+    return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
+  }
+  std::optional<query::filter::Expr> filter;
+  query::TraceSearchRequest search;
+  if (!group_name.empty() || !group_arn.empty()) {
+    auto compiled = groups_->CompiledFilter(group_name, group_arn);
+    if (!compiled.ok()) return GroupError(compiled.status());
+    filter = std::move(*compiled);
+    search.filter = &*filter;
+  }
+  // Every trace with a span in the window (X-Ray's "Event" time), all pages.
+  search.find.key = storage::TraceTimeKey::kEventTime;
+  search.find.start_ns = static_cast<int64_t>(std::floor(start)) * kNanosPerSecond;
+  search.find.end_ns = static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond;
+  search.page_size = 1000;
+  search.max_examined = 1000;
+  query::ServiceGraphBuilder graph;
+  size_t traces = 0;
+  do {
+    auto page = query::SearchTraces(reader_, search);
+    if (!page.ok()) return Error(500, "InternalFailure", page.status().message());
+    counters_.unreadable_traces.fetch_add(page->unreadable, std::memory_order_relaxed);
+    for (const query::FoundTrace& t : page->traces) {
+      query::SegmentIndex segments = query::IndexSegments(t.data);
+      graph.Add(t.data, segments, query::BuildTraceGraph(t.data, segments));
+    }
+    traces += page->examined;
+    search.find.page_token = page->next_page_token;
+  } while (!search.find.page_token.empty() && traces < options_.service_graph_max_traces);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "StartTime");
+  w.Double(start);
+  WriteKey(w, "EndTime");
+  w.Double(end);
+  WriteServices(w, std::move(graph).Finish());
+  WriteKey(w, "ContainsOldGroupVersions");
+  w.Bool(false);
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::GetTraceGraph(Call& call) {
+  simdjson::dom::array ids;
+  if (call.body["TraceIds"].get(ids) != simdjson::SUCCESS) {
+    return Error(400, "InvalidRequestException", "TraceIds is required and must be a list");
+  }
+  if (ids.size() > kMaxTraceIdsPerBatch) {
+    return Error(400, "InvalidRequestException", "TraceIds may hold at most 5 trace ids");
+  }
+  query::ServiceGraphBuilder graph;
+  for (simdjson::dom::element e : ids) {
+    std::string_view text;
+    if (e.get(text) != simdjson::SUCCESS) {
+      return Error(400, "InvalidRequestException", "TraceIds must hold strings");
+    }
+    model::TraceId id;
+    if (!model::TraceId::Parse(text, &id)) continue;
+    auto data = reader_->FetchTrace(id);
+    if (!data.ok()) {
+      if (data.status().code() != Status::Code::kNotFound) {
+        counters_.unreadable_traces.fetch_add(1, std::memory_order_relaxed);
+      }
+      continue;  // GetTraceGraph has no list of unprocessed ids
+    }
+    query::AssembleTrace(&*data);
+    query::SegmentIndex segments = query::IndexSegments(*data);
+    graph.Add(*data, segments, query::BuildTraceGraph(*data, segments));
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteServices(w, std::move(graph).Finish());
   w.EndObject();
   return Json(buf);
 }

@@ -26,7 +26,8 @@ class XRayApi {
     std::string account_id;
     std::vector<AwsCredential> credentials;  // empty: signatures are not checked
     size_t summaries_page_size = 100;
-    size_t summaries_max_examined = 2000;  // traces a filtered page fetches at most
+    size_t summaries_max_examined = 2000;      // traces a filtered page fetches at most
+    size_t service_graph_max_traces = 100000;  // traces one GetServiceGraph adds up at most
   };
 
   struct Counters {
@@ -52,6 +53,8 @@ class XRayApi {
   net::HttpResponse PutTraceSegments(Call& call);
   net::HttpResponse BatchGetTraces(Call& call);
   net::HttpResponse GetTraceSummaries(Call& call);
+  net::HttpResponse GetServiceGraph(Call& call);
+  net::HttpResponse GetTraceGraph(Call& call);
   net::HttpResponse CreateGroup(Call& call);
   net::HttpResponse GetGroup(Call& call);
   net::HttpResponse GetGroups(Call& call);

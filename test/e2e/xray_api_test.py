@@ -229,6 +229,76 @@ class XRayApiFilters(h.TempDirTestCase):
             self.summaries('group.name = "Cruddur"')
         self.assertIn("no group 'Cruddur'", caught.exception.stderr)
 
+    def test_6_service_graph(self):
+        out = self.aws("xray", "get-service-graph", "--start-time", int(self.now - 300),
+                       "--end-time", int(self.now) + 1)
+        services = out["Services"]
+        by_ref = {s["ReferenceId"]: s for s in services}
+        self.assertEqual(len(by_ref), len(services), "ReferenceIds are unique")
+
+        def node(name, type_=None):
+            found = [s for s in services if s["Name"] == name and s.get("Type") == type_]
+            self.assertEqual(len(found), 1, "%s/%s in %s" % (name, type_, json.dumps(services)))
+            return found[0]
+
+        def edge(src, dst):
+            found = [e for e in src["Edges"] if e["ReferenceId"] == dst["ReferenceId"]]
+            self.assertEqual(len(found), 1, "%s -> %s" % (src["Name"], dst["Name"]))
+            return found[0]["SummaryStatistics"], found[0]
+
+        facts = [t["facts"] for t in self.traces]
+        for root in ("backend-flask", "frontend"):
+            mine = [f for f in facts if f["service"] == root]
+            faults = sum(f["fault"] for f in mine)
+            service = node(root)
+            self.assertTrue(service["Root"])
+            self.assertEqual(service["State"], "active")
+            self.assertEqual(service["SummaryStatistics"]["TotalCount"], len(mine))
+            self.assertEqual(service["SummaryStatistics"]["FaultStatistics"]["TotalCount"], faults)
+            self.assertEqual(service["SummaryStatistics"]["OkCount"], len(mine) - faults)
+            self.assertEqual(sum(b["Count"] for b in service["DurationHistogram"]), len(mine))
+            client = node(root, "client")
+            self.assertEqual(client["State"], "unknown")
+            self.assertNotIn("SummaryStatistics", client)
+            stats, _ = edge(client, service)
+            self.assertEqual(stats["TotalCount"], len(mine))
+            self.assertEqual(stats["FaultStatistics"]["TotalCount"], faults)
+            stats, _ = edge(service, node("user-service"))
+            self.assertEqual(stats["TotalCount"], len(mine))
+            self.assertEqual(stats["FaultStatistics"]["TotalCount"], faults)
+            self.assertAlmostEqual(stats["TotalResponseTime"],
+                                   sum(2.0 if f["slow"] else 0.05 for f in mine), places=3)
+            table = node("activities", "AWS::DynamoDB::Table")
+            stats, raw = edge(service, table)
+            self.assertEqual(stats["TotalCount"], len(mine))
+            self.assertEqual([a["Name"] for a in raw["Aliases"]], ["DynamoDB"])
+        users = node("user-service")
+        self.assertFalse(users["Root"])
+        self.assertEqual(users["SummaryStatistics"]["TotalCount"], TRACES)
+        self.assertEqual(users["SummaryStatistics"]["FaultStatistics"]["TotalCount"],
+                         sum(f["fault"] for f in facts))
+        self.assertEqual(node("activities", "AWS::DynamoDB::Table")["State"], "unknown")
+        self.assertEqual(len(services), 6)
+
+        # A group narrows the graph to its traces.
+        self.aws("xray", "create-group", "--group-name", "front", "--filter-expression",
+                 'service("frontend")')
+        grouped = self.aws("xray", "get-service-graph", "--start-time", int(self.now - 300),
+                           "--end-time", int(self.now) + 1, "--group-name", "front")["Services"]
+        self.assertEqual(sorted((s["Name"], s.get("Type", "")) for s in grouped),
+                         sorted([("frontend", ""), ("frontend", "client"),
+                                 ("user-service", ""),
+                                 ("activities", "AWS::DynamoDB::Table")]))
+        self.aws("xray", "delete-group", "--group-name", "front")
+
+        # The graph of chosen traces.
+        one = self.traces[1]
+        graph = self.aws("xray", "get-trace-graph", "--trace-ids", one["id"])["Services"]
+        self.assertEqual(sorted((s["Name"], s.get("Type", "")) for s in graph),
+                         sorted([("backend-flask", ""), ("backend-flask", "client"),
+                                 ("user-service", ""),
+                                 ("activities", "AWS::DynamoDB::Table")]))
+
     def test_9_log_is_clean(self):
         h.assert_clean_log(self, self.waggle)
 

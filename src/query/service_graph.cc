@@ -1,0 +1,113 @@
+#include "query/service_graph.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/clock.h"
+
+namespace waggle::query {
+namespace {
+
+double Seconds(int64_t ns) { return static_cast<double>(ns) / kNanosPerSecond; }
+
+// Counts one request by its outcome: fault, else throttle, else error, else ok.
+void Count(const model::Span& s, RequestStats* stats) {
+  const double seconds = Seconds(s.end_ns - s.start_ns);
+  stats->total_response_time += seconds;
+  if (s.status_flags & model::kStatusFault) {
+    ++stats->fault;
+  } else if (s.status_flags & model::kStatusThrottle) {
+    ++stats->error_throttle;
+  } else if (s.status_flags & model::kStatusError) {
+    ++stats->error_other;
+  } else {
+    ++stats->ok;
+  }
+}
+
+void AddTo(Histogram* h, const model::Span& s) {
+  (*h)[std::round(Seconds(s.end_ns - s.start_ns) * 1000) / 1000] += 1;
+}
+
+void Widen(int64_t* start, int64_t* end, const model::Span& s) {
+  *start = std::min(*start, s.start_ns);
+  *end = std::max(*end, s.end_ns);
+}
+
+}  // namespace
+
+size_t ServiceGraphBuilder::NodeIndex(const ServiceId& id, bool client, bool inferred) {
+  auto [it, added] = index_.try_emplace(Key{id, client, inferred}, nodes_.size());
+  if (added) {
+    ServiceGraphNode n;
+    n.id = id;
+    n.client = client;
+    n.inferred = inferred;
+    nodes_.push_back(std::move(n));
+  }
+  return it->second;
+}
+
+ServiceGraphEdge& ServiceGraphBuilder::EdgeTo(size_t from, size_t to) {
+  auto [it, added] = edge_index_.try_emplace({from, to}, nodes_[from].edges.size());
+  if (added) {
+    ServiceGraphEdge e;
+    e.to = to;
+    nodes_[from].edges.push_back(std::move(e));
+  }
+  return nodes_[from].edges[it->second];
+}
+
+void ServiceGraphBuilder::Add(const storage::TraceData& trace, const SegmentIndex& segments,
+                              const TraceGraph& graph) {
+  const std::vector<model::Span>& spans = trace.spans;
+  std::vector<size_t> node_of(graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const GraphNode& g = graph.nodes[i];
+    node_of[i] = NodeIndex(g.id, false, g.inferred);
+    ServiceGraphNode& n = nodes_[node_of[i]];
+    n.root |= g.root;
+    // A node's requests: its segments, or for an inferred node the calls made to it.
+    for (size_t s : g.spans) {
+      if (spans[s].in_progress) continue;
+      Count(spans[s], &n.stats);
+      AddTo(&n.durations, spans[s]);
+      AddTo(&n.response_times, spans[s]);
+      Widen(&n.start_ns, &n.end_ns, spans[s]);
+    }
+  }
+  // Clients of the root service: an edge carrying the root segment's request.
+  if (graph.root_node != TraceGraph::kNone && segments.root != SIZE_MAX &&
+      !spans[segments.root].in_progress) {
+    const model::Span& root = spans[segments.root];
+    ServiceId client_id;
+    client_id.name = graph.nodes[graph.root_node].id.name;
+    client_id.type = "client";
+    const size_t client = NodeIndex(client_id, true, false);
+    Widen(&nodes_[client].start_ns, &nodes_[client].end_ns, root);
+    ServiceGraphEdge& e = EdgeTo(client, node_of[graph.root_node]);
+    Count(root, &e.stats);
+    AddTo(&e.response_times, root);
+    Widen(&e.start_ns, &e.end_ns, root);
+  }
+  // Calls: the caller's subsegments time and judge the edge.
+  for (const GraphEdge& g : graph.edges) {
+    ServiceGraphEdge& e = EdgeTo(node_of[g.from], node_of[g.to]);
+    const std::string& callee = graph.nodes[g.to].id.name;
+    for (size_t c : g.calls) {
+      const model::Span& call = spans[c];
+      if (call.name != callee && e.aliases.size() < 10 &&
+          std::find(e.aliases.begin(), e.aliases.end(), call.name) == e.aliases.end()) {
+        e.aliases.push_back(call.name);
+      }
+      if (call.in_progress) continue;
+      Count(call, &e.stats);
+      AddTo(&e.response_times, call);
+      Widen(&e.start_ns, &e.end_ns, call);
+    }
+  }
+}
+
+std::vector<ServiceGraphNode> ServiceGraphBuilder::Finish() && { return std::move(nodes_); }
+
+}  // namespace waggle::query

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <tuple>
+#include <vector>
+
+#include "query/trace_graph.h"
+#include "query/trace_summary.h"
+#include "storage/trace_data.h"
+
+// X-Ray's service graph (spec/xray.md §7): the per-trace graphs of many traces added up into
+// nodes and edges with request counts, error and fault counts, response times and histograms.
+namespace waggle::query {
+
+// Requests by outcome (X-Ray's ServiceStatistics / EdgeStatistics).
+struct RequestStats {
+  int64_t ok = 0;
+  int64_t error_throttle = 0;      // 429
+  int64_t error_other = 0;         // other 4xx
+  int64_t fault = 0;               // 5xx
+  double total_response_time = 0;  // seconds
+  int64_t total() const { return ok + error_throttle + error_other + fault; }
+};
+
+// Seconds, at millisecond resolution, -> how many.
+using Histogram = std::map<double, int64_t>;
+
+struct ServiceGraphEdge {
+  size_t to = 0;  // node index
+  int64_t start_ns = INT64_MAX;
+  int64_t end_ns = INT64_MIN;
+  RequestStats stats;
+  Histogram response_times;
+  std::vector<std::string> aliases;  // names callers used for the callee, when not its own
+};
+
+struct ServiceGraphNode {
+  ServiceId id;           // for a client node, type "client" and the root service's name
+  bool client = false;    // the callers of a root service
+  bool inferred = false;  // made from calls to something that sent nothing itself
+  bool root = false;
+  int64_t start_ns = INT64_MAX;
+  int64_t end_ns = INT64_MIN;
+  RequestStats stats;  // none for client nodes
+  Histogram durations;
+  Histogram response_times;
+  std::vector<ServiceGraphEdge> edges;
+};
+
+// Adds traces up. Not thread-safe.
+class ServiceGraphBuilder {
+ public:
+  // An assembled trace, its segments and its graph. Requests still in progress are left out.
+  void Add(const storage::TraceData& trace, const SegmentIndex& segments, const TraceGraph& graph);
+  // The nodes, in order of first appearance (a node's index is its ReferenceId).
+  std::vector<ServiceGraphNode> Finish() &&;
+
+ private:
+  using Key = std::tuple<ServiceId, bool, bool>;  // id, client, inferred
+  size_t NodeIndex(const ServiceId& id, bool client, bool inferred);
+  ServiceGraphEdge& EdgeTo(size_t from, size_t to);
+
+  std::vector<ServiceGraphNode> nodes_;
+  std::map<Key, size_t> index_;
+  std::map<std::pair<size_t, size_t>, size_t> edge_index_;  // (from, to) -> position in edges
+};
+
+}  // namespace waggle::query

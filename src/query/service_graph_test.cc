@@ -1,0 +1,123 @@
+#include "query/service_graph.h"
+
+#include <gtest/gtest.h>
+
+namespace waggle::query {
+namespace {
+
+using K = model::SpanKind;
+
+model::Span Span(uint64_t id, uint64_t parent, std::string service, std::string name, K kind,
+                 double start, double end, uint8_t flags = 0) {
+  model::Span s;
+  s.span_id.value = id;
+  s.parent_span_id.value = parent;
+  s.service = std::move(service);
+  s.name = std::move(name);
+  s.kind = kind;
+  s.start_ns = static_cast<int64_t>(start * 1e9);
+  s.end_ns = static_cast<int64_t>(end * 1e9);
+  s.status_flags = flags;
+  return s;
+}
+
+// front -> back (instrumented), front -> "DynamoDB" call on table "t" (inferred).
+storage::TraceData Trace(uint64_t base, double start, uint8_t back_flags, double back_seconds) {
+  storage::TraceData t;
+  model::Span dynamo =
+      Span(base + 3, base + 1, "front", "DynamoDB", K::kClient, start + 0.1, start + 0.2);
+  dynamo.peer = "t";
+  dynamo.attributes.push_back({"aws.table_name", model::AttributeValue::String("t"), {}});
+  dynamo.attributes.push_back({"aws.xray.namespace", model::AttributeValue::String("aws"), {}});
+  t.spans = {
+      Span(base + 1, 0, "front", "front", K::kServer, start, start + 1, back_flags),
+      Span(base + 2, base + 1, "front", "back", K::kClient, start + 0.3, start + 0.3 + back_seconds,
+           back_flags),
+      dynamo,
+      Span(base + 4, base + 2, "back", "back", K::kServer, start + 0.31,
+           start + 0.29 + back_seconds, back_flags),
+  };
+  return t;
+}
+
+const ServiceGraphNode* Find(const std::vector<ServiceGraphNode>& nodes, std::string_view name,
+                             bool client = false) {
+  for (const ServiceGraphNode& n : nodes) {
+    if (n.id.name == name && n.client == client) return &n;
+  }
+  return nullptr;
+}
+
+TEST(ServiceGraph, AddsUpNodesEdgesAndClients) {
+  ServiceGraphBuilder builder;
+  struct Case {
+    uint64_t base;
+    int flags;
+    double seconds;
+  };
+  for (const Case& c : {Case{10, 0, 0.5}, Case{20, model::kStatusFault, 0.25},
+                        Case{30, model::kStatusError | model::kStatusThrottle, 0.5}}) {
+    storage::TraceData t = Trace(c.base, 100.0 + static_cast<double>(c.base),
+                                 static_cast<uint8_t>(c.flags), c.seconds);
+    SegmentIndex segments = IndexSegments(t);
+    builder.Add(t, segments, BuildTraceGraph(t, segments));
+  }
+  std::vector<ServiceGraphNode> nodes = std::move(builder).Finish();
+  ASSERT_EQ(nodes.size(), 4u);  // front, back, table t, and front's clients
+  const ServiceGraphNode* front = Find(nodes, "front");
+  const ServiceGraphNode* back = Find(nodes, "back");
+  const ServiceGraphNode* table = Find(nodes, "t");
+  const ServiceGraphNode* client = Find(nodes, "front", true);
+  ASSERT_TRUE(front && back && table && client);
+  EXPECT_TRUE(front->root);
+  EXPECT_EQ(client->id.type, "client");
+  EXPECT_EQ(table->id.type, "AWS::DynamoDB::Table");
+  EXPECT_TRUE(table->inferred);
+
+  EXPECT_EQ(front->stats.ok, 1);
+  EXPECT_EQ(front->stats.fault, 1);
+  EXPECT_EQ(front->stats.error_throttle, 1);
+  EXPECT_EQ(front->stats.total(), 3);
+  EXPECT_DOUBLE_EQ(front->stats.total_response_time, 3.0);
+  EXPECT_EQ(front->durations, (Histogram{{1.0, 3}}));
+  EXPECT_EQ(back->stats.total(), 3);
+  EXPECT_EQ(back->durations, (Histogram{{0.23, 1}, {0.48, 2}}));
+  EXPECT_EQ(table->stats.ok, 3);
+
+  auto index = [&](const ServiceGraphNode* n) { return static_cast<size_t>(n - nodes.data()); };
+  ASSERT_EQ(client->edges.size(), 1u);
+  EXPECT_EQ(client->edges[0].to, index(front));
+  EXPECT_EQ(client->edges[0].stats.total(), 3);
+  ASSERT_EQ(front->edges.size(), 2u);
+  const ServiceGraphEdge& to_back =
+      front->edges[0].to == index(back) ? front->edges[0] : front->edges[1];
+  const ServiceGraphEdge& to_table =
+      front->edges[0].to == index(back) ? front->edges[1] : front->edges[0];
+  EXPECT_EQ(to_back.to, index(back));
+  // The caller's subsegments time the edge: 0.5, 0.25 and 0.5 s.
+  EXPECT_EQ(to_back.response_times, (Histogram{{0.25, 1}, {0.5, 2}}));
+  EXPECT_EQ(to_back.stats.fault, 1);
+  EXPECT_EQ(to_back.stats.error_throttle, 1);
+  EXPECT_TRUE(to_back.aliases.empty());
+  EXPECT_EQ(to_table.to, index(table));
+  EXPECT_EQ(to_table.aliases, std::vector<std::string>{"DynamoDB"});
+  EXPECT_EQ(front->start_ns, 110'000'000'000);
+  EXPECT_EQ(front->end_ns, 131'000'000'000);
+}
+
+TEST(ServiceGraph, RequestsInProgressAreLeftOut) {
+  storage::TraceData t = Trace(1, 100, 0, 0.5);
+  t.spans[3].in_progress = true;
+  t.spans[3].end_ns = 0;
+  ServiceGraphBuilder builder;
+  SegmentIndex segments = IndexSegments(t);
+  builder.Add(t, segments, BuildTraceGraph(t, segments));
+  std::vector<ServiceGraphNode> nodes = std::move(builder).Finish();
+  const ServiceGraphNode* back = Find(nodes, "back");
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(back->stats.total(), 0);
+  EXPECT_TRUE(back->durations.empty());
+}
+
+}  // namespace
+}  // namespace waggle::query
