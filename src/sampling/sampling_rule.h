@@ -2,8 +2,11 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "base/status.h"
 
 // X-Ray centralized sampling rules (spec/xray.md §4.1).
 namespace waggle::sampling {
@@ -34,5 +37,25 @@ inline constexpr std::string_view kDefaultRuleName = "Default";
 
 // The rule every account has: first request each second, then 5 %.
 SamplingRule DefaultRule(std::string_view region, std::string_view account_id);
+
+// The limits of spec/xray.md §4.1 (AWS checks them on the server; the CLI checks only
+// minimums). InvalidArgument naming the member that is out of bounds.
+Status ValidateRule(const SamplingRule& rule);
+
+// The members an UpdateSamplingRule names; the others stay as they are.
+struct SamplingRuleUpdate {
+  std::string rule_name;  // or
+  std::string rule_arn;
+  std::optional<std::string> resource_arn;
+  std::optional<int32_t> priority;
+  std::optional<double> fixed_rate;
+  std::optional<int64_t> reservoir_size;
+  std::optional<std::string> service_name;
+  std::optional<std::string> service_type;
+  std::optional<std::string> host;
+  std::optional<std::string> http_method;
+  std::optional<std::string> url_path;
+  std::optional<std::map<std::string, std::string>> attributes;
+};
 
 }  // namespace waggle::sampling

@@ -26,9 +26,113 @@ std::vector<SamplingRuleRecord> SamplingService::Rules() const {
 
 double SamplingService::LastRuleModification() const {
   MutexLock lock(&mu_);
-  double last = 0;
+  double last = last_deletion_;
   for (const auto& r : rules_) last = std::max(last, r.modified_at);
   return last;
+}
+
+void SamplingService::SetSave(SaveFn save) {
+  MutexLock lock(&mu_);
+  save_ = std::move(save);
+}
+
+void SamplingService::Restore(std::vector<SamplingRuleRecord> rules) {
+  MutexLock lock(&mu_);
+  for (SamplingRuleRecord& r : rules) {
+    auto it = FindLocked(r.rule.rule_name, "");
+    if (it != rules_.end()) {
+      *it = std::move(r);
+    } else {
+      rules_.push_back(std::move(r));
+    }
+  }
+}
+
+std::vector<SamplingRuleRecord>::iterator SamplingService::FindLocked(std::string_view name,
+                                                                      std::string_view arn) {
+  return std::find_if(rules_.begin(), rules_.end(), [&](const SamplingRuleRecord& r) {
+    return name.empty() ? r.rule.rule_arn == arn : r.rule.rule_name == name;
+  });
+}
+
+Status SamplingService::CommitLocked(std::vector<SamplingRuleRecord> before) {
+  if (!save_) return Status::Ok();
+  Status s = save_(rules_);
+  if (!s.ok()) rules_ = std::move(before);
+  return s;
+}
+
+Result<SamplingRuleRecord> SamplingService::Create(SamplingRule rule, double now) {
+  WAGGLE_RETURN_IF_ERROR(ValidateRule(rule));
+  if (rule.rule_name == kDefaultRuleName) {
+    return Status::AlreadyExists("A sampling rule named Default already exists");
+  }
+  MutexLock lock(&mu_);
+  if (FindLocked(rule.rule_name, "") != rules_.end()) {
+    return Status::AlreadyExists("A sampling rule named " + rule.rule_name + " already exists");
+  }
+  if (rules_.size() > kMaxRules) {
+    return Status::ResourceExhausted("You have reached the maximum number of sampling rules");
+  }
+  rule.rule_arn = "arn:aws:xray:" + options_.region + ":" + options_.account_id +
+                  ":sampling-rule/" + rule.rule_name;
+  std::vector<SamplingRuleRecord> before = rules_;
+  rules_.push_back({std::move(rule), now, now});
+  SamplingRuleRecord added = rules_.back();
+  WAGGLE_RETURN_IF_ERROR(CommitLocked(std::move(before)));
+  return added;
+}
+
+Result<SamplingRuleRecord> SamplingService::Update(const SamplingRuleUpdate& u, double now) {
+  MutexLock lock(&mu_);
+  auto it = FindLocked(u.rule_name, u.rule_arn);
+  if (it == rules_.end()) return Status::NotFound("Sampling rule does not exist");
+  SamplingRule r = it->rule;
+  const bool is_default = r.rule_name == kDefaultRuleName;
+  if (is_default && (u.resource_arn || u.priority || u.service_name || u.service_type || u.host ||
+                     u.http_method || u.url_path || u.attributes)) {
+    return Status::InvalidArgument(
+        "Only FixedRate and ReservoirSize of the Default rule can be changed");
+  }
+  if (u.resource_arn) r.resource_arn = *u.resource_arn;
+  if (u.priority) r.priority = *u.priority;
+  if (u.fixed_rate) r.fixed_rate = *u.fixed_rate;
+  if (u.reservoir_size) r.reservoir_size = *u.reservoir_size;
+  if (u.service_name) r.service_name = *u.service_name;
+  if (u.service_type) r.service_type = *u.service_type;
+  if (u.host) r.host = *u.host;
+  if (u.http_method) r.http_method = *u.http_method;
+  if (u.url_path) r.url_path = *u.url_path;
+  if (u.attributes) r.attributes = *u.attributes;
+  WAGGLE_RETURN_IF_ERROR(ValidateRule(r));
+  std::vector<SamplingRuleRecord> before = rules_;
+  it->rule = std::move(r);
+  it->modified_at = std::max(now, it->modified_at);
+  SamplingRuleRecord updated = *it;
+  WAGGLE_RETURN_IF_ERROR(CommitLocked(std::move(before)));
+  return updated;
+}
+
+Result<SamplingRuleRecord> SamplingService::Delete(std::string_view name, std::string_view arn,
+                                                   double now) {
+  MutexLock lock(&mu_);
+  auto it = FindLocked(name, arn);
+  if (it == rules_.end()) return Status::NotFound("Sampling rule does not exist");
+  if (it->rule.rule_name == kDefaultRuleName) {
+    return Status::InvalidArgument("The Default sampling rule cannot be deleted");
+  }
+  std::vector<SamplingRuleRecord> before = rules_;
+  SamplingRuleRecord deleted = *it;
+  rules_.erase(it);
+  const double last_deletion = last_deletion_;
+  last_deletion_ = std::max(last_deletion_, now);
+  Status s = CommitLocked(std::move(before));
+  if (!s.ok()) {
+    last_deletion_ = last_deletion;
+    return s;
+  }
+  clients_.erase(deleted.rule.rule_name);
+  return deleted;
 }
 
 TargetsResult SamplingService::Targets(const std::vector<StatisticsDocument>& documents,

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "base/mutex.h"
+#include "base/result.h"
 #include "sampling/sampling_rule.h"
 
 namespace waggle::sampling {
@@ -61,6 +63,24 @@ class SamplingService {
   std::vector<SamplingRuleRecord> Rules() const;
   double LastRuleModification() const;
 
+  // Called with every rule after each change, under the service's lock; when it fails the
+  // change is undone and its error returned (the server keeps the rules in the data dir).
+  using SaveFn = std::function<Status(const std::vector<SamplingRuleRecord>& rules)>;
+  void SetSave(SaveFn save);
+  // Puts back the rules a SaveFn saved (a saved Default replaces the built-in one).
+  void Restore(std::vector<SamplingRuleRecord> rules);
+
+  // CreateSamplingRule: InvalidArgument for limits, AlreadyExists for a name in use,
+  // ResourceExhausted past kMaxRules.
+  Result<SamplingRuleRecord> Create(SamplingRule rule, double now);
+  // UpdateSamplingRule: only FixedRate and ReservoirSize may change on Default. NotFound for
+  // no such rule.
+  Result<SamplingRuleRecord> Update(const SamplingRuleUpdate& update, double now);
+  // DeleteSamplingRule by name or ARN; returns the rule deleted. Default cannot be deleted.
+  Result<SamplingRuleRecord> Delete(std::string_view name, std::string_view arn, double now);
+
+  static constexpr size_t kMaxRules = 25;  // besides Default
+
   TargetsResult Targets(const std::vector<StatisticsDocument>& documents, double now);
 
  private:
@@ -72,8 +92,15 @@ class SamplingService {
   // Clients remembered per rule; past this the longest-silent one is forgotten.
   static constexpr size_t kMaxClientsPerRule = 1000;
 
+  std::vector<SamplingRuleRecord>::iterator FindLocked(std::string_view name, std::string_view arn)
+      REQUIRES(mu_);
+  // Saves; on failure puts `before` back.
+  Status CommitLocked(std::vector<SamplingRuleRecord> before) REQUIRES(mu_);
+
   const SamplingOptions options_;
   mutable Mutex mu_;
+  SaveFn save_ GUARDED_BY(mu_);
+  double last_deletion_ GUARDED_BY(mu_) = 0;  // so deleting a rule also moves the clock
   std::vector<SamplingRuleRecord> rules_ GUARDED_BY(mu_);
   // rule name -> client id -> state
   std::map<std::string, std::map<std::string, ClientState>> clients_ GUARDED_BY(mu_);

@@ -67,5 +67,104 @@ TEST(SamplingService, ForgetsTheLongestSilentClientPastTheLimit) {
   EXPECT_EQ(r.targets[0].reservoir_quota, 1);
 }
 
+SamplingRule Cruddur() {
+  SamplingRule r;
+  r.rule_name = "Cruddur";
+  r.priority = 9000;
+  r.fixed_rate = 0.1;
+  r.reservoir_size = 5;
+  r.service_name = "backend-flask";
+  return r;
+}
+
+TEST(SamplingService, CreatesUpdatesAndDeletesRulesAndMovesTheModificationTime) {
+  SamplingOptions options;
+  options.default_rule_modified_at = 1000;
+  SamplingService service(options);
+  std::vector<std::vector<SamplingRuleRecord>> saved;
+  service.SetSave([&](const std::vector<SamplingRuleRecord>& rules) {
+    saved.push_back(rules);
+    return Status::Ok();
+  });
+  auto created = service.Create(Cruddur(), 2000);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  EXPECT_EQ(created->rule.rule_arn, "arn:aws:xray:us-east-1:000000000000:sampling-rule/Cruddur");
+  EXPECT_EQ(created->created_at, 2000);
+  EXPECT_EQ(service.Rules()[0].rule.rule_name, "Cruddur");  // by priority: before Default
+  EXPECT_EQ(service.LastRuleModification(), 2000);
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_EQ(saved[0].size(), 2u);
+
+  EXPECT_EQ(service.Create(Cruddur(), 2001).status().code(), Status::Code::kAlreadyExists);
+  SamplingRule bad = Cruddur();
+  bad.rule_name = "Other";
+  for (auto mutate : std::vector<void (*)(SamplingRule*)>{
+           [](SamplingRule* r) { r->priority = 10000; }, [](SamplingRule* r) { r->priority = 0; },
+           [](SamplingRule* r) { r->fixed_rate = 1.5; },
+           [](SamplingRule* r) { r->reservoir_size = -1; },
+           [](SamplingRule* r) { r->rule_name = std::string(33, 'x'); },
+           [](SamplingRule* r) { r->service_name = std::string(65, 'x'); },
+           [](SamplingRule* r) { r->version = 2; }}) {
+    SamplingRule r = bad;
+    mutate(&r);
+    EXPECT_EQ(service.Create(r, 2002).status().code(), Status::Code::kInvalidArgument);
+  }
+
+  // Explicit zeros apply; members not named stay.
+  SamplingRuleUpdate u;
+  u.rule_arn = "arn:aws:xray:us-east-1:000000000000:sampling-rule/Cruddur";
+  u.fixed_rate = 0.0;
+  u.reservoir_size = 0;
+  auto updated = service.Update(u, 3000);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->rule.fixed_rate, 0.0);
+  EXPECT_EQ(updated->rule.reservoir_size, 0);
+  EXPECT_EQ(updated->rule.service_name, "backend-flask");
+  EXPECT_EQ(updated->created_at, 2000);
+  EXPECT_EQ(updated->modified_at, 3000);
+
+  SamplingRuleUpdate on_default;
+  on_default.rule_name = "Default";
+  on_default.service_name = "x";
+  EXPECT_EQ(service.Update(on_default, 3001).status().code(), Status::Code::kInvalidArgument);
+  on_default.service_name.reset();
+  on_default.fixed_rate = 0.2;
+  ASSERT_TRUE(service.Update(on_default, 3002).ok());
+
+  // A failed save undoes the change.
+  service.SetSave([](const std::vector<SamplingRuleRecord>&) { return Status::IOError("disk"); });
+  EXPECT_EQ(service.Delete("Cruddur", "", 4000).status().code(), Status::Code::kIOError);
+  EXPECT_EQ(service.Rules().size(), 2u);
+  EXPECT_EQ(service.LastRuleModification(), 3002);
+  service.SetSave(nullptr);
+
+  EXPECT_EQ(service.Delete("Default", "", 5000).status().code(), Status::Code::kInvalidArgument);
+  auto deleted = service.Delete("Cruddur", "", 5000);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->rule.rule_name, "Cruddur");
+  EXPECT_EQ(service.Rules().size(), 1u);
+  EXPECT_EQ(service.LastRuleModification(), 5000);  // deleting is a change too
+  EXPECT_EQ(service.Delete("Cruddur", "", 5001).status().code(), Status::Code::kNotFound);
+
+  // Saved rules come back, a saved Default replacing the built-in one.
+  SamplingService restored(options);
+  restored.Restore(saved.back());
+  auto rules = restored.Rules();
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_DOUBLE_EQ(rules[1].rule.fixed_rate, 0.2);
+}
+
+TEST(SamplingService, LimitsTheNumberOfRules) {
+  SamplingService service(SamplingOptions{});
+  for (size_t i = 0; i < SamplingService::kMaxRules; ++i) {
+    SamplingRule r = Cruddur();
+    r.rule_name = "r" + std::to_string(i);
+    ASSERT_TRUE(service.Create(r, 1).ok());
+  }
+  SamplingRule r = Cruddur();
+  r.rule_name = "one-too-many";
+  EXPECT_EQ(service.Create(r, 1).status().code(), Status::Code::kResourceExhausted);
+}
+
 }  // namespace
 }  // namespace waggle::sampling

@@ -167,6 +167,18 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   sampling_options.account_id = config.account_id;
   sampling_options.default_rule_modified_at = *created;
   p->sampling = std::make_unique<sampling::SamplingService>(sampling_options);
+  // Sampling rules made with the API are kept in the data dir.
+  const std::string rules_path = config.data_dir + "/xray-sampling-rules.json";
+  if (env->FileExists(rules_path)) {
+    std::string text;
+    WAGGLE_RETURN_IF_ERROR(env->ReadFile(rules_path, &text));
+    auto rules = XRayApi::ParseSamplingRules(text);
+    if (!rules.ok()) return rules.status().Annotate(rules_path);
+    p->sampling->Restore(std::move(*rules));
+  }
+  p->sampling->SetSave([env, rules_path](const std::vector<sampling::SamplingRuleRecord>& rules) {
+    return env->WriteFileAtomic(rules_path, XRayApi::RenderSamplingRules(rules));
+  });
   auto groups = XRayGroups::Open(env, config.data_dir, config.region, config.account_id);
   if (!groups.ok()) return groups.status().Annotate("data dir " + config.data_dir);
   p->groups = std::move(*groups);

@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
+#include <type_traits>
 
 #include <simdjson.h>
 
@@ -349,6 +351,9 @@ net::HttpResponse XRayApi::Handle(const net::HttpRequest& request) {
       {"/UpdateGroup", &XRayApi::UpdateGroup, false},
       {"/DeleteGroup", &XRayApi::DeleteGroup, false},
       {"/GetSamplingRules", &XRayApi::GetSamplingRules, true},
+      {"/CreateSamplingRule", &XRayApi::CreateSamplingRule, false},
+      {"/UpdateSamplingRule", &XRayApi::UpdateSamplingRule, false},
+      {"/DeleteSamplingRule", &XRayApi::DeleteSamplingRule, false},
       {"/SamplingTargets", &XRayApi::GetSamplingTargets, true},
       {"/TelemetryRecords", &XRayApi::PutTelemetryRecords, false},
   };
@@ -934,58 +939,269 @@ net::HttpResponse XRayApi::DeleteGroup(Call& call) {
   return Json(buf);
 }
 
+namespace {
+
+void WriteRuleRecord(JsonWriter& w, const sampling::SamplingRuleRecord& rec) {
+  const sampling::SamplingRule& r = rec.rule;
+  w.StartObject();
+  WriteKey(w, "SamplingRule");
+  w.StartObject();
+  WriteKey(w, "RuleName");
+  WriteString(w, r.rule_name);
+  WriteKey(w, "RuleARN");
+  WriteString(w, r.rule_arn);
+  WriteKey(w, "ResourceARN");
+  WriteString(w, r.resource_arn);
+  WriteKey(w, "Priority");
+  w.Int(r.priority);
+  WriteKey(w, "FixedRate");
+  w.Double(r.fixed_rate);
+  WriteKey(w, "ReservoirSize");
+  w.Int64(r.reservoir_size);
+  WriteKey(w, "ServiceName");
+  WriteString(w, r.service_name);
+  WriteKey(w, "ServiceType");
+  WriteString(w, r.service_type);
+  WriteKey(w, "Host");
+  WriteString(w, r.host);
+  WriteKey(w, "HTTPMethod");
+  WriteString(w, r.http_method);
+  WriteKey(w, "URLPath");
+  WriteString(w, r.url_path);
+  WriteKey(w, "Version");
+  w.Int(r.version);
+  WriteKey(w, "Attributes");  // always present: the Node SDK drops rules without it
+  w.StartObject();
+  for (const auto& [k, v] : r.attributes) {
+    WriteKey(w, k);
+    WriteString(w, v);
+  }
+  w.EndObject();
+  w.EndObject();
+  WriteKey(w, "CreatedAt");
+  w.Double(rec.created_at);
+  WriteKey(w, "ModifiedAt");
+  w.Double(rec.modified_at);
+  w.EndObject();
+}
+
+// The members of a SamplingRule (or SamplingRuleUpdate) that are present, each checked for its
+// JSON type. `required`: every member Create needs.
+Status ReadRule(const simdjson::dom::object& o, bool required, sampling::SamplingRuleUpdate* u,
+                std::optional<int32_t>* version) {
+  auto str = [&](const char* key, std::optional<std::string>* out) -> Status {
+    simdjson::dom::element e;
+    if (o[key].get(e) != simdjson::SUCCESS || e.is_null()) {
+      return required ? Status::InvalidArgument(std::string(key) + " is required") : Status::Ok();
+    }
+    std::string_view v;
+    if (e.get(v) != simdjson::SUCCESS) {
+      return Status::InvalidArgument(std::string(key) + " must be a string");
+    }
+    *out = std::string(v);
+    return Status::Ok();
+  };
+  auto num = [&](const char* key, auto* out) -> Status {
+    simdjson::dom::element e;
+    if (o[key].get(e) != simdjson::SUCCESS || e.is_null()) {
+      return required ? Status::InvalidArgument(std::string(key) + " is required") : Status::Ok();
+    }
+    double d;
+    if (e.get(d) != simdjson::SUCCESS || !std::isfinite(d)) {
+      return Status::InvalidArgument(std::string(key) + " must be a number");
+    }
+    using T = typename std::remove_reference_t<decltype(*out)>::value_type;
+    if constexpr (std::is_integral_v<T>) {
+      if (d != std::floor(d) || std::fabs(d) > 1e15) {
+        return Status::InvalidArgument(std::string(key) + " must be a whole number");
+      }
+      if (d > static_cast<double>(std::numeric_limits<T>::max()) ||
+          d < static_cast<double>(std::numeric_limits<T>::min())) {
+        return Status::InvalidArgument(std::string(key) + " is out of range");
+      }
+    }
+    *out = static_cast<T>(d);
+    return Status::Ok();
+  };
+  std::string_view name, arn;
+  (void)o["RuleName"].get(name);
+  (void)o["RuleARN"].get(arn);
+  u->rule_name = std::string(name);
+  u->rule_arn = std::string(arn);
+  WAGGLE_RETURN_IF_ERROR(str("ResourceARN", &u->resource_arn));
+  WAGGLE_RETURN_IF_ERROR(num("Priority", &u->priority));
+  WAGGLE_RETURN_IF_ERROR(num("FixedRate", &u->fixed_rate));
+  WAGGLE_RETURN_IF_ERROR(num("ReservoirSize", &u->reservoir_size));
+  WAGGLE_RETURN_IF_ERROR(str("ServiceName", &u->service_name));
+  WAGGLE_RETURN_IF_ERROR(str("ServiceType", &u->service_type));
+  WAGGLE_RETURN_IF_ERROR(str("Host", &u->host));
+  WAGGLE_RETURN_IF_ERROR(str("HTTPMethod", &u->http_method));
+  WAGGLE_RETURN_IF_ERROR(str("URLPath", &u->url_path));
+  if (version != nullptr) WAGGLE_RETURN_IF_ERROR(num("Version", version));
+  simdjson::dom::object attrs;
+  if (o["Attributes"].get(attrs) == simdjson::SUCCESS) {
+    std::map<std::string, std::string> m;
+    for (auto field : attrs) {
+      std::string_view v;
+      if (field.value.get(v) != simdjson::SUCCESS) {
+        return Status::InvalidArgument("Attributes values must be strings");
+      }
+      m.emplace(std::string(field.key), std::string(v));
+    }
+    u->attributes = std::move(m);
+  }
+  return Status::Ok();
+}
+
+sampling::SamplingRule RuleOf(const sampling::SamplingRuleUpdate& u, int32_t version) {
+  sampling::SamplingRule r;
+  r.rule_name = u.rule_name;
+  r.resource_arn = u.resource_arn.value_or("*");
+  r.priority = u.priority.value_or(0);
+  r.fixed_rate = u.fixed_rate.value_or(0);
+  r.reservoir_size = u.reservoir_size.value_or(0);
+  r.service_name = u.service_name.value_or("*");
+  r.service_type = u.service_type.value_or("*");
+  r.host = u.host.value_or("*");
+  r.http_method = u.http_method.value_or("*");
+  r.url_path = u.url_path.value_or("*");
+  r.version = version;
+  if (u.attributes) r.attributes = *u.attributes;
+  return r;
+}
+
+}  // namespace
+
+std::string XRayApi::RenderSamplingRules(const std::vector<sampling::SamplingRuleRecord>& rules) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "format");
+  w.Int(1);
+  WriteKey(w, "SamplingRuleRecords");
+  w.StartArray();
+  for (const auto& rec : rules) WriteRuleRecord(w, rec);
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+Result<std::vector<sampling::SamplingRuleRecord>> XRayApi::ParseSamplingRules(
+    std::string_view text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object root;
+  simdjson::dom::array records;
+  int64_t format = 0;
+  if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS ||
+      root["format"].get(format) != simdjson::SUCCESS ||
+      root["SamplingRuleRecords"].get(records) != simdjson::SUCCESS) {
+    return Status::Corruption("does not parse");
+  }
+  if (format > 1) return Status::Unimplemented("written by a newer waggle");
+  std::vector<sampling::SamplingRuleRecord> out;
+  for (simdjson::dom::element e : records) {
+    simdjson::dom::object rule;
+    sampling::SamplingRuleRecord rec;
+    sampling::SamplingRuleUpdate u;
+    std::optional<int32_t> version;
+    std::string_view arn;
+    if (e["SamplingRule"].get(rule) != simdjson::SUCCESS ||
+        !ReadRule(rule, true, &u, &version).ok() || u.rule_name.empty() ||
+        rule["RuleARN"].get(arn) != simdjson::SUCCESS ||
+        e["CreatedAt"].get(rec.created_at) != simdjson::SUCCESS ||
+        e["ModifiedAt"].get(rec.modified_at) != simdjson::SUCCESS) {
+      return Status::Corruption("a rule lacks a member");
+    }
+    rec.rule = RuleOf(u, *version);
+    rec.rule.rule_arn = std::string(arn);
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
 net::HttpResponse XRayApi::GetSamplingRules(Call& call) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   WriteKey(w, "SamplingRuleRecords");
   w.StartArray();
-  for (const sampling::SamplingRuleRecord& rec : sampling_->Rules()) {
-    const sampling::SamplingRule& r = rec.rule;
-    w.StartObject();
-    WriteKey(w, "SamplingRule");
-    w.StartObject();
-    WriteKey(w, "RuleName");
-    WriteString(w, r.rule_name);
-    WriteKey(w, "RuleARN");
-    WriteString(w, r.rule_arn);
-    WriteKey(w, "ResourceARN");
-    WriteString(w, r.resource_arn);
-    WriteKey(w, "Priority");
-    w.Int(r.priority);
-    WriteKey(w, "FixedRate");
-    w.Double(r.fixed_rate);
-    WriteKey(w, "ReservoirSize");
-    w.Int64(r.reservoir_size);
-    WriteKey(w, "ServiceName");
-    WriteString(w, r.service_name);
-    WriteKey(w, "ServiceType");
-    WriteString(w, r.service_type);
-    WriteKey(w, "Host");
-    WriteString(w, r.host);
-    WriteKey(w, "HTTPMethod");
-    WriteString(w, r.http_method);
-    WriteKey(w, "URLPath");
-    WriteString(w, r.url_path);
-    WriteKey(w, "Version");
-    w.Int(r.version);
-    WriteKey(w, "Attributes");  // always present: the Node SDK drops rules without it
-    w.StartObject();
-    for (const auto& [k, v] : r.attributes) {
-      WriteKey(w, k);
-      WriteString(w, v);
-    }
-    w.EndObject();
-    w.EndObject();
-    WriteKey(w, "CreatedAt");
-    w.Double(rec.created_at);
-    WriteKey(w, "ModifiedAt");
-    w.Double(rec.modified_at);
-    w.EndObject();
-  }
+  for (const sampling::SamplingRuleRecord& rec : sampling_->Rules()) WriteRuleRecord(w, rec);
   w.EndArray();
   w.EndObject();
   return Json(buf);
+}
+
+net::HttpResponse XRayApi::SamplingError(const Status& status) {
+  switch (status.code()) {
+    case Status::Code::kResourceExhausted:
+      return Error(400, "RuleLimitExceededException", status.message());
+    case Status::Code::kNotFound:
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kAlreadyExists:
+      return Error(400, "InvalidRequestException", status.message());
+    default:
+      return Error(500, "InternalFailure", status.message());
+  }
+}
+
+net::HttpResponse XRayApi::RuleRecordResponse(const sampling::SamplingRuleRecord& rec) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "SamplingRuleRecord");
+  WriteRuleRecord(w, rec);
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::CreateSamplingRule(Call& call) {
+  simdjson::dom::object rule;
+  if (call.body["SamplingRule"].get(rule) != simdjson::SUCCESS) {
+    return Error(400, "InvalidRequestException", "SamplingRule is required");
+  }
+  sampling::SamplingRuleUpdate u;
+  std::optional<int32_t> version;
+  if (Status s = ReadRule(rule, true, &u, &version); !s.ok()) {
+    return Error(400, "InvalidRequestException", s.message());
+  }
+  if (u.rule_name.empty()) return Error(400, "InvalidRequestException", "RuleName is required");
+  auto rec = sampling_->Create(RuleOf(u, *version), NowSeconds());
+  if (!rec.ok()) return SamplingError(rec.status());
+  return RuleRecordResponse(*rec);
+}
+
+net::HttpResponse XRayApi::UpdateSamplingRule(Call& call) {
+  simdjson::dom::object rule;
+  if (call.body["SamplingRuleUpdate"].get(rule) != simdjson::SUCCESS) {
+    return Error(400, "InvalidRequestException", "SamplingRuleUpdate is required");
+  }
+  sampling::SamplingRuleUpdate u;
+  if (Status s = ReadRule(rule, false, &u, nullptr); !s.ok()) {
+    return Error(400, "InvalidRequestException", s.message());
+  }
+  if (u.rule_name.empty() && u.rule_arn.empty()) {
+    return Error(400, "InvalidRequestException", "RuleName or RuleARN is required");
+  }
+  auto rec = sampling_->Update(u, NowSeconds());
+  if (!rec.ok()) return SamplingError(rec.status());
+  return RuleRecordResponse(*rec);
+}
+
+net::HttpResponse XRayApi::DeleteSamplingRule(Call& call) {
+  std::string_view name, arn;
+  (void)call.body["RuleName"].get(name);
+  (void)call.body["RuleARN"].get(arn);
+  if (name.empty() && arn.empty()) {
+    return Error(400, "InvalidRequestException", "RuleName or RuleARN is required");
+  }
+  auto rec = sampling_->Delete(name, arn, NowSeconds());
+  if (!rec.ok()) return SamplingError(rec.status());
+  return RuleRecordResponse(*rec);
+}
+
+double XRayApi::NowSeconds() const {
+  // Whole milliseconds: what the CLI shows and what a client compares stays exact.
+  return std::floor(static_cast<double>(clock_->NowNanos()) / 1e6) / 1e3;
 }
 
 net::HttpResponse XRayApi::GetSamplingTargets(Call& call) {

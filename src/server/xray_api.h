@@ -48,6 +48,11 @@ class XRayApi {
   static net::HttpResponse TransportError(int status, std::string message);
   const Counters& counters() const { return counters_; }
 
+  // The sampling rules as kept in the data dir (the API's SamplingRuleRecord shape).
+  static std::string RenderSamplingRules(const std::vector<sampling::SamplingRuleRecord>& rules);
+  static Result<std::vector<sampling::SamplingRuleRecord>> ParseSamplingRules(
+      std::string_view text);
+
  private:
   struct Call;  // one request's parsed body and identity
   net::HttpResponse PutTraceSegments(Call& call);
@@ -62,6 +67,12 @@ class XRayApi {
   net::HttpResponse DeleteGroup(Call& call);
   net::HttpResponse GroupError(const Status& status);
   net::HttpResponse GetSamplingRules(Call& call);
+  net::HttpResponse CreateSamplingRule(Call& call);
+  net::HttpResponse UpdateSamplingRule(Call& call);
+  net::HttpResponse DeleteSamplingRule(Call& call);
+  net::HttpResponse SamplingError(const Status& status);
+  net::HttpResponse RuleRecordResponse(const sampling::SamplingRuleRecord& rec);
+  double NowSeconds() const;
   net::HttpResponse GetSamplingTargets(Call& call);
   net::HttpResponse PutTelemetryRecords(Call& call);
   net::HttpResponse Error(int status, std::string_view code, std::string_view message);

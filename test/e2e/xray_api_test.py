@@ -299,6 +299,63 @@ class XRayApiFilters(h.TempDirTestCase):
                                  ("user-service", ""),
                                  ("activities", "AWS::DynamoDB::Table")]))
 
+    def test_7_sampling_rules(self):
+        aws = self.aws
+        # The body of `aws xray create-sampling-rule --cli-input-json` in awscli-xray-requests.txt.
+        rule_file = Path(self.workdir) / "xray.json"
+        rule_file.write_text(json.dumps({"SamplingRule": {
+            "RuleName": "Cruddur", "ResourceARN": "*", "Priority": 9000, "FixedRate": 0.1,
+            "ReservoirSize": 5, "ServiceName": "backend-flask", "ServiceType": "*", "Host": "*",
+            "HTTPMethod": "*", "URLPath": "*", "Version": 1}}))
+        before = time.time()
+        record = aws("xray", "create-sampling-rule", "--cli-input-json",
+                     "file://%s" % rule_file)["SamplingRuleRecord"]
+        rule = record["SamplingRule"]
+        self.assertEqual(rule["RuleARN"], "arn:aws:xray:us-east-1:000000000000:sampling-rule/Cruddur")
+        self.assertEqual((rule["Priority"], rule["FixedRate"], rule["ReservoirSize"]), (9000, 0.1, 5))
+        self.assertEqual(rule["Attributes"], {})
+        self.assertEqual(record["CreatedAt"], record["ModifiedAt"])
+
+        listed = aws("xray", "get-sampling-rules")["SamplingRuleRecords"]
+        self.assertEqual([r["SamplingRule"]["RuleName"] for r in listed], ["Cruddur", "Default"])
+
+        # What the SDKs poll on the daemon port (unsigned) sees it, and LastRuleModification moved.
+        status, _, body = h.http_request("POST", self.waggle.xray_endpoint + "/SamplingTargets",
+                                         json.dumps({"SamplingStatisticsDocuments": [{
+                                             "RuleName": "Cruddur", "ClientID": "a" * 24,
+                                             "Timestamp": int(time.time()), "RequestCount": 10,
+                                             "SampledCount": 2, "BorrowCount": 0}]}).encode())
+        self.assertEqual(status, 200)
+        targets = json.loads(body)
+        self.assertGreaterEqual(targets["LastRuleModification"], int(before))
+        self.assertEqual(targets["SamplingTargetDocuments"][0]["ReservoirQuota"], 5)
+
+        for args in (["create-sampling-rule", "--cli-input-json", "file://%s" % rule_file],
+                     ["delete-sampling-rule", "--rule-name", "Default"],
+                     ["delete-sampling-rule", "--rule-name", "nope"],
+                     ["update-sampling-rule", "--sampling-rule-update",
+                      '{"RuleName": "Cruddur", "FixedRate": 2}']):
+            with self.assertRaises(h.AwsCliError, msg=args) as caught:
+                aws("xray", *args)
+            self.assertIn("InvalidRequestException", caught.exception.stderr)
+
+        updated = aws("xray", "update-sampling-rule", "--sampling-rule-update",
+                      '{"RuleName": "Cruddur", "FixedRate": 0, "ReservoirSize": 0}')
+        rule = updated["SamplingRuleRecord"]["SamplingRule"]
+        self.assertEqual((rule["FixedRate"], rule["ReservoirSize"], rule["ServiceName"]),
+                         (0, 0, "backend-flask"))
+
+        self.waggle.terminate()
+        self.waggle.start().wait_ready()
+        listed = aws("xray", "get-sampling-rules")["SamplingRuleRecords"]
+        self.assertEqual(listed[0]["SamplingRule"], rule)
+
+        deleted = aws("xray", "delete-sampling-rule", "--rule-name", "Cruddur")
+        self.assertEqual(deleted["SamplingRuleRecord"]["SamplingRule"]["RuleName"], "Cruddur")
+        self.assertEqual([r["SamplingRule"]["RuleName"]
+                          for r in aws("xray", "get-sampling-rules")["SamplingRuleRecords"]],
+                         ["Default"])
+
     def test_9_log_is_clean(self):
         h.assert_clean_log(self, self.waggle)
 
