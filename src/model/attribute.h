@@ -79,5 +79,7 @@ using Attributes = std::vector<Attribute>;
 
 // Returns the attribute with `key`, or nullptr.
 const Attribute* FindAttribute(const Attributes& attrs, std::string_view key);
+// The value of the string attribute `key`; empty when there is none or it is not a string.
+std::string_view FindString(const Attributes& attrs, std::string_view key);
 
 }  // namespace waggle::model

@@ -6,13 +6,6 @@
 namespace waggle::query {
 namespace {
 
-std::string_view StringAttr(const model::Span& s, std::string_view key) {
-  const model::Attribute* a = model::FindAttribute(s.attributes, key);
-  return a && a->value.type == model::AttributeValue::Type::kString
-             ? std::string_view(a->value.string_value)
-             : std::string_view();
-}
-
 // Whether a span calls out of its service: an X-Ray subsegment in the `remote` or `aws`
 // namespace, or an OTel client or producer span.
 bool IsCall(const model::Span& s) {
@@ -24,14 +17,15 @@ bool IsCall(const model::Span& s) {
 ServiceId InferredNode(const model::Span& call) {
   ServiceId id;
   id.name = call.peer.empty() ? call.name : call.peer;
-  const std::string_view ns = StringAttr(call, "aws.xray.namespace");
-  const bool aws = ns == "aws" || !StringAttr(call, "aws.service").empty() ||
-                   StringAttr(call, "rpc.system") == "aws-api";
+  const std::string_view ns = model::FindString(call.attributes, "aws.xray.namespace");
+  const bool aws = ns == "aws" || !model::FindString(call.attributes, "aws.service").empty() ||
+                   model::FindString(call.attributes, "rpc.system") == "aws-api";
   if (aws) {
-    if (std::string_view table = StringAttr(call, "aws.table_name"); !table.empty()) {
+    if (std::string_view table = model::FindString(call.attributes, "aws.table_name");
+        !table.empty()) {
       id.name = std::string(table);  // as an X-Ray subsegment's peer names it; OTel's may not
       id.type = "AWS::DynamoDB::Table";
-    } else if (!StringAttr(call, "aws.queue_url").empty()) {
+    } else if (!model::FindString(call.attributes, "aws.queue_url").empty()) {
       id.type = "AWS::SQS::Queue";
     } else {
       id.type = "AWS::" + id.name;
@@ -41,7 +35,8 @@ ServiceId InferredNode(const model::Span& call) {
   } else {
     id.type = "remote";
   }
-  if (std::string_view account = StringAttr(call, "cloud.account.id"); !account.empty() && aws) {
+  if (std::string_view account = model::FindString(call.attributes, "cloud.account.id");
+      !account.empty() && aws) {
     id.account_id = std::string(account);
   }
   return id;

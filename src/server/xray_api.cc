@@ -833,6 +833,16 @@ void ReadInsights(const simdjson::dom::object& body, std::optional<bool>* insigh
 
 }  // namespace
 
+net::HttpResponse XRayApi::GroupResponse(const XRayGroup& group) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "Group");
+  WriteGroup(w, group);
+  w.EndObject();
+  return Json(buf);
+}
+
 net::HttpResponse XRayApi::GroupError(const Status& status) {
   switch (status.code()) {
     case Status::Code::kNotFound:
@@ -861,13 +871,7 @@ net::HttpResponse XRayApi::CreateGroup(Call& call) {
   group.notifications_enabled = notifications.value_or(false);
   auto created = groups_->Create(std::move(group));
   if (!created.ok()) return GroupError(created.status());
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  WriteKey(w, "Group");
-  WriteGroup(w, *created);
-  w.EndObject();
-  return Json(buf);
+  return GroupResponse(*created);
 }
 
 net::HttpResponse XRayApi::GetGroup(Call& call) {
@@ -877,13 +881,7 @@ net::HttpResponse XRayApi::GetGroup(Call& call) {
   }
   auto group = groups_->Get(name, arn);
   if (!group.ok()) return GroupError(group.status());
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  WriteKey(w, "Group");
-  WriteGroup(w, *group);
-  w.EndObject();
-  return Json(buf);
+  return GroupResponse(*group);
 }
 
 net::HttpResponse XRayApi::GetGroups(Call& call) {
@@ -917,13 +915,7 @@ net::HttpResponse XRayApi::UpdateGroup(Call& call) {
   ReadInsights(call.body, &update.insights_enabled, &update.notifications_enabled);
   auto group = groups_->Change(name, arn, update);
   if (!group.ok()) return GroupError(group.status());
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  WriteKey(w, "Group");
-  WriteGroup(w, *group);
-  w.EndObject();
-  return Json(buf);
+  return GroupResponse(*group);
 }
 
 net::HttpResponse XRayApi::DeleteGroup(Call& call) {

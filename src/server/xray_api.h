@@ -66,6 +66,7 @@ class XRayApi {
   net::HttpResponse UpdateGroup(Call& call);
   net::HttpResponse DeleteGroup(Call& call);
   net::HttpResponse GroupError(const Status& status);
+  net::HttpResponse GroupResponse(const XRayGroup& group);
   net::HttpResponse GetSamplingRules(Call& call);
   net::HttpResponse CreateSamplingRule(Call& call);
   net::HttpResponse UpdateSamplingRule(Call& call);

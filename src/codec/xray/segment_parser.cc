@@ -15,12 +15,7 @@ namespace {
 // (spec/xray.md §7.3): the table, queue when the call names one, else the service
 // spelled canonically (Python names subsegments by botocore's lowercase endpoint prefix).
 std::string AwsPeer(const model::Span& span) {
-  auto attr = [&](std::string_view key) -> std::string_view {
-    const model::Attribute* a = model::FindAttribute(span.attributes, key);
-    return a && a->value.type == model::AttributeValue::Type::kString
-               ? std::string_view(a->value.string_value)
-               : std::string_view();
-  };
+  auto attr = [&](std::string_view key) { return model::FindString(span.attributes, key); };
   if (std::string_view table = attr("aws.table_name"); !table.empty()) return std::string(table);
   if (std::string_view queue = attr("aws.queue_url"); !queue.empty()) {
     while (!queue.empty() && queue.back() == '/') queue.remove_suffix(1);

@@ -8,13 +8,6 @@
 namespace waggle::query::filter {
 namespace {
 
-std::string_view StringAttr(const model::Span& s, std::string_view key) {
-  const model::Attribute* a = model::FindAttribute(s.attributes, key);
-  return a && a->value.type == model::AttributeValue::Type::kString
-             ? std::string_view(a->value.string_value)
-             : std::string_view();
-}
-
 std::optional<double> SpanSeconds(const model::Span& s) {
   if (s.in_progress) return std::nullopt;
   return static_cast<double>(s.end_ns - s.start_ns) / kNanosPerSecond;
@@ -254,13 +247,13 @@ bool EvalEntityKeyword(const Scope& scope, const Expr& e) {
     case Keyword::kHttpClientIp:
       return EvalString(s.client_ip, e);
     case Keyword::kUser:
-      return EvalString(StringAttr(s, "enduser.id"), e);
+      return EvalString(model::FindString(s.attributes, "enduser.id"), e);
     case Keyword::kAvailabilityZone:
-      return EvalString(StringAttr(s, "cloud.availability_zone"), e);
+      return EvalString(model::FindString(s.attributes, "cloud.availability_zone"), e);
     case Keyword::kInstanceId:
-      return EvalString(StringAttr(s, "host.id"), e);
+      return EvalString(model::FindString(s.attributes, "host.id"), e);
     case Keyword::kResourceArn:
-      return EvalString(StringAttr(s, "aws.xray.resource_arn"), e);
+      return EvalString(model::FindString(s.attributes, "aws.xray.resource_arn"), e);
     case Keyword::kName:
       return EvalString(scope.node->id.name, e);
     case Keyword::kType:
