@@ -58,9 +58,10 @@ ServiceGraphEdge& ServiceGraphBuilder::EdgeTo(size_t from, size_t to) {
   return nodes_[from].edges[it->second];
 }
 
-void ServiceGraphBuilder::Add(const storage::TraceData& trace, const SegmentIndex& segments,
-                              const TraceGraph& graph) {
-  const std::vector<model::Span>& spans = trace.spans;
+void ServiceGraphBuilder::Add(const TraceFacts& trace) {
+  const std::vector<model::Span>& spans = trace.trace().spans;
+  const SegmentIndex& segments = trace.segments();
+  const TraceGraph& graph = trace.graph();
   std::vector<size_t> node_of(graph.nodes.size());
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const GraphNode& g = graph.nodes[i];

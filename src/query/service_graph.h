@@ -5,9 +5,7 @@
 #include <tuple>
 #include <vector>
 
-#include "query/trace_graph.h"
-#include "query/trace_summary.h"
-#include "storage/trace_data.h"
+#include "query/trace_facts.h"
 
 // X-Ray's service graph (spec/xray.md §7): the per-trace graphs of many traces added up into
 // nodes and edges with request counts, error and fault counts, response times and histograms.
@@ -51,8 +49,8 @@ struct ServiceGraphNode {
 // Adds traces up. Not thread-safe.
 class ServiceGraphBuilder {
  public:
-  // An assembled trace, its segments and its graph. Requests still in progress are left out.
-  void Add(const storage::TraceData& trace, const SegmentIndex& segments, const TraceGraph& graph);
+  // A trace's requests (those still in progress are left out).
+  void Add(const TraceFacts& trace);
   // The nodes, in order of first appearance (a node's index is its ReferenceId).
   std::vector<ServiceGraphNode> Finish() &&;
 

@@ -59,8 +59,7 @@ TEST(ServiceGraph, AddsUpNodesEdgesAndClients) {
                         Case{30, model::kStatusError | model::kStatusThrottle, 0.5}}) {
     storage::TraceData t = Trace(c.base, 100.0 + static_cast<double>(c.base),
                                  static_cast<uint8_t>(c.flags), c.seconds);
-    SegmentIndex segments = IndexSegments(t);
-    builder.Add(t, segments, BuildTraceGraph(t, segments));
+    builder.Add(TraceFacts(std::move(t)));
   }
   std::vector<ServiceGraphNode> nodes = std::move(builder).Finish();
   ASSERT_EQ(nodes.size(), 4u);  // front, back, table t, and front's clients
@@ -110,8 +109,7 @@ TEST(ServiceGraph, RequestsInProgressAreLeftOut) {
   t.spans[3].in_progress = true;
   t.spans[3].end_ns = 0;
   ServiceGraphBuilder builder;
-  SegmentIndex segments = IndexSegments(t);
-  builder.Add(t, segments, BuildTraceGraph(t, segments));
+  builder.Add(TraceFacts(std::move(t)));
   std::vector<ServiceGraphNode> nodes = std::move(builder).Finish();
   const ServiceGraphNode* back = Find(nodes, "back");
   ASSERT_NE(back, nullptr);

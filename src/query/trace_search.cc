@@ -40,7 +40,8 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
   return kept;
 }
 
-Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearchRequest& request) {
+Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearchRequest& request,
+                                       const FoundTraceFn& found) {
   TraceSearchResult result;
   storage::FindTracesRequest find = request.find;
   std::optional<TraceIdSet> candidates;
@@ -58,10 +59,10 @@ Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearc
   // token is then the store's, so the following page starts after the last trace examined.
   bool first = true;
   do {
-    // Never more than the page has room for, so every trace examined is either returned or
+    // Never more than the page has room for, so every trace examined is either selected or
     // behind the token.
     find.limit = std::max<size_t>(
-        1, std::min(page_size - result.traces.size(), request.max_examined - result.examined));
+        1, std::min(page_size - result.selected, request.max_examined - result.examined));
     WAGGLE_ASSIGN_OR_RETURN(storage::FindTracesResult page, reader->FindTraces(find));
     if (first) result.traces_processed = page.traces_scanned;
     first = false;
@@ -73,17 +74,13 @@ Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearc
         if (data.status().code() != Status::Code::kNotFound) ++result.unreadable;
         continue;
       }
-      AssembleTrace(&*data);
-      filter::TraceFacts facts(*data);
+      TraceFacts facts(std::move(*data));
       if (request.filter != nullptr && !filter::Matches(*request.filter, facts)) continue;
-      FoundTrace found;
-      found.summary = std::move(facts.summary);
-      found.time_ns = ref.time_ns;
-      found.data = std::move(*data);
-      result.traces.push_back(std::move(found));
+      ++result.selected;
+      found(std::move(facts), ref.time_ns);
     }
     find.page_token = page.next_page_token;
-  } while (!find.page_token.empty() && result.traces.size() < page_size &&
+  } while (!find.page_token.empty() && result.selected < page_size &&
            result.examined < request.max_examined);
   result.next_page_token = find.page_token;
   return result;

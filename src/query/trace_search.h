@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -9,7 +10,7 @@
 #include "base/result.h"
 #include "query/expr/filter_expression.h"
 #include "query/expr/filter_pushdown.h"
-#include "query/trace_summary.h"
+#include "query/trace_facts.h"
 #include "storage/reader.h"
 
 // Trace search: the traces of a time range that a filter expression selects, newest first, a
@@ -34,25 +35,24 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
 struct TraceSearchRequest {
   storage::FindTracesRequest find;       // range, time key, page token; limit is ignored
   const filter::Expr* filter = nullptr;  // null: every trace
-  size_t page_size = 100;                // traces returned at most per page
+  size_t page_size = 100;                // traces selected at most per page
   size_t max_examined = 2000;            // traces fetched at most per page
 };
 
-struct FoundTrace {
-  storage::TraceData data;  // assembled
-  TraceSummary summary;
-  int64_t time_ns = 0;  // where the time key placed it
-};
-
 struct TraceSearchResult {
-  std::vector<FoundTrace> traces;  // newest first
-  std::string next_page_token;     // empty on the last page
-  uint64_t traces_processed = 0;   // candidates in the range, matching or not
-  uint64_t unreadable = 0;         // left out: the store could not read them
-  uint64_t examined = 0;           // fetched and evaluated for this page
+  std::string next_page_token;    // empty on the last page
+  uint64_t traces_processed = 0;  // candidates in the range, matching or not
+  uint64_t unreadable = 0;        // left out: the store could not read them
+  uint64_t examined = 0;          // fetched and evaluated for this page
+  uint64_t selected = 0;          // handed to the consumer
 };
 
-// One page. InvalidArgument for a page token the store did not issue.
-Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearchRequest& request);
+// Receives each trace the page selects, newest first, with where the time key placed it.
+using FoundTraceFn = std::function<void(TraceFacts&& trace, int64_t time_ns)>;
+
+// One page, handed to `found` trace by trace (so a large page is never held whole).
+// InvalidArgument for a page token the store did not issue.
+Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearchRequest& request,
+                                       const FoundTraceFn& found);
 
 }  // namespace waggle::query

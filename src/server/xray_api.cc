@@ -284,6 +284,26 @@ net::HttpResponse Json(rapidjson::StringBuffer& buf) {
   return r;
 }
 
+// {"<key>": what `write` writes}: the answer of most operations.
+template <typename Write>
+net::HttpResponse JsonWith(std::string_view key, Write write) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, key);
+  write(w);
+  w.EndObject();
+  return Json(buf);
+}
+
+// {}: the answer of operations with no output.
+net::HttpResponse EmptyJson() {
+  rapidjson::StringBuffer buf;
+  buf.Put('{');
+  buf.Put('}');
+  return Json(buf);
+}
+
 }  // namespace
 
 struct XRayApi::Call {
@@ -447,7 +467,17 @@ net::HttpResponse XRayApi::PutTraceSegments(Call& call) {
   return Json(buf);
 }
 
-net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
+std::optional<net::HttpResponse> XRayApi::ReadTimeRange(Call& call, double* start, double* end) {
+  simdjson::dom::element e;
+  if (call.body["StartTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, start) ||
+      call.body["EndTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, end)) {
+    return Error(400, "InvalidRequestException", "StartTime and EndTime are required timestamps");
+  }
+  if (*end < *start) return Error(400, "InvalidRequestException", "EndTime is before StartTime");
+  return std::nullopt;
+}
+
+std::optional<net::HttpResponse> XRayApi::FetchTraceIds(Call& call, const TraceIdFn& each) {
   simdjson::dom::array ids;
   if (call.body["TraceIds"].get(ids) != simdjson::SUCCESS || ids.size() == 0) {
     return Error(400, "InvalidRequestException",
@@ -456,43 +486,56 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
   if (ids.size() > kMaxTraceIdsPerBatch) {
     return Error(400, "InvalidRequestException", "TraceIds may hold at most 5 trace ids");
   }
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  std::vector<std::string> unprocessed;
-  w.StartObject();
-  WriteKey(w, "Traces");
-  w.StartArray();
+  std::vector<std::string_view> texts;
   for (simdjson::dom::element e : ids) {
-    std::string_view text;
-    if (e.get(text) != simdjson::SUCCESS) {
+    if (e.get(texts.emplace_back()) != simdjson::SUCCESS) {
       return Error(400, "InvalidRequestException", "TraceIds must hold strings");
     }
+  }
+  for (std::string_view text : texts) {
     model::TraceId id;
     if (!model::TraceId::Parse(text, &id)) {
-      unprocessed.emplace_back(text);
+      each(text, nullptr);
       continue;
     }
     auto data = reader_->FetchTrace(id);
     if (!data.ok()) {
-      // Unknown, or damaged on disk: this trace is unprocessed, the others still answer.
+      // Unknown, or damaged on disk (counted): this id goes unanswered, the others do not.
       if (data.status().code() != Status::Code::kNotFound) {
         counters_.unreadable_traces.fetch_add(1, std::memory_order_relaxed);
       }
-      unprocessed.emplace_back(text);
+      each(text, nullptr);
       continue;
     }
-    query::AssembleTrace(&*data);
-    query::TraceSummary summary = query::SummarizeTrace(*data);
+    const query::TraceFacts facts(std::move(*data));
+    each(text, &facts);
+  }
+  return std::nullopt;
+}
+
+net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  std::vector<std::string_view> unprocessed;
+  w.StartObject();
+  WriteKey(w, "Traces");
+  w.StartArray();
+  auto bad = FetchTraceIds(call, [&](std::string_view text, const query::TraceFacts* t) {
+    if (t == nullptr) {
+      unprocessed.push_back(text);
+      return;
+    }
+    const storage::TraceData& data = t->trace();
     w.StartObject();
     WriteKey(w, "Id");
     WriteString(w, text);
     WriteKey(w, "Duration");
-    w.Double(summary.duration);
+    w.Double(t->summary().duration);
     WriteKey(w, "LimitExceeded");
-    w.Bool(data->limit_exceeded);
+    w.Bool(data.limit_exceeded);
     WriteKey(w, "Segments");
     w.StartArray();
-    for (const auto& doc : codec::xray::MergeTraceDocuments(data->documents)) {
+    for (const auto& doc : codec::xray::MergeTraceDocuments(data.documents)) {
       w.StartObject();
       WriteKey(w, "Id");
       WriteString(w, doc.id.ToHex());
@@ -502,7 +545,7 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
     }
     // Spans that did not arrive as X-Ray documents (OTLP, Honeycomb events): one document
     // each, as the OpenTelemetry X-Ray exporter would have sent them.
-    for (const model::Span& span : data->spans) {
+    for (const model::Span& span : data.spans) {
       if (span.from_xray_document) continue;
       w.StartObject();
       WriteKey(w, "Id");
@@ -513,11 +556,12 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
     }
     w.EndArray();
     w.EndObject();
-  }
+  });
+  if (bad) return std::move(*bad);
   w.EndArray();
   WriteKey(w, "UnprocessedTraceIds");
   w.StartArray();
-  for (const auto& u : unprocessed) WriteString(w, u);
+  for (std::string_view u : unprocessed) WriteString(w, u);
   w.EndArray();
   w.EndObject();
   return Json(buf);
@@ -525,12 +569,7 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
 
 net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
   double start = 0, end = 0;
-  simdjson::dom::element e;
-  if (call.body["StartTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, &start) ||
-      call.body["EndTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, &end)) {
-    return Error(400, "InvalidRequestException", "StartTime and EndTime are required timestamps");
-  }
-  if (end < start) return Error(400, "InvalidRequestException", "EndTime is before StartTime");
+  if (auto bad = ReadTimeRange(call, &start, &end)) return std::move(*bad);
   query::TraceSearchRequest search;
   storage::FindTracesRequest& req = search.find;
   req.start_ns = static_cast<int64_t>(std::floor(start)) * kNanosPerSecond;
@@ -564,7 +603,16 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
   if (call.body["NextToken"].get(token) == simdjson::SUCCESS) req.page_token = std::string(token);
   search.page_size = options_.summaries_page_size;
   search.max_examined = options_.summaries_max_examined;
-  auto page = query::SearchTraces(reader_, search);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "TraceSummaries");
+  w.StartArray();
+  std::optional<double> approximate_time;  // the newest trace's time
+  auto page = query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t time_ns) {
+    if (!approximate_time) approximate_time = static_cast<double>(time_ns) / kNanosPerSecond;
+    WriteSummary(w, t.summary());
+  });
   if (!page.ok()) {
     if (page.status().code() == Status::Code::kInvalidArgument) {
       return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
@@ -572,17 +620,9 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
     return Error(500, "InternalFailure", page.status().message());
   }
   counters_.unreadable_traces.fetch_add(page->unreadable, std::memory_order_relaxed);
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  WriteKey(w, "TraceSummaries");
-  w.StartArray();
-  for (const query::FoundTrace& t : page->traces) WriteSummary(w, t.summary);
   w.EndArray();
   WriteKey(w, "ApproximateTime");
-  w.Double(page->traces.empty()
-               ? end
-               : static_cast<double>(page->traces.front().time_ns) / kNanosPerSecond);
+  w.Double(approximate_time.value_or(end));
   WriteKey(w, "TracesProcessedCount");
   w.Uint64(page->traces_processed);
   if (!page->next_page_token.empty()) {
@@ -646,7 +686,6 @@ void WriteTimes(JsonWriter& w, int64_t start_ns, int64_t end_ns) {
 
 // The Services list of GetServiceGraph and GetTraceGraph (spec/xray.md §5.4, §7).
 void WriteServices(JsonWriter& w, const std::vector<query::ServiceGraphNode>& nodes) {
-  WriteKey(w, "Services");
   w.StartArray();
   for (size_t i = 0; i < nodes.size(); ++i) {
     const query::ServiceGraphNode& n = nodes[i];
@@ -704,12 +743,7 @@ void WriteServices(JsonWriter& w, const std::vector<query::ServiceGraphNode>& no
 
 net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
   double start = 0, end = 0;
-  simdjson::dom::element e;
-  if (call.body["StartTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, &start) ||
-      call.body["EndTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, &end)) {
-    return Error(400, "InvalidRequestException", "StartTime and EndTime are required timestamps");
-  }
-  if (end < start) return Error(400, "InvalidRequestException", "EndTime is before StartTime");
+  if (auto bad = ReadTimeRange(call, &start, &end)) return std::move(*bad);
   std::string_view group_name, group_arn, token;
   (void)call.body["GroupName"].get(group_name);
   (void)call.body["GroupARN"].get(group_arn);
@@ -720,7 +754,7 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
   query::TraceSearchRequest search;
   if (!group_name.empty() || !group_arn.empty()) {
     auto compiled = groups_->CompiledFilter(group_name, group_arn);
-    if (!compiled.ok()) return GroupError(compiled.status());
+    if (!compiled.ok()) return StatusError(compiled.status());
     filter = std::move(*compiled);
     search.filter = &*filter;
   }
@@ -728,21 +762,14 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
   search.find.key = storage::TraceTimeKey::kEventTime;
   search.find.start_ns = static_cast<int64_t>(std::floor(start)) * kNanosPerSecond;
   search.find.end_ns = static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond;
-  search.page_size = 1000;
-  search.max_examined = 1000;
+  // One page holding the whole window (up to service_graph_max_traces), so the filter's
+  // candidate scans run once; each trace is added up as it comes and then dropped.
+  search.page_size = search.max_examined = options_.service_graph_max_traces;
   query::ServiceGraphBuilder graph;
-  size_t traces = 0;
-  do {
-    auto page = query::SearchTraces(reader_, search);
-    if (!page.ok()) return Error(500, "InternalFailure", page.status().message());
-    counters_.unreadable_traces.fetch_add(page->unreadable, std::memory_order_relaxed);
-    for (const query::FoundTrace& t : page->traces) {
-      query::SegmentIndex segments = query::IndexSegments(t.data);
-      graph.Add(t.data, segments, query::BuildTraceGraph(t.data, segments));
-    }
-    traces += page->examined;
-    search.find.page_token = page->next_page_token;
-  } while (!search.find.page_token.empty() && traces < options_.service_graph_max_traces);
+  auto page =
+      query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t) { graph.Add(t); });
+  if (!page.ok()) return Error(500, "InternalFailure", page.status().message());
+  counters_.unreadable_traces.fetch_add(page->unreadable, std::memory_order_relaxed);
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -750,6 +777,7 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
   w.Double(start);
   WriteKey(w, "EndTime");
   w.Double(end);
+  WriteKey(w, "Services");
   WriteServices(w, std::move(graph).Finish());
   WriteKey(w, "ContainsOldGroupVersions");
   w.Bool(false);
@@ -758,38 +786,15 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
 }
 
 net::HttpResponse XRayApi::GetTraceGraph(Call& call) {
-  simdjson::dom::array ids;
-  if (call.body["TraceIds"].get(ids) != simdjson::SUCCESS) {
-    return Error(400, "InvalidRequestException", "TraceIds is required and must be a list");
-  }
-  if (ids.size() > kMaxTraceIdsPerBatch) {
-    return Error(400, "InvalidRequestException", "TraceIds may hold at most 5 trace ids");
-  }
   query::ServiceGraphBuilder graph;
-  for (simdjson::dom::element e : ids) {
-    std::string_view text;
-    if (e.get(text) != simdjson::SUCCESS) {
-      return Error(400, "InvalidRequestException", "TraceIds must hold strings");
-    }
-    model::TraceId id;
-    if (!model::TraceId::Parse(text, &id)) continue;
-    auto data = reader_->FetchTrace(id);
-    if (!data.ok()) {
-      if (data.status().code() != Status::Code::kNotFound) {
-        counters_.unreadable_traces.fetch_add(1, std::memory_order_relaxed);
-      }
-      continue;  // GetTraceGraph has no list of unprocessed ids
-    }
-    query::AssembleTrace(&*data);
-    query::SegmentIndex segments = query::IndexSegments(*data);
-    graph.Add(*data, segments, query::BuildTraceGraph(*data, segments));
+  // Ids that are malformed, unknown or unreadable add nothing: the operation has no list of
+  // unprocessed ids.
+  if (auto bad = FetchTraceIds(call, [&](std::string_view, const query::TraceFacts* t) {
+        if (t != nullptr) graph.Add(*t);
+      })) {
+    return std::move(*bad);
   }
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  WriteServices(w, std::move(graph).Finish());
-  w.EndObject();
-  return Json(buf);
+  return JsonWith("Services", [&](JsonWriter& w) { WriteServices(w, std::move(graph).Finish()); });
 }
 
 namespace {
@@ -833,22 +838,13 @@ void ReadInsights(const simdjson::dom::object& body, std::optional<bool>* insigh
 
 }  // namespace
 
-net::HttpResponse XRayApi::GroupResponse(const XRayGroup& group) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  WriteKey(w, "Group");
-  WriteGroup(w, group);
-  w.EndObject();
-  return Json(buf);
-}
-
-net::HttpResponse XRayApi::GroupError(const Status& status) {
+net::HttpResponse XRayApi::StatusError(const Status& status, std::string_view limit_code) {
   switch (status.code()) {
+    case Status::Code::kResourceExhausted:
+      return Error(400, limit_code, status.message());
     case Status::Code::kNotFound:
     case Status::Code::kInvalidArgument:
     case Status::Code::kAlreadyExists:
-    case Status::Code::kResourceExhausted:
       return Error(400, "InvalidRequestException", status.message());
     default:
       return Error(500, "InternalFailure", status.message());
@@ -870,8 +866,8 @@ net::HttpResponse XRayApi::CreateGroup(Call& call) {
   group.insights_enabled = insights.value_or(false);
   group.notifications_enabled = notifications.value_or(false);
   auto created = groups_->Create(std::move(group));
-  if (!created.ok()) return GroupError(created.status());
-  return GroupResponse(*created);
+  if (!created.ok()) return StatusError(created.status());
+  return JsonWith("Group", [&](JsonWriter& w) { WriteGroup(w, *created); });
 }
 
 net::HttpResponse XRayApi::GetGroup(Call& call) {
@@ -880,8 +876,8 @@ net::HttpResponse XRayApi::GetGroup(Call& call) {
     return Error(400, "InvalidRequestException", "GroupName or GroupARN is required");
   }
   auto group = groups_->Get(name, arn);
-  if (!group.ok()) return GroupError(group.status());
-  return GroupResponse(*group);
+  if (!group.ok()) return StatusError(group.status());
+  return JsonWith("Group", [&](JsonWriter& w) { WriteGroup(w, *group); });
 }
 
 net::HttpResponse XRayApi::GetGroups(Call& call) {
@@ -891,15 +887,11 @@ net::HttpResponse XRayApi::GetGroups(Call& call) {
   if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
     return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
   }
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  WriteKey(w, "Groups");
-  w.StartArray();
-  for (const XRayGroup& g : groups_->List()) WriteGroup(w, g);
-  w.EndArray();
-  w.EndObject();
-  return Json(buf);
+  return JsonWith("Groups", [&](JsonWriter& w) {
+    w.StartArray();
+    for (const XRayGroup& g : groups_->List()) WriteGroup(w, g);
+    w.EndArray();
+  });
 }
 
 net::HttpResponse XRayApi::UpdateGroup(Call& call) {
@@ -914,8 +906,8 @@ net::HttpResponse XRayApi::UpdateGroup(Call& call) {
   }
   ReadInsights(call.body, &update.insights_enabled, &update.notifications_enabled);
   auto group = groups_->Change(name, arn, update);
-  if (!group.ok()) return GroupError(group.status());
-  return GroupResponse(*group);
+  if (!group.ok()) return StatusError(group.status());
+  return JsonWith("Group", [&](JsonWriter& w) { WriteGroup(w, *group); });
 }
 
 net::HttpResponse XRayApi::DeleteGroup(Call& call) {
@@ -923,12 +915,8 @@ net::HttpResponse XRayApi::DeleteGroup(Call& call) {
   if (!GroupKey(call.body, &name, &arn)) {
     return Error(400, "InvalidRequestException", "GroupName or GroupARN is required");
   }
-  if (Status s = groups_->Delete(name, arn); !s.ok()) return GroupError(s);
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  w.EndObject();
-  return Json(buf);
+  if (Status s = groups_->Delete(name, arn); !s.ok()) return StatusError(s);
+  return EmptyJson();
 }
 
 namespace {
@@ -1112,38 +1100,11 @@ Result<std::vector<sampling::SamplingRuleRecord>> XRayApi::ParseSamplingRules(
 }
 
 net::HttpResponse XRayApi::GetSamplingRules(Call& call) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  WriteKey(w, "SamplingRuleRecords");
-  w.StartArray();
-  for (const sampling::SamplingRuleRecord& rec : sampling_->Rules()) WriteRuleRecord(w, rec);
-  w.EndArray();
-  w.EndObject();
-  return Json(buf);
-}
-
-net::HttpResponse XRayApi::SamplingError(const Status& status) {
-  switch (status.code()) {
-    case Status::Code::kResourceExhausted:
-      return Error(400, "RuleLimitExceededException", status.message());
-    case Status::Code::kNotFound:
-    case Status::Code::kInvalidArgument:
-    case Status::Code::kAlreadyExists:
-      return Error(400, "InvalidRequestException", status.message());
-    default:
-      return Error(500, "InternalFailure", status.message());
-  }
-}
-
-net::HttpResponse XRayApi::RuleRecordResponse(const sampling::SamplingRuleRecord& rec) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  WriteKey(w, "SamplingRuleRecord");
-  WriteRuleRecord(w, rec);
-  w.EndObject();
-  return Json(buf);
+  return JsonWith("SamplingRuleRecords", [&](JsonWriter& w) {
+    w.StartArray();
+    for (const sampling::SamplingRuleRecord& rec : sampling_->Rules()) WriteRuleRecord(w, rec);
+    w.EndArray();
+  });
 }
 
 net::HttpResponse XRayApi::CreateSamplingRule(Call& call) {
@@ -1158,8 +1119,8 @@ net::HttpResponse XRayApi::CreateSamplingRule(Call& call) {
   }
   if (u.rule_name.empty()) return Error(400, "InvalidRequestException", "RuleName is required");
   auto rec = sampling_->Create(RuleOf(u, *version), NowSeconds());
-  if (!rec.ok()) return SamplingError(rec.status());
-  return RuleRecordResponse(*rec);
+  if (!rec.ok()) return StatusError(rec.status(), "RuleLimitExceededException");
+  return JsonWith("SamplingRuleRecord", [&](JsonWriter& w) { WriteRuleRecord(w, *rec); });
 }
 
 net::HttpResponse XRayApi::UpdateSamplingRule(Call& call) {
@@ -1175,8 +1136,8 @@ net::HttpResponse XRayApi::UpdateSamplingRule(Call& call) {
     return Error(400, "InvalidRequestException", "RuleName or RuleARN is required");
   }
   auto rec = sampling_->Update(u, NowSeconds());
-  if (!rec.ok()) return SamplingError(rec.status());
-  return RuleRecordResponse(*rec);
+  if (!rec.ok()) return StatusError(rec.status(), "RuleLimitExceededException");
+  return JsonWith("SamplingRuleRecord", [&](JsonWriter& w) { WriteRuleRecord(w, *rec); });
 }
 
 net::HttpResponse XRayApi::DeleteSamplingRule(Call& call) {
@@ -1187,8 +1148,8 @@ net::HttpResponse XRayApi::DeleteSamplingRule(Call& call) {
     return Error(400, "InvalidRequestException", "RuleName or RuleARN is required");
   }
   auto rec = sampling_->Delete(name, arn, NowSeconds());
-  if (!rec.ok()) return SamplingError(rec.status());
-  return RuleRecordResponse(*rec);
+  if (!rec.ok()) return StatusError(rec.status(), "RuleLimitExceededException");
+  return JsonWith("SamplingRuleRecord", [&](JsonWriter& w) { WriteRuleRecord(w, *rec); });
 }
 
 double XRayApi::NowSeconds() const {
@@ -1278,11 +1239,7 @@ net::HttpResponse XRayApi::PutTelemetryRecords(Call& call) {
   if (call.body["TelemetryRecords"].get(records) != simdjson::SUCCESS) {
     return Error(400, "InvalidRequestException", "TelemetryRecords is required");
   }
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  w.EndObject();
-  return Json(buf);
+  return EmptyJson();
 }
 
 }  // namespace waggle::server

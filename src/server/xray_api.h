@@ -2,12 +2,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
 #include "ingest/xray_ingest.h"
 #include "net/http.h"
+#include "query/trace_facts.h"
 #include "sampling/sampling_service.h"
 #include "server/config.h"
 #include "server/xray_groups.h"
@@ -65,18 +68,25 @@ class XRayApi {
   net::HttpResponse GetGroups(Call& call);
   net::HttpResponse UpdateGroup(Call& call);
   net::HttpResponse DeleteGroup(Call& call);
-  net::HttpResponse GroupError(const Status& status);
-  net::HttpResponse GroupResponse(const XRayGroup& group);
   net::HttpResponse GetSamplingRules(Call& call);
   net::HttpResponse CreateSamplingRule(Call& call);
   net::HttpResponse UpdateSamplingRule(Call& call);
   net::HttpResponse DeleteSamplingRule(Call& call);
-  net::HttpResponse SamplingError(const Status& status);
-  net::HttpResponse RuleRecordResponse(const sampling::SamplingRuleRecord& rec);
   double NowSeconds() const;
   net::HttpResponse GetSamplingTargets(Call& call);
   net::HttpResponse PutTelemetryRecords(Call& call);
   net::HttpResponse Error(int status, std::string_view code, std::string_view message);
+  // A group or rule error in AWS's form: 400 InvalidRequestException for a request at fault,
+  // 400 `limit_code` for a limit reached, 500 otherwise.
+  net::HttpResponse StatusError(const Status& status,
+                                std::string_view limit_code = "InvalidRequestException");
+  // StartTime and EndTime; an error answer when they are missing or out of order.
+  std::optional<net::HttpResponse> ReadTimeRange(Call& call, double* start, double* end);
+  // The TraceIds of BatchGetTraces and GetTraceGraph (1 to 5 strings), each fetched: `each`
+  // gets the id as sent and the trace, or nullptr when the id is malformed, unknown or
+  // unreadable (counted in unreadable_traces). An error answer for a bad list.
+  using TraceIdFn = std::function<void(std::string_view id, const query::TraceFacts* trace)>;
+  std::optional<net::HttpResponse> FetchTraceIds(Call& call, const TraceIdFn& each);
 
   const Options options_;
   storage::Reader* reader_;

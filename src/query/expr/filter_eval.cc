@@ -115,7 +115,7 @@ std::optional<double> Optional(double v, bool present) {
 bool EvalAnnotation(const TraceFacts& t, const Expr& e) {
   using Type = model::AttributeValue::Type;
   bool any = false, match = false;
-  for (const model::Span& s : t.trace.spans) {
+  for (const model::Span& s : t.trace().spans) {
     for (const model::Attribute& a : s.attributes) {
       if (a.role != model::AttributeRole::kAnnotation || a.key != e.annotation_key) continue;
       any = true;
@@ -164,8 +164,8 @@ bool EvalAnnotation(const TraceFacts& t, const Expr& e) {
 }
 
 bool EvalTraceKeyword(const TraceFacts& t, const Expr& e) {
-  const TraceSummary& sum = t.summary;
-  const bool has_root = t.segments.root != SIZE_MAX;
+  const TraceSummary& sum = t.summary();
+  const bool has_root = t.segments().root != SIZE_MAX;
   switch (e.keyword) {
     case Keyword::kOk:
       return EvalBool(has_root && !sum.has_fault && !sum.has_error && !sum.has_throttle, e);
@@ -179,13 +179,13 @@ bool EvalTraceKeyword(const TraceFacts& t, const Expr& e) {
       return EvalBool(sum.is_partial, e);
     case Keyword::kInferred: {
       bool inferred = false;
-      for (const GraphNode& n : t.graph.nodes) inferred |= n.inferred;
+      for (const GraphNode& n : t.graph().nodes) inferred |= n.inferred;
       return EvalBool(inferred, e);
     }
     case Keyword::kResponseTime:
       return EvalNumber(Optional(sum.response_time, has_root && !sum.is_partial), e);
     case Keyword::kDuration:
-      return EvalNumber(Optional(sum.duration, !t.trace.spans.empty()), e);
+      return EvalNumber(Optional(sum.duration, !t.trace().spans.empty()), e);
     case Keyword::kHttpStatus:
       return EvalNumber(Optional(sum.http.status, sum.http.status != 0), e);
     case Keyword::kHttpUrl:
@@ -298,11 +298,11 @@ bool RefMatches(const ServiceRef& ref, const ServiceId& id) {
 bool Eval(const Expr& e, const TraceFacts& t, const Scope& scope);
 
 bool EvalService(const Expr& e, const TraceFacts& t) {
-  for (const GraphNode& n : t.graph.nodes) {
+  for (const GraphNode& n : t.graph().nodes) {
     if (!RefMatches(e.service, n.id)) continue;
     if (e.children.empty()) return true;
     for (size_t i : n.spans) {
-      Scope inner{.kind = Scope::Kind::kEntity, .span = &t.trace.spans[i], .node = &n};
+      Scope inner{.kind = Scope::Kind::kEntity, .span = &t.trace().spans[i], .node = &n};
       if (Eval(e.children[0], t, inner)) return true;
     }
   }
@@ -310,13 +310,13 @@ bool EvalService(const Expr& e, const TraceFacts& t) {
 }
 
 bool EvalEdge(const Expr& e, const TraceFacts& t) {
-  for (const GraphEdge& edge : t.graph.edges) {
-    const GraphNode& from = t.graph.nodes[edge.from];
-    const GraphNode& to = t.graph.nodes[edge.to];
+  for (const GraphEdge& edge : t.graph().edges) {
+    const GraphNode& from = t.graph().nodes[edge.from];
+    const GraphNode& to = t.graph().nodes[edge.to];
     if (!RefMatches(e.service, from.id) || !RefMatches(e.to, to.id)) continue;
     if (e.children.empty()) return true;
     for (size_t i : edge.calls) {
-      Scope inner{.kind = Scope::Kind::kEntity, .span = &t.trace.spans[i], .node = &to};
+      Scope inner{.kind = Scope::Kind::kEntity, .span = &t.trace().spans[i], .node = &to};
       if (Eval(e.children[0], t, inner)) return true;
     }
   }
@@ -337,7 +337,7 @@ const std::vector<RootCause>& CausesOf(const TraceSummary& sum, RootCauseKind ki
 
 bool EvalRootCause(const Expr& e, const TraceFacts& t) {
   const Expr& inner = e.children[0];
-  for (const RootCause& cause : CausesOf(t.summary, e.cause_kind)) {
+  for (const RootCause& cause : CausesOf(t.summary(), e.cause_kind)) {
     const size_t services = cause.services.size();
     for (size_t i = 0; i < services; ++i) {
       const RootCauseService& svc = cause.services[i];
@@ -393,7 +393,7 @@ bool EvalRootCauseJson(const Expr& e, const TraceFacts& t) {
   };
   for (RootCauseKind kind :
        {RootCauseKind::kFault, RootCauseKind::kError, RootCauseKind::kResponseTime}) {
-    for (const RootCause& cause : CausesOf(t.summary, kind)) {
+    for (const RootCause& cause : CausesOf(t.summary(), kind)) {
       for (const auto& want : e.json_causes) {
         if (cause_has(cause, want)) return true;
       }
@@ -440,12 +440,6 @@ bool Eval(const Expr& e, const TraceFacts& t, const Scope& scope) {
 }
 
 }  // namespace
-
-TraceFacts::TraceFacts(const storage::TraceData& trace)
-    : trace(trace),
-      segments(IndexSegments(trace)),
-      summary(SummarizeTrace(trace, segments)),
-      graph(BuildTraceGraph(trace, segments)) {}
 
 bool Matches(const Expr& expr, const TraceFacts& trace) { return Eval(expr, trace, Scope{}); }
 

@@ -76,7 +76,7 @@ storage::TraceData GameTrace() {
 
 class FilterEval : public ::testing::Test {
  protected:
-  FilterEval() : trace_(GameTrace()), facts_(trace_) {}
+  FilterEval() : facts_(GameTrace()) {}
 
   bool Match(std::string_view text) {
     auto e = Parse(text);
@@ -84,7 +84,6 @@ class FilterEval : public ::testing::Test {
     return e.ok() && Matches(*e, facts_);
   }
 
-  storage::TraceData trace_;
   TraceFacts facts_;
 };
 
@@ -202,9 +201,10 @@ TEST_F(FilterEval, GroupsEvaluateTheirResolvedExpression) {
 }
 
 TEST_F(FilterEval, PartialTraces) {
-  trace_.spans[0].in_progress = true;
-  trace_.spans[0].end_ns = 0;
-  TraceFacts facts(trace_);
+  storage::TraceData trace = GameTrace();
+  trace.spans[0].in_progress = true;
+  trace.spans[0].end_ns = 0;
+  TraceFacts facts(std::move(trace));
   auto partial = Parse("partial AND !(responsetime > 0)");
   ASSERT_TRUE(partial.ok());
   EXPECT_TRUE(Matches(*partial, facts));

@@ -34,8 +34,7 @@ waggle::storage::TraceData MakeTrace() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace waggle::query::filter;
-  static const waggle::storage::TraceData trace = MakeTrace();
-  static const TraceFacts facts(trace);
+  static const waggle::query::TraceFacts facts(MakeTrace());
   std::string_view text(reinterpret_cast<const char*>(data), size);
   auto parsed = Parse(text);
   if (!parsed.ok()) return 0;
