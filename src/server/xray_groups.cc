@@ -21,6 +21,13 @@ std::string RandomGroupId() {
   return id;
 }
 
+// group.name = "G" names G by name, group.arn = "..." by ARN: the (name, arn) pair Get takes.
+std::pair<std::string_view, std::string_view> KeyOf(query::filter::Keyword by,
+                                                    std::string_view group) {
+  if (by == query::filter::Keyword::kGroupName) return {group, {}};
+  return {{}, group};
+}
+
 Status ValidateName(std::string_view name) {
   if (name.empty() || name.size() > XRayGroups::kMaxNameLength) {
     return Status::InvalidArgument("GroupName must be 1 to 32 characters long");
@@ -100,50 +107,61 @@ const XRayGroup* XRayGroups::FindLocked(std::string_view name, std::string_view 
   return nullptr;
 }
 
-Result<query::filter::Expr> XRayGroups::CompileLocked(std::string_view filter) const {
+bool XRayGroups::IsDefault(std::string_view name, std::string_view arn) const {
+  return name.empty() ? arn == DefaultGroup().arn : name == "Default";
+}
+
+Result<query::filter::Expr> XRayGroups::CompileLocked(std::string_view filter,
+                                                      const XRayGroup* pending) const {
   if (filter.size() > kMaxFilterLength) {
     return Status::InvalidArgument("FilterExpression is longer than 2000 characters");
   }
-  auto lookup = [this](query::filter::Keyword by, std::string_view group)
-                    NO_THREAD_SAFETY_ANALYSIS -> Result<std::string> {
-    // Called by Compile below, with mu_ held.
-    const bool by_name = by == query::filter::Keyword::kGroupName;
-    const XRayGroup d = DefaultGroup();
-    if (group == (by_name ? d.name : d.arn)) return std::string();
-    const XRayGroup* g = FindLocked(by_name ? group : "", by_name ? "" : group);
-    if (g == nullptr) return Status::NotFound("no such group");
-    return g->filter_expression;
-  };
   if (filter.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return query::filter::Expr{};  // an empty AND: every trace
   }
+  // Called by Compile, with mu_ held.
+  auto lookup = [this, pending](query::filter::Keyword by, std::string_view group)
+                    NO_THREAD_SAFETY_ANALYSIS -> Result<std::string> {
+    const auto [name, arn] = KeyOf(by, group);
+    if (IsDefault(name, arn)) return std::string();
+    // A group being changed is checked as it will be, so it cannot come to name itself.
+    if (pending != nullptr && (name.empty() ? arn == pending->arn : name == pending->name)) {
+      return pending->filter_expression;
+    }
+    const XRayGroup* g = FindLocked(name, arn);
+    if (g == nullptr) return Status::NotFound("no such group");
+    return g->filter_expression;
+  };
   return query::filter::Compile(filter, lookup);
+}
+
+Status XRayGroups::CommitLocked(std::map<std::string, XRayGroup, std::less<>> before) {
+  Status s = SaveLocked();
+  if (!s.ok()) groups_ = std::move(before);
+  return s;
 }
 
 Result<XRayGroup> XRayGroups::Create(XRayGroup group) {
   WAGGLE_RETURN_IF_ERROR(ValidateName(group.name));
   MutexLock lock(&mu_);
-  if (group.name == "Default" || groups_.count(group.name)) {
+  if (IsDefault(group.name, "") || groups_.count(group.name)) {
     return Status::AlreadyExists("Group with name " + group.name + " already exists");
   }
   if (groups_.size() >= kMaxGroups) {
     return Status::ResourceExhausted("You have reached the maximum number of groups (" +
                                      std::to_string(kMaxGroups) + ")");
   }
-  if (auto e = CompileLocked(group.filter_expression); !e.ok()) return e.status();
+  if (auto e = CompileLocked(group.filter_expression, nullptr); !e.ok()) return e.status();
   group.arn = "arn:aws:xray:" + region_ + ":" + account_id_ + ":group/" + group.name + "/" +
               RandomGroupId();
+  auto before = groups_;
   groups_[group.name] = group;
-  if (Status s = SaveLocked(); !s.ok()) {
-    groups_.erase(group.name);
-    return s;
-  }
+  WAGGLE_RETURN_IF_ERROR(CommitLocked(std::move(before)));
   return group;
 }
 
 Result<XRayGroup> XRayGroups::Get(std::string_view name, std::string_view arn) const {
-  const XRayGroup d = DefaultGroup();
-  if ((!name.empty() && name == d.name) || (name.empty() && arn == d.arn)) return d;
+  if (IsDefault(name, arn)) return DefaultGroup();
   MutexLock lock(&mu_);
   const XRayGroup* g = FindLocked(name, arn);
   if (g == nullptr) return Status::NotFound("Group not found");
@@ -159,58 +177,36 @@ std::vector<XRayGroup> XRayGroups::List() const {
 
 Result<XRayGroup> XRayGroups::Change(std::string_view name, std::string_view arn,
                                      const Update& update) {
-  const XRayGroup d = DefaultGroup();
-  if ((!name.empty() && name == d.name) || (name.empty() && arn == d.arn)) {
-    return Status::InvalidArgument("The Default group cannot be changed");
-  }
+  if (IsDefault(name, arn)) return Status::InvalidArgument("The Default group cannot be changed");
   MutexLock lock(&mu_);
   const XRayGroup* found = FindLocked(name, arn);
   if (found == nullptr) return Status::NotFound("Group not found");
-  XRayGroup before = *found;
-  XRayGroup after = before;
-  if (update.filter_expression) {
-    after.filter_expression = *update.filter_expression;
-    // Checked as it would be used: with the group already changed, so it cannot name itself.
-    groups_[after.name] = after;
-    auto compiled = CompileLocked(after.filter_expression);
-    if (!compiled.ok()) {
-      groups_[before.name] = before;
-      return compiled.status();
-    }
-  }
+  XRayGroup after = *found;
+  if (update.filter_expression) after.filter_expression = *update.filter_expression;
   if (update.insights_enabled) after.insights_enabled = *update.insights_enabled;
   if (update.notifications_enabled) after.notifications_enabled = *update.notifications_enabled;
+  if (auto e = CompileLocked(after.filter_expression, &after); !e.ok()) return e.status();
+  auto before = groups_;
   groups_[after.name] = after;
-  if (Status s = SaveLocked(); !s.ok()) {
-    groups_[before.name] = before;
-    return s;
-  }
+  WAGGLE_RETURN_IF_ERROR(CommitLocked(std::move(before)));
   return after;
 }
 
 Status XRayGroups::Delete(std::string_view name, std::string_view arn) {
-  const XRayGroup d = DefaultGroup();
-  if ((!name.empty() && name == d.name) || (name.empty() && arn == d.arn)) {
-    return Status::InvalidArgument("The Default group cannot be deleted");
-  }
+  if (IsDefault(name, arn)) return Status::InvalidArgument("The Default group cannot be deleted");
   MutexLock lock(&mu_);
   const XRayGroup* found = FindLocked(name, arn);
   if (found == nullptr) return Status::NotFound("Group not found");
-  XRayGroup before = *found;
-  groups_.erase(before.name);
-  if (Status s = SaveLocked(); !s.ok()) {
-    groups_[before.name] = before;
-    return s;
-  }
-  return Status::Ok();
+  auto before = groups_;
+  groups_.erase(std::string(found->name));  // a copy: found points into groups_
+  return CommitLocked(std::move(before));
 }
 
 query::filter::GroupLookup XRayGroups::Lookup() const {
   return [this](query::filter::Keyword by, std::string_view group) -> Result<std::string> {
-    const bool by_name = by == query::filter::Keyword::kGroupName;
-    auto g = Get(by_name ? group : "", by_name ? "" : group);
-    if (!g.ok()) return g.status();
-    return g->filter_expression;
+    const auto [name, arn] = KeyOf(by, group);
+    WAGGLE_ASSIGN_OR_RETURN(XRayGroup g, Get(name, arn));
+    return g.filter_expression;
   };
 }
 
@@ -218,7 +214,7 @@ Result<query::filter::Expr> XRayGroups::CompiledFilter(std::string_view name,
                                                        std::string_view arn) const {
   WAGGLE_ASSIGN_OR_RETURN(XRayGroup g, Get(name, arn));
   MutexLock lock(&mu_);
-  return CompileLocked(g.filter_expression);
+  return CompileLocked(g.filter_expression, nullptr);
 }
 
 Status XRayGroups::SaveLocked() {

@@ -61,8 +61,13 @@ class XRayGroups {
  private:
   XRayGroups(Env* env, std::string dir, std::string region, std::string account_id);
   const XRayGroup* FindLocked(std::string_view name, std::string_view arn) const REQUIRES(mu_);
-  Result<query::filter::Expr> CompileLocked(std::string_view filter) const REQUIRES(mu_);
+  // `pending`: a group about to change, looked up as it will be.
+  Result<query::filter::Expr> CompileLocked(std::string_view filter, const XRayGroup* pending) const
+      REQUIRES(mu_);
+  bool IsDefault(std::string_view name, std::string_view arn) const;
   Status SaveLocked() REQUIRES(mu_);
+  // Saves; when that fails, puts `before` back.
+  Status CommitLocked(std::map<std::string, XRayGroup, std::less<>> before) REQUIRES(mu_);
   XRayGroup DefaultGroup() const;
 
   Env* const env_;
