@@ -21,9 +21,7 @@ ServiceId InferredNode(const model::Span& call) {
   const bool aws = ns == "aws" || !model::FindString(call.attributes, "aws.service").empty() ||
                    model::FindString(call.attributes, "rpc.system") == "aws-api";
   if (aws) {
-    if (std::string_view table = model::FindString(call.attributes, "aws.table_name");
-        !table.empty()) {
-      id.name = std::string(table);  // as an X-Ray subsegment's peer names it; OTel's may not
+    if (!model::FindString(call.attributes, "aws.table_name").empty()) {
       id.type = "AWS::DynamoDB::Table";
     } else if (!model::FindString(call.attributes, "aws.queue_url").empty()) {
       id.type = "AWS::SQS::Queue";

@@ -222,7 +222,7 @@ TEST_F(FilterEval, RequirementsAreMetByTheTracesSelected) {
   ASSERT_EQ(fault.size(), 4u);
   EXPECT_EQ(fault[0].any_of[0].column, storage::ColumnRef::Of(storage::IntField::kStatusFlags));
   EXPECT_EQ(fault[0].any_of[0].lo, model::kStatusFault);
-  ASSERT_EQ(fault[1].any_of.size(), 4u);  // service, peer, name or table "Scores"
+  ASSERT_EQ(fault[1].any_of.size(), 3u);  // service, peer or name "Scores"
   EXPECT_EQ(fault[1].any_of[1].column, storage::ColumnRef::Of(storage::StringField::kPeer));
   EXPECT_EQ(fault[2].any_of[0].lo, 30);
   EXPECT_EQ(fault[2].any_of[0].hi, INT64_MAX);

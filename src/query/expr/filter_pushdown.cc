@@ -164,14 +164,12 @@ void Compare(const Expr& e, std::vector<SpanRequirement>* out) {
   }
 }
 
-// A node named `name`: a service that sent segments, or what a call names (its table, its
-// peer, or its own name when it names no peer), as trace_graph.cc names inferred nodes.
+// A node named `name`: a service that sent segments, or what a call names (its peer, or its
+// own name when it names no peer), as trace_graph.cc names inferred nodes.
 SpanRequirement NodeNamed(const std::string& name) {
-  return {
-      {Condition::In(ColumnRef::Of(StringField::kService), {name}),
-       Condition::In(ColumnRef::Of(StringField::kPeer), {name}),
-       Condition::In(ColumnRef::Of(StringField::kName), {name}),
-       Condition::In(ColumnRef::Attribute("aws.table_name", Role::kPlain, Type::kString), {name})}};
+  return {{Condition::In(ColumnRef::Of(StringField::kService), {name}),
+           Condition::In(ColumnRef::Of(StringField::kPeer), {name}),
+           Condition::In(ColumnRef::Of(StringField::kName), {name})}};
 }
 
 void Collect(const Expr& e, std::vector<SpanRequirement>* out) {
