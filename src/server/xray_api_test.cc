@@ -64,6 +64,30 @@ class XRayApiTest : public testing::Test {
 
   simdjson::dom::element Parse(const std::string& body) { return parser_.parse(body).value(); }
 
+  // The ids GetTraceSummaries lists for `filter` over the range of FilterTraces(), newest first,
+  // every page followed (at most 20).
+  std::vector<std::string> FilteredIds(const std::string& filter) {
+    std::vector<std::string> ids;
+    std::string token;
+    for (int pages = 0; pages < 20; ++pages) {
+      std::string req =
+          R"({"StartTime":1795238971,"EndTime":1795238990,"FilterExpression":)" + Quote(filter);
+      if (!token.empty()) req += R"(,"NextToken":")" + token + "\"";
+      auto res = Post("/TraceSummaries", req + "}");
+      EXPECT_EQ(res.status, 200) << res.body;
+      if (res.status != 200) break;
+      auto body = Parse(res.body);
+      for (auto summary : body["TraceSummaries"].get_array()) {
+        ids.emplace_back(std::string_view(summary["Id"]));
+      }
+      std::string_view next;
+      if (body["NextToken"].get(next) != simdjson::SUCCESS) return ids;
+      token = std::string(next);
+    }
+    ADD_FAILURE() << "more than 20 pages for " << filter;
+    return ids;
+  }
+
   test_util::TempDir dir_;  // declared first: removed after the store has closed
   FakeClock clock_{1795239045LL * kNanosPerSecond};
   ingest::XRayDocumentDecoder decoder_;
@@ -177,26 +201,12 @@ std::string FilterTraces() {
 
 TEST_F(XRayApiTest, GetTraceSummariesAppliesTheFilterOnEveryPage) {
   ASSERT_EQ(Post("/TraceSegments", FilterTraces()).status, 200);
+  // Trace i's id ends in i + 1.
   auto search = [&](const std::string& filter) {
     std::vector<int> found;
-    std::string token;
-    int pages = 0;
-    do {
-      std::string req =
-          R"({"StartTime":1795238971,"EndTime":1795238990,"FilterExpression":)" + Quote(filter);
-      if (!token.empty()) req += R"(,"NextToken":")" + token + "\"";
-      auto res = Post("/TraceSummaries", req + "}");
-      EXPECT_EQ(res.status, 200) << res.body;
-      if (res.status != 200) break;
-      auto body = Parse(res.body);
-      for (auto s : body["TraceSummaries"].get_array()) {
-        std::string_view id = s["Id"];
-        found.push_back(std::stoi(std::string(id.substr(id.size() - 2)), nullptr, 16) - 1);
-      }
-      std::string_view next;
-      token = body["NextToken"].get(next) == simdjson::SUCCESS ? std::string(next) : "";
-      EXPECT_LT(++pages, 20);
-    } while (!token.empty() && pages < 20);
+    for (std::string_view id : FilteredIds(filter)) {
+      found.push_back(std::stoi(std::string(id.substr(id.size() - 2)), nullptr, 16) - 1);
+    }
     return found;
   };
   EXPECT_EQ(search("responsetime > 2"), (std::vector<int>{9, 6, 3, 0}));
@@ -255,24 +265,7 @@ TEST_F(XRayApiTest, GroupsAreKeptAndUsableInFilters) {
   EXPECT_TRUE(bool(list.at(2)["InsightsConfiguration"]["InsightsEnabled"]));
 
   ASSERT_EQ(Post("/TraceSegments", FilterTraces()).status, 200);
-  auto count = [&](const std::string& filter) {
-    size_t n = 0;
-    std::string token;
-    for (int pages = 0; pages < 20; ++pages) {
-      std::string req =
-          R"({"StartTime":1795238971,"EndTime":1795238990,"FilterExpression":)" + Quote(filter);
-      if (!token.empty()) req += R"(,"NextToken":")" + token + "\"";
-      auto r = Post("/TraceSummaries", req + "}");
-      EXPECT_EQ(r.status, 200) << r.body;
-      if (r.status != 200) break;
-      auto body = Parse(r.body);
-      n += body["TraceSummaries"].get_array().size();
-      std::string_view next;
-      if (body["NextToken"].get(next) != simdjson::SUCCESS) break;
-      token = std::string(next);
-    }
-    return n;
-  };
+  auto count = [&](const std::string& filter) { return FilteredIds(filter).size(); };
   EXPECT_EQ(count(R"(group.name = "slow")"), 4u);
   EXPECT_EQ(count(R"(group.name = "slow-u1")"), 2u);
   EXPECT_EQ(count("group.arn = " + Quote(arn)), 4u);
