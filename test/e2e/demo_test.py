@@ -39,14 +39,13 @@ import statistics
 import subprocess
 import sys
 import time
-import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 from harness import read_metrics  # noqa: E402
 
-WAGGLE_BIN = None  # set by main() from --waggle / $WAGGLE_BIN
+WAGGLE_BIN = None  # set by h.main() from --waggle / $WAGGLE_BIN
 
 DEMO_RATE = 25       # traces/s of the main run
 DEMO_SECONDS = 4     # its --duration
@@ -868,11 +867,5 @@ class DemoExtremeFlagValues(SigtermLast, RunUntilSignal):
         self.assertGreater(sent["traces"], 0, run.describe())
 
 
-def main():
-    global WAGGLE_BIN
-    WAGGLE_BIN = h.waggle_binary(sys.argv)
-    unittest.main()
-
-
 if __name__ == "__main__":
-    main()
+    h.main(sys.modules[__name__])

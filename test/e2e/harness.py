@@ -224,6 +224,13 @@ def waggle_binary(argv):
     return path
 
 
+def main(module):
+    """Runs a test file's tests: `--waggle PATH` (or $WAGGLE_BIN) becomes module.WAGGLE_BIN,
+    the other arguments go to unittest."""
+    module.WAGGLE_BIN = waggle_binary(sys.argv)
+    unittest.main(module=module)
+
+
 _OTLP_SUPPORT = {}  # binary path -> whether its `serve --help` lists --otlp-http
 
 

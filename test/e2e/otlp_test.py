@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import time
-import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,7 +51,7 @@ REQUESTS_TOO_LARGE = "waggle_otlp_requests_too_large_total"
 SQL_SYSTEMS = {"db2", "derby", "hive", "mariadb", "mssql", "mysql", "oracle", "postgresql",
                "sqlite", "teradata", "other_sql"}
 
-WAGGLE_BIN = None  # set by main() from --waggle / $WAGGLE_BIN, or from $WAGGLE_BIN on import
+WAGGLE_BIN = None  # set by h.main() from --waggle / $WAGGLE_BIN, or from $WAGGLE_BIN on import
 
 
 # --------------------------------------------------------------------------------------------
@@ -1063,14 +1062,8 @@ class MixedXRayAndOtel(OtlpServerTestCase):
         self.assert_no_problems(problems, "the Node spans of %s" % call["trace_id"], trace)
 
 
-def main():
-    global WAGGLE_BIN
-    WAGGLE_BIN = h.waggle_binary(sys.argv)
-    unittest.main()
-
-
 if __name__ == "__main__":
-    main()
+    h.main(sys.modules[__name__])
 else:
     # Loaded by `python3 -m unittest test/e2e/otlp_test.py`: $WAGGLE_BIN, else build/waggle.
     _default = os.environ.get("WAGGLE_BIN") or str(h.REPO_DIR / "build" / "waggle")

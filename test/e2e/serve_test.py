@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 from harness import read_metrics  # noqa: E402
 
-WAGGLE_BIN = None  # set by main() from --waggle / $WAGGLE_BIN
+WAGGLE_BIN = None  # set by h.main() from --waggle / $WAGGLE_BIN
 
 STARTUP_ERROR_SECONDS = 5.0  # a start-up error must end waggle this fast
 SIGTERM_EXIT_SECONDS = 5.0   # SIGTERM must end waggle this fast, even under a UDP stream
@@ -686,11 +686,5 @@ class ServeSigterm(TempDirTestCase):
         self.terminate_cleanly(waggle)
 
 
-def main():
-    global WAGGLE_BIN
-    WAGGLE_BIN = h.waggle_binary(sys.argv)
-    unittest.main()
-
-
 if __name__ == "__main__":
-    main()
+    h.main(sys.modules[__name__])

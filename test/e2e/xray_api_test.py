@@ -15,13 +15,12 @@ import json
 import random
 import sys
 import time
-import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 
-WAGGLE_BIN = None  # set by main()
+WAGGLE_BIN = None  # set by h.main() from --waggle / $WAGGLE_BIN
 TRACES = 40
 # The CLI's first body in awscli-xray-requests.txt: the group every Cruddur tutorial creates.
 CRUDDUR_FILTER = 'service("backend-flask")'
@@ -360,11 +359,5 @@ class XRayApiFilters(h.TempDirTestCase):
         h.assert_clean_log(self, self.waggle)
 
 
-def main():
-    global WAGGLE_BIN
-    WAGGLE_BIN = h.waggle_binary(sys.argv)
-    unittest.main()
-
-
 if __name__ == "__main__":
-    main()
+    h.main(sys.modules[__name__])

@@ -19,7 +19,6 @@ import json
 import random
 import sys
 import time
-import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,7 +30,7 @@ STEPS = 40  # > 30, the SDK's streaming threshold, so the route's subsegments ge
 DATA_TIMEOUT = 30.0  # seconds ingested data gets to become visible through the API
 TIME_TOLERANCE = 1e-6  # seconds; times sent as JSON numbers must come back to the microsecond
 
-WAGGLE_BIN = None  # set by main() from --waggle / $WAGGLE_BIN
+WAGGLE_BIN = None  # set by h.main() from --waggle / $WAGGLE_BIN
 
 
 # --------------------------------------------------------------------------------------------
@@ -551,11 +550,5 @@ def _comparable(traces):
     }
 
 
-def main():
-    global WAGGLE_BIN
-    WAGGLE_BIN = h.waggle_binary(sys.argv)
-    unittest.main()
-
-
 if __name__ == "__main__":
-    main()
+    h.main(sys.modules[__name__])
