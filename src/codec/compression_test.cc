@@ -8,25 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "codec/testing/deflate.h"
+
 namespace waggle::codec {
 namespace {
 
-// gzip (windowBits 31) or zlib (windowBits 15) of `data`, in one deflate call.
-std::string Deflate(std::string_view data, bool gzip, int level = Z_DEFAULT_COMPRESSION) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, level, Z_DEFLATED, gzip ? 31 : 15, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  const size_t n = z.total_out;
-  deflateEnd(&z);
-  return out.substr(0, n);  // not the bound's capacity: bombs are compressed from 64 MiB
-}
-
-std::string Gzip(std::string_view data) { return Deflate(data, /*gzip=*/true); }
+using testing::Deflate;
+using testing::Gzip;
 
 // zlib through the one-call API.
 std::string Zlib(std::string_view data) {
@@ -96,9 +84,9 @@ TEST(Decompress, GzipMadeByCompressAtBestLevelToo) {
   const std::string data = Payload(100000);
   std::string out;
   std::string_view view;
-  ASSERT_TRUE(Decompress("gzip", Deflate(data, true, 9), 1 << 20, &out, &view).ok());
+  ASSERT_TRUE(Decompress("gzip", Deflate(data, 31, 9), 1 << 20, &out, &view).ok());
   EXPECT_EQ(view, data);
-  ASSERT_TRUE(Decompress("deflate", Deflate(data, false, 1), 1 << 20, &out, &view).ok());
+  ASSERT_TRUE(Decompress("deflate", Deflate(data, 15, 1), 1 << 20, &out, &view).ok());
   EXPECT_EQ(view, data);
 }
 
@@ -176,8 +164,8 @@ TEST(Decompress, ZipBombStopsAtTheLimit) {
   const std::string zeros(64 << 20, '\0');
   constexpr size_t kLimit = 1 << 20;
   for (const auto& [encoding, compressed] :
-       std::vector<std::pair<const char*, std::string>>{{"gzip", Deflate(zeros, true, 9)},
-                                                        {"deflate", Deflate(zeros, false, 9)},
+       std::vector<std::pair<const char*, std::string>>{{"gzip", Deflate(zeros, 31, 9)},
+                                                        {"deflate", Deflate(zeros, 15, 9)},
                                                         {"zstd", Zstd(zeros)}}) {
     SCOPED_TRACE(encoding);
     ASSERT_LT(compressed.size(), size_t{1} << 20);  // really a bomb: > 64x expansion
@@ -252,19 +240,7 @@ TEST(Decompress, CorruptInputIsInvalidArgument) {
   expect_invalid("deflate", Zlib(data) + "trailing", "trailing garbage");
   expect_invalid("zstd", Zstd(data) + "trailing garbage", "trailing garbage");
   // Raw deflate is not what "deflate" means in HTTP (RFC 9110 §8.4.1.2: the zlib format).
-  std::string raw;
-  {
-    z_stream z{};
-    ASSERT_EQ(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    raw.resize(deflateBound(&z, data.size()));
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    z.avail_in = static_cast<uInt>(data.size());
-    z.next_out = reinterpret_cast<Bytef*>(raw.data());
-    z.avail_out = static_cast<uInt>(raw.size());
-    ASSERT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-    raw.resize(z.total_out);
-    deflateEnd(&z);
-  }
+  const std::string raw = Deflate(data, -15);
   expect_invalid("deflate", raw, "raw deflate");
 }
 

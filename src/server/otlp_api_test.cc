@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include <cctype>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "codec/otlp/testing/proto_builder.h"
+#include "codec/testing/deflate.h"
 
 namespace waggle::server {
 namespace {
@@ -112,19 +112,7 @@ CodeAndMessage DecodeCodeAndMessage(std::string_view in) {
   return out;
 }
 
-std::string Gzip(std::string_view data) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+using codec::testing::Gzip;
 
 std::string Zstd(std::string_view data) {
   std::string out(ZSTD_compressBound(data.size()), '\0');
