@@ -354,20 +354,11 @@ class DemoTrace:
 # --------------------------------------------------------------------------------------------
 
 
-class DemoTestCase(h.TempDirTestCase):
+class DemoTestCase(h.ServerTestCase):
     """One `waggle serve` (with OTLP listeners) per class; subclasses add `waggle_args`."""
 
     workdir_prefix = "waggle-e2e-demo-"
-    waggle_args = ()
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        if WAGGLE_BIN is None:
-            raise AssertionError("waggle binary not given: pass --waggle PATH or set WAGGLE_BIN")
-        cls.waggle = h.Waggle(WAGGLE_BIN, cls.workdir, extra_args=cls.waggle_args, otlp=True)
-        cls.addClassCleanup(cls.waggle.stop)
-        cls.waggle.start().wait_ready()
+    otlp = True
 
     def metrics(self):
         return read_metrics(self.waggle.http_url)

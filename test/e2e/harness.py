@@ -73,6 +73,30 @@ class TempDirTestCase(unittest.TestCase):
             shutil.rmtree(cls.workdir, ignore_errors=True)
 
 
+class ServerTestCase(TempDirTestCase):
+    """A TempDirTestCase with one `waggle serve` for the class (cls.waggle), stopped after it,
+    and the AWS CLI pointed at its X-Ray API (cls.aws). The binary is the test module's
+    WAGGLE_BIN (set by main()); subclasses may set `waggle_args` and `otlp` (see Waggle)."""
+
+    waggle_args = ()
+    otlp = None
+
+    @classmethod
+    def binary(cls):
+        binary = getattr(sys.modules[cls.__module__], "WAGGLE_BIN", None)
+        if binary is None:
+            raise AssertionError("waggle binary not given: pass --waggle PATH or set WAGGLE_BIN")
+        return binary
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.waggle = Waggle(cls.binary(), cls.workdir, extra_args=cls.waggle_args, otlp=cls.otlp)
+        cls.addClassCleanup(cls.waggle.stop)
+        cls.waggle.start().wait_ready()
+        cls.aws = AwsCli(cls.waggle.xray_endpoint, cls.workdir)
+
+
 class StopWaiting(Exception):
     """Raised by a wait_until() probe when waiting longer cannot help."""
 

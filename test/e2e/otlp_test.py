@@ -405,27 +405,21 @@ def summary_problems(summary, spans):
 # --------------------------------------------------------------------------------------------
 
 
-class OtlpServerTestCase(h.TempDirTestCase):
+class OtlpServerTestCase(h.ServerTestCase):
     """One `waggle serve` with OTLP listeners for the class; subclasses add `waggle_args`."""
 
     workdir_prefix = "waggle-e2e-otlp-"
-    waggle_args = ()
+    otlp = True
 
     @classmethod
     def setUpClass(cls):
-        super().setUpClass()
         problem = h.node_clients_problem()
         if problem:
             raise AssertionError("the Node.js clients cannot run: " + problem)
-        if WAGGLE_BIN is None:
-            raise AssertionError("waggle binary not given: pass --waggle PATH or set WAGGLE_BIN")
-        if not h.waggle_supports_otlp(WAGGLE_BIN):
+        if not h.waggle_supports_otlp(cls.binary()):
             raise AssertionError("%s serve --help lists no --otlp-http: this binary has no OTLP "
-                                 "receiver" % WAGGLE_BIN)
-        cls.waggle = h.Waggle(WAGGLE_BIN, cls.workdir, extra_args=cls.waggle_args, otlp=True)
-        cls.addClassCleanup(cls.waggle.stop)
-        cls.waggle.start().wait_ready()
-        cls.aws = h.AwsCli(cls.waggle.xray_endpoint, cls.workdir)
+                                 "receiver" % cls.binary())
+        super().setUpClass()
 
     # ---- clients
 

@@ -91,18 +91,12 @@ def make_traces(now):
     return traces
 
 
-class XRayApiFilters(h.TempDirTestCase):
+class XRayApiFilters(h.ServerTestCase):
     """One server for the class, loaded once with make_traces()."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if WAGGLE_BIN is None:
-            raise AssertionError("waggle binary not given: pass --waggle PATH or set WAGGLE_BIN")
-        cls.waggle = h.Waggle(WAGGLE_BIN, cls.workdir)
-        cls.addClassCleanup(cls.waggle.stop)
-        cls.waggle.start().wait_ready()
-        cls.aws = h.AwsCli(cls.waggle.xray_endpoint, cls.workdir)
         cls.now = time.time()
         cls.traces = make_traces(cls.now)
         docs = [json.dumps(d) for t in cls.traces for d in t["docs"]]

@@ -229,7 +229,7 @@ def new_entity_id():
 # --------------------------------------------------------------------------------------------
 
 
-class XRaySdkEndToEnd(h.TempDirTestCase):
+class XRaySdkEndToEnd(h.ServerTestCase):
     """aws-xray-sdk 0.95 (UDP) and the AWS CLI (X-Ray API) against one `waggle serve`."""
 
     workdir_prefix = "waggle-e2e-xray-"
@@ -237,10 +237,6 @@ class XRaySdkEndToEnd(h.TempDirTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.waggle = h.Waggle(WAGGLE_BIN, cls.workdir)
-        cls.addClassCleanup(cls.waggle.stop)
-        cls.waggle.start().wait_ready()
-        cls.aws = h.AwsCli(cls.waggle.xray_endpoint, cls.workdir)
 
         cls.tee = h.UdpTee(cls.waggle.xray_udp_address).start()
         cls.addClassCleanup(cls.tee.stop)
