@@ -10,12 +10,6 @@
 namespace waggle::query {
 namespace {
 
-const std::string* StringAttr(const model::Span& s, std::string_view key) {
-  const model::Attribute* a = model::FindAttribute(s.attributes, key);
-  return a && a->value.type == model::AttributeValue::Type::kString ? &a->value.string_value
-                                                                    : nullptr;
-}
-
 // Lists in a summary stop growing at this many entries (and root causes at kMaxRootCauses),
 // so a trace built to be huge costs linear time to summarise, not quadratic.
 constexpr size_t kMaxListed = 100;
@@ -156,8 +150,8 @@ std::vector<RootCause> ResponseTimeRootCauses(const SpanTree& tree, size_t root)
 ServiceId ServiceOf(const model::Span& s) {
   ServiceId id;
   id.name = s.service;
-  if (const std::string* origin = StringAttr(s, "aws.xray.origin")) id.type = *origin;
-  if (const std::string* account = StringAttr(s, "cloud.account.id")) id.account_id = *account;
+  id.type = model::FindString(s.attributes, "aws.xray.origin");
+  id.account_id = model::FindString(s.attributes, "cloud.account.id");
   return id;
 }
 
@@ -265,16 +259,19 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace, const SegmentIndex&
     ServiceId service = ServiceOf(s);
     const bool segment = is_segment_span[static_cast<size_t>(&s - trace.spans.data())];
     if (segment) AddUnique(&sum.service_ids, service);
-    if (const std::string* user = StringAttr(s, "enduser.id");
-        user != nullptr && (users.size() < kMaxListed || users.count(*user))) {
-      AddUnique(&users[*user], service);
+    // Empty values name nothing, so they are not listed.
+    auto add = [&](std::vector<std::string>* list, std::string_view key) {
+      if (std::string_view v = model::FindString(s.attributes, key); !v.empty()) {
+        AddUnique(list, std::string(v));
+      }
+    };
+    if (std::string_view user = model::FindString(s.attributes, "enduser.id"); !user.empty()) {
+      std::string name(user);
+      if (users.size() < kMaxListed || users.count(name)) AddUnique(&users[name], service);
     }
-    if (const std::string* arn = StringAttr(s, "aws.xray.resource_arn"))
-      AddUnique(&sum.resource_arns, *arn);
-    if (const std::string* host = StringAttr(s, "host.id")) AddUnique(&sum.instance_ids, *host);
-    if (const std::string* az = StringAttr(s, "cloud.availability_zone")) {
-      AddUnique(&sum.availability_zones, *az);
-    }
+    add(&sum.resource_arns, "aws.xray.resource_arn");
+    add(&sum.instance_ids, "host.id");
+    add(&sum.availability_zones, "cloud.availability_zone");
     for (const model::Attribute& a : s.attributes) {
       if (a.role != model::AttributeRole::kAnnotation) continue;
       if (sum.annotations.size() >= kMaxListed && !sum.annotations.count(a.key)) continue;
