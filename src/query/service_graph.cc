@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/clock.h"
+#include "query/expr/filter_eval.h"
 
 namespace waggle::query {
 namespace {
@@ -110,5 +111,73 @@ void ServiceGraphBuilder::Add(const TraceFacts& trace) {
 }
 
 std::vector<ServiceGraphNode> ServiceGraphBuilder::Finish() && { return std::move(nodes_); }
+
+Result<EntitySelector> ParseEntitySelector(std::string_view text) {
+  EntitySelector out;
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
+  WAGGLE_ASSIGN_OR_RETURN(filter::Expr e, filter::ParseSelector(text));
+  out.kind = e.kind == filter::Expr::Kind::kEdge ? EntitySelector::Kind::kEdge
+                                                 : EntitySelector::Kind::kService;
+  out.service = e.service;
+  out.to = e.to;
+  out.expr = std::move(e);
+  return out;
+}
+
+StatisticsSeries::StatisticsSeries(EntitySelector selector, int64_t start_ns, int64_t end_ns,
+                                   int64_t period_ns)
+    : selector_(std::move(selector)),
+      start_ns_(start_ns),
+      end_ns_(end_ns),
+      period_ns_(std::max<int64_t>(1, period_ns)) {}
+
+StatisticsPeriod* StatisticsSeries::PeriodOf(const model::Span& request) {
+  if (request.in_progress || request.start_ns < start_ns_ || request.start_ns >= end_ns_) {
+    return nullptr;
+  }
+  const int64_t period = start_ns_ + (request.start_ns - start_ns_) / period_ns_ * period_ns_;
+  return &periods_[period];
+}
+
+void StatisticsSeries::Add(const TraceFacts& trace) {
+  const std::vector<model::Span>& spans = trace.trace().spans;
+  const TraceGraph& graph = trace.graph();
+  switch (selector_.kind) {
+    case EntitySelector::Kind::kRootEdges: {
+      const size_t root = trace.segments().root;
+      if (graph.root_node == TraceGraph::kNone || root == SIZE_MAX) return;
+      if (StatisticsPeriod* p = PeriodOf(spans[root])) {
+        Count(spans[root], &p->edge);
+        AddTo(&p->response_times, spans[root]);
+      }
+      return;
+    }
+    case EntitySelector::Kind::kService:
+      for (const GraphNode& n : graph.nodes) {
+        if (!filter::RefMatches(selector_.service, n.id)) continue;
+        for (size_t s : n.spans) {
+          if (StatisticsPeriod* p = PeriodOf(spans[s])) {
+            Count(spans[s], &p->service);
+            AddTo(&p->response_times, spans[s]);
+          }
+        }
+      }
+      return;
+    case EntitySelector::Kind::kEdge:
+      for (const GraphEdge& e : graph.edges) {
+        if (!filter::RefMatches(selector_.service, graph.nodes[e.from].id) ||
+            !filter::RefMatches(selector_.to, graph.nodes[e.to].id)) {
+          continue;
+        }
+        for (size_t c : e.calls) {
+          if (StatisticsPeriod* p = PeriodOf(spans[c])) {
+            Count(spans[c], &p->edge);
+            AddTo(&p->response_times, spans[c]);
+          }
+        }
+      }
+      return;
+  }
+}
 
 }  // namespace waggle::query

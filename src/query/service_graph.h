@@ -2,9 +2,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
+#include "base/result.h"
+#include "query/expr/filter_expression.h"
 #include "query/trace_facts.h"
 
 // X-Ray's service graph (spec/xray.md §7): the per-trace graphs of many traces added up into
@@ -62,6 +66,49 @@ class ServiceGraphBuilder {
   std::vector<ServiceGraphNode> nodes_;
   std::map<Key, size_t> index_;
   std::map<std::pair<size_t, size_t>, size_t> edge_index_;  // (from, to) -> position in edges
+};
+
+// What GetTimeSeriesServiceStatistics reports on (its EntitySelectorExpression): one service,
+// `service("name")` or `service(id(name: ..., type: ...))`; one edge, `edge("a", "b")`; or,
+// with no selector, the requests clients made to root services.
+struct EntitySelector {
+  enum class Kind : uint8_t { kRootEdges, kService, kEdge };
+  Kind kind = Kind::kRootEdges;
+  filter::ServiceRef service;  // kService; kEdge: the caller
+  filter::ServiceRef to;       // kEdge: the callee
+
+  // The selector as a filter expression that keeps the traces it can count (none: all).
+  std::optional<filter::Expr> expr;
+};
+
+// An empty text selects the root edges. InvalidArgument, naming the position, for text that
+// does not parse or is not one bare service() or edge().
+Result<EntitySelector> ParseEntitySelector(std::string_view text);
+
+// One period of a series: the requests to the selected service (kService) or along the selected
+// edges (kEdge, kRootEdges), as service and edge statistics.
+struct StatisticsPeriod {
+  RequestStats service;
+  RequestStats edge;
+  Histogram response_times;
+};
+
+// The selected entity's requests added up per period, by when each request started (spec
+// §7.2). Requests outside [start_ns, end_ns) are left out. Not thread-safe.
+class StatisticsSeries {
+ public:
+  StatisticsSeries(EntitySelector selector, int64_t start_ns, int64_t end_ns, int64_t period_ns);
+
+  void Add(const TraceFacts& trace);
+  // Periods with requests, by their start.
+  std::map<int64_t, StatisticsPeriod> Finish() && { return std::move(periods_); }
+
+ private:
+  StatisticsPeriod* PeriodOf(const model::Span& request);
+
+  EntitySelector selector_;
+  int64_t start_ns_, end_ns_, period_ns_;
+  std::map<int64_t, StatisticsPeriod> periods_;
 };
 
 }  // namespace waggle::query

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/clock.h"
+
 namespace waggle::query {
 namespace {
 
@@ -115,6 +117,85 @@ TEST(ServiceGraph, RequestsInProgressAreLeftOut) {
   ASSERT_NE(back, nullptr);
   EXPECT_EQ(back->stats.total(), 0);
   EXPECT_TRUE(back->durations.empty());
+}
+
+// Traces at 110, 120 (a fault) and 130 s, as above, in 60-second periods from 60 s: the first
+// in the period at 60, the other two in the one at 120.
+std::map<int64_t, StatisticsPeriod> Series(std::string_view selector_text, int64_t start_s = 60,
+                                           int64_t end_s = 300) {
+  auto selector = ParseEntitySelector(selector_text);
+  EXPECT_TRUE(selector.ok()) << selector.status().ToString();
+  StatisticsSeries series(*selector, start_s * kNanosPerSecond, end_s * kNanosPerSecond,
+                          60 * kNanosPerSecond);
+  for (uint64_t base : {10, 20, 30}) {
+    const uint8_t flags = base == 20 ? model::kStatusFault : 0;
+    series.Add(TraceFacts(Trace(base, 100.0 + static_cast<double>(base), flags, 0.5)));
+  }
+  return std::move(series).Finish();
+}
+
+TEST(StatisticsSeries, RootEdgesPerPeriod) {
+  auto periods = Series("");
+  ASSERT_EQ(periods.size(), 2u);
+  EXPECT_EQ(periods.at(60 * kNanosPerSecond).edge.ok, 1);
+  const StatisticsPeriod& second = periods.at(120 * kNanosPerSecond);
+  EXPECT_EQ(second.edge.ok, 1);
+  EXPECT_EQ(second.edge.fault, 1);
+  EXPECT_DOUBLE_EQ(second.edge.total_response_time, 2.0);
+  EXPECT_EQ(second.response_times, (Histogram{{1.0, 2}}));
+  EXPECT_EQ(second.service.total(), 0);
+}
+
+TEST(StatisticsSeries, OneServiceByNameOrId) {
+  for (std::string_view text :
+       {"service(\"back\")", "id(name: \"back\")", "service(id(name: \"back\"))"}) {
+    SCOPED_TRACE(text);
+    auto periods = Series(text);
+    ASSERT_EQ(periods.size(), 2u);
+    const StatisticsPeriod& second = periods.at(120 * kNanosPerSecond);
+    EXPECT_EQ(second.service.ok, 1);
+    EXPECT_EQ(second.service.fault, 1);
+    EXPECT_EQ(second.edge.total(), 0);
+    // back's own segments: 0.5 - 0.02 s.
+    EXPECT_EQ(second.response_times, (Histogram{{0.48, 2}}));
+  }
+  // An inferred node is a service too.
+  auto table = Series("id(name: \"t\", type: \"AWS::DynamoDB::Table\")");
+  EXPECT_EQ(table.at(120 * kNanosPerSecond).service.ok, 2);
+  EXPECT_TRUE(Series("service(\"nobody\")").empty());
+}
+
+TEST(StatisticsSeries, OneEdgeTimedByTheCaller) {
+  auto periods = Series("edge(\"front\", \"back\")");
+  ASSERT_EQ(periods.size(), 2u);
+  const StatisticsPeriod& second = periods.at(120 * kNanosPerSecond);
+  EXPECT_EQ(second.edge.ok, 1);
+  EXPECT_EQ(second.edge.fault, 1);
+  EXPECT_EQ(second.response_times, (Histogram{{0.5, 2}}));
+  EXPECT_TRUE(Series("edge(\"back\", \"front\")").empty());
+}
+
+TEST(StatisticsSeries, RequestsOutsideTheRangeAreLeftOut) {
+  // From 115 s: the trace at 110 s is out, the one at 120 s is in the period at 115 s.
+  auto periods = Series("", 115, 125);
+  ASSERT_EQ(periods.size(), 1u);
+  EXPECT_EQ(periods.at(115 * kNanosPerSecond).edge.total(), 1);
+}
+
+TEST(EntitySelector, RefusesWhatIsNotOneServiceOrEdge) {
+  struct Bad {
+    std::string_view text;
+    std::string_view position;
+  };
+  for (const Bad& b : {Bad{"ok", "position 1"}, Bad{"service(\"a\") { ok }", "position 16"},
+                       Bad{"service(\"a\") AND ok", "position 14"},
+                       Bad{"edge(\"a\")", "position 9"}, Bad{"id(\"a\")", "position 4"}}) {
+    SCOPED_TRACE(b.text);
+    auto s = ParseEntitySelector(b.text);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.status().code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(s.status().message().find(b.position), std::string::npos) << s.status().message();
+  }
 }
 
 }  // namespace

@@ -26,6 +26,11 @@ using codec::WriteKey;
 using codec::WriteString;
 
 constexpr size_t kMaxTraceIdsPerBatch = 5;
+// GetTimeSeriesServiceStatistics: the selector's length limit (the API model's), the period
+// when none is given, and the most periods one answer holds (a week of minutes).
+constexpr size_t kMaxSelectorLength = 500;
+constexpr int64_t kDefaultPeriodSeconds = 60;
+constexpr int64_t kMaxPeriods = 7 * 24 * 60;
 constexpr size_t kMaxStatisticsDocuments = 25;
 
 std::string RequestId() {
@@ -365,6 +370,7 @@ net::HttpResponse XRayApi::Handle(const net::HttpRequest& request) {
       {"/TraceSummaries", &XRayApi::GetTraceSummaries, false},
       {"/ServiceGraph", &XRayApi::GetServiceGraph, false},
       {"/TraceGraph", &XRayApi::GetTraceGraph, false},
+      {"/TimeSeriesServiceStatistics", &XRayApi::GetTimeSeriesServiceStatistics, false},
       {"/CreateGroup", &XRayApi::CreateGroup, false},
       {"/GetGroup", &XRayApi::GetGroup, false},
       {"/Groups", &XRayApi::GetGroups, false},
@@ -741,35 +747,47 @@ void WriteServices(JsonWriter& w, const std::vector<query::ServiceGraphNode>& no
 
 }  // namespace
 
-net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
-  double start = 0, end = 0;
-  if (auto bad = ReadTimeRange(call, &start, &end)) return std::move(*bad);
-  std::string_view group_name, group_arn, token;
+std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, double start, double end,
+                                                               const query::filter::Expr* also,
+                                                               const TraceFn& each) {
+  std::string_view group_name, group_arn;
   (void)call.body["GroupName"].get(group_name);
   (void)call.body["GroupARN"].get(group_arn);
-  if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
-    return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
-  }
-  std::optional<query::filter::Expr> filter;
-  query::TraceSearchRequest search;
+  query::filter::Expr filter;  // an AND of the group's filter and `also`; none: every trace
+  filter.kind = query::filter::Expr::Kind::kAnd;
   if (!group_name.empty() || !group_arn.empty()) {
     auto compiled = groups_->CompiledFilter(group_name, group_arn);
     if (!compiled.ok()) return StatusError(compiled.status());
-    filter = std::move(*compiled);
-    search.filter = &*filter;
+    filter.children.push_back(std::move(*compiled));
   }
-  // Every trace with a span in the window (X-Ray's "Event" time), all pages.
+  if (also != nullptr) filter.children.push_back(*also);
+  query::TraceSearchRequest search;
+  if (!filter.children.empty()) search.filter = &filter;
   search.find.key = storage::TraceTimeKey::kEventTime;
   search.find.start_ns = static_cast<int64_t>(std::floor(start)) * kNanosPerSecond;
   search.find.end_ns = static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond;
   // One page holding the whole window (up to service_graph_max_traces), so the filter's
-  // candidate scans run once; each trace is added up as it comes and then dropped.
+  // candidate scans run once.
   search.page_size = search.max_examined = options_.service_graph_max_traces;
-  query::ServiceGraphBuilder graph;
   auto page =
-      query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t) { graph.Add(t); });
+      query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t) { each(t); });
   if (!page.ok()) return Error(500, "InternalFailure", page.status().message());
   counters_.unreadable_traces.fetch_add(page->unreadable, std::memory_order_relaxed);
+  return std::nullopt;
+}
+
+net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
+  double start = 0, end = 0;
+  if (auto bad = ReadTimeRange(call, &start, &end)) return std::move(*bad);
+  std::string_view token;
+  if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
+    return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
+  }
+  query::ServiceGraphBuilder graph;
+  if (auto bad = ForEachTraceInWindow(call, start, end, nullptr,
+                                      [&](const query::TraceFacts& t) { graph.Add(t); })) {
+    return std::move(*bad);
+  }
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -779,6 +797,64 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
   w.Double(end);
   WriteKey(w, "Services");
   WriteServices(w, std::move(graph).Finish());
+  WriteKey(w, "ContainsOldGroupVersions");
+  w.Bool(false);
+  w.EndObject();
+  return Json(buf);
+}
+
+net::HttpResponse XRayApi::GetTimeSeriesServiceStatistics(Call& call) {
+  double start = 0, end = 0;
+  if (auto bad = ReadTimeRange(call, &start, &end)) return std::move(*bad);
+  std::string_view token, selector_text;
+  if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
+    return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
+  }
+  (void)call.body["EntitySelectorExpression"].get(selector_text);
+  if (selector_text.size() > kMaxSelectorLength) {
+    return Error(400, "InvalidRequestException",
+                 "EntitySelectorExpression is longer than 500 characters");
+  }
+  auto selector = query::ParseEntitySelector(selector_text);
+  if (!selector.ok()) {
+    return Error(400, "InvalidRequestException", selector.status().message());
+  }
+  int64_t period = kDefaultPeriodSeconds;
+  simdjson::dom::element e;
+  if (call.body["Period"].get(e) == simdjson::SUCCESS && !e.is_null()) {
+    if (e.get(period) != simdjson::SUCCESS || period < 60 || period % 60 != 0) {
+      return Error(400, "InvalidRequestException", "Period must be a multiple of 60 seconds");
+    }
+  }
+  const int64_t start_ns = static_cast<int64_t>(std::floor(start)) * kNanosPerSecond;
+  const int64_t end_ns = static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond;
+  if ((end_ns - start_ns) / (period * kNanosPerSecond) > kMaxPeriods) {
+    return Error(400, "InvalidRequestException",
+                 "the time range holds more than " + std::to_string(kMaxPeriods) +
+                     " periods; choose a longer Period");
+  }
+  query::StatisticsSeries series(*selector, start_ns, end_ns, period * kNanosPerSecond);
+  const query::filter::Expr* also = selector->expr ? &*selector->expr : nullptr;
+  if (auto bad = ForEachTraceInWindow(call, start, end, also,
+                                      [&](const query::TraceFacts& t) { series.Add(t); })) {
+    return std::move(*bad);
+  }
+  const bool service = selector->kind == query::EntitySelector::Kind::kService;
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "TimeSeriesServiceStatistics");
+  w.StartArray();
+  for (const auto& [at, p] : std::move(series).Finish()) {
+    w.StartObject();
+    WriteKey(w, "Timestamp");
+    w.Double(static_cast<double>(at / kNanosPerSecond));
+    WriteKey(w, service ? "ServiceSummaryStatistics" : "EdgeSummaryStatistics");
+    WriteRequestStats(w, service ? p.service : p.edge);
+    WriteHistogram(w, "ResponseTimeHistogram", p.response_times);
+    w.EndObject();
+  }
+  w.EndArray();
   WriteKey(w, "ContainsOldGroupVersions");
   w.Bool(false);
   w.EndObject();

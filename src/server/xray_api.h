@@ -19,7 +19,8 @@
 namespace waggle::server {
 
 // The X-Ray API (rest-json, spec/xray.md §5) on the daemon's TCP port: PutTraceSegments,
-// BatchGetTraces, GetTraceSummaries (with filter expressions), the group operations,
+// BatchGetTraces, GetTraceSummaries (with filter expressions), GetServiceGraph, GetTraceGraph,
+// GetTimeSeriesServiceStatistics, the group and sampling rule operations,
 // GetSamplingRules, GetSamplingTargets, PutTelemetryRecords. Thread-safe: Handle() runs on every
 // HTTP thread.
 class XRayApi {
@@ -63,6 +64,7 @@ class XRayApi {
   net::HttpResponse GetTraceSummaries(Call& call);
   net::HttpResponse GetServiceGraph(Call& call);
   net::HttpResponse GetTraceGraph(Call& call);
+  net::HttpResponse GetTimeSeriesServiceStatistics(Call& call);
   net::HttpResponse CreateGroup(Call& call);
   net::HttpResponse GetGroup(Call& call);
   net::HttpResponse GetGroups(Call& call);
@@ -87,6 +89,14 @@ class XRayApi {
   // unreadable (counted in unreadable_traces). An error answer for a bad list.
   using TraceIdFn = std::function<void(std::string_view id, const query::TraceFacts* trace)>;
   std::optional<net::HttpResponse> FetchTraceIds(Call& call, const TraceIdFn& each);
+  // Every trace with a span in [start, end] (X-Ray's "Event" time) that meets the group named
+  // by GroupName/GroupARN (when given) and `also` (when given), up to
+  // service_graph_max_traces, each handed to `each` and then dropped. An error answer for an
+  // unknown group or a failed read.
+  using TraceFn = std::function<void(const query::TraceFacts& trace)>;
+  std::optional<net::HttpResponse> ForEachTraceInWindow(Call& call, double start, double end,
+                                                        const query::filter::Expr* also,
+                                                        const TraceFn& each);
 
   const Options options_;
   storage::Reader* reader_;

@@ -13,6 +13,7 @@ from the documents sent, not from waggle.
 
 import json
 import random
+from datetime import datetime
 import sys
 import time
 from pathlib import Path
@@ -291,6 +292,71 @@ class XRayApiFilters(h.ServerTestCase):
                          sorted([("backend-flask", ""), ("backend-flask", "client"),
                                  ("user-service", ""),
                                  ("activities", "AWS::DynamoDB::Table")]))
+
+    def test_6b_time_series_service_statistics(self):
+        start, end = int(self.now - 300), int(self.now) + 1
+        facts = [t["facts"] for t in self.traces]
+        # When each trace's user-service segment and its root started (make_traces).
+        first = self.now - 60 - TRACES
+
+        def period_of(seconds):
+            return start + (int(seconds) - start) // 60 * 60
+
+        def series(selector=None, period=60):
+            args = ["--start-time", start, "--end-time", end, "--period", period]
+            if selector is not None:
+                args += ["--entity-selector-expression", selector]
+            return self.aws("xray", "get-time-series-service-statistics",
+                            *args)["TimeSeriesServiceStatistics"]
+
+        def totals(points, key):
+            out = {}
+            for p in points:
+                stats = p[key]
+                self.assertEqual(stats["TotalCount"], stats["OkCount"] +
+                                 stats["ErrorStatistics"]["TotalCount"] +
+                                 stats["FaultStatistics"]["TotalCount"])
+                self.assertEqual(sum(b["Count"] for b in p["ResponseTimeHistogram"]),
+                                 stats["TotalCount"])
+                # The CLI prints timestamps in ISO 8601.
+                at = int(datetime.fromisoformat(p["Timestamp"]).timestamp())
+                out[at] = (stats["TotalCount"],
+                                            stats["FaultStatistics"]["TotalCount"])
+            return out
+
+        def expected(pick, offset):
+            out = {}
+            for i, f in enumerate(facts):
+                if not pick(f):
+                    continue
+                at = period_of(first + i + offset)
+                total, faults = out.get(at, (0, 0))
+                out[at] = (total + 1, faults + f["fault"])
+            return out
+
+        # One service: user-service's own segments, each counted in the minute it started.
+        self.assertEqual(totals(series('service("user-service")'), "ServiceSummaryStatistics"),
+                         expected(lambda f: True, 0.11))
+        self.assertEqual(totals(series('id(name: "user-service")'), "ServiceSummaryStatistics"),
+                         expected(lambda f: True, 0.11))
+        # One edge, timed by the caller's subsegments.
+        self.assertEqual(
+            totals(series('edge("backend-flask", "user-service")'), "EdgeSummaryStatistics"),
+            expected(lambda f: f["service"] == "backend-flask", 0.1))
+        # No selector: clients' requests to the root services.
+        self.assertEqual(totals(series(), "EdgeSummaryStatistics"), expected(lambda f: True, 0))
+        # Five-minute periods add the minutes up.
+        five = totals(series('service("user-service")', 300), "ServiceSummaryStatistics")
+        self.assertEqual(sum(t for t, _ in five.values()), TRACES)
+        self.assertEqual(series('service("nobody")'), [])
+
+        with self.assertRaises(h.AwsCliError) as caught:
+            series('service("user-service") { ok }')
+        self.assertIn("InvalidRequestException", caught.exception.stderr)
+        self.assertIn("position 27", caught.exception.stderr)
+        with self.assertRaises(h.AwsCliError) as caught:
+            series(period=90)
+        self.assertIn("Period must be a multiple of 60", caught.exception.stderr)
 
     def test_7_sampling_rules(self):
         aws = self.aws

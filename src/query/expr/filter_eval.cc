@@ -290,10 +290,14 @@ bool EvalCauseKeyword(const Scope& scope, const Expr& e) {
   }
 }
 
+}  // namespace
+
 bool RefMatches(const ServiceRef& ref, const ServiceId& id) {
   return (!ref.name || *ref.name == id.name) && (!ref.type || *ref.type == id.type) &&
          (!ref.account_id || *ref.account_id == id.account_id);
 }
+
+namespace {
 
 bool Eval(const Expr& e, const TraceFacts& t, const Scope& scope);
 

@@ -11,4 +11,8 @@ namespace waggle::query::filter {
 // Whether the trace satisfies `expr` (groups resolved: a kGroup without its child is false).
 bool Matches(const Expr& expr, const TraceFacts& trace);
 
+// Whether a service(...) or edge(...) reference names the service: every part it gives is
+// equal (no part: any service).
+bool RefMatches(const ServiceRef& ref, const ServiceId& id);
+
 }  // namespace waggle::query::filter

@@ -224,6 +224,26 @@ class Parser {
     return e;
   }
 
+  // One service(...), edge(...) or id(...) (the service it names), without braces.
+  Result<Expr> ParseSelectorAll() {
+    const Token& t = Peek();
+    Expr e;
+    if (IsWord(t, "id")) {
+      e.kind = Expr::Kind::kService;
+      e.position = t.position;
+      WAGGLE_ASSIGN_OR_RETURN(e.service, ParseServiceRef(true));
+    } else if (IsWord(t, "service") || IsWord(t, "edge")) {
+      WAGGLE_ASSIGN_OR_RETURN(e, ParseServiceOrEdge(Scope::kTrace, IsWord(t, "edge")));
+      if (!e.children.empty()) {
+        return ErrorAt(e.children[0].position, "an entity selector takes no braces");
+      }
+    } else {
+      return Unexpected("service(...), edge(...) or id(...)");
+    }
+    if (Peek().kind != Tok::kEnd) return Unexpected("the end of the selector");
+    return e;
+  }
+
  private:
   // Nesting deeper than this is refused rather than risk the stack.
   static constexpr int kMaxDepth = 64;
@@ -727,6 +747,11 @@ std::string_view KeywordName(Keyword k) { return Info(k).name; }
 Result<Expr> Parse(std::string_view text) {
   WAGGLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Tokenize(text));
   return Parser(std::move(tokens)).ParseAll();
+}
+
+Result<Expr> ParseSelector(std::string_view text) {
+  WAGGLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Tokenize(text));
+  return Parser(std::move(tokens)).ParseSelectorAll();
 }
 
 Status ResolveGroups(Expr* expr, const GroupLookup& lookup) {

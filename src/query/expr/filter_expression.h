@@ -136,6 +136,11 @@ struct Expr {
 // an operator or value of the wrong type.
 Result<Expr> Parse(std::string_view text);
 
+// An entity selector (GetTimeSeriesServiceStatistics): one `service(...)`, `edge(...)` or
+// `id(...)` with no braces, as a kService or kEdge. InvalidArgument naming the position
+// otherwise.
+Result<Expr> ParseSelector(std::string_view text);
+
 // A group's filter expression by the group's name or ARN; NotFound when there is none.
 using GroupLookup = std::function<Result<std::string>(Keyword by, std::string_view group)>;
 

@@ -1,5 +1,6 @@
-// Parses arbitrary text as a filter expression; what parses is resolved against a group that
-// names itself, evaluated on a small trace and turned into storage requirements.
+// Parses arbitrary text as a filter expression and as an entity selector; what parses is
+// resolved against a group that names itself, evaluated on a small trace and turned into
+// storage requirements.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -36,6 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace waggle::query::filter;
   static const waggle::query::TraceFacts facts(MakeTrace());
   std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (auto selector = ParseSelector(text); selector.ok()) (void)Matches(*selector, facts);
   auto parsed = Parse(text);
   if (!parsed.ok()) return 0;
   GroupLookup lookup = [&](Keyword, std::string_view) -> waggle::Result<std::string> {
