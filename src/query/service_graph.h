@@ -10,6 +10,7 @@
 #include "base/result.h"
 #include "query/expr/filter_expression.h"
 #include "query/trace_facts.h"
+#include "storage/reader.h"
 
 // X-Ray's service graph (spec/xray.md §7): the per-trace graphs of many traces added up into
 // nodes and edges with request counts, error and fault counts, response times and histograms.
@@ -67,6 +68,19 @@ class ServiceGraphBuilder {
   std::map<Key, size_t> index_;
   std::map<std::pair<size_t, size_t>, size_t> edge_index_;  // (from, to) -> position in edges
 };
+
+// How far outside the requested range ScanServiceGraph reads spans, so that traces crossing
+// its edges come whole (up to this much beyond it).
+inline constexpr int64_t kGraphSlackNs = int64_t{5} * 60 * 1'000'000'000;
+
+// The service graph of every trace with a span in [start_ns, end_ns), from one column scan of
+// the spans starting within kGraphSlackNs of the range rather than from fetched traces: the
+// same nodes and edges as ServiceGraphBuilder::Add over those traces, since the scan reads
+// every column the graph uses. The X-Ray documents are not read: an X-Ray span is taken for a
+// segment when it is a server span. ResourceExhausted when the spans read would pass
+// `max_spans`; Unimplemented when the store cannot scan.
+Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, int64_t start_ns,
+                                                       int64_t end_ns, size_t max_spans);
 
 // What GetTimeSeriesServiceStatistics reports on (its EntitySelectorExpression): one service,
 // `service("name")` or `service(id(name: ..., type: ...))`; one edge, `edge("a", "b")`; or,

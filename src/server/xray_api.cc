@@ -783,10 +783,33 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
   if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
     return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
   }
-  query::ServiceGraphBuilder graph;
-  if (auto bad = ForEachTraceInWindow(call, start, end, nullptr,
-                                      [&](const query::TraceFacts& t) { graph.Add(t); })) {
-    return std::move(*bad);
+  std::string_view group_name, group_arn;
+  (void)call.body["GroupName"].get(group_name);
+  (void)call.body["GroupARN"].get(group_arn);
+  std::vector<query::ServiceGraphNode> nodes;
+  bool built = false;
+  if ((group_name.empty() || group_name == "Default") && group_arn.empty()) {
+    // Every trace: one column scan, no trace fetched.
+    auto scanned = query::ScanServiceGraph(
+        reader_, static_cast<int64_t>(std::floor(start)) * kNanosPerSecond,
+        static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond, options_.service_graph_max_spans);
+    if (scanned.ok()) {
+      nodes = std::move(*scanned);
+      built = true;
+    } else if (scanned.status().code() == Status::Code::kResourceExhausted) {
+      return Error(400, "InvalidRequestException",
+                   scanned.status().message() + "; ask for a shorter time range");
+    } else if (scanned.status().code() != Status::Code::kUnimplemented) {
+      return Error(500, "InternalFailure", scanned.status().message());
+    }
+  }
+  if (!built) {
+    query::ServiceGraphBuilder graph;
+    if (auto bad = ForEachTraceInWindow(call, start, end, nullptr,
+                                        [&](const query::TraceFacts& t) { graph.Add(t); })) {
+      return std::move(*bad);
+    }
+    nodes = std::move(graph).Finish();
   }
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -796,7 +819,7 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
   WriteKey(w, "EndTime");
   w.Double(end);
   WriteKey(w, "Services");
-  WriteServices(w, std::move(graph).Finish());
+  WriteServices(w, nodes);
   WriteKey(w, "ContainsOldGroupVersions");
   w.Bool(false);
   w.EndObject();

@@ -32,6 +32,9 @@ class XRayApi {
     size_t summaries_page_size = 100;
     size_t summaries_max_examined = 2000;      // traces a filtered page fetches at most
     size_t service_graph_max_traces = 100000;  // traces one GetServiceGraph adds up at most
+    // Spans an unfiltered GetServiceGraph reads at most (its column scan holds about 80 bytes
+    // a span).
+    size_t service_graph_max_spans = 4'000'000;
   };
 
   struct Counters {

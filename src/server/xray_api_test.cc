@@ -5,7 +5,9 @@
 
 #include "base/testing/temp_dir.h"
 
+#include "query/service_graph.h"
 #include "storage/columnar/engine.h"
+#include "workload/generator.h"
 
 namespace waggle::server {
 namespace {
@@ -398,6 +400,120 @@ TEST_F(XRayApiTest, SamplingTargetsNeedA24CharacterClientId) {
                   R"({"SamplingStatisticsDocuments":[{"RuleName":"Default","ClientID":")" +
                       std::string(200, 'a') + R"(","RequestCount":1}]})");
   EXPECT_EQ(res.status, 400);
+}
+
+// A graph written out in an order that does not depend on the order nodes were met in.
+std::string Canonical(const std::vector<query::ServiceGraphNode>& nodes) {
+  auto key = [](const query::ServiceGraphNode& n) {
+    return n.id.name + "|" + n.id.type + "|" + n.id.account_id + (n.client ? "|client" : "") +
+           (n.inferred ? "|inferred" : "");
+  };
+  auto stats = [](const query::RequestStats& s) {
+    return std::to_string(s.ok) + "/" + std::to_string(s.error_throttle) + "/" +
+           std::to_string(s.error_other) + "/" + std::to_string(s.fault) + "/" +
+           std::to_string(std::llround(s.total_response_time * 1e6));
+  };
+  auto histogram = [](const query::Histogram& h) {
+    std::string out;
+    for (const auto& [v, c] : h) out += std::to_string(v) + "x" + std::to_string(c) + ",";
+    return out;
+  };
+  std::map<std::string, std::string> out;
+  for (const query::ServiceGraphNode& n : nodes) {
+    std::string& text = out[key(n)];
+    text = (n.root ? "root " : "") + std::to_string(n.start_ns) + ".." + std::to_string(n.end_ns) +
+           " " + stats(n.stats) + " d" + histogram(n.durations) + " r" +
+           histogram(n.response_times);
+    std::map<std::string, std::string> edges;
+    for (const query::ServiceGraphEdge& e : n.edges) {
+      std::vector<std::string> aliases = e.aliases;
+      std::sort(aliases.begin(), aliases.end());
+      std::string& edge = edges[key(nodes[e.to])];
+      edge = std::to_string(e.start_ns) + ".." + std::to_string(e.end_ns) + " " + stats(e.stats) +
+             " r" + histogram(e.response_times) + " aka";
+      for (const std::string& a : aliases) edge += " " + a;
+    }
+    for (const auto& [to, edge] : edges) text += "\n  -> " + to + ": " + edge;
+  }
+  std::string text;
+  for (const auto& [k, v] : out) text += k + ": " + v + "\n";
+  return text;
+}
+
+TEST_F(XRayApiTest, TheServiceGraphOfAScanIsTheGraphOfTheFetchedTraces) {
+  // X-Ray documents: calls to an instrumented service, DynamoDB, a remote host and SQL; a
+  // segment sent in progress and then complete; an independent subsegment calling SQS.
+  const std::string t1 = "1-6b012c3b-000000000000000000000001";
+  const std::string t2 = "1-6b012c3b-000000000000000000000002";
+  const std::string front =
+      R"({"trace_id":")" + t1 +
+      R"(","id":"a000000000000001","name":"front","origin":"AWS::EC2::Instance",)"
+      R"("start_time":1795238971.0,"end_time":1795238972.0,"fault":true,"subsegments":[)"
+      R"({"id":"a000000000000002","name":"back","namespace":"remote","start_time":1795238971.1,"end_time":1795238971.6,"fault":true,)"
+      R"("http":{"request":{"method":"GET","url":"http://back/x"},"response":{"status":503}}},)"
+      R"({"id":"a000000000000003","name":"DynamoDB","namespace":"aws","start_time":1795238971.2,"end_time":1795238971.25,)"
+      R"("aws":{"operation":"Query","table_name":"orders"}},)"
+      R"({"id":"a000000000000004","name":"api.example.com","namespace":"remote","start_time":1795238971.3,"end_time":1795238971.4,)"
+      R"("http":{"request":{"method":"POST","url":"https://api.example.com/pay"},"response":{"status":429}}},)"
+      R"({"id":"a000000000000005","name":"db@host","namespace":"remote","start_time":1795238971.4,"end_time":1795238971.45,)"
+      R"("sql":{"database_type":"PostgreSQL","url":"db@host"}}]})";
+  const std::string back =
+      R"({"trace_id":")" + t1 +
+      R"(","id":"b000000000000001","parent_id":"a000000000000002","name":"back",)"
+      R"("start_time":1795238971.15,"end_time":1795238971.55,"fault":true,)"
+      R"("http":{"request":{"method":"GET","url":"http://back/x"},"response":{"status":503}}})";
+  const std::string open = R"({"trace_id":")" + t2 +
+                           R"(","id":"c000000000000001","name":"front","start_time":1795238980.0,)"
+                           R"("in_progress":true})";
+  const std::string closed =
+      R"({"trace_id":")" + t2 +
+      R"(","id":"c000000000000001","name":"front","start_time":1795238980.0,)"
+      R"("end_time":1795238980.5})";
+  const std::string alone =
+      R"({"trace_id":")" + t2 +
+      R"(","id":"c000000000000002","parent_id":"c000000000000001","type":"subsegment",)"
+      R"("name":"SQS","namespace":"aws","start_time":1795238980.1,"end_time":1795238980.2,)"
+      R"("aws":{"operation":"SendMessage","queue_url":"https://sqs.us-east-1.amazonaws.com/1/jobs"}})";
+  for (const std::string& docs :
+       {Quote(front) + "," + Quote(back) + "," + Quote(open), Quote(closed) + "," + Quote(alone)}) {
+    auto res = Post("/TraceSegments", "{\"TraceSegmentDocuments\":[" + docs + "]}");
+    ASSERT_EQ(res.status, 200) << res.body;
+  }
+  // And the generated workload (OTel and X-Ray-shaped spans, 5 services, errors) around them.
+  workload::WorkloadOptions w;
+  w.start_ns = 1795238960LL * kNanosPerSecond;
+  w.traces_per_second = 50;
+  model::SpanBatch batch;
+  batch.spans = workload::GenerateSpans(w, 5000);
+  ASSERT_TRUE(store_->Write(batch, storage::Durability::kSync).ok());
+
+  for (auto [from, to] :
+       {std::pair<int64_t, int64_t>{1795238960, 1795239100}, {1795238962, 1795238972}}) {
+    SCOPED_TRACE(from);
+    const int64_t start_ns = from * kNanosPerSecond, end_ns = to * kNanosPerSecond;
+    query::ServiceGraphBuilder fetched;
+    storage::FindTracesRequest find;
+    find.key = storage::TraceTimeKey::kEventTime;
+    find.start_ns = start_ns;
+    find.end_ns = end_ns;
+    find.limit = 100000;
+    auto found = store_->FindTraces(find);
+    ASSERT_TRUE(found.ok());
+    ASSERT_GT(found->traces.size(), 100u);
+    for (const storage::TraceRef& ref : found->traces) {
+      auto trace = store_->FetchTrace(ref.id);
+      ASSERT_TRUE(trace.ok());
+      fetched.Add(query::TraceFacts(std::move(*trace)));
+    }
+    auto scanned = query::ScanServiceGraph(store_.get(), start_ns, end_ns, 1'000'000);
+    ASSERT_TRUE(scanned.ok()) << scanned.status().ToString();
+    const std::string want = Canonical(std::move(fetched).Finish());
+    EXPECT_NE(want.find("orders|AWS::DynamoDB::Table||inferred"), std::string::npos) << want;
+    EXPECT_EQ(Canonical(*scanned), want);
+  }
+  auto tight = query::ScanServiceGraph(store_.get(), 1795238960LL * kNanosPerSecond,
+                                       1795239100LL * kNanosPerSecond, 100);
+  EXPECT_EQ(tight.status().code(), Status::Code::kResourceExhausted);
 }
 
 TEST(XRayApiErrors, TransportRefusalsUseAwsErrorShape) {
