@@ -26,6 +26,10 @@ std::vector<SamplingRuleRecord> SamplingService::Rules() const {
 
 double SamplingService::LastRuleModification() const {
   MutexLock lock(&mu_);
+  return LastRuleModificationLocked();
+}
+
+double SamplingService::LastRuleModificationLocked() const {
   double last = last_deletion_;
   for (const auto& r : rules_) last = std::max(last, r.modified_at);
   return last;
@@ -139,8 +143,8 @@ TargetsResult SamplingService::Targets(const std::vector<StatisticsDocument>& do
                                        double now) {
   TargetsResult result;
   MutexLock lock(&mu_);
-  for (const auto& r : rules_)
-    result.last_rule_modification = std::max(result.last_rule_modification, r.modified_at);
+  // Deleting a rule is a change too (spec/xray.md §4.8 step 4).
+  result.last_rule_modification = LastRuleModificationLocked();
   const double expiry = 3.0 * options_.report_interval_seconds;
   for (const StatisticsDocument& doc : documents) {
     auto rule = std::find_if(rules_.begin(), rules_.end(), [&](const SamplingRuleRecord& r) {

@@ -100,6 +100,7 @@ class SamplingService {
   const SamplingOptions options_;
   mutable Mutex mu_;
   SaveFn save_ GUARDED_BY(mu_);
+  double LastRuleModificationLocked() const REQUIRES(mu_);
   double last_deletion_ GUARDED_BY(mu_) = 0;  // so deleting a rule also moves the clock
   std::vector<SamplingRuleRecord> rules_ GUARDED_BY(mu_);
   // rule name -> client id -> state

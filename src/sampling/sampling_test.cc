@@ -144,6 +144,8 @@ TEST(SamplingService, CreatesUpdatesAndDeletesRulesAndMovesTheModificationTime) 
   EXPECT_EQ(deleted->rule.rule_name, "Cruddur");
   EXPECT_EQ(service.Rules().size(), 1u);
   EXPECT_EQ(service.LastRuleModification(), 5000);  // deleting is a change too
+  // And what the SDKs poll says so.
+  EXPECT_EQ(service.Targets({}, 5000.5).last_rule_modification, 5000);
   EXPECT_EQ(service.Delete("Cruddur", "", 5001).status().code(), Status::Code::kNotFound);
 
   // Saved rules come back, a saved Default replacing the built-in one.
