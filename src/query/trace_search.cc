@@ -59,14 +59,22 @@ Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearc
   // token is then the store's, so the following page starts after the last trace examined.
   bool first = true;
   do {
-    // Never more than the page has room for, so every trace examined is either selected or
-    // behind the token.
+    // With a filter, ask for as many traces as may still be examined and stop part way
+    // through when the page is full: the next token is then the last examined trace's resume
+    // token. Without one, exactly the traces the page has room for.
+    const size_t budget = request.max_examined - result.examined;
     find.limit = std::max<size_t>(
-        1, std::min(page_size - result.selected, request.max_examined - result.examined));
+        1, request.filter != nullptr ? budget : std::min(page_size - result.selected, budget));
     WAGGLE_ASSIGN_OR_RETURN(storage::FindTracesResult page, reader->FindTraces(find));
     if (first) result.traces_processed = page.traces_scanned;
     first = false;
-    for (const storage::TraceRef& ref : page.traces) {
+    std::string resume = page.next_page_token;
+    for (size_t i = 0; i < page.traces.size(); ++i) {
+      if (result.selected == page_size) {
+        resume = page.traces[i - 1].resume_token;
+        break;
+      }
+      const storage::TraceRef& ref = page.traces[i];
       ++result.examined;
       auto data = reader->FetchTrace(ref.id);
       if (!data.ok()) {
@@ -79,7 +87,7 @@ Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearc
       ++result.selected;
       found(std::move(facts), ref.time_ns);
     }
-    find.page_token = page.next_page_token;
+    find.page_token = std::move(resume);
   } while (!find.page_token.empty() && result.selected < page_size &&
            result.examined < request.max_examined);
   result.next_page_token = find.page_token;

@@ -35,6 +35,9 @@ struct FindTracesRequest {
 struct TraceRef {
   model::TraceId id;
   int64_t time_ns = 0;  // the time the key placed it at
+  // A page token that resumes right after this trace, so that a reader that stops part way
+  // through a page can go on from where it stopped. Every store must give one.
+  std::string resume_token;
 };
 
 struct FindTracesResult {

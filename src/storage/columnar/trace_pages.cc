@@ -84,7 +84,9 @@ Result<FindTracesResult> SelectTraces(const FindTracesRequest& request,
   } else {
     std::sort(candidates.begin(), candidates.end(), Before);
   }
-  for (const Ordered& o : candidates) result.traces.push_back({o.id, o.time_ns});
+  for (const Ordered& o : candidates) {
+    result.traces.push_back({o.id, o.time_ns, EncodeToken(kind, o)});
+  }
   return result;
 }
 

@@ -103,6 +103,18 @@ TEST_P(StoreConformance, FindTracesPagesNewestFirstWithoutRepeats) {
   EXPECT_EQ(seen.size(), 25u);
   EXPECT_EQ(pages, 4);
 
+  // Each trace's resume token goes on right after it: resuming after the 3rd of a page of 7
+  // gives the 4th next.
+  req.page_token.clear();
+  auto first = (*store)->FindTraces(req);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->traces.size(), 7u);
+  req.page_token = first->traces[2].resume_token;
+  auto resumed = (*store)->FindTraces(req);
+  ASSERT_TRUE(resumed.ok());
+  ASSERT_FALSE(resumed->traces.empty());
+  EXPECT_EQ(resumed->traces[0].id, first->traces[3].id);
+
   req.page_token = "garbage";
   EXPECT_EQ((*store)->FindTraces(req).status().code(), Status::Code::kInvalidArgument);
 }
