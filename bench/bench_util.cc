@@ -36,12 +36,13 @@ uint16_t FreePort() {
 bool WaggleProcess::Start(const std::string& binary, const std::vector<std::string>& extra) {
   char tmpl[] = "/tmp/waggle-bench-XXXXXX";
   dir = ::mkdtemp(tmpl);
+  if (data_dir.empty()) data_dir = dir + "/data";
   xray = FreePort();
   http = FreePort();
   otlp_http = FreePort();
   otlp_grpc = FreePort();
   auto addr = [](uint16_t p) { return "127.0.0.1:" + std::to_string(p); };
-  std::vector<std::string> args = {binary,        "serve",        "--data-dir",  dir + "/data",
+  std::vector<std::string> args = {binary,        "serve",        "--data-dir",  data_dir,
                                    "--xray-udp",  addr(xray),     "--xray-tcp",  addr(xray),
                                    "--http",      addr(http),     "--otlp-http", addr(otlp_http),
                                    "--otlp-grpc", addr(otlp_grpc)};

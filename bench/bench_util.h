@@ -24,6 +24,8 @@ struct WaggleProcess {
   pid_t pid = -1;
   uint16_t xray = 0, http = 0, otlp_http = 0, otlp_grpc = 0;
   std::string dir;
+  // The store's directory; set before Start to serve one made beforehand (else dir/data).
+  std::string data_dir;
 
   // Starts `binary serve` with `extra` flags and waits for /healthz.
   bool Start(const std::string& binary, const std::vector<std::string>& extra = {});

@@ -15,13 +15,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
-#include <random>
+#include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bench_util.h"
+#include "span_workload.h"
 #include "storage/columnar/engine.h"
 #include "workload/generator.h"
 
@@ -32,7 +31,7 @@ using waggle::bench::Seconds;
 using waggle::model::Span;
 namespace columnar = waggle::storage::columnar;
 
-constexpr size_t kBatchSpans = 4096;
+constexpr size_t kBatchSpans = waggle::bench::kWorkloadBatchSpans;
 constexpr int kWriters = 2;
 constexpr int kLookups = 2000;
 constexpr int64_t kScanThresholdNs = 100'000'000;  // spans slower than 100 ms
@@ -56,89 +55,9 @@ waggle::workload::WorkloadOptions OptionsFor(int w) {
   return o;
 }
 
-void PutVarint(std::string* o, uint64_t v) {
-  while (v >= 0x80) {
-    o->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  o->push_back(static_cast<char>(v));
-}
-void RbString(std::string* o, std::string_view s) {
-  PutVarint(o, s.size());
-  o->append(s);
-}
-template <typename T>
-void RbFixed(std::string* o, T v) {
-  o->append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
-constexpr const char* kTable =
-    "CREATE TABLE spans (trace_id FixedString(16), span_id UInt64, parent_span_id UInt64, "
-    "service String, name String, kind UInt8, start_ns UInt64, duration_ns Int64, "
-    "status UInt8, http_method String, http_route String, http_status UInt16, "
-    "attr_keys Array(String), attr_values Array(String)) "
-    "ENGINE = MergeTree() ORDER BY (service, name, start_ns)";
-
-void RowBinary(const Span& s, std::string* o) {
-  o->append(reinterpret_cast<const char*>(s.trace_id.bytes.data()), 16);
-  RbFixed<uint64_t>(o, s.span_id.value);
-  RbFixed<uint64_t>(o, s.parent_span_id.value);
-  RbString(o, s.service);
-  RbString(o, s.name);
-  RbFixed<uint8_t>(o, static_cast<uint8_t>(s.kind));
-  RbFixed<uint64_t>(o, static_cast<uint64_t>(s.start_ns));
-  RbFixed<int64_t>(o, s.end_ns - s.start_ns);
-  RbFixed<uint8_t>(o, s.status_flags);
-  RbString(o, s.http_method);
-  RbString(o, s.http_route);
-  RbFixed<uint16_t>(o, static_cast<uint16_t>(s.http_status));
-  PutVarint(o, s.attributes.size());
-  for (const auto& a : s.attributes) RbString(o, a.key);
-  PutVarint(o, s.attributes.size());
-  for (const auto& a : s.attributes) {
-    if (a.value.type == waggle::model::AttributeValue::Type::kInt ||
-        a.value.type == waggle::model::AttributeValue::Type::kBool) {
-      RbString(o, std::to_string(a.value.int_value));
-    } else if (a.value.type == waggle::model::AttributeValue::Type::kDouble) {
-      RbString(o, std::to_string(a.value.double_value));
-    } else {
-      RbString(o, a.value.string_value);
-    }
-  }
-}
-
-// Runs kWriters generators to `total` spans, handing each batch to `sink(writer, spans)`;
-// returns the trace ids sampled for lookups.
-template <typename Sink>
-std::vector<waggle::model::TraceId> Generate(uint64_t total, Sink sink) {
-  std::vector<waggle::model::TraceId> sample;
-  std::mutex mu;
-  std::vector<std::thread> threads;
-  for (int w = 0; w < kWriters; ++w) {
-    threads.emplace_back([&, w] {
-      waggle::workload::Generator gen(OptionsFor(w));
-      std::mt19937_64 rng(w);
-      std::vector<Span> batch, trace;
-      uint64_t written = 0;
-      const uint64_t share = total / kWriters;
-      while (written < share) {
-        batch.clear();
-        while (batch.size() < kBatchSpans) {
-          trace.clear();
-          gen.NextTrace(&trace);
-          if (rng() % 2000 == 0) {
-            std::lock_guard<std::mutex> l(mu);
-            sample.push_back(trace[0].trace_id);
-          }
-          for (auto& s : trace) batch.push_back(std::move(s));
-        }
-        written += batch.size();
-        sink(w, batch);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  return sample;
+std::vector<waggle::model::TraceId> Generate(
+    uint64_t total, const std::function<void(int, std::vector<Span>&)>& sink) {
+  return waggle::bench::GenerateWorkload(total, kWriters, OptionsFor, sink);
 }
 
 uint64_t DirBytes(const std::string& dir) {
@@ -266,7 +185,7 @@ int main(int argc, char** argv) {
   using Q = waggle::bench::ClickHouse;
   waggle::bench::HttpConnection setup(ch.http);
   std::string created;
-  if (setup.Exchange(Q::Query(kTable), &created) != 200) {
+  if (setup.Exchange(Q::Query(waggle::bench::kClickHouseSpansTable), &created) != 200) {
     std::fprintf(stderr, "store_bench: CREATE TABLE failed: %s\n", created.c_str());
   }
   // A connection per insert: the server closes idle keep-alive connections after 3 s.
@@ -280,7 +199,7 @@ int main(int argc, char** argv) {
   std::string rb[kWriters];
   const auto c0 = Clock::now();
   Generate(total, [&](int w, std::vector<Span>& spans) {
-    for (const Span& s : spans) RowBinary(s, &rb[w]);
+    for (const Span& s : spans) waggle::bench::AppendRowBinary(s, &rb[w]);
     if (rb[w].size() > (64 << 20)) {
       insert(rb[w]);
       rb[w].clear();

@@ -1,0 +1,91 @@
+#include "span_workload.h"
+
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace waggle::bench {
+namespace {
+
+void PutVarint(std::string* o, uint64_t v) {
+  while (v >= 0x80) {
+    o->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  o->push_back(static_cast<char>(v));
+}
+
+void RbString(std::string* o, std::string_view s) {
+  PutVarint(o, s.size());
+  o->append(s);
+}
+
+template <typename T>
+void RbFixed(std::string* o, T v) {
+  o->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+}  // namespace
+
+std::vector<model::TraceId> GenerateWorkload(
+    uint64_t total, int writers, const std::function<workload::WorkloadOptions(int)>& options_for,
+    const std::function<void(int, std::vector<model::Span>&)>& sink) {
+  std::vector<model::TraceId> sample;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      workload::Generator gen(options_for(w));
+      std::mt19937_64 rng(w);
+      std::vector<model::Span> batch, trace;
+      uint64_t written = 0;
+      const uint64_t share = total / writers;
+      while (written < share) {
+        batch.clear();
+        while (batch.size() < kWorkloadBatchSpans) {
+          trace.clear();
+          gen.NextTrace(&trace);
+          if (rng() % 2000 == 0) {
+            std::lock_guard<std::mutex> l(mu);
+            sample.push_back(trace[0].trace_id);
+          }
+          for (auto& s : trace) batch.push_back(std::move(s));
+        }
+        written += batch.size();
+        sink(w, batch);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return sample;
+}
+
+void AppendRowBinary(const model::Span& s, std::string* o) {
+  o->append(reinterpret_cast<const char*>(s.trace_id.bytes.data()), 16);
+  RbFixed<uint64_t>(o, s.span_id.value);
+  RbFixed<uint64_t>(o, s.parent_span_id.value);
+  RbString(o, s.service);
+  RbString(o, s.name);
+  RbFixed<uint8_t>(o, static_cast<uint8_t>(s.kind));
+  RbFixed<uint64_t>(o, static_cast<uint64_t>(s.start_ns));
+  RbFixed<int64_t>(o, s.end_ns - s.start_ns);
+  RbFixed<uint8_t>(o, s.status_flags);
+  RbString(o, s.http_method);
+  RbString(o, s.http_route);
+  RbFixed<uint16_t>(o, static_cast<uint16_t>(s.http_status));
+  PutVarint(o, s.attributes.size());
+  for (const auto& a : s.attributes) RbString(o, a.key);
+  PutVarint(o, s.attributes.size());
+  for (const auto& a : s.attributes) {
+    if (a.value.type == model::AttributeValue::Type::kInt ||
+        a.value.type == model::AttributeValue::Type::kBool) {
+      RbString(o, std::to_string(a.value.int_value));
+    } else if (a.value.type == model::AttributeValue::Type::kDouble) {
+      RbString(o, std::to_string(a.value.double_value));
+    } else {
+      RbString(o, a.value.string_value);
+    }
+  }
+}
+
+}  // namespace waggle::bench

@@ -1,0 +1,37 @@
+#pragma once
+
+// What the benchmarks on the generated workload share: generating it on several threads, and
+// loading the same spans into clickhouse-server (its table and RowBinary rows).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/span.h"
+#include "workload/generator.h"
+
+namespace waggle::bench {
+
+// Whole traces in batches of about kWorkloadBatchSpans.
+inline constexpr size_t kWorkloadBatchSpans = 4096;
+
+// Runs `writers` generators, writer w with options_for(w), until they made `total` spans
+// between them, handing each batch to sink(w, spans) on writer w's thread (the sink may take
+// the spans). Returns about one trace id in 2000, for lookups.
+std::vector<model::TraceId> GenerateWorkload(
+    uint64_t total, int writers, const std::function<workload::WorkloadOptions(int)>& options_for,
+    const std::function<void(int, std::vector<model::Span>&)>& sink);
+
+// The spans table of the ClickHouse references: MergeTree ordered by service, name and start
+// time, ids binary, attributes as two arrays (keys and values as text).
+inline constexpr const char* kClickHouseSpansTable =
+    "CREATE TABLE spans (trace_id FixedString(16), span_id UInt64, parent_span_id UInt64, "
+    "service String, name String, kind UInt8, start_ns UInt64, duration_ns Int64, "
+    "status UInt8, http_method String, http_route String, http_status UInt16, "
+    "attr_keys Array(String), attr_values Array(String)) "
+    "ENGINE = MergeTree() ORDER BY (service, name, start_ns)";
+
+// Appends the span as a RowBinary row of that table.
+void AppendRowBinary(const model::Span& s, std::string* out);
+
+}  // namespace waggle::bench
