@@ -1,5 +1,6 @@
 #include "span_workload.h"
 
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -86,6 +87,40 @@ void AppendRowBinary(const model::Span& s, std::string* o) {
       RbString(o, a.value.string_value);
     }
   }
+}
+
+double LoadClickHouseSpans(const ClickHouse& ch, uint64_t total, int writers,
+                           const std::function<workload::WorkloadOptions(int)>& options_for,
+                           const char* who) {
+  std::string answer;
+  {
+    HttpConnection setup(ch.http);
+    if (setup.Exchange(ClickHouse::Query(kClickHouseSpansTable), &answer) != 200) {
+      std::fprintf(stderr, "%s: CREATE TABLE failed: %.300s\n", who, answer.c_str());
+    }
+  }
+  // A connection per insert: the server closes idle keep-alive connections after 3 s.
+  auto insert = [&](const std::string& rows) {
+    HttpConnection c(ch.http);
+    std::string out;
+    if (c.Exchange(ClickHouse::Query("INSERT INTO spans FORMAT RowBinary", rows), &out) != 200) {
+      std::fprintf(stderr, "%s: insert failed: %.300s\n", who, out.c_str());
+    }
+  };
+  std::vector<std::string> rows(static_cast<size_t>(writers));
+  const auto t0 = Clock::now();
+  GenerateWorkload(total, writers, options_for, [&](int w, std::vector<model::Span>& spans) {
+    for (const model::Span& s : spans) AppendRowBinary(s, &rows[w]);
+    if (rows[w].size() > (64 << 20)) {
+      insert(rows[w]);
+      rows[w].clear();
+    }
+  });
+  for (const std::string& r : rows) {
+    if (!r.empty()) insert(r);
+  }
+  HttpConnection(ch.http).Exchange(ClickHouse::Query("OPTIMIZE TABLE spans FINAL"));
+  return Seconds(Clock::now() - t0);
 }
 
 }  // namespace waggle::bench

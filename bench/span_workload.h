@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "model/span.h"
 #include "workload/generator.h"
 
@@ -33,5 +34,12 @@ inline constexpr const char* kClickHouseSpansTable =
 
 // Appends the span as a RowBinary row of that table.
 void AppendRowBinary(const model::Span& s, std::string* out);
+
+// Creates that table in `ch` and loads GenerateWorkload(total, writers, options_for) into it
+// (RowBinary over HTTP, inserts of 64 MiB, not fsync'd); returns the seconds it took,
+// generation included. Failures are reported on stderr under `who`.
+double LoadClickHouseSpans(const ClickHouse& ch, uint64_t total, int writers,
+                           const std::function<workload::WorkloadOptions(int)>& options_for,
+                           const char* who);
 
 }  // namespace waggle::bench

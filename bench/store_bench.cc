@@ -183,34 +183,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   using Q = waggle::bench::ClickHouse;
-  waggle::bench::HttpConnection setup(ch.http);
-  std::string created;
-  if (setup.Exchange(Q::Query(waggle::bench::kClickHouseSpansTable), &created) != 200) {
-    std::fprintf(stderr, "store_bench: CREATE TABLE failed: %s\n", created.c_str());
-  }
-  // A connection per insert: the server closes idle keep-alive connections after 3 s.
-  auto insert = [&](const std::string& rows) {
-    waggle::bench::HttpConnection c(ch.http);
-    std::string answer;
-    if (c.Exchange(Q::Query("INSERT INTO spans FORMAT RowBinary", rows), &answer) != 200) {
-      std::fprintf(stderr, "store_bench: insert failed: %.300s\n", answer.c_str());
-    }
-  };
-  std::string rb[kWriters];
-  const auto c0 = Clock::now();
-  Generate(total, [&](int w, std::vector<Span>& spans) {
-    for (const Span& s : spans) waggle::bench::AppendRowBinary(s, &rb[w]);
-    if (rb[w].size() > (64 << 20)) {
-      insert(rb[w]);
-      rb[w].clear();
-    }
-  });
-  for (int w = 0; w < kWriters; ++w) {
-    if (!rb[w].empty()) insert(rb[w]);
-  }
-  const double ch_ingest_s = Seconds(Clock::now() - c0);
+  const double ch_ingest_s =
+      waggle::bench::LoadClickHouseSpans(ch, total, kWriters, OptionsFor, "store_bench");
   waggle::bench::HttpConnection query(ch.http);
-  query.Exchange(Q::Query("OPTIMIZE TABLE spans FINAL"));
   std::string body;
   query.Exchange(Q::Query("SELECT count() FROM spans"), &body);
   const uint64_t ch_rows = std::strtoull(body.c_str(), nullptr, 10);

@@ -188,35 +188,8 @@ int main(int argc, char** argv) {
                  clickhouse.c_str());
     return 0;
   }
-  {
-    waggle::bench::HttpConnection setup(ch.http);
-    if (setup.Exchange(Q::Query(waggle::bench::kClickHouseSpansTable), &body) != 200) {
-      std::fprintf(stderr, "xray_query_bench: CREATE TABLE failed: %s\n", body.c_str());
-    }
-  }
-  auto insert = [&](const std::string& rows) {
-    waggle::bench::HttpConnection c(ch.http);
-    std::string answer;
-    if (c.Exchange(Q::Query("INSERT INTO spans FORMAT RowBinary", rows), &answer) != 200) {
-      std::fprintf(stderr, "xray_query_bench: insert failed: %.300s\n", answer.c_str());
-    }
-  };
-  std::string rb[kWriters];
-  waggle::bench::GenerateWorkload(total, kWriters, options_for,
-                                  [&](int w, std::vector<Span>& spans) {
-                                    for (const Span& s : spans) {
-                                      waggle::bench::AppendRowBinary(s, &rb[w]);
-                                    }
-                                    if (rb[w].size() > (64 << 20)) {
-                                      insert(rb[w]);
-                                      rb[w].clear();
-                                    }
-                                  });
-  for (int w = 0; w < kWriters; ++w) {
-    if (!rb[w].empty()) insert(rb[w]);
-  }
+  waggle::bench::LoadClickHouseSpans(ch, total, kWriters, options_for, "xray_query_bench");
   waggle::bench::HttpConnection sql(ch.http);
-  sql.Exchange(Q::Query("OPTIMIZE TABLE spans FINAL"));
   const std::string a = std::to_string(from_ns), b = std::to_string(to_ns);
   const std::string lead = std::to_string(from_ns - 300 * kNs);
   const std::string lag = std::to_string(to_ns + 3600 * kNs);
