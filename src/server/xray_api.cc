@@ -290,6 +290,13 @@ net::HttpResponse Json(rapidjson::StringBuffer& buf) {
 }
 
 // {"<key>": what `write` writes}: the answer of most operations.
+// GroupName or GroupARN, whichever the request names.
+bool GroupKey(const simdjson::dom::object& body, std::string_view* name, std::string_view* arn) {
+  (void)body["GroupName"].get(*name);
+  (void)body["GroupARN"].get(*arn);
+  return !name->empty() || !arn->empty();
+}
+
 template <typename Write>
 net::HttpResponse JsonWith(std::string_view key, Write write) {
   rapidjson::StringBuffer buf;
@@ -480,6 +487,20 @@ std::optional<net::HttpResponse> XRayApi::ReadTimeRange(Call& call, double* star
     return Error(400, "InvalidRequestException", "StartTime and EndTime are required timestamps");
   }
   if (*end < *start) return Error(400, "InvalidRequestException", "EndTime is before StartTime");
+  return std::nullopt;
+}
+
+std::optional<net::HttpResponse> XRayApi::RequireGroupKey(Call& call, std::string_view* name,
+                                                          std::string_view* arn) {
+  if (GroupKey(call.body, name, arn)) return std::nullopt;
+  return Error(400, "InvalidRequestException", "GroupName or GroupARN is required");
+}
+
+std::optional<net::HttpResponse> XRayApi::RefuseNextToken(Call& call) {
+  std::string_view token;
+  if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
+    return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
+  }
   return std::nullopt;
 }
 
@@ -751,11 +772,9 @@ std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, doubl
                                                                const query::filter::Expr* also,
                                                                const TraceFn& each) {
   std::string_view group_name, group_arn;
-  (void)call.body["GroupName"].get(group_name);
-  (void)call.body["GroupARN"].get(group_arn);
   query::filter::Expr filter;  // an AND of the group's filter and `also`; none: every trace
   filter.kind = query::filter::Expr::Kind::kAnd;
-  if (!group_name.empty() || !group_arn.empty()) {
+  if (GroupKey(call.body, &group_name, &group_arn)) {
     auto compiled = groups_->CompiledFilter(group_name, group_arn);
     if (!compiled.ok()) return StatusError(compiled.status());
     filter.children.push_back(std::move(*compiled));
@@ -779,16 +798,11 @@ std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, doubl
 net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
   double start = 0, end = 0;
   if (auto bad = ReadTimeRange(call, &start, &end)) return std::move(*bad);
-  std::string_view token;
-  if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
-    return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
-  }
+  if (auto bad = RefuseNextToken(call)) return std::move(*bad);
   std::string_view group_name, group_arn;
-  (void)call.body["GroupName"].get(group_name);
-  (void)call.body["GroupARN"].get(group_arn);
   std::vector<query::ServiceGraphNode> nodes;
   bool built = false;
-  if ((group_name.empty() || group_name == "Default") && group_arn.empty()) {
+  if (!GroupKey(call.body, &group_name, &group_arn) || groups_->IsDefault(group_name, group_arn)) {
     // Every trace: one column scan, no trace fetched.
     auto scanned = query::ScanServiceGraph(
         reader_, static_cast<int64_t>(std::floor(start)) * kNanosPerSecond,
@@ -829,10 +843,8 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
 net::HttpResponse XRayApi::GetTimeSeriesServiceStatistics(Call& call) {
   double start = 0, end = 0;
   if (auto bad = ReadTimeRange(call, &start, &end)) return std::move(*bad);
-  std::string_view token, selector_text;
-  if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
-    return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
-  }
+  if (auto bad = RefuseNextToken(call)) return std::move(*bad);
+  std::string_view selector_text;
   (void)call.body["EntitySelectorExpression"].get(selector_text);
   if (selector_text.size() > kMaxSelectorLength) {
     return Error(400, "InvalidRequestException",
@@ -918,13 +930,6 @@ void WriteGroup(JsonWriter& w, const XRayGroup& g) {
   w.EndObject();
 }
 
-// GroupName or GroupARN, whichever the request names.
-bool GroupKey(const simdjson::dom::object& body, std::string_view* name, std::string_view* arn) {
-  (void)body["GroupName"].get(*name);
-  (void)body["GroupARN"].get(*arn);
-  return !name->empty() || !arn->empty();
-}
-
 // InsightsConfiguration's two flags, each only when given.
 void ReadInsights(const simdjson::dom::object& body, std::optional<bool>* insights,
                   std::optional<bool>* notifications) {
@@ -971,9 +976,7 @@ net::HttpResponse XRayApi::CreateGroup(Call& call) {
 
 net::HttpResponse XRayApi::GetGroup(Call& call) {
   std::string_view name, arn;
-  if (!GroupKey(call.body, &name, &arn)) {
-    return Error(400, "InvalidRequestException", "GroupName or GroupARN is required");
-  }
+  if (auto bad = RequireGroupKey(call, &name, &arn)) return std::move(*bad);
   auto group = groups_->Get(name, arn);
   if (!group.ok()) return StatusError(group.status());
   return JsonWith("Group", [&](JsonWriter& w) { WriteGroup(w, *group); });
@@ -982,10 +985,7 @@ net::HttpResponse XRayApi::GetGroup(Call& call) {
 net::HttpResponse XRayApi::GetGroups(Call& call) {
   // Every group fits one page (there are at most XRayGroups::kMaxGroups + 1), so NextToken is
   // never returned; a token sent anyway is one we did not issue.
-  std::string_view token;
-  if (call.body["NextToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
-    return Error(400, "InvalidRequestException", "NextToken is not one this server issued");
-  }
+  if (auto bad = RefuseNextToken(call)) return std::move(*bad);
   return JsonWith("Groups", [&](JsonWriter& w) {
     w.StartArray();
     for (const XRayGroup& g : groups_->List()) WriteGroup(w, g);
@@ -995,9 +995,7 @@ net::HttpResponse XRayApi::GetGroups(Call& call) {
 
 net::HttpResponse XRayApi::UpdateGroup(Call& call) {
   std::string_view name, arn;
-  if (!GroupKey(call.body, &name, &arn)) {
-    return Error(400, "InvalidRequestException", "GroupName or GroupARN is required");
-  }
+  if (auto bad = RequireGroupKey(call, &name, &arn)) return std::move(*bad);
   XRayGroups::Update update;
   std::string_view filter;
   if (call.body["FilterExpression"].get(filter) == simdjson::SUCCESS) {
@@ -1011,9 +1009,7 @@ net::HttpResponse XRayApi::UpdateGroup(Call& call) {
 
 net::HttpResponse XRayApi::DeleteGroup(Call& call) {
   std::string_view name, arn;
-  if (!GroupKey(call.body, &name, &arn)) {
-    return Error(400, "InvalidRequestException", "GroupName or GroupARN is required");
-  }
+  if (auto bad = RequireGroupKey(call, &name, &arn)) return std::move(*bad);
   if (Status s = groups_->Delete(name, arn); !s.ok()) return StatusError(s);
   return EmptyJson();
 }

@@ -87,6 +87,12 @@ class XRayApi {
                                 std::string_view limit_code = "InvalidRequestException");
   // StartTime and EndTime; an error answer when they are missing or out of order.
   std::optional<net::HttpResponse> ReadTimeRange(Call& call, double* start, double* end);
+  // An error answer when the request carries a NextToken (operations whose answers are never
+  // paged issue none).
+  std::optional<net::HttpResponse> RefuseNextToken(Call& call);
+  // GroupName or GroupARN, whichever the request names; an error answer when it names neither.
+  std::optional<net::HttpResponse> RequireGroupKey(Call& call, std::string_view* name,
+                                                   std::string_view* arn);
   // The TraceIds of BatchGetTraces and GetTraceGraph (1 to 5 strings), each fetched: `each`
   // gets the id as sent and the trace, or nullptr when the id is malformed, unknown or
   // unreadable (counted in unreadable_traces). An error answer for a bad list.

@@ -51,6 +51,8 @@ class XRayGroups {
 
   // For filter expressions that name groups (query::filter::GroupLookup).
   query::filter::GroupLookup Lookup() const;
+  // Whether the name (or, when it is empty, the ARN) is the built-in Default group's.
+  bool IsDefault(std::string_view name, std::string_view arn) const;
   // A group's filter, compiled (every trace for Default or an empty filter).
   Result<query::filter::Expr> CompiledFilter(std::string_view name, std::string_view arn) const;
 
@@ -64,7 +66,6 @@ class XRayGroups {
   // `pending`: a group about to change, looked up as it will be.
   Result<query::filter::Expr> CompileLocked(std::string_view filter, const XRayGroup* pending) const
       REQUIRES(mu_);
-  bool IsDefault(std::string_view name, std::string_view arn) const;
   Status SaveLocked() REQUIRES(mu_);
   // Saves; when that fails, puts `before` back.
   Status CommitLocked(std::map<std::string, XRayGroup, std::less<>> before) REQUIRES(mu_);
