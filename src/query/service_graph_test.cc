@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/clock.h"
+#include "query/testing/spans.h"
 
 namespace waggle::query {
 namespace {
@@ -11,14 +12,8 @@ using K = model::SpanKind;
 
 model::Span Span(uint64_t id, uint64_t parent, std::string service, std::string name, K kind,
                  double start, double end, uint8_t flags = 0) {
-  model::Span s;
-  s.span_id.value = id;
-  s.parent_span_id.value = parent;
-  s.service = std::move(service);
-  s.name = std::move(name);
+  model::Span s = testing::MakeSpan(id, parent, std::move(service), std::move(name), start, end);
   s.kind = kind;
-  s.start_ns = static_cast<int64_t>(start * 1e9);
-  s.end_ns = static_cast<int64_t>(end * 1e9);
   s.status_flags = flags;
   return s;
 }

@@ -2,19 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "query/testing/spans.h"
 namespace waggle::query {
 namespace {
 
 model::Span Span(uint64_t id, uint64_t parent, std::string service, std::string name,
                  model::SpanKind kind) {
-  model::Span s;
-  s.span_id.value = id;
-  s.parent_span_id.value = parent;
-  s.service = std::move(service);
-  s.name = std::move(name);
+  model::Span s = testing::MakeSpan(id, parent, std::move(service), std::move(name), 1, 2);
   s.kind = kind;
-  s.start_ns = 1'000'000'000;
-  s.end_ns = 2'000'000'000;
   return s;
 }
 

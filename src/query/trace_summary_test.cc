@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include "query/testing/spans.h"
 
 #include "base/clock.h"
 
@@ -10,13 +11,7 @@ namespace waggle::query {
 namespace {
 
 model::Span Span(uint64_t id, uint64_t parent, std::string service, double start, double end) {
-  model::Span s;
-  s.span_id.value = id;
-  s.parent_span_id.value = parent;
-  s.service = std::move(service);
-  s.name = "n";
-  s.start_ns = static_cast<int64_t>(start * 1e6) * 1000;
-  s.end_ns = static_cast<int64_t>(end * 1e6) * 1000;
+  model::Span s = testing::MakeSpan(id, parent, std::move(service), "n", start, end);
   s.from_xray_document = true;  // as the X-Ray parser marks spans of documents
   return s;
 }

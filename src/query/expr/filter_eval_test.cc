@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "query/expr/filter_pushdown.h"
+#include "query/testing/spans.h"
 
 namespace waggle::query::filter {
 namespace {
@@ -12,13 +13,7 @@ using model::AttributeValue;
 
 model::Span Span(uint64_t id, uint64_t parent, std::string service, std::string name, double start,
                  double end) {
-  model::Span s;
-  s.span_id.value = id;
-  s.parent_span_id.value = parent;
-  s.service = std::move(service);
-  s.name = std::move(name);
-  s.start_ns = static_cast<int64_t>(start * 1e6) * 1000;
-  s.end_ns = static_cast<int64_t>(end * 1e6) * 1000;
+  model::Span s = testing::MakeSpan(id, parent, std::move(service), std::move(name), start, end);
   s.from_xray_document = true;
   return s;
 }
