@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "query/testing/spans.h"
+
 namespace waggle::query {
 namespace {
 
