@@ -634,13 +634,24 @@ def node_binary():
 
 
 def node_clients_problem():
-    """Why the Node clients cannot run ('' when they can): no node, or no node_modules."""
+    """Why the Node clients cannot run ('' when they can): no node, or node_modules missing or
+    older than package-lock.json (installed before a client was added), as install-deps judges."""
     fix = "run scripts/install-deps (it installs nodejs and runs `npm ci` in %s)" % NODE_DIR
     if node_binary() is None:
         return "`node` is not on PATH; " + fix
-    if not (NODE_DIR / "node_modules" / ".package-lock.json").is_file():
+    installed = NODE_DIR / "node_modules" / ".package-lock.json"
+    if not installed.is_file():
         return "%s/node_modules is missing; %s" % (NODE_DIR, fix)
+    if installed.stat().st_mtime < (NODE_DIR / "package-lock.json").stat().st_mtime:
+        return "%s/node_modules is older than package-lock.json; %s" % (NODE_DIR, fix)
     return ""
+
+
+def require_node_clients():
+    """Raises AssertionError naming the fix when the Node clients cannot run."""
+    problem = node_clients_problem()
+    if problem:
+        raise AssertionError("the Node.js clients cannot run: " + problem)
 
 
 def node_env(extra=None):

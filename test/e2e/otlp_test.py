@@ -413,9 +413,7 @@ class OtlpServerTestCase(h.ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        problem = h.node_clients_problem()
-        if problem:
-            raise AssertionError("the Node.js clients cannot run: " + problem)
+        h.require_node_clients()
         if not h.waggle_supports_otlp(cls.binary()):
             raise AssertionError("%s serve --help lists no --otlp-http: this binary has no OTLP "
                                  "receiver" % cls.binary())

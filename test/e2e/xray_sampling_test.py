@@ -127,11 +127,7 @@ class NodeSdkCentralizedSampling(h.ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        problem = h.node_clients_problem()
-        if not problem and not (h.NODE_DIR / "node_modules" / "aws-xray-sdk-core").is_dir():
-            problem = "aws-xray-sdk-core is not installed; run scripts/install-deps"
-        if problem:
-            raise AssertionError("the Node.js clients cannot run: " + problem)
+        h.require_node_clients()
         super().setUpClass()
         cls.created = {}
         for priority, (rule, service) in enumerate(
