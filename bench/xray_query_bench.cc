@@ -8,15 +8,19 @@
 //     and callee service, plus the per-service request counts.
 //
 //   build/bench/xray_query_bench --waggle build/waggle [--spans N] [--hours H]
-//       [--clickhouse /usr/sbin/clickhouse-server]
+//       [--clickhouse /usr/sbin/clickhouse-server] [--keep DIR] [--no-clickhouse]
 //
 // The spans are spread over H hours (default 10), so one hour holds about N / H of them.
+// --keep writes the store into DIR and leaves it there, or reuses the store DIR already holds
+// (written by an earlier --keep run with the same --spans and --hours), to time a change to the
+// queries without generating the workload again; --no-clickhouse leaves the reference out.
 
 #include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -81,12 +85,16 @@ int main(int argc, char** argv) {
   double hours = 10;
   std::string binary = "build/waggle";
   std::string clickhouse = "/usr/sbin/clickhouse-server";
+  std::string keep;
+  bool reference = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--spans" && i + 1 < argc) total = std::strtoull(argv[++i], nullptr, 10);
     if (a == "--hours" && i + 1 < argc) hours = std::atof(argv[++i]);
     if (a == "--waggle" && i + 1 < argc) binary = argv[++i];
     if (a == "--clickhouse" && i + 1 < argc) clickhouse = argv[++i];
+    if (a == "--keep" && i + 1 < argc) keep = argv[++i];
+    if (a == "--no-clickhouse") reference = false;
   }
   hours = std::max(1.0, hours);
 
@@ -112,9 +120,10 @@ int main(int argc, char** argv) {
 
   // --- the store, written in-process, then served ------------------------------------------
   char tmpl[] = "/tmp/waggle-query-bench-XXXXXX";
-  const std::string dir = ::mkdtemp(tmpl);
+  const bool reuse = !keep.empty() && std::filesystem::exists(keep + "/bench-written");
+  const std::string dir = keep.empty() ? ::mkdtemp(tmpl) : keep;
   uint64_t written = 0, in_hour = 0;
-  {
+  if (!reuse) {
     columnar::EngineOptions options;
     options.dir = dir;
     auto engine = columnar::Engine::Open(options);
@@ -140,6 +149,16 @@ int main(int argc, char** argv) {
     (void)(*engine)->Maintain();
     written = n.load();
     in_hour = hour.load();
+    if (!keep.empty()) {
+      std::FILE* f = std::fopen((keep + "/bench-written").c_str(), "w");
+      if (f != nullptr) {
+        std::fprintf(f, "%" PRIu64 " %" PRIu64 "\n", written, in_hour);
+        std::fclose(f);
+      }
+    }
+  } else if (std::FILE* f = std::fopen((keep + "/bench-written").c_str(), "r")) {
+    if (std::fscanf(f, "%" SCNu64 " %" SCNu64, &written, &in_hour) != 2) written = in_hour = 0;
+    std::fclose(f);
   }
   waggle::bench::WaggleProcess waggle;
   waggle.data_dir = dir;
@@ -165,7 +184,7 @@ int main(int argc, char** argv) {
   if (status != 200) std::fprintf(stderr, "GetServiceGraph: %d %.300s\n", status, body.c_str());
   const uint64_t waggle_rss = waggle.PeakRssKiB() / 1024;
   waggle.Stop();
-  (void)!std::system(("rm -rf " + dir).c_str());
+  if (keep.empty()) (void)!std::system(("rm -rf " + dir).c_str());
 
   std::printf("xray_query_bench: %" PRIu64 " generated spans over %.0f h, %" PRIu64
               " of them in the hour asked about\n",
@@ -182,6 +201,7 @@ int main(int argc, char** argv) {
               waggle_rss);
 
   // --- reference: ClickHouse ---------------------------------------------------------------
+  if (!reference) return 0;
   waggle::bench::ClickHouse ch;
   if (!ch.Start(clickhouse)) {
     std::fprintf(stderr, "xray_query_bench: clickhouse-server did not start (%s)\n",
