@@ -11,23 +11,12 @@ namespace {
 
 double Seconds(int64_t ns) { return static_cast<double>(ns) / kNanosPerSecond; }
 
-// Counts one request by its outcome: fault, else throttle, else error, else ok.
 void Count(const model::Span& s, RequestStats* stats) {
-  const double seconds = Seconds(s.end_ns - s.start_ns);
-  stats->total_response_time += seconds;
-  if (s.status_flags & model::kStatusFault) {
-    ++stats->fault;
-  } else if (s.status_flags & model::kStatusThrottle) {
-    ++stats->error_throttle;
-  } else if (s.status_flags & model::kStatusError) {
-    ++stats->error_other;
-  } else {
-    ++stats->ok;
-  }
+  stats->Add(s.status_flags, s.end_ns - s.start_ns);
 }
 
 void AddTo(Histogram* h, const model::Span& s) {
-  (*h)[std::round(Seconds(s.end_ns - s.start_ns) * 1000) / 1000] += 1;
+  (*h)[static_cast<double>(HistogramMillis(s.end_ns - s.start_ns)) / 1000] += 1;
 }
 
 void Widen(int64_t* start, int64_t* end, const model::Span& s) {
@@ -36,6 +25,26 @@ void Widen(int64_t* start, int64_t* end, const model::Span& s) {
 }
 
 }  // namespace
+
+void RequestStats::Add(uint8_t status_flags, int64_t duration_ns) {
+  total_response_time += Seconds(duration_ns);
+  if (status_flags & model::kStatusFault) {
+    ++fault;
+  } else if (status_flags & model::kStatusThrottle) {
+    ++error_throttle;
+  } else if (status_flags & model::kStatusError) {
+    ++error_other;
+  } else {
+    ++ok;
+  }
+}
+
+int64_t HistogramMillis(int64_t duration_ns) {
+  // Rounded half away from zero, in integers (exact where the double arithmetic is not).
+  constexpr int64_t kHalf = 500'000, kMilli = 1'000'000;
+  if (duration_ns >= 0) return duration_ns / kMilli + (duration_ns % kMilli >= kHalf);
+  return -(-(duration_ns + 1) / kMilli + ((-(duration_ns + 1)) % kMilli + 1 >= kHalf));
+}
 
 size_t ServiceGraphBuilder::NodeIndex(const ServiceId& id, bool client, bool inferred) {
   auto [it, added] = index_.try_emplace(Key{id, client, inferred}, nodes_.size());

@@ -24,10 +24,15 @@ struct RequestStats {
   int64_t fault = 0;               // 5xx
   double total_response_time = 0;  // seconds
   int64_t total() const { return ok + error_throttle + error_other + fault; }
+  // Counts one request by its outcome: fault, else throttle, else error, else ok.
+  void Add(uint8_t status_flags, int64_t duration_ns);
 };
 
 // Seconds, at millisecond resolution, -> how many.
 using Histogram = std::map<double, int64_t>;
+
+// A duration as a histogram's bucket: whole milliseconds (the bucket's value is this / 1000).
+int64_t HistogramMillis(int64_t duration_ns);
 
 struct ServiceGraphEdge {
   size_t to = 0;  // node index

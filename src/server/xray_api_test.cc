@@ -483,34 +483,57 @@ TEST_F(XRayApiTest, TheServiceGraphOfAScanIsTheGraphOfTheFetchedTraces) {
   workload::WorkloadOptions w;
   w.start_ns = 1795238960LL * kNanosPerSecond;
   w.traces_per_second = 50;
-  model::SpanBatch batch;
-  batch.spans = workload::GenerateSpans(w, 5000);
-  ASSERT_TRUE(store_->Write(batch, storage::Durability::kSync).ok());
+  std::vector<model::Span> spans = workload::GenerateSpans(w, 5000);
 
-  for (auto [from, to] :
-       {std::pair<int64_t, int64_t>{1795238960, 1795239100}, {1795238962, 1795238972}}) {
-    SCOPED_TRACE(from);
-    const int64_t start_ns = from * kNanosPerSecond, end_ns = to * kNanosPerSecond;
-    query::ServiceGraphBuilder fetched;
-    storage::FindTracesRequest find;
-    find.key = storage::TraceTimeKey::kEventTime;
-    find.start_ns = start_ns;
-    find.end_ns = end_ns;
-    find.limit = 100000;
-    auto found = store_->FindTraces(find);
-    ASSERT_TRUE(found.ok());
-    ASSERT_GT(found->traces.size(), 100u);
-    for (const storage::TraceRef& ref : found->traces) {
-      auto trace = store_->FetchTrace(ref.id);
-      ASSERT_TRUE(trace.ok());
-      fetched.Add(query::TraceFacts(std::move(*trace)));
+  auto expect_same = [&] {
+    for (auto [from, to] :
+         {std::pair<int64_t, int64_t>{1795238960, 1795239100}, {1795238962, 1795238972}}) {
+      SCOPED_TRACE(from);
+      const int64_t start_ns = from * kNanosPerSecond, end_ns = to * kNanosPerSecond;
+      query::ServiceGraphBuilder fetched;
+      storage::FindTracesRequest find;
+      find.key = storage::TraceTimeKey::kEventTime;
+      find.start_ns = start_ns;
+      find.end_ns = end_ns;
+      find.limit = 100000;
+      auto found = store_->FindTraces(find);
+      ASSERT_TRUE(found.ok());
+      ASSERT_GT(found->traces.size(), 100u);
+      for (const storage::TraceRef& ref : found->traces) {
+        auto trace = store_->FetchTrace(ref.id);
+        ASSERT_TRUE(trace.ok());
+        fetched.Add(query::TraceFacts(std::move(*trace)));
+      }
+      auto scanned = query::ScanServiceGraph(store_.get(), start_ns, end_ns, 1'000'000);
+      ASSERT_TRUE(scanned.ok()) << scanned.status().ToString();
+      const std::string want = Canonical(std::move(fetched).Finish());
+      EXPECT_NE(want.find("orders|AWS::DynamoDB::Table||inferred"), std::string::npos) << want;
+      EXPECT_EQ(Canonical(*scanned), want);
     }
-    auto scanned = query::ScanServiceGraph(store_.get(), start_ns, end_ns, 1'000'000);
-    ASSERT_TRUE(scanned.ok()) << scanned.status().ToString();
-    const std::string want = Canonical(std::move(fetched).Finish());
-    EXPECT_NE(want.find("orders|AWS::DynamoDB::Table||inferred"), std::string::npos) << want;
-    EXPECT_EQ(Canonical(*scanned), want);
+  };
+  // The scan works out a trace whose rows come as one run of a block at once, and sets the
+  // others aside: so the spans are stored every way a trace can lie. First, in the head only
+  // (not sorted by trace): 3000 spans, the last 2000 of them every other one.
+  model::SpanBatch batch;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (i < 1000 || i % 2 == 0) batch.spans.push_back(spans[i]);
   }
+  ASSERT_TRUE(store_->Write(batch, storage::Durability::kSync).ok());
+  expect_same();
+  // Then in a block: whole traces, and traces whose other spans are still to come.
+  ASSERT_TRUE(store_->SealHead().ok());
+  ASSERT_TRUE(store_->Maintain().ok());
+  ASSERT_GT(store_->stats().blocks, 0u);
+  expect_same();
+  // Then the rest in the head: traces in a block and in the head.
+  batch.spans.clear();
+  for (size_t i = 1001; i < spans.size(); i += 2) batch.spans.push_back(spans[i]);
+  ASSERT_TRUE(store_->Write(batch, storage::Durability::kSync).ok());
+  expect_same();
+  // And then in two blocks.
+  ASSERT_TRUE(store_->SealHead().ok());
+  ASSERT_TRUE(store_->Maintain().ok());
+  expect_same();
   auto tight = query::ScanServiceGraph(store_.get(), 1795238960LL * kNanosPerSecond,
                                        1795239100LL * kNanosPerSecond, 100);
   EXPECT_EQ(tight.status().code(), Status::Code::kResourceExhausted);
