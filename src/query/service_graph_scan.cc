@@ -222,6 +222,11 @@ class MillisHistogram {
       ++other_[ms];
     }
   }
+  void Add(const MillisHistogram& h) {
+    if (h.flat_.size() > flat_.size()) flat_.resize(h.flat_.size());
+    for (size_t ms = 0; ms < h.flat_.size(); ++ms) flat_[ms] += h.flat_[ms];
+    for (const auto& [ms, n] : h.other_) other_[ms] += n;
+  }
   Histogram ToHistogram() const {
     std::map<int64_t, int64_t> all = other_;
     for (size_t ms = 0; ms < flat_.size(); ++ms) {
@@ -332,6 +337,10 @@ class GraphTotals {
     }
     return row;
   }
+
+  // Adds another's totals (over the same string pool) into these, node by node (by id, client,
+  // inferred) and edge by edge. No trace may be added after.
+  void Absorb(const GraphTotals& other);
 
   std::vector<ServiceGraphNode> Finish() &&;
 
@@ -566,6 +575,51 @@ void GraphTotals::AddTrace(Row* spans, size_t count) {
   }
 }
 
+void AddUp(RequestStats* into, const RequestStats& s) {
+  into->ok += s.ok;
+  into->error_throttle += s.error_throttle;
+  into->error_other += s.error_other;
+  into->fault += s.fault;
+  into->total_response_time += s.total_response_time;
+}
+
+void GraphTotals::Absorb(const GraphTotals& other) {
+  std::map<std::tuple<ServiceId, bool, bool>, uint32_t> index;
+  for (uint32_t i = 0; i < nodes_.size(); ++i) {
+    index.emplace(std::tuple(nodes_[i].id, nodes_[i].client, nodes_[i].inferred), i);
+  }
+  std::vector<uint32_t> node_of(other.nodes_.size());
+  for (size_t i = 0; i < other.nodes_.size(); ++i) {
+    const NodeTotals& n = other.nodes_[i];
+    auto [it, added] = index.try_emplace(std::tuple(n.id, n.client, n.inferred), 0);
+    if (added) {
+      it->second = NewNode(n.id, n.name);
+      nodes_.back().client = n.client;
+      nodes_.back().inferred = n.inferred;
+    }
+    node_of[i] = it->second;
+    NodeTotals& to = nodes_[it->second];
+    to.root |= n.root;
+    to.start_ns = std::min(to.start_ns, n.start_ns);
+    to.end_ns = std::max(to.end_ns, n.end_ns);
+    AddUp(&to.stats, n.stats);
+    to.durations.Add(n.durations);
+  }
+  for (const EdgeTotals& e : other.edges_) {
+    EdgeTotals& to = Edge(node_of[e.from], node_of[e.to]);
+    to.start_ns = std::min(to.start_ns, e.start_ns);
+    to.end_ns = std::max(to.end_ns, e.end_ns);
+    AddUp(&to.stats, e.stats);
+    to.response_times.Add(e.response_times);
+    for (uint32_t a : e.aliases) {
+      if (to.aliases.size() < 10 &&
+          std::find(to.aliases.begin(), to.aliases.end(), a) == to.aliases.end()) {
+        to.aliases.push_back(a);
+      }
+    }
+  }
+}
+
 std::vector<ServiceGraphNode> GraphTotals::Finish() && {
   std::vector<ServiceGraphNode> out(nodes_.size());
   for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -791,78 +845,6 @@ void Worker::Consume(const column::ColumnBatch& batch) {
   }
 }
 
-void AddUp(RequestStats* into, const RequestStats& s) {
-  into->ok += s.ok;
-  into->error_throttle += s.error_throttle;
-  into->error_other += s.error_other;
-  into->fault += s.fault;
-  into->total_response_time += s.total_response_time;
-}
-
-void AddUp(Histogram* into, const Histogram& h) {
-  for (const auto& [v, n] : h) (*into)[v] += n;
-}
-
-// Adds the graph `from` into `into`, node by node (by id, client, inferred) and edge by edge.
-void MergeGraph(std::vector<ServiceGraphNode>* into, std::vector<ServiceGraphNode> from) {
-  using Key = std::tuple<const ServiceId*, bool, bool>;
-  auto less = [](const Key& a, const Key& b) {
-    return std::tie(*std::get<0>(a), std::get<1>(a), std::get<2>(a)) <
-           std::tie(*std::get<0>(b), std::get<1>(b), std::get<2>(b));
-  };
-  std::map<Key, size_t, decltype(less)> index(less);
-  into->reserve(into->size() + from.size());  // `index` points into it
-  for (size_t i = 0; i < into->size(); ++i) {
-    const ServiceGraphNode& n = (*into)[i];
-    index.emplace(Key{&n.id, n.client, n.inferred}, i);
-  }
-  std::vector<size_t> node_of(from.size());
-  for (size_t i = 0; i < from.size(); ++i) {
-    ServiceGraphNode& n = from[i];
-    auto it = index.find(Key{&n.id, n.client, n.inferred});
-    if (it != index.end()) {
-      node_of[i] = it->second;
-      continue;
-    }
-    node_of[i] = into->size();
-    ServiceGraphNode& added = into->emplace_back();
-    added.id = n.id;
-    added.client = n.client;
-    added.inferred = n.inferred;
-    index.emplace(Key{&added.id, n.client, n.inferred}, node_of[i]);
-  }
-  for (size_t i = 0; i < from.size(); ++i) {
-    ServiceGraphNode& n = from[i];
-    ServiceGraphNode& to = (*into)[node_of[i]];
-    to.root |= n.root;
-    to.start_ns = std::min(to.start_ns, n.start_ns);
-    to.end_ns = std::max(to.end_ns, n.end_ns);
-    AddUp(&to.stats, n.stats);
-    AddUp(&to.durations, n.durations);
-    AddUp(&to.response_times, n.response_times);
-    for (ServiceGraphEdge& e : n.edges) {
-      const size_t target = node_of[e.to];
-      auto edge = std::find_if(to.edges.begin(), to.edges.end(),
-                               [&](const ServiceGraphEdge& x) { return x.to == target; });
-      if (edge == to.edges.end()) {
-        e.to = target;
-        to.edges.push_back(std::move(e));
-        continue;
-      }
-      edge->start_ns = std::min(edge->start_ns, e.start_ns);
-      edge->end_ns = std::max(edge->end_ns, e.end_ns);
-      AddUp(&edge->stats, e.stats);
-      AddUp(&edge->response_times, e.response_times);
-      for (std::string& a : e.aliases) {
-        if (edge->aliases.size() < 10 &&
-            std::find(edge->aliases.begin(), edge->aliases.end(), a) == edge->aliases.end()) {
-          edge->aliases.push_back(std::move(a));
-        }
-      }
-    }
-  }
-}
-
 }  // namespace
 
 Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, int64_t start_ns,
@@ -993,9 +975,8 @@ Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, 
       first.totals.AddTrace(trace.data(), trace.size());
   }
 
-  std::vector<ServiceGraphNode> graph = std::move(first.totals).Finish();
-  MergeGraph(&graph, std::move(workers[1]->totals).Finish());
-  return graph;
+  first.totals.Absorb(workers[1]->totals);
+  return std::move(first.totals).Finish();
 }
 
 }  // namespace waggle::query
