@@ -74,6 +74,8 @@ int RunCli(int argc, char** argv) {
                                       "Remove spans older than this (720; 0 keeps them)");
   auto* max_disk = serve->add_option("--max-disk-bytes", flags.max_disk_bytes,
                                      "Cap on the store's blocks; the oldest go first (0: none)");
+  auto* head_rows = serve->add_option("--head-max-rows", flags.head_max_rows,
+                                      "Spans held in memory before a block is written (1048576)");
   auto* max_body = serve->add_option("--otlp-max-body-bytes", flags.otlp_max_body_bytes,
                                      "Largest OTLP or events body after decompression (64 MiB)");
 
@@ -131,6 +133,7 @@ int RunCli(int argc, char** argv) {
     if (*max_body) config.otlp_max_body_bytes = flags.otlp_max_body_bytes;
     if (*retention) config.retention_hours = flags.retention_hours;
     if (*max_disk) config.max_disk_bytes = flags.max_disk_bytes;
+    if (*head_rows) config.head_max_rows = flags.head_max_rows;
     if (*keys) {
       auto parsed = ParseApiKeyList(api_keys);
       if (!parsed.ok()) return Fail("--api-keys: " + parsed.status().message());

@@ -62,6 +62,9 @@ std::vector<std::string> SplitList(const std::string& text) {
 Status ServerConfig::Validate() const {
   if (data_dir.empty()) return Status::InvalidArgument("--data-dir is empty");
   if (retention_hours < 0) return Status::InvalidArgument("--retention-hours must be >= 0");
+  if (head_max_rows < 1000 || head_max_rows > (size_t{1} << 26)) {
+    return Status::InvalidArgument("--head-max-rows must be 1000..67108864");
+  }
   const bool have_auth = !aws_credentials.empty();
   WAGGLE_RETURN_IF_ERROR(CheckAddress("--xray-udp", xray_udp, have_auth));
   WAGGLE_RETURN_IF_ERROR(CheckAddress("--xray-tcp", xray_tcp, have_auth));
@@ -170,6 +173,8 @@ Status ApplyYamlFile(const std::string& path, ServerConfig* config) {
         config->retention_hours = v.as<int64_t>();
       else if (key == "max_disk_bytes")
         config->max_disk_bytes = v.as<uint64_t>();
+      else if (key == "head_max_rows")
+        config->head_max_rows = v.as<size_t>();
       else if (key == "otlp") {
         WAGGLE_RETURN_IF_ERROR(ApplyAddresses(v, path, "otlp", "http", &config->otlp_http, "grpc",
                                               &config->otlp_grpc));

@@ -38,8 +38,9 @@ struct ServerConfig {
   std::vector<ApiKey> api_keys;           // when set, OTLP and events need a known x-honeycomb-team
   size_t otlp_max_body_bytes = 64 << 20;  // a request body, after decompression
   size_t otlp_memory_budget_bytes = 512 << 20;  // request bytes in flight before shedding
-  int64_t retention_hours = 720;  // spans older than this are removed (0: kept forever)
-  uint64_t max_disk_bytes = 0;    // blocks past this total are removed, oldest first (0: no cap)
+  int64_t retention_hours = 720;   // spans older than this are removed (0: kept forever)
+  uint64_t max_disk_bytes = 0;     // blocks past this total are removed, oldest first (0: no cap)
+  size_t head_max_rows = 1 << 20;  // spans held in memory before they are written as a block
 
   // Checks every value; the message names the setting at fault.
   Status Validate() const;

@@ -38,16 +38,21 @@ TEST(ServerConfig, NamesTheBadSetting) {
   c = ServerConfig{};
   c.account_id = "12";
   EXPECT_NE(c.Validate().message().find("--account-id"), std::string::npos);
+  c = ServerConfig{};
+  c.head_max_rows = 10;
+  EXPECT_NE(c.Validate().message().find("--head-max-rows"), std::string::npos);
 }
 
 TEST(ServerConfig, YamlThenEnvironmentOverride) {
   std::string path = std::filesystem::temp_directory_path() / "waggle-config-test.yaml";
   std::ofstream(path)
-      << "data_dir: /tmp/w\nxray:\n  udp: 127.0.0.1:3000\n  tcp: 127.0.0.1:3001\n"
+      << "data_dir: /tmp/w\nhead_max_rows: 5000\nxray:\n  udp: 127.0.0.1:3000\n  tcp: "
+         "127.0.0.1:3001\n"
          "aws_credentials:\n  - {access_key_id: AK, secret_access_key: SK, environment: prod}\n";
   ServerConfig c;
   ASSERT_TRUE(ApplyYamlFile(path, &c).ok());
   EXPECT_EQ(c.data_dir, "/tmp/w");
+  EXPECT_EQ(c.head_max_rows, 5000u);
   EXPECT_EQ(c.xray_udp, "127.0.0.1:3000");
   ASSERT_EQ(c.aws_credentials.size(), 1u);
   EXPECT_EQ(c.aws_credentials[0].environment, "prod");

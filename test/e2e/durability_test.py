@@ -7,6 +7,10 @@
   DurabilityPutKill9   3 clients POST /TraceSegments non-stop; kill -9 while requests are in
                        flight, restart, and every acknowledged document is readable byte for
                        byte; 5 kill/restart cycles, all acknowledged documents checked each time
+  DurabilityFlushKill9 the same load with a head of 1000 spans, so heads are sealed and written
+                       as blocks (and the WAL behind them dropped) every few hundred ms; kill -9
+                       once at least 2 flushes happened in the run; 3 cycles, every acknowledged
+                       document read back byte for byte after each restart, from blocks and WAL
   DurabilityUdpKill9   a steady UDP stream; kill -9 mid-stream; at least as many documents are
                        readable after the restart as /metrics counted accepted before the kill
   DurabilityWalDamage  garbage after the last WAL record is cut at start (and counted); a byte
@@ -49,6 +53,8 @@ WAGGLE_BIN = None  # set by main() from --waggle / $WAGGLE_BIN
 VERBOSE = False    # set by main() from -v / WAGGLE_E2E_VERBOSE=1
 
 KILL_CYCLES = 5
+FLUSH_HEAD_ROWS = 1000  # --head-max-rows for DurabilityFlushKill9 (the smallest allowed)
+FLUSH_CYCLES = 3
 PUT_CLIENTS = 3
 PUT_BATCH = 10          # documents per PutTraceSegments request
 LOAD_SECONDS = 1.0      # load before each kill -9, counted from the first acknowledgement
@@ -294,10 +300,10 @@ class TempDirTestCase(h.TempDirTestCase):
 
     workdir_prefix = "waggle-e2e-durability-"
 
-    def start_waggle(self):
+    def start_waggle(self, extra_args=()):
         workdir = self.workdir / self._testMethodName
         workdir.mkdir(parents=True, exist_ok=True)
-        waggle = h.Waggle(WAGGLE_BIN, workdir)
+        waggle = h.Waggle(WAGGLE_BIN, workdir, extra_args=extra_args)
         self.addCleanup(waggle.stop)
         return waggle.start().wait_ready()
 
@@ -383,6 +389,47 @@ class DurabilityPutKill9(TempDirTestCase):
         self.assertGreater(sum(cut_off), 0, "the kills cut off requests in flight: %s" % cut_off)
         traces = read_metrics(waggle.http_url)["waggle_store_traces"]
         self.assertGreaterEqual(traces, len(acknowledged), "waggle_store_traces")
+        self.terminate_cleanly(waggle)
+
+
+class DurabilityFlushKill9(TempDirTestCase):
+
+    def test_acknowledged_documents_survive_kill9_amid_block_flushes(self):
+        waggle = self.start_waggle(["--head-max-rows", str(FLUSH_HEAD_ROWS)])
+        acknowledged = {}
+        for cycle in range(1, FLUSH_CYCLES + 1):
+            load = PutLoad(waggle.xray_port, 100 + cycle).start()
+            self.addCleanup(load.stop)
+
+            def flushed():
+                n = read_metrics(waggle.http_url)["waggle_store_flushes_total"]
+                return n >= 2, n
+            ok, count = h.wait_until(flushed, DATA_TIMEOUT)
+            self.assertTrue(ok, "cycle %d: %s heads written as blocks within %.0f s under load "
+                            "(statuses %s)\n%s" % (cycle, count, DATA_TIMEOUT,
+                                                    dict(load.statuses), waggle.log_tail()))
+            before = read_metrics(waggle.http_url)
+            load.killing()
+            self.kill9(waggle)
+            self.assertTrue(load.join(REQUEST_TIMEOUT + 5),
+                            "cycle %d: the clients did not all end after the kill" % cycle)
+            self.assertEqual([], load.errors_before_kill[:5],
+                             "cycle %d: connection errors before the kill\n%s"
+                             % (cycle, waggle.log_tail()))
+            server_errors = {s: n for s, n in load.statuses.items() if s >= 500}
+            self.assertEqual({}, server_errors, "cycle %d: 5xx answers before the kill\n%s"
+                             % (cycle, waggle.log_tail()))
+            acknowledged.update(load.acknowledged)
+
+            waggle.restart()
+            after = read_metrics(waggle.http_url)
+            self.assert_all_readable(waggle, acknowledged, "after kill -9 number %d" % cycle)
+            report("cycle %d: %d documents acknowledged, %d heads written as blocks before the "
+                   "kill; after the restart %d blocks and %d WAL records replayed; all %d "
+                   "acknowledged so far read back byte for byte",
+                   cycle, len(load.acknowledged), before["waggle_store_flushes_total"],
+                   after["waggle_store_blocks"], after["waggle_store_wal_records_replayed"],
+                   len(acknowledged))
         self.terminate_cleanly(waggle)
 
 
