@@ -326,6 +326,20 @@ class TempDirTestCase(h.TempDirTestCase):
         waggle.kill9()
         h.assert_clean_log(self, waggle)
 
+    def kill9_under(self, load, waggle, cycle):
+        """kill -9 amid `load` (a PutLoad); the clients end, and none saw an error or a 5xx
+        before the kill."""
+        load.killing()
+        self.kill9(waggle)
+        self.assertTrue(load.join(REQUEST_TIMEOUT + 5),
+                        "cycle %d: the clients did not all end after the kill" % cycle)
+        self.assertEqual([], load.errors_before_kill[:5],
+                         "cycle %d: connection errors before the kill\n%s"
+                         % (cycle, waggle.log_tail()))
+        server_errors = {s: n for s, n in load.statuses.items() if s >= 500}
+        self.assertEqual({}, server_errors, "cycle %d: 5xx answers before the kill\n%s"
+                         % (cycle, waggle.log_tail()))
+
     def assert_all_readable(self, waggle, documents, what):
         """Every trace of `documents` ({trace id: text}) reads back as exactly that one
         document, byte for byte."""
@@ -359,18 +373,9 @@ class DurabilityPutKill9(TempDirTestCase):
                                load.errors_before_kill[:3], waggle.log_tail()))
             time.sleep(LOAD_SECONDS)  # the load itself is what this waits for
 
-            load.killing()
-            self.kill9(waggle)
-            self.assertTrue(load.join(REQUEST_TIMEOUT + 5),
-                            "cycle %d: the clients did not all end after the kill" % cycle)
-            self.assertEqual([], load.errors_before_kill[:5],
-                             "cycle %d: connection errors before the kill\n%s"
-                             % (cycle, waggle.log_tail()))
+            self.kill9_under(load, waggle, cycle)
             self.assertEqual(set(range(PUT_CLIENTS)), load.ended_by_error,
                              "cycle %d: every client saw the server go" % cycle)
-            server_errors = {s: n for s, n in load.statuses.items() if s >= 500}
-            self.assertEqual({}, server_errors, "cycle %d: 5xx answers before the kill\n%s"
-                             % (cycle, waggle.log_tail()))
             acknowledged.update(load.acknowledged)
             cut_off.append(load.cut_off)
 
@@ -409,16 +414,7 @@ class DurabilityFlushKill9(TempDirTestCase):
                             "(statuses %s)\n%s" % (cycle, count, DATA_TIMEOUT,
                                                     dict(load.statuses), waggle.log_tail()))
             before = read_metrics(waggle.http_url)
-            load.killing()
-            self.kill9(waggle)
-            self.assertTrue(load.join(REQUEST_TIMEOUT + 5),
-                            "cycle %d: the clients did not all end after the kill" % cycle)
-            self.assertEqual([], load.errors_before_kill[:5],
-                             "cycle %d: connection errors before the kill\n%s"
-                             % (cycle, waggle.log_tail()))
-            server_errors = {s: n for s, n in load.statuses.items() if s >= 500}
-            self.assertEqual({}, server_errors, "cycle %d: 5xx answers before the kill\n%s"
-                             % (cycle, waggle.log_tail()))
+            self.kill9_under(load, waggle, cycle)
             acknowledged.update(load.acknowledged)
 
             waggle.restart()
