@@ -168,6 +168,13 @@ class PosixEnv : public Env {
     return Status::Ok();
   }
 
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return Status::FromErrno("rename " + from + " to " + to, errno);
+    }
+    return Status::Ok();
+  }
+
   Status Truncate(const std::string& path, uint64_t size) override {
     if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
       return Status::FromErrno("truncate " + path, errno);

@@ -55,6 +55,8 @@ class Env {
   // Makes the directory's entries (files created or renamed in it) durable.
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
+  // Renames `from` to `to` in the same directory, replacing `to` (not made durable: SyncDir).
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;

@@ -69,6 +69,15 @@ class FaultEnv : public Env {
     synced_.erase(p);
     return base_->RemoveFile(p);
   }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = synced_.find(from);
+    if (it != synced_.end()) {
+      synced_[to] = it->second;
+      synced_.erase(from);
+    }
+    return base_->RenameFile(from, to);
+  }
   Status Truncate(const std::string& p, uint64_t size) override {
     std::lock_guard<std::mutex> l(mu_);
     auto it = synced_.find(p);

@@ -138,10 +138,19 @@ Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
     auto block = block::Block::Open(env, BlockPath(id));
     if (block.status().code() == Status::Code::kUnimplemented) return block.status();
     if (!block.ok()) {
-      // Its footer is damaged: nothing in it can be found. It is left on disk for a person to
-      // look at, counted, and reported; everything else opens.
-      log::Error("skipping block: {}", block.status().ToString());
+      // Nothing in it can be found. It is counted and reported, and everything else opens.
+      // A damaged block (its footer fails its checks) is set aside under a name no start reads
+      // again, kept for a person to look at; one that failed otherwise (an I/O error) is tried
+      // again at the next start.
       ++corrupt_blocks_;
+      if (block.status().code() != Status::Code::kCorruption) {
+        log::Error("skipping block: {}", block.status().ToString());
+        continue;
+      }
+      const std::string aside = BlockPath(id) + ".damaged";
+      log::Error("setting block aside as {}: {}", aside, block.status().ToString());
+      WAGGLE_RETURN_IF_ERROR(env->RenameFile(BlockPath(id), aside));
+      WAGGLE_RETURN_IF_ERROR(env->SyncDir(blocks_dir));
       continue;
     }
     auto entry = std::make_shared<BlockEntry>();

@@ -204,6 +204,9 @@ class FullDiskEnv : public Env {
   Status CreateDirs(const std::string& d) override { return base()->CreateDirs(d); }
   Status SyncDir(const std::string& d) override { return base()->SyncDir(d); }
   Status RemoveFile(const std::string& p) override { return base()->RemoveFile(p); }
+  Status RenameFile(const std::string& a, const std::string& b) override {
+    return base()->RenameFile(a, b);
+  }
   Status Truncate(const std::string& p, uint64_t s) override { return base()->Truncate(p, s); }
   Result<uint64_t> FileSize(const std::string& p) override { return base()->FileSize(p); }
   bool FileExists(const std::string& p) override { return base()->FileExists(p); }
