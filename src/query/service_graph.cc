@@ -40,10 +40,11 @@ void RequestStats::Add(uint8_t status_flags, int64_t duration_ns) {
 }
 
 int64_t HistogramMillis(int64_t duration_ns) {
-  // Rounded half away from zero, in integers (exact where the double arithmetic is not).
+  // Rounded half away from zero, in integers (exact where the double arithmetic is not). The
+  // quotient is truncated toward zero and the remainder has the duration's sign.
   constexpr int64_t kHalf = 500'000, kMilli = 1'000'000;
-  if (duration_ns >= 0) return duration_ns / kMilli + (duration_ns % kMilli >= kHalf);
-  return -(-(duration_ns + 1) / kMilli + ((-(duration_ns + 1)) % kMilli + 1 >= kHalf));
+  const int64_t rest = duration_ns % kMilli;
+  return duration_ns / kMilli + (rest >= kHalf) - (rest <= -kHalf);
 }
 
 size_t ServiceGraphBuilder::NodeIndex(const ServiceId& id, bool client, bool inferred) {

@@ -18,6 +18,19 @@ model::Span Span(uint64_t id, uint64_t parent, std::string service, std::string 
   return s;
 }
 
+TEST(HistogramMillis, RoundsHalfAwayFromZeroExactly) {
+  EXPECT_EQ(HistogramMillis(0), 0);
+  EXPECT_EQ(HistogramMillis(499'999), 0);
+  EXPECT_EQ(HistogramMillis(500'000), 1);
+  EXPECT_EQ(HistogramMillis(2'003'500'000), 2004);  // 2.0035 s: a double may land either side
+  EXPECT_EQ(HistogramMillis(2'003'499'999), 2003);
+  EXPECT_EQ(HistogramMillis(-499'999), 0);
+  EXPECT_EQ(HistogramMillis(-500'000), -1);
+  EXPECT_EQ(HistogramMillis(-1'500'000), -2);
+  EXPECT_EQ(HistogramMillis(INT64_MAX), 9'223'372'036'855);
+  EXPECT_EQ(HistogramMillis(INT64_MIN), -9'223'372'036'855);
+}
+
 // front -> back (instrumented), front -> "DynamoDB" call on table "t" (inferred).
 storage::TraceData Trace(uint64_t base, double start, uint8_t back_flags, double back_seconds) {
   storage::TraceData t;
