@@ -39,6 +39,14 @@ void RequestStats::Add(uint8_t status_flags, int64_t duration_ns) {
   }
 }
 
+void RequestStats::Add(const RequestStats& other) {
+  ok += other.ok;
+  error_throttle += other.error_throttle;
+  error_other += other.error_other;
+  fault += other.fault;
+  total_response_time += other.total_response_time;
+}
+
 int64_t HistogramMillis(int64_t duration_ns) {
   // Rounded half away from zero, in integers (exact where the double arithmetic is not). The
   // quotient is truncated toward zero and the remainder has the duration's sign.

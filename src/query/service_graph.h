@@ -26,6 +26,8 @@ struct RequestStats {
   int64_t total() const { return ok + error_throttle + error_other + fault; }
   // Counts one request by its outcome: fault, else throttle, else error, else ok.
   void Add(uint8_t status_flags, int64_t duration_ns);
+  // Adds another's counts.
+  void Add(const RequestStats& other);
 };
 
 // Seconds, at millisecond resolution, -> how many.

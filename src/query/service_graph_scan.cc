@@ -265,6 +265,18 @@ void Widen(int64_t* start, int64_t* end, const Row& r) {
   *end = std::max(*end, r.end_ns);
 }
 
+// Counts one request (a span that is not in progress) on a node or an edge.
+void Count(NodeTotals* node, const Row& r) {
+  node->stats.Add(r.status_flags, r.duration_ns());
+  node->durations.Add(HistogramMillis(r.duration_ns()));
+  Widen(&node->start_ns, &node->end_ns, r);
+}
+void Count(EdgeTotals* edge, const Row& r) {
+  edge->stats.Add(r.status_flags, r.duration_ns());
+  edge->response_times.Add(HistogramMillis(r.duration_ns()));
+  Widen(&edge->start_ns, &edge->end_ns, r);
+}
+
 uint64_t Pair(uint32_t a, uint32_t b) { return uint64_t{a} << 32 | b; }
 
 // What a call's inferred node depends on (InferredNode): pool ids, and whether the table,
@@ -313,9 +325,7 @@ class GraphTotals {
     } else {
       id.type = db_system != 0 ? "Database::SQL" : "remote";
     }
-    auto [at, fresh] = inferred_of_id_.try_emplace(std::move(id), inferred_.size());
-    if (fresh) inferred_.push_back({at->first, key[0]});
-    it->second = static_cast<uint32_t>(at->second);
+    it->second = InternInferred(std::move(id), key[0]);
     return last_inferred_ = it->second;
   }
 
@@ -331,9 +341,7 @@ class GraphTotals {
     }
     if (row.inferred != kNone) {
       const auto& [id, name] = other.inferred_[row.inferred];
-      auto [at, fresh] = inferred_of_id_.try_emplace(id, inferred_.size());
-      if (fresh) inferred_.push_back({id, name});
-      row.inferred = static_cast<uint32_t>(at->second);
+      row.inferred = InternInferred(id, name);
     }
     return row;
   }
@@ -345,6 +353,12 @@ class GraphTotals {
   std::vector<ServiceGraphNode> Finish() &&;
 
  private:
+  // The inferred id of a node id (with the pool id of its name).
+  uint32_t InternInferred(ServiceId id, uint32_t name) {
+    auto [at, fresh] = inferred_of_id_.try_emplace(std::move(id), inferred_.size());
+    if (fresh) inferred_.push_back({at->first, name});
+    return static_cast<uint32_t>(at->second);
+  }
   uint32_t NewNode(ServiceId id, uint32_t name) {
     NodeTotals& n = nodes_.emplace_back();
     n.id = std::move(id);
@@ -435,10 +449,7 @@ void GraphTotals::Call(uint32_t from, uint32_t to, const Row& call) {
       std::find(e.aliases.begin(), e.aliases.end(), call.name) == e.aliases.end()) {
     e.aliases.push_back(call.name);
   }
-  if (call.in_progress) return;
-  e.stats.Add(call.status_flags, call.duration_ns());
-  e.response_times.Add(HistogramMillis(call.duration_ns()));
-  Widen(&e.start_ns, &e.end_ns, call);
+  if (!call.in_progress) Count(&e, call);
 }
 
 void GraphTotals::AddTrace(Row* spans, size_t count) {
@@ -526,11 +537,7 @@ void GraphTotals::AddTrace(Row* spans, size_t count) {
     if (!segment_[i]) continue;
     const Row& s = spans[i];
     segment_node_[i] = ServiceNode(service_[i], s.identity);
-    if (s.in_progress) continue;
-    NodeTotals& node = nodes_[segment_node_[i]];
-    node.stats.Add(s.status_flags, s.duration_ns());
-    node.durations.Add(HistogramMillis(s.duration_ns()));
-    Widen(&node.start_ns, &node.end_ns, s);
+    if (!s.in_progress) Count(&nodes_[segment_node_[i]], s);
   }
   if (root != SIZE_MAX) {
     const uint32_t root_node = segment_node_[root];
@@ -539,10 +546,7 @@ void GraphTotals::AddTrace(Row* spans, size_t count) {
     if (!r.in_progress) {
       const uint32_t client = ClientNode(root_node);
       Widen(&nodes_[client].start_ns, &nodes_[client].end_ns, r);
-      EdgeTotals& e = Edge(client, root_node);
-      e.stats.Add(r.status_flags, r.duration_ns());
-      e.response_times.Add(HistogramMillis(r.duration_ns()));
-      Widen(&e.start_ns, &e.end_ns, r);
+      Count(&Edge(client, root_node), r);
     }
   }
   // Edges: a segment whose parent is a span of another segment was called from there; a call
@@ -565,22 +569,9 @@ void GraphTotals::AddTrace(Row* spans, size_t count) {
     if (answered_[i] || segment_[i] || !s.is_call()) continue;
     const uint32_t from = ServiceNode(service_[i], s.identity);
     const uint32_t to = InferredNode(s.inferred);
-    if (!s.in_progress) {
-      NodeTotals& node = nodes_[to];
-      node.stats.Add(s.status_flags, s.duration_ns());
-      node.durations.Add(HistogramMillis(s.duration_ns()));
-      Widen(&node.start_ns, &node.end_ns, s);
-    }
+    if (!s.in_progress) Count(&nodes_[to], s);
     Call(from, to, s);
   }
-}
-
-void AddUp(RequestStats* into, const RequestStats& s) {
-  into->ok += s.ok;
-  into->error_throttle += s.error_throttle;
-  into->error_other += s.error_other;
-  into->fault += s.fault;
-  into->total_response_time += s.total_response_time;
 }
 
 void GraphTotals::Absorb(const GraphTotals& other) {
@@ -602,14 +593,14 @@ void GraphTotals::Absorb(const GraphTotals& other) {
     to.root |= n.root;
     to.start_ns = std::min(to.start_ns, n.start_ns);
     to.end_ns = std::max(to.end_ns, n.end_ns);
-    AddUp(&to.stats, n.stats);
+    to.stats.Add(n.stats);
     to.durations.Add(n.durations);
   }
   for (const EdgeTotals& e : other.edges_) {
     EdgeTotals& to = Edge(node_of[e.from], node_of[e.to]);
     to.start_ns = std::min(to.start_ns, e.start_ns);
     to.end_ns = std::max(to.end_ns, e.end_ns);
-    AddUp(&to.stats, e.stats);
+    to.stats.Add(e.stats);
     to.response_times.Add(e.response_times);
     for (uint32_t a : e.aliases) {
       if (to.aliases.size() < 10 &&
@@ -736,13 +727,17 @@ class Worker {
  public:
   Worker(StringPool* pool, const std::vector<Attribute>* attribute_of, Census* census,
          int64_t start_ns, int64_t end_ns)
-      : pool_(pool),
+      : totals(pool),
+        pool_(pool),
         attribute_of_(*attribute_of),
         census_(*census),
         start_ns_(start_ns),
         end_ns_(end_ns),
-        totals(pool),
         attributes_(attribute_of->size()) {}
+
+  GraphTotals totals;
+  std::vector<Row> set_aside;  // rows of the runs in `runs`
+  std::vector<Run> runs;
 
   void Consume(const column::ColumnBatch& batch);
   // Whether any of the spans overlaps the range (a trace counts when one does).
@@ -762,13 +757,6 @@ class Worker {
   const std::vector<Attribute>& attribute_of_;  // scan column - kFirstAttributeCol -> attribute
   Census& census_;
   int64_t start_ns_, end_ns_;
-
- public:
-  GraphTotals totals;
-  std::vector<Row> set_aside;  // rows of the runs in `runs`
-  std::vector<Run> runs;
-
- private:
   std::vector<Row> rows_;  // the batch's selected rows
   CodeMap service_, name_, peer_, db_system_;
   std::vector<CodeMap> attributes_;
