@@ -32,6 +32,23 @@ struct TraceId {
     static constexpr std::array<uint8_t, 16> kZero{};
     return bytes == kZero;
   }
+  // The largest id (all bytes 0xff).
+  static TraceId Max() {
+    TraceId id;
+    id.bytes.fill(0xff);
+    return id;
+  }
+  // The smallest and the largest id whose first four bytes are `seconds`.
+  static TraceId FirstAt(uint32_t seconds) {
+    TraceId id;
+    for (int i = 0; i < 4; ++i) id.bytes[i] = static_cast<uint8_t>(seconds >> (24 - 8 * i));
+    return id;
+  }
+  static TraceId LastAt(uint32_t seconds) {
+    TraceId id = Max();
+    for (int i = 0; i < 4; ++i) id.bytes[i] = static_cast<uint8_t>(seconds >> (24 - 8 * i));
+    return id;
+  }
   auto operator<=>(const TraceId&) const = default;
 };
 

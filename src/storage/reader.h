@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct FindTracesRequest {
   // requirements); traces_scanned then counts the candidates in the range. Must outlive the
   // call.
   const std::unordered_set<model::TraceId, model::TraceIdHash>* only = nullptr;
+  // Only traces whose stored spans stretch at least this long, from the first start to the
+  // last end (or start, for a span in progress): a filter's lower bound on duration.
+  int64_t min_extent_ns = 0;
 };
 
 struct TraceRef {
@@ -46,6 +50,23 @@ struct FindTracesResult {
   uint64_t traces_scanned = 0;
 };
 
+// The trace ids a search by trace-id time may select: those whose seconds s (the first four
+// bytes) satisfy start_ns <= s * 1e9 < end_ns, as [*first, *last]. False when there are none.
+bool TraceIdTimeBounds(int64_t start_ns, int64_t end_ns, model::TraceId* first,
+                       model::TraceId* last);
+
+// What a fetch returns of each span's attributes (well-known fields, events and links always
+// come): all of them, or only what a reader reads.
+struct FetchOptions {
+  bool all_attributes = true;
+  // When not all: annotations, and attributes of any role whose key is one of these.
+  std::vector<std::string> keys;
+
+  bool Wants(std::string_view key, model::AttributeRole role) const;
+  // Removes from `trace` the attributes not wanted.
+  void Apply(TraceData* trace) const;
+};
+
 // Reads what a Writer stored. Thread-safe. The caller owns everything a read returns.
 class Reader {
  public:
@@ -54,6 +75,12 @@ class Reader {
   // The trace, merged per document and span id. NotFound when no span of it is stored. A trace
   // larger than the store returns at once comes back cut, with limit_exceeded set.
   virtual Result<TraceData> FetchTrace(const model::TraceId& id) = 0;
+
+  // Several traces, each as FetchTrace returns it (NotFound for one not stored) with the
+  // attributes `options` asks for, in the order of `ids`. A store may read what the traces
+  // share (a row group, a page) once for all of them.
+  virtual std::vector<Result<TraceData>> FetchTraces(const std::vector<model::TraceId>& ids,
+                                                     const FetchOptions& options);
 
   // Trace ids in a time range, newest first, a page at a time. Pages are stable under
   // concurrent writes: a page token names a position in the order, not an offset.

@@ -125,6 +125,9 @@ Status Condition::Validate() const {
 
 Status ScanRequest::Validate() const {
   if (start_ns >= end_ns) return Status::InvalidArgument("scan: start must be before end");
+  if (last_trace_id < first_trace_id) {
+    return Status::InvalidArgument("scan: the first trace id must not be after the last");
+  }
   for (const ColumnRef& c : columns) {
     if ((c.kind == ColumnRef::Kind::kString && c.field >= kStringFieldCount) ||
         (c.kind == ColumnRef::Kind::kInt && c.field >= kIntFieldCount)) {
@@ -197,6 +200,18 @@ void Select(const Condition& condition, const column::Vector& values,
         kept += !values.IsNull(row);
       }
       break;
+  }
+  selection->resize(kept);
+}
+
+void SelectTraceIds(const ScanRequest& request, const column::Vector& trace_ids,
+                    column::SelectionVector* selection) {
+  uint32_t* sel = selection->data();
+  size_t kept = 0;
+  for (uint32_t row : *selection) {
+    const model::TraceId& id = trace_ids.trace_ids[row];
+    sel[kept] = row;
+    kept += !(id < request.first_trace_id) && !(request.last_trace_id < id);
   }
   selection->resize(kept);
 }

@@ -9,6 +9,7 @@
 #include "base/status.h"
 #include "column/batch.h"
 #include "model/attribute.h"
+#include "model/ids.h"
 #include "storage/fields.h"
 
 // Scans: the stored spans of a time range as column batches, with the conditions a backend can
@@ -77,9 +78,18 @@ struct ScanRequest {
   // Spans that start in [start_ns, end_ns).
   int64_t start_ns = INT64_MIN;
   int64_t end_ns = INT64_MAX;
+  // And that belong to a trace whose id lies in [first_trace_id, last_trace_id]: a search by
+  // trace-id time names its traces this way, wherever their spans start. Stores keep spans in
+  // trace id order, so this skips row groups exactly.
+  model::TraceId first_trace_id{};
+  model::TraceId last_trace_id = model::TraceId::Max();
   std::vector<ColumnRef> columns;  // what each batch carries, in this order
   std::vector<Condition> where;    // all must hold for a row to be selected
 
+  // Whether the trace id bounds rule out any trace.
+  bool BoundsTraceIds() const {
+    return !first_trace_id.IsZero() || last_trace_id != model::TraceId::Max();
+  }
   Status Validate() const;
 };
 
@@ -109,5 +119,9 @@ using BatchFn = std::function<bool(const column::ColumnBatch& batch)>;
 // holds). The evaluation every backend shares for what it could not skip wholesale.
 void Select(const Condition& condition, const column::Vector& values,
             column::SelectionVector* selection);
+// Narrows `selection` to the rows whose trace id (in `trace_ids`, a trace id vector) lies in
+// the request's trace id bounds.
+void SelectTraceIds(const ScanRequest& request, const column::Vector& trace_ids,
+                    column::SelectionVector* selection);
 
 }  // namespace waggle::storage

@@ -549,22 +549,77 @@ Engine::Parts Engine::Snapshot() const {
 }
 
 Result<TraceData> Engine::FetchTrace(const model::TraceId& id) {
+  return std::move(FetchTraces({id}, FetchOptions{})[0]);
+}
+
+std::vector<Result<TraceData>> Engine::FetchTraces(const std::vector<model::TraceId>& ids,
+                                                   const FetchOptions& options) {
   const Parts parts = Snapshot();
-  const auto& blocks = parts.blocks;
-  const auto& heads = parts.heads;
-  TraceData data;
-  data.id = id;
-  for (const auto& e : blocks) WAGGLE_RETURN_IF_ERROR(e->block->FetchTrace(id, &data));
-  for (const auto& h : heads) {
-    MutexLock lock(&h->mu);
-    auto it = h->traces.find(id);
-    if (it == h->traces.end()) continue;
-    for (uint32_t r : it->second.rows) data.spans.push_back(h->spans.Row(r));
-    data.documents.insert(data.documents.end(), it->second.documents.begin(),
-                          it->second.documents.end());
+  // The distinct ids in order, each with where its data goes.
+  std::vector<TraceData> data(ids.size());
+  std::vector<block::WantedTrace> sorted;
+  sorted.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    data[i].id = ids[i];
+    sorted.push_back({ids[i], &data[i]});
   }
+  // Stable, so that of an id asked twice the first place is kept.
+  std::stable_sort(
+      sorted.begin(), sorted.end(),
+      [](const block::WantedTrace& a, const block::WantedTrace& b) { return a.id < b.id; });
+  sorted.erase(std::unique(sorted.begin(), sorted.end(),
+                           [](const block::WantedTrace& a, const block::WantedTrace& b) {
+                             return a.id == b.id;
+                           }),
+               sorted.end());
+  std::vector<Status> failed(ids.size());  // a read that failed, per trace
+  std::vector<block::WantedTrace> in_block;
+  for (const auto& e : parts.blocks) {
+    in_block.clear();
+    for (const block::WantedTrace& w : sorted) {
+      if (e->block->MayContainTrace(w.id)) in_block.push_back(w);
+    }
+    if (in_block.empty()) continue;
+    Status s = e->block->FetchTraces(in_block, options);
+    if (!s.ok()) {
+      for (const block::WantedTrace& w : in_block)
+        failed[static_cast<size_t>(w.out - data.data())] = s;
+    }
+  }
+  for (const auto& h : parts.heads) {
+    MutexLock lock(&h->mu);
+    for (const block::WantedTrace& w : sorted) {
+      auto it = h->traces.find(w.id);
+      if (it == h->traces.end()) continue;
+      for (uint32_t r : it->second.rows) w.out->spans.push_back(h->spans.Row(r));
+      w.out->documents.insert(w.out->documents.end(), it->second.documents.begin(),
+                              it->second.documents.end());
+    }
+  }
+  std::vector<Result<TraceData>> results;
+  results.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    // An id asked for twice: its data went to its first place.
+    const block::WantedTrace& w = *std::lower_bound(
+        sorted.begin(), sorted.end(), ids[i],
+        [](const block::WantedTrace& x, const model::TraceId& id) { return x.id < id; });
+    const size_t at = static_cast<size_t>(w.out - data.data());
+    if (!failed[at].ok()) {
+      results.push_back(failed[at]);
+      continue;
+    }
+    if (at != i) {
+      results.push_back(results[at]);
+      continue;
+    }
+    results.push_back(Finish(std::move(data[i]), options));
+  }
+  return results;
+}
+
+Result<TraceData> Engine::Finish(TraceData data, const FetchOptions& options) const {
   if (data.spans.empty() && data.documents.empty()) {
-    return Status::NotFound("trace " + id.ToXRay() + " not found");
+    return Status::NotFound("trace " + data.id.ToXRay() + " not found");
   }
   // The first arrivals, up to the byte budget.
   uint64_t budget = options_.max_trace_bytes;
@@ -581,6 +636,7 @@ Result<TraceData> Engine::FetchTrace(const model::TraceId& id) {
     data.limit_exceeded = true;
   }
   Deduplicate(&data);
+  options.Apply(&data);  // the head's spans come whole
   return data;
 }
 
@@ -590,6 +646,11 @@ std::shared_ptr<const std::vector<block::TraceEntry>> Engine::TracesOf(BlockEntr
     auto traces = std::make_shared<std::vector<block::TraceEntry>>();
     Status s = entry->block->ReadTraces(traces.get());
     if (!s.ok()) log::Error("trace table unreadable: {}", s.ToString());
+    // Written in id order; FindTraces looks runs of ids up by bisection.
+    auto by_id = [](const block::TraceEntry& a, const block::TraceEntry& b) { return a.id < b.id; };
+    if (!std::is_sorted(traces->begin(), traces->end(), by_id)) {
+      std::sort(traces->begin(), traces->end(), by_id);
+    }
     entry->traces = std::move(traces);
   }
   return entry->traces;
@@ -599,15 +660,30 @@ Result<FindTracesResult> Engine::FindTraces(const FindTracesRequest& request) {
   const Parts parts = Snapshot();
   const auto& blocks = parts.blocks;
   const auto& heads = parts.heads;
+  // By trace-id time, the ids in the range are one run of each block's sorted trace table.
+  const bool by_id = request.key == TraceTimeKey::kTraceIdTime;
+  model::TraceId first, last;
+  if (by_id && !TraceIdTimeBounds(request.start_ns, request.end_ns, &first, &last)) {
+    first = model::TraceId::Max();  // no id: an empty run
+    last = model::TraceId{};
+  }
   return SelectTraces(request, [&](const auto& emit) NO_THREAD_SAFETY_ANALYSIS {
     for (const auto& e : blocks) {
       const block::BlockMeta& m = e->block->meta();
-      if (request.key == TraceTimeKey::kEventTime &&
-          (m.min_start_ns >= request.end_ns || m.max_end_ns < request.start_ns)) {
+      if (!by_id && (m.min_start_ns >= request.end_ns || m.max_end_ns < request.start_ns)) {
         continue;
       }
-      for (const block::TraceEntry& t : *TracesOf(e.get())) {
-        emit(TracePart{t.id, t.min_start_ns, t.max_end_ns, static_cast<int64_t>(t.seq)});
+      const auto traces = TracesOf(e.get());
+      auto it = traces->begin(), end = traces->end();
+      if (by_id) {
+        auto less = [](const block::TraceEntry& t, const model::TraceId& id) { return t.id < id; };
+        it = std::lower_bound(traces->begin(), traces->end(), first, less);
+        end = std::upper_bound(
+            it, traces->end(), last,
+            [](const model::TraceId& id, const block::TraceEntry& t) { return id < t.id; });
+      }
+      for (; it < end; ++it) {
+        emit(TracePart{it->id, it->min_start_ns, it->max_end_ns, static_cast<int64_t>(it->seq)});
       }
     }
     for (const auto& h : heads) {

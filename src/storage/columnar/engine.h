@@ -81,6 +81,8 @@ class Engine : public Writer, public Reader {
   Status Write(const model::SpanBatch& batch, Durability durability) override;
   Status WriteLogs(const model::LogBatch& batch, Durability durability) override;
   Result<TraceData> FetchTrace(const model::TraceId& id) override;
+  std::vector<Result<TraceData>> FetchTraces(const std::vector<model::TraceId>& ids,
+                                             const FetchOptions& options) override;
   Result<FindTracesResult> FindTraces(const FindTracesRequest& request) override;
   Result<std::vector<model::LogRecord>> FetchLogs(const model::TraceId& id) override;
   Result<ScanStats> Scan(const ScanRequest& request, const BatchFn& consume) override;
@@ -123,6 +125,9 @@ class Engine : public Writer, public Reader {
   // Writes a block file with a new id and opens it.
   Result<std::shared_ptr<BlockEntry>> WriteBlockFile(const block::BlockContents& contents);
   std::shared_ptr<const std::vector<block::TraceEntry>> TracesOf(BlockEntry* entry);
+  // A fetched trace as readers get it: NotFound when nothing of it is stored, else cut to the
+  // byte budget, deduplicated, and with the attributes `options` asks for.
+  Result<TraceData> Finish(TraceData data, const FetchOptions& options) const;
   void BackgroundLoop();
   std::string BlockPath(uint64_t id) const;
 

@@ -22,6 +22,19 @@ bool TableScanner::Scan(const SpanTable& table, size_t lo, size_t hi, column::Co
   std::iota(batch->selection.begin(), batch->selection.end(), 0u);
   std::fill(loaded_.begin(), loaded_.end(), 0);
   stats->rows_examined += m;
+  if (request_.BoundsTraceIds()) {
+    // Head rows are in arrival order: compare each row's trace id.
+    const ColumnRef ref = ColumnRef::TraceId();
+    Vector* v = &trace_scratch_;
+    for (size_t j = 0; j < request_.columns.size(); ++j) {
+      if (request_.columns[j] == ref) {
+        v = &batch->columns[j];
+        loaded_[j] = 1;
+      }
+    }
+    Load(table, ref, lo, hi, v);
+    SelectTraceIds(request_, *v, &batch->selection);
+  }
   for (size_t i = 0; i < plan_.where.size() && !batch->selection.empty(); ++i) {
     Vector* v = &scratch_[i];
     if (plan_.in_batch[i] >= 0) {

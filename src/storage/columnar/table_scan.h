@@ -32,6 +32,7 @@ class TableScanner {
   const ScanPlan& plan_;
   const ScanRequest& request_;
   std::vector<column::Vector> scratch_;
+  column::Vector trace_scratch_;
   std::vector<uint8_t> loaded_;
   std::vector<uint32_t> local_;  // global code -> batch code (kNullCode: not yet seen)
 };

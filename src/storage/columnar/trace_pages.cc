@@ -15,6 +15,7 @@ struct Ordered {
   int64_t key;
   model::TraceId id;
   int64_t time_ns;
+  int64_t min_start_ns = INT64_MAX, max_end_ns = INT64_MIN;  // over the trace's parts
 };
 
 bool Before(const Ordered& a, const Ordered& b) {
@@ -63,16 +64,25 @@ Result<FindTracesResult> SelectTraces(const FindTracesRequest& request,
       o.time_ns = p.max_end_ns;
       o.key = p.arrival;
     }
+    o.min_start_ns = p.min_start_ns;
+    o.max_end_ns = p.max_end_ns;
     auto [it, inserted] = selected.try_emplace(p.id, o);
     if (!inserted) {
-      it->second.key = std::min(it->second.key, o.key);
-      it->second.time_ns = std::max(it->second.time_ns, o.time_ns);
+      Ordered& t = it->second;
+      t.key = std::min(t.key, o.key);
+      t.time_ns = std::max(t.time_ns, o.time_ns);
+      t.min_start_ns = std::min(t.min_start_ns, o.min_start_ns);
+      t.max_end_ns = std::max(t.max_end_ns, o.max_end_ns);
     }
   });
   FindTracesResult result;
-  result.traces_scanned = selected.size();
   std::vector<Ordered> candidates;
   for (const auto& [id, o] : selected) {
+    if (request.min_extent_ns > 0 &&
+        (o.min_start_ns == INT64_MAX || o.max_end_ns - o.min_start_ns < request.min_extent_ns)) {
+      continue;
+    }
+    ++result.traces_scanned;
     if (has_cursor && !Before(cursor, o)) continue;
     candidates.push_back(o);
   }

@@ -152,6 +152,44 @@ TEST_P(StoreConformance, FindTracesKeepsToTheCandidatesGiven) {
   EXPECT_EQ(seen.size(), 7u);
 }
 
+TEST_P(StoreConformance, FindTracesKeepsToTracesThatStretchLongEnough) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const uint32_t base = 1795238000;
+  // Trace i: a span at second base and one starting i seconds later, written apart (so a
+  // store may keep the two in separate parts); trace 9's second span is still in progress
+  // (it reaches its start). 1000 ns more for a complete span's end.
+  for (int part = 0; part < 2; ++part) {
+    model::SpanBatch batch;
+    for (uint8_t i = 0; i < 10; ++i) {
+      const model::TraceId t = MakeTrace(base, i);
+      batch.spans.push_back(part == 0 ? MakeSpan(t, 1, base)
+                                      : MakeSpan(t, 2, base + i, /*in_progress=*/i == 9));
+    }
+    ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
+  }
+  FindTracesRequest req;
+  req.start_ns = int64_t{base} * kNanosPerSecond;
+  req.end_ns = int64_t{base + 1} * kNanosPerSecond;
+  req.limit = 100;
+  auto stretch = [&](int64_t min_extent_ns) {
+    req.min_extent_ns = min_extent_ns;
+    std::set<int> found;
+    auto page = (*store)->FindTraces(req);
+    EXPECT_TRUE(page.ok());
+    if (!page.ok()) return found;
+    EXPECT_EQ(page->traces_scanned, page->traces.size());
+    for (const TraceRef& r : page->traces) found.insert(r.id.bytes[15]);
+    return found;
+  };
+  EXPECT_EQ(stretch(0).size(), 10u);
+  EXPECT_EQ(stretch(7 * kNanosPerSecond), (std::set<int>{7, 8, 9}));
+  EXPECT_EQ(stretch(7 * kNanosPerSecond + 1000), (std::set<int>{7, 8, 9}));
+  EXPECT_EQ(stretch(7 * kNanosPerSecond + 1001), (std::set<int>{8, 9}));
+  EXPECT_EQ(stretch(9 * kNanosPerSecond + 1), (std::set<int>{}));
+}
+
 TEST_P(StoreConformance, EventTimeFindsTracesOverlappingTheRange) {
   TempDir dir;
   auto store = Open(dir.path());
@@ -399,6 +437,94 @@ TEST_P(StoreConformance, EveryFieldOfRandomTracesComesBackAfterReopen) {
   }
 }
 
+// FetchTraces returns what FetchTrace does for each id, in the order asked (an id asked twice,
+// twice; one not stored, NotFound), less the attributes a projection leaves out. Traces are
+// written in two halves, so a store may hold each in two parts.
+TEST_P(StoreConformance, FetchTracesReturnsEachTraceAsFetchTraceDoes) {
+  TempDir dir;
+  std::mt19937_64 rng(12);
+  std::vector<model::TraceId> ids;
+  {
+    auto store = Open(dir.path());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    std::vector<std::vector<model::Span>> traces;
+    for (int t = 0; t < 120; ++t) {
+      traces.push_back(RandomTrace(rng, 1 + rng() % 15));
+      for (size_t i = 0; i < traces.back().size(); ++i) traces.back()[i].span_id.value = i + 1;
+      ids.push_back(traces.back()[0].trace_id);
+    }
+    for (int half = 0; half < 2; ++half) {
+      for (int w = 0; w < 4; ++w) {
+        model::SpanBatch batch;
+        for (size_t t = static_cast<size_t>(w); t < traces.size(); t += 4) {
+          const size_t n = traces[t].size(), mid = n / 2;
+          for (size_t i = half == 0 ? 0 : mid; i < (half == 0 ? mid : n); ++i) {
+            batch.spans.push_back(traces[t][i]);
+          }
+          if (t % 3 == 0) {  // and a document, in each half
+            const std::string json = "{\"t\":" + std::to_string(t) + "}";
+            batch.documents.push_back({ids[t],
+                                       model::SpanId{100 + static_cast<uint64_t>(half)},
+                                       {},
+                                       false,
+                                       false,
+                                       "default",
+                                       json});
+          }
+        }
+        ASSERT_TRUE((*store)->Write(batch, Durability::kBuffered).ok());
+      }
+    }
+  }
+  auto store = Open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::vector<model::TraceId> asked = {ids[7], ids[3], ids[7], RandomTraceId(rng)};
+  for (size_t i = 0; i < ids.size(); i += 5) asked.push_back(ids[i]);
+  FetchOptions projected;
+  projected.all_attributes = false;
+  projected.keys = {"k1", "k4"};
+  for (const FetchOptions& options : {FetchOptions{}, projected}) {
+    SCOPED_TRACE(options.all_attributes ? "all attributes" : "projected");
+    auto got = (*store)->FetchTraces(asked, options);
+    ASSERT_EQ(got.size(), asked.size());
+    size_t attributes = 0, documents = 0;
+    for (size_t i = 0; i < asked.size(); ++i) {
+      auto want = (*store)->FetchTrace(asked[i]);
+      if (!want.ok()) {
+        EXPECT_EQ(got[i].status().code(), want.status().code()) << i;
+        continue;
+      }
+      ASSERT_TRUE(got[i].ok()) << i << ": " << got[i].status().ToString();
+      options.Apply(&*want);
+      ASSERT_EQ(got[i]->spans.size(), want->spans.size()) << i;
+      ASSERT_EQ(got[i]->documents.size(), want->documents.size()) << i;
+      for (size_t d = 0; d < want->documents.size(); ++d) {
+        EXPECT_EQ(got[i]->documents[d].json, want->documents[d].json) << i << "/" << d;
+      }
+      documents += want->documents.size();
+      for (size_t s = 0; s < want->spans.size(); ++s) {
+        EXPECT_EQ(Canonical(got[i]->spans[s]), Canonical(want->spans[s])) << i << "/" << s;
+        attributes += want->spans[s].attributes.size();
+      }
+    }
+    EXPECT_EQ(got[3].status().code(), Status::Code::kNotFound);
+    EXPECT_GT(attributes, 0u);
+    EXPECT_GT(documents, 0u);
+    if (!options.all_attributes) {
+      for (const auto& t : got) {
+        if (!t.ok()) continue;
+        for (const model::Span& s : t->spans) {
+          for (const model::Attribute& a : s.attributes) {
+            EXPECT_TRUE(a.role == model::AttributeRole::kAnnotation || a.key == "k1" ||
+                        a.key == "k4")
+                << a.key;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_P(StoreConformance, ConcurrentWritersAllLand) {
   TempDir dir;
   auto store = Open(dir.path());
@@ -513,6 +639,9 @@ std::string Got(const column::Vector& v, size_t row) {
 
 bool Meets(const model::Span& span, const ScanRequest& request) {
   if (span.start_ns < request.start_ns || span.start_ns >= request.end_ns) return false;
+  if (span.trace_id < request.first_trace_id || request.last_trace_id < span.trace_id) {
+    return false;
+  }
   for (const Condition& c : request.where) {
     const std::string v = Expected(span, c.column);
     const bool missing = c.column.kind == ColumnRef::Kind::kAttribute && v == "-";
@@ -703,6 +832,32 @@ TEST_P(StoreConformance, ScanAppliesTimeRangeAndConditions) {
     ExpectScan(f, r, "an attribute exists");
     r.where = {Condition::Range(k6, 0, INT64_MAX)};
     ExpectScan(f, r, "an int attribute in a range");
+  }
+  {
+    // Trace id bounds: the traces ranked 100th to 200th, with and without a condition (the
+    // trace id is among the columns, as ScanAll asks for it).
+    std::vector<model::TraceId> ids;
+    for (const model::Span& s : f.spans()) ids.push_back(s.trace_id);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    ASSERT_GE(ids.size(), 250u);
+    ScanRequest r;
+    r.first_trace_id = ids[100];
+    r.last_trace_id = ids[200];
+    r.columns = {service};
+    ExpectScan(f, r, "trace id bounds");
+    r.where = {Condition::Range(status, 200, 499)};
+    ExpectScan(f, r, "trace id bounds and a condition");
+    r.first_trace_id = ids[150];
+    r.last_trace_id = ids[152];
+    r.where.clear();
+    ExpectScan(f, r, "three traces");
+    r.first_trace_id = model::TraceId{};
+    r.last_trace_id = ids[2];
+    ExpectScan(f, r, "from the smallest id");
+    std::swap(r.first_trace_id, r.last_trace_id);
+    EXPECT_EQ(f.store()->Scan(r, [](const column::ColumnBatch&) { return true; }).status().code(),
+              Status::Code::kInvalidArgument);
   }
   {
     ScanRequest r;

@@ -68,6 +68,10 @@ class ForwardingStore : public TestStore {
     return s.ok() && after_ ? after_(store_.get()) : s;
   }
   Result<TraceData> FetchTrace(const model::TraceId& id) override { return store_->FetchTrace(id); }
+  std::vector<Result<TraceData>> FetchTraces(const std::vector<model::TraceId>& ids,
+                                             const FetchOptions& options) override {
+    return store_->FetchTraces(ids, options);
+  }
   Result<FindTracesResult> FindTraces(const FindTracesRequest& r) override {
     return store_->FindTraces(r);
   }

@@ -590,18 +590,24 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
 Status Block::FetchTrace(const TraceId& id, TraceData* out) const {
   out->id = id;
   if (!MayContainTrace(id)) return Status::Ok();
+  return FetchTraces({{id, out}}, FetchOptions{});
+}
+
+Status Block::FetchTraces(const std::vector<WantedTrace>& wanted,
+                          const FetchOptions& options) const {
+  auto less = [](const WantedTrace& w, const TraceId& id) { return w.id < id; };
   for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
     const RowGroupMeta& rg = meta_.row_groups[g];
-    if (id < rg.first || rg.last < id) continue;
-    WAGGLE_RETURN_IF_ERROR(ReadTraceRows(g, id, &out->spans));
+    auto lo = std::lower_bound(wanted.begin(), wanted.end(), rg.first, less);
+    auto hi = std::upper_bound(lo, wanted.end(), rg.last,
+                               [](const TraceId& id, const WantedTrace& w) { return id < w.id; });
+    if (lo == hi) continue;
+    WAGGLE_RETURN_IF_ERROR(ReadTracesRows(g, &*lo, static_cast<size_t>(hi - lo), options));
   }
-  std::vector<std::string> payloads;
-  WAGGLE_RETURN_IF_ERROR(ReadPagesFor(meta_.document_pages, id, &payloads));
-  for (const std::string& p : payloads) {
-    Status s = DecodeFragment(p, nullptr, out);
-    if (!s.ok()) return Corrupt(path_ + ": documents: " + s.message());
-  }
-  return Status::Ok();
+  return ReadPagesFor(meta_.document_pages, wanted, [&](size_t i, std::string_view payload) {
+    Status s = DecodeFragment(payload, nullptr, wanted[i].out);
+    return s.ok() ? s : Corrupt(path_ + ": documents: " + s.message());
+  });
 }
 
 Status Block::FetchLogs(const TraceId& id, std::vector<model::LogRecord>* out) const {
@@ -617,14 +623,31 @@ Status Block::FetchLogs(const TraceId& id, std::vector<model::LogRecord>* out) c
 
 Status Block::ReadPagesFor(const std::vector<PageMeta>& pages, const TraceId& id,
                            std::vector<std::string>* payloads) const {
+  return ReadPagesFor(pages, {{id, nullptr}}, [&](size_t, std::string_view payload) {
+    payloads->emplace_back(payload);
+    return Status::Ok();
+  });
+}
+
+Status Block::ReadPagesFor(const std::vector<PageMeta>& pages,
+                           const std::vector<WantedTrace>& wanted,
+                           const std::function<Status(size_t, std::string_view)>& add) const {
   // A trace's records may begin at the end of the page before the first page that starts
-  // with it: begin at the last page that starts below id.
-  auto it = std::lower_bound(pages.begin(), pages.end(), id,
-                             [](const PageMeta& p, const TraceId& v) { return p.first < v; });
-  if (it != pages.begin()) --it;
+  // with it: for each id, from the last page that starts below it.
+  std::vector<size_t> needed;
+  for (const WantedTrace& w : wanted) {
+    auto it = std::lower_bound(pages.begin(), pages.end(), w.id,
+                               [](const PageMeta& p, const TraceId& v) { return p.first < v; });
+    if (it != pages.begin()) --it;
+    for (; it != pages.end() && !(w.id < it->first); ++it) {
+      needed.push_back(static_cast<size_t>(it - pages.begin()));
+    }
+  }
+  std::sort(needed.begin(), needed.end());
+  needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
   std::string raw;
-  for (; it != pages.end() && !(id < it->first); ++it) {
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(it->chunk, &raw));
+  for (size_t p : needed) {
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(pages[p].chunk, &raw));
     std::string_view in = raw;
     while (!in.empty()) {
       TraceId rid;
@@ -632,7 +655,11 @@ Status Block::ReadPagesFor(const std::vector<PageMeta>& pages, const TraceId& id
       if (!GetTraceId(&in, &rid) || !coding::GetLengthPrefixed(&in, &payload)) {
         return Corrupt(path_ + ": truncated page");
       }
-      if (rid == id) payloads->emplace_back(payload);
+      auto w = std::lower_bound(wanted.begin(), wanted.end(), rid,
+                                [](const WantedTrace& x, const TraceId& v) { return x.id < v; });
+      if (w != wanted.end() && w->id == rid) {
+        WAGGLE_RETURN_IF_ERROR(add(static_cast<size_t>(w - wanted.begin()), payload));
+      }
     }
   }
   return Status::Ok();

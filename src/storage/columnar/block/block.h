@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "storage/columnar/block/bloom.h"
 #include "storage/columnar/block/chunk.h"
 #include "storage/columnar/span_table.h"
+#include "storage/reader.h"
 #include "storage/scan.h"
 #include "storage/trace_data.h"
 
@@ -106,6 +108,12 @@ struct BlockMeta {
   uint64_t file_bytes = 0;
 };
 
+// A trace a batched fetch asks a block for, and where its spans and documents go.
+struct WantedTrace {
+  model::TraceId id;
+  TraceData* out = nullptr;
+};
+
 // An open block. Thread-safe.
 class Block {
  public:
@@ -121,6 +129,10 @@ class Block {
 
   // Appends the trace's spans and documents to `out`.
   Status FetchTrace(const model::TraceId& id, TraceData* out) const;
+  // Appends each wanted trace's spans (with the attributes `options` asks for) and documents
+  // to its `out`, reading each row group and page at most once. `wanted` is sorted by id,
+  // each id once.
+  Status FetchTraces(const std::vector<WantedTrace>& wanted, const FetchOptions& options) const;
   Status FetchLogs(const model::TraceId& id, std::vector<model::LogRecord>* out) const;
   // Every row of row group `rg`, appended to `out`.
   Status ReadRowGroup(size_t rg, SpanTable* out) const;
@@ -142,11 +154,16 @@ class Block {
  private:
   Block() = default;
   Status ReadChunkAt(const ChunkRef& ref, std::string* raw) const;
-  // Appends the spans of trace `id` in row group `group`, decoding only its rows.
-  Status ReadTraceRows(size_t group, const model::TraceId& id, std::vector<model::Span>* out) const;
+  // Appends to each of wanted[0, count) (sorted by id) its spans in row group `group`, each
+  // column read once for all of them.
+  Status ReadTracesRows(size_t group, const WantedTrace* wanted, size_t count,
+                        const FetchOptions& options) const;
   Status ReadAllPages(const std::vector<PageMeta>& pages, std::vector<TraceRecord>* out) const;
   Status ReadPagesFor(const std::vector<PageMeta>& pages, const model::TraceId& id,
                       std::vector<std::string>* payloads) const;
+  // The records of wanted[i] in `pages`, handed to add(i, payload); each page read once.
+  Status ReadPagesFor(const std::vector<PageMeta>& pages, const std::vector<WantedTrace>& wanted,
+                      const std::function<Status(size_t, std::string_view)>& add) const;
 
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;

@@ -204,39 +204,55 @@ bool AnyIn(const std::vector<std::string_view>& dict, const std::vector<std::str
 
 }  // namespace
 
-Status Block::ReadTraceRows(size_t group, const model::TraceId& id,
-                            std::vector<model::Span>* out) const {
+Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t count,
+                             const FetchOptions& options) const {
   const size_t m = meta_.row_groups[group].rows;
   std::string raw;
-  // The trace's rows [a, b), from the trace id runs.
-  size_t a = 0, b = 0;
+  // Each wanted trace's rows [a, b) of the group, from the trace id runs (both in id order),
+  // and where its spans begin in its `out`.
+  struct Range {
+    size_t a, b;
+    model::Span* spans;
+  };
+  std::vector<Range> ranges;
   std::vector<TraceRun> runs;
   for (const ColumnMeta& c : meta_.columns) {
     if (c.kind != ColumnKind::kTraceId) continue;
     WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &raw));
     Status s = DecodeTraceRuns(raw, m, &runs);
     if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
-    for (size_t r = 0, at = 0; r < runs.size(); at += runs[r++].rows) {
-      if (runs[r].id == id) {
-        a = at;
-        b = at + runs[r].rows;
-      }
+    size_t w = 0;
+    for (size_t r = 0, at = 0; r < runs.size() && w < count; at += runs[r++].rows) {
+      while (w < count && wanted[w].id < runs[r].id) ++w;
+      if (w == count || wanted[w].id != runs[r].id || runs[r].rows == 0) continue;
+      std::vector<model::Span>& out = wanted[w].out->spans;
+      const size_t first = out.size();
+      out.resize(first + runs[r].rows);
+      for (size_t i = first; i < out.size(); ++i) out[i].trace_id = runs[r].id;
+      ranges.push_back({at, at + runs[r].rows, out.data() + first});
     }
   }
-  if (a == b) return Status::Ok();
-  const size_t first = out->size();
-  out->resize(first + (b - a));
-  model::Span* spans = out->data() + first;
-  for (size_t i = 0; i < b - a; ++i) spans[i].trace_id = id;
-  std::vector<std::array<int64_t, kIntFieldCount>> ints(b - a);
+  if (ranges.empty()) return Status::Ok();
+  const size_t end = ranges.back().b;  // no row past it is needed
+  size_t wanted_rows = 0;
+  for (const Range& g : ranges) wanted_rows += g.b - g.a;
+  std::vector<std::array<int64_t, kIntFieldCount>> ints(wanted_rows);  // per wanted row
   std::vector<int64_t> values, rows;
   std::vector<uint64_t> span_ids, parents;
   std::vector<double> doubles;
   std::vector<std::string_view> dict;
   std::vector<uint32_t> codes;
-  std::vector<std::pair<size_t, std::string_view>> extras;  // row - a, blob
+  std::vector<std::pair<model::Span*, std::string_view>> extras;  // span, blob
+  // Calls each(span, row, k) for every wanted row, the k-th of them.
+  auto for_rows = [&](const auto& each) {
+    size_t k = 0;
+    for (const Range& g : ranges) {
+      for (size_t r = g.a; r < g.b; ++r) each(g.spans[r - g.a], r, k++);
+    }
+  };
   for (const ColumnMeta& c : meta_.columns) {
     if (c.kind == ColumnKind::kTraceId) continue;
+    if (c.kind == ColumnKind::kAttribute && !options.Wants(c.name, c.role)) continue;
     WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &raw));
     std::string_view in = raw;
     Status s;
@@ -245,52 +261,69 @@ Status Block::ReadTraceRows(size_t group, const model::TraceId& id,
         break;
       case ColumnKind::kSpanId:
         s = DecodeSpanIds(in, m, &span_ids);
-        for (size_t r = a; s.ok() && r < b; ++r) spans[r - a].span_id.value = span_ids[r];
+        if (s.ok())
+          for_rows([&](model::Span& sp, size_t r, size_t) { sp.span_id.value = span_ids[r]; });
         break;
       case ColumnKind::kParentId:
-        // Parents refer back within the group: the rows up to b, through the span ids.
+        // Parents refer back within the group: the rows up to the last wanted, through the
+        // span ids.
         if (span_ids.size() != m) {
           s = Status::Corruption("before the span ids");
           break;
         }
-        parents.resize(b);
-        s = DecodeParents(&in, b, span_ids.data(), parents.data());
-        for (size_t r = a; s.ok() && r < b; ++r) spans[r - a].parent_span_id.value = parents[r];
+        parents.resize(end);
+        s = DecodeParents(&in, end, span_ids.data(), parents.data());
+        if (s.ok()) {
+          for_rows(
+              [&](model::Span& sp, size_t r, size_t) { sp.parent_span_id.value = parents[r]; });
+        }
         break;
       case ColumnKind::kString: {
         dict.clear();
         codes.clear();
         s = DecodeStringCodes(&in, m, &dict, &codes);
         const auto f = static_cast<StringField>(c.field);
-        for (size_t r = a; s.ok() && r < b; ++r) StringFieldOf(spans[r - a], f) = dict[codes[r]];
+        if (s.ok()) {
+          for_rows(
+              [&](model::Span& sp, size_t r, size_t) { StringFieldOf(sp, f) = dict[codes[r]]; });
+        }
         break;
       }
       case ColumnKind::kInt:
         values.clear();
         s = DecodeInts(&in, m, &values);
-        for (size_t r = a; s.ok() && r < b; ++r) ints[r - a][c.field] = values[r];
+        if (s.ok())
+          for_rows([&](model::Span&, size_t r, size_t k) { ints[k][c.field] = values[r]; });
         break;
       case ColumnKind::kAttribute:
       case ColumnKind::kExtras: {
         s = DecodeSparseRows(&in, m, &rows);
         if (!s.ok()) break;
-        // Entries [lo, hi) are the trace's.
-        const size_t count = rows.size();
-        const size_t lo = static_cast<size_t>(
-            std::lower_bound(rows.begin(), rows.end(), static_cast<int64_t>(a)) - rows.begin());
-        const size_t hi = static_cast<size_t>(
-            std::lower_bound(rows.begin(), rows.end(), static_cast<int64_t>(b)) - rows.begin());
+        const size_t n = rows.size();
+        // Entry i belongs to the wanted span at its row, if any: walk entries and ranges
+        // together (both in row order).
+        std::vector<std::pair<size_t, model::Span*>> hits;  // entry, span
+        size_t e = 0;
+        for (const Range& g : ranges) {
+          e = static_cast<size_t>(std::lower_bound(rows.begin() + static_cast<ptrdiff_t>(e),
+                                                   rows.end(), static_cast<int64_t>(g.a)) -
+                                  rows.begin());
+          for (; e < n && rows[e] < static_cast<int64_t>(g.b); ++e) {
+            hits.emplace_back(e, &g.spans[static_cast<size_t>(rows[e]) - g.a]);
+          }
+        }
         if (c.kind == ColumnKind::kExtras) {
-          for (size_t i = 0; s.ok() && i < count; ++i) {
+          size_t h = 0;
+          for (size_t i = 0; s.ok() && i < n; ++i) {
             std::string_view blob;
             if (!coding::GetLengthPrefixed(&in, &blob)) s = Status::Corruption("truncated extras");
-            if (i >= lo && i < hi) extras.emplace_back(static_cast<size_t>(rows[i]) - a, blob);
+            if (h < hits.size() && hits[h].first == i) extras.emplace_back(hits[h++].second, blob);
           }
           break;
         }
-        if (lo == hi) break;  // none of the trace's spans has it
-        auto add = [&](size_t i) -> model::AttributeValue& {
-          model::Attribute& at = spans[static_cast<size_t>(rows[i]) - a].attributes.emplace_back();
+        if (hits.empty()) break;  // none of the wanted spans has it
+        auto add = [&](model::Span* sp) -> model::AttributeValue& {
+          model::Attribute& at = sp->attributes.emplace_back();
           at.key = c.name;
           at.role = c.role;
           at.value.type = c.type;
@@ -299,25 +332,31 @@ Status Block::ReadTraceRows(size_t group, const model::TraceId& id,
         if (AttributeValue::IsStringType(c.type)) {
           dict.clear();
           codes.clear();
-          s = DecodeStringCodes(&in, count, &dict, &codes);
-          for (size_t i = lo; s.ok() && i < hi; ++i) add(i).string_value = dict[codes[i]];
+          s = DecodeStringCodes(&in, n, &dict, &codes);
+          for (size_t i = 0; s.ok() && i < hits.size(); ++i) {
+            add(hits[i].second).string_value = dict[codes[hits[i].first]];
+          }
         } else if (c.type == AttributeValue::Type::kDouble) {
           doubles.clear();
-          s = DecodeDoubles(&in, count, &doubles);
-          for (size_t i = lo; s.ok() && i < hi; ++i) add(i).double_value = doubles[i];
+          s = DecodeDoubles(&in, n, &doubles);
+          for (size_t i = 0; s.ok() && i < hits.size(); ++i) {
+            add(hits[i].second).double_value = doubles[hits[i].first];
+          }
         } else {
           values.clear();
-          s = DecodeInts(&in, count, &values);
-          for (size_t i = lo; s.ok() && i < hi; ++i) add(i).int_value = values[i];
+          s = DecodeInts(&in, n, &values);
+          for (size_t i = 0; s.ok() && i < hits.size(); ++i) {
+            add(hits[i].second).int_value = values[hits[i].first];
+          }
         }
         break;
       }
     }
     if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
   }
-  for (size_t i = 0; i < b - a; ++i) SetIntFields(ints[i].data(), &spans[i]);
-  for (const auto& [i, blob] : extras) {
-    if (!SpanTable::DecodeExtras(blob, &spans[i])) {
+  for_rows([&](model::Span& sp, size_t, size_t k) { SetIntFields(ints[k].data(), &sp); });
+  for (const auto& [span, blob] : extras) {
+    if (!SpanTable::DecodeExtras(blob, span)) {
       return Corrupt(path_ + ": undecodable events or links");
     }
   }
@@ -361,8 +400,25 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
       return Status::Ok();
     }
   }
+  // Skip it when none of its traces lies in the trace id bounds.
+  const bool bounded = request.BoundsTraceIds();
+  auto outside = [&](const model::TraceId& first, const model::TraceId& last) {
+    return last < request.first_trace_id || request.last_trace_id < first;
+  };
+  if (bounded && outside(meta_.row_groups.front().first, meta_.row_groups.back().last)) {
+    ++stats->parts_skipped;
+    return Status::Ok();
+  }
   std::vector<int> out_col(request.columns.size());
   for (size_t i = 0; i < request.columns.size(); ++i) out_col[i] = find(request.columns[i]);
+  const ColumnRef trace_ref = ColumnRef::TraceId();
+  const int trace_col = find(trace_ref);
+  if (bounded && trace_col < 0) return Corrupt(path_ + ": no trace id column");
+  int trace_out = -1;
+  for (size_t j = 0; j < request.columns.size(); ++j) {
+    if (request.columns[j] == trace_ref) trace_out = static_cast<int>(j);
+  }
+  Vector trace_scratch;
 
   GroupReader reader(
       meta_, [this](const ChunkRef& r, std::string* raw) { return ReadChunkAt(r, raw); }, path_);
@@ -377,7 +433,8 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
     reader.Start(g);
     // Pass 1: rule the group out by min/max and dictionaries, and note conditions that every
     // row meets.
-    bool skip = false;
+    const RowGroupMeta& rg = meta_.row_groups[g];
+    bool skip = bounded && outside(rg.first, rg.last);
     std::fill(all_pass.begin(), all_pass.end(), 0);
     for (size_t i = 0; i < where.size() && !skip; ++i) {
       const Condition& w = where[i];
@@ -401,6 +458,17 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
     batch.selection.resize(m);
     std::iota(batch.selection.begin(), batch.selection.end(), 0u);
     bool examined = false;
+    if (bounded && (rg.first < request.first_trace_id || request.last_trace_id < rg.last)) {
+      // Part of the group lies outside the bounds: narrow to the rows inside.
+      Vector* v = &trace_scratch;
+      if (trace_out >= 0) {
+        v = &batch.columns[static_cast<size_t>(trace_out)];
+        loaded[static_cast<size_t>(trace_out)] = 1;
+      }
+      WAGGLE_RETURN_IF_ERROR(reader.Load(trace_col, trace_ref, v));
+      SelectTraceIds(request, *v, &batch.selection);
+      examined = true;
+    }
     for (size_t i = 0; i < where.size() && !batch.selection.empty(); ++i) {
       if (all_pass[i]) continue;
       examined = true;

@@ -1,0 +1,48 @@
+#include "storage/reader.h"
+
+#include <algorithm>
+
+#include "base/clock.h"
+
+namespace waggle::storage {
+
+bool TraceIdTimeBounds(int64_t start_ns, int64_t end_ns, model::TraceId* first,
+                       model::TraceId* last) {
+  // The least s with s * 1e9 >= ns, within what four bytes hold (and one past).
+  auto seconds_from = [](int64_t ns) {
+    if (ns <= 0) return int64_t{0};
+    return std::min<int64_t>(int64_t{UINT32_MAX} + 1, (ns - 1) / kNanosPerSecond + 1);
+  };
+  const int64_t from = seconds_from(start_ns);
+  const int64_t to = seconds_from(end_ns);
+  if (from >= to) return false;
+  *first = model::TraceId::FirstAt(static_cast<uint32_t>(from));
+  *last = model::TraceId::LastAt(static_cast<uint32_t>(to - 1));
+  return true;
+}
+
+bool FetchOptions::Wants(std::string_view key, model::AttributeRole role) const {
+  if (all_attributes || role == model::AttributeRole::kAnnotation) return true;
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+void FetchOptions::Apply(TraceData* trace) const {
+  if (all_attributes) return;
+  for (model::Span& s : trace->spans) {
+    std::erase_if(s.attributes, [&](const model::Attribute& a) { return !Wants(a.key, a.role); });
+  }
+}
+
+std::vector<Result<TraceData>> Reader::FetchTraces(const std::vector<model::TraceId>& ids,
+                                                   const FetchOptions& options) {
+  std::vector<Result<TraceData>> traces;
+  traces.reserve(ids.size());
+  for (const model::TraceId& id : ids) {
+    Result<TraceData> t = FetchTrace(id);
+    if (t.ok()) options.Apply(&*t);
+    traces.push_back(std::move(t));
+  }
+  return traces;
+}
+
+}  // namespace waggle::storage
