@@ -4,6 +4,7 @@
 
 #include "query/trace_graph.h"
 #include "query/trace_summary.h"
+#include "storage/reader.h"
 #include "storage/trace_data.h"
 
 namespace waggle::query {
@@ -27,5 +28,11 @@ class TraceFacts {
   mutable std::optional<TraceSummary> summary_;
   mutable std::optional<TraceGraph> graph_;
 };
+
+// What a fetch must return of a trace for TraceFacts (its segments, summary and graph) and the
+// filter evaluation over it: annotations and the attribute keys they read (besides the
+// well-known fields, events and links, which always come). Code there that reads another
+// attribute adds its key to this list.
+storage::FetchOptions FactsFetchOptions();
 
 }  // namespace waggle::query

@@ -1,6 +1,7 @@
 #include "query/trace_search.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "query/expr/filter_eval.h"
 
@@ -8,17 +9,19 @@ namespace waggle::query {
 
 Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
                                                  const std::vector<filter::SpanRequirement>& reqs,
-                                                 int64_t start_ns, int64_t end_ns) {
+                                                 const storage::ScanRequest& range) {
   if (reqs.empty()) return std::optional<TraceIdSet>();
   std::optional<TraceIdSet> kept;
   for (const filter::SpanRequirement& req : reqs) {
     TraceIdSet met;
-    for (const storage::Condition& condition : req.any_of) {
+    for (const std::vector<storage::Condition>& conditions : req.any_of) {
       storage::ScanRequest scan;
-      scan.start_ns = start_ns;
-      scan.end_ns = end_ns;
+      scan.start_ns = range.start_ns;
+      scan.end_ns = range.end_ns;
+      scan.first_trace_id = range.first_trace_id;
+      scan.last_trace_id = range.last_trace_id;
       scan.columns = {storage::ColumnRef::TraceId()};
-      scan.where = {condition};
+      scan.where = conditions;
       auto stats = reader->Scan(scan, [&](const column::ColumnBatch& batch) {
         const std::vector<model::TraceId>& ids = batch.columns[0].trace_ids;
         for (uint32_t row : batch.selection) {
@@ -40,19 +43,61 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
   return kept;
 }
 
+std::optional<storage::ScanRequest> CandidateRange(const storage::FindTracesRequest& find) {
+  storage::ScanRequest range;
+  if (find.key == storage::TraceTimeKey::kTraceIdTime) {
+    if (!storage::TraceIdTimeBounds(find.start_ns, find.end_ns, &range.first_trace_id,
+                                    &range.last_trace_id)) {
+      return std::nullopt;
+    }
+    return range;
+  }
+  range.start_ns =
+      find.start_ns > INT64_MIN + kSpanLeadNs ? find.start_ns - kSpanLeadNs : INT64_MIN;
+  range.end_ns = find.end_ns < INT64_MAX - kSpanLagNs ? find.end_ns + kSpanLagNs : INT64_MAX;
+  return range;
+}
+
+namespace {
+
+// Traces fetched at least together, and at least for two threads to share.
+constexpr size_t kMinFetch = 16;
+
+// Traces refs[from, from + n), fetched in two halves on two threads when there are enough.
+std::vector<Result<storage::TraceData>> Fetch(storage::Reader* reader,
+                                              const std::vector<storage::TraceRef>& refs,
+                                              size_t from, size_t n,
+                                              const storage::FetchOptions& options) {
+  std::vector<model::TraceId> ids(n);
+  for (size_t k = 0; k < n; ++k) ids[k] = refs[from + k].id;
+  if (n < kMinFetch) return reader->FetchTraces(ids, options);
+  std::vector<model::TraceId> later(ids.begin() + static_cast<ptrdiff_t>(n / 2), ids.end());
+  ids.resize(n / 2);
+  std::vector<Result<storage::TraceData>> second;
+  std::thread helper([&] { second = reader->FetchTraces(later, options); });
+  std::vector<Result<storage::TraceData>> first = reader->FetchTraces(ids, options);
+  helper.join();
+  for (auto& t : second) first.push_back(std::move(t));
+  return first;
+}
+
+}  // namespace
+
 Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearchRequest& request,
                                        const FoundTraceFn& found) {
   TraceSearchResult result;
   storage::FindTracesRequest find = request.find;
   std::optional<TraceIdSet> candidates;
   if (request.filter != nullptr) {
-    WAGGLE_ASSIGN_OR_RETURN(
-        candidates,
-        FindCandidates(
-            reader, filter::Requirements(*request.filter),
-            find.start_ns > INT64_MIN + kSpanLeadNs ? find.start_ns - kSpanLeadNs : INT64_MIN,
-            find.end_ns < INT64_MAX - kSpanLagNs ? find.end_ns + kSpanLagNs : INT64_MAX));
+    const std::optional<storage::ScanRequest> range = CandidateRange(find);
+    if (range) {
+      WAGGLE_ASSIGN_OR_RETURN(
+          candidates, FindCandidates(reader, filter::Requirements(*request.filter), *range));
+    } else {
+      candidates.emplace();  // no trace lies in the range
+    }
     if (candidates) find.only = &*candidates;
+    find.min_extent_ns = std::max(find.min_extent_ns, filter::MinTraceExtentNs(*request.filter));
   }
   const size_t page_size = std::max<size_t>(1, request.page_size);
   // Walk the store's pages until this page is full or enough traces were examined; the next
@@ -69,14 +114,24 @@ Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearc
     if (first) result.traces_processed = page.traces_scanned;
     first = false;
     std::string resume = page.next_page_token;
+    std::vector<Result<storage::TraceData>> fetched;  // traces [fetched_from, + size)
+    size_t fetched_from = 0;
     for (size_t i = 0; i < page.traces.size(); ++i) {
       if (result.selected == page_size) {
         resume = page.traces[i - 1].resume_token;
         break;
       }
+      if (i == fetched_from + fetched.size()) {
+        // The next traces together: as many as the page still has room for, and a few more
+        // in case some fail the filter.
+        const size_t n =
+            std::min(std::max(page_size - result.selected, kMinFetch), page.traces.size() - i);
+        fetched = Fetch(reader, page.traces, i, n, request.fetch);
+        fetched_from = i;
+      }
       const storage::TraceRef& ref = page.traces[i];
       ++result.examined;
-      auto data = reader->FetchTrace(ref.id);
+      Result<storage::TraceData>& data = fetched[i - fetched_from];
       if (!data.ok()) {
         // Gone since the index was read (NotFound), or damaged on disk: counted, left out.
         if (data.status().code() != Status::Code::kNotFound) ++result.unreadable;

@@ -20,23 +20,32 @@ namespace waggle::query {
 
 using TraceIdSet = std::unordered_set<model::TraceId, model::TraceIdHash>;
 
-// How far a trace's spans may start from the time that places the trace in a range: a
-// candidate scan covers [start - kSpanLead, end + kSpanLag).
+// How far a trace's spans may start from the time that places the trace in a range, when
+// that is event time: a candidate scan covers [start - kSpanLead, end + kSpanLag). (By
+// trace-id time the scan names the traces by their ids instead.)
 inline constexpr int64_t kSpanLeadNs = int64_t{5} * 60 * 1'000'000'000;
 inline constexpr int64_t kSpanLagNs = int64_t{60} * 60 * 1'000'000'000;
 
-// The traces with spans starting in [start_ns, end_ns) that meet every requirement (each by
-// some span). nullopt when there are no requirements, or the store cannot scan: then every
-// trace is a candidate.
+// The traces with spans in `range` (its time range and trace id bounds; its columns and
+// conditions are not read) that meet every requirement, each by some span. nullopt when there
+// are no requirements, or the store cannot scan: then every trace is a candidate.
 Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
                                                  const std::vector<filter::SpanRequirement>& reqs,
-                                                 int64_t start_ns, int64_t end_ns);
+                                                 const storage::ScanRequest& range);
+
+// The spans a search of `find` may select: by trace-id time, the traces whose ids carry a
+// second in the range; by event time, the spans starting in the range widened by the lead and
+// lag above. nullopt when no trace can lie in the range.
+std::optional<storage::ScanRequest> CandidateRange(const storage::FindTracesRequest& find);
 
 struct TraceSearchRequest {
   storage::FindTracesRequest find;       // range, time key, page token; limit is ignored
   const filter::Expr* filter = nullptr;  // null: every trace
   size_t page_size = 100;                // traces selected at most per page
   size_t max_examined = 2000;            // traces fetched at most per page
+  // What each fetched trace carries: everything by default; FactsFetchOptions() when the
+  // consumer reads only a trace's summary and graph.
+  storage::FetchOptions fetch;
 };
 
 struct TraceSearchResult {

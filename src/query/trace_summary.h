@@ -24,6 +24,7 @@ struct ServiceId {
 struct AnnotationValue {
   model::AttributeValue value;
   std::vector<ServiceId> service_ids;
+  bool operator==(const AnnotationValue&) const = default;
 };
 
 // One entity on the path to a root cause: a segment or subsegment, by name.
@@ -32,6 +33,7 @@ struct RootCauseEntity {
   std::vector<std::pair<std::string, std::string>> exceptions;  // (type, message)
   bool remote = false;  // a call to another service (a client span)
   double coverage = 0;  // response time only: share of the root's response time
+  bool operator==(const RootCauseEntity&) const = default;
 };
 
 // A service on the path to a root cause, with its entities from its segment down.
@@ -39,12 +41,14 @@ struct RootCauseService {
   ServiceId id;
   std::vector<RootCauseEntity> entity_path;
   bool inferred = false;
+  bool operator==(const RootCauseService&) const = default;
 };
 
 // Where a fault, an error or the response time of a trace comes from.
 struct RootCause {
   std::vector<RootCauseService> services;
   bool client_impacting = false;  // the root segment itself has the fault / error
+  bool operator==(const RootCause&) const = default;
 };
 
 struct TraceSummary {
@@ -59,6 +63,7 @@ struct TraceSummary {
   struct Http {
     std::string url, method, user_agent, client_ip;
     int32_t status = 0;
+    bool operator==(const Http&) const = default;
   } http;  // of the root segment
   std::map<std::string, std::vector<AnnotationValue>> annotations;
   std::vector<std::pair<std::string, std::vector<ServiceId>>> users;
@@ -73,6 +78,7 @@ struct TraceSummary {
   std::vector<RootCause> error_root_causes;
   std::vector<RootCause> response_time_root_causes;
   int64_t revision = 0;  // how many documents the trace holds
+  bool operator==(const TraceSummary&) const = default;
 };
 
 // The service a span belongs to, as X-Ray names it.

@@ -630,6 +630,7 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
   if (call.body["NextToken"].get(token) == simdjson::SUCCESS) req.page_token = std::string(token);
   search.page_size = options_.summaries_page_size;
   search.max_examined = options_.summaries_max_examined;
+  search.fetch = query::FactsFetchOptions();  // summaries read no other attribute
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -788,6 +789,7 @@ std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, doubl
   // One page holding the whole window (up to service_graph_max_traces), so the filter's
   // candidate scans run once.
   search.page_size = search.max_examined = options_.service_graph_max_traces;
+  search.fetch = query::FactsFetchOptions();  // graphs and statistics read no other attribute
   auto page =
       query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t) { each(t); });
   if (!page.ok()) return Error(500, "InternalFailure", page.status().message());

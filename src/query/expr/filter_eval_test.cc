@@ -215,19 +215,69 @@ TEST_F(FilterEval, RequirementsAreMetByTheTracesSelected) {
   };
   auto fault = req(R"(fault AND service("Scores") AND annotation.age >= 30 AND user = "bob")");
   ASSERT_EQ(fault.size(), 4u);
-  EXPECT_EQ(fault[0].any_of[0].column, storage::ColumnRef::Of(storage::IntField::kStatusFlags));
-  EXPECT_EQ(fault[0].any_of[0].lo, model::kStatusFault);
+  EXPECT_EQ(fault[0].any_of[0][0].column, storage::ColumnRef::Of(storage::IntField::kStatusFlags));
+  EXPECT_EQ(fault[0].any_of[0][0].lo, model::kStatusFault);
   ASSERT_EQ(fault[1].any_of.size(), 3u);  // service, peer or name "Scores"
-  EXPECT_EQ(fault[1].any_of[1].column, storage::ColumnRef::Of(storage::StringField::kPeer));
-  EXPECT_EQ(fault[2].any_of[0].lo, 30);
-  EXPECT_EQ(fault[2].any_of[0].hi, INT64_MAX);
-  EXPECT_EQ(fault[3].any_of[0].values, std::vector<std::string>{"bob"});
-  EXPECT_EQ(req("responsetime > 5")[0].any_of[0].lo, 5'000'000'000);
+  EXPECT_EQ(fault[1].any_of[1][0].column, storage::ColumnRef::Of(storage::StringField::kPeer));
+  EXPECT_EQ(fault[2].any_of[0][0].lo, 30);
+  EXPECT_EQ(fault[2].any_of[0][0].hi, INT64_MAX);
+  EXPECT_EQ(fault[3].any_of[0][0].values, std::vector<std::string>{"bob"});
+  EXPECT_EQ(req("responsetime > 5")[0].any_of[0][0].lo, 5'000'000'000);
   EXPECT_TRUE(req("!fault").empty());
   EXPECT_TRUE(req("ok OR fault").empty());  // `ok` pushes nothing, so neither can the OR
   EXPECT_EQ(req("http.status = 500 OR http.status = 502")[0].any_of.size(), 2u);
+  // Braces ask it of the same span: a segment of Scores that faulted and took 1 s or more.
+  auto braced = req(R"(service("Scores") { fault AND responsetime >= 1 AND !ok })");
+  ASSERT_EQ(braced.size(), 1u);
+  ASSERT_EQ(braced[0].any_of.size(), 3u);
+  for (const auto& alt : braced[0].any_of) {
+    ASSERT_EQ(alt.size(), 3u);
+    EXPECT_EQ(alt[1].column, storage::ColumnRef::Of(storage::IntField::kStatusFlags));
+    EXPECT_EQ(alt[2].column, storage::ColumnRef::Of(storage::IntField::kDurationNs));
+    EXPECT_EQ(alt[2].lo, 1'000'000'000);
+  }
+  EXPECT_EQ(braced[0].any_of[0][0].column, storage::ColumnRef::Of(storage::StringField::kService));
+  // An edge's braces read the caller's calls: spans of the caller's service.
+  auto edge = req(R"(edge("Scores", "api") { http.status = 503 })");
+  ASSERT_EQ(edge.size(), 2u);
+  ASSERT_EQ(edge[0].any_of.size(), 1u);
+  ASSERT_EQ(edge[0].any_of[0].size(), 2u);
+  EXPECT_EQ(edge[0].any_of[0][0].values, std::vector<std::string>{"Scores"});
+  EXPECT_EQ(edge[0].any_of[0][1].lo, 503);
+  EXPECT_EQ(edge[1].any_of.size(), 3u);  // the callee, named any way
+  // No named service: the braces' conditions on some span.
+  auto any_service = req(R"(service() { error })");
+  ASSERT_EQ(any_service.size(), 1u);
+  EXPECT_EQ(any_service[0].any_of[0][0].lo, model::kStatusError);
   EXPECT_TRUE(req("http.status < 500").empty());  // an absent status would match too
   EXPECT_TRUE(req(R"(http.url CONTAINS "x")").empty());
+}
+
+TEST_F(FilterEval, MinTraceExtentComesFromDurationAndResponseTimeBounds) {
+  auto extent = [](std::string_view text) {
+    auto e = Parse(text);
+    EXPECT_TRUE(e.ok()) << text;
+    return e.ok() ? MinTraceExtentNs(*e) : -1;
+  };
+  EXPECT_EQ(extent("duration > 0.1"), 99'999'999);
+  EXPECT_EQ(extent("fault AND responsetime >= 2 AND duration > 1"), 1'999'999'999);
+  EXPECT_EQ(extent("duration > 3 OR responsetime > 1"), 999'999'999);
+  EXPECT_EQ(extent("duration > 3 OR fault"), 0);  // the fault branch asks no length
+  EXPECT_EQ(extent("duration < 3"), 0);
+  EXPECT_EQ(extent("!(duration > 3)"), 0);
+  EXPECT_EQ(extent(R"(service("a") { duration > 3 })"), 0);  // one segment's, not the trace's
+  // The game trace (6.5 s from first start to last end) reaches each bound it matches.
+  for (const char* text : {"duration > 6", "responsetime >= 6.5", "duration = 6.5"}) {
+    auto e = Parse(text);
+    ASSERT_TRUE(e.ok());
+    EXPECT_TRUE(Matches(*e, facts_)) << text;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (const model::Span& s : facts_.trace().spans) {
+      lo = std::min(lo, s.start_ns);
+      hi = std::max({hi, s.start_ns, s.end_ns});
+    }
+    EXPECT_GE(hi - lo, MinTraceExtentNs(*e)) << text;
+  }
 }
 
 }  // namespace

@@ -9,14 +9,21 @@
 // (Reader::Scan), so that only candidate traces are fetched and evaluated whole.
 namespace waggle::query::filter {
 
-// Some span of the trace meets one of `any_of`.
+// Some span of the trace meets every condition of one of `any_of` (a scan's `where` each).
 struct SpanRequirement {
-  std::vector<storage::Condition> any_of;
+  std::vector<std::vector<storage::Condition>> any_of;
 };
 
 // Requirements every trace the (group-resolved) expression selects meets, each by some span;
 // necessary, not sufficient: the expression is still evaluated on each candidate. Empty when
-// the expression names nothing a store can check.
+// the expression names nothing a store can check. What braces ask of one service's segments
+// or one edge's calls is asked of the same span: `service("a") { fault }` needs a span of
+// "a" with the fault flag, not a span of "a" and some faulty span.
 std::vector<SpanRequirement> Requirements(const Expr& expr);
+
+// A length every trace the expression selects reaches (its last span end, or in-progress
+// span start, minus its first span start; at least its duration and its response time): from
+// `duration` and `responsetime` lower bounds the expression requires. 0 when none.
+int64_t MinTraceExtentNs(const Expr& expr);
 
 }  // namespace waggle::query::filter
