@@ -1,6 +1,8 @@
 #include "query/trace_search.h"
 
 #include <algorithm>
+#include <atomic>
+#include <iterator>
 #include <thread>
 
 #include "query/expr/filter_eval.h"
@@ -11,36 +13,71 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
                                                  const std::vector<filter::SpanRequirement>& reqs,
                                                  const storage::ScanRequest& range) {
   if (reqs.empty()) return std::optional<TraceIdSet>();
-  std::optional<TraceIdSet> kept;
-  for (const filter::SpanRequirement& req : reqs) {
-    TraceIdSet met;
-    for (const std::vector<storage::Condition>& conditions : req.any_of) {
+  // A scan per alternative of each requirement, two threads taking them in turn; each
+  // collects the ids of the traces with a span that meets its conditions, in order of
+  // arrival (a store's rows come by trace, so an id repeats only right after itself).
+  struct Job {
+    size_t req;
+    const std::vector<storage::Condition>* where;
+    std::vector<model::TraceId> ids;
+    Status status;
+  };
+  std::vector<Job> jobs;
+  for (size_t r = 0; r < reqs.size(); ++r) {
+    for (const auto& conditions : reqs[r].any_of) jobs.push_back({r, &conditions, {}, {}});
+  }
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t j; (j = next.fetch_add(1)) < jobs.size();) {
+      Job& job = jobs[j];
       storage::ScanRequest scan;
       scan.start_ns = range.start_ns;
       scan.end_ns = range.end_ns;
       scan.first_trace_id = range.first_trace_id;
       scan.last_trace_id = range.last_trace_id;
       scan.columns = {storage::ColumnRef::TraceId()};
-      scan.where = conditions;
+      scan.where = *job.where;
       auto stats = reader->Scan(scan, [&](const column::ColumnBatch& batch) {
         const std::vector<model::TraceId>& ids = batch.columns[0].trace_ids;
         for (uint32_t row : batch.selection) {
-          // After the first requirement only traces still in play are worth keeping.
-          if (!kept || kept->count(ids[row])) met.insert(ids[row]);
+          if (job.ids.empty() || job.ids.back() != ids[row]) job.ids.push_back(ids[row]);
         }
         return true;
       });
-      if (!stats.ok()) {
-        if (stats.status().code() == Status::Code::kUnimplemented) {
-          return std::optional<TraceIdSet>();
-        }
-        return stats.status();
-      }
+      job.status = stats.status();
     }
-    kept = std::move(met);
-    if (kept->empty()) break;
+  };
+  if (jobs.size() > 1) {
+    std::thread helper(work);
+    work();
+    helper.join();
+  } else {
+    work();
   }
-  return kept;
+  for (const Job& job : jobs) {
+    if (job.status.code() == Status::Code::kUnimplemented) return std::optional<TraceIdSet>();
+    if (!job.status.ok()) return job.status;
+  }
+  // Each requirement: the union of its alternatives' traces; the candidates: the
+  // intersection of the requirements'.
+  std::vector<model::TraceId> kept, met, both;
+  for (size_t r = 0; r < reqs.size(); ++r) {
+    met.clear();
+    for (const Job& job : jobs) {
+      if (job.req == r) met.insert(met.end(), job.ids.begin(), job.ids.end());
+    }
+    if (!std::is_sorted(met.begin(), met.end())) std::sort(met.begin(), met.end());
+    met.erase(std::unique(met.begin(), met.end()), met.end());
+    if (r == 0) {
+      kept.swap(met);
+      continue;
+    }
+    both.clear();
+    std::set_intersection(kept.begin(), kept.end(), met.begin(), met.end(),
+                          std::back_inserter(both));
+    kept.swap(both);
+  }
+  return std::optional<TraceIdSet>(TraceIdSet(kept.begin(), kept.end()));
 }
 
 std::optional<storage::ScanRequest> CandidateRange(const storage::FindTracesRequest& find) {

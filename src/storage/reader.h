@@ -89,9 +89,10 @@ class Reader {
 
   // Hands every stored span that starts in the request's range and meets its conditions to
   // `consume`, as column batches (in no particular order; each batch's selection vector names
-  // the rows that qualify). A span stored in two versions (an X-Ray segment sent in progress,
-  // then complete) may come in both until the store merges them; `in_progress` tells them
-  // apart. InvalidArgument for a request that does not validate.
+  // the rows that qualify; what a vector holds at other rows is unspecified). A span stored
+  // in two versions (an X-Ray segment sent in progress, then complete) may come in both until
+  // the store merges them; `in_progress` tells them apart. InvalidArgument for a request that
+  // does not validate.
   virtual Result<ScanStats> Scan(const ScanRequest& request, const BatchFn& consume) {
     return Status::Unimplemented("this store cannot scan");
   }

@@ -682,9 +682,20 @@ Result<FindTracesResult> Engine::FindTraces(const FindTracesRequest& request) {
             it, traces->end(), last,
             [](const model::TraceId& id, const block::TraceEntry& t) { return id < t.id; });
       }
-      for (; it < end; ++it) {
-        emit(TracePart{it->id, it->min_start_ns, it->max_end_ns, static_cast<int64_t>(it->seq)});
+      auto emit_entry = [&](const block::TraceEntry& t) {
+        emit(TracePart{t.id, t.min_start_ns, t.max_end_ns, static_cast<int64_t>(t.seq)});
+      };
+      if (request.only != nullptr && request.only->size() < static_cast<size_t>(end - it)) {
+        // Fewer candidates than entries: look each candidate up.
+        for (const model::TraceId& id : *request.only) {
+          auto at = std::lower_bound(
+              it, end, id,
+              [](const block::TraceEntry& t, const model::TraceId& v) { return t.id < v; });
+          if (at != end && at->id == id) emit_entry(*at);
+        }
+        continue;
       }
+      for (; it < end; ++it) emit_entry(*it);
     }
     for (const auto& h : heads) {
       MutexLock lock(&h->mu);

@@ -76,10 +76,27 @@ class GroupReader {
   }
 
   // Fills `out` with column `c` (-1: a column the block lacks, all rows without a value) as
-  // `ref` asks for it.
-  Status Load(int c, const ColumnRef& ref, Vector* out) {
-    out->Reset(ref.vector_type());
+  // `ref` asks for it; trace ids only at the rows of `only`, when given (sixteen bytes a row
+  // are worth not copying for rows no one reads).
+  Status Load(int c, const ColumnRef& ref, Vector* out,
+              const column::SelectionVector* only = nullptr) {
     const size_t m = rows_;
+    if (only != nullptr && c >= 0 &&
+        meta_.columns[static_cast<size_t>(c)].kind == ColumnKind::kTraceId) {
+      out->type = column::VectorType::kTraceId;
+      out->trace_ids.resize(m);  // what other rows hold is left as it was
+      WAGGLE_ASSIGN_OR_RETURN(std::string_view in, Raw(static_cast<size_t>(c)));
+      Status s = DecodeTraceRuns(in, m, &runs_);
+      if (!s.ok()) return Bad(meta_.columns[static_cast<size_t>(c)], s.message());
+      size_t r = 0, run_end = runs_.empty() ? 0 : runs_[0].rows;
+      for (uint32_t row : *only) {
+        while (row >= run_end && r + 1 < runs_.size()) run_end += runs_[++r].rows;
+        if (row >= run_end) return Bad(meta_.columns[static_cast<size_t>(c)], "rows past the runs");
+        out->trace_ids[row] = runs_[r].id;
+      }
+      return Status::Ok();
+    }
+    out->Reset(ref.vector_type());
     if (c < 0) {
       LoadMissing(out);
       return Status::Ok();
@@ -493,8 +510,10 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
     if (examined) stats->rows_examined += m;
     if (batch.selection.empty()) continue;
     for (size_t j = 0; j < request.columns.size(); ++j) {
-      if (!loaded[j])
-        WAGGLE_RETURN_IF_ERROR(reader.Load(out_col[j], request.columns[j], &batch.columns[j]));
+      if (!loaded[j]) {
+        WAGGLE_RETURN_IF_ERROR(
+            reader.Load(out_col[j], request.columns[j], &batch.columns[j], &batch.selection));
+      }
     }
     ++stats->batches;
     stats->rows_selected += batch.selection.size();
