@@ -32,6 +32,8 @@ constexpr size_t kMaxSelectorLength = 500;
 constexpr int64_t kDefaultPeriodSeconds = 60;
 constexpr int64_t kMaxPeriods = 7 * 24 * 60;
 constexpr size_t kMaxStatisticsDocuments = 25;
+// The share of traces GetTraceSummaries keeps with `Sampling` and no strategy.
+constexpr double kDefaultSummariesSampleRate = 0.1;
 
 std::string RequestId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -608,14 +610,35 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
   } else if (range_type != "TraceId") {
     return Error(400, "InvalidRequestException", "TimeRangeType must be TraceId, Event or Service");
   }
+  // Sampling: with `Sampling` true, FixedRate v keeps the share v of the traces, picked by a
+  // hash of their ids (the same ones on every page and every call); PartialScan v looks at
+  // the newest share v of the time range only. No strategy: FixedRate 0.1.
+  bool sampling = false;
+  (void)call.body["Sampling"].get(sampling);
+  std::string_view strategy_name = "FixedRate";
+  double strategy_value = kDefaultSummariesSampleRate;
   simdjson::dom::object strategy;
   if (call.body["SamplingStrategy"].get(strategy) == simdjson::SUCCESS) {
-    std::string_view name;
-    if (strategy["Name"].get(name) == simdjson::SUCCESS && name != "PartialScan" &&
-        name != "FixedRate") {
+    if (strategy["Name"].get(strategy_name) == simdjson::SUCCESS &&
+        strategy_name != "PartialScan" && strategy_name != "FixedRate") {
       return Error(400, "InvalidRequestException",
                    "SamplingStrategy.Name must be PartialScan or FixedRate");
     }
+    simdjson::dom::element value;
+    if (strategy["Value"].get(value) == simdjson::SUCCESS) {
+      if (!value.is_number() || !(value.get_double().value_unsafe() >= 0) ||
+          value.get_double().value_unsafe() > 1) {
+        return Error(400, "InvalidRequestException",
+                     "SamplingStrategy.Value must be a number from 0 to 1");
+      }
+      strategy_value = value.get_double().value_unsafe();
+    }
+  }
+  if (sampling && strategy_name == "FixedRate") {
+    req.sample_rate = strategy_value;
+  } else if (sampling) {
+    const auto span = static_cast<double>(req.end_ns - req.start_ns);
+    req.start_ns = req.end_ns - static_cast<int64_t>(std::ceil(span * strategy_value));
   }
   std::string_view filter_text;
   std::optional<query::filter::Expr> filter;

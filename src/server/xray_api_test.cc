@@ -69,11 +69,16 @@ class XRayApiTest : public testing::Test {
   // The ids GetTraceSummaries lists for `filter` over the range of FilterTraces(), newest first,
   // every page followed (at most 20).
   std::vector<std::string> FilteredIds(const std::string& filter) {
+    return ListedIds(R"("FilterExpression":)" + Quote(filter));
+  }
+
+  // The ids GetTraceSummaries lists over [1795238971, 1795238990) with the request's other
+  // members `more`, newest first, every page followed (at most 20).
+  std::vector<std::string> ListedIds(const std::string& more) {
     std::vector<std::string> ids;
     std::string token;
     for (int pages = 0; pages < 20; ++pages) {
-      std::string req =
-          R"({"StartTime":1795238971,"EndTime":1795238990,"FilterExpression":)" + Quote(filter);
+      std::string req = R"({"StartTime":1795238971,"EndTime":1795238990,)" + more;
       if (!token.empty()) req += R"(,"NextToken":")" + token + "\"";
       auto res = Post("/TraceSummaries", req + "}");
       EXPECT_EQ(res.status, 200) << res.body;
@@ -86,7 +91,7 @@ class XRayApiTest : public testing::Test {
       if (body["NextToken"].get(next) != simdjson::SUCCESS) return ids;
       token = std::string(next);
     }
-    ADD_FAILURE() << "more than 20 pages for " << filter;
+    ADD_FAILURE() << "more than 20 pages for " << more;
     return ids;
   }
 
@@ -218,6 +223,12 @@ TEST_F(XRayApiTest, GetTraceSummariesAppliesTheFilterOnEveryPage) {
   EXPECT_EQ(search(R"(http.url CONTAINS "svc" AND !fault AND !(responsetime > 2))"),
             (std::vector<int>{7, 5, 2, 1}));
   EXPECT_EQ(search(R"(service("svc") { fault })"), (std::vector<int>{8, 4}));
+  // Duration bounds are checked on the trace table before any trace is fetched.
+  EXPECT_EQ(search("duration > 2"), (std::vector<int>{9, 6, 3, 0}));
+  EXPECT_EQ(search("duration >= 0.1 AND duration < 1"), (std::vector<int>{8, 7, 5, 4, 2, 1}));
+  EXPECT_EQ(search(R"(service("svc") { responsetime > 2 AND !fault })"),
+            (std::vector<int>{9, 6, 3, 0}));
+  EXPECT_TRUE(search(R"(service("svc") { fault AND responsetime > 2 })").empty());
   EXPECT_TRUE(search(R"(service("other"))").empty());
 
   auto bad =
@@ -228,6 +239,67 @@ TEST_F(XRayApiTest, GetTraceSummariesAppliesTheFilterOnEveryPage) {
   EXPECT_NE(std::string(std::string_view(Parse(bad.body)["message"])).find("position 11"),
             std::string::npos)
       << bad.body;
+}
+
+// Sampling: FixedRate keeps the share of traces a hash of their ids picks (the same on every
+// call), PartialScan looks at the newest share of the range; without Sampling, every trace.
+TEST_F(XRayApiTest, GetTraceSummariesSamplesWhenAskedTo) {
+  // 40 traces, four a second from 1795238971 (0x6b012c3b) on.
+  std::string docs;
+  std::vector<std::string> all;
+  for (int i = 0; i < 40; ++i) {
+    char trace[40], sid[17];
+    std::snprintf(trace, sizeof(trace), "1-%08x-0000000000000000000000%02x", 0x6b012c3b + i / 4,
+                  i + 1);
+    std::snprintf(sid, sizeof(sid), "%016x", i + 1);
+    if (i) docs += ",";
+    docs += Quote(Doc(trace, sid, 1795238971.0 + i / 4));
+    all.emplace_back(trace);
+  }
+  ASSERT_EQ(Post("/TraceSegments", "{\"TraceSegmentDocuments\":[" + docs + "]}").status, 200);
+  auto sorted = [](std::vector<std::string> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  auto in_sample = [&](double rate) {
+    std::vector<std::string> kept;
+    for (const std::string& id : all) {
+      model::TraceId t;
+      EXPECT_TRUE(model::TraceId::ParseXRay(id, &t));
+      if (storage::InSample(t, rate)) kept.push_back(id);
+    }
+    return sorted(kept);
+  };
+  EXPECT_EQ(sorted(ListedIds(R"("Sampling":false)")), sorted(all));
+  EXPECT_EQ(sorted(ListedIds(R"("SamplingStrategy":{"Name":"FixedRate","Value":0.5})")),
+            sorted(all));  // a strategy without Sampling samples nothing
+  const auto half =
+      sorted(ListedIds(R"("Sampling":true,"SamplingStrategy":{"Name":"FixedRate","Value":0.5})"));
+  EXPECT_EQ(half, in_sample(0.5));
+  EXPECT_GT(half.size(), 8u);
+  EXPECT_LT(half.size(), 32u);
+  EXPECT_EQ(sorted(ListedIds(R"("Sampling":true)")), in_sample(0.1));
+  EXPECT_TRUE(
+      ListedIds(R"("Sampling":true,"SamplingStrategy":{"Name":"FixedRate","Value":0})").empty());
+  // PartialScan: the range [1795238971, 1795238990) is 19 s long; its newest 0.79 (15.01 s)
+  // begins at 1795238974.99, so the traces of second 1795238975 on: 16 and later.
+  EXPECT_EQ(
+      sorted(ListedIds(R"("Sampling":true,"SamplingStrategy":{"Name":"PartialScan","Value":1})")),
+      sorted(all));
+  const std::vector<std::string> newest(all.begin() + 16, all.end());
+  EXPECT_EQ(sorted(ListedIds(
+                R"("Sampling":true,"SamplingStrategy":{"Name":"PartialScan","Value":0.79})")),
+            sorted(newest));
+  for (const char* bad :
+       {R"({"Name":"FixedRate","Value":2})", R"({"Name":"FixedRate","Value":"x"})",
+        R"({"Name":"Random","Value":0.5})"}) {
+    auto res = Post("/TraceSummaries",
+                    std::string(R"({"StartTime":1795238971,"EndTime":1795238990,"Sampling":true,)"
+                                R"("SamplingStrategy":)") +
+                        bad + "}");
+    EXPECT_EQ(res.status, 400) << bad;
+    EXPECT_EQ(ErrorType(res), "InvalidRequestException") << bad;
+  }
 }
 
 TEST_F(XRayApiTest, GroupsAreKeptAndUsableInFilters) {

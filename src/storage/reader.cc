@@ -1,6 +1,7 @@
 #include "storage/reader.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "base/clock.h"
 
@@ -19,6 +20,20 @@ bool TraceIdTimeBounds(int64_t start_ns, int64_t end_ns, model::TraceId* first,
   *first = model::TraceId::FirstAt(static_cast<uint32_t>(from));
   *last = model::TraceId::LastAt(static_cast<uint32_t>(to - 1));
   return true;
+}
+
+bool InSample(const model::TraceId& id, double rate) {
+  if (rate >= 1) return true;
+  if (!(rate > 0)) return false;
+  // The id's bytes mixed into 64 bits (SplitMix64's finalizer over both halves), as a fraction.
+  uint64_t a, b;
+  std::memcpy(&a, id.bytes.data(), 8);
+  std::memcpy(&b, id.bytes.data() + 8, 8);
+  uint64_t x = a ^ (b * 0x9e3779b97f4a7c15ull);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return static_cast<double>(x >> 11) * 0x1.0p-53 < rate;
 }
 
 bool FetchOptions::Wants(std::string_view key, model::AttributeRole role) const {

@@ -34,7 +34,13 @@ struct FindTracesRequest {
   // Only traces whose stored spans stretch at least this long, from the first start to the
   // last end (or start, for a span in progress): a filter's lower bound on duration.
   int64_t min_extent_ns = 0;
+  // Only this share of the traces (0..1), picked by a hash of the id: the same traces every
+  // time and on every page.
+  double sample_rate = 1;
 };
+
+// Whether trace `id` is among the `rate` share (0..1) a FindTracesRequest::sample_rate keeps.
+bool InSample(const model::TraceId& id, double rate);
 
 struct TraceRef {
   model::TraceId id;

@@ -27,6 +27,19 @@ TRACES = 40
 CRUDDUR_FILTER = 'service("backend-flask")'
 
 
+def in_sample(trace_id, rate):
+    """Whether GetTraceSummaries' FixedRate sampling keeps the trace: the id's 16 bytes as two
+    little-endian 64-bit halves, mixed (SplitMix64's finalizer), as a fraction below `rate`."""
+    raw = bytes.fromhex(trace_id[2:10] + trace_id[11:])
+    mask = (1 << 64) - 1
+    a, b = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
+    x = a ^ ((b * 0x9E3779B97F4A7C15) & mask)
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+    x ^= x >> 31
+    return (x >> 11) * 2.0 ** -53 < rate
+
+
 def hex_id(rng, digits):
     return "".join(rng.choice("0123456789abcdef") for _ in range(digits))
 
@@ -106,9 +119,9 @@ class XRayApiFilters(h.ServerTestCase):
                           *docs[at:at + 20])
             assert out.get("UnprocessedTraceSegments") == [], out
 
-    def summaries(self, expression=None):
+    def summaries(self, expression=None, more=()):
         """The ids get-trace-summaries lists over the last 5 minutes (the CLI follows NextToken)."""
-        args = ["--start-time", int(self.now - 300), "--end-time", int(self.now) + 1]
+        args = ["--start-time", int(self.now - 300), "--end-time", int(self.now) + 1, *more]
         if expression is not None:
             args += ["--filter-expression", expression]
         out = self.aws("xray", "get-trace-summaries", *args)
@@ -161,6 +174,24 @@ class XRayApiFilters(h.ServerTestCase):
                          lambda f: True)
         self.assertFinds('rootcause.fault.service { name = "user-service" }', lambda f: f["fault"])
         self.assertEqual(self.ids('service("nobody")'), [])
+
+    def test_3b_sampling(self):
+        """--sampling with FixedRate keeps the traces a hash of the id picks (worked out here the
+        way docs/query-language.md says), the same on every call; PartialScan 1 keeps all."""
+        def sampled(rate):
+            return sorted(s["Id"] for s in self.summaries(more=(
+                "--sampling", "--sampling-strategy", "Name=FixedRate,Value=%s" % rate)))
+        half = sampled(0.5)
+        want = sorted(t["id"] for t in self.traces if in_sample(t["id"], 0.5))
+        self.assertTrue(0 < len(want) < TRACES, "the sample should keep some, not all")
+        self.assertEqual(half, want)
+        self.assertEqual(sampled(0.5), half)
+        self.assertEqual(sampled(0), [])
+        every = self.summaries(more=("--sampling", "--sampling-strategy", "Name=PartialScan,Value=1"))
+        self.assertEqual(sorted(s["Id"] for s in every), sorted(t["id"] for t in self.traces))
+        with self.assertRaises(h.AwsCliError) as caught:
+            self.summaries(more=("--sampling", "--sampling-strategy", "Name=FixedRate,Value=1.5"))
+        self.assertIn("InvalidRequestException", caught.exception.stderr)
 
     def test_4_a_bad_expression_is_refused_naming_the_position(self):
         with self.assertRaises(h.AwsCliError) as caught:

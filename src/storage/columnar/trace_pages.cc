@@ -53,6 +53,7 @@ Result<FindTracesResult> SelectTraces(const FindTracesRequest& request,
   std::unordered_map<model::TraceId, Ordered, model::TraceIdHash> selected;
   for_each([&](const TracePart& p) {
     if (request.only != nullptr && !request.only->count(p.id)) return;
+    if (request.sample_rate < 1 && !InSample(p.id, request.sample_rate)) return;
     Ordered o{0, p.id, 0};
     if (by_id_time) {
       o.time_ns = static_cast<int64_t>(p.id.XRayEpochSeconds()) * kNanosPerSecond;
