@@ -3,7 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
+#include <memory>
+#include <set>
+#include <utility>
+#include <vector>
 
 #include "base/env.h"
 #include "storage/columnar/block/block.h"
@@ -40,16 +45,32 @@ Result<std::string> InspectDataDir(const std::string& data_dir) {
     uint64_t stored = 0, raw = 0, chunks = 0;
   };
   std::map<std::string, Totals> columns;
-  uint64_t spans = 0, bytes = 0, blocks = 0, damaged = 0;
+  uint64_t spans = 0, bytes = 0, blocks = 0, damaged = 0, leftover = 0;
+  // Every block first: a compaction that stopped before removing its inputs left them beside
+  // the block that replaces them (the store removes them at its next open); they are listed,
+  // but not counted twice.
+  std::vector<std::pair<std::string, Result<std::unique_ptr<block::Block>>>> opened;
+  std::set<uint64_t> replaced;
   for (const std::string& name : names) {
     if (name.size() < 4 || name.compare(name.size() - 4, 4, ".blk") != 0) continue;
     auto b = block::Block::Open(env, blocks_dir + "/" + name);
+    if (b.ok()) replaced.insert((*b)->meta().replaces.begin(), (*b)->meta().replaces.end());
+    opened.emplace_back(name, std::move(b));
+  }
+  for (auto& [name, b] : opened) {
     if (!b.ok()) {
       out += fmt::format("  {:<20} unreadable: {}\n", name, b.status().ToString());
       ++damaged;
       continue;
     }
     const block::BlockMeta& m = (*b)->meta();
+    uint64_t id = 0;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size() - 4, id, 16);
+    if (ec == std::errc() && end == name.data() + name.size() - 4 && replaced.count(id)) {
+      out += fmt::format("  {:<20} replaced by a compaction (removed at the next open)\n", name);
+      ++leftover;
+      continue;
+    }
     ++blocks;
     spans += m.rows;
     bytes += m.file_bytes;
@@ -78,9 +99,10 @@ Result<std::string> InspectDataDir(const std::string& data_dir) {
     pages("(logs)", m.log_pages);
     columns["(bloom filters)"].stored += m.trace_bloom.stored_length + m.value_bloom.stored_length;
   }
-  out += fmt::format("  {} blocks, {} spans, {} bytes, {:.1f} bytes a span{}\n\n", blocks, spans,
+  out += fmt::format("  {} blocks, {} spans, {} bytes, {:.1f} bytes a span{}{}\n\n", blocks, spans,
                      bytes, spans ? static_cast<double>(bytes) / spans : 0.0,
-                     damaged ? fmt::format(", {} unreadable", damaged) : "");
+                     damaged ? fmt::format(", {} unreadable", damaged) : "",
+                     leftover ? fmt::format(", {} replaced", leftover) : "");
   std::vector<std::pair<std::string, Totals>> sorted(columns.begin(), columns.end());
   std::sort(sorted.begin(), sorted.end(),
             [](const auto& a, const auto& b) { return a.second.stored > b.second.stored; });
