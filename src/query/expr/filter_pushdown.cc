@@ -105,6 +105,16 @@ SpanRequirement AttributeIn(std::string_view key, const std::string& value) {
                 Condition::In(ColumnRef::Attribute(key, Role::kResource, Type::kString), {value})});
 }
 
+// A span whose own duration meets a lower bound (`> x`, `>= x`, `= x` seconds) on it.
+void SpanTookAtLeast(const Expr& e, std::vector<SpanRequirement>* out) {
+  if (e.op != Op::kGt && e.op != Op::kGe && e.op != Op::kEq) return;
+  const double ns = e.value.number * kNanosPerSecond;
+  if (!(ns > 0 && ns < 9e18)) return;
+  const int64_t hi = e.op == Op::kEq ? static_cast<int64_t>(std::ceil(ns)) : INT64_MAX;
+  out->push_back(AnyOf({Condition::Range(ColumnRef::Of(IntField::kDurationNs),
+                                         static_cast<int64_t>(std::floor(ns)), hi)}));
+}
+
 void Compare(const Expr& e, std::vector<SpanRequirement>* out) {
   switch (e.keyword) {
     case Keyword::kFault:
@@ -116,16 +126,10 @@ void Compare(const Expr& e, std::vector<SpanRequirement>* out) {
     case Keyword::kThrottle:
       if (WantsTrue(e)) out->push_back(FlagRequirement(model::kStatusThrottle));
       return;
-    case Keyword::kResponseTime: {
+    case Keyword::kResponseTime:
       // The root segment took at least that long: so did some span.
-      if (e.op != Op::kGt && e.op != Op::kGe && e.op != Op::kEq) return;
-      const double ns = e.value.number * kNanosPerSecond;
-      if (!(ns > 0 && ns < 9e18)) return;
-      const int64_t hi = e.op == Op::kEq ? static_cast<int64_t>(std::ceil(ns)) : INT64_MAX;
-      out->push_back(AnyOf({Condition::Range(ColumnRef::Of(IntField::kDurationNs),
-                                             static_cast<int64_t>(std::floor(ns)), hi)}));
+      SpanTookAtLeast(e, out);
       return;
-    }
     case Keyword::kHttpStatus: {
       int64_t lo, hi;
       if (e.op == Op::kLt || e.op == Op::kLe) return;  // an absent status is not compared
@@ -199,15 +203,11 @@ void CollectEntity(const Expr& e, std::vector<SpanRequirement>* out) {
     case Keyword::kHttpMethod:
     case Keyword::kHttpUserAgent:
     case Keyword::kHttpClientIp:
-    case Keyword::kResponseTime:  // the span's own duration, as at trace level the root's
-      Compare(e, out);            // the same condition on the span as at trace level
+      Compare(e, out);  // the same condition on the span as at trace level
       return;
+    case Keyword::kResponseTime:  // in braces, both are the span's own duration
     case Keyword::kDuration:
-      if (e.op == Op::kGt || e.op == Op::kGe || e.op == Op::kEq) {
-        Expr as_response = e;
-        as_response.keyword = Keyword::kResponseTime;
-        Compare(as_response, out);
-      }
+      SpanTookAtLeast(e, out);
       return;
     default:
       return;
