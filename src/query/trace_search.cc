@@ -30,11 +30,7 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
   auto work = [&] {
     for (size_t j; (j = next.fetch_add(1)) < jobs.size();) {
       Job& job = jobs[j];
-      storage::ScanRequest scan;
-      scan.start_ns = range.start_ns;
-      scan.end_ns = range.end_ns;
-      scan.first_trace_id = range.first_trace_id;
-      scan.last_trace_id = range.last_trace_id;
+      storage::ScanRequest scan = range;
       scan.columns = {storage::ColumnRef::TraceId()};
       scan.where = *job.where;
       auto stats = reader->Scan(scan, [&](const column::ColumnBatch& batch) {
