@@ -625,13 +625,11 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
                    "SamplingStrategy.Name must be PartialScan or FixedRate");
     }
     simdjson::dom::element value;
-    if (strategy["Value"].get(value) == simdjson::SUCCESS) {
-      if (!value.is_number() || !(value.get_double().value_unsafe() >= 0) ||
-          value.get_double().value_unsafe() > 1) {
-        return Error(400, "InvalidRequestException",
-                     "SamplingStrategy.Value must be a number from 0 to 1");
-      }
-      strategy_value = value.get_double().value_unsafe();
+    if (strategy["Value"].get(value) == simdjson::SUCCESS &&
+        (value.get(strategy_value) != simdjson::SUCCESS ||
+         !(strategy_value >= 0 && strategy_value <= 1))) {
+      return Error(400, "InvalidRequestException",
+                   "SamplingStrategy.Value must be a number from 0 to 1");
     }
   }
   if (sampling && strategy_name == "FixedRate") {
@@ -1089,11 +1087,15 @@ void WriteRuleRecord(JsonWriter& w, const sampling::SamplingRuleRecord& rec) {
 // JSON type. `required`: every member Create needs.
 Status ReadRule(const simdjson::dom::object& o, bool required, sampling::SamplingRuleUpdate* u,
                 std::optional<int32_t>* version) {
+  // Member `key` into *e; false when it is absent or null (an error if `required`).
+  auto member = [&](const char* key, simdjson::dom::element* e, Status* absent) {
+    if (o[key].get(*e) == simdjson::SUCCESS && !e->is_null()) return true;
+    *absent = required ? Status::InvalidArgument(std::string(key) + " is required") : Status::Ok();
+    return false;
+  };
   auto str = [&](const char* key, std::optional<std::string>* out) -> Status {
     simdjson::dom::element e;
-    if (o[key].get(e) != simdjson::SUCCESS || e.is_null()) {
-      return required ? Status::InvalidArgument(std::string(key) + " is required") : Status::Ok();
-    }
+    if (Status absent; !member(key, &e, &absent)) return absent;
     std::string_view v;
     if (e.get(v) != simdjson::SUCCESS) {
       return Status::InvalidArgument(std::string(key) + " must be a string");
@@ -1103,9 +1105,7 @@ Status ReadRule(const simdjson::dom::object& o, bool required, sampling::Samplin
   };
   auto num = [&](const char* key, auto* out) -> Status {
     simdjson::dom::element e;
-    if (o[key].get(e) != simdjson::SUCCESS || e.is_null()) {
-      return required ? Status::InvalidArgument(std::string(key) + " is required") : Status::Ok();
-    }
+    if (Status absent; !member(key, &e, &absent)) return absent;
     double d;
     if (e.get(d) != simdjson::SUCCESS || !std::isfinite(d)) {
       return Status::InvalidArgument(std::string(key) + " must be a number");
