@@ -260,6 +260,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
   std::vector<std::string_view> dict;
   std::vector<uint32_t> codes;
   std::vector<std::pair<model::Span*, std::string_view>> extras;  // span, blob
+  std::vector<std::pair<size_t, model::Span*>> hits;  // a sparse column's entry, its span
   // Calls each(span, row, k) for every wanted row, the k-th of them.
   auto for_rows = [&](const auto& each) {
     size_t k = 0;
@@ -319,7 +320,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
         const size_t n = rows.size();
         // Entry i belongs to the wanted span at its row, if any: walk entries and ranges
         // together (both in row order).
-        std::vector<std::pair<size_t, model::Span*>> hits;  // entry, span
+        hits.clear();
         size_t e = 0;
         for (const Range& g : ranges) {
           e = static_cast<size_t>(std::lower_bound(rows.begin() + static_cast<ptrdiff_t>(e),
