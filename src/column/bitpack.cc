@@ -6,6 +6,10 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace waggle::column {
 namespace {
 
@@ -73,7 +77,7 @@ void Unpack(std::string_view packed, size_t n, int width, uint64_t base, T* out)
 
 // Selection on packed values: one compare per row, no branches.
 template <int W>
-size_t SelectFast(const char* data, uint64_t lo, uint64_t span, uint32_t* rows, size_t n) {
+size_t SelectScalar(const char* data, uint64_t lo, uint64_t span, uint32_t* rows, size_t n) {
   constexpr uint64_t kMask = (uint64_t{1} << W) - 1;
   size_t kept = 0;
   if (rows[0] == 0 && rows[n - 1] == n - 1) {
@@ -95,6 +99,86 @@ size_t SelectFast(const char* data, uint64_t lo, uint64_t span, uint32_t* rows, 
   }
   return kept;
 }
+
+#if defined(__x86_64__)
+// For each mask of 8 compare results, the positions of its set bits, lowest first.
+struct CompressTable {
+  alignas(32) uint32_t at[256][8];
+  constexpr CompressTable() : at{} {
+    for (uint32_t m = 0; m < 256; ++m) {
+      uint32_t k = 0;
+      for (uint32_t b = 0; b < 8; ++b) {
+        if (m >> b & 1) at[m][k++] = b;
+      }
+    }
+  }
+};
+constexpr CompressTable kCompress;
+
+// SelectScalar over every row from 0, eight rows a step with AVX2. Eight rows of W bits start
+// on a byte boundary, so each lane's byte offset and shift within the step are constants: two
+// gathers load the eight values, a signed compare after flipping the sign bits tests them, and
+// the matching row numbers are stored through the compress table.
+template <int W>
+__attribute__((target("avx2,popcnt"))) size_t SelectAllAvx2(const char* data, uint64_t lo,
+                                                            uint64_t span, uint32_t* rows,
+                                                            size_t n) {
+  constexpr uint64_t kMask = (uint64_t{1} << W) - 1;
+  const __m256i shifts_a = _mm256_setr_epi64x(0, W % 8, 2 * W % 8, 3 * W % 8);
+  const __m256i shifts_b = _mm256_setr_epi64x(4 * W % 8, 5 * W % 8, 6 * W % 8, 7 * W % 8);
+  const __m256i mask = _mm256_set1_epi64x(static_cast<long long>(kMask));
+  const __m256i sign = _mm256_set1_epi64x(INT64_MIN);
+  const __m256i low = _mm256_set1_epi64x(static_cast<long long>(lo));
+  const __m256i limit = _mm256_xor_si256(_mm256_set1_epi64x(static_cast<long long>(span)), sign);
+  size_t kept = 0;
+  uint32_t row = 0;
+  for (; row + 8 <= n; row += 8) {
+    const char* step = data + static_cast<size_t>(row) / 8 * W;
+    __m256i a = _mm256_setr_epi64x(static_cast<long long>(Load64(step)),
+                                   static_cast<long long>(Load64(step + W / 8)),
+                                   static_cast<long long>(Load64(step + 2 * W / 8)),
+                                   static_cast<long long>(Load64(step + 3 * W / 8)));
+    __m256i b = _mm256_setr_epi64x(static_cast<long long>(Load64(step + 4 * W / 8)),
+                                   static_cast<long long>(Load64(step + 5 * W / 8)),
+                                   static_cast<long long>(Load64(step + 6 * W / 8)),
+                                   static_cast<long long>(Load64(step + 7 * W / 8)));
+    a = _mm256_and_si256(_mm256_srlv_epi64(a, shifts_a), mask);
+    b = _mm256_and_si256(_mm256_srlv_epi64(b, shifts_b), mask);
+    // (v - lo) > span, unsigned: the rows that do not match.
+    a = _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_sub_epi64(a, low), sign), limit);
+    b = _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_sub_epi64(b, low), sign), limit);
+    const auto out = static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(a)) |
+                                           _mm256_movemask_pd(_mm256_castsi256_pd(b)) << 4);
+    const uint32_t match = ~out & 0xff;
+    const __m256i at = _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress.at[match]));
+    // Writes eight slots from `kept` (<= row): past the matches only rows already read.
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + kept),
+                        _mm256_add_epi32(at, _mm256_set1_epi32(static_cast<int>(row))));
+    kept += static_cast<size_t>(std::popcount(match));
+  }
+  for (; row < n; ++row) {
+    const size_t bit = static_cast<size_t>(row) * W;
+    const uint64_t v = (Load64(data + bit / 8) >> (bit % 8)) & kMask;
+    rows[kept] = row;
+    kept += (v - lo) <= span;
+  }
+  return kept;
+}
+
+template <int W>
+size_t SelectFast(const char* data, uint64_t lo, uint64_t span, uint32_t* rows, size_t n) {
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+  if (avx2 && n >= 8 && rows[0] == 0 && rows[n - 1] == n - 1) {
+    return SelectAllAvx2<W>(data, lo, span, rows, n);
+  }
+  return SelectScalar<W>(data, lo, span, rows, n);
+}
+#else
+template <int W>
+size_t SelectFast(const char* data, uint64_t lo, uint64_t span, uint32_t* rows, size_t n) {
+  return SelectScalar<W>(data, lo, span, rows, n);
+}
+#endif
 
 using SelectFn = size_t (*)(const char*, uint64_t, uint64_t, uint32_t*, size_t);
 

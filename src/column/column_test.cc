@@ -59,6 +59,35 @@ TEST(BitPack, SelectKeepsTheRowsInRangeForEveryWidth) {
   }
 }
 
+// Every row from 0 takes the eight-rows-a-step path on CPUs with AVX2: lengths around its steps
+// and the end of the buffer, and ranges at the edges of the values and of uint64.
+TEST(BitPack, SelectOverEveryRowMatchesAPlainCompare) {
+  std::mt19937_64 rng(11);
+  for (int width = 1; width <= 64; ++width) {
+    const uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+    for (size_t n : {7, 8, 9, 15, 16, 17, 8191, 8192}) {
+      std::vector<uint64_t> values(n);
+      for (auto& v : values) v = rng() & mask;
+      values[n / 2] = 0;
+      values[n - 1] = mask;
+      std::string packed;
+      BitPack(values.data(), n, width, &packed);
+      const std::pair<uint64_t, uint64_t> ranges[] = {
+          {0, mask}, {0, UINT64_MAX},        {mask / 2, UINT64_MAX}, {mask, mask},
+          {0, 0},    {values[3], values[3]}, {mask / 3, mask / 2}};
+      for (const auto& [lo, hi] : ranges) {
+        std::vector<uint32_t> rows(n), want;
+        for (size_t r = 0; r < n; ++r) {
+          rows[r] = static_cast<uint32_t>(r);
+          if (values[r] >= lo && values[r] <= hi) want.push_back(static_cast<uint32_t>(r));
+        }
+        rows.resize(BitSelectRange(packed, width, lo, hi, rows.data(), rows.size()));
+        ASSERT_EQ(rows, want) << "width " << width << " n " << n << " [" << lo << ", " << hi << "]";
+      }
+    }
+  }
+}
+
 TEST(BitPack, WidthOfAValue) {
   EXPECT_EQ(BitWidth(0), 0);
   EXPECT_EQ(BitWidth(1), 1);
