@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -82,6 +84,33 @@ class PosixRandomAccessFile : public RandomAccessFile {
   int fd_;
 };
 
+// A whole file mapped read-only; the mapping outlives the descriptor.
+class PosixMappedFile : public RandomAccessFile {
+ public:
+  PosixMappedFile(const char* data, size_t size) : data_(data), size_(size) {}
+  ~PosixMappedFile() override {
+    if (size_ > 0) ::munmap(const_cast<char*>(data_), size_);
+  }
+
+  Status Read(uint64_t offset, size_t n, std::string* out) const override {
+    std::string_view view;
+    WAGGLE_RETURN_IF_ERROR(View(offset, n, out, &view));
+    out->assign(view);
+    return Status::Ok();
+  }
+  Status View(uint64_t offset, size_t n, std::string*, std::string_view* out) const override {
+    // Past the end reads short, as pread does.
+    *out = offset >= size_
+               ? std::string_view()
+               : std::string_view(data_ + offset, std::min<uint64_t>(n, size_ - offset));
+    return Status::Ok();
+  }
+
+ private:
+  const char* data_;
+  size_t size_;
+};
+
 class PosixFileLock : public FileLock {
  public:
   explicit PosixFileLock(int fd) : fd_(fd) {}
@@ -113,6 +142,30 @@ class PosixEnv : public Env {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::FromErrno("open " + path, errno);
     return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, fd));
+  }
+
+  Result<std::unique_ptr<RandomAccessFile>> NewMappedFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("open " + path, errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return Status::FromErrno("stat " + path, err);
+    }
+    const auto size = static_cast<size_t>(st.st_size);
+    void* data = nullptr;
+    if (size > 0) {
+      data = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+      if (data == MAP_FAILED) {
+        int err = errno;
+        ::close(fd);
+        return Status::FromErrno("mmap " + path, err);
+      }
+    }
+    ::close(fd);
+    return std::unique_ptr<RandomAccessFile>(
+        new PosixMappedFile(static_cast<const char*>(data), size));
   }
 
   Status ReadFile(const std::string& path, std::string* out) override {
@@ -206,6 +259,17 @@ class PosixEnv : public Env {
 };
 
 }  // namespace
+
+Status RandomAccessFile::View(uint64_t offset, size_t n, std::string* scratch,
+                              std::string_view* out) const {
+  WAGGLE_RETURN_IF_ERROR(Read(offset, n, scratch));
+  *out = *scratch;
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<RandomAccessFile>> Env::NewMappedFile(const std::string& path) {
+  return NewRandomAccessFile(path);
+}
 
 Env* Env::Default() {
   static PosixEnv env;

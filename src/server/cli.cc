@@ -56,6 +56,9 @@ int RunCli(int argc, char** argv) {
   auto* udp_dur =
       serve->add_option("--udp-durability", flags.udp_durability,
                         "buffered (survives a crash of waggle) or sync (fsync every batch)");
+  auto* block_reads = serve->add_option(
+      "--block-reads", flags.block_reads,
+      "mmap (no copies; checksums checked on first read) or pread (checked on every read)");
   auto* api_threads =
       serve->add_option("--api-threads", flags.api_threads, "Threads answering the X-Ray API (4)");
   auto* creds =
@@ -127,6 +130,7 @@ int RunCli(int argc, char** argv) {
     if (*account) config.account_id = flags.account_id;
     if (*log_level) config.log_level = flags.log_level;
     if (*udp_dur) config.udp_durability = flags.udp_durability;
+    if (*block_reads) config.block_reads = flags.block_reads;
     if (*api_threads) config.api_threads = flags.api_threads;
     if (*otlp_http) config.otlp_http = flags.otlp_http;
     if (*otlp_grpc) config.otlp_grpc = flags.otlp_grpc;

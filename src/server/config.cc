@@ -91,6 +91,9 @@ Status ServerConfig::Validate() const {
     return Status::InvalidArgument("--udp-durability '" + udp_durability +
                                    "' is not buffered or sync");
   }
+  if (block_reads != "mmap" && block_reads != "pread") {
+    return Status::InvalidArgument("--block-reads '" + block_reads + "' is not mmap or pread");
+  }
   if (api_threads < 1 || api_threads > 64)
     return Status::InvalidArgument("--api-threads must be 1..64");
   if (account_id.size() != 12 || account_id.find_first_not_of("0123456789") != std::string::npos) {
@@ -163,6 +166,8 @@ Status ApplyYamlFile(const std::string& path, ServerConfig* config) {
         config->log_level = v.as<std::string>();
       else if (key == "udp_durability")
         config->udp_durability = v.as<std::string>();
+      else if (key == "block_reads")
+        config->block_reads = v.as<std::string>();
       else if (key == "api_threads")
         config->api_threads = v.as<int>();
       else if (key == "otlp_max_body_bytes")
@@ -229,6 +234,7 @@ Status ApplyEnvironment(ServerConfig* config) {
   env("WAGGLE_ACCOUNT_ID", &config->account_id);
   env("WAGGLE_LOG_LEVEL", &config->log_level);
   env("WAGGLE_UDP_DURABILITY", &config->udp_durability);
+  env("WAGGLE_BLOCK_READS", &config->block_reads);
   env("WAGGLE_OTLP_HTTP", &config->otlp_http);
   env("WAGGLE_OTLP_GRPC", &config->otlp_grpc);
   std::string keys;

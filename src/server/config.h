@@ -31,6 +31,7 @@ struct ServerConfig {
   std::string account_id = "000000000000";     // for ARNs
   std::string log_level = "info";              // debug | info | warn | error
   std::string udp_durability = "buffered";     // buffered | sync (fsync each UDP batch)
+  std::string block_reads = "mmap";            // mmap | pread: how blocks are read
   int api_threads = 4;                         // X-Ray API handler threads
   std::vector<AwsCredential> aws_credentials;  // when set, API requests must be signed
   std::string otlp_http = "127.0.0.1:4318";    // OTLP/HTTP and the Honeycomb Events API

@@ -41,18 +41,25 @@ TEST(ServerConfig, NamesTheBadSetting) {
   c = ServerConfig{};
   c.head_max_rows = 10;
   EXPECT_NE(c.Validate().message().find("--head-max-rows"), std::string::npos);
+  c = ServerConfig{};
+  c.block_reads = "direct";
+  EXPECT_NE(c.Validate().message().find("--block-reads"), std::string::npos);
+  c.block_reads = "pread";
+  EXPECT_TRUE(c.Validate().ok());
 }
 
 TEST(ServerConfig, YamlThenEnvironmentOverride) {
   std::string path = std::filesystem::temp_directory_path() / "waggle-config-test.yaml";
   std::ofstream(path)
-      << "data_dir: /tmp/w\nhead_max_rows: 5000\nxray:\n  udp: 127.0.0.1:3000\n  tcp: "
+      << "data_dir: /tmp/w\nhead_max_rows: 5000\nblock_reads: pread\nxray:\n  udp: "
+         "127.0.0.1:3000\n  tcp: "
          "127.0.0.1:3001\n"
          "aws_credentials:\n  - {access_key_id: AK, secret_access_key: SK, environment: prod}\n";
   ServerConfig c;
   ASSERT_TRUE(ApplyYamlFile(path, &c).ok());
   EXPECT_EQ(c.data_dir, "/tmp/w");
   EXPECT_EQ(c.head_max_rows, 5000u);
+  EXPECT_EQ(c.block_reads, "pread");
   EXPECT_EQ(c.xray_udp, "127.0.0.1:3000");
   ASSERT_EQ(c.aws_credentials.size(), 1u);
   EXPECT_EQ(c.aws_credentials[0].environment, "prod");

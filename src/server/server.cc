@@ -149,6 +149,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   store_options.retention_ns = config.retention_hours * 3600 * kNanosPerSecond;
   store_options.max_disk_bytes = config.max_disk_bytes;
   store_options.head_max_rows = config.head_max_rows;
+  store_options.map_blocks = config.block_reads == "mmap";
   auto store = storage::columnar::Engine::Open(store_options);
   if (!store.ok()) return store.status().Annotate("data dir " + config.data_dir + " is unusable");
   p->store = std::move(*store);

@@ -135,7 +135,7 @@ Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
     }
     if (!ParseBlockName(name, &id)) continue;
     next_block_id_ = std::max(next_block_id_, id + 1);
-    auto block = block::Block::Open(env, BlockPath(id));
+    auto block = block::Block::Open(env, BlockPath(id), options_.map_blocks);
     if (block.status().code() == Status::Code::kUnimplemented) return block.status();
     if (!block.ok()) {
       // Nothing in it can be found. It is counted and reported, and everything else opens.
@@ -365,7 +365,8 @@ Result<std::shared_ptr<Engine::BlockEntry>> Engine::WriteBlockFile(
   const std::string path = BlockPath(entry->id);
   WAGGLE_RETURN_IF_ERROR(
       options_.env->WriteFileAtomic(path, block::EncodeBlock(contents, options_.block_options)));
-  WAGGLE_ASSIGN_OR_RETURN(entry->block, block::Block::Open(options_.env, path));
+  WAGGLE_ASSIGN_OR_RETURN(entry->block,
+                          block::Block::Open(options_.env, path, options_.map_blocks));
   return entry;
 }
 

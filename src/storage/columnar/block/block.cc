@@ -436,11 +436,12 @@ Status DecodeFooter(std::string_view in, BlockMeta* meta) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path) {
+Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path, bool mapped) {
   std::unique_ptr<Block> b(new Block());
   b->path_ = path;
   WAGGLE_ASSIGN_OR_RETURN(uint64_t size, env->FileSize(path));
-  WAGGLE_ASSIGN_OR_RETURN(b->file_, env->NewRandomAccessFile(path));
+  WAGGLE_ASSIGN_OR_RETURN(b->file_,
+                          mapped ? env->NewMappedFile(path) : env->NewRandomAccessFile(path));
   auto corrupt = [&](const std::string& what) {
     return Status::Corruption("block " + path + ": " + what);
   };
@@ -474,26 +475,42 @@ Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path) {
   Status s = DecodeFooter(footer, &b->meta_);
   if (!s.ok()) return corrupt(s.message());
   b->meta_.file_bytes = size;
+  uint32_t chunks = 0;
+  auto number = [&](ChunkRef& r) { r.index = chunks++; };
+  for (ColumnMeta& c : b->meta_.columns) std::for_each(c.chunks.begin(), c.chunks.end(), number);
+  for (auto* pages : {&b->meta_.trace_pages, &b->meta_.document_pages, &b->meta_.log_pages}) {
+    for (PageMeta& p : *pages) number(p.chunk);
+  }
+  number(b->meta_.trace_bloom);
+  number(b->meta_.value_bloom);
+  b->mapped_ = mapped;
+  if (mapped) b->verified_ = std::make_unique<std::atomic<bool>[]>(chunks);
   for (const ColumnMeta& c : b->meta_.columns) {
     for (const ChunkRef& r : c.chunks) {
       if (r.offset + r.stored_length > footer_offset) return corrupt("chunk out of range");
     }
   }
-  std::string bits;
-  WAGGLE_RETURN_IF_ERROR(b->ReadChunkAt(b->meta_.trace_bloom, &bits));
-  if (!BloomFilter::FromBits(std::move(bits), &b->trace_bloom_)) return corrupt("trace bloom");
-  WAGGLE_RETURN_IF_ERROR(b->ReadChunkAt(b->meta_.value_bloom, &bits));
-  if (!BloomFilter::FromBits(std::move(bits), &b->value_bloom_)) return corrupt("value bloom");
+  std::string scratch;
+  std::string_view bits;
+  WAGGLE_RETURN_IF_ERROR(b->ReadChunkAt(b->meta_.trace_bloom, &scratch, &bits));
+  if (!BloomFilter::FromBits(std::string(bits), &b->trace_bloom_)) return corrupt("trace bloom");
+  WAGGLE_RETURN_IF_ERROR(b->ReadChunkAt(b->meta_.value_bloom, &scratch, &bits));
+  if (!BloomFilter::FromBits(std::string(bits), &b->value_bloom_)) return corrupt("value bloom");
   return b;
 }
 
-Status Block::ReadChunkAt(const ChunkRef& ref, std::string* raw) const {
-  // An uncompressed chunk is read in place; the others through a buffer kept per thread.
+Status Block::ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw) const {
+  // Unless the file is mapped, an uncompressed chunk is read into `scratch`, and the others
+  // through a buffer kept per thread.
   static thread_local std::string buffer;
-  std::string* stored = ref.compression == Compression::kNone ? raw : &buffer;
-  WAGGLE_RETURN_IF_ERROR(file_->Read(ref.offset, ref.stored_length, stored));
-  Status s = ReadChunk(ref, *stored, raw);
+  std::string_view stored;
+  WAGGLE_RETURN_IF_ERROR(file_->View(ref.offset, ref.stored_length,
+                                     ref.compression == Compression::kNone ? scratch : &buffer,
+                                     &stored));
+  const bool verified = mapped_ && verified_[ref.index].load(std::memory_order_relaxed);
+  Status s = ReadChunk(ref, stored, !verified, scratch, raw);
   if (!s.ok()) return Status::Corruption(path_ + ": " + s.message());
+  if (mapped_ && !verified) verified_[ref.index].store(true, std::memory_order_relaxed);
   return s;
 }
 
@@ -510,13 +527,14 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
   if (rg >= meta_.row_groups.size()) return Status::InvalidArgument("no such row group");
   const size_t m = meta_.row_groups[rg].rows;
   const size_t base = out->size();
-  std::string raw, parents;
+  std::string scratch, parents;
+  std::string_view raw;
   std::vector<uint64_t> span_ids;
   std::vector<TraceRun> runs;
   std::vector<int64_t> rows;
   bool have_traces = false, have_spans = false, have_parents = false;
   for (const ColumnMeta& c : meta_.columns) {
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[rg], &raw));
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[rg], &scratch, &raw));
     std::string_view in = raw;
     Status s;
     switch (c.kind) {
@@ -645,10 +663,10 @@ Status Block::ReadPagesFor(const std::vector<PageMeta>& pages,
   }
   std::sort(needed.begin(), needed.end());
   needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
-  std::string raw;
+  std::string scratch;
   for (size_t p : needed) {
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(pages[p].chunk, &raw));
-    std::string_view in = raw;
+    std::string_view in;
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(pages[p].chunk, &scratch, &in));
     while (!in.empty()) {
       TraceId rid;
       std::string_view payload;
@@ -667,10 +685,10 @@ Status Block::ReadPagesFor(const std::vector<PageMeta>& pages,
 
 Status Block::ReadAllPages(const std::vector<PageMeta>& pages,
                            std::vector<TraceRecord>* out) const {
-  std::string raw;
+  std::string scratch;
   for (const PageMeta& p : pages) {
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(p.chunk, &raw));
-    std::string_view in = raw;
+    std::string_view in;
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(p.chunk, &scratch, &in));
     while (!in.empty()) {
       TraceRecord& r = out->emplace_back();
       std::string_view payload;
@@ -692,10 +710,10 @@ Status Block::ReadLogs(std::vector<TraceRecord>* out) const {
 }
 
 Status Block::ReadTraces(std::vector<TraceEntry>* out) const {
-  std::string raw;
+  std::string scratch;
   for (const PageMeta& p : meta_.trace_pages) {
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(p.chunk, &raw));
-    std::string_view in = raw;
+    std::string_view in;
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(p.chunk, &scratch, &in));
     while (!in.empty()) {
       TraceEntry e;
       std::string_view payload;

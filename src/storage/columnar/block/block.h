@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -118,7 +119,9 @@ struct WantedTrace {
 class Block {
  public:
   // Reads and checks the header, trailer, footer and the Bloom filters; not the columns.
-  static Result<std::unique_ptr<Block>> Open(Env* env, const std::string& path);
+  // With `mapped`, the file is read through a memory mapping (Env::NewMappedFile): chunks
+  // stored uncompressed are then used in place, and no read copies.
+  static Result<std::unique_ptr<Block>> Open(Env* env, const std::string& path, bool mapped = true);
 
   const BlockMeta& meta() const { return meta_; }
   const std::string& path() const { return path_; }
@@ -153,7 +156,9 @@ class Block {
 
  private:
   Block() = default;
-  Status ReadChunkAt(const ChunkRef& ref, std::string* raw) const;
+  // Sets `raw` to the chunk's bytes: in the file's mapping, or read or decompressed into
+  // `scratch`.
+  Status ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw) const;
   // Appends to each of wanted[0, count) (sorted by id) its spans in row group `group`, each
   // column read once for all of them.
   Status ReadTracesRows(size_t group, const WantedTrace* wanted, size_t count,
@@ -167,6 +172,11 @@ class Block {
 
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;
+  // A mapped file's chunks are checked against their checksums the first time they are read;
+  // the bytes in the mapping cannot change after, so later reads trust them. Read files are
+  // checked on every read.
+  bool mapped_ = false;
+  std::unique_ptr<std::atomic<bool>[]> verified_;  // by ChunkRef::index
   BlockMeta meta_;
   BloomFilter trace_bloom_, value_bloom_;
 };

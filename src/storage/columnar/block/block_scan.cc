@@ -40,12 +40,13 @@ bool Matches(const ColumnMeta& c, const ColumnRef& ref) {
 // from the chunks read, so a group's vectors live until the next Start().
 class GroupReader {
  public:
-  using ReadFn = std::function<Status(const ChunkRef&, std::string*)>;
+  using ReadFn = std::function<Status(const ChunkRef&, std::string*, std::string_view*)>;
 
   GroupReader(const BlockMeta& meta, ReadFn read, std::string_view path)
       : meta_(meta),
         read_(std::move(read)),
         path_(path),
+        scratch_(meta.columns.size()),
         raw_(meta.columns.size()),
         loaded_(meta.columns.size(), 0) {}
 
@@ -58,10 +59,10 @@ class GroupReader {
   // The chunk of column `c` in the current group, decompressed.
   Result<std::string_view> Raw(size_t c) {
     if (!loaded_[c]) {
-      WAGGLE_RETURN_IF_ERROR(read_(meta_.columns[c].chunks[group_], &raw_[c]));
+      WAGGLE_RETURN_IF_ERROR(read_(meta_.columns[c].chunks[group_], &scratch_[c], &raw_[c]));
       loaded_[c] = 1;
     }
-    return std::string_view(raw_[c]);
+    return raw_[c];
   }
 
   // The dictionary of string chunk `c` (its views point into the chunk).
@@ -200,7 +201,8 @@ class GroupReader {
   const BlockMeta& meta_;
   ReadFn read_;
   std::string_view path_;
-  std::vector<std::string> raw_;
+  std::vector<std::string> scratch_;
+  std::vector<std::string_view> raw_;  // in the block's mapping or in scratch_
   std::vector<uint8_t> loaded_;
   size_t group_ = 0, rows_ = 0;
   std::vector<int64_t> rows_scratch_, values_scratch_;
@@ -224,7 +226,8 @@ bool AnyIn(const std::vector<std::string_view>& dict, const std::vector<std::str
 Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t count,
                              const FetchOptions& options) const {
   const size_t m = meta_.row_groups[group].rows;
-  std::string raw;
+  std::string scratch, extras_scratch;  // the extras' blobs are decoded after the other columns
+  std::string_view raw;
   // Each wanted trace's rows [a, b) of the group, from the trace id runs (both in id order),
   // and where its spans begin in its `out`.
   struct Range {
@@ -235,7 +238,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
   std::vector<TraceRun> runs;
   for (const ColumnMeta& c : meta_.columns) {
     if (c.kind != ColumnKind::kTraceId) continue;
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &raw));
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &scratch, &raw));
     Status s = DecodeTraceRuns(raw, m, &runs);
     if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
     size_t w = 0;
@@ -271,7 +274,8 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
   for (const ColumnMeta& c : meta_.columns) {
     if (c.kind == ColumnKind::kTraceId) continue;
     if (c.kind == ColumnKind::kAttribute && !options.Wants(c.name, c.role)) continue;
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &raw));
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(
+        c.chunks[group], c.kind == ColumnKind::kExtras ? &extras_scratch : &scratch, &raw));
     std::string_view in = raw;
     Status s;
     switch (c.kind) {
@@ -439,7 +443,11 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
   Vector trace_scratch;
 
   GroupReader reader(
-      meta_, [this](const ChunkRef& r, std::string* raw) { return ReadChunkAt(r, raw); }, path_);
+      meta_,
+      [this](const ChunkRef& r, std::string* scratch, std::string_view* raw) {
+        return ReadChunkAt(r, scratch, raw);
+      },
+      path_);
   column::ColumnBatch batch;
   batch.columns.resize(request.columns.size());
   std::vector<Vector> scratch(where.size());

@@ -167,19 +167,24 @@ TEST(Block, BloomFiltersHaveNoFalseNegatives) {
   EXPECT_LT(false_positives, 50);
 }
 
-TEST(Block, Lz4AndUncompressedChunksReadBack) {
-  for (Compression c : {Compression::kLz4, Compression::kNone}) {
-    TempDir dir;
-    Fixture f(100);
-    WriteOptions options;
-    options.compression = c;
-    auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents, options));
-    ASSERT_TRUE(block.ok());
-    for (const auto& [id, spans] : f.traces) {
-      TraceData data;
-      Status fs = (*block)->FetchTrace(id, &data);
-      ASSERT_TRUE(fs.ok()) << fs.ToString();
-      EXPECT_EQ(Sorted(data.spans), Sorted(spans));
+// Mapped (uncompressed chunks decoded in place) and read with pread, each chunk read twice.
+TEST(Block, Lz4ZstdAndUncompressedChunksReadBackMappedOrNot) {
+  for (Compression c : {Compression::kLz4, Compression::kZstd, Compression::kNone}) {
+    for (bool mapped : {true, false}) {
+      TempDir dir;
+      Fixture f(100);
+      WriteOptions options;
+      options.compression = c;
+      auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents, options), mapped);
+      ASSERT_TRUE(block.ok());
+      for (int pass = 0; pass < 2; ++pass) {
+        for (const auto& [id, spans] : f.traces) {
+          TraceData data;
+          Status fs = (*block)->FetchTrace(id, &data);
+          ASSERT_TRUE(fs.ok()) << fs.ToString();
+          EXPECT_EQ(Sorted(data.spans), Sorted(spans)) << static_cast<int>(c) << mapped;
+        }
+      }
     }
   }
 }
@@ -198,23 +203,29 @@ TEST(Block, AFlippedByteInAChunkIsCaughtAndOtherRowGroupsStillRead) {
   ASSERT_TRUE(Env::Default()->ReadFile(path, &bytes).ok());
   bytes[ref.offset + ref.stored_length / 2] ^= 0x40;
   ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, bytes).ok());
-  auto damaged = Block::Open(Env::Default(), path);
-  ASSERT_TRUE(damaged.ok());
-  int corrupt = 0, intact = 0;
-  for (const auto& [id, spans] : f.traces) {
-    TraceData data;
-    Status s = (*damaged)->FetchTrace(id, &data);
-    if (s.ok()) {
-      EXPECT_EQ(Sorted(data.spans), Sorted(spans));
-      ++intact;
-    } else {
-      EXPECT_EQ(s.code(), Status::Code::kCorruption);
-      EXPECT_NE(s.message().find("checksum"), std::string::npos) << s.ToString();
-      ++corrupt;
+  // Mapped or not, and on every read: a chunk that failed its check is checked again.
+  for (bool mapped : {true, false}) {
+    auto damaged = Block::Open(Env::Default(), path, mapped);
+    ASSERT_TRUE(damaged.ok());
+    int corrupt[2] = {0, 0}, intact = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const auto& [id, spans] : f.traces) {
+        TraceData data;
+        Status s = (*damaged)->FetchTrace(id, &data);
+        if (s.ok()) {
+          EXPECT_EQ(Sorted(data.spans), Sorted(spans));
+          intact += pass == 0;
+        } else {
+          EXPECT_EQ(s.code(), Status::Code::kCorruption);
+          EXPECT_NE(s.message().find("checksum"), std::string::npos) << s.ToString();
+          ++corrupt[pass];
+        }
+      }
     }
+    EXPECT_GT(corrupt[0], 0) << mapped;
+    EXPECT_EQ(corrupt[1], corrupt[0]) << mapped;
+    EXPECT_GT(intact, 300) << mapped;
   }
-  EXPECT_GT(corrupt, 0);
-  EXPECT_GT(intact, 300);
 }
 
 TEST(Block, TruncatedDamagedOrNewerFilesAreRefusedClearly) {

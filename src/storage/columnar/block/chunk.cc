@@ -92,32 +92,35 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
   return ref;
 }
 
-Status ReadChunk(const ChunkRef& ref, std::string_view stored, std::string* raw) {
+Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std::string* scratch,
+                 std::string_view* raw) {
   if (stored.size() != ref.stored_length) return Corrupt("short read");
-  if (crc32c::Unmask(ref.crc) != crc32c::Value(stored)) {
+  if (verify && crc32c::Unmask(ref.crc) != crc32c::Value(stored)) {
     return Status::Corruption("block chunk at offset " + std::to_string(ref.offset) +
                               ": checksum mismatch");
   }
   switch (ref.compression) {
     case Compression::kNone:
       if (ref.raw_length != stored.size()) return Corrupt("length mismatch");
-      if (stored.data() != raw->data()) raw->assign(stored);  // else read in place
+      *raw = stored;
       return Status::Ok();
     case Compression::kZstd: {
-      raw->resize(ref.raw_length);
+      scratch->resize(ref.raw_length);
       // A context per thread: ZSTD_decompress would set one up (and its tables) every call.
       static thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
                                                                                   &ZSTD_freeDCtx);
-      size_t n =
-          ZSTD_decompressDCtx(dctx.get(), raw->data(), raw->size(), stored.data(), stored.size());
+      size_t n = ZSTD_decompressDCtx(dctx.get(), scratch->data(), scratch->size(), stored.data(),
+                                     stored.size());
       if (ZSTD_isError(n) || n != ref.raw_length) return Corrupt("bad zstd frame");
+      *raw = *scratch;
       return Status::Ok();
     }
     case Compression::kLz4: {
-      raw->resize(ref.raw_length);
-      int n = LZ4_decompress_safe(stored.data(), raw->data(), static_cast<int>(stored.size()),
-                                  static_cast<int>(raw->size()));
+      scratch->resize(ref.raw_length);
+      int n = LZ4_decompress_safe(stored.data(), scratch->data(), static_cast<int>(stored.size()),
+                                  static_cast<int>(scratch->size()));
       if (n < 0 || static_cast<uint32_t>(n) != ref.raw_length) return Corrupt("bad lz4 block");
+      *raw = *scratch;
       return Status::Ok();
     }
   }

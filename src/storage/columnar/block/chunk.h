@@ -21,6 +21,8 @@ struct ChunkRef {
   uint32_t raw_length = 0;     // bytes after decompression
   Compression compression = Compression::kNone;
   uint32_t crc = 0;  // masked CRC-32C of the stored bytes
+  // Not stored: the chunk's number among its block's chunks, given when the block is opened.
+  uint32_t index = 0;
 };
 
 void PutChunkRef(std::string* out, const ChunkRef& ref);
@@ -29,9 +31,11 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 // Compresses `raw` with `preferred` when that saves at least an eighth, else stores it as is;
 // appends the stored bytes to `file` and returns where they went.
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file);
-// Verifies the checksum of `stored` and decompresses it into `raw` (`stored` may be `raw`'s own
-// bytes: an uncompressed chunk read in place).
-Status ReadChunk(const ChunkRef& ref, std::string_view stored, std::string* raw);
+// Verifies the checksum of `stored` (unless `verify` is false: it was verified before) and sets
+// `raw` to the chunk's bytes: `stored` itself when it is uncompressed, else decompressed into
+// `scratch`.
+Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std::string* scratch,
+                 std::string_view* raw);
 
 // Integers: frame of reference or delta, bit-packed, whichever is smaller.
 void EncodeInts(const int64_t* values, size_t n, std::string* out);
