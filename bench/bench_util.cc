@@ -100,13 +100,23 @@ uint64_t WaggleProcess::Metric(const std::string& name) const {
   return sum;
 }
 
-uint64_t PeakRssKiB(pid_t pid) {
+uint64_t StatusKiB(pid_t pid, std::string_view field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
+        line[field.size()] == ':') {
+      return std::strtoull(line.c_str() + field.size() + 1, nullptr, 10);
+    }
   }
   return 0;
+}
+
+uint64_t PeakRssKiB(pid_t pid) { return StatusKiB(pid, "VmHWM"); }
+
+std::string RssSplit(pid_t pid) {
+  return std::to_string(StatusKiB(pid, "RssAnon") / 1024) + " MiB anonymous, " +
+         std::to_string(StatusKiB(pid, "RssFile") / 1024) + " MiB mapped from files";
 }
 
 uint64_t WaggleProcess::PeakRssKiB() const { return bench::PeakRssKiB(pid); }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace waggle::bench {
@@ -37,8 +38,12 @@ struct WaggleProcess {
   int Stop();
 };
 
-// The peak RSS of any process, in KiB (VmHWM).
+// A field of /proc/PID/status in KiB ("VmHWM", "RssAnon", "RssFile"; 0 when missing).
+uint64_t StatusKiB(pid_t pid, std::string_view field);
+// The peak RSS of any process, in KiB (VmHWM). Pages of memory-mapped blocks count in it.
 uint64_t PeakRssKiB(pid_t pid);
+// "N MiB anonymous, M MiB mapped from files": the RSS now, split.
+std::string RssSplit(pid_t pid);
 
 // A keep-alive HTTP/1.1 connection to a loopback port.
 class HttpConnection {

@@ -8,6 +8,7 @@
 // WAGGLE_BENCH_SCAN_REPEATS=N repeats the scan N times (best of N; default 3), to profile it.
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -156,6 +157,7 @@ int main(int argc, char** argv) {
     examined = stats->rows_examined;
   }
   const uint64_t rss = PeakRssMiB();
+  const std::string rss_now = waggle::bench::RssSplit(::getpid());
   engine->reset();  // close
   (void)!std::system(("rm -rf " + dir).c_str());
 
@@ -174,7 +176,9 @@ int main(int argc, char** argv) {
   std::printf("  waggle scan duration > 100 ms:        %10.0f rows/s on one core (%" PRIu64
               " match, %" PRIu64 " rows examined; target 1e9)\n",
               n / scan_s, slow, examined);
-  std::printf("  peak RSS of the bench process:        %10" PRIu64 " MiB (target 512)\n", rss);
+  std::printf("  peak RSS of the bench process:        %10" PRIu64
+              " MiB (target 512); at the end %s (block pages the scans mapped in)\n",
+              rss, rss_now.c_str());
 
   // --- reference: ClickHouse ---------------------------------------------------------------
   waggle::bench::ClickHouse ch;

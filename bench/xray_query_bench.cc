@@ -183,6 +183,7 @@ int main(int argc, char** argv) {
   const size_t graph_bytes = body.size();
   if (status != 200) std::fprintf(stderr, "GetServiceGraph: %d %.300s\n", status, body.c_str());
   const uint64_t waggle_rss = waggle.PeakRssKiB() / 1024;
+  const std::string waggle_rss_now = waggle::bench::RssSplit(waggle.pid);
   waggle.Stop();
   if (keep.empty()) (void)!std::system(("rm -rf " + dir).c_str());
 
@@ -197,8 +198,9 @@ int main(int argc, char** argv) {
       "  waggle GetServiceGraph, 1 h:                       %8.1f ms median of %d (%zu "
       "nodes, %zu bytes; target 100 ms)\n",
       graph_ms, kRepeats, nodes, graph_bytes);
-  std::printf("  waggle serve peak RSS:                             %8" PRIu64 " MiB\n",
-              waggle_rss);
+  std::printf("  waggle serve peak RSS:                             %8" PRIu64
+              " MiB; at the end %s\n",
+              waggle_rss, waggle_rss_now.c_str());
 
   // --- reference: ClickHouse ---------------------------------------------------------------
   if (!reference) return 0;

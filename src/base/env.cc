@@ -84,20 +84,17 @@ class PosixRandomAccessFile : public RandomAccessFile {
   int fd_;
 };
 
-// A whole file mapped read-only; the mapping outlives the descriptor.
-class PosixMappedFile : public RandomAccessFile {
+// A whole file mapped read-only. Read() still reads with pread: only what View() hands out
+// is touched through the mapping (and so counts in the process's resident set).
+class PosixMappedFile : public PosixRandomAccessFile {
  public:
-  PosixMappedFile(const char* data, size_t size) : data_(data), size_(size) {}
+  PosixMappedFile(std::string path, int fd, const char* data, size_t size)
+      : PosixRandomAccessFile(std::move(path), fd), data_(data), size_(size) {}
   ~PosixMappedFile() override {
     if (size_ > 0) ::munmap(const_cast<char*>(data_), size_);
   }
 
-  Status Read(uint64_t offset, size_t n, std::string* out) const override {
-    std::string_view view;
-    WAGGLE_RETURN_IF_ERROR(View(offset, n, out, &view));
-    out->assign(view);
-    return Status::Ok();
-  }
+  bool mapped() const override { return true; }
   Status View(uint64_t offset, size_t n, std::string*, std::string_view* out) const override {
     // Past the end reads short, as pread does.
     *out = offset >= size_
@@ -163,9 +160,8 @@ class PosixEnv : public Env {
         return Status::FromErrno("mmap " + path, err);
       }
     }
-    ::close(fd);
     return std::unique_ptr<RandomAccessFile>(
-        new PosixMappedFile(static_cast<const char*>(data), size));
+        new PosixMappedFile(path, fd, static_cast<const char*>(data), size));
   }
 
   Status ReadFile(const std::string& path, std::string* out) override {

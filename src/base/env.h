@@ -34,6 +34,8 @@ class RandomAccessFile {
   // The same bytes as a view: into the file's memory mapping when it has one (nothing copied;
   // valid while the file is open), else into `scratch` as Read() reads them.
   virtual Status View(uint64_t offset, size_t n, std::string* scratch, std::string_view* out) const;
+  // Whether View() points into a mapping of the file.
+  virtual bool mapped() const { return false; }
 };
 
 // An exclusive lock on a data directory, released on destruction.
@@ -50,10 +52,11 @@ class Env {
   virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) = 0;
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;
-  // Opens a file that is never written again for reading through a read-only memory mapping,
-  // so that View() copies nothing. The file must not shrink while it is open, and its pages
-  // must stay readable: touching a page past a new end, or one the disk fails to read, raises
-  // SIGBUS. Envs without mappings (the default) open it as NewRandomAccessFile does.
+  // Opens a file that is never written again for reading through a read-only memory mapping
+  // as well: View() then copies nothing, and Read() still reads with pread. The file must not
+  // shrink while it is open, and its pages must stay readable: touching a page past a new end, or
+  // one the disk fails to read, raises SIGBUS. Envs without mappings (the default) open it as
+  // NewRandomAccessFile does.
   virtual Result<std::unique_ptr<RandomAccessFile>> NewMappedFile(const std::string& path);
   virtual Status ReadFile(const std::string& path, std::string* out) = 0;
   // Writes `data` to `path` atomically (temp file, fsync, rename, fsync of the directory).

@@ -483,8 +483,8 @@ Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path, bo
   }
   number(b->meta_.trace_bloom);
   number(b->meta_.value_bloom);
-  b->mapped_ = mapped;
-  if (mapped) b->verified_ = std::make_unique<std::atomic<bool>[]>(chunks);
+  b->mapped_ = b->file_->mapped();  // an Env without mappings reads instead
+  if (b->mapped_) b->verified_ = std::make_unique<std::atomic<bool>[]>(chunks);
   for (const ColumnMeta& c : b->meta_.columns) {
     for (const ChunkRef& r : c.chunks) {
       if (r.offset + r.stored_length > footer_offset) return corrupt("chunk out of range");
@@ -499,18 +499,26 @@ Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path, bo
   return b;
 }
 
-Status Block::ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw) const {
-  // Unless the file is mapped, an uncompressed chunk is read into `scratch`, and the others
-  // through a buffer kept per thread.
+Status Block::ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw,
+                          bool in_place) const {
+  // Scans use an uncompressed chunk of a mapped file where it lies. Other chunks, and every
+  // chunk that lookups and compaction read, are read with pread (into `scratch` when
+  // uncompressed, else through a buffer kept per thread), so that the pages the process maps
+  // in are those that scans compare in place; a lookup reads a few chunks once.
   static thread_local std::string buffer;
+  in_place = in_place && mapped_ && ref.compression == Compression::kNone;
   std::string_view stored;
-  WAGGLE_RETURN_IF_ERROR(file_->View(ref.offset, ref.stored_length,
-                                     ref.compression == Compression::kNone ? scratch : &buffer,
-                                     &stored));
-  const bool verified = mapped_ && verified_[ref.index].load(std::memory_order_relaxed);
+  if (in_place) {
+    WAGGLE_RETURN_IF_ERROR(file_->View(ref.offset, ref.stored_length, scratch, &stored));
+  } else {
+    std::string* into = ref.compression == Compression::kNone ? scratch : &buffer;
+    WAGGLE_RETURN_IF_ERROR(file_->Read(ref.offset, ref.stored_length, into));
+    stored = *into;
+  }
+  const bool verified = in_place && verified_[ref.index].load(std::memory_order_relaxed);
   Status s = ReadChunk(ref, stored, !verified, scratch, raw);
   if (!s.ok()) return Status::Corruption(path_ + ": " + s.message());
-  if (mapped_ && !verified) verified_[ref.index].store(true, std::memory_order_relaxed);
+  if (in_place && !verified) verified_[ref.index].store(true, std::memory_order_relaxed);
   return s;
 }
 

@@ -119,8 +119,8 @@ struct WantedTrace {
 class Block {
  public:
   // Reads and checks the header, trailer, footer and the Bloom filters; not the columns.
-  // With `mapped`, the file is read through a memory mapping (Env::NewMappedFile): chunks
-  // stored uncompressed are then used in place, and no read copies.
+  // With `mapped`, the file is also mapped into memory (Env::NewMappedFile): scans then use
+  // chunks stored uncompressed where they lie, with no copy.
   static Result<std::unique_ptr<Block>> Open(Env* env, const std::string& path, bool mapped = true);
 
   const BlockMeta& meta() const { return meta_; }
@@ -156,9 +156,10 @@ class Block {
 
  private:
   Block() = default;
-  // Sets `raw` to the chunk's bytes: in the file's mapping, or read or decompressed into
-  // `scratch`.
-  Status ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw) const;
+  // Sets `raw` to the chunk's bytes: read or decompressed into `scratch`, or, when `in_place`
+  // and the chunk is stored uncompressed in a mapped file, where it lies in the mapping.
+  Status ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw,
+                     bool in_place = false) const;
   // Appends to each of wanted[0, count) (sorted by id) its spans in row group `group`, each
   // column read once for all of them.
   Status ReadTracesRows(size_t group, const WantedTrace* wanted, size_t count,
@@ -172,9 +173,9 @@ class Block {
 
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;
-  // A mapped file's chunks are checked against their checksums the first time they are read;
-  // the bytes in the mapping cannot change after, so later reads trust them. Read files are
-  // checked on every read.
+  // Chunks used in place in the mapping are checked against their checksums the first time
+  // they are read; the file is never written again, so later reads trust them. Chunks read
+  // with pread are checked on every read.
   bool mapped_ = false;
   std::unique_ptr<std::atomic<bool>[]> verified_;  // by ChunkRef::index
   BlockMeta meta_;

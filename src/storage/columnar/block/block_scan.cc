@@ -445,7 +445,7 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
   GroupReader reader(
       meta_,
       [this](const ChunkRef& r, std::string* scratch, std::string_view* raw) {
-        return ReadChunkAt(r, scratch, raw);
+        return ReadChunkAt(r, scratch, raw, /*in_place=*/true);
       },
       path_);
   column::ColumnBatch batch;
