@@ -95,6 +95,9 @@ class PosixMappedFile : public PosixRandomAccessFile {
   }
 
   bool mapped() const override { return true; }
+  void Unmap() const override {
+    if (size_ > 0) ::madvise(const_cast<char*>(data_), size_, MADV_DONTNEED);
+  }
   Status View(uint64_t offset, size_t n, std::string*, std::string_view* out) const override {
     // Past the end reads short, as pread does.
     *out = offset >= size_
@@ -120,19 +123,27 @@ class PosixFileLock : public FileLock {
   int fd_;
 };
 
+// Opens `path` and reads its size; the descriptor is closed again when that fails.
+Result<int> OpenWithSize(const std::string& path, int flags, uint64_t* size) {
+  int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) return Status::FromErrno("open " + path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::FromErrno("stat " + path, err);
+  }
+  *size = static_cast<uint64_t>(st.st_size);
+  return fd;
+}
+
 class PosixEnv : public Env {
  public:
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::FromErrno("open " + path, errno);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno("stat " + path, err);
-    }
-    return std::unique_ptr<WritableFile>(
-        new PosixWritableFile(path, fd, static_cast<uint64_t>(st.st_size)));
+    uint64_t size = 0;
+    WAGGLE_ASSIGN_OR_RETURN(int fd,
+                            OpenWithSize(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, &size));
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, size));
   }
 
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
@@ -142,15 +153,8 @@ class PosixEnv : public Env {
   }
 
   Result<std::unique_ptr<RandomAccessFile>> NewMappedFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::FromErrno("open " + path, errno);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno("stat " + path, err);
-    }
-    const auto size = static_cast<size_t>(st.st_size);
+    uint64_t size = 0;
+    WAGGLE_ASSIGN_OR_RETURN(int fd, OpenWithSize(path, O_RDONLY | O_CLOEXEC, &size));
     void* data = nullptr;
     if (size > 0) {
       data = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);

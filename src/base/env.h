@@ -36,6 +36,9 @@ class RandomAccessFile {
   virtual Status View(uint64_t offset, size_t n, std::string* scratch, std::string_view* out) const;
   // Whether View() points into a mapping of the file.
   virtual bool mapped() const { return false; }
+  // Takes the mapping's pages out of the process's resident set (they stay in the page cache
+  // and map in again on the next touch; views stay valid).
+  virtual void Unmap() const {}
 };
 
 // An exclusive lock on a data directory, released on destruction.

@@ -531,6 +531,9 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
       break;
     }
   }
+  // The pages this scan mapped in leave the resident set (they stay in the page cache), so
+  // the RSS holds those of the blocks being scanned, not of every block ever scanned.
+  if (mapped_) file_->Unmap();
   if (groups_skipped == meta_.row_groups.size()) {
     ++stats->parts_skipped;
   } else {
