@@ -237,14 +237,17 @@ TEST_F(FilterEval, RequirementsAreMetByTheTracesSelected) {
     EXPECT_EQ(alt[2].lo, 1'000'000'000);
   }
   EXPECT_EQ(braced[0].any_of[0][0].column, storage::ColumnRef::Of(storage::StringField::kService));
-  // An edge's braces read the caller's calls: spans of the caller's service.
+  // An edge's braces read the caller's calls, which a store may hold without the caller's
+  // service (a subsegment sent on its own): a span of the caller, and a span meeting them.
   auto edge = req(R"(edge("Scores", "api") { http.status = 503 })");
-  ASSERT_EQ(edge.size(), 2u);
+  ASSERT_EQ(edge.size(), 3u);
   ASSERT_EQ(edge[0].any_of.size(), 1u);
-  ASSERT_EQ(edge[0].any_of[0].size(), 2u);
+  ASSERT_EQ(edge[0].any_of[0].size(), 1u);
   EXPECT_EQ(edge[0].any_of[0][0].values, std::vector<std::string>{"Scores"});
-  EXPECT_EQ(edge[0].any_of[0][1].lo, 503);
-  EXPECT_EQ(edge[1].any_of.size(), 3u);  // the callee, named any way
+  ASSERT_EQ(edge[1].any_of.size(), 1u);
+  ASSERT_EQ(edge[1].any_of[0].size(), 1u);
+  EXPECT_EQ(edge[1].any_of[0][0].lo, 503);
+  EXPECT_EQ(edge[2].any_of.size(), 3u);  // the callee, named any way
   // No named service: the braces' conditions on some span.
   auto any_service = req(R"(service() { error })");
   ASSERT_EQ(any_service.size(), 1u);

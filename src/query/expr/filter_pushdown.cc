@@ -264,13 +264,12 @@ void Collect(const Expr& e, std::vector<SpanRequirement>* out) {
       return;
     }
     case Expr::Kind::kEdge: {
-      // The braces read the caller's calls: spans of the caller's service.
+      // The braces read the caller's calls, which are spans of the caller's service only once
+      // the trace is assembled: a subsegment sent on its own is stored without a service. So
+      // some span of the caller, and some span (any) that meets the braces.
       const Expr* body = e.children.empty() ? nullptr : &e.children[0];
-      if (e.service.name) {
-        Braced(In(ColumnRef::Of(StringField::kService), *e.service.name), body, out);
-      } else if (body != nullptr) {
-        CollectEntity(*body, out);
-      }
+      if (e.service.name) out->push_back(In(ColumnRef::Of(StringField::kService), *e.service.name));
+      if (body != nullptr) CollectEntity(*body, out);
       if (e.to.name) out->push_back(NodeNamed(*e.to.name));
       return;
     }
