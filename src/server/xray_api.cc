@@ -482,13 +482,17 @@ net::HttpResponse XRayApi::PutTraceSegments(Call& call) {
   return Json(buf);
 }
 
-std::optional<net::HttpResponse> XRayApi::ReadTimeRange(Call& call, double* start, double* end) {
+std::optional<net::HttpResponse> XRayApi::ReadTimeRange(Call& call, TimeRange* range) {
   simdjson::dom::element e;
-  if (call.body["StartTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, start) ||
-      call.body["EndTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, end)) {
+  if (call.body["StartTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, &range->start) ||
+      call.body["EndTime"].get(e) != simdjson::SUCCESS || !ParseTimestamp(e, &range->end)) {
     return Error(400, "InvalidRequestException", "StartTime and EndTime are required timestamps");
   }
-  if (*end < *start) return Error(400, "InvalidRequestException", "EndTime is before StartTime");
+  if (range->end < range->start) {
+    return Error(400, "InvalidRequestException", "EndTime is before StartTime");
+  }
+  range->start_ns = static_cast<int64_t>(std::floor(range->start)) * kNanosPerSecond;
+  range->end_ns = static_cast<int64_t>(std::ceil(range->end)) * kNanosPerSecond;
   return std::nullopt;
 }
 
@@ -597,12 +601,12 @@ net::HttpResponse XRayApi::BatchGetTraces(Call& call) {
 }
 
 net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
-  double start = 0, end = 0;
-  if (auto bad = ReadTimeRange(call, &start, &end)) return std::move(*bad);
+  TimeRange range;
+  if (auto bad = ReadTimeRange(call, &range)) return std::move(*bad);
   query::TraceSearchRequest search;
   storage::FindTracesRequest& req = search.find;
-  req.start_ns = static_cast<int64_t>(std::floor(start)) * kNanosPerSecond;
-  req.end_ns = static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond;
+  req.start_ns = range.start_ns;
+  req.end_ns = range.end_ns;
   std::string_view range_type = "TraceId";
   (void)call.body["TimeRangeType"].get(range_type);
   if (range_type == "Event" || range_type == "Service") {
@@ -671,7 +675,7 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
   counters_.unreadable_traces.fetch_add(page->unreadable, std::memory_order_relaxed);
   w.EndArray();
   WriteKey(w, "ApproximateTime");
-  w.Double(approximate_time.value_or(end));
+  w.Double(approximate_time.value_or(range.end));
   WriteKey(w, "TracesProcessedCount");
   w.Uint64(page->traces_processed);
   if (!page->next_page_token.empty()) {
@@ -790,7 +794,7 @@ void WriteServices(JsonWriter& w, const std::vector<query::ServiceGraphNode>& no
 
 }  // namespace
 
-std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, double start, double end,
+std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, const TimeRange& range,
                                                                const query::filter::Expr* also,
                                                                const TraceFn& each) {
   std::string_view group_name, group_arn;
@@ -805,8 +809,8 @@ std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, doubl
   query::TraceSearchRequest search;
   if (!filter.children.empty()) search.filter = &filter;
   search.find.key = storage::TraceTimeKey::kEventTime;
-  search.find.start_ns = static_cast<int64_t>(std::floor(start)) * kNanosPerSecond;
-  search.find.end_ns = static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond;
+  search.find.start_ns = range.start_ns;
+  search.find.end_ns = range.end_ns;
   // One page holding the whole window (up to service_graph_max_traces), so the filter's
   // candidate scans run once.
   search.page_size = search.max_examined = options_.service_graph_max_traces;
@@ -815,21 +819,27 @@ std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, doubl
       query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t) { each(t); });
   if (!page.ok()) return Error(500, "InternalFailure", page.status().message());
   counters_.unreadable_traces.fetch_add(page->unreadable, std::memory_order_relaxed);
+  if (!page->next_page_token.empty()) {
+    // More traces than one page holds: an answer from part of them would look whole.
+    return Error(400, "InvalidRequestException",
+                 "the time range holds more than " +
+                     std::to_string(options_.service_graph_max_traces) +
+                     " traces; ask for a shorter time range");
+  }
   return std::nullopt;
 }
 
 net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
-  double start = 0, end = 0;
-  if (auto bad = ReadTimeRange(call, &start, &end)) return std::move(*bad);
+  TimeRange range;
+  if (auto bad = ReadTimeRange(call, &range)) return std::move(*bad);
   if (auto bad = RefuseNextToken(call)) return std::move(*bad);
   std::string_view group_name, group_arn;
   std::vector<query::ServiceGraphNode> nodes;
   bool built = false;
   if (!GroupKey(call.body, &group_name, &group_arn) || groups_->IsDefault(group_name, group_arn)) {
     // Every trace: one column scan, no trace fetched.
-    auto scanned = query::ScanServiceGraph(
-        reader_, static_cast<int64_t>(std::floor(start)) * kNanosPerSecond,
-        static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond, options_.service_graph_max_spans);
+    auto scanned = query::ScanServiceGraph(reader_, range.start_ns, range.end_ns,
+                                           options_.service_graph_max_spans);
     if (scanned.ok()) {
       nodes = std::move(*scanned);
       built = true;
@@ -842,7 +852,7 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
   }
   if (!built) {
     query::ServiceGraphBuilder graph;
-    if (auto bad = ForEachTraceInWindow(call, start, end, nullptr,
+    if (auto bad = ForEachTraceInWindow(call, range, nullptr,
                                         [&](const query::TraceFacts& t) { graph.Add(t); })) {
       return std::move(*bad);
     }
@@ -852,9 +862,9 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
   JsonWriter w(buf);
   w.StartObject();
   WriteKey(w, "StartTime");
-  w.Double(start);
+  w.Double(range.start);
   WriteKey(w, "EndTime");
-  w.Double(end);
+  w.Double(range.end);
   WriteKey(w, "Services");
   WriteServices(w, nodes);
   WriteKey(w, "ContainsOldGroupVersions");
@@ -864,8 +874,8 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
 }
 
 net::HttpResponse XRayApi::GetTimeSeriesServiceStatistics(Call& call) {
-  double start = 0, end = 0;
-  if (auto bad = ReadTimeRange(call, &start, &end)) return std::move(*bad);
+  TimeRange range;
+  if (auto bad = ReadTimeRange(call, &range)) return std::move(*bad);
   if (auto bad = RefuseNextToken(call)) return std::move(*bad);
   std::string_view selector_text;
   (void)call.body["EntitySelectorExpression"].get(selector_text);
@@ -884,16 +894,15 @@ net::HttpResponse XRayApi::GetTimeSeriesServiceStatistics(Call& call) {
       return Error(400, "InvalidRequestException", "Period must be a multiple of 60 seconds");
     }
   }
-  const int64_t start_ns = static_cast<int64_t>(std::floor(start)) * kNanosPerSecond;
-  const int64_t end_ns = static_cast<int64_t>(std::ceil(end)) * kNanosPerSecond;
-  if ((end_ns - start_ns) / (period * kNanosPerSecond) > kMaxPeriods) {
+  if ((range.end_ns - range.start_ns) / (period * kNanosPerSecond) > kMaxPeriods) {
     return Error(400, "InvalidRequestException",
                  "the time range holds more than " + std::to_string(kMaxPeriods) +
                      " periods; choose a longer Period");
   }
-  query::StatisticsSeries series(*selector, start_ns, end_ns, period * kNanosPerSecond);
+  query::StatisticsSeries series(*selector, range.start_ns, range.end_ns,
+                                 period * kNanosPerSecond);
   const query::filter::Expr* also = selector->expr ? &*selector->expr : nullptr;
-  if (auto bad = ForEachTraceInWindow(call, start, end, also,
+  if (auto bad = ForEachTraceInWindow(call, range, also,
                                       [&](const query::TraceFacts& t) { series.Add(t); })) {
     return std::move(*bad);
   }

@@ -85,8 +85,13 @@ class XRayApi {
   // 400 `limit_code` for a limit reached, 500 otherwise.
   net::HttpResponse StatusError(const Status& status,
                                 std::string_view limit_code = "InvalidRequestException");
-  // StartTime and EndTime; an error answer when they are missing or out of order.
-  std::optional<net::HttpResponse> ReadTimeRange(Call& call, double* start, double* end);
+  // StartTime and EndTime as sent, and as nanoseconds widened to whole seconds.
+  struct TimeRange {
+    double start = 0, end = 0;
+    int64_t start_ns = 0, end_ns = 0;
+  };
+  // The request's time range; an error answer when it is missing or out of order.
+  std::optional<net::HttpResponse> ReadTimeRange(Call& call, TimeRange* range);
   // An error answer when the request carries a NextToken (operations whose answers are never
   // paged issue none).
   std::optional<net::HttpResponse> RefuseNextToken(Call& call);
@@ -98,12 +103,12 @@ class XRayApi {
   // unreadable (counted in unreadable_traces). An error answer for a bad list.
   using TraceIdFn = std::function<void(std::string_view id, const query::TraceFacts* trace)>;
   std::optional<net::HttpResponse> FetchTraceIds(Call& call, const TraceIdFn& each);
-  // Every trace with a span in [start, end] (X-Ray's "Event" time) that meets the group named
-  // by GroupName/GroupARN (when given) and `also` (when given), up to
-  // service_graph_max_traces, each handed to `each` and then dropped. An error answer for an
-  // unknown group or a failed read.
+  // Every trace with a span in the range (X-Ray's "Event" time) that meets the group named by
+  // GroupName/GroupARN (when given) and `also` (when given), each handed to `each` and then
+  // dropped. An error answer for an unknown group, a failed read, or a range holding more
+  // than service_graph_max_traces traces (never a partial answer).
   using TraceFn = std::function<void(const query::TraceFacts& trace)>;
-  std::optional<net::HttpResponse> ForEachTraceInWindow(Call& call, double start, double end,
+  std::optional<net::HttpResponse> ForEachTraceInWindow(Call& call, const TimeRange& range,
                                                         const query::filter::Expr* also,
                                                         const TraceFn& each);
 

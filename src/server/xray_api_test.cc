@@ -262,6 +262,31 @@ TEST_F(XRayApiTest, EdgeFiltersFindCallsSentAsSubsegmentsOfTheirOwn) {
   EXPECT_TRUE(FilteredIds(R"(edge("front", "back") { error })").empty());
 }
 
+// Answers that add traces up (a group's service graph, the time series) refuse a range holding
+// more traces than they add up, rather than answer from part of them.
+TEST_F(XRayApiTest, GraphsOverMoreTracesThanTheyAddUpAreRefusedNotCut) {
+  ASSERT_EQ(Post("/TraceSegments", FilterTraces()).status, 200);
+  ASSERT_EQ(Post("/CreateGroup", R"j({"GroupName":"all","FilterExpression":"!service(\"none\")"})j")
+                .status,
+            200);
+  const std::string range = R"({"StartTime":1795238971,"EndTime":1795238990)";
+  for (size_t max_traces : {size_t{9}, size_t{10}}) {
+    XRayApi::Options options{"us-east-1", "000000000000", {}, 3};
+    options.service_graph_max_traces = max_traces;
+    api_ = std::make_unique<XRayApi>(options, store_.get(), ingester_.get(), sampling_.get(),
+                                     groups_.get(), &clock_);
+    const int want = max_traces < 10 ? 400 : 200;
+    auto graph = Post("/ServiceGraph", range + R"(,"GroupName":"all"})");
+    EXPECT_EQ(graph.status, want) << graph.body;
+    auto series = Post("/TimeSeriesServiceStatistics", range + "}");
+    EXPECT_EQ(series.status, want) << series.body;
+    if (want == 400) {
+      EXPECT_EQ(ErrorType(graph), "InvalidRequestException");
+      EXPECT_NE(graph.body.find("more than 9 traces"), std::string::npos) << graph.body;
+    }
+  }
+}
+
 // Sampling: FixedRate keeps the share of traces a hash of their ids picks (the same on every
 // call), PartialScan looks at the newest share of the range; without Sampling, every trace.
 TEST_F(XRayApiTest, GetTraceSummariesSamplesWhenAskedTo) {
