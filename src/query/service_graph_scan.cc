@@ -679,6 +679,12 @@ class Census {
   // was already taken whole (they were written after the census: the graph shows the trace as
   // it was then). A trace set aside once is never taken whole.
   enum class Fate : uint8_t { kWhole, kSetAside, kDrop };
+  // Whether the trace was taken whole: rows of it set aside (by the other half, written after
+  // the census) are then dropped too.
+  bool Taken(const model::TraceId& id) const {
+    const uint32_t i = index_.Find(id);
+    return i != kNone && state_[i] == kTaken;
+  }
   Fate Meet(const model::TraceId& id, size_t rows, bool inside) {
     const uint32_t i = Find(id);
     if (i == kNone) return Fate::kSetAside;
@@ -948,17 +954,18 @@ Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, 
     return a.run->trace.bytes < b.run->trace.bytes;
   });
   std::vector<Row> trace;
-  for (size_t k = 0; k < parts.size();) {
+  for (size_t k = 0, next; k < parts.size(); k = next) {
+    const model::TraceId& id = parts[k].run->trace;
+    for (next = k + 1; next < parts.size() && parts[next].run->trace == id;) ++next;
+    if (census[0].Taken(id) || census[1].Taken(id)) continue;
     trace.clear();
-    size_t next = k;
-    for (; next < parts.size() && parts[next].run->trace == parts[k].run->trace; ++next) {
-      const Worker& w = *workers[parts[next].half];
-      for (uint32_t i = parts[next].run->begin; i < parts[next].run->end; ++i) {
-        trace.push_back(parts[next].half == 0 ? w.set_aside[i]
-                                              : first.totals.Adopt(w.totals, w.set_aside[i]));
+    for (size_t p = k; p < next; ++p) {
+      const Worker& w = *workers[parts[p].half];
+      for (uint32_t i = parts[p].run->begin; i < parts[p].run->end; ++i) {
+        trace.push_back(parts[p].half == 0 ? w.set_aside[i]
+                                           : first.totals.Adopt(w.totals, w.set_aside[i]));
       }
     }
-    k = next;
     if (first.InRange(trace.data(), trace.size()))
       first.totals.AddTrace(trace.data(), trace.size());
   }
