@@ -238,7 +238,8 @@ class MillisHistogram {
   }
 
  private:
-  static constexpr int64_t kFlat = int64_t{1} << 16;
+  // Up to 4 s (32 KiB a node or edge, in each half); the rare longer times go to the map.
+  static constexpr int64_t kFlat = int64_t{1} << 12;
   std::vector<int64_t> flat_;
   std::map<int64_t, int64_t> other_;
 };
@@ -453,7 +454,12 @@ void GraphTotals::Call(uint32_t from, uint32_t to, const Row& call) {
 }
 
 void GraphTotals::AddTrace(Row* spans, size_t count) {
-  // By span id, stably (an insertion sort: traces are small, and it allocates nothing).
+  // By span id, stably: an insertion sort for the usual small trace (it allocates nothing),
+  // else std::stable_sort (an insertion sort of a trace of thousands of spans is quadratic).
+  if (count > 32) {
+    std::stable_sort(spans, spans + count,
+                     [](const Row& a, const Row& b) { return a.span_id < b.span_id; });
+  }
   for (size_t k = 1; k < count; ++k) {
     if (spans[k - 1].span_id <= spans[k].span_id) continue;
     const Row r = spans[k];
