@@ -32,7 +32,9 @@ struct FindTracesRequest {
   // call.
   const std::unordered_set<model::TraceId, model::TraceIdHash>* only = nullptr;
   // Only traces whose stored spans stretch at least this long, from the first start to the
-  // last end (or start, for a span in progress): a filter's lower bound on duration.
+  // last end (or start, for a span in progress): a filter's lower bound on duration. With the
+  // TraceId key only: with the Event key, parts outside the range are not looked at, so a
+  // trace's stretch is not known, and this is ignored.
   int64_t min_extent_ns = 0;
   // Only this share of the traces (0..1), picked by a hash of the id: the same traces every
   // time and on every page.

@@ -79,7 +79,7 @@ Result<FindTracesResult> SelectTraces(const FindTracesRequest& request,
   FindTracesResult result;
   std::vector<Ordered> candidates;
   for (const auto& [id, o] : selected) {
-    if (request.min_extent_ns > 0 &&
+    if (by_id_time && request.min_extent_ns > 0 &&
         (o.min_start_ns == INT64_MAX || o.max_end_ns - o.min_start_ns < request.min_extent_ns)) {
       continue;
     }
