@@ -5,7 +5,9 @@
 #include <map>
 
 #include "base/testing/temp_dir.h"
+#include "base/coding.h"
 #include "storage/log_data.h"
+#include "storage/record_coding.h"
 #include "storage/testing/random_spans.h"
 
 namespace waggle::storage::columnar::block {
@@ -250,6 +252,25 @@ TEST(Block, TruncatedDamagedOrNewerFilesAreRefusedClearly) {
   auto b = Block::Open(Env::Default(), path);
   EXPECT_EQ(b.status().code(), Status::Code::kUnimplemented);
   EXPECT_NE(b.status().message().find("version 2"), std::string::npos);
+}
+
+TEST(Chunk, TraceIdRunsMustGoUp) {
+  model::TraceId a, b;
+  a.bytes[15] = 1;
+  b.bytes[15] = 2;
+  auto runs = [](std::initializer_list<model::TraceId> ids) {
+    std::string raw;
+    coding::PutVarint64(&raw, ids.size());
+    for (const model::TraceId& id : ids) {
+      storage::internal::PutTraceId(&raw, id);
+      coding::PutVarint64(&raw, 1);
+    }
+    return raw;
+  };
+  std::vector<TraceRun> out;
+  EXPECT_TRUE(DecodeTraceRuns(runs({a, b}), 2, &out).ok());
+  EXPECT_EQ(DecodeTraceRuns(runs({b, a}), 2, &out).code(), Status::Code::kCorruption);
+  EXPECT_EQ(DecodeTraceRuns(runs({a, a}), 2, &out).code(), Status::Code::kCorruption);
 }
 
 TEST(Chunk, IntsRoundTripAtTheExtremes) {

@@ -296,11 +296,14 @@ Status DecodeTraceRuns(std::string_view in, size_t n, std::vector<TraceRun>* run
   uint64_t count, total = 0;
   if (!internal::GetCount(&in, 17, &count)) return Corrupt("trace id run count");
   runs->resize(count);
-  for (TraceRun& r : *runs) {
+  for (size_t i = 0; i < runs->size(); ++i) {
+    TraceRun& r = (*runs)[i];
     if (!internal::GetTraceId(&in, &r.id) || !coding::GetVarint64(&in, &r.rows) ||
         r.rows > n - total) {
       return Corrupt("trace id run");
     }
+    // Readers find a trace's rows as the one run of its id (row groups, batched fetches).
+    if (i > 0 && !((*runs)[i - 1].id < r.id)) return Corrupt("trace id runs out of order");
     total += r.rows;
   }
   if (total != n) return Corrupt("trace id runs do not cover the rows");
