@@ -149,8 +149,10 @@ Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
       }
       const std::string aside = BlockPath(id) + ".damaged";
       log::Error("setting block aside as {}: {}", aside, block.status().ToString());
-      WAGGLE_RETURN_IF_ERROR(env->RenameFile(BlockPath(id), aside));
-      WAGGLE_RETURN_IF_ERROR(env->SyncDir(blocks_dir));
+      // A directory that refuses the rename only means the block is tried again next start.
+      Status moved = env->RenameFile(BlockPath(id), aside);
+      if (moved.ok()) moved = env->SyncDir(blocks_dir);
+      if (!moved.ok()) log::Error("could not set block aside: {}", moved.ToString());
       continue;
     }
     auto entry = std::make_shared<BlockEntry>();
