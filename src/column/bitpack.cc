@@ -75,27 +75,36 @@ void Unpack(std::string_view packed, size_t n, int width, uint64_t base, T* out)
   }
 }
 
-// Selection on packed values: one compare per row, no branches.
+// The packed value of `row`, with one unaligned 8-byte load (W <= 56, the load in range).
+template <int W>
+uint64_t PackedAt(const char* data, uint32_t row) {
+  const size_t bit = static_cast<size_t>(row) * W;
+  return (Load64(data + bit / 8) >> (bit % 8)) & ((uint64_t{1} << W) - 1);
+}
+
+// Selection on packed values, one compare per row and no branches: the rows from `from` to
+// `n` whose value is in [lo, lo + span], written to `out` (which may be where they were read).
+template <int W>
+size_t SelectEvery(const char* data, uint64_t lo, uint64_t span, uint32_t from, size_t n,
+                   uint32_t* out) {
+  size_t kept = 0;
+  for (uint32_t row = from; row < n; ++row) {
+    out[kept] = row;
+    kept += (PackedAt<W>(data, row) - lo) <= span;
+  }
+  return kept;
+}
+
+// The same over the n row numbers in `rows`.
 template <int W>
 size_t SelectScalar(const char* data, uint64_t lo, uint64_t span, uint32_t* rows, size_t n) {
-  constexpr uint64_t kMask = (uint64_t{1} << W) - 1;
+  // Every row from 0 (rows ascend without repeats): no need to read the row numbers.
+  if (rows[0] == 0 && rows[n - 1] == n - 1) return SelectEvery<W>(data, lo, span, 0, n, rows);
   size_t kept = 0;
-  if (rows[0] == 0 && rows[n - 1] == n - 1) {
-    // Every row from 0 (rows ascend without repeats): no need to read the row numbers.
-    for (uint32_t row = 0; row < n; ++row) {
-      const size_t bit = static_cast<size_t>(row) * W;
-      const uint64_t v = (Load64(data + bit / 8) >> (bit % 8)) & kMask;
-      rows[kept] = row;
-      kept += (v - lo) <= span;
-    }
-    return kept;
-  }
   for (size_t i = 0; i < n; ++i) {
     const uint32_t row = rows[i];
-    const size_t bit = static_cast<size_t>(row) * W;
-    const uint64_t v = (Load64(data + bit / 8) >> (bit % 8)) & kMask;
     rows[kept] = row;
-    kept += (v - lo) <= span;
+    kept += (PackedAt<W>(data, row) - lo) <= span;
   }
   return kept;
 }
@@ -115,10 +124,10 @@ struct CompressTable {
 };
 constexpr CompressTable kCompress;
 
-// SelectScalar over every row from 0, eight rows a step with AVX2. Eight rows of W bits start
-// on a byte boundary, so each lane's byte offset and shift within the step are constants: two
-// gathers load the eight values, a signed compare after flipping the sign bits tests them, and
-// the matching row numbers are stored through the compress table.
+// SelectEvery from row 0, eight rows a step with AVX2. Eight rows of W bits start on a byte
+// boundary, so each lane's byte offset and shift within the step are constants: eight loads
+// (vpgatherqq was slower on AMD Zen) fill two vectors, a signed compare after flipping the sign
+// bits tests them, and the matching row numbers are stored through the compress table.
 template <int W>
 __attribute__((target("avx2,popcnt"))) size_t SelectAllAvx2(const char* data, uint64_t lo,
                                                             uint64_t span, uint32_t* rows,
@@ -151,18 +160,13 @@ __attribute__((target("avx2,popcnt"))) size_t SelectAllAvx2(const char* data, ui
                                            _mm256_movemask_pd(_mm256_castsi256_pd(b)) << 4);
     const uint32_t match = ~out & 0xff;
     const __m256i at = _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress.at[match]));
-    // Writes eight slots from `kept` (<= row): past the matches only rows already read.
+    // Writes eight slots from `kept` (<= row); those past the matches are written over by the
+    // next step or lie past the result.
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + kept),
                         _mm256_add_epi32(at, _mm256_set1_epi32(static_cast<int>(row))));
     kept += static_cast<size_t>(std::popcount(match));
   }
-  for (; row < n; ++row) {
-    const size_t bit = static_cast<size_t>(row) * W;
-    const uint64_t v = (Load64(data + bit / 8) >> (bit % 8)) & kMask;
-    rows[kept] = row;
-    kept += (v - lo) <= span;
-  }
-  return kept;
+  return kept + SelectEvery<W>(data, lo, span, row, n, rows + kept);
 }
 
 template <int W>
