@@ -95,7 +95,7 @@ class PosixMappedFile : public PosixRandomAccessFile {
   }
 
   bool mapped() const override { return true; }
-  void Unmap() const override {
+  void DropResidentPages() const override {
     if (size_ > 0) ::madvise(const_cast<char*>(data_), size_, MADV_DONTNEED);
   }
   Status View(uint64_t offset, size_t n, std::string*, std::string_view* out) const override {

@@ -37,8 +37,8 @@ class RandomAccessFile {
   // Whether View() points into a mapping of the file.
   virtual bool mapped() const { return false; }
   // Takes the mapping's pages out of the process's resident set (they stay in the page cache
-  // and map in again on the next touch; views stay valid).
-  virtual void Unmap() const {}
+  // and map in again on the next touch; views stay valid). Nothing for a file not mapped.
+  virtual void DropResidentPages() const {}
 };
 
 // An exclusive lock on a data directory, released on destruction.

@@ -58,7 +58,7 @@ int RunCli(int argc, char** argv) {
                         "buffered (survives a crash of waggle) or sync (fsync every batch)");
   auto* block_reads = serve->add_option(
       "--block-reads", flags.block_reads,
-      "mmap (no copies; checksums checked on first read) or pread (checked on every read)");
+      "mmap (scans read uncompressed chunks in place) or pread (every read copied and checked)");
   auto* api_threads =
       serve->add_option("--api-threads", flags.api_threads, "Threads answering the X-Ray API (4)");
   auto* creds =

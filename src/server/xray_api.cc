@@ -899,8 +899,7 @@ net::HttpResponse XRayApi::GetTimeSeriesServiceStatistics(Call& call) {
                  "the time range holds more than " + std::to_string(kMaxPeriods) +
                      " periods; choose a longer Period");
   }
-  query::StatisticsSeries series(*selector, range.start_ns, range.end_ns,
-                                 period * kNanosPerSecond);
+  query::StatisticsSeries series(*selector, range.start_ns, range.end_ns, period * kNanosPerSecond);
   const query::filter::Expr* also = selector->expr ? &*selector->expr : nullptr;
   if (auto bad = ForEachTraceInWindow(call, range, also,
                                       [&](const query::TraceFacts& t) { series.Add(t); })) {

@@ -248,19 +248,18 @@ TEST_F(XRayApiTest, GetTraceSummariesAppliesTheFilterOnEveryPage) {
 // which is stored without the caller's service until its trace is assembled.
 TEST_F(XRayApiTest, EdgeFiltersFindCallsSentAsSubsegmentsOfTheirOwn) {
   const std::string t = "1-6b012c40-000000000000000000000001";
-  const std::string front =
-      R"({"trace_id":")" + t +
-      R"(","id":"a000000000000001","name":"front","start_time":1795238976.0,)"
-      R"("end_time":1795238977.0})";
+  const std::string front = R"({"trace_id":")" + t +
+                            R"(","id":"a000000000000001","name":"front","start_time":1795238976.0,)"
+                            R"("end_time":1795238977.0})";
   const std::string call =
       R"({"trace_id":")" + t +
       R"(","id":"a000000000000002","parent_id":"a000000000000001","type":"subsegment",)"
       R"("name":"back","namespace":"remote","start_time":1795238976.1,)"
       R"("end_time":1795238976.5,"fault":true})";
-  ASSERT_EQ(
-      Post("/TraceSegments", "{\"TraceSegmentDocuments\":[" + Quote(front) + "," + Quote(call) + "]}")
-          .status,
-      200);
+  ASSERT_EQ(Post("/TraceSegments",
+                 "{\"TraceSegmentDocuments\":[" + Quote(front) + "," + Quote(call) + "]}")
+                .status,
+            200);
   EXPECT_EQ(FilteredIds(R"(edge("front", "back") { fault })"), std::vector<std::string>{t});
   EXPECT_TRUE(FilteredIds(R"(edge("front", "back") { error })").empty());
 }
@@ -678,9 +677,8 @@ class WritesBetweenPasses : public storage::Reader {
   Result<storage::ScanStats> Scan(const storage::ScanRequest& r,
                                   const storage::BatchFn& consume) override {
     if (r.columns.size() > 1) {
-      std::call_once(once_, [&] {
-        EXPECT_TRUE(store_->Write(late_, storage::Durability::kSync).ok());
-      });
+      std::call_once(once_,
+                     [&] { EXPECT_TRUE(store_->Write(late_, storage::Durability::kSync).ok()); });
     }
     return store_->Scan(r, consume);
   }

@@ -49,9 +49,10 @@ struct EngineOptions {
   int64_t retention_ns = 0;
   uint64_t max_disk_bytes = 0;
   block::WriteOptions block_options;
-  // Read blocks through memory mappings (Env::NewMappedFile): no copy per read, and each chunk
-  // checked against its checksum on its first read only. Off: pread, checked on every read,
-  // and a damaged or truncated file can never raise SIGBUS.
+  // Map blocks into memory too (Env::NewMappedFile): scans use uncompressed chunks in place,
+  // with no copy, each checked against its checksum on its first read only; other reads use
+  // pread. Off: every read is a pread, checked every time, and a damaged or truncated file can
+  // never raise SIGBUS.
   bool map_blocks = true;
   // Flush, compact and retire in a background thread. Tests turn it off and call
   // SealHead()/Maintain() themselves.

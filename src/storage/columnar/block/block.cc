@@ -475,50 +475,47 @@ Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path, bo
   Status s = DecodeFooter(footer, &b->meta_);
   if (!s.ok()) return corrupt(s.message());
   b->meta_.file_bytes = size;
-  uint32_t chunks = 0;
-  auto number = [&](ChunkRef& r) { r.index = chunks++; };
-  for (ColumnMeta& c : b->meta_.columns) std::for_each(c.chunks.begin(), c.chunks.end(), number);
-  for (auto* pages : {&b->meta_.trace_pages, &b->meta_.document_pages, &b->meta_.log_pages}) {
-    for (PageMeta& p : *pages) number(p.chunk);
-  }
-  number(b->meta_.trace_bloom);
-  number(b->meta_.value_bloom);
   b->mapped_ = b->file_->mapped();  // an Env without mappings reads instead
-  if (b->mapped_) b->verified_ = std::make_unique<std::atomic<bool>[]>(chunks);
+  if (b->mapped_) {
+    b->verified_ =
+        std::make_unique<std::atomic<bool>[]>(b->meta_.columns.size() * b->meta_.row_groups.size());
+  }
   for (const ColumnMeta& c : b->meta_.columns) {
     for (const ChunkRef& r : c.chunks) {
       if (r.offset + r.stored_length > footer_offset) return corrupt("chunk out of range");
     }
   }
-  std::string scratch;
-  std::string_view bits;
-  WAGGLE_RETURN_IF_ERROR(b->ReadChunkAt(b->meta_.trace_bloom, &scratch, &bits));
-  if (!BloomFilter::FromBits(std::string(bits), &b->trace_bloom_)) return corrupt("trace bloom");
-  WAGGLE_RETURN_IF_ERROR(b->ReadChunkAt(b->meta_.value_bloom, &scratch, &bits));
-  if (!BloomFilter::FromBits(std::string(bits), &b->value_bloom_)) return corrupt("value bloom");
+  std::string bits;  // ReadChunkAt leaves the chunk's bytes in it
+  std::string_view unused;
+  WAGGLE_RETURN_IF_ERROR(b->ReadChunkAt(b->meta_.trace_bloom, &bits, &unused));
+  if (!BloomFilter::FromBits(std::move(bits), &b->trace_bloom_)) return corrupt("trace bloom");
+  bits = std::string();
+  WAGGLE_RETURN_IF_ERROR(b->ReadChunkAt(b->meta_.value_bloom, &bits, &unused));
+  if (!BloomFilter::FromBits(std::move(bits), &b->value_bloom_)) return corrupt("value bloom");
   return b;
 }
 
-Status Block::ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw,
-                          bool in_place) const {
-  // Scans use an uncompressed chunk of a mapped file where it lies. Other chunks, and every
-  // chunk that lookups and compaction read, are read with pread (into `scratch` when
-  // uncompressed, else through a buffer kept per thread), so that the pages the process maps
-  // in are those that scans compare in place; a lookup reads a few chunks once.
+Status Block::ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw) const {
+  // Uncompressed, read into `scratch`; else through a buffer kept per thread.
   static thread_local std::string buffer;
-  in_place = in_place && mapped_ && ref.compression == Compression::kNone;
-  std::string_view stored;
-  if (in_place) {
-    WAGGLE_RETURN_IF_ERROR(file_->View(ref.offset, ref.stored_length, scratch, &stored));
-  } else {
-    std::string* into = ref.compression == Compression::kNone ? scratch : &buffer;
-    WAGGLE_RETURN_IF_ERROR(file_->Read(ref.offset, ref.stored_length, into));
-    stored = *into;
-  }
-  const bool verified = in_place && verified_[ref.index].load(std::memory_order_relaxed);
-  Status s = ReadChunk(ref, stored, !verified, scratch, raw);
+  std::string* into = ref.compression == Compression::kNone ? scratch : &buffer;
+  WAGGLE_RETURN_IF_ERROR(file_->Read(ref.offset, ref.stored_length, into));
+  Status s = ReadChunk(ref, *into, /*verify=*/true, scratch, raw);
   if (!s.ok()) return Status::Corruption(path_ + ": " + s.message());
-  if (in_place && !verified) verified_[ref.index].store(true, std::memory_order_relaxed);
+  return s;
+}
+
+Status Block::ReadColumnChunk(size_t c, size_t group, std::string* scratch,
+                              std::string_view* raw) const {
+  const ChunkRef& ref = meta_.columns[c].chunks[group];
+  if (!mapped_ || ref.compression != Compression::kNone) return ReadChunkAt(ref, scratch, raw);
+  std::atomic<bool>& verified = verified_[c * meta_.row_groups.size() + group];
+  const bool trusted = verified.load(std::memory_order_relaxed);
+  std::string_view stored;
+  WAGGLE_RETURN_IF_ERROR(file_->View(ref.offset, ref.stored_length, scratch, &stored));
+  Status s = ReadChunk(ref, stored, /*verify=*/!trusted, scratch, raw);
+  if (!s.ok()) return Status::Corruption(path_ + ": " + s.message());
+  if (!trusted) verified.store(true, std::memory_order_relaxed);
   return s;
 }
 

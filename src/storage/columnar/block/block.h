@@ -121,7 +121,8 @@ class Block {
   // Reads and checks the header, trailer, footer and the Bloom filters; not the columns.
   // With `mapped`, the file is also mapped into memory (Env::NewMappedFile): scans then use
   // chunks stored uncompressed where they lie, with no copy.
-  static Result<std::unique_ptr<Block>> Open(Env* env, const std::string& path, bool mapped = true);
+  static Result<std::unique_ptr<Block>> Open(Env* env, const std::string& path,
+                                             bool mapped = false);
 
   const BlockMeta& meta() const { return meta_; }
   const std::string& path() const { return path_; }
@@ -156,10 +157,15 @@ class Block {
 
  private:
   Block() = default;
-  // Sets `raw` to the chunk's bytes: read or decompressed into `scratch`, or, when `in_place`
-  // and the chunk is stored uncompressed in a mapped file, where it lies in the mapping.
-  Status ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw,
-                     bool in_place = false) const;
+  // Reads the chunk with pread, checks it, and sets `raw` to its bytes in `scratch` (as read
+  // or decompressed).
+  Status ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw) const;
+  // A scan's read of column `c` in row group `group`: where it lies in the mapping when the
+  // block is mapped and the chunk stored uncompressed (checked on its first read only, since
+  // the file is never written again), else as ReadChunkAt. Lookups and compaction read each
+  // chunk once and use ReadChunkAt, so that the pages mapped in are those scans compare in
+  // place.
+  Status ReadColumnChunk(size_t c, size_t group, std::string* scratch, std::string_view* raw) const;
   // Appends to each of wanted[0, count) (sorted by id) its spans in row group `group`, each
   // column read once for all of them.
   Status ReadTracesRows(size_t group, const WantedTrace* wanted, size_t count,
@@ -173,11 +179,11 @@ class Block {
 
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;
-  // Chunks used in place in the mapping are checked against their checksums the first time
-  // they are read; the file is never written again, so later reads trust them. Chunks read
-  // with pread are checked on every read.
   bool mapped_ = false;
-  std::unique_ptr<std::atomic<bool>[]> verified_;  // by ChunkRef::index
+  // Mapped: whether column c's chunk in group g (at c * groups + g) passed its check.
+  std::unique_ptr<std::atomic<bool>[]> verified_;
+  // Scans running now: the last to end takes the mapped pages out of the resident set.
+  mutable std::atomic<int> scans_{0};
   BlockMeta meta_;
   BloomFilter trace_bloom_, value_bloom_;
 };

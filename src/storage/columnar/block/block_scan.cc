@@ -40,7 +40,8 @@ bool Matches(const ColumnMeta& c, const ColumnRef& ref) {
 // from the chunks read, so a group's vectors live until the next Start().
 class GroupReader {
  public:
-  using ReadFn = std::function<Status(const ChunkRef&, std::string*, std::string_view*)>;
+  // Reads column c's chunk of a row group (Block::ReadColumnChunk).
+  using ReadFn = std::function<Status(size_t c, size_t group, std::string*, std::string_view*)>;
 
   GroupReader(const BlockMeta& meta, ReadFn read, std::string_view path)
       : meta_(meta),
@@ -59,7 +60,7 @@ class GroupReader {
   // The chunk of column `c` in the current group, decompressed.
   Result<std::string_view> Raw(size_t c) {
     if (!loaded_[c]) {
-      WAGGLE_RETURN_IF_ERROR(read_(meta_.columns[c].chunks[group_], &scratch_[c], &raw_[c]));
+      WAGGLE_RETURN_IF_ERROR(read_(c, group_, &scratch_[c], &raw_[c]));
       loaded_[c] = 1;
     }
     return raw_[c];
@@ -395,6 +396,16 @@ void Block::ListColumns(std::vector<ColumnRef>* out) const {
 Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stats,
                    bool* stopped) const {
   if (meta_.row_groups.empty()) return Status::Ok();
+  // The last scan of the block to end, however it ends, takes the pages it mapped in out of
+  // the resident set (they stay in the page cache): the RSS then holds the pages of blocks
+  // being scanned, not of every block ever scanned.
+  struct LastOutReleases {
+    const Block* block;
+    explicit LastOutReleases(const Block* b) : block(b) { b->scans_.fetch_add(1); }
+    ~LastOutReleases() {
+      if (block->scans_.fetch_sub(1) == 1) block->file_->DropResidentPages();
+    }
+  } release(this);
   auto find = [&](const ColumnRef& ref) -> int {
     for (size_t c = 0; c < meta_.columns.size(); ++c) {
       if (Matches(meta_.columns[c], ref)) return static_cast<int>(c);
@@ -444,8 +455,8 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
 
   GroupReader reader(
       meta_,
-      [this](const ChunkRef& r, std::string* scratch, std::string_view* raw) {
-        return ReadChunkAt(r, scratch, raw, /*in_place=*/true);
+      [this](size_t c, size_t group, std::string* scratch, std::string_view* raw) {
+        return ReadColumnChunk(c, group, scratch, raw);
       },
       path_);
   column::ColumnBatch batch;
@@ -531,9 +542,6 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
       break;
     }
   }
-  // The pages this scan mapped in leave the resident set (they stay in the page cache), so
-  // the RSS holds those of the blocks being scanned, not of every block ever scanned.
-  if (mapped_) file_->Unmap();
   if (groups_skipped == meta_.row_groups.size()) {
     ++stats->parts_skipped;
   } else {

@@ -21,8 +21,6 @@ struct ChunkRef {
   uint32_t raw_length = 0;     // bytes after decompression
   Compression compression = Compression::kNone;
   uint32_t crc = 0;  // masked CRC-32C of the stored bytes
-  // Not stored: the chunk's number among its block's chunks, given when the block is opened.
-  uint32_t index = 0;
 };
 
 void PutChunkRef(std::string* out, const ChunkRef& ref);
