@@ -29,4 +29,6 @@ class FakeClock : public Clock {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 
+inline double NanosToSeconds(int64_t ns) { return static_cast<double>(ns) / kNanosPerSecond; }
+
 }  // namespace waggle

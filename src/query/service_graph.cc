@@ -9,8 +9,6 @@
 namespace waggle::query {
 namespace {
 
-double Seconds(int64_t ns) { return static_cast<double>(ns) / kNanosPerSecond; }
-
 void Count(const model::Span& s, RequestStats* stats) {
   stats->Add(s.status_flags, s.end_ns - s.start_ns);
 }
@@ -27,7 +25,7 @@ void Widen(int64_t* start, int64_t* end, const model::Span& s) {
 }  // namespace
 
 void RequestStats::Add(uint8_t status_flags, int64_t duration_ns) {
-  total_response_time += Seconds(duration_ns);
+  total_response_time += NanosToSeconds(duration_ns);
   if (status_flags & model::kStatusFault) {
     ++fault;
   } else if (status_flags & model::kStatusThrottle) {

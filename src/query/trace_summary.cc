@@ -21,8 +21,6 @@ void AddUnique(std::vector<T>* v, const T& x) {
   if (v->size() < kMaxListed && std::find(v->begin(), v->end(), x) == v->end()) v->push_back(x);
 }
 
-double Seconds(int64_t ns) { return static_cast<double>(ns) / kNanosPerSecond; }
-
 // Parent/child links of a trace's spans, by index.
 struct SpanTree {
   explicit SpanTree(const std::vector<model::Span>& spans) : spans(spans), children(spans.size()) {
@@ -241,12 +239,12 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace, const SegmentIndex&
     }
   }
   if (min_start != INT64_MAX) {
-    sum.start_time = Seconds(min_start);
-    sum.duration = Seconds(std::max<int64_t>(0, max_end - min_start));
+    sum.start_time = NanosToSeconds(min_start);
+    sum.duration = NanosToSeconds(std::max<int64_t>(0, max_end - min_start));
   }
   const model::Span* root = index.root == SIZE_MAX ? nullptr : &trace.spans[index.root];
   if (root != nullptr) {
-    sum.response_time = root->in_progress ? 0 : Seconds(root->end_ns - root->start_ns);
+    sum.response_time = root->in_progress ? 0 : NanosToSeconds(root->end_ns - root->start_ns);
     sum.has_fault = root->status_flags & model::kStatusFault;
     sum.has_error = root->status_flags & model::kStatusError;
     sum.http = {root->http_url, root->http_method, root->user_agent, root->client_ip,

@@ -663,7 +663,7 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
   w.StartArray();
   std::optional<double> approximate_time;  // the newest trace's time
   auto page = query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t time_ns) {
-    if (!approximate_time) approximate_time = static_cast<double>(time_ns) / kNanosPerSecond;
+    if (!approximate_time) approximate_time = NanosToSeconds(time_ns);
     WriteSummary(w, t.summary());
   });
   if (!page.ok()) {
@@ -1321,8 +1321,7 @@ net::HttpResponse XRayApi::GetSamplingTargets(Call& call) {
     (void)o["BorrowCount"].get(d.borrow_count);
     stats.push_back(std::move(d));
   }
-  sampling::TargetsResult result =
-      sampling_->Targets(stats, static_cast<double>(clock_->NowNanos()) / kNanosPerSecond);
+  sampling::TargetsResult result = sampling_->Targets(stats, NanosToSeconds(clock_->NowNanos()));
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
