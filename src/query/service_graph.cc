@@ -114,7 +114,7 @@ void ServiceGraphBuilder::Add(const TraceFacts& trace) {
     const std::string& callee = graph.nodes[g.to].id.name;
     for (size_t c : g.calls) {
       const model::Span& call = spans[c];
-      if (call.name != callee && e.aliases.size() < 10 &&
+      if (call.name != callee && e.aliases.size() < kMaxEdgeAliases &&
           std::find(e.aliases.begin(), e.aliases.end(), call.name) == e.aliases.end()) {
         e.aliases.push_back(call.name);
       }

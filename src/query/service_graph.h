@@ -36,13 +36,16 @@ using Histogram = std::map<double, int64_t>;
 // A duration as a histogram's bucket: whole milliseconds (the bucket's value is this / 1000).
 int64_t HistogramMillis(int64_t duration_ns);
 
+inline constexpr size_t kMaxEdgeAliases = 10;
+
 struct ServiceGraphEdge {
   size_t to = 0;  // node index
   int64_t start_ns = INT64_MAX;
   int64_t end_ns = INT64_MIN;
   RequestStats stats;
   Histogram response_times;
-  std::vector<std::string> aliases;  // names callers used for the callee, when not its own
+  // Names callers used for the callee, when not its own: the first kMaxEdgeAliases met.
+  std::vector<std::string> aliases;
 };
 
 struct ServiceGraphNode {

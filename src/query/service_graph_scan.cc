@@ -446,7 +446,7 @@ void GraphTotals::Call(uint32_t from, uint32_t to, const Row& call) {
     last->second = &call;
   }
   EdgeTotals& e = Edge(from, to);
-  if (call.name != nodes_[to].name && e.aliases.size() < 10 &&
+  if (call.name != nodes_[to].name && e.aliases.size() < kMaxEdgeAliases &&
       std::find(e.aliases.begin(), e.aliases.end(), call.name) == e.aliases.end()) {
     e.aliases.push_back(call.name);
   }
@@ -609,7 +609,7 @@ void GraphTotals::Absorb(const GraphTotals& other) {
     to.stats.Add(e.stats);
     to.response_times.Add(e.response_times);
     for (uint32_t a : e.aliases) {
-      if (to.aliases.size() < 10 &&
+      if (to.aliases.size() < kMaxEdgeAliases &&
           std::find(to.aliases.begin(), to.aliases.end(), a) == to.aliases.end()) {
         to.aliases.push_back(a);
       }
