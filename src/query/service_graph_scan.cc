@@ -519,19 +519,17 @@ void GraphTotals::AddTrace(Row* spans, size_t count) {
   }
 
   // IndexSegments: X-Ray spans are segments when their document is (a server span); others
-  // when they are server or consumer spans or their parent is not here.
-  bool any_xray = false;
-  for (size_t i = 0; i < n; ++i) any_xray |= spans[i].from_xray;
+  // when they are server or consumer spans or their parent is not here. (IndexSegments also
+  // asks that the trace has documents, which a trace with an X-Ray span always has.)
   segment_.assign(n, 0);
   size_t root = SIZE_MAX;
   for (size_t i = 0; i < n; ++i) {
     const Row& s = spans[i];
     const bool parentless = s.parent_id == 0 || parent_[i] == kNone;
     const auto kind = static_cast<model::SpanKind>(s.kind);
-    const bool is_segment =
-        s.from_xray && any_xray
-            ? kind == model::SpanKind::kServer
-            : kind == model::SpanKind::kServer || kind == model::SpanKind::kConsumer || parentless;
+    const bool is_segment = s.from_xray ? kind == model::SpanKind::kServer
+                                        : kind == model::SpanKind::kServer ||
+                                              kind == model::SpanKind::kConsumer || parentless;
     if (!is_segment) continue;
     segment_[i] = 1;
     if (parentless && (root == SIZE_MAX || s.start_ns < spans[root].start_ns)) root = i;
