@@ -112,58 +112,46 @@ std::optional<double> Optional(double v, bool present) {
 }
 
 // annotation.KEY over every span of the trace: the literal's type picks which values compare.
+// != holds when no value equals the literal; the other operators when some value meets them.
 bool EvalAnnotation(const TraceFacts& t, const Expr& e) {
   using Type = model::AttributeValue::Type;
-  bool any = false, match = false;
+  const Op op = e.op == Op::kNe ? Op::kEq : e.op;
   for (const model::Span& s : t.trace().spans) {
     for (const model::Attribute& a : s.attributes) {
       if (a.role != model::AttributeRole::kAnnotation || a.key != e.annotation_key) continue;
-      any = true;
       if (e.op == Op::kIsTrue) return true;
       const model::AttributeValue& v = a.value;
-      bool eq = false;
+      bool hit = false;
       switch (e.value.type) {
         case ValueType::kString:
           if (v.type != Type::kString) continue;
-          if (e.op == Op::kNe) {
-            eq = v.string_value == e.value.text;
-          } else {
-            match = CompareString(v.string_value, e.op, e.value.text);
-          }
+          hit = CompareString(v.string_value, op, e.value.text);
           break;
-        case ValueType::kNumber: {
-          double d;
+        case ValueType::kNumber:
           if (v.type == Type::kInt) {
-            d = static_cast<double>(v.int_value);
+            hit = CompareNumber(static_cast<double>(v.int_value), op, e.value.number);
           } else if (v.type == Type::kDouble) {
-            d = v.double_value;
-          } else {
-            continue;
-          }
-          if (e.op == Op::kNe) {
-            eq = d == e.value.number;
-          } else {
-            match = CompareNumber(d, e.op, e.value.number);
+            hit = CompareNumber(v.double_value, op, e.value.number);
           }
           break;
-        }
         case ValueType::kBool:
-          if (v.type != Type::kBool) continue;
-          if (e.op == Op::kNe) {
-            eq = (v.int_value != 0) == e.value.boolean;
-          } else {
-            match = (v.int_value != 0) == e.value.boolean;
-          }
+          hit = v.type == Type::kBool && (v.int_value != 0) == e.value.boolean;
           break;
       }
-      if (e.op == Op::kNe && eq) return false;
-      if (match) return true;
+      if (hit) return e.op != Op::kNe;
     }
   }
-  return e.op == Op::kNe ? true : (e.op == Op::kIsTrue ? any : false);
+  return e.op == Op::kNe;
 }
 
 bool EvalTraceKeyword(const TraceFacts& t, const Expr& e) {
+  // These two read no summary (which a graph's group filter would otherwise work out whole).
+  if (e.keyword == Keyword::kAnnotation) return EvalAnnotation(t, e);
+  if (e.keyword == Keyword::kInferred) {
+    bool inferred = false;
+    for (const GraphNode& n : t.graph().nodes) inferred |= n.inferred;
+    return EvalBool(inferred, e);
+  }
   const TraceSummary& sum = t.summary();
   const bool has_root = t.segments().root != SIZE_MAX;
   switch (e.keyword) {
@@ -177,11 +165,6 @@ bool EvalTraceKeyword(const TraceFacts& t, const Expr& e) {
       return EvalBool(sum.has_throttle, e);
     case Keyword::kPartial:
       return EvalBool(sum.is_partial, e);
-    case Keyword::kInferred: {
-      bool inferred = false;
-      for (const GraphNode& n : t.graph().nodes) inferred |= n.inferred;
-      return EvalBool(inferred, e);
-    }
     case Keyword::kResponseTime:
       return EvalNumber(Optional(sum.response_time, has_root && !sum.is_partial), e);
     case Keyword::kDuration:
@@ -207,8 +190,6 @@ bool EvalTraceKeyword(const TraceFacts& t, const Expr& e) {
       return EvalStrings(sum.instance_ids, e);
     case Keyword::kResourceArn:
       return EvalStrings(sum.resource_arns, e);
-    case Keyword::kAnnotation:
-      return EvalAnnotation(t, e);
     default:
       return false;  // the parser keeps the others out of trace scope
   }
