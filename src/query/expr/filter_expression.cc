@@ -52,8 +52,6 @@ constexpr std::array<KeywordInfo, 29> kKeywords = {{
 
 const KeywordInfo& Info(Keyword k) { return kKeywords[static_cast<size_t>(k)]; }
 
-std::string Lower(std::string_view s) { return AsciiLower(s); }
-
 std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 // ---- Tokens ----
@@ -340,7 +338,7 @@ class Parser {
       return e;
     }
     if (t.kind != Tok::kWord) return Unexpected("a keyword, service(), edge(), '!' or '('");
-    const std::string word = Lower(t.text);
+    const std::string word = AsciiLower(t.text);
     if (word == "service" || word == "edge") return ParseServiceOrEdge(scope, word == "edge");
     if (word.starts_with("rootcause.")) return ParseRootCause(scope);
     return ParseComparison(scope, level);
@@ -355,7 +353,7 @@ class Parser {
     if (scope != Scope::kTrace) {
       return ErrorAt(start.position, fn + " cannot be used inside braces");
     }
-    WAGGLE_RETURN_IF_ERROR(Expect(Tok::kLParen, "'(' after " + Lower(start.text)));
+    WAGGLE_RETURN_IF_ERROR(Expect(Tok::kLParen, "'(' after " + AsciiLower(start.text)));
     if (edge) {
       WAGGLE_ASSIGN_OR_RETURN(out.service, ParseServiceRef(true));
       WAGGLE_RETURN_IF_ERROR(Expect(Tok::kComma, "',' between the two services of edge()"));
@@ -395,7 +393,7 @@ class Parser {
                                          : IsWord(key, "account.id") ? &ref.account_id
                                                                      : nullptr;
       if (slot == nullptr) return Unexpected("name, type or account.id");
-      if (slot->has_value()) return ErrorAt(key.position, Lower(key.text) + " is given twice");
+      if (slot->has_value()) return ErrorAt(key.position, AsciiLower(key.text) + " is given twice");
       Next();
       WAGGLE_RETURN_IF_ERROR(Expect(Tok::kColon, "':'"));
       if (Peek().kind != Tok::kString) return Unexpected("a quoted string");
@@ -414,7 +412,7 @@ class Parser {
     if (scope != Scope::kTrace) {
       return ErrorAt(start.position, "rootcause cannot be used inside braces");
     }
-    const std::string word = Lower(start.text);
+    const std::string word = AsciiLower(start.text);
     if (word == "rootcause.json") {
       out.kind = Expr::Kind::kRootCauseJson;
       WAGGLE_RETURN_IF_ERROR(Expect(Tok::kEq, "'=' after rootcause.json"));
@@ -553,7 +551,7 @@ class Parser {
 
   Result<Expr> ParseComparison(Scope scope, RootCauseLevel level) {
     const Token& t = Next();
-    const std::string word = Lower(t.text);
+    const std::string word = AsciiLower(t.text);
     Expr out;
     out.kind = Expr::Kind::kCompare;
     out.position = t.position;

@@ -16,8 +16,6 @@ using storage::StringField;
 using Type = model::AttributeValue::Type;
 using Role = model::AttributeRole;
 
-// Status flags hold error (1), fault (2) and throttle (4): every value with the bit lies in
-// [bit, 7] (a superset, which is all a requirement must be).
 // A requirement that some span meets one of `conditions`.
 SpanRequirement AnyOf(std::vector<Condition> conditions) {
   SpanRequirement r;
@@ -25,6 +23,8 @@ SpanRequirement AnyOf(std::vector<Condition> conditions) {
   return r;
 }
 
+// Status flags hold error (1), fault (2) and throttle (4): every value with the bit lies in
+// [bit, 7] (a superset, which is all a requirement must be).
 SpanRequirement FlagRequirement(uint8_t bit) {
   return AnyOf({Condition::Range(ColumnRef::Of(IntField::kStatusFlags), bit, 7)});
 }
