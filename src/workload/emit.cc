@@ -34,20 +34,12 @@ using codec::xray::WriteSeconds;
 
 constexpr std::string_view kDatagramHeader = "{\"format\":\"json\",\"version\":1}\n";
 
-const AttributeValue* Find(const Span& span, std::string_view key) {
-  for (const Attribute& a : span.attributes) {
-    if (a.key == key) return &a.value;
-  }
-  return nullptr;
-}
 std::string_view FindString(const Span& span, std::string_view key) {
-  const AttributeValue* v = Find(span, key);
-  return v && v->type == AttributeValue::Type::kString ? std::string_view(v->string_value)
-                                                       : std::string_view();
+  return model::FindString(span.attributes, key);
 }
 const AttributeValue* FindInt(const Span& span, std::string_view key) {
-  const AttributeValue* v = Find(span, key);
-  return v && v->type == AttributeValue::Type::kInt ? v : nullptr;
+  const model::Attribute* a = model::FindAttribute(span.attributes, key);
+  return a != nullptr && a->value.type == AttributeValue::Type::kInt ? &a->value : nullptr;
 }
 
 // Attributes a document's own fields carry, so metadata does not repeat them.
