@@ -291,7 +291,6 @@ net::HttpResponse Json(rapidjson::StringBuffer& buf) {
   return r;
 }
 
-// {"<key>": what `write` writes}: the answer of most operations.
 // GroupName or GroupARN, whichever the request names.
 bool GroupKey(const simdjson::dom::object& body, std::string_view* name, std::string_view* arn) {
   (void)body["GroupName"].get(*name);
@@ -299,6 +298,7 @@ bool GroupKey(const simdjson::dom::object& body, std::string_view* name, std::st
   return !name->empty() || !arn->empty();
 }
 
+// {"<key>": what `write` writes}: the answer of most operations.
 template <typename Write>
 net::HttpResponse JsonWith(std::string_view key, Write write) {
   rapidjson::StringBuffer buf;
