@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <memory>
 #include <set>
@@ -12,6 +11,7 @@
 
 #include "base/env.h"
 #include "storage/columnar/block/block.h"
+#include "storage/columnar/engine.h"
 
 namespace waggle::server {
 namespace {
@@ -49,24 +49,28 @@ Result<std::string> InspectDataDir(const std::string& data_dir) {
   // Every block first: a compaction that stopped before removing its inputs left them beside
   // the block that replaces them (the store removes them at its next open); they are listed,
   // but not counted twice.
-  std::vector<std::pair<std::string, Result<std::unique_ptr<block::Block>>>> opened;
+  struct Opened {
+    std::string name;
+    uint64_t id;
+    Result<std::unique_ptr<block::Block>> block;
+  };
+  std::vector<Opened> opened;
   std::set<uint64_t> replaced;
   for (const std::string& name : names) {
-    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".blk") != 0) continue;
+    uint64_t id = 0;
+    if (!storage::columnar::ParseBlockName(name, &id)) continue;  // what the store opens, no more
     auto b = block::Block::Open(env, blocks_dir + "/" + name);
     if (b.ok()) replaced.insert((*b)->meta().replaces.begin(), (*b)->meta().replaces.end());
-    opened.emplace_back(name, std::move(b));
+    opened.push_back({name, id, std::move(b)});
   }
-  for (auto& [name, b] : opened) {
+  for (auto& [name, id, b] : opened) {
     if (!b.ok()) {
       out += fmt::format("  {:<20} unreadable: {}\n", name, b.status().ToString());
       ++damaged;
       continue;
     }
     const block::BlockMeta& m = (*b)->meta();
-    uint64_t id = 0;
-    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size() - 4, id, 16);
-    if (ec == std::errc() && end == name.data() + name.size() - 4 && replaced.count(id)) {
+    if (replaced.count(id)) {
       out += fmt::format("  {:<20} replaced by a compaction (removed at the next open)\n", name);
       ++leftover;
       continue;

@@ -21,20 +21,6 @@ int64_t ArrivalOf(const WalPosition& p) {
   return static_cast<int64_t>(uint64_t{p.file} << 32 | p.offset);
 }
 
-bool ParseBlockName(const std::string& name, uint64_t* id) {
-  // "%016" PRIx64 ".blk"
-  if (name.size() != 20 || name.compare(16, 4, ".blk") != 0) return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < 16; ++i) {
-    const char c = name[i];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) return false;
-    v = v << 4 | static_cast<uint64_t>(d);
-  }
-  *id = v;
-  return true;
-}
-
 // Marks the rows that an X-Ray-style replacement superseded: per trace and span id, a later
 // version replaces an earlier one, except that a complete one is never replaced by an
 // in-progress one (storage::Deduplicate's rule, over rows in arrival order).
@@ -61,6 +47,20 @@ std::vector<bool> SupersededRows(const SpanTable& t,
 }
 
 }  // namespace
+
+bool ParseBlockName(const std::string& name, uint64_t* id) {
+  // "%016" PRIx64 ".blk"
+  if (name.size() != 20 || name.compare(16, 4, ".blk") != 0) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    const char c = name[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return false;
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  *id = v;
+  return true;
+}
 
 struct Engine::Head {
   struct Trace {

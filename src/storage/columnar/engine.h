@@ -25,6 +25,9 @@
 // column form, and immutable blocks that the head is flushed into, compacted and retired.
 namespace waggle::storage::columnar {
 
+// A block file's name ("%016x.blk", lower-case hex) -> its id; false for any other name.
+bool ParseBlockName(const std::string& name, uint64_t* id);
+
 struct EngineOptions {
   std::string dir;               // the store's directory: dir/wal, dir/blocks
   Env* env = Env::Default();     // the file-system seam
