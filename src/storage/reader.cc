@@ -42,10 +42,12 @@ bool FetchOptions::Wants(std::string_view key, model::AttributeRole role) const 
 }
 
 void FetchOptions::Apply(TraceData* trace) const {
+  for (model::Span& s : trace->spans) Apply(&s);
+}
+
+void FetchOptions::Apply(model::Span* span) const {
   if (all_attributes) return;
-  for (model::Span& s : trace->spans) {
-    std::erase_if(s.attributes, [&](const model::Attribute& a) { return !Wants(a.key, a.role); });
-  }
+  std::erase_if(span->attributes, [&](const model::Attribute& a) { return !Wants(a.key, a.role); });
 }
 
 std::vector<Result<TraceData>> Reader::FetchTraces(const std::vector<model::TraceId>& ids,

@@ -71,8 +71,9 @@ struct FetchOptions {
   std::vector<std::string> keys;
 
   bool Wants(std::string_view key, model::AttributeRole role) const;
-  // Removes from `trace` the attributes not wanted.
+  // Removes from `trace` (or one span) the attributes not wanted.
   void Apply(TraceData* trace) const;
+  void Apply(model::Span* span) const;
 };
 
 // Reads what a Writer stored. Thread-safe. The caller owns everything a read returns.

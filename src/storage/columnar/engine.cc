@@ -594,7 +594,9 @@ std::vector<Result<TraceData>> Engine::FetchTraces(const std::vector<model::Trac
     for (const block::WantedTrace& w : sorted) {
       auto it = h->traces.find(w.id);
       if (it == h->traces.end()) continue;
-      for (uint32_t r : it->second.rows) w.out->spans.push_back(h->spans.Row(r));
+      for (uint32_t r : it->second.rows) {
+        options.Apply(&w.out->spans.emplace_back(h->spans.Row(r)));  // blocks project as they read
+      }
       w.out->documents.insert(w.out->documents.end(), it->second.documents.begin(),
                               it->second.documents.end());
     }
@@ -615,12 +617,12 @@ std::vector<Result<TraceData>> Engine::FetchTraces(const std::vector<model::Trac
       results.push_back(results[at]);
       continue;
     }
-    results.push_back(Finish(std::move(data[i]), options));
+    results.push_back(Finish(std::move(data[i])));
   }
   return results;
 }
 
-Result<TraceData> Engine::Finish(TraceData data, const FetchOptions& options) const {
+Result<TraceData> Engine::Finish(TraceData data) const {
   if (data.spans.empty() && data.documents.empty()) {
     return Status::NotFound("trace " + data.id.ToXRay() + " not found");
   }
@@ -639,7 +641,6 @@ Result<TraceData> Engine::Finish(TraceData data, const FetchOptions& options) co
     data.limit_exceeded = true;
   }
   Deduplicate(&data);
-  options.Apply(&data);  // the head's spans come whole
   return data;
 }
 

@@ -133,9 +133,9 @@ class Engine : public Writer, public Reader {
   // Writes a block file with a new id and opens it.
   Result<std::shared_ptr<BlockEntry>> WriteBlockFile(const block::BlockContents& contents);
   std::shared_ptr<const std::vector<block::TraceEntry>> TracesOf(BlockEntry* entry);
-  // A fetched trace as readers get it: NotFound when nothing of it is stored, else cut to the
-  // byte budget, deduplicated, and with the attributes `options` asks for.
-  Result<TraceData> Finish(TraceData data, const FetchOptions& options) const;
+  // A fetched trace (its attributes already projected) as readers get it: NotFound when
+  // nothing of it is stored, else cut to the byte budget and deduplicated.
+  Result<TraceData> Finish(TraceData data) const;
   void BackgroundLoop();
   std::string BlockPath(uint64_t id) const;
 
