@@ -529,15 +529,7 @@ class ServeSigV4(TempDirTestCase):
 # 5. Bad datagrams, counted per reason
 
 
-class ServeUdpRejections(TempDirTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.waggle = h.Waggle(WAGGLE_BIN, cls.workdir)
-        cls.addClassCleanup(cls.waggle.stop)
-        cls.waggle.start().wait_ready()
-        cls.aws = h.AwsCli(cls.waggle.xray_endpoint, cls.workdir)
+class ServeUdpRejections(TempDirTestCase, h.ServerTestCase):
 
     def test_metrics_show_the_receive_buffer_and_tcp_refusals(self):
         metrics = read_metrics(self.waggle.http_url)
