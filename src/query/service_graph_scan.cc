@@ -6,11 +6,11 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <unordered_map>
 
 #include "base/mutex.h"
+#include "base/threads.h"
 #include "query/service_graph.h"
 
 // GetServiceGraph from columns, streamed: each trace's graph is worked out straight from the
@@ -880,23 +880,11 @@ Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, 
     attribute_of.push_back(static_cast<Attribute>(it - kGraphAttributes.begin()));
   }
 
-  // The two halves of the range, each scanned on a thread of its own (when there are two
-  // cores), the second on a helper thread.
+  // The two halves of the range, each scanned on a thread of its own (RunHalves).
   const int64_t mid = static_cast<int64_t>(
       static_cast<uint64_t>(scan_start) +
       (static_cast<uint64_t>(scan_end) - static_cast<uint64_t>(scan_start)) / 2);
   const int64_t bounds[3] = {scan_start, mid, scan_end};
-  const bool parallel = std::thread::hardware_concurrency() > 1;
-  auto both = [&](auto&& fn) {
-    if (!parallel) {
-      fn(0);
-      fn(1);
-      return;
-    }
-    std::thread helper([&] { fn(1); });
-    fn(0);
-    helper.join();
-  };
   Status status[2];
   std::atomic<size_t> spans{0};
   std::atomic<bool> too_many{false};
@@ -905,7 +893,7 @@ Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, 
   Census census[2];
   storage::ScanRequest ids_only;
   ids_only.columns = {ColumnRef::TraceId()};
-  both([&](int h) {
+  RunHalves([&](int h) {
     storage::ScanRequest request = ids_only;
     request.start_ns = bounds[h];
     request.end_ns = bounds[h + 1];
@@ -932,7 +920,7 @@ Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, 
   for (int h = 0; h < 2; ++h) {
     workers[h] = std::make_unique<Worker>(&pool, &attribute_of, &census[h], start_ns, end_ns);
   }
-  both([&](int h) {
+  RunHalves([&](int h) {
     storage::ScanRequest request = scan;
     request.start_ns = bounds[h];
     request.end_ns = bounds[h + 1];

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <iterator>
-#include <thread>
 
+#include "base/threads.h"
 #include "query/expr/filter_eval.h"
 
 namespace waggle::query {
@@ -43,13 +43,7 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
       job.status = stats.status();
     }
   };
-  if (jobs.size() > 1) {
-    std::thread helper(work);
-    work();
-    helper.join();
-  } else {
-    work();
-  }
+  RunHalves([&](int) { work(); }, /*split=*/jobs.size() > 1);
   for (const Job& job : jobs) {
     if (job.status.code() == Status::Code::kUnimplemented) return std::optional<TraceIdSet>();
     if (!job.status.ok()) return job.status;
@@ -104,14 +98,13 @@ std::vector<Result<storage::TraceData>> Fetch(storage::Reader* reader,
   std::vector<model::TraceId> ids(n);
   for (size_t k = 0; k < n; ++k) ids[k] = refs[from + k].id;
   if (n < kMinFetch) return reader->FetchTraces(ids, options);
-  std::vector<model::TraceId> later(ids.begin() + static_cast<ptrdiff_t>(n / 2), ids.end());
-  ids.resize(n / 2);
-  std::vector<Result<storage::TraceData>> second;
-  std::thread helper([&] { second = reader->FetchTraces(later, options); });
-  std::vector<Result<storage::TraceData>> first = reader->FetchTraces(ids, options);
-  helper.join();
-  for (auto& t : second) first.push_back(std::move(t));
-  return first;
+  const std::vector<model::TraceId> halves[2] = {
+      {ids.begin(), ids.begin() + static_cast<ptrdiff_t>(n / 2)},
+      {ids.begin() + static_cast<ptrdiff_t>(n / 2), ids.end()}};
+  std::vector<Result<storage::TraceData>> fetched[2];
+  RunHalves([&](int h) { fetched[h] = reader->FetchTraces(halves[h], options); });
+  for (auto& t : fetched[1]) fetched[0].push_back(std::move(t));
+  return std::move(fetched[0]);
 }
 
 }  // namespace
