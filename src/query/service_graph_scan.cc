@@ -42,10 +42,10 @@ enum Attribute : size_t {
   kQueueUrl,
   kAttributeCount,
 };
-constexpr std::array<std::string_view, kAttributeCount> kGraphAttributes = {
-    "aws.xray.origin", "cloud.account.id", "aws.xray.namespace", "aws.service",
-    "rpc.system",      "aws.table_name",   "aws.queue_url",
-};
+constexpr const auto& kGraphAttributes = kGraphAttributeKeys;  // indexed by Attribute
+static_assert(kGraphAttributeKeys.size() == kAttributeCount &&
+              kGraphAttributeKeys[kAccount] == "cloud.account.id" &&
+              kGraphAttributeKeys[kQueueUrl] == "aws.queue_url");
 
 // The scan's columns, in this order, then one per attribute column found.
 enum Col : size_t {
@@ -314,19 +314,18 @@ class GraphTotals {
     last_key_ = key;
     auto [it, added] = inferred_of_key_.try_emplace(key, 0);
     if (!added) return last_inferred_ = it->second;
-    ServiceId id;
-    id.name = pool_[key[0]];
-    const bool aws =
-        pool_[a[kNamespace]] == "aws" || a[kAwsService] != 0 || pool_[a[kRpcSystem]] == "aws-api";
-    if (aws) {
-      id.type = a[kTableName] != 0  ? "AWS::DynamoDB::Table"
-                : a[kQueueUrl] != 0 ? "AWS::SQS::Queue"
-                                    : "AWS::" + id.name;
-      id.account_id = pool_[a[kAccount]];
-    } else {
-      id.type = db_system != 0 ? "Database::SQL" : "remote";
-    }
-    it->second = InternInferred(std::move(id), key[0]);
+    const std::string target = pool_[key[0]], ns = pool_[a[kNamespace]], rpc = pool_[a[kRpcSystem]],
+                      account = pool_[a[kAccount]];
+    InferredCall call;
+    call.target = target;
+    call.aws_namespace = ns;
+    call.rpc_system = rpc;
+    call.account = account;
+    call.has_aws_service = a[kAwsService] != 0;  // pool id 0 is the empty string
+    call.has_table = a[kTableName] != 0;
+    call.has_queue = a[kQueueUrl] != 0;
+    call.has_db_system = db_system != 0;
+    it->second = InternInferred(InferredId(call), key[0]);
     return last_inferred_ = it->second;
   }
 

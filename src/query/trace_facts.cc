@@ -24,13 +24,12 @@ const TraceGraph& TraceFacts::graph() const {
 storage::FetchOptions FactsFetchOptions() {
   storage::FetchOptions options;
   options.all_attributes = false;
-  options.keys = {// ServiceOf: a service's type and account.
-                  "aws.xray.origin", "cloud.account.id",
-                  // InferredNode: what a call reaches.
-                  "aws.xray.namespace", "aws.service", "rpc.system", "aws.table_name",
-                  "aws.queue_url",
-                  // The summary's lists, and the filter keywords that read them.
-                  "enduser.id", "aws.xray.resource_arn", "host.id", "cloud.availability_zone"};
+  // The graph's, then the summary's lists (and the filter keywords that read them).
+  options.keys.assign(kGraphAttributeKeys.begin(), kGraphAttributeKeys.end());
+  for (std::string_view key :
+       {"enduser.id", "aws.xray.resource_arn", "host.id", "cloud.availability_zone"}) {
+    options.keys.emplace_back(key);
+  }
   return options;
 }
 

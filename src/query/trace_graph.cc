@@ -12,35 +12,38 @@ bool IsCall(const model::Span& s) {
   return s.kind == model::SpanKind::kClient || s.kind == model::SpanKind::kProducer;
 }
 
-// The node a call to something uninstrumented makes (spec/xray.md §7.3): named after what the
-// call names (`peer`: the table, queue, AWS service or remote host), typed by what it is.
+// The node a call to something uninstrumented makes.
 ServiceId InferredNode(const model::Span& call) {
-  ServiceId id;
-  id.name = call.peer.empty() ? call.name : call.peer;
-  const std::string_view ns = model::FindString(call.attributes, "aws.xray.namespace");
-  const bool aws = ns == "aws" || !model::FindString(call.attributes, "aws.service").empty() ||
-                   model::FindString(call.attributes, "rpc.system") == "aws-api";
-  if (aws) {
-    if (!model::FindString(call.attributes, "aws.table_name").empty()) {
-      id.type = "AWS::DynamoDB::Table";
-    } else if (!model::FindString(call.attributes, "aws.queue_url").empty()) {
-      id.type = "AWS::SQS::Queue";
-    } else {
-      id.type = "AWS::" + id.name;
-    }
-  } else if (!call.db_system.empty()) {
-    id.type = "Database::SQL";
-  } else {
-    id.type = "remote";
-  }
-  if (std::string_view account = model::FindString(call.attributes, "cloud.account.id");
-      !account.empty() && aws) {
-    id.account_id = std::string(account);
-  }
-  return id;
+  auto attr = [&](std::string_view key) { return model::FindString(call.attributes, key); };
+  InferredCall c;
+  c.target = call.peer.empty() ? std::string_view(call.name) : std::string_view(call.peer);
+  c.aws_namespace = attr("aws.xray.namespace");
+  c.rpc_system = attr("rpc.system");
+  c.account = attr("cloud.account.id");
+  c.has_aws_service = !attr("aws.service").empty();
+  c.has_table = !attr("aws.table_name").empty();
+  c.has_queue = !attr("aws.queue_url").empty();
+  c.has_db_system = !call.db_system.empty();
+  return InferredId(c);
 }
 
 }  // namespace
+
+ServiceId InferredId(const InferredCall& call) {
+  ServiceId id;
+  id.name = std::string(call.target);
+  const bool aws =
+      call.aws_namespace == "aws" || call.has_aws_service || call.rpc_system == "aws-api";
+  if (aws) {
+    id.type = call.has_table   ? "AWS::DynamoDB::Table"
+              : call.has_queue ? "AWS::SQS::Queue"
+                               : "AWS::" + id.name;
+    id.account_id = std::string(call.account);
+  } else {
+    id.type = call.has_db_system ? "Database::SQL" : "remote";
+  }
+  return id;
+}
 
 TraceGraph BuildTraceGraph(const storage::TraceData& trace, const SegmentIndex& segments) {
   TraceGraph g;

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "query/trace_summary.h"
@@ -35,6 +37,22 @@ struct TraceGraph {
   size_t root_node = kNone;
   static constexpr size_t kNone = SIZE_MAX;
 };
+
+// The attributes the graph reads, in this order: a service's type and account (ServiceOf),
+// then what a call reaches (InferredId).
+inline constexpr std::array<std::string_view, 7> kGraphAttributeKeys = {
+    "aws.xray.origin", "cloud.account.id", "aws.xray.namespace", "aws.service",
+    "rpc.system",      "aws.table_name",   "aws.queue_url",
+};
+
+// What names and types the node a call to something uninstrumented makes.
+struct InferredCall {
+  std::string_view target;  // the span's peer (table, queue, AWS service, host), else its name
+  std::string_view aws_namespace, rpc_system, account;  // the attributes of those keys
+  bool has_aws_service = false, has_table = false, has_queue = false, has_db_system = false;
+};
+// That node's id (spec/xray.md §7.3). Both graph builders call it.
+ServiceId InferredId(const InferredCall& call);
 
 // Builds the graph of an assembled trace (AssembleTrace).
 TraceGraph BuildTraceGraph(const storage::TraceData& trace, const SegmentIndex& segments);
