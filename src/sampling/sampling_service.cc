@@ -40,7 +40,18 @@ void SamplingService::SetSave(SaveFn save) {
   save_ = std::move(save);
 }
 
-void SamplingService::Restore(std::vector<SamplingRuleRecord> rules) {
+Status SamplingService::Restore(std::vector<SamplingRuleRecord> rules) {
+  size_t own = 0;  // besides Default
+  for (const SamplingRuleRecord& r : rules) {
+    if (Status s = ValidateRule(r.rule); !s.ok()) {
+      return Status::InvalidArgument("sampling rule " + r.rule.rule_name + ": " + s.message());
+    }
+    own += r.rule.rule_name != kDefaultRuleName;
+  }
+  if (own > kMaxRules) {
+    return Status::InvalidArgument(std::to_string(own) + " sampling rules, more than " +
+                                   std::to_string(kMaxRules));
+  }
   MutexLock lock(&mu_);
   for (SamplingRuleRecord& r : rules) {
     auto it = FindLocked(r.rule.rule_name, "");
@@ -50,6 +61,7 @@ void SamplingService::Restore(std::vector<SamplingRuleRecord> rules) {
       rules_.push_back(std::move(r));
     }
   }
+  return Status::Ok();
 }
 
 std::vector<SamplingRuleRecord>::iterator SamplingService::FindLocked(std::string_view name,

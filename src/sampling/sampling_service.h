@@ -67,8 +67,9 @@ class SamplingService {
   // change is undone and its error returned (the server keeps the rules in the data dir).
   using SaveFn = std::function<Status(const std::vector<SamplingRuleRecord>& rules)>;
   void SetSave(SaveFn save);
-  // Puts back the rules a SaveFn saved (a saved Default replaces the built-in one).
-  void Restore(std::vector<SamplingRuleRecord> rules);
+  // Puts back the rules a SaveFn saved (a saved Default replaces the built-in one), checked as
+  // Create checks them: InvalidArgument naming the first rule at fault (none is put back).
+  Status Restore(std::vector<SamplingRuleRecord> rules);
 
   // CreateSamplingRule: InvalidArgument for limits, AlreadyExists for a name in use,
   // ResourceExhausted past kMaxRules.

@@ -150,10 +150,18 @@ TEST(SamplingService, CreatesUpdatesAndDeletesRulesAndMovesTheModificationTime) 
 
   // Saved rules come back, a saved Default replacing the built-in one.
   SamplingService restored(options);
-  restored.Restore(saved.back());
+  ASSERT_TRUE(restored.Restore(saved.back()).ok());
   auto rules = restored.Rules();
   ASSERT_EQ(rules.size(), 2u);
   EXPECT_DOUBLE_EQ(rules[1].rule.fixed_rate, 0.2);
+  // A rule Create would refuse (a file edited by hand) is refused, and nothing is put back.
+  std::vector<SamplingRuleRecord> edited = saved.back();
+  edited.back().rule.fixed_rate = 2;
+  SamplingService refused(options);
+  Status s = refused.Restore(edited);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find(edited.back().rule.rule_name), std::string::npos) << s.ToString();
+  EXPECT_EQ(refused.Rules().size(), 1u);
 }
 
 TEST(SamplingService, LimitsTheNumberOfRules) {

@@ -176,7 +176,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
     WAGGLE_RETURN_IF_ERROR(env->ReadFile(rules_path, &text));
     auto rules = XRayApi::ParseSamplingRules(text);
     if (!rules.ok()) return rules.status().Annotate(rules_path);
-    p->sampling->Restore(std::move(*rules));
+    if (Status s = p->sampling->Restore(std::move(*rules)); !s.ok()) return s.Annotate(rules_path);
   }
   p->sampling->SetSave([env, rules_path](const std::vector<sampling::SamplingRuleRecord>& rules) {
     return env->WriteFileAtomic(rules_path, XRayApi::RenderSamplingRules(rules));
