@@ -26,8 +26,7 @@ storage::FetchOptions FactsFetchOptions() {
   options.all_attributes = false;
   // The graph's, then the summary's lists (and the filter keywords that read them).
   options.keys.assign(kGraphAttributeKeys.begin(), kGraphAttributeKeys.end());
-  for (std::string_view key :
-       {"enduser.id", "aws.xray.resource_arn", "host.id", "cloud.availability_zone"}) {
+  for (std::string_view key : {kUserKey, kResourceArnKey, kInstanceIdKey, kAvailabilityZoneKey}) {
     options.keys.emplace_back(key);
   }
   return options;

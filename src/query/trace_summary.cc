@@ -263,13 +263,13 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace, const SegmentIndex&
         AddUnique(list, std::string(v));
       }
     };
-    if (std::string_view user = model::FindString(s.attributes, "enduser.id"); !user.empty()) {
+    if (std::string_view user = model::FindString(s.attributes, kUserKey); !user.empty()) {
       std::string name(user);
       if (users.size() < kMaxListed || users.count(name)) AddUnique(&users[name], service);
     }
-    add(&sum.resource_arns, "aws.xray.resource_arn");
-    add(&sum.instance_ids, "host.id");
-    add(&sum.availability_zones, "cloud.availability_zone");
+    add(&sum.resource_arns, kResourceArnKey);
+    add(&sum.instance_ids, kInstanceIdKey);
+    add(&sum.availability_zones, kAvailabilityZoneKey);
     for (const model::Attribute& a : s.attributes) {
       if (a.role != model::AttributeRole::kAnnotation) continue;
       if (sum.annotations.size() >= kMaxListed && !sum.annotations.count(a.key)) continue;

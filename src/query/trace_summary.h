@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/attribute.h"
@@ -50,6 +51,13 @@ struct RootCause {
   bool client_impacting = false;  // the root segment itself has the fault / error
   bool operator==(const RootCause&) const = default;
 };
+
+// The span attributes the summary lists (Users, ResourceARNs, InstanceIds, AvailabilityZones),
+// which the filter keywords user, resource.arn, instance.id and availabilityzone read.
+inline constexpr std::string_view kUserKey = "enduser.id";
+inline constexpr std::string_view kResourceArnKey = "aws.xray.resource_arn";
+inline constexpr std::string_view kInstanceIdKey = "host.id";
+inline constexpr std::string_view kAvailabilityZoneKey = "cloud.availability_zone";
 
 struct TraceSummary {
   model::TraceId id;

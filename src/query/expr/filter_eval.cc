@@ -228,13 +228,10 @@ bool EvalEntityKeyword(const Scope& scope, const Expr& e) {
     case Keyword::kHttpClientIp:
       return EvalString(s.client_ip, e);
     case Keyword::kUser:
-      return EvalString(model::FindString(s.attributes, "enduser.id"), e);
     case Keyword::kAvailabilityZone:
-      return EvalString(model::FindString(s.attributes, "cloud.availability_zone"), e);
     case Keyword::kInstanceId:
-      return EvalString(model::FindString(s.attributes, "host.id"), e);
     case Keyword::kResourceArn:
-      return EvalString(model::FindString(s.attributes, "aws.xray.resource_arn"), e);
+      return EvalString(model::FindString(s.attributes, AttributeKeyOf(e.keyword)), e);
     case Keyword::kName:
       return EvalString(scope.node->id.name, e);
     case Keyword::kType:

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "base/ascii.h"
+#include "query/trace_summary.h"
 
 namespace waggle::query::filter {
 namespace {
@@ -741,6 +742,21 @@ Status Resolve(Expr* e, const GroupLookup& lookup, std::set<std::string>* open, 
 
 ValueType TypeOf(Keyword k) { return Info(k).type; }
 std::string_view KeywordName(Keyword k) { return Info(k).name; }
+
+std::string_view AttributeKeyOf(Keyword k) {
+  switch (k) {
+    case Keyword::kUser:
+      return kUserKey;
+    case Keyword::kAvailabilityZone:
+      return kAvailabilityZoneKey;
+    case Keyword::kInstanceId:
+      return kInstanceIdKey;
+    case Keyword::kResourceArn:
+      return kResourceArnKey;
+    default:
+      return {};
+  }
+}
 
 Result<Expr> Parse(std::string_view text) {
   WAGGLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Tokenize(text));

@@ -55,6 +55,9 @@ enum class ValueType : uint8_t { kBool, kNumber, kString };
 
 ValueType TypeOf(Keyword k);  // kAnnotation: the type of the literal it is compared with
 std::string_view KeywordName(Keyword k);
+// The span attribute a keyword reads (user, availabilityzone, instance.id, resource.arn: the
+// keys of the summary's lists); empty for the others.
+std::string_view AttributeKeyOf(Keyword k);
 
 enum class Op : uint8_t {
   kIsTrue,  // the bare keyword: true (booleans) or set (strings, numbers, annotations)

@@ -158,16 +158,10 @@ void Compare(const Expr& e, std::vector<SpanRequirement>* out) {
       out->push_back(In(ColumnRef::Of(StringField::kClientIp), e.value.text));
       return;
     case Keyword::kUser:
-      out->push_back(AttributeIn("enduser.id", e.value.text));
-      return;
     case Keyword::kAvailabilityZone:
-      out->push_back(AttributeIn("cloud.availability_zone", e.value.text));
-      return;
     case Keyword::kInstanceId:
-      out->push_back(AttributeIn("host.id", e.value.text));
-      return;
     case Keyword::kResourceArn:
-      out->push_back(AttributeIn("aws.xray.resource_arn", e.value.text));
+      out->push_back(AttributeIn(AttributeKeyOf(e.keyword), e.value.text));
       return;
     case Keyword::kAnnotation:
       Annotation(e, out);
