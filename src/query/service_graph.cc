@@ -1,9 +1,7 @@
 #include "query/service_graph.h"
 
 #include <algorithm>
-#include <cmath>
 
-#include "base/clock.h"
 #include "query/expr/filter_eval.h"
 
 namespace waggle::query {
@@ -24,33 +22,12 @@ void Widen(int64_t* start, int64_t* end, const model::Span& s) {
 
 }  // namespace
 
-void RequestStats::Add(uint8_t status_flags, int64_t duration_ns) {
-  total_response_time += NanosToSeconds(duration_ns);
-  if (status_flags & model::kStatusFault) {
-    ++fault;
-  } else if (status_flags & model::kStatusThrottle) {
-    ++error_throttle;
-  } else if (status_flags & model::kStatusError) {
-    ++error_other;
-  } else {
-    ++ok;
-  }
-}
-
 void RequestStats::Add(const RequestStats& other) {
   ok += other.ok;
   error_throttle += other.error_throttle;
   error_other += other.error_other;
   fault += other.fault;
-  total_response_time += other.total_response_time;
-}
-
-int64_t HistogramMillis(int64_t duration_ns) {
-  // Rounded half away from zero, in integers (exact where the double arithmetic is not). The
-  // quotient is truncated toward zero and the remainder has the duration's sign.
-  constexpr int64_t kHalf = 500'000, kMilli = 1'000'000;
-  const int64_t rest = duration_ns % kMilli;
-  return duration_ns / kMilli + (rest >= kHalf) - (rest <= -kHalf);
+  total_response_ns += other.total_response_ns;
 }
 
 size_t ServiceGraphBuilder::NodeIndex(const ServiceId& id, bool client, bool inferred) {

@@ -7,6 +7,7 @@
 #include <tuple>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/result.h"
 #include "query/expr/filter_expression.h"
 #include "query/trace_facts.h"
@@ -19,13 +20,26 @@ namespace waggle::query {
 // Requests by outcome (X-Ray's ServiceStatistics / EdgeStatistics).
 struct RequestStats {
   int64_t ok = 0;
-  int64_t error_throttle = 0;      // 429
-  int64_t error_other = 0;         // other 4xx
-  int64_t fault = 0;               // 5xx
-  double total_response_time = 0;  // seconds
+  int64_t error_throttle = 0;  // 429
+  int64_t error_other = 0;     // other 4xx
+  int64_t fault = 0;           // 5xx
+  // The durations' sum, in integers: exact, and the same whatever order requests come in.
+  int64_t total_response_ns = 0;
   int64_t total() const { return ok + error_throttle + error_other + fault; }
+  double total_response_time() const { return NanosToSeconds(total_response_ns); }  // seconds
   // Counts one request by its outcome: fault, else throttle, else error, else ok.
-  void Add(uint8_t status_flags, int64_t duration_ns);
+  void Add(uint8_t status_flags, int64_t duration_ns) {
+    total_response_ns += duration_ns;
+    if (status_flags & model::kStatusFault) {
+      ++fault;
+    } else if (status_flags & model::kStatusThrottle) {
+      ++error_throttle;
+    } else if (status_flags & model::kStatusError) {
+      ++error_other;
+    } else {
+      ++ok;
+    }
+  }
   // Adds another's counts.
   void Add(const RequestStats& other);
 };
@@ -33,8 +47,14 @@ struct RequestStats {
 // Seconds, at millisecond resolution, -> how many.
 using Histogram = std::map<double, int64_t>;
 
-// A duration as a histogram's bucket: whole milliseconds (the bucket's value is this / 1000).
-int64_t HistogramMillis(int64_t duration_ns);
+// A duration as a histogram's bucket: whole milliseconds (the bucket's value is this / 1000),
+// rounded half away from zero, in integers (exact where the double arithmetic is not). The
+// quotient is truncated toward zero and the remainder has the duration's sign.
+inline int64_t HistogramMillis(int64_t duration_ns) {
+  constexpr int64_t kHalf = 500'000, kMilli = 1'000'000;
+  const int64_t rest = duration_ns % kMilli;
+  return duration_ns / kMilli + (rest >= kHalf) - (rest <= -kHalf);
+}
 
 inline constexpr size_t kMaxEdgeAliases = 10;
 

@@ -299,9 +299,12 @@ class GraphTotals {
   // The (origin, account) pair as an identity id.
   uint32_t Identity(uint32_t origin, uint32_t account) {
     if (origin == 0 && account == 0) return 0;
-    auto [id, added] = identity_of_.Insert(Pair(origin, account));
+    const uint64_t pair = Pair(origin, account);
+    if (pair == last_identity_pair_) return last_identity_;  // rows repeat their neighbours'
+    auto [id, added] = identity_of_.Insert(pair);
     if (added) identities_.push_back({origin, account});
-    return id + 1;
+    last_identity_pair_ = pair;
+    return last_identity_ = id + 1;
   }
 
   // The node a call to something uninstrumented makes, from its attributes (pool ids).
@@ -310,7 +313,11 @@ class GraphTotals {
     const InferredKey key = {peer != 0 ? peer : name, a[kNamespace],      a[kAwsService],
                              a[kRpcSystem],           a[kTableName] != 0, a[kQueueUrl] != 0,
                              db_system != 0,          a[kAccount]};
-    if (key == last_key_) return last_inferred_;
+    // Compared field by field: `key` was just stored a field at a time, and a compare of the
+    // whole array loads it back in 16-byte pieces, which waits for those stores to retire.
+    bool same = true;
+    for (size_t i = 0; i < key.size(); ++i) same &= key[i] == last_key_[i];
+    if (same) return last_inferred_;
     last_key_ = key;
     auto [it, added] = inferred_of_key_.try_emplace(key, 0);
     if (!added) return last_inferred_ = it->second;
@@ -407,11 +414,13 @@ class GraphTotals {
     }
     return edges_[i];
   }
-  // A call along from -> to; a call that answers two segments of one node counts once.
+  // A call along from -> to.
   void Call(uint32_t from, uint32_t to, const Row& call);
 
   const StringPool& pool_;
   DenseIndex<uint64_t, U64Hash> identity_of_;
+  uint64_t last_identity_pair_ = 0;  // Pair(0, 0) never asks the index
+  uint32_t last_identity_ = 0;
   std::vector<std::pair<uint32_t, uint32_t>> identities_;  // identity - 1 -> (origin, account)
   std::unordered_map<InferredKey, uint32_t, InferredKeyHash> inferred_of_key_;
   InferredKey last_key_ = {kNone};  // the last key asked for (calls repeat), and its answer
@@ -427,23 +436,13 @@ class GraphTotals {
 
   // Per-trace buffers, reused.
   std::vector<uint64_t> ids_;
-  std::vector<uint32_t> service_, segment_node_, parent_;
-  std::vector<char> segment_, answered_, settled_;
+  std::vector<uint32_t> service_, segment_node_, parent_, answered_;
+  std::vector<char> segment_, settled_;
   std::vector<size_t> chain_;
-  std::vector<std::pair<uint64_t, const Row*>> last_call_;  // (edge, its last call)
+  std::vector<uint64_t> more_answers_;  // Pair(call, node)
 };
 
 void GraphTotals::Call(uint32_t from, uint32_t to, const Row& call) {
-  const uint64_t key = Pair(from, to);
-  auto last = std::find_if(last_call_.begin(), last_call_.end(),
-                           [&](const auto& e) { return e.first == key; });
-  if (last == last_call_.end()) {
-    last_call_.emplace_back(key, &call);
-  } else if (last->second == &call) {
-    return;
-  } else {
-    last->second = &call;
-  }
   EdgeTotals& e = Edge(from, to);
   if (call.name != nodes_[to].name && e.aliases.size() < kMaxEdgeAliases &&
       std::find(e.aliases.begin(), e.aliases.end(), call.name) == e.aliases.end()) {
@@ -453,46 +452,58 @@ void GraphTotals::Call(uint32_t from, uint32_t to, const Row& call) {
 }
 
 void GraphTotals::AddTrace(Row* spans, size_t count) {
-  // By span id, stably: an insertion sort for the usual small trace (it allocates nothing),
-  // else std::stable_sort (an insertion sort of a trace of thousands of spans is quadratic).
-  if (count > 32) {
-    std::stable_sort(spans, spans + count,
-                     [](const Row& a, const Row& b) { return a.span_id < b.span_id; });
-  }
-  for (size_t k = 1; k < count; ++k) {
-    if (spans[k - 1].span_id <= spans[k].span_id) continue;
-    const Row r = spans[k];
-    size_t j = k;
-    for (; j > 0 && r.span_id < spans[j - 1].span_id; --j) spans[j] = spans[j - 1];
-    spans[j] = r;
-  }
-  // A span stored twice (an X-Ray segment sent in progress, then complete) counts once: the
-  // complete copy, else the last.
-  size_t n = 0;
-  for (size_t k = 0; k < count; ++k) {
-    if (k + 1 < count && spans[k + 1].span_id == spans[k].span_id) {
-      if (spans[k].in_progress || !spans[k + 1].in_progress) continue;
-      std::swap(spans[k], spans[k + 1]);  // keep this complete copy over the next
-      continue;
-    }
-    if (n != k) spans[n] = spans[k];
-    ++n;
-  }
-  // Each span's parent here (kNone: none): in a small trace by comparing every id at once (no
-  // branch to mispredict), else by a binary search.
+  // Nothing below depends on the order of the spans, but for a span stored twice (an X-Ray
+  // segment sent in progress, then complete), which counts once: the complete copy, else the
+  // last. A small trace (the usual) is taken as it lies, its ids compared all at once (no
+  // branch to mispredict): each span's parent found (kNone: none), and a repeated id noticed.
+  // Else, or when an id repeats, the spans are sorted by id (stably: an insertion sort for a
+  // small trace, which allocates nothing; std::stable_sort for thousands of spans, where an
+  // insertion sort is quadratic) and each parent found by a binary search.
+  size_t n = count;
   ids_.resize(n);
   for (size_t i = 0; i < n; ++i) ids_[i] = spans[i].span_id;
   parent_.resize(n);
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t id = spans[i].parent_id;
-    if (n <= 32) {
-      uint32_t match = 0;
-      for (size_t j = 0; j < n; ++j) match |= static_cast<uint32_t>(ids_[j] == id) << j;
-      parent_[i] = match != 0 ? static_cast<uint32_t>(std::countr_zero(match)) : kNone;
-      continue;
+  bool sorted = n > 32;
+  for (size_t i = 0; i < n && !sorted; ++i) {
+    const uint64_t id = spans[i].span_id, parent = spans[i].parent_id;
+    uint32_t same = 0, match = 0;
+    for (size_t j = 0; j < n; ++j) {
+      same |= static_cast<uint32_t>(ids_[j] == id) << j;
+      match |= static_cast<uint32_t>(ids_[j] == parent) << j;
     }
-    auto at = std::lower_bound(ids_.begin(), ids_.end(), id);
-    parent_[i] = at != ids_.end() && *at == id ? static_cast<uint32_t>(at - ids_.begin()) : kNone;
+    sorted = (same & (same - 1)) != 0;  // the id is there twice
+    parent_[i] = match != 0 ? static_cast<uint32_t>(std::countr_zero(match)) : kNone;
+  }
+  if (sorted) {
+    if (count > 32) {
+      std::stable_sort(spans, spans + count,
+                       [](const Row& a, const Row& b) { return a.span_id < b.span_id; });
+    }
+    for (size_t k = 1; k < count; ++k) {
+      if (spans[k - 1].span_id <= spans[k].span_id) continue;
+      const Row r = spans[k];
+      size_t j = k;
+      for (; j > 0 && r.span_id < spans[j - 1].span_id; --j) spans[j] = spans[j - 1];
+      spans[j] = r;
+    }
+    n = 0;
+    for (size_t k = 0; k < count; ++k) {
+      if (k + 1 < count && spans[k + 1].span_id == spans[k].span_id) {
+        if (spans[k].in_progress || !spans[k + 1].in_progress) continue;
+        std::swap(spans[k], spans[k + 1]);  // keep this complete copy over the next
+        continue;
+      }
+      if (n != k) spans[n] = spans[k];
+      ++n;
+    }
+    ids_.resize(n);
+    for (size_t i = 0; i < n; ++i) ids_[i] = spans[i].span_id;
+    parent_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t id = spans[i].parent_id;
+      auto at = std::lower_bound(ids_.begin(), ids_.end(), id);
+      parent_[i] = at != ids_.end() && *at == id ? static_cast<uint32_t>(at - ids_.begin()) : kNone;
+    }
   }
 
   // AssembleTrace: a span without a service takes its nearest ancestor's.
@@ -531,7 +542,11 @@ void GraphTotals::AddTrace(Row* spans, size_t count) {
                                               kind == model::SpanKind::kConsumer || parentless;
     if (!is_segment) continue;
     segment_[i] = 1;
-    if (parentless && (root == SIZE_MAX || s.start_ns < spans[root].start_ns)) root = i;
+    // The earliest, and of two as early the lower id (the first in id order).
+    if (parentless && (root == SIZE_MAX || s.start_ns < spans[root].start_ns ||
+                       (s.start_ns == spans[root].start_ns && s.span_id < spans[root].span_id))) {
+      root = i;
+    }
   }
 
   // BuildTraceGraph and ServiceGraphBuilder::Add: segments are their service's requests.
@@ -554,22 +569,32 @@ void GraphTotals::AddTrace(Row* spans, size_t count) {
   }
   // Edges: a segment whose parent is a span of another segment was called from there; a call
   // that no segment answers goes to an inferred node.
-  last_call_.clear();
-  answered_.assign(n, 0);
+  // A call that two segments of one node answer counts once, wherever the two lie: answered_
+  // holds the node a call's first answer came to (kNone: none), more_answers_ any others.
+  answered_.assign(n, kNone);
+  more_answers_.clear();
   for (size_t i = 0; i < n; ++i) {
     if (!segment_[i]) continue;
-    const size_t caller = parent_[i];
+    const uint32_t caller = parent_[i];
     if (caller == kNone || caller == i) continue;
-    answered_[caller] = 1;
+    const uint32_t to = segment_node_[i];
+    if (answered_[caller] == kNone) {
+      answered_[caller] = to;
+    } else if (answered_[caller] == to || std::find(more_answers_.begin(), more_answers_.end(),
+                                                    Pair(caller, to)) != more_answers_.end()) {
+      continue;
+    } else {
+      more_answers_.push_back(Pair(caller, to));
+    }
     const Row& p = spans[caller];
     const uint32_t from =
         segment_[caller] ? segment_node_[caller] : ServiceNode(service_[caller], p.identity);
-    if (from == segment_node_[i] && !p.is_call()) continue;  // a service's own nested segment
-    Call(from, segment_node_[i], p);
+    if (from == to && !p.is_call()) continue;  // a service's own nested segment
+    Call(from, to, p);
   }
   for (size_t i = 0; i < n; ++i) {
     const Row& s = spans[i];
-    if (answered_[i] || segment_[i] || !s.is_call()) continue;
+    if (answered_[i] != kNone || segment_[i] || !s.is_call()) continue;
     const uint32_t from = ServiceNode(service_[i], s.identity);
     const uint32_t to = InferredNode(s.inferred);
     if (!s.in_progress) Count(&nodes_[to], s);
@@ -643,9 +668,11 @@ std::vector<ServiceGraphNode> GraphTotals::Finish() && {
   return out;
 }
 
-// The first pass over one half of the range: its traces, how many rows each has, and whether
-// they came in more than one run (in two blocks, split by a batch's end, or from the store's
-// head, which is not sorted by trace). Then, in the second pass, what became of each trace.
+// The first pass over one half of the range: its runs of rows of one trace, in the order met.
+// Then which traces came in more than one run (in two blocks, split by a batch's end, or from
+// the store's head, which is not sorted by trace), found by sorting the runs by trace id (a
+// block's runs come sorted already: merging them is all it takes), with no hash table. Then,
+// in the second pass, what became of each run.
 class Census {
  public:
   void Add(const column::ColumnBatch& batch) {
@@ -654,80 +681,122 @@ class Census {
     for (size_t begin = 0, end; begin < selection.size(); begin = end) {
       const model::TraceId& id = ids[selection[begin]];
       for (end = begin + 1; end < selection.size() && ids[selection[end]] == id;) ++end;
-      auto [i, added] = index_.Insert(id);
-      if (added) {
-        ids_.push_back(id);
-        rows_.push_back(static_cast<uint32_t>(end - begin));
-        state_.push_back(kOneRun);
-        first_run_.push_back(static_cast<uint32_t>(runs_.size()));
-      } else {
-        state_[i] = kSplit;
-      }
-      runs_.push_back(i);
+      runs_.push_back({id, static_cast<uint32_t>(end - begin)});
     }
   }
-  // Marks the traces that both halves saw as split in both.
-  static void MarkCrossing(Census* a, Census* b) {
-    for (uint32_t i = 0; i < b->ids_.size(); ++i) {
-      const uint32_t j = a->index_.Find(b->ids_[i]);
-      if (j == kNone) continue;
-      a->state_[j] = kSplit;
-      b->state_[i] = kSplit;
+  // Sorts both halves' runs by id, and marks the runs of a trace met more than once, in
+  // either half, as shared.
+  static void Settle(Census* a, Census* b) {
+    RunHalves([&](int h) { (h == 0 ? a : b)->Sort(); });
+    for (size_t i = 0, j = 0; i < a->sorted_.size() && j < b->sorted_.size();) {
+      const model::TraceId& x = a->runs_[a->sorted_[i]].id;
+      const model::TraceId& y = b->runs_[b->sorted_[j]].id;
+      if (x < y) {
+        ++i;
+      } else if (y < x) {
+        ++j;
+      } else {
+        a->state_[a->sorted_[i++]] = kShared;
+        b->state_[b->sorted_[j++]] = kShared;
+      }
     }
   }
 
   // What the second pass is to do with a run of `rows` rows of trace `id`: add them at once as
-  // the whole trace, when they are one run that the census saw whole (and `inside` a batch,
-  // not at its ends); set them aside for when the scan is over; or drop them, when the trace
-  // was already taken whole (they were written after the census: the graph shows the trace as
-  // it was then). A trace set aside once is never taken whole.
+  // the whole trace, when they are the trace's only run in the census, seen whole (and
+  // `inside` a batch, not at its ends); set them aside for when the scan is over; or drop them,
+  // when the trace was already taken whole (they were written after the census: the graph
+  // shows the trace as it was then). A trace set aside once is never taken whole.
   enum class Fate : uint8_t { kWhole, kSetAside, kDrop };
-  // Whether the trace was taken whole: rows of it set aside (by the other half, written after
-  // the census) are then dropped too.
-  bool Taken(const model::TraceId& id) const {
-    const uint32_t i = index_.Find(id);
-    return i != kNone && state_[i] == kTaken;
-  }
   Fate Meet(const model::TraceId& id, size_t rows, bool inside) {
-    const uint32_t i = Find(id);
-    if (i == kNone) return Fate::kSetAside;
-    switch (state_[i]) {
-      case kOneRun:
-        if (inside && rows_[i] == rows) {
-          state_[i] = kTaken;
+    const uint32_t k = Find(id);
+    if (k == kNone) return Fate::kSetAside;
+    switch (state_[k]) {
+      case kAlone:
+        if (inside && runs_[k].rows == rows) {
+          state_[k] = kTaken;
           return Fate::kWhole;
         }
-        state_[i] = kSetAside;
+        state_[k] = kSetAside;
         return Fate::kSetAside;
       case kTaken:
         return Fate::kDrop;
-      case kSplit:
+      case kShared:
       case kSetAside:
         return Fate::kSetAside;
     }
     return Fate::kSetAside;
   }
-
- private:
-  enum State : uint8_t { kOneRun, kSplit, kTaken, kSetAside };
-
-  // The trace's index. The second pass meets the runs in the order the first did (the same
-  // rows, in the same batches, but where spans were written in between), so the next run
-  // usually names it without a look into the hash table.
-  uint32_t Find(const model::TraceId& id) {
-    if (next_run_ < runs_.size() && ids_[runs_[next_run_]] == id) return runs_[next_run_++];
-    const uint32_t i = index_.Find(id);
-    if (i != kNone) next_run_ = first_run_[i] + 1;
-    return i;
+  // Whether the trace was taken whole: rows of it set aside (by the other half, written after
+  // the census) are then dropped too.
+  bool Taken(const model::TraceId& id) const {
+    const uint32_t k = Lookup(id);
+    return k != kNone && state_[k] == kTaken;
   }
 
-  DenseIndex<model::TraceId, model::TraceIdHash> index_;
-  std::vector<model::TraceId> ids_;  // by index
-  std::vector<uint32_t> rows_;       // in its first run
-  std::vector<uint32_t> first_run_;  // in runs_
-  std::vector<State> state_;
-  std::vector<uint32_t> runs_;  // the trace of each run, in the order met
-  size_t next_run_ = 0;
+ private:
+  enum State : uint8_t { kAlone, kShared, kTaken, kSetAside };
+  struct TraceRun {
+    model::TraceId id;
+    uint32_t rows;
+  };
+
+  // sorted_: the runs by id (stably), the ascending stretches merged pairwise; a run whose
+  // id its neighbour shares is shared.
+  void Sort() {
+    const size_t n = runs_.size();
+    sorted_.resize(n);
+    for (uint32_t k = 0; k < n; ++k) sorted_[k] = k;
+    auto less = [&](uint32_t x, uint32_t y) { return runs_[x].id < runs_[y].id; };
+    std::vector<size_t> bounds = {0};  // where each ascending stretch begins
+    for (size_t k = 1; k < n; ++k) {
+      if (runs_[k].id < runs_[k - 1].id) bounds.push_back(k);
+    }
+    bounds.push_back(n);
+    if (bounds.size() > 65) {  // unsorted (rows of the store's head): no stretches to merge
+      std::stable_sort(sorted_.begin(), sorted_.end(), less);
+    } else {
+      while (bounds.size() > 2) {
+        std::vector<size_t> merged = {0};
+        for (size_t b = 0; b + 2 < bounds.size(); b += 2) {
+          std::inplace_merge(sorted_.begin() + static_cast<ptrdiff_t>(bounds[b]),
+                             sorted_.begin() + static_cast<ptrdiff_t>(bounds[b + 1]),
+                             sorted_.begin() + static_cast<ptrdiff_t>(bounds[b + 2]), less);
+          merged.push_back(bounds[b + 2]);
+        }
+        if (bounds.size() % 2 == 0) merged.push_back(n);  // an odd stretch out, kept as it is
+        bounds.swap(merged);
+      }
+    }
+    state_.assign(n, kAlone);
+    for (size_t k = 1; k < n; ++k) {
+      if (runs_[sorted_[k]].id == runs_[sorted_[k - 1]].id) {
+        state_[sorted_[k]] = kShared;
+        state_[sorted_[k - 1]] = kShared;
+      }
+    }
+  }
+  // The first run of the trace, kNone when the census did not meet it.
+  uint32_t Lookup(const model::TraceId& id) const {
+    auto at =
+        std::lower_bound(sorted_.begin(), sorted_.end(), id,
+                         [&](uint32_t k, const model::TraceId& x) { return runs_[k].id < x; });
+    return at != sorted_.end() && runs_[*at].id == id ? *at : kNone;
+  }
+  // The run of the trace the second pass meets. It meets the runs in the order the first did
+  // (the same rows, in the same batches, but where spans were written in between), so the next
+  // run usually is the one, and else the census is searched.
+  uint32_t Find(const model::TraceId& id) {
+    if (next_run_ < runs_.size() && runs_[next_run_].id == id) return next_run_++;
+    const uint32_t k = Lookup(id);
+    if (k != kNone) next_run_ = k + 1;
+    return k;
+  }
+
+  std::vector<TraceRun> runs_;    // in the order met
+  std::vector<uint32_t> sorted_;  // runs_ indexes, by id
+  std::vector<State> state_;      // by run
+  uint32_t next_run_ = 0;
 };
 
 // The second pass over one half: rows built column by column from each batch, each trace that
@@ -911,7 +980,7 @@ Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, 
     return Status::ResourceExhausted("the time range holds more than " + std::to_string(max_spans) +
                                      " spans");
   }
-  Census::MarkCrossing(&census[0], &census[1]);
+  Census::Settle(&census[0], &census[1]);
 
   // Pass two: the graph.
   StringPool pool;

@@ -87,7 +87,7 @@ TEST(ServiceGraph, AddsUpNodesEdgesAndClients) {
   EXPECT_EQ(front->stats.fault, 1);
   EXPECT_EQ(front->stats.error_throttle, 1);
   EXPECT_EQ(front->stats.total(), 3);
-  EXPECT_DOUBLE_EQ(front->stats.total_response_time, 3.0);
+  EXPECT_DOUBLE_EQ(front->stats.total_response_time(), 3.0);
   EXPECT_EQ(front->durations, (Histogram{{1.0, 3}}));
   EXPECT_EQ(back->stats.total(), 3);
   EXPECT_EQ(back->durations, (Histogram{{0.23, 1}, {0.48, 2}}));
@@ -127,6 +127,30 @@ TEST(ServiceGraph, RequestsInProgressAreLeftOut) {
   EXPECT_TRUE(back->durations.empty());
 }
 
+TEST(ServiceGraph, ACallAnsweredTwiceCountsOnceWhereverTheAnswersLie) {
+  // front's calls 2 and 3 go to back; back's segments answer call 2, then 3, then 2 again (in
+  // id order), and the second answer to call 2 must not count it twice.
+  storage::TraceData t;
+  t.spans = {
+      Span(1, 0, "front", "front", K::kServer, 100, 101),
+      Span(2, 1, "front", "back", K::kClient, 100.1, 100.2),
+      Span(3, 1, "front", "back", K::kClient, 100.3, 100.4),
+      Span(4, 2, "back", "back", K::kServer, 100.11, 100.19),
+      Span(5, 3, "back", "back", K::kServer, 100.31, 100.39),
+      Span(6, 2, "back", "back", K::kServer, 100.12, 100.18),
+  };
+  ServiceGraphBuilder builder;
+  builder.Add(TraceFacts(std::move(t)));
+  std::vector<ServiceGraphNode> nodes = std::move(builder).Finish();
+  const ServiceGraphNode* front = Find(nodes, "front");
+  const ServiceGraphNode* back = Find(nodes, "back");
+  ASSERT_TRUE(front && back);
+  ASSERT_EQ(front->edges.size(), 1u);
+  EXPECT_EQ(front->edges[0].stats.total(), 2);  // calls 2 and 3
+  EXPECT_EQ(front->edges[0].stats.total_response_ns, 200'000'000);
+  EXPECT_EQ(back->stats.total(), 3);  // back's own segments all count
+}
+
 // Traces at 110, 120 (a fault) and 130 s, as above, in 60-second periods from 60 s: the first
 // in the period at 60, the other two in the one at 120.
 std::map<int64_t, StatisticsPeriod> Series(std::string_view selector_text, int64_t start_s = 60,
@@ -149,7 +173,7 @@ TEST(StatisticsSeries, RootEdgesPerPeriod) {
   const StatisticsPeriod& second = periods.at(120 * kNanosPerSecond);
   EXPECT_EQ(second.edge.ok, 1);
   EXPECT_EQ(second.edge.fault, 1);
-  EXPECT_DOUBLE_EQ(second.edge.total_response_time, 2.0);
+  EXPECT_DOUBLE_EQ(second.edge.total_response_time(), 2.0);
   EXPECT_EQ(second.response_times, (Histogram{{1.0, 2}}));
   EXPECT_EQ(second.service.total(), 0);
 }

@@ -1,5 +1,6 @@
 #include "query/trace_graph.h"
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
@@ -55,11 +56,15 @@ TraceGraph BuildTraceGraph(const storage::TraceData& trace, const SegmentIndex& 
     return it->second;
   };
   std::map<std::pair<size_t, size_t>, size_t> edge_of;
-  auto edge = [&](size_t from, size_t to, size_t call) {
+  // `again`: the call answered another segment before (a call that two segments of one node
+  // answer counts once, wherever the two lie).
+  auto edge = [&](size_t from, size_t to, size_t call, bool again) {
     auto [it, added] = edge_of.try_emplace({from, to}, g.edges.size());
     if (added) g.edges.push_back({from, to, {}});
     std::vector<size_t>& calls = g.edges[it->second].calls;
-    if (calls.empty() || calls.back() != call) calls.push_back(call);
+    if (!again || std::find(calls.begin(), calls.end(), call) == calls.end()) {
+      calls.push_back(call);
+    }
   };
 
   std::unordered_map<uint64_t, size_t> by_id;
@@ -85,12 +90,13 @@ TraceGraph BuildTraceGraph(const storage::TraceData& trace, const SegmentIndex& 
     auto parent = by_id.find(spans[i].parent_span_id.value);
     if (parent == by_id.end() || parent->second == i) continue;
     const size_t caller = parent->second;
+    const bool again = answered[caller] != 0;
     answered[caller] = 1;
     const model::Span& p = spans[caller];
     const size_t from =
         segments.is_segment[caller] ? segment_node[caller] : node(ServiceOf(p), false);
     if (from == segment_node[i] && !IsCall(p)) continue;  // a service's own nested segment
-    edge(from, segment_node[i], caller);
+    edge(from, segment_node[i], caller, again);
   }
   for (size_t i = 0; i < spans.size(); ++i) {
     const model::Span& s = spans[i];
@@ -98,7 +104,7 @@ TraceGraph BuildTraceGraph(const storage::TraceData& trace, const SegmentIndex& 
     const size_t from = node(ServiceOf(s), false);
     const size_t to = node(InferredNode(s), true);
     g.nodes[to].spans.push_back(i);
-    edge(from, to, i);
+    edge(from, to, i, false);
   }
   return g;
 }

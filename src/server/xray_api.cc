@@ -711,7 +711,7 @@ void WriteRequestStats(JsonWriter& w, const query::RequestStats& s) {
   WriteKey(w, "TotalCount");
   w.Int64(s.total());
   WriteKey(w, "TotalResponseTime");
-  w.Double(s.total_response_time);
+  w.Double(s.total_response_time());
   w.EndObject();
 }
 

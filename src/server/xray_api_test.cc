@@ -4,6 +4,8 @@
 #include <simdjson.h>
 
 #include <mutex>
+#include <regex>
+#include <tuple>
 
 #include "base/testing/temp_dir.h"
 
@@ -531,7 +533,7 @@ std::string Canonical(const std::vector<query::ServiceGraphNode>& nodes) {
   auto stats = [](const query::RequestStats& s) {
     return std::to_string(s.ok) + "/" + std::to_string(s.error_throttle) + "/" +
            std::to_string(s.error_other) + "/" + std::to_string(s.fault) + "/" +
-           std::to_string(std::llround(s.total_response_time * 1e6));
+           std::to_string(s.total_response_ns);
   };
   auto histogram = [](const query::Histogram& h) {
     std::string out;
@@ -594,8 +596,25 @@ TEST_F(XRayApiTest, TheServiceGraphOfAScanIsTheGraphOfTheFetchedTraces) {
       R"(","id":"c000000000000002","parent_id":"c000000000000001","type":"subsegment",)"
       R"("name":"SQS","namespace":"aws","start_time":1795238980.1,"end_time":1795238980.2,)"
       R"("aws":{"operation":"SendMessage","queue_url":"https://sqs.us-east-1.amazonaws.com/1/jobs"}})";
-  for (const std::string& docs :
-       {Quote(front) + "," + Quote(back) + "," + Quote(open), Quote(closed) + "," + Quote(alone)}) {
+  // A call answered by two segments of one node, around an answer to another call (counted
+  // once, whichever order the scan meets them in).
+  const std::string t3 = "1-6b012c3b-000000000000000000000003";
+  std::string twice = Quote(
+      R"({"trace_id":")" + t3 +
+      R"(","id":"d000000000000001","name":"front","start_time":1795238990.0,"end_time":1795238991.0,)"
+      R"("subsegments":[)"
+      R"({"id":"d000000000000002","name":"back","namespace":"remote","start_time":1795238990.1,"end_time":1795238990.2},)"
+      R"({"id":"d000000000000003","name":"back","namespace":"remote","start_time":1795238990.3,"end_time":1795238990.4}]})");
+  for (const auto& [id, parent, start, end] :
+       {std::tuple("d000000000000004", "d000000000000002", "1795238990.15", "1795238990.19"),
+        std::tuple("d000000000000005", "d000000000000003", "1795238990.31", "1795238990.39"),
+        std::tuple("d000000000000006", "d000000000000002", "1795238990.11", "1795238990.19")}) {
+    twice +=
+        "," + Quote(R"({"trace_id":")" + t3 + R"(","id":")" + id + R"(","parent_id":")" + parent +
+                    R"(","name":"back","start_time":)" + start + R"(,"end_time":)" + end + "}");
+  }
+  for (const std::string& docs : {Quote(front) + "," + Quote(back) + "," + Quote(open),
+                                  Quote(closed) + "," + Quote(alone), twice}) {
     auto res = Post("/TraceSegments", "{\"TraceSegmentDocuments\":[" + docs + "]}");
     ASSERT_EQ(res.status, 200) << res.body;
   }
@@ -628,6 +647,11 @@ TEST_F(XRayApiTest, TheServiceGraphOfAScanIsTheGraphOfTheFetchedTraces) {
       ASSERT_TRUE(scanned.ok()) << scanned.status().ToString();
       const std::string want = Canonical(std::move(fetched).Finish());
       EXPECT_NE(want.find("orders|AWS::DynamoDB::Table||inferred"), std::string::npos) << want;
+      if (to > 1795238990) {  // t3's two calls to back, each counted once
+        // (front|| also holds t2, and t1's call from its subsegment, a fault.)
+        EXPECT_TRUE(std::regex_search(want, std::regex(R"(\n  -> back\|\|: \S+ 2/0/0/1/)")))
+            << want;
+      }
       EXPECT_EQ(Canonical(*scanned), want);
     }
   };
