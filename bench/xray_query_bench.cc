@@ -15,6 +15,8 @@
 // (written by an earlier --keep run with the same --spans and --hours), to time a change to the
 // queries without generating the workload again; --no-clickhouse leaves the reference out.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cinttypes>
@@ -160,6 +162,9 @@ int main(int argc, char** argv) {
     if (std::fscanf(f, "%" SCNu64 " %" SCNu64, &written, &in_hour) != 2) written = in_hour = 0;
     std::fclose(f);
   }
+  // The store just written is still being written back to disk: let that end first, so that
+  // the kernel's writeback does not run during the timed queries.
+  ::sync();
   waggle::bench::WaggleProcess waggle;
   waggle.data_dir = dir;
   // The workload's spans are from 2023: kept forever, not removed as past retention.
