@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "column/bitpack.h"
@@ -109,6 +111,42 @@ TEST(Dictionary, CodesAreDenseInOrderOfFirstAppearance) {
   EXPECT_EQ(c[0], "b");
   EXPECT_EQ(c[3], "");
   EXPECT_EQ(c.dict.at(c.codes.back()), "s9999");
+}
+
+TEST(Dictionary, AgreesWithAMapOnManyStringsOfEveryLength) {
+  // Lengths around the 8-byte steps of the hash, embedded NULs, strings longer than a chunk,
+  // and values that differ in one byte only; then the same after a move and after Clear.
+  std::vector<std::string> values;
+  for (size_t len = 0; len < 40; ++len) {
+    for (char c : {'a', 'b', '\0'}) values.push_back(std::string(len, 'x') + c);
+  }
+  values.push_back(std::string(100'000, 'y'));
+  values.push_back(std::string(100'000, 'y') + "z");
+  for (int i = 0; i < 5000; ++i) values.push_back("https://example.com/users/" + std::to_string(i));
+  Dictionary d;
+  for (int round = 0; round < 2; ++round) {
+    std::unordered_map<std::string, uint32_t> want;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const std::string& v : values) {
+        auto [it, added] = want.try_emplace(v, static_cast<uint32_t>(want.size()));
+        ASSERT_EQ(d.Intern(v), it->second) << v.size();
+      }
+    }
+    Dictionary moved = std::move(d);
+    ASSERT_EQ(moved.size(), want.size());
+    size_t bytes = 0;
+    for (const auto& [v, code] : want) {
+      EXPECT_EQ(moved.at(code), v);
+      EXPECT_EQ(moved.Find(v), code);
+      bytes += v.size();
+    }
+    EXPECT_EQ(moved.bytes(), bytes);
+    EXPECT_EQ(moved.Find("absent"), -1);
+    moved.Clear();
+    EXPECT_EQ(moved.size(), 0u);
+    EXPECT_EQ(moved.Find(values[0]), -1);
+    d = std::move(moved);
+  }
 }
 
 }  // namespace

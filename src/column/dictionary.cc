@@ -1,25 +1,108 @@
 #include "column/dictionary.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace waggle::column {
+namespace {
+
+// A string's hash: eight bytes a step, each multiplied in and folded (short strings, ids and
+// URLs, are the common case; the table keeps the high half).
+uint64_t HashOf(std::string_view s) {
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ULL;
+  uint64_t h = s.size() * kMul;
+  const char* p = s.data();
+  size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * kMul;
+    h ^= h >> 32;
+  }
+  if (n > 0) {
+    uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    h = (h ^ w) * kMul;
+  }
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  return h ^ (h >> 32);
+}
+
+constexpr size_t kChunkBytes = 64 << 10;
+
+}  // namespace
+
+size_t Dictionary::Slot(std::string_view s, uint64_t h) const {
+  const size_t mask = slots_.size() - 1;
+  const uint64_t tag = h >> 32 << 32;
+  for (size_t at = h & mask;; at = (at + 1) & mask) {
+    const uint64_t slot = slots_[at];
+    if (slot == 0) return at;
+    if ((slot & ~uint64_t{0xffffffff}) == tag && values_[(slot & 0xffffffff) - 1] == s) return at;
+  }
+}
+
+void Dictionary::Grow() {
+  std::vector<uint64_t> old = std::move(slots_);
+  slots_.assign(old.empty() ? 64 : old.size() * 2, 0);
+  const size_t mask = slots_.size() - 1;
+  for (uint64_t slot : old) {
+    if (slot == 0) continue;
+    size_t at = HashOf(values_[(slot & 0xffffffff) - 1]) & mask;
+    while (slots_[at] != 0) at = (at + 1) & mask;
+    slots_[at] = slot;
+  }
+}
+
+std::string_view Dictionary::Copy(std::string_view s) {
+  if (s.empty()) return {};
+  if (s.size() > chunk_left_) {
+    // A long string gets a chunk of its own, and the current chunk stays in use for short
+    // ones. Chunks double from 256 bytes, so that a dictionary of a few values stays small.
+    if (s.size() > kChunkBytes / 4) {
+      chunks_.push_back(std::make_unique<char[]>(s.size()));
+      std::memcpy(chunks_.back().get(), s.data(), s.size());
+      return {chunks_.back().get(), s.size()};
+    }
+    chunk_size_ = std::min(kChunkBytes, std::max(chunk_size_ * 2, std::max<size_t>(256, s.size())));
+    chunks_.push_back(std::make_unique<char[]>(chunk_size_));
+    chunk_at_ = chunks_.back().get();
+    chunk_left_ = chunk_size_;
+  }
+  char* at = chunk_at_;
+  std::memcpy(at, s.data(), s.size());
+  chunk_at_ += s.size();
+  chunk_left_ -= s.size();
+  return {at, s.size()};
+}
 
 uint32_t Dictionary::Intern(std::string_view s) {
-  auto it = index_.find(s);
-  if (it != index_.end()) return it->second;
-  const uint32_t code = static_cast<uint32_t>(values_.size());
-  auto [pos, inserted] = index_.emplace(std::string(s), code);
-  values_.push_back(&pos->first);
+  if (slots_.empty()) Grow();
+  const uint64_t h = HashOf(s);
+  size_t at = Slot(s, h);
+  if (slots_[at] != 0) return static_cast<uint32_t>((slots_[at] & 0xffffffff) - 1);
+  const auto code = static_cast<uint32_t>(values_.size());
+  values_.push_back(Copy(s));
   bytes_ += s.size();
+  slots_[at] = (h >> 32 << 32) | (uint64_t{code} + 1);
+  if (values_.size() * 2 > slots_.size()) Grow();  // at most half full
   return code;
 }
 
 int64_t Dictionary::Find(std::string_view s) const {
-  auto it = index_.find(s);
-  return it == index_.end() ? -1 : static_cast<int64_t>(it->second);
+  if (slots_.empty()) return -1;
+  const uint64_t slot = slots_[Slot(s, HashOf(s))];
+  return slot == 0 ? -1 : static_cast<int64_t>((slot & 0xffffffff) - 1);
 }
 
 void Dictionary::Clear() {
-  index_.clear();
+  slots_.clear();
   values_.clear();
+  chunks_.clear();
+  chunk_left_ = 0;
+  chunk_size_ = 0;
+  chunk_at_ = nullptr;
   bytes_ = 0;
 }
 

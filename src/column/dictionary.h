@@ -4,7 +4,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 // A string dictionary: each distinct string gets a dense code, in order of first appearance.
@@ -20,20 +19,26 @@ class Dictionary {
   uint32_t Intern(std::string_view s);
   // The code of `s`, or -1 when absent.
   int64_t Find(std::string_view s) const;
-  std::string_view at(uint32_t code) const { return *values_[code]; }
+  std::string_view at(uint32_t code) const { return values_[code]; }
   size_t size() const { return values_.size(); }
   // Bytes of string data held (for budgets and statistics).
   size_t bytes() const { return bytes_; }
   void Clear();
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  // Node-based: the strings never move, so values_ may point at them.
-  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> index_;
-  std::vector<const std::string*> values_;
+  // The slot that holds `s` (hash `h`), or the empty one where it would go.
+  size_t Slot(std::string_view s, uint64_t h) const;
+  void Grow();
+  std::string_view Copy(std::string_view s);
+
+  // Open addressing, linear probing: a slot holds the string's hash in its high 32 bits and
+  // its code + 1 in its low 32 (0: empty), so most probes compare no string.
+  std::vector<uint64_t> slots_;
+  std::vector<std::string_view> values_;  // by code, into chunks_
+  // The strings' bytes, in chunks that never move.
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  size_t chunk_left_ = 0, chunk_size_ = 0;
+  char* chunk_at_ = nullptr;
   size_t bytes_ = 0;
 };
 

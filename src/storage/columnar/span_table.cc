@@ -68,10 +68,8 @@ AttributeColumn* SpanTable::Attribute(std::string_view key, model::AttributeRole
   // Every attribute of every appended span comes here: the key is built in a reused buffer,
   // and a string is allocated only for a new column.
   ColumnKey(key, role, type, &key_scratch_);
-  if (auto it = attribute_index_.find(key_scratch_); it != attribute_index_.end()) {
-    return &attributes[it->second];
-  }
-  attribute_index_.emplace(key_scratch_, static_cast<uint32_t>(attributes.size()));
+  const uint32_t i = attribute_index_.Intern(key_scratch_);  // codes are column indexes
+  if (i < attributes.size()) return &attributes[i];
   AttributeColumn& c = attributes.emplace_back();
   c.key = std::string(key);
   c.role = role;
@@ -84,16 +82,15 @@ const AttributeColumn* SpanTable::FindAttribute(std::string_view key, model::Att
                                                 AttributeValue::Type type) const {
   std::string k;
   ColumnKey(key, role, type, &k);
-  auto it = attribute_index_.find(k);
-  return it == attribute_index_.end() ? nullptr : &attributes[it->second];
+  const int64_t i = attribute_index_.Find(k);
+  return i < 0 ? nullptr : &attributes[static_cast<size_t>(i)];
 }
 
 void SpanTable::IndexAttributes() {
-  attribute_index_.clear();
-  for (size_t i = 0; i < attributes.size(); ++i) {
-    const AttributeColumn& c = attributes[i];
+  attribute_index_.Clear();
+  for (const AttributeColumn& c : attributes) {
     ColumnKey(c.key, c.role, c.type, &key_scratch_);
-    attribute_index_.emplace(key_scratch_, static_cast<uint32_t>(i));
+    attribute_index_.Intern(key_scratch_);
   }
 }
 

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "column/dictionary.h"
@@ -89,7 +88,7 @@ class SpanTable {
                         model::AttributeValue::Type type, std::string* out);
   void FillRow(uint32_t row, model::Span* span) const;
 
-  std::unordered_map<std::string, uint32_t> attribute_index_;
+  column::Dictionary attribute_index_;  // ColumnKey -> index in `attributes`
   std::string key_scratch_;
   size_t memory_bytes_ = 0;
 };
