@@ -560,11 +560,12 @@ std::vector<Result<TraceData>> Engine::FetchTraces(const std::vector<model::Trac
   const Parts parts = Snapshot();
   // The distinct ids in order, each with where its data goes.
   std::vector<TraceData> data(ids.size());
+  std::vector<Status> failed(ids.size());  // a read that failed, per trace
   std::vector<block::WantedTrace> sorted;
   sorted.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     data[i].id = ids[i];
-    sorted.push_back({ids[i], &data[i]});
+    sorted.push_back({ids[i], &data[i], &failed[i]});
   }
   // Stable, so that of an id asked twice the first place is kept.
   std::stable_sort(
@@ -575,7 +576,6 @@ std::vector<Result<TraceData>> Engine::FetchTraces(const std::vector<model::Trac
                              return a.id == b.id;
                            }),
                sorted.end());
-  std::vector<Status> failed(ids.size());  // a read that failed, per trace
   std::vector<block::WantedTrace> in_block;
   for (const auto& e : parts.blocks) {
     in_block.clear();
@@ -583,11 +583,7 @@ std::vector<Result<TraceData>> Engine::FetchTraces(const std::vector<model::Trac
       if (e->block->MayContainTrace(w.id)) in_block.push_back(w);
     }
     if (in_block.empty()) continue;
-    Status s = e->block->FetchTraces(in_block, options);
-    if (!s.ok()) {
-      for (const block::WantedTrace& w : in_block)
-        failed[static_cast<size_t>(w.out - data.data())] = s;
-    }
+    e->block->FetchTraces(in_block, options);
   }
   for (const auto& h : parts.heads) {
     MutexLock lock(&h->mu);

@@ -613,11 +613,23 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
 Status Block::FetchTrace(const TraceId& id, TraceData* out) const {
   out->id = id;
   if (!MayContainTrace(id)) return Status::Ok();
-  return FetchTraces({{id, out}}, FetchOptions{});
+  Status status;
+  FetchTraces({{id, out, &status}}, FetchOptions{});
+  return status;
 }
 
-Status Block::FetchTraces(const std::vector<WantedTrace>& wanted,
-                          const FetchOptions& options) const {
+namespace {
+
+// A read that failed, for the wanted traces it held (the first failure of each is kept).
+void Fail(const WantedTrace* wanted, size_t count, const Status& s) {
+  for (size_t i = 0; i < count; ++i) {
+    if (wanted[i].status != nullptr && wanted[i].status->ok()) *wanted[i].status = s;
+  }
+}
+
+}  // namespace
+
+void Block::FetchTraces(const std::vector<WantedTrace>& wanted, const FetchOptions& options) const {
   auto less = [](const WantedTrace& w, const TraceId& id) { return w.id < id; };
   for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
     const RowGroupMeta& rg = meta_.row_groups[g];
@@ -625,9 +637,11 @@ Status Block::FetchTraces(const std::vector<WantedTrace>& wanted,
     auto hi = std::upper_bound(lo, wanted.end(), rg.last,
                                [](const TraceId& id, const WantedTrace& w) { return id < w.id; });
     if (lo == hi) continue;
-    WAGGLE_RETURN_IF_ERROR(ReadTracesRows(g, &*lo, static_cast<size_t>(hi - lo), options));
+    const size_t count = static_cast<size_t>(hi - lo);
+    Status s = ReadTracesRows(g, &*lo, count, options);
+    if (!s.ok()) Fail(&*lo, count, s);
   }
-  return ReadPagesFor(meta_.document_pages, wanted, [&](size_t i, std::string_view payload) {
+  ReadPagesFor(meta_.document_pages, wanted, [&](size_t i, std::string_view payload) {
     Status s = DecodeFragment(payload, nullptr, wanted[i].out);
     return s.ok() ? s : Corrupt(path_ + ": documents: " + s.message());
   });
@@ -635,57 +649,57 @@ Status Block::FetchTraces(const std::vector<WantedTrace>& wanted,
 
 Status Block::FetchLogs(const TraceId& id, std::vector<model::LogRecord>* out) const {
   if (meta_.log_pages.empty() || !MayContainTrace(id)) return Status::Ok();
-  std::vector<std::string> payloads;
-  WAGGLE_RETURN_IF_ERROR(ReadPagesFor(meta_.log_pages, id, &payloads));
-  for (const std::string& p : payloads) {
-    Status s = DecodeLogGroup(p, out);
-    if (!s.ok()) return Corrupt(path_ + ": logs: " + s.message());
-  }
-  return Status::Ok();
-}
-
-Status Block::ReadPagesFor(const std::vector<PageMeta>& pages, const TraceId& id,
-                           std::vector<std::string>* payloads) const {
-  return ReadPagesFor(pages, {{id, nullptr}}, [&](size_t, std::string_view payload) {
-    payloads->emplace_back(payload);
-    return Status::Ok();
+  Status status;
+  ReadPagesFor(meta_.log_pages, {{id, nullptr, &status}}, [&](size_t, std::string_view payload) {
+    Status s = DecodeLogGroup(payload, out);
+    return s.ok() ? s : Corrupt(path_ + ": logs: " + s.message());
   });
+  return status;
 }
 
-Status Block::ReadPagesFor(const std::vector<PageMeta>& pages,
-                           const std::vector<WantedTrace>& wanted,
-                           const std::function<Status(size_t, std::string_view)>& add) const {
+void Block::ReadPagesFor(const std::vector<PageMeta>& pages, const std::vector<WantedTrace>& wanted,
+                         const std::function<Status(size_t, std::string_view)>& add) const {
   // A trace's records may begin at the end of the page before the first page that starts
-  // with it: for each id, from the last page that starts below it.
-  std::vector<size_t> needed;
-  for (const WantedTrace& w : wanted) {
-    auto it = std::lower_bound(pages.begin(), pages.end(), w.id,
+  // with it: for each id, from the last page that starts below it. (page, wanted index)
+  // pairs, by page, so that a page that cannot be read fails only the traces it holds.
+  std::vector<std::pair<size_t, size_t>> needed;
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    auto it = std::lower_bound(pages.begin(), pages.end(), wanted[i].id,
                                [](const PageMeta& p, const TraceId& v) { return p.first < v; });
     if (it != pages.begin()) --it;
-    for (; it != pages.end() && !(w.id < it->first); ++it) {
-      needed.push_back(static_cast<size_t>(it - pages.begin()));
+    for (; it != pages.end() && !(wanted[i].id < it->first); ++it) {
+      needed.emplace_back(static_cast<size_t>(it - pages.begin()), i);
     }
   }
   std::sort(needed.begin(), needed.end());
-  needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
   std::string scratch;
-  for (size_t p : needed) {
+  for (size_t k = 0, next; k < needed.size(); k = next) {
+    const size_t p = needed[k].first;
+    for (next = k + 1; next < needed.size() && needed[next].first == p;) ++next;
+    auto fail_page = [&](const Status& s) {
+      for (size_t n = k; n < next; ++n) Fail(&wanted[needed[n].second], 1, s);
+    };
     std::string_view in;
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(pages[p].chunk, &scratch, &in));
+    if (Status s = ReadChunkAt(pages[p].chunk, &scratch, &in); !s.ok()) {
+      fail_page(s);
+      continue;
+    }
     while (!in.empty()) {
       TraceId rid;
       std::string_view payload;
       if (!GetTraceId(&in, &rid) || !coding::GetLengthPrefixed(&in, &payload)) {
-        return Corrupt(path_ + ": truncated page");
+        fail_page(Corrupt(path_ + ": truncated page"));
+        break;
       }
       auto w = std::lower_bound(wanted.begin(), wanted.end(), rid,
                                 [](const WantedTrace& x, const TraceId& v) { return x.id < v; });
       if (w != wanted.end() && w->id == rid) {
-        WAGGLE_RETURN_IF_ERROR(add(static_cast<size_t>(w - wanted.begin()), payload));
+        if (Status s = add(static_cast<size_t>(w - wanted.begin()), payload); !s.ok()) {
+          Fail(&*w, 1, s);
+        }
       }
     }
   }
-  return Status::Ok();
 }
 
 Status Block::ReadAllPages(const std::vector<PageMeta>& pages,

@@ -113,6 +113,7 @@ struct BlockMeta {
 struct WantedTrace {
   model::TraceId id;
   TraceData* out = nullptr;
+  Status* status = nullptr;  // where a read of it that failed is told (null: nowhere)
 };
 
 // An open block. Thread-safe.
@@ -135,8 +136,9 @@ class Block {
   Status FetchTrace(const model::TraceId& id, TraceData* out) const;
   // Appends each wanted trace's spans (with the attributes `options` asks for) and documents
   // to its `out`, reading each row group and page at most once. `wanted` is sorted by id,
-  // each id once.
-  Status FetchTraces(const std::vector<WantedTrace>& wanted, const FetchOptions& options) const;
+  // each id once. A row group or page that cannot be read sets the status of the traces in
+  // it (their `out` is then not to be used); the others are still read.
+  void FetchTraces(const std::vector<WantedTrace>& wanted, const FetchOptions& options) const;
   Status FetchLogs(const model::TraceId& id, std::vector<model::LogRecord>* out) const;
   // Every row of row group `rg`, appended to `out`.
   Status ReadRowGroup(size_t rg, SpanTable* out) const;
@@ -171,11 +173,10 @@ class Block {
   Status ReadTracesRows(size_t group, const WantedTrace* wanted, size_t count,
                         const FetchOptions& options) const;
   Status ReadAllPages(const std::vector<PageMeta>& pages, std::vector<TraceRecord>* out) const;
-  Status ReadPagesFor(const std::vector<PageMeta>& pages, const model::TraceId& id,
-                      std::vector<std::string>* payloads) const;
-  // The records of wanted[i] in `pages`, handed to add(i, payload); each page read once.
-  Status ReadPagesFor(const std::vector<PageMeta>& pages, const std::vector<WantedTrace>& wanted,
-                      const std::function<Status(size_t, std::string_view)>& add) const;
+  // The records of wanted[i] in `pages`, handed to add(i, payload); each page read once. A
+  // page that cannot be read, or a failed add, sets the status of the traces concerned.
+  void ReadPagesFor(const std::vector<PageMeta>& pages, const std::vector<WantedTrace>& wanted,
+                    const std::function<Status(size_t, std::string_view)>& add) const;
 
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;
