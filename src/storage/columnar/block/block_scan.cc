@@ -396,16 +396,6 @@ void Block::ListColumns(std::vector<ColumnRef>* out) const {
 Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stats,
                    bool* stopped) const {
   if (meta_.row_groups.empty()) return Status::Ok();
-  // The last scan of the block to end, however it ends, takes the pages it mapped in out of
-  // the resident set (they stay in the page cache): the RSS then holds the pages of blocks
-  // being scanned, not of every block ever scanned.
-  struct LastOutReleases {
-    const Block* block;
-    explicit LastOutReleases(const Block* b) : block(b) { b->scans_.fetch_add(1); }
-    ~LastOutReleases() {
-      if (block->scans_.fetch_sub(1) == 1) block->file_->DropResidentPages();
-    }
-  } release(this);
   auto find = [&](const ColumnRef& ref) -> int {
     for (size_t c = 0; c < meta_.columns.size(); ++c) {
       if (Matches(meta_.columns[c], ref)) return static_cast<int>(c);
@@ -453,6 +443,16 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
   }
   Vector trace_scratch;
 
+  // The last scan of the block to end, however it ends, takes the pages it mapped in out of
+  // the resident set (they stay in the page cache): the RSS then holds the pages of blocks
+  // being scanned, not of every block ever scanned. (A block skipped above mapped nothing.)
+  struct LastOutReleases {
+    const Block* block;
+    explicit LastOutReleases(const Block* b) : block(b) { b->scans_.fetch_add(1); }
+    ~LastOutReleases() {
+      if (block->scans_.fetch_sub(1) == 1) block->file_->DropResidentPages();
+    }
+  } release(this);
   GroupReader reader(
       meta_,
       [this](size_t c, size_t group, std::string* scratch, std::string_view* raw) {
