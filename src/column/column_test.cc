@@ -133,6 +133,10 @@ TEST(Dictionary, AgreesWithAMapOnManyStringsOfEveryLength) {
       }
     }
     Dictionary moved = std::move(d);
+    // The moved-from one starts empty, and what goes into it leaves the other's strings be.
+    EXPECT_EQ(d.size(), 0u);
+    EXPECT_EQ(d.Intern(std::string(300, 'q')), 0u);
+    EXPECT_EQ(d.at(0), std::string(300, 'q'));
     ASSERT_EQ(moved.size(), want.size());
     size_t bytes = 0;
     for (const auto& [v, code] : want) {

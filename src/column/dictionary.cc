@@ -1,37 +1,34 @@
 #include "column/dictionary.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace waggle::column {
 namespace {
 
-// A string's hash: eight bytes a step, each multiplied in and folded (short strings, ids and
-// URLs, are the common case; the table keeps the high half).
-uint64_t HashOf(std::string_view s) {
-  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ULL;
-  uint64_t h = s.size() * kMul;
-  const char* p = s.data();
-  size_t n = s.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = (h ^ w) * kMul;
-    h ^= h >> 32;
-  }
-  if (n > 0) {
-    uint64_t w = 0;
-    std::memcpy(&w, p, n);
-    h = (h ^ w) * kMul;
-  }
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  return h ^ (h >> 32);
-}
+uint64_t HashOf(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
 
 constexpr size_t kChunkBytes = 64 << 10;
 
 }  // namespace
+
+Dictionary::Dictionary(Dictionary&& other) noexcept { *this = std::move(other); }
+
+Dictionary& Dictionary::operator=(Dictionary&& other) noexcept {
+  // The chunk cursor goes with the chunks: a moved-from dictionary starts empty.
+  slots_ = std::exchange(other.slots_, {});
+  values_ = std::exchange(other.values_, {});
+  chunks_ = std::exchange(other.chunks_, {});
+  chunk_left_ = std::exchange(other.chunk_left_, 0);
+  chunk_size_ = std::exchange(other.chunk_size_, 0);
+  chunk_at_ = std::exchange(other.chunk_at_, nullptr);
+  bytes_ = std::exchange(other.bytes_, 0);
+  return *this;
+}
 
 size_t Dictionary::Slot(std::string_view s, uint64_t h) const {
   const size_t mask = slots_.size() - 1;

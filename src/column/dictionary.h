@@ -12,8 +12,8 @@ namespace waggle::column {
 class Dictionary {
  public:
   Dictionary() = default;
-  Dictionary(Dictionary&&) = default;
-  Dictionary& operator=(Dictionary&&) = default;
+  Dictionary(Dictionary&& other) noexcept;
+  Dictionary& operator=(Dictionary&& other) noexcept;
 
   // The code of `s`, adding it when new.
   uint32_t Intern(std::string_view s);
