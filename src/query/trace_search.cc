@@ -89,6 +89,9 @@ namespace {
 
 // Traces fetched at least together, and at least for two threads to share.
 constexpr size_t kMinFetch = 16;
+// And at most: a page of the group graph's 100,000 traces is consumed as it is fetched, not
+// held whole.
+constexpr size_t kMaxFetch = 256;
 
 // Traces refs[from, from + n), fetched in two halves on two threads when there are enough.
 std::vector<Result<storage::TraceData>> Fetch(storage::Reader* reader,
@@ -148,10 +151,10 @@ Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearc
         break;
       }
       if (i == fetched_from + fetched.size()) {
-        // The next traces together: as many as the page still has room for, and a few more
-        // in case some fail the filter.
-        const size_t n =
-            std::min(std::max(page_size - result.selected, kMinFetch), page.traces.size() - i);
+        // The next traces together: as many as the page still has room for (up to
+        // kMaxFetch), and a few more in case some fail the filter.
+        const size_t n = std::min(std::clamp(page_size - result.selected, kMinFetch, kMaxFetch),
+                                  page.traces.size() - i);
         fetched = Fetch(reader, page.traces, i, n, request.fetch);
         fetched_from = i;
       }

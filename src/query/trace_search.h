@@ -43,9 +43,9 @@ struct TraceSearchRequest {
   const filter::Expr* filter = nullptr;  // null: every trace
   size_t page_size = 100;                // traces selected at most per page
   size_t max_examined = 2000;            // traces fetched at most per page
-  // What each fetched trace carries: everything by default; FactsFetchOptions() when the
-  // consumer reads only a trace's summary and graph.
-  storage::FetchOptions fetch;
+  // What each fetched trace carries: what its summary, graph and the filter read (the
+  // TraceFacts handed over is all a consumer gets).
+  storage::FetchOptions fetch = FactsFetchOptions();
 };
 
 struct TraceSearchResult {

@@ -44,7 +44,7 @@ Result<double> LoadOrCreateMeta(const std::string& dir, Env* env) {
     }
     return created;
   }
-  double now = std::floor(static_cast<double>(Clock::Real()->NowNanos()) / kNanosPerSecond);
+  double now = std::floor(NanosToSeconds(Clock::Real()->NowNanos()));
   WAGGLE_RETURN_IF_ERROR(env->WriteFileAtomic(
       path, "{\"format\":" + std::to_string(kMetaFormat) +
                 ",\"created_at\":" + std::to_string(static_cast<int64_t>(now)) + "}\n"));

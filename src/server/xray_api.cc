@@ -68,7 +68,7 @@ bool ParseTimestampUnchecked(const simdjson::dom::element& e, double* out) {
   std::string_view s;
   int64_t ns;
   if (e.get(s) != simdjson::SUCCESS || !ParseTimeText(s, &ns)) return false;
-  *out = static_cast<double>(ns) / 1e9;
+  *out = NanosToSeconds(ns);
   return true;
 }
 
@@ -655,7 +655,6 @@ net::HttpResponse XRayApi::GetTraceSummaries(Call& call) {
   if (call.body["NextToken"].get(token) == simdjson::SUCCESS) req.page_token = std::string(token);
   search.page_size = options_.summaries_page_size;
   search.max_examined = options_.summaries_max_examined;
-  search.fetch = query::FactsFetchOptions();  // summaries read no other attribute
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -732,9 +731,9 @@ void WriteHistogram(JsonWriter& w, std::string_view key, const query::Histogram&
 void WriteTimes(JsonWriter& w, int64_t start_ns, int64_t end_ns) {
   if (start_ns > end_ns) return;  // nothing finished
   WriteKey(w, "StartTime");
-  w.Double(std::floor(static_cast<double>(start_ns) / kNanosPerSecond));
+  w.Double(std::floor(NanosToSeconds(start_ns)));
   WriteKey(w, "EndTime");
-  w.Double(std::ceil(static_cast<double>(end_ns) / kNanosPerSecond));
+  w.Double(std::ceil(NanosToSeconds(end_ns)));
 }
 
 // The Services list of GetServiceGraph and GetTraceGraph (spec/xray.md §5.4, §7).
@@ -814,7 +813,6 @@ std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, const
   // One page holding the whole window (up to service_graph_max_traces), so the filter's
   // candidate scans run once.
   search.page_size = search.max_examined = options_.service_graph_max_traces;
-  search.fetch = query::FactsFetchOptions();  // graphs and statistics read no other attribute
   auto page =
       query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t) { each(t); });
   if (!page.ok()) return Error(500, "InternalFailure", page.status().message());
