@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
+#include <string_view>
 
 namespace waggle::sampling {
 
@@ -42,9 +44,13 @@ void SamplingService::SetSave(SaveFn save) {
 
 Status SamplingService::Restore(std::vector<SamplingRuleRecord> rules) {
   size_t own = 0;  // besides Default
+  std::set<std::string_view> names;
   for (const SamplingRuleRecord& r : rules) {
     if (Status s = ValidateRule(r.rule); !s.ok()) {
       return Status::InvalidArgument("sampling rule " + r.rule.rule_name + ": " + s.message());
+    }
+    if (!names.insert(r.rule.rule_name).second) {
+      return Status::InvalidArgument("sampling rule " + r.rule.rule_name + " is there twice");
     }
     own += r.rule.rule_name != kDefaultRuleName;
   }

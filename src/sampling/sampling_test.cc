@@ -162,6 +162,13 @@ TEST(SamplingService, CreatesUpdatesAndDeletesRulesAndMovesTheModificationTime) 
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
   EXPECT_NE(s.message().find(edited.back().rule.rule_name), std::string::npos) << s.ToString();
   EXPECT_EQ(refused.Rules().size(), 1u);
+  // So is a rule there twice (Create refuses a second rule of a name).
+  edited = saved.back();
+  edited.push_back(edited.back());
+  s = refused.Restore(edited);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("twice"), std::string::npos) << s.ToString();
+  EXPECT_EQ(refused.Rules().size(), 1u);
 }
 
 TEST(SamplingService, LimitsTheNumberOfRules) {
