@@ -419,6 +419,8 @@ class DurabilityFlushKill9(TempDirTestCase):
 
             waggle.restart()
             after = read_metrics(waggle.http_url)
+            # Read back from blocks as well as from the WAL: heads were written as blocks.
+            self.assertGreater(after["waggle_store_blocks"], 0, "cycle %d" % cycle)
             self.assert_all_readable(waggle, acknowledged, "after kill -9 number %d" % cycle)
             report("cycle %d: %d documents acknowledged, %d heads written as blocks before the "
                    "kill; after the restart %d blocks and %d WAL records replayed; all %d "
