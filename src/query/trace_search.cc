@@ -15,7 +15,8 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
   if (reqs.empty()) return std::optional<TraceIdSet>();
   // A scan per alternative of each requirement, two threads taking them in turn; each
   // collects the ids of the traces with a span that meets its conditions, in order of
-  // arrival (a store's rows come by trace, so an id repeats only right after itself).
+  // arrival (a block's rows come by trace; the head's do not, so an id may come again later:
+  // the lists are sorted and made unique before they are joined).
   struct Job {
     size_t req;
     const std::vector<storage::Condition>* where;

@@ -16,9 +16,10 @@ struct SpanRequirement {
 
 // Requirements every trace the (group-resolved) expression selects meets, each by some span;
 // necessary, not sufficient: the expression is still evaluated on each candidate. Empty when
-// the expression names nothing a store can check. What braces ask of one service's segments
-// or one edge's calls is asked of the same span: `service("a") { fault }` needs a span of
-// "a" with the fault flag, not a span of "a" and some faulty span.
+// the expression names nothing a store can check. What braces ask of a named service's
+// segments is asked of the same span: `service("a") { fault }` needs a span of "a" with the
+// fault flag, not a span of "a" and some faulty span. The braces of edge() and of service()
+// without a name ask each of their conditions of some span.
 std::vector<SpanRequirement> Requirements(const Expr& expr);
 
 // A length every trace the expression selects reaches (its last span end, or in-progress
