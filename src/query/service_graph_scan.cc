@@ -3,23 +3,26 @@
 #include <atomic>
 #include <bit>
 #include <cassert>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
 #include <tuple>
 #include <unordered_map>
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include "base/mutex.h"
 #include "base/threads.h"
+#include "column/dictionary.h"
 #include "query/service_graph.h"
 
 // GetServiceGraph from columns, streamed: each trace's graph is worked out straight from the
 // scan's batches, in buffers reused from trace to trace, with the rules of IndexSegments,
 // AssembleTrace, BuildTraceGraph and ServiceGraphBuilder::Add, and added into running totals.
-// No span, attribute or per-trace graph is built, and the spans are never all held at once.
+// No span, attribute or per-trace graph is built. Only the rows of traces that do not come
+// as one run are held until the end: few from blocks, most from the store's head.
 //
 // A trace is worked out when its rows come as one run inside one batch. A first pass over the
 // trace ids alone (a census) finds the traces whose rows come in more than one run (a trace
@@ -33,22 +36,6 @@ namespace {
 using storage::ColumnRef;
 using storage::IntField;
 using storage::StringField;
-
-// The attributes the graph reads (ServiceOf, InferredNode in trace_graph.cc).
-enum Attribute : size_t {
-  kOrigin,
-  kAccount,
-  kNamespace,
-  kAwsService,
-  kRpcSystem,
-  kTableName,
-  kQueueUrl,
-  kAttributeCount,
-};
-constexpr const auto& kGraphAttributes = kGraphAttributeKeys;  // indexed by Attribute
-static_assert(kGraphAttributeKeys.size() == kAttributeCount &&
-              kGraphAttributeKeys[kAccount] == "cloud.account.id" &&
-              kGraphAttributeKeys[kQueueUrl] == "aws.queue_url");
 
 // The scan's columns, in this order, then one per attribute column found.
 enum Col : size_t {
@@ -78,22 +65,17 @@ class StringPool {
   StringPool() { Intern(""); }
   uint32_t Intern(std::string_view s) EXCLUDES(mu_) {
     MutexLock lock(&mu_);
-    auto it = index_.find(s);
-    if (it != index_.end()) return it->second;
-    strings_.emplace_back(s);
-    const uint32_t id = static_cast<uint32_t>(strings_.size() - 1);
-    index_.emplace(strings_.back(), id);
-    return id;
+    return strings_.Intern(s);
   }
-  std::string operator[](uint32_t id) const EXCLUDES(mu_) {
+  // Stays valid while the pool lives (a dictionary's strings never move).
+  std::string_view operator[](uint32_t id) const EXCLUDES(mu_) {
     MutexLock lock(&mu_);
-    return strings_[id];
+    return strings_.at(id);
   }
 
  private:
   mutable Mutex mu_;
-  std::deque<std::string> strings_ GUARDED_BY(mu_);  // stable: index_ keys point into them
-  std::unordered_map<std::string_view, uint32_t> index_ GUARDED_BY(mu_);
+  column::Dictionary strings_ GUARDED_BY(mu_);
 };
 
 // A batch's string codes as pool ids, each code interned the first time a row uses it.
@@ -160,19 +142,15 @@ uint64_t Mix(uint64_t h) {
   h *= 0xff51afd7ed558ccdULL;
   return h ^ (h >> 33);
 }
-struct U64Hash {
-  size_t operator()(uint64_t v) const { return static_cast<size_t>(Mix(v)); }
-};
 
-// Keys -> 0, 1, 2, ... in order of first sight: open addressing over flat arrays, since a scan
-// meets a new trace every few rows and a node-based map allocates for each.
-template <typename Key, typename Hash>
+// 64-bit keys -> 0, 1, 2, ... in order of first sight: open addressing over flat arrays, since
+// a node-based map allocates for each key.
 class DenseIndex {
  public:
   DenseIndex() { Rehash(64); }
   // The key's index, and whether it was added.
-  std::pair<uint32_t, bool> Insert(const Key& key) {
-    size_t at = Hash()(key) & mask_;
+  std::pair<uint32_t, bool> Insert(uint64_t key) {
+    size_t at = Mix(key) & mask_;
     for (;; at = (at + 1) & mask_) {
       if (index_[at] == kNone) break;
       if (keys_[at] == key) return {index_[at], false};
@@ -183,23 +161,15 @@ class DenseIndex {
     if (size_t{size_} * 2 > index_.size()) Rehash(index_.size() * 2);
     return {added, true};
   }
-  // The key's index, kNone when it is not here.
-  uint32_t Find(const Key& key) const {
-    for (size_t at = Hash()(key) & mask_;; at = (at + 1) & mask_) {
-      if (index_[at] == kNone) return kNone;
-      if (keys_[at] == key) return index_[at];
-    }
-  }
-  uint32_t size() const { return size_; }
 
  private:
   void Rehash(size_t capacity) {
-    std::vector<Key> keys(capacity);
+    std::vector<uint64_t> keys(capacity);
     std::vector<uint32_t> index(capacity, kNone);
     mask_ = capacity - 1;
     for (size_t i = 0; i < index_.size(); ++i) {
       if (index_[i] == kNone) continue;
-      size_t at = Hash()(keys_[i]) & mask_;
+      size_t at = Mix(keys_[i]) & mask_;
       while (index[at] != kNone) at = (at + 1) & mask_;
       index[at] = index_[i];
       keys[at] = keys_[i];
@@ -208,7 +178,7 @@ class DenseIndex {
     index_.swap(index);
   }
 
-  std::vector<Key> keys_;
+  std::vector<uint64_t> keys_;
   std::vector<uint32_t> index_;  // kNone: empty
   size_t mask_ = 0;
   uint32_t size_ = 0;
@@ -284,8 +254,8 @@ void Count(EdgeTotals* edge, const Row& r) {
 
 uint64_t Pair(uint32_t a, uint32_t b) { return uint64_t{a} << 32 | b; }
 
-// What a call's inferred node depends on (InferredNode): pool ids, and whether the table,
-// queue and database system are there.
+// What a call's inferred node depends on (InferredNode): pool ids, and whether the AWS
+// service, table, queue and database system are there.
 using InferredKey = std::array<uint32_t, 8>;
 struct InferredKeyHash {
   size_t operator()(const InferredKey& k) const {
@@ -313,10 +283,11 @@ class GraphTotals {
 
   // The node a call to something uninstrumented makes, from its attributes (pool ids).
   uint32_t Inferred(uint32_t peer, uint32_t name, uint32_t db_system,
-                    const std::array<uint32_t, kAttributeCount>& a) {
-    const InferredKey key = {peer != 0 ? peer : name, a[kNamespace],      a[kAwsService],
-                             a[kRpcSystem],           a[kTableName] != 0, a[kQueueUrl] != 0,
-                             db_system != 0,          a[kAccount]};
+                    const std::array<uint32_t, kGraphAttributeCount>& a) {
+    const InferredKey key = {
+        peer != 0 ? peer : name, a[kNamespaceAttribute],      a[kAwsServiceAttribute] != 0,
+        a[kRpcSystemAttribute],  a[kTableNameAttribute] != 0, a[kQueueUrlAttribute] != 0,
+        db_system != 0,          a[kAccountAttribute]};
     // Compared field by field: `key` was just stored a field at a time, and a compare of the
     // whole array loads it back in 16-byte pieces, which waits for those stores to retire.
     bool same = true;
@@ -325,16 +296,14 @@ class GraphTotals {
     last_key_ = key;
     auto [it, added] = inferred_of_key_.try_emplace(key, 0);
     if (!added) return last_inferred_ = it->second;
-    const std::string target = pool_[key[0]], ns = pool_[a[kNamespace]], rpc = pool_[a[kRpcSystem]],
-                      account = pool_[a[kAccount]];
     InferredCall call;
-    call.target = target;
-    call.aws_namespace = ns;
-    call.rpc_system = rpc;
-    call.account = account;
-    call.has_aws_service = a[kAwsService] != 0;  // pool id 0 is the empty string
-    call.has_table = a[kTableName] != 0;
-    call.has_queue = a[kQueueUrl] != 0;
+    call.target = pool_[key[0]];
+    call.aws_namespace = pool_[a[kNamespaceAttribute]];
+    call.rpc_system = pool_[a[kRpcSystemAttribute]];
+    call.account = pool_[a[kAccountAttribute]];
+    call.has_aws_service = a[kAwsServiceAttribute] != 0;  // pool id 0 is the empty string
+    call.has_table = a[kTableNameAttribute] != 0;
+    call.has_queue = a[kQueueUrlAttribute] != 0;
     call.has_db_system = db_system != 0;
     it->second = InternInferred(InferredId(call), key[0]);
     return last_inferred_ = it->second;
@@ -422,7 +391,7 @@ class GraphTotals {
   void Call(uint32_t from, uint32_t to, const Row& call);
 
   const StringPool& pool_;
-  DenseIndex<uint64_t, U64Hash> identity_of_;
+  DenseIndex identity_of_;
   uint64_t last_identity_pair_ = 0;  // Pair(0, 0) never asks the index
   uint32_t last_identity_ = 0;
   std::vector<std::pair<uint32_t, uint32_t>> identities_;  // identity - 1 -> (origin, account)
@@ -434,7 +403,7 @@ class GraphTotals {
 
   std::vector<NodeTotals> nodes_;
   std::vector<EdgeTotals> edges_;  // in order of first sight
-  DenseIndex<uint64_t, U64Hash> service_node_of_, client_node_of_, edge_of_;
+  DenseIndex service_node_of_, client_node_of_, edge_of_;
   std::vector<uint32_t> service_nodes_, client_nodes_;  // DenseIndex index -> node
   std::vector<uint32_t> inferred_nodes_;                // inferred id -> node (kNone: none yet)
 
@@ -472,6 +441,7 @@ bool LinkSmallScalar(const uint64_t* ids, size_t n, const Row* spans, uint32_t* 
   return false;
 }
 
+#if defined(__x86_64__)
 // LinkSmallScalar, four ids a step.
 __attribute__((target("avx2,bmi"))) bool LinkSmallAvx2(const uint64_t* ids, size_t n,
                                                        const Row* spans, uint32_t* parent) {
@@ -496,24 +466,31 @@ __attribute__((target("avx2,bmi"))) bool LinkSmallAvx2(const uint64_t* ids, size
   return false;
 }
 
-bool LinkSmall(const uint64_t* ids, size_t n, const Row* spans, uint32_t* parent) {
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi");
-  if (!avx2) return LinkSmallScalar(ids, n, spans, parent);
-  const bool repeated = LinkSmallAvx2(ids, n, spans, parent);
-#ifndef NDEBUG
-  // Debug builds (the tests) check the two ways agree: the scalar one runs where AVX2 is not.
-  std::array<uint32_t, 32> scalar;
-  assert(LinkSmallScalar(ids, n, spans, scalar.data()) == repeated);
-  assert(repeated || std::equal(parent, parent + n, scalar.begin()));
 #endif
-  return repeated;
+
+bool LinkSmall(const uint64_t* ids, size_t n, const Row* spans, uint32_t* parent) {
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi");
+  if (avx2) {
+    const bool repeated = LinkSmallAvx2(ids, n, spans, parent);
+#ifndef NDEBUG
+    // Debug builds (the tests) check the two ways agree: the scalar one runs where AVX2 is not.
+    std::array<uint32_t, 32> scalar;
+    assert(LinkSmallScalar(ids, n, spans, scalar.data()) == repeated);
+    assert(repeated || std::equal(parent, parent + n, scalar.begin()));
+#endif
+    return repeated;
+  }
+#endif
+  return LinkSmallScalar(ids, n, spans, parent);
 }
 
 void GraphTotals::AddTrace(Row* spans, size_t count) {
-  // Nothing below depends on the order of the spans, but for a span stored twice (an X-Ray
-  // segment sent in progress, then complete), which counts once: the complete copy, else the
-  // last. A small trace (the usual) is taken as it lies, its ids compared all at once (no
-  // branch to mispredict): each span's parent found (kNone: none), and a repeated id noticed.
+  // The counts below do not depend on the order of the spans. What does: of a span stored
+  // twice (an X-Ray segment sent in progress, then complete), which copy counts (the
+  // complete one, else the last), and which names an edge keeps once it has
+  // kMaxEdgeAliases. A small trace (the usual) is taken as it lies, its ids compared all at once
+  // (no branch to mispredict): each span's parent found (kNone: none), and a repeated id noticed.
   // Else, or when an id repeats, the spans are sorted by id (stably: an insertion sort for a
   // small trace, which allocates nothing; std::stable_sort for thousands of spans, where an
   // insertion sort is quadratic) and each parent found by a binary search.
@@ -710,7 +687,7 @@ std::vector<ServiceGraphNode> GraphTotals::Finish() && {
     e.end_ns = t.end_ns;
     e.stats = t.stats;
     e.response_times = t.response_times.ToHistogram();
-    for (uint32_t a : t.aliases) e.aliases.push_back(pool_[a]);
+    for (uint32_t a : t.aliases) e.aliases.emplace_back(pool_[a]);
   }
   return out;
 }
@@ -850,7 +827,7 @@ class Census {
 // came whole added to this half's totals, the rest set aside.
 class Worker {
  public:
-  Worker(StringPool* pool, const std::vector<Attribute>* attribute_of, Census* census,
+  Worker(StringPool* pool, const std::vector<GraphAttribute>* attribute_of, Census* census,
          int64_t start_ns, int64_t end_ns)
       : totals(pool),
         pool_(pool),
@@ -879,13 +856,14 @@ class Worker {
   void Fill(const column::ColumnBatch& batch);
 
   StringPool* pool_;
-  const std::vector<Attribute>& attribute_of_;  // scan column - kFirstAttributeCol -> attribute
+  const std::vector<GraphAttribute>&
+      attribute_of_;  // scan column - kFirstAttributeCol -> attribute
   Census& census_;
   int64_t start_ns_, end_ns_;
   std::vector<Row> rows_;  // the batch's selected rows
   CodeMap service_, name_, peer_, db_system_;
   std::vector<CodeMap> attributes_;
-  std::vector<std::array<uint32_t, kAttributeCount>> attribute_;
+  std::vector<std::array<uint32_t, kGraphAttributeCount>> attribute_;
 };
 
 void Worker::Fill(const column::ColumnBatch& batch) {
@@ -915,8 +893,7 @@ void Worker::Fill(const column::ColumnBatch& batch) {
                                                             static_cast<uint64_t>(duration[r]));
     row.in_progress = in_progress[r] != 0;
     row.from_xray = from_xray[r] != 0;
-    row.identity = 0;
-    row.inferred = kNone;
+    row.inferred = kNone;  // the identity, and a call's inferred node, are set below
   }
   // The attributes: the first column with a value wins.
   attribute_.assign(count, {});
@@ -931,7 +908,8 @@ void Worker::Fill(const column::ColumnBatch& batch) {
   db_system_.Reset(c[kDbSystemCol], pool_);
   for (size_t k = 0; k < count; ++k) {
     Row& row = rows_[k];
-    row.identity = totals.Identity(attribute_[k][kOrigin], attribute_[k][kAccount]);
+    row.identity =
+        totals.Identity(attribute_[k][kOriginAttribute], attribute_[k][kAccountAttribute]);
     if (row.is_call()) {
       row.inferred = totals.Inferred(peer_.Id(selection[k]), row.name, db_system_.Id(selection[k]),
                                      attribute_[k]);
@@ -981,18 +959,20 @@ Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, 
                   ColumnRef::Of(IntField::kEndIsZero),
                   ColumnRef::Of(IntField::kInProgress),
                   ColumnRef::Of(IntField::kFromXRayDocument)};
-  // Each attribute the graph reads, under every role it is stored with (string values only,
-  // as model::FindString reads them; the first column with a value wins).
-  std::vector<Attribute> attribute_of;
+  // Each attribute the graph reads, under every role it is stored with, string values only;
+  // the first column with a non-empty value wins. (model::FindString takes a span's first
+  // attribute of the key, whatever its value: the two differ only for a key a span carries
+  // twice, under two roles or types.)
+  std::vector<GraphAttribute> attribute_of;
   WAGGLE_ASSIGN_OR_RETURN(std::vector<ColumnRef> listed, reader->ListColumns(scan_start, scan_end));
   for (const ColumnRef& c : listed) {
     if (c.kind != ColumnRef::Kind::kAttribute || c.type != model::AttributeValue::Type::kString) {
       continue;
     }
-    auto it = std::find(kGraphAttributes.begin(), kGraphAttributes.end(), c.key);
-    if (it == kGraphAttributes.end()) continue;
+    auto it = std::find(kGraphAttributeKeys.begin(), kGraphAttributeKeys.end(), c.key);
+    if (it == kGraphAttributeKeys.end()) continue;
     scan.columns.push_back(c);
-    attribute_of.push_back(static_cast<Attribute>(it - kGraphAttributes.begin()));
+    attribute_of.push_back(static_cast<GraphAttribute>(it - kGraphAttributeKeys.begin()));
   }
 
   // The two halves of the range, each scanned on a thread of its own (RunHalves).

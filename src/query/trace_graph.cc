@@ -15,15 +15,17 @@ bool IsCall(const model::Span& s) {
 
 // The node a call to something uninstrumented makes.
 ServiceId InferredNode(const model::Span& call) {
-  auto attr = [&](std::string_view key) { return model::FindString(call.attributes, key); };
+  auto attr = [&](GraphAttribute a) {
+    return model::FindString(call.attributes, kGraphAttributeKeys[a]);
+  };
   InferredCall c;
   c.target = call.peer.empty() ? std::string_view(call.name) : std::string_view(call.peer);
-  c.aws_namespace = attr("aws.xray.namespace");
-  c.rpc_system = attr("rpc.system");
-  c.account = attr("cloud.account.id");
-  c.has_aws_service = !attr("aws.service").empty();
-  c.has_table = !attr("aws.table_name").empty();
-  c.has_queue = !attr("aws.queue_url").empty();
+  c.aws_namespace = attr(kNamespaceAttribute);
+  c.rpc_system = attr(kRpcSystemAttribute);
+  c.account = attr(kAccountAttribute);
+  c.has_aws_service = !attr(kAwsServiceAttribute).empty();
+  c.has_table = !attr(kTableNameAttribute).empty();
+  c.has_queue = !attr(kQueueUrlAttribute).empty();
   c.has_db_system = !call.db_system.empty();
   return InferredId(c);
 }

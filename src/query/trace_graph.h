@@ -38,11 +38,21 @@ struct TraceGraph {
   static constexpr size_t kNone = SIZE_MAX;
 };
 
-// The attributes the graph reads, in this order: a service's type and account (ServiceOf),
-// then what a call reaches (InferredId).
-inline constexpr std::array<std::string_view, 7> kGraphAttributeKeys = {
-    "aws.xray.origin", "cloud.account.id", "aws.xray.namespace", "aws.service",
-    "rpc.system",      "aws.table_name",   "aws.queue_url",
+// The attributes the graph reads: a service's type and account (ServiceOf), then what a call
+// reaches (InferredId); kGraphAttributeKeys[a] is the key of GraphAttribute a.
+enum GraphAttribute : size_t {
+  kOriginAttribute,
+  kAccountAttribute,
+  kNamespaceAttribute,
+  kAwsServiceAttribute,
+  kRpcSystemAttribute,
+  kTableNameAttribute,
+  kQueueUrlAttribute,
+  kGraphAttributeCount,
+};
+inline constexpr std::array<std::string_view, kGraphAttributeCount> kGraphAttributeKeys = {
+    kOriginKey,   kAccountKey,      "aws.xray.namespace", "aws.service",
+    "rpc.system", "aws.table_name", "aws.queue_url",
 };
 
 // What names and types the node a call to something uninstrumented makes.

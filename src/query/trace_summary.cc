@@ -148,8 +148,8 @@ std::vector<RootCause> ResponseTimeRootCauses(const SpanTree& tree, size_t root)
 ServiceId ServiceOf(const model::Span& s) {
   ServiceId id;
   id.name = s.service;
-  id.type = model::FindString(s.attributes, "aws.xray.origin");
-  id.account_id = model::FindString(s.attributes, "cloud.account.id");
+  id.type = model::FindString(s.attributes, kOriginKey);
+  id.account_id = model::FindString(s.attributes, kAccountKey);
   return id;
 }
 

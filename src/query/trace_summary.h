@@ -58,6 +58,9 @@ inline constexpr std::string_view kUserKey = "enduser.id";
 inline constexpr std::string_view kResourceArnKey = "aws.xray.resource_arn";
 inline constexpr std::string_view kInstanceIdKey = "host.id";
 inline constexpr std::string_view kAvailabilityZoneKey = "cloud.availability_zone";
+// A service's type and account (ServiceOf).
+inline constexpr std::string_view kOriginKey = "aws.xray.origin";
+inline constexpr std::string_view kAccountKey = "cloud.account.id";
 
 struct TraceSummary {
   model::TraceId id;
