@@ -75,8 +75,8 @@ std::string RenderMetrics(const MetricsSources& s) {
   Counter(&out, "waggle_store_compactions_total", "block merges", st.compactions);
   Counter(&out, "waggle_store_blocks_retired_total", "blocks removed by retention or the disk cap",
           st.blocks_retired);
-  Gauge(&out, "waggle_store_corrupt_blocks", "blocks with a damaged footer set aside at start",
-        st.corrupt_blocks);
+  Gauge(&out, "waggle_store_corrupt_blocks",
+        "blocks that failed to open at start (damaged ones set aside)", st.corrupt_blocks);
   Counter(&out, "waggle_store_wal_bytes_total", "bytes appended to the write-ahead log",
           st.wal_bytes);
   Gauge(&out, "waggle_store_wal_records_replayed", "WAL records replayed into the head at start",

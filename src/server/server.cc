@@ -159,7 +159,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   const auto stats = p->store->stats();
   log::Info(
       "store open: {} blocks ({} spans, {} bytes), {} WAL records replayed, {} corrupt regions "
-      "skipped, {} torn bytes cut, {} damaged blocks set aside",
+      "skipped, {} torn bytes cut, {} blocks that failed to open (damaged ones set aside)",
       stats.blocks, stats.block_rows, stats.block_bytes, stats.recovery.records,
       stats.recovery.corrupt_regions, stats.recovery.truncated_bytes, stats.corrupt_blocks);
 

@@ -133,8 +133,11 @@ Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
       log::Info("removed {}, a block write cut short", name);
       continue;
     }
-    if (!ParseBlockName(name, &id)) continue;
+    // A block set aside keeps its id taken, so that no later block is set aside over it.
+    const bool aside = name.size() == 28 && name.ends_with(".damaged");
+    if (!ParseBlockName(aside ? name.substr(0, 20) : name, &id)) continue;
     next_block_id_ = std::max(next_block_id_, id + 1);
+    if (aside) continue;
     auto block = block::Block::Open(env, BlockPath(id), options_.map_blocks);
     if (block.status().code() == Status::Code::kUnimplemented) return block.status();
     if (!block.ok()) {
@@ -147,10 +150,10 @@ Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
         log::Error("skipping block: {}", block.status().ToString());
         continue;
       }
-      const std::string aside = BlockPath(id) + ".damaged";
-      log::Error("setting block aside as {}: {}", aside, block.status().ToString());
+      const std::string damaged = BlockPath(id) + ".damaged";
+      log::Error("setting block aside as {}: {}", damaged, block.status().ToString());
       // A directory that refuses the rename only means the block is tried again next start.
-      Status moved = env->RenameFile(BlockPath(id), aside);
+      Status moved = env->RenameFile(BlockPath(id), damaged);
       if (moved.ok()) moved = env->SyncDir(blocks_dir);
       if (!moved.ok()) log::Error("could not set block aside: {}", moved.ToString());
       continue;

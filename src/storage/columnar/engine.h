@@ -78,7 +78,7 @@ class Engine : public Writer, public Reader {
     uint64_t flushes = 0;
     uint64_t compactions = 0;
     uint64_t blocks_retired = 0;
-    uint64_t corrupt_blocks = 0;  // found damaged at open: skipped, left in place
+    uint64_t corrupt_blocks = 0;  // failed to open at start (damaged ones set aside)
     WalRecoveryStats recovery;
     uint64_t wal_bytes = 0;
   };
