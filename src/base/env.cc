@@ -159,9 +159,9 @@ class PosixEnv : public Env {
     if (size > 0) {
       data = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
       if (data == MAP_FAILED) {
-        int err = errno;
-        ::close(fd);
-        return Status::FromErrno("mmap " + path, err);
+        // Out of address space or mappings (vm.max_map_count): the file is still readable,
+        // with pread (mapped() says which).
+        return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, fd));
       }
     }
     return std::unique_ptr<RandomAccessFile>(

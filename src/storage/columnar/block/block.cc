@@ -475,8 +475,7 @@ Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path, bo
   Status s = DecodeFooter(footer, &b->meta_);
   if (!s.ok()) return corrupt(s.message());
   b->meta_.file_bytes = size;
-  b->mapped_ = b->file_->mapped();  // an Env without mappings reads instead
-  if (b->mapped_) {
+  if (b->file_->mapped()) {  // an Env without mappings, or a failed mmap, reads instead
     b->verified_ =
         std::make_unique<std::atomic<bool>[]>(b->meta_.columns.size() * b->meta_.row_groups.size());
   }
@@ -508,7 +507,9 @@ Status Block::ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string
 Status Block::ReadColumnChunk(size_t c, size_t group, std::string* scratch,
                               std::string_view* raw) const {
   const ChunkRef& ref = meta_.columns[c].chunks[group];
-  if (!mapped_ || ref.compression != Compression::kNone) return ReadChunkAt(ref, scratch, raw);
+  if (verified_ == nullptr || ref.compression != Compression::kNone) {
+    return ReadChunkAt(ref, scratch, raw);  // not mapped, or compressed
+  }
   std::atomic<bool>& verified = verified_[c * meta_.row_groups.size() + group];
   const bool trusted = verified.load(std::memory_order_relaxed);
   std::string_view stored;

@@ -180,8 +180,8 @@ class Block {
 
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;
-  bool mapped_ = false;
-  // Mapped: whether column c's chunk in group g (at c * groups + g) passed its check.
+  // Mapped (else null): whether column c's chunk in group g (at c * groups + g) passed its
+  // check.
   std::unique_ptr<std::atomic<bool>[]> verified_;
   // Scans running now: the last to end takes the mapped pages out of the resident set.
   mutable std::atomic<int> scans_{0};
