@@ -151,6 +151,9 @@ int main(int argc, char** argv) {
     (void)(*engine)->Maintain();
     written = n.load();
     in_hour = hour.load();
+    // The store just written is still being written back to disk: let that end first, so
+    // that the kernel's writeback does not run during the timed queries.
+    ::sync();
     if (!keep.empty()) {
       std::FILE* f = std::fopen((keep + "/bench-written").c_str(), "w");
       if (f != nullptr) {
@@ -162,9 +165,6 @@ int main(int argc, char** argv) {
     if (std::fscanf(f, "%" SCNu64 " %" SCNu64, &written, &in_hour) != 2) written = in_hour = 0;
     std::fclose(f);
   }
-  // The store just written is still being written back to disk: let that end first, so that
-  // the kernel's writeback does not run during the timed queries.
-  ::sync();
   waggle::bench::WaggleProcess waggle;
   waggle.data_dir = dir;
   // The workload's spans are from 2023: kept forever, not removed as past retention.

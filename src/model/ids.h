@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <compare>
 #include <cstdint>
@@ -45,8 +46,8 @@ struct TraceId {
     return id;
   }
   static TraceId LastAt(uint32_t seconds) {
-    TraceId id = Max();
-    for (int i = 0; i < 4; ++i) id.bytes[i] = static_cast<uint8_t>(seconds >> (24 - 8 * i));
+    TraceId id = FirstAt(seconds);
+    std::fill(id.bytes.begin() + 4, id.bytes.end(), 0xff);
     return id;
   }
   auto operator<=>(const TraceId&) const = default;

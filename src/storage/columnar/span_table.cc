@@ -86,14 +86,6 @@ const AttributeColumn* SpanTable::FindAttribute(std::string_view key, model::Att
   return i < 0 ? nullptr : &attributes[static_cast<size_t>(i)];
 }
 
-void SpanTable::IndexAttributes() {
-  attribute_index_.Clear();
-  for (const AttributeColumn& c : attributes) {
-    ColumnKey(c.key, c.role, c.type, &key_scratch_);
-    attribute_index_.Intern(key_scratch_);
-  }
-}
-
 void SpanTable::Append(const Span& span) {
   const uint32_t row = static_cast<uint32_t>(size());
   trace_ids.push_back(span.trace_id);

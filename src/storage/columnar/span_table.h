@@ -77,8 +77,6 @@ class SpanTable {
   std::vector<int64_t>& ints_of(IntField f) { return ints[static_cast<size_t>(f)]; }
   const std::vector<int64_t>& ints_of(IntField f) const { return ints[static_cast<size_t>(f)]; }
 
-  // Rebuilds the key index after `attributes` was filled directly (by a block reader).
-  void IndexAttributes();
   // Appends row `row` of `other` (used to merge and sort).
   void AppendRow(const SpanTable& other, uint32_t row);
 
