@@ -141,6 +141,10 @@ Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearc
     find.limit = std::max<size_t>(
         1, request.filter != nullptr ? budget : std::min(page_size - result.selected, budget));
     WAGGLE_ASSIGN_OR_RETURN(storage::FindTracesResult page, reader->FindTraces(find));
+    if (request.whole_range && !page.next_page_token.empty()) {
+      return Status::ResourceExhausted("the time range holds more than " +
+                                       std::to_string(request.max_examined) + " traces");
+    }
     if (first) result.traces_processed = page.traces_scanned;
     first = false;
     std::string resume = page.next_page_token;

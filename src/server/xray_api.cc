@@ -811,19 +811,17 @@ std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, const
   search.find.start_ns = range.start_ns;
   search.find.end_ns = range.end_ns;
   // One page holding the whole window (up to service_graph_max_traces), so the filter's
-  // candidate scans run once.
+  // candidate scans run once; more traces than that are refused before any is fetched.
   search.page_size = search.max_examined = options_.service_graph_max_traces;
+  search.whole_range = true;
   auto page =
       query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t) { each(t); });
+  if (page.status().code() == Status::Code::kResourceExhausted) {
+    return Error(400, "InvalidRequestException",
+                 page.status().message() + "; ask for a shorter time range");
+  }
   if (!page.ok()) return Error(500, "InternalFailure", page.status().message());
   counters_.unreadable_traces.fetch_add(page->unreadable, std::memory_order_relaxed);
-  if (!page->next_page_token.empty()) {
-    // More traces than one page holds: an answer from part of them would look whole.
-    return Error(400, "InvalidRequestException",
-                 "the time range holds more than " +
-                     std::to_string(options_.service_graph_max_traces) +
-                     " traces; ask for a shorter time range");
-  }
   return std::nullopt;
 }
 

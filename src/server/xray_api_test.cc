@@ -5,6 +5,7 @@
 
 #include <mutex>
 #include <regex>
+#include <set>
 #include <tuple>
 
 #include "base/testing/temp_dir.h"
@@ -39,6 +40,45 @@ std::string Quote(const std::string& s) {
   return out + "\"";
 }
 
+// The engine behind the Reader interface, for tests to override a call of.
+class ForwardingReader : public storage::Reader {
+ public:
+  explicit ForwardingReader(storage::columnar::Engine* store) : store_(store) {}
+  Result<storage::TraceData> FetchTrace(const model::TraceId& id) override {
+    return store_->FetchTrace(id);
+  }
+  std::vector<Result<storage::TraceData>> FetchTraces(
+      const std::vector<model::TraceId>& ids, const storage::FetchOptions& options) override {
+    return store_->FetchTraces(ids, options);
+  }
+  Result<storage::FindTracesResult> FindTraces(const storage::FindTracesRequest& r) override {
+    return store_->FindTraces(r);
+  }
+  Result<std::vector<storage::ColumnRef>> ListColumns(int64_t start, int64_t end) override {
+    return store_->ListColumns(start, end);
+  }
+  Result<storage::ScanStats> Scan(const storage::ScanRequest& r,
+                                  const storage::BatchFn& consume) override {
+    return store_->Scan(r, consume);
+  }
+
+ protected:
+  storage::columnar::Engine* store_;
+};
+
+// The store, counting the traces fetched from it.
+struct CountsFetches : ForwardingReader {
+  using ForwardingReader::ForwardingReader;
+  std::vector<Result<storage::TraceData>> FetchTraces(
+      const std::vector<model::TraceId>& ids, const storage::FetchOptions& options) override {
+    fetched += ids.size();
+    for (const model::TraceId& id : ids) distinct.insert(id.ToXRay());
+    return store_->FetchTraces(ids, options);
+  }
+  size_t fetched = 0;
+  std::set<std::string> distinct;
+};
+
 class XRayApiTest : public testing::Test {
  protected:
   void SetUp() override {
@@ -52,13 +92,16 @@ class XRayApiTest : public testing::Test {
     sampling_ = std::make_unique<sampling::SamplingService>(so);
     groups_ =
         std::move(*XRayGroups::Open(Env::Default(), dir_.path(), "us-east-1", "000000000000"));
-    MakeApi({});
+    MakeApi(Options());
   }
 
-  void MakeApi(std::vector<AwsCredential> creds) {
-    api_ = std::make_unique<XRayApi>(
-        XRayApi::Options{"us-east-1", "000000000000", std::move(creds), 3}, store_.get(),
-        ingester_.get(), sampling_.get(), groups_.get(), &clock_);
+  static XRayApi::Options Options(std::vector<AwsCredential> creds = {}) {
+    return {"us-east-1", "000000000000", std::move(creds), 3};
+  }
+  // The API over `reader`, or the store itself.
+  void MakeApi(XRayApi::Options options, storage::Reader* reader = nullptr) {
+    api_ = std::make_unique<XRayApi>(std::move(options), reader ? reader : store_.get(),
+                                     ingester_.get(), sampling_.get(), groups_.get(), &clock_);
   }
 
   net::HttpResponse Post(const std::string& path, const std::string& body) {
@@ -228,8 +271,16 @@ TEST_F(XRayApiTest, GetTraceSummariesAppliesTheFilterOnEveryPage) {
   EXPECT_EQ(search(R"(http.url CONTAINS "svc" AND !fault AND !(responsetime > 2))"),
             (std::vector<int>{7, 5, 2, 1}));
   EXPECT_EQ(search(R"(service("svc") { fault })"), (std::vector<int>{8, 4}));
-  // Duration bounds are checked on the trace table before any trace is fetched.
+  // Duration bounds are checked on the trace table before any trace is fetched: only the
+  // four long traces are.
+  CountsFetches counting(store_.get());
+  MakeApi(Options(), &counting);
   EXPECT_EQ(search("duration > 2"), (std::vector<int>{9, 6, 3, 0}));
+  EXPECT_EQ(counting.distinct,
+            (std::set<std::string>{
+                "1-6b012c3b-000000000000000000000001", "1-6b012c3e-000000000000000000000004",
+                "1-6b012c41-000000000000000000000007", "1-6b012c44-00000000000000000000000a"}));
+  MakeApi(Options());
   EXPECT_EQ(search("duration >= 0.1 AND duration < 1"), (std::vector<int>{8, 7, 5, 4, 2, 1}));
   EXPECT_EQ(search(R"(service("svc") { responsetime > 2 AND !fault })"),
             (std::vector<int>{9, 6, 3, 0}));
@@ -274,11 +325,12 @@ TEST_F(XRayApiTest, GraphsOverMoreTracesThanTheyAddUpAreRefusedNotCut) {
                 .status,
             200);
   const std::string range = R"({"StartTime":1795238971,"EndTime":1795238990)";
+  CountsFetches counting(store_.get());
   for (size_t max_traces : {size_t{9}, size_t{10}}) {
-    XRayApi::Options options{"us-east-1", "000000000000", {}, 3};
+    XRayApi::Options options = Options();
     options.service_graph_max_traces = max_traces;
-    api_ = std::make_unique<XRayApi>(options, store_.get(), ingester_.get(), sampling_.get(),
-                                     groups_.get(), &clock_);
+    MakeApi(std::move(options), &counting);
+    counting.fetched = 0;
     const int want = max_traces < 10 ? 400 : 200;
     auto graph = Post("/ServiceGraph", range + R"(,"GroupName":"all"})");
     EXPECT_EQ(graph.status, want) << graph.body;
@@ -287,6 +339,9 @@ TEST_F(XRayApiTest, GraphsOverMoreTracesThanTheyAddUpAreRefusedNotCut) {
     if (want == 400) {
       EXPECT_EQ(ErrorType(graph), "InvalidRequestException");
       EXPECT_NE(graph.body.find("more than 9 traces"), std::string::npos) << graph.body;
+      EXPECT_EQ(counting.fetched, 0u);  // refused before any trace was fetched
+    } else {
+      EXPECT_EQ(counting.fetched, 20u);  // each call fetched the 10 traces once
     }
   }
 }
@@ -412,7 +467,7 @@ TEST_F(XRayApiTest, GroupsAreKeptAndUsableInFilters) {
 
   // Kept across a restart.
   groups_ = std::move(*XRayGroups::Open(Env::Default(), dir_.path(), "us-east-1", "000000000000"));
-  MakeApi({});
+  MakeApi(Options());
   EXPECT_EQ(std::string_view(Parse(
                 Post("/GetGroup", R"({"GroupARN":")" + arn + "\"}").body)["Group"]["GroupName"]),
             "slow");
@@ -448,7 +503,7 @@ TEST_F(XRayApiTest, SamplingAnswersTheShapesSdksRequire) {
 }
 
 TEST_F(XRayApiTest, WithCredentialsUnsignedCallsAreRefusedButSdkSamplingIsNot) {
-  MakeApi({{"test", "test", "prod"}});
+  MakeApi(Options({{"test", "test", "prod"}}));
   auto res = Post("/TraceSummaries", R"({"StartTime":1,"EndTime":2})");
   EXPECT_EQ(res.status, 403);
   EXPECT_EQ(std::string_view(Parse(res.body)["__type"]), "MissingAuthenticationTokenException");
@@ -685,19 +740,10 @@ TEST_F(XRayApiTest, TheServiceGraphOfAScanIsTheGraphOfTheFetchedTraces) {
 
 // A store that takes `late` in when the service graph's second pass starts (the census scans
 // read the trace id column alone): a write landing between the two passes.
-class WritesBetweenPasses : public storage::Reader {
+class WritesBetweenPasses : public ForwardingReader {
  public:
   WritesBetweenPasses(storage::columnar::Engine* store, model::SpanBatch late)
-      : store_(store), late_(std::move(late)) {}
-  Result<storage::TraceData> FetchTrace(const model::TraceId& id) override {
-    return store_->FetchTrace(id);
-  }
-  Result<storage::FindTracesResult> FindTraces(const storage::FindTracesRequest& r) override {
-    return store_->FindTraces(r);
-  }
-  Result<std::vector<storage::ColumnRef>> ListColumns(int64_t start, int64_t end) override {
-    return store_->ListColumns(start, end);
-  }
+      : ForwardingReader(store), late_(std::move(late)) {}
   Result<storage::ScanStats> Scan(const storage::ScanRequest& r,
                                   const storage::BatchFn& consume) override {
     if (r.columns.size() > 1) {
@@ -708,7 +754,6 @@ class WritesBetweenPasses : public storage::Reader {
   }
 
  private:
-  storage::columnar::Engine* store_;
   model::SpanBatch late_;
   std::once_flag once_;
 };
