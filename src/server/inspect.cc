@@ -49,10 +49,11 @@ Result<std::string> InspectDataDir(const std::string& data_dir) {
   // Every block first: a compaction that stopped before removing its inputs left them beside
   // the block that replaces them (the store removes them at its next open); they are listed,
   // but not counted twice.
+  // Only each block's footer is kept (a file open per block could run out of descriptors).
   struct Opened {
     std::string name;
     uint64_t id;
-    Result<std::unique_ptr<block::Block>> block;
+    Result<block::BlockMeta> meta;
   };
   std::vector<Opened> opened;
   std::set<uint64_t> replaced;
@@ -60,16 +61,20 @@ Result<std::string> InspectDataDir(const std::string& data_dir) {
     uint64_t id = 0;
     if (!storage::columnar::ParseBlockName(name, &id)) continue;  // what the store opens, no more
     auto b = block::Block::Open(env, blocks_dir + "/" + name);
-    if (b.ok()) replaced.insert((*b)->meta().replaces.begin(), (*b)->meta().replaces.end());
-    opened.push_back({name, id, std::move(b)});
-  }
-  for (auto& [name, id, b] : opened) {
     if (!b.ok()) {
-      out += fmt::format("  {:<20} unreadable: {}\n", name, b.status().ToString());
+      opened.push_back({name, id, b.status()});
+      continue;
+    }
+    replaced.insert((*b)->meta().replaces.begin(), (*b)->meta().replaces.end());
+    opened.push_back({name, id, (*b)->meta()});
+  }
+  for (auto& [name, id, meta] : opened) {
+    if (!meta.ok()) {
+      out += fmt::format("  {:<20} unreadable: {}\n", name, meta.status().ToString());
       ++damaged;
       continue;
     }
-    const block::BlockMeta& m = (*b)->meta();
+    const block::BlockMeta& m = *meta;
     if (replaced.count(id)) {
       out += fmt::format("  {:<20} replaced by a compaction (removed at the next open)\n", name);
       ++leftover;
