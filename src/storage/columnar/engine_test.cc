@@ -37,30 +37,33 @@ ConformanceBackend HeadOnly() {
 }
 
 // Every write sealed into a block at once, blocks compacted whenever two gather, row groups
-// of a few rows: the same answers must come from blocks as from the head.
-ConformanceBackend EveryWriteABlock() {
-  return {
-      "EngineBlocks",
-      [](const std::string& dir, uint64_t max_trace_bytes) -> Result<std::unique_ptr<TestStore>> {
-        EngineOptions options;
-        options.dir = dir;
-        options.max_trace_bytes = max_trace_bytes;
-        options.background = false;
-        options.compact_trigger = 2;
-        options.compact_max_rows = 64;
-        options.block_options.row_group_rows = 5;
-        options.block_options.page_bytes = 256;
-        WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, Engine::Open(options));
-        return std::unique_ptr<TestStore>(
-            new ForwardingStore<Engine>(std::move(e), [](Engine* engine) {
-              Status s = engine->SealHead();
-              return s.ok() ? engine->Maintain() : s;
-            }));
-      }};
+// of a few rows: the same answers must come from blocks as from the head, whether the blocks
+// are mapped (--block-reads mmap) or read with pread only.
+ConformanceBackend EveryWriteABlock(bool mapped) {
+  return {mapped ? "EngineBlocks" : "EngineBlocksPread",
+          [mapped](const std::string& dir,
+                   uint64_t max_trace_bytes) -> Result<std::unique_ptr<TestStore>> {
+            EngineOptions options;
+            options.dir = dir;
+            options.map_blocks = mapped;
+            options.max_trace_bytes = max_trace_bytes;
+            options.background = false;
+            options.compact_trigger = 2;
+            options.compact_max_rows = 64;
+            options.block_options.row_group_rows = 5;
+            options.block_options.page_bytes = 256;
+            WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, Engine::Open(options));
+            return std::unique_ptr<TestStore>(
+                new ForwardingStore<Engine>(std::move(e), [](Engine* engine) {
+                  Status s = engine->SealHead();
+                  return s.ok() ? engine->Maintain() : s;
+                }));
+          }};
 }
 
 INSTANTIATE_TEST_SUITE_P(Engine, StoreConformance,
-                         ::testing::Values(HeadOnly(), EveryWriteABlock()),
+                         ::testing::Values(HeadOnly(), EveryWriteABlock(true),
+                                           EveryWriteABlock(false)),
                          storage::testing::BackendName);
 
 EngineOptions Options(const std::string& dir, Env* env = Env::Default()) {
