@@ -148,6 +148,9 @@ ScanPlan::ScanPlan(const ScanRequest& r) : request(r) {
       if (r.columns[j] == where[i].column) in_batch[i] = static_cast<int>(j);
     }
   }
+  for (size_t j = 0; j < r.columns.size(); ++j) {
+    if (r.columns[j] == ColumnRef::TraceId()) trace_id_in_batch = static_cast<int>(j);
+  }
 }
 
 void Select(const Condition& condition, const column::Vector& values,

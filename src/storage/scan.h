@@ -102,6 +102,7 @@ struct ScanPlan {
   const ScanRequest& request;  // must outlive the plan
   std::vector<Condition> where;
   std::vector<int> in_batch;
+  int trace_id_in_batch = -1;  // the batch column of the trace ids (-1: none)
 };
 
 struct ScanStats {

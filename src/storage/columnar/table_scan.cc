@@ -24,15 +24,12 @@ bool TableScanner::Scan(const SpanTable& table, size_t lo, size_t hi, column::Co
   stats->rows_examined += m;
   if (request_.BoundsTraceIds()) {
     // Head rows are in arrival order: compare each row's trace id.
-    const ColumnRef ref = ColumnRef::TraceId();
     Vector* v = &trace_scratch_;
-    for (size_t j = 0; j < request_.columns.size(); ++j) {
-      if (request_.columns[j] == ref) {
-        v = &batch->columns[j];
-        loaded_[j] = 1;
-      }
+    if (const int j = plan_.trace_id_in_batch; j >= 0) {
+      v = &batch->columns[static_cast<size_t>(j)];
+      loaded_[static_cast<size_t>(j)] = 1;
     }
-    Load(table, ref, lo, hi, v);
+    Load(table, ColumnRef::TraceId(), lo, hi, v);
     SelectTraceIds(request_, *v, &batch->selection);
   }
   for (size_t i = 0; i < plan_.where.size() && !batch->selection.empty(); ++i) {

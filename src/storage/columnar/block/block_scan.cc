@@ -437,10 +437,7 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
   const ColumnRef trace_ref = ColumnRef::TraceId();
   const int trace_col = find(trace_ref);
   if (bounded && trace_col < 0) return Corrupt(path_ + ": no trace id column");
-  int trace_out = -1;
-  for (size_t j = 0; j < request.columns.size(); ++j) {
-    if (request.columns[j] == trace_ref) trace_out = static_cast<int>(j);
-  }
+  const int trace_out = plan.trace_id_in_batch;
   Vector trace_scratch;
 
   // The last scan of the block to end, however it ends, takes the pages it mapped in out of
