@@ -64,7 +64,8 @@ struct ServiceGraphEdge {
   int64_t end_ns = INT64_MIN;
   RequestStats stats;
   Histogram response_times;
-  // Names callers used for the callee, when not its own: the first kMaxEdgeAliases met.
+  // Names callers used for the callee, when not its own: the kMaxEdgeAliases smallest, so
+  // that which are kept does not depend on the order calls are met in.
   std::vector<std::string> aliases;
 };
 

@@ -387,6 +387,17 @@ class GraphTotals {
     }
     return edges_[i];
   }
+  // Keeps the kMaxEdgeAliases smallest names (pool ids), as ServiceGraphBuilder does.
+  void AddAlias(EdgeTotals* e, uint32_t name) const {
+    if (std::find(e->aliases.begin(), e->aliases.end(), name) != e->aliases.end()) return;
+    if (e->aliases.size() < kMaxEdgeAliases) {
+      e->aliases.push_back(name);
+      return;
+    }
+    auto largest = std::max_element(e->aliases.begin(), e->aliases.end(),
+                                    [&](uint32_t a, uint32_t b) { return pool_[a] < pool_[b]; });
+    if (pool_[name] < pool_[*largest]) *largest = name;
+  }
   // A call along from -> to.
   void Call(uint32_t from, uint32_t to, const Row& call);
 
@@ -417,10 +428,7 @@ class GraphTotals {
 
 void GraphTotals::Call(uint32_t from, uint32_t to, const Row& call) {
   EdgeTotals& e = Edge(from, to);
-  if (call.name != nodes_[to].name && e.aliases.size() < kMaxEdgeAliases &&
-      std::find(e.aliases.begin(), e.aliases.end(), call.name) == e.aliases.end()) {
-    e.aliases.push_back(call.name);
-  }
+  if (call.name != nodes_[to].name) AddAlias(&e, call.name);
   if (!call.in_progress) Count(&e, call);
 }
 
@@ -486,10 +494,9 @@ bool LinkSmall(const uint64_t* ids, size_t n, const Row* spans, uint32_t* parent
 }
 
 void GraphTotals::AddTrace(Row* spans, size_t count) {
-  // The counts below do not depend on the order of the spans. What does: of a span stored
-  // twice (an X-Ray segment sent in progress, then complete), which copy counts (the
-  // complete one, else the last), and which names an edge keeps once it has
-  // kMaxEdgeAliases. A small trace (the usual) is taken as it lies, its ids compared all at once
+  // Nothing below depends on the order of the spans but, for a span stored twice (an X-Ray
+  // segment sent in progress, then complete), which copy counts (the complete one, else the
+  // last). A small trace (the usual) is taken as it lies, its ids compared all at once
   // (no branch to mispredict): each span's parent found (kNone: none), and a repeated id noticed.
   // Else, or when an id repeats, the spans are sorted by id (stably: an insertion sort for a
   // small trace, which allocates nothing; std::stable_sort for thousands of spans, where an
@@ -654,12 +661,7 @@ void GraphTotals::Absorb(const GraphTotals& other) {
     to.end_ns = std::max(to.end_ns, e.end_ns);
     to.stats.Add(e.stats);
     to.response_times.Add(e.response_times);
-    for (uint32_t a : e.aliases) {
-      if (to.aliases.size() < kMaxEdgeAliases &&
-          std::find(to.aliases.begin(), to.aliases.end(), a) == to.aliases.end()) {
-        to.aliases.push_back(a);
-      }
-    }
+    for (uint32_t a : e.aliases) AddAlias(&to, a);
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "base/clock.h"
 #include "query/testing/spans.h"
 
@@ -149,6 +151,35 @@ TEST(ServiceGraph, ACallAnsweredTwiceCountsOnceWhereverTheAnswersLie) {
   EXPECT_EQ(front->edges[0].stats.total(), 2);  // calls 2 and 3
   EXPECT_EQ(front->edges[0].stats.total_response_ns, 200'000'000);
   EXPECT_EQ(back->stats.total(), 3);  // back's own segments all count
+}
+
+TEST(ServiceGraph, AnEdgeKeepsItsSmallestAliasesWhateverTheOrderOfCalls) {
+  // front calls back under 12 names other than "back"; the edge keeps the 10 smallest.
+  auto graph = [](bool reversed) {
+    ServiceGraphBuilder builder;
+    for (int i = 0; i < 12; ++i) {
+      const int n = reversed ? 11 - i : i;
+      const uint64_t base = 100 * static_cast<uint64_t>(i + 1);
+      const double start = 100 + i;
+      storage::TraceData t;
+      t.spans = {Span(base + 1, 0, "front", "front", K::kServer, start, start + 1),
+                 Span(base + 2, base + 1, "front", "alias-" + std::to_string(10 + n), K::kClient,
+                      start + 0.1, start + 0.2),
+                 Span(base + 3, base + 2, "back", "back", K::kServer, start + 0.11, start + 0.19)};
+      builder.Add(TraceFacts(std::move(t)));
+    }
+    std::vector<ServiceGraphNode> nodes = std::move(builder).Finish();
+    const ServiceGraphNode* front = Find(nodes, "front");
+    EXPECT_NE(front, nullptr);
+    if (front == nullptr || front->edges.size() != 1) return std::vector<std::string>();
+    std::vector<std::string> aliases = front->edges[0].aliases;
+    std::sort(aliases.begin(), aliases.end());
+    return aliases;
+  };
+  std::vector<std::string> want;
+  for (int n = 10; n < 20; ++n) want.push_back("alias-" + std::to_string(n));
+  EXPECT_EQ(graph(false), want);
+  EXPECT_EQ(graph(true), want);
 }
 
 // Traces at 110, 120 (a fault) and 130 s, as above, in 60-second periods from 60 s: the first
