@@ -174,7 +174,10 @@ SegmentIndex IndexSegments(const storage::TraceData& trace) {
                                                 s.kind == model::SpanKind::kConsumer || parentless;
     if (!is_segment) continue;
     index.is_segment[i] = 1;
-    if (parentless && (index.root == SIZE_MAX || s.start_ns < trace.spans[index.root].start_ns)) {
+    // The earliest; of two as early, the lower id (the same whatever order spans come in).
+    const model::Span* root = index.root == SIZE_MAX ? nullptr : &trace.spans[index.root];
+    if (parentless && (root == nullptr || s.start_ns < root->start_ns ||
+                       (s.start_ns == root->start_ns && s.span_id.value < root->span_id.value))) {
       index.root = i;
     }
   }

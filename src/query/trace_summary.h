@@ -97,7 +97,7 @@ ServiceId ServiceOf(const model::Span& span);
 
 // Which spans of a trace are segments (a service serving one request: the top span of a
 // segment document, or an OTel server, consumer or parentless span) and which segment is the
-// root (the earliest without a parent here).
+// root (the earliest without a parent here; of two as early, the lower span id).
 struct SegmentIndex {
   std::vector<char> is_segment;  // by span index
   size_t root = SIZE_MAX;        // span index; SIZE_MAX when the trace has no segment

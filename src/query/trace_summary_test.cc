@@ -53,6 +53,19 @@ TEST(AssembleTrace, GivesStreamedSubsegmentsTheirSegmentsService) {
   EXPECT_EQ(t.spans[2].service, "front");
 }
 
+TEST(IndexSegments, OfTwoRootsAsEarlyTheLowerIdWhateverTheOrder) {
+  // Two OTel parentless spans starting together: the root does not depend on which came first.
+  for (bool reversed : {false, true}) {
+    storage::TraceData t;
+    model::Span a = testing::MakeSpan(7, 0, "a", "n", 100.0, 101.0);
+    model::Span b = testing::MakeSpan(3, 0, "b", "n", 100.0, 102.0);
+    t.spans = reversed ? std::vector<model::Span>{b, a} : std::vector<model::Span>{a, b};
+    const SegmentIndex index = IndexSegments(t);
+    ASSERT_NE(index.root, SIZE_MAX);
+    EXPECT_EQ(t.spans[index.root].span_id.value, 3u) << reversed;
+  }
+}
+
 TEST(SummarizeTrace, ComputesXRaySummaryFields) {
   storage::TraceData t = TwoServiceTrace();
   AssembleTrace(&t);
