@@ -1,6 +1,7 @@
 #include "storage/columnar/block/block.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <numeric>
 #include <unordered_map>
@@ -50,6 +51,39 @@ std::vector<SparseSlice> SliceSparse(const std::vector<uint32_t>& rows,
     s.idx.push_back(i);
   }
   return slices;
+}
+
+// The string field that most of a string attribute's entries in a row group repeat at their
+// rows (judged on a sample), and in `same` which entries do; -1 when none does. Such an
+// attribute is stored as references to the field (docs/block-format.md, "Attributes").
+int ReferencedField(const SpanTable& t, const uint32_t* rows, const AttributeColumn& col,
+                    const SparseSlice& s, std::vector<uint8_t>* same) {
+  const size_t n = s.idx.size();
+  same->assign(n, 0);
+  if (n == 0) return -1;
+  auto value = [&](size_t e) { return col.strings.dict.at(col.strings.codes[s.idx[e]]); };
+  auto field_value = [&](size_t f, size_t e) {
+    const column::StringColumn& c = t.strings[f];
+    return c.dict.at(c.codes[rows[s.rows[e]]]);
+  };
+  constexpr size_t kSample = 16;
+  const size_t step = std::max<size_t>(1, n / kSample);
+  size_t sampled = 0, best_count = 0;
+  int best = -1;
+  std::array<size_t, kStringFieldCount> count{};
+  for (size_t e = 0; e < n; e += step) {
+    ++sampled;
+    const std::string_view v = value(e);
+    for (size_t f = 0; f < kStringFieldCount; ++f) count[f] += field_value(f, e) == v;
+  }
+  for (size_t f = 0; f < kStringFieldCount; ++f) {
+    if (count[f] > best_count) best_count = count[f], best = static_cast<int>(f);
+  }
+  if (best < 0 || best_count * 2 < sampled) return -1;
+  for (size_t e = 0; e < n; ++e) {
+    (*same)[e] = field_value(static_cast<size_t>(best), e) == value(e);
+  }
+  return best;
 }
 
 void PutPages(std::string* file, const std::vector<TraceRecord>& records, size_t page_bytes,
@@ -183,6 +217,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
 
   std::string raw;
   std::vector<int64_t> ints;
+  std::vector<uint8_t> same;
   for (size_t g = 0; g < groups; ++g) {
     const size_t lo = g * rg_rows, hi = std::min(n, lo + rg_rows);
     const uint32_t* rows = order.data() + lo;
@@ -253,8 +288,8 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       PutVarint64(&raw, s.rows.size());
       EncodeInts(s.rows.data(), s.rows.size(), &raw);
       if (col.is_string()) {
-        std::vector<uint32_t> codes_idx(s.idx);
-        EncodeStrings(col.strings, codes_idx.data(), codes_idx.size(), &raw);
+        const int field = ReferencedField(t, rows, col, s, &same);
+        EncodeEntryStrings(col.strings, s.idx.data(), s.idx.size(), field, same, &raw);
       } else if (col.type == AttributeValue::Type::kDouble) {
         for (uint32_t i : s.idx) {
           uint64_t bits;
@@ -529,6 +564,35 @@ bool Block::MayContainValue(std::string_view column, std::string_view value) con
   return value_bloom_.MayContain(ValueKey(column, value));
 }
 
+namespace {
+
+// A string attribute chunk's `rows.size()` entries, appended to `strings`; an entry that stands
+// for a string field takes the field's value at its row of `table` (rows from `base` on), which
+// the footer lists before the attribute columns.
+Status DecodeAttributeStrings(std::string_view* in, size_t base, const std::vector<int64_t>& rows,
+                              const SpanTable& table, column::StringColumn* strings) {
+  std::vector<std::string_view> dict;
+  std::vector<uint32_t> codes;
+  int field;
+  WAGGLE_RETURN_IF_ERROR(DecodeEntryStrings(in, rows.size(), &dict, &codes, &field));
+  std::vector<uint32_t> global(dict.size());
+  for (size_t i = 0; i < dict.size(); ++i) global[i] = strings->dict.Intern(dict[i]);
+  strings->codes.reserve(strings->codes.size() + codes.size());
+  for (size_t e = 0; e < codes.size(); ++e) {
+    if (codes[e] != kSameAsField) {
+      strings->codes.push_back(global[codes[e]]);
+      continue;
+    }
+    const column::StringColumn& f = table.strings[static_cast<size_t>(field)];
+    const size_t row = base + static_cast<size_t>(rows[e]);
+    if (row >= f.codes.size()) return Status::Corruption("reference to a field not read yet");
+    strings->codes.push_back(strings->dict.Intern(f.dict.at(f.codes[row])));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
   if (rg >= meta_.row_groups.size()) return Status::InvalidArgument("no such row group");
   const size_t m = meta_.row_groups[rg].rows;
@@ -584,7 +648,7 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
         if (!s.ok()) break;
         AttributeColumn* a = out->Attribute(c.name, c.role, c.type);
         if (a->is_string()) {
-          s = DecodeStrings(&in, rows.size(), &a->strings);
+          s = DecodeAttributeStrings(&in, base, rows, *out, &a->strings);
         } else if (c.type == AttributeValue::Type::kDouble) {
           s = DecodeDoubles(&in, rows.size(), &a->doubles);
         } else {

@@ -36,7 +36,10 @@ const std::string& ValidBlock() {
       auto spans = testing::RandomTrace(rng, 1 + rng() % 6);
       block::TraceEntry e;
       e.id = spans[0].trace_id;
-      for (const model::Span& s : spans) {
+      for (model::Span& s : spans) {
+        // Mostly the span's name: stored as references to the name field.
+        s.attributes.push_back(
+            {"k1", model::AttributeValue::String(rng() % 4 == 0 ? "other" : s.name)});
         table.Append(s);
         e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
         e.max_end_ns = std::max(e.max_end_ns, s.end_ns);
@@ -86,6 +89,11 @@ void FuzzChunk(std::string_view in) {
   std::string_view b = in;
   (void)block::DecodeStringCodes(&b, n, &dict, &codes);
   (void)block::DecodeDictionary(in, &dict);
+  int field;
+  std::string_view c = in;
+  codes.clear();
+  (void)block::DecodeEntryStrings(&c, n, &dict, &codes, &field);
+  (void)block::DecodeEntryDictionary(in, n, &dict, &field);
   std::vector<uint32_t> rows;
   for (uint32_t r = 0; r < n; r += 3) rows.push_back(r);
   bool done;

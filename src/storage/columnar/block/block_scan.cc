@@ -67,14 +67,23 @@ class GroupReader {
   }
 
   // The dictionary of string chunk `c` (its views point into the chunk).
+  // For an attribute whose entries stand for a string field's values, the field's dictionary
+  // too: what the entries can hold.
   Status Dictionary(size_t c, std::vector<std::string_view>* dict) {
     WAGGLE_ASSIGN_OR_RETURN(std::string_view in, Raw(c));
-    if (meta_.columns[c].kind == ColumnKind::kAttribute) {
-      // A sparse chunk: the rows come first.
-      Status s = DecodeSparseRows(&in, rows_, &rows_scratch_);
-      if (!s.ok()) return Bad(meta_.columns[c], s.message());
-    }
-    return DecodeDictionary(in, dict);
+    if (meta_.columns[c].kind != ColumnKind::kAttribute) return DecodeDictionary(in, dict);
+    // A sparse chunk: the rows come first.
+    Status s = DecodeSparseRows(&in, rows_, &rows_scratch_);
+    int field = -1;
+    if (s.ok()) s = DecodeEntryDictionary(in, rows_scratch_.size(), dict, &field);
+    if (!s.ok()) return Bad(meta_.columns[c], s.message());
+    if (field < 0) return Status::Ok();
+    WAGGLE_ASSIGN_OR_RETURN(const size_t fc, FieldColumn(meta_.columns[c], field));
+    WAGGLE_ASSIGN_OR_RETURN(std::string_view field_in, Raw(fc));
+    std::vector<std::string_view> more;
+    WAGGLE_RETURN_IF_ERROR(DecodeDictionary(field_in, &more));
+    dict->insert(dict->end(), more.begin(), more.end());
+    return Status::Ok();
   }
 
   // Fills `out` with column `c` (-1: a column the block lacks, all rows without a value) as
@@ -147,6 +156,15 @@ class GroupReader {
   size_t rows() const { return rows_; }
 
  private:
+  // The column of string field `field`, which attribute column `of` refers to.
+  Result<size_t> FieldColumn(const ColumnMeta& of, int field) const {
+    for (size_t c = 0; c < meta_.columns.size(); ++c) {
+      const ColumnMeta& m = meta_.columns[c];
+      if (m.kind == ColumnKind::kString && m.field == field) return c;
+    }
+    return Bad(of, "refers to a missing string field");
+  }
+
   int SpanIdColumn() const {
     for (size_t c = 0; c < meta_.columns.size(); ++c) {
       if (meta_.columns[c].kind == ColumnKind::kSpanId) return static_cast<int>(c);
@@ -182,7 +200,24 @@ class GroupReader {
     LoadMissing(out);
     if (out->type == VectorType::kString) {
       codes_scratch_.clear();
-      WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(&in, count, &out->dict, &codes_scratch_));
+      int field;
+      WAGGLE_RETURN_IF_ERROR(DecodeEntryStrings(&in, count, &out->dict, &codes_scratch_, &field));
+      if (field >= 0) {
+        // Entries that stand for the field's value take its code, past the chunk's own
+        // dictionary (so a string can be in the vector's dictionary twice).
+        WAGGLE_ASSIGN_OR_RETURN(const size_t fc, FieldColumn(meta, field));
+        WAGGLE_ASSIGN_OR_RETURN(std::string_view field_in, Raw(fc));
+        field_dict_.clear();
+        field_codes_.clear();
+        WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(&field_in, rows_, &field_dict_, &field_codes_));
+        const auto own = static_cast<uint32_t>(out->dict.size());
+        out->dict.insert(out->dict.end(), field_dict_.begin(), field_dict_.end());
+        for (size_t i = 0; i < count; ++i) {
+          if (codes_scratch_[i] == kSameAsField) {
+            codes_scratch_[i] = own + field_codes_[static_cast<size_t>(rows_scratch_[i])];
+          }
+        }
+      }
       for (size_t i = 0; i < count; ++i) out->codes[rows_scratch_[i]] = codes_scratch_[i];
       return Status::Ok();
     }
@@ -209,7 +244,8 @@ class GroupReader {
   std::vector<int64_t> rows_scratch_, values_scratch_;
   std::vector<uint64_t> ids_scratch_;
   std::vector<double> doubles_scratch_;
-  std::vector<uint32_t> codes_scratch_;
+  std::vector<uint32_t> codes_scratch_, field_codes_;
+  std::vector<std::string_view> field_dict_;
   std::vector<TraceRun> runs_;
 };
 
@@ -264,7 +300,8 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
   std::vector<std::string_view> dict;
   std::vector<uint32_t> codes;
   std::vector<std::pair<model::Span*, std::string_view>> extras;  // span, blob
-  std::vector<std::pair<size_t, model::Span*>> hits;  // a sparse column's entry, its span
+  std::vector<std::pair<size_t, model::Span*>> hits;     // a sparse column's entry, its span
+  std::array<uint8_t, kStringFieldCount> fields_read{};  // string fields set on the spans
   // Calls each(span, row, k) for every wanted row, the k-th of them.
   auto for_rows = [&](const auto& each) {
     size_t k = 0;
@@ -306,6 +343,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
         codes.clear();
         s = DecodeStringCodes(&in, m, &dict, &codes);
         const auto f = static_cast<StringField>(c.field);
+        fields_read[c.field] = 1;
         if (s.ok()) {
           for_rows(
               [&](model::Span& sp, size_t r, size_t) { StringFieldOf(sp, f) = dict[codes[r]]; });
@@ -355,9 +393,20 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
         if (AttributeValue::IsStringType(c.type)) {
           dict.clear();
           codes.clear();
-          s = DecodeStringCodes(&in, n, &dict, &codes);
+          int field;
+          s = DecodeEntryStrings(&in, n, &dict, &codes, &field);
+          if (s.ok() && field >= 0 && !fields_read[static_cast<size_t>(field)]) {
+            s = Status::Corruption("reference to a field not read yet");
+          }
           for (size_t i = 0; s.ok() && i < hits.size(); ++i) {
-            add(hits[i].second).string_value = dict[codes[hits[i].first]];
+            model::Span* sp = hits[i].second;
+            const uint32_t code = codes[hits[i].first];
+            // The span's field is set already: copy it before add() can move the span's
+            // attributes (it is not one of them, but keep the read and the write apart).
+            std::string value = code == kSameAsField
+                                    ? StringFieldOf(*sp, static_cast<StringField>(field))
+                                    : std::string(dict[code]);
+            add(sp).string_value = std::move(value);
           }
         } else if (c.type == AttributeValue::Type::kDouble) {
           doubles.clear();

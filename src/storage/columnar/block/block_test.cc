@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <numeric>
+#include <set>
 
 #include "base/coding.h"
 #include "base/testing/temp_dir.h"
@@ -335,11 +337,17 @@ TEST(Block, TruncatedDamagedOrNewerFilesAreRefusedClearly) {
   ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, footer_damage).ok());
   EXPECT_EQ(Block::Open(Env::Default(), path).status().code(), Status::Code::kCorruption);
   std::string newer = bytes;
-  newer[8] = 2;
+  newer[8] = static_cast<char>(kFormatVersion + 1);
   ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, newer).ok());
   auto b = Block::Open(Env::Default(), path);
   EXPECT_EQ(b.status().code(), Status::Code::kUnimplemented);
-  EXPECT_NE(b.status().message().find("version 2"), std::string::npos);
+  EXPECT_NE(b.status().message().find("version " + std::to_string(kFormatVersion + 1)),
+            std::string::npos);
+  // Version 2 only added encodings: a version 1 header still opens.
+  std::string older = bytes;
+  older[8] = 1;
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, older).ok());
+  EXPECT_TRUE(Block::Open(Env::Default(), path).ok());
 }
 
 TEST(Chunk, TraceIdRunsMustGoUp) {
@@ -417,6 +425,209 @@ TEST(Chunk, SortedTimesTakeFewBits) {
   std::string enc;
   EncodeInts(times.data(), times.size(), &enc);
   EXPECT_LT(enc.size(), 8192u * 2);  // about 10 bits a value, not 64
+}
+
+TEST(Chunk, IntsWithACommonFactorRoundTripScaled) {
+  std::mt19937_64 rng(3);
+  std::vector<std::vector<int64_t>> cases = {
+      {1000, 3000, 2000},
+      {INT64_MIN, 0},                                 // factor 2^63
+      {-6000, 6000, INT64_MAX / 1000 * 1000},         // frame of reference
+      {7'000'000, 7'001'000, 7'002'000, 7'003'000}};  // delta
+  std::vector<int64_t> times, durations;
+  int64_t t = 1'700'000'000'000'000'000;
+  for (int i = 0; i < 8192; ++i) {
+    t += static_cast<int64_t>(rng() % 5000) * 1000;  // microseconds, as X-Ray's
+    times.push_back(t);
+    durations.push_back(static_cast<int64_t>(rng() % 4'000'000) * 1000);
+  }
+  cases.push_back(times);
+  cases.push_back(durations);
+  for (const auto& v : cases) {
+    std::string enc;
+    EncodeInts(v.data(), v.size(), &enc);
+    std::string_view in = enc;
+    std::vector<int64_t> out;
+    ASSERT_TRUE(DecodeInts(&in, v.size(), &out).ok());
+    EXPECT_TRUE(in.empty());
+    EXPECT_EQ(out, v);
+    for (auto [lo, hi] : std::vector<std::pair<int64_t, int64_t>>{
+             {INT64_MIN, INT64_MAX}, {1001, 2999}, {1000, 1000}, {2'000'000'000, INT64_MAX}}) {
+      std::vector<uint32_t> rows(v.size()), want;
+      std::iota(rows.begin(), rows.end(), 0u);
+      for (uint32_t r = 0; r < v.size(); ++r) {
+        if (v[r] >= lo && v[r] <= hi) want.push_back(r);
+      }
+      bool done;
+      ASSERT_TRUE(SelectIntRange(enc, v.size(), lo, hi, &rows, &done).ok());
+      if (done) EXPECT_EQ(rows, want) << lo << ".." << hi;
+    }
+  }
+  // Microsecond durations take the bits of microseconds: 22 a value, not 32.
+  std::string enc;
+  EncodeInts(durations.data(), durations.size(), &enc);
+  EXPECT_EQ(enc[0], 'M');
+  EXPECT_LT(enc.size(), 8192u * 23 / 8);
+  // A factor below 2 is corrupt: 'M', base 0, factor 1, width 0.
+  const std::string bad("M\x00\x01\x00", 4);
+  std::string_view in = bad;
+  std::vector<int64_t> out;
+  EXPECT_EQ(DecodeInts(&in, 1, &out).code(), Status::Code::kCorruption);
+  in = std::string_view(bad).substr(0, 2);  // cut before the factor
+  EXPECT_EQ(DecodeInts(&in, 1, &out).code(), Status::Code::kCorruption);
+}
+
+// The scaled delta example of docs/block-format.md, byte for byte.
+TEST(Chunk, ScaledDeltaExampleOfTheFormatDoc) {
+  std::vector<int64_t> times;
+  for (int64_t i = 0; i < 10; ++i) times.push_back(1'700'000'000'000'000'000 + i * 1000 + i % 3);
+  std::string enc;
+  EncodeInts(times.data(), times.size(), &enc);
+  const unsigned char want[] = {0x45, 0x80, 0x80, 0xd0, 0xe2, 0xc6, 0xbf, 0xce,
+                                0x97, 0x2f, 0xcc, 0x0f, 0x03, 0x01, 0xdb, 0x00};
+  EXPECT_EQ(enc, std::string(reinterpret_cast<const char*>(want), sizeof want));
+}
+
+TEST(Chunk, EntryStringsStandForTheFieldWhereTheyRepeatIt) {
+  column::StringColumn values;
+  for (const char* v : {"a", "b", "a", "c"}) values.codes.push_back(values.dict.Intern(v));
+  const std::vector<uint32_t> idx = {0, 1, 2, 3};
+  std::string enc;
+  EncodeEntryStrings(values, idx.data(), 4, 7, {1, 0, 1, 0}, &enc);
+  EXPECT_EQ(enc[0], 'R');
+  std::string_view in = enc;
+  std::vector<std::string_view> dict;
+  std::vector<uint32_t> codes;
+  int field;
+  ASSERT_TRUE(DecodeEntryStrings(&in, 4, &dict, &codes, &field).ok());
+  EXPECT_TRUE(in.empty());
+  EXPECT_EQ(field, 7);
+  EXPECT_EQ(dict, (std::vector<std::string_view>{"b", "c"}));
+  EXPECT_EQ(codes, (std::vector<uint32_t>{kSameAsField, 0, kSameAsField, 1}));
+  ASSERT_TRUE(DecodeEntryDictionary(enc, 4, &dict, &field).ok());
+  EXPECT_EQ(dict, (std::vector<std::string_view>{"b", "c"}));
+  // No entry repeats the field: a plain string chunk.
+  enc.clear();
+  EncodeEntryStrings(values, idx.data(), 4, 7, {0, 0, 0, 0}, &enc);
+  EXPECT_EQ(enc[0], 'S');
+  in = enc;
+  codes.clear();
+  ASSERT_TRUE(DecodeEntryStrings(&in, 4, &dict, &codes, &field).ok());
+  EXPECT_EQ(field, -1);
+  EXPECT_EQ(codes, (std::vector<uint32_t>{0, 1, 0, 2}));
+  // A field number past the string fields, and a header cut short, are corrupt.
+  for (std::string bad : {std::string("R\x0f"), std::string("R\x03")}) {
+    in = bad;
+    EXPECT_EQ(DecodeEntryStrings(&in, 4, &dict, &codes, &field).code(), Status::Code::kCorruption);
+  }
+}
+
+// OTLP spans carry the attribute a well-known field was taken from (url.full for http_url, the
+// resource's service.name for service): the block stores such values once, and every read
+// gives them back, as values, in fetches, in scans and to dictionary pushdown.
+TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
+  TempDir dir;
+  SpanTable table;
+  BlockContents contents;
+  std::map<model::TraceId, std::vector<model::Span>> traces;
+  std::mt19937_64 rng(11);
+  for (int t = 0; t < 300; ++t) {
+    std::vector<model::Span> spans = RandomTrace(rng, 1 + rng() % 8);
+    TraceEntry e{spans[0].trace_id, INT64_MAX, INT64_MIN, static_cast<uint64_t>(t)};
+    for (model::Span& s : spans) {
+      s.http_url = "https://shop.example/item/" + std::to_string(rng() % 500);
+      // Every tenth differs from the field; the copy never equals any field.
+      const std::string url =
+          rng() % 10 == 0 ? "https://elsewhere/" + std::to_string(t) : s.http_url;
+      s.attributes.push_back({"url.full", model::AttributeValue::String(url)});
+      s.attributes.push_back({"copy.url", model::AttributeValue::String("x" + s.http_url)});
+      s.attributes.push_back({"service.name", model::AttributeValue::String(s.service),
+                              model::AttributeRole::kResource});
+      table.Append(s);
+      e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
+      e.max_end_ns = std::max({e.max_end_ns, s.start_ns, s.end_ns});
+    }
+    contents.traces.push_back(e);
+    traces[e.id] = std::move(spans);
+  }
+  contents.spans = &table;
+  WriteOptions options;
+  options.row_group_rows = 256;
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, contents, options), true);
+  ASSERT_TRUE(block.ok()) << block.status().ToString();
+
+  // Stored as references: far fewer bytes than the same strings that repeat no field.
+  auto raw_bytes = [&](std::string_view name) {
+    uint64_t bytes = 0;
+    for (const ColumnMeta& c : (*block)->meta().columns) {
+      if (c.name != name) continue;
+      for (const ChunkRef& r : c.chunks) bytes += r.raw_length;
+    }
+    return bytes;
+  };
+  EXPECT_LT(raw_bytes("url.full") * 2, raw_bytes("copy.url"));
+
+  for (const auto& [id, spans] : traces) {
+    TraceData data;
+    ASSERT_TRUE((*block)->FetchTrace(id, &data).ok());
+    ASSERT_EQ(Sorted(data.spans), Sorted(spans));
+  }
+  std::vector<model::Span> all, got;
+  for (const auto& [id, spans] : traces) all.insert(all.end(), spans.begin(), spans.end());
+  SpanTable read;
+  for (size_t g = 0; g < (*block)->meta().row_groups.size(); ++g) {
+    ASSERT_TRUE((*block)->ReadRowGroup(g, &read).ok());
+  }
+  for (uint32_t r = 0; r < read.size(); ++r) got.push_back(read.Row(r));
+  EXPECT_EQ(Sorted(got), Sorted(all));
+
+  // A scan of the attribute, and a condition on it that only referenced values meet.
+  const ColumnRef url = ColumnRef::Attribute("url.full", model::AttributeRole::kPlain,
+                                             model::AttributeValue::Type::kString);
+  const std::string wanted = all[0].http_url;
+  std::multiset<std::pair<uint64_t, std::string>> want_rows, got_rows;
+  size_t want_matches = 0;
+  for (const model::Span& s : all) {
+    const std::string& v = model::FindAttribute(s.attributes, "url.full")->value.string_value;
+    want_rows.emplace(s.span_id.value, v);
+    want_matches += v == wanted;
+  }
+  ScanRequest request;
+  request.columns = {ColumnRef::SpanId(), url};
+  ScanStats stats;
+  bool stopped = false;
+  ASSERT_TRUE((*block)
+                  ->Scan(
+                      ScanPlan(request),
+                      [&](const column::ColumnBatch& b) {
+                        for (uint32_t r : b.selection) {
+                          got_rows.emplace(static_cast<uint64_t>(b.columns[0].ints[r]),
+                                           std::string(b.columns[1].str(r)));
+                        }
+                        return true;
+                      },
+                      &stats, &stopped)
+                  .ok());
+  EXPECT_EQ(got_rows, want_rows);
+  request.where = {Condition::In(url, {wanted})};
+  size_t matches = 0;
+  stats = {};
+  ASSERT_TRUE((*block)
+                  ->Scan(
+                      ScanPlan(request),
+                      [&](const column::ColumnBatch& b) {
+                        for (uint32_t r : b.selection) matches += b.columns[1].str(r) == wanted;
+                        EXPECT_EQ(b.selection.size(),
+                                  static_cast<size_t>(std::count_if(
+                                      b.selection.begin(), b.selection.end(),
+                                      [&](uint32_t r) { return b.columns[1].str(r) == wanted; })));
+                        return true;
+                      },
+                      &stats, &stopped)
+                  .ok());
+  EXPECT_EQ(matches, want_matches);
+  EXPECT_GT(matches, 0u);
+  EXPECT_GT(stats.groups_skipped, 0u);  // the dictionaries ruled groups out
 }
 
 TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {

@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <numeric>
 #include <unordered_map>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
 #include "column/bitpack.h"
+#include "storage/fields.h"
 #include "storage/record_coding.h"
 
 namespace waggle::storage::columnar::block {
@@ -18,21 +20,33 @@ namespace {
 
 constexpr uint8_t kEncodingFor = 'F';
 constexpr uint8_t kEncodingDelta = 'D';
+// The same two with a common factor: the packed numbers are multiplied by it (block format 2).
+constexpr uint8_t kEncodingScaledFor = 'M';
+constexpr uint8_t kEncodingScaledDelta = 'E';
 constexpr uint8_t kEncodingDictionary = 'S';
+constexpr uint8_t kEncodingFieldReference = 'R';
 constexpr int kZstdLevel = 3;
 
 Status Corrupt(std::string_view what) {
   return Status::Corruption("block chunk: " + std::string(what));
 }
 
-// The unsigned distance from `lo` to each value (wrapping), its width, and the packed form.
-void PackFrom(const int64_t* v, size_t n, int64_t lo, std::vector<uint64_t>* scratch, int* width) {
+// The unsigned distance from `lo` to each value (wrapping), divided by their greatest common
+// divisor when that is 2 or more (else *scale is 1), and the width of the result.
+void PackFrom(const int64_t* v, size_t n, int64_t lo, std::vector<uint64_t>* scratch, int* width,
+              uint64_t* scale) {
   scratch->resize(n);
-  uint64_t max = 0;
+  uint64_t max = 0, g = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint64_t d = static_cast<uint64_t>(v[i]) - static_cast<uint64_t>(lo);
     (*scratch)[i] = d;
     max = std::max(max, d);
+    if (g != 1) g = std::gcd(g, d);
+  }
+  *scale = g >= 2 ? g : 1;
+  if (*scale > 1) {
+    for (uint64_t& d : *scratch) d /= *scale;
+    max /= *scale;
   }
   *width = column::BitWidth(max);
 }
@@ -137,7 +151,8 @@ void EncodeInts(const int64_t* v, size_t n, std::string* out) {
   std::vector<uint64_t> scratch;
   int64_t lo = *std::min_element(v, v + n);
   int for_width;
-  PackFrom(v, n, lo, &scratch, &for_width);
+  uint64_t for_scale;
+  PackFrom(v, n, lo, &scratch, &for_width, &for_scale);
   // Deltas (wrapping), framed by their minimum.
   std::vector<int64_t> deltas(n > 1 ? n - 1 : 0);
   for (size_t i = 1; i < n; ++i) {
@@ -146,17 +161,22 @@ void EncodeInts(const int64_t* v, size_t n, std::string* out) {
   }
   int64_t dlo = deltas.empty() ? 0 : *std::min_element(deltas.begin(), deltas.end());
   int delta_width = 0;
+  uint64_t delta_scale = 1;
   std::vector<uint64_t> dscratch;
-  if (!deltas.empty()) PackFrom(deltas.data(), deltas.size(), dlo, &dscratch, &delta_width);
+  if (!deltas.empty()) {
+    PackFrom(deltas.data(), deltas.size(), dlo, &dscratch, &delta_width, &delta_scale);
+  }
   if (static_cast<size_t>(delta_width) * (n - 1) + 64 < static_cast<size_t>(for_width) * n) {
-    out->push_back(static_cast<char>(kEncodingDelta));
+    out->push_back(static_cast<char>(delta_scale > 1 ? kEncodingScaledDelta : kEncodingDelta));
     coding::PutVarsint64(out, v[0]);
     coding::PutVarsint64(out, dlo);
+    if (delta_scale > 1) coding::PutVarint64(out, delta_scale);
     out->push_back(static_cast<char>(delta_width));
     column::BitPack(dscratch.data(), dscratch.size(), delta_width, out);
   } else {
-    out->push_back(static_cast<char>(kEncodingFor));
+    out->push_back(static_cast<char>(for_scale > 1 ? kEncodingScaledFor : kEncodingFor));
     coding::PutVarsint64(out, lo);
+    if (for_scale > 1) coding::PutVarint64(out, for_scale);
     out->push_back(static_cast<char>(for_width));
     column::BitPack(scratch.data(), n, for_width, out);
   }
@@ -166,28 +186,39 @@ Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
   if (in->empty()) return Corrupt("missing int encoding");
   const uint8_t encoding = static_cast<uint8_t>((*in)[0]);
   in->remove_prefix(1);
+  const bool delta = encoding == kEncodingDelta || encoding == kEncodingScaledDelta;
+  const bool scaled = encoding == kEncodingScaledFor || encoding == kEncodingScaledDelta;
+  if (!delta && !scaled && encoding != kEncodingFor) return Corrupt("unknown int encoding");
   int64_t first = 0, base = 0;
-  if (encoding == kEncodingDelta) {
+  if (delta) {
     if (!coding::GetVarsint64(in, &first)) return Corrupt("truncated delta header");
     if (n == 0) return Corrupt("delta encoding of no values");
-  } else if (encoding != kEncodingFor) {
-    return Corrupt("unknown int encoding");
   }
-  if (!coding::GetVarsint64(in, &base) || in->empty()) return Corrupt("truncated int header");
+  if (!coding::GetVarsint64(in, &base)) return Corrupt("truncated int header");
+  uint64_t scale = 1;
+  if (scaled && (!coding::GetVarint64(in, &scale) || scale < 2)) return Corrupt("bad int scale");
+  if (in->empty()) return Corrupt("truncated int header");
   const int width = static_cast<uint8_t>((*in)[0]);
   in->remove_prefix(1);
   if (width > 64) return Corrupt("bit width over 64");
-  const size_t packed_count = encoding == kEncodingDelta ? n - 1 : n;
+  const size_t packed_count = delta ? n - 1 : n;
   const size_t bytes = column::PackedSize(packed_count, width);
   if (in->size() < bytes) return Corrupt("truncated packed ints");
   const size_t start = out->size();
   out->resize(start + n);
   uint64_t* dst = reinterpret_cast<uint64_t*>(out->data() + start);
-  if (encoding == kEncodingFor) {
-    column::BitUnpack(in->substr(0, bytes), n, width, static_cast<uint64_t>(base), dst);
+  uint64_t* packed = delta ? dst + 1 : dst;
+  if (delta) dst[0] = static_cast<uint64_t>(first);
+  if (!scaled) {
+    column::BitUnpack(in->substr(0, bytes), packed_count, width, static_cast<uint64_t>(base),
+                      packed);
   } else {
-    dst[0] = static_cast<uint64_t>(first);
-    column::BitUnpack(in->substr(0, bytes), n - 1, width, static_cast<uint64_t>(base), dst + 1);
+    column::BitUnpack(in->substr(0, bytes), packed_count, width, 0, packed);
+    for (size_t i = 0; i < packed_count; ++i) {
+      packed[i] = static_cast<uint64_t>(base) + packed[i] * scale;  // wraps, as specified
+    }
+  }
+  if (delta) {
     for (size_t i = 1; i < n; ++i) dst[i] += dst[i - 1];  // prefix sum of the deltas
   }
   in->remove_prefix(bytes);
@@ -197,20 +228,30 @@ Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
 Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
                       std::vector<uint32_t>* rows, bool* done) {
   *done = false;
-  if (in.empty() || static_cast<uint8_t>(in[0]) != kEncodingFor) return Status::Ok();
+  if (in.empty()) return Status::Ok();
+  const uint8_t encoding = static_cast<uint8_t>(in[0]);
+  if (encoding != kEncodingFor && encoding != kEncodingScaledFor) return Status::Ok();
   in.remove_prefix(1);
   int64_t base;
-  if (!coding::GetVarsint64(&in, &base) || in.empty()) return Corrupt("truncated int header");
+  if (!coding::GetVarsint64(&in, &base)) return Corrupt("truncated int header");
+  uint64_t scale = 1;
+  if (encoding == kEncodingScaledFor && (!coding::GetVarint64(&in, &scale) || scale < 2)) {
+    return Corrupt("bad int scale");
+  }
+  if (in.empty()) return Corrupt("truncated int header");
   const int width = static_cast<uint8_t>(in[0]);
   in.remove_prefix(1);
   if (width > 64) return Corrupt("bit width over 64");
   if (in.size() < column::PackedSize(n, width)) return Corrupt("truncated packed ints");
   if (!rows->empty() && rows->back() >= n) return Corrupt("row beyond the chunk");
   *done = true;
-  // A value is base + p for its packed p: the condition on p is [lo - base, hi - base].
-  const __int128 plo = std::max<__int128>(static_cast<__int128>(lo) - base, 0);
-  const __int128 phi =
-      std::min<__int128>(static_cast<__int128>(hi) - base, static_cast<__int128>(UINT64_MAX));
+  // A value is base + scale x p for its packed p: the condition on p is
+  // [ceil((lo - base) / scale), floor((hi - base) / scale)], clamped to what p can be.
+  const __int128 from = static_cast<__int128>(lo) - base;
+  const __int128 to = static_cast<__int128>(hi) - base;
+  const __int128 s = scale;
+  const __int128 plo = from <= 0 ? 0 : (from + s - 1) / s;
+  const __int128 phi = to < 0 ? -1 : std::min<__int128>(to / s, UINT64_MAX);
   if (phi < plo) {
     rows->clear();
     return Status::Ok();
@@ -220,24 +261,51 @@ Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
   return Status::Ok();
 }
 
-void EncodeStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
-                   std::string* out) {
+namespace {
+
+// A string chunk of the `column` values at `rows` (all n when null), leaving out entry i when
+// `skip` is given and skip[i] is set.
+void PutStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
+                const std::vector<uint8_t>* skip, std::string* out) {
   // The chunk's dictionary: global codes in order of first use here.
   std::unordered_map<uint32_t, uint32_t> local;
   std::vector<uint32_t> order;
-  std::vector<uint64_t> codes(n);
+  std::vector<uint64_t> codes;
+  codes.reserve(n);
   for (size_t i = 0; i < n; ++i) {
+    if (skip != nullptr && (*skip)[i]) continue;
     const uint32_t global = column.codes[rows ? rows[i] : i];
     auto [it, inserted] = local.try_emplace(global, static_cast<uint32_t>(order.size()));
     if (inserted) order.push_back(global);
-    codes[i] = it->second;
+    codes.push_back(it->second);
   }
   out->push_back(static_cast<char>(kEncodingDictionary));
   coding::PutVarint64(out, order.size());
   for (uint32_t g : order) coding::PutLengthPrefixed(out, column.dict.at(g));
   const int width = column::BitWidth(order.empty() ? 0 : order.size() - 1);
   out->push_back(static_cast<char>(width));
-  column::BitPack(codes.data(), n, width, out);
+  column::BitPack(codes.data(), codes.size(), width, out);
+}
+
+}  // namespace
+
+void EncodeStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
+                   std::string* out) {
+  PutStrings(column, rows, n, nullptr, out);
+}
+
+void EncodeEntryStrings(const column::StringColumn& column, const uint32_t* idx, size_t n,
+                        int field, const std::vector<uint8_t>& same, std::string* out) {
+  if (field < 0 || std::none_of(same.begin(), same.begin() + static_cast<ptrdiff_t>(n),
+                                [](uint8_t b) { return b != 0; })) {
+    PutStrings(column, idx, n, nullptr, out);
+    return;
+  }
+  out->push_back(static_cast<char>(kEncodingFieldReference));
+  out->push_back(static_cast<char>(field));
+  std::vector<uint64_t> bits(same.begin(), same.begin() + static_cast<ptrdiff_t>(n));
+  column::BitPack(bits.data(), n, 1, out);
+  PutStrings(column, idx, n, &same, out);
 }
 
 namespace {
@@ -290,6 +358,51 @@ Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out) 
   out->codes.reserve(out->codes.size() + n);
   for (uint32_t c : codes) out->codes.push_back(global[c]);
   return Status::Ok();
+}
+
+namespace {
+
+// The header of a reference chunk: its field and one bit per entry (set: the field's value).
+Status GetReferenceHeader(std::string_view* in, size_t n, int* field, std::string_view* bits) {
+  *field = -1;
+  if (in->empty() || static_cast<uint8_t>((*in)[0]) != kEncodingFieldReference) {
+    return Status::Ok();  // a string chunk
+  }
+  if (in->size() < 2) return Corrupt("truncated field reference");
+  const uint8_t f = static_cast<uint8_t>((*in)[1]);
+  if (f >= kStringFieldCount) return Corrupt("reference to no string field");
+  *field = f;
+  in->remove_prefix(2);
+  const size_t bytes = column::PackedSize(n, 1);
+  if (in->size() < bytes) return Corrupt("truncated field reference");
+  *bits = in->substr(0, bytes);
+  in->remove_prefix(bytes);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeEntryStrings(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
+                          std::vector<uint32_t>* codes, int* field) {
+  std::string_view bits;
+  WAGGLE_RETURN_IF_ERROR(GetReferenceHeader(in, n, field, &bits));
+  if (*field < 0) return DecodeStringCodes(in, n, dict, codes);
+  std::vector<uint32_t> same(n);
+  column::BitUnpack32(bits, n, 1, same.data());
+  size_t own = 0;
+  for (uint32_t b : same) own += b == 0;
+  std::vector<uint32_t> own_codes;
+  WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(in, own, dict, &own_codes));
+  codes->reserve(codes->size() + n);
+  for (size_t i = 0, k = 0; i < n; ++i) codes->push_back(same[i] ? kSameAsField : own_codes[k++]);
+  return Status::Ok();
+}
+
+Status DecodeEntryDictionary(std::string_view in, size_t n, std::vector<std::string_view>* dict,
+                             int* field) {
+  std::string_view bits;
+  WAGGLE_RETURN_IF_ERROR(GetReferenceHeader(&in, n, field, &bits));
+  return GetDictionary(&in, dict);
 }
 
 Status DecodeTraceRuns(std::string_view in, size_t n, std::vector<TraceRun>* runs) {

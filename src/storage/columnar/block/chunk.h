@@ -58,6 +58,22 @@ Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string
 // Reads only the dictionary of a string chunk (for dictionary pushdown).
 Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* values);
 
+// A sparse string column's values (docs/block-format.md, "Attributes"): a string chunk, or a
+// reference chunk whose entries can each stand for the value of one string field at the
+// entry's row (an OTLP attribute the span's well-known field was taken from, say).
+inline constexpr uint32_t kSameAsField = UINT32_MAX;  // an entry's code: the field's value
+// Writes the `n` entries (`column`'s values at `idx`) as a reference chunk on string field
+// `field` when some `same[e]` is set, else as a string chunk.
+void EncodeEntryStrings(const column::StringColumn& column, const uint32_t* idx, size_t n,
+                        int field, const std::vector<uint8_t>& same, std::string* out);
+// Appends `n` codes to `codes` (kSameAsField for an entry that stands for the field's value) and
+// sets `dict` to the chunk's own dictionary and `*field` to the field referred to, or -1.
+Status DecodeEntryStrings(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
+                          std::vector<uint32_t>* codes, int* field);
+// Only the own dictionary and the field referred to (-1 for none) of a chunk of `n` entries.
+Status DecodeEntryDictionary(std::string_view in, size_t n, std::vector<std::string_view>* dict,
+                             int* field);
+
 // The id columns and sparse columns of a row group of `n` rows (docs/block-format.md). Each
 // decoder checks what it reads and returns Corruption naming what was wrong.
 
