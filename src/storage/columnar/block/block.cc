@@ -37,18 +37,32 @@ struct SparseSlice {
 std::vector<SparseSlice> SliceSparse(const std::vector<uint32_t>& rows,
                                      const std::vector<uint32_t>& position, size_t rg_rows,
                                      size_t groups) {
-  std::vector<std::pair<uint32_t, uint32_t>> by_pos;
-  by_pos.reserve(rows.size());
+  // Bucketed by row group first (a counting sort), so each group's entries are sorted by
+  // position apart, in cache: one sort of all entries missed it on every compare.
+  std::vector<uint32_t> start(groups + 1, 0);
+  for (uint32_t r : rows) {
+    const uint32_t pos = position[r];
+    if (pos != kDropped) ++start[pos / rg_rows + 1];  // dropped rows are left out
+  }
+  for (size_t g = 0; g < groups; ++g) start[g + 1] += start[g];
+  std::vector<std::pair<uint32_t, uint32_t>> by_pos(start[groups]);
+  std::vector<uint32_t> next(start.begin(), start.end() - 1);
   for (size_t i = 0; i < rows.size(); ++i) {
     const uint32_t pos = position[rows[i]];
-    if (pos != kDropped) by_pos.emplace_back(pos, static_cast<uint32_t>(i));  // left out
+    if (pos != kDropped) by_pos[next[pos / rg_rows]++] = {pos, static_cast<uint32_t>(i)};
   }
-  std::sort(by_pos.begin(), by_pos.end());
   std::vector<SparseSlice> slices(groups);
-  for (auto [pos, i] : by_pos) {
-    SparseSlice& s = slices[pos / rg_rows];
-    s.rows.push_back(static_cast<int64_t>(pos % rg_rows));
-    s.idx.push_back(i);
+  for (size_t g = 0; g < groups; ++g) {
+    // (position, entry): a span that repeats a key keeps its entries' order.
+    auto first = by_pos.begin() + start[g], last = by_pos.begin() + start[g + 1];
+    std::sort(first, last);
+    SparseSlice& s = slices[g];
+    s.rows.reserve(static_cast<size_t>(last - first));
+    s.idx.reserve(static_cast<size_t>(last - first));
+    for (auto it = first; it != last; ++it) {
+      s.rows.push_back(static_cast<int64_t>(it->first % rg_rows));
+      s.idx.push_back(it->second);
+    }
   }
   return slices;
 }

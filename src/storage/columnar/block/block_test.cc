@@ -522,6 +522,29 @@ TEST(Chunk, EntryStringsStandForTheFieldWhereTheyRepeatIt) {
   }
 }
 
+TEST(Chunk, StringsThatAreAllDistinctLeaveTheirCodesOut) {
+  column::StringColumn ids;
+  for (int i = 0; i < 300; ++i) ids.codes.push_back(ids.dict.Intern("req-" + std::to_string(i)));
+  std::string enc;
+  EncodeStrings(ids, nullptr, 300, &enc);
+  EXPECT_EQ(enc[0], 'T');
+  std::string_view in = enc;
+  std::vector<std::string_view> dict;
+  std::vector<uint32_t> codes = {7};
+  ASSERT_TRUE(DecodeStringCodes(&in, 300, &dict, &codes).ok());
+  EXPECT_TRUE(in.empty());
+  ASSERT_EQ(codes.size(), 301u);
+  for (uint32_t i = 0; i < 300; ++i) EXPECT_EQ(dict[codes[i + 1]], "req-" + std::to_string(i));
+  // The count must be the chunk's entry count.
+  in = enc;
+  EXPECT_EQ(DecodeStringCodes(&in, 299, &dict, &codes).code(), Status::Code::kCorruption);
+  // One repeat, and the codes are written.
+  ids.codes.push_back(ids.codes[5]);
+  enc.clear();
+  EncodeStrings(ids, nullptr, 301, &enc);
+  EXPECT_EQ(enc[0], 'S');
+}
+
 // OTLP spans carry the attribute a well-known field was taken from (url.full for http_url, the
 // resource's service.name for service): the block stores such values once, and every read
 // gives them back, as values, in fetches, in scans and to dictionary pushdown.

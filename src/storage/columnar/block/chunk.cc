@@ -24,6 +24,9 @@ constexpr uint8_t kEncodingDelta = 'D';
 constexpr uint8_t kEncodingScaledFor = 'M';
 constexpr uint8_t kEncodingScaledDelta = 'E';
 constexpr uint8_t kEncodingDictionary = 'S';
+// A dictionary chunk whose entries are all distinct, so the codes are 0, 1, ... and left out
+// (block format 2): a request id, say.
+constexpr uint8_t kEncodingDistinct = 'T';
 constexpr uint8_t kEncodingFieldReference = 'R';
 constexpr int kZstdLevel = 3;
 
@@ -279,9 +282,11 @@ void PutStrings(const column::StringColumn& column, const uint32_t* rows, size_t
     if (inserted) order.push_back(global);
     codes.push_back(it->second);
   }
-  out->push_back(static_cast<char>(kEncodingDictionary));
+  const bool distinct = order.size() == codes.size() && codes.size() > 1;
+  out->push_back(static_cast<char>(distinct ? kEncodingDistinct : kEncodingDictionary));
   coding::PutVarint64(out, order.size());
   for (uint32_t g : order) coding::PutLengthPrefixed(out, column.dict.at(g));
+  if (distinct) return;
   const int width = column::BitWidth(order.empty() ? 0 : order.size() - 1);
   out->push_back(static_cast<char>(width));
   column::BitPack(codes.data(), codes.size(), width, out);
@@ -310,10 +315,14 @@ void EncodeEntryStrings(const column::StringColumn& column, const uint32_t* idx,
 
 namespace {
 
-Status GetDictionary(std::string_view* in, std::vector<std::string_view>* values) {
-  if (in->empty() || static_cast<uint8_t>((*in)[0]) != kEncodingDictionary) {
+// Sets *distinct when the chunk's entries are its dictionary, in order.
+Status GetDictionary(std::string_view* in, std::vector<std::string_view>* values,
+                     bool* distinct = nullptr) {
+  const uint8_t encoding = in->empty() ? 0 : static_cast<uint8_t>((*in)[0]);
+  if (encoding != kEncodingDictionary && encoding != kEncodingDistinct) {
     return Corrupt("not a dictionary chunk");
   }
+  if (distinct != nullptr) *distinct = encoding == kEncodingDistinct;
   in->remove_prefix(1);
   uint64_t count;
   if (!coding::GetVarint64(in, &count) || count > in->size()) return Corrupt("bad dictionary size");
@@ -332,7 +341,15 @@ Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* valu
 
 Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
                          std::vector<uint32_t>* codes) {
-  WAGGLE_RETURN_IF_ERROR(GetDictionary(in, dict));
+  bool distinct;
+  WAGGLE_RETURN_IF_ERROR(GetDictionary(in, dict, &distinct));
+  if (distinct) {
+    if (dict->size() != n) return Corrupt("distinct strings of the wrong count");
+    const size_t start = codes->size();
+    codes->resize(start + n);
+    std::iota(codes->begin() + static_cast<ptrdiff_t>(start), codes->end(), 0u);
+    return Status::Ok();
+  }
   if (in->empty()) return Corrupt("truncated string codes");
   const int width = static_cast<uint8_t>((*in)[0]);
   in->remove_prefix(1);
