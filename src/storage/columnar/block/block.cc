@@ -81,7 +81,7 @@ int ReferencedField(const SpanTable& t, const uint32_t* rows, const AttributeCol
     return c.dict.at(c.codes[rows[s.rows[e]]]);
   };
   constexpr size_t kSample = 16;
-  const size_t step = std::max<size_t>(1, n / kSample);
+  const size_t step = (n + kSample - 1) / kSample;  // at most kSample entries
   size_t sampled = 0, best_count = 0;
   int best = -1;
   std::array<size_t, kStringFieldCount> count{};
@@ -369,6 +369,17 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   meta.value_bloom = AppendChunk(values.bits(), Compression::kNone, &file);
 
   // Footer and trailer.
+  const std::string footer = EncodeFooter(meta);
+  const uint64_t footer_offset = file.size();
+  file.append(footer);
+  coding::PutFixed64(&file, footer_offset);
+  coding::PutFixed32(&file, static_cast<uint32_t>(footer.size()));
+  coding::PutFixed32(&file, crc32c::Mask(crc32c::Value(footer)));
+  file.append(kMagic, 8);
+  return file;
+}
+
+std::string EncodeFooter(const BlockMeta& meta) {
   std::string footer;
   PutVarint64(&footer, meta.rows);
   PutVarsint64(&footer, meta.min_start_ns);
@@ -391,7 +402,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     footer.push_back(static_cast<char>(c.field));
     footer.push_back(static_cast<char>(c.role));
     footer.push_back(static_cast<char>(c.type));
-    for (size_t g = 0; g < groups; ++g) {
+    for (size_t g = 0; g < meta.row_groups.size(); ++g) {
       PutChunkRef(&footer, c.chunks[g]);
       if (c.kind == ColumnKind::kInt) {
         PutVarsint64(&footer, c.min[g]);
@@ -405,13 +416,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   PutChunkRef(&footer, meta.trace_bloom);
   PutChunkRef(&footer, meta.value_bloom);
 
-  const uint64_t footer_offset = file.size();
-  file.append(footer);
-  coding::PutFixed64(&file, footer_offset);
-  coding::PutFixed32(&file, static_cast<uint32_t>(footer.size()));
-  coding::PutFixed32(&file, crc32c::Mask(crc32c::Value(footer)));
-  file.append(kMagic, 8);
-  return file;
+  return footer;
 }
 
 Status DecodeFooter(std::string_view in, BlockMeta* meta) {
@@ -476,6 +481,43 @@ Status DecodeFooter(std::string_view in, BlockMeta* meta) {
       }
     }
   }
+  // Each id column, the events column and each field's column exactly once, and the string
+  // fields before any attribute (a reference chunk reads its field's values; docs "Columns").
+  // Readers rely on this: a trace's rows are taken from the one trace id column.
+  std::array<int, 4> ids{};  // kinds 0, 1, 2 and 6
+  std::array<int, kStringFieldCount> strings{};
+  std::array<int, kIntFieldCount> ints{};
+  bool attributes_seen = false;
+  for (size_t i = 0; i < meta->columns.size(); ++i) {
+    const ColumnMeta& c = meta->columns[i];
+    switch (c.kind) {
+      case ColumnKind::kTraceId:
+      case ColumnKind::kSpanId:
+      case ColumnKind::kParentId:
+        ++ids[static_cast<size_t>(c.kind)];
+        if (c.kind == ColumnKind::kTraceId) meta->trace_id_column = i;
+        if (c.kind == ColumnKind::kSpanId) meta->span_id_column = i;
+        break;
+      case ColumnKind::kExtras:
+        ++ids[3];
+        break;
+      case ColumnKind::kString:
+        if (attributes_seen) return bad("string field column after an attribute column");
+        ++strings[c.field];
+        meta->string_columns[c.field] = i;
+        break;
+      case ColumnKind::kInt:
+        ++ints[c.field];
+        break;
+      case ColumnKind::kAttribute:
+        attributes_seen = true;
+        break;
+    }
+  }
+  auto once = [](const auto& counts) {
+    return std::all_of(counts.begin(), counts.end(), [](int k) { return k == 1; });
+  };
+  if (!once(ids) || !once(strings) || !once(ints)) return bad("a column missing or repeated");
   if (!GetPageMetas(&in, &meta->trace_pages) || !GetPageMetas(&in, &meta->document_pages) ||
       !GetPageMetas(&in, &meta->log_pages) || !GetChunkRef(&in, &meta->trace_bloom) ||
       !GetChunkRef(&in, &meta->value_bloom)) {
@@ -578,35 +620,6 @@ bool Block::MayContainValue(std::string_view column, std::string_view value) con
   return value_bloom_.MayContain(ValueKey(column, value));
 }
 
-namespace {
-
-// A string attribute chunk's `rows.size()` entries, appended to `strings`; an entry that stands
-// for a string field takes the field's value at its row of `table` (rows from `base` on), which
-// the footer lists before the attribute columns.
-Status DecodeAttributeStrings(std::string_view* in, size_t base, const std::vector<int64_t>& rows,
-                              const SpanTable& table, column::StringColumn* strings) {
-  std::vector<std::string_view> dict;
-  std::vector<uint32_t> codes;
-  int field;
-  WAGGLE_RETURN_IF_ERROR(DecodeEntryStrings(in, rows.size(), &dict, &codes, &field));
-  std::vector<uint32_t> global(dict.size());
-  for (size_t i = 0; i < dict.size(); ++i) global[i] = strings->dict.Intern(dict[i]);
-  strings->codes.reserve(strings->codes.size() + codes.size());
-  for (size_t e = 0; e < codes.size(); ++e) {
-    if (codes[e] != kSameAsField) {
-      strings->codes.push_back(global[codes[e]]);
-      continue;
-    }
-    const column::StringColumn& f = table.strings[static_cast<size_t>(field)];
-    const size_t row = base + static_cast<size_t>(rows[e]);
-    if (row >= f.codes.size()) return Status::Corruption("reference to a field not read yet");
-    strings->codes.push_back(strings->dict.Intern(f.dict.at(f.codes[row])));
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
 Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
   if (rg >= meta_.row_groups.size()) return Status::InvalidArgument("no such row group");
   const size_t m = meta_.row_groups[rg].rows;
@@ -616,7 +629,6 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
   std::vector<uint64_t> span_ids;
   std::vector<TraceRun> runs;
   std::vector<int64_t> rows;
-  bool have_traces = false, have_spans = false, have_parents = false;
   for (const ColumnMeta& c : meta_.columns) {
     WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[rg], &scratch, &raw));
     std::string_view in = raw;
@@ -625,16 +637,13 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
       case ColumnKind::kTraceId:
         s = DecodeTraceRuns(in, m, &runs);
         for (const TraceRun& r : runs) out->trace_ids.insert(out->trace_ids.end(), r.rows, r.id);
-        have_traces = true;
         break;
       case ColumnKind::kSpanId:
         s = DecodeSpanIds(in, m, &span_ids);
         for (uint64_t id : span_ids) out->span_ids.push_back({id});
-        have_spans = true;
         break;
       case ColumnKind::kParentId:
         parents = raw;  // resolved once the span ids are known
-        have_parents = true;
         break;
       case ColumnKind::kString:
         s = DecodeStrings(&in, m, &out->strings[c.field]);
@@ -662,7 +671,9 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
         if (!s.ok()) break;
         AttributeColumn* a = out->Attribute(c.name, c.role, c.type);
         if (a->is_string()) {
-          s = DecodeAttributeStrings(&in, base, rows, *out, &a->strings);
+          // Its field columns were read already (the footer lists them first).
+          const FieldRows refs{out->strings.data(), base, rows.data()};
+          s = DecodeStrings(&in, rows.size(), &a->strings, &refs);
         } else if (c.type == AttributeValue::Type::kDouble) {
           s = DecodeDoubles(&in, rows.size(), &a->doubles);
         } else {
@@ -674,18 +685,11 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
     }
     if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
   }
-  if (!have_traces || !have_spans || !have_parents) return Corrupt(path_ + ": id columns missing");
   std::vector<uint64_t> parent_ids(m);
   std::string_view in = parents;
   Status s = DecodeParents(&in, m, span_ids.data(), parent_ids.data());
   if (!s.ok()) return Corrupt(path_ + " column parent_span_id: " + s.message());
   for (uint64_t p : parent_ids) out->parent_ids.push_back({p});
-  for (size_t f = 0; f < kStringFieldCount; ++f) {
-    if (out->strings[f].size() != base + m) return Corrupt(path_ + ": string column missing");
-  }
-  for (size_t f = 0; f < kIntFieldCount; ++f) {
-    if (out->ints[f].size() != base + m) return Corrupt(path_ + ": int column missing");
-  }
   return Status::Ok();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -104,6 +105,10 @@ struct BlockMeta {
   uint64_t traces = 0;
   std::vector<RowGroupMeta> row_groups;
   std::vector<ColumnMeta> columns;
+  // Where in `columns` the trace and span id columns and each string field's column are
+  // (DecodeFooter checks that each is there once).
+  size_t trace_id_column = 0, span_id_column = 0;
+  std::array<size_t, kStringFieldCount> string_columns{};
   std::vector<PageMeta> trace_pages, document_pages, log_pages;
   ChunkRef trace_bloom, value_bloom;
   uint64_t file_bytes = 0;
@@ -189,7 +194,9 @@ class Block {
   BloomFilter trace_bloom_, value_bloom_;
 };
 
-// Parses a footer (exposed for the fuzz target).
+// A block's footer (docs/block-format.md, "Footer"), and its parser (exposed for tests and the
+// fuzz target).
+std::string EncodeFooter(const BlockMeta& meta);
 Status DecodeFooter(std::string_view in, BlockMeta* meta);
 
 }  // namespace waggle::storage::columnar::block

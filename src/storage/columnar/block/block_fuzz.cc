@@ -133,6 +133,12 @@ void FuzzFile(std::string_view edits) {
   bool stopped = false;
   (void)block.Scan(
       ScanPlan(request), [](const column::ColumnBatch&) { return true; }, &stats, &stopped);
+  // Dictionary pushdown on the attribute that refers to the name field.
+  request.where = {Condition::In(ColumnRef::Attribute("k1", model::AttributeRole::kPlain,
+                                                      model::AttributeValue::Type::kString),
+                                 {"other"})};
+  (void)block.Scan(
+      ScanPlan(request), [](const column::ColumnBatch&) { return true; }, &stats, &stopped);
   for (const block::RowGroupMeta& g : block.meta().row_groups) {
     TraceData trace;
     (void)block.FetchTrace(g.first, &trace);

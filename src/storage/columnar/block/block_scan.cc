@@ -55,6 +55,7 @@ class GroupReader {
     group_ = group;
     rows_ = meta_.row_groups[group].rows;
     std::fill(loaded_.begin(), loaded_.end(), 0);
+    for (FieldCodes& f : fields_) f.loaded = false;
   }
 
   // The chunk of column `c` in the current group, decompressed.
@@ -78,11 +79,10 @@ class GroupReader {
     if (s.ok()) s = DecodeEntryDictionary(in, rows_scratch_.size(), dict, &field);
     if (!s.ok()) return Bad(meta_.columns[c], s.message());
     if (field < 0) return Status::Ok();
-    WAGGLE_ASSIGN_OR_RETURN(const size_t fc, FieldColumn(meta_.columns[c], field));
-    WAGGLE_ASSIGN_OR_RETURN(std::string_view field_in, Raw(fc));
-    std::vector<std::string_view> more;
-    WAGGLE_RETURN_IF_ERROR(DecodeDictionary(field_in, &more));
-    dict->insert(dict->end(), more.begin(), more.end());
+    const FieldCodes* f;
+    s = Field(field, &f);
+    if (!s.ok()) return Bad(meta_.columns[c], s.message());
+    dict->insert(dict->end(), f->dict.begin(), f->dict.end());
     return Status::Ok();
   }
 
@@ -127,9 +127,7 @@ class GroupReader {
         break;
       case ColumnKind::kParentId: {
         // Back references name rows of the same group: the span ids resolve them.
-        const int span_column = SpanIdColumn();
-        if (span_column < 0) return Bad(meta, "no span id column");
-        WAGGLE_ASSIGN_OR_RETURN(std::string_view spans, Raw(static_cast<size_t>(span_column)));
+        WAGGLE_ASSIGN_OR_RETURN(std::string_view spans, Raw(meta_.span_id_column));
         s = DecodeSpanIds(spans, m, &ids_scratch_);
         if (!s.ok()) break;
         std::vector<uint64_t> parents(m);
@@ -156,20 +154,29 @@ class GroupReader {
   size_t rows() const { return rows_; }
 
  private:
-  // The column of string field `field`, which attribute column `of` refers to.
-  Result<size_t> FieldColumn(const ColumnMeta& of, int field) const {
-    for (size_t c = 0; c < meta_.columns.size(); ++c) {
-      const ColumnMeta& m = meta_.columns[c];
-      if (m.kind == ColumnKind::kString && m.field == field) return c;
-    }
-    return Bad(of, "refers to a missing string field");
-  }
+  // A string field's chunk in the current group, decoded.
+  struct FieldCodes {
+    bool loaded = false;
+    std::vector<std::string_view> dict;
+    std::vector<uint32_t> codes;
+  };
 
-  int SpanIdColumn() const {
-    for (size_t c = 0; c < meta_.columns.size(); ++c) {
-      if (meta_.columns[c].kind == ColumnKind::kSpanId) return static_cast<int>(c);
+  // String field `field`'s chunk, decoded once per group: the reference chunks of several
+  // attributes can name it.
+  Status Field(int field, const FieldCodes** out) {
+    FieldCodes& f = fields_[static_cast<size_t>(field)];
+    if (!f.loaded) {
+      const size_t c = meta_.string_columns[static_cast<size_t>(field)];
+      WAGGLE_ASSIGN_OR_RETURN(std::string_view in, Raw(c));
+      f.dict.clear();
+      f.codes.clear();
+      Status s = DecodeStringCodes(&in, rows_, &f.dict, &f.codes);
+      if (!s.ok())
+        return Status::Corruption("its field " + meta_.columns[c].name + ": " + s.message());
+      f.loaded = true;
     }
-    return -1;
+    *out = &f;
+    return Status::Ok();
   }
 
   Status Bad(const ColumnMeta& c, std::string_view what) const {
@@ -205,16 +212,13 @@ class GroupReader {
       if (field >= 0) {
         // Entries that stand for the field's value take its code, past the chunk's own
         // dictionary (so a string can be in the vector's dictionary twice).
-        WAGGLE_ASSIGN_OR_RETURN(const size_t fc, FieldColumn(meta, field));
-        WAGGLE_ASSIGN_OR_RETURN(std::string_view field_in, Raw(fc));
-        field_dict_.clear();
-        field_codes_.clear();
-        WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(&field_in, rows_, &field_dict_, &field_codes_));
+        const FieldCodes* f;
+        WAGGLE_RETURN_IF_ERROR(Field(field, &f));
         const auto own = static_cast<uint32_t>(out->dict.size());
-        out->dict.insert(out->dict.end(), field_dict_.begin(), field_dict_.end());
+        out->dict.insert(out->dict.end(), f->dict.begin(), f->dict.end());
         for (size_t i = 0; i < count; ++i) {
           if (codes_scratch_[i] == kSameAsField) {
-            codes_scratch_[i] = own + field_codes_[static_cast<size_t>(rows_scratch_[i])];
+            codes_scratch_[i] = own + f->codes[static_cast<size_t>(rows_scratch_[i])];
           }
         }
       }
@@ -244,8 +248,8 @@ class GroupReader {
   std::vector<int64_t> rows_scratch_, values_scratch_;
   std::vector<uint64_t> ids_scratch_;
   std::vector<double> doubles_scratch_;
-  std::vector<uint32_t> codes_scratch_, field_codes_;
-  std::vector<std::string_view> field_dict_;
+  std::vector<uint32_t> codes_scratch_;
+  std::array<FieldCodes, kStringFieldCount> fields_;
   std::vector<TraceRun> runs_;
 };
 
@@ -273,8 +277,8 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
   };
   std::vector<Range> ranges;
   std::vector<TraceRun> runs;
-  for (const ColumnMeta& c : meta_.columns) {
-    if (c.kind != ColumnKind::kTraceId) continue;
+  {
+    const ColumnMeta& c = meta_.columns[meta_.trace_id_column];
     WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &scratch, &raw));
     Status s = DecodeTraceRuns(raw, m, &runs);
     if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
@@ -300,8 +304,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
   std::vector<std::string_view> dict;
   std::vector<uint32_t> codes;
   std::vector<std::pair<model::Span*, std::string_view>> extras;  // span, blob
-  std::vector<std::pair<size_t, model::Span*>> hits;     // a sparse column's entry, its span
-  std::array<uint8_t, kStringFieldCount> fields_read{};  // string fields set on the spans
+  std::vector<std::pair<size_t, model::Span*>> hits;  // a sparse column's entry, its span
   // Calls each(span, row, k) for every wanted row, the k-th of them.
   auto for_rows = [&](const auto& each) {
     size_t k = 0;
@@ -343,7 +346,6 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
         codes.clear();
         s = DecodeStringCodes(&in, m, &dict, &codes);
         const auto f = static_cast<StringField>(c.field);
-        fields_read[c.field] = 1;
         if (s.ok()) {
           for_rows(
               [&](model::Span& sp, size_t r, size_t) { StringFieldOf(sp, f) = dict[codes[r]]; });
@@ -395,18 +397,14 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
           codes.clear();
           int field;
           s = DecodeEntryStrings(&in, n, &dict, &codes, &field);
-          if (s.ok() && field >= 0 && !fields_read[static_cast<size_t>(field)]) {
-            s = Status::Corruption("reference to a field not read yet");
-          }
+          // An entry that stands for a field takes the span's value of it, set already: the
+          // footer lists the string fields before the attributes.
           for (size_t i = 0; s.ok() && i < hits.size(); ++i) {
             model::Span* sp = hits[i].second;
             const uint32_t code = codes[hits[i].first];
-            // The span's field is set already: copy it before add() can move the span's
-            // attributes (it is not one of them, but keep the read and the write apart).
-            std::string value = code == kSameAsField
-                                    ? StringFieldOf(*sp, static_cast<StringField>(field))
-                                    : std::string(dict[code]);
-            add(sp).string_value = std::move(value);
+            add(sp).string_value = code == kSameAsField
+                                       ? StringFieldOf(*sp, static_cast<StringField>(field))
+                                       : std::string(dict[code]);
           }
         } else if (c.type == AttributeValue::Type::kDouble) {
           doubles.clear();

@@ -350,6 +350,45 @@ TEST(Block, TruncatedDamagedOrNewerFilesAreRefusedClearly) {
   EXPECT_TRUE(Block::Open(Env::Default(), path).ok());
 }
 
+// Readers take a trace's rows from the one trace id column, and a reference chunk's field values
+// from a string field column read before it: a footer that breaks either is refused whole.
+TEST(Block, FootersWithAColumnMissingRepeatedOrOutOfOrderAreCorrupt) {
+  TempDir dir;
+  Fixture f(20, 3);
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents));
+  ASSERT_TRUE(block.ok());
+  const BlockMeta& meta = (*block)->meta();
+  BlockMeta back;
+  ASSERT_TRUE(DecodeFooter(EncodeFooter(meta), &back).ok());
+  EXPECT_EQ(back.columns.size(), meta.columns.size());
+  EXPECT_EQ(back.columns[back.trace_id_column].kind, ColumnKind::kTraceId);
+  EXPECT_EQ(back.columns[back.span_id_column].kind, ColumnKind::kSpanId);
+  for (size_t i = 0; i < kStringFieldCount; ++i) {
+    EXPECT_EQ(back.columns[back.string_columns[i]].kind, ColumnKind::kString);
+    EXPECT_EQ(back.columns[back.string_columns[i]].field, i);
+  }
+  auto first_of = [&](ColumnKind kind) {
+    for (size_t i = 0; i < meta.columns.size(); ++i) {
+      if (meta.columns[i].kind == kind) return i;
+    }
+    ADD_FAILURE() << "no such column";
+    return size_t{0};
+  };
+  const size_t trace = first_of(ColumnKind::kTraceId), str = first_of(ColumnKind::kString),
+               num = first_of(ColumnKind::kInt), attr = first_of(ColumnKind::kAttribute);
+  BlockMeta twice = meta;  // the trace id column listed again
+  twice.columns.push_back(meta.columns[trace]);
+  BlockMeta missing = meta;  // an integer field left out
+  missing.columns.erase(missing.columns.begin() + static_cast<ptrdiff_t>(num));
+  BlockMeta late = meta;  // a string field after an attribute
+  std::swap(late.columns[str], late.columns[attr]);
+  for (const BlockMeta* bad : {&twice, &missing, &late}) {
+    Status s = DecodeFooter(EncodeFooter(*bad), &back);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption);
+    EXPECT_NE(s.message().find("column"), std::string::npos) << s.ToString();
+  }
+}
+
 TEST(Chunk, TraceIdRunsMustGoUp) {
   model::TraceId a, b;
   a.bytes[15] = 1;
@@ -432,8 +471,8 @@ TEST(Chunk, IntsWithACommonFactorRoundTripScaled) {
   std::vector<std::vector<int64_t>> cases = {
       {1000, 3000, 2000},
       {INT64_MIN, 0},                                 // factor 2^63
-      {-6000, 6000, INT64_MAX / 1000 * 1000},         // frame of reference
-      {7'000'000, 7'001'000, 7'002'000, 7'003'000}};  // delta
+      {-6000, 6000, INT64_MAX / 1000 * 1000},         // delta: two wide deltas
+      {7'000'000, 7'001'000, 7'002'000, 7'003'000}};  // too few for delta
   std::vector<int64_t> times, durations;
   int64_t t = 1'700'000'000'000'000'000;
   for (int i = 0; i < 8192; ++i) {
@@ -443,9 +482,12 @@ TEST(Chunk, IntsWithACommonFactorRoundTripScaled) {
   }
   cases.push_back(times);
   cases.push_back(durations);
-  for (const auto& v : cases) {
+  const std::string encodings = "MMEMEM";  // what the writer picks for each case
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::vector<int64_t>& v = cases[i];
     std::string enc;
     EncodeInts(v.data(), v.size(), &enc);
+    EXPECT_EQ(enc[0], encodings[i]) << i;
     std::string_view in = enc;
     std::vector<int64_t> out;
     ASSERT_TRUE(DecodeInts(&in, v.size(), &out).ok());
@@ -460,6 +502,8 @@ TEST(Chunk, IntsWithACommonFactorRoundTripScaled) {
       }
       bool done;
       ASSERT_TRUE(SelectIntRange(enc, v.size(), lo, hi, &rows, &done).ok());
+      // Frame of reference is selected on in place; delta is left to the caller to decode.
+      ASSERT_EQ(done, enc[0] == 'M' || enc[0] == 'F');
       if (done) EXPECT_EQ(rows, want) << lo << ".." << hi;
     }
   }
@@ -559,13 +603,16 @@ TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
     TraceEntry e{spans[0].trace_id, INT64_MAX, INT64_MIN, static_cast<uint64_t>(t)};
     for (model::Span& s : spans) {
       s.http_url = "https://shop.example/item/" + std::to_string(rng() % 500);
-      // Every tenth differs from the field; the copy never equals any field.
+      // Every tenth differs from its own field, mostly repeating another span's (so a scanned
+      // vector's dictionary holds it twice); the copy never equals any field.
       const std::string url =
-          rng() % 10 == 0 ? "https://elsewhere/" + std::to_string(t) : s.http_url;
+          rng() % 10 == 0 ? "https://shop.example/item/" + std::to_string(rng() % 500) : s.http_url;
+      rng() % 10 == 0 ? "https://elsewhere/" + std::to_string(t) : s.http_url;
       s.attributes.push_back({"url.full", model::AttributeValue::String(url)});
       s.attributes.push_back({"copy.url", model::AttributeValue::String("x" + s.http_url)});
       s.attributes.push_back({"service.name", model::AttributeValue::String(s.service),
                               model::AttributeRole::kResource});
+      s.attributes.push_back({"copy.service", model::AttributeValue::String("x" + s.service)});
       table.Append(s);
       e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
       e.max_end_ns = std::max({e.max_end_ns, s.start_ns, s.end_ns});
@@ -589,6 +636,7 @@ TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
     return bytes;
   };
   EXPECT_LT(raw_bytes("url.full") * 2, raw_bytes("copy.url"));
+  EXPECT_LT(raw_bytes("service.name"), raw_bytes("copy.service"));
 
   for (const auto& [id, spans] : traces) {
     TraceData data;

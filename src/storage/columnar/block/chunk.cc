@@ -366,17 +366,6 @@ Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string
   return Status::Ok();
 }
 
-Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out) {
-  std::vector<std::string_view> dict;
-  std::vector<uint32_t> codes;
-  WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(in, n, &dict, &codes));
-  std::vector<uint32_t> global(dict.size());
-  for (size_t i = 0; i < dict.size(); ++i) global[i] = out->dict.Intern(dict[i]);
-  out->codes.reserve(out->codes.size() + n);
-  for (uint32_t c : codes) out->codes.push_back(global[c]);
-  return Status::Ok();
-}
-
 namespace {
 
 // The header of a reference chunk: its field and one bit per entry (set: the field's value).
@@ -404,14 +393,41 @@ Status DecodeEntryStrings(std::string_view* in, size_t n, std::vector<std::strin
   std::string_view bits;
   WAGGLE_RETURN_IF_ERROR(GetReferenceHeader(in, n, field, &bits));
   if (*field < 0) return DecodeStringCodes(in, n, dict, codes);
-  std::vector<uint32_t> same(n);
-  column::BitUnpack32(bits, n, 1, same.data());
+  auto same = [&](size_t e) { return (static_cast<uint8_t>(bits[e / 8]) >> (e % 8)) & 1; };
   size_t own = 0;
-  for (uint32_t b : same) own += b == 0;
-  std::vector<uint32_t> own_codes;
-  WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(in, own, dict, &own_codes));
-  codes->reserve(codes->size() + n);
-  for (size_t i = 0, k = 0; i < n; ++i) codes->push_back(same[i] ? kSameAsField : own_codes[k++]);
+  for (size_t e = 0; e < n; ++e) own += !same(e);
+  // The own entries' codes go to the tail, then spread out from the back to their entries.
+  const size_t start = codes->size();
+  WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(in, own, dict, codes));
+  codes->resize(start + n);
+  uint32_t* c = codes->data() + start;
+  for (size_t e = n, k = own; e-- > 0;) c[e] = same(e) ? kSameAsField : c[--k];
+  return Status::Ok();
+}
+
+Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out,
+                     const FieldRows* refs) {
+  std::vector<std::string_view> dict;
+  std::vector<uint32_t> codes;
+  int field;
+  WAGGLE_RETURN_IF_ERROR(DecodeEntryStrings(in, n, &dict, &codes, &field));
+  if (field >= 0 && refs == nullptr) return Corrupt("a field reference where none can be");
+  std::vector<uint32_t> global(dict.size());
+  for (size_t i = 0; i < dict.size(); ++i) global[i] = out->dict.Intern(dict[i]);
+  // A referenced value is interned once per distinct field code, not once per entry.
+  std::unordered_map<uint32_t, uint32_t> by_field_code;
+  out->codes.reserve(out->codes.size() + n);
+  for (size_t e = 0; e < n; ++e) {
+    if (codes[e] != kSameAsField) {
+      out->codes.push_back(global[codes[e]]);
+      continue;
+    }
+    const column::StringColumn& f = refs->fields[field];
+    const uint32_t fc = f.codes[refs->base + static_cast<size_t>(refs->rows[e])];
+    auto [it, inserted] = by_field_code.try_emplace(fc, 0);
+    if (inserted) it->second = out->dict.Intern(f.dict.at(fc));
+    out->codes.push_back(it->second);
+  }
   return Status::Ok();
 }
 

@@ -49,8 +49,17 @@ Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
 // Strings: the chunk's own dictionary (in order of first use) and bit-packed codes.
 void EncodeStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
                    std::string* out);
-// Appends `n` strings to `out` (whose dictionary grows as needed).
-Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out);
+// What the entries of a reference chunk stand for: the string field columns (kStringFieldCount
+// of them), where entry e's row is `base + rows[e]`.
+struct FieldRows {
+  const column::StringColumn* fields;
+  size_t base;
+  const int64_t* rows;
+};
+// Appends the `n` strings of a string chunk to `out` (whose dictionary grows as needed); with
+// `refs`, also those of a reference chunk (see EncodeEntryStrings).
+Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out,
+                     const FieldRows* refs = nullptr);
 // Appends `n` codes to `codes` and sets `dict` to the chunk's dictionary, whose views point into
 // `in`'s buffer (for scans: no copies, no hashing).
 Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
