@@ -8,11 +8,11 @@ namespace waggle::query {
 namespace {
 
 void Count(const model::Span& s, RequestStats* stats) {
-  stats->Add(s.status_flags, s.end_ns - s.start_ns);
+  stats->Add(s.status_flags, ElapsedNs(s.start_ns, s.end_ns));
 }
 
 void AddTo(Histogram* h, const model::Span& s) {
-  (*h)[static_cast<double>(HistogramMillis(s.end_ns - s.start_ns)) / 1000] += 1;
+  (*h)[static_cast<double>(HistogramMillis(ElapsedNs(s.start_ns, s.end_ns))) / 1000] += 1;
 }
 
 // Keeps the kMaxEdgeAliases smallest names.
@@ -38,7 +38,7 @@ void RequestStats::Add(const RequestStats& other) {
   error_throttle += other.error_throttle;
   error_other += other.error_other;
   fault += other.fault;
-  total_response_ns += other.total_response_ns;
+  AddResponse(other.total_response_ns);
 }
 
 size_t ServiceGraphBuilder::NodeIndex(const ServiceId& id, bool client, bool inferred) {

@@ -17,19 +17,29 @@
 // nodes and edges with request counts, error and fault counts, response times and histograms.
 namespace waggle::query {
 
+// How long a request took: 0 when it did not end after it started (in progress, or times a
+// client got wrong), at most INT64_MAX, and without overflow whatever the times are.
+inline int64_t ElapsedNs(int64_t start_ns, int64_t end_ns) {
+  if (end_ns <= start_ns) return 0;
+  const uint64_t d = static_cast<uint64_t>(end_ns) - static_cast<uint64_t>(start_ns);
+  return d > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(d);
+}
+
 // Requests by outcome (X-Ray's ServiceStatistics / EdgeStatistics).
 struct RequestStats {
   int64_t ok = 0;
   int64_t error_throttle = 0;  // 429
   int64_t error_other = 0;     // other 4xx
   int64_t fault = 0;           // 5xx
-  // The durations' sum, in integers: exact, and the same whatever order requests come in.
+  // The durations' sum, in integers: exact, and the same whatever order requests come in
+  // (it stops at INT64_MAX rather than overflow).
   int64_t total_response_ns = 0;
   int64_t total() const { return ok + error_throttle + error_other + fault; }
   double total_response_time() const { return NanosToSeconds(total_response_ns); }  // seconds
-  // Counts one request by its outcome: fault, else throttle, else error, else ok.
+  // Counts one request by its outcome: fault, else throttle, else error, else ok. The duration
+  // is an ElapsedNs: never negative.
   void Add(uint8_t status_flags, int64_t duration_ns) {
-    total_response_ns += duration_ns;
+    AddResponse(duration_ns);
     if (status_flags & model::kStatusFault) {
       ++fault;
     } else if (status_flags & model::kStatusThrottle) {
@@ -42,6 +52,13 @@ struct RequestStats {
   }
   // Adds another's counts.
   void Add(const RequestStats& other);
+
+ private:
+  void AddResponse(int64_t ns) {
+    if (__builtin_add_overflow(total_response_ns, ns, &total_response_ns)) {
+      total_response_ns = INT64_MAX;
+    }
+  }
 };
 
 // Seconds, at millisecond resolution, -> how many.

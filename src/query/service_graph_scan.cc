@@ -128,7 +128,7 @@ struct Row {
     return kind == static_cast<uint8_t>(model::SpanKind::kClient) ||
            kind == static_cast<uint8_t>(model::SpanKind::kProducer);
   }
-  int64_t duration_ns() const { return end_ns - start_ns; }
+  int64_t duration_ns() const { return ElapsedNs(start_ns, end_ns); }
 };
 
 // Rows of one trace set aside until the scan is over.

@@ -129,6 +129,38 @@ TEST(ServiceGraph, RequestsInProgressAreLeftOut) {
   EXPECT_TRUE(back->durations.empty());
 }
 
+// Span times come from clients: an end before the start, or times far apart, count as 0 or
+// at most INT64_MAX, and sums stop at INT64_MAX (signed overflow was undefined behaviour).
+TEST(ServiceGraph, TimesAClientGotWrongNeitherOverflowNorGoNegative) {
+  EXPECT_EQ(ElapsedNs(-5, 5), 10);
+  EXPECT_EQ(ElapsedNs(5, 3), 0);
+  EXPECT_EQ(ElapsedNs(INT64_MIN, INT64_MAX), INT64_MAX);
+  RequestStats r;
+  r.Add(0, INT64_MAX);
+  r.Add(model::kStatusFault, INT64_MAX);
+  EXPECT_EQ(r.total_response_ns, INT64_MAX);
+  RequestStats sum;
+  sum.Add(r);
+  sum.Add(r);
+  EXPECT_EQ(sum.total_response_ns, INT64_MAX);
+  EXPECT_EQ(sum.total(), 4);
+  EXPECT_EQ(sum.fault, 2);
+
+  ServiceGraphBuilder builder;
+  for (uint64_t i = 0; i < 8; ++i) {
+    storage::TraceData t = Trace(10 * (i + 1), 100, 0, 0.5);
+    t.spans[3].end_ns = 0;  // an OTLP span that never said when it ended: not in progress
+    if (i % 2 == 1) t.spans[3].start_ns = INT64_MIN + 1, t.spans[3].end_ns = INT64_MAX;
+    builder.Add(TraceFacts(std::move(t)));
+  }
+  std::vector<ServiceGraphNode> nodes = std::move(builder).Finish();
+  const ServiceGraphNode* back = Find(nodes, "back");
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(back->stats.total(), 8);
+  EXPECT_EQ(back->stats.total_response_ns, INT64_MAX);
+  for (const auto& [seconds, count] : back->durations) EXPECT_GE(seconds, 0);
+}
+
 TEST(ServiceGraph, ACallAnsweredTwiceCountsOnceWhereverTheAnswersLie) {
   // front's calls 2 and 3 go to back; back's segments answer call 2, then 3, then 2 again (in
   // id order), and the second answer to call 2 must not count it twice.
