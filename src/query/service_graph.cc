@@ -15,17 +15,6 @@ void AddTo(Histogram* h, const model::Span& s) {
   (*h)[static_cast<double>(HistogramMillis(ElapsedNs(s.start_ns, s.end_ns))) / 1000] += 1;
 }
 
-// Keeps the kMaxEdgeAliases smallest names.
-void AddAlias(std::vector<std::string>* aliases, const std::string& name) {
-  if (std::find(aliases->begin(), aliases->end(), name) != aliases->end()) return;
-  if (aliases->size() < kMaxEdgeAliases) {
-    aliases->push_back(name);
-    return;
-  }
-  auto largest = std::max_element(aliases->begin(), aliases->end());
-  if (name < *largest) *largest = name;
-}
-
 void Widen(int64_t* start, int64_t* end, const model::Span& s) {
   *start = std::min(*start, s.start_ns);
   *end = std::max(*end, s.end_ns);
@@ -102,7 +91,7 @@ void ServiceGraphBuilder::Add(const TraceFacts& trace) {
     const std::string& callee = graph.nodes[g.to].id.name;
     for (size_t c : g.calls) {
       const model::Span& call = spans[c];
-      if (call.name != callee) AddAlias(&e.aliases, call.name);
+      if (call.name != callee) KeepSmallestAliases(&e.aliases, call.name);
       if (call.in_progress) continue;
       Count(call, &e.stats);
       AddTo(&e.response_times, call);

@@ -223,7 +223,15 @@ struct EdgeTotals {
   int64_t start_ns = INT64_MAX, end_ns = INT64_MIN;
   RequestStats stats;
   MillisHistogram response_times;
-  std::vector<uint32_t> aliases;  // pool ids
+  // The pool id and string of each (pool strings never move): names compare without the
+  // pool's lock.
+  struct Alias {
+    uint32_t id;
+    std::string_view name;
+    bool operator==(const Alias& o) const { return id == o.id; }
+    bool operator<(const Alias& o) const { return name < o.name; }
+  };
+  std::vector<Alias> aliases;
 };
 
 struct NodeTotals {
@@ -387,16 +395,13 @@ class GraphTotals {
     }
     return edges_[i];
   }
-  // Keeps the kMaxEdgeAliases smallest names (pool ids), as ServiceGraphBuilder does.
+  // Offers a call's name (a pool id) to an edge's aliases; the pool is asked for the string
+  // only for a name the edge does not have yet.
   void AddAlias(EdgeTotals* e, uint32_t name) const {
-    if (std::find(e->aliases.begin(), e->aliases.end(), name) != e->aliases.end()) return;
-    if (e->aliases.size() < kMaxEdgeAliases) {
-      e->aliases.push_back(name);
-      return;
+    for (const EdgeTotals::Alias& a : e->aliases) {
+      if (a.id == name) return;
     }
-    auto largest = std::max_element(e->aliases.begin(), e->aliases.end(),
-                                    [&](uint32_t a, uint32_t b) { return pool_[a] < pool_[b]; });
-    if (pool_[name] < pool_[*largest]) *largest = name;
+    KeepSmallestAliases(&e->aliases, {name, pool_[name]});
   }
   // A call along from -> to.
   void Call(uint32_t from, uint32_t to, const Row& call);
@@ -661,7 +666,7 @@ void GraphTotals::Absorb(const GraphTotals& other) {
     to.end_ns = std::max(to.end_ns, e.end_ns);
     to.stats.Add(e.stats);
     to.response_times.Add(e.response_times);
-    for (uint32_t a : e.aliases) AddAlias(&to, a);
+    for (const EdgeTotals::Alias& a : e.aliases) KeepSmallestAliases(&to.aliases, a);
   }
 }
 
@@ -689,7 +694,7 @@ std::vector<ServiceGraphNode> GraphTotals::Finish() && {
     e.end_ns = t.end_ns;
     e.stats = t.stats;
     e.response_times = t.response_times.ToHistogram();
-    for (uint32_t a : t.aliases) e.aliases.emplace_back(pool_[a]);
+    for (const EdgeTotals::Alias& a : t.aliases) e.aliases.emplace_back(a.name);
   }
   return out;
 }
