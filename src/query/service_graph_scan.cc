@@ -1012,7 +1012,7 @@ Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, 
   for (const Status& s : status) WAGGLE_RETURN_IF_ERROR(s);
   if (too_many) {
     return Status::ResourceExhausted("the time range holds more than " + std::to_string(max_spans) +
-                                     " spans");
+                                     " spans; ask for a shorter time range");
   }
   Census::Settle(&census[0], &census[1]);
 

@@ -143,7 +143,8 @@ Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearc
     WAGGLE_ASSIGN_OR_RETURN(storage::FindTracesResult page, reader->FindTraces(find));
     if (request.whole_range && !page.next_page_token.empty()) {
       return Status::ResourceExhausted("the time range holds more than " +
-                                       std::to_string(request.max_examined) + " traces");
+                                       std::to_string(request.max_examined) +
+                                       " traces; ask for a shorter time range");
     }
     if (first) result.traces_processed = page.traces_scanned;
     first = false;

@@ -816,11 +816,7 @@ std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, const
   search.whole_range = true;
   auto page =
       query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t) { each(t); });
-  if (page.status().code() == Status::Code::kResourceExhausted) {
-    return Error(400, "InvalidRequestException",
-                 page.status().message() + "; ask for a shorter time range");
-  }
-  if (!page.ok()) return Error(500, "InternalFailure", page.status().message());
+  if (!page.ok()) return StatusError(page.status());
   counters_.unreadable_traces.fetch_add(page->unreadable, std::memory_order_relaxed);
   return std::nullopt;
 }
@@ -839,11 +835,8 @@ net::HttpResponse XRayApi::GetServiceGraph(Call& call) {
     if (scanned.ok()) {
       nodes = std::move(*scanned);
       built = true;
-    } else if (scanned.status().code() == Status::Code::kResourceExhausted) {
-      return Error(400, "InvalidRequestException",
-                   scanned.status().message() + "; ask for a shorter time range");
     } else if (scanned.status().code() != Status::Code::kUnimplemented) {
-      return Error(500, "InternalFailure", scanned.status().message());
+      return StatusError(scanned.status());
     }
   }
   if (!built) {

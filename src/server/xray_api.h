@@ -81,8 +81,9 @@ class XRayApi {
   net::HttpResponse GetSamplingTargets(Call& call);
   net::HttpResponse PutTelemetryRecords(Call& call);
   net::HttpResponse Error(int status, std::string_view code, std::string_view message);
-  // A group or rule error in AWS's form: 400 InvalidRequestException for a request at fault,
-  // 400 `limit_code` for a limit reached, 500 otherwise.
+  // An error in AWS's form: 400 InvalidRequestException for a request at fault, 400
+  // `limit_code` for a limit reached (a group or rule limit, or a time range too large to
+  // read), 500 otherwise.
   net::HttpResponse StatusError(const Status& status,
                                 std::string_view limit_code = "InvalidRequestException");
   // StartTime and EndTime as sent, and as nanoseconds widened to whole seconds.
