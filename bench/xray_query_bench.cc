@@ -15,6 +15,7 @@
 // (written by an earlier --keep run with the same --spans and --hours), to time a change to the
 // queries without generating the workload again; --no-clickhouse leaves the reference out.
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -152,8 +153,12 @@ int main(int argc, char** argv) {
     written = n.load();
     in_hour = hour.load();
     // The store just written is still being written back to disk: let that end first, so
-    // that the kernel's writeback does not run during the timed queries.
-    ::sync();
+    // that the kernel's writeback does not run during the timed queries (only the store's
+    // file system: the machine may be shared).
+    if (const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY); fd >= 0) {
+      (void)::syncfs(fd);
+      ::close(fd);
+    }
     if (!keep.empty()) {
       std::FILE* f = std::fopen((keep + "/bench-written").c_str(), "w");
       if (f != nullptr) {
