@@ -590,11 +590,15 @@ std::vector<Result<TraceData>> Engine::FetchTraces(const std::vector<model::Trac
   }
   for (const auto& h : parts.heads) {
     MutexLock lock(&h->mu);
+    // Only the columns asked for are built, as blocks read only those.
+    std::vector<uint8_t> wanted;
+    if (!options.all_attributes) wanted = h->spans.WantedColumns(options);
     for (const block::WantedTrace& w : sorted) {
       auto it = h->traces.find(w.id);
       if (it == h->traces.end()) continue;
       for (uint32_t r : it->second.rows) {
-        options.Apply(&w.out->spans.emplace_back(h->spans.Row(r)));  // blocks project as they read
+        h->spans.FillRow(r, &w.out->spans.emplace_back(),
+                         options.all_attributes ? nullptr : &wanted);
       }
       w.out->documents.insert(w.out->documents.end(), it->second.documents.begin(),
                               it->second.documents.end());

@@ -127,11 +127,19 @@ void SpanTable::AppendRow(const SpanTable& other, uint32_t row) { Append(other.R
 
 model::Span SpanTable::Row(uint32_t row) const {
   Span s;
-  FillRow(row, &s);
+  FillRow(row, &s, nullptr);
   return s;
 }
 
-void SpanTable::FillRow(uint32_t row, Span* s) const {
+std::vector<uint8_t> SpanTable::WantedColumns(const FetchOptions& options) const {
+  std::vector<uint8_t> wanted(attributes.size());
+  for (size_t c = 0; c < attributes.size(); ++c) {
+    wanted[c] = options.Wants(attributes[c].key, attributes[c].role);
+  }
+  return wanted;
+}
+
+void SpanTable::FillRow(uint32_t row, Span* s, const std::vector<uint8_t>* wanted) const {
   s->trace_id = trace_ids[row];
   s->span_id = span_ids[row];
   s->parent_span_id = parent_ids[row];
@@ -139,7 +147,9 @@ void SpanTable::FillRow(uint32_t row, Span* s) const {
   int64_t v[kIntFieldCount];
   for (size_t f = 0; f < kIntFieldCount; ++f) v[f] = ints[f][row];
   SetIntFields(v, s);
-  for (const AttributeColumn& c : attributes) {
+  for (size_t k = 0; k < attributes.size(); ++k) {
+    const AttributeColumn& c = attributes[k];
+    if (wanted != nullptr && !(*wanted)[k]) continue;
     auto [lo, hi] = std::equal_range(c.rows.begin(), c.rows.end(), row);
     for (auto it = lo; it != hi; ++it) {
       const size_t i = static_cast<size_t>(it - c.rows.begin());

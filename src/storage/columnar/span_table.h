@@ -9,6 +9,7 @@
 #include "column/dictionary.h"
 #include "model/span.h"
 #include "storage/fields.h"
+#include "storage/reader.h"
 
 // Spans in column form: what the store's head holds and what a block stores, one column per
 // well-known field and one sparse column per attribute key (docs/block-format.md).
@@ -45,6 +46,11 @@ class SpanTable {
   // The span in `row`. Attributes come back grouped by column (in order of each column's
   // first appearance), not in the order they were appended.
   model::Span Row(uint32_t row) const;
+  // Which attribute columns (by index) `options` asks for, to fill rows with only those.
+  std::vector<uint8_t> WantedColumns(const FetchOptions& options) const;
+  // Sets `span` to the span in `row`, with only the attribute columns `wanted` marks (all when
+  // null), building none of the others.
+  void FillRow(uint32_t row, model::Span* span, const std::vector<uint8_t>* wanted) const;
 
   // The attribute column for (key, role, type), created when missing.
   AttributeColumn* Attribute(std::string_view key, model::AttributeRole role,
@@ -84,7 +90,6 @@ class SpanTable {
   // The index key of a column: role, type, then the attribute key.
   static void ColumnKey(std::string_view key, model::AttributeRole role,
                         model::AttributeValue::Type type, std::string* out);
-  void FillRow(uint32_t row, model::Span* span) const;
 
   column::Dictionary attribute_index_;  // ColumnKey -> index in `attributes`
   std::string key_scratch_;
