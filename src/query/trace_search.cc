@@ -28,8 +28,11 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
     for (const auto& conditions : reqs[r].any_of) jobs.push_back({r, &conditions, {}, {}});
   }
   std::atomic<size_t> next{0};
+  // Set when a requirement of one alternative finds no trace: then no trace is a candidate,
+  // and the scans still to run or running are not needed.
+  std::atomic<bool> none{false};
   auto work = [&] {
-    for (size_t j; (j = next.fetch_add(1)) < jobs.size();) {
+    for (size_t j; !none.load() && (j = next.fetch_add(1)) < jobs.size();) {
       Job& job = jobs[j];
       storage::ScanRequest scan = range;
       scan.columns = {storage::ColumnRef::TraceId()};
@@ -39,9 +42,10 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
         for (uint32_t row : batch.selection) {
           if (job.ids.empty() || job.ids.back() != ids[row]) job.ids.push_back(ids[row]);
         }
-        return true;
+        return !none.load(std::memory_order_relaxed);
       });
       job.status = stats.status();
+      if (job.status.ok() && job.ids.empty() && reqs[job.req].any_of.size() == 1) none = true;
     }
   };
   RunHalves([&](int) { work(); }, /*split=*/jobs.size() > 1);
@@ -49,6 +53,7 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
     if (job.status.code() == Status::Code::kUnimplemented) return std::optional<TraceIdSet>();
     if (!job.status.ok()) return job.status;
   }
+  if (none) return std::optional<TraceIdSet>(TraceIdSet());
   // Each requirement: the union of its alternatives' traces; the candidates: the
   // intersection of the requirements'.
   std::vector<model::TraceId> kept, met, both;
