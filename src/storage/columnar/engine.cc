@@ -653,11 +653,6 @@ std::shared_ptr<const std::vector<block::TraceEntry>> Engine::TracesOf(BlockEntr
     auto traces = std::make_shared<std::vector<block::TraceEntry>>();
     Status s = entry->block->ReadTraces(traces.get());
     if (!s.ok()) log::Error("trace table unreadable: {}", s.ToString());
-    // Written in id order; FindTraces looks runs of ids up by bisection.
-    auto by_id = [](const block::TraceEntry& a, const block::TraceEntry& b) { return a.id < b.id; };
-    if (!std::is_sorted(traces->begin(), traces->end(), by_id)) {
-      std::sort(traces->begin(), traces->end(), by_id);
-    }
     entry->traces = std::move(traces);
   }
   return entry->traces;

@@ -812,6 +812,7 @@ Status Block::ReadLogs(std::vector<TraceRecord>* out) const {
 }
 
 Status Block::ReadTraces(std::vector<TraceEntry>* out) const {
+  const size_t first = out->size();
   std::string scratch;
   for (const PageMeta& p : meta_.trace_pages) {
     std::string_view in;
@@ -823,6 +824,10 @@ Status Block::ReadTraces(std::vector<TraceEntry>* out) const {
           !GetVarsint64(&payload, &e.min_start_ns) || !GetVarsint64(&payload, &e.max_end_ns) ||
           !GetVarint64(&payload, &e.seq)) {
         return Corrupt(path_ + ": truncated trace table");
+      }
+      // In id order, as written (FindTraces bisects it); an entry out of order is damage.
+      if (out->size() > first && !(out->back().id < e.id)) {
+        return Corrupt(path_ + ": trace table out of order");
       }
       out->push_back(e);
     }

@@ -147,6 +147,7 @@ class Block {
   Status FetchLogs(const model::TraceId& id, std::vector<model::LogRecord>* out) const;
   // Every row of row group `rg`, appended to `out`.
   Status ReadRowGroup(size_t rg, SpanTable* out) const;
+  // The trace table, in strictly increasing id order (Corruption otherwise).
   Status ReadTraces(std::vector<TraceEntry>* out) const;
   // Every document record or log record of the block (for compaction).
   Status ReadDocuments(std::vector<TraceRecord>* out) const;
