@@ -141,8 +141,8 @@ inline constexpr int64_t kGraphSlackNs = int64_t{5} * 60 * 1'000'000'000;
 // nodes and edges as ServiceGraphBuilder::Add over those traces, since the scans read every
 // column the graph uses. Runs two threads, each over half the range. The X-Ray documents are
 // not read: an X-Ray span is taken for a segment when it is a server span. Spans written while
-// it runs may be left out. ResourceExhausted when the spans read would pass `max_spans`;
-// Unimplemented when the store cannot scan.
+// it runs may be left out. ResourceExhausted when the spans read would pass `max_spans` (at
+// most 2^31); Unimplemented when the store cannot scan.
 Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, int64_t start_ns,
                                                        int64_t end_ns, size_t max_spans);
 

@@ -511,16 +511,17 @@ void GraphTotals::AddTrace(Row* spans, size_t count) {
   for (size_t i = 0; i < n; ++i) ids_[i] = spans[i].span_id;
   parent_.resize(n);
   if (n > 32 || LinkSmall(ids_.data(), n, spans, parent_.data())) {
-    if (count > 32) {
-      std::stable_sort(spans, spans + count,
+    if (n > 32) {
+      std::stable_sort(spans, spans + n,
                        [](const Row& a, const Row& b) { return a.span_id < b.span_id; });
-    }
-    for (size_t k = 1; k < count; ++k) {
-      if (spans[k - 1].span_id <= spans[k].span_id) continue;
-      const Row r = spans[k];
-      size_t j = k;
-      for (; j > 0 && r.span_id < spans[j - 1].span_id; --j) spans[j] = spans[j - 1];
-      spans[j] = r;
+    } else {
+      for (size_t k = 1; k < n; ++k) {
+        if (spans[k - 1].span_id <= spans[k].span_id) continue;
+        const Row r = spans[k];
+        size_t j = k;
+        for (; j > 0 && r.span_id < spans[j - 1].span_id; --j) spans[j] = spans[j - 1];
+        spans[j] = r;
+      }
     }
     n = 0;
     for (size_t k = 0; k < count; ++k) {
@@ -784,7 +785,10 @@ class Census {
       if (runs_[k].id < runs_[k - 1].id) bounds.push_back(k);
     }
     bounds.push_back(n);
-    if (bounds.size() > 65) {  // unsorted (rows of the store's head): no stretches to merge
+    // Each block scanned gives one ascending stretch; more than this many stretches means rows
+    // in no order (the store's head), which a sort handles better than pairwise merges.
+    constexpr size_t kMaxStretches = 64;
+    if (bounds.size() - 1 > kMaxStretches) {
       std::stable_sort(sorted_.begin(), sorted_.end(), less);
     } else {
       while (bounds.size() > 2) {
@@ -947,6 +951,9 @@ void Worker::Consume(const column::ColumnBatch& batch) {
 
 Result<std::vector<ServiceGraphNode>> ScanServiceGraph(storage::Reader* reader, int64_t start_ns,
                                                        int64_t end_ns, size_t max_spans) {
+  // The histograms count in 32 bits: a scan reads fewer than 2^32 spans (pass two reads those of
+  // pass one, and what was written in between).
+  max_spans = std::min<size_t>(max_spans, size_t{1} << 31);
   const int64_t scan_start =
       start_ns > INT64_MIN + kGraphSlackNs ? start_ns - kGraphSlackNs : INT64_MIN;
   const int64_t scan_end = end_ns < INT64_MAX - kGraphSlackNs ? end_ns + kGraphSlackNs : INT64_MAX;
