@@ -25,12 +25,14 @@ struct SamplingRule {
   std::string url_path = "*";
   int32_t version = 1;
   std::map<std::string, std::string> attributes;
+  bool operator==(const SamplingRule&) const = default;
 };
 
 struct SamplingRuleRecord {
   SamplingRule rule;
   double created_at = 0;   // epoch seconds
   double modified_at = 0;  // epoch seconds
+  bool operator==(const SamplingRuleRecord&) const = default;
 };
 
 inline constexpr std::string_view kDefaultRuleName = "Default";

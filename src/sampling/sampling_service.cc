@@ -52,6 +52,19 @@ Status SamplingService::Restore(std::vector<SamplingRuleRecord> rules) {
     if (!names.insert(r.rule.rule_name).second) {
       return Status::InvalidArgument("sampling rule " + r.rule.rule_name + " is there twice");
     }
+    if (r.rule.rule_name == kDefaultRuleName) {
+      // As Update allows: only its rate and reservoir differ from the built-in one (its ARN
+      // follows the configured region and account).
+      SamplingRule want = DefaultRule(options_.region, options_.account_id);
+      want.rule_arn = r.rule.rule_arn;
+      want.fixed_rate = r.rule.fixed_rate;
+      want.reservoir_size = r.rule.reservoir_size;
+      if (!(r.rule == want)) {
+        return Status::InvalidArgument(
+            "sampling rule Default: only FixedRate and ReservoirSize can differ from the "
+            "built-in rule");
+      }
+    }
     own += r.rule.rule_name != kDefaultRuleName;
   }
   if (own > kMaxRules) {

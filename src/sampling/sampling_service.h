@@ -68,7 +68,8 @@ class SamplingService {
   using SaveFn = std::function<Status(const std::vector<SamplingRuleRecord>& rules)>;
   void SetSave(SaveFn save);
   // Puts back the rules a SaveFn saved (a saved Default replaces the built-in one), checked as
-  // Create checks them: InvalidArgument naming the first rule at fault (none is put back).
+  // Create and Update check them (Default may differ only in FixedRate and ReservoirSize):
+  // InvalidArgument naming the first rule at fault (none is put back).
   Status Restore(std::vector<SamplingRuleRecord> rules);
 
   // CreateSamplingRule: InvalidArgument for limits, AlreadyExists for a name in use,

@@ -154,21 +154,58 @@ TEST(SamplingService, CreatesUpdatesAndDeletesRulesAndMovesTheModificationTime) 
   auto rules = restored.Rules();
   ASSERT_EQ(rules.size(), 2u);
   EXPECT_DOUBLE_EQ(rules[1].rule.fixed_rate, 0.2);
-  // A rule Create would refuse (a file edited by hand) is refused, and nothing is put back.
-  std::vector<SamplingRuleRecord> edited = saved.back();
-  edited.back().rule.fixed_rate = 2;
-  SamplingService refused(options);
-  Status s = refused.Restore(edited);
-  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(s.message().find(edited.back().rule.rule_name), std::string::npos) << s.ToString();
-  EXPECT_EQ(refused.Rules().size(), 1u);
-  // So is a rule there twice (Create refuses a second rule of a name).
-  edited = saved.back();
-  edited.push_back(edited.back());
-  s = refused.Restore(edited);
-  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(s.message().find("twice"), std::string::npos) << s.ToString();
-  EXPECT_EQ(refused.Rules().size(), 1u);
+}
+
+// Saved rules come from a file that can be edited by hand: Restore refuses what Create and
+// Update would refuse, naming the rule, and then puts nothing back.
+TEST(SamplingService, RestoreRefusesRulesCreateOrUpdateWouldRefuse) {
+  SamplingOptions options;
+  SamplingService source(options);
+  std::vector<SamplingRuleRecord> saved;
+  source.SetSave([&](const std::vector<SamplingRuleRecord>& rules) {
+    saved = rules;
+    return Status::Ok();
+  });
+  ASSERT_TRUE(source.Create(Cruddur(), 2000).ok());
+  SamplingRuleUpdate rate;
+  rate.rule_name = "Default";
+  rate.fixed_rate = 0.2;
+  rate.reservoir_size = 3;
+  ASSERT_TRUE(source.Update(rate, 2001).ok());
+  ASSERT_EQ(saved.size(), 2u);
+  {
+    SamplingService restored(options);
+    ASSERT_TRUE(restored.Restore(saved).ok());  // a Default with another rate and reservoir
+    EXPECT_EQ(restored.Rules(), source.Rules());
+  }
+  auto refused = [&](std::vector<SamplingRuleRecord> rules, std::string_view why) {
+    SamplingService service(options);
+    Status s = service.Restore(std::move(rules));
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << why;
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.ToString();
+    EXPECT_EQ(service.Rules().size(), 1u) << why;  // the built-in Default alone
+  };
+  auto at = [](std::vector<SamplingRuleRecord>& rules, std::string_view name) -> SamplingRule& {
+    return std::find_if(rules.begin(), rules.end(),
+                        [&](const SamplingRuleRecord& r) { return r.rule.rule_name == name; })
+        ->rule;
+  };
+  std::vector<SamplingRuleRecord> edited = saved;
+  at(edited, "Cruddur").fixed_rate = 2;  // Create refuses a rate above 1
+  refused(edited, "Cruddur");
+  edited = saved;
+  edited.push_back(edited.back());  // Create refuses a second rule of a name
+  refused(edited, "twice");
+  edited = saved;
+  at(edited, "Default").service_name = "x";  // Update refuses to narrow Default
+  refused(edited, "Default");
+  edited = saved;
+  for (size_t i = 0; i < SamplingService::kMaxRules; ++i) {  // one past the limit
+    SamplingRuleRecord r{Cruddur(), 1, 1};
+    r.rule.rule_name = "r" + std::to_string(i);
+    edited.push_back(r);
+  }
+  refused(edited, "more than");
 }
 
 TEST(SamplingService, LimitsTheNumberOfRules) {
