@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/clock.h"
+#include "base/mix.h"
 
 namespace waggle::storage {
 
@@ -29,10 +30,7 @@ bool InSample(const model::TraceId& id, double rate) {
   uint64_t a, b;
   std::memcpy(&a, id.bytes.data(), 8);
   std::memcpy(&b, id.bytes.data() + 8, 8);
-  uint64_t x = a ^ (b * 0x9e3779b97f4a7c15ull);
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  x ^= x >> 31;
+  const uint64_t x = MixFinalize(a ^ (b * kGoldenGamma));
   return static_cast<double>(x >> 11) * 0x1.0p-53 < rate;
 }
 

@@ -4,19 +4,12 @@
 #include <cstdint>
 #include <numbers>
 
+#include "base/mix.h"
+
 // The workload's pseudo-random numbers: xoshiro256** seeded through splitmix64, with our own
 // normal and lognormal draws, so a seed gives the same numbers with every standard library
 // (std:: distributions do not promise that).
 namespace waggle::workload {
-
-// splitmix64's output function: a good 64-bit mix of `x`. Also used alone to derive stable
-// per-user values from a user's index.
-inline uint64_t Mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // Thread-compatible: one per thread.
 class Random {

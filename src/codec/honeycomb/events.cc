@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/hex.h"
+#include "base/mix.h"
 #include "base/time_text.h"
 #include "codec/otlp/otlp.h"
 #include "codec/otlp/span_rules.h"
@@ -21,12 +22,7 @@ using simdjson::dom::element_type;
 using simdjson::dom::object;
 
 // splitmix64: ids for events that carry none.
-uint64_t Mix(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+uint64_t Mix(uint64_t* state) { return MixFinalize(*state += kGoldenGamma); }
 
 // A JSON value as an attribute value; false for null.
 bool ToValue(const element& e, AttributeValue* v) {
