@@ -23,8 +23,6 @@ using internal::PutTraceId;
 using model::AttributeValue;
 using model::TraceId;
 
-constexpr uint32_t kDropped = UINT32_MAX;
-
 Status Corrupt(const std::string& what) { return Status::Corruption("block: " + what); }
 
 // Rows of an attribute column (or of the extras) that fall in one row group, by new position.
@@ -33,39 +31,57 @@ struct SparseSlice {
   std::vector<uint32_t> idx;  // entry indexes in the source column
 };
 
-// Splits the entries of a sparse column (source rows `rows`) into row groups.
-std::vector<SparseSlice> SliceSparse(const std::vector<uint32_t>& rows,
-                                     const std::vector<uint32_t>& position, size_t rg_rows,
-                                     size_t groups) {
-  // Bucketed by row group first (a counting sort), so each group's entries are sorted by
-  // position apart, in cache: one sort of all entries missed it on every compare.
-  std::vector<uint32_t> start(groups + 1, 0);
-  for (uint32_t r : rows) {
-    const uint32_t pos = position[r];
-    if (pos != kDropped) ++start[pos / rg_rows + 1];  // dropped rows are left out
-  }
-  for (size_t g = 0; g < groups; ++g) start[g + 1] += start[g];
-  std::vector<std::pair<uint32_t, uint32_t>> by_pos(start[groups]);
-  std::vector<uint32_t> next(start.begin(), start.end() - 1);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const uint32_t pos = position[rows[i]];
-    if (pos != kDropped) by_pos[next[pos / rg_rows]++] = {pos, static_cast<uint32_t>(i)};
-  }
-  std::vector<SparseSlice> slices(groups);
-  for (size_t g = 0; g < groups; ++g) {
-    // (position, entry): a span that repeats a key keeps its entries' order.
-    auto first = by_pos.begin() + start[g], last = by_pos.begin() + start[g + 1];
-    std::sort(first, last);
-    SparseSlice& s = slices[g];
-    s.rows.reserve(static_cast<size_t>(last - first));
-    s.idx.reserve(static_cast<size_t>(last - first));
-    for (auto it = first; it != last; ++it) {
-      s.rows.push_back(static_cast<int64_t>(it->first % rg_rows));
-      s.idx.push_back(it->second);
+// The entries of every sparse column (each attribute, then the extras) by the source row they
+// belong to. A pass over a row group's rows in their new order then yields each column's
+// entries in position order, with no sort.
+class SparseByRow {
+ public:
+  explicit SparseByRow(const SpanTable& t) : t_(t), start_(t.size() + 1, 0) {
+    size_t total = 0;
+    for (size_t c = 0; c < columns(); ++c) {
+      for (uint32_t r : RowsOf(c)) ++start_[r + 1];
+      total += RowsOf(c).size();
+    }
+    for (size_t r = 0; r < t.size(); ++r) start_[r + 1] += start_[r];
+    items_.resize(total);
+    std::vector<uint32_t> next(start_.begin(), start_.end() - 1);
+    // By column, then by entry: a span that repeats a key keeps its entries' order.
+    for (size_t c = 0; c < columns(); ++c) {
+      const std::vector<uint32_t>& rows = RowsOf(c);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        items_[next[rows[i]]++] = {static_cast<uint32_t>(c), static_cast<uint32_t>(i)};
+      }
     }
   }
-  return slices;
-}
+
+  size_t columns() const { return t_.attributes.size() + 1; }
+
+  // Sets (*slices)[c] to column c's entries in the `m` rows `rows` (source rows, in their new
+  // order).
+  void Slice(const uint32_t* rows, size_t m, std::vector<SparseSlice>* slices) const {
+    slices->resize(columns());
+    for (SparseSlice& s : *slices) {
+      s.rows.clear();
+      s.idx.clear();
+    }
+    for (size_t i = 0; i < m; ++i) {
+      for (uint32_t k = start_[rows[i]]; k < start_[rows[i] + 1]; ++k) {
+        SparseSlice& s = (*slices)[items_[k].first];
+        s.rows.push_back(static_cast<int64_t>(i));
+        s.idx.push_back(items_[k].second);
+      }
+    }
+  }
+
+ private:
+  const std::vector<uint32_t>& RowsOf(size_t c) const {
+    return c < t_.attributes.size() ? t_.attributes[c].rows : t_.extra_rows;
+  }
+
+  const SpanTable& t_;
+  std::vector<uint32_t> start_;                       // by source row, into items_
+  std::vector<std::pair<uint32_t, uint32_t>> items_;  // (column, entry index)
+};
 
 // The string field that most of a string attribute's entries in a row group repeat at their
 // rows (judged on a sample), and in `same` which entries do; -1 when none does. Such an
@@ -167,8 +183,6 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     if (t.trace_ids[a] != t.trace_ids[b]) return t.trace_ids[a] < t.trace_ids[b];
     return starts[a] < starts[b];
   });
-  std::vector<uint32_t> position(t.size(), kDropped);
-  for (size_t i = 0; i < n; ++i) position[order[i]] = static_cast<uint32_t>(i);
 
   BlockMeta meta;
   meta.rows = n;
@@ -223,11 +237,8 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   span_col = &meta.columns[1];
   parent_col = &meta.columns[2];
 
-  std::vector<std::vector<SparseSlice>> attr_slices;
-  for (const AttributeColumn& a : t.attributes) {
-    attr_slices.push_back(SliceSparse(a.rows, position, rg_rows, groups));
-  }
-  std::vector<SparseSlice> extra_slices = SliceSparse(t.extra_rows, position, rg_rows, groups);
+  const SparseByRow sparse(t);
+  std::vector<SparseSlice> slices;  // this row group's, by sparse column
 
   std::string raw;
   std::vector<int64_t> ints;
@@ -236,6 +247,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     const size_t lo = g * rg_rows, hi = std::min(n, lo + rg_rows);
     const uint32_t* rows = order.data() + lo;
     const size_t m = hi - lo;
+    sparse.Slice(rows, m, &slices);
     meta.row_groups.push_back(
         {static_cast<uint32_t>(m), t.trace_ids[rows[0]], t.trace_ids[rows[m - 1]]});
 
@@ -297,7 +309,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     }
     for (size_t a = 0; a < t.attributes.size(); ++a) {
       const AttributeColumn& col = t.attributes[a];
-      const SparseSlice& s = attr_slices[a][g];
+      const SparseSlice& s = slices[a];
       raw.clear();
       PutVarint64(&raw, s.rows.size());
       EncodeInts(s.rows.data(), s.rows.size(), &raw);
@@ -319,7 +331,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
           AppendChunk(raw, options.compression, &file));
     }
     {
-      const SparseSlice& s = extra_slices[g];
+      const SparseSlice& s = slices.back();
       raw.clear();
       PutVarint64(&raw, s.rows.size());
       EncodeInts(s.rows.data(), s.rows.size(), &raw);
