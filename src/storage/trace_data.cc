@@ -385,14 +385,20 @@ std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch) {
   return out;
 }
 
-std::vector<std::string> EncodeFragments(const std::vector<BatchFragment>& fragments,
-                                         bool documents_only) {
-  std::vector<std::string> encoded(fragments.size());
+void EncodeFragments(const std::vector<BatchFragment>& fragments, bool documents_only,
+                     std::string* out, std::vector<std::string_view>* views) {
+  out->clear();
+  std::vector<size_t> ends(fragments.size());
   for (size_t i = 0; i < fragments.size(); ++i) {
     EncodeFragment(fragments[i].header, fragments[i].spans, fragments[i].documents, documents_only,
-                   &encoded[i]);
+                   out);
+    ends[i] = out->size();
   }
-  return encoded;
+  // Views are taken once `out` has stopped growing.
+  views->resize(fragments.size());
+  for (size_t i = 0, start = 0; i < fragments.size(); start = ends[i++]) {
+    (*views)[i] = std::string_view(*out).substr(start, ends[i] - start);
+  }
 }
 
 }  // namespace waggle::storage

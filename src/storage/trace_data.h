@@ -62,8 +62,9 @@ struct BatchFragment {
   std::vector<const model::Document*> documents;
 };
 std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch);
-// EncodeFragment of each fragment, in order.
-std::vector<std::string> EncodeFragments(const std::vector<BatchFragment>& fragments,
-                                         bool documents_only);
+// EncodeFragment of each fragment, one after the other in `out` (cleared first; reusing it
+// across calls saves growing it each time): (*views)[i] is fragment i's encoding.
+void EncodeFragments(const std::vector<BatchFragment>& fragments, bool documents_only,
+                     std::string* out, std::vector<std::string_view>* views);
 
 }  // namespace waggle::storage

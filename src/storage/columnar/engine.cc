@@ -14,8 +14,9 @@
 namespace waggle::storage::columnar {
 namespace {
 
-constexpr size_t kMaxSealedHeads = 2;   // writers wait while this many await their block
-constexpr uint64_t kBytesPerSpan = 64;  // what a span counts against max_trace_bytes
+constexpr size_t kMaxSealedHeads = 2;  // writers wait while this many await their block
+constexpr size_t kKeptEncodeBufferBytes = 8 << 20;  // a writing thread's WAL encoding buffer
+constexpr uint64_t kBytesPerSpan = 64;              // what a span counts against max_trace_bytes
 
 int64_t ArrivalOf(const WalPosition& p) {
   return static_cast<int64_t>(uint64_t{p.file} << 32 | p.offset);
@@ -301,15 +302,20 @@ Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& p
 Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
   const std::vector<BatchFragment> fragments = SplitByTrace(batch);
-  const std::vector<std::string> encoded = EncodeFragments(
-      fragments, batch.spans_from_documents && options_.document_decoder != nullptr);
-  return Append(WalRecordType::kTraceFragment, {encoded.begin(), encoded.end()}, durability,
-                [&](Head* head, const std::vector<WalPosition>& positions) {
-                  for (size_t i = 0; i < fragments.size(); ++i) {
-                    Insert(head, fragments[i].header.trace_id, fragments[i].spans,
-                           fragments[i].documents, ArrivalOf(positions[i]));
-                  }
-                });
+  // Each writing thread keeps its buffer for the next batch, unless a huge one grew it.
+  thread_local std::string buffer;
+  std::vector<std::string_view> encoded;
+  EncodeFragments(fragments, batch.spans_from_documents && options_.document_decoder != nullptr,
+                  &buffer, &encoded);
+  Status s = Append(WalRecordType::kTraceFragment, encoded, durability,
+                    [&](Head* head, const std::vector<WalPosition>& positions) {
+                      for (size_t i = 0; i < fragments.size(); ++i) {
+                        Insert(head, fragments[i].header.trace_id, fragments[i].spans,
+                               fragments[i].documents, ArrivalOf(positions[i]));
+                      }
+                    });
+  if (buffer.capacity() > kKeptEncodeBufferBytes) std::string().swap(buffer);
+  return s;
 }
 
 Status Engine::WriteLogs(const model::LogBatch& batch, Durability durability) {
