@@ -101,8 +101,22 @@ void SpanTable::Append(const Span& span) {
   int64_t v[kIntFieldCount];
   IntValues(span, v);
   for (size_t f = 0; f < kIntFieldCount; ++f) ints[f].push_back(v[f]);
+  // Spans of one kind list their attributes in the same order: the column that came after the
+  // previous attribute's column last time is tried before the index.
+  size_t link = 0;  // 0 before the first attribute, else the previous attribute's column + 1
   for (const model::Attribute& a : span.attributes) {
-    AttributeColumn* c = Attribute(a.key, a.role, a.value.type);
+    AttributeColumn* c = nullptr;
+    const uint32_t guess = link < next_column_.size() ? next_column_[link] : UINT32_MAX;
+    if (guess < attributes.size()) {
+      AttributeColumn& g = attributes[guess];
+      if (g.type == a.value.type && g.role == a.role && g.key == a.key) c = &g;
+    }
+    if (c == nullptr) {
+      c = Attribute(a.key, a.role, a.value.type);
+      if (next_column_.size() <= link) next_column_.resize(attributes.size() + 1, UINT32_MAX);
+      next_column_[link] = static_cast<uint32_t>(c - attributes.data());
+    }
+    link = static_cast<size_t>(c - attributes.data()) + 1;
     c->rows.push_back(row);
     bytes += 12;
     if (c->is_string()) {

@@ -92,6 +92,8 @@ class SpanTable {
                         model::AttributeValue::Type type, std::string* out);
 
   column::Dictionary attribute_index_;  // ColumnKey -> index in `attributes`
+  // By the previous attribute's column + 1 (0: none), the column that came next last time.
+  std::vector<uint32_t> next_column_;
   std::string key_scratch_;
   size_t memory_bytes_ = 0;
 };

@@ -54,5 +54,37 @@ TEST(SpanTable, ARepeatedKeyKeepsBothValues) {
   EXPECT_TRUE(table.Row(1).attributes.empty());
 }
 
+TEST(SpanTable, AnAttributeFindsTheColumnOfItsKeyRoleAndType) {
+  // Append guesses each attribute's column from the attribute before it; every guess that is
+  // wrong in key, role or type must be caught.
+  using model::AttributeValue;
+  auto attr = [](std::string key, AttributeValue v,
+                 model::AttributeRole role = model::AttributeRole::kPlain) {
+    model::Attribute a{std::move(key), std::move(v)};
+    a.role = role;
+    return a;
+  };
+  std::vector<model::Span> spans(6);
+  spans[0].attributes = {attr("k", AttributeValue::String("a")), attr("m", AttributeValue::Int(1))};
+  spans[1].attributes = {attr("k", AttributeValue::Int(5)), attr("m", AttributeValue::Int(2))};
+  spans[2].attributes = {attr("k", AttributeValue::String("c"), model::AttributeRole::kAnnotation),
+                         attr("n", AttributeValue::String("x"))};
+  spans[3].attributes = {attr("k", AttributeValue::String("b")), attr("m", AttributeValue::Int(3))};
+  spans[4].attributes = {attr("m", AttributeValue::Int(4)), attr("k", AttributeValue::String("d"))};
+  spans[5].attributes = {attr("k", AttributeValue::String("e")),
+                         attr("mm", AttributeValue::Int(6))};
+  SpanTable table;
+  for (const model::Span& s : spans) table.Append(s);
+  // (k, string), (m, int), (k, int), (k, annotation), (n, string), (mm, int)
+  EXPECT_EQ(table.attributes.size(), 6u);
+  for (size_t i = 0; i < spans.size(); ++i) {
+    EXPECT_EQ(Canonical(table.Row(static_cast<uint32_t>(i))), Canonical(spans[i])) << "row " << i;
+  }
+  const AttributeColumn* k =
+      table.FindAttribute("k", model::AttributeRole::kPlain, AttributeValue::Type::kString);
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->rows, (std::vector<uint32_t>{0, 3, 4, 5}));
+}
+
 }  // namespace
 }  // namespace waggle::storage::columnar
