@@ -114,6 +114,21 @@ uint64_t StatusKiB(pid_t pid, std::string_view field) {
 
 uint64_t PeakRssKiB(pid_t pid) { return StatusKiB(pid, "VmHWM"); }
 
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name is in parentheses and may hold spaces: fields count from after it.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 1));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 std::string RssSplit(pid_t pid) {
   return std::to_string(StatusKiB(pid, "RssAnon") / 1024) + " MiB anonymous, " +
          std::to_string(StatusKiB(pid, "RssFile") / 1024) + " MiB mapped from files";

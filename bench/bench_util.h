@@ -42,6 +42,8 @@ struct WaggleProcess {
 uint64_t StatusKiB(pid_t pid, std::string_view field);
 // The peak RSS of any process, in KiB (VmHWM). Pages of memory-mapped blocks count in it.
 uint64_t PeakRssKiB(pid_t pid);
+// The CPU time a process has used so far, user and system, in seconds (0 when it is gone).
+double CpuSeconds(pid_t pid);
 // "N MiB anonymous, M MiB mapped from files": the RSS now, split.
 std::string RssSplit(pid_t pid);
 
