@@ -174,3 +174,84 @@ TEST(HttpServer, ClosesConnectionsOverTheLimitAndAnswersRefusalsInTheGivenForm) 
 
 }  // namespace
 }  // namespace waggle::net
+
+namespace waggle::net {
+namespace {
+
+int Connect(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  return fd;
+}
+
+void Send(int fd, const std::string& s) {
+  EXPECT_EQ(::send(fd, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size()));
+}
+
+// Reads until the server closes the connection or `seconds` pass.
+std::string ReadUntilClosed(int fd, int seconds) {
+  timeval tv{seconds, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+TEST(HttpServer, ReadsABodyThatArrivesInPiecesAndCutsOffOneTooSlow) {
+  HttpServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.idle_timeout_seconds = 1;
+  options.max_body_bytes_in_flight = 150;
+  auto server = HttpServer::Bind(options, [](const HttpRequest& r) {
+    HttpResponse res;
+    res.body = "got " + std::to_string(r.body.size()) + " " + r.body.substr(0, 3) +
+               r.body.substr(r.body.size() - 3);
+    return res;
+  });
+  ASSERT_TRUE(server.ok());
+  (*server)->Start();
+  const uint16_t port = (*server)->local_address().port;
+
+  // Header and the body's start in one write, the rest in two more, then a pipelined request.
+  int fd = Connect(port);
+  Send(fd, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc" + std::string(37, 'm'));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Send(fd, std::string(30, 'm'));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Send(fd, std::string(27, 'm') + "xyz" +
+               "POST /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 6\r\n\r\n"
+               "123456");
+  const std::string answers = ReadUntilClosed(fd, 5);
+  ::close(fd);
+  EXPECT_NE(answers.find("got 100 abcxyz"), std::string::npos) << answers;
+  EXPECT_NE(answers.find("got 6 123456"), std::string::npos) << answers;
+
+  // A body that stops coming holds its place until the deadline, then the connection closes
+  // and the place is free again.
+  int slow = Connect(port);
+  const auto start = std::chrono::steady_clock::now();
+  Send(slow, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::string refused = Exchange(
+      port, "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'q'));
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503", 0), 0u) << refused;
+  EXPECT_EQ(ReadUntilClosed(slow, 5), "");
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(waited, 0.9);
+  EXPECT_LT(waited, 4.0);
+  ::close(slow);
+  const std::string served = Exchange(
+      port, "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'q'));
+  EXPECT_NE(served.find("got 100 qqqqqq"), std::string::npos) << served;
+  (*server)->Stop();
+}
+
+}  // namespace
+}  // namespace waggle::net
