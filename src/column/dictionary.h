@@ -47,7 +47,15 @@ struct StringColumn {
   Dictionary dict;
   std::vector<uint32_t> codes;
 
-  void Append(std::string_view s) { codes.push_back(dict.Intern(s)); }
+  void Append(std::string_view s) {
+    // A value often repeats the one before it (a resource's attributes, a batch from one
+    // service): one compare then spares the hash and the probe.
+    if (!codes.empty() && dict.at(codes.back()) == s) {
+      codes.push_back(codes.back());
+    } else {
+      codes.push_back(dict.Intern(s));
+    }
+  }
   std::string_view operator[](size_t row) const { return dict.at(codes[row]); }
   size_t size() const { return codes.size(); }
 };
