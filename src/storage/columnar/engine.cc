@@ -441,7 +441,10 @@ Status Engine::Compact() {
   std::vector<std::shared_ptr<BlockEntry>> run;
   {
     MutexLock lock(&mu_);
-    const size_t small = options_.compact_max_rows / 2;
+    // A head sealed by size makes a block big enough as it is (about 160k spans): merging
+    // such blocks took up to a fifth of ingest's CPU and saved under 1% of bytes. What is merged
+    // are the blocks of heads sealed by age, at low rates.
+    const size_t small = options_.compact_max_rows / 8;
     size_t rows = 0;
     for (const auto& e : blocks_) {
       const uint64_t r = e->block->meta().rows;

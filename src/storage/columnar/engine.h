@@ -43,8 +43,8 @@ struct EngineOptions {
   size_t head_max_rows = 1 << 20;
   size_t head_max_bytes = 64ull << 20;
   int64_t head_max_age_ns = 300ll * 1'000'000'000;
-  // Level-0 blocks are merged once this many have gathered, into blocks of at most
-  // compact_max_rows.
+  // Blocks under compact_max_rows / 8 spans are merged once a run of this many has gathered,
+  // into blocks of at most compact_max_rows.
   size_t compact_trigger = 4;
   size_t compact_max_rows = 1 << 19;  // bounds the memory a merge takes
   // Retention: blocks whose newest span is older than this go (0: keep forever); when the

@@ -266,6 +266,35 @@ TEST(Engine, CompactionMergesSmallBlocksAndDropsReplacedVersions) {
   EXPECT_EQ(t->spans[0].name, "v2");
 }
 
+TEST(Engine, OnlyBlocksUnderAnEighthOfTheMergeSizeAreMerged) {
+  // Blocks of heads sealed by size are big enough; merging them would only cost CPU.
+  for (const size_t rows : {size_t{7}, size_t{8}}) {
+    TempDir dir;
+    auto options = Options(dir.path());
+    options.compact_trigger = 4;
+    options.compact_max_rows = 64;  // blocks under 8 rows are small
+    auto e = Engine::Open(options);
+    ASSERT_TRUE(e.ok());
+    for (int block = 0; block < 4; ++block) {
+      model::SpanBatch b;
+      for (size_t i = 0; i < rows; ++i) {
+        model::Span& s = b.spans.emplace_back();
+        s.trace_id.bytes[0] = static_cast<uint8_t>(block + 1);
+        s.span_id.value = i + 1;
+        s.start_ns = 1000;
+        s.end_ns = 2000;
+      }
+      ASSERT_TRUE((*e)->Write(b, Durability::kSync).ok());
+      ASSERT_TRUE((*e)->SealHead().ok());
+      ASSERT_TRUE((*e)->Maintain().ok());
+    }
+    const auto stats = (*e)->stats();
+    EXPECT_EQ(stats.compactions, rows < 8 ? 1u : 0u) << rows << " rows a block";
+    EXPECT_EQ(stats.blocks, rows < 8 ? 1u : 4u) << rows << " rows a block";
+    EXPECT_EQ(stats.block_rows, 4 * rows);
+  }
+}
+
 TEST(Engine, RetentionRemovesOldBlocksAndTheSizeCapRemovesTheOldestFirst) {
   TempDir dir;
   FakeClock clock(int64_t{1'800'000'000} * kNanosPerSecond);
