@@ -3,7 +3,6 @@
 #include "base/ascii.h"
 
 #include <chrono>
-#include <cstring>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -59,6 +58,8 @@ struct HttpServer::Impl {
 };
 
 namespace {
+
+constexpr size_t kBodyStep = 1 << 20;  // a direct body read commits memory this much at a time
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -120,33 +121,43 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A body of declared length is read straight into the request's string: in reads as large
   // as the socket gives (not through the buffer, 64 KiB at a time), under one timer for the
-  // whole body rather than one armed for every read. Its deadline is the header's.
+  // whole body rather than one armed for every read. Its deadline is the header's. The string
+  // is reserved at once (as beast's body reader did) but filled in steps, so that a header
+  // alone commits no more memory than kBodyStep.
   void ReadBodyDirect(size_t length) {
+    body_length_ = length;
     std::string& body = parser_->get().body();
-    body.resize(length);
+    body.reserve(length);
     const size_t have = std::min(buffer_.size(), length);
-    std::memcpy(body.data(), buffer_.data().data(), have);
+    body.assign(static_cast<const char*>(buffer_.data().data()), have);
     buffer_.consume(have);
-    body_read_ = have;
     if (have == length) return OnBody({});
     reading_body_ = true;
+    body_timed_out_ = false;
     body_timer_.expires_at(deadline_);
-    body_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      // Too slow: the pending read ends with operation_aborted, and the connection closes.
-      if (!ec && self->reading_body_) self->stream_.socket().cancel();
-    });
+    body_timer_.async_wait(
+        [self = shared_from_this(), generation = ++body_generation_](beast::error_code ec) {
+          // Too slow: a pending read ends with operation_aborted. A read that has completed but
+          // whose handler has not run yet sees body_timed_out_ instead. A timer of an earlier
+          // request that fires late does nothing.
+          if (ec || !self->reading_body_ || generation != self->body_generation_) return;
+          self->body_timed_out_ = true;
+          self->stream_.socket().cancel();
+        });
     ReadMoreBody();
   }
 
   void ReadMoreBody() {
     std::string& body = parser_->get().body();
+    const size_t at = body.size();
+    body.resize(std::min(body_length_, at + kBodyStep));
     stream_.socket().async_read_some(
-        asio::buffer(body.data() + body_read_, body.size() - body_read_),
-        [self = shared_from_this()](beast::error_code ec, size_t n) {
-          self->body_read_ += n;
-          if (!ec && self->body_read_ < self->parser_->get().body().size()) {
-            return self->ReadMoreBody();
-          }
+        asio::buffer(body.data() + at, body.size() - at),
+        [self = shared_from_this(), at](beast::error_code ec, size_t n) {
+          std::string& b = self->parser_->get().body();
+          b.resize(at + n);
+          if (!ec && self->body_timed_out_) ec = asio::error::operation_aborted;
+          if (!ec && b.size() < self->body_length_) return self->ReadMoreBody();
           self->reading_body_ = false;
           self->body_timer_.cancel();
           self->OnBody(ec);
@@ -263,8 +274,10 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   asio::steady_timer body_timer_;                   // ReadBodyDirect's deadline
   std::chrono::steady_clock::time_point deadline_;  // for the request being read
+  size_t body_length_ = 0;                          // the declared length being read
   bool reading_body_ = false;
-  size_t body_read_ = 0;
+  bool body_timed_out_ = false;
+  uint64_t body_generation_ = 0;  // which request's body the armed timer is for
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* server_;

@@ -253,5 +253,69 @@ TEST(HttpServer, ReadsABodyThatArrivesInPiecesAndCutsOffOneTooSlow) {
   (*server)->Stop();
 }
 
+TEST(HttpServer, ABodyCutShortOrTricklingPastItsDeadlineFreesItsPlace) {
+  HttpServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.idle_timeout_seconds = 1;
+  options.max_body_bytes_in_flight = 150;
+  auto server = HttpServer::Bind(options, [](const HttpRequest& r) {
+    HttpResponse res;
+    res.body = "got " + std::to_string(r.body.size());
+    return res;
+  });
+  ASSERT_TRUE(server.ok());
+  (*server)->Start();
+  const uint16_t port = (*server)->local_address().port;
+  const std::string full =
+      "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'q');
+  auto served_soon = [&] {
+    std::string answer;
+    for (int i = 0; i < 100 && answer.find("got 100") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      answer = Exchange(port, full);
+    }
+    return answer.find("got 100") != std::string::npos;
+  };
+
+  // The client goes away mid-body.
+  int gone = Connect(port);
+  Send(gone, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::close(gone);
+  EXPECT_TRUE(served_soon());
+
+  // A body that keeps coming a byte at a time, but too slowly, is cut off at the deadline.
+  int trickle = Connect(port);
+  const auto start = std::chrono::steady_clock::now();
+  Send(trickle, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+  bool cut = false;
+  for (int i = 0; i < 60 && !cut; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    cut = ::send(trickle, "x", 1, MSG_NOSIGNAL) != 1;
+    char c;
+    cut = cut || ::recv(trickle, &c, 1, MSG_DONTWAIT) == 0;
+  }
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(cut);
+  EXPECT_LT(waited, 2.5);
+  ::close(trickle);
+  EXPECT_TRUE(served_soon());
+
+  // Expect: 100-continue, then the body.
+  int polite = Connect(port);
+  Send(polite,
+       "POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n"
+       "Content-Length: 5\r\n\r\n");
+  char buf[64];
+  const ssize_t n = ::recv(polite, buf, sizeof(buf), 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).rfind("HTTP/1.1 100", 0), 0u);
+  Send(polite, "hello");
+  EXPECT_NE(ReadUntilClosed(polite, 5).find("got 5"), std::string::npos);
+  ::close(polite);
+  (*server)->Stop();
+}
+
 }  // namespace
 }  // namespace waggle::net
