@@ -15,7 +15,7 @@ namespace waggle::storage::columnar {
 namespace {
 
 constexpr size_t kMaxSealedHeads = 2;  // writers wait while this many await their block
-constexpr size_t kKeptEncodeBufferBytes = 8 << 20;  // a writing thread's WAL encoding buffer
+constexpr size_t kKeptEncodeBufferBytes = 4 << 20;  // a writing thread's WAL encoding buffer
 constexpr uint64_t kBytesPerSpan = 64;              // what a span counts against max_trace_bytes
 
 int64_t ArrivalOf(const WalPosition& p) {
@@ -444,7 +444,7 @@ Status Engine::Compact() {
     // A head sealed by size makes a block big enough as it is (about 160k spans): merging
     // such blocks took up to a fifth of ingest's CPU and saved under 1% of bytes. What is merged
     // are the blocks of heads sealed by age, at low rates.
-    const size_t small = options_.compact_max_rows / 8;
+    const size_t small = std::max<size_t>(1, options_.compact_max_rows / 8);
     size_t rows = 0;
     for (const auto& e : blocks_) {
       const uint64_t r = e->block->meta().rows;

@@ -44,7 +44,7 @@ class SparseByRow {
     }
     for (size_t r = 0; r < t.size(); ++r) start_[r + 1] += start_[r];
     items_.resize(total);
-    std::vector<uint32_t> next(start_.begin(), start_.end() - 1);
+    std::vector<size_t> next(start_.begin(), start_.end() - 1);
     // By column, then by entry: a span that repeats a key keeps its entries' order.
     for (size_t c = 0; c < columns(); ++c) {
       const std::vector<uint32_t>& rows = RowsOf(c);
@@ -65,7 +65,7 @@ class SparseByRow {
       s.idx.clear();
     }
     for (size_t i = 0; i < m; ++i) {
-      for (uint32_t k = start_[rows[i]]; k < start_[rows[i] + 1]; ++k) {
+      for (size_t k = start_[rows[i]]; k < start_[rows[i] + 1]; ++k) {
         SparseSlice& s = (*slices)[items_[k].first];
         s.rows.push_back(static_cast<int64_t>(i));
         s.idx.push_back(items_[k].second);
@@ -79,7 +79,7 @@ class SparseByRow {
   }
 
   const SpanTable& t_;
-  std::vector<uint32_t> start_;                       // by source row, into items_
+  std::vector<size_t> start_;  // by source row, into items_ (all columns' entries together)
   std::vector<std::pair<uint32_t, uint32_t>> items_;  // (column, entry index)
 };
 
