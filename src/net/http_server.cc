@@ -122,25 +122,24 @@ class Session : public std::enable_shared_from_this<Session> {
   // A body of declared length is read straight into the request's string: in reads as large
   // as the socket gives (not through the buffer, 64 KiB at a time), under one timer for the
   // whole body rather than one armed for every read. Its deadline is the header's. The string
-  // is reserved at once (as beast's body reader did) but filled in steps, so that a header
-  // alone commits no more memory than kBodyStep.
+  // is reserved at once (as beast's body reader did) but grown kBodyStep at a time as it fills,
+  // so that a header alone commits no more memory than that, and each byte is zeroed once.
   void ReadBodyDirect(size_t length) {
     body_length_ = length;
     std::string& body = parser_->get().body();
     body.reserve(length);
-    const size_t have = std::min(buffer_.size(), length);
-    body.assign(static_cast<const char*>(buffer_.data().data()), have);
-    buffer_.consume(have);
-    if (have == length) return OnBody({});
-    reading_body_ = true;
+    body_filled_ = std::min(buffer_.size(), length);
+    body.assign(static_cast<const char*>(buffer_.data().data()), body_filled_);
+    buffer_.consume(body_filled_);
+    if (body_filled_ == length) return OnBody({});
     body_timed_out_ = false;
     body_timer_.expires_at(deadline_);
     body_timer_.async_wait(
-        [self = shared_from_this(), generation = ++body_generation_](beast::error_code ec) {
-          // Too slow: a pending read ends with operation_aborted. A read that has completed but
-          // whose handler has not run yet sees body_timed_out_ instead. A timer of an earlier
-          // request that fires late does nothing.
-          if (ec || !self->reading_body_ || generation != self->body_generation_) return;
+        [self = shared_from_this(), generation = body_generation_](beast::error_code ec) {
+          // Too slow: a pending read ends with operation_aborted; a read that has completed but
+          // whose handler has not run yet sees body_timed_out_. The timer of a body that has
+          // ended (its generation is past) does nothing.
+          if (ec || generation != self->body_generation_) return;
           self->body_timed_out_ = true;
           self->stream_.socket().cancel();
         });
@@ -149,16 +148,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadMoreBody() {
     std::string& body = parser_->get().body();
-    const size_t at = body.size();
-    body.resize(std::min(body_length_, at + kBodyStep));
+    if (body_filled_ == body.size()) body.resize(std::min(body_length_, body.size() + kBodyStep));
     stream_.socket().async_read_some(
-        asio::buffer(body.data() + at, body.size() - at),
-        [self = shared_from_this(), at](beast::error_code ec, size_t n) {
-          std::string& b = self->parser_->get().body();
-          b.resize(at + n);
+        asio::buffer(body.data() + body_filled_, body.size() - body_filled_),
+        [self = shared_from_this()](beast::error_code ec, size_t n) {
+          self->body_filled_ += n;
           if (!ec && self->body_timed_out_) ec = asio::error::operation_aborted;
-          if (!ec && b.size() < self->body_length_) return self->ReadMoreBody();
-          self->reading_body_ = false;
+          if (!ec && self->body_filled_ < self->body_length_) return self->ReadMoreBody();
+          ++self->body_generation_;
           self->body_timer_.cancel();
           self->OnBody(ec);
         });
@@ -275,9 +272,9 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer body_timer_;                   // ReadBodyDirect's deadline
   std::chrono::steady_clock::time_point deadline_;  // for the request being read
   size_t body_length_ = 0;                          // the declared length being read
-  bool reading_body_ = false;
+  size_t body_filled_ = 0;                          // of it, the bytes read so far
   bool body_timed_out_ = false;
-  uint64_t body_generation_ = 0;  // which request's body the armed timer is for
+  uint64_t body_generation_ = 0;  // bodies read directly that have ended
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* server_;
