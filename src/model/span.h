@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "model/attribute.h"
 #include "model/ids.h"
 
@@ -86,7 +87,8 @@ struct Span {
   std::vector<SpanEvent> events;
   std::vector<SpanLink> links;
 
-  int64_t duration_ns() const { return in_progress ? 0 : end_ns - start_ns; }
+  // ElapsedNs: 0 in progress or when the end is not after the start, never an overflow.
+  int64_t duration_ns() const { return in_progress ? 0 : ElapsedNs(start_ns, end_ns); }
   bool operator==(const Span&) const = default;
 };
 

@@ -19,14 +19,6 @@
 // nodes and edges with request counts, error and fault counts, response times and histograms.
 namespace waggle::query {
 
-// How long a request took: 0 when it did not end after it started (in progress, or times a
-// client got wrong), at most INT64_MAX, and without overflow whatever the times are.
-inline int64_t ElapsedNs(int64_t start_ns, int64_t end_ns) {
-  if (end_ns <= start_ns) return 0;
-  const uint64_t d = static_cast<uint64_t>(end_ns) - static_cast<uint64_t>(start_ns);
-  return d > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(d);
-}
-
 // Requests by outcome (X-Ray's ServiceStatistics / EdgeStatistics).
 struct RequestStats {
   int64_t ok = 0;

@@ -114,7 +114,7 @@ std::vector<RootCause> FlagRootCauses(const SpanTree& tree, uint8_t flag, bool c
 // From the root segment, follow the child that took longest, down to a leaf.
 std::vector<RootCause> ResponseTimeRootCauses(const SpanTree& tree, size_t root) {
   const model::Span& r = tree.spans[root];
-  const int64_t total = r.in_progress ? 0 : r.end_ns - r.start_ns;
+  const int64_t total = r.duration_ns();
   if (total <= 0) return {};
   size_t at = root;
   for (size_t hops = 0; hops <= tree.spans.size(); ++hops) {
@@ -243,11 +243,11 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace, const SegmentIndex&
   }
   if (min_start != INT64_MAX) {
     sum.start_time = NanosToSeconds(min_start);
-    sum.duration = NanosToSeconds(std::max<int64_t>(0, max_end - min_start));
+    sum.duration = NanosToSeconds(ElapsedNs(min_start, max_end));
   }
   const model::Span* root = index.root == SIZE_MAX ? nullptr : &trace.spans[index.root];
   if (root != nullptr) {
-    sum.response_time = root->in_progress ? 0 : NanosToSeconds(root->end_ns - root->start_ns);
+    sum.response_time = NanosToSeconds(root->duration_ns());
     sum.has_fault = root->status_flags & model::kStatusFault;
     sum.has_error = root->status_flags & model::kStatusError;
     sum.http = {root->http_url, root->http_method, root->user_agent, root->client_ip,

@@ -93,6 +93,21 @@ TEST(SummarizeTrace, ComputesXRaySummaryFields) {
   EXPECT_EQ(s.revision, 3);
 }
 
+// Times come from clients: an OTLP root that never said when it ended (end 0, not in progress)
+// took 0 s, not minus 100 years; times far apart are at most INT64_MAX ns, not an overflow.
+TEST(SummarizeTrace, TimesAClientGotWrongNeitherOverflowNorGoNegative) {
+  storage::TraceData t = TwoServiceTrace();
+  t.spans[0].end_ns = 0;
+  TraceSummary s = SummarizeTrace(t);
+  EXPECT_EQ(s.response_time, 0);
+  EXPECT_GE(s.duration, 0);
+  t.spans[0].start_ns = INT64_MIN + 1;
+  t.spans[0].end_ns = INT64_MAX;
+  s = SummarizeTrace(t);
+  EXPECT_EQ(s.response_time, NanosToSeconds(INT64_MAX));
+  EXPECT_EQ(s.duration, NanosToSeconds(INT64_MAX));
+}
+
 // An OTel frontend calling backend-flask, which sends X-Ray segments (what `waggle demo`
 // sends): the OTel spans are segments too, and the OTel server span is the root.
 TEST(SummarizeTrace, CountsOTelSpansInATraceThatAlsoHasXRayDocuments) {

@@ -10,7 +10,7 @@ namespace {
 
 std::optional<double> SpanSeconds(const model::Span& s) {
   if (s.in_progress) return std::nullopt;
-  return NanosToSeconds(s.end_ns - s.start_ns);
+  return NanosToSeconds(s.duration_ns());
 }
 
 // What a keyword reads, in the place it is evaluated.
