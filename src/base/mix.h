@@ -15,7 +15,10 @@ inline uint64_t MixFinalize(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// The SplitMix64 output for state `x`: x advanced by the gamma, then mixed.
+// The SplitMix64 output for state `x`: x advanced by the gamma, then mixed (a hash of x).
 inline uint64_t Mix64(uint64_t x) { return MixFinalize(x + kGoldenGamma); }
+
+// SplitMix64's next output, advancing the generator's state.
+inline uint64_t SplitMix64Next(uint64_t* state) { return MixFinalize(*state += kGoldenGamma); }
 
 }  // namespace waggle

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -70,16 +69,16 @@ inline int64_t HistogramMillis(int64_t duration_ns) {
 inline constexpr size_t kMaxEdgeAliases = 10;
 
 // Offers `name` to an edge's aliases, which keep the kMaxEdgeAliases smallest names offered (by
-// `less`), each once: what both graph builders keep, whatever the order of calls.
-template <class T, class Less = std::less<T>>
-void KeepSmallestAliases(std::vector<T>* aliases, const T& name, Less less = {}) {
+// operator<), each once: what both graph builders keep, whatever the order of calls.
+template <class T>
+void KeepSmallestAliases(std::vector<T>* aliases, const T& name) {
   if (std::find(aliases->begin(), aliases->end(), name) != aliases->end()) return;
   if (aliases->size() < kMaxEdgeAliases) {
     aliases->push_back(name);
     return;
   }
-  auto largest = std::max_element(aliases->begin(), aliases->end(), less);
-  if (less(name, *largest)) *largest = name;
+  auto largest = std::max_element(aliases->begin(), aliases->end());
+  if (name < *largest) *largest = name;
 }
 
 struct ServiceGraphEdge {

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #endif
 
+#include "base/mix.h"
 #include "base/mutex.h"
 #include "base/threads.h"
 #include "column/dictionary.h"
@@ -137,12 +138,6 @@ struct Run {
   uint32_t begin = 0, end = 0;  // in the rows set aside
 };
 
-uint64_t Mix(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  return h ^ (h >> 33);
-}
-
 // 64-bit keys -> 0, 1, 2, ... in order of first sight: open addressing over flat arrays, since
 // a node-based map allocates for each key.
 class DenseIndex {
@@ -150,7 +145,7 @@ class DenseIndex {
   DenseIndex() { Rehash(64); }
   // The key's index, and whether it was added.
   std::pair<uint32_t, bool> Insert(uint64_t key) {
-    size_t at = Mix(key) & mask_;
+    size_t at = MixFinalize(key) & mask_;
     for (;; at = (at + 1) & mask_) {
       if (index_[at] == kNone) break;
       if (keys_[at] == key) return {index_[at], false};
@@ -169,7 +164,7 @@ class DenseIndex {
     mask_ = capacity - 1;
     for (size_t i = 0; i < index_.size(); ++i) {
       if (index_[i] == kNone) continue;
-      size_t at = Mix(keys_[i]) & mask_;
+      size_t at = MixFinalize(keys_[i]) & mask_;
       while (index[at] != kNone) at = (at + 1) & mask_;
       index[at] = index_[i];
       keys[at] = keys_[i];
@@ -268,7 +263,7 @@ using InferredKey = std::array<uint32_t, 8>;
 struct InferredKeyHash {
   size_t operator()(const InferredKey& k) const {
     uint64_t h = 0;
-    for (uint32_t v : k) h = Mix(h ^ v);
+    for (uint32_t v : k) h = MixFinalize(h ^ v);
     return static_cast<size_t>(h);
   }
 };

@@ -15,10 +15,7 @@ namespace waggle::workload {
 class Random {
  public:
   explicit Random(uint64_t seed) {
-    for (uint64_t& s : s_) {
-      s = Mix64(seed);
-      seed += 0x9e3779b97f4a7c15ull;
-    }
+    for (uint64_t& s : s_) s = SplitMix64Next(&seed);
   }
 
   uint64_t Next() {

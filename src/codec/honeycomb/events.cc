@@ -21,9 +21,6 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 using simdjson::dom::object;
 
-// splitmix64: ids for events that carry none.
-uint64_t Mix(uint64_t* state) { return MixFinalize(*state += kGoldenGamma); }
-
 // A JSON value as an attribute value; false for null.
 bool ToValue(const element& e, AttributeValue* v) {
   switch (e.type()) {
@@ -115,7 +112,7 @@ const char* EventToSpan(const element& data, int64_t time_ns, uint32_t sample_ra
     span->attributes.push_back(std::move(a));
   }
   if (!has_trace) {
-    uint64_t hi = Mix(seed), lo = Mix(seed);
+    uint64_t hi = SplitMix64Next(seed), lo = SplitMix64Next(seed);
     // The first four bytes are the epoch seconds, as X-Ray ids have them.
     hi = (static_cast<uint64_t>(time_ns / 1000000000) << 32) | (hi & 0xffffffffu);
     for (int i = 0; i < 8; ++i) {
@@ -123,7 +120,7 @@ const char* EventToSpan(const element& data, int64_t time_ns, uint32_t sample_ra
       span->trace_id.bytes[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
     }
   }
-  if (!has_span) span->span_id.value = Mix(seed) | 1;
+  if (!has_span) span->span_id.value = SplitMix64Next(seed) | 1;
   if (std::isfinite(duration_ms) && duration_ms > 0) {
     span->end_ns = time_ns + static_cast<int64_t>(duration_ms * 1e6);
   } else {
