@@ -185,46 +185,68 @@ void EncodeInts(const int64_t* v, size_t n, std::string* out) {
   }
 }
 
-Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
+namespace {
+
+// The header of an int chunk of n values (docs/block-format.md, "Integers"), checked against
+// what follows it; *in is left at the packed bits.
+struct IntHeader {
+  bool delta = false;
+  int64_t first = 0;  // delta: the first value
+  int64_t base = 0;
+  uint64_t scale = 1;
+  int width = 0;
+  size_t packed_count = 0;
+  size_t packed_bytes = 0;
+};
+
+Status GetIntHeader(std::string_view* in, size_t n, IntHeader* h) {
   if (in->empty()) return Corrupt("missing int encoding");
   const uint8_t encoding = static_cast<uint8_t>((*in)[0]);
   in->remove_prefix(1);
-  const bool delta = encoding == kEncodingDelta || encoding == kEncodingScaledDelta;
+  h->delta = encoding == kEncodingDelta || encoding == kEncodingScaledDelta;
   const bool scaled = encoding == kEncodingScaledFor || encoding == kEncodingScaledDelta;
-  if (!delta && !scaled && encoding != kEncodingFor) return Corrupt("unknown int encoding");
-  int64_t first = 0, base = 0;
-  if (delta) {
-    if (!coding::GetVarsint64(in, &first)) return Corrupt("truncated delta header");
+  if (!h->delta && !scaled && encoding != kEncodingFor) return Corrupt("unknown int encoding");
+  if (h->delta) {
+    if (!coding::GetVarsint64(in, &h->first)) return Corrupt("truncated delta header");
     if (n == 0) return Corrupt("delta encoding of no values");
   }
-  if (!coding::GetVarsint64(in, &base)) return Corrupt("truncated int header");
-  uint64_t scale = 1;
-  if (scaled && (!coding::GetVarint64(in, &scale) || scale < 2)) return Corrupt("bad int scale");
+  if (!coding::GetVarsint64(in, &h->base)) return Corrupt("truncated int header");
+  if (scaled && (!coding::GetVarint64(in, &h->scale) || h->scale < 2)) {
+    return Corrupt("bad int scale");
+  }
   if (in->empty()) return Corrupt("truncated int header");
-  const int width = static_cast<uint8_t>((*in)[0]);
+  h->width = static_cast<uint8_t>((*in)[0]);
   in->remove_prefix(1);
-  if (width > 64) return Corrupt("bit width over 64");
-  const size_t packed_count = delta ? n - 1 : n;
-  const size_t bytes = column::PackedSize(packed_count, width);
-  if (in->size() < bytes) return Corrupt("truncated packed ints");
+  if (h->width > 64) return Corrupt("bit width over 64");
+  h->packed_count = h->delta ? n - 1 : n;
+  h->packed_bytes = column::PackedSize(h->packed_count, h->width);
+  if (in->size() < h->packed_bytes) return Corrupt("truncated packed ints");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
+  IntHeader h;
+  WAGGLE_RETURN_IF_ERROR(GetIntHeader(in, n, &h));
   const size_t start = out->size();
   out->resize(start + n);
   uint64_t* dst = reinterpret_cast<uint64_t*>(out->data() + start);
-  uint64_t* packed = delta ? dst + 1 : dst;
-  if (delta) dst[0] = static_cast<uint64_t>(first);
-  if (!scaled) {
-    column::BitUnpack(in->substr(0, bytes), packed_count, width, static_cast<uint64_t>(base),
-                      packed);
+  uint64_t* packed = h.delta ? dst + 1 : dst;
+  const std::string_view bits = in->substr(0, h.packed_bytes);
+  const auto base = static_cast<uint64_t>(h.base);
+  if (h.delta) {
+    // The prefix sum of the deltas, each base + scale x packed (wrapping, as specified).
+    column::BitUnpack(bits, h.packed_count, h.width, 0, packed);
+    dst[0] = static_cast<uint64_t>(h.first);
+    for (size_t i = 1; i < n; ++i) dst[i] = dst[i - 1] + base + dst[i] * h.scale;
+  } else if (h.scale == 1) {
+    column::BitUnpack(bits, h.packed_count, h.width, base, packed);
   } else {
-    column::BitUnpack(in->substr(0, bytes), packed_count, width, 0, packed);
-    for (size_t i = 0; i < packed_count; ++i) {
-      packed[i] = static_cast<uint64_t>(base) + packed[i] * scale;  // wraps, as specified
-    }
+    column::BitUnpack(bits, h.packed_count, h.width, 0, packed);
+    for (size_t i = 0; i < n; ++i) packed[i] = base + packed[i] * h.scale;
   }
-  if (delta) {
-    for (size_t i = 1; i < n; ++i) dst[i] += dst[i - 1];  // prefix sum of the deltas
-  }
-  in->remove_prefix(bytes);
+  in->remove_prefix(h.packed_bytes);
   return Status::Ok();
 }
 
@@ -232,34 +254,23 @@ Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
                       std::vector<uint32_t>* rows, bool* done) {
   *done = false;
   if (in.empty()) return Status::Ok();
-  const uint8_t encoding = static_cast<uint8_t>(in[0]);
-  if (encoding != kEncodingFor && encoding != kEncodingScaledFor) return Status::Ok();
-  in.remove_prefix(1);
-  int64_t base;
-  if (!coding::GetVarsint64(&in, &base)) return Corrupt("truncated int header");
-  uint64_t scale = 1;
-  if (encoding == kEncodingScaledFor && (!coding::GetVarint64(&in, &scale) || scale < 2)) {
-    return Corrupt("bad int scale");
-  }
-  if (in.empty()) return Corrupt("truncated int header");
-  const int width = static_cast<uint8_t>(in[0]);
-  in.remove_prefix(1);
-  if (width > 64) return Corrupt("bit width over 64");
-  if (in.size() < column::PackedSize(n, width)) return Corrupt("truncated packed ints");
+  IntHeader h;
+  WAGGLE_RETURN_IF_ERROR(GetIntHeader(&in, n, &h));
+  if (h.delta) return Status::Ok();  // values need the deltas before them: decode instead
   if (!rows->empty() && rows->back() >= n) return Corrupt("row beyond the chunk");
   *done = true;
   // A value is base + scale x p for its packed p: the condition on p is
   // [ceil((lo - base) / scale), floor((hi - base) / scale)], clamped to what p can be.
-  const __int128 from = static_cast<__int128>(lo) - base;
-  const __int128 to = static_cast<__int128>(hi) - base;
-  const __int128 s = scale;
+  const __int128 from = static_cast<__int128>(lo) - h.base;
+  const __int128 to = static_cast<__int128>(hi) - h.base;
+  const __int128 s = h.scale;
   const __int128 plo = from <= 0 ? 0 : (from + s - 1) / s;
   const __int128 phi = to < 0 ? -1 : std::min<__int128>(to / s, UINT64_MAX);
   if (phi < plo) {
     rows->clear();
     return Status::Ok();
   }
-  rows->resize(column::BitSelectRange(in, width, static_cast<uint64_t>(plo),
+  rows->resize(column::BitSelectRange(in, h.width, static_cast<uint64_t>(plo),
                                       static_cast<uint64_t>(phi), rows->data(), rows->size()));
   return Status::Ok();
 }
@@ -308,8 +319,12 @@ void EncodeEntryStrings(const column::StringColumn& column, const uint32_t* idx,
   }
   out->push_back(static_cast<char>(kEncodingFieldReference));
   out->push_back(static_cast<char>(field));
-  std::vector<uint64_t> bits(same.begin(), same.begin() + static_cast<ptrdiff_t>(n));
-  column::BitPack(bits.data(), n, 1, out);
+  // One bit an entry, the first in the lowest bit (BitPack's layout at width 1).
+  for (size_t e = 0; e < n; e += 8) {
+    uint8_t byte = 0;
+    for (size_t b = 0; b < 8 && e + b < n; ++b) byte |= (same[e + b] != 0) << b;
+    out->push_back(static_cast<char>(byte));
+  }
   PutStrings(column, idx, n, &same, out);
 }
 
@@ -414,8 +429,8 @@ Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out,
   if (field >= 0 && refs == nullptr) return Corrupt("a field reference where none can be");
   std::vector<uint32_t> global(dict.size());
   for (size_t i = 0; i < dict.size(); ++i) global[i] = out->dict.Intern(dict[i]);
-  // A referenced value is interned once per distinct field code, not once per entry.
-  std::unordered_map<uint32_t, uint32_t> by_field_code;
+  // A referenced value is interned unless it is the field value the entry before referred to.
+  uint32_t last_field_code = UINT32_MAX, last_code = 0;
   out->codes.reserve(out->codes.size() + n);
   for (size_t e = 0; e < n; ++e) {
     if (codes[e] != kSameAsField) {
@@ -424,9 +439,8 @@ Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out,
     }
     const column::StringColumn& f = refs->fields[field];
     const uint32_t fc = f.codes[refs->base + static_cast<size_t>(refs->rows[e])];
-    auto [it, inserted] = by_field_code.try_emplace(fc, 0);
-    if (inserted) it->second = out->dict.Intern(f.dict.at(fc));
-    out->codes.push_back(it->second);
+    if (fc != last_field_code) last_field_code = fc, last_code = out->dict.Intern(f.dict.at(fc));
+    out->codes.push_back(last_code);
   }
   return Status::Ok();
 }
