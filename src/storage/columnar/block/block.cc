@@ -217,9 +217,12 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   ColumnMeta* span_col = &add_column(ColumnKind::kSpanId, "span_id", 0);
   ColumnMeta* parent_col = &add_column(ColumnKind::kParentId, "parent_span_id", 0);
   for (size_t f = 0; f < kStringFieldCount; ++f) {
+    meta.string_columns[f] = meta.columns.size();
     add_column(ColumnKind::kString, std::string(StringFieldName(static_cast<StringField>(f))),
                static_cast<uint8_t>(f));
   }
+  meta.trace_id_column = 0;  // as DecodeFooter would find them
+  meta.span_id_column = 1;
   for (size_t f = 0; f < kIntFieldCount; ++f) {
     add_column(ColumnKind::kInt, std::string(IntFieldName(static_cast<IntField>(f))),
                static_cast<uint8_t>(f));
@@ -295,7 +298,8 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     for (size_t f = 0; f < kStringFieldCount; ++f) {
       raw.clear();
       EncodeStrings(t.strings[f], rows, m, &raw);
-      meta.columns[3 + f].chunks.push_back(AppendChunk(raw, options.compression, &file));
+      meta.columns[meta.string_columns[f]].chunks.push_back(
+          AppendChunk(raw, options.compression, &file));
     }
     for (size_t f = 0; f < kIntFieldCount; ++f) {
       ColumnMeta& c = meta.columns[3 + kStringFieldCount + f];

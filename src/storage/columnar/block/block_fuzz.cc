@@ -120,7 +120,10 @@ void FuzzFile(std::string_view edits) {
     std::memcpy(trailer + 12, &crc, 4);  // little-endian, as PutFixed32 writes it
   }
   if (!Env::Default()->WriteFileAtomic(path, file).ok()) std::abort();
-  auto b = block::Block::Open(Env::Default(), path);
+  // Mapped or read with pread, by a bit of the input: a mapped block checks a chunk on its
+  // first read only, and both paths must refuse damage.
+  const bool mapped = !edits.empty() && (edits[0] & 8) != 0;
+  auto b = block::Block::Open(Env::Default(), path, mapped);
   if (!b.ok()) return;
   const block::Block& block = **b;
   ScanRequest request;

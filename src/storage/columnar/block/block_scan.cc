@@ -79,10 +79,13 @@ class GroupReader {
     if (s.ok()) s = DecodeEntryDictionary(in, rows_scratch_.size(), dict, &field);
     if (!s.ok()) return Bad(meta_.columns[c], s.message());
     if (field < 0) return Status::Ok();
-    const FieldCodes* f;
-    s = Field(field, &f);
-    if (!s.ok()) return Bad(meta_.columns[c], s.message());
-    dict->insert(dict->end(), f->dict.begin(), f->dict.end());
+    // The field's dictionary alone: its codes are not needed to answer what values can occur.
+    const size_t fc = meta_.string_columns[static_cast<size_t>(field)];
+    WAGGLE_ASSIGN_OR_RETURN(std::string_view field_in, Raw(fc));
+    s = DecodeDictionary(field_in, &field_dict_);
+    if (!s.ok())
+      return Bad(meta_.columns[c], "its field " + meta_.columns[fc].name + ": " + s.message());
+    dict->insert(dict->end(), field_dict_.begin(), field_dict_.end());
     return Status::Ok();
   }
 
@@ -249,6 +252,7 @@ class GroupReader {
   std::vector<uint64_t> ids_scratch_;
   std::vector<double> doubles_scratch_;
   std::vector<uint32_t> codes_scratch_;
+  std::vector<std::string_view> field_dict_;
   std::array<FieldCodes, kStringFieldCount> fields_;
   std::vector<TraceRun> runs_;
 };
@@ -481,9 +485,7 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
   }
   std::vector<int> out_col(request.columns.size());
   for (size_t i = 0; i < request.columns.size(); ++i) out_col[i] = find(request.columns[i]);
-  const ColumnRef trace_ref = ColumnRef::TraceId();
-  const int trace_col = find(trace_ref);
-  if (bounded && trace_col < 0) return Corrupt(path_ + ": no trace id column");
+  const int trace_col = static_cast<int>(meta_.trace_id_column);  // DecodeFooter found it
   const int trace_out = plan.trace_id_in_batch;
   Vector trace_scratch;
 
@@ -546,7 +548,7 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
         v = &batch.columns[static_cast<size_t>(trace_out)];
         loaded[static_cast<size_t>(trace_out)] = 1;
       }
-      WAGGLE_RETURN_IF_ERROR(reader.Load(trace_col, trace_ref, v));
+      WAGGLE_RETURN_IF_ERROR(reader.Load(trace_col, ColumnRef::TraceId(), v));
       SelectTraceIds(request, *v, &batch.selection);
       examined = true;
     }
