@@ -33,7 +33,7 @@ Dictionary& Dictionary::operator=(Dictionary&& other) noexcept {
 size_t Dictionary::Slot(std::string_view s, uint64_t h) const {
   const size_t mask = slots_.size() - 1;
   const uint64_t tag = h >> 32 << 32;
-  for (size_t at = h & mask;; at = (at + 1) & mask) {
+  for (size_t at = (h >> 32) & mask;; at = (at + 1) & mask) {
     const uint64_t slot = slots_[at];
     if (slot == 0) return at;
     if ((slot & ~uint64_t{0xffffffff}) == tag && values_[(slot & 0xffffffff) - 1] == s) return at;
@@ -46,7 +46,7 @@ void Dictionary::Grow() {
   const size_t mask = slots_.size() - 1;
   for (uint64_t slot : old) {
     if (slot == 0) continue;
-    size_t at = HashOf(values_[(slot & 0xffffffff) - 1]) & mask;
+    size_t at = (slot >> 32) & mask;  // a probe starts from the hash bits the slot keeps
     while (slots_[at] != 0) at = (at + 1) & mask;
     slots_[at] = slot;
   }
