@@ -114,19 +114,15 @@ uint64_t StatusKiB(pid_t pid, std::string_view field) {
 
 uint64_t PeakRssKiB(pid_t pid) { return StatusKiB(pid, "VmHWM"); }
 
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // The command name is in parentheses and may hold spaces: fields count from after it.
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 1));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);  // utime, stime
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+double CpuSeconds(clockid_t clock) {
+  timespec t{};
+  if (clock_gettime(clock, &t) != 0) return 0;
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+double ProcessCpuSeconds(pid_t pid) {
+  clockid_t clock;
+  return clock_getcpuclockid(pid, &clock) == 0 ? CpuSeconds(clock) : 0;
 }
 
 std::string RssSplit(pid_t pid) {

@@ -42,8 +42,12 @@ struct WaggleProcess {
 uint64_t StatusKiB(pid_t pid, std::string_view field);
 // The peak RSS of any process, in KiB (VmHWM). Pages of memory-mapped blocks count in it.
 uint64_t PeakRssKiB(pid_t pid);
-// The CPU time a process has used so far, user and system, in seconds (0 when it is gone).
-double CpuSeconds(pid_t pid);
+// CPU seconds a clock has counted: CLOCK_THREAD_CPUTIME_ID (the calling thread),
+// CLOCK_PROCESS_CPUTIME_ID, or another process's clock.
+double CpuSeconds(clockid_t clock);
+// The CPU time another process (all its threads) has used so far, in seconds (0 when it is
+// gone).
+double ProcessCpuSeconds(pid_t pid);
 // "N MiB anonymous, M MiB mapped from files": the RSS now, split.
 std::string RssSplit(pid_t pid);
 

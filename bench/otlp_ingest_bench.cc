@@ -367,9 +367,9 @@ int main(int argc, char** argv) {
     return true;
   };
   // CPU per span counts only the server's CPU: the load generator shares the machine.
-  const double http_cpu0 = waggle::bench::CpuSeconds(w.pid);
+  const double http_cpu0 = waggle::bench::ProcessCpuSeconds(w.pid);
   const double http_s = Parallel(http_send);
-  const double http_cpu = waggle::bench::CpuSeconds(w.pid) - http_cpu0;
+  const double http_cpu = waggle::bench::ProcessCpuSeconds(w.pid) - http_cpu0;
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(w.otlp_grpc),
                                      grpc::InsecureChannelCredentials());
   auto grpc_send = [&](int c) {
@@ -393,9 +393,9 @@ int main(int argc, char** argv) {
     }
     return true;
   };
-  const double grpc_cpu0 = waggle::bench::CpuSeconds(w.pid);
+  const double grpc_cpu0 = waggle::bench::ProcessCpuSeconds(w.pid);
   const double grpc_s = Parallel(grpc_send);
-  const double grpc_cpu = waggle::bench::CpuSeconds(w.pid) - grpc_cpu0;
+  const double grpc_cpu = waggle::bench::ProcessCpuSeconds(w.pid) - grpc_cpu0;
   const uint64_t stored = w.Metric("waggle_otlp_spans_accepted_total");
   const uint64_t wal_bytes = w.Metric("waggle_store_wal_bytes_total");
   const double rss_mib = static_cast<double>(w.PeakRssKiB()) / 1024;
@@ -422,7 +422,7 @@ int main(int argc, char** argv) {
     const uint64_t inserts_per_connection =
         std::max<uint64_t>(1, total_spans / (rows_per_insert * kConnections));
     ch_rows = inserts_per_connection * kConnections * rows_per_insert;
-    const double ch_cpu0 = waggle::bench::CpuSeconds(ch.pid);
+    const double ch_cpu0 = waggle::bench::ProcessCpuSeconds(ch.pid);
     ch_s = Parallel([&](int c) {
       waggle::bench::HttpConnection conn(ch.http);
       for (uint64_t i = 0; i < inserts_per_connection; ++i) {
@@ -434,7 +434,7 @@ int main(int argc, char** argv) {
       }
       return true;
     });
-    ch_cpu = waggle::bench::CpuSeconds(ch.pid) - ch_cpu0;
+    ch_cpu = waggle::bench::ProcessCpuSeconds(ch.pid) - ch_cpu0;
     ch.Stop();
   } else {
     std::fprintf(stderr, "otlp_ingest_bench: clickhouse-server did not start (%s)\n",

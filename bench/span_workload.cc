@@ -91,7 +91,7 @@ void AppendRowBinary(const model::Span& s, std::string* o) {
 
 double LoadClickHouseSpans(const ClickHouse& ch, uint64_t total, int writers,
                            const std::function<workload::WorkloadOptions(int)>& options_for,
-                           const char* who) {
+                           const char* who, double* server_cpu_s) {
   std::string answer;
   {
     HttpConnection setup(ch.http);
@@ -108,6 +108,7 @@ double LoadClickHouseSpans(const ClickHouse& ch, uint64_t total, int writers,
     }
   };
   std::vector<std::string> rows(static_cast<size_t>(writers));
+  const double cpu0 = ProcessCpuSeconds(ch.pid);
   const auto t0 = Clock::now();
   GenerateWorkload(total, writers, options_for, [&](int w, std::vector<model::Span>& spans) {
     for (const model::Span& s : spans) AppendRowBinary(s, &rows[w]);
@@ -120,6 +121,7 @@ double LoadClickHouseSpans(const ClickHouse& ch, uint64_t total, int writers,
     if (!r.empty()) insert(r);
   }
   const double seconds = Seconds(Clock::now() - t0);
+  if (server_cpu_s != nullptr) *server_cpu_s = ProcessCpuSeconds(ch.pid) - cpu0;
   // Merged into its best compression for the size and query figures, outside the ingest time.
   HttpConnection(ch.http).Exchange(ClickHouse::Query("OPTIMIZE TABLE spans FINAL"));
   return seconds;

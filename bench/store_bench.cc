@@ -9,8 +9,10 @@
 // Engine::Write (the WAL's group commit syncs there) plus every other thread's CPU during ingest
 // (the head's flushes into blocks, compaction), the final flush included; the generator's CPU
 // is left out. The wall time inside Write is printed too: on 2 cores it also holds fsync waits
-// and the time a writer waits for a core. ClickHouse's figure is wall time with generation,
-// so the two are not a ratio. --keep leaves the store for `waggle inspect`.
+// and the time a writer waits for a core. ClickHouse's reference is the CPU time
+// clickhouse-server spent taking the same spans (RowBinary over HTTP, not fsync'd; the
+// generator's CPU is in the bench process, so left out as well). --keep leaves the store for
+// `waggle inspect`.
 //
 // WAGGLE_BENCH_SCAN_REPEATS=N repeats the scan N times (best of N; default 3), to profile it.
 
@@ -35,6 +37,7 @@
 namespace {
 
 using waggle::bench::Clock;
+using waggle::bench::CpuSeconds;
 using waggle::bench::Seconds;
 using waggle::model::Span;
 namespace columnar = waggle::storage::columnar;
@@ -43,14 +46,6 @@ constexpr size_t kBatchSpans = waggle::bench::kWorkloadBatchSpans;
 constexpr int kWriters = 2;
 constexpr int kLookups = 2000;
 constexpr int64_t kScanThresholdNs = 100'000'000;  // spans slower than 100 ms
-
-// CPU seconds of a clock: CLOCK_THREAD_CPUTIME_ID (the calling thread) or
-// CLOCK_PROCESS_CPUTIME_ID.
-double CpuSeconds(clockid_t clock) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
-}
 
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -218,8 +213,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   using Q = waggle::bench::ClickHouse;
-  const double ch_ingest_s =
-      waggle::bench::LoadClickHouseSpans(ch, total, kWriters, OptionsFor, "store_bench");
+  double ch_ingest_cpu = 0;
+  const double ch_ingest_s = waggle::bench::LoadClickHouseSpans(ch, total, kWriters, OptionsFor,
+                                                                "store_bench", &ch_ingest_cpu);
   waggle::bench::HttpConnection query(ch.http);
   std::string body;
   query.Exchange(Q::Query("SELECT count() FROM spans"), &body);
@@ -256,14 +252,21 @@ int main(int argc, char** argv) {
   std::printf("  reference ClickHouse (%" PRIu64 " rows, zstd, same spans):\n", ch_rows);
   std::printf("    bytes on disk %.1f B/span; ratio waggle/ClickHouse %.2f (target <= 0.5)\n",
               ch_bps, (static_cast<double>(waggle_bytes) / n) / ch_bps);
-  std::printf("    trace by id p50 %.3f ms, p99 %.3f ms (table not sorted by trace id)\n",
-              Percentile(ch_ms, 0.5), Percentile(ch_ms, 0.99));
+  std::printf(
+      "    trace by id p50 %.3f ms, p99 %.3f ms (table not sorted by trace id); ratio of p99s "
+      "waggle/ClickHouse %.3f\n",
+      Percentile(ch_ms, 0.5), Percentile(ch_ms, 0.99),
+      Percentile(lookup_ms, 0.99) / Percentile(ch_ms, 0.99));
   std::printf(
       "    scan duration >= 100 ms: %.0f rows/s on one thread; ratio waggle/ClickHouse %.2f\n",
       ch_rows / ch_scan_s, (n / scan_s) / (ch_rows / ch_scan_s));
+  const double ch_per_core = ch_ingest_cpu > 0 ? ch_rows / ch_ingest_cpu : 0;
   std::printf(
       "    ingest (RowBinary over HTTP, 64 MiB inserts, not fsync'd): %.0f rows/s with "
-      "generation; peak RSS %" PRIu64 " MiB\n",
-      ch_rows / ch_ingest_s, ch_rss);
+      "generation; %.0f rows per CPU second of clickhouse-server; ratio waggle/ClickHouse per "
+      "core %.2f\n",
+      ch_rows / ch_ingest_s, ch_per_core, ch_per_core > 0 ? per_core / ch_per_core : 0);
+  std::printf("    peak RSS %" PRIu64 " MiB; ratio waggle/ClickHouse %.2f\n", ch_rss,
+              static_cast<double>(rss) / static_cast<double>(std::max<uint64_t>(1, ch_rss)));
   return 0;
 }
