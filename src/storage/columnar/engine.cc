@@ -6,6 +6,7 @@
 #include <tuple>
 #include <unordered_set>
 
+#include "base/hex.h"
 #include "base/log.h"
 #include "storage/columnar/table_scan.h"
 #include "storage/columnar/trace_pages.h"
@@ -49,18 +50,12 @@ std::vector<bool> SupersededRows(const SpanTable& t,
 
 }  // namespace
 
-bool ParseBlockName(const std::string& name, uint64_t* id) {
-  // "%016" PRIx64 ".blk"
-  if (name.size() != 20 || name.compare(16, 4, ".blk") != 0) return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < 16; ++i) {
-    const char c = name[i];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) return false;
-    v = v << 4 | static_cast<uint64_t>(d);
-  }
-  *id = v;
-  return true;
+bool ParseBlockName(std::string_view name, uint64_t* id) {
+  // "%016" PRIx64 ".blk": lowercase, as BlockPath writes it.
+  if (name.size() != 20 || !name.ends_with(".blk")) return false;
+  const std::string_view digits = name.substr(0, 16);
+  return std::none_of(digits.begin(), digits.end(), [](char c) { return c >= 'A' && c <= 'F'; }) &&
+         hex::ParseU64(digits, id);
 }
 
 struct Engine::Head {
@@ -127,16 +122,19 @@ Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
   std::vector<std::shared_ptr<BlockEntry>> found;
   for (const std::string& name : names) {
     uint64_t id;
-    if (name.size() == 24 && name.ends_with(".tmp") && ParseBlockName(name.substr(0, 20), &id)) {
+    std::string_view base = name;
+    const bool tmp = base.ends_with(".tmp");
+    // A block set aside keeps its id taken, so that no later block is set aside over it.
+    const bool aside = base.ends_with(".damaged");
+    if (tmp || aside) base = base.substr(0, base.rfind('.'));
+    if (!ParseBlockName(base, &id)) continue;
+    if (tmp) {
       // A block write that a crash cut short: never renamed into place, so never relied on;
       // its spans are still in the WAL.
       WAGGLE_RETURN_IF_ERROR(env->RemoveFile(blocks_dir + "/" + name));
       log::Info("removed {}, a block write cut short", name);
       continue;
     }
-    // A block set aside keeps its id taken, so that no later block is set aside over it.
-    const bool aside = name.size() == 28 && name.ends_with(".damaged");
-    if (!ParseBlockName(aside ? name.substr(0, 20) : name, &id)) continue;
     next_block_id_ = std::max(next_block_id_, id + 1);
     if (aside) continue;
     auto block = block::Block::Open(env, BlockPath(id), options_.map_blocks);
@@ -441,9 +439,9 @@ Status Engine::Compact() {
   std::vector<std::shared_ptr<BlockEntry>> run;
   {
     MutexLock lock(&mu_);
-    // A head sealed by size makes a block big enough as it is (about 160k spans): merging
-    // such blocks took up to a fifth of ingest's CPU and saved under 1% of bytes. What is merged
-    // are the blocks of heads sealed by age, at low rates.
+    // A head sealed by size makes a block big enough as it is (about 160k spans of the
+    // workload): merging those costs CPU for almost no bytes (docs/architecture.md). What is
+    // merged are the blocks of heads sealed by age, at low rates.
     const size_t small = std::max<size_t>(1, options_.compact_max_rows / 8);
     size_t rows = 0;
     for (const auto& e : blocks_) {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -26,7 +27,7 @@
 namespace waggle::storage::columnar {
 
 // A block file's name ("%016x.blk", lower-case hex) -> its id; false for any other name.
-bool ParseBlockName(const std::string& name, uint64_t* id);
+bool ParseBlockName(std::string_view name, uint64_t* id);
 
 struct EngineOptions {
   std::string dir;               // the store's directory: dir/wal, dir/blocks

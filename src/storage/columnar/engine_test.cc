@@ -36,9 +36,9 @@ ConformanceBackend HeadOnly() {
       }};
 }
 
-// Every write sealed into a block at once, blocks compacted whenever two gather, row groups
-// of a few rows: the same answers must come from blocks as from the head, whether the blocks
-// are mapped (--block-reads mmap) or read with pread only.
+// Every write sealed into a block at once, blocks of under 32 rows compacted whenever two
+// gather, row groups of a few rows: the same answers must come from blocks as from the head,
+// whether the blocks are mapped (--block-reads mmap) or read with pread only.
 ConformanceBackend EveryWriteABlock(bool mapped) {
   return {mapped ? "EngineBlocks" : "EngineBlocksPread",
           [mapped](const std::string& dir,
@@ -49,7 +49,7 @@ ConformanceBackend EveryWriteABlock(bool mapped) {
             options.max_trace_bytes = max_trace_bytes;
             options.background = false;
             options.compact_trigger = 2;
-            options.compact_max_rows = 64;
+            options.compact_max_rows = 256;  // blocks under 32 rows are merged
             options.block_options.row_group_rows = 5;
             options.block_options.page_bytes = 256;
             WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, Engine::Open(options));
@@ -232,6 +232,19 @@ TEST(Engine, ACrashBetweenBlockAndWalCleanupDoesNotDuplicateSpans) {
   ASSERT_TRUE(t.ok());
   std::set<uint64_t> span_ids;
   for (const auto& s : t->spans) EXPECT_TRUE(span_ids.insert(s.span_id.value).second);
+}
+
+TEST(Engine, ABlockNameIsSixteenLowercaseHexDigitsAndBlk) {
+  uint64_t id = 0;
+  EXPECT_TRUE(ParseBlockName("00000000000000af.blk", &id));
+  EXPECT_EQ(id, 0xafu);
+  EXPECT_TRUE(ParseBlockName("ffffffffffffffff.blk", &id));
+  EXPECT_EQ(id, UINT64_MAX);
+  for (const char* other :
+       {"00000000000000AF.blk", "0000000000000af.blk", "00000000000000af.blk.tmp",
+        "00000000000000ag.blk", "00000000000000af.blq", ""}) {
+    EXPECT_FALSE(ParseBlockName(other, &id)) << other;
+  }
 }
 
 TEST(Engine, CompactionMergesSmallBlocksAndDropsReplacedVersions) {
