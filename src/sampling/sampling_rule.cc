@@ -4,11 +4,15 @@
 
 namespace waggle::sampling {
 
+std::string RuleArn(std::string_view region, std::string_view account_id, std::string_view name) {
+  return "arn:aws:xray:" + std::string(region) + ":" + std::string(account_id) + ":sampling-rule/" +
+         std::string(name);
+}
+
 SamplingRule DefaultRule(std::string_view region, std::string_view account_id) {
   SamplingRule r;
   r.rule_name = std::string(kDefaultRuleName);
-  r.rule_arn = "arn:aws:xray:" + std::string(region) + ":" + std::string(account_id) +
-               ":sampling-rule/Default";
+  r.rule_arn = RuleArn(region, account_id, kDefaultRuleName);
   return r;
 }
 

@@ -37,6 +37,9 @@ struct SamplingRuleRecord {
 
 inline constexpr std::string_view kDefaultRuleName = "Default";
 
+// The ARN of the rule named `name` in that region and account.
+std::string RuleArn(std::string_view region, std::string_view account_id, std::string_view name);
+
 // The rule every account has: first request each second, then 5 %.
 SamplingRule DefaultRule(std::string_view region, std::string_view account_id);
 

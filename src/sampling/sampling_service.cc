@@ -45,7 +45,10 @@ void SamplingService::SetSave(SaveFn save) {
 Status SamplingService::Restore(std::vector<SamplingRuleRecord> rules) {
   size_t own = 0;  // besides Default
   std::set<std::string_view> names;
-  for (const SamplingRuleRecord& r : rules) {
+  for (SamplingRuleRecord& r : rules) {
+    // An ARN follows the configured region and account (they may have changed since, or the
+    // file been edited): as Create gives it, so that lookups by ARN find one rule.
+    r.rule.rule_arn = RuleArn(options_.region, options_.account_id, r.rule.rule_name);
     if (Status s = ValidateRule(r.rule); !s.ok()) {
       return Status::InvalidArgument("sampling rule " + r.rule.rule_name + ": " + s.message());
     }
@@ -53,10 +56,8 @@ Status SamplingService::Restore(std::vector<SamplingRuleRecord> rules) {
       return Status::InvalidArgument("sampling rule " + r.rule.rule_name + " is there twice");
     }
     if (r.rule.rule_name == kDefaultRuleName) {
-      // As Update allows: only its rate and reservoir differ from the built-in one (its ARN
-      // follows the configured region and account).
+      // As Update allows: only its rate and reservoir differ from the built-in one.
       SamplingRule want = DefaultRule(options_.region, options_.account_id);
-      want.rule_arn = r.rule.rule_arn;
       want.fixed_rate = r.rule.fixed_rate;
       want.reservoir_size = r.rule.reservoir_size;
       if (!(r.rule == want)) {
@@ -109,8 +110,7 @@ Result<SamplingRuleRecord> SamplingService::Create(SamplingRule rule, double now
   if (rules_.size() > kMaxRules) {
     return Status::ResourceExhausted("You have reached the maximum number of sampling rules");
   }
-  rule.rule_arn = "arn:aws:xray:" + options_.region + ":" + options_.account_id +
-                  ":sampling-rule/" + rule.rule_name;
+  rule.rule_arn = RuleArn(options_.region, options_.account_id, rule.rule_name);
   std::vector<SamplingRuleRecord> before = rules_;
   rules_.push_back({std::move(rule), now, now});
   SamplingRuleRecord added = rules_.back();

@@ -178,6 +178,14 @@ TEST(SamplingService, RestoreRefusesRulesCreateOrUpdateWouldRefuse) {
     ASSERT_TRUE(restored.Restore(saved).ok());  // a Default with another rate and reservoir
     EXPECT_EQ(restored.Rules(), source.Rules());
   }
+  {
+    // Saved under another region and account, or edited: the ARNs follow the configuration.
+    std::vector<SamplingRuleRecord> moved = saved;
+    for (SamplingRuleRecord& r : moved) r.rule.rule_arn = "arn:aws:xray:eu-west-1:1:x";
+    SamplingService restored(options);
+    ASSERT_TRUE(restored.Restore(moved).ok());
+    EXPECT_EQ(restored.Rules(), source.Rules());
+  }
   auto refused = [&](std::vector<SamplingRuleRecord> rules, std::string_view why) {
     SamplingService service(options);
     Status s = service.Restore(std::move(rules));
