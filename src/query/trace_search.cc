@@ -104,12 +104,14 @@ std::vector<Result<storage::TraceData>> Fetch(storage::Reader* reader,
                                               const std::vector<storage::TraceRef>& refs,
                                               size_t from, size_t n,
                                               const storage::FetchOptions& options) {
-  std::vector<model::TraceId> ids(n);
-  for (size_t k = 0; k < n; ++k) ids[k] = refs[from + k].id;
-  if (n < kMinFetch) return reader->FetchTraces(ids, options);
-  const std::vector<model::TraceId> halves[2] = {
-      {ids.begin(), ids.begin() + static_cast<ptrdiff_t>(n / 2)},
-      {ids.begin() + static_cast<ptrdiff_t>(n / 2), ids.end()}};
+  auto ids = [&](size_t lo, size_t hi) {
+    std::vector<model::TraceId> out;
+    out.reserve(hi - lo);
+    for (size_t k = lo; k < hi; ++k) out.push_back(refs[from + k].id);
+    return out;
+  };
+  if (n < kMinFetch) return reader->FetchTraces(ids(0, n), options);
+  const std::vector<model::TraceId> halves[2] = {ids(0, n / 2), ids(n / 2, n)};
   std::vector<Result<storage::TraceData>> fetched[2];
   RunHalves([&](int h) { fetched[h] = reader->FetchTraces(halves[h], options); });
   for (auto& t : fetched[1]) fetched[0].push_back(std::move(t));

@@ -8,6 +8,7 @@
 #include <set>
 #include <tuple>
 
+#include "base/mutex.h"
 #include "base/testing/temp_dir.h"
 
 #include "query/service_graph.h"
@@ -66,17 +67,36 @@ class ForwardingReader : public storage::Reader {
   storage::columnar::Engine* store_;
 };
 
-// The store, counting the traces fetched from it.
+// The store, counting the traces fetched from it (searches fetch on two threads).
 struct CountsFetches : ForwardingReader {
   using ForwardingReader::ForwardingReader;
   std::vector<Result<storage::TraceData>> FetchTraces(
       const std::vector<model::TraceId>& ids, const storage::FetchOptions& options) override {
-    fetched += ids.size();
-    for (const model::TraceId& id : ids) distinct.insert(id.ToXRay());
+    {
+      MutexLock lock(&mu);
+      fetched += ids.size();
+      for (const model::TraceId& id : ids) distinct.insert(id.ToXRay());
+    }
     return store_->FetchTraces(ids, options);
   }
-  size_t fetched = 0;
-  std::set<std::string> distinct;
+  size_t Fetched() {
+    MutexLock lock(&mu);
+    return fetched;
+  }
+  std::set<std::string> Distinct() {
+    MutexLock lock(&mu);
+    return distinct;
+  }
+  void Reset() {
+    MutexLock lock(&mu);
+    fetched = 0;
+    distinct.clear();
+  }
+
+ private:
+  Mutex mu;
+  size_t fetched GUARDED_BY(mu) = 0;
+  std::set<std::string> distinct GUARDED_BY(mu);
 };
 
 class XRayApiTest : public testing::Test {
@@ -276,7 +296,7 @@ TEST_F(XRayApiTest, GetTraceSummariesAppliesTheFilterOnEveryPage) {
   CountsFetches counting(store_.get());
   MakeApi(Options(), &counting);
   EXPECT_EQ(search("duration > 2"), (std::vector<int>{9, 6, 3, 0}));
-  EXPECT_EQ(counting.distinct,
+  EXPECT_EQ(counting.Distinct(),
             (std::set<std::string>{
                 "1-6b012c3b-000000000000000000000001", "1-6b012c3e-000000000000000000000004",
                 "1-6b012c41-000000000000000000000007", "1-6b012c44-00000000000000000000000a"}));
@@ -330,7 +350,7 @@ TEST_F(XRayApiTest, GraphsOverMoreTracesThanTheyAddUpAreRefusedNotCut) {
     XRayApi::Options options = Options();
     options.service_graph_max_traces = max_traces;
     MakeApi(std::move(options), &counting);
-    counting.fetched = 0;
+    counting.Reset();
     const int want = max_traces < 10 ? 400 : 200;
     auto graph = Post("/ServiceGraph", range + R"(,"GroupName":"all"})");
     EXPECT_EQ(graph.status, want) << graph.body;
@@ -339,9 +359,9 @@ TEST_F(XRayApiTest, GraphsOverMoreTracesThanTheyAddUpAreRefusedNotCut) {
     if (want == 400) {
       EXPECT_EQ(ErrorType(graph), "InvalidRequestException");
       EXPECT_NE(graph.body.find("more than 9 traces"), std::string::npos) << graph.body;
-      EXPECT_EQ(counting.fetched, 0u);  // refused before any trace was fetched
+      EXPECT_EQ(counting.Fetched(), 0u);  // refused before any trace was fetched
     } else {
-      EXPECT_EQ(counting.fetched, 20u);  // each call fetched the 10 traces once
+      EXPECT_EQ(counting.Fetched(), 20u);  // each call fetched the 10 traces once
     }
   }
 }
