@@ -206,9 +206,9 @@ TEST_F(FilterEval, PartialTraces) {
 }
 
 // What each expression pushes down, condition by condition: the columns, bounds and values a
-// store is asked for, and what is not pushed at all. (That the traces an expression selects
-// meet them is checked through a store in server/xray_api_test.cc, whose searches, braces and
-// edges included, must find exactly the traces the expression selects.)
+// store is asked for, and what is not pushed at all. (That pushing them down never changes
+// which traces an expression selects is checked through a store, over the generated
+// workload, by XRayApiTest.APushedDownSearchSelectsWhatEvaluatingEveryTraceSelects.)
 TEST_F(FilterEval, RequirementsTakeTheShapeOfTheExpression) {
   auto req = [](std::string_view text) {
     auto e = Parse(text);
