@@ -125,6 +125,18 @@ double ProcessCpuSeconds(pid_t pid) {
   return clock_getcpuclockid(pid, &clock) == 0 ? CpuSeconds(clock) : 0;
 }
 
+double ProcessCpuSecondsWhenIdle(pid_t pid) {
+  constexpr auto kInterval = std::chrono::milliseconds(250);
+  double cpu = ProcessCpuSeconds(pid);
+  for (int i = 0; i < 120; ++i) {
+    std::this_thread::sleep_for(kInterval);
+    const double now = ProcessCpuSeconds(pid);
+    if (now - cpu < 0.02 * 0.25) return now;
+    cpu = now;
+  }
+  return cpu;
+}
+
 std::string RssSplit(pid_t pid) {
   return std::to_string(StatusKiB(pid, "RssAnon") / 1024) + " MiB anonymous, " +
          std::to_string(StatusKiB(pid, "RssFile") / 1024) + " MiB mapped from files";

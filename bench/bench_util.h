@@ -48,6 +48,10 @@ double CpuSeconds(clockid_t clock);
 // The CPU time another process (all its threads) has used so far, in seconds (0 when it is
 // gone).
 double ProcessCpuSeconds(pid_t pid);
+// Waits (at most 30 s) until the process has used under 2% of a core for a quarter second,
+// so that work it put off (a store's flushes, a database's merges) counts in the phase that
+// caused it; returns its CPU seconds then.
+double ProcessCpuSecondsWhenIdle(pid_t pid);
 // "N MiB anonymous, M MiB mapped from files": the RSS now, split.
 std::string RssSplit(pid_t pid);
 

@@ -339,13 +339,14 @@ int main(int argc, char** argv) {
     for (const auto& s : b) attrs += s.attrs.size();
   }
   for (const auto& r : requests[0]) bytes += r.bytes.size();
+  const double protobuf_per_span = static_cast<double>(bytes) / (8.0 * kSpansPerRequest);
   const uint64_t total_spans = kConnections * requests_per_connection * kSpansPerRequest;
   std::printf("otlp_ingest_bench: %" PRIu64
               " spans in requests of %d (%.1f attributes a span, %.0f protobuf bytes a span), "
               "%d connections\n",
               total_spans, kSpansPerRequest,
               static_cast<double>(attrs) / static_cast<double>(batches.size() * kSpansPerRequest),
-              static_cast<double>(bytes) / (8.0 * kSpansPerRequest), kConnections);
+              protobuf_per_span, kConnections);
 
   waggle::bench::WaggleProcess w;
   if (!w.Start(waggle)) {
@@ -369,7 +370,7 @@ int main(int argc, char** argv) {
   // CPU per span counts only the server's CPU: the load generator shares the machine.
   const double http_cpu0 = waggle::bench::ProcessCpuSeconds(w.pid);
   const double http_s = Parallel(http_send);
-  const double http_cpu = waggle::bench::ProcessCpuSeconds(w.pid) - http_cpu0;
+  const double http_cpu = waggle::bench::ProcessCpuSecondsWhenIdle(w.pid) - http_cpu0;
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(w.otlp_grpc),
                                      grpc::InsecureChannelCredentials());
   auto grpc_send = [&](int c) {
@@ -395,7 +396,7 @@ int main(int argc, char** argv) {
   };
   const double grpc_cpu0 = waggle::bench::ProcessCpuSeconds(w.pid);
   const double grpc_s = Parallel(grpc_send);
-  const double grpc_cpu = waggle::bench::ProcessCpuSeconds(w.pid) - grpc_cpu0;
+  const double grpc_cpu = waggle::bench::ProcessCpuSecondsWhenIdle(w.pid) - grpc_cpu0;
   const uint64_t stored = w.Metric("waggle_otlp_spans_accepted_total");
   const uint64_t wal_bytes = w.Metric("waggle_store_wal_bytes_total");
   const double rss_mib = static_cast<double>(w.PeakRssKiB()) / 1024;
@@ -403,7 +404,7 @@ int main(int argc, char** argv) {
 
   // Reference: the same spans into ClickHouse, 65,536 rows an insert.
   waggle::bench::ClickHouse ch;
-  double ch_s = -1, ch_cpu = 0;
+  double ch_s = -1, ch_cpu = 0, ch_rss_mib = 0;
   uint64_t ch_rows = 0;
   if (ch.Start(clickhouse)) {
     waggle::bench::HttpConnection setup(ch.http);
@@ -434,7 +435,8 @@ int main(int argc, char** argv) {
       }
       return true;
     });
-    ch_cpu = waggle::bench::ProcessCpuSeconds(ch.pid) - ch_cpu0;
+    ch_cpu = waggle::bench::ProcessCpuSecondsWhenIdle(ch.pid) - ch_cpu0;
+    ch_rss_mib = static_cast<double>(waggle::bench::PeakRssKiB(ch.pid)) / 1024;
     ch.Stop();
   } else {
     std::fprintf(stderr, "otlp_ingest_bench: clickhouse-server did not start (%s)\n",
@@ -459,19 +461,27 @@ int main(int argc, char** argv) {
       grpc_rate, grpc_s, grpc_rate / http_rate, per_cpu(total_spans, grpc_cpu));
   std::printf("  waggle stored:             %10" PRIu64 " of %" PRIu64 " spans sent\n", stored,
               2 * total_spans);
-  std::printf("  waggle write-ahead log:    %10.0f bytes a span\n",
-              static_cast<double>(wal_bytes) / static_cast<double>(std::max<uint64_t>(1, stored)));
+  const double wal_per_span =
+      static_cast<double>(wal_bytes) / static_cast<double>(std::max<uint64_t>(1, stored));
+  std::printf("  waggle write-ahead log:    %10.0f bytes a span, %.2f x the OTLP protobuf's\n",
+              wal_per_span, wal_per_span / protobuf_per_span);
   std::printf("  waggle peak RSS:           %10.1f MiB (target <= 512)\n", rss_mib);
   if (ch_s > 0) {
+    const double ch_per_cpu = per_cpu(ch_rows, ch_cpu);
+    auto ratio = [&](double waggle_per_cpu) {
+      return ch_per_cpu > 0 ? waggle_per_cpu / ch_per_cpu : 0;
+    };
     std::printf("  reference ClickHouse:      %10.0f rows/s (RowBinary over HTTP, %" PRIu64
                 " rows, inserts of 65536, not fsync'd)\n",
                 ch_rate, ch_rows);
     std::printf("  reference ClickHouse per core: %6.0f rows per CPU second of clickhouse-server\n",
-                per_cpu(ch_rows, ch_cpu));
-    std::printf(
-        "  ratio waggle HTTP / ClickHouse: %.2f by wall time, %.2f per CPU second\n",
-        http_rate / ch_rate,
-        ch_cpu > 0 && http_cpu > 0 ? per_cpu(total_spans, http_cpu) / per_cpu(ch_rows, ch_cpu) : 0);
+                ch_per_cpu);
+    std::printf("  ratio waggle HTTP / ClickHouse: %.2f by wall time, %.2f per CPU second\n",
+                http_rate / ch_rate, ratio(per_cpu(total_spans, http_cpu)));
+    std::printf("  ratio waggle gRPC / ClickHouse: %.2f per CPU second\n",
+                ratio(per_cpu(total_spans, grpc_cpu)));
+    std::printf("  reference ClickHouse peak RSS: %6.1f MiB; ratio waggle/ClickHouse %.2f\n",
+                ch_rss_mib, ch_rss_mib > 0 ? rss_mib / ch_rss_mib : 0);
   }
   std::printf("  waggle serve exit code on SIGTERM: %d\n", exit_code);
   return http_s > 0 && grpc_s > 0 && stored == 2 * total_spans && exit_code == 0 ? 0 : 1;
