@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -19,6 +20,7 @@
 #include "base/crc32c.h"
 #include "base/env.h"
 #include "storage/columnar/block/block.h"
+#include "storage/columnar/block/hex_runs.h"
 #include "storage/testing/random_spans.h"
 
 namespace {
@@ -40,6 +42,13 @@ const std::string& ValidBlock() {
         // Mostly the span's name: stored as references to the name field.
         s.attributes.push_back(
             {"k1", model::AttributeValue::String(rng() % 4 == 0 ? "other" : s.name)});
+        // Hex ids: their chunk is stored with its hex runs packed.
+        char id[40];
+        std::snprintf(id, sizeof id, "%08llx-%04llx-4abc-8def-%012llx",
+                      static_cast<unsigned long long>(rng() >> 32),
+                      static_cast<unsigned long long>(rng() >> 48),
+                      static_cast<unsigned long long>(rng() >> 16));
+        s.attributes.push_back({"request.id", model::AttributeValue::String(id)});
         table.Append(s);
         e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
         e.max_end_ns = std::max(e.max_end_ns, s.end_ns);
@@ -76,7 +85,8 @@ void FuzzFooter(std::string_view edits) {
   (void)block::DecodeFooter(footer, &meta);
 }
 
-// Mode 1: the chunk decoders on raw bytes (what a chunk holds after its checksum passed).
+// Mode 1: the chunk decoders on raw bytes (what a chunk holds after its checksum passed), and
+// the hex-run packing both ways.
 void FuzzChunk(std::string_view in) {
   if (in.empty()) return;
   const size_t n = static_cast<uint8_t>(in[0]) % 200;
@@ -98,6 +108,26 @@ void FuzzChunk(std::string_view in) {
   for (uint32_t r = 0; r < n; r += 3) rows.push_back(r);
   bool done;
   (void)block::SelectIntRange(in, n, -5, 1000, &rows, &done);
+  // Hex runs: the input as a packed chunk (behind a checksum that passed), and packing the
+  // input must give it back.
+  block::ChunkRef ref;
+  ref.compression = block::Compression::kHexZstd;
+  ref.stored_length = static_cast<uint32_t>(in.size());
+  ref.raw_length = static_cast<uint32_t>(n * 4);
+  std::string scratch;
+  std::string_view raw;
+  if (block::ReadChunk(ref, in, /*verify=*/false, &scratch, &raw).ok() && raw.size() != n * 4) {
+    std::abort();
+  }
+  std::string out;
+  (void)block::UnpackHexRuns(static_cast<uint8_t>(n), in.substr(0, in.size() / 2),
+                             in.substr(in.size() / 2), n * 4, &out);
+  block::HexPacked packed;
+  block::PackHexRuns(in, &packed);
+  if (!block::UnpackHexRuns(packed.escape, packed.text, packed.nibbles, in.size(), &out).ok() ||
+      out != in) {
+    std::abort();
+  }
 }
 
 // Mode 2: the whole file, damaged, opened and read every way.

@@ -701,6 +701,106 @@ TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
   EXPECT_GT(stats.groups_skipped, 0u);  // the dictionaries ruled groups out
 }
 
+std::string TestUuid(std::mt19937_64& rng, bool upper = false) {
+  char id[40];
+  std::snprintf(
+      id, sizeof id,
+      upper ? "%08llX-%04llX-%04llX-%04llX-%012llX" : "%08llx-%04llx-%04llx-%04llx-%012llx",
+      static_cast<unsigned long long>(rng() >> 32), static_cast<unsigned long long>(rng() >> 48),
+      static_cast<unsigned long long>(rng() >> 48), static_cast<unsigned long long>(rng() >> 48),
+      static_cast<unsigned long long>(rng() >> 16));
+  return id;
+}
+
+// Request ids, user ids and URLs that hold UUIDs: their chunks are stored with the hex runs
+// packed (compression code 3), and every read (fetch, row group, scan, dictionary pushdown)
+// gives the strings back.
+TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
+  TempDir dir;
+  SpanTable table;
+  BlockContents contents;
+  std::map<model::TraceId, std::vector<model::Span>> traces;
+  std::mt19937_64 rng(21);
+  std::vector<std::string> users;
+  for (int u = 0; u < 40; ++u) users.push_back(TestUuid(rng, u % 4 == 0));
+  std::vector<model::Span> all;
+  for (int t = 0; t < 300; ++t) {
+    std::vector<model::Span> spans = RandomTrace(rng, 1 + rng() % 8);
+    TraceEntry e{spans[0].trace_id, INT64_MAX, INT64_MIN, static_cast<uint64_t>(t)};
+    for (model::Span& s : spans) {
+      s.http_url = "https://api.example/messages/" + TestUuid(rng) + "?page=" + std::to_string(t);
+      s.attributes.push_back({"aws.request_id", model::AttributeValue::String(TestUuid(rng))});
+      s.attributes.push_back({"enduser.id", model::AttributeValue::String(users[rng() % 40])});
+      table.Append(s);
+      e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
+      e.max_end_ns = std::max({e.max_end_ns, s.start_ns, s.end_ns});
+      all.push_back(s);
+    }
+    contents.traces.push_back(e);
+    traces[e.id] = std::move(spans);
+  }
+  contents.spans = &table;
+  WriteOptions options;
+  options.row_group_rows = 256;
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, contents, options), true);
+  ASSERT_TRUE(block.ok()) << block.status().ToString();
+  uint64_t request_id_bytes = 0;
+  for (const ColumnMeta& c : (*block)->meta().columns) {
+    if (c.name != "aws.request_id" && c.name != "http_url") continue;
+    for (const ChunkRef& r : c.chunks) {
+      EXPECT_EQ(r.compression, Compression::kHexZstd) << c.name;
+      if (c.name == "aws.request_id") request_id_bytes += r.stored_length;
+    }
+  }
+  // 16 bytes of digits a request id, and a little for the rest.
+  EXPECT_LT(request_id_bytes, all.size() * 18);
+
+  for (const auto& [id, spans] : traces) {
+    TraceData data;
+    ASSERT_TRUE((*block)->FetchTrace(id, &data).ok());
+    ASSERT_EQ(Sorted(data.spans), Sorted(spans));
+  }
+  SpanTable read;
+  for (size_t g = 0; g < (*block)->meta().row_groups.size(); ++g) {
+    ASSERT_TRUE((*block)->ReadRowGroup(g, &read).ok());
+  }
+  std::vector<model::Span> got;
+  for (uint32_t r = 0; r < read.size(); ++r) got.push_back(read.Row(r));
+  EXPECT_EQ(Sorted(got), Sorted(all));
+
+  // Dictionary pushdown on the packed columns: one request id, and one uppercase user id.
+  const auto count = [&](const char* key, const std::string& value) {
+    const ColumnRef ref = ColumnRef::Attribute(key, model::AttributeRole::kPlain,
+                                               model::AttributeValue::Type::kString);
+    ScanRequest request;
+    request.columns = {ref};
+    request.where = {Condition::In(ref, {value})};
+    size_t matches = 0;
+    ScanStats stats;
+    bool stopped = false;
+    EXPECT_TRUE((*block)
+                    ->Scan(
+                        ScanPlan(request),
+                        [&](const column::ColumnBatch& b) {
+                          for (uint32_t r : b.selection) matches += b.columns[0].str(r) == value;
+                          return true;
+                        },
+                        &stats, &stopped)
+                    .ok());
+    return matches;
+  };
+  const model::Span& probe = all[all.size() / 2];
+  EXPECT_EQ(count("aws.request_id",
+                  model::FindAttribute(probe.attributes, "aws.request_id")->value.string_value),
+            1u);
+  EXPECT_EQ(count("enduser.id", users[0]),
+            static_cast<size_t>(std::count_if(all.begin(), all.end(), [&](const auto& s) {
+              return model::FindAttribute(s.attributes, "enduser.id")->value.string_value ==
+                     users[0];
+            })));
+  EXPECT_GT(count("enduser.id", users[0]), 0u);
+}
+
 TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {
   TempDir dir;
   Fixture f(60, 9);

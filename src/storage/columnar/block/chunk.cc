@@ -12,6 +12,7 @@
 #include "base/coding.h"
 #include "base/crc32c.h"
 #include "column/bitpack.h"
+#include "storage/columnar/block/hex_runs.h"
 #include "storage/fields.h"
 #include "storage/record_coding.h"
 
@@ -72,7 +73,7 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref) {
   }
   const uint8_t c = static_cast<uint8_t>((*in)[0]);
   in->remove_prefix(1);
-  if (c > 2 || stored > UINT32_MAX || raw > UINT32_MAX) return false;
+  if (c > 3 || stored > UINT32_MAX || raw > UINT32_MAX) return false;
   ref->offset = offset;
   ref->stored_length = static_cast<uint32_t>(stored);
   ref->raw_length = static_cast<uint32_t>(raw);
@@ -86,12 +87,32 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
   ref.raw_length = static_cast<uint32_t>(raw.size());
   std::string packed;
   if (preferred == Compression::kZstd && raw.size() >= 64) {
-    packed.resize(ZSTD_compressBound(raw.size()));
+    // Hex runs are packed first when they are a sixteenth of the chunk or more (below that, the
+    // escapes and the header can cost more than the nibbles save). Only the text goes through
+    // zstd: the nibbles are as random as the ids they came from, and mixed in they would cost
+    // the text's entropy coding more than they save.
+    static thread_local HexPacked hex;
+    const bool packing = PackHexRuns(raw, &hex) >= raw.size() / 16;
+    const std::string_view text = packing ? std::string_view(hex.text) : raw;
+    if (packing) {
+      preferred = Compression::kHexZstd;
+      packed.push_back(static_cast<char>(hex.escape));
+    }
+    const size_t bound = ZSTD_compressBound(text.size());
+    std::string frame(bound, '\0');
     static thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(),
                                                                                 &ZSTD_freeCCtx);
-    size_t n = ZSTD_compressCCtx(cctx.get(), packed.data(), packed.size(), raw.data(), raw.size(),
+    size_t n = ZSTD_compressCCtx(cctx.get(), frame.data(), frame.size(), text.data(), text.size(),
                                  kZstdLevel);
-    packed.resize(ZSTD_isError(n) ? 0 : n);
+    if (ZSTD_isError(n)) {
+      packed.clear();
+    } else {
+      frame.resize(n);
+      if (packing) coding::PutVarint64(&packed, n);
+      packed.append(frame);
+      if (packing) packed.append(hex.nibbles);
+    }
+    if (hex.text.capacity() > (4 << 20)) hex = HexPacked();
   } else if (preferred == Compression::kLz4 && raw.size() >= 64) {
     packed.resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw.size()))));
     int n = LZ4_compress_default(raw.data(), packed.data(), static_cast<int>(raw.size()),
@@ -121,14 +142,40 @@ Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std:
       if (ref.raw_length != stored.size()) return Corrupt("length mismatch");
       *raw = stored;
       return Status::Ok();
-    case Compression::kZstd: {
-      scratch->resize(ref.raw_length);
+    case Compression::kZstd:
+    case Compression::kHexZstd: {
       // A context per thread: ZSTD_decompress would set one up (and its tables) every call.
       static thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
                                                                                   &ZSTD_freeDCtx);
-      size_t n = ZSTD_decompressDCtx(dctx.get(), scratch->data(), scratch->size(), stored.data(),
-                                     stored.size());
-      if (ZSTD_isError(n) || n != ref.raw_length) return Corrupt("bad zstd frame");
+      if (ref.compression == Compression::kZstd) {
+        scratch->resize(ref.raw_length);
+        size_t n = ZSTD_decompressDCtx(dctx.get(), scratch->data(), scratch->size(), stored.data(),
+                                       stored.size());
+        if (ZSTD_isError(n) || n != ref.raw_length) return Corrupt("bad zstd frame");
+        *raw = *scratch;
+        return Status::Ok();
+      }
+      // Escape byte, zstd frame of the text, then the nibbles as they are (hex_runs.h). The
+      // text is never more than twice the raw bytes.
+      std::string_view in = stored;
+      uint64_t frame_length;
+      if (in.empty()) return Corrupt("empty hex-packed chunk");
+      const auto escape = static_cast<uint8_t>(in[0]);
+      in.remove_prefix(1);
+      if (!coding::GetVarint64(&in, &frame_length) || frame_length > in.size()) {
+        return Corrupt("bad hex-packed frame length");
+      }
+      const std::string_view frame = in.substr(0, frame_length);
+      const uint64_t size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+      if (size > 2 * static_cast<uint64_t>(ref.raw_length)) return Corrupt("bad zstd frame");
+      static thread_local std::string text;
+      text.resize(size);
+      size_t n =
+          ZSTD_decompressDCtx(dctx.get(), text.data(), text.size(), frame.data(), frame.size());
+      if (ZSTD_isError(n) || n != size) return Corrupt("bad zstd frame");
+      WAGGLE_RETURN_IF_ERROR(
+          UnpackHexRuns(escape, text, in.substr(frame_length), ref.raw_length, scratch));
+      if (text.capacity() > (4 << 20)) text = std::string();
       *raw = *scratch;
       return Status::Ok();
     }

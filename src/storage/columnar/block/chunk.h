@@ -12,7 +12,9 @@
 // Column chunk encodings and per-chunk compression (docs/block-format.md, "Chunks").
 namespace waggle::storage::columnar::block {
 
-enum class Compression : uint8_t { kNone = 0, kZstd = 1, kLz4 = 2 };
+// kHexZstd: zstd over the chunk with its hex runs packed (hex_runs.h; block format 3). Not a
+// preference: with kZstd preferred, the writer takes it for chunks it makes smaller.
+enum class Compression : uint8_t { kNone = 0, kZstd = 1, kLz4 = 2, kHexZstd = 3 };
 
 // Where a chunk lives in a block file and how to read it back.
 struct ChunkRef {
@@ -27,7 +29,8 @@ void PutChunkRef(std::string* out, const ChunkRef& ref);
 bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 
 // Compresses `raw` with `preferred` when that saves at least an eighth, else stores it as is;
-// appends the stored bytes to `file` and returns where they went.
+// appends the stored bytes to `file` and returns where they went. With zstd preferred, a chunk
+// of which at least a sixteenth is hex runs is compressed as kHexZstd.
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file);
 // Verifies the checksum of `stored` (unless `verify` is false: it was verified before) and sets
 // `raw` to the chunk's bytes: `stored` itself when it is uncompressed, else decompressed into
