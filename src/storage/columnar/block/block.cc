@@ -116,6 +116,41 @@ int ReferencedField(const SpanTable& t, const uint32_t* rows, const AttributeCol
   return best;
 }
 
+// The trace table's pages (docs/block-format.md, "Trace table"): an entry whose id is the next
+// of the trace id column after the entry before it leaves the id out.
+// How a trace table entry (version 4) gives its id.
+constexpr char kTraceIdFromColumn = 0;
+constexpr char kTraceIdFollows = 1;
+
+void PutTraceTable(std::string* file, const std::vector<TraceEntry>& traces,
+                   const std::vector<TraceId>& run_ids, size_t page_bytes, Compression compression,
+                   std::vector<PageMeta>* pages) {
+  std::vector<const TraceEntry*> sorted(traces.size());
+  for (size_t i = 0; i < traces.size(); ++i) sorted[i] = &traces[i];
+  std::sort(sorted.begin(), sorted.end(),
+            [](const TraceEntry* a, const TraceEntry* b) { return a->id < b->id; });
+  std::string page, payload;
+  TraceId first;
+  size_t next = 0;  // the first of run_ids above the entry before
+  for (const TraceEntry* e : sorted) {
+    if (page.empty()) first = e->id;
+    const bool implicit = next < run_ids.size() && run_ids[next] == e->id;
+    page.push_back(implicit ? kTraceIdFromColumn : kTraceIdFollows);
+    if (!implicit) PutTraceId(&page, e->id);
+    while (next < run_ids.size() && !(e->id < run_ids[next])) ++next;
+    payload.clear();
+    PutVarsint64(&payload, e->min_start_ns);
+    PutVarsint64(&payload, e->max_end_ns);
+    PutVarint64(&payload, e->seq);
+    coding::PutLengthPrefixed(&page, payload);
+    if (page.size() >= page_bytes) {
+      pages->push_back({first, AppendChunk(page, compression, file)});
+      page.clear();
+    }
+  }
+  if (!page.empty()) pages->push_back({first, AppendChunk(page, compression, file)});
+}
+
 void PutPages(std::string* file, const std::vector<TraceRecord>& records, size_t page_bytes,
               Compression compression, std::vector<PageMeta>* pages) {
   std::vector<const TraceRecord*> sorted(records.size());
@@ -242,6 +277,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
 
   const SparseByRow sparse(t);
   std::vector<SparseSlice> slices;  // this row group's, by sparse column
+  std::vector<TraceId> run_ids;     // the trace id column's ids, each once, in order
 
   std::string raw;
   std::vector<int64_t> ints;
@@ -265,8 +301,10 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     }
     PutVarint64(&raw, runs.size());
     for (auto [a, b] : runs) {
-      PutTraceId(&raw, t.trace_ids[rows[a]]);
+      const TraceId& id = t.trace_ids[rows[a]];
+      PutTraceId(&raw, id);
       PutVarint64(&raw, b - a);
+      if (run_ids.empty() || run_ids.back() != id) run_ids.push_back(id);
     }
     trace_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
 
@@ -345,16 +383,8 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   }
 
   // The trace table, documents and logs, in pages sorted by trace id.
-  std::vector<TraceRecord> trace_rows;
-  trace_rows.reserve(contents.traces.size());
-  for (const TraceEntry& e : contents.traces) {
-    TraceRecord& r = trace_rows.emplace_back();
-    r.id = e.id;
-    PutVarsint64(&r.payload, e.min_start_ns);
-    PutVarsint64(&r.payload, e.max_end_ns);
-    PutVarint64(&r.payload, e.seq);
-  }
-  PutPages(&file, trace_rows, options.page_bytes, options.compression, &meta.trace_pages);
+  PutTraceTable(&file, contents.traces, run_ids, options.page_bytes, options.compression,
+                &meta.trace_pages);
   PutPages(&file, contents.documents, options.page_bytes, options.compression,
            &meta.document_pages);
   PutPages(&file, contents.logs, options.page_bytes, options.compression, &meta.log_pages);
@@ -581,6 +611,7 @@ Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path, bo
   }
   Status s = DecodeFooter(footer, &b->meta_);
   if (!s.ok()) return corrupt(s.message());
+  b->meta_.version = version;
   b->meta_.file_bytes = size;
   if (b->file_->mapped()) {  // an Env without mappings, or a failed mmap, reads instead
     b->verified_ =
@@ -830,13 +861,50 @@ Status Block::ReadLogs(std::vector<TraceRecord>* out) const {
 Status Block::ReadTraces(std::vector<TraceEntry>* out) const {
   const size_t first = out->size();
   std::string scratch;
+  // Since version 4 an entry can take its id from the trace id column: the first of the
+  // column's ids (each once, in order) above the entry before it.
+  std::vector<TraceId> run_ids;
+  if (meta_.version >= 4) {
+    std::vector<TraceRun> runs;
+    const ColumnMeta& column = meta_.columns[meta_.trace_id_column];
+    for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
+      std::string_view in;
+      WAGGLE_RETURN_IF_ERROR(ReadChunkAt(column.chunks[g], &scratch, &in));
+      Status s = DecodeTraceRuns(in, meta_.row_groups[g].rows, &runs);
+      if (!s.ok()) return Corrupt(path_ + ": trace id column: " + s.message());
+      for (const TraceRun& r : runs) {
+        if (!run_ids.empty() && !(run_ids.back() < r.id)) {
+          if (run_ids.back() == r.id) continue;  // a trace cut between row groups
+          return Corrupt(path_ + ": trace id column out of order across row groups");
+        }
+        run_ids.push_back(r.id);
+      }
+    }
+  }
+  size_t next = 0;
   for (const PageMeta& p : meta_.trace_pages) {
     std::string_view in;
     WAGGLE_RETURN_IF_ERROR(ReadChunkAt(p.chunk, &scratch, &in));
     while (!in.empty()) {
       TraceEntry e;
+      bool have_id = false;
+      if (meta_.version >= 4) {
+        const char kind = in[0];
+        in.remove_prefix(1);
+        if (kind == kTraceIdFromColumn) {
+          const TraceId* prev = out->size() > first ? &out->back().id : nullptr;
+          while (next < run_ids.size() && prev != nullptr && !(*prev < run_ids[next])) ++next;
+          if (next == run_ids.size()) {
+            return Corrupt(path_ + ": trace table entry past the trace id column");
+          }
+          e.id = run_ids[next++];
+          have_id = true;
+        } else if (kind != kTraceIdFollows) {
+          return Corrupt(path_ + ": bad trace table entry");
+        }
+      }
       std::string_view payload;
-      if (!GetTraceId(&in, &e.id) || !coding::GetLengthPrefixed(&in, &payload) ||
+      if ((!have_id && !GetTraceId(&in, &e.id)) || !coding::GetLengthPrefixed(&in, &payload) ||
           !GetVarsint64(&payload, &e.min_start_ns) || !GetVarsint64(&payload, &e.max_end_ns) ||
           !GetVarint64(&payload, &e.seq)) {
         return Corrupt(path_ + ": truncated trace table");

@@ -23,7 +23,7 @@
 namespace waggle::storage::columnar::block {
 
 inline constexpr char kMagic[] = "WAGGLBLK";
-inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kFormatVersion = 4;
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr size_t kTrailerSize = 24;
 
@@ -97,6 +97,7 @@ struct PageMeta {
 };
 
 struct BlockMeta {
+  uint32_t version = kFormatVersion;  // the file's, from its header
   uint64_t rows = 0;
   int64_t min_start_ns = 0, max_end_ns = 0;
   uint64_t wal_end = 0;

@@ -129,6 +129,76 @@ TEST(Block, EveryTraceComesBackWholeWithItsDocumentsAndLogs) {
   }
 }
 
+// The trace table takes the ids of traces with rows from the trace id column (version 4), and
+// keeps its own for the others: traces with only documents or logs here, and, should the
+// writer be given rows of a trace it has no entry for, the entries after it still get theirs.
+TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
+  TempDir dir;
+  Fixture f(400, 9);
+  std::mt19937_64 rng(4);
+  // Entries without spans: ids between and around the others.
+  for (int i = 0; i < 60; ++i) {
+    model::TraceId id = RandomTrace(rng, 1)[0].trace_id;
+    f.contents.traces.push_back({id, INT64_MAX, INT64_MIN, 1000u + i});
+    model::LogRecord r;
+    r.trace_id = id;
+    std::string payload;
+    EncodeLogGroup(id, {&r}, &payload);
+    f.contents.logs.push_back({id, payload});
+  }
+  // Rows of one trace (not the first or last) without an entry.
+  std::vector<TraceEntry> all = f.contents.traces;
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  auto missing = std::find_if(all.begin() + 100, all.end(),
+                              [](const TraceEntry& e) { return e.min_start_ns != INT64_MAX; });
+  ASSERT_NE(missing, all.end());
+  const model::TraceId missing_id = missing->id;
+  std::erase_if(f.contents.traces, [&](const TraceEntry& e) { return e.id == missing_id; });
+  all.erase(missing);
+
+  WriteOptions options;
+  options.row_group_rows = 300;
+  options.page_bytes = 512;
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents, options));
+  ASSERT_TRUE(block.ok()) << block.status().ToString();
+  EXPECT_EQ((*block)->meta().version, kFormatVersion);
+  std::vector<TraceEntry> entries;
+  ASSERT_TRUE((*block)->ReadTraces(&entries).ok());
+  ASSERT_EQ(entries.size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(entries[i].id, all[i].id) << i;
+    EXPECT_EQ(entries[i].min_start_ns, all[i].min_start_ns);
+    EXPECT_EQ(entries[i].max_end_ns, all[i].max_end_ns);
+    EXPECT_EQ(entries[i].seq, all[i].seq);
+  }
+  // Ids only where the column has none: the 60 traces without spans, and the entry right after
+  // where the missing one would be (the column's next id is the missing trace's).
+  uint64_t raw = 0, want = 0;
+  for (const PageMeta& p : (*block)->meta().trace_pages) raw += p.chunk.raw_length;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const TraceEntry& e = all[i];
+    const bool after_missing = i > 0 && all[i - 1].id < missing_id && missing_id < e.id;
+    if (e.min_start_ns == INT64_MAX || after_missing) want += 16;
+    std::string payload;
+    coding::PutVarsint64(&payload, e.min_start_ns);
+    coding::PutVarsint64(&payload, e.max_end_ns);
+    coding::PutVarint64(&payload, e.seq);
+    want += 2 + payload.size();  // kind, length, payload
+  }
+  EXPECT_EQ(raw, want);
+  // A damaged trace id column shows in the trace table too.
+  std::string bytes;
+  const std::string path = dir.path() + "/1.blk";
+  ASSERT_TRUE(Env::Default()->ReadFile(path, &bytes).ok());
+  const ChunkRef& c = (*block)->meta().columns[(*block)->meta().trace_id_column].chunks[1];
+  bytes[c.offset + c.stored_length / 2] ^= 0x10;
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, bytes).ok());
+  auto damaged = Block::Open(Env::Default(), path);
+  ASSERT_TRUE(damaged.ok());
+  entries.clear();
+  EXPECT_EQ((*damaged)->ReadTraces(&entries).code(), Status::Code::kCorruption);
+}
+
 TEST(Block, RowGroupsHoldEveryRowSortedByTrace) {
   TempDir dir;
   Fixture f(300, 5);
