@@ -123,7 +123,7 @@ void FuzzChunk(std::string_view in) {
   (void)block::UnpackHexRuns(static_cast<uint8_t>(n), in.substr(0, in.size() / 2),
                              in.substr(in.size() / 2), n * 4, &out);
   block::HexPacked packed;
-  block::PackHexRuns(in, &packed);
+  block::PackHexRuns(in, 0, &packed);
   if (!block::UnpackHexRuns(packed.escape, packed.text, packed.nibbles, in.size(), &out).ok() ||
       out != in) {
     std::abort();

@@ -92,7 +92,8 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
     // zstd: the nibbles are as random as the ids they came from, and mixed in they would cost
     // the text's entropy coding more than they save.
     static thread_local HexPacked hex;
-    const bool packing = PackHexRuns(raw, &hex) >= raw.size() / 16;
+    const size_t min_packed = std::max<size_t>(raw.size() / 16, 1);
+    const bool packing = PackHexRuns(raw, min_packed, &hex) >= min_packed;
     const std::string_view text = packing ? std::string_view(hex.text) : raw;
     if (packing) {
       preferred = Compression::kHexZstd;

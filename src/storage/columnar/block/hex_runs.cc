@@ -1,5 +1,6 @@
 #include "storage/columnar/block/hex_runs.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -63,11 +64,43 @@ Status Corrupt(std::string_view what) {
   return Status::Corruption("hex-packed chunk: " + std::string(what));
 }
 
+// The run that starts at p[i], if any: sets *len (0 for none) and its mark.
+void RunAt(const uint8_t* p, size_t n, size_t i, size_t* len, uint8_t* mark) {
+  *len = 0;
+  const uint8_t cls = kClass[p[i]];
+  if (cls == 0 || i + kMinHexRun > n) return;
+  if (i + kUuidLength <= n) {
+    const uint8_t uuid = IsUuid(p + i, kLower) ? kLower : IsUuid(p + i, kUpper) ? kUpper : 0;
+    if (uuid != 0) {
+      *len = kUuidLength;
+      *mark = uuid == kLower ? kUuidMark : kUpperMarks + kUuidMark;
+      return;
+    }
+  }
+  const size_t lower = (cls & kLower) ? RunLength(p + i, n - i, kLower) : 0;
+  const size_t upper = (cls & kUpper) ? RunLength(p + i, n - i, kUpper) : 0;
+  const size_t run = std::min(std::max(lower, upper), kMaxHexRun);
+  if (run < kMinHexRun) return;
+  *len = run;
+  const auto m = static_cast<uint8_t>(run - kMinHexRun + 1);
+  *mark = lower >= upper ? m : static_cast<uint8_t>(kUpperMarks + m);
+}
+
 }  // namespace
 
-size_t PackHexRuns(std::string_view raw, HexPacked* out) {
+size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out) {
   const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
   const size_t n = raw.size();
+  // First only count: most chunks that are not text have no runs, and are left at that.
+  size_t packed = 0;
+  for (size_t i = 0; i < n;) {
+    size_t len;
+    uint8_t mark;
+    RunAt(p, n, i, &len, &mark);
+    packed += len;
+    i += len > 0 ? len : 1;
+  }
+  if (packed < min_packed) return packed;
   // The escape is the byte the chunk holds least often, so that escaping costs least.
   std::array<size_t, 256> counts{};
   for (size_t i = 0; i < n; ++i) ++counts[p[i]];
@@ -79,46 +112,29 @@ size_t PackHexRuns(std::string_view raw, HexPacked* out) {
   std::string& nibbles = out->nibbles;
   body.clear();
   nibbles.clear();
-  body.reserve(n);
+  body.reserve(n - packed / 2);
   out->escape = escape;
-  size_t packed = 0;
   for (size_t i = 0; i < n;) {
-    const uint8_t cls = kClass[p[i]];
-    size_t len = 0;
-    uint8_t kind = kLower;
-    if (cls != 0 && i + kUuidLength <= n) {
-      const uint8_t uuid = IsUuid(p + i, kLower) ? kLower : IsUuid(p + i, kUpper) ? kUpper : 0;
-      if (uuid != 0) {
-        body.push_back(static_cast<char>(escape));
-        body.push_back(static_cast<char>(uuid == kLower ? kUuidMark : kUpperMarks + kUuidMark));
-        PutUuidNibbles(p + i, &nibbles);
-        packed += kUuidLength;
-        i += kUuidLength;
-        continue;
-      }
-    }
-    if (cls != 0 && i + kMinHexRun <= n) {
-      const size_t lower = (cls & kLower) ? RunLength(p + i, n - i, kLower) : 0;
-      const size_t upper = (cls & kUpper) ? RunLength(p + i, n - i, kUpper) : 0;
-      len = lower >= upper ? lower : upper;
-      kind = lower >= upper ? kLower : kUpper;
-    }
-    if (len < kMinHexRun) {
+    size_t len;
+    uint8_t mark;
+    RunAt(p, n, i, &len, &mark);
+    if (len == 0) {
       body.push_back(static_cast<char>(p[i]));
       if (p[i] == escape) body.push_back('\0');
       ++i;
       continue;
     }
-    len = std::min(len, kMaxHexRun);
     body.push_back(static_cast<char>(escape));
-    const size_t mark = len - kMinHexRun + 1;
-    body.push_back(static_cast<char>(kind == kLower ? mark : kUpperMarks + mark));
-    for (size_t k = 0; k < len; k += 2) {
-      const int hi = kNibble[p[i + k]];
-      const int lo = k + 1 < len ? kNibble[p[i + k + 1]] : 0;
-      nibbles.push_back(static_cast<char>(hi << 4 | lo));
+    body.push_back(static_cast<char>(mark));
+    if (mark % kUpperMarks == kUuidMark) {
+      PutUuidNibbles(p + i, &nibbles);
+    } else {
+      for (size_t k = 0; k < len; k += 2) {
+        const int hi = kNibble[p[i + k]];
+        const int lo = k + 1 < len ? kNibble[p[i + k + 1]] : 0;
+        nibbles.push_back(static_cast<char>(hi << 4 | lo));
+      }
     }
-    packed += len;
     i += len;
   }
   return packed;

@@ -18,14 +18,14 @@ inline constexpr size_t kMinHexRun = 8;
 
 // The packed form of `raw`: text with each run of kMinHexRun or more hex digits replaced by a
 // mark (`escape` followed by the run's case and length; `escape` itself followed by 0), and
-// the runs' digits, two to a byte. Returns how many characters went into runs, so the caller
-// can tell whether packing is worth it.
+// the runs' digits, two to a byte. Returns how many characters are in runs; fills `out` only
+// when that is at least `min_packed`, since packing only pays with enough runs.
 struct HexPacked {
   uint8_t escape = 0;
   std::string text;
   std::string nibbles;
 };
-size_t PackHexRuns(std::string_view raw, HexPacked* out);
+size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out);
 
 // Puts `text` and `nibbles` back together into `out` (replaced), which must come to exactly
 // `raw_length` bytes, all of `nibbles` used; Corruption otherwise.

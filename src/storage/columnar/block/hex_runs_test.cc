@@ -14,7 +14,7 @@ namespace {
 
 std::string RoundTrip(std::string_view raw, size_t* packed = nullptr) {
   HexPacked p;
-  const size_t n = PackHexRuns(raw, &p);
+  const size_t n = PackHexRuns(raw, 0, &p);
   if (packed != nullptr) *packed = n;
   std::string out;
   Status s = UnpackHexRuns(p.escape, p.text, p.nibbles, raw.size(), &out);
@@ -63,7 +63,7 @@ TEST(HexRuns, UuidsPackToSixteenBytesOfNibblesAndAStructureThatRepeats) {
   std::string raw;
   for (int i = 0; i < 100; ++i) coding::PutLengthPrefixed(&raw, Uuid(rng));
   HexPacked p;
-  EXPECT_EQ(PackHexRuns(raw, &p), 3600u);
+  EXPECT_EQ(PackHexRuns(raw, 0, &p), 3600u);
   EXPECT_EQ(p.nibbles.size(), 1600u);  // 16 bytes a uuid
   // Per uuid: its length and one mark of two bytes.
   EXPECT_EQ(p.text.size(), 300u);
@@ -102,7 +102,7 @@ TEST(HexRuns, DamagedFormsAreCorruptNotMisread) {
   std::mt19937_64 rng(1);
   const std::string raw = "id=" + Uuid(rng) + "&x=abc";
   HexPacked p;
-  PackHexRuns(raw, &p);
+  PackHexRuns(raw, 0, &p);
   std::string out;
   const auto unpack = [&](std::string_view text, std::string_view nibbles, size_t length) {
     return UnpackHexRuns(p.escape, text, nibbles, length, &out).code();
@@ -121,7 +121,7 @@ TEST(HexRuns, DamagedFormsAreCorruptNotMisread) {
   EXPECT_EQ(unpack(bad_mark, p.nibbles, raw.size()), kCorrupt);
   // An odd run's last byte must have a zero low nibble.
   HexPacked odd;
-  PackHexRuns("abcdefabc", &odd);
+  PackHexRuns("abcdefabc", 0, &odd);
   odd.nibbles.back() = static_cast<char>(odd.nibbles.back() | 1);
   EXPECT_EQ(UnpackHexRuns(odd.escape, odd.text, odd.nibbles, 9, &out).code(), kCorrupt);
 }
