@@ -7,6 +7,7 @@
 #include <set>
 
 #include "base/coding.h"
+#include "base/crc32c.h"
 #include "base/testing/temp_dir.h"
 #include "storage/log_data.h"
 #include "storage/record_coding.h"
@@ -186,6 +187,48 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
     want += 2 + payload.size();  // kind, length, payload
   }
   EXPECT_EQ(raw, want);
+  // The same table as a version-3 block held it: every record with its id, no kind byte.
+  {
+    std::string legacy;
+    const std::string path = dir.path() + "/1.blk";
+    ASSERT_TRUE(Env::Default()->ReadFile(path, &legacy).ok());
+    BlockMeta meta = (*block)->meta();
+    legacy.resize(coding::DecodeFixed64(legacy.data() + legacy.size() - kTrailerSize));
+    std::string page;
+    for (const TraceEntry& e : all) {
+      internal::PutTraceId(&page, e.id);
+      std::string payload;
+      coding::PutVarsint64(&payload, e.min_start_ns);
+      coding::PutVarsint64(&payload, e.max_end_ns);
+      coding::PutVarint64(&payload, e.seq);
+      coding::PutLengthPrefixed(&page, payload);
+    }
+    meta.trace_pages = {{all[0].id, AppendChunk(page, Compression::kZstd, &legacy)}};
+    const std::string footer = EncodeFooter(meta);
+    const uint64_t footer_offset = legacy.size();
+    legacy += footer;
+    coding::PutFixed64(&legacy, footer_offset);
+    coding::PutFixed32(&legacy, static_cast<uint32_t>(footer.size()));
+    coding::PutFixed32(&legacy, crc32c::Mask(crc32c::Value(footer)));
+    legacy.append(kMagic, 8);
+    legacy[8] = 3;
+    const std::string legacy_path = dir.path() + "/2.blk";
+    ASSERT_TRUE(Env::Default()->WriteFileAtomic(legacy_path, legacy).ok());
+    auto old = Block::Open(Env::Default(), legacy_path);
+    ASSERT_TRUE(old.ok()) << old.status().ToString();
+    EXPECT_EQ((*old)->meta().version, 3u);
+    std::vector<TraceEntry> read;
+    ASSERT_TRUE((*old)->ReadTraces(&read).ok());
+    ASSERT_EQ(read.size(), all.size());
+    for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(read[i].id, all[i].id);
+    // Read as version 4, the same bytes are refused: a version-3 record has no kind byte.
+    legacy[8] = 4;
+    ASSERT_TRUE(Env::Default()->WriteFileAtomic(legacy_path, legacy).ok());
+    auto misread = Block::Open(Env::Default(), legacy_path);
+    ASSERT_TRUE(misread.ok());
+    read.clear();
+    EXPECT_EQ((*misread)->ReadTraces(&read).code(), Status::Code::kCorruption);
+  }
   // A damaged trace id column shows in the trace table too.
   std::string bytes;
   const std::string path = dir.path() + "/1.blk";

@@ -87,33 +87,38 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
   ref.raw_length = static_cast<uint32_t>(raw.size());
   std::string packed;
   if (preferred == Compression::kZstd && raw.size() >= 64) {
-    // Hex runs are packed first when they are a sixteenth of the chunk or more (below that, the
-    // escapes and the header can cost more than the nibbles save). Only the text goes through
-    // zstd: the nibbles are as random as the ids they came from, and mixed in they would cost
-    // the text's entropy coding more than they save.
-    static thread_local HexPacked hex;
-    const size_t min_packed = std::max<size_t>(raw.size() / 16, 1);
-    const bool packing = PackHexRuns(raw, min_packed, &hex) >= min_packed;
-    const std::string_view text = packing ? std::string_view(hex.text) : raw;
-    if (packing) {
-      preferred = Compression::kHexZstd;
-      packed.push_back(static_cast<char>(hex.escape));
-    }
-    const size_t bound = ZSTD_compressBound(text.size());
-    std::string frame(bound, '\0');
     static thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(),
                                                                                 &ZSTD_freeCCtx);
-    size_t n = ZSTD_compressCCtx(cctx.get(), frame.data(), frame.size(), text.data(), text.size(),
-                                 kZstdLevel);
-    if (ZSTD_isError(n)) {
-      packed.clear();
-    } else {
-      frame.resize(n);
-      if (packing) coding::PutVarint64(&packed, n);
-      packed.append(frame);
-      if (packing) packed.append(hex.nibbles);
+    // Appends the zstd frame of `text` to `out`; false when zstd fails.
+    auto compress = [&](std::string_view text, std::string* out) {
+      const size_t at = out->size();
+      out->resize(at + ZSTD_compressBound(text.size()));
+      const size_t n = ZSTD_compressCCtx(cctx.get(), out->data() + at, out->size() - at,
+                                         text.data(), text.size(), kZstdLevel);
+      out->resize(ZSTD_isError(n) ? at : at + n);
+      return !ZSTD_isError(n);
+    };
+    if (!compress(raw, &packed)) packed.clear();
+    // Hex runs packed, when they are a sixteenth of the chunk or more (below that, the escapes
+    // and the header can cost more than the nibbles save). Only the text goes through zstd: the
+    // nibbles of random ids would cost the text's entropy coding more than they save. But ids
+    // that repeat (one trace's id in each of its documents) zstd matches, and stored as
+    // nibbles they would take their length each time: the smaller of the two forms is kept.
+    static thread_local HexPacked hex;
+    const size_t min_packed = std::max<size_t>(raw.size() / 16, 1);
+    if (PackHexRuns(raw, min_packed, &hex) >= min_packed) {
+      std::string with_runs(1, static_cast<char>(hex.escape)), frame;
+      if (compress(hex.text, &frame)) {
+        coding::PutVarint64(&with_runs, frame.size());
+        with_runs.append(frame);
+        with_runs.append(hex.nibbles);
+        if (packed.empty() || with_runs.size() < packed.size()) {
+          packed = std::move(with_runs);
+          preferred = Compression::kHexZstd;
+        }
+      }
+      if (hex.text.capacity() > (4 << 20)) hex = HexPacked();
     }
-    if (hex.text.capacity() > (4 << 20)) hex = HexPacked();
   } else if (preferred == Compression::kLz4 && raw.size() >= 64) {
     packed.resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw.size()))));
     int n = LZ4_compress_default(raw.data(), packed.data(), static_cast<int>(raw.size()),
@@ -156,8 +161,7 @@ Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std:
         *raw = *scratch;
         return Status::Ok();
       }
-      // Escape byte, zstd frame of the text, then the nibbles as they are (hex_runs.h). The
-      // text is never more than twice the raw bytes.
+      // Escape byte, zstd frame of the text, then the nibbles as they are (hex_runs.h).
       std::string_view in = stored;
       uint64_t frame_length;
       if (in.empty()) return Corrupt("empty hex-packed chunk");
@@ -167,18 +171,19 @@ Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std:
         return Corrupt("bad hex-packed frame length");
       }
       const std::string_view frame = in.substr(0, frame_length);
+      // The escape is the chunk's least frequent byte, so at most one in 256 is escaped.
       const uint64_t size = ZSTD_getFrameContentSize(frame.data(), frame.size());
-      if (size > 2 * static_cast<uint64_t>(ref.raw_length)) return Corrupt("bad zstd frame");
+      if (size > ref.raw_length + ref.raw_length / 256 + 1) return Corrupt("bad zstd frame");
       static thread_local std::string text;
       text.resize(size);
       size_t n =
           ZSTD_decompressDCtx(dctx.get(), text.data(), text.size(), frame.data(), frame.size());
-      if (ZSTD_isError(n) || n != size) return Corrupt("bad zstd frame");
-      WAGGLE_RETURN_IF_ERROR(
-          UnpackHexRuns(escape, text, in.substr(frame_length), ref.raw_length, scratch));
-      if (text.capacity() > (4 << 20)) text = std::string();
-      *raw = *scratch;
-      return Status::Ok();
+      Status s = ZSTD_isError(n) || n != size ? Corrupt("bad zstd frame")
+                                              : UnpackHexRuns(escape, text, in.substr(frame_length),
+                                                              ref.raw_length, scratch);
+      if (text.capacity() > (4 << 20)) text = std::string();  // whatever the outcome
+      if (s.ok()) *raw = *scratch;
+      return s;
     }
     case Compression::kLz4: {
       scratch->resize(ref.raw_length);

@@ -30,11 +30,12 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 
 // Compresses `raw` with `preferred` when that saves at least an eighth, else stores it as is;
 // appends the stored bytes to `file` and returns where they went. With zstd preferred, a chunk
-// of which at least a sixteenth is hex runs is compressed as kHexZstd.
+// of which at least a sixteenth is hex runs is also compressed as kHexZstd, and the smaller
+// form kept.
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file);
 // Verifies the checksum of `stored` (unless `verify` is false: it was verified before) and sets
 // `raw` to the chunk's bytes: `stored` itself when it is uncompressed, else decompressed into
-// `scratch`.
+// `scratch`, which must not hold `stored`.
 Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std::string* scratch,
                  std::string_view* raw);
 

@@ -77,9 +77,11 @@ void RunAt(const uint8_t* p, size_t n, size_t i, size_t* len, uint8_t* mark) {
       return;
     }
   }
-  const size_t lower = (cls & kLower) ? RunLength(p + i, n - i, kLower) : 0;
-  const size_t upper = (cls & kUpper) ? RunLength(p + i, n - i, kUpper) : 0;
-  const size_t run = std::min(std::max(lower, upper), kMaxHexRun);
+  // Capped, so a long run is read once, not again from each place it is cut.
+  const size_t most = std::min(n - i, kMaxHexRun);
+  const size_t lower = (cls & kLower) ? RunLength(p + i, most, kLower) : 0;
+  const size_t upper = (cls & kUpper) ? RunLength(p + i, most, kUpper) : 0;
+  const size_t run = std::max(lower, upper);
   if (run < kMinHexRun) return;
   *len = run;
   const auto m = static_cast<uint8_t>(run - kMinHexRun + 1);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <random>
+#include <vector>
 
 #include "base/coding.h"
 #include "storage/columnar/block/chunk.h"
@@ -163,6 +164,40 @@ TEST(HexRuns, ChunksOfIdsAreStoredPackedAndReadBack) {
     if (s.ok()) EXPECT_EQ(raw.size(), ids.size());
     EXPECT_EQ(ReadChunk(packed, damaged, true, &scratch, &raw).code(), Status::Code::kCorruption);
   }
+}
+
+// Ids that repeat (a trace's id in each of its documents) zstd matches, where nibbles would
+// take their length each time: such a chunk keeps plain zstd, and is never stored larger.
+TEST(HexRuns, RepeatedIdsKeepPlainZstd) {
+  std::mt19937_64 rng(9);
+  std::vector<std::string> few;
+  for (int i = 0; i < 4; ++i) few.push_back(Uuid(rng));
+  std::string raw;
+  for (int i = 0; i < 3000; ++i) coding::PutLengthPrefixed(&raw, few[i % 4]);
+  std::string file;
+  const ChunkRef ref = AppendChunk(raw, Compression::kZstd, &file);
+  EXPECT_EQ(ref.compression, Compression::kZstd);
+  EXPECT_LT(ref.stored_length, raw.size() / 20);
+  std::string scratch;
+  std::string_view back;
+  ASSERT_TRUE(ReadChunk(ref, file, true, &scratch, &back).ok());
+  EXPECT_TRUE(back == raw);
+}
+
+// When every byte value but a hex digit occurs, the escape is that digit: it marks runs in the
+// text and never stands for itself there.
+TEST(HexRuns, AnEscapeThatIsAHexDigitRoundTrips) {
+  std::string raw;
+  for (int round = 0; round < 3; ++round) {
+    for (int b = 0; b < 256; ++b) {
+      if (b != '7') raw.push_back(static_cast<char>(b));
+    }
+  }
+  raw += "deadbeefcafe0123456";  // a run with no 7 in it
+  HexPacked p;
+  PackHexRuns(raw, 0, &p);
+  EXPECT_EQ(p.escape, '7');
+  EXPECT_EQ(RoundTrip(raw), raw);
 }
 
 }  // namespace
