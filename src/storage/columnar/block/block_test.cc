@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <numeric>
 #include <set>
@@ -702,47 +703,86 @@ TEST(Chunk, StringsThatAreAllDistinctLeaveTheirCodesOut) {
   EXPECT_EQ(enc[0], 'S');
 }
 
+// 300 random traces of 1 to 8 spans, each span first given to `decorate` (with the trace's
+// number), written as a mapped block of row groups of 256 rows.
+struct DecoratedBlock {
+  SpanTable table;
+  BlockContents contents;
+  std::map<model::TraceId, std::vector<model::Span>> traces;
+  std::vector<model::Span> all;  // as written
+  std::unique_ptr<Block> block;
+};
+void WriteDecoratedBlock(const TempDir& dir, std::mt19937_64& rng,
+                         const std::function<void(model::Span&, int)>& decorate,
+                         DecoratedBlock* out) {
+  for (int t = 0; t < 300; ++t) {
+    std::vector<model::Span> spans = RandomTrace(rng, 1 + rng() % 8);
+    TraceEntry e{spans[0].trace_id, INT64_MAX, INT64_MIN, static_cast<uint64_t>(t)};
+    for (model::Span& s : spans) {
+      decorate(s, t);
+      out->table.Append(s);
+      e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
+      e.max_end_ns = std::max({e.max_end_ns, s.start_ns, s.end_ns});
+      out->all.push_back(s);
+    }
+    out->contents.traces.push_back(e);
+    out->traces[e.id] = std::move(spans);
+  }
+  out->contents.spans = &out->table;
+  WriteOptions options;
+  options.row_group_rows = 256;
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, out->contents, options), true);
+  ASSERT_TRUE(block.ok()) << block.status().ToString();
+  out->block = std::move(*block);
+}
+
+// Every trace fetched by id, and every row of every row group, are what was written.
+void ExpectEveryTraceReadsBack(const DecoratedBlock& b) {
+  for (const auto& [id, spans] : b.traces) {
+    TraceData data;
+    ASSERT_TRUE(b.block->FetchTrace(id, &data).ok());
+    ASSERT_EQ(Sorted(data.spans), Sorted(spans));
+  }
+  SpanTable read;
+  for (size_t g = 0; g < b.block->meta().row_groups.size(); ++g) {
+    ASSERT_TRUE(b.block->ReadRowGroup(g, &read).ok());
+  }
+  std::vector<model::Span> got;
+  for (uint32_t r = 0; r < read.size(); ++r) got.push_back(read.Row(r));
+  EXPECT_EQ(Sorted(got), Sorted(b.all));
+}
+
 // OTLP spans carry the attribute a well-known field was taken from (url.full for http_url, the
 // resource's service.name for service): the block stores such values once, and every read
 // gives them back, as values, in fetches, in scans and to dictionary pushdown.
 TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
   TempDir dir;
-  SpanTable table;
-  BlockContents contents;
-  std::map<model::TraceId, std::vector<model::Span>> traces;
   std::mt19937_64 rng(11);
-  for (int t = 0; t < 300; ++t) {
-    std::vector<model::Span> spans = RandomTrace(rng, 1 + rng() % 8);
-    TraceEntry e{spans[0].trace_id, INT64_MAX, INT64_MIN, static_cast<uint64_t>(t)};
-    for (model::Span& s : spans) {
-      s.http_url = "https://shop.example/item/" + std::to_string(rng() % 500);
-      // Every tenth differs from its own field, mostly repeating another span's (so a scanned
-      // vector's dictionary holds it twice); the copy never equals any field.
-      const std::string url =
-          rng() % 10 == 0 ? "https://shop.example/item/" + std::to_string(rng() % 500) : s.http_url;
-      rng() % 10 == 0 ? "https://elsewhere/" + std::to_string(t) : s.http_url;
-      s.attributes.push_back({"url.full", model::AttributeValue::String(url)});
-      s.attributes.push_back({"copy.url", model::AttributeValue::String("x" + s.http_url)});
-      s.attributes.push_back({"service.name", model::AttributeValue::String(s.service),
-                              model::AttributeRole::kResource});
-      s.attributes.push_back({"copy.service", model::AttributeValue::String("x" + s.service)});
-      table.Append(s);
-      e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
-      e.max_end_ns = std::max({e.max_end_ns, s.start_ns, s.end_ns});
-    }
-    contents.traces.push_back(e);
-    traces[e.id] = std::move(spans);
-  }
-  contents.spans = &table;
-  WriteOptions options;
-  options.row_group_rows = 256;
-  auto block = Block::Open(Env::Default(), WriteBlock(dir, contents, options), true);
-  ASSERT_TRUE(block.ok()) << block.status().ToString();
+  DecoratedBlock written;
+  WriteDecoratedBlock(
+      dir, rng,
+      [&](model::Span& s, int t) {
+        s.http_url = "https://shop.example/item/" + std::to_string(rng() % 500);
+        // Every tenth differs from its own field, mostly repeating another span's (so a
+        // scanned vector's dictionary holds it twice); the copy never equals any field.
+        const std::string url = rng() % 10 == 0
+                                    ? "https://shop.example/item/" + std::to_string(rng() % 500)
+                                    : s.http_url;
+        rng() % 10 == 0 ? "https://elsewhere/" + std::to_string(t) : s.http_url;
+        s.attributes.push_back({"url.full", model::AttributeValue::String(url)});
+        s.attributes.push_back({"copy.url", model::AttributeValue::String("x" + s.http_url)});
+        s.attributes.push_back({"service.name", model::AttributeValue::String(s.service),
+                                model::AttributeRole::kResource});
+        s.attributes.push_back({"copy.service", model::AttributeValue::String("x" + s.service)});
+      },
+      &written);
+  ASSERT_NE(written.block, nullptr);
+  const std::unique_ptr<Block>& block = written.block;
 
   // Stored as references: far fewer bytes than the same strings that repeat no field.
   auto raw_bytes = [&](std::string_view name) {
     uint64_t bytes = 0;
-    for (const ColumnMeta& c : (*block)->meta().columns) {
+    for (const ColumnMeta& c : block->meta().columns) {
       if (c.name != name) continue;
       for (const ChunkRef& r : c.chunks) bytes += r.raw_length;
     }
@@ -751,19 +791,8 @@ TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
   EXPECT_LT(raw_bytes("url.full") * 2, raw_bytes("copy.url"));
   EXPECT_LT(raw_bytes("service.name"), raw_bytes("copy.service"));
 
-  for (const auto& [id, spans] : traces) {
-    TraceData data;
-    ASSERT_TRUE((*block)->FetchTrace(id, &data).ok());
-    ASSERT_EQ(Sorted(data.spans), Sorted(spans));
-  }
-  std::vector<model::Span> all, got;
-  for (const auto& [id, spans] : traces) all.insert(all.end(), spans.begin(), spans.end());
-  SpanTable read;
-  for (size_t g = 0; g < (*block)->meta().row_groups.size(); ++g) {
-    ASSERT_TRUE((*block)->ReadRowGroup(g, &read).ok());
-  }
-  for (uint32_t r = 0; r < read.size(); ++r) got.push_back(read.Row(r));
-  EXPECT_EQ(Sorted(got), Sorted(all));
+  ExpectEveryTraceReadsBack(written);
+  const std::vector<model::Span>& all = written.all;
 
   // A scan of the attribute, and a condition on it that only referenced values meet.
   const ColumnRef url = ColumnRef::Attribute("url.full", model::AttributeRole::kPlain,
@@ -780,7 +809,7 @@ TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
   request.columns = {ColumnRef::SpanId(), url};
   ScanStats stats;
   bool stopped = false;
-  ASSERT_TRUE((*block)
+  ASSERT_TRUE(block
                   ->Scan(
                       ScanPlan(request),
                       [&](const column::ColumnBatch& b) {
@@ -796,7 +825,7 @@ TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
   request.where = {Condition::In(url, {wanted})};
   size_t matches = 0;
   stats = {};
-  ASSERT_TRUE((*block)
+  ASSERT_TRUE(block
                   ->Scan(
                       ScanPlan(request),
                       [&](const column::ColumnBatch& b) {
@@ -830,35 +859,23 @@ std::string TestUuid(std::mt19937_64& rng, bool upper = false) {
 // gives the strings back.
 TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
   TempDir dir;
-  SpanTable table;
-  BlockContents contents;
-  std::map<model::TraceId, std::vector<model::Span>> traces;
   std::mt19937_64 rng(21);
   std::vector<std::string> users;
   for (int u = 0; u < 40; ++u) users.push_back(TestUuid(rng, u % 4 == 0));
-  std::vector<model::Span> all;
-  for (int t = 0; t < 300; ++t) {
-    std::vector<model::Span> spans = RandomTrace(rng, 1 + rng() % 8);
-    TraceEntry e{spans[0].trace_id, INT64_MAX, INT64_MIN, static_cast<uint64_t>(t)};
-    for (model::Span& s : spans) {
-      s.http_url = "https://api.example/messages/" + TestUuid(rng) + "?page=" + std::to_string(t);
-      s.attributes.push_back({"aws.request_id", model::AttributeValue::String(TestUuid(rng))});
-      s.attributes.push_back({"enduser.id", model::AttributeValue::String(users[rng() % 40])});
-      table.Append(s);
-      e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
-      e.max_end_ns = std::max({e.max_end_ns, s.start_ns, s.end_ns});
-      all.push_back(s);
-    }
-    contents.traces.push_back(e);
-    traces[e.id] = std::move(spans);
-  }
-  contents.spans = &table;
-  WriteOptions options;
-  options.row_group_rows = 256;
-  auto block = Block::Open(Env::Default(), WriteBlock(dir, contents, options), true);
-  ASSERT_TRUE(block.ok()) << block.status().ToString();
+  DecoratedBlock written;
+  WriteDecoratedBlock(
+      dir, rng,
+      [&](model::Span& s, int t) {
+        s.http_url = "https://api.example/messages/" + TestUuid(rng) + "?page=" + std::to_string(t);
+        s.attributes.push_back({"aws.request_id", model::AttributeValue::String(TestUuid(rng))});
+        s.attributes.push_back({"enduser.id", model::AttributeValue::String(users[rng() % 40])});
+      },
+      &written);
+  ASSERT_NE(written.block, nullptr);
+  const std::unique_ptr<Block>& block = written.block;
+  const std::vector<model::Span>& all = written.all;
   uint64_t request_id_bytes = 0;
-  for (const ColumnMeta& c : (*block)->meta().columns) {
+  for (const ColumnMeta& c : block->meta().columns) {
     if (c.name != "aws.request_id" && c.name != "http_url") continue;
     for (const ChunkRef& r : c.chunks) {
       EXPECT_EQ(r.compression, Compression::kHexZstd) << c.name;
@@ -868,18 +885,7 @@ TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
   // 16 bytes of digits a request id, and a little for the rest.
   EXPECT_LT(request_id_bytes, all.size() * 18);
 
-  for (const auto& [id, spans] : traces) {
-    TraceData data;
-    ASSERT_TRUE((*block)->FetchTrace(id, &data).ok());
-    ASSERT_EQ(Sorted(data.spans), Sorted(spans));
-  }
-  SpanTable read;
-  for (size_t g = 0; g < (*block)->meta().row_groups.size(); ++g) {
-    ASSERT_TRUE((*block)->ReadRowGroup(g, &read).ok());
-  }
-  std::vector<model::Span> got;
-  for (uint32_t r = 0; r < read.size(); ++r) got.push_back(read.Row(r));
-  EXPECT_EQ(Sorted(got), Sorted(all));
+  ExpectEveryTraceReadsBack(written);
 
   // Dictionary pushdown on the packed columns: one request id, and one uppercase user id.
   const auto count = [&](const char* key, const std::string& value) {
@@ -891,7 +897,7 @@ TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
     size_t matches = 0;
     ScanStats stats;
     bool stopped = false;
-    EXPECT_TRUE((*block)
+    EXPECT_TRUE(block
                     ->Scan(
                         ScanPlan(request),
                         [&](const column::ColumnBatch& b) {
