@@ -38,8 +38,8 @@ void AppendRowBinary(const model::Span& s, std::string* out);
 // Creates that table in `ch` and loads GenerateWorkload(total, writers, options_for) into it
 // (RowBinary over HTTP, inserts of 64 MiB, not fsync'd), then merges it (OPTIMIZE FINAL);
 // returns the seconds the load took, generation included and the merge not, and sets
-// *server_cpu_s (when given) to the CPU seconds clickhouse-server spent meanwhile. Failures are
-// reported on stderr under `who`.
+// *server_cpu_s (when given) to the CPU seconds clickhouse-server spent on it, its merges until
+// it went idle included. Failures are reported on stderr under `who`.
 double LoadClickHouseSpans(const ClickHouse& ch, uint64_t total, int writers,
                            const std::function<workload::WorkloadOptions(int)>& options_for,
                            const char* who, double* server_cpu_s = nullptr);

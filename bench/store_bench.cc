@@ -187,7 +187,8 @@ int main(int argc, char** argv) {
   std::printf("store_bench: %" PRIu64 " generated spans, %d writers, batches of %zu\n", n, kWriters,
               kBatchSpans);
   std::printf(
-      "  waggle ingest (Engine::Write, fsync): %10.0f spans/s per core (target 1,000,000): %.1f "
+      "  waggle ingest (Engine::Write, fsync): %10.0f spans per CPU second (target 1,000,000 per "
+      "core): %.1f "
       "CPU s in the engine, flushes and compaction included\n",
       per_core, engine_cpu);
   std::printf("  waggle ingest, wall time in Write:    %10.0f spans/s per writer thread\n",
