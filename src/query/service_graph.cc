@@ -8,11 +8,11 @@ namespace waggle::query {
 namespace {
 
 void Count(const model::Span& s, RequestStats* stats) {
-  stats->Add(s.status_flags, ElapsedNs(s.start_ns, s.end_ns));
+  stats->Add(s.status_flags, s.duration_ns());
 }
 
 void AddTo(Histogram* h, const model::Span& s) {
-  (*h)[static_cast<double>(HistogramMillis(ElapsedNs(s.start_ns, s.end_ns))) / 1000] += 1;
+  (*h)[static_cast<double>(HistogramMillis(s.duration_ns())) / 1000] += 1;
 }
 
 void Widen(int64_t* start, int64_t* end, const model::Span& s) {

@@ -28,8 +28,9 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
     for (const auto& conditions : reqs[r].any_of) jobs.push_back({r, &conditions, {}, {}});
   }
   std::atomic<size_t> next{0};
-  // Set when a requirement of one alternative finds no trace: then no trace is a candidate,
-  // and the scans still to run or running are not needed.
+  // Per requirement, its alternatives that found no trace. When all of one's have, no trace is
+  // a candidate, and the scans still to run or running are not needed.
+  std::vector<std::atomic<size_t>> empty(reqs.size());
   std::atomic<bool> none{false};
   auto work = [&] {
     for (size_t j; !none.load() && (j = next.fetch_add(1)) < jobs.size();) {
@@ -45,7 +46,10 @@ Result<std::optional<TraceIdSet>> FindCandidates(storage::Reader* reader,
         return !none.load(std::memory_order_relaxed);
       });
       job.status = stats.status();
-      if (job.status.ok() && job.ids.empty() && reqs[job.req].any_of.size() == 1) none = true;
+      if (job.status.ok() && job.ids.empty() &&
+          empty[job.req].fetch_add(1) + 1 == reqs[job.req].any_of.size()) {
+        none = true;
+      }
     }
   };
   RunHalves([&](int) { work(); }, /*split=*/jobs.size() > 1);
@@ -136,7 +140,10 @@ Result<TraceSearchResult> SearchTraces(storage::Reader* reader, const TraceSearc
     if (candidates) find.only = &*candidates;
     find.min_extent_ns = std::max(find.min_extent_ns, filter::MinTraceExtentNs(*request.filter));
   }
-  const size_t page_size = std::max<size_t>(1, request.page_size);
+  // The whole range in one page: as many selected as may be examined, so that a page that
+  // stops early can only mean more traces than max_examined.
+  const size_t page_size =
+      std::max<size_t>(1, request.whole_range ? request.max_examined : request.page_size);
   // Walk the store's pages until this page is full or enough traces were examined; the next
   // token is then the store's, so the following page starts after the last trace examined.
   bool first = true;

@@ -43,9 +43,9 @@ struct TraceSearchRequest {
   const filter::Expr* filter = nullptr;  // null: every trace
   size_t page_size = 100;                // traces selected at most per page
   size_t max_examined = 2000;            // traces fetched at most per page
-  // The range's traces all in one page or none: ResourceExhausted, before any is fetched,
-  // when the store has more than max_examined of them (an answer from part of them would
-  // look whole).
+  // The range's traces all in one page (page_size is then max_examined) or none:
+  // ResourceExhausted, before any is fetched, when the store has more than max_examined of
+  // them (an answer from part of them would look whole).
   bool whole_range = false;
   // What each fetched trace carries: what its summary, graph and the filter read (the
   // TraceFacts handed over is all a consumer gets).

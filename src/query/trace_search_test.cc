@@ -13,8 +13,8 @@ using storage::ColumnRef;
 using storage::Condition;
 using storage::StringField;
 
-// A store whose scans answer by their service condition: "none" matches nothing at once, any
-// other service matches a row in each of 200 slow batches, until the consumer stops it.
+// A store whose scans answer by their service condition: one starting "none" matches nothing at
+// once, any other service matches a row in each of 200 slow batches, until the consumer stops it.
 class SlowScans : public storage::Reader {
  public:
   Result<storage::TraceData> FetchTrace(const model::TraceId&) override {
@@ -28,7 +28,7 @@ class SlowScans : public storage::Reader {
     const std::string& service = request.where.at(0).values.at(0);
     ++scans[service];
     storage::ScanStats stats;
-    if (service == "none") return stats;
+    if (service.starts_with("none")) return stats;
     column::ColumnBatch batch;
     batch.rows = 1;
     batch.columns.resize(1);
@@ -64,6 +64,25 @@ TEST(FindCandidates, AnUnmetRequirementEndsTheOtherScans) {
   ASSERT_TRUE(found->has_value());
   EXPECT_TRUE((*found)->empty());
   EXPECT_EQ(store.scans["none"], 1);
+  EXPECT_LT(store.batches["slow"], SlowScans::kBatches);  // stopped, or never started
+  EXPECT_EQ(store.scans["later"], 0);
+}
+
+// The same when the requirement has alternatives: once all of them found nothing.
+TEST(FindCandidates, ARequirementWhoseAlternativesAllFindNothingEndsTheOtherScans) {
+  SlowScans store;
+  for (const char* s : {"none", "none either", "slow", "later"}) {
+    store.scans[s] = 0, store.batches[s] = 0;
+  }
+  filter::SpanRequirement either = ServiceIs("none");
+  either.any_of.push_back(ServiceIs("none either").any_of[0]);
+  auto found = FindCandidates(&store, {either, ServiceIs("slow"), ServiceIs("later")},
+                              storage::ScanRequest{});
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_TRUE((*found)->empty());
+  EXPECT_EQ(store.scans["none"], 1);
+  EXPECT_EQ(store.scans["none either"], 1);
   EXPECT_LT(store.batches["slow"], SlowScans::kBatches);  // stopped, or never started
   EXPECT_EQ(store.scans["later"], 0);
 }

@@ -812,7 +812,7 @@ std::optional<net::HttpResponse> XRayApi::ForEachTraceInWindow(Call& call, const
   search.find.end_ns = range.end_ns;
   // One page holding the whole window (up to service_graph_max_traces), so the filter's
   // candidate scans run once; more traces than that are refused before any is fetched.
-  search.page_size = search.max_examined = options_.service_graph_max_traces;
+  search.max_examined = options_.service_graph_max_traces;
   search.whole_range = true;
   auto page =
       query::SearchTraces(reader_, search, [&](query::TraceFacts&& t, int64_t) { each(t); });
