@@ -12,7 +12,7 @@ void Append(std::string* dst, const uint8_t* bytes, size_t n);
 bool Decode(std::string_view text, uint8_t* out, size_t n);
 // Decodes up to 16 hex digits into an integer; false on a non-hex digit or empty text.
 bool ParseU64(std::string_view text, uint64_t* out);
-inline int DigitValue(char c) {
+constexpr int DigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <unordered_map>
 
@@ -116,33 +117,19 @@ int ReferencedField(const SpanTable& t, const uint32_t* rows, const AttributeCol
   return best;
 }
 
-// The trace table's pages (docs/block-format.md, "Trace table"): an entry whose id is the next
-// of the trace id column after the entry before it leaves the id out.
-// How a trace table entry (version 4) gives its id.
-constexpr char kTraceIdFromColumn = 0;
-constexpr char kTraceIdFollows = 1;
-
-void PutTraceTable(std::string* file, const std::vector<TraceEntry>& traces,
-                   const std::vector<TraceId>& run_ids, size_t page_bytes, Compression compression,
-                   std::vector<PageMeta>* pages) {
-  std::vector<const TraceEntry*> sorted(traces.size());
-  for (size_t i = 0; i < traces.size(); ++i) sorted[i] = &traces[i];
-  std::sort(sorted.begin(), sorted.end(),
-            [](const TraceEntry* a, const TraceEntry* b) { return a->id < b->id; });
-  std::string page, payload;
+// Records in pages (docs/block-format.md, "Pages"): put(i, page) appends record i, the records
+// taken in order of id(i) (ties in index order); a page is closed once it reaches page_bytes.
+void PutPages(std::string* file, size_t n, const std::function<const TraceId&(size_t)>& id,
+              const std::function<void(size_t, std::string*)>& put, size_t page_bytes,
+              Compression compression, std::vector<PageMeta>* pages) {
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return id(a) < id(b); });
+  std::string page;
   TraceId first;
-  size_t next = 0;  // the first of run_ids above the entry before
-  for (const TraceEntry* e : sorted) {
-    if (page.empty()) first = e->id;
-    const bool implicit = next < run_ids.size() && run_ids[next] == e->id;
-    page.push_back(implicit ? kTraceIdFromColumn : kTraceIdFollows);
-    if (!implicit) PutTraceId(&page, e->id);
-    while (next < run_ids.size() && !(e->id < run_ids[next])) ++next;
-    payload.clear();
-    PutVarsint64(&payload, e->min_start_ns);
-    PutVarsint64(&payload, e->max_end_ns);
-    PutVarint64(&payload, e->seq);
-    coding::PutLengthPrefixed(&page, payload);
+  for (size_t i : order) {
+    if (page.empty()) first = id(i);
+    put(i, &page);
     if (page.size() >= page_bytes) {
       pages->push_back({first, AppendChunk(page, compression, file)});
       page.clear();
@@ -151,26 +138,44 @@ void PutTraceTable(std::string* file, const std::vector<TraceEntry>& traces,
   if (!page.empty()) pages->push_back({first, AppendChunk(page, compression, file)});
 }
 
-void PutPages(std::string* file, const std::vector<TraceRecord>& records, size_t page_bytes,
-              Compression compression, std::vector<PageMeta>* pages) {
-  std::vector<const TraceRecord*> sorted(records.size());
-  for (size_t i = 0; i < records.size(); ++i) sorted[i] = &records[i];
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const TraceRecord* a, const TraceRecord* b) { return a->id < b->id; });
-  std::string page;
-  TraceId first;
-  auto flush = [&] {
-    if (page.empty()) return;
-    pages->push_back({first, AppendChunk(page, compression, file)});
-    page.clear();
-  };
-  for (const TraceRecord* r : sorted) {
-    if (page.empty()) first = r->id;
-    PutTraceId(&page, r->id);
-    coding::PutLengthPrefixed(&page, r->payload);
-    if (page.size() >= page_bytes) flush();
-  }
-  flush();
+// Document and log records: the trace id, then the payload.
+void PutRecordPages(std::string* file, const std::vector<TraceRecord>& records, size_t page_bytes,
+                    Compression compression, std::vector<PageMeta>* pages) {
+  PutPages(
+      file, records.size(), [&](size_t i) -> const TraceId& { return records[i].id; },
+      [&](size_t i, std::string* page) {
+        PutTraceId(page, records[i].id);
+        coding::PutLengthPrefixed(page, records[i].payload);
+      },
+      page_bytes, compression, pages);
+}
+
+// How a trace table record (version 4) gives its id.
+constexpr char kTraceIdFromColumn = 0;
+constexpr char kTraceIdFollows = 1;
+
+// The trace table's records (docs/block-format.md, "Trace table"): an entry whose id is the
+// first of the trace id column's `run_ids` above the entry before it leaves the id out.
+void PutTraceTable(std::string* file, const std::vector<TraceEntry>& traces,
+                   const std::vector<TraceId>& run_ids, size_t page_bytes, Compression compression,
+                   std::vector<PageMeta>* pages) {
+  size_t next = 0;  // the first of run_ids above the entry before
+  std::string payload;
+  PutPages(
+      file, traces.size(), [&](size_t i) -> const TraceId& { return traces[i].id; },
+      [&](size_t i, std::string* page) {
+        const TraceEntry& e = traces[i];
+        const bool implicit = next < run_ids.size() && run_ids[next] == e.id;
+        page->push_back(implicit ? kTraceIdFromColumn : kTraceIdFollows);
+        if (!implicit) PutTraceId(page, e.id);
+        while (next < run_ids.size() && !(e.id < run_ids[next])) ++next;
+        payload.clear();
+        PutVarsint64(&payload, e.min_start_ns);
+        PutVarsint64(&payload, e.max_end_ns);
+        PutVarint64(&payload, e.seq);
+        coding::PutLengthPrefixed(page, payload);
+      },
+      page_bytes, compression, pages);
 }
 
 void PutPageMetas(std::string* out, const std::vector<PageMeta>& pages) {
@@ -256,8 +261,6 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     add_column(ColumnKind::kString, std::string(StringFieldName(static_cast<StringField>(f))),
                static_cast<uint8_t>(f));
   }
-  meta.trace_id_column = 0;  // as DecodeFooter would find them
-  meta.span_id_column = 1;
   for (size_t f = 0; f < kIntFieldCount; ++f) {
     add_column(ColumnKind::kInt, std::string(IntFieldName(static_cast<IntField>(f))),
                static_cast<uint8_t>(f));
@@ -385,9 +388,9 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   // The trace table, documents and logs, in pages sorted by trace id.
   PutTraceTable(&file, contents.traces, run_ids, options.page_bytes, options.compression,
                 &meta.trace_pages);
-  PutPages(&file, contents.documents, options.page_bytes, options.compression,
-           &meta.document_pages);
-  PutPages(&file, contents.logs, options.page_bytes, options.compression, &meta.log_pages);
+  PutRecordPages(&file, contents.documents, options.page_bytes, options.compression,
+                 &meta.document_pages);
+  PutRecordPages(&file, contents.logs, options.page_bytes, options.compression, &meta.log_pages);
 
   // Bloom filters: trace ids; every distinct string value per column.
   BloomFilter traces = BloomFilter::ForKeys(contents.traces.size());

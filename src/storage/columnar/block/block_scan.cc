@@ -316,8 +316,16 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
       for (size_t r = g.a; r < g.b; ++r) each(g.spans[r - g.a], r, k++);
     }
   };
+  // Span ids first, wherever the footer lists them: parents refer back to rows through them.
+  {
+    const ColumnMeta& c = meta_.columns[meta_.span_id_column];
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &scratch, &raw));
+    Status s = DecodeSpanIds(raw, m, &span_ids);
+    if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
+    for_rows([&](model::Span& sp, size_t r, size_t) { sp.span_id.value = span_ids[r]; });
+  }
   for (const ColumnMeta& c : meta_.columns) {
-    if (c.kind == ColumnKind::kTraceId) continue;
+    if (c.kind == ColumnKind::kTraceId || c.kind == ColumnKind::kSpanId) continue;
     if (c.kind == ColumnKind::kAttribute && !options.Wants(c.name, c.role)) continue;
     WAGGLE_RETURN_IF_ERROR(ReadChunkAt(
         c.chunks[group], c.kind == ColumnKind::kExtras ? &extras_scratch : &scratch, &raw));
@@ -325,19 +333,10 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
     Status s;
     switch (c.kind) {
       case ColumnKind::kTraceId:
-        break;
       case ColumnKind::kSpanId:
-        s = DecodeSpanIds(in, m, &span_ids);
-        if (s.ok())
-          for_rows([&](model::Span& sp, size_t r, size_t) { sp.span_id.value = span_ids[r]; });
-        break;
+        break;  // read above
       case ColumnKind::kParentId:
-        // Parents refer back within the group: the rows up to the last wanted, through the
-        // span ids.
-        if (span_ids.size() != m) {
-          s = Status::Corruption("before the span ids");
-          break;
-        }
+        // Parents refer back within the group: the rows up to the last wanted.
         parents.resize(end);
         s = DecodeParents(&in, end, span_ids.data(), parents.data());
         if (s.ok()) {

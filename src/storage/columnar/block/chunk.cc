@@ -35,6 +35,14 @@ Status Corrupt(std::string_view what) {
   return Status::Corruption("block chunk: " + std::string(what));
 }
 
+// A decompression context per thread: ZSTD_decompress would set one up (and its tables) on
+// every call.
+ZSTD_DCtx* ThreadDCtx() {
+  static thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
+                                                                              &ZSTD_freeDCtx);
+  return dctx.get();
+}
+
 // The unsigned distance from `lo` to each value (wrapping), divided by their greatest common
 // divisor when that is 2 or more (else *scale is 1), and the width of the result.
 void PackFrom(const int64_t* v, size_t n, int64_t lo, std::vector<uint64_t>* scratch, int* width,
@@ -98,7 +106,7 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
       out->resize(ZSTD_isError(n) ? at : at + n);
       return !ZSTD_isError(n);
     };
-    if (!compress(raw, &packed)) packed.clear();
+    compress(raw, &packed);  // empty when zstd failed
     // Hex runs packed, when they are a sixteenth of the chunk or more (below that, the escapes
     // and the header can cost more than the nibbles save). Only the text goes through zstd: the
     // nibbles of random ids would cost the text's entropy coding more than they save. But ids
@@ -148,19 +156,15 @@ Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std:
       if (ref.raw_length != stored.size()) return Corrupt("length mismatch");
       *raw = stored;
       return Status::Ok();
-    case Compression::kZstd:
+    case Compression::kZstd: {
+      scratch->resize(ref.raw_length);
+      size_t n = ZSTD_decompressDCtx(ThreadDCtx(), scratch->data(), scratch->size(), stored.data(),
+                                     stored.size());
+      if (ZSTD_isError(n) || n != ref.raw_length) return Corrupt("bad zstd frame");
+      *raw = *scratch;
+      return Status::Ok();
+    }
     case Compression::kHexZstd: {
-      // A context per thread: ZSTD_decompress would set one up (and its tables) every call.
-      static thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
-                                                                                  &ZSTD_freeDCtx);
-      if (ref.compression == Compression::kZstd) {
-        scratch->resize(ref.raw_length);
-        size_t n = ZSTD_decompressDCtx(dctx.get(), scratch->data(), scratch->size(), stored.data(),
-                                       stored.size());
-        if (ZSTD_isError(n) || n != ref.raw_length) return Corrupt("bad zstd frame");
-        *raw = *scratch;
-        return Status::Ok();
-      }
       // Escape byte, zstd frame of the text, then the nibbles as they are (hex_runs.h).
       std::string_view in = stored;
       uint64_t frame_length;
@@ -177,7 +181,7 @@ Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std:
       static thread_local std::string text;
       text.resize(size);
       size_t n =
-          ZSTD_decompressDCtx(dctx.get(), text.data(), text.size(), frame.data(), frame.size());
+          ZSTD_decompressDCtx(ThreadDCtx(), text.data(), text.size(), frame.data(), frame.size());
       Status s = ZSTD_isError(n) || n != size ? Corrupt("bad zstd frame")
                                               : UnpackHexRuns(escape, text, in.substr(frame_length),
                                                               ref.raw_length, scratch);

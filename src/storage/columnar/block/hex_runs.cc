@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/hex.h"
+
 namespace waggle::storage::columnar::block {
 namespace {
 
@@ -22,14 +24,6 @@ constexpr std::array<uint8_t, 256> kClass = [] {
   for (int c = '0'; c <= '9'; ++c) t[c] = kLower | kUpper;
   for (int c = 'a'; c <= 'f'; ++c) t[c] = kLower;
   for (int c = 'A'; c <= 'F'; ++c) t[c] = kUpper;
-  return t;
-}();
-constexpr std::array<int8_t, 256> kNibble = [] {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0');
-  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 10);
-  for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<int8_t>(c - 'A' + 10);
   return t;
 }();
 constexpr char kLowerDigits[] = "0123456789abcdef";
@@ -55,7 +49,8 @@ bool IsUuid(const uint8_t* p, uint8_t cls) {
 void PutUuidNibbles(const uint8_t* p, std::string* out) {
   for (size_t i = 0; i < kUuidLength;) {
     if (p[i] == '-') ++i;
-    out->push_back(static_cast<char>(kNibble[p[i]] << 4 | kNibble[p[i + 1]]));
+    out->push_back(static_cast<char>(hex::DigitValue(static_cast<char>(p[i])) << 4 |
+                                     hex::DigitValue(static_cast<char>(p[i + 1]))));
     i += 2;
   }
 }
@@ -132,8 +127,8 @@ size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out) {
       PutUuidNibbles(p + i, &nibbles);
     } else {
       for (size_t k = 0; k < len; k += 2) {
-        const int hi = kNibble[p[i + k]];
-        const int lo = k + 1 < len ? kNibble[p[i + k + 1]] : 0;
+        const int hi = hex::DigitValue(static_cast<char>(p[i + k]));
+        const int lo = k + 1 < len ? hex::DigitValue(static_cast<char>(p[i + k + 1])) : 0;
         nibbles.push_back(static_cast<char>(hi << 4 | lo));
       }
     }
