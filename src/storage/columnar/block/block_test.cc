@@ -131,6 +131,22 @@ TEST(Block, EveryTraceComesBackWholeWithItsDocumentsAndLogs) {
   }
 }
 
+// Where a block file's footer begins (its chunks end there).
+size_t FooterOffset(const std::string& file) {
+  return coding::DecodeFixed64(file.data() + file.size() - kTrailerSize);
+}
+
+// Appends `meta` as the footer of `file` (cut at its chunks' end), and the trailer.
+void AppendFooter(const BlockMeta& meta, std::string* file) {
+  const std::string footer = EncodeFooter(meta);
+  const uint64_t footer_offset = file->size();
+  file->append(footer);
+  coding::PutFixed64(file, footer_offset);
+  coding::PutFixed32(file, static_cast<uint32_t>(footer.size()));
+  coding::PutFixed32(file, crc32c::Mask(crc32c::Value(footer)));
+  file->append(kMagic, 8);
+}
+
 // The trace table takes the ids of traces with rows from the trace id column (version 4), and
 // keeps its own for the others: traces with only documents or logs here, and, should the
 // writer be given rows of a trace it has no entry for, the entries after it still get theirs.
@@ -194,7 +210,7 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
     const std::string path = dir.path() + "/1.blk";
     ASSERT_TRUE(Env::Default()->ReadFile(path, &legacy).ok());
     BlockMeta meta = (*block)->meta();
-    legacy.resize(coding::DecodeFixed64(legacy.data() + legacy.size() - kTrailerSize));
+    legacy.resize(FooterOffset(legacy));
     std::string page;
     for (const TraceEntry& e : all) {
       internal::PutTraceId(&page, e.id);
@@ -205,13 +221,7 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
       coding::PutLengthPrefixed(&page, payload);
     }
     meta.trace_pages = {{all[0].id, AppendChunk(page, Compression::kZstd, &legacy)}};
-    const std::string footer = EncodeFooter(meta);
-    const uint64_t footer_offset = legacy.size();
-    legacy += footer;
-    coding::PutFixed64(&legacy, footer_offset);
-    coding::PutFixed32(&legacy, static_cast<uint32_t>(footer.size()));
-    coding::PutFixed32(&legacy, crc32c::Mask(crc32c::Value(footer)));
-    legacy.append(kMagic, 8);
+    AppendFooter(meta, &legacy);
     legacy[8] = 3;
     const std::string legacy_path = dir.path() + "/2.blk";
     ASSERT_TRUE(Env::Default()->WriteFileAtomic(legacy_path, legacy).ok());
@@ -500,6 +510,36 @@ TEST(Block, FootersWithAColumnMissingRepeatedOrOutOfOrderAreCorrupt) {
     Status s = DecodeFooter(EncodeFooter(*bad), &back);
     EXPECT_EQ(s.code(), Status::Code::kCorruption);
     EXPECT_NE(s.message().find("column"), std::string::npos) << s.ToString();
+  }
+}
+
+// The footer may list the parent column before the span ids: fetches read the span ids first,
+// wherever they are listed.
+TEST(Block, FetchesDoNotDependOnWhereTheFooterListsTheSpanIds) {
+  TempDir dir;
+  Fixture f(40, 8);
+  WriteOptions options;
+  options.row_group_rows = 64;
+  const std::string path = WriteBlock(dir, f.contents, options);
+  auto block = Block::Open(Env::Default(), path);
+  ASSERT_TRUE(block.ok());
+  BlockMeta meta = (*block)->meta();
+  ASSERT_EQ(meta.columns[1].kind, ColumnKind::kSpanId);
+  ASSERT_EQ(meta.columns[2].kind, ColumnKind::kParentId);
+  std::swap(meta.columns[1], meta.columns[2]);
+  std::string file;
+  ASSERT_TRUE(Env::Default()->ReadFile(path, &file).ok());
+  file.resize(FooterOffset(file));
+  AppendFooter(meta, &file);
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, file).ok());
+  auto swapped = Block::Open(Env::Default(), path);
+  ASSERT_TRUE(swapped.ok()) << swapped.status().ToString();
+  EXPECT_EQ((*swapped)->meta().span_id_column, 2u);
+  for (const auto& [id, spans] : f.traces) {
+    TraceData data;
+    Status s = (*swapped)->FetchTrace(id, &data);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(Sorted(data.spans), Sorted(spans));
   }
 }
 
