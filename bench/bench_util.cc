@@ -228,8 +228,28 @@ int HttpConnection::Exchange(const std::string& request, std::string* body) {
 bool ClickHouse::Start(const std::string& binary) {
   char tmpl[] = "/tmp/waggle-bench-ch-XXXXXX";
   dir = ::mkdtemp(tmpl);
+  binary_ = binary;
   http = FreePort();
-  const uint16_t tcp = FreePort();
+  tcp_ = FreePort();
+  return Launch(1);
+}
+
+bool ClickHouse::Recompress(int level, const std::string& table) {
+  if (pid > 0) {
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+  if (!Launch(level)) return false;
+  std::string body;
+  // FINAL merges even a table already in one part, so every column is compressed anew.
+  const int status =
+      HttpConnection(http).Exchange(Query("OPTIMIZE TABLE " + table + " FINAL"), &body);
+  if (status != 200) std::fprintf(stderr, "clickhouse: OPTIMIZE: %.300s\n", body.c_str());
+  return status == 200;
+}
+
+bool ClickHouse::Launch(int level) {
   FILE* f = std::fopen((dir + "/config.xml").c_str(), "w");
   std::fprintf(f,
                "<yandex><logger><level>warning</level><console>1</console></logger>"
@@ -240,8 +260,9 @@ bool ClickHouse::Start(const std::string& binary) {
                "<mark_cache_size>268435456</mark_cache_size><users_config>users.xml"
                "</users_config><default_profile>default</default_profile>"
                "<default_database>default</default_database>"
-               "<compression><case><method>zstd</method></case></compression></yandex>\n",
-               http, tcp, dir.c_str(), dir.c_str(), dir.c_str(), dir.c_str());
+               "<compression><case><method>zstd</method><level>%d</level></case></compression>"
+               "</yandex>\n",
+               http, tcp_, dir.c_str(), dir.c_str(), dir.c_str(), dir.c_str(), level);
   std::fclose(f);
   f = std::fopen((dir + "/users.xml").c_str(), "w");
   std::fprintf(f,
@@ -256,7 +277,7 @@ bool ClickHouse::Start(const std::string& binary) {
     FILE* log = std::freopen((dir + "/log").c_str(), "w", stderr);
     (void)log;
     (void)!std::freopen((dir + "/log").c_str(), "a", stdout);
-    ::execl(binary.c_str(), binary.c_str(), ("--config-file=" + dir + "/config.xml").c_str(),
+    ::execl(binary_.c_str(), binary_.c_str(), ("--config-file=" + dir + "/config.xml").c_str(),
             nullptr);
     _exit(127);
   }

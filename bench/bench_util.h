@@ -70,8 +70,8 @@ class HttpConnection {
   std::string in_;
 };
 
-// A clickhouse-server child process in a temp dir on free loopback ports, with zstd as its
-// compression method (its best), for the side-by-side references.
+// A clickhouse-server child process in a temp dir on free loopback ports, with zstd at its
+// default level (1) as its compression method, for the side-by-side references.
 struct ClickHouse {
   pid_t pid = -1;
   uint16_t http = 0;
@@ -79,10 +79,20 @@ struct ClickHouse {
 
   // Starts `binary` and waits (up to 30 s) for its HTTP interface.
   bool Start(const std::string& binary);
+  // Restarts the server with zstd at `level` and rewrites `table` into one part at that level
+  // (OPTIMIZE FINAL), for its best compression; returns false when that failed.
+  bool Recompress(int level, const std::string& table);
   // An HTTP request running `sql` with `body` as its data.
   static std::string Query(const std::string& sql, const std::string& body = "");
   // SIGTERM, wait, remove the dir.
   void Stop();
+
+ private:
+  // Writes the config with zstd at `level`, starts the server and waits for it.
+  bool Launch(int level);
+
+  std::string binary_;
+  uint16_t tcp_ = 0;
 };
 
 }  // namespace waggle::bench
