@@ -282,7 +282,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   std::vector<SparseSlice> slices;  // this row group's, by sparse column
   std::vector<TraceId> run_ids;     // the trace id column's ids, each once, in order
 
-  std::string raw;
+  std::string raw, alt;
   std::vector<int64_t> ints;
   std::vector<uint8_t> same;
   for (size_t g = 0; g < groups; ++g) {
@@ -346,9 +346,11 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       ColumnMeta& c = meta.columns[3 + kStringFieldCount + f];
       ints.resize(m);
       for (size_t i = 0; i < m; ++i) ints[i] = t.ints[f][rows[i]];
+      // Patched or not, whichever stores smaller (see the attributes below).
       raw.clear();
-      EncodeInts(ints.data(), m, &raw);
-      c.chunks.push_back(AppendChunk(raw, options.compression, &file));
+      alt.clear();
+      if (EncodeInts(ints.data(), m, &raw)) EncodeInts(ints.data(), m, &alt, false);
+      c.chunks.push_back(AppendSmallerChunk(raw, alt, options.compression, &file));
       c.min.push_back(*std::min_element(ints.begin(), ints.end()));
       c.max.push_back(*std::max_element(ints.begin(), ints.end()));
     }
@@ -356,8 +358,10 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       const AttributeColumn& col = t.attributes[a];
       const SparseSlice& s = slices[a];
       raw.clear();
+      alt.clear();
       PutVarint64(&raw, s.rows.size());
-      EncodeInts(s.rows.data(), s.rows.size(), &raw);
+      // Row lists compress well as they are (zstd finds their repeating gaps): never patched.
+      EncodeInts(s.rows.data(), s.rows.size(), &raw, false);
       if (col.is_string()) {
         const int field = ReferencedField(t, rows, col, s, &same);
         EncodeEntryStrings(col.strings, s.idx.data(), s.idx.size(), field, same, &raw);
@@ -370,16 +374,22 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       } else {
         ints.resize(s.idx.size());
         for (size_t i = 0; i < s.idx.size(); ++i) ints[i] = col.ints[s.idx[i]];
-        EncodeInts(ints.data(), ints.size(), &raw);
+        // Patched when that packs them smaller. The plain form may still compress smaller (a
+        // status code that is mostly 200), so then both are compressed and the smaller kept.
+        const size_t values = raw.size();
+        if (EncodeInts(ints.data(), ints.size(), &raw)) {
+          alt.assign(raw, 0, values);
+          EncodeInts(ints.data(), ints.size(), &alt, false);
+        }
       }
       meta.columns[first_attribute + a].chunks.push_back(
-          AppendChunk(raw, options.compression, &file));
+          AppendSmallerChunk(raw, alt, options.compression, &file));
     }
     {
       const SparseSlice& s = slices.back();
       raw.clear();
       PutVarint64(&raw, s.rows.size());
-      EncodeInts(s.rows.data(), s.rows.size(), &raw);
+      EncodeInts(s.rows.data(), s.rows.size(), &raw, false);  // a row list, as above
       for (uint32_t i : s.idx) coding::PutLengthPrefixed(&raw, t.extras[i]);
       meta.columns[extras_index].chunks.push_back(AppendChunk(raw, options.compression, &file));
     }

@@ -23,7 +23,7 @@
 namespace waggle::storage::columnar::block {
 
 inline constexpr char kMagic[] = "WAGGLBLK";
-inline constexpr uint32_t kFormatVersion = 4;
+inline constexpr uint32_t kFormatVersion = 5;
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr size_t kTrailerSize = 24;
 

@@ -2,14 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <numeric>
+#include <random>
 #include <set>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
 #include "base/testing/temp_dir.h"
+#include "column/bitpack.h"
 #include "storage/log_data.h"
 #include "storage/record_coding.h"
 #include "storage/testing/random_spans.h"
@@ -673,6 +676,118 @@ TEST(Chunk, IntsWithACommonFactorRoundTripScaled) {
   EXPECT_EQ(DecodeInts(&in, 1, &out).code(), Status::Code::kCorruption);
   in = std::string_view(bad).substr(0, 2);  // cut before the factor
   EXPECT_EQ(DecodeInts(&in, 1, &out).code(), Status::Code::kCorruption);
+}
+
+// Durations as spans have them: most short, a few seconds long. Packing all in the width of
+// the longest wastes the bits that the short ones leave empty; patched, the long ones are
+// listed after the bits.
+TEST(Chunk, IntsWithAFewLargeOnesArePatched) {
+  std::mt19937_64 rng(11);
+  std::vector<int64_t> durations, times, mixed;
+  int64_t t = 1'700'000'000'000'000'000;
+  for (int i = 0; i < 8192; ++i) {
+    const bool slow = rng() % 50 == 0;
+    durations.push_back(static_cast<int64_t>(slow ? rng() % 3'000'000'000 : rng() % 4'000) * 1000);
+    t += static_cast<int64_t>(rng() % 64 == 0 ? rng() % 10'000'000 : rng() % 200) * 1000;
+    times.push_back(t);  // the deltas have the outliers
+  }
+  // Exceptions at the first and the last position, one of them the largest value, and a
+  // number that is all ones itself (3 in a width of 2).
+  mixed = {INT64_MAX, 1000, 3};
+  for (int i = 0; i < 300; ++i) mixed.push_back(i % 3);
+  mixed.push_back(INT64_MAX);
+  struct Case {
+    const std::vector<int64_t>* v;
+    char inner;  // the encoding after 'P'
+  };
+  for (const Case& c : {Case{&durations, 'M'}, Case{&times, 'E'}, Case{&mixed, 'F'}}) {
+    const std::vector<int64_t>& v = *c.v;
+    std::string enc;
+    EncodeInts(v.data(), v.size(), &enc);
+    ASSERT_EQ(enc[0], 'P');
+    EXPECT_EQ(enc[1], c.inner);
+    std::string_view in = enc;
+    std::vector<int64_t> out;
+    ASSERT_TRUE(DecodeInts(&in, v.size(), &out).ok());
+    EXPECT_TRUE(in.empty());
+    EXPECT_EQ(out, v);
+    // Selecting on the packed numbers agrees with the decoded values for ranges below, at
+    // and above the exceptions, on every row and on every third.
+    std::vector<int64_t> sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::pair<int64_t, int64_t>> ranges = {{INT64_MIN, INT64_MAX}, {0, 0}};
+    for (double q : {0.5, 0.97, 0.99, 0.999}) {
+      const int64_t at = sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))];
+      ranges.push_back({at, INT64_MAX});
+      ranges.push_back({INT64_MIN, at});
+      ranges.push_back({at, at > INT64_MAX - 1'000'000 ? INT64_MAX : at + 1'000'000});
+    }
+    for (auto [lo, hi] : ranges) {
+      for (uint32_t step : {1u, 3u}) {
+        std::vector<uint32_t> rows, want;
+        for (uint32_t r = 0; r < v.size(); r += step) {
+          rows.push_back(r);
+          if (v[r] >= lo && v[r] <= hi) want.push_back(r);
+        }
+        bool done;
+        ASSERT_TRUE(SelectIntRange(enc, v.size(), lo, hi, &rows, &done).ok());
+        ASSERT_EQ(done, c.inner != 'E');
+        if (done) EXPECT_EQ(rows, want) << lo << ".." << hi << " every " << step;
+      }
+    }
+  }
+  // The saving: 1 in 50 durations long takes the short ones' width plus a list of the long.
+  std::string patched, plain;
+  EncodeInts(durations.data(), durations.size(), &patched);
+  std::vector<uint64_t> packed(durations.size());
+  for (size_t i = 0; i < durations.size(); ++i) packed[i] = durations[i] / 1000;
+  const int width = column::BitWidth(*std::max_element(packed.begin(), packed.end()));
+  EXPECT_LT(patched.size(), column::PackedSize(packed.size(), width) * 2 / 3);
+}
+
+TEST(Chunk, DamagedPatchedIntsAreRefused) {
+  // 'P', 'F', base 0, width 2: the numbers 3 (all ones, an exception), 1, 0, 2; one exception,
+  // the largest excess 5; at position 0 with excess 5. So the values are 8, 1, 0, 2.
+  const std::string good("PF\x00\x02\x87\x01\x05\x00\x05", 9);
+  std::string_view in = good;
+  std::vector<int64_t> out;
+  ASSERT_TRUE(DecodeInts(&in, 4, &out).ok());
+  EXPECT_EQ(out, (std::vector<int64_t>{8, 1, 0, 2}));
+  EXPECT_TRUE(in.empty());
+  struct Bad {
+    std::string bytes;
+    bool list_damaged;  // so a selection that reads the list refuses it too
+  };
+  const std::string head("PF\x00\x02\x87", 5);
+  const std::vector<Bad> bad = {
+      {head, true},                                               // no count
+      {head + std::string("\x00\x05", 2), true},                  // a count of 0
+      {head + std::string("\x05\x05\x00\x05", 4), true},          // more than the numbers
+      {head + std::string("\x01", 1), true},                      // no largest excess
+      {head + std::string("\x01\x05\x00", 3), true},              // no excess
+      {head + std::string("\x01\x05\x04\x05", 4), true},          // beyond the chunk
+      {head + std::string("\x02\x05\x00\x05\x03\x01", 6), true},  // the second beyond it
+      {head + std::string("\x01\x04\x00\x05", 4), true},          // above the largest
+      {head + std::string("\x01\x05\x01\x05", 4), false},         // at a number not all ones
+      {std::string("PF\x00\x00\x01\x05\x00\x05", 8), true},       // width 0
+      {std::string("P", 1), true},
+      {std::string("PP", 2), true},
+  };
+  for (const Bad& b : bad) {
+    in = b.bytes;
+    out.clear();
+    EXPECT_EQ(DecodeInts(&in, 4, &out).code(), Status::Code::kCorruption) << b.bytes.size();
+    // Values above all ones are found in the list alone.
+    std::vector<uint32_t> rows = {0, 1, 2, 3};
+    bool done;
+    EXPECT_EQ(SelectIntRange(b.bytes, 4, 4, 100, &rows, &done).ok(), !b.list_damaged)
+        << b.bytes.size();
+  }
+  std::vector<uint32_t> rows = {0, 1, 2, 3};
+  bool done;
+  ASSERT_TRUE(SelectIntRange(good, 4, 4, 100, &rows, &done).ok());
+  EXPECT_TRUE(done);
+  EXPECT_EQ(rows, std::vector<uint32_t>{0});
 }
 
 // The scaled delta example of docs/block-format.md, byte for byte.

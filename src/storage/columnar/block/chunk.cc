@@ -24,6 +24,9 @@ constexpr uint8_t kEncodingDelta = 'D';
 // The same two with a common factor: the packed numbers are multiplied by it (block format 2).
 constexpr uint8_t kEncodingScaledFor = 'M';
 constexpr uint8_t kEncodingScaledDelta = 'E';
+// Before one of the four above: its packed numbers of `width` bits or more are exceptions,
+// packed as all ones and listed after the bits (block format 5).
+constexpr uint8_t kEncodingPatched = 'P';
 constexpr uint8_t kEncodingDictionary = 'S';
 // A dictionary chunk whose entries are all distinct, so the codes are 0, 1, ... and left out
 // (block format 2): a request id, say.
@@ -144,6 +147,20 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
   return ref;
 }
 
+ChunkRef AppendSmallerChunk(std::string_view raw, std::string_view alt, Compression preferred,
+                            std::string* file) {
+  ChunkRef first = AppendChunk(raw, preferred, file);
+  if (alt.empty()) return first;
+  ChunkRef second = AppendChunk(alt, preferred, file);
+  if (second.stored_length < first.stored_length) {
+    file->erase(first.offset, first.stored_length);
+    second.offset = first.offset;
+    return second;
+  }
+  file->resize(second.offset);
+  return first;
+}
+
 Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std::string* scratch,
                  std::string_view* raw) {
   if (stored.size() != ref.stored_length) return Corrupt("short read");
@@ -201,12 +218,66 @@ Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std:
   return Corrupt("unknown compression");
 }
 
-void EncodeInts(const int64_t* v, size_t n, std::string* out) {
+namespace {
+
+size_t VarintLength(uint64_t v) { return static_cast<size_t>(column::BitWidth(v | 1) + 6) / 7; }
+
+// The width that packs `u` smallest with the numbers that do not fit patched (see
+// kEncodingPatched), and the bytes that takes, estimated: an exception costs a byte for its
+// gap and the varint of its value.
+struct Patching {
+  int width = 0;
+  size_t bytes = SIZE_MAX;
+};
+Patching BestPatching(const std::vector<uint64_t>& u) {
+  size_t count[65] = {};
+  for (uint64_t x : u) ++count[column::BitWidth(x)];
+  Patching best;
+  size_t exceptions = 0, exception_bytes = 0;  // the numbers wider than w
+  for (int w = 64; w >= 1; --w) {
+    const size_t bytes =
+        column::PackedSize(u.size(), w) + exceptions + exception_bytes + VarintLength(exceptions);
+    if (bytes < best.bytes) best = {w, bytes};
+    exceptions += count[w];
+    exception_bytes += count[w] * static_cast<size_t>((w + 6) / 7);
+  }
+  return best;
+}
+
+// Packs `u` in `width` bits after the header, patched (kEncodingPatched) when `patched`.
+void PutPacked(std::vector<uint64_t>* u, int width, bool patched, std::string* out) {
+  if (!patched) {
+    column::BitPack(u->data(), u->size(), width, out);
+    return;
+  }
+  const uint64_t all_ones = width == 64 ? UINT64_MAX : (uint64_t{1} << width) - 1;
+  std::string exceptions;
+  size_t count = 0, next = 0;  // the position after the last exception
+  uint64_t largest = 0;        // excess
+  for (size_t i = 0; i < u->size(); ++i) {
+    uint64_t& x = (*u)[i];
+    if (x < all_ones) continue;
+    coding::PutVarint64(&exceptions, i - next);
+    coding::PutVarint64(&exceptions, x - all_ones);
+    largest = std::max(largest, x - all_ones);
+    x = all_ones;
+    next = i + 1;
+    ++count;
+  }
+  column::BitPack(u->data(), u->size(), width, out);
+  coding::PutVarint64(out, count);
+  coding::PutVarint64(out, largest);
+  out->append(exceptions);
+}
+
+}  // namespace
+
+bool EncodeInts(const int64_t* v, size_t n, std::string* out, bool may_patch) {
   if (n == 0) {
     out->push_back(static_cast<char>(kEncodingFor));
     coding::PutVarint64(out, 0);
     out->push_back(0);
-    return;
+    return false;
   }
   std::vector<uint64_t> scratch;
   int64_t lo = *std::min_element(v, v + n);
@@ -226,20 +297,44 @@ void EncodeInts(const int64_t* v, size_t n, std::string* out) {
   if (!deltas.empty()) {
     PackFrom(deltas.data(), deltas.size(), dlo, &dscratch, &delta_width, &delta_scale);
   }
-  if (static_cast<size_t>(delta_width) * (n - 1) + 64 < static_cast<size_t>(for_width) * n) {
+  // The four candidates in bits: frame of reference and delta (its header's first value
+  // counted as 64 bits), each plain or patched. A patched form must save a word over the best
+  // plain one.
+  bool delta = static_cast<size_t>(delta_width) * (n - 1) + 64 < static_cast<size_t>(for_width) * n;
+  size_t best_bits =
+      delta ? static_cast<size_t>(delta_width) * (n - 1) + 64 : static_cast<size_t>(for_width) * n;
+  bool patched = false;
+  const Patching for_patching = may_patch ? BestPatching(scratch) : Patching();
+  if (for_patching.bytes != SIZE_MAX && for_patching.bytes * 8 + 64 < best_bits) {
+    best_bits = for_patching.bytes * 8;
+    delta = false;
+    patched = true;
+    for_width = for_patching.width;
+  }
+  if (may_patch && !dscratch.empty()) {
+    const Patching delta_patching = BestPatching(dscratch);
+    if (delta_patching.bytes * 8 + 64 + 64 < best_bits) {
+      delta = true;
+      patched = true;
+      delta_width = delta_patching.width;
+    }
+  }
+  if (patched) out->push_back(static_cast<char>(kEncodingPatched));
+  if (delta) {
     out->push_back(static_cast<char>(delta_scale > 1 ? kEncodingScaledDelta : kEncodingDelta));
     coding::PutVarsint64(out, v[0]);
     coding::PutVarsint64(out, dlo);
     if (delta_scale > 1) coding::PutVarint64(out, delta_scale);
     out->push_back(static_cast<char>(delta_width));
-    column::BitPack(dscratch.data(), dscratch.size(), delta_width, out);
+    PutPacked(&dscratch, delta_width, patched, out);
   } else {
     out->push_back(static_cast<char>(for_scale > 1 ? kEncodingScaledFor : kEncodingFor));
     coding::PutVarsint64(out, lo);
     if (for_scale > 1) coding::PutVarint64(out, for_scale);
     out->push_back(static_cast<char>(for_width));
-    column::BitPack(scratch.data(), n, for_width, out);
+    PutPacked(&scratch, for_width, patched, out);
   }
+  return patched;
 }
 
 namespace {
@@ -247,6 +342,7 @@ namespace {
 // The header of an int chunk of n values (docs/block-format.md, "Integers"), checked against
 // what follows it; *in is left at the packed bits.
 struct IntHeader {
+  bool patched = false;
   bool delta = false;
   int64_t first = 0;  // delta: the first value
   int64_t base = 0;
@@ -254,9 +350,15 @@ struct IntHeader {
   int width = 0;
   size_t packed_count = 0;
   size_t packed_bytes = 0;
+
+  // Patched: what an exception is packed as.
+  uint64_t all_ones() const { return width == 64 ? UINT64_MAX : (uint64_t{1} << width) - 1; }
 };
 
 Status GetIntHeader(std::string_view* in, size_t n, IntHeader* h) {
+  if (in->empty()) return Corrupt("missing int encoding");
+  h->patched = static_cast<uint8_t>((*in)[0]) == kEncodingPatched;
+  if (h->patched) in->remove_prefix(1);
   if (in->empty()) return Corrupt("missing int encoding");
   const uint8_t encoding = static_cast<uint8_t>((*in)[0]);
   in->remove_prefix(1);
@@ -275,11 +377,59 @@ Status GetIntHeader(std::string_view* in, size_t n, IntHeader* h) {
   h->width = static_cast<uint8_t>((*in)[0]);
   in->remove_prefix(1);
   if (h->width > 64) return Corrupt("bit width over 64");
+  if (h->patched && h->width == 0) return Corrupt("patched ints of width 0");
   h->packed_count = h->delta ? n - 1 : n;
   h->packed_bytes = column::PackedSize(h->packed_count, h->width);
   if (in->size() < h->packed_bytes) return Corrupt("truncated packed ints");
   return Status::Ok();
 }
+
+// A varint, read inline: exception lists are read on the scan path.
+inline bool GetVarint(std::string_view* in, uint64_t* v) {
+  if (!in->empty() && static_cast<uint8_t>((*in)[0]) < 0x80) {
+    *v = static_cast<uint8_t>((*in)[0]);
+    in->remove_prefix(1);
+    return true;
+  }
+  return coding::GetVarint64(in, v);
+}
+
+// The exception list of a patched chunk of `packed_count` numbers, after its packed bits: the
+// count and the largest excess, read by Open, then each exception, by ForEach.
+class Exceptions {
+ public:
+  Status Open(std::string_view* in, size_t packed_count) {
+    packed_count_ = packed_count;
+    if (!GetVarint(in, &count_) || count_ == 0 || count_ > packed_count ||
+        !GetVarint(in, &largest_)) {
+      return Corrupt("bad header of patched ints");
+    }
+    return Status::Ok();
+  }
+  uint64_t largest() const { return largest_; }
+
+  // Calls fn(position, excess) for each, in ascending position, reading them from *in.
+  template <typename Fn>
+  Status ForEach(std::string_view* in, const Fn& fn) const {
+    size_t next = 0;  // the position after the last exception
+    for (uint64_t k = 0; k < count_; ++k) {
+      uint64_t gap, excess;
+      if (!GetVarint(in, &gap) || !GetVarint(in, &excess)) {
+        return Corrupt("truncated patched ints");
+      }
+      if (gap >= packed_count_ - next) return Corrupt("patched int beyond the chunk");
+      if (excess > largest_) return Corrupt("patched int above the largest");
+      const size_t at = next + static_cast<size_t>(gap);
+      fn(at, excess);
+      next = at + 1;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  size_t packed_count_ = 0;
+  uint64_t count_ = 0, largest_ = 0;
+};
 
 }  // namespace
 
@@ -291,19 +441,33 @@ Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
   uint64_t* dst = reinterpret_cast<uint64_t*>(out->data() + start);
   uint64_t* packed = h.delta ? dst + 1 : dst;
   const std::string_view bits = in->substr(0, h.packed_bytes);
-  const auto base = static_cast<uint64_t>(h.base);
-  if (h.delta) {
-    // The prefix sum of the deltas, each base + scale x packed (wrapping, as specified).
-    column::BitUnpack(bits, h.packed_count, h.width, 0, packed);
-    dst[0] = static_cast<uint64_t>(h.first);
-    for (size_t i = 1; i < n; ++i) dst[i] = dst[i - 1] + base + dst[i] * h.scale;
-  } else if (h.scale == 1) {
-    column::BitUnpack(bits, h.packed_count, h.width, base, packed);
-  } else {
-    column::BitUnpack(bits, h.packed_count, h.width, 0, packed);
-    for (size_t i = 0; i < n; ++i) packed[i] = base + packed[i] * h.scale;
-  }
   in->remove_prefix(h.packed_bytes);
+  const auto base = static_cast<uint64_t>(h.base);
+  // Exceptions take their numbers: all ones (plus `offset`, when unpacked with it) + excess.
+  const auto patch = [&](uint64_t offset) {
+    Exceptions exceptions;
+    WAGGLE_RETURN_IF_ERROR(exceptions.Open(in, h.packed_count));
+    bool packed_as_all_ones = true;
+    WAGGLE_RETURN_IF_ERROR(exceptions.ForEach(in, [&](size_t at, uint64_t excess) {
+      packed_as_all_ones &= packed[at] == offset + h.all_ones();
+      packed[at] += excess;
+    }));
+    return packed_as_all_ones ? Status::Ok() : Corrupt("patched int not packed as all ones");
+  };
+  if (h.delta || h.scale != 1) {
+    column::BitUnpack(bits, h.packed_count, h.width, 0, packed);
+    if (h.patched) WAGGLE_RETURN_IF_ERROR(patch(0));
+    if (h.delta) {
+      // The prefix sum of the deltas, each base + scale x packed (wrapping, as specified).
+      dst[0] = static_cast<uint64_t>(h.first);
+      for (size_t i = 1; i < n; ++i) dst[i] = dst[i - 1] + base + dst[i] * h.scale;
+    } else {
+      for (size_t i = 0; i < n; ++i) packed[i] = base + packed[i] * h.scale;
+    }
+  } else {
+    column::BitUnpack(bits, h.packed_count, h.width, base, packed);
+    if (h.patched) WAGGLE_RETURN_IF_ERROR(patch(base));
+  }
   return Status::Ok();
 }
 
@@ -327,8 +491,58 @@ Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
     rows->clear();
     return Status::Ok();
   }
+  if (!h.patched) {
+    rows->resize(column::BitSelectRange(in, h.width, static_cast<uint64_t>(plo),
+                                        static_cast<uint64_t>(phi), rows->data(), rows->size()));
+    return Status::Ok();
+  }
+  // Patched: an exception is packed as all ones, and its number is all ones + excess.
+  std::string_view list = in.substr(h.packed_bytes);
+  Exceptions exceptions;
+  WAGGLE_RETURN_IF_ERROR(exceptions.Open(&list, n));
+  const auto all_ones = static_cast<__int128>(h.all_ones());
+  const __int128 largest = all_ones + exceptions.largest();
+  if (plo > all_ones) {
+    // Only exceptions can hold numbers that large: keep the rows of those in range. Rows are
+    // distinct and below n, so n of them are all rows.
+    if (largest < plo) {
+      rows->clear();
+      return Status::Ok();
+    }
+    const bool all_rows = rows->size() == n;
+    size_t kept = 0;
+    auto from = rows->begin();
+    WAGGLE_RETURN_IF_ERROR(exceptions.ForEach(&list, [&](size_t at, uint64_t excess) {
+      const __int128 number = all_ones + excess;
+      if (number < plo || number > phi) return;
+      if (!all_rows) {
+        from = std::lower_bound(from, rows->end(), at);
+        if (from == rows->end() || *from != at) return;
+      }
+      (*rows)[kept++] = static_cast<uint32_t>(at);  // at or before `from`: already passed
+    }));
+    rows->resize(kept);
+    return Status::Ok();
+  }
+  // The packed numbers compared: exceptions count as all ones, which is below their number.
   rows->resize(column::BitSelectRange(in, h.width, static_cast<uint64_t>(plo),
                                       static_cast<uint64_t>(phi), rows->data(), rows->size()));
+  // Exceptions were left out (rightly) when phi is below all ones, and kept when it is not:
+  // rightly when their number is at most phi, so only the larger ones need dropping.
+  if (phi < all_ones || largest <= phi) return Status::Ok();
+  std::vector<uint32_t> drop;
+  WAGGLE_RETURN_IF_ERROR(exceptions.ForEach(&list, [&](size_t at, uint64_t excess) {
+    if (all_ones + excess > phi) drop.push_back(static_cast<uint32_t>(at));
+  }));
+  if (!drop.empty()) {
+    size_t kept = 0, d = 0;
+    for (const uint32_t row : *rows) {
+      while (d < drop.size() && drop[d] < row) ++d;
+      if (d < drop.size() && drop[d] == row) continue;
+      (*rows)[kept++] = row;
+    }
+    rows->resize(kept);
+  }
   return Status::Ok();
 }
 

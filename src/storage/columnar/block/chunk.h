@@ -33,14 +33,21 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 // of which at least a sixteenth is hex runs is also compressed as kHexZstd, and the smaller
 // form kept.
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file);
+// The same for two encodings of one chunk: appends whichever stores smaller (`raw` when `alt`
+// is empty).
+ChunkRef AppendSmallerChunk(std::string_view raw, std::string_view alt, Compression preferred,
+                            std::string* file);
 // Verifies the checksum of `stored` (unless `verify` is false: it was verified before) and sets
 // `raw` to the chunk's bytes: `stored` itself when it is uncompressed, else decompressed into
 // `scratch`, which must not hold `stored`.
 Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std::string* scratch,
                  std::string_view* raw);
 
-// Integers: frame of reference or delta, bit-packed, whichever is smaller.
-void EncodeInts(const int64_t* values, size_t n, std::string* out);
+// Integers: frame of reference or delta, bit-packed, whichever is smaller; with `may_patch`,
+// either of them patched when that is smaller still (a few large numbers listed apart).
+// Returns whether it patched: the plain form may compress better, so a writer that compresses
+// can encode both and keep the smaller (AppendSmallerChunk).
+bool EncodeInts(const int64_t* values, size_t n, std::string* out, bool may_patch = true);
 // Appends exactly `n` values to `out`; Corruption when `in` is not such an encoding.
 Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out);
 
