@@ -150,15 +150,38 @@ void PutRecordPages(std::string* file, const std::vector<TraceRecord>& records, 
       page_bytes, compression, pages);
 }
 
-// How a trace table record (version 4) gives its id.
-constexpr char kTraceIdFromColumn = 0;
+// How a trace table record gives its id (version 4) and its times (version 6).
+constexpr char kTraceIdFromColumn = 0;  // since version 6, the times from the columns too
 constexpr char kTraceIdFollows = 1;
+constexpr char kTraceIdFromColumnTimesFollow = 2;  // version 6
+
+// A trace's times over some of its rows: the earliest start, and the latest start or end.
+struct RunTimes {
+  int64_t min_start_ns = INT64_MAX;
+  int64_t max_end_ns = INT64_MIN;
+
+  // Adds a row, from its start_ns, duration_ns and end_is_zero columns, as the engine keeps a
+  // trace's times: the end of a span in progress is 0.
+  void Add(int64_t start, int64_t duration, int64_t end_is_zero) {
+    const auto end =
+        end_is_zero != 0
+            ? 0
+            : static_cast<int64_t>(static_cast<uint64_t>(start) + static_cast<uint64_t>(duration));
+    min_start_ns = std::min(min_start_ns, start);
+    max_end_ns = std::max({max_end_ns, start, end});
+  }
+  void Add(const RunTimes& o) {
+    min_start_ns = std::min(min_start_ns, o.min_start_ns);
+    max_end_ns = std::max(max_end_ns, o.max_end_ns);
+  }
+};
 
 // The trace table's records (docs/block-format.md, "Trace table"): an entry whose id is the
-// first of the trace id column's `run_ids` above the entry before it leaves the id out.
+// first of the trace id column's `run_ids` above the entry before it leaves the id out, and
+// its times too when they are that id's `run_times` (the times of its rows).
 void PutTraceTable(std::string* file, const std::vector<TraceEntry>& traces,
-                   const std::vector<TraceId>& run_ids, size_t page_bytes, Compression compression,
-                   std::vector<PageMeta>* pages) {
+                   const std::vector<TraceId>& run_ids, const std::vector<RunTimes>& run_times,
+                   size_t page_bytes, Compression compression, std::vector<PageMeta>* pages) {
   size_t next = 0;  // the first of run_ids above the entry before
   std::string payload;
   PutPages(
@@ -166,12 +189,18 @@ void PutTraceTable(std::string* file, const std::vector<TraceEntry>& traces,
       [&](size_t i, std::string* page) {
         const TraceEntry& e = traces[i];
         const bool implicit = next < run_ids.size() && run_ids[next] == e.id;
-        page->push_back(implicit ? kTraceIdFromColumn : kTraceIdFollows);
+        const bool derived = implicit && run_times[next].min_start_ns == e.min_start_ns &&
+                             run_times[next].max_end_ns == e.max_end_ns;
+        page->push_back(derived    ? kTraceIdFromColumn
+                        : implicit ? kTraceIdFromColumnTimesFollow
+                                   : kTraceIdFollows);
         if (!implicit) PutTraceId(page, e.id);
         while (next < run_ids.size() && !(e.id < run_ids[next])) ++next;
         payload.clear();
-        PutVarsint64(&payload, e.min_start_ns);
-        PutVarsint64(&payload, e.max_end_ns);
+        if (!derived) {
+          PutVarsint64(&payload, e.min_start_ns);
+          PutVarsint64(&payload, e.max_end_ns);
+        }
         PutVarint64(&payload, e.seq);
         coding::PutLengthPrefixed(page, payload);
       },
@@ -262,6 +291,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
                static_cast<uint8_t>(f));
   }
   for (size_t f = 0; f < kIntFieldCount; ++f) {
+    meta.int_columns[f] = meta.columns.size();
     add_column(ColumnKind::kInt, std::string(IntFieldName(static_cast<IntField>(f))),
                static_cast<uint8_t>(f));
   }
@@ -281,6 +311,9 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   const SparseByRow sparse(t);
   std::vector<SparseSlice> slices;  // this row group's, by sparse column
   std::vector<TraceId> run_ids;     // the trace id column's ids, each once, in order
+  std::vector<RunTimes> run_times;  // the times of each one's rows
+  const auto& durations = t.ints_of(IntField::kDurationNs);
+  const auto& end_is_zero = t.ints_of(IntField::kEndIsZero);
 
   std::string raw, alt;
   std::vector<int64_t> ints;
@@ -307,7 +340,13 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       const TraceId& id = t.trace_ids[rows[a]];
       PutTraceId(&raw, id);
       PutVarint64(&raw, b - a);
-      if (run_ids.empty() || run_ids.back() != id) run_ids.push_back(id);
+      if (run_ids.empty() || run_ids.back() != id) {
+        run_ids.push_back(id);
+        run_times.emplace_back();
+      }
+      for (size_t i = a; i < b; ++i) {
+        run_times.back().Add(starts[rows[i]], durations[rows[i]], end_is_zero[rows[i]]);
+      }
     }
     trace_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
 
@@ -396,7 +435,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   }
 
   // The trace table, documents and logs, in pages sorted by trace id.
-  PutTraceTable(&file, contents.traces, run_ids, options.page_bytes, options.compression,
+  PutTraceTable(&file, contents.traces, run_ids, run_times, options.page_bytes, options.compression,
                 &meta.trace_pages);
   PutRecordPages(&file, contents.documents, options.page_bytes, options.compression,
                  &meta.document_pages);
@@ -567,6 +606,7 @@ Status DecodeFooter(std::string_view in, BlockMeta* meta) {
         break;
       case ColumnKind::kInt:
         ++ints[c.field];
+        meta->int_columns[c.field] = i;
         break;
       case ColumnKind::kAttribute:
         attributes_seen = true;
@@ -875,22 +915,41 @@ Status Block::ReadTraces(std::vector<TraceEntry>* out) const {
   const size_t first = out->size();
   std::string scratch;
   // Since version 4 an entry can take its id from the trace id column: the first of the
-  // column's ids (each once, in order) above the entry before it.
+  // column's ids (each once, in order) above the entry before it. Since version 6 it can take
+  // its times from the rows of that id too.
   std::vector<TraceId> run_ids;
+  std::vector<RunTimes> run_times;
   if (meta_.version >= 4) {
+    const bool times = meta_.version >= 6;
     std::vector<TraceRun> runs;
+    std::array<std::vector<int64_t>, 3> ints;  // start_ns, duration_ns, end_is_zero
+    constexpr std::array<IntField, 3> kTimeFields = {IntField::kStartNs, IntField::kDurationNs,
+                                                     IntField::kEndIsZero};
     const ColumnMeta& column = meta_.columns[meta_.trace_id_column];
     for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
+      const size_t rows = meta_.row_groups[g].rows;
       std::string_view in;
       WAGGLE_RETURN_IF_ERROR(ReadChunkAt(column.chunks[g], &scratch, &in));
-      Status s = DecodeTraceRuns(in, meta_.row_groups[g].rows, &runs);
+      Status s = DecodeTraceRuns(in, rows, &runs);
       if (!s.ok()) return Corrupt(path_ + ": trace id column: " + s.message());
+      for (size_t f = 0; times && f < kTimeFields.size(); ++f) {
+        const ColumnMeta& c = meta_.columns[meta_.int_columns[static_cast<size_t>(kTimeFields[f])]];
+        WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[g], &scratch, &in));
+        ints[f].clear();
+        s = DecodeInts(&in, rows, &ints[f]);
+        if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
+      }
+      size_t row = 0;
       for (const TraceRun& r : runs) {
-        if (!run_ids.empty() && !(run_ids.back() < r.id)) {
-          if (run_ids.back() == r.id) continue;  // a trace cut between row groups
+        if (run_ids.empty() || run_ids.back() < r.id) {
+          run_ids.push_back(r.id);
+          run_times.emplace_back();
+        } else if (!(run_ids.back() == r.id)) {  // the same id again: a trace cut between groups
           return Corrupt(path_ + ": trace id column out of order across row groups");
         }
-        run_ids.push_back(r.id);
+        for (size_t end = row + r.rows; times && row < end; ++row) {
+          run_times.back().Add(ints[0][row], ints[1][row], ints[2][row]);
+        }
       }
     }
   }
@@ -900,15 +959,21 @@ Status Block::ReadTraces(std::vector<TraceEntry>* out) const {
     WAGGLE_RETURN_IF_ERROR(ReadChunkAt(p.chunk, &scratch, &in));
     while (!in.empty()) {
       TraceEntry e;
-      bool have_id = false;
+      bool have_id = false, have_times = false;
       if (meta_.version >= 4) {
         const char kind = in[0];
         in.remove_prefix(1);
-        if (kind == kTraceIdFromColumn) {
+        if (kind == kTraceIdFromColumn ||
+            (kind == kTraceIdFromColumnTimesFollow && meta_.version >= 6)) {
           const TraceId* prev = out->size() > first ? &out->back().id : nullptr;
           while (next < run_ids.size() && prev != nullptr && !(*prev < run_ids[next])) ++next;
           if (next == run_ids.size()) {
             return Corrupt(path_ + ": trace table entry past the trace id column");
+          }
+          if (kind == kTraceIdFromColumn && meta_.version >= 6) {
+            e.min_start_ns = run_times[next].min_start_ns;
+            e.max_end_ns = run_times[next].max_end_ns;
+            have_times = true;
           }
           e.id = run_ids[next++];
           have_id = true;
@@ -918,7 +983,8 @@ Status Block::ReadTraces(std::vector<TraceEntry>* out) const {
       }
       std::string_view payload;
       if ((!have_id && !GetTraceId(&in, &e.id)) || !coding::GetLengthPrefixed(&in, &payload) ||
-          !GetVarsint64(&payload, &e.min_start_ns) || !GetVarsint64(&payload, &e.max_end_ns) ||
+          (!have_times &&
+           (!GetVarsint64(&payload, &e.min_start_ns) || !GetVarsint64(&payload, &e.max_end_ns))) ||
           !GetVarint64(&payload, &e.seq)) {
         return Corrupt(path_ + ": truncated trace table");
       }

@@ -23,7 +23,7 @@
 namespace waggle::storage::columnar::block {
 
 inline constexpr char kMagic[] = "WAGGLBLK";
-inline constexpr uint32_t kFormatVersion = 5;
+inline constexpr uint32_t kFormatVersion = 6;
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr size_t kTrailerSize = 24;
 
@@ -106,10 +106,11 @@ struct BlockMeta {
   uint64_t traces = 0;
   std::vector<RowGroupMeta> row_groups;
   std::vector<ColumnMeta> columns;
-  // Where in `columns` the trace and span id columns and each string field's column are
-  // (DecodeFooter checks that each is there once).
+  // Where in `columns` the trace and span id columns and each string and int field's column
+  // are (DecodeFooter checks that each is there once).
   size_t trace_id_column = 0, span_id_column = 0;
   std::array<size_t, kStringFieldCount> string_columns{};
+  std::array<size_t, kIntFieldCount> int_columns{};
   std::vector<PageMeta> trace_pages, document_pages, log_pages;
   ChunkRef trace_bloom, value_bloom;
   uint64_t file_bytes = 0;

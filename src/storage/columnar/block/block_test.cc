@@ -151,8 +151,10 @@ void AppendFooter(const BlockMeta& meta, std::string* file) {
 }
 
 // The trace table takes the ids of traces with rows from the trace id column (version 4), and
-// keeps its own for the others: traces with only documents or logs here, and, should the
-// writer be given rows of a trace it has no entry for, the entries after it still get theirs.
+// their times from their rows (version 6). It keeps its own ids for the others: traces with
+// only documents or logs here, and, should the writer be given rows of a trace it has no entry
+// for, the entries after it still get theirs. It keeps its own times where its rows would give
+// others (rows left out, say).
 TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
   TempDir dir;
   Fixture f(400, 9);
@@ -176,6 +178,23 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
   const model::TraceId missing_id = missing->id;
   std::erase_if(f.contents.traces, [&](const TraceEntry& e) { return e.id == missing_id; });
   all.erase(missing);
+  // Times other than its rows give, on every seventh entry with rows: they are kept.
+  std::set<model::TraceId> own_times;
+  for (size_t i = 0; i < f.contents.traces.size(); i += 7) {
+    TraceEntry& e = f.contents.traces[i];
+    if (e.min_start_ns == INT64_MAX) continue;
+    e.max_end_ns += 1000;
+    own_times.insert(e.id);
+    for (TraceEntry& a : all) {
+      if (a.id == e.id) a.max_end_ns = e.max_end_ns;
+    }
+  }
+  ASSERT_FALSE(own_times.empty());
+  // Spans in progress (an end of 0) count with their start, as the engine counts them.
+  ASSERT_TRUE(std::any_of(f.traces.begin(), f.traces.end(), [](const auto& t) {
+    return std::any_of(t.second.begin(), t.second.end(),
+                       [](const model::Span& s) { return s.end_ns == 0; });
+  }));
 
   WriteOptions options;
   options.row_group_rows = 300;
@@ -193,20 +212,40 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
     EXPECT_EQ(entries[i].seq, all[i].seq);
   }
   // Ids only where the column has none: the 60 traces without spans, and the entry right after
-  // where the missing one would be (the column's next id is the missing trace's).
+  // where the missing one would be (the column's next id is the missing trace's). Times only
+  // for those, and where they are not their rows' times.
   uint64_t raw = 0, want = 0;
   for (const PageMeta& p : (*block)->meta().trace_pages) raw += p.chunk.raw_length;
   for (size_t i = 0; i < all.size(); ++i) {
     const TraceEntry& e = all[i];
     const bool after_missing = i > 0 && all[i - 1].id < missing_id && missing_id < e.id;
-    if (e.min_start_ns == INT64_MAX || after_missing) want += 16;
+    const bool id_follows = e.min_start_ns == INT64_MAX || after_missing;
+    if (id_follows) want += 16;
     std::string payload;
-    coding::PutVarsint64(&payload, e.min_start_ns);
-    coding::PutVarsint64(&payload, e.max_end_ns);
+    if (id_follows || own_times.count(e.id) > 0) {
+      coding::PutVarsint64(&payload, e.min_start_ns);
+      coding::PutVarsint64(&payload, e.max_end_ns);
+    }
     coding::PutVarint64(&payload, e.seq);
     want += 2 + payload.size();  // kind, length, payload
   }
   EXPECT_EQ(raw, want);
+  // The start_ns column damaged: the times of the trace table cannot be read either.
+  {
+    std::string bytes;
+    const std::string path = dir.path() + "/1.blk";
+    ASSERT_TRUE(Env::Default()->ReadFile(path, &bytes).ok());
+    const BlockMeta& meta = (*block)->meta();
+    const ChunkRef& c =
+        meta.columns[meta.int_columns[static_cast<size_t>(IntField::kStartNs)]].chunks[0];
+    bytes[c.offset + c.stored_length / 2] ^= 0x10;
+    const std::string damaged_path = dir.path() + "/3.blk";
+    ASSERT_TRUE(Env::Default()->WriteFileAtomic(damaged_path, bytes).ok());
+    auto damaged = Block::Open(Env::Default(), damaged_path);
+    ASSERT_TRUE(damaged.ok());
+    std::vector<TraceEntry> read;
+    EXPECT_EQ((*damaged)->ReadTraces(&read).code(), Status::Code::kCorruption);
+  }
   // The same table as a version-3 block held it: every record with its id, no kind byte.
   {
     std::string legacy;
@@ -242,6 +281,43 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
     ASSERT_TRUE(misread.ok());
     read.clear();
     EXPECT_EQ((*misread)->ReadTraces(&read).code(), Status::Code::kCorruption);
+  }
+  // The same table as versions 4 and 5 held it: ids from the column, times in every record.
+  {
+    std::string legacy;
+    const std::string path = dir.path() + "/1.blk";
+    ASSERT_TRUE(Env::Default()->ReadFile(path, &legacy).ok());
+    BlockMeta meta = (*block)->meta();
+    legacy.resize(FooterOffset(legacy));
+    std::string page;
+    for (size_t i = 0; i < all.size(); ++i) {
+      const TraceEntry& e = all[i];
+      const bool after_missing = i > 0 && all[i - 1].id < missing_id && missing_id < e.id;
+      const bool id_follows = e.min_start_ns == INT64_MAX || after_missing;
+      page.push_back(id_follows ? 1 : 0);
+      if (id_follows) internal::PutTraceId(&page, e.id);
+      std::string payload;
+      coding::PutVarsint64(&payload, e.min_start_ns);
+      coding::PutVarsint64(&payload, e.max_end_ns);
+      coding::PutVarint64(&payload, e.seq);
+      coding::PutLengthPrefixed(&page, payload);
+    }
+    meta.trace_pages = {{all[0].id, AppendChunk(page, Compression::kZstd, &legacy)}};
+    AppendFooter(meta, &legacy);
+    legacy[8] = 5;
+    const std::string legacy_path = dir.path() + "/4.blk";
+    ASSERT_TRUE(Env::Default()->WriteFileAtomic(legacy_path, legacy).ok());
+    auto old = Block::Open(Env::Default(), legacy_path);
+    ASSERT_TRUE(old.ok()) << old.status().ToString();
+    std::vector<TraceEntry> read;
+    ASSERT_TRUE((*old)->ReadTraces(&read).ok());
+    ASSERT_EQ(read.size(), all.size());
+    for (size_t i = 0; i < all.size(); ++i) {
+      EXPECT_EQ(read[i].id, all[i].id);
+      EXPECT_EQ(read[i].min_start_ns, all[i].min_start_ns);
+      EXPECT_EQ(read[i].max_end_ns, all[i].max_end_ns);
+      EXPECT_EQ(read[i].seq, all[i].seq);
+    }
   }
   // A damaged trace id column shows in the trace table too.
   std::string bytes;
