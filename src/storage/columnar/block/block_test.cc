@@ -211,18 +211,29 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
     EXPECT_EQ(entries[i].max_end_ns, all[i].max_end_ns);
     EXPECT_EQ(entries[i].seq, all[i].seq);
   }
-  // Ids only where the column has none: the 60 traces without spans, and the entry right after
-  // where the missing one would be (the column's next id is the missing trace's). Times only
-  // for those, and where they are not their rows' times.
+  // Whether entry i of `all` carries its id: the 60 traces without spans, and the entry right
+  // after where the missing one would be (the column's next id is the missing trace's).
+  const auto id_follows = [&](size_t i) {
+    const bool after_missing = i > 0 && all[i - 1].id < missing_id && missing_id < all[i].id;
+    return all[i].min_start_ns == INT64_MAX || after_missing;
+  };
+  // A record's payload with its times, length-prefixed.
+  const auto put_payload = [](const TraceEntry& e, std::string* page) {
+    std::string payload;
+    coding::PutVarsint64(&payload, e.min_start_ns);
+    coding::PutVarsint64(&payload, e.max_end_ns);
+    coding::PutVarint64(&payload, e.seq);
+    coding::PutLengthPrefixed(page, payload);
+  };
+  // Ids only where the column has none; times only for those, and where they are not their
+  // rows' times.
   uint64_t raw = 0, want = 0;
   for (const PageMeta& p : (*block)->meta().trace_pages) raw += p.chunk.raw_length;
   for (size_t i = 0; i < all.size(); ++i) {
     const TraceEntry& e = all[i];
-    const bool after_missing = i > 0 && all[i - 1].id < missing_id && missing_id < e.id;
-    const bool id_follows = e.min_start_ns == INT64_MAX || after_missing;
-    if (id_follows) want += 16;
     std::string payload;
-    if (id_follows || own_times.count(e.id) > 0) {
+    if (id_follows(i)) want += 16;
+    if (id_follows(i) || own_times.count(e.id) > 0) {
       coding::PutVarsint64(&payload, e.min_start_ns);
       coding::PutVarsint64(&payload, e.max_end_ns);
     }
@@ -246,78 +257,53 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
     std::vector<TraceEntry> read;
     EXPECT_EQ((*damaged)->ReadTraces(&read).code(), Status::Code::kCorruption);
   }
-  // The same table as a version-3 block held it: every record with its id, no kind byte.
-  {
+  // The same block with the trace table as an older version held it, each record as `put`
+  // writes it; opened, and its entries read into *read.
+  const auto read_as = [&](uint32_t version, const std::function<void(size_t, std::string*)>& put,
+                           std::vector<TraceEntry>* read) {
     std::string legacy;
-    const std::string path = dir.path() + "/1.blk";
-    ASSERT_TRUE(Env::Default()->ReadFile(path, &legacy).ok());
+    EXPECT_TRUE(Env::Default()->ReadFile(dir.path() + "/1.blk", &legacy).ok());
     BlockMeta meta = (*block)->meta();
     legacy.resize(FooterOffset(legacy));
     std::string page;
-    for (const TraceEntry& e : all) {
-      internal::PutTraceId(&page, e.id);
-      std::string payload;
-      coding::PutVarsint64(&payload, e.min_start_ns);
-      coding::PutVarsint64(&payload, e.max_end_ns);
-      coding::PutVarint64(&payload, e.seq);
-      coding::PutLengthPrefixed(&page, payload);
-    }
+    for (size_t i = 0; i < all.size(); ++i) put(i, &page);
     meta.trace_pages = {{all[0].id, AppendChunk(page, Compression::kZstd, &legacy)}};
     AppendFooter(meta, &legacy);
-    legacy[8] = 3;
-    const std::string legacy_path = dir.path() + "/2.blk";
-    ASSERT_TRUE(Env::Default()->WriteFileAtomic(legacy_path, legacy).ok());
+    legacy[8] = static_cast<char>(version);
+    const std::string legacy_path = dir.path() + "/old" + std::to_string(version) + ".blk";
+    EXPECT_TRUE(Env::Default()->WriteFileAtomic(legacy_path, legacy).ok());
     auto old = Block::Open(Env::Default(), legacy_path);
-    ASSERT_TRUE(old.ok()) << old.status().ToString();
-    EXPECT_EQ((*old)->meta().version, 3u);
-    std::vector<TraceEntry> read;
-    ASSERT_TRUE((*old)->ReadTraces(&read).ok());
-    ASSERT_EQ(read.size(), all.size());
-    for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(read[i].id, all[i].id);
-    // Read as version 4, the same bytes are refused: a version-3 record has no kind byte.
-    legacy[8] = 4;
-    ASSERT_TRUE(Env::Default()->WriteFileAtomic(legacy_path, legacy).ok());
-    auto misread = Block::Open(Env::Default(), legacy_path);
-    ASSERT_TRUE(misread.ok());
-    read.clear();
-    EXPECT_EQ((*misread)->ReadTraces(&read).code(), Status::Code::kCorruption);
-  }
-  // The same table as versions 4 and 5 held it: ids from the column, times in every record.
-  {
-    std::string legacy;
-    const std::string path = dir.path() + "/1.blk";
-    ASSERT_TRUE(Env::Default()->ReadFile(path, &legacy).ok());
-    BlockMeta meta = (*block)->meta();
-    legacy.resize(FooterOffset(legacy));
-    std::string page;
-    for (size_t i = 0; i < all.size(); ++i) {
-      const TraceEntry& e = all[i];
-      const bool after_missing = i > 0 && all[i - 1].id < missing_id && missing_id < e.id;
-      const bool id_follows = e.min_start_ns == INT64_MAX || after_missing;
-      page.push_back(id_follows ? 1 : 0);
-      if (id_follows) internal::PutTraceId(&page, e.id);
-      std::string payload;
-      coding::PutVarsint64(&payload, e.min_start_ns);
-      coding::PutVarsint64(&payload, e.max_end_ns);
-      coding::PutVarint64(&payload, e.seq);
-      coding::PutLengthPrefixed(&page, payload);
-    }
-    meta.trace_pages = {{all[0].id, AppendChunk(page, Compression::kZstd, &legacy)}};
-    AppendFooter(meta, &legacy);
-    legacy[8] = 5;
-    const std::string legacy_path = dir.path() + "/4.blk";
-    ASSERT_TRUE(Env::Default()->WriteFileAtomic(legacy_path, legacy).ok());
-    auto old = Block::Open(Env::Default(), legacy_path);
-    ASSERT_TRUE(old.ok()) << old.status().ToString();
-    std::vector<TraceEntry> read;
-    ASSERT_TRUE((*old)->ReadTraces(&read).ok());
-    ASSERT_EQ(read.size(), all.size());
-    for (size_t i = 0; i < all.size(); ++i) {
-      EXPECT_EQ(read[i].id, all[i].id);
-      EXPECT_EQ(read[i].min_start_ns, all[i].min_start_ns);
-      EXPECT_EQ(read[i].max_end_ns, all[i].max_end_ns);
-      EXPECT_EQ(read[i].seq, all[i].seq);
-    }
+    EXPECT_TRUE(old.ok()) << old.status().ToString();
+    read->clear();
+    return old.ok() ? (*old)->ReadTraces(read) : old.status();
+  };
+  // Version 3: every record with its id, no kind byte.
+  const auto version3 = [&](size_t i, std::string* page) {
+    internal::PutTraceId(page, all[i].id);
+    put_payload(all[i], page);
+  };
+  std::vector<TraceEntry> read;
+  ASSERT_TRUE(read_as(3, version3, &read).ok());
+  ASSERT_EQ(read.size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(read[i].id, all[i].id);
+  // Read as version 4, the same bytes are refused: a version-3 record has no kind byte.
+  EXPECT_EQ(read_as(4, version3, &read).code(), Status::Code::kCorruption);
+  // Versions 4 and 5: ids from the column, times in every record.
+  ASSERT_TRUE(read_as(
+                  5,
+                  [&](size_t i, std::string* page) {
+                    page->push_back(id_follows(i) ? 1 : 0);
+                    if (id_follows(i)) internal::PutTraceId(page, all[i].id);
+                    put_payload(all[i], page);
+                  },
+                  &read)
+                  .ok());
+  ASSERT_EQ(read.size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(read[i].id, all[i].id);
+    EXPECT_EQ(read[i].min_start_ns, all[i].min_start_ns);
+    EXPECT_EQ(read[i].max_end_ns, all[i].max_end_ns);
+    EXPECT_EQ(read[i].seq, all[i].seq);
   }
   // A damaged trace id column shows in the trace table too.
   std::string bytes;
