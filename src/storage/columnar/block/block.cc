@@ -170,10 +170,6 @@ struct RunTimes {
     min_start_ns = std::min(min_start_ns, start);
     max_end_ns = std::max({max_end_ns, start, end});
   }
-  void Add(const RunTimes& o) {
-    min_start_ns = std::min(min_start_ns, o.min_start_ns);
-    max_end_ns = std::max(max_end_ns, o.max_end_ns);
-  }
 };
 
 // The trace table's records (docs/block-format.md, "Trace table"): an entry whose id is the

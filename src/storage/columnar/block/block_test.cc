@@ -305,6 +305,17 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
     EXPECT_EQ(read[i].max_end_ns, all[i].max_end_ns);
     EXPECT_EQ(read[i].seq, all[i].seq);
   }
+  // Kind 2 came with version 6: before, it is damage.
+  EXPECT_EQ(read_as(
+                5,
+                [&](size_t i, std::string* page) {
+                  page->push_back(id_follows(i) ? 1 : 2);
+                  if (id_follows(i)) internal::PutTraceId(page, all[i].id);
+                  put_payload(all[i], page);
+                },
+                &read)
+                .code(),
+            Status::Code::kCorruption);
   // A damaged trace id column shows in the trace table too.
   std::string bytes;
   const std::string path = dir.path() + "/1.blk";
@@ -754,7 +765,7 @@ TEST(Chunk, IntsWithAFewLargeOnesArePatched) {
     times.push_back(t);  // the deltas have the outliers
   }
   // Exceptions at the first and the last position, one of them the largest value, and a
-  // number that is all ones itself (3 in a width of 2).
+  // number that is all ones itself (3 in a width of 2: packed as it is, not listed).
   mixed = {INT64_MAX, 1000, 3};
   for (int i = 0; i < 300; ++i) mixed.push_back(i % 3);
   mixed.push_back(INT64_MAX);
@@ -807,6 +818,69 @@ TEST(Chunk, IntsWithAFewLargeOnesArePatched) {
   EXPECT_LT(patched.size(), column::PackedSize(packed.size(), width) * 2 / 3);
 }
 
+// Patching never makes a chunk larger than plain packing would: not when many numbers are
+// all ones of a narrow width, nor when exceptions lie far apart (their gaps take 2 bytes).
+TEST(Chunk, PatchedIntsAreNeverLargerThanPlain) {
+  std::mt19937_64 rng(12);
+  std::vector<std::vector<int64_t>> cases;
+  cases.emplace_back(900, 0);
+  cases.back().insert(cases.back().end(), 60, 1);
+  cases.back().insert(cases.back().end(), 40, 3);
+  for (int i = 0; i < 300; ++i) {
+    std::vector<int64_t> v(1 + rng() % 3000);
+    const int narrow = static_cast<int>(rng() % 20), wide = narrow + static_cast<int>(rng() % 40);
+    const uint64_t rare = 1 + rng() % 200;  // 1 in `rare` wide
+    for (int64_t& x : v) {
+      const int w = rng() % rare == 0 ? wide : narrow;
+      x = static_cast<int64_t>(w == 0 ? 0 : rng() >> (64 - w));
+    }
+    cases.push_back(v);
+  }
+  size_t patched_cases = 0;
+  for (const auto& v : cases) {
+    std::string patched, plain;
+    const bool was_patched = EncodeInts(v.data(), v.size(), &patched);
+    EXPECT_FALSE(EncodeInts(v.data(), v.size(), &plain, false));
+    EXPECT_EQ(was_patched, patched[0] == 'P');
+    if (was_patched) {
+      ++patched_cases;
+      EXPECT_LT(patched.size(), plain.size()) << v.size();
+    } else {
+      EXPECT_EQ(patched, plain);
+    }
+    std::string_view in = patched;
+    std::vector<int64_t> out;
+    ASSERT_TRUE(DecodeInts(&in, v.size(), &out).ok());
+    EXPECT_EQ(out, v);
+  }
+  EXPECT_GT(patched_cases, 50u);
+}
+
+TEST(Chunk, TheSmallerOfTwoEncodingsIsStored) {
+  std::mt19937_64 rng(13);
+  std::string noise(4000, '\0'), zeros(4000, '\0');
+  for (char& c : noise) c = static_cast<char>(rng());
+  for (const bool second_smaller : {true, false}) {
+    std::string file = "header";
+    const std::string& first = second_smaller ? noise : zeros;
+    const std::string& second = second_smaller ? zeros : noise;
+    const ChunkRef ref = AppendSmallerChunk(first, second, Compression::kZstd, &file);
+    EXPECT_EQ(ref.offset, 6u);
+    EXPECT_EQ(file.size(), ref.offset + ref.stored_length);
+    EXPECT_LT(ref.stored_length, 1000u);  // the zeros, compressed
+    std::string scratch;
+    std::string_view raw;
+    ASSERT_TRUE(
+        ReadChunk(ref, std::string_view(file).substr(ref.offset), true, &scratch, &raw).ok());
+    EXPECT_EQ(raw, zeros);
+  }
+  // With no second encoding, the first.
+  std::string file;
+  const ChunkRef ref = AppendSmallerChunk(noise, "", Compression::kZstd, &file);
+  EXPECT_EQ(file.size(), ref.stored_length);
+  EXPECT_EQ(file, noise);
+}
+
 TEST(Chunk, DamagedPatchedIntsAreRefused) {
   // 'P', 'F', base 0, width 2: the numbers 3 (all ones, an exception), 1, 0, 2; one exception,
   // the largest excess 5; at position 0 with excess 5. So the values are 8, 1, 0, 2.
@@ -832,6 +906,8 @@ TEST(Chunk, DamagedPatchedIntsAreRefused) {
       {head + std::string("\x01\x04\x00\x05", 4), true},          // above the largest
       {head + std::string("\x01\x05\x01\x05", 4), false},         // at a number not all ones
       {std::string("PF\x00\x00\x01\x05\x00\x05", 8), true},       // width 0
+      {head + std::string("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x00\x05", 13),
+       true},  // a largest excess past 64 bits
       {std::string("P", 1), true},
       {std::string("PP", 2), true},
   };
@@ -845,6 +921,14 @@ TEST(Chunk, DamagedPatchedIntsAreRefused) {
     EXPECT_EQ(SelectIntRange(b.bytes, 4, 4, 100, &rows, &done).ok(), !b.list_damaged)
         << b.bytes.size();
   }
+  // Width 64 leaves no number to list.
+  std::string wide("PF\x00\x40", 4);
+  wide.append(8, '\xff');
+  wide.append("\x01\x00\x00", 3);
+  in = wide;
+  out.clear();
+  EXPECT_EQ(DecodeInts(&in, 1, &out).code(), Status::Code::kCorruption);
+  EXPECT_TRUE(out.empty());
   std::vector<uint32_t> rows = {0, 1, 2, 3};
   bool done;
   ASSERT_TRUE(SelectIntRange(good, 4, 4, 100, &rows, &done).ok());

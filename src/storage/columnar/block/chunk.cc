@@ -222,9 +222,10 @@ namespace {
 
 size_t VarintLength(uint64_t v) { return static_cast<size_t>(column::BitWidth(v | 1) + 6) / 7; }
 
-// The width that packs `u` smallest with the numbers that do not fit patched (see
-// kEncodingPatched), and the bytes that takes, estimated: an exception costs a byte for its
-// gap and the varint of its value.
+// The width below 64 that packs `u` smallest with the numbers that do not fit patched (see
+// kEncodingPatched), and the bytes that takes, estimated: the packed bits, the count and the
+// largest excess, and for each exception a byte of gap and the varint of its number (which is
+// at least that of its excess).
 struct Patching {
   int width = 0;
   size_t bytes = SIZE_MAX;
@@ -233,13 +234,15 @@ Patching BestPatching(const std::vector<uint64_t>& u) {
   size_t count[65] = {};
   for (uint64_t x : u) ++count[column::BitWidth(x)];
   Patching best;
-  size_t exceptions = 0, exception_bytes = 0;  // the numbers wider than w
-  for (int w = 64; w >= 1; --w) {
-    const size_t bytes =
-        column::PackedSize(u.size(), w) + exceptions + exception_bytes + VarintLength(exceptions);
-    if (bytes < best.bytes) best = {w, bytes};
+  size_t exceptions = count[64], exception_bytes = count[64] * 10;  // the numbers wider than w
+  size_t largest_bytes = count[64] > 0 ? 10 : 0;
+  for (int w = 63; w >= 1; --w) {
+    const size_t bytes = column::PackedSize(u.size(), w) + VarintLength(exceptions) +
+                         largest_bytes + exceptions + exception_bytes;
+    if (exceptions > 0 && bytes < best.bytes) best = {w, bytes};
     exceptions += count[w];
     exception_bytes += count[w] * static_cast<size_t>((w + 6) / 7);
+    if (largest_bytes == 0 && count[w] > 0) largest_bytes = static_cast<size_t>((w + 6) / 7);
   }
   return best;
 }
@@ -250,13 +253,13 @@ void PutPacked(std::vector<uint64_t>* u, int width, bool patched, std::string* o
     column::BitPack(u->data(), u->size(), width, out);
     return;
   }
-  const uint64_t all_ones = width == 64 ? UINT64_MAX : (uint64_t{1} << width) - 1;
+  const uint64_t all_ones = (uint64_t{1} << width) - 1;  // width is 1 to 63
   std::string exceptions;
   size_t count = 0, next = 0;  // the position after the last exception
   uint64_t largest = 0;        // excess
   for (size_t i = 0; i < u->size(); ++i) {
     uint64_t& x = (*u)[i];
-    if (x < all_ones) continue;
+    if (x <= all_ones) continue;
     coding::PutVarint64(&exceptions, i - next);
     coding::PutVarint64(&exceptions, x - all_ones);
     largest = std::max(largest, x - all_ones);
@@ -297,44 +300,58 @@ bool EncodeInts(const int64_t* v, size_t n, std::string* out, bool may_patch) {
   if (!deltas.empty()) {
     PackFrom(deltas.data(), deltas.size(), dlo, &dscratch, &delta_width, &delta_scale);
   }
-  // The four candidates in bits: frame of reference and delta (its header's first value
-  // counted as 64 bits), each plain or patched. A patched form must save a word over the best
-  // plain one.
-  bool delta = static_cast<size_t>(delta_width) * (n - 1) + 64 < static_cast<size_t>(for_width) * n;
-  size_t best_bits =
+  // Plain: delta when it saves more than its header's first value (counted as 64 bits).
+  const bool delta =
+      static_cast<size_t>(delta_width) * (n - 1) + 64 < static_cast<size_t>(for_width) * n;
+  const size_t plain_bits =
       delta ? static_cast<size_t>(delta_width) * (n - 1) + 64 : static_cast<size_t>(for_width) * n;
-  bool patched = false;
-  const Patching for_patching = may_patch ? BestPatching(scratch) : Patching();
-  if (for_patching.bytes != SIZE_MAX && for_patching.bytes * 8 + 64 < best_bits) {
-    best_bits = for_patching.bytes * 8;
-    delta = false;
-    patched = true;
-    for_width = for_patching.width;
-  }
-  if (may_patch && !dscratch.empty()) {
-    const Patching delta_patching = BestPatching(dscratch);
-    if (delta_patching.bytes * 8 + 64 + 64 < best_bits) {
-      delta = true;
-      patched = true;
-      delta_width = delta_patching.width;
+  const auto put = [&](bool patched, bool as_delta, int width, std::string* to) {
+    if (patched) to->push_back(static_cast<char>(kEncodingPatched));
+    if (as_delta) {
+      to->push_back(static_cast<char>(delta_scale > 1 ? kEncodingScaledDelta : kEncodingDelta));
+      coding::PutVarsint64(to, v[0]);
+      coding::PutVarsint64(to, dlo);
+      if (delta_scale > 1) coding::PutVarint64(to, delta_scale);
+      to->push_back(static_cast<char>(width));
+      PutPacked(&dscratch, width, patched, to);
+    } else {
+      to->push_back(static_cast<char>(for_scale > 1 ? kEncodingScaledFor : kEncodingFor));
+      coding::PutVarsint64(to, lo);
+      if (for_scale > 1) coding::PutVarint64(to, for_scale);
+      to->push_back(static_cast<char>(width));
+      PutPacked(&scratch, width, patched, to);
+    }
+  };
+  // Patched, frame of reference or delta, when the estimate says it saves a word (64 bits)
+  // over plain.
+  Patching patching;
+  bool patched_delta = false;
+  if (may_patch) {
+    patching = BestPatching(scratch);
+    if (!dscratch.empty()) {
+      const Patching p = BestPatching(dscratch);
+      if (p.bytes != SIZE_MAX && (p.bytes + 8 < patching.bytes || patching.bytes == SIZE_MAX)) {
+        patching = p;
+        patched_delta = true;
+      }
     }
   }
-  if (patched) out->push_back(static_cast<char>(kEncodingPatched));
-  if (delta) {
-    out->push_back(static_cast<char>(delta_scale > 1 ? kEncodingScaledDelta : kEncodingDelta));
-    coding::PutVarsint64(out, v[0]);
-    coding::PutVarsint64(out, dlo);
-    if (delta_scale > 1) coding::PutVarint64(out, delta_scale);
-    out->push_back(static_cast<char>(delta_width));
-    PutPacked(&dscratch, delta_width, patched, out);
-  } else {
-    out->push_back(static_cast<char>(for_scale > 1 ? kEncodingScaledFor : kEncodingFor));
-    coding::PutVarsint64(out, lo);
-    if (for_scale > 1) coding::PutVarint64(out, for_scale);
-    out->push_back(static_cast<char>(for_width));
-    PutPacked(&scratch, for_width, patched, out);
+  const size_t patched_bits =
+      patching.bytes == SIZE_MAX ? SIZE_MAX : patching.bytes * 8 + (patched_delta ? 64 : 0);
+  if (patched_bits == SIZE_MAX || patched_bits + 64 >= plain_bits) {
+    put(false, delta, delta ? delta_width : for_width, out);
+    return false;
   }
-  return patched;
+  // The estimate counts a byte for each gap: keep the plain form when it is not smaller after
+  // all (exceptions spread wide apart). Plain first: patching rewrites the numbers.
+  std::string plain;
+  put(false, delta, delta ? delta_width : for_width, &plain);
+  const size_t at = out->size();
+  put(true, patched_delta, patching.width, out);
+  if (out->size() - at < plain.size()) return true;
+  out->resize(at);
+  out->append(plain);
+  return false;
 }
 
 namespace {
@@ -377,7 +394,9 @@ Status GetIntHeader(std::string_view* in, size_t n, IntHeader* h) {
   h->width = static_cast<uint8_t>((*in)[0]);
   in->remove_prefix(1);
   if (h->width > 64) return Corrupt("bit width over 64");
-  if (h->patched && h->width == 0) return Corrupt("patched ints of width 0");
+  if (h->patched && (h->width == 0 || h->width == 64)) {
+    return Corrupt("patched ints of width 0 or 64");
+  }
   h->packed_count = h->delta ? n - 1 : n;
   h->packed_bytes = column::PackedSize(h->packed_count, h->width);
   if (in->size() < h->packed_bytes) return Corrupt("truncated packed ints");
@@ -398,10 +417,10 @@ inline bool GetVarint(std::string_view* in, uint64_t* v) {
 // count and the largest excess, read by Open, then each exception, by ForEach.
 class Exceptions {
  public:
-  Status Open(std::string_view* in, size_t packed_count) {
+  Status Open(std::string_view* in, size_t packed_count, uint64_t all_ones) {
     packed_count_ = packed_count;
     if (!GetVarint(in, &count_) || count_ == 0 || count_ > packed_count ||
-        !GetVarint(in, &largest_)) {
+        !GetVarint(in, &largest_) || largest_ > UINT64_MAX - all_ones) {
       return Corrupt("bad header of patched ints");
     }
     return Status::Ok();
@@ -446,7 +465,7 @@ Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
   // Exceptions take their numbers: all ones (plus `offset`, when unpacked with it) + excess.
   const auto patch = [&](uint64_t offset) {
     Exceptions exceptions;
-    WAGGLE_RETURN_IF_ERROR(exceptions.Open(in, h.packed_count));
+    WAGGLE_RETURN_IF_ERROR(exceptions.Open(in, h.packed_count, h.all_ones()));
     bool packed_as_all_ones = true;
     WAGGLE_RETURN_IF_ERROR(exceptions.ForEach(in, [&](size_t at, uint64_t excess) {
       packed_as_all_ones &= packed[at] == offset + h.all_ones();
@@ -456,7 +475,12 @@ Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
   };
   if (h.delta || h.scale != 1) {
     column::BitUnpack(bits, h.packed_count, h.width, 0, packed);
-    if (h.patched) WAGGLE_RETURN_IF_ERROR(patch(0));
+    if (h.patched) {
+      if (Status s = patch(0); !s.ok()) {
+        out->resize(start);
+        return s;
+      }
+    }
     if (h.delta) {
       // The prefix sum of the deltas, each base + scale x packed (wrapping, as specified).
       dst[0] = static_cast<uint64_t>(h.first);
@@ -466,7 +490,12 @@ Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
     }
   } else {
     column::BitUnpack(bits, h.packed_count, h.width, base, packed);
-    if (h.patched) WAGGLE_RETURN_IF_ERROR(patch(base));
+    if (h.patched) {
+      if (Status s = patch(base); !s.ok()) {
+        out->resize(start);
+        return s;
+      }
+    }
   }
   return Status::Ok();
 }
@@ -499,7 +528,7 @@ Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
   // Patched: an exception is packed as all ones, and its number is all ones + excess.
   std::string_view list = in.substr(h.packed_bytes);
   Exceptions exceptions;
-  WAGGLE_RETURN_IF_ERROR(exceptions.Open(&list, n));
+  WAGGLE_RETURN_IF_ERROR(exceptions.Open(&list, n, h.all_ones()));
   const auto all_ones = static_cast<__int128>(h.all_ones());
   const __int128 largest = all_ones + exceptions.largest();
   if (plo > all_ones) {

@@ -48,7 +48,8 @@ Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std:
 // Returns whether it patched: the plain form may compress better, so a writer that compresses
 // can encode both and keep the smaller (AppendSmallerChunk).
 bool EncodeInts(const int64_t* values, size_t n, std::string* out, bool may_patch = true);
-// Appends exactly `n` values to `out`; Corruption when `in` is not such an encoding.
+// Appends exactly `n` values to `out`; Corruption when `in` is not such an encoding (for a
+// patched chunk whose list is damaged, having appended nothing).
 Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out);
 
 // Narrows `rows` (row numbers below `n`, ascending) to those whose value in the int chunk `in`
