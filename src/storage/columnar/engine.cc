@@ -659,7 +659,12 @@ std::shared_ptr<const std::vector<block::TraceEntry>> Engine::TracesOf(BlockEntr
   if (!entry->traces) {
     auto traces = std::make_shared<std::vector<block::TraceEntry>>();
     Status s = entry->block->ReadTraces(traces.get());
-    if (!s.ok()) log::Error("trace table unreadable: {}", s.ToString());
+    if (!s.ok()) {
+      // None of it, not the pages read before the damage: searches by time skip the block's
+      // traces alike (docs/block-format.md, "Damage").
+      log::Error("trace table unreadable: {}", s.ToString());
+      traces->clear();
+    }
     entry->traces = std::move(traces);
   }
   return entry->traces;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include "base/testing/fault_env.h"
 #include "base/testing/temp_dir.h"
@@ -454,6 +455,49 @@ TEST(Engine, ABlockWithADamagedFooterIsSkippedAndTheRestOpens) {
   ASSERT_TRUE(Env::Default()->ReadFile(path + ".damaged", &kept).ok());
   EXPECT_EQ(kept, bytes);
   for (const auto& id : third) EXPECT_TRUE((*e)->FetchTrace(id).ok());
+}
+
+// A trace table damaged past its first page: searches by time skip all of that block's traces,
+// not only the damaged page's (a search cannot tell which part it is missing), and the other
+// blocks' traces are still found. Fetches by id do not read the table.
+TEST(Engine, ADamagedTraceTableHidesAllTheBlocksTracesFromSearches) {
+  TempDir dir;
+  std::mt19937_64 rng(8);
+  std::vector<model::TraceId> first, second;
+  EngineOptions options = Options(dir.path());
+  options.block_options.page_bytes = 512;  // a trace table of several pages
+  {
+    auto e = Engine::Open(options);
+    ASSERT_TRUE((*e)->Write(Batch(rng, 500, &first), Durability::kSync).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Write(Batch(rng, 10, &second), Durability::kSync).ok());
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Maintain().ok());
+  }
+  const std::string path = dir.path() + "/blocks/0000000000000001.blk";
+  std::string bytes;
+  ASSERT_TRUE(Env::Default()->ReadFile(path, &bytes).ok());
+  {
+    auto b = block::Block::Open(Env::Default(), path);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    const auto& pages = (*b)->meta().trace_pages;
+    ASSERT_GE(pages.size(), 2u);
+    bytes[pages.back().chunk.offset + pages.back().chunk.stored_length / 2] ^= 0x10;
+  }
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, bytes).ok());
+  auto e = Engine::Open(options);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  FindTracesRequest request;
+  request.start_ns = 0;
+  request.end_ns = INT64_MAX;
+  request.limit = 100000;
+  auto found = (*e)->FindTraces(request);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  std::set<model::TraceId> ids;
+  for (const TraceRef& t : found->traces) ids.insert(t.id);
+  EXPECT_EQ(ids, std::set<model::TraceId>(second.begin(), second.end()));
+  EXPECT_TRUE((*e)->FetchTrace(first[0]).ok());
+  EXPECT_TRUE((*e)->FetchTrace(first.back()).ok());
 }
 
 TEST(Engine, ABlockFromANewerFormatStopsTheOpenWithAClearError) {
