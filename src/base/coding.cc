@@ -2,7 +2,7 @@
 
 namespace waggle::coding {
 
-bool GetVarint64(std::string_view* in, uint64_t* v) {
+bool GetVarint64Slow(std::string_view* in, uint64_t* v) {
   uint64_t result = 0;
   for (int shift = 0, i = 0; shift <= 63 && i < static_cast<int>(in->size()); shift += 7, ++i) {
     uint64_t byte = static_cast<unsigned char>((*in)[i]);

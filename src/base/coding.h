@@ -48,8 +48,27 @@ inline void PutLengthPrefixed(std::string* dst, std::string_view s) {
   dst->append(s);
 }
 
+// The bytes PutVarint64 takes for `v`.
+inline size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
 // Reads from the front of `in`, advancing it. Each returns false on truncated input.
-bool GetVarint64(std::string_view* in, uint64_t* v);
+bool GetVarint64Slow(std::string_view* in, uint64_t* v);
+// Inline for the one-byte case, which most varints on the read paths are.
+inline bool GetVarint64(std::string_view* in, uint64_t* v) {
+  if (!in->empty() && static_cast<unsigned char>((*in)[0]) < 0x80) {
+    *v = static_cast<unsigned char>((*in)[0]);
+    in->remove_prefix(1);
+    return true;
+  }
+  return GetVarint64Slow(in, v);
+}
 bool GetVarsint64(std::string_view* in, int64_t* v);
 bool GetFixed32(std::string_view* in, uint32_t* v);
 bool GetFixed64(std::string_view* in, uint64_t* v);

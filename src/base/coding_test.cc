@@ -12,7 +12,11 @@ namespace {
 TEST(Coding, VarintRoundTripsBoundaryValues) {
   const uint64_t values[] = {0, 1, 127, 128, 300, 1ull << 32, std::numeric_limits<uint64_t>::max()};
   std::string buf;
-  for (uint64_t v : values) PutVarint64(&buf, v);
+  for (uint64_t v : values) {
+    const size_t before = buf.size();
+    PutVarint64(&buf, v);
+    EXPECT_EQ(VarintLength(v), buf.size() - before) << v;
+  }
   std::string_view in = buf;
   for (uint64_t v : values) {
     uint64_t got;
@@ -20,6 +24,12 @@ TEST(Coding, VarintRoundTripsBoundaryValues) {
     EXPECT_EQ(got, v);
   }
   EXPECT_TRUE(in.empty());
+  // Truncated, in the one-byte case and past it.
+  uint64_t got;
+  in = {};
+  EXPECT_FALSE(GetVarint64(&in, &got));
+  in = "\x80";
+  EXPECT_FALSE(GetVarint64(&in, &got));
 }
 
 TEST(Coding, SignedVarintKeepsSmallNegativesShort) {

@@ -3,13 +3,12 @@
 namespace waggle::hex {
 
 void Append(std::string* dst, const uint8_t* bytes, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   size_t at = dst->size();
   dst->resize(at + 2 * n);
   char* out = dst->data() + at;
   for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 0xf];
+    out[2 * i] = kLowerDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kLowerDigits[bytes[i] & 0xf];
   }
 }
 

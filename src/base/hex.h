@@ -6,6 +6,9 @@
 
 namespace waggle::hex {
 
+inline constexpr char kLowerDigits[] = "0123456789abcdef";
+inline constexpr char kUpperDigits[] = "0123456789ABCDEF";
+
 // Appends 2*n lowercase hex digits.
 void Append(std::string* dst, const uint8_t* bytes, size_t n);
 // Decodes exactly 2*n hex digits (either case) into `out`; false on a non-hex digit.

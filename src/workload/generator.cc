@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "base/hex.h"
+
 namespace waggle::workload {
 namespace {
 
@@ -232,9 +234,10 @@ std::string Traceback(std::initializer_list<std::span<const Frame>> parts, std::
 // Users: a fixed population, the same under every seed.
 
 std::string Hex(uint64_t v, int digits) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(static_cast<size_t>(digits), '0');
-  for (int i = digits - 1; i >= 0; --i, v >>= 4) out[static_cast<size_t>(i)] = kDigits[v & 15];
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) {
+    out[static_cast<size_t>(i)] = hex::kLowerDigits[v & 15];
+  }
   return out;
 }
 

@@ -119,8 +119,8 @@ int ReferencedField(const SpanTable& t, const uint32_t* rows, const AttributeCol
 
 // Records in pages (docs/block-format.md, "Pages"): put(i, page) appends record i, the records
 // taken in order of id(i) (ties in index order); a page is closed once it reaches page_bytes.
-void PutPages(std::string* file, size_t n, const std::function<const TraceId&(size_t)>& id,
-              const std::function<void(size_t, std::string*)>& put, size_t page_bytes,
+template <typename IdFn, typename PutFn>
+void PutPages(std::string* file, size_t n, const IdFn& id, const PutFn& put, size_t page_bytes,
               Compression compression, std::vector<PageMeta>* pages) {
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t{0});
@@ -311,6 +311,9 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   const auto& durations = t.ints_of(IntField::kDurationNs);
   const auto& end_is_zero = t.ints_of(IntField::kEndIsZero);
 
+  // Strings, events and links, documents and logs: text, where hex runs are worth looking for.
+  const Compression text =
+      options.compression == Compression::kZstd ? Compression::kHexZstd : options.compression;
   std::string raw, alt;
   std::vector<int64_t> ints;
   std::vector<uint8_t> same;
@@ -374,17 +377,16 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     for (size_t f = 0; f < kStringFieldCount; ++f) {
       raw.clear();
       EncodeStrings(t.strings[f], rows, m, &raw);
-      meta.columns[meta.string_columns[f]].chunks.push_back(
-          AppendChunk(raw, options.compression, &file));
+      meta.columns[meta.string_columns[f]].chunks.push_back(AppendChunk(raw, text, &file));
     }
     for (size_t f = 0; f < kIntFieldCount; ++f) {
-      ColumnMeta& c = meta.columns[3 + kStringFieldCount + f];
+      ColumnMeta& c = meta.columns[meta.int_columns[f]];
       ints.resize(m);
       for (size_t i = 0; i < m; ++i) ints[i] = t.ints[f][rows[i]];
       // Patched or not, whichever stores smaller (see the attributes below).
       raw.clear();
       alt.clear();
-      if (EncodeInts(ints.data(), m, &raw)) EncodeInts(ints.data(), m, &alt, false);
+      EncodeIntsPatched(ints.data(), m, &raw, &alt);
       c.chunks.push_back(AppendSmallerChunk(raw, alt, options.compression, &file));
       c.min.push_back(*std::min_element(ints.begin(), ints.end()));
       c.max.push_back(*std::max_element(ints.begin(), ints.end()));
@@ -396,7 +398,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       alt.clear();
       PutVarint64(&raw, s.rows.size());
       // Row lists compress well as they are (zstd finds their repeating gaps): never patched.
-      EncodeInts(s.rows.data(), s.rows.size(), &raw, false);
+      EncodeInts(s.rows.data(), s.rows.size(), &raw);
       if (col.is_string()) {
         const int field = ReferencedField(t, rows, col, s, &same);
         EncodeEntryStrings(col.strings, s.idx.data(), s.idx.size(), field, same, &raw);
@@ -411,31 +413,27 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
         for (size_t i = 0; i < s.idx.size(); ++i) ints[i] = col.ints[s.idx[i]];
         // Patched when that packs them smaller. The plain form may still compress smaller (a
         // status code that is mostly 200), so then both are compressed and the smaller kept.
-        const size_t values = raw.size();
-        if (EncodeInts(ints.data(), ints.size(), &raw)) {
-          alt.assign(raw, 0, values);
-          EncodeInts(ints.data(), ints.size(), &alt, false);
-        }
+        alt = raw;
+        if (!EncodeIntsPatched(ints.data(), ints.size(), &raw, &alt)) alt.clear();
       }
       meta.columns[first_attribute + a].chunks.push_back(
-          AppendSmallerChunk(raw, alt, options.compression, &file));
+          AppendSmallerChunk(raw, alt, col.is_string() ? text : options.compression, &file));
     }
     {
       const SparseSlice& s = slices.back();
       raw.clear();
       PutVarint64(&raw, s.rows.size());
-      EncodeInts(s.rows.data(), s.rows.size(), &raw, false);  // a row list, as above
+      EncodeInts(s.rows.data(), s.rows.size(), &raw);  // a row list, as above
       for (uint32_t i : s.idx) coding::PutLengthPrefixed(&raw, t.extras[i]);
-      meta.columns[extras_index].chunks.push_back(AppendChunk(raw, options.compression, &file));
+      meta.columns[extras_index].chunks.push_back(AppendChunk(raw, text, &file));
     }
   }
 
   // The trace table, documents and logs, in pages sorted by trace id.
   PutTraceTable(&file, contents.traces, run_ids, run_times, options.page_bytes, options.compression,
                 &meta.trace_pages);
-  PutRecordPages(&file, contents.documents, options.page_bytes, options.compression,
-                 &meta.document_pages);
-  PutRecordPages(&file, contents.logs, options.page_bytes, options.compression, &meta.log_pages);
+  PutRecordPages(&file, contents.documents, options.page_bytes, text, &meta.document_pages);
+  PutRecordPages(&file, contents.logs, options.page_bytes, text, &meta.log_pages);
 
   // Bloom filters: trace ids; every distinct string value per column.
   BloomFilter traces = BloomFilter::ForKeys(contents.traces.size());

@@ -119,7 +119,7 @@ void FuzzChunk(std::string_view in) {
     values.push_back(hi >= 0xf8 ? v << 40 : hi & 0x40 ? -v : v);  // 1 in 32 far up
   }
   std::string encoded;
-  block::EncodeInts(values.data(), values.size(), &encoded);
+  block::EncodeIntsPatched(values.data(), values.size(), &encoded, nullptr);
   a = encoded;
   ints.clear();
   if (!block::DecodeInts(&a, values.size(), &ints).ok() || !a.empty() || ints != values) {

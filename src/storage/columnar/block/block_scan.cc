@@ -79,7 +79,13 @@ class GroupReader {
     if (s.ok()) s = DecodeEntryDictionary(in, rows_scratch_.size(), dict, &field);
     if (!s.ok()) return Bad(meta_.columns[c], s.message());
     if (field < 0) return Status::Ok();
-    // The field's dictionary alone: its codes are not needed to answer what values can occur.
+    // The field's dictionary alone: its codes are not needed to answer what values can occur
+    // (but when another column already decoded them, its dictionary is at hand).
+    const FieldCodes& decoded = fields_[static_cast<size_t>(field)];
+    if (decoded.loaded) {
+      dict->insert(dict->end(), decoded.dict.begin(), decoded.dict.end());
+      return Status::Ok();
+    }
     const size_t fc = meta_.string_columns[static_cast<size_t>(field)];
     WAGGLE_ASSIGN_OR_RETURN(std::string_view field_in, Raw(fc));
     s = DecodeDictionary(field_in, &field_dict_);

@@ -288,16 +288,16 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(read[i].id, all[i].id);
   // Read as version 4, the same bytes are refused: a version-3 record has no kind byte.
   EXPECT_EQ(read_as(4, version3, &read).code(), Status::Code::kCorruption);
-  // Versions 4 and 5: ids from the column, times in every record.
-  ASSERT_TRUE(read_as(
-                  5,
-                  [&](size_t i, std::string* page) {
-                    page->push_back(id_follows(i) ? 1 : 0);
-                    if (id_follows(i)) internal::PutTraceId(page, all[i].id);
-                    put_payload(all[i], page);
-                  },
-                  &read)
-                  .ok());
+  // Versions 4 and 5: ids from the column, times in every record; `kind` for a record whose id
+  // the column holds.
+  const auto version5 = [&](char kind) {
+    return [&, kind](size_t i, std::string* page) {
+      page->push_back(id_follows(i) ? 1 : kind);
+      if (id_follows(i)) internal::PutTraceId(page, all[i].id);
+      put_payload(all[i], page);
+    };
+  };
+  ASSERT_TRUE(read_as(5, version5(0), &read).ok());
   ASSERT_EQ(read.size(), all.size());
   for (size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(read[i].id, all[i].id);
@@ -306,16 +306,7 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
     EXPECT_EQ(read[i].seq, all[i].seq);
   }
   // Kind 2 came with version 6: before, it is damage.
-  EXPECT_EQ(read_as(
-                5,
-                [&](size_t i, std::string* page) {
-                  page->push_back(id_follows(i) ? 1 : 2);
-                  if (id_follows(i)) internal::PutTraceId(page, all[i].id);
-                  put_payload(all[i], page);
-                },
-                &read)
-                .code(),
-            Status::Code::kCorruption);
+  EXPECT_EQ(read_as(5, version5(2), &read).code(), Status::Code::kCorruption);
   // A damaged trace id column shows in the trace table too.
   std::string bytes;
   const std::string path = dir.path() + "/1.blk";
@@ -648,7 +639,7 @@ TEST(Chunk, IntsRoundTripAtTheExtremes) {
   for (int i = 0; i < 1000; ++i) cases.back().push_back(i * 1'000'003);
   for (const auto& v : cases) {
     std::string enc = "x";
-    EncodeInts(v.data(), v.size(), &enc);
+    EncodeIntsPatched(v.data(), v.size(), &enc, nullptr);
     std::string_view in = std::string_view(enc).substr(1);
     std::vector<int64_t> out = {99};
     ASSERT_TRUE(DecodeInts(&in, v.size(), &out).ok());
@@ -666,7 +657,7 @@ TEST(Chunk, SelectIntRangeAgreesWithDecodingAtTheExtremes) {
       {INT64_MIN, INT64_MAX}, {5, 5}, {6, INT64_MAX}, {INT64_MIN, -1}, {-100, 40000}, {9, 3}};
   for (const auto& v : cases) {
     std::string enc;
-    EncodeInts(v.data(), v.size(), &enc);
+    EncodeIntsPatched(v.data(), v.size(), &enc, nullptr);
     for (auto [lo, hi] : ranges) {
       std::vector<uint32_t> rows, want;
       for (uint32_t r = 0; r < v.size(); r += 1 + r % 3) {
@@ -776,7 +767,7 @@ TEST(Chunk, IntsWithAFewLargeOnesArePatched) {
   for (const Case& c : {Case{&durations, 'M'}, Case{&times, 'E'}, Case{&mixed, 'F'}}) {
     const std::vector<int64_t>& v = *c.v;
     std::string enc;
-    EncodeInts(v.data(), v.size(), &enc);
+    EncodeIntsPatched(v.data(), v.size(), &enc, nullptr);
     ASSERT_EQ(enc[0], 'P');
     EXPECT_EQ(enc[1], c.inner);
     std::string_view in = enc;
@@ -811,7 +802,7 @@ TEST(Chunk, IntsWithAFewLargeOnesArePatched) {
   }
   // The saving: 1 in 50 durations long takes the short ones' width plus a list of the long.
   std::string patched, plain;
-  EncodeInts(durations.data(), durations.size(), &patched);
+  EncodeIntsPatched(durations.data(), durations.size(), &patched, nullptr);
   std::vector<uint64_t> packed(durations.size());
   for (size_t i = 0; i < durations.size(); ++i) packed[i] = durations[i] / 1000;
   const int width = column::BitWidth(*std::max_element(packed.begin(), packed.end()));
@@ -838,15 +829,17 @@ TEST(Chunk, PatchedIntsAreNeverLargerThanPlain) {
   }
   size_t patched_cases = 0;
   for (const auto& v : cases) {
-    std::string patched, plain;
-    const bool was_patched = EncodeInts(v.data(), v.size(), &patched);
-    EXPECT_FALSE(EncodeInts(v.data(), v.size(), &plain, false));
+    std::string patched, plain, plain_too = "x";
+    const bool was_patched = EncodeIntsPatched(v.data(), v.size(), &patched, &plain_too);
+    EncodeInts(v.data(), v.size(), &plain);
     EXPECT_EQ(was_patched, patched[0] == 'P');
     if (was_patched) {
       ++patched_cases;
       EXPECT_LT(patched.size(), plain.size()) << v.size();
+      EXPECT_EQ(plain_too, "x" + plain);  // the plain form, appended
     } else {
       EXPECT_EQ(patched, plain);
+      EXPECT_EQ(plain_too, "x");
     }
     std::string_view in = patched;
     std::vector<int64_t> out;

@@ -32,7 +32,6 @@ constexpr uint8_t kEncodingDictionary = 'S';
 // (block format 2): a request id, say.
 constexpr uint8_t kEncodingDistinct = 'T';
 constexpr uint8_t kEncodingFieldReference = 'R';
-constexpr int kZstdLevel = 3;
 
 Status Corrupt(std::string_view what) {
   return Status::Corruption("block chunk: " + std::string(what));
@@ -97,7 +96,9 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
   ref.offset = file->size();
   ref.raw_length = static_cast<uint32_t>(raw.size());
   std::string packed;
-  if (preferred == Compression::kZstd && raw.size() >= 64) {
+  const bool text = preferred == Compression::kHexZstd;
+  if ((preferred == Compression::kZstd || text) && raw.size() >= 64) {
+    preferred = Compression::kZstd;
     static thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(),
                                                                                 &ZSTD_freeCCtx);
     // Appends the zstd frame of `text` to `out`; false when zstd fails.
@@ -117,7 +118,7 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
     // nibbles they would take their length each time: the smaller of the two forms is kept.
     static thread_local HexPacked hex;
     const size_t min_packed = std::max<size_t>(raw.size() / 16, 1);
-    if (PackHexRuns(raw, min_packed, &hex) >= min_packed) {
+    if (text && PackHexRuns(raw, min_packed, &hex) >= min_packed) {
       std::string with_runs(1, static_cast<char>(hex.escape)), frame;
       if (compress(hex.text, &frame)) {
         coding::PutVarint64(&with_runs, frame.size());
@@ -220,8 +221,6 @@ Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std:
 
 namespace {
 
-size_t VarintLength(uint64_t v) { return static_cast<size_t>(column::BitWidth(v | 1) + 6) / 7; }
-
 // The width below 64 that packs `u` smallest with the numbers that do not fit patched (see
 // kEncodingPatched), and the bytes that takes, estimated: the packed bits, the count and the
 // largest excess, and for each exception a byte of gap and the varint of its number (which is
@@ -237,7 +236,7 @@ Patching BestPatching(const std::vector<uint64_t>& u) {
   size_t exceptions = count[64], exception_bytes = count[64] * 10;  // the numbers wider than w
   size_t largest_bytes = count[64] > 0 ? 10 : 0;
   for (int w = 63; w >= 1; --w) {
-    const size_t bytes = column::PackedSize(u.size(), w) + VarintLength(exceptions) +
+    const size_t bytes = column::PackedSize(u.size(), w) + coding::VarintLength(exceptions) +
                          largest_bytes + exceptions + exception_bytes;
     if (exceptions > 0 && bytes < best.bytes) best = {w, bytes};
     exceptions += count[w];
@@ -275,7 +274,12 @@ void PutPacked(std::vector<uint64_t>* u, int width, bool patched, std::string* o
 
 }  // namespace
 
-bool EncodeInts(const int64_t* v, size_t n, std::string* out, bool may_patch) {
+namespace {
+
+// EncodeInts, patched when `may_patch` and that is smaller; when it patches, *plain (when
+// given) gets the plain form appended.
+bool EncodeIntsMaybePatched(const int64_t* v, size_t n, std::string* out, bool may_patch,
+                            std::string* plain) {
   if (n == 0) {
     out->push_back(static_cast<char>(kEncodingFor));
     coding::PutVarint64(out, 0);
@@ -344,14 +348,27 @@ bool EncodeInts(const int64_t* v, size_t n, std::string* out, bool may_patch) {
   }
   // The estimate counts a byte for each gap: keep the plain form when it is not smaller after
   // all (exceptions spread wide apart). Plain first: patching rewrites the numbers.
-  std::string plain;
-  put(false, delta, delta ? delta_width : for_width, &plain);
+  std::string local;
+  if (plain == nullptr) plain = &local;
+  const size_t plain_at = plain->size();
+  put(false, delta, delta ? delta_width : for_width, plain);
   const size_t at = out->size();
   put(true, patched_delta, patching.width, out);
-  if (out->size() - at < plain.size()) return true;
+  if (out->size() - at < plain->size() - plain_at) return true;
   out->resize(at);
-  out->append(plain);
+  out->append(*plain, plain_at);
+  plain->resize(plain_at);
   return false;
+}
+
+}  // namespace
+
+void EncodeInts(const int64_t* values, size_t n, std::string* out) {
+  EncodeIntsMaybePatched(values, n, out, false, nullptr);
+}
+
+bool EncodeIntsPatched(const int64_t* values, size_t n, std::string* out, std::string* plain) {
+  return EncodeIntsMaybePatched(values, n, out, true, plain);
 }
 
 namespace {
@@ -369,7 +386,7 @@ struct IntHeader {
   size_t packed_bytes = 0;
 
   // Patched: what an exception is packed as.
-  uint64_t all_ones() const { return width == 64 ? UINT64_MAX : (uint64_t{1} << width) - 1; }
+  uint64_t all_ones() const { return (uint64_t{1} << width) - 1; }  // width 1 to 63
 };
 
 Status GetIntHeader(std::string_view* in, size_t n, IntHeader* h) {
@@ -403,24 +420,14 @@ Status GetIntHeader(std::string_view* in, size_t n, IntHeader* h) {
   return Status::Ok();
 }
 
-// A varint, read inline: exception lists are read on the scan path.
-inline bool GetVarint(std::string_view* in, uint64_t* v) {
-  if (!in->empty() && static_cast<uint8_t>((*in)[0]) < 0x80) {
-    *v = static_cast<uint8_t>((*in)[0]);
-    in->remove_prefix(1);
-    return true;
-  }
-  return coding::GetVarint64(in, v);
-}
-
 // The exception list of a patched chunk of `packed_count` numbers, after its packed bits: the
 // count and the largest excess, read by Open, then each exception, by ForEach.
 class Exceptions {
  public:
   Status Open(std::string_view* in, size_t packed_count, uint64_t all_ones) {
     packed_count_ = packed_count;
-    if (!GetVarint(in, &count_) || count_ == 0 || count_ > packed_count ||
-        !GetVarint(in, &largest_) || largest_ > UINT64_MAX - all_ones) {
+    if (!coding::GetVarint64(in, &count_) || count_ == 0 || count_ > packed_count ||
+        !coding::GetVarint64(in, &largest_) || largest_ > UINT64_MAX - all_ones) {
       return Corrupt("bad header of patched ints");
     }
     return Status::Ok();
@@ -433,7 +440,7 @@ class Exceptions {
     size_t next = 0;  // the position after the last exception
     for (uint64_t k = 0; k < count_; ++k) {
       uint64_t gap, excess;
-      if (!GetVarint(in, &gap) || !GetVarint(in, &excess)) {
+      if (!coding::GetVarint64(in, &gap) || !coding::GetVarint64(in, &excess)) {
         return Corrupt("truncated patched ints");
       }
       if (gap >= packed_count_ - next) return Corrupt("patched int beyond the chunk");
@@ -559,19 +566,16 @@ Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
   // Exceptions were left out (rightly) when phi is below all ones, and kept when it is not:
   // rightly when their number is at most phi, so only the larger ones need dropping.
   if (phi < all_ones || largest <= phi) return Status::Ok();
-  std::vector<uint32_t> drop;
+  // One pass: rows before each such exception are kept, its own row dropped.
+  size_t kept = 0, r = 0;
+  std::vector<uint32_t>& v = *rows;
   WAGGLE_RETURN_IF_ERROR(exceptions.ForEach(&list, [&](size_t at, uint64_t excess) {
-    if (all_ones + excess > phi) drop.push_back(static_cast<uint32_t>(at));
+    if (all_ones + excess <= phi) return;
+    for (; r < v.size() && v[r] < at; ++r) v[kept++] = v[r];
+    if (r < v.size() && v[r] == at) ++r;
   }));
-  if (!drop.empty()) {
-    size_t kept = 0, d = 0;
-    for (const uint32_t row : *rows) {
-      while (d < drop.size() && drop[d] < row) ++d;
-      if (d < drop.size() && drop[d] == row) continue;
-      (*rows)[kept++] = row;
-    }
-    rows->resize(kept);
-  }
+  for (; r < v.size(); ++r) v[kept++] = v[r];
+  v.resize(kept);
   return Status::Ok();
 }
 

@@ -15,6 +15,8 @@ namespace waggle::storage::columnar::block {
 // kHexZstd: zstd over the chunk with its hex runs packed (hex_runs.h; block format 3). Not a
 // preference: with kZstd preferred, the writer takes it for chunks it makes smaller.
 enum class Compression : uint8_t { kNone = 0, kZstd = 1, kLz4 = 2, kHexZstd = 3 };
+// The level the writer compresses zstd chunks at.
+inline constexpr int kZstdLevel = 3;
 
 // Where a chunk lives in a block file and how to read it back.
 struct ChunkRef {
@@ -29,9 +31,9 @@ void PutChunkRef(std::string* out, const ChunkRef& ref);
 bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 
 // Compresses `raw` with `preferred` when that saves at least an eighth, else stores it as is;
-// appends the stored bytes to `file` and returns where they went. With zstd preferred, a chunk
-// of which at least a sixteenth is hex runs is also compressed as kHexZstd, and the smaller
-// form kept.
+// appends the stored bytes to `file` and returns where they went. kHexZstd preferred is for
+// text: zstd, and when at least a sixteenth of the chunk is hex runs also kHexZstd, keeping the
+// smaller form. Binary chunks prefer kZstd, and no time goes into looking for runs there.
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file);
 // The same for two encodings of one chunk: appends whichever stores smaller (`raw` when `alt`
 // is empty).
@@ -43,11 +45,13 @@ ChunkRef AppendSmallerChunk(std::string_view raw, std::string_view alt, Compress
 Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std::string* scratch,
                  std::string_view* raw);
 
-// Integers: frame of reference or delta, bit-packed, whichever is smaller; with `may_patch`,
-// either of them patched when that is smaller still (a few large numbers listed apart).
-// Returns whether it patched: the plain form may compress better, so a writer that compresses
-// can encode both and keep the smaller (AppendSmallerChunk).
-bool EncodeInts(const int64_t* values, size_t n, std::string* out, bool may_patch = true);
+// Integers: frame of reference or delta, bit-packed, whichever is smaller.
+void EncodeInts(const int64_t* values, size_t n, std::string* out);
+// The same, either form patched when that is smaller still (a few large numbers listed
+// apart). Returns whether it patched, and then also appends the plain form to *plain (when
+// given): the plain form may compress better, so a writer that compresses can keep the smaller
+// (AppendSmallerChunk).
+bool EncodeIntsPatched(const int64_t* values, size_t n, std::string* out, std::string* plain);
 // Appends exactly `n` values to `out`; Corruption when `in` is not such an encoding (for a
 // patched chunk whose list is damaged, having appended nothing).
 Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out);

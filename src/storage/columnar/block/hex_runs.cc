@@ -26,8 +26,6 @@ constexpr std::array<uint8_t, 256> kClass = [] {
   for (int c = 'A'; c <= 'F'; ++c) t[c] = kUpper;
   return t;
 }();
-constexpr char kLowerDigits[] = "0123456789abcdef";
-constexpr char kUpperDigits[] = "0123456789ABCDEF";
 
 // How many characters from `p` (at most `n`) are of class `cls`.
 size_t RunLength(const uint8_t* p, size_t n, uint8_t cls) {
@@ -160,7 +158,7 @@ Status UnpackHexRuns(uint8_t escape, std::string_view body, std::string_view nib
       continue;
     }
     if (mark == kUpperMarks) return Corrupt("bad run mark");
-    const char* digits = mark > kUpperMarks ? kUpperDigits : kLowerDigits;
+    const char* digits = mark > kUpperMarks ? hex::kUpperDigits : hex::kLowerDigits;
     const auto* nb = reinterpret_cast<const uint8_t*>(nibbles.data());
     if (mark % kUpperMarks == kUuidMark) {
       if (kUuidLength > raw_length - o) return Corrupt("longer than its raw length");
