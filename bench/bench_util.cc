@@ -134,6 +134,9 @@ double ProcessCpuSecondsWhenIdle(pid_t pid) {
     if (now - cpu < 0.02 * 0.25) return now;
     cpu = now;
   }
+  // Not idle after 30 s: what it does later is left out, so say so.
+  std::fprintf(stderr, "bench: process %d still busy after 30 s; its CPU is counted up to now\n",
+               static_cast<int>(pid));
   return cpu;
 }
 
@@ -235,11 +238,7 @@ bool ClickHouse::Start(const std::string& binary) {
 }
 
 bool ClickHouse::Recompress(int level, const std::string& table) {
-  if (pid > 0) {
-    ::kill(pid, SIGTERM);
-    ::waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
+  Shutdown();
   if (!Launch(level)) return false;
   std::string body;
   // FINAL merges even a table already in one part, so every column is compressed anew.
@@ -274,7 +273,7 @@ bool ClickHouse::Launch(int level) {
   std::fflush(nullptr);
   pid = ::fork();
   if (pid == 0) {
-    FILE* log = std::freopen((dir + "/log").c_str(), "w", stderr);
+    FILE* log = std::freopen((dir + "/log").c_str(), "a", stderr);
     (void)log;
     (void)!std::freopen((dir + "/log").c_str(), "a", stdout);
     ::execl(binary_.c_str(), binary_.c_str(), ("--config-file=" + dir + "/config.xml").c_str(),
@@ -305,11 +304,16 @@ std::string ClickHouse::Query(const std::string& sql, const std::string& body) {
          body;
 }
 
-void ClickHouse::Stop() {
+void ClickHouse::Shutdown() {
   if (pid > 0) {
     ::kill(pid, SIGTERM);
     ::waitpid(pid, nullptr, 0);
+    pid = -1;
   }
+}
+
+void ClickHouse::Stop() {
+  Shutdown();
   (void)!std::system(("rm -rf " + dir).c_str());
 }
 

@@ -48,9 +48,9 @@ double CpuSeconds(clockid_t clock);
 // The CPU time another process (all its threads) has used so far, in seconds (0 when it is
 // gone).
 double ProcessCpuSeconds(pid_t pid);
-// Waits (at most 30 s) until the process has used under 2% of a core for a quarter second,
-// so that work it put off (a store's flushes, a database's merges) counts in the phase that
-// caused it; returns its CPU seconds then.
+// Waits (at most 30 s, saying so on stderr when that is not enough) until the process has
+// used under 2% of a core for a quarter second, so that work it put off (a store's flushes, a
+// database's merges) counts in the phase that caused it; returns its CPU seconds then.
 double ProcessCpuSecondsWhenIdle(pid_t pid);
 // "N MiB anonymous, M MiB mapped from files": the RSS now, split.
 std::string RssSplit(pid_t pid);
@@ -90,6 +90,8 @@ struct ClickHouse {
  private:
   // Writes the config with zstd at `level`, starts the server and waits for it.
   bool Launch(int level);
+  // SIGTERM and wait.
+  void Shutdown();
 
   std::string binary_;
   uint16_t tcp_ = 0;

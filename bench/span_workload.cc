@@ -124,7 +124,8 @@ double LoadClickHouseSpans(const ClickHouse& ch, uint64_t total, int writers,
   // Its background merges of the inserted parts included, as waggle's flushes are: the CPU is
   // read once the server has gone idle (the OPTIMIZE below is not counted).
   if (server_cpu_s != nullptr) *server_cpu_s = ProcessCpuSecondsWhenIdle(ch.pid) - cpu0;
-  // Merged into its best compression for the size and query figures, outside the ingest time.
+  // Merged into one part for the query figures, outside the ingest time (still at the level it
+  // was loaded at; store_bench rewrites it at its best for the size).
   HttpConnection(ch.http).Exchange(ClickHouse::Query("OPTIMIZE TABLE spans FINAL"));
   return seconds;
 }
