@@ -1,6 +1,7 @@
 #include "ingest/otlp_ingest.h"
 
 #include "base/clock.h"
+#include "base/mix.h"
 
 namespace waggle::ingest {
 
@@ -154,7 +155,7 @@ ExportOutcome OtlpIngester::IngestEvents(const EventsRequest& request,
   options.dataset = request.dataset;
   options.environment = request.environment;
   options.now_ns = Clock::Real()->NowNanos();
-  options.seed = seed_.fetch_add(0x9e3779b97f4a7c15ull, std::memory_order_relaxed) ^
+  options.seed = seed_.fetch_add(kGoldenGamma, std::memory_order_relaxed) ^
                  static_cast<uint64_t>(options.now_ns);
   model::SpanBatch batch;
   outcome.status = DecodeAndStore(

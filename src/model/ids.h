@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/mix.h"
+
 // Trace and span identifiers. An X-Ray id `1-5759e988-bd862e3fe1be46a994272793` and the W3C id
 // `5759e988bd862e3fe1be46a994272793` are the same 16 bytes (spec/otlp.md §9.2).
 namespace waggle::model {
@@ -58,7 +60,7 @@ struct TraceIdHash {
     uint64_t a, b;
     std::memcpy(&a, id.bytes.data(), 8);
     std::memcpy(&b, id.bytes.data() + 8, 8);
-    return static_cast<size_t>(a * 0x9e3779b97f4a7c15ull ^ b);
+    return static_cast<size_t>(a * kGoldenGamma ^ b);
   }
 };
 

@@ -301,5 +301,45 @@ TEST(HttpServer, ABodyCutShortOrTricklingPastItsDeadlineFreesItsPlace) {
   server->Stop();
 }
 
+// A body of several MiB, past the step in which a direct read grows its string, arriving in
+// writes that do not line up with the steps: every byte lands where it belongs.
+TEST(HttpServer, ReadsABodyLargerThanOneGrowthStep) {
+  HttpServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.max_body_bytes_in_flight = 8 << 20;
+  auto server = HttpServer::Bind(options, [](const HttpRequest& r) {
+    uint64_t sum = 0;
+    for (size_t i = 0; i < r.body.size(); ++i) sum += static_cast<uint8_t>(r.body[i]) * (i + 1);
+    HttpResponse res;
+    res.body = "got " + std::to_string(r.body.size()) + " sum " + std::to_string(sum);
+    return res;
+  });
+  ASSERT_TRUE(server.ok());
+  (*server)->Start();
+  std::string body((5 << 20) / 2 + 7, '\0');
+  uint64_t sum = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    body[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+    sum += static_cast<uint8_t>(body[i]) * (i + 1);
+  }
+  int fd = Connect((*server)->local_address().port);
+  const std::string head =
+      "POST /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  // The header with the body's first bytes, then pieces of 700 KiB and the rest.
+  Send(fd, head + body.substr(0, 1000));
+  for (size_t at = 1000; at < body.size(); at += 700 << 10) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    Send(fd, body.substr(at, 700 << 10));
+  }
+  const std::string answer = ReadUntilClosed(fd, 5);
+  ::close(fd);
+  EXPECT_NE(answer.find("got " + std::to_string(body.size()) + " sum " + std::to_string(sum)),
+            std::string::npos)
+      << answer.substr(0, 200);
+  (*server)->Stop();
+}
+
 }  // namespace
 }  // namespace waggle::net

@@ -640,6 +640,40 @@ std::string Canonical(const std::vector<query::ServiceGraphNode>& nodes) {
   return text;
 }
 
+// A whole-range search hands over every trace of its range in one page, whatever page_size
+// says, and refuses a range that holds more than max_examined.
+TEST_F(XRayApiTest, AWholeRangeSearchIsOnePageOrARefusal) {
+  workload::WorkloadOptions w;
+  w.start_ns = 1795238960LL * kNanosPerSecond;
+  w.traces_per_second = 50;
+  model::SpanBatch batch;
+  batch.spans = workload::GenerateSpans(w, 1500);
+  std::set<std::string> all;
+  for (const model::Span& s : batch.spans) all.insert(s.trace_id.ToXRay());
+  ASSERT_TRUE(store_->Write(batch, storage::Durability::kSync).ok());
+  query::TraceSearchRequest r;
+  r.find.key = storage::TraceTimeKey::kEventTime;
+  r.find.start_ns = w.start_ns - 10 * kNanosPerSecond;
+  r.find.end_ns = w.start_ns + 300 * kNanosPerSecond;
+  r.whole_range = true;
+  r.page_size = 1;
+  r.max_examined = all.size();
+  std::set<std::string> handed;
+  auto result = query::SearchTraces(store_.get(), r, [&](query::TraceFacts&& t, int64_t) {
+    handed.insert(t.trace().id.ToXRay());
+  });
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_TRUE(result->next_page_token.empty());
+  EXPECT_EQ(handed, all);
+  r.max_examined = all.size() - 1;
+  handed.clear();
+  result = query::SearchTraces(store_.get(), r, [&](query::TraceFacts&& t, int64_t) {
+    handed.insert(t.trace().id.ToXRay());
+  });
+  EXPECT_EQ(result.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_TRUE(handed.empty());  // refused before any trace was handed over
+}
+
 // What a filter requires of single spans is pushed into scans, to fetch fewer traces; that may
 // never change the answer. Over the generated workload (half in blocks, half in the head),
 // each expression selects the same traces as fetching every trace and evaluating it.

@@ -397,7 +397,7 @@ class XRayRenderer {
       w.StartObject();
       WriteKey(w, "id");
       // Stable for the span and the exception's place in it.
-      model::SpanId id{Mix64(s.span_id.value ^ (++k * 0x9e3779b97f4a7c15ull))};
+      model::SpanId id{Mix64(s.span_id.value ^ (++k * kGoldenGamma))};
       WriteString(w, id.ToHex());
       if (auto type = attr("exception.type"); !type.empty()) {
         WriteKey(w, "type");

@@ -3,6 +3,7 @@
 #include "codec/xray/segment_json.h"
 
 #include "base/base64.h"
+#include "base/mix.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -209,7 +210,7 @@ std::string RenderSegment(const model::Span& span) {
     auto exception_id = [&] {
       char id[17];
       snprintf(id, sizeof id, "%016llx",
-               static_cast<unsigned long long>(span.span_id.value ^ (0x9e3779b97f4a7c15ull * ++n)));
+               static_cast<unsigned long long>(span.span_id.value ^ (kGoldenGamma * ++n)));
       return std::string(id);
     };
     for (const auto& e : span.events) {
