@@ -6,10 +6,23 @@
 #include <string>
 #include <vector>
 
+#include "base/hex.h"
 #include "model/span.h"
 
 // Random spans that exercise every field of model::Span, for the store's tests.
 namespace waggle::storage::testing {
+
+// A random UUID in its 8-4-4-4-12 form, lowercase unless `upper`.
+inline std::string RandomUuid(std::mt19937_64& rng, bool upper = false) {
+  const char* digits = upper ? hex::kUpperDigits : hex::kLowerDigits;
+  const uint64_t bits[2] = {rng(), rng()};
+  std::string u;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) u.push_back('-');
+    u.push_back(digits[(bits[i / 16] >> (4 * (i % 16))) & 15]);
+  }
+  return u;
+}
 
 inline model::TraceId RandomTraceId(std::mt19937_64& rng) {
   model::TraceId id;

@@ -43,12 +43,8 @@ const std::string& ValidBlock() {
         s.attributes.push_back(
             {"k1", model::AttributeValue::String(rng() % 4 == 0 ? "other" : s.name)});
         // Hex ids: their chunk is stored with its hex runs packed.
-        char id[40];
-        std::snprintf(id, sizeof id, "%08llx-%04llx-4abc-8def-%012llx",
-                      static_cast<unsigned long long>(rng() >> 32),
-                      static_cast<unsigned long long>(rng() >> 48),
-                      static_cast<unsigned long long>(rng() >> 16));
-        s.attributes.push_back({"request.id", model::AttributeValue::String(id)});
+        s.attributes.push_back(
+            {"request.id", model::AttributeValue::String(storage::testing::RandomUuid(rng))});
         table.Append(s);
         e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
         e.max_end_ns = std::max(e.max_end_ns, s.end_ns);

@@ -9,9 +9,12 @@
 
 #include "base/coding.h"
 #include "storage/columnar/block/chunk.h"
+#include "storage/testing/random_spans.h"
 
 namespace waggle::storage::columnar::block {
 namespace {
+
+using storage::testing::RandomUuid;
 
 std::string RoundTrip(std::string_view raw, size_t* packed = nullptr) {
   HexPacked p;
@@ -21,16 +24,6 @@ std::string RoundTrip(std::string_view raw, size_t* packed = nullptr) {
   Status s = UnpackHexRuns(p.escape, p.text, p.nibbles, raw.size(), &out);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return out;
-}
-
-std::string Uuid(std::mt19937_64& rng) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string u;
-  for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) u.push_back('-');
-    u.push_back(kDigits[rng() % 16]);
-  }
-  return u;
 }
 
 TEST(HexRuns, RunsOfEightOrMoreAreTakenInEitherCaseAndTheRestIsKept) {
@@ -62,7 +55,7 @@ TEST(HexRuns, RunsOfEightOrMoreAreTakenInEitherCaseAndTheRestIsKept) {
 TEST(HexRuns, UuidsPackToSixteenBytesOfNibblesAndAStructureThatRepeats) {
   std::mt19937_64 rng(3);
   std::string raw;
-  for (int i = 0; i < 100; ++i) coding::PutLengthPrefixed(&raw, Uuid(rng));
+  for (int i = 0; i < 100; ++i) coding::PutLengthPrefixed(&raw, RandomUuid(rng));
   HexPacked p;
   EXPECT_EQ(PackHexRuns(raw, 0, &p), 3600u);
   EXPECT_EQ(p.nibbles.size(), 1600u);  // 16 bytes a uuid
@@ -80,7 +73,7 @@ TEST(HexRuns, TheEscapeByteAndRandomBytesRoundTrip) {
     for (size_t i = 0; i < n; ++i) {
       const uint64_t r = rng() % 11;
       if (r == 10) {  // a UUID, sometimes uppercase, sometimes cut short by the end
-        std::string u = Uuid(rng);
+        std::string u = RandomUuid(rng);
         if (rng() % 2) std::transform(u.begin(), u.end(), u.begin(), ::toupper);
         raw += u.substr(0, rng() % 4 ? 36 : rng() % 36);
         continue;
@@ -101,7 +94,7 @@ TEST(HexRuns, TheEscapeByteAndRandomBytesRoundTrip) {
 
 TEST(HexRuns, DamagedFormsAreCorruptNotMisread) {
   std::mt19937_64 rng(1);
-  const std::string raw = "id=" + Uuid(rng) + "&x=abc";
+  const std::string raw = "id=" + RandomUuid(rng) + "&x=abc";
   HexPacked p;
   PackHexRuns(raw, 0, &p);
   std::string out;
@@ -132,7 +125,7 @@ TEST(HexRuns, DamagedFormsAreCorruptNotMisread) {
 TEST(HexRuns, ChunksOfIdsAreStoredPackedAndReadBack) {
   std::mt19937_64 rng(5);
   std::string ids, words;
-  for (int i = 0; i < 2000; ++i) coding::PutLengthPrefixed(&ids, Uuid(rng));
+  for (int i = 0; i < 2000; ++i) coding::PutLengthPrefixed(&ids, RandomUuid(rng));
   for (int i = 0; i < 2000; ++i) coding::PutLengthPrefixed(&words, i % 2 ? "GET /api" : "POST");
   std::string file;
   // Text prefers kHexZstd; binary chunks prefer kZstd and are not looked at for runs.
@@ -174,7 +167,7 @@ TEST(HexRuns, ChunksOfIdsAreStoredPackedAndReadBack) {
 TEST(HexRuns, RepeatedIdsKeepPlainZstd) {
   std::mt19937_64 rng(9);
   std::vector<std::string> few;
-  for (int i = 0; i < 4; ++i) few.push_back(Uuid(rng));
+  for (int i = 0; i < 4; ++i) few.push_back(RandomUuid(rng));
   std::string raw;
   for (int i = 0; i < 3000; ++i) coding::PutLengthPrefixed(&raw, few[i % 4]);
   std::string file;
