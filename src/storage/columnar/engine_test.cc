@@ -415,18 +415,23 @@ TEST(Engine, TheDiskCapRemovesTheOldestBlocksAndIngestGoesOn) {
   for (int i = 7; i < 10; ++i) EXPECT_TRUE((*e)->FetchTrace(traces[i]).ok()) << i;
 }
 
+// Writes two blocks, of `first_traces` traces and of 10, and closes the store.
+void WriteTwoBlocks(const EngineOptions& options, std::mt19937_64& rng, int first_traces,
+                    std::vector<model::TraceId>* first, std::vector<model::TraceId>* second) {
+  auto e = Engine::Open(options);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ASSERT_TRUE((*e)->Write(Batch(rng, first_traces, first), Durability::kSync).ok());
+  ASSERT_TRUE((*e)->SealHead().ok());
+  ASSERT_TRUE((*e)->Write(Batch(rng, 10, second), Durability::kSync).ok());
+  ASSERT_TRUE((*e)->SealHead().ok());
+  ASSERT_TRUE((*e)->Maintain().ok());
+}
+
 TEST(Engine, ABlockWithADamagedFooterIsSkippedAndTheRestOpens) {
   TempDir dir;
   std::mt19937_64 rng(3);
   std::vector<model::TraceId> first, second;
-  {
-    auto e = Engine::Open(Options(dir.path()));
-    ASSERT_TRUE((*e)->Write(Batch(rng, 10, &first), Durability::kSync).ok());
-    ASSERT_TRUE((*e)->SealHead().ok());
-    ASSERT_TRUE((*e)->Write(Batch(rng, 10, &second), Durability::kSync).ok());
-    ASSERT_TRUE((*e)->SealHead().ok());
-    ASSERT_TRUE((*e)->Maintain().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteTwoBlocks(Options(dir.path()), rng, 10, &first, &second));
   const std::string path = dir.path() + "/blocks/0000000000000001.blk";
   std::string bytes;
   ASSERT_TRUE(Env::Default()->ReadFile(path, &bytes).ok());
@@ -466,14 +471,7 @@ TEST(Engine, ADamagedTraceTableHidesAllTheBlocksTracesFromSearches) {
   std::vector<model::TraceId> first, second;
   EngineOptions options = Options(dir.path());
   options.block_options.page_bytes = 512;  // a trace table of several pages
-  {
-    auto e = Engine::Open(options);
-    ASSERT_TRUE((*e)->Write(Batch(rng, 500, &first), Durability::kSync).ok());
-    ASSERT_TRUE((*e)->SealHead().ok());
-    ASSERT_TRUE((*e)->Write(Batch(rng, 10, &second), Durability::kSync).ok());
-    ASSERT_TRUE((*e)->SealHead().ok());
-    ASSERT_TRUE((*e)->Maintain().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteTwoBlocks(options, rng, 500, &first, &second));
   const std::string path = dir.path() + "/blocks/0000000000000001.blk";
   std::string bytes;
   ASSERT_TRUE(Env::Default()->ReadFile(path, &bytes).ok());
