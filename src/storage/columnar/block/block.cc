@@ -9,6 +9,7 @@
 
 #include "base/coding.h"
 #include "base/crc32c.h"
+#include "storage/columnar/block/hex_runs.h"
 #include "storage/log_data.h"
 #include "storage/record_coding.h"
 
@@ -299,6 +300,8 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   }
   const size_t extras_index = meta.columns.size();
   add_column(ColumnKind::kExtras, "events_links", 0);
+  meta.hex_table_column = meta.columns.size();
+  add_column(ColumnKind::kHexTable, "hex_runs", 0);
   // add_column may have moved the vector.
   trace_col = &meta.columns[0];
   span_col = &meta.columns[1];
@@ -315,6 +318,10 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   const Compression text =
       options.compression == Compression::kZstd ? Compression::kHexZstd : options.compression;
   std::string raw, alt;
+  // The group's string field, attribute, and events and links chunks, encoded (and the other
+  // form of each attribute chunk, if any).
+  std::vector<std::string> encoded, alts;
+  HexTableBuilder hex_table;
   std::vector<int64_t> ints;
   std::vector<uint8_t> same;
   for (size_t g = 0; g < groups; ++g) {
@@ -374,16 +381,69 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     }
     parent_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
 
+    // The chunks of text (string fields, string attributes, events and links) are encoded
+    // first: the hex runs they share go to the group's table, and they refer to them there.
+    encoded.resize(kStringFieldCount + t.attributes.size() + 1);
+    alts.resize(t.attributes.size());
+    hex_table.Clear();
     for (size_t f = 0; f < kStringFieldCount; ++f) {
-      raw.clear();
-      EncodeStrings(t.strings[f], rows, m, &raw);
-      meta.columns[meta.string_columns[f]].chunks.push_back(AppendChunk(raw, text, &file));
+      encoded[f].clear();
+      EncodeStrings(t.strings[f], rows, m, &encoded[f]);
+      if (text == Compression::kHexZstd) hex_table.Count(encoded[f]);
+    }
+    for (size_t a = 0; a < t.attributes.size(); ++a) {
+      const AttributeColumn& col = t.attributes[a];
+      const SparseSlice& s = slices[a];
+      std::string& out = encoded[kStringFieldCount + a];
+      std::string& other = alts[a];
+      out.clear();
+      other.clear();
+      PutVarint64(&out, s.rows.size());
+      // Row lists compress well as they are (zstd finds their repeating gaps): never patched.
+      EncodeInts(s.rows.data(), s.rows.size(), &out);
+      if (col.is_string()) {
+        const int field = ReferencedField(t, rows, col, s, &same);
+        EncodeEntryStrings(col.strings, s.idx.data(), s.idx.size(), field, same, &out);
+        if (text == Compression::kHexZstd) hex_table.Count(out);
+      } else if (col.type == AttributeValue::Type::kDouble) {
+        for (uint32_t i : s.idx) {
+          uint64_t bits;
+          std::memcpy(&bits, &col.doubles[i], 8);
+          coding::PutFixed64(&out, bits);
+        }
+      } else {
+        ints.resize(s.idx.size());
+        for (size_t i = 0; i < s.idx.size(); ++i) ints[i] = col.ints[s.idx[i]];
+        // Patched when that packs them smaller. The plain form may still compress smaller (a
+        // status code that is mostly 200), so then both are compressed and the smaller kept.
+        other = out;
+        if (!EncodeIntsPatched(ints.data(), ints.size(), &out, &other)) other.clear();
+      }
+    }
+    {
+      const SparseSlice& s = slices.back();
+      std::string& out = encoded.back();
+      out.clear();
+      PutVarint64(&out, s.rows.size());
+      EncodeInts(s.rows.data(), s.rows.size(), &out);  // a row list, as above
+      for (uint32_t i : s.idx) coding::PutLengthPrefixed(&out, t.extras[i]);
+      if (text == Compression::kHexZstd) hex_table.Count(out);
+    }
+    raw.clear();
+    hex_table.Finish(&raw);
+    meta.columns[meta.hex_table_column].chunks.push_back(
+        AppendChunk(raw, options.compression, &file));
+    const HexTableBuilder* table = hex_table.size() > 0 ? &hex_table : nullptr;
+
+    for (size_t f = 0; f < kStringFieldCount; ++f) {
+      meta.columns[meta.string_columns[f]].chunks.push_back(
+          AppendChunk(encoded[f], text, &file, table));
     }
     for (size_t f = 0; f < kIntFieldCount; ++f) {
       ColumnMeta& c = meta.columns[meta.int_columns[f]];
       ints.resize(m);
       for (size_t i = 0; i < m; ++i) ints[i] = t.ints[f][rows[i]];
-      // Patched or not, whichever stores smaller (see the attributes below).
+      // Patched or not, whichever stores smaller (see the attributes above).
       raw.clear();
       alt.clear();
       EncodeIntsPatched(ints.data(), m, &raw, &alt);
@@ -392,41 +452,12 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       c.max.push_back(*std::max_element(ints.begin(), ints.end()));
     }
     for (size_t a = 0; a < t.attributes.size(); ++a) {
-      const AttributeColumn& col = t.attributes[a];
-      const SparseSlice& s = slices[a];
-      raw.clear();
-      alt.clear();
-      PutVarint64(&raw, s.rows.size());
-      // Row lists compress well as they are (zstd finds their repeating gaps): never patched.
-      EncodeInts(s.rows.data(), s.rows.size(), &raw);
-      if (col.is_string()) {
-        const int field = ReferencedField(t, rows, col, s, &same);
-        EncodeEntryStrings(col.strings, s.idx.data(), s.idx.size(), field, same, &raw);
-      } else if (col.type == AttributeValue::Type::kDouble) {
-        for (uint32_t i : s.idx) {
-          uint64_t bits;
-          std::memcpy(&bits, &col.doubles[i], 8);
-          coding::PutFixed64(&raw, bits);
-        }
-      } else {
-        ints.resize(s.idx.size());
-        for (size_t i = 0; i < s.idx.size(); ++i) ints[i] = col.ints[s.idx[i]];
-        // Patched when that packs them smaller. The plain form may still compress smaller (a
-        // status code that is mostly 200), so then both are compressed and the smaller kept.
-        alt = raw;
-        if (!EncodeIntsPatched(ints.data(), ints.size(), &raw, &alt)) alt.clear();
-      }
+      const bool is_text = t.attributes[a].is_string();
       meta.columns[first_attribute + a].chunks.push_back(
-          AppendSmallerChunk(raw, alt, col.is_string() ? text : options.compression, &file));
+          AppendSmallerChunk(encoded[kStringFieldCount + a], alts[a],
+                             is_text ? text : options.compression, &file, table));
     }
-    {
-      const SparseSlice& s = slices.back();
-      raw.clear();
-      PutVarint64(&raw, s.rows.size());
-      EncodeInts(s.rows.data(), s.rows.size(), &raw);  // a row list, as above
-      for (uint32_t i : s.idx) coding::PutLengthPrefixed(&raw, t.extras[i]);
-      meta.columns[extras_index].chunks.push_back(AppendChunk(raw, text, &file));
-    }
+    meta.columns[extras_index].chunks.push_back(AppendChunk(encoded.back(), text, &file, table));
   }
 
   // The trace table, documents and logs, in pages sorted by trace id.
@@ -546,7 +577,8 @@ Status DecodeFooter(std::string_view in, BlockMeta* meta) {
     if (in.empty()) return bad("column");
     const uint8_t kind = static_cast<uint8_t>(in[0]);
     in.remove_prefix(1);
-    if (kind > static_cast<uint8_t>(ColumnKind::kExtras)) return bad("column kind");
+    const auto last = meta->version >= 7 ? ColumnKind::kHexTable : ColumnKind::kExtras;
+    if (kind > static_cast<uint8_t>(last)) return bad("column kind");
     c.kind = static_cast<ColumnKind>(kind);
     if (!coding::GetLengthPrefixed(&in, &name) || in.size() < 3) return bad("column name");
     c.name = std::string(name);
@@ -580,6 +612,7 @@ Status DecodeFooter(std::string_view in, BlockMeta* meta) {
   std::array<int, kStringFieldCount> strings{};
   std::array<int, kIntFieldCount> ints{};
   bool attributes_seen = false;
+  meta->hex_table_column = SIZE_MAX;
   for (size_t i = 0; i < meta->columns.size(); ++i) {
     const ColumnMeta& c = meta->columns[i];
     switch (c.kind) {
@@ -592,6 +625,10 @@ Status DecodeFooter(std::string_view in, BlockMeta* meta) {
         break;
       case ColumnKind::kExtras:
         ++ids[3];
+        break;
+      case ColumnKind::kHexTable:
+        if (meta->hex_table_column != SIZE_MAX) return bad("a second hex table column");
+        meta->hex_table_column = i;
         break;
       case ColumnKind::kString:
         if (attributes_seen) return bad("string field column after an attribute column");
@@ -656,9 +693,9 @@ Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path, bo
   if (footer.size() != footer_length || crc32c::Unmask(footer_crc) != crc32c::Value(footer)) {
     return corrupt("footer checksum mismatch");
   }
+  b->meta_.version = version;  // what the footer may hold depends on it
   Status s = DecodeFooter(footer, &b->meta_);
   if (!s.ok()) return corrupt(s.message());
-  b->meta_.version = version;
   b->meta_.file_bytes = size;
   if (b->file_->mapped()) {  // an Env without mappings, or a failed mmap, reads instead
     b->verified_ =
@@ -679,21 +716,47 @@ Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path, bo
   return b;
 }
 
-Status Block::ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw) const {
+Status Block::ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw,
+                          const HexTable* table) const {
   // Uncompressed, read into `scratch`; else through a buffer kept per thread.
   static thread_local std::string buffer;
   std::string* into = ref.compression == Compression::kNone ? scratch : &buffer;
   WAGGLE_RETURN_IF_ERROR(file_->Read(ref.offset, ref.stored_length, into));
-  Status s = ReadChunk(ref, *into, /*verify=*/true, scratch, raw);
+  Status s = ReadChunk(ref, *into, /*verify=*/true, scratch, raw, table);
   if (!s.ok()) return Status::Corruption(path_ + ": " + s.message());
   return s;
 }
 
-Status Block::ReadColumnChunk(size_t c, size_t group, std::string* scratch,
+Status Block::LoadHexTable(size_t group, GroupHexTable* runs) const {
+  if (runs->group == group) return Status::Ok();
+  runs->group = SIZE_MAX;
+  runs->table = HexTable();
+  if (meta_.hex_table_column != SIZE_MAX) {
+    const ColumnMeta& c = meta_.columns[meta_.hex_table_column];
+    std::string_view raw;  // in runs->bytes, read or decompressed
+    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &runs->bytes, &raw));
+    Status s = DecodeHexTable(raw, &runs->table);
+    if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
+  }
+  runs->group = group;
+  return Status::Ok();
+}
+
+Status Block::ReadGroupChunk(size_t c, size_t group, GroupHexTable* runs, std::string* scratch,
+                             std::string_view* raw) const {
+  const ChunkRef& ref = meta_.columns[c].chunks[group];
+  if (ref.compression != Compression::kHexZstd || meta_.hex_table_column == SIZE_MAX) {
+    return ReadChunkAt(ref, scratch, raw);
+  }
+  WAGGLE_RETURN_IF_ERROR(LoadHexTable(group, runs));
+  return ReadChunkAt(ref, scratch, raw, &runs->table);
+}
+
+Status Block::ReadColumnChunk(size_t c, size_t group, GroupHexTable* runs, std::string* scratch,
                               std::string_view* raw) const {
   const ChunkRef& ref = meta_.columns[c].chunks[group];
   if (verified_ == nullptr || ref.compression != Compression::kNone) {
-    return ReadChunkAt(ref, scratch, raw);  // not mapped, or compressed
+    return ReadGroupChunk(c, group, runs, scratch, raw);  // not mapped, or compressed
   }
   std::atomic<bool>& verified = verified_[c * meta_.row_groups.size() + group];
   const bool trusted = verified.load(std::memory_order_relaxed);
@@ -723,11 +786,16 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
   std::vector<uint64_t> span_ids;
   std::vector<TraceRun> runs;
   std::vector<int64_t> rows;
-  for (const ColumnMeta& c : meta_.columns) {
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[rg], &scratch, &raw));
+  GroupHexTable hex_runs;
+  for (size_t i = 0; i < meta_.columns.size(); ++i) {
+    const ColumnMeta& c = meta_.columns[i];
+    if (c.kind == ColumnKind::kHexTable) continue;  // read by the chunks that refer to it
+    WAGGLE_RETURN_IF_ERROR(ReadGroupChunk(i, rg, &hex_runs, &scratch, &raw));
     std::string_view in = raw;
     Status s;
     switch (c.kind) {
+      case ColumnKind::kHexTable:
+        break;
       case ColumnKind::kTraceId:
         s = DecodeTraceRuns(in, m, &runs);
         for (const TraceRun& r : runs) out->trace_ids.insert(out->trace_ids.end(), r.rows, r.id);

@@ -22,8 +22,10 @@
 // Blocks: immutable files of column chunks with a footer (docs/block-format.md).
 namespace waggle::storage::columnar::block {
 
+struct GroupHexTable;  // hex_runs.h
+
 inline constexpr char kMagic[] = "WAGGLBLK";
-inline constexpr uint32_t kFormatVersion = 6;
+inline constexpr uint32_t kFormatVersion = 7;
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr size_t kTrailerSize = 24;
 
@@ -74,6 +76,7 @@ enum class ColumnKind : uint8_t {
   kInt = 4,
   kAttribute = 5,
   kExtras = 6,
+  kHexTable = 7,  // since version 7: the hex runs a row group's text chunks share
 };
 
 struct ColumnMeta {
@@ -111,6 +114,7 @@ struct BlockMeta {
   size_t trace_id_column = 0, span_id_column = 0;
   std::array<size_t, kStringFieldCount> string_columns{};
   std::array<size_t, kIntFieldCount> int_columns{};
+  size_t hex_table_column = SIZE_MAX;  // none (before version 7)
   std::vector<PageMeta> trace_pages, document_pages, log_pages;
   ChunkRef trace_bloom, value_bloom;
   uint64_t file_bytes = 0;
@@ -168,14 +172,21 @@ class Block {
  private:
   Block() = default;
   // Reads the chunk with pread, checks it, and sets `raw` to its bytes in `scratch` (as read
-  // or decompressed).
-  Status ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw) const;
+  // or decompressed). A chunk of text that refers to its row group's hex table needs `table`.
+  Status ReadChunkAt(const ChunkRef& ref, std::string* scratch, std::string_view* raw,
+                     const HexTable* table = nullptr) const;
+  // ReadChunkAt of column c's chunk in row group `group`, with the group's hex table when the
+  // chunk may refer to it: read into `runs` unless it holds that group's already.
+  Status ReadGroupChunk(size_t c, size_t group, GroupHexTable* runs, std::string* scratch,
+                        std::string_view* raw) const;
+  Status LoadHexTable(size_t group, GroupHexTable* runs) const;
   // A scan's read of column `c` in row group `group`: where it lies in the mapping when the
   // block is mapped and the chunk stored uncompressed (checked on its first read only, since
   // the file is never written again), else as ReadChunkAt. Lookups and compaction read each
   // chunk once and use ReadChunkAt, so that the pages mapped in are those scans compare in
   // place.
-  Status ReadColumnChunk(size_t c, size_t group, std::string* scratch, std::string_view* raw) const;
+  Status ReadColumnChunk(size_t c, size_t group, GroupHexTable* runs, std::string* scratch,
+                         std::string_view* raw) const;
   // Appends to each of wanted[0, count) (sorted by id) its spans in row group `group`, each
   // column read once for all of them.
   Status ReadTracesRows(size_t group, const WantedTrace* wanted, size_t count,

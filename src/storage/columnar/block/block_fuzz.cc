@@ -42,9 +42,16 @@ const std::string& ValidBlock() {
         // Mostly the span's name: stored as references to the name field.
         s.attributes.push_back(
             {"k1", model::AttributeValue::String(rng() % 4 == 0 ? "other" : s.name)});
-        // Hex ids: their chunk is stored with its hex runs packed.
-        s.attributes.push_back(
-            {"request.id", model::AttributeValue::String(storage::testing::RandomUuid(rng))});
+        // Hex ids: their chunk is stored with its hex runs packed, and the one that two
+        // attributes hold is in the row group's hex table.
+        const std::string id = storage::testing::RandomUuid(rng);
+        s.attributes.push_back({"request.id", model::AttributeValue::String(id)});
+        s.attributes.push_back({"request.path", model::AttributeValue::String("/r/" + id)});
+        // Over 128 distinct values in a row group: their codes are written by recency.
+        for (int k = 0; k < 12; ++k) {
+          s.attributes.push_back(
+              {"tag", model::AttributeValue::String("t" + std::to_string(rng() % 400))});
+        }
         table.Append(s);
         e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
         e.max_end_ns = std::max(e.max_end_ns, s.end_ns);
@@ -158,6 +165,25 @@ void FuzzChunk(std::string_view in) {
       out != in) {
     std::abort();
   }
+  // The input as a hex table, and the runs the input's halves share put in one.
+  block::HexTable table;
+  if (block::DecodeHexTable(in, &table).ok()) {
+    (void)block::UnpackHexRuns(static_cast<uint8_t>(n), in.substr(0, in.size() / 2),
+                               in.substr(in.size() / 2), n * 4, &out, &table);
+  }
+  block::HexTableBuilder builder;
+  builder.Count(in.substr(0, in.size() / 2));
+  builder.Count(in.substr(in.size() / 2));
+  builder.Count(in);
+  std::string table_chunk;
+  builder.Finish(&table_chunk);
+  if (!block::DecodeHexTable(table_chunk, &table).ok()) std::abort();
+  block::PackHexRuns(in, 0, &packed, &builder);
+  if (!block::UnpackHexRuns(packed.escape, packed.text, packed.nibbles, in.size(), &out, &table)
+           .ok() ||
+      out != in) {
+    std::abort();
+  }
 }
 
 // Mode 2: the whole file, damaged, opened and read every way.
@@ -196,12 +222,18 @@ void FuzzFile(std::string_view edits) {
   bool stopped = false;
   (void)block.Scan(
       ScanPlan(request), [](const column::ColumnBatch&) { return true; }, &stats, &stopped);
-  // Dictionary pushdown on the attribute that refers to the name field.
-  request.where = {Condition::In(ColumnRef::Attribute("k1", model::AttributeRole::kPlain,
-                                                      model::AttributeValue::Type::kString),
-                                 {"other"})};
-  (void)block.Scan(
-      ScanPlan(request), [](const column::ColumnBatch&) { return true; }, &stats, &stopped);
+  // Dictionary pushdown on the attribute that refers to the name field, on one whose codes
+  // go by recency, and on one that refers to the hex table.
+  for (const auto& [key, value] : {std::pair<const char*, const char*>{"k1", "other"},
+                                   {"tag", "t7"},
+                                   {"request.path", "/r/00000000-0000-0000-0000-000000000000"}}) {
+    const ColumnRef ref = ColumnRef::Attribute(key, model::AttributeRole::kPlain,
+                                               model::AttributeValue::Type::kString);
+    request.columns.back() = ref;
+    request.where = {Condition::In(ref, {value})};
+    (void)block.Scan(
+        ScanPlan(request), [](const column::ColumnBatch&) { return true; }, &stats, &stopped);
+  }
   for (const block::RowGroupMeta& g : block.meta().row_groups) {
     TraceData trace;
     (void)block.FetchTrace(g.first, &trace);

@@ -7,6 +7,7 @@
 
 #include "base/coding.h"
 #include "storage/columnar/block/block.h"
+#include "storage/columnar/block/hex_runs.h"
 
 namespace waggle::storage::columnar::block {
 namespace {
@@ -154,6 +155,7 @@ class GroupReader {
         s = LoadSparse(in, meta, out);
         break;
       case ColumnKind::kExtras:
+      case ColumnKind::kHexTable:
         s = Status::Corruption("not a scannable column");
         break;
     }
@@ -330,17 +332,23 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
     if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
     for_rows([&](model::Span& sp, size_t r, size_t) { sp.span_id.value = span_ids[r]; });
   }
-  for (const ColumnMeta& c : meta_.columns) {
-    if (c.kind == ColumnKind::kTraceId || c.kind == ColumnKind::kSpanId) continue;
+  GroupHexTable hex_runs;
+  for (size_t ci = 0; ci < meta_.columns.size(); ++ci) {
+    const ColumnMeta& c = meta_.columns[ci];
+    if (c.kind == ColumnKind::kTraceId || c.kind == ColumnKind::kSpanId ||
+        c.kind == ColumnKind::kHexTable) {
+      continue;
+    }
     if (c.kind == ColumnKind::kAttribute && !options.Wants(c.name, c.role)) continue;
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(
-        c.chunks[group], c.kind == ColumnKind::kExtras ? &extras_scratch : &scratch, &raw));
+    WAGGLE_RETURN_IF_ERROR(ReadGroupChunk(
+        ci, group, &hex_runs, c.kind == ColumnKind::kExtras ? &extras_scratch : &scratch, &raw));
     std::string_view in = raw;
     Status s;
     switch (c.kind) {
       case ColumnKind::kTraceId:
       case ColumnKind::kSpanId:
-        break;  // read above
+      case ColumnKind::kHexTable:
+        break;  // read above, or by the chunks that refer to it
       case ColumnKind::kParentId:
         // Parents refer back within the group: the rows up to the last wanted.
         parents.resize(end);
@@ -504,10 +512,11 @@ Status Block::Scan(const ScanPlan& plan, const BatchFn& consume, ScanStats* stat
       if (block->scans_.fetch_sub(1) == 1) block->file_->DropResidentPages();
     }
   } release(this);
+  GroupHexTable hex_runs;
   GroupReader reader(
       meta_,
-      [this](size_t c, size_t group, std::string* scratch, std::string_view* raw) {
-        return ReadColumnChunk(c, group, scratch, raw);
+      [this, &hex_runs](size_t c, size_t group, std::string* scratch, std::string_view* raw) {
+        return ReadColumnChunk(c, group, &hex_runs, scratch, raw);
       },
       path_);
   column::ColumnBatch batch;

@@ -151,6 +151,11 @@ void AppendFooter(const BlockMeta& meta, std::string* file) {
   file->append(kMagic, 8);
 }
 
+// Drops the hex table column (version 7) from `meta`, as a block before version 7 had none.
+void DropHexTable(BlockMeta* meta) {
+  std::erase_if(meta->columns, [](const ColumnMeta& c) { return c.kind == ColumnKind::kHexTable; });
+}
+
 // The trace table takes the ids of traces with rows from the trace id column (version 4), and
 // their times from their rows (version 6). It keeps its own ids for the others: traces with
 // only documents or logs here, and, should the writer be given rows of a trace it has no entry
@@ -271,6 +276,7 @@ TEST(Block, TheTraceTableTakesIdsFromTheTraceIdColumnAndKeepsTheOthers) {
     std::string legacy;
     EXPECT_TRUE(Env::Default()->ReadFile(dir.path() + "/1.blk", &legacy).ok());
     BlockMeta meta = (*block)->meta();
+    DropHexTable(&meta);  // the trace table reads no text chunk
     legacy.resize(FooterOffset(legacy));
     std::string page;
     for (size_t i = 0; i < all.size(); ++i) put(i, &page);
@@ -526,9 +532,18 @@ TEST(Block, TruncatedDamagedOrNewerFilesAreRefusedClearly) {
   EXPECT_EQ(b.status().code(), Status::Code::kUnimplemented);
   EXPECT_NE(b.status().message().find("version " + std::to_string(kFormatVersion + 1)),
             std::string::npos);
-  // Version 2 only added encodings: a version 1 header still opens.
+  // Version 2 only added encodings: a version 1 header still opens, once the footer lists no
+  // hex table column (version 7). With one, the footer is corrupt for version 1.
   std::string older = bytes;
   older[8] = 1;
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, older).ok());
+  EXPECT_EQ(Block::Open(Env::Default(), path).status().code(), Status::Code::kCorruption);
+  auto opened = Block::Open(Env::Default(), WriteBlock(dir, f.contents));
+  ASSERT_TRUE(opened.ok());
+  BlockMeta meta = (*opened)->meta();
+  DropHexTable(&meta);
+  older.resize(FooterOffset(older));
+  AppendFooter(meta, &older);
   ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, older).ok());
   EXPECT_TRUE(Block::Open(Env::Default(), path).ok());
 }
@@ -983,10 +998,70 @@ TEST(Chunk, StringsThatAreAllDistinctLeaveTheirCodesOut) {
   in = enc;
   EXPECT_EQ(DecodeStringCodes(&in, 299, &dict, &codes).code(), Status::Code::kCorruption);
   // One repeat, and the codes are written.
+  ids.codes.resize(100);
   ids.codes.push_back(ids.codes[5]);
   enc.clear();
-  EncodeStrings(ids, nullptr, 301, &enc);
+  EncodeStrings(ids, nullptr, 101, &enc);
   EXPECT_EQ(enc[0], 'S');
+}
+
+// Codes of 8 bits or more are written by recency: 0 for a value new in the chunk, r for the
+// value used r-th most recently. Rows come by trace, so a trace's user id repeats within a
+// few rows and most numbers are small.
+TEST(Chunk, WideStringCodesAreWrittenByRecency) {
+  column::StringColumn users;
+  std::mt19937_64 rng(11);
+  std::vector<std::string> want;
+  for (int trace = 0; trace < 400; ++trace) {
+    // A user per trace, now and then one seen before; 1 to 9 rows each.
+    const std::string user = "user-" + std::to_string(rng() % 4 == 0 ? rng() % 50 : 1000 + trace);
+    for (uint64_t r = 0, n = 1 + rng() % 9; r < n; ++r) {
+      want.push_back(rng() % 3 == 0 ? "" : user);
+      users.codes.push_back(users.dict.Intern(want.back()));
+    }
+  }
+  std::string enc;
+  EncodeStrings(users, nullptr, want.size(), &enc);
+  ASSERT_EQ(enc[0], 'U');
+  std::string_view in = enc;
+  std::vector<std::string_view> dict;
+  std::vector<uint32_t> codes = {7};  // appended to
+  ASSERT_TRUE(DecodeStringCodes(&in, want.size(), &dict, &codes).ok());
+  EXPECT_TRUE(in.empty());
+  ASSERT_EQ(codes.size(), want.size() + 1);
+  for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(dict[codes[i + 1]], want[i]) << i;
+  // The numbers: a byte a row, but for the few users seen again 128 or more values later.
+  in = enc;
+  in.remove_prefix(1);
+  uint64_t d;
+  ASSERT_TRUE(coding::GetVarint64(&in, &d));
+  for (uint64_t i = 0; i < d; ++i) {
+    std::string_view v;
+    ASSERT_TRUE(coding::GetLengthPrefixed(&in, &v));
+  }
+  EXPECT_GE(in.size(), want.size());
+  EXPECT_LT(in.size(), want.size() + want.size() / 100);
+  EXPECT_EQ(in[0], 0);  // the first row's value is new
+  // A number past the values used so far, or a new value past the dictionary, is corrupt.
+  const auto decode = [&](std::string_view numbers, size_t rows = 4) {
+    std::string chunk = "U";
+    coding::PutVarint64(&chunk, 2);
+    coding::PutLengthPrefixed(&chunk, "a");
+    coding::PutLengthPrefixed(&chunk, "b");
+    chunk.append(numbers);
+    std::string_view c = chunk;
+    codes.clear();
+    Status s = DecodeStringCodes(&c, rows, &dict, &codes);
+    if (!s.ok()) return s.ToString();
+    std::string values;
+    for (uint32_t c : codes) values.append(dict[c]);
+    return values;
+  };
+  EXPECT_EQ(decode(std::string("\0\0\2\2", 4)), "abab");
+  EXPECT_EQ(decode(std::string("\0\1\0\1", 4)), "aabb");
+  EXPECT_NE(decode(std::string("\0\2\0\1", 4)).find("Corruption"), std::string::npos);
+  EXPECT_NE(decode(std::string("\0\0\0\1", 4)).find("Corruption"), std::string::npos);
+  EXPECT_NE(decode(std::string("\0\0\1", 3)).find("Corruption"), std::string::npos);  // short
 }
 
 // 300 random traces of 1 to 8 spans, each span first given to `decorate` (with the trace's
@@ -1129,8 +1204,9 @@ TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
 }
 
 // Request ids, user ids and URLs that hold UUIDs: their chunks are stored with the hex runs
-// packed (compression code 3), and every read (fetch, row group, scan, dictionary pushdown)
-// gives the strings back.
+// packed (compression code 3), a user id that several chunks of a row group hold once in the
+// group's hex table, and every read (fetch, row group, scan, dictionary pushdown) gives the
+// strings back. The peer addresses, 200 of them in groups of 256 rows, take codes by recency.
 TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
   TempDir dir;
   std::mt19937_64 rng(21);
@@ -1140,27 +1216,56 @@ TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
   ASSERT_NO_FATAL_FAILURE(WriteDecoratedBlock(
       dir, rng,
       [&](model::Span& s, int t) {
-        s.http_url =
-            "https://api.example/messages/" + RandomUuid(rng) + "?page=" + std::to_string(t);
+        const std::string& user = users[rng() % 40];
+        s.http_url = "https://api.example/users/" + user + "/messages/" + RandomUuid(rng) +
+                     "?page=" + std::to_string(t);
         s.attributes.push_back({"aws.request_id", model::AttributeValue::String(RandomUuid(rng))});
-        s.attributes.push_back({"enduser.id", model::AttributeValue::String(users[rng() % 40])});
+        s.attributes.push_back({"enduser.id", model::AttributeValue::String(user)});
+        s.attributes.push_back({"net.peer.name", model::AttributeValue::String(
+                                                     "peer-" + std::to_string(rng() % 200))});
       },
       &written));
   ASSERT_NE(written.block, nullptr);
   const std::unique_ptr<Block>& block = written.block;
   const std::vector<model::Span>& all = written.all;
-  uint64_t request_id_bytes = 0;
-  for (const ColumnMeta& c : block->meta().columns) {
-    if (c.name != "aws.request_id" && c.name != "http_url") continue;
+  const BlockMeta& meta = block->meta();
+  uint64_t request_id_bytes = 0, user_bytes = 0;
+  for (const ColumnMeta& c : meta.columns) {
+    if (c.name != "aws.request_id" && c.name != "http_url" && c.name != "enduser.id") continue;
     for (const ChunkRef& r : c.chunks) {
       EXPECT_EQ(r.compression, Compression::kHexZstd) << c.name;
       if (c.name == "aws.request_id") request_id_bytes += r.stored_length;
+      if (c.name == "enduser.id") user_bytes += r.stored_length;
     }
   }
   // 16 bytes of digits a request id, and a little for the rest.
   EXPECT_LT(request_id_bytes, all.size() * 18);
+  // Each group's table holds its users, which the user ids and URLs refer to: the user id
+  // column takes well under their 16 bytes of digits for each (and its codes).
+  ASSERT_NE(meta.hex_table_column, SIZE_MAX);
+  for (const ChunkRef& r : meta.columns[meta.hex_table_column].chunks) {
+    EXPECT_GT(r.raw_length, 16u * 30);  // most of the 40 users in each group of 256 rows
+  }
+  EXPECT_LT(user_bytes, meta.row_groups.size() * 40 * 12);
 
   ASSERT_NO_FATAL_FAILURE(ExpectEveryTraceReadsBack(written));
+
+  // A damaged table fails the row group's reads of the chunks that refer to it, and only
+  // that group's.
+  {
+    const ChunkRef table = meta.columns[meta.hex_table_column].chunks[1];
+    std::string bytes;
+    ASSERT_TRUE(Env::Default()->ReadFile(block->path(), &bytes).ok());
+    bytes[table.offset + table.stored_length / 2] ^= 0x40;
+    const std::string damaged_path = dir.path() + "/damaged.blk";
+    ASSERT_TRUE(Env::Default()->WriteFileAtomic(damaged_path, bytes).ok());
+    auto damaged = Block::Open(Env::Default(), damaged_path);
+    ASSERT_TRUE(damaged.ok());
+    SpanTable read;
+    EXPECT_TRUE((*damaged)->ReadRowGroup(0, &read).ok());
+    EXPECT_EQ((*damaged)->ReadRowGroup(1, &read).code(), Status::Code::kCorruption);
+    EXPECT_TRUE((*damaged)->ReadRowGroup(2, &read).ok());
+  }
 
   // Dictionary pushdown on a packed column (one request id: the groups without it are
   // skipped by their dictionaries), and on user ids (one uppercase).
@@ -1197,6 +1302,14 @@ TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
         return model::FindAttribute(s.attributes, "enduser.id")->value.string_value == users[0];
       })));
   EXPECT_GT(user_rows, 0u);
+  // And on the peers, coded by recency.
+  stats = {};
+  const size_t peer_rows = count("net.peer.name", "peer-7", &stats);
+  EXPECT_EQ(
+      peer_rows, static_cast<size_t>(std::count_if(all.begin(), all.end(), [&](const auto& s) {
+        return model::FindAttribute(s.attributes, "net.peer.name")->value.string_value == "peer-7";
+      })));
+  EXPECT_GT(peer_rows, 0u);
 }
 
 TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {

@@ -31,6 +31,13 @@ constexpr uint8_t kEncodingDictionary = 'S';
 // A dictionary chunk whose entries are all distinct, so the codes are 0, 1, ... and left out
 // (block format 2): a request id, say.
 constexpr uint8_t kEncodingDistinct = 'T';
+// A dictionary chunk whose codes are given by recency (block format 7): 0 for the next entry
+// not used yet, r for the entry used r-th most recently. Rows are sorted by trace, so a
+// trace's user id, URL or client address comes again within a few rows: small numbers, which
+// zstd compresses far better than codes of 8 bits or more packed.
+constexpr uint8_t kEncodingRecency = 'U';
+// Codes at least this wide are written by recency.
+constexpr int kRecencyMinWidth = 8;
 constexpr uint8_t kEncodingFieldReference = 'R';
 
 Status Corrupt(std::string_view what) {
@@ -91,7 +98,8 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref) {
   return coding::GetFixed32(in, &ref->crc);
 }
 
-ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file) {
+ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file,
+                     const HexTableBuilder* table) {
   ChunkRef ref;
   ref.offset = file->size();
   ref.raw_length = static_cast<uint32_t>(raw.size());
@@ -118,7 +126,7 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
     // nibbles they would take their length each time: the smaller of the two forms is kept.
     static thread_local HexPacked hex;
     const size_t min_packed = std::max<size_t>(raw.size() / 16, 1);
-    if (text && PackHexRuns(raw, min_packed, &hex) >= min_packed) {
+    if (text && PackHexRuns(raw, min_packed, &hex, table) >= min_packed) {
       std::string with_runs(1, static_cast<char>(hex.escape)), frame;
       if (compress(hex.text, &frame)) {
         coding::PutVarint64(&with_runs, frame.size());
@@ -149,10 +157,10 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
 }
 
 ChunkRef AppendSmallerChunk(std::string_view raw, std::string_view alt, Compression preferred,
-                            std::string* file) {
-  ChunkRef first = AppendChunk(raw, preferred, file);
+                            std::string* file, const HexTableBuilder* table) {
+  ChunkRef first = AppendChunk(raw, preferred, file, table);
   if (alt.empty()) return first;
-  ChunkRef second = AppendChunk(alt, preferred, file);
+  ChunkRef second = AppendChunk(alt, preferred, file, table);
   if (second.stored_length < first.stored_length) {
     file->erase(first.offset, first.stored_length);
     second.offset = first.offset;
@@ -163,7 +171,7 @@ ChunkRef AppendSmallerChunk(std::string_view raw, std::string_view alt, Compress
 }
 
 Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std::string* scratch,
-                 std::string_view* raw) {
+                 std::string_view* raw, const HexTable* table) {
   if (stored.size() != ref.stored_length) return Corrupt("short read");
   if (verify && crc32c::Unmask(ref.crc) != crc32c::Value(stored)) {
     return Status::Corruption("block chunk at offset " + std::to_string(ref.offset) +
@@ -202,7 +210,7 @@ Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std:
           ZSTD_decompressDCtx(ThreadDCtx(), text.data(), text.size(), frame.data(), frame.size());
       Status s = ZSTD_isError(n) || n != size ? Corrupt("bad zstd frame")
                                               : UnpackHexRuns(escape, text, in.substr(frame_length),
-                                                              ref.raw_length, scratch);
+                                                              ref.raw_length, scratch, table);
       if (text.capacity() > (4 << 20)) text = std::string();  // whatever the outcome
       if (s.ok()) *raw = *scratch;
       return s;
@@ -598,13 +606,33 @@ void PutStrings(const column::StringColumn& column, const uint32_t* rows, size_t
     codes.push_back(it->second);
   }
   const bool distinct = order.size() == codes.size() && codes.size() > 1;
-  out->push_back(static_cast<char>(distinct ? kEncodingDistinct : kEncodingDictionary));
+  const int width = column::BitWidth(order.empty() ? 0 : order.size() - 1);
+  const bool recency = !distinct && width >= kRecencyMinWidth;
+  out->push_back(static_cast<char>(distinct  ? kEncodingDistinct
+                                   : recency ? kEncodingRecency
+                                             : kEncodingDictionary));
   coding::PutVarint64(out, order.size());
   for (uint32_t g : order) coding::PutLengthPrefixed(out, column.dict.at(g));
   if (distinct) return;
-  const int width = column::BitWidth(order.empty() ? 0 : order.size() - 1);
-  out->push_back(static_cast<char>(width));
-  column::BitPack(codes.data(), codes.size(), width, out);
+  if (!recency) {
+    out->push_back(static_cast<char>(width));
+    column::BitPack(codes.data(), codes.size(), width, out);
+    return;
+  }
+  // The codes used so far, the most recent last. Codes come in order of first use, so a code
+  // not in it yet is the next.
+  std::vector<uint32_t> recent;
+  recent.reserve(order.size());
+  for (uint64_t code : codes) {
+    if (code == recent.size()) {
+      out->push_back(0);
+      recent.push_back(static_cast<uint32_t>(code));
+      continue;
+    }
+    auto it = std::find(recent.rbegin(), recent.rend(), static_cast<uint32_t>(code));
+    coding::PutVarint64(out, static_cast<uint64_t>(it - recent.rbegin()) + 1);
+    std::rotate(it.base() - 1, it.base(), recent.end());
+  }
 }
 
 }  // namespace
@@ -634,14 +662,14 @@ void EncodeEntryStrings(const column::StringColumn& column, const uint32_t* idx,
 
 namespace {
 
-// Sets *distinct when the chunk's entries are its dictionary, in order.
+// Sets *encoding to the chunk's: kEncodingDictionary, kEncodingDistinct or kEncodingRecency.
 Status GetDictionary(std::string_view* in, std::vector<std::string_view>* values,
-                     bool* distinct = nullptr) {
-  const uint8_t encoding = in->empty() ? 0 : static_cast<uint8_t>((*in)[0]);
-  if (encoding != kEncodingDictionary && encoding != kEncodingDistinct) {
+                     uint8_t* encoding = nullptr) {
+  const uint8_t e = in->empty() ? 0 : static_cast<uint8_t>((*in)[0]);
+  if (e != kEncodingDictionary && e != kEncodingDistinct && e != kEncodingRecency) {
     return Corrupt("not a dictionary chunk");
   }
-  if (distinct != nullptr) *distinct = encoding == kEncodingDistinct;
+  if (encoding != nullptr) *encoding = e;
   in->remove_prefix(1);
   uint64_t count;
   if (!coding::GetVarint64(in, &count) || count > in->size()) return Corrupt("bad dictionary size");
@@ -660,13 +688,36 @@ Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* valu
 
 Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
                          std::vector<uint32_t>* codes) {
-  bool distinct;
-  WAGGLE_RETURN_IF_ERROR(GetDictionary(in, dict, &distinct));
-  if (distinct) {
+  uint8_t encoding;
+  WAGGLE_RETURN_IF_ERROR(GetDictionary(in, dict, &encoding));
+  if (encoding == kEncodingDistinct) {
     if (dict->size() != n) return Corrupt("distinct strings of the wrong count");
     const size_t start = codes->size();
     codes->resize(start + n);
     std::iota(codes->begin() + static_cast<ptrdiff_t>(start), codes->end(), 0u);
+    return Status::Ok();
+  }
+  if (encoding == kEncodingRecency) {
+    // The codes used so far, the most recent last.
+    static thread_local std::vector<uint32_t> recent;
+    recent.clear();
+    const size_t start = codes->size();
+    codes->resize(start + n);
+    uint32_t* out = codes->data() + start;
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t r;
+      if (!coding::GetVarint64(in, &r)) return Corrupt("truncated string codes");
+      if (r == 0) {
+        if (recent.size() == dict->size()) return Corrupt("string code out of range");
+        recent.push_back(static_cast<uint32_t>(recent.size()));
+      } else if (r > recent.size()) {
+        return Corrupt("string code used before");
+      } else if (r > 1) {
+        auto it = recent.end() - static_cast<ptrdiff_t>(r);
+        std::rotate(it, it + 1, recent.end());
+      }
+      out[i] = recent.back();
+    }
     return Status::Ok();
   }
   if (in->empty()) return Corrupt("truncated string codes");

@@ -27,23 +27,32 @@ struct ChunkRef {
   uint32_t crc = 0;  // masked CRC-32C of the stored bytes
 };
 
+class HexTableBuilder;
+struct HexTable;
+
+class HexTableBuilder;
+struct HexTable;
+
 void PutChunkRef(std::string* out, const ChunkRef& ref);
 bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 
 // Compresses `raw` with `preferred` when that saves at least an eighth, else stores it as is;
 // appends the stored bytes to `file` and returns where they went. kHexZstd preferred is for
 // text: zstd, and when at least a sixteenth of the chunk is hex runs also kHexZstd, keeping the
-// smaller form. Binary chunks prefer kZstd, and no time goes into looking for runs there.
-ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file);
+// smaller form. Binary chunks prefer kZstd, and no time goes into looking for runs there. With
+// `table`, the runs it holds are written as references to it (block format 7).
+ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file,
+                     const HexTableBuilder* table = nullptr);
 // The same for two encodings of one chunk: appends whichever stores smaller (`raw` when `alt`
 // is empty).
 ChunkRef AppendSmallerChunk(std::string_view raw, std::string_view alt, Compression preferred,
-                            std::string* file);
+                            std::string* file, const HexTableBuilder* table = nullptr);
 // Verifies the checksum of `stored` (unless `verify` is false: it was verified before) and sets
 // `raw` to the chunk's bytes: `stored` itself when it is uncompressed, else decompressed into
-// `scratch`, which must not hold `stored`.
+// `scratch`, which must not hold `stored`. A kHexZstd chunk's references to runs are read from
+// `table`, the row group's (Corruption when there is none).
 Status ReadChunk(const ChunkRef& ref, std::string_view stored, bool verify, std::string* scratch,
-                 std::string_view* raw);
+                 std::string_view* raw, const HexTable* table = nullptr);
 
 // Integers: frame of reference or delta, bit-packed, whichever is smaller.
 void EncodeInts(const int64_t* values, size_t n, std::string* out);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/coding.h"
 #include "base/hex.h"
 
 namespace waggle::storage::columnar::block {
@@ -15,6 +16,8 @@ namespace {
 // 36 characters); 0 the escape byte itself.
 constexpr size_t kMaxHexRun = kMinHexRun + 125;
 constexpr uint8_t kUpperMarks = 128;
+// After the escape, 128 marks a reference: a varint, the run's number in the group's table.
+constexpr uint8_t kTableMark = 128;
 constexpr uint8_t kUuidMark = 127;
 constexpr size_t kUuidLength = 36;
 
@@ -81,9 +84,150 @@ void RunAt(const uint8_t* p, size_t n, size_t i, size_t* len, uint8_t* mark) {
   *mark = lower >= upper ? m : static_cast<uint8_t>(kUpperMarks + m);
 }
 
+// Appends the digits of the run of `len` characters at `p` with mark `mark`, two to a byte.
+void PutRunNibbles(const uint8_t* p, size_t len, uint8_t mark, std::string* nibbles) {
+  if (mark % kUpperMarks == kUuidMark) {
+    PutUuidNibbles(p, nibbles);
+    return;
+  }
+  for (size_t k = 0; k < len; k += 2) {
+    const int hi = hex::DigitValue(static_cast<char>(p[k]));
+    const int lo = k + 1 < len ? hex::DigitValue(static_cast<char>(p[k + 1])) : 0;
+    nibbles->push_back(static_cast<char>(hi << 4 | lo));
+  }
+}
+
+// The digit bytes a run of mark `mark` takes.
+size_t RunBytes(uint8_t mark) {
+  if (mark % kUpperMarks == kUuidMark) return 16;
+  const size_t len = (mark > kUpperMarks ? mark - kUpperMarks : mark) + kMinHexRun - 1;
+  return (len + 1) / 2;
+}
+
+// Each byte of digits as its two characters, in either case: one copy of two bytes a byte.
+struct DigitPairs {
+  std::array<char, 512> lower, upper;
+};
+constexpr DigitPairs kDigitPairs = [] {
+  DigitPairs p{};
+  for (int b = 0; b < 256; ++b) {
+    p.lower[2 * b] = hex::kLowerDigits[b >> 4];
+    p.lower[2 * b + 1] = hex::kLowerDigits[b & 15];
+    p.upper[2 * b] = hex::kUpperDigits[b >> 4];
+    p.upper[2 * b + 1] = hex::kUpperDigits[b & 15];
+  }
+  return p;
+}();
+
+// Writes the run of mark `mark` (not 0 nor kTableMark) from the digits at the start of
+// `nibbles` to dst[*o...], at most raw_length in all; sets *used to the digit bytes it took.
+Status PutRun(uint8_t mark, std::string_view nibbles, char* dst, size_t* o, size_t raw_length,
+              size_t* used) {
+  const char* pairs = mark > kUpperMarks ? kDigitPairs.upper.data() : kDigitPairs.lower.data();
+  const auto* nb = reinterpret_cast<const uint8_t*>(nibbles.data());
+  char* out = dst + *o;
+  if (mark % kUpperMarks == kUuidMark) {
+    if (kUuidLength > raw_length - *o) return Corrupt("longer than its raw length");
+    if (nibbles.size() < 16) return Corrupt("runs past the nibbles");
+    // 8-4-4-4-12 digits: bytes 0-3, 4-5, 6-7, 8-9 and 10-15.
+    for (size_t k = 0; k < 16; ++k) {
+      if (k == 4 || k == 6 || k == 8 || k == 10) *out++ = '-';
+      std::memcpy(out, pairs + 2 * nb[k], 2);
+      out += 2;
+    }
+    *o += kUuidLength;
+    *used = 16;
+    return Status::Ok();
+  }
+  const size_t len = (mark > kUpperMarks ? mark - kUpperMarks : mark) + kMinHexRun - 1;
+  const size_t bytes = (len + 1) / 2;
+  if (len > raw_length - *o) return Corrupt("longer than its raw length");
+  if (bytes > nibbles.size()) return Corrupt("runs past the nibbles");
+  for (size_t k = 0; k < len / 2; ++k) std::memcpy(out + 2 * k, pairs + 2 * nb[k], 2);
+  if (len % 2 != 0) {
+    if ((nb[len / 2] & 15) != 0) return Corrupt("odd run not padded with zero");
+    out[len - 1] = pairs[2 * nb[len / 2]];
+  }
+  *o += len;
+  *used = bytes;
+  return Status::Ok();
+}
+
+// Calls each(run, mark) for every run of `raw`, in order.
+template <typename Fn>
+void ForEachRun(std::string_view raw, const Fn& each) {
+  const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
+  const size_t n = raw.size();
+  for (size_t i = 0; i < n;) {
+    size_t len;
+    uint8_t mark;
+    RunAt(p, n, i, &len, &mark);
+    if (len > 0) each(raw.substr(i, len), mark);
+    i += len > 0 ? len : 1;
+  }
+}
+
 }  // namespace
 
-size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out) {
+Status DecodeHexTable(std::string_view in, HexTable* table) {
+  uint64_t count;
+  if (!coding::GetVarint64(&in, &count) || count > in.size()) {
+    return Status::Corruption("hex table: bad count");
+  }
+  table->marks.assign(in.begin(), in.begin() + static_cast<ptrdiff_t>(count));
+  in.remove_prefix(count);
+  table->offsets.resize(count);
+  size_t at = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const uint8_t mark = table->marks[i];
+    if (mark == 0 || mark == kTableMark) return Status::Corruption("hex table: bad run mark");
+    table->offsets[i] = static_cast<uint32_t>(at);
+    at += RunBytes(mark);
+    if (at > in.size()) return Status::Corruption("hex table: runs past the digits");
+  }
+  if (at != in.size()) return Status::Corruption("hex table: digits left over");
+  table->nibbles = in;
+  return Status::Ok();
+}
+
+void HexTableBuilder::Clear() {
+  counts_.clear();
+  order_.clear();
+  table_.clear();
+}
+
+void HexTableBuilder::Count(std::string_view raw) {
+  ForEachRun(raw, [&](std::string_view run, uint8_t) {
+    auto [it, fresh] = counts_.try_emplace(run, 0);
+    if (fresh) order_.push_back(run);
+    ++it->second;
+  });
+}
+
+void HexTableBuilder::Finish(std::string* out) {
+  std::string marks, nibbles;
+  for (std::string_view run : order_) {
+    if (counts_[run] < 2) continue;
+    size_t len;
+    uint8_t mark;
+    const auto* p = reinterpret_cast<const uint8_t*>(run.data());
+    RunAt(p, run.size(), 0, &len, &mark);  // the run alone reads as itself
+    table_.emplace(run, static_cast<uint32_t>(table_.size()));
+    marks.push_back(static_cast<char>(mark));
+    PutRunNibbles(p, len, mark, &nibbles);
+  }
+  coding::PutVarint64(out, table_.size());
+  out->append(marks);
+  out->append(nibbles);
+}
+
+int64_t HexTableBuilder::Find(std::string_view run) const {
+  auto it = table_.find(run);
+  return it == table_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out,
+                   const HexTableBuilder* table) {
   const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
   const size_t n = raw.size();
   // First only count: most chunks that are not text have no runs, and are left at that.
@@ -120,15 +264,13 @@ size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out) {
       continue;
     }
     body.push_back(static_cast<char>(escape));
-    body.push_back(static_cast<char>(mark));
-    if (mark % kUpperMarks == kUuidMark) {
-      PutUuidNibbles(p + i, &nibbles);
+    const int64_t number = table == nullptr ? -1 : table->Find(raw.substr(i, len));
+    if (number >= 0) {
+      body.push_back(static_cast<char>(kTableMark));
+      coding::PutVarint64(&body, static_cast<uint64_t>(number));
     } else {
-      for (size_t k = 0; k < len; k += 2) {
-        const int hi = hex::DigitValue(static_cast<char>(p[i + k]));
-        const int lo = k + 1 < len ? hex::DigitValue(static_cast<char>(p[i + k + 1])) : 0;
-        nibbles.push_back(static_cast<char>(hi << 4 | lo));
-      }
+      body.push_back(static_cast<char>(mark));
+      PutRunNibbles(p + i, len, mark, &nibbles);
     }
     i += len;
   }
@@ -136,7 +278,7 @@ size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out) {
 }
 
 Status UnpackHexRuns(uint8_t escape, std::string_view body, std::string_view nibbles,
-                     size_t raw_length, std::string* out) {
+                     size_t raw_length, std::string* out, const HexTable* table) {
   out->resize(raw_length);
   char* dst = out->data();
   size_t o = 0;
@@ -157,33 +299,22 @@ Status UnpackHexRuns(uint8_t escape, std::string_view body, std::string_view nib
       dst[o++] = static_cast<char>(escape);
       continue;
     }
-    if (mark == kUpperMarks) return Corrupt("bad run mark");
-    const char* digits = mark > kUpperMarks ? hex::kUpperDigits : hex::kLowerDigits;
-    const auto* nb = reinterpret_cast<const uint8_t*>(nibbles.data());
-    if (mark % kUpperMarks == kUuidMark) {
-      if (kUuidLength > raw_length - o) return Corrupt("longer than its raw length");
-      if (nibbles.size() < 16) return Corrupt("runs past the nibbles");
-      for (size_t k = 0; k < 16; ++k) {
-        if (k == 4 || k == 6 || k == 8 || k == 10) dst[o++] = '-';
-        dst[o++] = digits[nb[k] >> 4];
-        dst[o++] = digits[nb[k] & 15];
+    size_t used;
+    if (mark == kTableMark) {
+      std::string_view rest = body.substr(i);
+      uint64_t number;
+      if (table == nullptr) return Corrupt("bad run mark");
+      if (!coding::GetVarint64(&rest, &number) || number >= table->size()) {
+        return Corrupt("bad reference to the hex table");
       }
-      nibbles.remove_prefix(16);
+      i = body.size() - rest.size();
+      WAGGLE_RETURN_IF_ERROR(PutRun(table->marks[number],
+                                    table->nibbles.substr(table->offsets[number]), dst, &o,
+                                    raw_length, &used));
       continue;
     }
-    const size_t len = (mark > kUpperMarks ? mark - kUpperMarks : mark) + kMinHexRun - 1;
-    const size_t bytes = (len + 1) / 2;
-    if (len > raw_length - o) return Corrupt("longer than its raw length");
-    if (bytes > nibbles.size()) return Corrupt("runs past the nibbles");
-    for (size_t k = 0; k < len / 2; ++k) {
-      dst[o++] = digits[nb[k] >> 4];
-      dst[o++] = digits[nb[k] & 15];
-    }
-    if (len % 2 != 0) {
-      if ((nb[len / 2] & 15) != 0) return Corrupt("odd run not padded with zero");
-      dst[o++] = digits[nb[len / 2] >> 4];
-    }
-    nibbles.remove_prefix(bytes);
+    WAGGLE_RETURN_IF_ERROR(PutRun(mark, nibbles, dst, &o, raw_length, &used));
+    nibbles.remove_prefix(used);
   }
   if (o != raw_length) return Corrupt("shorter than its raw length");
   if (!nibbles.empty()) return Corrupt("nibbles left over");

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "base/status.h"
 
@@ -25,11 +27,52 @@ struct HexPacked {
   std::string text;
   std::string nibbles;
 };
-size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out);
+
+// A row group's hex table (block format 7): the runs that come more than once in the group's
+// text chunks, each stored once. A text chunk refers to a run of the table by its number.
+struct HexTable {
+  std::vector<uint8_t> marks;     // entry i's run mark, as it would follow the escape
+  std::vector<uint32_t> offsets;  // where entry i's digits begin in `nibbles`
+  std::string_view nibbles;       // (the table chunk's bytes, kept by the owner)
+  size_t size() const { return marks.size(); }
+};
+// Reads a table chunk: Corruption when it is not one.
+Status DecodeHexTable(std::string_view in, HexTable* table);
+
+// A reader's copy of one row group's table, read when a chunk of the group first needs it
+// (Block::ReadGroupChunk).
+struct GroupHexTable {
+  size_t group = SIZE_MAX;  // whose table `table` is; SIZE_MAX: none read
+  std::string bytes;        // the table chunk's bytes, which `table` points into
+  HexTable table;
+};
+
+// Builds a row group's table: Count() each text chunk, then Finish(). The chunks must outlive
+// the builder's use, which keeps views of their runs.
+class HexTableBuilder {
+ public:
+  void Clear();
+  void Count(std::string_view raw);
+  // Appends the table chunk of the runs counted twice or more to `out`; numbers them for Find.
+  void Finish(std::string* out);
+  // The run's number in the table, or -1 when it is not in it.
+  int64_t Find(std::string_view run) const;
+  size_t size() const { return table_.size(); }
+
+ private:
+  std::unordered_map<std::string_view, uint32_t> counts_;  // run -> times seen
+  std::vector<std::string_view> order_;                    // runs in order of first sight
+  std::unordered_map<std::string_view, uint32_t> table_;   // run -> its number
+};
+
+// With `table`, a run that the table holds is written as a reference to it.
+size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out,
+                   const HexTableBuilder* table = nullptr);
 
 // Puts `text` and `nibbles` back together into `out` (replaced), which must come to exactly
-// `raw_length` bytes, all of `nibbles` used; Corruption otherwise.
+// `raw_length` bytes, all of `nibbles` used; Corruption otherwise, and for a reference to a
+// run when there is no `table` or the table has no such run.
 Status UnpackHexRuns(uint8_t escape, std::string_view text, std::string_view nibbles,
-                     size_t raw_length, std::string* out);
+                     size_t raw_length, std::string* out, const HexTable* table = nullptr);
 
 }  // namespace waggle::storage::columnar::block

@@ -196,5 +196,64 @@ TEST(HexRuns, AnEscapeThatIsAHexDigitRoundTrips) {
   EXPECT_EQ(RoundTrip(raw), raw);
 }
 
+// A row group's text chunks share its table: a run that comes twice or more (in one chunk or
+// several) is stored once there, and each chunk refers to it by number.
+TEST(HexRuns, RunsThatRepeatAcrossChunksAreStoredOnceInTheGroupsTable) {
+  std::mt19937_64 rng(5);
+  const std::string user = RandomUuid(rng), request = RandomUuid(rng);
+  const std::string a = "enduser=" + user + " request=" + request + " digits=0123456789";
+  const std::string b = "/users/" + user + "?q=DEADBEEFCAFE";
+  const std::string c = "again " + user + " DEADBEEFCAFE 0123456789";
+  HexTableBuilder builder;
+  for (const std::string* raw : {&a, &b, &c}) builder.Count(*raw);
+  std::string chunk;
+  builder.Finish(&chunk);
+  // The user's id, the uppercase run and the digits; not the request id, seen once.
+  ASSERT_EQ(builder.size(), 3u);
+  EXPECT_EQ(builder.Find(user), 0);
+  EXPECT_EQ(builder.Find("0123456789"), 1);
+  EXPECT_EQ(builder.Find("DEADBEEFCAFE"), 2);
+  EXPECT_EQ(builder.Find(request), -1);
+  HexTable table;
+  ASSERT_TRUE(DecodeHexTable(chunk, &table).ok());
+  ASSERT_EQ(table.size(), 3u);
+  EXPECT_EQ(table.nibbles.size(), 16u + 5 + 6);
+  for (const std::string* raw : {&a, &b, &c}) {
+    HexPacked p;
+    PackHexRuns(*raw, 0, &p, &builder);
+    std::string out;
+    Status s = UnpackHexRuns(p.escape, p.text, p.nibbles, raw->size(), &out, &table);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(out, *raw);
+    // Only the request id's digits stay in the chunk.
+    EXPECT_EQ(p.nibbles.size(), raw == &a ? 16u : 0u);
+    // Without the table, or with one too short, a reference is corrupt.
+    EXPECT_EQ(UnpackHexRuns(p.escape, p.text, p.nibbles, raw->size(), &out).code(),
+              Status::Code::kCorruption);
+    HexTable shorter = table;
+    shorter.marks.resize(1);
+    shorter.offsets.resize(1);
+    EXPECT_EQ(UnpackHexRuns(p.escape, p.text, p.nibbles, raw->size(), &out, &shorter).code(),
+              Status::Code::kCorruption);
+  }
+}
+
+TEST(HexRuns, ABadTableIsCorrupt) {
+  HexTable table;
+  EXPECT_TRUE(DecodeHexTable(std::string(1, '\0'), &table).ok());
+  EXPECT_EQ(table.size(), 0u);
+  const std::string uuid_digits(16, '\x11');
+  for (const std::string& bad : {
+           std::string(),                                   // no count
+           std::string("\x02\x7f", 2) + uuid_digits,        // two runs, one mark
+           std::string("\x01\x7f", 2) + uuid_digits + "x",  // digits left over
+           std::string("\x01\x7f", 2) + "short",            // digits missing
+           std::string("\x01\x80", 2) + uuid_digits,        // the reference mark
+           std::string("\x01\x00", 2) + uuid_digits,        // the escape's own mark
+       }) {
+    EXPECT_EQ(DecodeHexTable(bad, &table).code(), Status::Code::kCorruption);
+  }
+}
+
 }  // namespace
 }  // namespace waggle::storage::columnar::block
