@@ -6,6 +6,7 @@
 #include <functional>
 #include <numeric>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -471,23 +472,24 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   for (const TraceEntry& e : contents.traces) {
     traces.Add(std::string_view(reinterpret_cast<const char*>(e.id.bytes.data()), 16));
   }
-  size_t distinct = 0;
-  for (const auto& s : t.strings) distinct += s.dict.size();
-  for (const AttributeColumn& a : t.attributes)
-    distinct += a.is_string() ? a.strings.dict.size() : 0;
-  BloomFilter values = BloomFilter::ForKeys(distinct);
-  for (size_t f = 0; f < kStringFieldCount; ++f) {
-    for (size_t i = 0; i < t.strings[f].dict.size(); ++i) {
-      values.Add(Block::ValueKey(StringFieldName(static_cast<StringField>(f)),
-                                 t.strings[f].dict.at(static_cast<uint32_t>(i))));
-    }
+  // A value's key is the value alone (version 7): one that several columns hold (a URL in
+  // http_url and url.full, an address in client_ip and client.address) takes one key.
+  size_t total = 0;
+  for (const auto& s : t.strings) total += s.dict.size();
+  for (const AttributeColumn& a : t.attributes) total += a.is_string() ? a.strings.dict.size() : 0;
+  std::unordered_set<std::string_view> distinct;
+  distinct.reserve(total);
+  for (const auto& s : t.strings) {
+    for (size_t i = 0; i < s.dict.size(); ++i) distinct.insert(s.dict.at(static_cast<uint32_t>(i)));
   }
   for (const AttributeColumn& a : t.attributes) {
     if (!a.is_string()) continue;
     for (size_t i = 0; i < a.strings.dict.size(); ++i) {
-      values.Add(Block::ValueKey(a.key, a.strings.dict.at(static_cast<uint32_t>(i))));
+      distinct.insert(a.strings.dict.at(static_cast<uint32_t>(i)));
     }
   }
+  BloomFilter values = BloomFilter::ForKeys(distinct.size());
+  for (std::string_view v : distinct) values.Add(v);
   meta.trace_bloom = AppendChunk(traces.bits(), Compression::kNone, &file);
   meta.value_bloom = AppendChunk(values.bits(), Compression::kNone, &file);
 
@@ -774,6 +776,7 @@ bool Block::MayContainTrace(const TraceId& id) const {
 }
 
 bool Block::MayContainValue(std::string_view column, std::string_view value) const {
+  if (meta_.version >= 7) return value_bloom_.MayContain(value);
   return value_bloom_.MayContain(ValueKey(column, value));
 }
 

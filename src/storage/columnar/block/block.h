@@ -141,6 +141,8 @@ class Block {
 
   bool MayContainTrace(const model::TraceId& id) const;
   // False when no string column (well-known or attribute, named by `column`) has `value`.
+  // Since version 7 the filter does not tell columns apart: true for a value that another
+  // column holds.
   bool MayContainValue(std::string_view column, std::string_view value) const;
 
   // Appends the trace's spans and documents to `out`.
@@ -166,7 +168,8 @@ class Block {
   // Appends the block's attribute columns to `out`.
   void ListColumns(std::vector<ColumnRef>* out) const;
 
-  // The key a Bloom filter over values uses.
+  // The key of a value in the Bloom filter over values before version 7 (since then, the
+  // value alone).
   static std::string ValueKey(std::string_view column, std::string_view value);
 
  private:
