@@ -323,6 +323,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   // form of each attribute chunk, if any).
   std::vector<std::string> encoded, alts;
   HexTableBuilder hex_table;
+  std::vector<size_t> explicit_rows;  // the group's attributes whose rows are written out
   std::vector<int64_t> ints;
   std::vector<uint8_t> same;
   for (size_t g = 0; g < groups; ++g) {
@@ -387,6 +388,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     encoded.resize(kStringFieldCount + t.attributes.size() + 1);
     alts.resize(t.attributes.size());
     hex_table.Clear();
+    explicit_rows.clear();
     for (size_t f = 0; f < kStringFieldCount; ++f) {
       encoded[f].clear();
       EncodeStrings(t.strings[f], rows, m, &encoded[f]);
@@ -399,9 +401,18 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       std::string& other = alts[a];
       out.clear();
       other.clear();
-      PutVarint64(&out, s.rows.size());
-      // Row lists compress well as they are (zstd finds their repeating gaps): never patched.
-      EncodeInts(s.rows.data(), s.rows.size(), &out);
+      // Rows that an earlier attribute has too (the attributes one kind of span carries) are
+      // referred to. Other row lists compress well as they are (zstd finds their repeating
+      // gaps): never patched.
+      const auto same_rows = std::find_if(explicit_rows.begin(), explicit_rows.end(),
+                                          [&](size_t b) { return slices[b].rows == s.rows; });
+      if (!s.rows.empty() && same_rows != explicit_rows.end()) {
+        PutSameRows(s.rows.size(), first_attribute + *same_rows, &out);
+      } else {
+        PutVarint64(&out, s.rows.size());
+        EncodeInts(s.rows.data(), s.rows.size(), &out);
+        explicit_rows.push_back(a);
+      }
       if (col.is_string()) {
         const int field = ReferencedField(t, rows, col, s, &same);
         EncodeEntryStrings(col.strings, s.idx.data(), s.idx.size(), field, same, &out);
@@ -790,9 +801,24 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
   std::vector<TraceRun> runs;
   std::vector<int64_t> rows;
   GroupHexTable hex_runs;
+  // The attribute columns whose chunks give their rows, and those rows: a later attribute's
+  // chunk may refer to them.
+  std::vector<std::vector<int64_t>> explicit_rows(meta_.columns.size());
+  std::vector<uint8_t> is_explicit(meta_.columns.size());
+  size_t current = 0;
+  bool referred = false;
+  const SparseRowsOf rows_of = [&](uint64_t k, std::vector<int64_t>* to) {
+    if (k >= current || !is_explicit[k]) {
+      return Status::Corruption("rows of no earlier attribute column");
+    }
+    *to = explicit_rows[k];
+    referred = true;
+    return Status::Ok();
+  };
   for (size_t i = 0; i < meta_.columns.size(); ++i) {
     const ColumnMeta& c = meta_.columns[i];
     if (c.kind == ColumnKind::kHexTable) continue;  // read by the chunks that refer to it
+    current = i;
     WAGGLE_RETURN_IF_ERROR(ReadGroupChunk(i, rg, &hex_runs, &scratch, &raw));
     std::string_view in = raw;
     Status s;
@@ -832,8 +858,13 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
         }
         break;
       case ColumnKind::kAttribute: {
-        s = DecodeSparseRows(&in, m, &rows);
+        referred = false;
+        s = DecodeSparseRows(&in, m, &rows, &rows_of);
         if (!s.ok()) break;
+        if (!referred) {
+          explicit_rows[i] = rows;
+          is_explicit[i] = 1;
+        }
         AttributeColumn* a = out->Attribute(c.name, c.role, c.type);
         if (a->is_string()) {
           // Its field columns were read already (the footer lists them first).

@@ -75,7 +75,7 @@ class GroupReader {
     WAGGLE_ASSIGN_OR_RETURN(std::string_view in, Raw(c));
     if (meta_.columns[c].kind != ColumnKind::kAttribute) return DecodeDictionary(in, dict);
     // A sparse chunk: the rows come first.
-    Status s = DecodeSparseRows(&in, rows_, &rows_scratch_);
+    Status s = SparseRows(c, &in, &rows_scratch_);
     int field = -1;
     if (s.ok()) s = DecodeEntryDictionary(in, rows_scratch_.size(), dict, &field);
     if (!s.ok()) return Bad(meta_.columns[c], s.message());
@@ -212,8 +212,22 @@ class GroupReader {
   }
 
   // A sparse column, scattered into a slot per row (nulls where a row has no value).
+  // The rows of attribute column `c`'s chunk `in` (read past them), or of the earlier column
+  // whose rows it refers to.
+  Status SparseRows(size_t c, std::string_view* in, std::vector<int64_t>* rows) {
+    const SparseRowsOf rows_of = [&](uint64_t k, std::vector<int64_t>* to) -> Status {
+      if (k >= c || meta_.columns[k].kind != ColumnKind::kAttribute) {
+        return Status::Corruption("rows of no earlier attribute column");
+      }
+      WAGGLE_ASSIGN_OR_RETURN(std::string_view other, Raw(k));
+      return DecodeSparseRows(&other, rows_, to);  // a reference there is corrupt
+    };
+    return DecodeSparseRows(in, rows_, rows, &rows_of);
+  }
+
   Status LoadSparse(std::string_view in, const ColumnMeta& meta, Vector* out) {
-    WAGGLE_RETURN_IF_ERROR(DecodeSparseRows(&in, rows_, &rows_scratch_));
+    WAGGLE_RETURN_IF_ERROR(
+        SparseRows(static_cast<size_t>(&meta - meta_.columns.data()), &in, &rows_scratch_));
     const size_t count = rows_scratch_.size();
     LoadMissing(out);
     if (out->type == VectorType::kString) {
@@ -333,8 +347,20 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
     for_rows([&](model::Span& sp, size_t r, size_t) { sp.span_id.value = span_ids[r]; });
   }
   GroupHexTable hex_runs;
+  // An attribute whose rows are an earlier attribute's reads them from that one's chunk.
+  size_t current = 0;
+  std::string rows_scratch;
+  const SparseRowsOf rows_of = [&](uint64_t k, std::vector<int64_t>* to) -> Status {
+    if (k >= current || meta_.columns[k].kind != ColumnKind::kAttribute) {
+      return Status::Corruption("rows of no earlier attribute column");
+    }
+    std::string_view other;
+    WAGGLE_RETURN_IF_ERROR(ReadGroupChunk(k, group, &hex_runs, &rows_scratch, &other));
+    return DecodeSparseRows(&other, m, to);  // a reference there is corrupt
+  };
   for (size_t ci = 0; ci < meta_.columns.size(); ++ci) {
     const ColumnMeta& c = meta_.columns[ci];
+    current = ci;
     if (c.kind == ColumnKind::kTraceId || c.kind == ColumnKind::kSpanId ||
         c.kind == ColumnKind::kHexTable) {
       continue;
@@ -377,7 +403,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
         break;
       case ColumnKind::kAttribute:
       case ColumnKind::kExtras: {
-        s = DecodeSparseRows(&in, m, &rows);
+        s = DecodeSparseRows(&in, m, &rows, c.kind == ColumnKind::kAttribute ? &rows_of : nullptr);
         if (!s.ok()) break;
         const size_t n = rows.size();
         // Entry i belongs to the wanted span at its row, if any: walk entries and ranges

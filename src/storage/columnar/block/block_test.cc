@@ -1348,6 +1348,109 @@ TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
   EXPECT_GT(peer_rows, 0u);
 }
 
+// Attributes that one kind of span carries have the same rows: the chunks of the later ones
+// refer to the first one's rows instead of repeating them, and every read (fetch, row group,
+// scan of the later column alone, dictionary pushdown) finds their rows there.
+TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
+  TempDir dir;
+  std::mt19937_64 rng(31);
+  static const char* const kServices[] = {"DynamoDB", "Cognito", "S3"};
+  DecoratedBlock written;
+  ASSERT_NO_FATAL_FAILURE(WriteDecoratedBlock(
+      dir, rng,
+      [&](model::Span& s, int) {
+        const std::string service = kServices[rng() % 3];
+        if (rng() % 5 < 2) {  // a call: the same rows for all three
+          s.attributes.push_back({"rpc.system", model::AttributeValue::String("aws-api")});
+          s.attributes.push_back({"rpc.service", model::AttributeValue::String(service)});
+          s.attributes.push_back({"server.port", model::AttributeValue::Int(443)});
+        }
+        if (rng() % 5 < 2) {  // as many rows, other ones
+          s.attributes.push_back({"other.service", model::AttributeValue::String(service)});
+        }
+      },
+      &written));
+  ASSERT_NE(written.block, nullptr);
+  const std::unique_ptr<Block>& block = written.block;
+  const std::vector<model::Span>& all = written.all;
+  auto raw_bytes = [&](std::string_view name) {
+    uint64_t bytes = 0;
+    for (const ColumnMeta& c : block->meta().columns) {
+      if (c.name != name) continue;
+      for (const ChunkRef& r : c.chunks) bytes += r.raw_length;
+    }
+    return bytes;
+  };
+  // The referring chunk holds its count, the reference and its values: its rows take about
+  // half of a chunk like it.
+  EXPECT_LT(raw_bytes("rpc.service") * 3, raw_bytes("other.service") * 2);
+
+  ASSERT_NO_FATAL_FAILURE(ExpectEveryTraceReadsBack(written));
+
+  // Scans of the referring columns alone, with and without a condition on them.
+  const ColumnRef service = ColumnRef::Attribute("rpc.service", model::AttributeRole::kPlain,
+                                                 model::AttributeValue::Type::kString);
+  const ColumnRef port = ColumnRef::Attribute("server.port", model::AttributeRole::kPlain,
+                                              model::AttributeValue::Type::kInt);
+  size_t want = 0, want_calls = 0;
+  for (const model::Span& s : all) {
+    const model::Attribute* a = model::FindAttribute(s.attributes, "rpc.service");
+    want_calls += a != nullptr;
+    want += a != nullptr && a->value.string_value == "Cognito";
+  }
+  for (const bool condition : {false, true}) {
+    ScanRequest request;
+    request.columns = {service, port};
+    if (condition) request.where = {Condition::In(service, {"Cognito"})};
+    size_t rows = 0, ports = 0;
+    ScanStats stats;
+    bool stopped = false;
+    ASSERT_TRUE(block
+                    ->Scan(
+                        ScanPlan(request),
+                        [&](const column::ColumnBatch& b) {
+                          for (uint32_t r : b.selection) {
+                            if (b.columns[0].IsNull(r)) continue;
+                            ++rows;
+                            ports += b.columns[1].ints[r] == 443;
+                          }
+                          return true;
+                        },
+                        &stats, &stopped)
+                    .ok());
+    EXPECT_EQ(rows, condition ? want : want_calls);
+    EXPECT_EQ(ports, rows);
+  }
+  EXPECT_GT(want, 0u);
+}
+
+// A reference to another column's rows needs a reader that can resolve it, and a column of
+// the same count.
+TEST(Chunk, ARowsReferenceIsResolvedOrRefused) {
+  std::string chunk;
+  PutSameRows(3, 40, &chunk);
+  std::vector<int64_t> rows;
+  std::string_view in = chunk;
+  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows).code(), Status::Code::kCorruption);
+  uint64_t asked = 0;
+  const SparseRowsOf three = [&](uint64_t column, std::vector<int64_t>* to) {
+    asked = column;
+    *to = {1, 4, 9};
+    return Status::Ok();
+  };
+  in = chunk;
+  ASSERT_TRUE(DecodeSparseRows(&in, 10, &rows, &three).ok());
+  EXPECT_TRUE(in.empty());
+  EXPECT_EQ(asked, 40u);
+  EXPECT_EQ(rows, (std::vector<int64_t>{1, 4, 9}));
+  chunk.clear();
+  PutSameRows(2, 40, &chunk);
+  in = chunk;
+  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
+  in = std::string_view(chunk).substr(0, 2);  // the column cut off
+  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
+}
+
 TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {
   TempDir dir;
   Fixture f(60, 9);

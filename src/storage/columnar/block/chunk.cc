@@ -39,6 +39,10 @@ constexpr uint8_t kEncodingRecency = 'U';
 // Codes at least this wide are written by recency.
 constexpr int kRecencyMinWidth = 8;
 constexpr uint8_t kEncodingFieldReference = 'R';
+// In place of an attribute chunk's row positions (block format 7): the rows are those of an
+// earlier attribute column in the row group, whose index follows. Several attributes of one
+// kind of span (rpc.system, rpc.service, rpc.method, aws.region, ...) have the same rows.
+constexpr uint8_t kSameRows = 'C';
 
 Status Corrupt(std::string_view what) {
   return Status::Corruption("block chunk: " + std::string(what));
@@ -847,10 +851,26 @@ Status DecodeParents(std::string_view* in, size_t n, const uint64_t* span_ids, u
   return Status::Ok();
 }
 
-Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows) {
+void PutSameRows(size_t count, uint64_t column, std::string* out) {
+  coding::PutVarint64(out, count);
+  out->push_back(static_cast<char>(kSameRows));
+  coding::PutVarint64(out, column);
+}
+
+Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows,
+                        const SparseRowsOf* rows_of) {
   uint64_t count;
   if (!coding::GetVarint64(in, &count) || count > n * 64) return Corrupt("sparse entry count");
   rows->clear();
+  if (!in->empty() && static_cast<uint8_t>((*in)[0]) == kSameRows) {
+    in->remove_prefix(1);
+    uint64_t column;
+    if (!coding::GetVarint64(in, &column)) return Corrupt("truncated rows reference");
+    if (rows_of == nullptr) return Corrupt("a rows reference where none can be");
+    WAGGLE_RETURN_IF_ERROR((*rows_of)(column, rows));
+    if (rows->size() != count) return Corrupt("rows reference to a column of another count");
+    return Status::Ok();
+  }
   WAGGLE_RETURN_IF_ERROR(DecodeInts(in, count, rows));
   for (size_t i = 0; i < rows->size(); ++i) {
     const int64_t r = (*rows)[i];
