@@ -387,7 +387,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
       case ColumnKind::kString: {
         dict.clear();
         codes.clear();
-        s = DecodeStringCodes(&in, m, &dict, &codes);
+        s = DecodeStringCodes(&in, m, &dict, &codes, end);  // the rows up to the last wanted
         const auto f = static_cast<StringField>(c.field);
         if (s.ok()) {
           for_rows(
@@ -397,7 +397,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
       }
       case ColumnKind::kInt:
         values.clear();
-        s = DecodeInts(&in, m, &values);
+        s = DecodeInts(&in, m, &values, end);
         if (s.ok())
           for_rows([&](model::Span&, size_t r, size_t k) { ints[k][c.field] = values[r]; });
         break;
@@ -439,7 +439,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
           dict.clear();
           codes.clear();
           int field;
-          s = DecodeEntryStrings(&in, n, &dict, &codes, &field);
+          s = DecodeEntryStrings(&in, n, &dict, &codes, &field, hits.back().first + 1);
           // An entry that stands for a field takes the span's value of it, set already: the
           // footer lists the string fields before the attributes.
           for (size_t i = 0; s.ok() && i < hits.size(); ++i) {
@@ -457,7 +457,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
           }
         } else {
           values.clear();
-          s = DecodeInts(&in, n, &values);
+          s = DecodeInts(&in, n, &values, hits.back().first + 1);  // up to the last wanted
           for (size_t i = 0; s.ok() && i < hits.size(); ++i) {
             add(hits[i].second).int_value = values[hits[i].first];
           }

@@ -1349,8 +1349,9 @@ TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
 }
 
 // Attributes that one kind of span carries have the same rows: the chunks of the later ones
-// refer to the first one's rows instead of repeating them, and every read (fetch, row group,
-// scan of the later column alone, dictionary pushdown) finds their rows there.
+// refer to the first one's rows instead of repeating them, or mark the ones they have of them,
+// and every read (fetch, row group, scan of the later column alone, dictionary pushdown) finds
+// their rows there.
 TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
   TempDir dir;
   std::mt19937_64 rng(31);
@@ -1364,6 +1365,10 @@ TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
           s.attributes.push_back({"rpc.system", model::AttributeValue::String("aws-api")});
           s.attributes.push_back({"rpc.service", model::AttributeValue::String(service)});
           s.attributes.push_back({"server.port", model::AttributeValue::Int(443)});
+          if (service == "DynamoDB") {  // some of those rows
+            s.attributes.push_back(
+                {"aws.table_name", model::AttributeValue::String("t" + std::to_string(rng() % 3))});
+          }
         }
         if (rng() % 5 < 2) {  // as many rows, other ones
           s.attributes.push_back({"other.service", model::AttributeValue::String(service)});
@@ -1382,8 +1387,15 @@ TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
     return bytes;
   };
   // The referring chunk holds its count, the reference and its values: its rows take about
-  // half of a chunk like it.
+  // half of a chunk like it. The table names' rows take a bit per call.
   EXPECT_LT(raw_bytes("rpc.service") * 3, raw_bytes("other.service") * 2);
+  size_t calls = 0, tables = 0;
+  for (const model::Span& s : all) {
+    calls += model::FindAttribute(s.attributes, "rpc.system") != nullptr;
+    tables += model::FindAttribute(s.attributes, "aws.table_name") != nullptr;
+  }
+  const size_t groups = block->meta().row_groups.size();
+  EXPECT_LT(raw_bytes("aws.table_name"), calls / 8 + tables / 4 + groups * 40);
 
   ASSERT_NO_FATAL_FAILURE(ExpectEveryTraceReadsBack(written));
 
@@ -1398,6 +1410,36 @@ TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
     want_calls += a != nullptr;
     want += a != nullptr && a->value.string_value == "Cognito";
   }
+  const ColumnRef table = ColumnRef::Attribute("aws.table_name", model::AttributeRole::kPlain,
+                                               model::AttributeValue::Type::kString);
+  size_t want_tables = 0;
+  for (const model::Span& s : all) {
+    const model::Attribute* a = model::FindAttribute(s.attributes, "aws.table_name");
+    want_tables += a != nullptr && a->value.string_value == "t1";
+  }
+  for (const bool condition : {false, true}) {
+    ScanRequest request;
+    request.columns = {table};
+    request.where = {Condition::In(table, {"t1"})};
+    if (!condition) request.where.clear();
+    size_t rows = 0;
+    ScanStats stats;
+    bool stopped = false;
+    ASSERT_TRUE(block
+                    ->Scan(
+                        ScanPlan(request),
+                        [&](const column::ColumnBatch& b) {
+                          for (uint32_t r : b.selection) {
+                            rows += !b.columns[0].IsNull(r) &&
+                                    (!condition || b.columns[0].str(r) == "t1");
+                          }
+                          return true;
+                        },
+                        &stats, &stopped)
+                    .ok());
+    EXPECT_EQ(rows, condition ? want_tables : tables);
+  }
+  EXPECT_GT(want_tables, 0u);
   for (const bool condition : {false, true}) {
     ScanRequest request;
     request.columns = {service, port};
@@ -1424,6 +1466,68 @@ TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
   EXPECT_GT(want, 0u);
 }
 
+// A fetch decodes a chunk only up to its trace's last row: every prefix is what the whole
+// chunk decodes to, whatever the encoding.
+TEST(Chunk, APrefixDecodesAsTheWholeChunkDoes) {
+  std::mt19937_64 rng(41);
+  std::vector<std::vector<int64_t>> ints(3);
+  int64_t t = 1'700'000'000'000'000'000;
+  for (int i = 0; i < 300; ++i) {
+    ints[0].push_back(static_cast<int64_t>(rng() % 1000));                          // FOR
+    ints[1].push_back(t += static_cast<int64_t>(rng() % 5000) * 1000);              // delta
+    ints[2].push_back(rng() % 50 == 0 ? static_cast<int64_t>(rng()) : rng() % 64);  // patched
+  }
+  for (const std::vector<int64_t>& values : ints) {
+    std::string enc;
+    EncodeIntsPatched(values.data(), values.size(), &enc, nullptr);
+    for (size_t limit : {size_t{0}, size_t{1}, size_t{2}, size_t{150}, size_t{299}, size_t{300}}) {
+      std::string_view in = enc;
+      std::vector<int64_t> got;
+      ASSERT_TRUE(DecodeInts(&in, values.size(), &got, limit).ok());
+      EXPECT_TRUE(in.empty());  // past the chunk all the same
+      EXPECT_EQ(got, std::vector<int64_t>(values.begin(), values.begin() + limit)) << limit;
+    }
+  }
+  // Strings: a few values (S), all different (T), many with repeats (U), and as entries
+  // that stand for a field (R).
+  for (const int distinct : {5, 300, 200}) {
+    column::StringColumn col;
+    std::vector<std::string> want;
+    for (int i = 0; i < 300; ++i) {
+      want.push_back("v" +
+                     std::to_string(distinct == 300 ? i : static_cast<int>(rng() % distinct)));
+      col.codes.push_back(col.dict.Intern(want.back()));
+    }
+    std::vector<uint8_t> same(300);
+    for (auto& b : same) b = rng() % 3 == 0;
+    for (const bool entries : {false, true}) {
+      std::string enc;
+      if (entries) {
+        EncodeEntryStrings(col, nullptr, 300, 3, same, &enc);
+      } else {
+        EncodeStrings(col, nullptr, 300, &enc);
+      }
+      for (size_t limit : {size_t{0}, size_t{1}, size_t{150}, size_t{300}}) {
+        std::string_view in = enc;
+        std::vector<std::string_view> dict;
+        std::vector<uint32_t> codes;
+        int field = -1;
+        ASSERT_TRUE((entries ? DecodeEntryStrings(&in, 300, &dict, &codes, &field, limit)
+                             : DecodeStringCodes(&in, 300, &dict, &codes, limit))
+                        .ok());
+        ASSERT_EQ(codes.size(), limit);
+        for (size_t i = 0; i < limit; ++i) {
+          if (entries && same[i]) {
+            EXPECT_EQ(codes[i], kSameAsField);
+          } else {
+            EXPECT_EQ(dict[codes[i]], want[i]) << distinct << " " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 // A reference to another column's rows needs a reader that can resolve it, and a column of
 // the same count.
 TEST(Chunk, ARowsReferenceIsResolvedOrRefused) {
@@ -1448,6 +1552,26 @@ TEST(Chunk, ARowsReferenceIsResolvedOrRefused) {
   in = chunk;
   EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
   in = std::string_view(chunk).substr(0, 2);  // the column cut off
+  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
+  // Some of the column's rows: one bit per entry of it.
+  chunk.clear();
+  PutSubsetRows(2, 40, {1, 0, 1}, &chunk);
+  in = chunk;
+  ASSERT_TRUE(DecodeSparseRows(&in, 10, &rows, &three).ok());
+  EXPECT_TRUE(in.empty());
+  EXPECT_EQ(rows, (std::vector<int64_t>{1, 9}));
+  chunk.clear();
+  PutSubsetRows(2, 40, {1, 0, 1, 0}, &chunk);  // the column has 3 entries, not 4
+  in = chunk;
+  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
+  chunk.clear();
+  PutSubsetRows(3, 40, {1, 0, 1}, &chunk);  // two bits set, three entries
+  in = chunk;
+  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
+  chunk.clear();
+  PutSubsetRows(2, 40, {1, 0, 1}, &chunk);
+  chunk.back() = static_cast<char>(chunk.back() | 0x10);  // a bit past the entries
+  in = chunk;
   EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
 }
 

@@ -43,6 +43,9 @@ constexpr uint8_t kEncodingFieldReference = 'R';
 // earlier attribute column in the row group, whose index follows. Several attributes of one
 // kind of span (rpc.system, rpc.service, rpc.method, aws.region, ...) have the same rows.
 constexpr uint8_t kSameRows = 'C';
+// The same with only some of them: one bit per entry of the earlier column, set for the rows
+// this one has (block format 7). aws.table_name is on some of the rows rpc.service is on.
+constexpr uint8_t kSubsetRows = 'B';
 
 Status Corrupt(std::string_view what) {
   return Status::Corruption("block chunk: " + std::string(what));
@@ -471,29 +474,34 @@ class Exceptions {
 
 }  // namespace
 
-Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
+Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out, size_t limit) {
   IntHeader h;
   WAGGLE_RETURN_IF_ERROR(GetIntHeader(in, n, &h));
+  // Only the first `limit` values are unpacked (for delta, the first limit - 1 deltas).
+  const size_t count = std::min(n, limit);
+  const size_t unpack = h.delta ? (count == 0 ? 0 : count - 1) : count;
   const size_t start = out->size();
-  out->resize(start + n);
+  out->resize(start + count);
   uint64_t* dst = reinterpret_cast<uint64_t*>(out->data() + start);
   uint64_t* packed = h.delta ? dst + 1 : dst;
   const std::string_view bits = in->substr(0, h.packed_bytes);
   in->remove_prefix(h.packed_bytes);
   const auto base = static_cast<uint64_t>(h.base);
   // Exceptions take their numbers: all ones (plus `offset`, when unpacked with it) + excess.
+  // The whole list is read, so that `in` ends past the chunk.
   const auto patch = [&](uint64_t offset) {
     Exceptions exceptions;
     WAGGLE_RETURN_IF_ERROR(exceptions.Open(in, h.packed_count, h.all_ones()));
     bool packed_as_all_ones = true;
     WAGGLE_RETURN_IF_ERROR(exceptions.ForEach(in, [&](size_t at, uint64_t excess) {
+      if (at >= unpack) return;
       packed_as_all_ones &= packed[at] == offset + h.all_ones();
       packed[at] += excess;
     }));
     return packed_as_all_ones ? Status::Ok() : Corrupt("patched int not packed as all ones");
   };
   if (h.delta || h.scale != 1) {
-    column::BitUnpack(bits, h.packed_count, h.width, 0, packed);
+    column::BitUnpack(bits, unpack, h.width, 0, packed);
     if (h.patched) {
       if (Status s = patch(0); !s.ok()) {
         out->resize(start);
@@ -502,13 +510,13 @@ Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out) {
     }
     if (h.delta) {
       // The prefix sum of the deltas, each base + scale x packed (wrapping, as specified).
-      dst[0] = static_cast<uint64_t>(h.first);
-      for (size_t i = 1; i < n; ++i) dst[i] = dst[i - 1] + base + dst[i] * h.scale;
+      if (count > 0) dst[0] = static_cast<uint64_t>(h.first);
+      for (size_t i = 1; i < count; ++i) dst[i] = dst[i - 1] + base + dst[i] * h.scale;
     } else {
-      for (size_t i = 0; i < n; ++i) packed[i] = base + packed[i] * h.scale;
+      for (size_t i = 0; i < count; ++i) packed[i] = base + packed[i] * h.scale;
     }
   } else {
-    column::BitUnpack(bits, h.packed_count, h.width, base, packed);
+    column::BitUnpack(bits, unpack, h.width, base, packed);
     if (h.patched) {
       if (Status s = patch(base); !s.ok()) {
         out->resize(start);
@@ -691,13 +699,14 @@ Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* valu
 }
 
 Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
-                         std::vector<uint32_t>* codes) {
+                         std::vector<uint32_t>* codes, size_t limit) {
   uint8_t encoding;
   WAGGLE_RETURN_IF_ERROR(GetDictionary(in, dict, &encoding));
+  const size_t count = std::min(n, limit);  // the codes decoded
   if (encoding == kEncodingDistinct) {
     if (dict->size() != n) return Corrupt("distinct strings of the wrong count");
     const size_t start = codes->size();
-    codes->resize(start + n);
+    codes->resize(start + count);
     std::iota(codes->begin() + static_cast<ptrdiff_t>(start), codes->end(), 0u);
     return Status::Ok();
   }
@@ -706,9 +715,9 @@ Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string
     static thread_local std::vector<uint32_t> recent;
     recent.clear();
     const size_t start = codes->size();
-    codes->resize(start + n);
+    codes->resize(start + count);
     uint32_t* out = codes->data() + start;
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = 0; i < count; ++i) {
       uint64_t r;
       if (!coding::GetVarint64(in, &r)) return Corrupt("truncated string codes");
       if (r == 0) {
@@ -731,12 +740,12 @@ Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string
   const size_t bytes = column::PackedSize(n, width);
   if (in->size() < bytes) return Corrupt("truncated string codes");
   const size_t start = codes->size();
-  codes->resize(start + n);
-  column::BitUnpack32(in->substr(0, bytes), n, width, codes->data() + start);
+  codes->resize(start + count);
+  column::BitUnpack32(in->substr(0, bytes), count, width, codes->data() + start);
   in->remove_prefix(bytes);
   uint32_t max = 0;
-  for (size_t i = start; i < start + n; ++i) max = std::max(max, (*codes)[i]);
-  if (n > 0 && max >= dict->size()) return Corrupt("string code out of range");
+  for (size_t i = start; i < start + count; ++i) max = std::max(max, (*codes)[i]);
+  if (count > 0 && max >= dict->size()) return Corrupt("string code out of range");
   return Status::Ok();
 }
 
@@ -763,19 +772,23 @@ Status GetReferenceHeader(std::string_view* in, size_t n, int* field, std::strin
 }  // namespace
 
 Status DecodeEntryStrings(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
-                          std::vector<uint32_t>* codes, int* field) {
+                          std::vector<uint32_t>* codes, int* field, size_t limit) {
   std::string_view bits;
   WAGGLE_RETURN_IF_ERROR(GetReferenceHeader(in, n, field, &bits));
-  if (*field < 0) return DecodeStringCodes(in, n, dict, codes);
+  if (*field < 0) return DecodeStringCodes(in, n, dict, codes, limit);
   auto same = [&](size_t e) { return (static_cast<uint8_t>(bits[e / 8]) >> (e % 8)) & 1; };
-  size_t own = 0;
-  for (size_t e = 0; e < n; ++e) own += !same(e);
+  const size_t count = std::min(n, limit);
+  size_t own = 0, own_before = 0;  // of all entries, and of the first `count`
+  for (size_t e = 0; e < n; ++e) {
+    own += !same(e);
+    if (e + 1 == count) own_before = own;
+  }
   // The own entries' codes go to the tail, then spread out from the back to their entries.
   const size_t start = codes->size();
-  WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(in, own, dict, codes));
-  codes->resize(start + n);
+  WAGGLE_RETURN_IF_ERROR(DecodeStringCodes(in, own, dict, codes, own_before));
+  codes->resize(start + count);
   uint32_t* c = codes->data() + start;
-  for (size_t e = n, k = own; e-- > 0;) c[e] = same(e) ? kSameAsField : c[--k];
+  for (size_t e = count, k = own_before; e-- > 0;) c[e] = same(e) ? kSameAsField : c[--k];
   return Status::Ok();
 }
 
@@ -857,26 +870,62 @@ void PutSameRows(size_t count, uint64_t column, std::string* out) {
   coding::PutVarint64(out, column);
 }
 
+void PutSubsetRows(size_t count, uint64_t column, const std::vector<uint8_t>& picked,
+                   std::string* out) {
+  coding::PutVarint64(out, count);
+  out->push_back(static_cast<char>(kSubsetRows));
+  coding::PutVarint64(out, column);
+  coding::PutVarint64(out, picked.size());
+  // One bit an entry, the first in the lowest bit (BitPack's layout at width 1).
+  for (size_t e = 0; e < picked.size(); e += 8) {
+    uint8_t byte = 0;
+    for (size_t b = 0; b < 8 && e + b < picked.size(); ++b) byte |= (picked[e + b] != 0) << b;
+    out->push_back(static_cast<char>(byte));
+  }
+}
+
 Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows,
                         const SparseRowsOf* rows_of) {
   uint64_t count;
   if (!coding::GetVarint64(in, &count) || count > n * 64) return Corrupt("sparse entry count");
   rows->clear();
-  if (!in->empty() && static_cast<uint8_t>((*in)[0]) == kSameRows) {
+  const uint8_t form = in->empty() ? 0 : static_cast<uint8_t>((*in)[0]);
+  if (form == kSameRows || form == kSubsetRows) {
     in->remove_prefix(1);
-    uint64_t column;
+    uint64_t column, of = 0;
+    std::string_view bits;
     if (!coding::GetVarint64(in, &column)) return Corrupt("truncated rows reference");
+    if (form == kSubsetRows) {
+      if (!coding::GetVarint64(in, &of) || of > n * 64 || (of + 7) / 8 > in->size()) {
+        return Corrupt("truncated rows reference");
+      }
+      bits = in->substr(0, (of + 7) / 8);
+      in->remove_prefix(bits.size());
+      if (of % 8 != 0 && (static_cast<uint8_t>(bits.back()) >> (of % 8)) != 0) {
+        return Corrupt("rows reference bits past the column's entries");
+      }
+    }
     if (rows_of == nullptr) return Corrupt("a rows reference where none can be");
     WAGGLE_RETURN_IF_ERROR((*rows_of)(column, rows));
+    if (form == kSubsetRows) {
+      if (rows->size() != of) return Corrupt("rows reference to a column of another count");
+      size_t k = 0;
+      for (size_t e = 0; e < of; ++e) {
+        if ((static_cast<uint8_t>(bits[e / 8]) >> (e % 8)) & 1) (*rows)[k++] = (*rows)[e];
+      }
+      rows->resize(k);
+    }
     if (rows->size() != count) return Corrupt("rows reference to a column of another count");
     return Status::Ok();
   }
   WAGGLE_RETURN_IF_ERROR(DecodeInts(in, count, rows));
-  for (size_t i = 0; i < rows->size(); ++i) {
-    const int64_t r = (*rows)[i];
-    if (r < 0 || static_cast<uint64_t>(r) >= n) return Corrupt("sparse row out of range");
-    if (i > 0 && r < (*rows)[i - 1]) return Corrupt("sparse rows out of order");
-  }
+  // Without branches, so that it vectorizes: every fetch checks every attribute's rows.
+  const int64_t* r = rows->data();
+  bool out_of_range = false, out_of_order = false;
+  for (size_t i = 0; i < rows->size(); ++i) out_of_range |= static_cast<uint64_t>(r[i]) >= n;
+  for (size_t i = 1; i < rows->size(); ++i) out_of_order |= r[i] < r[i - 1];
+  if (out_of_range) return Corrupt("sparse row out of range");
+  if (out_of_order) return Corrupt("sparse rows out of order");
   return Status::Ok();
 }
 

@@ -64,7 +64,10 @@ void EncodeInts(const int64_t* values, size_t n, std::string* out);
 bool EncodeIntsPatched(const int64_t* values, size_t n, std::string* out, std::string* plain);
 // Appends exactly `n` values to `out`; Corruption when `in` is not such an encoding (for a
 // patched chunk whose list is damaged, having appended nothing).
-Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out);
+// With a `limit` below n, only the first `limit` values are appended (a fetch needs the rows up
+// to its trace's); `in` still ends past the chunk.
+Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out,
+                  size_t limit = SIZE_MAX);
 
 // Narrows `rows` (row numbers below `n`, ascending) to those whose value in the int chunk `in`
 // of `n` values lies in [lo, hi], without decoding the others. Sets *done to false (and leaves
@@ -88,8 +91,10 @@ Status DecodeStrings(std::string_view* in, size_t n, column::StringColumn* out,
                      const FieldRows* refs = nullptr);
 // Appends `n` codes to `codes` and sets `dict` to the chunk's dictionary, whose views point into
 // `in`'s buffer (for scans: no copies, no hashing).
+// With a `limit` below n, only the codes of the first `limit` rows are appended, and `in` is
+// left anywhere in the chunk.
 Status DecodeStringCodes(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
-                         std::vector<uint32_t>* codes);
+                         std::vector<uint32_t>* codes, size_t limit = SIZE_MAX);
 // Reads only the dictionary of a string chunk (for dictionary pushdown).
 Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* values);
 
@@ -103,8 +108,9 @@ void EncodeEntryStrings(const column::StringColumn& column, const uint32_t* idx,
                         int field, const std::vector<uint8_t>& same, std::string* out);
 // Appends `n` codes to `codes` (kSameAsField for an entry that stands for the field's value) and
 // sets `dict` to the chunk's own dictionary and `*field` to the field referred to, or -1.
+// With a `limit` below n, only the codes of the first `limit` entries, as DecodeStringCodes.
 Status DecodeEntryStrings(std::string_view* in, size_t n, std::vector<std::string_view>* dict,
-                          std::vector<uint32_t>* codes, int* field);
+                          std::vector<uint32_t>* codes, int* field, size_t limit = SIZE_MAX);
 // Only the own dictionary and the field referred to (-1 for none) of a chunk of `n` entries.
 Status DecodeEntryDictionary(std::string_view in, size_t n, std::vector<std::string_view>* dict,
                              int* field);
@@ -131,14 +137,18 @@ Status DecodeParents(std::string_view* in, size_t n, const uint64_t* span_ids, u
 
 // A sparse column's entries: their count, then their rows (ascending, each below `n`) as ints,
 // or since block format 7 a reference to an earlier attribute column with the same rows in
-// the row group (kSameRows, then its index). Replaces `rows`. A reference is resolved through
+// the row group (kSameRows, then its index), or with more (kSubsetRows, its index and one bit
+// per entry of it). Replaces `rows`. A reference is resolved through
 // `rows_of`, which replaces `rows` with the rows that column gives explicitly (Corruption when
 // there is no `rows_of`, or when it holds another count).
 using SparseRowsOf = std::function<Status(uint64_t column, std::vector<int64_t>* rows)>;
 Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows,
                         const SparseRowsOf* rows_of = nullptr);
-// Writes the count and the reference of a sparse column whose rows are those of `column`.
+// Writes the count and the reference of a sparse column whose rows are those of `column`; or
+// those of its entries that `picked` marks (one flag per entry of `column`), kSubsetRows.
 void PutSameRows(size_t count, uint64_t column, std::string* out);
+void PutSubsetRows(size_t count, uint64_t column, const std::vector<uint8_t>& picked,
+                   std::string* out);
 
 // Doubles: their IEEE bits, 8 bytes each. Appends `n` of them.
 Status DecodeDoubles(std::string_view* in, size_t n, std::vector<double>* out);
