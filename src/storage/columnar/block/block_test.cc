@@ -1133,6 +1133,31 @@ void WriteDecoratedBlock(const TempDir& dir, std::mt19937_64& rng,
   out->block = std::move(*block);
 }
 
+// The raw bytes of the chunks of the columns named `name`.
+uint64_t RawBytes(const Block& block, std::string_view name) {
+  uint64_t bytes = 0;
+  for (const ColumnMeta& c : block.meta().columns) {
+    if (c.name != name) continue;
+    for (const ChunkRef& r : c.chunks) bytes += r.raw_length;
+  }
+  return bytes;
+}
+
+// Scans `block` whole, handing each batch to `each`.
+Status ScanEach(const Block& block, const ScanRequest& request,
+                const std::function<void(const column::ColumnBatch&)>& each,
+                ScanStats* stats = nullptr) {
+  ScanStats unused;
+  bool stopped = false;
+  return block.Scan(
+      ScanPlan(request),
+      [&](const column::ColumnBatch& b) {
+        each(b);
+        return true;
+      },
+      stats != nullptr ? stats : &unused, &stopped);
+}
+
 // Every trace fetched by id, and every row of every row group, are what was written.
 void ExpectEveryTraceReadsBack(const DecoratedBlock& b) {
   for (const auto& [id, spans] : b.traces) {
@@ -1176,14 +1201,7 @@ TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
   const std::unique_ptr<Block>& block = written.block;
 
   // Stored as references: far fewer bytes than the same strings that repeat no field.
-  auto raw_bytes = [&](std::string_view name) {
-    uint64_t bytes = 0;
-    for (const ColumnMeta& c : block->meta().columns) {
-      if (c.name != name) continue;
-      for (const ChunkRef& r : c.chunks) bytes += r.raw_length;
-    }
-    return bytes;
-  };
+  auto raw_bytes = [&](std::string_view name) { return RawBytes(*block, name); };
   EXPECT_LT(raw_bytes("url.full") * 2, raw_bytes("copy.url"));
   EXPECT_LT(raw_bytes("service.name"), raw_bytes("copy.service"));
 
@@ -1378,14 +1396,7 @@ TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
   ASSERT_NE(written.block, nullptr);
   const std::unique_ptr<Block>& block = written.block;
   const std::vector<model::Span>& all = written.all;
-  auto raw_bytes = [&](std::string_view name) {
-    uint64_t bytes = 0;
-    for (const ColumnMeta& c : block->meta().columns) {
-      if (c.name != name) continue;
-      for (const ChunkRef& r : c.chunks) bytes += r.raw_length;
-    }
-    return bytes;
-  };
+  auto raw_bytes = [&](std::string_view name) { return RawBytes(*block, name); };
   // The referring chunk holds its count, the reference and its values: its rows take about
   // half of a chunk like it. The table names' rows take a bit per call.
   EXPECT_LT(raw_bytes("rpc.service") * 3, raw_bytes("other.service") * 2);
@@ -1423,20 +1434,11 @@ TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
     request.where = {Condition::In(table, {"t1"})};
     if (!condition) request.where.clear();
     size_t rows = 0;
-    ScanStats stats;
-    bool stopped = false;
-    ASSERT_TRUE(block
-                    ->Scan(
-                        ScanPlan(request),
-                        [&](const column::ColumnBatch& b) {
-                          for (uint32_t r : b.selection) {
-                            rows += !b.columns[0].IsNull(r) &&
-                                    (!condition || b.columns[0].str(r) == "t1");
-                          }
-                          return true;
-                        },
-                        &stats, &stopped)
-                    .ok());
+    ASSERT_TRUE(ScanEach(*block, request, [&](const column::ColumnBatch& b) {
+                  for (uint32_t r : b.selection) {
+                    rows += !b.columns[0].IsNull(r) && (!condition || b.columns[0].str(r) == "t1");
+                  }
+                }).ok());
     EXPECT_EQ(rows, condition ? want_tables : tables);
   }
   EXPECT_GT(want_tables, 0u);
@@ -1445,21 +1447,13 @@ TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
     request.columns = {service, port};
     if (condition) request.where = {Condition::In(service, {"Cognito"})};
     size_t rows = 0, ports = 0;
-    ScanStats stats;
-    bool stopped = false;
-    ASSERT_TRUE(block
-                    ->Scan(
-                        ScanPlan(request),
-                        [&](const column::ColumnBatch& b) {
-                          for (uint32_t r : b.selection) {
-                            if (b.columns[0].IsNull(r)) continue;
-                            ++rows;
-                            ports += b.columns[1].ints[r] == 443;
-                          }
-                          return true;
-                        },
-                        &stats, &stopped)
-                    .ok());
+    ASSERT_TRUE(ScanEach(*block, request, [&](const column::ColumnBatch& b) {
+                  for (uint32_t r : b.selection) {
+                    if (b.columns[0].IsNull(r)) continue;
+                    ++rows;
+                    ports += b.columns[1].ints[r] == 443;
+                  }
+                }).ok());
     EXPECT_EQ(rows, condition ? want : want_calls);
     EXPECT_EQ(ports, rows);
   }
