@@ -1367,9 +1367,9 @@ TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
 }
 
 // Attributes that one kind of span carries have the same rows: the chunks of the later ones
-// refer to the first one's rows instead of repeating them, or mark the ones they have of them,
-// and every read (fetch, row group, scan of the later column alone, dictionary pushdown) finds
-// their rows there.
+// refer to the first one's rows instead of repeating them, and every read (fetch, row group,
+// scan of the later column alone, dictionary pushdown) finds their rows there. The table
+// names, on some of those rows, keep their own.
 TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
   TempDir dir;
   std::mt19937_64 rng(31);
@@ -1398,15 +1398,12 @@ TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
   const std::vector<model::Span>& all = written.all;
   auto raw_bytes = [&](std::string_view name) { return RawBytes(*block, name); };
   // The referring chunk holds its count, the reference and its values: its rows take about
-  // half of a chunk like it. The table names' rows take a bit per call.
+  // half of a chunk like it.
   EXPECT_LT(raw_bytes("rpc.service") * 3, raw_bytes("other.service") * 2);
-  size_t calls = 0, tables = 0;
+  size_t tables = 0;
   for (const model::Span& s : all) {
-    calls += model::FindAttribute(s.attributes, "rpc.system") != nullptr;
     tables += model::FindAttribute(s.attributes, "aws.table_name") != nullptr;
   }
-  const size_t groups = block->meta().row_groups.size();
-  EXPECT_LT(raw_bytes("aws.table_name"), calls / 8 + tables / 4 + groups * 40);
 
   ASSERT_NO_FATAL_FAILURE(ExpectEveryTraceReadsBack(written));
 
@@ -1546,26 +1543,6 @@ TEST(Chunk, ARowsReferenceIsResolvedOrRefused) {
   in = chunk;
   EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
   in = std::string_view(chunk).substr(0, 2);  // the column cut off
-  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
-  // Some of the column's rows: one bit per entry of it.
-  chunk.clear();
-  PutSubsetRows(2, 40, {1, 0, 1}, &chunk);
-  in = chunk;
-  ASSERT_TRUE(DecodeSparseRows(&in, 10, &rows, &three).ok());
-  EXPECT_TRUE(in.empty());
-  EXPECT_EQ(rows, (std::vector<int64_t>{1, 9}));
-  chunk.clear();
-  PutSubsetRows(2, 40, {1, 0, 1, 0}, &chunk);  // the column has 3 entries, not 4
-  in = chunk;
-  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
-  chunk.clear();
-  PutSubsetRows(3, 40, {1, 0, 1}, &chunk);  // two bits set, three entries
-  in = chunk;
-  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
-  chunk.clear();
-  PutSubsetRows(2, 40, {1, 0, 1}, &chunk);
-  chunk.back() = static_cast<char>(chunk.back() | 0x10);  // a bit past the entries
-  in = chunk;
   EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
 }
 

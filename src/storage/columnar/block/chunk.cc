@@ -43,9 +43,6 @@ constexpr uint8_t kEncodingFieldReference = 'R';
 // earlier attribute column in the row group, whose index follows. Several attributes of one
 // kind of span (rpc.system, rpc.service, rpc.method, aws.region, ...) have the same rows.
 constexpr uint8_t kSameRows = 'C';
-// The same with only some of them: one bit per entry of the earlier column, set for the rows
-// this one has (block format 7). aws.table_name is on some of the rows rpc.service is on.
-constexpr uint8_t kSubsetRows = 'B';
 
 Status Corrupt(std::string_view what) {
   return Status::Corruption("block chunk: " + std::string(what));
@@ -870,51 +867,17 @@ void PutSameRows(size_t count, uint64_t column, std::string* out) {
   coding::PutVarint64(out, column);
 }
 
-void PutSubsetRows(size_t count, uint64_t column, const std::vector<uint8_t>& picked,
-                   std::string* out) {
-  coding::PutVarint64(out, count);
-  out->push_back(static_cast<char>(kSubsetRows));
-  coding::PutVarint64(out, column);
-  coding::PutVarint64(out, picked.size());
-  // One bit an entry, the first in the lowest bit (BitPack's layout at width 1).
-  for (size_t e = 0; e < picked.size(); e += 8) {
-    uint8_t byte = 0;
-    for (size_t b = 0; b < 8 && e + b < picked.size(); ++b) byte |= (picked[e + b] != 0) << b;
-    out->push_back(static_cast<char>(byte));
-  }
-}
-
 Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows,
                         const SparseRowsOf* rows_of) {
   uint64_t count;
   if (!coding::GetVarint64(in, &count) || count > n * 64) return Corrupt("sparse entry count");
   rows->clear();
-  const uint8_t form = in->empty() ? 0 : static_cast<uint8_t>((*in)[0]);
-  if (form == kSameRows || form == kSubsetRows) {
+  if (!in->empty() && static_cast<uint8_t>((*in)[0]) == kSameRows) {
     in->remove_prefix(1);
-    uint64_t column, of = 0;
-    std::string_view bits;
+    uint64_t column;
     if (!coding::GetVarint64(in, &column)) return Corrupt("truncated rows reference");
-    if (form == kSubsetRows) {
-      if (!coding::GetVarint64(in, &of) || of > n * 64 || (of + 7) / 8 > in->size()) {
-        return Corrupt("truncated rows reference");
-      }
-      bits = in->substr(0, (of + 7) / 8);
-      in->remove_prefix(bits.size());
-      if (of % 8 != 0 && (static_cast<uint8_t>(bits.back()) >> (of % 8)) != 0) {
-        return Corrupt("rows reference bits past the column's entries");
-      }
-    }
     if (rows_of == nullptr) return Corrupt("a rows reference where none can be");
     WAGGLE_RETURN_IF_ERROR((*rows_of)(column, rows));
-    if (form == kSubsetRows) {
-      if (rows->size() != of) return Corrupt("rows reference to a column of another count");
-      size_t k = 0;
-      for (size_t e = 0; e < of; ++e) {
-        if ((static_cast<uint8_t>(bits[e / 8]) >> (e % 8)) & 1) (*rows)[k++] = (*rows)[e];
-      }
-      rows->resize(k);
-    }
     if (rows->size() != count) return Corrupt("rows reference to a column of another count");
     return Status::Ok();
   }

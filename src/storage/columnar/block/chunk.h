@@ -137,18 +137,14 @@ Status DecodeParents(std::string_view* in, size_t n, const uint64_t* span_ids, u
 
 // A sparse column's entries: their count, then their rows (ascending, each below `n`) as ints,
 // or since block format 7 a reference to an earlier attribute column with the same rows in
-// the row group (kSameRows, then its index), or with more (kSubsetRows, its index and one bit
-// per entry of it). Replaces `rows`. A reference is resolved through
+// the row group (kSameRows, then its index). Replaces `rows`. A reference is resolved through
 // `rows_of`, which replaces `rows` with the rows that column gives explicitly (Corruption when
 // there is no `rows_of`, or when it holds another count).
 using SparseRowsOf = std::function<Status(uint64_t column, std::vector<int64_t>* rows)>;
 Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows,
                         const SparseRowsOf* rows_of = nullptr);
-// Writes the count and the reference of a sparse column whose rows are those of `column`; or
-// those of its entries that `picked` marks (one flag per entry of `column`), kSubsetRows.
+// Writes the count and the reference of a sparse column whose rows are those of `column`.
 void PutSameRows(size_t count, uint64_t column, std::string* out);
-void PutSubsetRows(size_t count, uint64_t column, const std::vector<uint8_t>& picked,
-                   std::string* out);
 
 // Doubles: their IEEE bits, 8 bytes each. Appends `n` of them.
 Status DecodeDoubles(std::string_view* in, size_t n, std::vector<double>* out);
