@@ -782,6 +782,34 @@ Status Block::ReadColumnChunk(size_t c, size_t group, GroupHexTable* runs, std::
   return s;
 }
 
+Block::GroupRows::GroupRows(const Block& block, size_t group, GroupHexTable* runs)
+    : block_(block),
+      group_(group),
+      runs_(runs),
+      rows_(block.meta_.columns.size()),
+      own_(block.meta_.columns.size()) {}
+
+Status Block::GroupRows::Decode(size_t c, std::string_view* in) {
+  const size_t m = block_.meta_.row_groups[group_].rows;
+  bool referred = false;
+  const SparseRowsOf rows_of = [&](uint64_t k, std::vector<int64_t>* to) -> Status {
+    referred = true;
+    if (k >= c || block_.meta_.columns[k].kind != ColumnKind::kAttribute) {
+      return Status::Corruption("rows of no earlier attribute column");
+    }
+    if (own_[k]) {
+      *to = rows_[k];
+      return Status::Ok();
+    }
+    std::string_view other;  // a column the read skipped
+    WAGGLE_RETURN_IF_ERROR(block_.ReadGroupChunk(k, group_, runs_, &scratch_, &other));
+    return DecodeSparseRows(&other, m, to);  // a reference there is corrupt
+  };
+  Status s = DecodeSparseRows(in, m, &rows_[c], &rows_of);
+  own_[c] = s.ok() && !referred;
+  return s;
+}
+
 bool Block::MayContainTrace(const TraceId& id) const {
   return trace_bloom_.MayContain(
       std::string_view(reinterpret_cast<const char*>(id.bytes.data()), 16));
@@ -802,30 +830,16 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
   std::vector<TraceRun> runs;
   std::vector<int64_t> rows;
   GroupHexTable hex_runs;
-  // The attribute columns whose chunks give their rows, and those rows: a later attribute's
-  // chunk may refer to them.
-  std::vector<std::vector<int64_t>> explicit_rows(meta_.columns.size());
-  std::vector<uint8_t> is_explicit(meta_.columns.size());
-  size_t current = 0;
-  bool referred = false;
-  const SparseRowsOf rows_of = [&](uint64_t k, std::vector<int64_t>* to) {
-    if (k >= current || !is_explicit[k]) {
-      return Status::Corruption("rows of no earlier attribute column");
-    }
-    *to = explicit_rows[k];
-    referred = true;
-    return Status::Ok();
-  };
+  GroupRows sparse(*this, rg, &hex_runs);
   for (size_t i = 0; i < meta_.columns.size(); ++i) {
     const ColumnMeta& c = meta_.columns[i];
     if (c.kind == ColumnKind::kHexTable) continue;  // read by the chunks that refer to it
-    current = i;
     WAGGLE_RETURN_IF_ERROR(ReadGroupChunk(i, rg, &hex_runs, &scratch, &raw));
     std::string_view in = raw;
     Status s;
     switch (c.kind) {
       case ColumnKind::kHexTable:
-        break;
+        break;  // skipped above
       case ColumnKind::kTraceId:
         s = DecodeTraceRuns(in, m, &runs);
         for (const TraceRun& r : runs) out->trace_ids.insert(out->trace_ids.end(), r.rows, r.id);
@@ -859,13 +873,9 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
         }
         break;
       case ColumnKind::kAttribute: {
-        referred = false;
-        s = DecodeSparseRows(&in, m, &rows, &rows_of);
+        s = sparse.Decode(i, &in);
         if (!s.ok()) break;
-        if (!referred) {
-          explicit_rows[i] = rows;
-          is_explicit[i] = 1;
-        }
+        const std::vector<int64_t>& rows = sparse.rows(i);
         AttributeColumn* a = out->Attribute(c.name, c.role, c.type);
         if (a->is_string()) {
           // Its field columns were read already (the footer lists them first).

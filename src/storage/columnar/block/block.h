@@ -190,6 +190,24 @@ class Block {
   // place.
   Status ReadColumnChunk(size_t c, size_t group, GroupHexTable* runs, std::string* scratch,
                          std::string_view* raw) const;
+  // The rows of one row group's attribute columns, kept as a read decodes them in footer order,
+  // so that a later column with the same rows (kSameRows) takes them from there instead of
+  // reading that chunk again; a column the read skipped is read when referred to.
+  class GroupRows {
+   public:
+    GroupRows(const Block& block, size_t group, GroupHexTable* runs);
+    // Decodes the rows of attribute column c's chunk `in` (advancing past them) into rows(c).
+    Status Decode(size_t c, std::string_view* in);
+    const std::vector<int64_t>& rows(size_t c) const { return rows_[c]; }
+
+   private:
+    const Block& block_;
+    const size_t group_;
+    GroupHexTable* runs_;
+    std::vector<std::vector<int64_t>> rows_;  // by column
+    std::vector<uint8_t> own_;                // whether rows_[c] came from c's own chunk
+    std::string scratch_;
+  };
   // Appends to each of wanted[0, count) (sorted by id) its spans in row group `group`, each
   // column read once for all of them.
   Status ReadTracesRows(size_t group, const WantedTrace* wanted, size_t count,

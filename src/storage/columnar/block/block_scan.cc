@@ -211,7 +211,6 @@ class GroupReader {
     }
   }
 
-  // A sparse column, scattered into a slot per row (nulls where a row has no value).
   // The rows of attribute column `c`'s chunk `in` (read past them), or of the earlier column
   // whose rows it refers to.
   Status SparseRows(size_t c, std::string_view* in, std::vector<int64_t>* rows) {
@@ -225,6 +224,7 @@ class GroupReader {
     return DecodeSparseRows(in, rows_, rows, &rows_of);
   }
 
+  // A sparse column, scattered into a slot per row (nulls where a row has no value).
   Status LoadSparse(std::string_view in, const ColumnMeta& meta, Vector* out) {
     WAGGLE_RETURN_IF_ERROR(
         SparseRows(static_cast<size_t>(&meta - meta_.columns.data()), &in, &rows_scratch_));
@@ -324,7 +324,7 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
   size_t wanted_rows = 0;
   for (const Range& g : ranges) wanted_rows += g.b - g.a;
   std::vector<std::array<int64_t, kIntFieldCount>> ints(wanted_rows);  // per wanted row
-  std::vector<int64_t> values, rows;
+  std::vector<int64_t> values, extras_rows;
   std::vector<uint64_t> span_ids, parents;
   std::vector<double> doubles;
   std::vector<std::string_view> dict;
@@ -347,20 +347,9 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
     for_rows([&](model::Span& sp, size_t r, size_t) { sp.span_id.value = span_ids[r]; });
   }
   GroupHexTable hex_runs;
-  // An attribute whose rows are an earlier attribute's reads them from that one's chunk.
-  size_t current = 0;
-  std::string rows_scratch;
-  const SparseRowsOf rows_of = [&](uint64_t k, std::vector<int64_t>* to) -> Status {
-    if (k >= current || meta_.columns[k].kind != ColumnKind::kAttribute) {
-      return Status::Corruption("rows of no earlier attribute column");
-    }
-    std::string_view other;
-    WAGGLE_RETURN_IF_ERROR(ReadGroupChunk(k, group, &hex_runs, &rows_scratch, &other));
-    return DecodeSparseRows(&other, m, to);  // a reference there is corrupt
-  };
+  GroupRows sparse(*this, group, &hex_runs);
   for (size_t ci = 0; ci < meta_.columns.size(); ++ci) {
     const ColumnMeta& c = meta_.columns[ci];
-    current = ci;
     if (c.kind == ColumnKind::kTraceId || c.kind == ColumnKind::kSpanId ||
         c.kind == ColumnKind::kHexTable) {
       continue;
@@ -403,8 +392,11 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
         break;
       case ColumnKind::kAttribute:
       case ColumnKind::kExtras: {
-        s = DecodeSparseRows(&in, m, &rows, c.kind == ColumnKind::kAttribute ? &rows_of : nullptr);
+        s = c.kind == ColumnKind::kAttribute ? sparse.Decode(ci, &in)
+                                             : DecodeSparseRows(&in, m, &extras_rows);
         if (!s.ok()) break;
+        const std::vector<int64_t>& rows =
+            c.kind == ColumnKind::kAttribute ? sparse.rows(ci) : extras_rows;
         const size_t n = rows.size();
         // Entry i belongs to the wanted span at its row, if any: walk entries and ranges
         // together (both in row order).

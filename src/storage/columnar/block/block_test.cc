@@ -1407,6 +1407,27 @@ TEST(Block, AttributesOnTheSameRowsShareTheFirstOnesRowList) {
 
   ASSERT_NO_FATAL_FAILURE(ExpectEveryTraceReadsBack(written));
 
+  // A fetch that wants the referring columns and not the one they refer to reads its rows.
+  FetchOptions some;
+  some.all_attributes = false;
+  some.keys = {"rpc.service", "server.port"};
+  std::vector<TraceData> data(written.traces.size());
+  std::vector<Status> status(written.traces.size());
+  std::vector<WantedTrace> wanted;
+  for (const auto& [id, spans] : written.traces) {
+    const size_t k = wanted.size();
+    data[k].id = id;
+    wanted.push_back({id, &data[k], &status[k]});
+  }
+  block->FetchTraces(wanted, some);
+  size_t k = 0;
+  for (const auto& [id, spans] : written.traces) {
+    ASSERT_TRUE(status[k].ok()) << status[k].ToString();
+    std::vector<model::Span> want = spans;
+    for (model::Span& sp : want) some.Apply(&sp);
+    EXPECT_EQ(Sorted(data[k++].spans), Sorted(want));
+  }
+
   // Scans of the referring columns alone, with and without a condition on them.
   const ColumnRef service = ColumnRef::Attribute("rpc.service", model::AttributeRole::kPlain,
                                                  model::AttributeValue::Type::kString);

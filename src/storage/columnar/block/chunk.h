@@ -31,9 +31,6 @@ struct ChunkRef {
 class HexTableBuilder;
 struct HexTable;
 
-class HexTableBuilder;
-struct HexTable;
-
 void PutChunkRef(std::string* out, const ChunkRef& ref);
 bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 
