@@ -97,11 +97,12 @@ void PutRunNibbles(const uint8_t* p, size_t len, uint8_t mark, std::string* nibb
   }
 }
 
-// The digit bytes a run of mark `mark` takes.
+// The characters of a run of mark `mark` (not a UUID's), and the digit bytes any run takes.
+size_t MarkedLength(uint8_t mark) {
+  return (mark > kUpperMarks ? mark - kUpperMarks : mark) + kMinHexRun - 1;
+}
 size_t RunBytes(uint8_t mark) {
-  if (mark % kUpperMarks == kUuidMark) return 16;
-  const size_t len = (mark > kUpperMarks ? mark - kUpperMarks : mark) + kMinHexRun - 1;
-  return (len + 1) / 2;
+  return mark % kUpperMarks == kUuidMark ? 16 : (MarkedLength(mark) + 1) / 2;
 }
 
 // Each byte of digits as its two characters, in either case: one copy of two bytes a byte.
@@ -139,8 +140,8 @@ Status PutRun(uint8_t mark, std::string_view nibbles, char* dst, size_t* o, size
     *used = 16;
     return Status::Ok();
   }
-  const size_t len = (mark > kUpperMarks ? mark - kUpperMarks : mark) + kMinHexRun - 1;
-  const size_t bytes = (len + 1) / 2;
+  const size_t len = MarkedLength(mark);
+  const size_t bytes = RunBytes(mark);
   if (len > raw_length - *o) return Corrupt("longer than its raw length");
   if (bytes > nibbles.size()) return Corrupt("runs past the nibbles");
   for (size_t k = 0; k < len / 2; ++k) std::memcpy(out + 2 * k, pairs + 2 * nb[k], 2);
@@ -191,39 +192,39 @@ Status DecodeHexTable(std::string_view in, HexTable* table) {
 }
 
 void HexTableBuilder::Clear() {
-  counts_.clear();
+  runs_.clear();
   order_.clear();
-  table_.clear();
+  size_ = 0;
 }
 
 void HexTableBuilder::Count(std::string_view raw) {
-  ForEachRun(raw, [&](std::string_view run, uint8_t) {
-    auto [it, fresh] = counts_.try_emplace(run, 0);
-    if (fresh) order_.push_back(run);
-    ++it->second;
+  ForEachRun(raw, [&](std::string_view run, uint8_t mark) {
+    auto [it, fresh] = runs_.try_emplace(run);
+    if (fresh) {
+      it->second.mark = mark;
+      order_.push_back(&*it);
+    }
+    ++it->second.seen;
   });
 }
 
 void HexTableBuilder::Finish(std::string* out) {
   std::string marks, nibbles;
-  for (std::string_view run : order_) {
-    if (counts_[run] < 2) continue;
-    size_t len;
-    uint8_t mark;
-    const auto* p = reinterpret_cast<const uint8_t*>(run.data());
-    RunAt(p, run.size(), 0, &len, &mark);  // the run alone reads as itself
-    table_.emplace(run, static_cast<uint32_t>(table_.size()));
-    marks.push_back(static_cast<char>(mark));
-    PutRunNibbles(p, len, mark, &nibbles);
+  for (Runs::value_type* entry : order_) {
+    auto& [run, r] = *entry;
+    if (r.seen < 2) continue;
+    r.number = static_cast<int64_t>(size_++);
+    marks.push_back(static_cast<char>(r.mark));
+    PutRunNibbles(reinterpret_cast<const uint8_t*>(run.data()), run.size(), r.mark, &nibbles);
   }
-  coding::PutVarint64(out, table_.size());
+  coding::PutVarint64(out, size_);
   out->append(marks);
   out->append(nibbles);
 }
 
 int64_t HexTableBuilder::Find(std::string_view run) const {
-  auto it = table_.find(run);
-  return it == table_.end() ? -1 : static_cast<int64_t>(it->second);
+  auto it = runs_.find(run);
+  return it == runs_.end() ? -1 : it->second.number;
 }
 
 size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out,

@@ -55,14 +55,20 @@ class HexTableBuilder {
   void Count(std::string_view raw);
   // Appends the table chunk of the runs counted twice or more to `out`; numbers them for Find.
   void Finish(std::string* out);
-  // The run's number in the table, or -1 when it is not in it.
+  // The run's number in the table (after Finish), or -1 when it is not in it.
   int64_t Find(std::string_view run) const;
-  size_t size() const { return table_.size(); }
+  size_t size() const { return size_; }
 
  private:
-  std::unordered_map<std::string_view, uint32_t> counts_;  // run -> times seen
-  std::vector<std::string_view> order_;                    // runs in order of first sight
-  std::unordered_map<std::string_view, uint32_t> table_;   // run -> its number
+  struct Run {
+    uint32_t seen = 0;    // times counted
+    int64_t number = -1;  // in the table, once finished
+    uint8_t mark = 0;     // as a chunk's text would mark it
+  };
+  using Runs = std::unordered_map<std::string_view, Run>;
+  Runs runs_;
+  std::vector<Runs::value_type*> order_;  // in order of first sight (nodes do not move)
+  size_t size_ = 0;
 };
 
 // With `table`, a run that the table holds is written as a reference to it.
