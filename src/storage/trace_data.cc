@@ -1,6 +1,7 @@
 #include "storage/trace_data.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <unordered_map>
 
@@ -51,27 +52,115 @@ bool GetString(std::string_view* in, std::string* s) {
   return true;
 }
 
-void PutAttributes(std::string* out, const model::Attributes& attrs) {
-  PutVarint64(out, attrs.size());
+namespace {
+
+// Spans are written into room sized beforehand (a bound on their bytes), through a pointer:
+// the WAL encodes every span that arrives, and appending field by field to a string cost
+// about as much as all the rest of a write. Each *Bound is at least what the matching Write
+// writes.
+constexpr size_t kVarintBound = 10;
+
+size_t StringBound(std::string_view s) { return kVarintBound + s.size(); }
+
+char* WriteVarint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+char* WriteVarsint(char* p, int64_t v) {
+  return WriteVarint(p, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+
+char* WriteFixed64(char* p, uint64_t v) {
+  std::memcpy(p, &v, 8);  // little-endian, as coding::PutFixed64
+  return p + 8;
+}
+
+char* WriteString(char* p, std::string_view s) {
+  p = WriteVarint(p, s.size());
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+size_t AttributesBound(const model::Attributes& attrs) {
+  size_t n = kVarintBound;
   for (const model::Attribute& a : attrs) {
-    PutLengthPrefixed(out, a.key);
-    out->push_back(static_cast<char>(a.role));
-    out->push_back(static_cast<char>(a.value.type));
+    n += StringBound(a.key) + 2 + StringBound(a.value.string_value);  // a number takes <= 10
+  }
+  return n;
+}
+
+char* WriteAttributes(char* p, const model::Attributes& attrs) {
+  p = WriteVarint(p, attrs.size());
+  for (const model::Attribute& a : attrs) {
+    p = WriteString(p, a.key);
+    *p++ = static_cast<char>(a.role);
+    *p++ = static_cast<char>(a.value.type);
     switch (a.value.type) {
       case model::AttributeValue::Type::kInt:
       case model::AttributeValue::Type::kBool:
-        PutVarsint64(out, a.value.int_value);
+        p = WriteVarsint(p, a.value.int_value);
         break;
       case model::AttributeValue::Type::kDouble: {
         uint64_t bits;
         std::memcpy(&bits, &a.value.double_value, 8);
-        coding::PutFixed64(out, bits);
+        p = WriteFixed64(p, bits);
         break;
       }
       default:
-        PutLengthPrefixed(out, a.value.string_value);
+        p = WriteString(p, a.value.string_value);
     }
   }
+  return p;
+}
+
+size_t EventsAndLinksBound(const model::Span& s) {
+  size_t n = 2 * kVarintBound;
+  for (const model::SpanEvent& e : s.events) {
+    n += kVarintBound + StringBound(e.name) + AttributesBound(e.attributes);
+  }
+  for (const model::SpanLink& l : s.links) {
+    n += 16 + 8 + AttributesBound(l.attributes) + StringBound(l.trace_state);
+  }
+  return n;
+}
+
+char* WriteEventsAndLinks(char* p, const model::Span& s) {
+  p = WriteVarint(p, s.events.size());
+  for (const model::SpanEvent& e : s.events) {
+    p = WriteVarsint(p, WrapSub(e.time_ns, s.start_ns));
+    p = WriteString(p, e.name);
+    p = WriteAttributes(p, e.attributes);
+  }
+  p = WriteVarint(p, s.links.size());
+  for (const model::SpanLink& l : s.links) {
+    std::memcpy(p, l.trace_id.bytes.data(), 16);
+    p = WriteFixed64(p + 16, l.span_id.value);
+    p = WriteAttributes(p, l.attributes);
+    p = WriteString(p, l.trace_state);
+  }
+  return p;
+}
+
+// Appends what `write` writes in at most `bound` bytes.
+template <typename Write>
+void AppendBounded(std::string* out, size_t bound, Write write) {
+  const size_t at = out->size();
+  out->resize(at + bound);
+  char* const begin = out->data() + at;
+  const auto written = static_cast<size_t>(write(begin) - begin);
+  assert(written <= bound && "a *Bound undercounts what its Write writes");
+  out->resize(at + written);
+}
+
+}  // namespace
+
+void PutAttributes(std::string* out, const model::Attributes& attrs) {
+  AppendBounded(out, AttributesBound(attrs), [&](char* p) { return WriteAttributes(p, attrs); });
 }
 
 bool GetAttributes(std::string_view* in, model::Attributes* attrs) {
@@ -105,20 +194,7 @@ bool GetAttributes(std::string_view* in, model::Attributes* attrs) {
 }
 
 void PutEventsAndLinks(std::string* out, const model::Span& s) {
-  coding::PutVarint64(out, s.events.size());
-  for (const model::SpanEvent& e : s.events) {
-    coding::PutVarsint64(out, static_cast<int64_t>(static_cast<uint64_t>(e.time_ns) -
-                                                   static_cast<uint64_t>(s.start_ns)));
-    coding::PutLengthPrefixed(out, e.name);
-    PutAttributes(out, e.attributes);
-  }
-  coding::PutVarint64(out, s.links.size());
-  for (const model::SpanLink& l : s.links) {
-    PutTraceId(out, l.trace_id);
-    coding::PutFixed64(out, l.span_id.value);
-    PutAttributes(out, l.attributes);
-    coding::PutLengthPrefixed(out, l.trace_state);
-  }
+  AppendBounded(out, EventsAndLinksBound(s), [&](char* p) { return WriteEventsAndLinks(p, s); });
 }
 
 bool GetEventsAndLinks(std::string_view* in, uint64_t version, model::Span* s) {
@@ -151,36 +227,48 @@ namespace {
 
 using namespace internal;  // NOLINT: this file's own helpers (and its coding:: names)
 
-void PutSpan(std::string* out, const model::Span& s) {
-  coding::PutFixed64(out, s.span_id.value);
-  coding::PutFixed64(out, s.parent_span_id.value);
-  PutLengthPrefixed(out, s.environment);
-  PutLengthPrefixed(out, s.service);
-  PutLengthPrefixed(out, s.name);
-  out->push_back(static_cast<char>(s.kind));
-  PutVarsint64(out, s.start_ns);
-  PutVarsint64(out, WrapSub(s.end_ns, s.start_ns));
-  out->push_back(static_cast<char>(s.in_progress));
-  out->push_back(static_cast<char>(s.status_flags));
-  PutLengthPrefixed(out, s.status_message);
-  PutLengthPrefixed(out, s.http_method);
-  PutLengthPrefixed(out, s.http_route);
-  PutLengthPrefixed(out, s.http_url);
-  PutVarsint64(out, s.http_status);
-  PutLengthPrefixed(out, s.client_ip);
-  PutLengthPrefixed(out, s.user_agent);
-  PutLengthPrefixed(out, s.db_system);
-  PutLengthPrefixed(out, s.peer);
-  PutAttributes(out, s.attributes);
-  PutEventsAndLinks(out, s);
-  PutLengthPrefixed(out, s.dataset);
-  PutLengthPrefixed(out, s.trace_state);
-  PutLengthPrefixed(out, s.scope_name);
-  PutLengthPrefixed(out, s.scope_version);
-  PutVarint64(out, s.flags);
-  PutVarint64(out, s.sample_rate);
-  out->push_back(static_cast<char>(s.otel_status));
-  out->push_back(static_cast<char>(s.from_xray_document));
+size_t SpanBound(const model::Span& s) {
+  size_t n = 16 + 5 + 5 * kVarintBound;  // ids, five one-byte fields, five numbers
+  for (const std::string* f :
+       {&s.environment, &s.service, &s.name, &s.status_message, &s.http_method, &s.http_route,
+        &s.http_url, &s.client_ip, &s.user_agent, &s.db_system, &s.peer, &s.dataset, &s.trace_state,
+        &s.scope_name, &s.scope_version}) {
+    n += StringBound(*f);
+  }
+  return n + AttributesBound(s.attributes) + EventsAndLinksBound(s);
+}
+
+char* WriteSpan(char* p, const model::Span& s) {
+  p = WriteFixed64(p, s.span_id.value);
+  p = WriteFixed64(p, s.parent_span_id.value);
+  p = WriteString(p, s.environment);
+  p = WriteString(p, s.service);
+  p = WriteString(p, s.name);
+  *p++ = static_cast<char>(s.kind);
+  p = WriteVarsint(p, s.start_ns);
+  p = WriteVarsint(p, WrapSub(s.end_ns, s.start_ns));
+  *p++ = static_cast<char>(s.in_progress);
+  *p++ = static_cast<char>(s.status_flags);
+  p = WriteString(p, s.status_message);
+  p = WriteString(p, s.http_method);
+  p = WriteString(p, s.http_route);
+  p = WriteString(p, s.http_url);
+  p = WriteVarsint(p, s.http_status);
+  p = WriteString(p, s.client_ip);
+  p = WriteString(p, s.user_agent);
+  p = WriteString(p, s.db_system);
+  p = WriteString(p, s.peer);
+  p = WriteAttributes(p, s.attributes);
+  p = WriteEventsAndLinks(p, s);
+  p = WriteString(p, s.dataset);
+  p = WriteString(p, s.trace_state);
+  p = WriteString(p, s.scope_name);
+  p = WriteString(p, s.scope_version);
+  p = WriteVarint(p, s.flags);
+  p = WriteVarint(p, s.sample_rate);
+  *p++ = static_cast<char>(s.otel_status);
+  *p++ = static_cast<char>(s.from_xray_document);
+  return p;
 }
 
 bool GetSpan(std::string_view* in, uint64_t version, const model::TraceId& trace_id,
@@ -254,7 +342,12 @@ void EncodeFragment(const FragmentHeader& header, const std::vector<const model:
     PutVarint64(out, 0);
   } else {
     PutVarint64(out, spans.size());
-    for (const model::Span* s : spans) PutSpan(out, *s);
+    size_t bound = 0;
+    for (const model::Span* s : spans) bound += SpanBound(*s);
+    AppendBounded(out, bound, [&](char* p) {
+      for (const model::Span* s : spans) p = WriteSpan(p, *s);
+      return p;
+    });
   }
   PutVarint64(out, documents.size());
   for (const model::Document* d : documents) {

@@ -92,6 +92,75 @@ TEST(TraceFragment, DetectsTruncation) {
   }
 }
 
+// The bytes of docs/wal-format.md, "Record type 1", written out by hand for one small span.
+TEST(TraceFragment, EncodesTheDocumentedBytes) {
+  model::Span s;
+  for (size_t i = 0; i < 16; ++i) s.trace_id.bytes[i] = static_cast<uint8_t>(0x10 + i);
+  s.span_id.value = 1;
+  s.name = "a";
+  s.kind = model::SpanKind::kServer;
+  s.start_ns = 1;
+  s.end_ns = 3;
+  s.attributes = {{"k", model::AttributeValue::Int(-1), {}}};
+  model::SpanBatch batch;
+  batch.spans.push_back(s);
+  const auto fragments = SplitByTrace(batch);
+  std::string encoded;
+  EncodeFragment(fragments[0].header, fragments[0].spans, fragments[0].documents, false, &encoded);
+  std::string expected = "\x02";  // version
+  for (size_t i = 0; i < 16; ++i) expected.push_back(static_cast<char>(0x10 + i));
+  expected += std::string("\x02\x06\x00\x01", 4);    // times 1 and 3, flags, 1 span
+  expected += std::string("\x01\0\0\0\0\0\0\0", 8);  // span id
+  expected += std::string(8, '\0');                  // parent
+  expected += std::string(
+      "\x00\x00\x01"
+      "a\x02\x02\x04",
+      7);                                               // env, service, name; kind 2, times
+  expected += std::string(2 + 4 + 1 + 4, '\0');         // flags; 4 strings; status; 4 strings
+  expected += std::string("\x01\x01k\x00\x01\x01", 6);  // attribute k = int -1
+  expected += std::string("\x00\x00", 2);               // no events, no links
+  expected += std::string(4 + 1, '\0') + "\x01";        // 4 strings, flags; rate 1
+  expected += std::string(2 + 1, '\0');                 // status, X-Ray flag; 0 documents
+  EXPECT_EQ(encoded, expected);
+}
+
+// Every number at its widest and every string empty or long: what the writer sizes its room
+// for (debug builds assert that the room was enough) and what comes back.
+TEST(TraceFragment, RoundTripsExtremeValues) {
+  model::TraceId trace;
+  trace.bytes.fill(0xff);
+  model::Span s = FullSpan(trace, UINT64_MAX, false);
+  s.parent_span_id.value = UINT64_MAX;
+  s.start_ns = INT64_MIN;
+  s.end_ns = INT64_MAX;
+  s.http_status = INT32_MIN;
+  s.flags = UINT32_MAX;
+  s.sample_rate = UINT32_MAX;
+  s.environment = std::string(300, 'e');
+  s.name.clear();
+  s.attributes.push_back({"", model::AttributeValue::Int(INT64_MIN), {}});
+  s.attributes.push_back({std::string(200, 'k'), model::AttributeValue::Int(INT64_MAX), {}});
+  model::Attribute bytes{"b", model::AttributeValue::String(std::string(1000, '\0')), {}};
+  bytes.value.type = model::AttributeValue::Type::kBytes;
+  s.attributes.push_back(bytes);
+  s.events.push_back({INT64_MAX, "", {{"n", model::AttributeValue::Int(INT64_MIN), {}}}});
+  s.links.push_back({trace, model::SpanId{UINT64_MAX}, std::string(130, 't'), {}});
+  model::SpanBatch batch;
+  for (int i = 0; i < 3; ++i) batch.spans.push_back(s);
+  batch.spans[1].span_id.value = 1;
+  batch.spans[2].attributes.clear();
+  batch.spans[2].events.clear();
+  batch.spans[2].links.clear();
+  const auto fragments = SplitByTrace(batch);
+  std::string encoded;
+  EncodeFragment(fragments[0].header, fragments[0].spans, fragments[0].documents, false, &encoded);
+  TraceData data;
+  data.id = trace;
+  ASSERT_TRUE(DecodeFragment(encoded, nullptr, &data).ok());
+  ASSERT_EQ(data.spans.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(data.spans[i], batch.spans[i]) << i;
+}
+
 // What a reader does with fragments: append them in log order, then deduplicate once.
 void AppendAndDeduplicate(TraceData* into, TraceData&& more) {
   for (model::Span& s : more.spans) into->spans.push_back(std::move(s));
