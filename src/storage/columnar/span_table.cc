@@ -101,20 +101,43 @@ void SpanTable::Append(const Span& span) {
   int64_t v[kIntFieldCount];
   IntValues(span, v);
   for (size_t f = 0; f < kIntFieldCount; ++f) ints[f].push_back(v[f]);
-  // Spans of one kind list their attributes in the same order: the column that came after the
-  // previous attribute's column last time is tried before the index.
+  // Spans of one name list the same attributes in the same order: the columns the last span
+  // of this name used, position by position, are tried before the index. Past the first
+  // kMaxNameTemplates names (instrumentation that puts ids in span names), the column that
+  // came after the previous attribute's column last time is tried instead.
+  const uint32_t name = strings[static_cast<size_t>(StringField::kName)].codes.back();
+  std::vector<uint32_t>* columns_of_name = nullptr;
+  if (name < kMaxNameTemplates) {
+    if (columns_by_name_.size() <= name) columns_by_name_.resize(name + 1);
+    columns_of_name = &columns_by_name_[name];
+  }
   size_t link = 0;  // 0 before the first attribute, else the previous attribute's column + 1
-  for (const model::Attribute& a : span.attributes) {
+  for (size_t i = 0; i < span.attributes.size(); ++i) {
+    const model::Attribute& a = span.attributes[i];
     AttributeColumn* c = nullptr;
-    const uint32_t guess = link < next_column_.size() ? next_column_[link] : UINT32_MAX;
+    uint32_t guess = UINT32_MAX;
+    if (columns_of_name != nullptr) {
+      if (i < columns_of_name->size()) guess = (*columns_of_name)[i];
+    } else if (link < next_column_.size()) {
+      guess = next_column_[link];
+    }
     if (guess < attributes.size()) {
       AttributeColumn& g = attributes[guess];
       if (g.type == a.value.type && g.role == a.role && g.key == a.key) c = &g;
     }
     if (c == nullptr) {
       c = Attribute(a.key, a.role, a.value.type);
-      if (next_column_.size() <= link) next_column_.resize(attributes.size() + 1, UINT32_MAX);
-      next_column_[link] = static_cast<uint32_t>(c - attributes.data());
+      const auto index = static_cast<uint32_t>(c - attributes.data());
+      if (columns_of_name != nullptr) {
+        if (i < columns_of_name->size()) {
+          (*columns_of_name)[i] = index;
+        } else {
+          columns_of_name->push_back(index);
+        }
+      } else {
+        if (next_column_.size() <= link) next_column_.resize(attributes.size() + 1, UINT32_MAX);
+        next_column_[link] = index;
+      }
     }
     link = static_cast<size_t>(c - attributes.data()) + 1;
     c->rows.push_back(row);

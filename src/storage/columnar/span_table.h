@@ -92,7 +92,12 @@ class SpanTable {
                         model::AttributeValue::Type type, std::string* out);
 
   column::Dictionary attribute_index_;  // ColumnKey -> index in `attributes`
-  // By the previous attribute's column + 1 (0: none), the column that came next last time.
+  // By span name (its code), the columns of the last such span's attributes, in order: for
+  // the first kMaxNameTemplates names.
+  static constexpr uint32_t kMaxNameTemplates = 4096;
+  std::vector<std::vector<uint32_t>> columns_by_name_;
+  // For other names: by the previous attribute's column + 1 (0: none), the column that came
+  // next last time.
   std::vector<uint32_t> next_column_;
   std::string key_scratch_;
   size_t memory_bytes_ = 0;
