@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <functional>
 #include <numeric>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -446,7 +446,8 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     hex_table.Finish(&raw);
     meta.columns[meta.hex_table_column].chunks.push_back(
         AppendChunk(raw, options.compression, &file));
-    const HexTableBuilder* table = hex_table.size() > 0 ? &hex_table : nullptr;
+    // (Also when the table is empty: it knows where each text chunk's runs are.)
+    const HexTableBuilder* table = text == Compression::kHexZstd ? &hex_table : nullptr;
 
     for (size_t f = 0; f < kStringFieldCount; ++f) {
       meta.columns[meta.string_columns[f]].chunks.push_back(
@@ -486,22 +487,34 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   }
   // A value's key is the value alone (version 7): one that several columns hold (a URL in
   // http_url and url.full, an address in client_ip and client.address) takes one key.
+  // Each value is hashed once; repeats are dropped by their hashes (an open-addressing set of
+  // indexes into `hashes`), so the filter is sized for the distinct values.
   size_t total = 0;
   for (const auto& s : t.strings) total += s.dict.size();
   for (const AttributeColumn& a : t.attributes) total += a.is_string() ? a.strings.dict.size() : 0;
-  std::unordered_set<std::string_view> distinct;
-  distinct.reserve(total);
-  for (const auto& s : t.strings) {
-    for (size_t i = 0; i < s.dict.size(); ++i) distinct.insert(s.dict.at(static_cast<uint32_t>(i)));
-  }
-  for (const AttributeColumn& a : t.attributes) {
-    if (!a.is_string()) continue;
-    for (size_t i = 0; i < a.strings.dict.size(); ++i) {
-      distinct.insert(a.strings.dict.at(static_cast<uint32_t>(i)));
+  std::vector<BloomFilter::Hash> hashes;
+  hashes.reserve(total);
+  std::vector<uint32_t> slots(std::bit_ceil(std::max<size_t>(16, total * 2)), 0);
+  const size_t mask = slots.size() - 1;
+  auto add_distinct = [&](const column::Dictionary& dict) {
+    for (size_t i = 0; i < dict.size(); ++i) {
+      const BloomFilter::Hash h = BloomFilter::HashOf(dict.at(static_cast<uint32_t>(i)));
+      for (size_t at = h.low & mask;; at = (at + 1) & mask) {
+        if (slots[at] == 0) {
+          hashes.push_back(h);
+          slots[at] = static_cast<uint32_t>(hashes.size());
+          break;
+        }
+        if (hashes[slots[at] - 1] == h) break;
+      }
     }
+  };
+  for (const auto& s : t.strings) add_distinct(s.dict);
+  for (const AttributeColumn& a : t.attributes) {
+    if (a.is_string()) add_distinct(a.strings.dict);
   }
-  BloomFilter values = BloomFilter::ForKeys(distinct.size());
-  for (std::string_view v : distinct) values.Add(v);
+  BloomFilter values = BloomFilter::ForKeys(hashes.size());
+  for (const BloomFilter::Hash& h : hashes) values.Add(h);
   meta.trace_bloom = AppendChunk(traces.bits(), Compression::kNone, &file);
   meta.value_bloom = AppendChunk(values.bits(), Compression::kNone, &file);
 

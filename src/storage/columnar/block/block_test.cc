@@ -337,6 +337,20 @@ TEST(Block, RowGroupsHoldEveryRowSortedByTrace) {
   EXPECT_EQ(Sorted(got), Sorted(want));
 }
 
+// A writer hashes each value once and adds the hash: the same bits as adding the value.
+TEST(Block, ABloomFilterTakesAKeyOrItsHashAlike) {
+  BloomFilter by_key = BloomFilter::ForKeys(100), by_hash = BloomFilter::ForKeys(100);
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = "value-" + std::to_string(i);
+    by_key.Add(key);
+    by_hash.Add(BloomFilter::HashOf(key));
+    EXPECT_EQ(BloomFilter::HashOf(key), BloomFilter::HashOf(std::string(key)));
+  }
+  EXPECT_EQ(by_key.bits(), by_hash.bits());
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(by_hash.MayContain("value-" + std::to_string(i)));
+  EXPECT_FALSE(BloomFilter::HashOf("a") == BloomFilter::HashOf("b"));
+}
+
 TEST(Block, BloomFiltersHaveNoFalseNegatives) {
   TempDir dir;
   Fixture f(200);

@@ -24,9 +24,8 @@ namespace {
 
 // Double hashing: probe i is h1 + i*h2 (Kirsch and Mitzenmacher), from one 128-bit hash.
 template <typename Fn>
-bool Probe(std::string_view key, size_t nbits, Fn fn) {
-  const XXH128_hash_t h = XXH3_128bits(key.data(), key.size());
-  uint64_t a = h.low64, b = h.high64 | 1;
+bool Probe(const BloomFilter::Hash& h, size_t nbits, Fn fn) {
+  const uint64_t a = h.low, b = h.high | 1;
   for (int i = 0; i < BloomFilter::kProbes; ++i) {
     if (!fn((a + static_cast<uint64_t>(i) * b) % nbits)) return false;
   }
@@ -35,15 +34,22 @@ bool Probe(std::string_view key, size_t nbits, Fn fn) {
 
 }  // namespace
 
-void BloomFilter::Add(std::string_view key) {
-  Probe(key, bits_.size() * 8, [this](uint64_t bit) {
+BloomFilter::Hash BloomFilter::HashOf(std::string_view key) {
+  const XXH128_hash_t h = XXH3_128bits(key.data(), key.size());
+  return {h.low64, h.high64};
+}
+
+void BloomFilter::Add(std::string_view key) { Add(HashOf(key)); }
+
+void BloomFilter::Add(const Hash& hash) {
+  Probe(hash, bits_.size() * 8, [this](uint64_t bit) {
     bits_[bit / 8] = static_cast<char>(bits_[bit / 8] | (1 << (bit % 8)));
     return true;
   });
 }
 
 bool BloomFilter::MayContain(std::string_view key) const {
-  return Probe(key, bits_.size() * 8,
+  return Probe(HashOf(key), bits_.size() * 8,
                [this](uint64_t bit) { return (bits_[bit / 8] >> (bit % 8)) & 1; });
 }
 

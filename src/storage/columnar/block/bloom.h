@@ -17,7 +17,16 @@ class BloomFilter {
   // A filter over stored bits; false when they are not a whole number of 64-bit words.
   static bool FromBits(std::string bits, BloomFilter* out);
 
+  // A key's 128-bit hash, from which its probes are taken: equal for equal keys, so a writer
+  // can hash each key once, drop repeats by their hashes, and size the filter before adding.
+  struct Hash {
+    uint64_t low = 0, high = 0;
+    bool operator==(const Hash&) const = default;
+  };
+  static Hash HashOf(std::string_view key);
+
   void Add(std::string_view key);
+  void Add(const Hash& hash);
   bool MayContain(std::string_view key) const;
   const std::string& bits() const { return bits_; }
 

@@ -7,7 +7,6 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
-#include <unordered_map>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -602,18 +601,28 @@ namespace {
 // `skip` is given and skip[i] is set.
 void PutStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
                 const std::vector<uint8_t>* skip, std::string* out) {
-  // The chunk's dictionary: global codes in order of first use here.
-  std::unordered_map<uint32_t, uint32_t> local;
-  std::vector<uint32_t> order;
-  std::vector<uint64_t> codes;
+  // The chunk's dictionary: global codes in order of first use here. `local` maps a global
+  // code to its local code + 1 (0: not used yet). It is kept from call to call (as large as
+  // the largest table's dictionary, at most a head's rows), all zeros again once the codes
+  // this call set are cleared: no call allocates it or clears it whole.
+  static thread_local std::vector<uint32_t> local;
+  static thread_local std::vector<uint32_t> order;
+  static thread_local std::vector<uint64_t> codes;
+  if (local.size() < column.dict.size()) local.resize(column.dict.size(), 0);
+  order.clear();
+  codes.clear();
   codes.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     if (skip != nullptr && (*skip)[i]) continue;
     const uint32_t global = column.codes[rows ? rows[i] : i];
-    auto [it, inserted] = local.try_emplace(global, static_cast<uint32_t>(order.size()));
-    if (inserted) order.push_back(global);
-    codes.push_back(it->second);
+    uint32_t& slot = local[global];
+    if (slot == 0) {
+      order.push_back(global);
+      slot = static_cast<uint32_t>(order.size());
+    }
+    codes.push_back(slot - 1);
   }
+  for (uint32_t g : order) local[g] = 0;
   const bool distinct = order.size() == codes.size() && codes.size() > 1;
   const int width = column::BitWidth(order.empty() ? 0 : order.size() - 1);
   const bool recency = !distinct && width >= kRecencyMinWidth;

@@ -1,5 +1,8 @@
 #include "storage/columnar/block/hex_runs.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -192,30 +195,58 @@ Status DecodeHexTable(std::string_view in, HexTable* table) {
 }
 
 void HexTableBuilder::Clear() {
-  runs_.clear();
-  order_.clear();
+  entries_.clear();
+  std::fill(slots_.begin(), slots_.end(), 0);
+  found_.clear();
+  chunks_.clear();
   size_ = 0;
 }
 
+size_t HexTableBuilder::Slot(std::string_view run, uint64_t hash) const {
+  const size_t mask = slots_.size() - 1;
+  for (size_t at = hash & mask;; at = (at + 1) & mask) {
+    const uint32_t s = slots_[at];
+    if (s == 0) return at;
+    const Entry& e = entries_[s - 1];
+    if (e.hash == hash && e.run == run) return at;
+  }
+}
+
+void HexTableBuilder::Grow() {
+  slots_.assign(std::max<size_t>(64, slots_.size() * 2), 0);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    size_t at = entries_[i].hash & mask;
+    while (slots_[at] != 0) at = (at + 1) & mask;
+    slots_[at] = static_cast<uint32_t>(i + 1);
+  }
+}
+
 void HexTableBuilder::Count(std::string_view raw) {
+  const size_t first = found_.size();
   ForEachRun(raw, [&](std::string_view run, uint8_t mark) {
-    auto [it, fresh] = runs_.try_emplace(run);
-    if (fresh) {
-      it->second.mark = mark;
-      order_.push_back(&*it);
+    if (2 * (entries_.size() + 1) > slots_.size()) Grow();
+    const uint64_t hash = XXH3_64bits(run.data(), run.size());
+    const size_t at = Slot(run, hash);
+    if (slots_[at] == 0) {
+      entries_.push_back({run, hash, 0, -1, mark});
+      slots_[at] = static_cast<uint32_t>(entries_.size());
     }
-    ++it->second.seen;
+    const uint32_t entry = slots_[at] - 1;
+    ++entries_[entry].seen;
+    found_.push_back({static_cast<uint32_t>(run.data() - raw.data()),
+                      static_cast<uint32_t>(run.size()), entry, mark});
   });
+  chunks_.push_back({raw.data(), raw.size(), first, found_.size()});
 }
 
 void HexTableBuilder::Finish(std::string* out) {
   std::string marks, nibbles;
-  for (Runs::value_type* entry : order_) {
-    auto& [run, r] = *entry;
-    if (r.seen < 2) continue;
-    r.number = static_cast<int64_t>(size_++);
-    marks.push_back(static_cast<char>(r.mark));
-    PutRunNibbles(reinterpret_cast<const uint8_t*>(run.data()), run.size(), r.mark, &nibbles);
+  for (Entry& e : entries_) {
+    if (e.seen < 2) continue;
+    e.number = static_cast<int64_t>(size_++);
+    marks.push_back(static_cast<char>(e.mark));
+    PutRunNibbles(reinterpret_cast<const uint8_t*>(e.run.data()), e.run.size(), e.mark, &nibbles);
   }
   coding::PutVarint64(out, size_);
   out->append(marks);
@@ -223,37 +254,101 @@ void HexTableBuilder::Finish(std::string* out) {
 }
 
 int64_t HexTableBuilder::Find(std::string_view run) const {
-  auto it = runs_.find(run);
-  return it == runs_.end() ? -1 : it->second.number;
+  if (slots_.empty()) return -1;
+  const uint32_t s = slots_[Slot(run, XXH3_64bits(run.data(), run.size()))];
+  return s == 0 ? -1 : entries_[s - 1].number;
 }
 
-size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out,
-                   const HexTableBuilder* table) {
-  const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
-  const size_t n = raw.size();
-  // First only count: most chunks that are not text have no runs, and are left at that.
-  size_t packed = 0;
-  for (size_t i = 0; i < n;) {
-    size_t len;
-    uint8_t mark;
-    RunAt(p, n, i, &len, &mark);
-    packed += len;
-    i += len > 0 ? len : 1;
+const HexTableBuilder::Found* HexTableBuilder::RunsOf(std::string_view raw, size_t* count) const {
+  for (const Chunk& c : chunks_) {
+    if (c.data == raw.data() && c.size == raw.size()) {
+      *count = c.end - c.first;
+      return found_.data() + c.first;
+    }
   }
-  if (packed < min_packed) return packed;
-  // The escape is the byte the chunk holds least often, so that escaping costs least.
+  return nullptr;
+}
+
+namespace {
+
+// The byte `raw` holds least often, the escape of its packed form: escaping costs least.
+uint8_t LeastUsedByte(const uint8_t* p, size_t n) {
   std::array<size_t, 256> counts{};
   for (size_t i = 0; i < n; ++i) ++counts[p[i]];
   uint8_t escape = 0;
   for (int b = 1; b < 256; ++b) {
     if (counts[b] < counts[escape]) escape = static_cast<uint8_t>(b);
   }
+  return escape;
+}
+
+// Appends the text between runs, escaping the escape byte.
+void PutPlain(const uint8_t* p, size_t n, uint8_t escape, std::string* body) {
+  for (;;) {
+    const void* hit = std::memchr(p, escape, n);
+    const size_t plain = hit ? static_cast<size_t>(static_cast<const uint8_t*>(hit) - p) : n;
+    body->append(reinterpret_cast<const char*>(p), plain);
+    if (hit == nullptr) return;
+    body->push_back(static_cast<char>(escape));
+    body->push_back('\0');
+    p += plain + 1;
+    n -= plain + 1;
+  }
+}
+
+}  // namespace
+
+size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out,
+                   const HexTableBuilder* table) {
+  const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
+  const size_t n = raw.size();
+  // A chunk the table counted has its runs found already.
+  size_t found_count = 0;
+  const HexTableBuilder::Found* found =
+      table == nullptr ? nullptr : table->RunsOf(raw, &found_count);
+  // First only count: most chunks that are not text have no runs, and are left at that.
+  size_t packed = 0;
+  if (found != nullptr) {
+    for (size_t r = 0; r < found_count; ++r) packed += found[r].length;
+  } else {
+    for (size_t i = 0; i < n;) {
+      size_t len;
+      uint8_t mark;
+      RunAt(p, n, i, &len, &mark);
+      packed += len;
+      i += len > 0 ? len : 1;
+    }
+  }
+  if (packed < min_packed) return packed;
+  const uint8_t escape = LeastUsedByte(p, n);
   std::string& body = out->text;
   std::string& nibbles = out->nibbles;
   body.clear();
   nibbles.clear();
   body.reserve(n - packed / 2);
   out->escape = escape;
+  // Each run: its mark (or a reference to the table), its digits to the nibbles.
+  auto put_run = [&](size_t i, size_t len, uint8_t mark, int64_t number) {
+    body.push_back(static_cast<char>(escape));
+    if (number >= 0) {
+      body.push_back(static_cast<char>(kTableMark));
+      coding::PutVarint64(&body, static_cast<uint64_t>(number));
+    } else {
+      body.push_back(static_cast<char>(mark));
+      PutRunNibbles(p + i, len, mark, &nibbles);
+    }
+  };
+  if (found != nullptr) {
+    size_t i = 0;
+    for (size_t r = 0; r < found_count; ++r) {
+      const HexTableBuilder::Found& f = found[r];
+      PutPlain(p + i, f.at - i, escape, &body);
+      put_run(f.at, f.length, f.mark, table->NumberOf(f));
+      i = f.at + f.length;
+    }
+    PutPlain(p + i, n - i, escape, &body);
+    return packed;
+  }
   for (size_t i = 0; i < n;) {
     size_t len;
     uint8_t mark;
@@ -264,15 +359,7 @@ size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out,
       ++i;
       continue;
     }
-    body.push_back(static_cast<char>(escape));
-    const int64_t number = table == nullptr ? -1 : table->Find(raw.substr(i, len));
-    if (number >= 0) {
-      body.push_back(static_cast<char>(kTableMark));
-      coding::PutVarint64(&body, static_cast<uint64_t>(number));
-    } else {
-      body.push_back(static_cast<char>(mark));
-      PutRunNibbles(p + i, len, mark, &nibbles);
-    }
+    put_run(i, len, mark, table == nullptr ? -1 : table->Find(raw.substr(i, len)));
     i += len;
   }
   return packed;

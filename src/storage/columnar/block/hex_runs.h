@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -48,7 +47,8 @@ struct GroupHexTable {
 };
 
 // Builds a row group's table: Count() each text chunk, then Finish(). The chunks must outlive
-// the builder's use, which keeps views of their runs.
+// the builder's use, which keeps views of their runs. It also keeps where each counted chunk's
+// runs are, so that PackHexRuns packs a counted chunk without looking for them again.
 class HexTableBuilder {
  public:
   void Clear();
@@ -59,15 +59,39 @@ class HexTableBuilder {
   int64_t Find(std::string_view run) const;
   size_t size() const { return size_; }
 
+  // A run found by Count: where it is in its chunk, its length and mark, and its entry.
+  struct Found {
+    uint32_t at;
+    uint32_t length;
+    uint32_t entry;
+    uint8_t mark;
+  };
+  // The runs Count found in `raw` (a counted chunk, known by the address of its bytes), in
+  // order; null when `raw` was not counted.
+  const Found* RunsOf(std::string_view raw, size_t* count) const;
+  // The table number of a found run's entry (after Finish), or -1.
+  int64_t NumberOf(const Found& run) const { return entries_[run.entry].number; }
+
  private:
-  struct Run {
+  struct Entry {
+    std::string_view run;
+    uint64_t hash = 0;
     uint32_t seen = 0;    // times counted
     int64_t number = -1;  // in the table, once finished
     uint8_t mark = 0;     // as a chunk's text would mark it
   };
-  using Runs = std::unordered_map<std::string_view, Run>;
-  Runs runs_;
-  std::vector<Runs::value_type*> order_;  // in order of first sight (nodes do not move)
+  struct Chunk {
+    const char* data;
+    size_t size, first, end;  // its runs: found_[first, end)
+  };
+  // The entry of `run` (hash `hash`): its slot in slots_, which holds its index + 1 (0 empty).
+  size_t Slot(std::string_view run, uint64_t hash) const;
+  void Grow();
+
+  std::vector<Entry> entries_;   // in order of first sight
+  std::vector<uint32_t> slots_;  // open addressing over entries_, at most half full
+  std::vector<Found> found_;
+  std::vector<Chunk> chunks_;
   size_t size_ = 0;
 };
 

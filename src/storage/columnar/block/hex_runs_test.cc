@@ -238,6 +238,65 @@ TEST(HexRuns, RunsThatRepeatAcrossChunksAreStoredOnceInTheGroupsTable) {
   }
 }
 
+// The builder keeps where it found each counted chunk's runs, and PackHexRuns packs such a
+// chunk from them; a copy of the chunk (not counted) is looked through again, and must come
+// out the same. The chunks hold every byte value, so the escape appears in the plain text too.
+TEST(HexRuns, ACountedChunkPacksAsAnUncountedCopyDoes) {
+  std::mt19937_64 rng(11);
+  const std::string shared = RandomUuid(rng);
+  std::vector<std::string> chunks;
+  for (int c = 0; c < 6; ++c) {
+    std::string raw;
+    for (int b = 0; b < 256; ++b) raw.push_back(static_cast<char>(b));
+    for (int k = 0; k < 40; ++k) {
+      switch (rng() % 4) {
+        case 0:
+          raw += shared;
+          break;
+        case 1:
+          raw += RandomUuid(rng);
+          break;
+        case 2:
+          raw += "x" + std::string(8 + rng() % 30, "0123456789abcdef"[rng() % 16]);
+          break;
+        default:
+          raw.push_back(static_cast<char>(rng() % 256));
+      }
+    }
+    chunks.push_back(raw);
+  }
+  HexTableBuilder builder;
+  for (const std::string& raw : chunks) builder.Count(raw);
+  std::string table_chunk;
+  builder.Finish(&table_chunk);
+  HexTable table;
+  ASSERT_TRUE(DecodeHexTable(table_chunk, &table).ok());
+  ASSERT_GT(builder.size(), 0u);
+  for (const std::string& raw : chunks) {
+    size_t count = 0;
+    ASSERT_NE(builder.RunsOf(raw, &count), nullptr);
+    EXPECT_GT(count, 0u);
+    const std::string copy = raw;
+    EXPECT_EQ(builder.RunsOf(copy, &count), nullptr);
+    HexPacked counted, looked;
+    EXPECT_EQ(PackHexRuns(raw, 0, &counted, &builder), PackHexRuns(copy, 0, &looked, &builder));
+    EXPECT_EQ(counted.escape, looked.escape);
+    EXPECT_EQ(counted.text, looked.text);
+    EXPECT_EQ(counted.nibbles, looked.nibbles);
+    std::string out;
+    Status s =
+        UnpackHexRuns(counted.escape, counted.text, counted.nibbles, raw.size(), &out, &table);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(out, raw);
+  }
+  // Cleared, the builder knows no chunk and no run.
+  builder.Clear();
+  size_t count = 0;
+  EXPECT_EQ(builder.RunsOf(chunks[0], &count), nullptr);
+  EXPECT_EQ(builder.Find(shared), -1);
+  EXPECT_EQ(builder.size(), 0u);
+}
+
 TEST(HexRuns, ABadTableIsCorrupt) {
   HexTable table;
   EXPECT_TRUE(DecodeHexTable(std::string(1, '\0'), &table).ok());
