@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstdint>
 #include <cstring>
@@ -52,7 +53,24 @@ struct TraceId {
     std::fill(id.bytes.begin() + 4, id.bytes.end(), 0xff);
     return id;
   }
-  auto operator<=>(const TraceId&) const = default;
+  // Byte by byte, as the two halves read as big-endian numbers: two compares, not a call to
+  // memcmp (trace ids are compared in every hash map probe and in every sort by trace).
+  friend bool operator==(const TraceId& a, const TraceId& b) {
+    return a.Half(0) == b.Half(0) && a.Half(1) == b.Half(1);
+  }
+  friend std::strong_ordering operator<=>(const TraceId& a, const TraceId& b) {
+    const uint64_t a0 = a.Half(0), b0 = b.Half(0);
+    return a0 != b0 ? a0 <=> b0 : a.Half(1) <=> b.Half(1);
+  }
+
+ private:
+  // Bytes 8*i to 8*i+7 as a big-endian number.
+  uint64_t Half(int i) const {
+    uint64_t v;
+    std::memcpy(&v, bytes.data() + 8 * i, 8);
+    if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+    return v;
+  }
 };
 
 struct TraceIdHash {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <vector>
+
 namespace waggle::model {
 namespace {
 
@@ -24,6 +27,24 @@ TEST(TraceId, AcceptsUppercaseAndRejectsWrongShapes) {
   EXPECT_FALSE(TraceId::Parse("1-5759e988xbd862e3fe1be46a994272793", &id));
   EXPECT_FALSE(TraceId::Parse("1-5759e98g-bd862e3fe1be46a994272793", &id));
   EXPECT_FALSE(TraceId::Parse("", &id));
+}
+
+// Ids compare as their bytes do, one by one: the order blocks sort traces in.
+TEST(TraceId, OrdersAsItsBytes) {
+  std::mt19937_64 rng(7);
+  std::vector<TraceId> ids(300);
+  for (TraceId& id : ids) {
+    for (uint8_t& b : id.bytes) b = static_cast<uint8_t>(rng() % 4 == 0 ? 0xff : rng() % 3);
+  }
+  ids.push_back(TraceId{});
+  ids.push_back(TraceId::Max());
+  for (const TraceId& a : ids) {
+    for (const TraceId& b : ids) {
+      ASSERT_EQ(a == b, a.bytes == b.bytes);
+      ASSERT_EQ(a < b, a.bytes < b.bytes);
+      ASSERT_EQ(a > b, a.bytes > b.bytes);
+    }
+  }
 }
 
 TEST(SpanId, RoundTripsSixteenHexDigits) {
