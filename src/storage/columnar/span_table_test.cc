@@ -55,8 +55,8 @@ TEST(SpanTable, ARepeatedKeyKeepsBothValues) {
 }
 
 TEST(SpanTable, AnAttributeFindsTheColumnOfItsKeyRoleAndType) {
-  // Append guesses each attribute's column from the attribute before it; every guess that is
-  // wrong in key, role or type must be caught.
+  // Append guesses each attribute's column; every guess that is wrong in key, role or type
+  // must be caught.
   using model::AttributeValue;
   auto attr = [](std::string key, AttributeValue v,
                  model::AttributeRole role = model::AttributeRole::kPlain) {
@@ -73,17 +73,28 @@ TEST(SpanTable, AnAttributeFindsTheColumnOfItsKeyRoleAndType) {
   spans[4].attributes = {attr("m", AttributeValue::Int(4)), attr("k", AttributeValue::String("d"))};
   spans[5].attributes = {attr("k", AttributeValue::String("e")),
                          attr("mm", AttributeValue::Int(6))};
-  SpanTable table;
-  for (const model::Span& s : spans) table.Append(s);
-  // (k, string), (m, int), (k, int), (k, annotation), (n, string), (mm, int)
-  EXPECT_EQ(table.attributes.size(), 6u);
-  for (size_t i = 0; i < spans.size(); ++i) {
-    EXPECT_EQ(Canonical(table.Row(static_cast<uint32_t>(i))), Canonical(spans[i])) << "row " << i;
+  // Spans of one name try the columns the last span of that name used; past the first 4096
+  // names, the column that came after the previous attribute's. Both ways, here: the spans
+  // all have the empty name, which a table that has seen 5000 other names first numbers 5000.
+  for (const uint32_t first : {0u, 5000u}) {
+    SpanTable table;
+    for (uint32_t i = 0; i < first; ++i) {
+      model::Span named;
+      named.name = "name-" + std::to_string(i);
+      table.Append(named);
+    }
+    for (const model::Span& s : spans) table.Append(s);
+    // (k, string), (m, int), (k, int), (k, annotation), (n, string), (mm, int)
+    EXPECT_EQ(table.attributes.size(), 6u);
+    for (size_t i = 0; i < spans.size(); ++i) {
+      EXPECT_EQ(Canonical(table.Row(static_cast<uint32_t>(first + i))), Canonical(spans[i]))
+          << "row " << i << " after " << first << " names";
+    }
+    const AttributeColumn* k =
+        table.FindAttribute("k", model::AttributeRole::kPlain, AttributeValue::Type::kString);
+    ASSERT_NE(k, nullptr);
+    EXPECT_EQ(k->rows, (std::vector<uint32_t>{first, first + 3, first + 4, first + 5}));
   }
-  const AttributeColumn* k =
-      table.FindAttribute("k", model::AttributeRole::kPlain, AttributeValue::Type::kString);
-  ASSERT_NE(k, nullptr);
-  EXPECT_EQ(k->rows, (std::vector<uint32_t>{0, 3, 4, 5}));
 }
 
 }  // namespace
