@@ -184,6 +184,15 @@ void FuzzChunk(std::string_view in) {
       out != in) {
     std::abort();
   }
+  // A counted chunk is packed from the runs the builder found; a copy, not counted, is looked
+  // through again: the same either way.
+  const std::string copy(in);
+  block::HexPacked again;
+  block::PackHexRuns(copy, 0, &again, &builder);
+  if (again.escape != packed.escape || again.text != packed.text ||
+      again.nibbles != packed.nibbles) {
+    std::abort();
+  }
 }
 
 // Mode 2: the whole file, damaged, opened and read every way.
