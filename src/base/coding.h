@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -29,19 +30,34 @@ inline uint64_t DecodeFixed64(const char* p) {
   return v;
 }
 
-inline void PutVarint64(std::string* dst, uint64_t v) {
-  char buf[10];
-  int n = 0;
+// The most bytes a varint of a uint64_t takes.
+inline constexpr size_t kMaxVarint64Length = 10;
+
+// Writes `v` at `p` (which must have kMaxVarint64Length bytes of room); returns the end.
+inline char* EncodeVarint64(char* p, uint64_t v) {
   while (v >= 0x80) {
-    buf[n++] = static_cast<char>(v | 0x80);
+    *p++ = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  buf[n++] = static_cast<char>(v);
-  dst->append(buf, n);
+  *p++ = static_cast<char>(v);
+  return p;
 }
 // Zig-zag so that small negative numbers stay small.
+inline char* EncodeVarsint64(char* p, int64_t v) {
+  return EncodeVarint64(p, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+inline char* EncodeFixed64(char* p, uint64_t v) {
+  std::memcpy(p, &v, 8);
+  return p + 8;
+}
+
+inline void PutVarint64(std::string* dst, uint64_t v) {
+  char buf[kMaxVarint64Length];
+  dst->append(buf, static_cast<size_t>(EncodeVarint64(buf, v) - buf));
+}
 inline void PutVarsint64(std::string* dst, int64_t v) {
-  PutVarint64(dst, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  char buf[kMaxVarint64Length];
+  dst->append(buf, static_cast<size_t>(EncodeVarsint64(buf, v) - buf));
 }
 inline void PutLengthPrefixed(std::string* dst, std::string_view s) {
   PutVarint64(dst, s.size());

@@ -58,30 +58,16 @@ namespace {
 // the WAL encodes every span that arrives, and appending field by field to a string cost
 // about as much as all the rest of a write. Each *Bound is at least what the matching Write
 // writes.
-constexpr size_t kVarintBound = 10;
+constexpr size_t kVarintBound = coding::kMaxVarint64Length;
 
 size_t StringBound(std::string_view s) { return kVarintBound + s.size(); }
 
-char* WriteVarint(char* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<char>(v);
-  return p;
-}
-
-char* WriteVarsint(char* p, int64_t v) {
-  return WriteVarint(p, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-}
-
-char* WriteFixed64(char* p, uint64_t v) {
-  std::memcpy(p, &v, 8);  // little-endian, as coding::PutFixed64
-  return p + 8;
-}
+using coding::EncodeFixed64;
+using coding::EncodeVarint64;
+using coding::EncodeVarsint64;
 
 char* WriteString(char* p, std::string_view s) {
-  p = WriteVarint(p, s.size());
+  p = EncodeVarint64(p, s.size());
   if (!s.empty()) std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }
@@ -95,7 +81,7 @@ size_t AttributesBound(const model::Attributes& attrs) {
 }
 
 char* WriteAttributes(char* p, const model::Attributes& attrs) {
-  p = WriteVarint(p, attrs.size());
+  p = EncodeVarint64(p, attrs.size());
   for (const model::Attribute& a : attrs) {
     p = WriteString(p, a.key);
     *p++ = static_cast<char>(a.role);
@@ -103,12 +89,12 @@ char* WriteAttributes(char* p, const model::Attributes& attrs) {
     switch (a.value.type) {
       case model::AttributeValue::Type::kInt:
       case model::AttributeValue::Type::kBool:
-        p = WriteVarsint(p, a.value.int_value);
+        p = EncodeVarsint64(p, a.value.int_value);
         break;
       case model::AttributeValue::Type::kDouble: {
         uint64_t bits;
         std::memcpy(&bits, &a.value.double_value, 8);
-        p = WriteFixed64(p, bits);
+        p = EncodeFixed64(p, bits);
         break;
       }
       default:
@@ -130,16 +116,16 @@ size_t EventsAndLinksBound(const model::Span& s) {
 }
 
 char* WriteEventsAndLinks(char* p, const model::Span& s) {
-  p = WriteVarint(p, s.events.size());
+  p = EncodeVarint64(p, s.events.size());
   for (const model::SpanEvent& e : s.events) {
-    p = WriteVarsint(p, WrapSub(e.time_ns, s.start_ns));
+    p = EncodeVarsint64(p, WrapSub(e.time_ns, s.start_ns));
     p = WriteString(p, e.name);
     p = WriteAttributes(p, e.attributes);
   }
-  p = WriteVarint(p, s.links.size());
+  p = EncodeVarint64(p, s.links.size());
   for (const model::SpanLink& l : s.links) {
     std::memcpy(p, l.trace_id.bytes.data(), 16);
-    p = WriteFixed64(p + 16, l.span_id.value);
+    p = EncodeFixed64(p + 16, l.span_id.value);
     p = WriteAttributes(p, l.attributes);
     p = WriteString(p, l.trace_state);
   }
@@ -227,45 +213,63 @@ namespace {
 
 using namespace internal;  // NOLINT: this file's own helpers (and its coding:: names)
 
-size_t SpanBound(const model::Span& s) {
-  size_t n = 16 + 5 + 5 * kVarintBound;  // ids, five one-byte fields, five numbers
-  for (const std::string* f :
-       {&s.environment, &s.service, &s.name, &s.status_message, &s.http_method, &s.http_route,
-        &s.http_url, &s.client_ip, &s.user_agent, &s.db_system, &s.peer, &s.dataset, &s.trace_state,
-        &s.scope_name, &s.scope_version}) {
-    n += StringBound(*f);
+// A span's strings, in the runs the fragment keeps them in (docs/wal-format.md): written,
+// bounded and read from the same lists.
+using SpanString = std::string model::Span::*;
+constexpr SpanString kFirstStrings[] = {&model::Span::environment, &model::Span::service,
+                                        &model::Span::name};
+constexpr SpanString kHttpStrings[] = {&model::Span::status_message, &model::Span::http_method,
+                                       &model::Span::http_route, &model::Span::http_url};
+constexpr SpanString kPeerStrings[] = {&model::Span::client_ip, &model::Span::user_agent,
+                                       &model::Span::db_system, &model::Span::peer};
+constexpr SpanString kOtlpStrings[] = {&model::Span::dataset, &model::Span::trace_state,
+                                       &model::Span::scope_name, &model::Span::scope_version};
+
+template <size_t N>
+size_t StringsBound(const model::Span& s, const SpanString (&fields)[N]) {
+  size_t n = 0;
+  for (SpanString f : fields) n += StringBound(s.*f);
+  return n;
+}
+
+template <size_t N>
+char* WriteStrings(char* p, const model::Span& s, const SpanString (&fields)[N]) {
+  for (SpanString f : fields) p = WriteString(p, s.*f);
+  return p;
+}
+
+template <size_t N>
+bool GetStrings(std::string_view* in, model::Span* s, const SpanString (&fields)[N]) {
+  for (SpanString f : fields) {
+    if (!GetString(in, &(s->*f))) return false;
   }
-  return n + AttributesBound(s.attributes) + EventsAndLinksBound(s);
+  return true;
+}
+
+size_t SpanBound(const model::Span& s) {
+  return 16 + 5 + 5 * kVarintBound +  // ids, five one-byte fields, five numbers
+         StringsBound(s, kFirstStrings) + StringsBound(s, kHttpStrings) +
+         StringsBound(s, kPeerStrings) + StringsBound(s, kOtlpStrings) +
+         AttributesBound(s.attributes) + EventsAndLinksBound(s);
 }
 
 char* WriteSpan(char* p, const model::Span& s) {
-  p = WriteFixed64(p, s.span_id.value);
-  p = WriteFixed64(p, s.parent_span_id.value);
-  p = WriteString(p, s.environment);
-  p = WriteString(p, s.service);
-  p = WriteString(p, s.name);
+  p = EncodeFixed64(p, s.span_id.value);
+  p = EncodeFixed64(p, s.parent_span_id.value);
+  p = WriteStrings(p, s, kFirstStrings);
   *p++ = static_cast<char>(s.kind);
-  p = WriteVarsint(p, s.start_ns);
-  p = WriteVarsint(p, WrapSub(s.end_ns, s.start_ns));
+  p = EncodeVarsint64(p, s.start_ns);
+  p = EncodeVarsint64(p, WrapSub(s.end_ns, s.start_ns));
   *p++ = static_cast<char>(s.in_progress);
   *p++ = static_cast<char>(s.status_flags);
-  p = WriteString(p, s.status_message);
-  p = WriteString(p, s.http_method);
-  p = WriteString(p, s.http_route);
-  p = WriteString(p, s.http_url);
-  p = WriteVarsint(p, s.http_status);
-  p = WriteString(p, s.client_ip);
-  p = WriteString(p, s.user_agent);
-  p = WriteString(p, s.db_system);
-  p = WriteString(p, s.peer);
+  p = WriteStrings(p, s, kHttpStrings);
+  p = EncodeVarsint64(p, s.http_status);
+  p = WriteStrings(p, s, kPeerStrings);
   p = WriteAttributes(p, s.attributes);
   p = WriteEventsAndLinks(p, s);
-  p = WriteString(p, s.dataset);
-  p = WriteString(p, s.trace_state);
-  p = WriteString(p, s.scope_name);
-  p = WriteString(p, s.scope_version);
-  p = WriteVarint(p, s.flags);
-  p = WriteVarint(p, s.sample_rate);
+  p = WriteStrings(p, s, kOtlpStrings);
+  p = EncodeVarint64(p, s.flags);
+  p = EncodeVarint64(p, s.sample_rate);
   *p++ = static_cast<char>(s.otel_status);
   *p++ = static_cast<char>(s.from_xray_document);
   return p;
@@ -276,8 +280,8 @@ bool GetSpan(std::string_view* in, uint64_t version, const model::TraceId& trace
   s->trace_id = trace_id;
   int64_t duration = 0, status = 0;
   if (!coding::GetFixed64(in, &s->span_id.value) ||
-      !coding::GetFixed64(in, &s->parent_span_id.value) || !GetString(in, &s->environment) ||
-      !GetString(in, &s->service) || !GetString(in, &s->name) || in->empty()) {
+      !coding::GetFixed64(in, &s->parent_span_id.value) || !GetStrings(in, s, kFirstStrings) ||
+      in->empty()) {
     return false;
   }
   uint8_t kind = static_cast<uint8_t>((*in)[0]);
@@ -290,20 +294,16 @@ bool GetSpan(std::string_view* in, uint64_t version, const model::TraceId& trace
   s->in_progress = (*in)[0] != 0;
   s->status_flags = static_cast<uint8_t>((*in)[1]);
   in->remove_prefix(2);
-  if (!GetString(in, &s->status_message) || !GetString(in, &s->http_method) ||
-      !GetString(in, &s->http_route) || !GetString(in, &s->http_url) ||
-      !GetVarsint64(in, &status) || !GetString(in, &s->client_ip) ||
-      !GetString(in, &s->user_agent) || !GetString(in, &s->db_system) || !GetString(in, &s->peer) ||
-      !GetAttributes(in, &s->attributes)) {
+  if (!GetStrings(in, s, kHttpStrings) || !GetVarsint64(in, &status) ||
+      !GetStrings(in, s, kPeerStrings) || !GetAttributes(in, &s->attributes)) {
     return false;
   }
   s->http_status = static_cast<int32_t>(status);
   if (!GetEventsAndLinks(in, version, s)) return false;
   if (version < 2) return true;
   uint64_t flags, rate;
-  if (!GetString(in, &s->dataset) || !GetString(in, &s->trace_state) ||
-      !GetString(in, &s->scope_name) || !GetString(in, &s->scope_version) ||
-      !GetVarint64(in, &flags) || !GetVarint64(in, &rate) || in->size() < 2) {
+  if (!GetStrings(in, s, kOtlpStrings) || !GetVarint64(in, &flags) || !GetVarint64(in, &rate) ||
+      in->size() < 2) {
     return false;
   }
   s->flags = static_cast<uint32_t>(flags);
