@@ -323,6 +323,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   // form of each attribute chunk, if any).
   std::vector<std::string> encoded, alts;
   HexTableBuilder hex_table;
+  std::vector<size_t> counted;        // by encoded chunk: the number hex_table.Count gave it
   std::vector<size_t> explicit_rows;  // the group's attributes whose rows are written out
   std::vector<int64_t> ints;
   std::vector<uint8_t> same;
@@ -386,13 +387,14 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     // The chunks of text (string fields, string attributes, events and links) are encoded
     // first: the hex runs they share go to the group's table, and they refer to them there.
     encoded.resize(kStringFieldCount + t.attributes.size() + 1);
+    counted.assign(encoded.size(), HexTableBuilder::kNotCounted);
     alts.resize(t.attributes.size());
     hex_table.Clear();
     explicit_rows.clear();
     for (size_t f = 0; f < kStringFieldCount; ++f) {
       encoded[f].clear();
       EncodeStrings(t.strings[f], rows, m, &encoded[f]);
-      if (text == Compression::kHexZstd) hex_table.Count(encoded[f]);
+      if (text == Compression::kHexZstd) counted[f] = hex_table.Count(encoded[f]);
     }
     for (size_t a = 0; a < t.attributes.size(); ++a) {
       const AttributeColumn& col = t.attributes[a];
@@ -417,7 +419,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       if (col.is_string()) {
         const int field = ReferencedField(t, rows, col, s, &same);
         EncodeEntryStrings(col.strings, s.idx.data(), s.idx.size(), field, same, &out);
-        if (text == Compression::kHexZstd) hex_table.Count(out);
+        if (text == Compression::kHexZstd) counted[kStringFieldCount + a] = hex_table.Count(out);
       } else if (col.type == AttributeValue::Type::kDouble) {
         for (uint32_t i : s.idx) {
           uint64_t bits;
@@ -440,18 +442,16 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       PutVarint64(&out, s.rows.size());
       EncodeInts(s.rows.data(), s.rows.size(), &out);  // a row list, as above
       for (uint32_t i : s.idx) coding::PutLengthPrefixed(&out, t.extras[i]);
-      if (text == Compression::kHexZstd) hex_table.Count(out);
+      if (text == Compression::kHexZstd) counted.back() = hex_table.Count(out);
     }
     raw.clear();
     hex_table.Finish(&raw);
     meta.columns[meta.hex_table_column].chunks.push_back(
         AppendChunk(raw, options.compression, &file));
-    // (Also when the table is empty: it knows where each text chunk's runs are.)
-    const HexTableBuilder* table = text == Compression::kHexZstd ? &hex_table : nullptr;
 
     for (size_t f = 0; f < kStringFieldCount; ++f) {
       meta.columns[meta.string_columns[f]].chunks.push_back(
-          AppendChunk(encoded[f], text, &file, table));
+          AppendChunk(encoded[f], text, &file, &hex_table, counted[f]));
     }
     for (size_t f = 0; f < kIntFieldCount; ++f) {
       ColumnMeta& c = meta.columns[meta.int_columns[f]];
@@ -466,12 +466,14 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       c.max.push_back(*std::max_element(ints.begin(), ints.end()));
     }
     for (size_t a = 0; a < t.attributes.size(); ++a) {
-      const bool is_text = t.attributes[a].is_string();
+      const size_t e = kStringFieldCount + a;
       meta.columns[first_attribute + a].chunks.push_back(
-          AppendSmallerChunk(encoded[kStringFieldCount + a], alts[a],
-                             is_text ? text : options.compression, &file, table));
+          t.attributes[a].is_string()
+              ? AppendChunk(encoded[e], text, &file, &hex_table, counted[e])
+              : AppendSmallerChunk(encoded[e], alts[a], options.compression, &file));
     }
-    meta.columns[extras_index].chunks.push_back(AppendChunk(encoded.back(), text, &file, table));
+    meta.columns[extras_index].chunks.push_back(
+        AppendChunk(encoded.back(), text, &file, &hex_table, counted.back()));
   }
 
   // The trace table, documents and logs, in pages sorted by trace id.

@@ -102,7 +102,7 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref) {
 }
 
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file,
-                     const HexTableBuilder* table) {
+                     const HexTableBuilder* table, size_t counted) {
   ChunkRef ref;
   ref.offset = file->size();
   ref.raw_length = static_cast<uint32_t>(raw.size());
@@ -121,13 +121,12 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
       out->resize(ZSTD_isError(n) ? at : at + n);
       return !ZSTD_isError(n);
     };
-    // Hex runs packed, when they are a sixteenth of the chunk or more (below that, the escapes
-    // and the header can cost more than the nibbles save). Only the text goes through zstd: the
-    // nibbles of random ids would cost the text's entropy coding more than they save.
+    // Hex runs packed (MinPackedChars). Only the text goes through zstd: the nibbles of random
+    // ids would cost the text's entropy coding more than they save.
     static thread_local HexPacked hex;
-    const size_t min_packed = std::max<size_t>(raw.size() / 16, 1);
+    const size_t min_packed = MinPackedChars(raw.size());
     std::string with_runs;
-    if (text && PackHexRuns(raw, min_packed, &hex, table) >= min_packed) {
+    if (text && PackHexRuns(raw, min_packed, &hex, table, counted) >= min_packed) {
       std::string frame;
       if (compress(hex.text, &frame)) {
         with_runs.push_back(static_cast<char>(hex.escape));
@@ -138,11 +137,12 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
       if (hex.text.capacity() > (4 << 20)) hex = HexPacked();
     }
     // Ids that repeat (one trace's id in each of its documents) zstd matches in the plain text,
-    // where as nibbles they would take their length each time: without a table, both forms are
-    // compressed and the smaller kept. A row group's text chunk comes with its group's table,
-    // which holds the runs that repeat; packed, it came out smaller than plain in every such
-    // chunk of the workload (600 of 600 at 1M spans), so plain is not tried.
-    if (with_runs.empty() || table == nullptr) compress(raw, &packed);  // empty when zstd failed
+    // where as nibbles they would take their length each time: both forms are compressed and
+    // the smaller kept. A chunk its row group's table counted refers to the group's repeated
+    // runs instead; packed, it came out smaller than plain in every such chunk of the workload
+    // (600 of 600 at 1M spans), so plain is not tried.
+    const bool counted_in_table = table != nullptr && counted != HexTableBuilder::kNotCounted;
+    if (with_runs.empty() || !counted_in_table) compress(raw, &packed);  // empty if zstd failed
     if (!with_runs.empty() && (packed.empty() || with_runs.size() < packed.size())) {
       packed = std::move(with_runs);
       preferred = Compression::kHexZstd;
@@ -165,10 +165,10 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
 }
 
 ChunkRef AppendSmallerChunk(std::string_view raw, std::string_view alt, Compression preferred,
-                            std::string* file, const HexTableBuilder* table) {
-  ChunkRef first = AppendChunk(raw, preferred, file, table);
+                            std::string* file) {
+  ChunkRef first = AppendChunk(raw, preferred, file);
   if (alt.empty()) return first;
-  ChunkRef second = AppendChunk(alt, preferred, file, table);
+  ChunkRef second = AppendChunk(alt, preferred, file);
   if (second.stored_length < first.stored_length) {
     file->erase(first.offset, first.stored_length);
     second.offset = first.offset;

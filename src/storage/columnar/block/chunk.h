@@ -13,8 +13,8 @@
 // Column chunk encodings and per-chunk compression (docs/block-format.md, "Chunks").
 namespace waggle::storage::columnar::block {
 
-// kHexZstd: zstd over the chunk with its hex runs packed (hex_runs.h; block format 3). Not a
-// preference: with kZstd preferred, the writer takes it for chunks it makes smaller.
+// kHexZstd: zstd over the chunk with its hex runs packed (hex_runs.h; block format 3). Asked
+// for as a preference, it means "text": zstd, or this when the chunk has enough hex runs.
 enum class Compression : uint8_t { kNone = 0, kZstd = 1, kLz4 = 2, kHexZstd = 3 };
 // The level the writer compresses zstd chunks at.
 inline constexpr int kZstdLevel = 3;
@@ -36,15 +36,18 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 
 // Compresses `raw` with `preferred` when that saves at least an eighth, else stores it as is;
 // appends the stored bytes to `file` and returns where they went. kHexZstd preferred is for
-// text: zstd, and when at least a sixteenth of the chunk is hex runs also kHexZstd, keeping the
-// smaller form. Binary chunks prefer kZstd, and no time goes into looking for runs there. With
-// `table`, the runs it holds are written as references to it (block format 7).
+// text: zstd, or kHexZstd when enough of the chunk is hex runs (MinPackedChars). Binary chunks
+// prefer kZstd, and no time goes into looking for runs there. A text chunk of a row group
+// comes with the group's `table` and the number its Count returned (`counted`): its runs that
+// the table holds are written as references (block format 7), and it is stored packed whenever
+// it has enough runs. Any other text chunk is compressed both ways and the smaller kept.
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file,
-                     const HexTableBuilder* table = nullptr);
-// The same for two encodings of one chunk: appends whichever stores smaller (`raw` when `alt`
-// is empty).
+                     const HexTableBuilder* table = nullptr,
+                     size_t counted = SIZE_MAX);  // HexTableBuilder::kNotCounted
+// The same for two encodings of a binary chunk: appends whichever stores smaller (`raw` when
+// `alt` is empty).
 ChunkRef AppendSmallerChunk(std::string_view raw, std::string_view alt, Compression preferred,
-                            std::string* file, const HexTableBuilder* table = nullptr);
+                            std::string* file);
 // Verifies the checksum of `stored` (unless `verify` is false: it was verified before) and sets
 // `raw` to the chunk's bytes: `stored` itself when it is uncompressed, else decompressed into
 // `scratch`, which must not hold `stored`. A kHexZstd chunk's references to runs are read from

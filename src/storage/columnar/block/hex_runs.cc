@@ -1,8 +1,5 @@
 #include "storage/columnar/block/hex_runs.h"
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -194,79 +191,68 @@ Status DecodeHexTable(std::string_view in, HexTable* table) {
   return Status::Ok();
 }
 
+size_t MinPackedChars(size_t raw_size) {
+  return raw_size < 64 ? SIZE_MAX : std::max<size_t>(raw_size / 16, 1);
+}
+
 void HexTableBuilder::Clear() {
+  runs_.Clear();
   entries_.clear();
-  std::fill(slots_.begin(), slots_.end(), 0);
   found_.clear();
   chunks_.clear();
   size_ = 0;
 }
 
-size_t HexTableBuilder::Slot(std::string_view run, uint64_t hash) const {
-  const size_t mask = slots_.size() - 1;
-  for (size_t at = hash & mask;; at = (at + 1) & mask) {
-    const uint32_t s = slots_[at];
-    if (s == 0) return at;
-    const Entry& e = entries_[s - 1];
-    if (e.hash == hash && e.run == run) return at;
-  }
-}
-
-void HexTableBuilder::Grow() {
-  slots_.assign(std::max<size_t>(64, slots_.size() * 2), 0);
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    size_t at = entries_[i].hash & mask;
-    while (slots_[at] != 0) at = (at + 1) & mask;
-    slots_[at] = static_cast<uint32_t>(i + 1);
-  }
-}
-
-void HexTableBuilder::Count(std::string_view raw) {
+size_t HexTableBuilder::Count(std::string_view raw) {
   const size_t first = found_.size();
+  size_t chars = 0;
   ForEachRun(raw, [&](std::string_view run, uint8_t mark) {
-    if (2 * (entries_.size() + 1) > slots_.size()) Grow();
-    const uint64_t hash = XXH3_64bits(run.data(), run.size());
-    const size_t at = Slot(run, hash);
-    if (slots_[at] == 0) {
-      entries_.push_back({run, hash, 0, -1, mark});
-      slots_[at] = static_cast<uint32_t>(entries_.size());
-    }
-    const uint32_t entry = slots_[at] - 1;
-    ++entries_[entry].seen;
     found_.push_back({static_cast<uint32_t>(run.data() - raw.data()),
-                      static_cast<uint32_t>(run.size()), entry, mark});
+                      static_cast<uint32_t>(run.size()), Found::kNoEntry, mark});
+    chars += run.size();
   });
-  chunks_.push_back({raw.data(), raw.size(), first, found_.size()});
+  // Runs of a chunk that will not be packed would only fill the table.
+  if (chars >= MinPackedChars(raw.size())) {
+    for (size_t r = first; r < found_.size(); ++r) {
+      Found& f = found_[r];
+      f.entry = runs_.Intern(raw.substr(f.at, f.length));
+      if (f.entry == entries_.size()) entries_.push_back({0, -1, f.mark});
+      ++entries_[f.entry].seen;
+    }
+  }
+  chunks_.push_back({raw.size(), first, found_.size()});
+  return chunks_.size() - 1;
 }
 
 void HexTableBuilder::Finish(std::string* out) {
   std::string marks, nibbles;
-  for (Entry& e : entries_) {
-    if (e.seen < 2) continue;
-    e.number = static_cast<int64_t>(size_++);
-    marks.push_back(static_cast<char>(e.mark));
-    PutRunNibbles(reinterpret_cast<const uint8_t*>(e.run.data()), e.run.size(), e.mark, &nibbles);
+  for (uint32_t e = 0; e < entries_.size(); ++e) {
+    Entry& entry = entries_[e];
+    if (entry.seen < 2) continue;
+    entry.number = static_cast<int64_t>(size_++);
+    marks.push_back(static_cast<char>(entry.mark));
+    const std::string_view run = runs_.at(e);
+    PutRunNibbles(reinterpret_cast<const uint8_t*>(run.data()), run.size(), entry.mark, &nibbles);
   }
   coding::PutVarint64(out, size_);
   out->append(marks);
   out->append(nibbles);
 }
 
-int64_t HexTableBuilder::Find(std::string_view run) const {
-  if (slots_.empty()) return -1;
-  const uint32_t s = slots_[Slot(run, XXH3_64bits(run.data(), run.size()))];
-  return s == 0 ? -1 : entries_[s - 1].number;
+uint32_t HexTableBuilder::EntryOf(std::string_view run) const {
+  const int64_t code = runs_.Find(run);
+  return code < 0 ? Found::kNoEntry : static_cast<uint32_t>(code);
 }
 
-const HexTableBuilder::Found* HexTableBuilder::RunsOf(std::string_view raw, size_t* count) const {
-  for (const Chunk& c : chunks_) {
-    if (c.data == raw.data() && c.size == raw.size()) {
-      *count = c.end - c.first;
-      return found_.data() + c.first;
-    }
-  }
-  return nullptr;
+int64_t HexTableBuilder::Find(std::string_view run) const {
+  return NumberOf({0, 0, EntryOf(run), 0});
+}
+
+const HexTableBuilder::Found* HexTableBuilder::RunsOf(size_t chunk, size_t raw_size,
+                                                      size_t* count) const {
+  if (chunk >= chunks_.size() || chunks_[chunk].raw_size != raw_size) return nullptr;
+  *count = chunks_[chunk].end - chunks_[chunk].first;
+  return found_.data() + chunks_[chunk].first;
 }
 
 namespace {
@@ -299,26 +285,28 @@ void PutPlain(const uint8_t* p, size_t n, uint8_t escape, std::string* body) {
 }  // namespace
 
 size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out,
-                   const HexTableBuilder* table) {
+                   const HexTableBuilder* table, size_t chunk) {
   const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
   const size_t n = raw.size();
-  // A chunk the table counted has its runs found already.
-  size_t found_count = 0;
-  const HexTableBuilder::Found* found =
-      table == nullptr ? nullptr : table->RunsOf(raw, &found_count);
-  // First only count: most chunks that are not text have no runs, and are left at that.
-  size_t packed = 0;
-  if (found != nullptr) {
-    for (size_t r = 0; r < found_count; ++r) packed += found[r].length;
-  } else {
-    for (size_t i = 0; i < n;) {
-      size_t len;
-      uint8_t mark;
-      RunAt(p, n, i, &len, &mark);
-      packed += len;
-      i += len > 0 ? len : 1;
-    }
+  // The runs: as the table's Count found them, else looked for here (and looked up in the
+  // table, if any).
+  size_t count = 0;
+  const HexTableBuilder::Found* runs =
+      table == nullptr ? nullptr : table->RunsOf(chunk, raw.size(), &count);
+  static thread_local std::vector<HexTableBuilder::Found> found;
+  if (runs == nullptr) {
+    found.clear();
+    ForEachRun(raw, [&](std::string_view run, uint8_t mark) {
+      found.push_back(
+          {static_cast<uint32_t>(run.data() - raw.data()), static_cast<uint32_t>(run.size()),
+           table == nullptr ? HexTableBuilder::Found::kNoEntry : table->EntryOf(run), mark});
+    });
+    runs = found.data();
+    count = found.size();
   }
+  // Most chunks that are not text have no runs, and are left at that.
+  size_t packed = 0;
+  for (size_t r = 0; r < count; ++r) packed += runs[r].length;
   if (packed < min_packed) return packed;
   const uint8_t escape = LeastUsedByte(p, n);
   std::string& body = out->text;
@@ -327,41 +315,23 @@ size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out,
   nibbles.clear();
   body.reserve(n - packed / 2);
   out->escape = escape;
-  // Each run: its mark (or a reference to the table), its digits to the nibbles.
-  auto put_run = [&](size_t i, size_t len, uint8_t mark, int64_t number) {
+  // Each run: its mark and digits, or a reference to the table.
+  size_t i = 0;
+  for (size_t r = 0; r < count; ++r) {
+    const HexTableBuilder::Found& f = runs[r];
+    PutPlain(p + i, f.at - i, escape, &body);
     body.push_back(static_cast<char>(escape));
+    const int64_t number = table == nullptr ? -1 : table->NumberOf(f);
     if (number >= 0) {
       body.push_back(static_cast<char>(kTableMark));
       coding::PutVarint64(&body, static_cast<uint64_t>(number));
     } else {
-      body.push_back(static_cast<char>(mark));
-      PutRunNibbles(p + i, len, mark, &nibbles);
+      body.push_back(static_cast<char>(f.mark));
+      PutRunNibbles(p + f.at, f.length, f.mark, &nibbles);
     }
-  };
-  if (found != nullptr) {
-    size_t i = 0;
-    for (size_t r = 0; r < found_count; ++r) {
-      const HexTableBuilder::Found& f = found[r];
-      PutPlain(p + i, f.at - i, escape, &body);
-      put_run(f.at, f.length, f.mark, table->NumberOf(f));
-      i = f.at + f.length;
-    }
-    PutPlain(p + i, n - i, escape, &body);
-    return packed;
+    i = f.at + f.length;
   }
-  for (size_t i = 0; i < n;) {
-    size_t len;
-    uint8_t mark;
-    RunAt(p, n, i, &len, &mark);
-    if (len == 0) {
-      body.push_back(static_cast<char>(p[i]));
-      if (p[i] == escape) body.push_back('\0');
-      ++i;
-      continue;
-    }
-    put_run(i, len, mark, table == nullptr ? -1 : table->Find(raw.substr(i, len)));
-    i += len;
-  }
+  PutPlain(p + i, n - i, escape, &body);
   return packed;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "column/dictionary.h"
 
 // Hex runs packed as nibbles (docs/block-format.md, "Hex runs"): request ids, user ids, session
 // ids and the UUIDs inside URLs are hexadecimal text, whose characters carry 4 bits each but
@@ -46,58 +47,67 @@ struct GroupHexTable {
   HexTable table;
 };
 
-// Builds a row group's table: Count() each text chunk, then Finish(). The chunks must outlive
-// the builder's use, which keeps views of their runs. It also keeps where each counted chunk's
-// runs are, so that PackHexRuns packs a counted chunk without looking for them again.
+// The fewest characters in runs for which the writer stores a chunk of `raw_size` bytes
+// packed: a sixteenth of it (below that, the escapes and the header can cost more than the
+// nibbles save); never for chunks under 64 bytes, which are not compressed at all. The writer
+// and the table builder decide by this one rule.
+size_t MinPackedChars(size_t raw_size);
+
+// Builds a row group's table: Count() each text chunk, then Finish(). It keeps where it found
+// each chunk's runs, so that PackHexRuns packs a counted chunk without looking again.
 class HexTableBuilder {
  public:
+  static constexpr size_t kNotCounted = SIZE_MAX;
+
   void Clear();
-  void Count(std::string_view raw);
+  // Finds the runs of a text chunk and returns the chunk's number, for PackHexRuns. Only the
+  // runs of a chunk that will be stored packed (MinPackedChars) count towards the table.
+  size_t Count(std::string_view raw);
   // Appends the table chunk of the runs counted twice or more to `out`; numbers them for Find.
   void Finish(std::string* out);
   // The run's number in the table (after Finish), or -1 when it is not in it.
   int64_t Find(std::string_view run) const;
   size_t size() const { return size_; }
 
-  // A run found by Count: where it is in its chunk, its length and mark, and its entry.
+  // A run of a chunk: where it is, its length and mark, and its entry (kNoEntry: none).
   struct Found {
+    static constexpr uint32_t kNoEntry = UINT32_MAX;
     uint32_t at;
     uint32_t length;
     uint32_t entry;
     uint8_t mark;
   };
-  // The runs Count found in `raw` (a counted chunk, known by the address of its bytes), in
-  // order; null when `raw` was not counted.
-  const Found* RunsOf(std::string_view raw, size_t* count) const;
-  // The table number of a found run's entry (after Finish), or -1.
-  int64_t NumberOf(const Found& run) const { return entries_[run.entry].number; }
+  // The runs Count found in chunk `chunk` (which had `raw_size` bytes), in order.
+  const Found* RunsOf(size_t chunk, size_t raw_size, size_t* count) const;
+  // The entry of `run`, or Found::kNoEntry.
+  uint32_t EntryOf(std::string_view run) const;
+  // The table number of a run's entry (after Finish), or -1.
+  int64_t NumberOf(const Found& run) const {
+    return run.entry == Found::kNoEntry ? -1 : entries_[run.entry].number;
+  }
 
  private:
   struct Entry {
-    std::string_view run;
-    uint64_t hash = 0;
     uint32_t seen = 0;    // times counted
     int64_t number = -1;  // in the table, once finished
     uint8_t mark = 0;     // as a chunk's text would mark it
   };
   struct Chunk {
-    const char* data;
-    size_t size, first, end;  // its runs: found_[first, end)
+    size_t raw_size, first, end;  // its runs: found_[first, end)
   };
-  // The entry of `run` (hash `hash`): its slot in slots_, which holds its index + 1 (0 empty).
-  size_t Slot(std::string_view run, uint64_t hash) const;
-  void Grow();
 
-  std::vector<Entry> entries_;   // in order of first sight
-  std::vector<uint32_t> slots_;  // open addressing over entries_, at most half full
+  column::Dictionary runs_;     // each counted run once: its code is its entry
+  std::vector<Entry> entries_;  // by entry
   std::vector<Found> found_;
   std::vector<Chunk> chunks_;
   size_t size_ = 0;
 };
 
-// With `table`, a run that the table holds is written as a reference to it.
+// With `table`, a run that the table holds is written as a reference to it; `chunk` is what
+// the table's Count returned for `raw`, if it was counted.
 size_t PackHexRuns(std::string_view raw, size_t min_packed, HexPacked* out,
-                   const HexTableBuilder* table = nullptr);
+                   const HexTableBuilder* table = nullptr,
+                   size_t chunk = HexTableBuilder::kNotCounted);
 
 // Puts `text` and `nibbles` back together into `out` (replaced), which must come to exactly
 // `raw_length` bytes, all of `nibbles` used; Corruption otherwise, and for a reference to a

@@ -202,7 +202,8 @@ TEST(HexRuns, RunsThatRepeatAcrossChunksAreStoredOnceInTheGroupsTable) {
   std::mt19937_64 rng(5);
   const std::string user = RandomUuid(rng), request = RandomUuid(rng);
   const std::string a = "enduser=" + user + " request=" + request + " digits=0123456789";
-  const std::string b = "/users/" + user + "?q=DEADBEEFCAFE";
+  // (Each is 64 bytes or more, as a chunk must be to be packed and counted.)
+  const std::string b = "/users/" + user + "?q=DEADBEEFCAFE&sort=name";
   const std::string c = "again " + user + " DEADBEEFCAFE 0123456789";
   HexTableBuilder builder;
   for (const std::string* raw : {&a, &b, &c}) builder.Count(*raw);
@@ -239,8 +240,8 @@ TEST(HexRuns, RunsThatRepeatAcrossChunksAreStoredOnceInTheGroupsTable) {
 }
 
 // The builder keeps where it found each counted chunk's runs, and PackHexRuns packs such a
-// chunk from them; a copy of the chunk (not counted) is looked through again, and must come
-// out the same. The chunks hold every byte value, so the escape appears in the plain text too.
+// chunk from them; not named as counted, the chunk is looked through again, and must come out
+// the same. The chunks hold every byte value, so the escape appears in the plain text too.
 TEST(HexRuns, ACountedChunkPacksAsAnUncountedCopyDoes) {
   std::mt19937_64 rng(11);
   const std::string shared = RandomUuid(rng);
@@ -266,20 +267,23 @@ TEST(HexRuns, ACountedChunkPacksAsAnUncountedCopyDoes) {
     chunks.push_back(raw);
   }
   HexTableBuilder builder;
-  for (const std::string& raw : chunks) builder.Count(raw);
+  std::vector<size_t> numbers;
+  for (const std::string& raw : chunks) numbers.push_back(builder.Count(raw));
   std::string table_chunk;
   builder.Finish(&table_chunk);
   HexTable table;
   ASSERT_TRUE(DecodeHexTable(table_chunk, &table).ok());
   ASSERT_GT(builder.size(), 0u);
-  for (const std::string& raw : chunks) {
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    const std::string& raw = chunks[c];
     size_t count = 0;
-    ASSERT_NE(builder.RunsOf(raw, &count), nullptr);
+    ASSERT_NE(builder.RunsOf(numbers[c], raw.size(), &count), nullptr);
     EXPECT_GT(count, 0u);
-    const std::string copy = raw;
-    EXPECT_EQ(builder.RunsOf(copy, &count), nullptr);
+    // Named with another chunk's size, it is not that chunk.
+    EXPECT_EQ(builder.RunsOf(numbers[c], raw.size() + 1, &count), nullptr);
     HexPacked counted, looked;
-    EXPECT_EQ(PackHexRuns(raw, 0, &counted, &builder), PackHexRuns(copy, 0, &looked, &builder));
+    EXPECT_EQ(PackHexRuns(raw, 0, &counted, &builder, numbers[c]),
+              PackHexRuns(raw, 0, &looked, &builder));
     EXPECT_EQ(counted.escape, looked.escape);
     EXPECT_EQ(counted.text, looked.text);
     EXPECT_EQ(counted.nibbles, looked.nibbles);
@@ -292,9 +296,35 @@ TEST(HexRuns, ACountedChunkPacksAsAnUncountedCopyDoes) {
   // Cleared, the builder knows no chunk and no run.
   builder.Clear();
   size_t count = 0;
-  EXPECT_EQ(builder.RunsOf(chunks[0], &count), nullptr);
+  EXPECT_EQ(builder.RunsOf(numbers[0], chunks[0].size(), &count), nullptr);
   EXPECT_EQ(builder.Find(shared), -1);
   EXPECT_EQ(builder.size(), 0u);
+}
+
+// The table holds only runs of chunks the writer will store packed: under 64 bytes, or with
+// runs under a sixteenth of it, a chunk's runs would fill the table for nothing.
+TEST(HexRuns, OnlyChunksThatWillBePackedCountTowardsTheTable) {
+  const std::string id = "0123456789abcdef";
+  const std::string shorter = "id=" + id + " again " + id;    // under 64 bytes
+  const std::string sparse = id + std::string(16 * 16, '.');  // runs: a 17th of it
+  const std::string dense = "request " + id + " user " + id + " and " + id + std::string(20, '.');
+  ASSERT_LT(shorter.size(), 64u);
+  ASSERT_LT(id.size(), MinPackedChars(sparse.size()));
+  ASSERT_GE(3 * id.size(), MinPackedChars(dense.size()));
+  HexTableBuilder builder;
+  builder.Count(shorter);
+  builder.Count(sparse);
+  std::string chunk;
+  builder.Finish(&chunk);
+  EXPECT_EQ(builder.size(), 0u);
+  EXPECT_EQ(builder.Find(id), -1);
+  builder.Clear();
+  builder.Count(shorter);
+  builder.Count(dense);
+  chunk.clear();
+  builder.Finish(&chunk);
+  EXPECT_EQ(builder.size(), 1u);
+  EXPECT_EQ(builder.Find(id), 0);
 }
 
 TEST(HexRuns, ABadTableIsCorrupt) {
