@@ -6,10 +6,10 @@
 #include <cstring>
 #include <functional>
 #include <numeric>
-#include <unordered_map>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
+#include "base/mix.h"
 #include "storage/columnar/block/hex_runs.h"
 #include "storage/log_data.h"
 #include "storage/record_coding.h"
@@ -322,10 +322,13 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   // The group's string field, attribute, and events and links chunks, encoded (and the other
   // form of each attribute chunk, if any).
   std::vector<std::string> encoded, alts;
+  std::vector<std::pair<size_t, size_t>> runs;      // a group's trace runs: [start, end)
+  std::vector<std::pair<uint64_t, size_t>> in_run;  // a run's span ids (below)
   HexTableBuilder hex_table;
   std::vector<size_t> counted;        // by encoded chunk: the number hex_table.Count gave it
   std::vector<size_t> explicit_rows;  // the group's attributes whose rows are written out
   std::vector<int64_t> ints;
+  std::string plain;  // an int attribute's plain form, when it was patched
   std::vector<uint8_t> same;
   for (size_t g = 0; g < groups; ++g) {
     const size_t lo = g * rg_rows, hi = std::min(n, lo + rg_rows);
@@ -337,7 +340,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
 
     // Trace ids as runs.
     raw.clear();
-    std::vector<std::pair<size_t, size_t>> runs;  // [start, end) within the group
+    runs.clear();
     for (size_t i = 0; i < m;) {
       size_t j = i + 1;
       while (j < m && t.trace_ids[rows[j]] == t.trace_ids[rows[i]]) ++j;
@@ -363,24 +366,35 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     for (size_t i = 0; i < m; ++i) coding::PutFixed64(&raw, t.span_ids[rows[i]].value);
     span_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
 
-    // Parents, as a back reference into the same trace run where possible.
+    // Parents, as a back reference into the same trace run where possible: the run's span ids
+    // so far are kept in `in_run` (open addressing over its first `slots` slots, each holding an
+    // id and its row + 1, 0 when empty), emptied again after each run.
     raw.clear();
-    std::unordered_map<uint64_t, size_t> in_run;
     for (auto [a, b] : runs) {
-      in_run.clear();
+      const size_t slots = std::bit_ceil(2 * (b - a));
+      if (in_run.size() < slots) in_run.resize(slots);
+      auto slot_of = [&](uint64_t id) {
+        size_t at = Mix64(id) & (slots - 1);
+        while (in_run[at].second != 0 && in_run[at].first != id) at = (at + 1) & (slots - 1);
+        return at;
+      };
       for (size_t i = a; i < b; ++i) {
         const uint64_t parent = t.parent_ids[rows[i]].value;
-        auto it = parent == 0 ? in_run.end() : in_run.find(parent);
+        const size_t found = parent == 0 ? 0 : in_run[slot_of(parent)].second;
         if (parent == 0) {
           PutVarint64(&raw, kParentNone);
-        } else if (it != in_run.end()) {
-          PutVarint64(&raw, i - it->second + 1);
+        } else if (found != 0) {
+          PutVarint64(&raw, i - (found - 1) + 1);
         } else {
           PutVarint64(&raw, kParentExplicit);
           coding::PutFixed64(&raw, parent);
         }
-        in_run.try_emplace(t.span_ids[rows[i]].value, i);
+        const uint64_t id = t.span_ids[rows[i]].value;
+        auto& entry = in_run[slot_of(id)];
+        if (entry.second == 0) entry = {id, i + 1};  // the first row with the id stays
       }
+      std::fill(in_run.begin(), in_run.begin() + static_cast<ptrdiff_t>(slots),
+                std::pair<uint64_t, size_t>{});
     }
     parent_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
 
@@ -414,7 +428,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       } else {
         PutVarint64(&out, s.rows.size());
         EncodeInts(s.rows.data(), s.rows.size(), &out);
-        explicit_rows.push_back(a);
+        if (!s.rows.empty()) explicit_rows.push_back(a);  // none can refer to an empty one
       }
       if (col.is_string()) {
         const int field = ReferencedField(t, rows, col, s, &same);
@@ -430,9 +444,14 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
         ints.resize(s.idx.size());
         for (size_t i = 0; i < s.idx.size(); ++i) ints[i] = col.ints[s.idx[i]];
         // Patched when that packs them smaller. The plain form may still compress smaller (a
-        // status code that is mostly 200), so then both are compressed and the smaller kept.
-        other = out;
-        if (!EncodeIntsPatched(ints.data(), ints.size(), &out, &other)) other.clear();
+        // status code that is mostly 200), so then both are compressed and the smaller kept:
+        // `other` is the chunk with the plain form.
+        plain.clear();
+        const size_t prefix = out.size();
+        if (EncodeIntsPatched(ints.data(), ints.size(), &out, &plain)) {
+          other.assign(out, 0, prefix);
+          other.append(plain);
+        }
       }
     }
     {

@@ -644,8 +644,8 @@ void PutStrings(const column::StringColumn& column, const uint32_t* rows, size_t
   }
   // The codes used so far, the most recent last. Codes come in order of first use, so a code
   // not in it yet is the next.
-  std::vector<uint32_t> recent;
-  recent.reserve(order.size());
+  static thread_local std::vector<uint32_t> recent;
+  recent.clear();
   for (uint64_t code : codes) {
     if (code == recent.size()) {
       out->push_back(0);
