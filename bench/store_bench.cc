@@ -9,11 +9,11 @@
 // Ingest per core is spans over the CPU time the engine spent: the writers' CPU inside
 // Engine::Write (the WAL's group commit syncs there) plus every other thread's CPU during ingest
 // (the head's flushes into blocks, compaction), the final flush included; the generator's CPU
-// is left out. The wall time inside Write is printed too: on 2 cores it also holds fsync waits
-// and the time a writer waits for a core. ClickHouse's reference is the CPU time
+// is left out. ClickHouse's reference is the CPU time
 // clickhouse-server spent taking the same spans (RowBinary over HTTP, not fsync'd; the
 // generator's CPU is in the bench process, so left out as well). --keep leaves the store for
-// `waggle inspect`.
+// `waggle inspect`. Without ClickHouse the waggle figures are printed, then "no reference",
+// and the bench fails.
 //
 // WAGGLE_BENCH_SCAN_REPEATS=N repeats the scan N times (best of N; default 3), to profile it.
 
@@ -96,12 +96,10 @@ int main(int argc, char** argv) {
 
   // --- ingest -----------------------------------------------------------------------------
   std::atomic<uint64_t> spans_written{0};
-  std::atomic<int64_t> write_ns{0};
   double write_cpu[kWriters] = {};   // each writer's CPU inside Write
   double writer_cpu[kWriters] = {};  // each writer's CPU in all, generation included
   double engine_cpu = 0;
   std::vector<waggle::model::TraceId> sample;
-  double flush_s = 0;
   {
     auto engine = columnar::Engine::Open(options);
     if (!engine.ok()) {
@@ -112,20 +110,16 @@ int main(int argc, char** argv) {
     const double process_cpu0 = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID);
     sample = Generate(total, [&](int w, std::vector<Span>& spans) {
       batches[w].spans.swap(spans);
-      const auto t0 = Clock::now();
       const double cpu0 = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
       waggle::Status s = (*engine)->Write(batches[w], waggle::storage::Durability::kSync);
       writer_cpu[w] = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);  // each writer ends in here
       write_cpu[w] += writer_cpu[w] - cpu0;
-      write_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
       if (!s.ok()) std::fprintf(stderr, "write: %s\n", s.ToString().c_str());
       spans_written += batches[w].spans.size();
       batches[w].spans.swap(spans);
     });
-    const auto t0 = Clock::now();
     (void)(*engine)->SealHead();
     (void)(*engine)->Maintain();
-    flush_s = Seconds(Clock::now() - t0);
     engine->reset();  // the engine's threads end, their CPU counted
     // Everything but the writers' generation: their Write time, the engine's own threads, and
     // this thread's final flush (the main thread only waited before it).
@@ -134,8 +128,6 @@ int main(int argc, char** argv) {
   }
   const uint64_t n = spans_written.load();
   const double per_core = n / engine_cpu;
-  // Writers ran concurrently on kWriters threads: wall time inside Write per thread.
-  const double per_writer = n / (write_ns.load() / 1e9);
   const uint64_t waggle_bytes = DirBytes(dir);
 
   // --- restart, lookups, scan -----------------------------------------------------------
@@ -193,9 +185,6 @@ int main(int argc, char** argv) {
       "core): %.1f "
       "CPU s in the engine, flushes and compaction included\n",
       per_core, engine_cpu);
-  std::printf("  waggle ingest, wall time in Write:    %10.0f spans/s per writer thread\n",
-              per_writer);
-  std::printf("  waggle head -> blocks at the end:     %10.2f s\n", flush_s);
   std::printf("  waggle bytes on disk:                 %10.1f B/span (%" PRIu64 " bytes)\n",
               static_cast<double>(waggle_bytes) / n, waggle_bytes);
   std::printf("  waggle restart with %" PRIu64 " spans:   %10.3f s (target 1 s)\n", n, restart_s);
@@ -213,7 +202,9 @@ int main(int argc, char** argv) {
   waggle::bench::ClickHouse ch;
   if (!ch.Start(clickhouse)) {
     std::fprintf(stderr, "store_bench: clickhouse-server did not start (%s)\n", clickhouse.c_str());
-    return 0;
+    std::printf("  no reference: ClickHouse did not start\n");
+    ch.Stop();
+    return 1;
   }
   using Q = waggle::bench::ClickHouse;
   double ch_ingest_cpu = 0;
@@ -240,7 +231,7 @@ int main(int argc, char** argv) {
   };
   const uint64_t ch_bytes = ch_table_bytes();
   std::vector<double> ch_ms;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < kLookups; ++i) {  // as many as waggle's, for comparable p99s
     const auto& id = sample[i % sample.size()];
     const auto t0 = Clock::now();
     query.Exchange(Q::Query("SELECT * FROM spans WHERE trace_id = unhex('" + id.ToHex() + "')"),
@@ -267,7 +258,9 @@ int main(int argc, char** argv) {
     return static_cast<double>(bytes) / std::max<uint64_t>(1, ch_rows);
   };
   const double waggle_per_span = static_cast<double>(waggle_bytes) / n;
-  std::printf("  reference ClickHouse (%" PRIu64 " rows, same spans):\n", ch_rows);
+  std::printf("  reference ClickHouse (%" PRIu64
+              " rows: the same spans, a subset of their fields; see kClickHouseSpansTable):\n",
+              ch_rows);
   if (ch_best_bytes == 0) {
     std::printf(
         "    bytes on disk: the rewrite at zstd level %d failed (see stderr); %.1f B/span with "

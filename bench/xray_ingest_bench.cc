@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/hex.h"
+#include "base/mix.h"
 #include "bench_util.h"
 
 namespace {
@@ -100,13 +102,12 @@ Template MakeTemplate(int subsegments, bool rich) {
 
 // Writes unique ids for datagram number `n` into `buf` (a copy of the template).
 void PutHex(char* out, uint64_t v, int digits) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (int i = digits - 1; i >= 0; --i, v >>= 4) out[i] = kDigits[v & 0xf];
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) out[i] = waggle::hex::kLowerDigits[v & 0xf];
 }
 
 void Patch(const Template& t, uint64_t n, char* buf) {
   for (size_t at : t.trace_at) {
-    PutHex(buf + at, n * 0x9e3779b97f4a7c15ull, 16);
+    PutHex(buf + at, n * waggle::kGoldenGamma, 16);
     PutHex(buf + at + 16, n, 8);
   }
   for (size_t i = 0; i < t.id_at.size(); ++i) PutHex(buf + t.id_at[i], (n << 8) + i + 1, 16);
