@@ -501,29 +501,22 @@ Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out, siz
     }));
     return packed_as_all_ones ? Status::Ok() : Corrupt("patched int not packed as all ones");
   };
-  if (h.delta || h.scale != 1) {
-    column::BitUnpack(bits, unpack, h.width, 0, packed);
-    if (h.patched) {
-      if (Status s = patch(0); !s.ok()) {
-        out->resize(start);
-        return s;
-      }
+  // Plain FOR adds the base while unpacking; delta and scaled forms apply it after.
+  const bool base_after = h.delta || h.scale != 1;
+  const uint64_t offset = base_after ? 0 : base;
+  column::BitUnpack(bits, unpack, h.width, offset, packed);
+  if (h.patched) {
+    if (Status s = patch(offset); !s.ok()) {
+      out->resize(start);
+      return s;
     }
-    if (h.delta) {
-      // The prefix sum of the deltas, each base + scale x packed (wrapping, as specified).
-      if (count > 0) dst[0] = static_cast<uint64_t>(h.first);
-      for (size_t i = 1; i < count; ++i) dst[i] = dst[i - 1] + base + dst[i] * h.scale;
-    } else {
-      for (size_t i = 0; i < count; ++i) packed[i] = base + packed[i] * h.scale;
-    }
-  } else {
-    column::BitUnpack(bits, unpack, h.width, base, packed);
-    if (h.patched) {
-      if (Status s = patch(base); !s.ok()) {
-        out->resize(start);
-        return s;
-      }
-    }
+  }
+  if (h.delta) {
+    // The prefix sum of the deltas, each base + scale x packed (wrapping, as specified).
+    if (count > 0) dst[0] = static_cast<uint64_t>(h.first);
+    for (size_t i = 1; i < count; ++i) dst[i] = dst[i - 1] + base + dst[i] * h.scale;
+  } else if (base_after) {
+    for (size_t i = 0; i < count; ++i) packed[i] = base + packed[i] * h.scale;
   }
   return Status::Ok();
 }
