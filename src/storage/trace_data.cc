@@ -478,7 +478,7 @@ std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch) {
   return out;
 }
 
-void EncodeFragments(const std::vector<BatchFragment>& fragments, bool documents_only,
+void EncodeFragments(std::span<const BatchFragment> fragments, bool documents_only,
                      std::string* out, std::vector<std::string_view>* views) {
   out->clear();
   std::vector<size_t> ends(fragments.size());

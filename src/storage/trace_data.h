@@ -1,5 +1,6 @@
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,7 +65,7 @@ struct BatchFragment {
 std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch);
 // EncodeFragment of each fragment, one after the other in `out` (cleared first; reusing it
 // across calls saves growing it each time): (*views)[i] is fragment i's encoding.
-void EncodeFragments(const std::vector<BatchFragment>& fragments, bool documents_only,
+void EncodeFragments(std::span<const BatchFragment> fragments, bool documents_only,
                      std::string* out, std::vector<std::string_view>* views);
 
 }  // namespace waggle::storage

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <span>
 #include <tuple>
 #include <unordered_set>
 
@@ -17,7 +18,8 @@ namespace {
 
 constexpr size_t kMaxSealedHeads = 2;  // writers wait while this many await their block
 constexpr size_t kKeptEncodeBufferBytes = 4 << 20;  // a writing thread's WAL encoding buffer
-constexpr uint64_t kBytesPerSpan = 64;              // what a span counts against max_trace_bytes
+constexpr size_t kSliceSpans = 128;     // spans (or documents) per WAL append of a batch
+constexpr uint64_t kBytesPerSpan = 64;  // what a span counts against max_trace_bytes
 
 int64_t ArrivalOf(const WalPosition& p) {
   return static_cast<int64_t>(uint64_t{p.file} << 32 | p.offset);
@@ -300,18 +302,33 @@ Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& p
 Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
   const std::vector<BatchFragment> fragments = SplitByTrace(batch);
+  const bool documents_only = batch.spans_from_documents && options_.document_decoder != nullptr;
   // Each writing thread keeps its buffer for the next batch, unless a huge one grew it.
   thread_local std::string buffer;
   std::vector<std::string_view> encoded;
-  EncodeFragments(fragments, batch.spans_from_documents && options_.document_decoder != nullptr,
-                  &buffer, &encoded);
-  Status s = Append(WalRecordType::kTraceFragment, encoded, durability,
-                    [&](Head* head, const std::vector<WalPosition>& positions) {
-                      for (size_t i = 0; i < fragments.size(); ++i) {
-                        Insert(head, fragments[i].header.trace_id, fragments[i].spans,
-                               fragments[i].documents, ArrivalOf(positions[i]));
-                      }
-                    });
+  // The batch goes to the log and the head a slice of fragments at a time. Each span is read
+  // twice, to encode it and to insert it, and a slice is small enough that its spans are
+  // still in cache the second time. Only the last slice asks for the sync: the log syncs
+  // in order (a rotation syncs the segment it closes), so that one sync makes the whole
+  // batch durable. A failure leaves the earlier slices written, as a retry may write again.
+  Status s;
+  for (size_t begin = 0; begin < fragments.size() && s.ok();) {
+    size_t end = begin;
+    for (size_t items = 0; end < fragments.size() && items < kSliceSpans; ++end) {
+      items += fragments[end].spans.size() + fragments[end].documents.size();
+    }
+    const std::span<const BatchFragment> slice(fragments.data() + begin, end - begin);
+    EncodeFragments(slice, documents_only, &buffer, &encoded);
+    const bool last = end == fragments.size();
+    s = Append(WalRecordType::kTraceFragment, encoded, last ? durability : Durability::kBuffered,
+               [&](Head* head, const std::vector<WalPosition>& positions) {
+                 for (size_t i = 0; i < slice.size(); ++i) {
+                   Insert(head, slice[i].header.trace_id, slice[i].spans, slice[i].documents,
+                          ArrivalOf(positions[i]));
+                 }
+               });
+    begin = end;
+  }
   if (buffer.capacity() > kKeptEncodeBufferBytes) std::string().swap(buffer);
   return s;
 }

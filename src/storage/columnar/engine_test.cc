@@ -542,6 +542,35 @@ TEST(Engine, APowerCutKeepsEverySyncedWrite) {
   for (const auto& id : buffered) EXPECT_FALSE((*e)->FetchTrace(id).ok());
 }
 
+// A large batch goes to the log in slices, only the last one synced, and the log rotates
+// segments between slices: a power cut after the write returns keeps all of it.
+TEST(Engine, APowerCutKeepsEveryTraceOfALargeSyncedBatch) {
+  TempDir dir;
+  test_util::FaultEnv env;
+  std::mt19937_64 rng(6);
+  std::vector<model::TraceId> synced;
+  model::SpanBatch batch = Batch(rng, 300, &synced);  // over a thousand spans
+  ASSERT_GT(batch.spans.size(), 1000u);
+  {
+    EngineOptions options = Options(dir.path(), &env);
+    options.wal_segment_bytes = 16 << 10;
+    auto e = Engine::Open(options);
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE((*e)->Write(batch, Durability::kSync).ok());
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+  }
+  auto e = Engine::Open(Options(dir.path(), &env));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  size_t spans = 0;
+  for (const auto& id : synced) {
+    auto t = (*e)->FetchTrace(id);
+    ASSERT_TRUE(t.ok());
+    spans += t->spans.size();
+  }
+  EXPECT_EQ(spans, batch.spans.size());
+  EXPECT_GT(FilesIn(dir.path() + "/wal"), 3u);
+}
+
 TEST(Engine, AFullDiskFailsWritesAndFlushesWithoutLosingWhatWasAcknowledged) {
   TempDir dir;
   test_util::FaultEnv env;

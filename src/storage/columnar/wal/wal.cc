@@ -84,8 +84,14 @@ std::string Wal::SegmentPath(uint32_t number) const {
 }
 
 Status Wal::OpenSegment(uint32_t number) {
-  // Open the new segment before letting go of the current one, so a failure leaves the log
-  // writable where it was.
+  // Records written to the current segment without a sync are synced before it is closed:
+  // an append acknowledged as synced then implies every record before it is on disk, in
+  // whichever segment. Open the new segment before letting go of the current one, so a
+  // failure leaves the log writable where it was.
+  if (file_ && unsynced_ && number != file_number_) {
+    WAGGLE_RETURN_IF_ERROR(file_->Sync());
+    unsynced_ = false;
+  }
   WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> next,
                           options_.env->NewAppendableFile(SegmentPath(number)));
   if (next->Size() == 0) {
@@ -263,6 +269,7 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
     if (!undo.ok()) broken_ = status.Annotate("WAL unusable after a failed write");
   } else {
     bytes_written_ += group_buffer_.size();
+    unsynced_ = !group_sync;
   }
   for (PendingAppend* p : group) {
     queue_.pop_front();

@@ -93,6 +93,9 @@ class Wal {
   std::unique_ptr<WritableFile> file_ GUARDED_BY(mu_);
   uint32_t file_number_ GUARDED_BY(mu_) = 0;
   uint64_t bytes_written_ GUARDED_BY(mu_) = 0;
+  // The open segment holds records written without a sync since its last one: a rotation
+  // syncs it before closing it, so a later synced append makes every earlier record durable.
+  bool unsynced_ GUARDED_BY(mu_) = false;
   Status broken_ GUARDED_BY(mu_);  // a failed write that could not be rolled back
   std::string group_buffer_;       // used only by the current group leader
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/testing/fault_env.h"
 #include "base/testing/temp_dir.h"
 
 #include <filesystem>
@@ -181,6 +182,43 @@ TEST(Wal, RotatesSegmentsAndConcurrentAppendsAllLand) {
   auto wal = OpenWal(options, &r, &stats);
   EXPECT_EQ(r.payloads.size(), static_cast<size_t>(kThreads * kPerThread));
   EXPECT_GT(stats.files, 5u);
+}
+
+// Records appended without a sync and then left behind in a closed segment are made durable
+// by the rotation, so one later synced append covers everything before it: what
+// Engine::Write relies on when it syncs only the last slice of a batch.
+TEST(Wal, ASyncedAppendMakesEveryEarlierRecordDurableAcrossRotations) {
+  TempDir dir;
+  test_util::FaultEnv env;
+  WalOptions options{dir.path()};
+  options.env = &env;
+  options.segment_bytes = 4096;
+  std::vector<std::string> written;
+  {
+    Replayed r;
+    WalRecoveryStats stats;
+    auto wal = OpenWal(options, &r, &stats);
+    ASSERT_TRUE(wal.ok());
+    std::vector<WalPosition> pos;
+    for (int i = 0; i < 40; ++i) {  // about 12 KiB: the size rule rotates twice
+      written.push_back(std::to_string(i) + std::string(300, 'u'));
+      ASSERT_TRUE(
+          (*wal)->Append(WalRecordType::kTraceFragment, {written.back()}, false, &pos).ok());
+    }
+    ASSERT_TRUE((*wal)->Rotate().ok());  // and a rotation asked for by a seal
+    written.push_back("unsynced, then rotated");
+    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {written.back()}, false, &pos).ok());
+    written.push_back("synced");
+    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {written.back()}, true, &pos).ok());
+    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"never synced"}, false, &pos).ok());
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+  }
+  Replayed r;
+  WalRecoveryStats stats;
+  auto wal = OpenWal(options, &r, &stats);
+  ASSERT_TRUE(wal.ok());
+  EXPECT_EQ(r.payloads, written);
+  EXPECT_GE(stats.files, 4u);
 }
 
 // A file system whose appends fail after a budget of bytes (a full disk).
