@@ -10,8 +10,6 @@
 namespace waggle::column {
 namespace {
 
-uint64_t HashOf(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
-
 constexpr size_t kChunkBytes = 64 << 10;
 
 }  // namespace
@@ -58,12 +56,12 @@ std::string_view Dictionary::Copy(std::string_view s) {
     // A long string gets a chunk of its own, and the current chunk stays in use for short
     // ones. Chunks double from 256 bytes, so that a dictionary of a few values stays small.
     if (s.size() > kChunkBytes / 4) {
-      chunks_.push_back(std::make_unique<char[]>(s.size()));
+      chunks_.push_back(std::make_unique_for_overwrite<char[]>(s.size()));
       std::memcpy(chunks_.back().get(), s.data(), s.size());
       return {chunks_.back().get(), s.size()};
     }
     chunk_size_ = std::min(kChunkBytes, std::max(chunk_size_ * 2, std::max<size_t>(256, s.size())));
-    chunks_.push_back(std::make_unique<char[]>(chunk_size_));
+    chunks_.push_back(std::make_unique_for_overwrite<char[]>(chunk_size_));
     chunk_at_ = chunks_.back().get();
     chunk_left_ = chunk_size_;
   }
@@ -74,9 +72,10 @@ std::string_view Dictionary::Copy(std::string_view s) {
   return {at, s.size()};
 }
 
-uint32_t Dictionary::Intern(std::string_view s) {
+uint64_t Dictionary::Hash(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
+
+uint32_t Dictionary::Intern(std::string_view s, uint64_t h) {
   if (slots_.empty()) Grow();
-  const uint64_t h = HashOf(s);
   size_t at = Slot(s, h);
   if (slots_[at] != 0) return static_cast<uint32_t>((slots_[at] & 0xffffffff) - 1);
   const auto code = static_cast<uint32_t>(values_.size());
@@ -89,7 +88,7 @@ uint32_t Dictionary::Intern(std::string_view s) {
 
 int64_t Dictionary::Find(std::string_view s) const {
   if (slots_.empty()) return -1;
-  const uint64_t slot = slots_[Slot(s, HashOf(s))];
+  const uint64_t slot = slots_[Slot(s, Hash(s))];
   return slot == 0 ? -1 : static_cast<int64_t>((slot & 0xffffffff) - 1);
 }
 

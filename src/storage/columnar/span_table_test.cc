@@ -97,5 +97,49 @@ TEST(SpanTable, AnAttributeFindsTheColumnOfItsKeyRoleAndType) {
   }
 }
 
+TEST(SpanTable, StringsInLargeDictionariesAndColumnsCreatedMidSpanComeBack) {
+  // Append codes a span's strings in two passes, interning those it cannot take from the row
+  // before or from the template only after the others (and prefetching them in dictionaries
+  // past 4096 values). Here: unique URLs and user ids (dictionaries of thousands), a key
+  // repeated within a span, values that repeat the last span of the same name, and spans that
+  // add new columns after their first attributes, so that the column vector moves mid-span.
+  using model::AttributeValue;
+  for (const uint32_t first : {0u, 5000u}) {
+    SpanTable table;
+    for (uint32_t i = 0; i < first; ++i) {
+      model::Span named;
+      named.name = "name-" + std::to_string(i);
+      table.Append(named);
+    }
+    std::vector<model::Span> spans(6000);
+    for (size_t i = 0; i < spans.size(); ++i) {
+      model::Span& s = spans[i];
+      s.name = "op-" + std::to_string(i % 3);
+      s.http_url = "https://example.com/items/" + std::to_string(i);
+      s.peer = i % 7 == 0 ? "db" : "api";
+      s.attributes.push_back({"user", AttributeValue::String("user-" + std::to_string(i / 2))});
+      s.attributes.push_back({"tag", AttributeValue::String("t" + std::to_string(i))});
+      s.attributes.push_back({"tag", AttributeValue::String("u" + std::to_string(i))});
+      s.attributes.push_back({"route", AttributeValue::String("/r" + std::to_string(i % 3))});
+      if (i % 500 == 0) {
+        for (int k = 0; k < 40; ++k) {
+          s.attributes.push_back({"new-" + std::to_string(i) + "-" + std::to_string(k),
+                                  AttributeValue::String("v" + std::to_string(k))});
+        }
+      }
+      s.attributes.push_back({"size", AttributeValue::Int(static_cast<int64_t>(i))});
+    }
+    for (const model::Span& s : spans) table.Append(s);
+    for (size_t i = 0; i < spans.size(); ++i) {
+      ASSERT_EQ(Canonical(table.Row(static_cast<uint32_t>(first + i))), Canonical(spans[i]))
+          << "row " << i << " after " << first << " names";
+    }
+    for (const AttributeColumn& c : table.attributes) {
+      if (c.is_string()) EXPECT_EQ(c.strings.codes.size(), c.rows.size()) << c.key;
+    }
+    EXPECT_EQ(table.string(StringField::kHttpUrl).dict.size(), spans.size() + (first > 0 ? 1 : 0));
+  }
+}
+
 }  // namespace
 }  // namespace waggle::storage::columnar
