@@ -82,6 +82,9 @@ struct ClickHouse {
   // Restarts the server with zstd at `level` and rewrites `table` into one part at that level
   // (OPTIMIZE FINAL), for its best compression; returns false when that failed.
   bool Recompress(int level, const std::string& table);
+  // Stops the server and starts it again on its data: the seconds from the start until it has
+  // answered `sql`, or 0 when it did not.
+  double Restart(const std::string& sql);
   // An HTTP request running `sql` with `body` as its data.
   static std::string Query(const std::string& sql, const std::string& body = "");
   // SIGTERM, wait, remove the dir.
@@ -95,6 +98,7 @@ struct ClickHouse {
 
   std::string binary_;
   uint16_t tcp_ = 0;
+  int level_ = 1;  // zstd level of the running server
 };
 
 }  // namespace waggle::bench
