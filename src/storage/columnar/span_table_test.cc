@@ -10,6 +10,16 @@ namespace {
 using storage::testing::Canonical;
 using storage::testing::RandomTrace;
 
+// Appends `n` spans of distinct names, so that a name appended next is numbered `n`. Append
+// keeps a template by name for the first 4096 names only: n = 5000 tests the tables without.
+void AppendOtherNames(uint32_t n, SpanTable* table) {
+  for (uint32_t i = 0; i < n; ++i) {
+    model::Span named;
+    named.name = "name-" + std::to_string(i);
+    table->Append(named);
+  }
+}
+
 TEST(SpanTable, EveryFieldOfEverySpanComesBack) {
   std::mt19937_64 rng(3);
   SpanTable table;
@@ -78,11 +88,7 @@ TEST(SpanTable, AnAttributeFindsTheColumnOfItsKeyRoleAndType) {
   // all have the empty name, which a table that has seen 5000 other names first numbers 5000.
   for (const uint32_t first : {0u, 5000u}) {
     SpanTable table;
-    for (uint32_t i = 0; i < first; ++i) {
-      model::Span named;
-      named.name = "name-" + std::to_string(i);
-      table.Append(named);
-    }
+    AppendOtherNames(first, &table);
     for (const model::Span& s : spans) table.Append(s);
     // (k, string), (m, int), (k, int), (k, annotation), (n, string), (mm, int)
     EXPECT_EQ(table.attributes.size(), 6u);
@@ -106,11 +112,7 @@ TEST(SpanTable, StringsInLargeDictionariesAndColumnsCreatedMidSpanComeBack) {
   using model::AttributeValue;
   for (const uint32_t first : {0u, 5000u}) {
     SpanTable table;
-    for (uint32_t i = 0; i < first; ++i) {
-      model::Span named;
-      named.name = "name-" + std::to_string(i);
-      table.Append(named);
-    }
+    AppendOtherNames(first, &table);
     std::vector<model::Span> spans(6000);
     for (size_t i = 0; i < spans.size(); ++i) {
       model::Span& s = spans[i];
