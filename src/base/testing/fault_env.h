@@ -21,6 +21,12 @@ class FaultEnv : public Env {
     std::lock_guard<std::mutex> l(mu_);
     error_ = std::move(error);
   }
+  // From now on, syncs fail with `error` (Ok() heals the disk). Nothing they would have made
+  // durable is: a power cut still drops it.
+  void FailSyncs(Status error) {
+    std::lock_guard<std::mutex> l(mu_);
+    sync_error_ = std::move(error);
+  }
   // The next append writes only its first `bytes` bytes and then fails with EIO.
   void TearNextAppend(size_t bytes) {
     std::lock_guard<std::mutex> l(mu_);
@@ -110,6 +116,10 @@ class FaultEnv : public Env {
       return f_->Append(data);
     }
     Status Sync() override {
+      {
+        std::lock_guard<std::mutex> l(env_->mu_);
+        if (!env_->sync_error_.ok()) return env_->sync_error_;
+      }
       Status s = f_->Sync();
       if (s.ok()) {
         std::lock_guard<std::mutex> l(env_->mu_);
@@ -129,6 +139,7 @@ class FaultEnv : public Env {
   Env* base_;
   std::mutex mu_;
   Status error_;
+  Status sync_error_;
   size_t tear_at_ = SIZE_MAX;
   std::map<std::string, uint64_t> synced_;  // bytes known durable per appendable file
 };

@@ -30,6 +30,13 @@ uint32_t RecordCrc(WalRecordType type, std::string_view payload) {
   return crc32c::Mask(crc32c::Extend(crc32c::Extend(0, &t, 1), payload.data(), payload.size()));
 }
 
+// After a failed fsync the kernel may have dropped the dirty pages it could not write, and a
+// later fsync can succeed without them: what the log holds on disk is then unknown, so it takes
+// no more appends (a restart replays what is there).
+Status SyncFailed(const Status& s) {
+  return s.Annotate("WAL sync failed; the log takes no more appends");
+}
+
 void AppendRecord(std::string* out, WalRecordType type, std::string_view payload) {
   coding::PutFixed32(out, RecordCrc(type, payload));
   coding::PutFixed32(out, static_cast<uint32_t>(payload.size()));
@@ -89,7 +96,8 @@ Status Wal::OpenSegment(uint32_t number) {
   // whichever segment. Open the new segment before letting go of the current one, so a
   // failure leaves the log writable where it was.
   if (file_ && unsynced_ && number != file_number_) {
-    WAGGLE_RETURN_IF_ERROR(file_->Sync());
+    Status s = file_->Sync();
+    if (!s.ok()) return broken_ = SyncFailed(s);
     unsynced_ = false;
   }
   WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> next,
@@ -190,6 +198,9 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
                         : last_version < fmt::kVersion ? numbers.back() + 1
                                                        : numbers.back();
   WAGGLE_RETURN_IF_ERROR(wal->OpenSegment(next));
+  // What an earlier process appended to the segment may not be synced: the first rotation
+  // syncs it.
+  wal->unsynced_ = true;
   return wal;
 }
 
@@ -258,11 +269,17 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
   const std::string path = SegmentPath(file_number_);
   mu_.Unlock();
 
+  bool sync_failed = false;
   if (status.ok()) status = file->Append(group_buffer_);
-  if (status.ok() && group_sync) status = file->Sync();
+  if (status.ok() && group_sync) {
+    status = file->Sync();
+    sync_failed = !status.ok();
+  }
 
   mu_.Lock();
-  if (!status.ok()) {
+  if (sync_failed) {
+    status = broken_ = SyncFailed(status);
+  } else if (!status.ok()) {
     // Roll the segment back to where the group started so later records stay readable.
     Status undo = options_.env->Truncate(path, start);
     if (undo.ok()) undo = OpenSegment(file_number_);

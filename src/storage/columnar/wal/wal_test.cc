@@ -221,6 +221,44 @@ TEST(Wal, ASyncedAppendMakesEveryEarlierRecordDurableAcrossRotations) {
   EXPECT_GE(stats.files, 4u);
 }
 
+// A failed fsync may have lost earlier unsynced records for good (the kernel drops pages it
+// could not write back), so a later fsync that succeeds would acknowledge them falsely: the log
+// takes no more appends, at rotation or in a group, and a restart replays what is on disk.
+TEST(Wal, AFailedSyncStopsTheLog) {
+  for (const bool at_rotation : {false, true}) {
+    TempDir dir;
+    test_util::FaultEnv env;
+    WalOptions options{dir.path()};
+    options.env = &env;
+    {
+      Replayed r;
+      WalRecoveryStats stats;
+      auto wal = OpenWal(options, &r, &stats);
+      ASSERT_TRUE(wal.ok());
+      std::vector<WalPosition> pos;
+      ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"synced"}, true, &pos).ok());
+      ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"buffered"}, false, &pos).ok());
+      env.FailSyncs(Status::IOError("fdatasync: Input/output error"));
+      if (at_rotation) {
+        EXPECT_EQ((*wal)->Rotate().status().code(), Status::Code::kIOError);
+      } else {
+        EXPECT_EQ((*wal)->Append(WalRecordType::kTraceFragment, {"x"}, true, &pos).code(),
+                  Status::Code::kIOError);
+      }
+      env.FailSyncs(Status::Ok());  // a later sync would succeed: the log must not trust it
+      Status s = (*wal)->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos);
+      EXPECT_EQ(s.code(), Status::Code::kIOError) << (at_rotation ? "rotation" : "group");
+      EXPECT_NE(s.message().find("WAL sync failed"), std::string::npos) << s.ToString();
+      ASSERT_TRUE(env.DropUnsyncedData().ok());
+    }
+    Replayed r;
+    WalRecoveryStats stats;
+    auto wal = OpenWal(options, &r, &stats);
+    ASSERT_TRUE(wal.ok());
+    EXPECT_EQ(r.payloads, (std::vector<std::string>{"synced"}));
+  }
+}
+
 // A file system whose appends fail after a budget of bytes (a full disk).
 class FullDiskEnv : public Env {
  public:
