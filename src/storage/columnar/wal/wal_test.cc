@@ -32,6 +32,15 @@ Result<std::unique_ptr<Wal>> OpenWal(const WalOptions& options, Replayed* replay
       stats);
 }
 
+// Opens the log for a test that only appends to it (what it replays is not looked at).
+std::unique_ptr<Wal> OpenForAppends(const WalOptions& options) {
+  Replayed r;
+  WalRecoveryStats stats;
+  auto wal = OpenWal(options, &r, &stats);
+  EXPECT_TRUE(wal.ok()) << wal.status().ToString();
+  return wal.ok() ? std::move(*wal) : nullptr;
+}
+
 std::string SegmentFile(const std::string& dir, int n) {
   char name[32];
   std::snprintf(name, sizeof(name), "/%08d.wal", n);
@@ -195,22 +204,19 @@ TEST(Wal, ASyncedAppendMakesEveryEarlierRecordDurableAcrossRotations) {
   options.segment_bytes = 4096;
   std::vector<std::string> written;
   {
-    Replayed r;
-    WalRecoveryStats stats;
-    auto wal = OpenWal(options, &r, &stats);
-    ASSERT_TRUE(wal.ok());
+    auto wal = OpenForAppends(options);
+    ASSERT_NE(wal, nullptr);
     std::vector<WalPosition> pos;
     for (int i = 0; i < 40; ++i) {  // about 12 KiB: the size rule rotates twice
       written.push_back(std::to_string(i) + std::string(300, 'u'));
-      ASSERT_TRUE(
-          (*wal)->Append(WalRecordType::kTraceFragment, {written.back()}, false, &pos).ok());
+      ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {written.back()}, false, &pos).ok());
     }
-    ASSERT_TRUE((*wal)->Rotate().ok());  // and a rotation asked for by a seal
+    ASSERT_TRUE(wal->Rotate().ok());  // and a rotation asked for by a seal
     written.push_back("unsynced, then rotated");
-    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {written.back()}, false, &pos).ok());
+    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {written.back()}, false, &pos).ok());
     written.push_back("synced");
-    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {written.back()}, true, &pos).ok());
-    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"never synced"}, false, &pos).ok());
+    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {written.back()}, true, &pos).ok());
+    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"never synced"}, false, &pos).ok());
     ASSERT_TRUE(env.DropUnsyncedData().ok());
   }
   Replayed r;
@@ -231,22 +237,20 @@ TEST(Wal, AFailedSyncStopsTheLog) {
     WalOptions options{dir.path()};
     options.env = &env;
     {
-      Replayed r;
-      WalRecoveryStats stats;
-      auto wal = OpenWal(options, &r, &stats);
-      ASSERT_TRUE(wal.ok());
+      auto wal = OpenForAppends(options);
+      ASSERT_NE(wal, nullptr);
       std::vector<WalPosition> pos;
-      ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"synced"}, true, &pos).ok());
-      ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"buffered"}, false, &pos).ok());
+      ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"synced"}, true, &pos).ok());
+      ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"buffered"}, false, &pos).ok());
       env.FailSyncs(Status::IOError("fdatasync: Input/output error"));
       if (at_rotation) {
-        EXPECT_EQ((*wal)->Rotate().status().code(), Status::Code::kIOError);
+        EXPECT_EQ(wal->Rotate().status().code(), Status::Code::kIOError);
       } else {
-        EXPECT_EQ((*wal)->Append(WalRecordType::kTraceFragment, {"x"}, true, &pos).code(),
+        EXPECT_EQ(wal->Append(WalRecordType::kTraceFragment, {"x"}, true, &pos).code(),
                   Status::Code::kIOError);
       }
       env.FailSyncs(Status::Ok());  // a later sync would succeed: the log must not trust it
-      Status s = (*wal)->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos);
+      Status s = wal->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos);
       EXPECT_EQ(s.code(), Status::Code::kIOError) << (at_rotation ? "rotation" : "group");
       EXPECT_NE(s.message().find("WAL sync failed"), std::string::npos) << s.ToString();
       ASSERT_TRUE(env.DropUnsyncedData().ok());
@@ -322,16 +326,14 @@ TEST(Wal, AFailedAppendLeavesEarlierRecordsIntact) {
   WalOptions options{dir.path()};
   options.env = &env;
   {
-    Replayed r;
-    WalRecoveryStats stats;
-    auto wal = OpenWal(options, &r, &stats);
-    ASSERT_TRUE(wal.ok());
+    auto wal = OpenForAppends(options);
+    ASSERT_NE(wal, nullptr);
     std::vector<WalPosition> pos;
-    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"kept"}, true, &pos).ok());
-    Status s = (*wal)->Append(WalRecordType::kTraceFragment, {std::string(500, 'x')}, true, &pos);
+    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"kept"}, true, &pos).ok());
+    Status s = wal->Append(WalRecordType::kTraceFragment, {std::string(500, 'x')}, true, &pos);
     EXPECT_EQ(s.code(), Status::Code::kIOError);
     env.budget_ = 1 << 20;  // space freed
-    ASSERT_TRUE((*wal)->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos).ok());
+    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos).ok());
   }
   Replayed r;
   WalRecoveryStats stats;
