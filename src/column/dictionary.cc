@@ -10,6 +10,8 @@
 namespace waggle::column {
 namespace {
 
+uint64_t HashOf(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
+
 constexpr size_t kChunkBytes = 64 << 10;
 
 }  // namespace
@@ -72,10 +74,9 @@ std::string_view Dictionary::Copy(std::string_view s) {
   return {at, s.size()};
 }
 
-uint64_t Dictionary::Hash(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
-
-uint32_t Dictionary::Intern(std::string_view s, uint64_t h) {
+uint32_t Dictionary::Intern(std::string_view s) {
   if (slots_.empty()) Grow();
+  const uint64_t h = HashOf(s);
   size_t at = Slot(s, h);
   if (slots_[at] != 0) return static_cast<uint32_t>((slots_[at] & 0xffffffff) - 1);
   const auto code = static_cast<uint32_t>(values_.size());
@@ -88,7 +89,7 @@ uint32_t Dictionary::Intern(std::string_view s, uint64_t h) {
 
 int64_t Dictionary::Find(std::string_view s) const {
   if (slots_.empty()) return -1;
-  const uint64_t slot = slots_[Slot(s, Hash(s))];
+  const uint64_t slot = slots_[Slot(s, HashOf(s))];
   return slot == 0 ? -1 : static_cast<int64_t>((slot & 0xffffffff) - 1);
 }
 

@@ -16,14 +16,7 @@ class Dictionary {
   Dictionary& operator=(Dictionary&& other) noexcept;
 
   // The code of `s`, adding it when new.
-  uint32_t Intern(std::string_view s) { return Intern(s, Hash(s)); }
-  // The same, given Hash(s): a caller interning many strings into large dictionaries can
-  // hash them and Prefetch their slots first, so that the cache misses overlap.
-  uint32_t Intern(std::string_view s, uint64_t hash);
-  static uint64_t Hash(std::string_view s);
-  void Prefetch(uint64_t hash) const {
-    if (!slots_.empty()) __builtin_prefetch(&slots_[(hash >> 32) & (slots_.size() - 1)]);
-  }
+  uint32_t Intern(std::string_view s);
   // The code of `s`, or -1 when absent.
   int64_t Find(std::string_view s) const;
   std::string_view at(uint32_t code) const { return values_[code]; }
@@ -55,20 +48,14 @@ struct StringColumn {
   Dictionary dict;
   std::vector<uint32_t> codes;
 
-  // The code `s` has without a dictionary lookup, or UINT32_MAX: a value often repeats the
-  // one before it (a resource's attributes, a batch from one service) or `hint` (a caller's
-  // guess; any number will do), and one compare then spares the hash and the probe.
-  uint32_t Repeated(std::string_view s, uint32_t hint) const {
-    if (!codes.empty() && dict.at(codes.back()) == s) return codes.back();
-    if (hint < dict.size() && dict.at(hint) == s) return hint;
-    return UINT32_MAX;
-  }
-  // Appends `s` and returns its code.
-  uint32_t Append(std::string_view s, uint32_t hint = UINT32_MAX) {
-    uint32_t code = Repeated(s, hint);
-    if (code == UINT32_MAX) code = dict.Intern(s);
-    codes.push_back(code);
-    return code;
+  void Append(std::string_view s) {
+    // A value often repeats the one before it (a resource's attributes, a batch from one
+    // service): one compare then spares the hash and the probe.
+    if (!codes.empty() && dict.at(codes.back()) == s) {
+      codes.push_back(codes.back());
+    } else {
+      codes.push_back(dict.Intern(s));
+    }
   }
   std::string_view operator[](size_t row) const { return dict.at(codes[row]); }
   size_t size() const { return codes.size(); }

@@ -92,64 +92,36 @@ void SpanTable::Append(const Span& span) {
   span_ids.push_back(span.span_id);
   parent_ids.push_back(span.parent_span_id);
   size_t bytes = 32 + 4 * kStringFieldCount + 8 * kIntFieldCount;
-  // Spans of one name mostly have the same values in the fields and attributes that describe
-  // the operation (service, route, peer, method), and list the same attributes in the same
-  // order. So the name goes in first, and the last span of that name is the template: its
-  // attribute columns, position by position, are tried before the column index, and its
-  // codes before the dictionaries. Past the first kMaxNameTemplates names (instrumentation
-  // that puts ids in span names) there is no template, and an attribute tries the column that
-  // came after the previous attribute's column last time instead.
-  constexpr auto kName = static_cast<size_t>(StringField::kName);
-  const size_t name_bytes = strings[kName].dict.bytes();
-  const uint32_t name = strings[kName].Append(span.name);
-  bytes += strings[kName].dict.bytes() - name_bytes;
-  NameTemplate* tmpl = nullptr;
-  if (name < kMaxNameTemplates) {
-    if (templates_.size() <= name) {
-      memory_bytes_ += (name + 1 - templates_.size()) * sizeof(NameTemplate);
-      templates_.resize(name + 1);
-    }
-    tmpl = &templates_[name];
-  }
-
-  // The other strings are coded in two passes. The first takes the code of each value that
-  // repeats the row before or the template. It hashes the rest, and prefetches their slots in
-  // dictionaries too large to stay in cache (user ids, URLs), so that those misses overlap
-  // instead of coming one after another. The second pass interns them.
-  pending_.clear();
-  // A string column by number: the fields', then the attributes' (whose vector may move).
-  auto column_of = [&](uint32_t id) -> column::StringColumn& {
-    return id < kStringFieldCount ? strings[id] : attributes[id - kStringFieldCount].strings;
-  };
-  auto code_of = [&](uint32_t id, std::string_view v, uint32_t hint, uint32_t* out) {
-    const column::StringColumn& c = column_of(id);
-    *out = c.Repeated(v, hint);
-    if (*out != UINT32_MAX) return;
-    const uint64_t hash = column::Dictionary::Hash(v);
-    if (c.dict.size() >= kPrefetchedDictionary) c.dict.Prefetch(hash);
-    pending_.push_back({id, v, hash, out});
-  };
-  uint32_t field_codes[kStringFieldCount];
   for (size_t f = 0; f < kStringFieldCount; ++f) {
-    if (f == kName) continue;
-    code_of(static_cast<uint32_t>(f), span.*kStringMembers[f],
-            tmpl != nullptr ? tmpl->fields[f] : UINT32_MAX, &field_codes[f]);
+    const std::string& s = span.*kStringMembers[f];
+    const size_t before = strings[f].dict.bytes();
+    strings[f].Append(s);
+    bytes += strings[f].dict.bytes() - before;
   }
   int64_t v[kIntFieldCount];
   IntValues(span, v);
   for (size_t f = 0; f < kIntFieldCount; ++f) ints[f].push_back(v[f]);
-  const size_t n = span.attributes.size();
-  columns_.resize(n);
-  value_codes_.resize(n);
+  // Spans of one name list the same attributes in the same order: the columns the last span
+  // of this name used, position by position, are tried before the index. Past the first
+  // kMaxNameTemplates names (instrumentation that puts ids in span names), the column that
+  // came after the previous attribute's column last time is tried instead.
+  const uint32_t name = strings[static_cast<size_t>(StringField::kName)].codes.back();
+  std::vector<uint32_t>* columns_of_name = nullptr;
+  if (name < kMaxNameTemplates) {
+    if (columns_by_name_.size() <= name) {
+      bytes += (name + 1 - columns_by_name_.size()) * sizeof(columns_by_name_[0]);
+      columns_by_name_.resize(name + 1);
+    }
+    columns_of_name = &columns_by_name_[name];
+  }
   size_t link = 0;  // 0 before the first attribute, else the previous attribute's column + 1
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < span.attributes.size(); ++i) {
     const model::Attribute& a = span.attributes[i];
-    const bool in_template = tmpl != nullptr && i < tmpl->columns.size();
     AttributeColumn* c = nullptr;
     uint32_t guess = UINT32_MAX;
-    if (in_template) {
-      guess = tmpl->columns[i];
-    } else if (tmpl == nullptr && link < next_column_.size()) {
+    if (columns_of_name != nullptr) {
+      if (i < columns_of_name->size()) guess = (*columns_of_name)[i];
+    } else if (link < next_column_.size()) {
       guess = next_column_[link];
     }
     if (guess < attributes.size()) {
@@ -159,49 +131,30 @@ void SpanTable::Append(const Span& span) {
     if (c == nullptr) {
       c = Attribute(a.key, a.role, a.value.type);
       const auto index = static_cast<uint32_t>(c - attributes.data());
-      if (in_template) {
-        tmpl->columns[i] = index;
-        tmpl->values[i] = UINT32_MAX;  // a code of another column
-      } else if (tmpl != nullptr) {
-        tmpl->columns.push_back(index);
-        tmpl->values.push_back(UINT32_MAX);
-        bytes += 2 * sizeof(uint32_t);
+      if (columns_of_name != nullptr) {
+        if (i < columns_of_name->size()) {
+          (*columns_of_name)[i] = index;
+        } else {
+          columns_of_name->push_back(index);
+          bytes += sizeof(index);
+        }
       } else {
         if (next_column_.size() <= link) next_column_.resize(attributes.size() + 1, UINT32_MAX);
         next_column_[link] = index;
       }
     }
-    const auto index = static_cast<uint32_t>(c - attributes.data());
-    columns_[i] = index;
-    link = index + 1;
+    link = static_cast<size_t>(c - attributes.data()) + 1;
     c->rows.push_back(row);
     bytes += 12;
     if (c->is_string()) {
-      code_of(kStringFieldCount + index, a.value.string_value,
-              tmpl != nullptr ? tmpl->values[i] : UINT32_MAX, &value_codes_[i]);
+      const size_t before = c->strings.dict.bytes();
+      c->strings.Append(a.value.string_value);
+      bytes += c->strings.dict.bytes() - before;
     } else if (a.value.type == AttributeValue::Type::kDouble) {
       c->doubles.push_back(a.value.double_value);
     } else {
       c->ints.push_back(a.value.int_value);
     }
-  }
-
-  for (const PendingString& p : pending_) {
-    column::Dictionary& dict = column_of(p.column).dict;
-    const size_t before = dict.bytes();
-    *p.code = dict.Intern(p.value, p.hash);
-    bytes += dict.bytes() - before;
-  }
-  for (size_t f = 0; f < kStringFieldCount; ++f) {
-    if (f == kName) continue;
-    strings[f].codes.push_back(field_codes[f]);
-    if (tmpl != nullptr) tmpl->fields[f] = field_codes[f];
-  }
-  for (size_t i = 0; i < n; ++i) {
-    AttributeColumn& c = attributes[columns_[i]];
-    if (!c.is_string()) continue;
-    c.strings.codes.push_back(value_codes_[i]);
-    if (tmpl != nullptr) tmpl->values[i] = value_codes_[i];
   }
   if (!span.events.empty() || !span.links.empty()) {
     extra_rows.push_back(row);

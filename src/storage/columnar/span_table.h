@@ -92,32 +92,13 @@ class SpanTable {
                         model::AttributeValue::Type type, std::string* out);
 
   column::Dictionary attribute_index_;  // ColumnKey -> index in `attributes`
-  // By span name (its code), for the first kMaxNameTemplates names: the last such span's
-  // attribute columns in order, the codes of its string attribute values (UINT32_MAX for
-  // others), and the codes of its string fields.
-  struct NameTemplate {
-    std::vector<uint32_t> columns;
-    std::vector<uint32_t> values;
-    std::array<uint32_t, kStringFieldCount> fields;
-    NameTemplate() { fields.fill(UINT32_MAX); }
-  };
+  // By span name (its code), the columns of the last such span's attributes, in order: for
+  // the first kMaxNameTemplates names.
   static constexpr uint32_t kMaxNameTemplates = 4096;
-  std::vector<NameTemplate> templates_;
+  std::vector<std::vector<uint32_t>> columns_by_name_;
   // For other names: by the previous attribute's column + 1 (0: none), the column that came
   // next last time.
   std::vector<uint32_t> next_column_;
-  // Append's scratch: strings to intern once their slots are prefetched, and each attribute's
-  // column and value code.
-  struct PendingString {
-    uint32_t column;  // a field, or kStringFieldCount + an attribute column
-    std::string_view value;
-    uint64_t hash;
-    uint32_t* code;
-  };
-  static constexpr size_t kPrefetchedDictionary = 4096;  // values: from here on, prefetched
-  std::vector<PendingString> pending_;
-  std::vector<uint32_t> columns_;
-  std::vector<uint32_t> value_codes_;
   std::string key_scratch_;
   size_t memory_bytes_ = 0;
 };

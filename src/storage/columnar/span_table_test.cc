@@ -103,12 +103,11 @@ TEST(SpanTable, AnAttributeFindsTheColumnOfItsKeyRoleAndType) {
   }
 }
 
-TEST(SpanTable, StringsInLargeDictionariesAndColumnsCreatedMidSpanComeBack) {
-  // Append codes a span's strings in two passes, interning those it cannot take from the row
-  // before or from the template only after the others (and prefetching them in dictionaries
-  // past 4096 values). Here: unique URLs and user ids (dictionaries of thousands), a key
-  // repeated within a span, values that repeat the last span of the same name, and spans that
-  // add new columns after their first attributes, so that the column vector moves mid-span.
+TEST(SpanTable, LargeDictionariesRepeatedKeysAndColumnsCreatedMidSpanComeBack) {
+  // Unique URLs and user ids (dictionaries of thousands), a key repeated within a span,
+  // values that repeat the last span of the same name, and spans that add new columns after
+  // their first attributes, so that the column vector moves while the span is appended; with
+  // and without the name's column template.
   using model::AttributeValue;
   for (const uint32_t first : {0u, 5000u}) {
     SpanTable table;
