@@ -273,14 +273,17 @@ void Engine::InsertLogGroup(Head* head, const model::TraceId& id, std::string pa
   t.logs.push_back(std::move(payload));
 }
 
-Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& payloads,
-                      Durability durability, const InsertFn& insert) {
+void Engine::WaitForRoom() {
   if (options_.background && sealed_count_.load() >= kMaxSealedHeads) {
     // Blocks are being written more slowly than the head fills: wait for one.
     std::unique_lock<std::mutex> l(bg_mu_);
     backpressure_cv_.wait_for(l, std::chrono::seconds(30),
                               [this] { return stop_ || sealed_count_.load() < kMaxSealedHeads; });
   }
+}
+
+Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& payloads,
+                      Durability durability, const InsertFn& insert) {
   {
     // Shared: a seal waits until the record is both in the WAL and in the head.
     std::shared_lock<std::shared_mutex> seal(seal_mu_);
@@ -311,6 +314,7 @@ Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
   // still in cache the second time. Only the last slice asks for the sync: the log syncs
   // in order (a rotation syncs the segment it closes), so that one sync makes the whole
   // batch durable. A failure leaves the earlier slices written, as a retry may write again.
+  WaitForRoom();  // once a write, not once a slice
   Status s;
   for (size_t begin = 0; begin < fragments.size() && s.ok();) {
     size_t end = begin;
@@ -338,6 +342,7 @@ Status Engine::WriteLogs(const model::LogBatch& batch, Durability durability) {
   std::vector<LogGroup> groups = EncodeLogGroups(batch);
   std::vector<std::string_view> payloads;
   for (const LogGroup& g : groups) payloads.push_back(g.encoded);
+  WaitForRoom();
   return Append(WalRecordType::kLogGroup, payloads, durability,
                 [&](Head* head, const std::vector<WalPosition>& positions) {
                   for (size_t i = 0; i < groups.size(); ++i) {

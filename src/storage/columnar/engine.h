@@ -122,6 +122,9 @@ class Engine : public Writer, public Reader {
   void Insert(Head* head, const model::TraceId& id, const std::vector<const model::Span*>& spans,
               const std::vector<const model::Document*>& documents, int64_t arrival);
   void InsertLogGroup(Head* head, const model::TraceId& id, std::string payload, int64_t arrival);
+  // While kMaxSealedHeads heads wait for their blocks, waits (up to 30 s) for one to be
+  // written: what a write does before its first append.
+  void WaitForRoom();
   // Appends `payloads` to the WAL and, under the same shared seal lock, calls `insert` with
   // the head (locked) and the records' positions; then seals the head when it is due.
   using InsertFn = std::function<void(Head*, const std::vector<WalPosition>&)>;

@@ -197,10 +197,14 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
   const uint32_t next = numbers.empty() ? std::max<uint32_t>(1, options.first_segment)
                         : last_version < fmt::kVersion ? numbers.back() + 1
                                                        : numbers.back();
+  // What an earlier process appended last may not be synced: it is made durable before
+  // anything new is acknowledged after it (whether appends go on in that segment or not).
+  if (!numbers.empty()) {
+    WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> last,
+                            env->NewAppendableFile(wal->SegmentPath(numbers.back())));
+    WAGGLE_RETURN_IF_ERROR(last->Sync());
+  }
   WAGGLE_RETURN_IF_ERROR(wal->OpenSegment(next));
-  // What an earlier process appended to the segment may not be synced: the first rotation
-  // syncs it.
-  wal->unsynced_ = true;
   return wal;
 }
 
@@ -227,6 +231,9 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
     mu_.Unlock();
     return me.status;
   }
+  // A rotation that cannot open the next segment keeps appending to the current one; one
+  // whose sync fails breaks the log, and the group is refused.
+  if (broken_.ok() && file_->Size() >= options_.segment_bytes) (void)OpenSegment(file_number_ + 1);
   if (!broken_.ok()) {
     Status s = broken_;
     queue_.pop_front();
@@ -234,9 +241,6 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
     mu_.Unlock();
     return s;
   }
-
-  // A failed rotation keeps appending to the current segment.
-  if (file_->Size() >= options_.segment_bytes) (void)OpenSegment(file_number_ + 1);
   Status status;
   std::vector<PendingAppend*> group;
   bool group_sync = false;

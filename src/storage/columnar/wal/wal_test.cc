@@ -231,27 +231,35 @@ TEST(Wal, ASyncedAppendMakesEveryEarlierRecordDurableAcrossRotations) {
 // could not write back), so a later fsync that succeeds would acknowledge them falsely: the log
 // takes no more appends, at rotation or in a group, and a restart replays what is on disk.
 TEST(Wal, AFailedSyncStopsTheLog) {
-  for (const bool at_rotation : {false, true}) {
+  // Where the sync fails: a synced group, Rotate() (a seal), or the rotation an append makes
+  // when the segment is full.
+  for (const std::string where : {"group", "Rotate", "full segment"}) {
     TempDir dir;
     test_util::FaultEnv env;
     WalOptions options{dir.path()};
     options.env = &env;
+    options.segment_bytes = 4096;
     {
       auto wal = OpenForAppends(options);
       ASSERT_NE(wal, nullptr);
       std::vector<WalPosition> pos;
       ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"synced"}, true, &pos).ok());
       ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"buffered"}, false, &pos).ok());
+      if (where == "full segment") {
+        const std::string filler(4096, 'f');  // the next append rotates
+        ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {filler}, false, &pos).ok());
+      }
       env.FailSyncs(Status::IOError("fdatasync: Input/output error"));
-      if (at_rotation) {
+      if (where == "Rotate") {
         EXPECT_EQ(wal->Rotate().status().code(), Status::Code::kIOError);
       } else {
-        EXPECT_EQ(wal->Append(WalRecordType::kTraceFragment, {"x"}, true, &pos).code(),
-                  Status::Code::kIOError);
+        EXPECT_EQ(wal->Append(WalRecordType::kTraceFragment, {"x"}, where == "group", &pos).code(),
+                  Status::Code::kIOError)
+            << where;
       }
       env.FailSyncs(Status::Ok());  // a later sync would succeed: the log must not trust it
       Status s = wal->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos);
-      EXPECT_EQ(s.code(), Status::Code::kIOError) << (at_rotation ? "rotation" : "group");
+      EXPECT_EQ(s.code(), Status::Code::kIOError) << where;
       EXPECT_NE(s.message().find("WAL sync failed"), std::string::npos) << s.ToString();
       ASSERT_TRUE(env.DropUnsyncedData().ok());
     }
@@ -259,8 +267,38 @@ TEST(Wal, AFailedSyncStopsTheLog) {
     WalRecoveryStats stats;
     auto wal = OpenWal(options, &r, &stats);
     ASSERT_TRUE(wal.ok());
-    EXPECT_EQ(r.payloads, (std::vector<std::string>{"synced"}));
+    EXPECT_EQ(r.payloads, (std::vector<std::string>{"synced"})) << where;
   }
+}
+
+// Records a process appended without a sync before it stopped are made durable when the log is
+// opened again, before anything new is acknowledged: whether appends go on in that segment or
+// in a new one (after a version change, for instance), a power cut after the next synced
+// append keeps them.
+TEST(Wal, OpeningTheLogSyncsWhatTheLastProcessLeftUnsynced) {
+  TempDir dir;
+  test_util::FaultEnv env;
+  WalOptions options{dir.path()};
+  options.env = &env;
+  {
+    auto wal = OpenForAppends(options);
+    ASSERT_NE(wal, nullptr);
+    std::vector<WalPosition> pos;
+    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"left unsynced"}, false, &pos).ok());
+  }
+  {
+    auto wal = OpenForAppends(options);  // the process starts again
+    ASSERT_NE(wal, nullptr);
+    ASSERT_TRUE(wal->Rotate().ok());
+    std::vector<WalPosition> pos;
+    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"synced"}, true, &pos).ok());
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+  }
+  Replayed r;
+  WalRecoveryStats stats;
+  auto wal = OpenWal(options, &r, &stats);
+  ASSERT_TRUE(wal.ok());
+  EXPECT_EQ(r.payloads, (std::vector<std::string>{"left unsynced", "synced"}));
 }
 
 // A file system whose appends fail after a budget of bytes (a full disk).
