@@ -14,11 +14,6 @@ inline void PutFixed32(std::string* dst, uint32_t v) {
   std::memcpy(buf, &v, 4);  // x86-64 and aarch64 are little-endian
   dst->append(buf, 4);
 }
-inline void PutFixed64(std::string* dst, uint64_t v) {
-  char buf[8];
-  std::memcpy(buf, &v, 8);
-  dst->append(buf, 8);
-}
 inline uint32_t DecodeFixed32(const char* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -49,6 +44,10 @@ inline char* EncodeVarsint64(char* p, int64_t v) {
 inline char* EncodeFixed64(char* p, uint64_t v) {
   std::memcpy(p, &v, 8);
   return p + 8;
+}
+inline void PutFixed64(std::string* dst, uint64_t v) {
+  char buf[8];
+  dst->append(buf, static_cast<size_t>(EncodeFixed64(buf, v) - buf));
 }
 
 inline void PutVarint64(std::string* dst, uint64_t v) {

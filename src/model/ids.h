@@ -53,10 +53,11 @@ struct TraceId {
     std::fill(id.bytes.begin() + 4, id.bytes.end(), 0xff);
     return id;
   }
-  // Byte by byte, as the two halves read as big-endian numbers: two compares, not a call to
-  // memcmp (trace ids are compared in every hash map probe and in every sort by trace).
+  // Two word compares, not a call to memcmp (trace ids are compared in every hash map probe
+  // and in every sort by trace). Equality needs no byte order; the order is byte by byte, as
+  // the two halves read as big-endian numbers.
   friend bool operator==(const TraceId& a, const TraceId& b) {
-    return a.Half(0) == b.Half(0) && a.Half(1) == b.Half(1);
+    return a.Word(0) == b.Word(0) && a.Word(1) == b.Word(1);
   }
   friend std::strong_ordering operator<=>(const TraceId& a, const TraceId& b) {
     const uint64_t a0 = a.Half(0), b0 = b.Half(0);
@@ -64,11 +65,16 @@ struct TraceId {
   }
 
  private:
-  // Bytes 8*i to 8*i+7 as a big-endian number.
-  uint64_t Half(int i) const {
+  // Bytes 8*i to 8*i+7 as a word in native order.
+  uint64_t Word(int i) const {
     uint64_t v;
     std::memcpy(&v, bytes.data() + 8 * i, 8);
-    if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+    return v;
+  }
+  // The same bytes as a big-endian number.
+  uint64_t Half(int i) const {
+    const uint64_t v = Word(i);
+    if constexpr (std::endian::native == std::endian::little) return __builtin_bswap64(v);
     return v;
   }
 };

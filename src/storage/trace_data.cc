@@ -55,9 +55,9 @@ bool GetString(std::string_view* in, std::string* s) {
 namespace {
 
 // Spans are written into room sized beforehand (a bound on their bytes), through a pointer:
-// the WAL encodes every span that arrives, and appending field by field to a string cost
-// about as much as all the rest of a write. Each *Bound is at least what the matching Write
-// writes.
+// the WAL encodes every span that arrives, and appending to a string field by field would
+// check and grow its capacity some forty times a span. Each *Bound is at least what the
+// matching Write writes.
 constexpr size_t kVarintBound = coding::kMaxVarint64Length;
 
 size_t StringBound(std::string_view s) { return kVarintBound + s.size(); }
