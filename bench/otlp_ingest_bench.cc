@@ -170,8 +170,9 @@ std::string KeyValue(const std::string& k, const Attr& a) {
 // An encoded request and where its ids sit, so each send can make them unique.
 struct Request {
   std::string bytes;
-  std::vector<size_t> trace_at;  // 16-byte trace ids
-  std::vector<size_t> id_at;     // 8-byte span and parent ids
+  // Where the 8 bytes that each send changes are: each trace id's second half, each span and
+  // parent id.
+  std::vector<size_t> xor_at;
 };
 
 Request EncodeRequest(const std::vector<GenSpan>& spans) {
@@ -226,14 +227,14 @@ Request EncodeRequest(const std::vector<GenSpan>& spans) {
   }
   // Find the ids by value: each is unique random bytes.
   for (const GenSpan& s : spans) {
-    r.trace_at.push_back(r.bytes.find(std::string(reinterpret_cast<const char*>(s.trace), 16)));
+    r.xor_at.push_back(r.bytes.find(std::string(reinterpret_cast<const char*>(s.trace), 16)) + 8);
   }
   for (const GenSpan& s : spans) {
     uint64_t be = __builtin_bswap64(s.span);
     std::string needle(reinterpret_cast<const char*>(&be), 8);
     for (size_t at = r.bytes.find(needle); at != std::string::npos;
          at = r.bytes.find(needle, at + 1)) {
-      r.id_at.push_back(at);
+      r.xor_at.push_back(at);
     }
   }
   return r;
@@ -242,20 +243,15 @@ Request EncodeRequest(const std::vector<GenSpan>& spans) {
 // What send number `n` xors into every id, so that each send's ids are new.
 uint64_t IdMix(uint64_t n) { return (n + 1) * waggle::kGoldenGamma; }
 
-// Makes every id of `r` new for send number `n` (parent links stay consistent).
-void Patch(Request* r, uint64_t n) {
+// Makes every id in `bytes` new for send number `n`: xors IdMix(n) into the 8 bytes at each
+// of `at` (the same xor everywhere, so parent links stay consistent).
+void Patch(std::string* bytes, const std::vector<size_t>& at, uint64_t n) {
   const uint64_t mix = IdMix(n);
-  for (size_t at : r->trace_at) {
-    uint64_t lo;
-    std::memcpy(&lo, r->bytes.data() + at + 8, 8);
-    lo ^= mix;
-    std::memcpy(r->bytes.data() + at + 8, &lo, 8);
-  }
-  for (size_t at : r->id_at) {
+  for (size_t a : at) {
     uint64_t v;
-    std::memcpy(&v, r->bytes.data() + at, 8);
+    std::memcpy(&v, bytes->data() + a, 8);
     v ^= mix;
-    std::memcpy(r->bytes.data() + at, &v, 8);
+    std::memcpy(bytes->data() + a, &v, 8);
   }
 }
 
@@ -362,7 +358,7 @@ int main(int argc, char** argv) {
     std::vector<Request> mine = requests[c];
     for (uint64_t i = 0; i < requests_per_connection; ++i) {
       Request& r = mine[i % mine.size()];
-      Patch(&r, (static_cast<uint64_t>(c) << 32) + i);
+      Patch(&r.bytes, r.xor_at, (static_cast<uint64_t>(c) << 32) + i);
       const std::string req =
           "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
           "Content-Length: " +
@@ -383,7 +379,7 @@ int main(int argc, char** argv) {
     std::vector<Request> mine = requests[c];
     for (uint64_t i = 0; i < requests_per_connection; ++i) {
       Request& r = mine[i % mine.size()];
-      Patch(&r, (static_cast<uint64_t>(c + kConnections) << 32) + i);
+      Patch(&r.bytes, r.xor_at, (static_cast<uint64_t>(c + kConnections) << 32) + i);
       grpc::Slice slice(r.bytes);
       grpc::ByteBuffer request(&slice, 1), response;
       grpc::ClientContext ctx;
@@ -415,15 +411,20 @@ int main(int argc, char** argv) {
     setup.Exchange(waggle::bench::ClickHouse::Query(kTable));
     // One body of rows_per_insert rows, going round the generated spans as waggle's requests
     // go round their batches; every insert gets new ids, as every waggle request does (the
-    // same xor as Patch, on the ids each row starts with: trace, span and parent), and the
+    // same Patch, on the ids each row starts with: trace, span and parent), and the
     // inserts hold at least as many rows as waggle was sent.
     const size_t rows_per_insert = 65536;
     std::string base;
-    std::vector<size_t> row_at;
+    std::vector<size_t> xor_at;  // each row starts with its trace id, span id and parent id
     for (size_t r = 0; r < rows_per_insert; ++r) {
-      row_at.push_back(base.size());
+      const size_t at = base.size();
       const auto& b = batches[(r / kSpansPerRequest) % batches.size()];
       RowBinary(b[r % kSpansPerRequest], &base);
+      xor_at.push_back(at + 8);
+      xor_at.push_back(at + 16);
+      uint64_t parent;
+      std::memcpy(&parent, base.data() + at + 24, 8);
+      if (parent != 0) xor_at.push_back(at + 24);  // no parent stays none
     }
     const uint64_t per_round = rows_per_insert * kConnections;
     const uint64_t inserts_per_connection = (total_spans + per_round - 1) / per_round;
@@ -431,18 +432,9 @@ int main(int argc, char** argv) {
     const double ch_cpu0 = waggle::bench::ProcessCpuSeconds(ch.pid);
     ch_s = Parallel([&](int c) {
       waggle::bench::HttpConnection conn(ch.http);
+      std::string body = base;  // each connection's own, patched again for every insert
       for (uint64_t i = 0; i < inserts_per_connection; ++i) {
-        std::string body = base;
-        const uint64_t mix = IdMix((static_cast<uint64_t>(c) << 32) + i);
-        for (size_t at : row_at) {
-          for (size_t field : {size_t{8}, size_t{16}, size_t{24}}) {  // trace's low half, ids
-            uint64_t v;
-            std::memcpy(&v, body.data() + at + field, 8);
-            if (field == 24 && v == 0) continue;  // no parent stays none
-            v ^= mix;
-            std::memcpy(body.data() + at + field, &v, 8);
-          }
-        }
+        Patch(&body, xor_at, (static_cast<uint64_t>(c) << 32) + i);
         if (conn.Exchange(waggle::bench::ClickHouse::Query("INSERT INTO spans FORMAT RowBinary",
                                                            body)) != 200) {
           return false;
