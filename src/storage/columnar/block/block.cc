@@ -816,32 +816,49 @@ Status Block::ReadColumnChunk(size_t c, size_t group, GroupHexTable* runs, std::
   return s;
 }
 
+Status BlockMeta::CheckRowsSource(size_t c, const SparseRowsSource& source) const {
+  if (source.column >= c || columns[source.column].kind != ColumnKind::kAttribute) {
+    return Status::Corruption("rows of no earlier attribute column");
+  }
+  return Status::Ok();
+}
+
+Status BlockMeta::CheckRowsCount(const SparseRowsSource& source, const std::vector<int64_t>& rows) {
+  if (rows.size() != source.count) {
+    return Status::Corruption("rows reference to a column of another count");
+  }
+  return Status::Ok();
+}
+
 Block::GroupRows::GroupRows(const Block& block, size_t group, GroupHexTable* runs)
     : block_(block),
       group_(group),
       runs_(runs),
       rows_(block.meta_.columns.size()),
-      own_(block.meta_.columns.size()) {}
+      own_(block.meta_.columns.size()),
+      source_(block.meta_.columns.size()) {}
 
 Status Block::GroupRows::Decode(size_t c, std::string_view* in) {
   const size_t m = block_.meta_.row_groups[group_].rows;
-  bool referred = false;
-  const SparseRowsOf rows_of = [&](uint64_t k, std::vector<int64_t>* to) -> Status {
-    referred = true;
-    if (k >= c || block_.meta_.columns[k].kind != ColumnKind::kAttribute) {
-      return Status::Corruption("rows of no earlier attribute column");
-    }
-    if (own_[k]) {
-      *to = rows_[k];
-      return Status::Ok();
-    }
-    std::string_view other;  // a column the read skipped
+  SparseRowsSource source;
+  WAGGLE_RETURN_IF_ERROR(DecodeSparseRows(in, m, &rows_[c], &source));
+  source_[c] = c;
+  if (source.column == SparseRowsSource::kOwn) {
+    own_[c] = 1;
+    return Status::Ok();
+  }
+  WAGGLE_RETURN_IF_ERROR(block_.meta_.CheckRowsSource(c, source));
+  const auto k = static_cast<size_t>(source.column);
+  if (!own_[k]) {
+    // A column the read skipped, or one that itself refers (so the reference is corrupt).
+    std::string_view other;
     WAGGLE_RETURN_IF_ERROR(block_.ReadGroupChunk(k, group_, runs_, &scratch_, &other));
-    return DecodeSparseRows(&other, m, to);  // a reference there is corrupt
-  };
-  Status s = DecodeSparseRows(in, m, &rows_[c], &rows_of);
-  own_[c] = s.ok() && !referred;
-  return s;
+    WAGGLE_RETURN_IF_ERROR(DecodeSparseRows(&other, m, &rows_[k]));
+    own_[k] = 1;
+  }
+  WAGGLE_RETURN_IF_ERROR(BlockMeta::CheckRowsCount(source, rows_[k]));
+  source_[c] = k;
+  return Status::Ok();
 }
 
 bool Block::MayContainTrace(const TraceId& id) const {

@@ -118,6 +118,11 @@ struct BlockMeta {
   std::vector<PageMeta> trace_pages, document_pages, log_pages;
   ChunkRef trace_bloom, value_bloom;
   uint64_t file_bytes = 0;
+
+  // Checks a rows reference of attribute column `c` (DecodeSparseRows): it must name an
+  // earlier attribute column, and, once that column's rows are known, have their count.
+  Status CheckRowsSource(size_t c, const SparseRowsSource& source) const;
+  static Status CheckRowsCount(const SparseRowsSource& source, const std::vector<int64_t>& rows);
 };
 
 // A trace a batched fetch asks a block for, and where its spans and documents go.
@@ -192,20 +197,21 @@ class Block {
                          std::string_view* raw) const;
   // The rows of one row group's attribute columns, kept as a read decodes them in footer order,
   // so that a later column with the same rows (kSameRows) takes them from there instead of
-  // reading that chunk again; a column the read skipped is read when referred to.
+  // reading that chunk again; a column the read skipped is read (once) when referred to.
   class GroupRows {
    public:
     GroupRows(const Block& block, size_t group, GroupHexTable* runs);
-    // Decodes the rows of attribute column c's chunk `in` (advancing past them) into rows(c).
+    // Decodes the rows of attribute column c's chunk `in` (advancing past them): rows(c).
     Status Decode(size_t c, std::string_view* in);
-    const std::vector<int64_t>& rows(size_t c) const { return rows_[c]; }
+    const std::vector<int64_t>& rows(size_t c) const { return rows_[source_[c]]; }
 
    private:
     const Block& block_;
     const size_t group_;
     GroupHexTable* runs_;
-    std::vector<std::vector<int64_t>> rows_;  // by column
-    std::vector<uint8_t> own_;                // whether rows_[c] came from c's own chunk
+    std::vector<std::vector<int64_t>> rows_;  // by column: the rows its own chunk gives
+    std::vector<uint8_t> own_;                // whether rows_[c] is decoded
+    std::vector<size_t> source_;              // by column: whose rows_ are its rows
     std::string scratch_;
   };
   // Appends to each of wanted[0, count) (sorted by id) its spans in row group `group`, each

@@ -74,10 +74,13 @@ class GroupReader {
   Status Dictionary(size_t c, std::vector<std::string_view>* dict) {
     WAGGLE_ASSIGN_OR_RETURN(std::string_view in, Raw(c));
     if (meta_.columns[c].kind != ColumnKind::kAttribute) return DecodeDictionary(in, dict);
-    // A sparse chunk: the rows come first.
-    Status s = SparseRows(c, &in, &rows_scratch_);
+    // A sparse chunk: the rows come first. Only their count matters here, so rows another
+    // column gives are not looked up.
+    SparseRowsSource source;
+    Status s = DecodeSparseRows(&in, rows_, &rows_scratch_, &source);
+    if (s.ok() && source.column != SparseRowsSource::kOwn) s = meta_.CheckRowsSource(c, source);
     int field = -1;
-    if (s.ok()) s = DecodeEntryDictionary(in, rows_scratch_.size(), dict, &field);
+    if (s.ok()) s = DecodeEntryDictionary(in, source.count, dict, &field);
     if (!s.ok()) return Bad(meta_.columns[c], s.message());
     if (field < 0) return Status::Ok();
     // The field's dictionary alone: its codes are not needed to answer what values can occur
@@ -152,7 +155,7 @@ class GroupReader {
         s = DecodeInts(&in, m, &out->ints);
         break;
       case ColumnKind::kAttribute:
-        s = LoadSparse(in, meta, out);
+        s = LoadSparse(static_cast<size_t>(c), in, out);
         break;
       case ColumnKind::kExtras:
       case ColumnKind::kHexTable:
@@ -214,20 +217,19 @@ class GroupReader {
   // The rows of attribute column `c`'s chunk `in` (read past them), or of the earlier column
   // whose rows it refers to.
   Status SparseRows(size_t c, std::string_view* in, std::vector<int64_t>* rows) {
-    const SparseRowsOf rows_of = [&](uint64_t k, std::vector<int64_t>* to) -> Status {
-      if (k >= c || meta_.columns[k].kind != ColumnKind::kAttribute) {
-        return Status::Corruption("rows of no earlier attribute column");
-      }
-      WAGGLE_ASSIGN_OR_RETURN(std::string_view other, Raw(k));
-      return DecodeSparseRows(&other, rows_, to);  // a reference there is corrupt
-    };
-    return DecodeSparseRows(in, rows_, rows, &rows_of);
+    SparseRowsSource source;
+    WAGGLE_RETURN_IF_ERROR(DecodeSparseRows(in, rows_, rows, &source));
+    if (source.column == SparseRowsSource::kOwn) return Status::Ok();
+    WAGGLE_RETURN_IF_ERROR(meta_.CheckRowsSource(c, source));
+    WAGGLE_ASSIGN_OR_RETURN(std::string_view other, Raw(static_cast<size_t>(source.column)));
+    WAGGLE_RETURN_IF_ERROR(DecodeSparseRows(&other, rows_, rows));  // a reference there is corrupt
+    return BlockMeta::CheckRowsCount(source, *rows);
   }
 
   // A sparse column, scattered into a slot per row (nulls where a row has no value).
-  Status LoadSparse(std::string_view in, const ColumnMeta& meta, Vector* out) {
-    WAGGLE_RETURN_IF_ERROR(
-        SparseRows(static_cast<size_t>(&meta - meta_.columns.data()), &in, &rows_scratch_));
+  Status LoadSparse(size_t c, std::string_view in, Vector* out) {
+    WAGGLE_RETURN_IF_ERROR(SparseRows(c, &in, &rows_scratch_));
+    const ColumnMeta& meta = meta_.columns[c];
     const size_t count = rows_scratch_.size();
     LoadMissing(out);
     if (out->type == VectorType::kString) {

@@ -1576,31 +1576,45 @@ TEST(Chunk, APrefixDecodesAsTheWholeChunkDoes) {
   }
 }
 
-// A reference to another column's rows needs a reader that can resolve it, and a column of
-// the same count.
+// A reference to another column's rows needs a reader that can resolve it, an earlier
+// attribute column, and a column of the same count.
 TEST(Chunk, ARowsReferenceIsResolvedOrRefused) {
   std::string chunk;
   PutSameRows(3, 40, &chunk);
-  std::vector<int64_t> rows;
+  std::vector<int64_t> rows = {7};
   std::string_view in = chunk;
   EXPECT_EQ(DecodeSparseRows(&in, 10, &rows).code(), Status::Code::kCorruption);
-  uint64_t asked = 0;
-  const SparseRowsOf three = [&](uint64_t column, std::vector<int64_t>* to) {
-    asked = column;
-    *to = {1, 4, 9};
-    return Status::Ok();
-  };
+  SparseRowsSource source;
   in = chunk;
-  ASSERT_TRUE(DecodeSparseRows(&in, 10, &rows, &three).ok());
+  ASSERT_TRUE(DecodeSparseRows(&in, 10, &rows, &source).ok());
   EXPECT_TRUE(in.empty());
-  EXPECT_EQ(asked, 40u);
-  EXPECT_EQ(rows, (std::vector<int64_t>{1, 4, 9}));
-  chunk.clear();
-  PutSameRows(2, 40, &chunk);
-  in = chunk;
-  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
+  EXPECT_EQ(source.column, 40u);
+  EXPECT_EQ(source.count, 3u);
+  EXPECT_TRUE(rows.empty());
+  EXPECT_TRUE(BlockMeta::CheckRowsCount(source, {1, 4, 9}).ok());
+  EXPECT_EQ(BlockMeta::CheckRowsCount(source, {1, 4}).code(), Status::Code::kCorruption);
   in = std::string_view(chunk).substr(0, 2);  // the column cut off
-  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &three).code(), Status::Code::kCorruption);
+  EXPECT_EQ(DecodeSparseRows(&in, 10, &rows, &source).code(), Status::Code::kCorruption);
+
+  // Explicit rows name no other column.
+  chunk.clear();
+  coding::PutVarint64(&chunk, 2);
+  const int64_t two_rows[] = {2, 5};
+  EncodeInts(two_rows, 2, &chunk);
+  in = chunk;
+  ASSERT_TRUE(DecodeSparseRows(&in, 10, &rows, &source).ok());
+  EXPECT_EQ(source.column, SparseRowsSource::kOwn);
+  EXPECT_EQ(rows, (std::vector<int64_t>{2, 5}));
+
+  BlockMeta meta;
+  meta.columns.resize(3);
+  meta.columns[0].kind = ColumnKind::kAttribute;
+  meta.columns[1].kind = ColumnKind::kInt;
+  meta.columns[2].kind = ColumnKind::kAttribute;
+  EXPECT_TRUE(meta.CheckRowsSource(2, {0, 3}).ok());
+  EXPECT_EQ(meta.CheckRowsSource(2, {1, 3}).code(), Status::Code::kCorruption);  // not sparse
+  EXPECT_EQ(meta.CheckRowsSource(2, {2, 3}).code(), Status::Code::kCorruption);  // itself
+  EXPECT_EQ(meta.CheckRowsSource(0, {2, 3}).code(), Status::Code::kCorruption);  // later
 }
 
 TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {

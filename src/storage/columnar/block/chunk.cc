@@ -875,17 +875,19 @@ void PutSameRows(size_t count, uint64_t column, std::string* out) {
 }
 
 Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows,
-                        const SparseRowsOf* rows_of) {
+                        SparseRowsSource* source) {
   uint64_t count;
   if (!coding::GetVarint64(in, &count) || count > n * 64) return Corrupt("sparse entry count");
   rows->clear();
+  if (source != nullptr) *source = {SparseRowsSource::kOwn, count};
   if (!in->empty() && static_cast<uint8_t>((*in)[0]) == kSameRows) {
     in->remove_prefix(1);
     uint64_t column;
     if (!coding::GetVarint64(in, &column)) return Corrupt("truncated rows reference");
-    if (rows_of == nullptr) return Corrupt("a rows reference where none can be");
-    WAGGLE_RETURN_IF_ERROR((*rows_of)(column, rows));
-    if (rows->size() != count) return Corrupt("rows reference to a column of another count");
+    if (source == nullptr || column == SparseRowsSource::kOwn) {
+      return Corrupt("a rows reference where none can be");
+    }
+    source->column = column;
     return Status::Ok();
   }
   WAGGLE_RETURN_IF_ERROR(DecodeInts(in, count, rows));

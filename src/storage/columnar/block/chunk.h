@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -137,12 +136,16 @@ Status DecodeParents(std::string_view* in, size_t n, const uint64_t* span_ids, u
 
 // A sparse column's entries: their count, then their rows (ascending, each below `n`) as ints,
 // or since block format 7 a reference to an earlier attribute column with the same rows in
-// the row group (kSameRows, then its index). Replaces `rows`. A reference is resolved through
-// `rows_of`, which replaces `rows` with the rows that column gives explicitly (Corruption when
-// there is no `rows_of`, or when it holds another count).
-using SparseRowsOf = std::function<Status(uint64_t column, std::vector<int64_t>* rows)>;
+// the row group (kSameRows, then its index). Explicit rows replace `rows`. A reference is the
+// caller's to resolve: it is told in `source` (`rows` is then emptied), and is Corruption
+// where there is no `source` (in a chunk that is itself referred to).
+struct SparseRowsSource {
+  static constexpr uint64_t kOwn = UINT64_MAX;
+  uint64_t column = kOwn;  // the column whose explicit rows these are, or kOwn
+  uint64_t count = 0;      // entries in the chunk
+};
 Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows,
-                        const SparseRowsOf* rows_of = nullptr);
+                        SparseRowsSource* source = nullptr);
 // Writes the count and the reference of a sparse column whose rows are those of `column`.
 void PutSameRows(size_t count, uint64_t column, std::string* out);
 
