@@ -380,11 +380,10 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       };
       for (size_t i = a; i < b; ++i) {
         const uint64_t parent = t.parent_ids[rows[i]].value;
-        const size_t found = parent == 0 ? 0 : in_run[slot_of(parent)].second;
         if (parent == 0) {
           PutVarint64(&raw, kParentNone);
-        } else if (found != 0) {
-          PutVarint64(&raw, i - (found - 1) + 1);
+        } else if (const size_t found = in_run[slot_of(parent)].second; found != 0) {
+          PutVarint64(&raw, i - (found - 1) + 1);  // row found - 1 is i - that + 1 rows back
         } else {
           PutVarint64(&raw, kParentExplicit);
           coding::PutFixed64(&raw, parent);
@@ -426,8 +425,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       if (!s.rows.empty() && same_rows != explicit_rows.end()) {
         PutSameRows(s.rows.size(), first_attribute + *same_rows, &out);
       } else {
-        PutVarint64(&out, s.rows.size());
-        EncodeInts(s.rows.data(), s.rows.size(), &out);
+        PutSparseRows(s.rows.data(), s.rows.size(), &out);
         if (!s.rows.empty()) explicit_rows.push_back(a);  // none can refer to an empty one
       }
       if (col.is_string()) {
@@ -458,8 +456,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
       const SparseSlice& s = slices.back();
       std::string& out = encoded.back();
       out.clear();
-      PutVarint64(&out, s.rows.size());
-      EncodeInts(s.rows.data(), s.rows.size(), &out);  // a row list, as above
+      PutSparseRows(s.rows.data(), s.rows.size(), &out);
       for (uint32_t i : s.idx) coding::PutLengthPrefixed(&out, t.extras[i]);
       if (text == Compression::kHexZstd) counted.back() = hex_table.Count(out);
     }
@@ -501,39 +498,28 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   PutRecordPages(&file, contents.documents, options.page_bytes, text, &meta.document_pages);
   PutRecordPages(&file, contents.logs, options.page_bytes, text, &meta.log_pages);
 
-  // Bloom filters: trace ids; every distinct string value per column.
+  // Bloom filters: trace ids; every distinct string value, whichever column holds it.
   BloomFilter traces = BloomFilter::ForKeys(contents.traces.size());
   for (const TraceEntry& e : contents.traces) {
     traces.Add(std::string_view(reinterpret_cast<const char*>(e.id.bytes.data()), 16));
   }
   // A value's key is the value alone (version 7): one that several columns hold (a URL in
   // http_url and url.full, an address in client_ip and client.address) takes one key.
-  // Each value is hashed once; repeats are dropped by their hashes (an open-addressing set of
-  // indexes into `hashes`), so the filter is sized for the distinct values.
-  size_t total = 0;
-  for (const auto& s : t.strings) total += s.dict.size();
-  for (const AttributeColumn& a : t.attributes) total += a.is_string() ? a.strings.dict.size() : 0;
+  // Each value is hashed once; repeats are dropped by sorting the hashes (the filter's bits
+  // do not depend on the order keys are added in), so the filter is sized for the distinct
+  // values.
   std::vector<BloomFilter::Hash> hashes;
-  hashes.reserve(total);
-  std::vector<uint32_t> slots(std::bit_ceil(std::max<size_t>(16, total * 2)), 0);
-  const size_t mask = slots.size() - 1;
-  auto add_distinct = [&](const column::Dictionary& dict) {
+  auto add_all = [&](const column::Dictionary& dict) {
     for (size_t i = 0; i < dict.size(); ++i) {
-      const BloomFilter::Hash h = BloomFilter::HashOf(dict.at(static_cast<uint32_t>(i)));
-      for (size_t at = h.low & mask;; at = (at + 1) & mask) {
-        if (slots[at] == 0) {
-          hashes.push_back(h);
-          slots[at] = static_cast<uint32_t>(hashes.size());
-          break;
-        }
-        if (hashes[slots[at] - 1] == h) break;
-      }
+      hashes.push_back(BloomFilter::HashOf(dict.at(static_cast<uint32_t>(i))));
     }
   };
-  for (const auto& s : t.strings) add_distinct(s.dict);
+  for (const auto& s : t.strings) add_all(s.dict);
   for (const AttributeColumn& a : t.attributes) {
-    if (a.is_string()) add_distinct(a.strings.dict);
+    if (a.is_string()) add_all(a.strings.dict);
   }
+  std::sort(hashes.begin(), hashes.end());
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
   BloomFilter values = BloomFilter::ForKeys(hashes.size());
   for (const BloomFilter::Hash& h : hashes) values.Add(h);
   meta.trace_bloom = AppendChunk(traces.bits(), Compression::kNone, &file);
@@ -779,13 +765,11 @@ Status Block::LoadHexTable(size_t group, GroupHexTable* runs) const {
   if (runs->group == group) return Status::Ok();
   runs->group = SIZE_MAX;
   runs->table = HexTable();
-  if (meta_.hex_table_column != SIZE_MAX) {
-    const ColumnMeta& c = meta_.columns[meta_.hex_table_column];
-    std::string_view raw;  // in runs->bytes, read or decompressed
-    WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &runs->bytes, &raw));
-    Status s = DecodeHexTable(raw, &runs->table);
-    if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
-  }
+  const ColumnMeta& c = meta_.columns[meta_.hex_table_column];  // ReadGroupChunk checked it
+  std::string_view raw;  // in runs->bytes, read or decompressed
+  WAGGLE_RETURN_IF_ERROR(ReadChunkAt(c.chunks[group], &runs->bytes, &raw));
+  Status s = DecodeHexTable(raw, &runs->table);
+  if (!s.ok()) return Corrupt(path_ + " column " + c.name + ": " + s.message());
   runs->group = group;
   return Status::Ok();
 }
@@ -879,13 +863,13 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
   std::string_view raw;
   std::vector<uint64_t> span_ids;
   std::vector<TraceRun> runs;
-  std::vector<int64_t> rows;
+  std::vector<int64_t> extras_rows;
   GroupHexTable hex_runs;
   GroupRows sparse(*this, rg, &hex_runs);
-  for (size_t i = 0; i < meta_.columns.size(); ++i) {
-    const ColumnMeta& c = meta_.columns[i];
+  for (size_t ci = 0; ci < meta_.columns.size(); ++ci) {
+    const ColumnMeta& c = meta_.columns[ci];
     if (c.kind == ColumnKind::kHexTable) continue;  // read by the chunks that refer to it
-    WAGGLE_RETURN_IF_ERROR(ReadGroupChunk(i, rg, &hex_runs, &scratch, &raw));
+    WAGGLE_RETURN_IF_ERROR(ReadGroupChunk(ci, rg, &hex_runs, &scratch, &raw));
     std::string_view in = raw;
     Status s;
     switch (c.kind) {
@@ -909,8 +893,8 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
         s = DecodeInts(&in, m, &out->ints[c.field]);
         break;
       case ColumnKind::kExtras:
-        s = DecodeSparseRows(&in, m, &rows);
-        for (size_t i = 0; s.ok() && i < rows.size(); ++i) {
+        s = DecodeSparseRows(&in, m, &extras_rows);
+        for (size_t i = 0; s.ok() && i < extras_rows.size(); ++i) {
           std::string_view blob;
           model::Span check;
           if (!coding::GetLengthPrefixed(&in, &blob)) {
@@ -918,26 +902,26 @@ Status Block::ReadRowGroup(size_t rg, SpanTable* out) const {
           } else if (!SpanTable::DecodeExtras(blob, &check)) {
             s = Status::Corruption("undecodable events or links");
           } else {
-            out->extra_rows.push_back(static_cast<uint32_t>(base + rows[i]));
+            out->extra_rows.push_back(static_cast<uint32_t>(base + extras_rows[i]));
             out->extras.emplace_back(blob);
           }
         }
         break;
       case ColumnKind::kAttribute: {
-        s = sparse.Decode(i, &in);
+        s = sparse.Decode(ci, &in);
         if (!s.ok()) break;
-        const std::vector<int64_t>& rows = sparse.rows(i);
+        const std::vector<int64_t>& entry_rows = sparse.rows(ci);
         AttributeColumn* a = out->Attribute(c.name, c.role, c.type);
         if (a->is_string()) {
           // Its field columns were read already (the footer lists them first).
-          const FieldRows refs{out->strings.data(), base, rows.data()};
-          s = DecodeStrings(&in, rows.size(), &a->strings, &refs);
+          const FieldRows refs{out->strings.data(), base, entry_rows.data()};
+          s = DecodeStrings(&in, entry_rows.size(), &a->strings, &refs);
         } else if (c.type == AttributeValue::Type::kDouble) {
-          s = DecodeDoubles(&in, rows.size(), &a->doubles);
+          s = DecodeDoubles(&in, entry_rows.size(), &a->doubles);
         } else {
-          s = DecodeInts(&in, rows.size(), &a->ints);
+          s = DecodeInts(&in, entry_rows.size(), &a->ints);
         }
-        for (int64_t r : rows) a->rows.push_back(static_cast<uint32_t>(base + r));
+        for (int64_t r : entry_rows) a->rows.push_back(static_cast<uint32_t>(base + r));
         break;
       }
     }

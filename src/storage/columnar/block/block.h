@@ -187,12 +187,12 @@ class Block {
   // chunk may refer to it: read into `runs` unless it holds that group's already.
   Status ReadGroupChunk(size_t c, size_t group, GroupHexTable* runs, std::string* scratch,
                         std::string_view* raw) const;
+  // Reads and decodes group `group`'s hex table into `runs` (the block must have them).
   Status LoadHexTable(size_t group, GroupHexTable* runs) const;
   // A scan's read of column `c` in row group `group`: where it lies in the mapping when the
   // block is mapped and the chunk stored uncompressed (checked on its first read only, since
-  // the file is never written again), else as ReadChunkAt. Lookups and compaction read each
-  // chunk once and use ReadChunkAt, so that the pages mapped in are those scans compare in
-  // place.
+  // the file is never written again), else as ReadGroupChunk. Lookups and compaction use
+  // ReadGroupChunk, so that the pages mapped in are those scans compare in place.
   Status ReadColumnChunk(size_t c, size_t group, GroupHexTable* runs, std::string* scratch,
                          std::string_view* raw) const;
   // The rows of one row group's attribute columns, kept as a read decodes them in footer order,

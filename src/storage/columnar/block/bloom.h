@@ -1,5 +1,6 @@
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,7 +22,7 @@ class BloomFilter {
   // can hash each key once, drop repeats by their hashes, and size the filter before adding.
   struct Hash {
     uint64_t low = 0, high = 0;
-    bool operator==(const Hash&) const = default;
+    auto operator<=>(const Hash&) const = default;
   };
   static Hash HashOf(std::string_view key);
 

@@ -868,6 +868,11 @@ Status DecodeParents(std::string_view* in, size_t n, const uint64_t* span_ids, u
   return Status::Ok();
 }
 
+void PutSparseRows(const int64_t* rows, size_t n, std::string* out) {
+  coding::PutVarint64(out, n);
+  EncodeInts(rows, n, out);
+}
+
 void PutSameRows(size_t count, uint64_t column, std::string* out) {
   coding::PutVarint64(out, count);
   out->push_back(static_cast<char>(kSameRows));

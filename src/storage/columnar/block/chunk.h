@@ -146,6 +146,8 @@ struct SparseRowsSource {
 };
 Status DecodeSparseRows(std::string_view* in, size_t n, std::vector<int64_t>* rows,
                         SparseRowsSource* source = nullptr);
+// Writes a sparse column's `n` rows explicitly: the count, then the rows as ints.
+void PutSparseRows(const int64_t* rows, size_t n, std::string* out);
 // Writes the count and the reference of a sparse column whose rows are those of `column`.
 void PutSameRows(size_t count, uint64_t column, std::string* out);
 

@@ -191,9 +191,7 @@ Status DecodeHexTable(std::string_view in, HexTable* table) {
   return Status::Ok();
 }
 
-size_t MinPackedChars(size_t raw_size) {
-  return raw_size < 64 ? SIZE_MAX : std::max<size_t>(raw_size / 16, 1);
-}
+size_t MinPackedChars(size_t raw_size) { return raw_size < 64 ? SIZE_MAX : raw_size / 16; }
 
 void HexTableBuilder::Clear() {
   runs_.Clear();
