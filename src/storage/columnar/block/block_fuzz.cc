@@ -47,7 +47,8 @@ const std::string& ValidBlock() {
         const std::string id = storage::testing::RandomUuid(rng);
         s.attributes.push_back({"request.id", model::AttributeValue::String(id)});
         s.attributes.push_back({"request.path", model::AttributeValue::String("/r/" + id)});
-        // Over 128 distinct values in a row group: their codes are written by recency.
+        // Twelve tags a span, of 400 values: over 128 distinct in a row group even of a few
+        // spans, so their codes are written by recency.
         for (int k = 0; k < 12; ++k) {
           s.attributes.push_back(
               {"tag", model::AttributeValue::String("t" + std::to_string(rng() % 400))});
