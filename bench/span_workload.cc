@@ -5,19 +5,13 @@
 #include <random>
 #include <thread>
 
+#include "base/coding.h"
+
 namespace waggle::bench {
 namespace {
 
-void PutVarint(std::string* o, uint64_t v) {
-  while (v >= 0x80) {
-    o->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  o->push_back(static_cast<char>(v));
-}
-
 void RbString(std::string* o, std::string_view s) {
-  PutVarint(o, s.size());
+  coding::PutVarint64(o, s.size());
   o->append(s);
 }
 
@@ -74,9 +68,9 @@ void AppendRowBinary(const model::Span& s, std::string* o) {
   RbString(o, s.http_method);
   RbString(o, s.http_route);
   RbFixed<uint16_t>(o, static_cast<uint16_t>(s.http_status));
-  PutVarint(o, s.attributes.size());
+  coding::PutVarint64(o, s.attributes.size());
   for (const auto& a : s.attributes) RbString(o, a.key);
-  PutVarint(o, s.attributes.size());
+  coding::PutVarint64(o, s.attributes.size());
   for (const auto& a : s.attributes) {
     if (a.value.type == model::AttributeValue::Type::kInt ||
         a.value.type == model::AttributeValue::Type::kBool) {

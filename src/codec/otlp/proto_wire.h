@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/coding.h"
+
 // The protobuf wire format (spec/otlp.md §5): a reader over untrusted bytes that never reads
 // past its end, and the writes responses (and test and benchmark requests) need.
 namespace waggle::codec::otlp::wire {
@@ -132,22 +134,14 @@ class Reader {
   bool ok_ = true;
 };
 
-inline void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
+// Protobuf's varints and fixed-width numbers are those of the store's formats (LEB128, little
+// endian).
+inline void PutVarint(std::string* out, uint64_t v) { coding::PutVarint64(out, v); }
 inline void PutTag(std::string* out, uint32_t field, uint32_t type) {
   PutVarint(out, uint64_t{field} << 3 | type);
 }
-inline void PutFixed64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-inline void PutFixed32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
+inline void PutFixed64(std::string* out, uint64_t v) { coding::PutFixed64(out, v); }
+inline void PutFixed32(std::string* out, uint32_t v) { coding::PutFixed32(out, v); }
 inline void PutBytes(std::string* out, uint32_t field, std::string_view bytes) {
   PutTag(out, field, kLen);
   PutVarint(out, bytes.size());
