@@ -32,6 +32,17 @@ Result<std::unique_ptr<Wal>> OpenWal(const WalOptions& options, Replayed* replay
       stats);
 }
 
+// What opening the log again replays: its records' payloads, in order (none when it fails to
+// open).
+std::vector<std::string> ReplayedPayloads(const WalOptions& options,
+                                          WalRecoveryStats* stats = nullptr) {
+  Replayed r;
+  WalRecoveryStats unused;
+  auto wal = OpenWal(options, &r, stats != nullptr ? stats : &unused);
+  EXPECT_TRUE(wal.ok()) << wal.status().ToString();
+  return r.payloads;
+}
+
 // Opens the log for a test that only appends to it (what it replays is not looked at).
 std::unique_ptr<Wal> OpenForAppends(const WalOptions& options) {
   Replayed r;
@@ -219,11 +230,8 @@ TEST(Wal, ASyncedAppendMakesEveryEarlierRecordDurableAcrossRotations) {
     ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"never synced"}, false, &pos).ok());
     ASSERT_TRUE(env.DropUnsyncedData().ok());
   }
-  Replayed r;
   WalRecoveryStats stats;
-  auto wal = OpenWal(options, &r, &stats);
-  ASSERT_TRUE(wal.ok());
-  EXPECT_EQ(r.payloads, written);
+  EXPECT_EQ(ReplayedPayloads(options, &stats), written);
   EXPECT_GE(stats.files, 4u);
 }
 
@@ -263,11 +271,7 @@ TEST(Wal, AFailedSyncStopsTheLog) {
       EXPECT_NE(s.message().find("WAL sync failed"), std::string::npos) << s.ToString();
       ASSERT_TRUE(env.DropUnsyncedData().ok());
     }
-    Replayed r;
-    WalRecoveryStats stats;
-    auto wal = OpenWal(options, &r, &stats);
-    ASSERT_TRUE(wal.ok());
-    EXPECT_EQ(r.payloads, (std::vector<std::string>{"synced"})) << where;
+    EXPECT_EQ(ReplayedPayloads(options), (std::vector<std::string>{"synced"})) << where;
   }
 }
 
@@ -294,11 +298,7 @@ TEST(Wal, OpeningTheLogSyncsWhatTheLastProcessLeftUnsynced) {
     ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"synced"}, true, &pos).ok());
     ASSERT_TRUE(env.DropUnsyncedData().ok());
   }
-  Replayed r;
-  WalRecoveryStats stats;
-  auto wal = OpenWal(options, &r, &stats);
-  ASSERT_TRUE(wal.ok());
-  EXPECT_EQ(r.payloads, (std::vector<std::string>{"left unsynced", "synced"}));
+  EXPECT_EQ(ReplayedPayloads(options), (std::vector<std::string>{"left unsynced", "synced"}));
 }
 
 // A file system whose appends fail after a budget of bytes (a full disk).
@@ -373,10 +373,9 @@ TEST(Wal, AFailedAppendLeavesEarlierRecordsIntact) {
     env.budget_ = 1 << 20;  // space freed
     ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos).ok());
   }
-  Replayed r;
   WalRecoveryStats stats;
-  auto wal = OpenWal(WalOptions{dir.path()}, &r, &stats);
-  EXPECT_EQ(r.payloads, (std::vector<std::string>{"kept", "after"}));
+  EXPECT_EQ(ReplayedPayloads(WalOptions{dir.path()}, &stats),
+            (std::vector<std::string>{"kept", "after"}));
   EXPECT_EQ(stats.corrupt_regions, 0u);
 }
 
