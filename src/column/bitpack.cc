@@ -169,22 +169,81 @@ __attribute__((target("avx2,popcnt"))) size_t SelectAllAvx2(const char* data, ui
   return kept + SelectEvery<W>(data, lo, span, row, n, rows + kept);
 }
 
+// The same for widths up to 25, eight rows a step in 32-bit lanes: a value and its shift fit
+// in four bytes, and the eight values' bytes lie in two 16-byte loads (the first four rows from
+// the step's first byte, the last four from the byte where the fifth begins), so one byte
+// shuffle puts each value's bytes in its lane. Runs while those loads stay below `size`;
+// `lo` <= the largest W-bit value and `span` <= what is left above it.
 template <int W>
-size_t SelectFast(const char* data, uint64_t lo, uint64_t span, uint32_t* rows, size_t n) {
+__attribute__((target("avx2,popcnt"))) size_t SelectAllAvx2Narrow(const char* data, size_t size,
+                                                                  uint32_t lo, uint32_t span,
+                                                                  uint32_t* rows, size_t n) {
+  static_assert(W <= 25, "a value and its shift must fit in 32 bits");
+  constexpr size_t kHalf = 4 * W / 8;  // byte of the second load, relative to the step
+  // Byte k of lane i's four (i < 4 in the first load, the rest in the second), and its shift.
+  constexpr auto byte_at = [](int i, int k) {
+    const int from = i * W / 8 - (i < 4 ? 0 : static_cast<int>(kHalf));
+    return static_cast<char>(from + k);
+  };
+  const __m256i shuffle = _mm256_setr_epi8(
+      byte_at(0, 0), byte_at(0, 1), byte_at(0, 2), byte_at(0, 3), byte_at(1, 0), byte_at(1, 1),
+      byte_at(1, 2), byte_at(1, 3), byte_at(2, 0), byte_at(2, 1), byte_at(2, 2), byte_at(2, 3),
+      byte_at(3, 0), byte_at(3, 1), byte_at(3, 2), byte_at(3, 3), byte_at(4, 0), byte_at(4, 1),
+      byte_at(4, 2), byte_at(4, 3), byte_at(5, 0), byte_at(5, 1), byte_at(5, 2), byte_at(5, 3),
+      byte_at(6, 0), byte_at(6, 1), byte_at(6, 2), byte_at(6, 3), byte_at(7, 0), byte_at(7, 1),
+      byte_at(7, 2), byte_at(7, 3));
+  const __m256i shifts =
+      _mm256_setr_epi32(0, W % 8, 2 * W % 8, 3 * W % 8, 4 * W % 8, 5 * W % 8, 6 * W % 8, 7 * W % 8);
+  const __m256i mask = _mm256_set1_epi32(static_cast<int>((uint32_t{1} << W) - 1));
+  const __m256i sign = _mm256_set1_epi32(INT32_MIN);
+  const __m256i low = _mm256_set1_epi32(static_cast<int>(lo));
+  const __m256i limit = _mm256_xor_si256(_mm256_set1_epi32(static_cast<int>(span)), sign);
+  // Steps whose second load ends by `size`: step s reads up to s * W + kHalf + 16.
+  const size_t steps = size < kHalf + 16 ? 0 : (size - kHalf - 16) / W + 1;
+  const size_t end = std::min(n / 8, steps) * 8;
+  size_t kept = 0;
+  uint32_t row = 0;
+  for (; row < end; row += 8) {
+    const char* step = data + static_cast<size_t>(row) / 8 * W;
+    __m256i v = _mm256_setr_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(step)),
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(step + kHalf)));
+    v = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, shuffle), shifts), mask);
+    // (v - lo) > span, unsigned: the rows that do not match.
+    v = _mm256_cmpgt_epi32(_mm256_xor_si256(_mm256_sub_epi32(v, low), sign), limit);
+    const uint32_t match =
+        ~static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(v))) & 0xff;
+    const __m256i at = _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress.at[match]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + kept),
+                        _mm256_add_epi32(at, _mm256_set1_epi32(static_cast<int>(row))));
+    kept += static_cast<size_t>(std::popcount(match));
+  }
+  return kept + SelectEvery<W>(data, lo, span, row, n, rows + kept);
+}
+
+template <int W>
+size_t SelectFast(const char* data, size_t size, uint64_t lo, uint64_t span, uint32_t* rows,
+                  size_t n) {
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
   if (avx2 && n >= 8 && rows[0] == 0 && rows[n - 1] == n - 1) {
+    if constexpr (W <= 25) {
+      constexpr uint64_t kMax = (uint64_t{1} << W) - 1;
+      if (lo > kMax) return 0;
+      return SelectAllAvx2Narrow<W>(data, size, static_cast<uint32_t>(lo),
+                                    static_cast<uint32_t>(std::min(span, kMax - lo)), rows, n);
+    }
     return SelectAllAvx2<W>(data, lo, span, rows, n);
   }
   return SelectScalar<W>(data, lo, span, rows, n);
 }
 #else
 template <int W>
-size_t SelectFast(const char* data, uint64_t lo, uint64_t span, uint32_t* rows, size_t n) {
+size_t SelectFast(const char* data, size_t /*size*/, uint64_t lo, uint64_t span, uint32_t* rows,
+                  size_t n) {
   return SelectScalar<W>(data, lo, span, rows, n);
 }
 #endif
 
-using SelectFn = size_t (*)(const char*, uint64_t, uint64_t, uint32_t*, size_t);
+using SelectFn = size_t (*)(const char*, size_t, uint64_t, uint64_t, uint32_t*, size_t);
 
 template <int... W>
 constexpr auto MakeSelectTable(std::integer_sequence<int, W...>) {
@@ -207,7 +266,7 @@ size_t BitSelectRange(std::string_view packed, int width, uint64_t lo, uint64_t 
     const size_t limit = ((size - 8) * 8) / static_cast<size_t>(width) + 1;  // rows below it
     fast = static_cast<size_t>(std::lower_bound(rows, rows + n, limit) - rows);
   }
-  size_t kept = fast > 0 ? kFast[width - 1](data, lo, span, rows, fast) : 0;
+  size_t kept = fast > 0 ? kFast[width - 1](data, size, lo, span, rows, fast) : 0;
   for (size_t i = fast; i < n; ++i) {
     const uint32_t row = rows[i];
     const uint64_t v = ReadSafe(data, size, static_cast<size_t>(row) * width, width);

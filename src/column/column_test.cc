@@ -61,22 +61,32 @@ TEST(BitPack, SelectKeepsTheRowsInRangeForEveryWidth) {
   }
 }
 
-// Every row from 0 takes the eight-rows-a-step path on CPUs with AVX2: lengths around its steps
-// and the end of the buffer, and ranges at the edges of the values and of uint64.
+// Every row from 0 takes the eight-rows-a-step paths on CPUs with AVX2 (32-bit lanes up to 25
+// bits, 64-bit lanes above): lengths around their steps and the end of the buffer, and ranges
+// at the edges of the values and of uint64.
 TEST(BitPack, SelectOverEveryRowMatchesAPlainCompare) {
   std::mt19937_64 rng(11);
   for (int width = 1; width <= 64; ++width) {
     const uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
-    for (size_t n : {7, 8, 9, 15, 16, 17, 8191, 8192}) {
+    for (size_t n : {7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 33, 8191, 8192}) {
       std::vector<uint64_t> values(n);
       for (auto& v : values) v = rng() & mask;
       values[n / 2] = 0;
       values[n - 1] = mask;
       std::string packed;
       BitPack(values.data(), n, width, &packed);
-      const std::pair<uint64_t, uint64_t> ranges[] = {
-          {0, mask}, {0, UINT64_MAX},        {mask / 2, UINT64_MAX}, {mask, mask},
-          {0, 0},    {values[3], values[3]}, {mask / 3, mask / 2}};
+      // Past the largest value too: the narrow lanes clamp the range to what fits.
+      const uint64_t past = mask == UINT64_MAX ? mask : mask + 1;
+      const std::pair<uint64_t, uint64_t> ranges[] = {{0, mask},
+                                                      {0, UINT64_MAX},
+                                                      {mask / 2, UINT64_MAX},
+                                                      {mask, mask},
+                                                      {0, 0},
+                                                      {values[3], values[3]},
+                                                      {mask / 3, mask / 2},
+                                                      {past, UINT64_MAX},
+                                                      {mask / 3, past + 1000},
+                                                      {1, 1}};
       for (const auto& [lo, hi] : ranges) {
         std::vector<uint32_t> rows(n), want;
         for (size_t r = 0; r < n; ++r) {
