@@ -48,11 +48,22 @@ class SparseByRow {
     for (size_t r = 0; r < t.size(); ++r) start_[r + 1] += start_[r];
     items_.resize(total);
     std::vector<size_t> next(start_.begin(), start_.end() - 1);
-    // By column, then by entry: a span that repeats a key keeps its entries' order.
-    for (size_t c = 0; c < columns(); ++c) {
-      const std::vector<uint32_t>& rows = RowsOf(c);
-      for (size_t i = 0; i < rows.size(); ++i) {
-        items_[next[rows[i]]++] = {static_cast<uint32_t>(c), static_cast<uint32_t>(i)};
+    // By column, then by entry: a span that repeats a key keeps its entries' order. A pass of
+    // one column over every row would write one slot of each row's entries, a cache line
+    // apart, for each column in turn; so rows go in tiles whose entries stay in cache, each
+    // tile taking every column's entries in it (a column's rows ascend).
+    constexpr uint32_t kTileRows = 2048;
+    std::vector<size_t> at(columns(), 0);  // each column's first entry not placed yet
+    const auto n = static_cast<uint32_t>(t.size());
+    for (uint32_t tile = 0; tile < n; tile += kTileRows) {
+      const uint32_t end = n - tile > kTileRows ? tile + kTileRows : n;
+      for (size_t c = 0; c < columns(); ++c) {
+        const std::vector<uint32_t>& rows = RowsOf(c);
+        size_t i = at[c];
+        for (; i < rows.size() && rows[i] < end; ++i) {
+          items_[next[rows[i]]++] = {static_cast<uint32_t>(c), static_cast<uint32_t>(i)};
+        }
+        at[c] = i;
       }
     }
   }
