@@ -124,6 +124,17 @@ struct CompressTable {
 };
 constexpr CompressTable kCompress;
 
+// Stores the row numbers of the set bits of `match` (rows `row` to `row` + 7) at `out`, through
+// the compress table, and returns how many there are. It writes eight slots: those past the
+// matches are written over by the next step or lie past the result.
+__attribute__((target("avx2,popcnt"))) inline size_t PutMatches(uint32_t match, uint32_t row,
+                                                                uint32_t* out) {
+  const __m256i at = _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress.at[match]));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                      _mm256_add_epi32(at, _mm256_set1_epi32(static_cast<int>(row))));
+  return static_cast<size_t>(std::popcount(match));
+}
+
 // SelectEvery from row 0, eight rows a step with AVX2. Eight rows of W bits start on a byte
 // boundary, so each lane's byte offset and shift within the step are constants: eight loads
 // (vpgatherqq was slower on AMD Zen) fill two vectors, a signed compare after flipping the sign
@@ -158,13 +169,7 @@ __attribute__((target("avx2,popcnt"))) size_t SelectAllAvx2(const char* data, ui
     b = _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_sub_epi64(b, low), sign), limit);
     const auto out = static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(a)) |
                                            _mm256_movemask_pd(_mm256_castsi256_pd(b)) << 4);
-    const uint32_t match = ~out & 0xff;
-    const __m256i at = _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress.at[match]));
-    // Writes eight slots from `kept` (<= row); those past the matches are written over by the
-    // next step or lie past the result.
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + kept),
-                        _mm256_add_epi32(at, _mm256_set1_epi32(static_cast<int>(row))));
-    kept += static_cast<size_t>(std::popcount(match));
+    kept += PutMatches(~out & 0xff, row, rows + kept);  // kept <= row
   }
   return kept + SelectEvery<W>(data, lo, span, row, n, rows + kept);
 }
@@ -210,12 +215,8 @@ __attribute__((target("avx2,popcnt"))) size_t SelectAllAvx2Narrow(const char* da
     v = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, shuffle), shifts), mask);
     // (v - lo) > span, unsigned: the rows that do not match.
     v = _mm256_cmpgt_epi32(_mm256_xor_si256(_mm256_sub_epi32(v, low), sign), limit);
-    const uint32_t match =
-        ~static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(v))) & 0xff;
-    const __m256i at = _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress.at[match]));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + kept),
-                        _mm256_add_epi32(at, _mm256_set1_epi32(static_cast<int>(row))));
-    kept += static_cast<size_t>(std::popcount(match));
+    const auto out = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(v)));
+    kept += PutMatches(~out & 0xff, row, rows + kept);
   }
   return kept + SelectEvery<W>(data, lo, span, row, n, rows + kept);
 }
