@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -225,17 +226,22 @@ Request EncodeRequest(const std::vector<GenSpan>& spans) {
     PutBytes(&resource_spans, 2, scope_spans);
     PutBytes(&r.bytes, 1, resource_spans);
   }
-  // Find the ids by value: each is unique random bytes.
+  // Find the ids by value (each is unique random bytes), every place each is written: a
+  // trace's id in each of its spans, a span's id also where its children name their parent.
+  // Each place once, since two xors of the same mix cancel.
+  auto add_every = [&](const std::string& id, size_t offset) {
+    for (size_t at = r.bytes.find(id); at != std::string::npos; at = r.bytes.find(id, at + 1)) {
+      r.xor_at.push_back(at + offset);
+    }
+  };
+  std::set<std::string> traces;
   for (const GenSpan& s : spans) {
-    r.xor_at.push_back(r.bytes.find(std::string(reinterpret_cast<const char*>(s.trace), 16)) + 8);
+    std::string id(reinterpret_cast<const char*>(s.trace), 16);
+    if (traces.insert(id).second) add_every(id, 8);
   }
   for (const GenSpan& s : spans) {
     uint64_t be = __builtin_bswap64(s.span);
-    std::string needle(reinterpret_cast<const char*>(&be), 8);
-    for (size_t at = r.bytes.find(needle); at != std::string::npos;
-         at = r.bytes.find(needle, at + 1)) {
-      r.xor_at.push_back(at);
-    }
+    add_every(std::string(reinterpret_cast<const char*>(&be), 8), 0);
   }
   return r;
 }
@@ -412,19 +418,25 @@ int main(int argc, char** argv) {
     // One body of rows_per_insert rows, going round the generated spans as waggle's requests
     // go round their batches; every insert gets new ids, as every waggle request does (the
     // same Patch, on the ids each row starts with: trace, span and parent), and the
-    // inserts hold at least as many rows as waggle was sent.
+    // inserts hold at least as many rows as waggle was sent. A body holds the generated
+    // spans several times over: each copy past the first gets new ids, so no insert repeats one.
     const size_t rows_per_insert = 65536;
+    const size_t rows_per_copy = batches.size() * kSpansPerRequest;
     std::string base;
     std::vector<size_t> xor_at;  // each row starts with its trace id, span id and parent id
     for (size_t r = 0; r < rows_per_insert; ++r) {
       const size_t at = base.size();
       const auto& b = batches[(r / kSpansPerRequest) % batches.size()];
       RowBinary(b[r % kSpansPerRequest], &base);
-      xor_at.push_back(at + 8);
-      xor_at.push_back(at + 16);
+      std::vector<size_t> row_at = {at + 8, at + 16};
       uint64_t parent;
       std::memcpy(&parent, base.data() + at + 24, 8);
-      if (parent != 0) xor_at.push_back(at + 24);  // no parent stays none
+      if (parent != 0) row_at.push_back(at + 24);  // no parent stays none
+      // Sends number from 0 up with a connection in the high half: the top bit is none's.
+      if (const uint64_t copy = r / rows_per_copy; copy > 0) {
+        Patch(&base, row_at, (uint64_t{1} << 63) + copy);
+      }
+      xor_at.insert(xor_at.end(), row_at.begin(), row_at.end());
     }
     const uint64_t per_round = rows_per_insert * kConnections;
     const uint64_t inserts_per_connection = (total_spans + per_round - 1) / per_round;
