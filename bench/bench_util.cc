@@ -251,10 +251,10 @@ bool ClickHouse::Recompress(int level, const std::string& table) {
 
 double ClickHouse::Restart(const std::string& sql) {
   Shutdown();
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   if (!Launch(level_)) return 0;
   if (HttpConnection(http).Exchange(Query(sql)) != 200) return 0;
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return Seconds(Clock::now() - t0);
 }
 
 bool ClickHouse::Launch(int level) {

@@ -15,7 +15,8 @@
 // `waggle inspect`. Without ClickHouse the waggle figures are printed, then "no reference",
 // and the bench fails.
 //
-// WAGGLE_BENCH_SCAN_REPEATS=N repeats the scan N times (best of N; default 3), to profile it.
+// WAGGLE_BENCH_SCAN_REPEATS=N repeats the scans N times, waggle's and ClickHouse's (best of N;
+// default 3).
 
 #include <time.h>
 #include <unistd.h>
@@ -145,17 +146,18 @@ int main(int argc, char** argv) {
     found += t.ok() && !t->spans.empty();
   }
   // A filtered scan of one column through the scan API (every span is in a block by now),
-  // best of three: a condition on duration_ns, the selection vectors counted.
+  // best of scan_repeats (ClickHouse's too): a condition on duration_ns, the selection
+  // vectors counted.
   waggle::storage::ScanRequest scan;
   scan.where = {waggle::storage::Condition::Range(
       waggle::storage::ColumnRef::Of(waggle::storage::IntField::kDurationNs), kScanThresholdNs,
       INT64_MAX)};
   double scan_s = 1e9;
   uint64_t slow = 0, examined = 0;
-  const int reps = std::getenv("WAGGLE_BENCH_SCAN_REPEATS")
-                       ? std::atoi(std::getenv("WAGGLE_BENCH_SCAN_REPEATS"))
-                       : 3;
-  for (int rep = 0; rep < reps; ++rep) {
+  const int scan_repeats = std::getenv("WAGGLE_BENCH_SCAN_REPEATS")
+                               ? std::atoi(std::getenv("WAGGLE_BENCH_SCAN_REPEATS"))
+                               : 3;
+  for (int rep = 0; rep < scan_repeats; ++rep) {
     slow = 0;
     const auto t0 = Clock::now();
     auto stats = (*engine)->Scan(scan, [&](const waggle::column::ColumnBatch& batch) {
@@ -239,7 +241,7 @@ int main(int argc, char** argv) {
     ch_ms.push_back(Seconds(Clock::now() - t0) * 1e3);
   }
   double ch_scan_s = 1e9;
-  for (int rep = 0; rep < 3; ++rep) {
+  for (int rep = 0; rep < scan_repeats; ++rep) {
     const auto t0 = Clock::now();
     query.Exchange(Q::Query("SELECT count() FROM spans WHERE duration_ns >= " +
                             std::to_string(kScanThresholdNs) + " SETTINGS max_threads = 1"),
