@@ -185,7 +185,8 @@ __attribute__((target("avx2,popcnt"))) size_t SelectAllAvx2Narrow(const char* da
                                                                   uint32_t* rows, size_t n) {
   static_assert(W <= 25, "a value and its shift must fit in 32 bits");
   constexpr size_t kHalf = 4 * W / 8;  // byte of the second load, relative to the step
-  // Byte k of lane i's four (i < 4 in the first load, the rest in the second), and its shift.
+  // Byte k of lane i's four, within the load lane i is in (i < 4 the first, else the second);
+  // lane i's shift is i * W % 8 (`shifts`).
   constexpr auto byte_at = [](int i, int k) {
     const int from = i * W / 8 - (i < 4 ? 0 : static_cast<int>(kHalf));
     return static_cast<char>(from + k);
@@ -231,8 +232,9 @@ size_t SelectFast(const char* data, size_t size, uint64_t lo, uint64_t span, uin
       if (lo > kMax) return 0;
       return SelectAllAvx2Narrow<W>(data, size, static_cast<uint32_t>(lo),
                                     static_cast<uint32_t>(std::min(span, kMax - lo)), rows, n);
+    } else {
+      return SelectAllAvx2<W>(data, lo, span, rows, n);
     }
-    return SelectAllAvx2<W>(data, lo, span, rows, n);
   }
   return SelectScalar<W>(data, lo, span, rows, n);
 }
