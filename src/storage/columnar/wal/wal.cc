@@ -106,10 +106,17 @@ Status Wal::OpenSegment(uint32_t number) {
     std::string header(fmt::kMagic);
     coding::PutFixed32(&header, fmt::kVersion);
     coding::PutFixed32(&header, 0);
-    WAGGLE_RETURN_IF_ERROR(next->Append(header));
+    Status s = next->Append(header);
     // The new file's directory entry must be durable before any record in it is
     // acknowledged as synced.
-    WAGGLE_RETURN_IF_ERROR(options_.env->SyncDir(options_.dir));
+    if (s.ok()) s = options_.env->SyncDir(options_.dir);
+    if (!s.ok()) {
+      // Not left half made: the next try would find it not empty and write neither its
+      // header nor its directory entry.
+      (void)next->Close();
+      (void)options_.env->RemoveFile(SegmentPath(number));
+      return s;
+    }
   }
   if (file_) (void)file_->Close();
   file_ = std::move(next);
@@ -197,14 +204,14 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
   const uint32_t next = numbers.empty() ? std::max<uint32_t>(1, options.first_segment)
                         : last_version < fmt::kVersion ? numbers.back() + 1
                                                        : numbers.back();
-  // What an earlier process appended last may not be synced: it is made durable before
-  // anything new is acknowledged after it (whether appends go on in that segment or not).
+  // What an earlier process appended last may not be synced: the last segment counts as
+  // unsynced, so the first synced append (in it) or the rotation away from it syncs it before
+  // anything new is acknowledged.
   if (!numbers.empty()) {
-    WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> last,
-                            env->NewAppendableFile(wal->SegmentPath(numbers.back())));
-    WAGGLE_RETURN_IF_ERROR(last->Sync());
+    WAGGLE_RETURN_IF_ERROR(wal->OpenSegment(numbers.back()));
+    wal->unsynced_ = true;
   }
-  WAGGLE_RETURN_IF_ERROR(wal->OpenSegment(next));
+  if (numbers.empty() || next != numbers.back()) WAGGLE_RETURN_IF_ERROR(wal->OpenSegment(next));
   return wal;
 }
 
@@ -270,7 +277,6 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
     }
   }
   WritableFile* file = file_.get();
-  const std::string path = SegmentPath(file_number_);
   mu_.Unlock();
 
   bool sync_failed = false;
@@ -285,7 +291,8 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
     status = broken_ = SyncFailed(status);
   } else if (!status.ok()) {
     // Roll the segment back to where the group started so later records stay readable.
-    Status undo = options_.env->Truncate(path, start);
+    // The segment is the one written: only the leader rotates, and it is this thread.
+    Status undo = options_.env->Truncate(SegmentPath(file_number_), start);
     if (undo.ok()) undo = OpenSegment(file_number_);
     if (!undo.ok()) broken_ = status.Annotate("WAL unusable after a failed write");
   } else {

@@ -64,12 +64,15 @@ class Wal {
   ~Wal();
 
   // Appends `payloads` as records of `type`; `positions` receives one position per payload.
-  // Returns once they are written to the OS, and synced to disk when `sync`.
+  // Returns once they are written to the OS, and synced to disk when `sync`: a synced append
+  // makes every record appended before it durable too, in whichever segment. Once a sync has
+  // failed, the log refuses every append and rotation (a restart replays what is on disk).
   Status Append(WalRecordType type, const std::vector<std::string_view>& payloads, bool sync,
                 std::vector<WalPosition>* positions);
 
   // Starts a new segment and returns its number: every record appended before the call is in
-  // a segment numbered below it.
+  // a segment numbered below it. The segment it closes is synced first if it holds records
+  // appended without a sync.
   Result<uint32_t> Rotate();
   // Deletes the segments numbered below `number` (not the open one).
   Status RemoveSegmentsBelow(uint32_t number);
@@ -96,8 +99,9 @@ class Wal {
   // The open segment holds records written without a sync since its last one: a rotation
   // syncs it before closing it, so a later synced append makes every earlier record durable.
   bool unsynced_ GUARDED_BY(mu_) = false;
-  Status broken_ GUARDED_BY(mu_);  // a failed write that could not be rolled back
-  std::string group_buffer_;       // used only by the current group leader
+  // A failed sync, or a failed write that could not be rolled back: nothing more is taken.
+  Status broken_ GUARDED_BY(mu_);
+  std::string group_buffer_;  // used only by the current group leader
 
   Mutex readers_mu_;
   std::map<uint32_t, std::shared_ptr<RandomAccessFile>> readers_ GUARDED_BY(readers_mu_);

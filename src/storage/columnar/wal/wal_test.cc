@@ -222,9 +222,9 @@ TEST(Wal, ASyncedAppendMakesEveryEarlierRecordDurableAcrossRotations) {
       written.push_back(std::to_string(i) + std::string(300, 'u'));
       ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {written.back()}, false, &pos).ok());
     }
-    ASSERT_TRUE(wal->Rotate().ok());  // and a rotation asked for by a seal
     written.push_back("unsynced, then rotated");
     ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {written.back()}, false, &pos).ok());
+    ASSERT_TRUE(wal->Rotate().ok());  // and a rotation asked for by a seal
     written.push_back("synced");
     ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {written.back()}, true, &pos).ok());
     ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"never synced"}, false, &pos).ok());
@@ -371,6 +371,30 @@ TEST(Wal, AFailedAppendLeavesEarlierRecordsIntact) {
     Status s = wal->Append(WalRecordType::kTraceFragment, {std::string(500, 'x')}, true, &pos);
     EXPECT_EQ(s.code(), Status::Code::kIOError);
     env.budget_ = 1 << 20;  // space freed
+    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos).ok());
+  }
+  WalRecoveryStats stats;
+  EXPECT_EQ(ReplayedPayloads(WalOptions{dir.path()}, &stats),
+            (std::vector<std::string>{"kept", "after"}));
+  EXPECT_EQ(stats.corrupt_regions, 0u);
+}
+
+// A rotation that runs out of room in the new segment's header leaves no half-made segment: the
+// next rotation writes the header whole, and what follows it reads back.
+TEST(Wal, ARotationThatFailsMidHeaderIsRetriedWhole) {
+  TempDir dir;
+  FullDiskEnv env(1 << 20);
+  WalOptions options{dir.path()};
+  options.env = &env;
+  {
+    auto wal = OpenForAppends(options);
+    ASSERT_NE(wal, nullptr);
+    std::vector<WalPosition> pos;
+    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"kept"}, true, &pos).ok());
+    env.budget_ = 5;  // less than a segment header
+    EXPECT_EQ(wal->Rotate().status().code(), Status::Code::kIOError);
+    env.budget_ = 1 << 20;  // space freed
+    ASSERT_TRUE(wal->Rotate().ok());
     ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos).ok());
   }
   WalRecoveryStats stats;
