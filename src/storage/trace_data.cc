@@ -481,7 +481,8 @@ std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch) {
 void EncodeFragments(std::span<const BatchFragment> fragments, bool documents_only,
                      std::string* out, std::vector<std::string_view>* views) {
   out->clear();
-  std::vector<size_t> ends(fragments.size());
+  thread_local std::vector<size_t> ends;  // kept for the thread's next batch
+  ends.resize(fragments.size());
   for (size_t i = 0; i < fragments.size(); ++i) {
     EncodeFragment(fragments[i].header, fragments[i].spans, fragments[i].documents, documents_only,
                    out);

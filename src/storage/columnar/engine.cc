@@ -287,7 +287,7 @@ Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& p
   {
     // Shared: a seal waits until the record is both in the WAL and in the head.
     std::shared_lock<std::shared_mutex> seal(seal_mu_);
-    std::vector<WalPosition> positions;
+    thread_local std::vector<WalPosition> positions;  // kept for the thread's next append
     WAGGLE_RETURN_IF_ERROR(
         wal_->Append(type, payloads, durability == Durability::kSync, &positions));
     std::shared_ptr<Head> head;
