@@ -142,5 +142,34 @@ TEST(SpanTable, LargeDictionariesRepeatedKeysAndColumnsCreatedMidSpanComeBack) {
   }
 }
 
+// A name's template of columns counts toward the table's memory: a span of a new name costs,
+// besides the name's own bytes, a template and a code per attribute more than a repeat does.
+TEST(SpanTable, ANewNamesColumnTemplateCountsTowardItsMemory) {
+  using model::AttributeValue;
+  SpanTable table;
+  auto span = [](std::string name) {
+    model::Span s;
+    s.name = std::move(name);
+    for (int k = 0; k < 3; ++k) {
+      s.attributes.push_back({"k" + std::to_string(k), AttributeValue::Int(k)});
+    }
+    return s;
+  };
+  // What appending `s` adds to the table's memory, and in `name_bytes` to the names' dictionary.
+  auto cost = [&](const model::Span& s, size_t* name_bytes) {
+    const size_t before = table.memory_bytes();
+    const size_t names = table.string(StringField::kName).dict.bytes();
+    table.Append(s);
+    *name_bytes = table.string(StringField::kName).dict.bytes() - names;
+    return table.memory_bytes() - before;
+  };
+  size_t name_bytes;
+  cost(span("op-a"), &name_bytes);  // makes the columns
+  const size_t repeat = cost(span("op-a"), &name_bytes);
+  EXPECT_EQ(name_bytes, 0u);
+  const size_t new_name = cost(span("op-b"), &name_bytes);
+  EXPECT_EQ(new_name - repeat - name_bytes, sizeof(std::vector<uint32_t>) + 3 * sizeof(uint32_t));
+}
+
 }  // namespace
 }  // namespace waggle::storage::columnar

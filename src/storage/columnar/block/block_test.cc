@@ -1345,14 +1345,27 @@ TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
     EXPECT_TRUE((*damaged)->ReadRowGroup(0, &read).ok());
     EXPECT_EQ((*damaged)->ReadRowGroup(1, &read).code(), Status::Code::kCorruption);
     EXPECT_TRUE((*damaged)->ReadRowGroup(2, &read).ok());
-    // A chunk that does not refer to the table reads in that group too.
-    ScanRequest durations;
-    durations.columns = {ColumnRef::Of(IntField::kDurationNs)};
-    size_t scanned = 0;
-    EXPECT_TRUE(ScanEach(**damaged, durations, [&](const column::ColumnBatch& b) {
-                  scanned += b.selection.size();
-                }).ok());
-    EXPECT_EQ(scanned, all.size());
+    // A text chunk that is not hex-packed (so cannot refer to the table) reads in that group
+    // too, and so does an int chunk.
+    const ColumnMeta* unpacked = nullptr;
+    for (const ColumnMeta& c : meta.columns) {
+      if (c.kind == ColumnKind::kString && c.chunks[1].compression != Compression::kHexZstd) {
+        unpacked = &c;
+        break;
+      }
+    }
+    ASSERT_NE(unpacked, nullptr);
+    for (const ColumnRef& ref : {ColumnRef::Of(static_cast<StringField>(unpacked->field)),
+                                 ColumnRef::Of(IntField::kDurationNs)}) {
+      ScanRequest request;
+      request.columns = {ref};
+      size_t scanned = 0;
+      EXPECT_TRUE(ScanEach(**damaged, request,
+                           [&](const column::ColumnBatch& b) { scanned += b.selection.size(); })
+                      .ok())
+          << unpacked->name;
+      EXPECT_EQ(scanned, all.size());
+    }
   }
 
   // Dictionary pushdown on a packed column (one request id: the groups without it are
@@ -1638,55 +1651,60 @@ TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {
 
 TEST(Block, ARepeatedKeyKeepsItsValuesInOrderAcrossRowGroupsAndDroppedRows) {
   // The writer slices each attribute column into row groups by the rows' new order (by trace,
-  // then start): the values of a key a span repeats must stay in the span's order.
+  // then start): the values of a key a span repeats must stay in the span's order. 6 traces in
+  // groups of 4, then 1000 (5000 rows) in groups of 64: past the writer's tiles of 2048 rows
+  // that place each row's entries.
   using model::AttributeValue;
-  TempDir dir;
-  SpanTable table;
-  BlockContents contents;
-  std::vector<bool> dropped;
-  std::map<std::pair<model::TraceId, uint64_t>, model::Attributes> want;
-  for (int t = 0; t < 6; ++t) {
-    model::TraceId id;
-    id.bytes[0] = static_cast<uint8_t>(6 - t);  // written in the reverse of the block's order
-    TraceEntry e{id, 1000, 5000, static_cast<uint64_t>(t)};
-    for (int i = 0; i < 5; ++i) {
-      model::Span s;
-      s.trace_id = id;
-      s.span_id.value = static_cast<uint64_t>(i + 1);
-      s.start_ns = 1000 + (4 - i);  // later spans start first
-      s.end_ns = 5000;
-      const std::string tag = std::to_string(t) + "." + std::to_string(i);
-      s.attributes = {{"k", AttributeValue::String("first " + tag)},
-                      {"other", AttributeValue::Int(i)},
-                      {"k", AttributeValue::String("second " + tag)},
-                      {"k", AttributeValue::String("third " + tag)}};
-      table.Append(s);
-      dropped.push_back((t + i) % 4 == 0);
-      if (!dropped.back()) {
-        // As SpanTable::Row gives them: by column, each column's values in order.
-        want[{id, s.span_id.value}] = {s.attributes[0], s.attributes[2], s.attributes[3],
-                                       s.attributes[1]};
+  for (const auto& [traces, group_rows] : {std::pair{6, 4}, std::pair{1000, 64}}) {
+    TempDir dir;
+    SpanTable table;
+    BlockContents contents;
+    std::vector<bool> dropped;
+    std::map<std::pair<model::TraceId, uint64_t>, model::Attributes> want;
+    for (int t = 0; t < traces; ++t) {
+      model::TraceId id;
+      id.bytes[0] = static_cast<uint8_t>((traces - t) >> 8);  // written in the reverse of the
+      id.bytes[1] = static_cast<uint8_t>(traces - t);         // block's order
+      TraceEntry e{id, 1000, 5000, static_cast<uint64_t>(t)};
+      for (int i = 0; i < 5; ++i) {
+        model::Span s;
+        s.trace_id = id;
+        s.span_id.value = static_cast<uint64_t>(i + 1);
+        s.start_ns = 1000 + (4 - i);  // later spans start first
+        s.end_ns = 5000;
+        const std::string tag = std::to_string(t) + "." + std::to_string(i);
+        s.attributes = {{"k", AttributeValue::String("first " + tag)},
+                        {"other", AttributeValue::Int(i)},
+                        {"k", AttributeValue::String("second " + tag)},
+                        {"k", AttributeValue::String("third " + tag)}};
+        table.Append(s);
+        dropped.push_back((t + i) % 4 == 0);
+        if (!dropped.back()) {
+          // As SpanTable::Row gives them: by column, each column's values in order.
+          want[{id, s.span_id.value}] = {s.attributes[0], s.attributes[2], s.attributes[3],
+                                         s.attributes[1]};
+        }
       }
+      contents.traces.push_back(e);
     }
-    contents.traces.push_back(e);
-  }
-  contents.spans = &table;
-  contents.dropped = &dropped;
-  WriteOptions options;
-  options.row_group_rows = 4;
-  auto block = Block::Open(Env::Default(), WriteBlock(dir, contents, options));
-  ASSERT_TRUE(block.ok()) << block.status().ToString();
-  ASSERT_GT((*block)->meta().row_groups.size(), 4u);
-  SpanTable all;
-  for (size_t g = 0; g < (*block)->meta().row_groups.size(); ++g) {
-    ASSERT_TRUE((*block)->ReadRowGroup(g, &all).ok());
-  }
-  ASSERT_EQ(all.size(), want.size());
-  for (uint32_t r = 0; r < all.size(); ++r) {
-    const model::Span s = all.Row(r);
-    auto it = want.find({s.trace_id, s.span_id.value});
-    ASSERT_NE(it, want.end()) << "row " << r;
-    EXPECT_EQ(s.attributes, it->second) << "row " << r;
+    contents.spans = &table;
+    contents.dropped = &dropped;
+    WriteOptions options;
+    options.row_group_rows = static_cast<size_t>(group_rows);
+    auto block = Block::Open(Env::Default(), WriteBlock(dir, contents, options));
+    ASSERT_TRUE(block.ok()) << block.status().ToString();
+    ASSERT_GT((*block)->meta().row_groups.size(), 4u);
+    SpanTable all;
+    for (size_t g = 0; g < (*block)->meta().row_groups.size(); ++g) {
+      ASSERT_TRUE((*block)->ReadRowGroup(g, &all).ok());
+    }
+    ASSERT_EQ(all.size(), want.size());
+    for (uint32_t r = 0; r < all.size(); ++r) {
+      const model::Span s = all.Row(r);
+      auto it = want.find({s.trace_id, s.span_id.value});
+      ASSERT_NE(it, want.end()) << "row " << r << " of " << traces << " traces";
+      EXPECT_EQ(s.attributes, it->second) << "row " << r << " of " << traces << " traces";
+    }
   }
 }
 
