@@ -94,7 +94,7 @@ int64_t Dictionary::Find(std::string_view s) const {
 }
 
 void Dictionary::Clear() {
-  slots_.clear();
+  std::fill(slots_.begin(), slots_.end(), 0);  // the table keeps its size
   values_.clear();
   chunks_.clear();
   chunk_left_ = 0;

@@ -23,6 +23,8 @@ class Dictionary {
   size_t size() const { return values_.size(); }
   // Bytes of string data held (for budgets and statistics).
   size_t bytes() const { return bytes_; }
+  // Empties it for reuse: its hash table keeps its size, so refilling it to about the same
+  // size (the hex runs of the next row group) does not grow and rehash it again.
   void Clear();
 
  private:

@@ -101,6 +101,13 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref) {
   return coding::GetFixed32(in, &ref->crc);
 }
 
+namespace {
+
+// A chunk is stored compressed only when that saves at least an eighth of its raw bytes.
+bool Saves(size_t compressed, size_t raw) { return compressed <= raw - raw / 8; }
+
+}  // namespace
+
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file,
                      const HexTableBuilder* table, size_t counted) {
   ChunkRef ref;
@@ -140,9 +147,11 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
     // where as nibbles they would take their length each time: both forms are compressed and
     // the smaller kept. A chunk its row group's table counted refers to the group's repeated
     // runs instead; packed, it came out smaller than plain in every such chunk of the workload
-    // (600 of 600 at 1M spans), so plain is not tried.
+    // (600 of 600 at 1M spans), so plain is tried only when packing does not save an eighth.
     const bool counted_in_table = table != nullptr && counted != HexTableBuilder::kNotCounted;
-    if (with_runs.empty() || !counted_in_table) compress(raw, &packed);  // empty if zstd failed
+    if (with_runs.empty() || !counted_in_table || !Saves(with_runs.size(), raw.size())) {
+      compress(raw, &packed);  // empty if zstd failed
+    }
     if (!with_runs.empty() && (packed.empty() || with_runs.size() < packed.size())) {
       packed = std::move(with_runs);
       preferred = Compression::kHexZstd;
@@ -154,7 +163,7 @@ ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* f
     packed.resize(n > 0 ? static_cast<size_t>(n) : 0);
   }
   std::string_view stored = raw;
-  if (!packed.empty() && packed.size() <= raw.size() - raw.size() / 8) {
+  if (!packed.empty() && Saves(packed.size(), raw.size())) {
     stored = packed;
     ref.compression = preferred;
   }

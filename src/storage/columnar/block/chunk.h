@@ -8,6 +8,7 @@
 #include "base/status.h"
 #include "column/dictionary.h"
 #include "model/ids.h"
+#include "storage/columnar/block/hex_runs.h"
 
 // Column chunk encodings and per-chunk compression (docs/block-format.md, "Chunks").
 namespace waggle::storage::columnar::block {
@@ -27,9 +28,6 @@ struct ChunkRef {
   uint32_t crc = 0;  // masked CRC-32C of the stored bytes
 };
 
-class HexTableBuilder;
-struct HexTable;
-
 void PutChunkRef(std::string* out, const ChunkRef& ref);
 bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 
@@ -38,11 +36,12 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 // text: zstd, or kHexZstd when enough of the chunk is hex runs (MinPackedChars). Binary chunks
 // prefer kZstd, and no time goes into looking for runs there. A text chunk of a row group
 // comes with the group's `table` and the number its Count returned (`counted`): its runs that
-// the table holds are written as references (block format 7), and it is stored packed whenever
-// it has enough runs. Any other text chunk is compressed both ways and the smaller kept.
+// the table holds are written as references (block format 7), and when it has enough runs it
+// is stored packed, or compressed plain if packing does not save an eighth. Any other text
+// chunk is compressed both ways and the smaller kept.
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file,
                      const HexTableBuilder* table = nullptr,
-                     size_t counted = SIZE_MAX);  // HexTableBuilder::kNotCounted
+                     size_t counted = HexTableBuilder::kNotCounted);
 // The same for two encodings of a binary chunk: appends whichever stores smaller (`raw` when
 // `alt` is empty).
 ChunkRef AppendSmallerChunk(std::string_view raw, std::string_view alt, Compression preferred,
