@@ -15,7 +15,7 @@ pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(GRPCPP REQUIRED IMPORTED_TARGET grpc++)
 # The allocator of the programs that run the store: jemalloc (docs/architecture.md, "Threads"),
 # except under the sanitizers, which replace malloc themselves. Link `waggle_allocator`.
-option(WAGGLE_JEMALLOC "Link waggle and the in-process benchmarks with jemalloc" ON)
+option(WAGGLE_JEMALLOC "Link waggle and store_bench with jemalloc" ON)
 add_library(waggle_allocator INTERFACE)
 if(WAGGLE_JEMALLOC AND NOT WAGGLE_SANITIZE)
   pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
