@@ -358,49 +358,37 @@ class FullDiskEnv : public Env {
   static Env* base() { return Env::Default(); }
 };
 
-TEST(Wal, AFailedAppendLeavesEarlierRecordsIntact) {
-  TempDir dir;
-  FullDiskEnv env(200);
-  WalOptions options{dir.path()};
-  options.env = &env;
-  {
-    auto wal = OpenForAppends(options);
-    ASSERT_NE(wal, nullptr);
-    std::vector<WalPosition> pos;
-    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"kept"}, true, &pos).ok());
-    Status s = wal->Append(WalRecordType::kTraceFragment, {std::string(500, 'x')}, true, &pos);
-    EXPECT_EQ(s.code(), Status::Code::kIOError);
-    env.budget_ = 1 << 20;  // space freed
-    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos).ok());
+// A write that runs out of room fails alone, an append's or a rotation's, and the records
+// before and after it read back. A rotation that fails mid-header leaves no half-made segment,
+// so the next one writes the header whole.
+TEST(Wal, AFullDiskFailsOnlyTheWriteThatHitIt) {
+  for (const bool rotation : {false, true}) {
+    TempDir dir;
+    FullDiskEnv env(200);
+    WalOptions options{dir.path()};
+    options.env = &env;
+    {
+      auto wal = OpenForAppends(options);
+      ASSERT_NE(wal, nullptr);
+      std::vector<WalPosition> pos;
+      ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"kept"}, true, &pos).ok());
+      if (rotation) {
+        env.budget_ = 5;  // less than a segment header
+        EXPECT_EQ(wal->Rotate().status().code(), Status::Code::kIOError);
+      } else {
+        Status s = wal->Append(WalRecordType::kTraceFragment, {std::string(500, 'x')}, true, &pos);
+        EXPECT_EQ(s.code(), Status::Code::kIOError);
+      }
+      env.budget_ = 1 << 20;  // space freed
+      if (rotation) ASSERT_TRUE(wal->Rotate().ok());
+      ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos).ok());
+    }
+    WalRecoveryStats stats;
+    EXPECT_EQ(ReplayedPayloads(WalOptions{dir.path()}, &stats),
+              (std::vector<std::string>{"kept", "after"}))
+        << (rotation ? "rotation" : "append");
+    EXPECT_EQ(stats.corrupt_regions, 0u);
   }
-  WalRecoveryStats stats;
-  EXPECT_EQ(ReplayedPayloads(WalOptions{dir.path()}, &stats),
-            (std::vector<std::string>{"kept", "after"}));
-  EXPECT_EQ(stats.corrupt_regions, 0u);
-}
-
-// A rotation that runs out of room in the new segment's header leaves no half-made segment: the
-// next rotation writes the header whole, and what follows it reads back.
-TEST(Wal, ARotationThatFailsMidHeaderIsRetriedWhole) {
-  TempDir dir;
-  FullDiskEnv env(1 << 20);
-  WalOptions options{dir.path()};
-  options.env = &env;
-  {
-    auto wal = OpenForAppends(options);
-    ASSERT_NE(wal, nullptr);
-    std::vector<WalPosition> pos;
-    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"kept"}, true, &pos).ok());
-    env.budget_ = 5;  // less than a segment header
-    EXPECT_EQ(wal->Rotate().status().code(), Status::Code::kIOError);
-    env.budget_ = 1 << 20;  // space freed
-    ASSERT_TRUE(wal->Rotate().ok());
-    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos).ok());
-  }
-  WalRecoveryStats stats;
-  EXPECT_EQ(ReplayedPayloads(WalOptions{dir.path()}, &stats),
-            (std::vector<std::string>{"kept", "after"}));
-  EXPECT_EQ(stats.corrupt_regions, 0u);
 }
 
 }  // namespace
