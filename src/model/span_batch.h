@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/ids.h"
@@ -28,12 +29,17 @@ struct SpanBatch {
   // Every span was decoded from `documents` (X-Ray ingest), so a store that can decode
   // documents again (storage::DocumentDecoder) may keep the documents alone.
   bool spans_from_documents = false;
+  // When not empty: the encoded request every span was decoded from, which a
+  // storage::SourceDecoder turns back into exactly these spans, so a store may log it in
+  // place of the spans. It belongs to the caller, who keeps it alive during the write.
+  std::string_view source;
 
   bool empty() const { return spans.empty() && documents.empty(); }
   void Clear() {
     spans.clear();
     documents.clear();
     spans_from_documents = false;
+    source = {};
   }
 };
 

@@ -37,6 +37,17 @@ class DocumentDecoder {
                              std::vector<model::Span>* spans) const = 0;
 };
 
+// Decodes a batch's source (model::SpanBatch::source) back into its spans, for stores that log
+// the source in place of the spans. Implemented outside storage (by ingest, with the OTLP
+// codec) and handed to the store. Implementations are thread-safe, and decode a source into
+// the same spans every time.
+class SourceDecoder {
+ public:
+  virtual ~SourceDecoder() = default;
+  // Appends the spans of `source` to `out`.
+  virtual Status DecodeSource(std::string_view source, model::SpanBatch* out) const = 0;
+};
+
 // A trace fragment: the spans and documents of one trace that arrived in one write.
 // Encoded for the write-ahead log and decoded on read (docs/wal-format.md).
 struct FragmentHeader {

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "storage/columnar/table_scan.h"
 #include "storage/columnar/trace_pages.h"
+#include "storage/columnar/wal/wal_format.h"
 #include "storage/log_data.h"
 
 namespace waggle::storage::columnar {
@@ -186,40 +187,69 @@ Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
   head_ = std::make_shared<Head>();
   Head* head = head_.get();
   uint64_t undecodable = 0;
-  auto replay = [&](const WalPosition& pos, WalRecordType type, std::string_view payload)
-                    NO_THREAD_SAFETY_ANALYSIS {
-                      if (type == WalRecordType::kLogGroup) {
-                        model::TraceId trace_id;
-                        if (!DecodeLogGroupTraceId(payload, &trace_id).ok()) {
-                          ++undecodable;
-                          return;
-                        }
-                        InsertLogGroup(head, trace_id, std::string(payload), ArrivalOf(pos));
-                        return;
-                      }
-                      FragmentHeader header;
-                      if (!DecodeFragmentHeader(payload, &header).ok()) {
-                        ++undecodable;
-                        return;
-                      }
-                      TraceData data;
-                      data.id = header.trace_id;
-                      if (!DecodeFragment(payload, options_.document_decoder, &data).ok()) {
-                        ++undecodable;  // checksummed but undecodable: written by a bug
-                        return;
-                      }
-                      std::vector<const model::Span*> spans;
-                      std::vector<const model::Document*> documents;
-                      for (const auto& s : data.spans) spans.push_back(&s);
-                      for (const auto& d : data.documents) documents.push_back(&d);
-                      Insert(head, data.id, spans, documents, ArrivalOf(pos));
-                    };
+  uint64_t no_decoder = 0;  // records that need a decoder this store was not given
+  auto replay = [&](const WalPosition& pos, WalRecordType type,
+                    std::string_view payload) NO_THREAD_SAFETY_ANALYSIS {
+    if (type == WalRecordType::kSpanSource) {
+      if (options_.source_decoder == nullptr) {
+        ++no_decoder;
+        return;
+      }
+      model::SpanBatch batch;
+      if (!options_.source_decoder->DecodeSource(payload, &batch).ok() ||
+          !batch.documents.empty()) {
+        ++undecodable;
+        return;
+      }
+      for (const BatchFragment& f : SplitByTrace(batch)) {
+        Insert(head, f.header.trace_id, f.spans, f.documents, ArrivalOf(pos));
+      }
+      return;
+    }
+    if (type == WalRecordType::kLogGroup) {
+      model::TraceId trace_id;
+      if (!DecodeLogGroupTraceId(payload, &trace_id).ok()) {
+        ++undecodable;
+        return;
+      }
+      InsertLogGroup(head, trace_id, std::string(payload), ArrivalOf(pos));
+      return;
+    }
+    FragmentHeader header;
+    if (!DecodeFragmentHeader(payload, &header).ok()) {
+      ++undecodable;
+      return;
+    }
+    TraceData data;
+    data.id = header.trace_id;
+    const Status decoded = DecodeFragment(payload, options_.document_decoder, &data);
+    if (decoded.code() == Status::Code::kUnimplemented) {
+      ++no_decoder;  // documents alone, and no DocumentDecoder
+      return;
+    }
+    if (!decoded.ok()) {
+      ++undecodable;  // checksummed but undecodable: written by a bug
+      return;
+    }
+    std::vector<const model::Span*> spans;
+    std::vector<const model::Document*> documents;
+    for (const auto& s : data.spans) spans.push_back(&s);
+    for (const auto& d : data.documents) documents.push_back(&d);
+    Insert(head, data.id, spans, documents, ArrivalOf(pos));
+  };
   WalOptions wal_options;
   wal_options.dir = options_.dir + "/wal";
   wal_options.env = env;
   wal_options.segment_bytes = options_.wal_segment_bytes;
   wal_options.first_segment = wal_end;
   WAGGLE_ASSIGN_OR_RETURN(wal_, Wal::Open(wal_options, replay, &recovery_));
+  if (no_decoder != 0) {
+    // Going on would drop them from the head, and from the log once it is sealed.
+    return Status::InvalidArgument(
+        std::to_string(no_decoder) +
+        " WAL records hold requests or documents whose spans only a decoder can give, and "
+        "the store was opened without one");
+  }
   recovery_.corrupt_regions += undecodable;
   return Status::Ok();
 }
@@ -305,6 +335,19 @@ Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& p
 Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
   const std::vector<BatchFragment> fragments = SplitByTrace(batch);
+  if (!batch.source.empty() && batch.documents.empty() && options_.source_decoder != nullptr &&
+      batch.source.size() <= wal_format::kMaxRecordSize) {
+    // The request goes to the log as it came, one record, with no encoding of its spans; they
+    // go to the head, and on replay the decoder derives them from the record again.
+    WaitForRoom();
+    return Append(WalRecordType::kSpanSource, {batch.source}, durability,
+                  [&](Head* head, const std::vector<WalPosition>& positions) {
+                    for (const BatchFragment& f : fragments) {
+                      Insert(head, f.header.trace_id, f.spans, f.documents,
+                             ArrivalOf(positions[0]));
+                    }
+                  });
+  }
   const bool documents_only = batch.spans_from_documents && options_.document_decoder != nullptr;
   // Each writing thread keeps its buffer for the next batch, unless a huge one grew it.
   thread_local std::string buffer;

@@ -39,6 +39,9 @@ struct EngineOptions {
   uint64_t max_trace_bytes = 16ull << 20;
   // When set, X-Ray batches are logged as documents alone and re-derived on replay.
   const DocumentDecoder* document_decoder = nullptr;
+  // When set, a batch with a source (model::SpanBatch::source) is logged as that source, one
+  // record for the whole batch, and its spans re-derived on replay.
+  const SourceDecoder* source_decoder = nullptr;
 
   // The head is sealed into a block past either size, or when its oldest write is this old.
   size_t head_max_rows = 1 << 20;

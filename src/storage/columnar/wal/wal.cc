@@ -52,8 +52,8 @@ bool ParseRecord(std::string_view data, size_t at, WalRecordType* type, std::str
   if (length > fmt::kMaxRecordSize || data.size() - at - fmt::kRecordHeaderSize < length)
     return false;
   uint8_t t = static_cast<uint8_t>(data[at + 8]);
-  if (t != static_cast<uint8_t>(WalRecordType::kTraceFragment) &&
-      t != static_cast<uint8_t>(WalRecordType::kLogGroup)) {
+  if (t < static_cast<uint8_t>(WalRecordType::kTraceFragment) ||
+      t > static_cast<uint8_t>(WalRecordType::kSpanSource)) {
     return false;
   }
   *type = static_cast<WalRecordType>(t);

@@ -47,6 +47,7 @@ struct WalRecoveryStats {
 enum class WalRecordType : uint8_t {
   kTraceFragment = 1,  // storage::EncodeFragment
   kLogGroup = 2,       // storage::EncodeLogGroup
+  kSpanSource = 3,     // a request that storage::SourceDecoder turns into spans (format 3)
 };
 
 // Thread-safe. Append() may be called from many threads at once: concurrent appends are

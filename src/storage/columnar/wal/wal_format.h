@@ -9,8 +9,9 @@ namespace waggle::storage::columnar::wal_format {
 
 // Every segment file starts with this 16-byte header: magic, format version, zero padding.
 constexpr std::string_view kMagic = "WAGGLWAL";
-// Version 2 added record type 2 (log groups); version 1 segments are still read.
-constexpr uint32_t kVersion = 2;
+// Version 2 added record type 2 (log groups), version 3 record type 3 (span sources); segments
+// of older versions are still read.
+constexpr uint32_t kVersion = 3;
 constexpr size_t kFileHeaderSize = 16;
 
 // Every record: masked CRC-32C of (type, payload) | payload length | type | payload.
