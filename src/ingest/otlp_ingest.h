@@ -10,6 +10,7 @@
 #include "base/result.h"
 #include "codec/honeycomb/events.h"
 #include "codec/otlp/otlp.h"
+#include "storage/trace_data.h"
 #include "storage/writer.h"
 
 // OTLP exports and Honeycomb events, whatever transport brought them (OTLP/HTTP, OTLP/gRPC,
@@ -48,6 +49,17 @@ struct ExportOutcome {
   Status status;
   uint64_t rejected = 0;  // records refused one by one (partial success)
   std::string message;    // why, when rejected > 0
+};
+
+// An OTLP protobuf traces request as a batch's source (model::SpanBatch::source): the body
+// and the decode options it was decoded with (docs/wal-format.md, record type 3).
+std::string EncodeOtlpSource(const codec::otlp::DecodeOptions& options, std::string_view body);
+
+// Decodes such a source into the spans DecodeTraces gave when it was made (the spans it
+// refused then are refused again). Thread-safe.
+class OtlpSourceDecoder : public storage::SourceDecoder {
+ public:
+  Status DecodeSource(std::string_view source, model::SpanBatch* out) const override;
 };
 
 // Thread-safe.

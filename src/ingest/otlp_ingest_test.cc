@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +22,7 @@ class RecordingWriter : public storage::Writer {
     ++span_writes;
     if (!fail.ok()) return fail;
     spans.insert(spans.end(), batch.spans.begin(), batch.spans.end());
+    sources.emplace_back(batch.source);
     durabilities.push_back(d);
     return Status::Ok();
   }
@@ -35,6 +38,7 @@ class RecordingWriter : public storage::Writer {
   int span_writes = 0;
   int log_writes = 0;
   std::vector<model::Span> spans;
+  std::vector<std::string> sources;  // by span write
   std::vector<model::LogRecord> logs;
   std::vector<storage::Durability> durabilities;
 };
@@ -429,6 +433,65 @@ TEST_F(OtlpIngestTest, MissingOptionalMessagesAreDefaults) {
   ASSERT_TRUE(out.status.ok()) << out.status.ToString();
   ASSERT_EQ(writer_.logs.size(), 1u);
   EXPECT_EQ(writer_.logs[0].service, "unknown_log_source");
+}
+
+std::string ReadShared(const std::string& name) {
+  std::ifstream in(std::string(WAGGLE_SHARED_DIR) + "/testdata/" + name, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A protobuf export hands the store its request as the batch's source (the store may log it
+// in place of the spans), and the source decodes into the very spans written, with the
+// environment and classic-key dataset they were decoded with. JSON hands none.
+TEST_F(OtlpIngestTest, AProtobufExportIsItsBatchsSourceAndDecodesToTheSameSpans) {
+  Make();
+  const std::string body = ReadShared("otlp-node-body.pb");
+  ASSERT_FALSE(body.empty());
+  OtlpIngester::Request r;
+  r.encoding = Encoding::kProtobuf;
+  r.body = body;
+  r.environment = "prod";
+  r.api_key = "0123456789abcdef0123456789abcdef";  // a classic key: the dataset names the dataset
+  r.dataset_header = "legacy";
+  ExportOutcome out = ingester_->Export(r);
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  ASSERT_EQ(writer_.sources.size(), 1u);
+  ASSERT_FALSE(writer_.spans.empty());
+  EXPECT_EQ(writer_.spans[0].environment, "prod");
+  EXPECT_EQ(writer_.spans[0].dataset, "legacy");
+  model::SpanBatch again;
+  ASSERT_TRUE(OtlpSourceDecoder().DecodeSource(writer_.sources[0], &again).ok());
+  EXPECT_EQ(again.spans, writer_.spans);
+
+  ExportOutcome json = ExportJson(
+      Signal::kTraces, JsonTraces("checkout", {JsonSpan(kTrace, "eee19b7ec3c1b174", "a")}));
+  ASSERT_TRUE(json.status.ok());
+  ASSERT_EQ(writer_.sources.size(), 2u);
+  EXPECT_TRUE(writer_.sources[1].empty());
+}
+
+TEST_F(OtlpIngestTest, ADamagedSourceIsCorruption) {
+  codec::otlp::DecodeOptions options;
+  options.environment = "prod";
+  const std::string good = EncodeOtlpSource(options, ReadShared("otlp-node-body.pb"));
+  model::SpanBatch batch;
+  ASSERT_TRUE(OtlpSourceDecoder().DecodeSource(good, &batch).ok());
+  EXPECT_FALSE(batch.spans.empty());
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{3}, size_t{7}}) {
+    model::SpanBatch none;
+    EXPECT_EQ(OtlpSourceDecoder().DecodeSource(std::string_view(good).substr(0, cut), &none).code(),
+              Status::Code::kCorruption)
+        << cut;
+    EXPECT_TRUE(none.spans.empty());
+  }
+  std::string other_kind = good;
+  other_kind[0] = 2;
+  EXPECT_EQ(OtlpSourceDecoder().DecodeSource(other_kind, &batch).code(), Status::Code::kCorruption);
+  std::string bad_flag = good;
+  bad_flag[1 + 1 + 4 + 1] = 7;  // kind, "prod" with its length, the empty dataset: the flag
+  EXPECT_EQ(OtlpSourceDecoder().DecodeSource(bad_flag, &batch).code(), Status::Code::kCorruption);
 }
 
 }  // namespace

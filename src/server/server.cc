@@ -55,7 +55,8 @@ Result<double> LoadOrCreateMeta(const std::string& dir, Env* env) {
 
 struct Server::Parts {
   ServerConfig config;
-  ingest::XRayDocumentDecoder decoder;  // outlives the store, which uses it
+  ingest::XRayDocumentDecoder decoder;  // outlive the store, which uses them
+  ingest::OtlpSourceDecoder source_decoder;
   std::unique_ptr<storage::columnar::Engine> store;
   ingest::IngestCounters ingest_counters;
   std::unique_ptr<ingest::XRayDocumentIngester> ingester;
@@ -146,6 +147,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   storage::columnar::EngineOptions store_options;
   store_options.dir = config.data_dir;
   store_options.document_decoder = &p->decoder;
+  store_options.source_decoder = &p->source_decoder;
   store_options.retention_ns = config.retention_hours * 3600 * kNanosPerSecond;
   store_options.max_disk_bytes = config.max_disk_bytes;
   store_options.head_max_rows = config.head_max_rows;

@@ -1,0 +1,48 @@
+// Fuzzes OtlpSourceDecoder, which reads OTLP requests back from the write-ahead log, and checks
+// what replay relies on: a refused source is Corruption (a damaged header) or InvalidArgument
+// (a body that no longer decodes) and adds no span; a source it accepts decodes into the same
+// spans as EncodeOtlpSource's encoding of what it names (lengths may come as overlong
+// varints), and every span carries the environment and dataset the source names.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "base/coding.h"
+#include "ingest/otlp_ingest.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view source(reinterpret_cast<const char*>(data), size);
+  waggle::model::SpanBatch batch;
+  const waggle::Status status = waggle::ingest::OtlpSourceDecoder().DecodeSource(source, &batch);
+  if (!status.ok()) {
+    if (status.code() != waggle::Status::Code::kCorruption &&
+        status.code() != waggle::Status::Code::kInvalidArgument) {
+      std::abort();
+    }
+    if (!batch.empty()) std::abort();
+    return 0;
+  }
+  // Accepted: the header parses, and its fields and the body encoded again decode the same.
+  std::string_view rest = source.substr(1);
+  waggle::codec::otlp::DecodeOptions options;
+  if (!waggle::coding::GetLengthPrefixed(&rest, &options.environment) ||
+      !waggle::coding::GetLengthPrefixed(&rest, &options.dataset_header) || rest.empty()) {
+    std::abort();
+  }
+  options.classic_key = rest[0] == 1;
+  rest.remove_prefix(1);
+  waggle::model::SpanBatch again;
+  if (!waggle::ingest::OtlpSourceDecoder()
+           .DecodeSource(waggle::ingest::EncodeOtlpSource(options, rest), &again)
+           .ok() ||
+      again.spans != batch.spans) {
+    std::abort();
+  }
+  const std::string_view dataset = options.classic_key ? options.dataset_header : "";
+  for (const waggle::model::Span& s : batch.spans) {
+    if (s.environment != options.environment || s.dataset != dataset) std::abort();
+    if (s.trace_id.IsZero() || s.span_id.IsZero()) std::abort();
+  }
+  return 0;
+}
