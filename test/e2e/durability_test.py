@@ -11,6 +11,9 @@
                        as blocks (and the WAL behind them dropped) every few hundred ms; kill -9
                        once at least 2 flushes happened in the run; 3 cycles, every acknowledged
                        document read back byte for byte after each restart, from blocks and WAL
+  DurabilityOtlpKill9  3 clients POST OTLP/HTTP protobuf to /v1/traces non-stop (the WAL keeps
+                       the requests as they came, record type 3); kill -9 under load, restart,
+                       and every acknowledged span reads back; 3 cycles
   DurabilityUdpKill9   a steady UDP stream; kill -9 mid-stream; at least as many documents are
                        readable after the restart as /metrics counted accepted before the kill
   DurabilityWalDamage  garbage after the last WAL record is cut at start (and counted); a byte
@@ -21,6 +24,8 @@
                        with its spans and columns; the restart replays no WAL record and
                        every document reads back
 
+A span sent over OTLP is ACKNOWLEDGED when its export got HTTP 200 with an empty response (no
+partial success).
 A document is ACKNOWLEDGED when its PutTraceSegments request got HTTP 200 and the reply did not
 list it in UnprocessedTraceSegments (the API's documents are fsynced before the reply). A UDP
 document is accepted once waggle has written it to the OS, which a kill -9 of the process does
@@ -55,6 +60,7 @@ VERBOSE = False    # set by main() from -v / WAGGLE_E2E_VERBOSE=1
 KILL_CYCLES = 5
 FLUSH_HEAD_ROWS = 1000  # --head-max-rows for DurabilityFlushKill9 (the smallest allowed)
 FLUSH_CYCLES = 3
+OTLP_KILL_CYCLES = 3
 PUT_CLIENTS = 3
 PUT_BATCH = 10          # documents per PutTraceSegments request
 LOAD_SECONDS = 1.0      # load before each kill -9, counted from the first acknowledgement
@@ -97,22 +103,24 @@ def new_document(name, **annotations):
     return doc["trace_id"], json.dumps(doc)
 
 
-class XRayConnection:
-    """A keep-alive HTTP/1.1 connection to the X-Ray API (unsigned, rest-json)."""
+class Connection:
+    """A keep-alive HTTP/1.1 connection: to the X-Ray API (unsigned, rest-json) or to
+    OTLP/HTTP."""
 
     def __init__(self, port, timeout=REQUEST_TIMEOUT):
         self.port = port
         self.timeout = timeout
         self._conn = None
 
-    def post(self, path, payload):
-        """POSTs `payload` as JSON; returns (status, body bytes). A connection error
-        (OSError, http.client.HTTPException) propagates, and the next call reconnects."""
+    def post(self, path, payload, content_type="application/json"):
+        """POSTs `payload` (bytes as they are, anything else as JSON); returns (status, body
+        bytes). A connection error (OSError, http.client.HTTPException) propagates, and the
+        next call reconnects."""
         if self._conn is None:
             self._conn = http.client.HTTPConnection(h.LOOPBACK, self.port, timeout=self.timeout)
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
-            self._conn.request("POST", path, json.dumps(payload).encode(),
-                               {"Content-Type": "application/json"})
+            self._conn.request("POST", path, body, {"Content-Type": content_type})
             response = self._conn.getresponse()
             return response.status, response.read()
         except BaseException:
@@ -135,7 +143,7 @@ def batch_get_documents(port, trace_ids, readers=READERS):
     lock = threading.Lock()
 
     def read(part):
-        conn = XRayConnection(port)
+        conn = Connection(port)
         try:
             for chunk in chunks[part::readers]:
                 status, body = conn.post("/Traces", {"TraceIds": chunk})
@@ -175,7 +183,7 @@ def segment_id(text):
 
 class PutLoad:
     """PUT_CLIENTS threads POSTing /TraceSegments back to back, PUT_BATCH fresh documents a
-    request, over keep-alive connections.
+    request, over keep-alive connections. (OtlpLoad sends OTLP requests instead.)
 
     Call killing() just before the server is killed: from then on each client ends at its first
     connection error. A request that was sent before killing() and then failed was cut off by
@@ -188,7 +196,7 @@ class PutLoad:
         self._lock = threading.Lock()
         self._killing = threading.Event()
         self._stopping = threading.Event()
-        self.acknowledged = {}  # trace id -> document text
+        self.acknowledged = {}  # trace id -> what it must read back as: the document text
         self.statuses = Counter()
         self.unprocessed = 0
         self.cut_off = 0
@@ -222,21 +230,32 @@ class PutLoad:
         self._killing.set()
         self.join(REQUEST_TIMEOUT + 5)
 
+    def new_request(self, client, sequence):
+        """(path, payload, content type, {trace id: what it must read back as}) of the next
+        request, with PUT_BATCH traces numbered from `sequence`."""
+        batch = {}
+        for seq in range(sequence, sequence + PUT_BATCH):
+            trace_id, text = new_document("durability-put", cycle=self.cycle, client=client,
+                                          seq=seq)
+            batch[trace_id] = text
+        return ("/TraceSegments", {"TraceSegmentDocuments": list(batch.values())},
+                "application/json", batch)
+
+    def refused(self, body, batch):
+        """The trace ids of `batch` that a 200 answer `body` says were not stored."""
+        rejected = {u.get("Id") for u in json.loads(body)["UnprocessedTraceSegments"]}
+        return {t for t, text in batch.items() if segment_id(text) in rejected}
+
     def _run(self, client):
-        conn = XRayConnection(self.port)
+        conn = Connection(self.port)
         sequence = 0
         try:
             while not self._stopping.is_set():
-                batch = {}
-                for _ in range(PUT_BATCH):
-                    trace_id, text = new_document("durability-put", cycle=self.cycle,
-                                                  client=client, seq=sequence)
-                    batch[trace_id] = text
-                    sequence += 1
+                path, payload, content_type, batch = self.new_request(client, sequence)
+                sequence += PUT_BATCH
                 sent_after_kill = self._killing.is_set()
                 try:
-                    status, body = conn.post("/TraceSegments",
-                                             {"TraceSegmentDocuments": list(batch.values())})
+                    status, body = conn.post(path, payload, content_type)
                 except (OSError, http.client.HTTPException) as error:
                     with self._lock:
                         if self._killing.is_set():
@@ -251,15 +270,39 @@ class PutLoad:
                     self.statuses[status] += 1
                 if status != 200:
                     continue
-                rejected = {u.get("Id") for u in json.loads(body)["UnprocessedTraceSegments"]}
+                refused = self.refused(body, batch)
                 with self._lock:
-                    for trace_id, text in batch.items():
-                        if segment_id(text) in rejected:
+                    for trace_id, expected in batch.items():
+                        if trace_id in refused:
                             self.unprocessed += 1
                         else:
-                            self.acknowledged[trace_id] = text
+                            self.acknowledged[trace_id] = expected
         finally:
             conn.close()
+
+
+class OtlpLoad(PutLoad):
+    """PutLoad's clients POSTing OTLP/HTTP protobuf to /v1/traces: PUT_BATCH traces a request,
+    one server span each, which must read back through BatchGetTraces as one segment with the
+    span's id."""
+
+    def new_request(self, client, sequence):
+        now_ns = time.time_ns()
+        spans, batch = [], {}
+        for seq in range(sequence, sequence + PUT_BATCH):
+            trace_id = "%08x%024x" % (now_ns // 10**9, random.getrandbits(96))
+            span_id = "%016x" % random.getrandbits(64)
+            spans.append({"trace_id": trace_id, "span_id": span_id, "kind": 2,
+                          "name": "durability-otlp-%d-%d-%d" % (self.cycle, client, seq),
+                          "start_ns": now_ns - 5 * 10**6, "end_ns": now_ns})
+            batch["1-%s-%s" % (trace_id[:8], trace_id[8:])] = span_id
+        return ("/v1/traces", h.pb_trace_request("durability-otlp", spans),
+                "application/x-protobuf", batch)
+
+    def refused(self, body, batch):
+        # An empty ExportTraceServiceResponse: nothing refused. Any partial_success counts
+        # every span of the request as refused (none should be).
+        return set() if body == b"" else set(batch)
 
 
 def stream_document(seq):
@@ -274,6 +317,21 @@ def wal_segments(data_dir):
     """The WAL segment files under data_dir/wal, in log order."""
     wal_dir = Path(data_dir) / "wal"
     return sorted(p for p in wal_dir.iterdir() if WAL_SEGMENT_NAME.match(p.name))
+
+
+def wal_record_types(data_dir):
+    """Counter of the record types in the WAL, reading each segment up to its first record
+    that does not fit (kill -9 may leave a partial one at the end)."""
+    types = Counter()
+    for path in wal_segments(data_dir):
+        data, at = path.read_bytes(), WAL_FILE_HEADER
+        while len(data) - at >= WAL_RECORD_HEADER:
+            (length,) = struct.unpack_from("<I", data, at + 4)
+            if at + WAL_RECORD_HEADER + length > len(data):
+                break
+            types[data[at + 8]] += 1
+            at += WAL_RECORD_HEADER + length
+    return types
 
 
 def wal_records(data):
@@ -313,7 +371,7 @@ class TempDirTestCase(h.TempDirTestCase):
 
     def put(self, waggle, documents):
         """One PutTraceSegments of `documents`; all are accepted."""
-        conn = XRayConnection(waggle.xray_port)
+        conn = Connection(waggle.xray_port)
         try:
             status, body = conn.post("/TraceSegments",
                                      {"TraceSegmentDocuments": list(documents.values())})
@@ -428,6 +486,47 @@ class DurabilityFlushKill9(TempDirTestCase):
                    cycle, len(load.acknowledged), before["waggle_store_flushes_total"],
                    after["waggle_store_blocks"], after["waggle_store_wal_records_replayed"],
                    len(acknowledged))
+        self.terminate_cleanly(waggle)
+
+
+class DurabilityOtlpKill9(TempDirTestCase):
+
+    def test_acknowledged_otlp_spans_survive_kill9_under_load(self):
+        """The OTLP protobuf requests are logged as they came (WAL record type 3) and decoded
+        again on replay: every span acknowledged reads back after each kill -9."""
+        if not h.waggle_supports_otlp(WAGGLE_BIN):
+            self.skipTest("this waggle has no OTLP listeners")
+        waggle = self.start_waggle()
+        acknowledged = {}
+        for cycle in range(1, OTLP_KILL_CYCLES + 1):
+            load = OtlpLoad(waggle.otlp_http_port, cycle).start()
+            self.addCleanup(load.stop)
+            ok, _ = h.wait_until(lambda: (load.acknowledged_count() > 0, None), DATA_TIMEOUT)
+            self.assertTrue(ok, "cycle %d: no OTLP export acknowledged within %.0f s (statuses "
+                            "%s, errors %s)\n%s" % (cycle, DATA_TIMEOUT, dict(load.statuses),
+                                                    load.errors_before_kill[:3],
+                                                    waggle.log_tail()))
+            time.sleep(LOAD_SECONDS)
+            self.kill9_under(load, waggle, cycle)
+            self.assertEqual(0, load.unprocessed, "spans refused in partial success")
+            acknowledged.update(load.acknowledged)
+            types = wal_record_types(waggle.data_dir)
+            self.assertGreater(types[3], 0, "OTLP requests logged as they came: %s" % types)
+
+            waggle.restart()
+            found, unprocessed = batch_get_documents(waggle.xray_port, acknowledged)
+            wrong = [t for t in acknowledged
+                     if [segment_id(text) for _, text in found.get(t, [])] != [acknowledged[t]]]
+            self.assertEqual([], wrong[:5], "after kill -9 number %d: %d of %d acknowledged "
+                             "traces are missing or not their one span (%d unprocessed); "
+                             "e.g. %r\n%s" % (cycle, len(wrong), len(acknowledged),
+                                              len(unprocessed),
+                                              found.get(wrong[0]) if wrong else None,
+                                              waggle.log_tail()))
+            report("OTLP cycle %d: %d spans acknowledged (%d requests: %s), %d requests cut "
+                   "off, WAL records by type %s; all %d acknowledged so far read back",
+                   cycle, len(load.acknowledged), sum(load.statuses.values()),
+                   dict(load.statuses), load.cut_off, dict(types), len(acknowledged))
         self.terminate_cleanly(waggle)
 
 

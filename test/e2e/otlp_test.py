@@ -72,59 +72,6 @@ def new_span_id():
     return "%016x" % random.getrandbits(64)
 
 
-def _varint(n):
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def pb_len(field, payload):
-    """A length-delimited field (bytes, string, embedded message)."""
-    if isinstance(payload, str):
-        payload = payload.encode("utf-8")
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
-
-
-def pb_varint(field, value):
-    return _varint(field << 3) + _varint(value)
-
-
-def pb_fixed64(field, value):
-    return _varint(field << 3 | 1) + value.to_bytes(8, "little")
-
-
-def pb_string_attribute(key, value):
-    """KeyValue{key, AnyValue{string_value}}, as a `attributes` field of number 1 or 9."""
-    return pb_len(1, key) + pb_len(2, pb_len(1, value))
-
-
-def pb_trace_request(service, spans):
-    """A minimal ExportTraceServiceRequest (spec/otlp.md §5) with one resource and one scope.
-
-    `spans`: dicts with trace_id, span_id (hex), name, kind (OTLP number), start_ns, end_ns and
-    optionally parent_span_id (hex) and status_code (OTLP number).
-    """
-    encoded = b""
-    for s in spans:
-        span = (pb_len(1, bytes.fromhex(s["trace_id"])) + pb_len(2, bytes.fromhex(s["span_id"]))
-                + (pb_len(4, bytes.fromhex(s["parent_span_id"])) if s.get("parent_span_id")
-                   else b"")
-                + pb_len(5, s["name"]) + pb_varint(6, s["kind"])
-                + pb_fixed64(7, s["start_ns"]) + pb_fixed64(8, s["end_ns"]))
-        if s.get("status_code"):
-            span += pb_len(15, pb_varint(3, s["status_code"]))
-        encoded += pb_len(2, span)
-    resource = pb_len(1, pb_len(1, pb_string_attribute("service.name", service)))
-    scope_spans = pb_len(2, pb_len(1, pb_len(1, "waggle-e2e-raw")) + encoded)
-    return pb_len(1, resource + scope_spans)
-
-
 def pb_fields(data):
     """[(field number, wire type, value)] of one protobuf message; ValueError if malformed.
     Varints come back as ints, length-delimited fields as bytes."""
@@ -618,7 +565,7 @@ class ApiKeys(OtlpServerTestCase):
             traceId=trace_id, spanId=span_id, name="raw", kind=2,
             startTimeUnixNano=str(now - 10**6), endTimeUnixNano=str(now))])).encode()
         cases = [("application/json", json_body),
-                 ("application/x-protobuf", pb_trace_request("raw-keys", spans))]
+                 ("application/x-protobuf", h.pb_trace_request("raw-keys", spans))]
         for content_type, body in cases:
             for headers in ({"x-honeycomb-team": self.BAD}, {}):
                 with self.subTest(content_type=content_type, headers=headers):
@@ -819,7 +766,7 @@ class RawOtlpHttp(OtlpServerTestCase):
                 raw = [{"trace_id": trace_id, "span_id": span_id, "name": "pb-" + encoding,
                         "kind": 2, "start_ns": now - 3 * 10**6, "end_ns": now, "status_code": 2}]
                 status, headers, response = self.post(
-                    "/v1/traces", pb_trace_request("raw-protobuf", raw), content_type,
+                    "/v1/traces", h.pb_trace_request("raw-protobuf", raw), content_type,
                     {"x-honeycomb-team": TEAM}, encoding)
                 self.assertEqual(200, status, response[:300])
                 self.assertEqual(b"", response, "an empty ExportTraceServiceResponse")
