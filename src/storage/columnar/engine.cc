@@ -335,11 +335,11 @@ Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& p
 Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
   const std::vector<BatchFragment> fragments = SplitByTrace(batch);
+  WaitForRoom();  // once a write, not once a slice
   if (!batch.source.empty() && batch.documents.empty() && options_.source_decoder != nullptr &&
       batch.source.size() <= wal_format::kMaxRecordSize) {
     // The request goes to the log as it came, one record, with no encoding of its spans; they
     // go to the head, and on replay the decoder derives them from the record again.
-    WaitForRoom();
     return Append(WalRecordType::kSpanSource, {batch.source}, durability,
                   [&](Head* head, const std::vector<WalPosition>& positions) {
                     for (const BatchFragment& f : fragments) {
@@ -357,7 +357,6 @@ Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
   // still in cache the second time. Only the last slice asks for the sync: the log syncs
   // in order (a rotation syncs the segment it closes), so that one sync makes the whole
   // batch durable. A failure leaves the earlier slices written, as a retry may write again.
-  WaitForRoom();  // once a write, not once a slice
   Status s;
   for (size_t begin = 0; begin < fragments.size() && s.ok();) {
     size_t end = begin;
