@@ -73,9 +73,6 @@ BATCH_GET_MAX_IDS = 5   # BatchGetTraces' limit
 GARBAGE = b"\x13\x37" * 5
 
 ACCEPTED_UDP = "waggle_xray_udp_segments_accepted_total"
-WAL_SEGMENT_NAME = re.compile(r"^\d{8}\.wal$")
-WAL_FILE_HEADER = 16   # docs/wal-format.md: magic, version, padding
-WAL_RECORD_HEADER = 9  # masked CRC-32C, payload length, type
 
 
 def report(message, *args):
@@ -313,37 +310,16 @@ def stream_document(seq):
 # WAL files
 
 
-def wal_segments(data_dir):
-    """The WAL segment files under data_dir/wal, in log order."""
-    wal_dir = Path(data_dir) / "wal"
-    return sorted(p for p in wal_dir.iterdir() if WAL_SEGMENT_NAME.match(p.name))
-
-
-def wal_record_types(data_dir):
-    """Counter of the record types in the WAL, reading each segment up to its first record
-    that does not fit (kill -9 may leave a partial one at the end)."""
-    types = Counter()
-    for path in wal_segments(data_dir):
-        data, at = path.read_bytes(), WAL_FILE_HEADER
-        while len(data) - at >= WAL_RECORD_HEADER:
-            (length,) = struct.unpack_from("<I", data, at + 4)
-            if at + WAL_RECORD_HEADER + length > len(data):
-                break
-            types[data[at + 8]] += 1
-            at += WAL_RECORD_HEADER + length
-    return types
-
-
 def wal_records(data):
     """[(offset, payload length)] of the records of a segment's bytes, which must be intact
     framing end to end (a file waggle closed cleanly)."""
-    records, at = [], WAL_FILE_HEADER
+    records, at = [], h.WAL_FILE_HEADER
     while at < len(data):
-        if len(data) - at < WAL_RECORD_HEADER:
+        if len(data) - at < h.WAL_RECORD_HEADER:
             raise AssertionError("a partial record header at offset %d" % at)
         (length,) = struct.unpack_from("<I", data, at + 4)
         records.append((at, length))
-        at += WAL_RECORD_HEADER + length
+        at += h.WAL_RECORD_HEADER + length
     if at != len(data):
         raise AssertionError("the last record runs past the end of the file")
     return records
@@ -510,8 +486,9 @@ class DurabilityOtlpKill9(TempDirTestCase):
             self.kill9_under(load, waggle, cycle)
             self.assertEqual(0, load.unprocessed, "spans refused in partial success")
             acknowledged.update(load.acknowledged)
-            types = wal_record_types(waggle.data_dir)
-            self.assertGreater(types[3], 0, "OTLP requests logged as they came: %s" % types)
+            types = h.wal_record_types(waggle.data_dir)
+            self.assertGreater(types[h.WAL_SPAN_SOURCE], 0,
+                               "OTLP requests logged as they came: %s" % types)
 
             waggle.restart()
             found, unprocessed = batch_get_documents(waggle.xray_port, acknowledged)
@@ -583,7 +560,7 @@ class DurabilityWalDamage(TempDirTestCase):
         for trace_id, text in documents.items():  # one request, one record each
             self.put(waggle, {trace_id: text})
         self.kill9(waggle)
-        last = wal_segments(waggle.data_dir)[-1]
+        last = h.wal_segments(waggle.data_dir)[-1]
         clean_size = last.stat().st_size
 
         # 1. A torn tail: garbage after the last record is cut, nothing is lost.
@@ -606,16 +583,16 @@ class DurabilityWalDamage(TempDirTestCase):
         records = wal_records(data)
         self.assertGreaterEqual(len(records), 2, "records in %s" % last.name)
         offset, length = records[0]
-        payload = bytes(data[offset + WAL_RECORD_HEADER:offset + WAL_RECORD_HEADER + length])
+        payload = bytes(data[offset + h.WAL_RECORD_HEADER:offset + h.WAL_RECORD_HEADER + length])
         damaged = [t for t, text in documents.items() if text.encode() in payload]
         self.assertEqual(1, len(damaged), "the first record holds one of the documents")
         damaged = damaged[0]
-        data[offset + WAL_RECORD_HEADER + length // 2] ^= 0xFF
+        data[offset + h.WAL_RECORD_HEADER + length // 2] ^= 0xFF
         last.write_bytes(data)
         waggle.restart()
         self.assertEqual({"waggle_store_wal_truncated_bytes": 0,
                           "waggle_store_wal_corrupt_regions": 1,
-                          "waggle_store_wal_corrupt_bytes": WAL_RECORD_HEADER + length,
+                          "waggle_store_wal_corrupt_bytes": h.WAL_RECORD_HEADER + length,
                           "waggle_store_traces": len(documents) - 1},
                          self.recovery_metrics(waggle),
                          "after a byte in the first record's payload was flipped\n%s"
@@ -632,12 +609,12 @@ class DurabilityWalDamage(TempDirTestCase):
         waggle.restart()
         self.assertEqual({"waggle_store_wal_truncated_bytes": 0,
                           "waggle_store_wal_corrupt_regions": 1,
-                          "waggle_store_wal_corrupt_bytes": WAL_RECORD_HEADER + length,
+                          "waggle_store_wal_corrupt_bytes": h.WAL_RECORD_HEADER + length,
                           "waggle_store_traces": len(documents)},
                          self.recovery_metrics(waggle), "after a further restart")
         self.assert_all_readable(waggle, {**intact, **later}, "after a further restart")
         report("WAL: %d garbage bytes cut; a %d-byte damaged record skipped, %d of %d traces "
-               "intact", len(GARBAGE), WAL_RECORD_HEADER + length, len(intact), len(documents))
+               "intact", len(GARBAGE), h.WAL_RECORD_HEADER + length, len(intact), len(documents))
         self.terminate_cleanly(waggle)
 
 

@@ -24,6 +24,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ import time
 import unittest
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -871,6 +873,36 @@ def walk_entities(document, parent=None):
     yield document, parent
     for child in document.get("subsegments", []) or []:
         yield from walk_entities(child, document)
+
+
+# --------------------------------------------------------------------------------------------
+# WAL files (docs/wal-format.md)
+
+WAL_SEGMENT_NAME = re.compile(r"^\d{8}\.wal$")
+WAL_FILE_HEADER = 16   # magic, version, padding
+WAL_RECORD_HEADER = 9  # masked CRC-32C, payload length, type
+WAL_SPAN_SOURCE = 3    # the record type of a request logged as it came
+
+
+def wal_segments(data_dir):
+    """The WAL segment files under data_dir/wal, in log order."""
+    wal_dir = Path(data_dir) / "wal"
+    return sorted(p for p in wal_dir.iterdir() if WAL_SEGMENT_NAME.match(p.name))
+
+
+def wal_record_types(data_dir):
+    """Counter of the record types in the WAL, reading each segment up to its first record
+    that does not fit (kill -9 may leave a partial one at the end)."""
+    types = Counter()
+    for path in wal_segments(data_dir):
+        data, at = path.read_bytes(), WAL_FILE_HEADER
+        while len(data) - at >= WAL_RECORD_HEADER:
+            (length,) = struct.unpack_from("<I", data, at + 4)
+            if at + WAL_RECORD_HEADER + length > len(data):
+                break
+            types[data[at + 8]] += 1
+            at += WAL_RECORD_HEADER + length
+    return types
 
 
 # --------------------------------------------------------------------------------------------

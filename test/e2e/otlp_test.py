@@ -903,6 +903,42 @@ class OtlpLogs(OtlpServerTestCase):
         self.assert_metric_grows(LOG_RECORDS_ACCEPTED, before, 2)
 
 
+class OtlpReplay(OtlpServerTestCase):
+    """The real exporters' protobuf requests are logged as they came (WAL record type 3) and
+    decoded again when the server restarts: after kill -9, which leaves them in the WAL alone,
+    their traces read back in full, and so does the good span of a request that had one span
+    refused (partial success), with no WAL record counted as damaged."""
+
+    def test_protobuf_exports_read_back_the_same_after_kill9_and_replay(self):
+        runs = [self.send_spans("http/protobuf", use_gzip=True, service="replay-http"),
+                self.send_spans("grpc", service="replay-grpc")]
+        trace_id, now = new_trace_id(), time.time_ns()
+        raw = [{"trace_id": trace_id, "span_id": new_span_id(), "name": "replayed", "kind": 2,
+                "start_ns": now - 10**7, "end_ns": now},
+               {"trace_id": trace_id[:30], "span_id": new_span_id(), "name": "refused",
+                "kind": 2, "start_ns": now - 10**7, "end_ns": now}]
+        status, _, response = self.post("/v1/traces", h.pb_trace_request("replay-raw", raw),
+                                        "application/x-protobuf", {"x-honeycomb-team": TEAM})
+        self.assertEqual(200, status, response[:300])
+        self.assertNotEqual(b"", response, "a partial success names the refused span")
+        expected_raw = [{"name": "replayed", "kind": "SERVER", "trace_id": trace_id,
+                         "span_id": raw[0]["span_id"], "parent_span_id": None,
+                         "start_time": (now - 10**7) / 1e9, "end_time": now / 1e9,
+                         "status": {"code": "UNSET"}, "events": [], "links": [],
+                         "resource": {"service.name": "replay-raw"}, "attributes": {}}]
+        for spans in [r.output["spans"] for r in runs] + [expected_raw]:
+            self.assert_trace(spans, what="BatchGetTraces before kill -9")
+        types = h.wal_record_types(self.waggle.data_dir)
+        self.assertGreaterEqual(types[h.WAL_SPAN_SOURCE], 3, "one record a request: %s" % types)
+
+        self.waggle.kill9()
+        self.waggle.restart()
+        self.assertEqual(0, self.metric("waggle_store_wal_corrupt_regions"))
+        self.assertGreaterEqual(self.metric("waggle_store_wal_records_replayed"), 3)
+        for spans in [r.output["spans"] for r in runs] + [expected_raw]:
+            self.assert_trace(spans, what="BatchGetTraces after kill -9 and replay")
+
+
 class MixedXRayAndOtel(OtlpServerTestCase):
     """A Flask app with the X-Ray SDK (UDP) calls a Node service traced with OpenTelemetry
     (OTLP/HTTP, AWS X-Ray propagator): one trace, the Node SERVER span under Flask's HTTP
