@@ -228,10 +228,9 @@ size_t SelectFast(const char* data, size_t size, uint64_t lo, uint64_t span, uin
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
   if (avx2 && n >= 8 && rows[0] == 0 && rows[n - 1] == n - 1) {
     if constexpr (W <= 25) {
-      constexpr uint64_t kMax = (uint64_t{1} << W) - 1;
-      if (lo > kMax) return 0;
+      // BitSelectRange keeps lo and lo + span within W bits.
       return SelectAllAvx2Narrow<W>(data, size, static_cast<uint32_t>(lo),
-                                    static_cast<uint32_t>(std::min(span, kMax - lo)), rows, n);
+                                    static_cast<uint32_t>(span), rows, n);
     } else {
       return SelectAllAvx2<W>(data, lo, span, rows, n);
     }
@@ -258,8 +257,12 @@ constexpr auto MakeSelectTable(std::integer_sequence<int, W...>) {
 size_t BitSelectRange(std::string_view packed, int width, uint64_t lo, uint64_t hi, uint32_t* rows,
                       size_t n) {
   if (lo > hi) return 0;
-  const uint64_t span = hi - lo;
   if (width == 0) return lo == 0 ? n : 0;
+  // No value is above `largest`: a range past it matches nothing, and one that reaches past
+  // it is cut there (which keeps every path's arithmetic within the width).
+  const uint64_t largest = width >= 64 ? UINT64_MAX : (uint64_t{1} << width) - 1;
+  if (lo > largest) return 0;
+  const uint64_t span = std::min(hi, largest) - lo;
   static constexpr auto kFast = MakeSelectTable(std::make_integer_sequence<int, 56>());
   const char* data = packed.data();
   const size_t size = packed.size();
