@@ -394,7 +394,8 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
         if (parent == 0) {
           PutVarint64(&raw, kParentNone);
         } else if (const size_t found = in_run[slot_of(parent)].second; found != 0) {
-          PutVarint64(&raw, i - (found - 1) + 1);  // row found - 1 is i - that + 1 rows back
+          PutVarint64(&raw,
+                      i - (found - 1) + 1);  // rows back, + 1 (0, 1: kParentNone, kParentExplicit)
         } else {
           PutVarint64(&raw, kParentExplicit);
           coding::PutFixed64(&raw, parent);
@@ -830,26 +831,24 @@ Block::GroupRows::GroupRows(const Block& block, size_t group, GroupHexTable* run
       group_(group),
       runs_(runs),
       rows_(block.meta_.columns.size()),
-      own_(block.meta_.columns.size()),
-      source_(block.meta_.columns.size()) {}
+      source_(block.meta_.columns.size(), kNone) {}
 
 Status Block::GroupRows::Decode(size_t c, std::string_view* in) {
   const size_t m = block_.meta_.row_groups[group_].rows;
   SparseRowsSource source;
   WAGGLE_RETURN_IF_ERROR(DecodeSparseRows(in, m, &rows_[c], &source));
-  source_[c] = c;
   if (source.column == SparseRowsSource::kOwn) {
-    own_[c] = 1;
+    source_[c] = c;
     return Status::Ok();
   }
   WAGGLE_RETURN_IF_ERROR(block_.meta_.CheckRowsSource(c, source));
   const auto k = static_cast<size_t>(source.column);
-  if (!own_[k]) {
+  if (source_[k] != k) {
     // A column the read skipped, or one that itself refers (so the reference is corrupt).
     std::string_view other;
     WAGGLE_RETURN_IF_ERROR(block_.ReadGroupChunk(k, group_, runs_, &scratch_, &other));
     WAGGLE_RETURN_IF_ERROR(DecodeSparseRows(&other, m, &rows_[k]));
-    own_[k] = 1;
+    source_[k] = k;
   }
   WAGGLE_RETURN_IF_ERROR(BlockMeta::CheckRowsCount(source, rows_[k]));
   source_[c] = k;

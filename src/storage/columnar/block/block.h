@@ -203,6 +203,7 @@ class Block {
     GroupRows(const Block& block, size_t group, GroupHexTable* runs);
     // Decodes the rows of attribute column c's chunk `in` (advancing past them): rows(c).
     Status Decode(size_t c, std::string_view* in);
+    // Column c must have been decoded.
     const std::vector<int64_t>& rows(size_t c) const { return rows_[source_[c]]; }
 
    private:
@@ -210,8 +211,10 @@ class Block {
     const size_t group_;
     GroupHexTable* runs_;
     std::vector<std::vector<int64_t>> rows_;  // by column: the rows its own chunk gives
-    std::vector<uint8_t> own_;                // whether rows_[c] is decoded
-    std::vector<size_t> source_;              // by column: whose rows_ are its rows
+    // By column: whose rows_ are its rows; itself once its own chunk is decoded, kNone before
+    // its chunk is read.
+    std::vector<size_t> source_;
+    static constexpr size_t kNone = SIZE_MAX;
     std::string scratch_;
   };
   // Appends to each of wanted[0, count) (sorted by id) its spans in row group `group`, each
