@@ -139,7 +139,10 @@ void SpanTable::Append(const Span& span) {
           bytes += sizeof(index);
         }
       } else {
-        if (next_column_.size() <= link) next_column_.resize(attributes.size() + 1, UINT32_MAX);
+        if (next_column_.size() <= link) {
+          bytes += (attributes.size() + 1 - next_column_.size()) * sizeof(next_column_[0]);
+          next_column_.resize(attributes.size() + 1, UINT32_MAX);
+        }
         next_column_[link] = index;
       }
     }
