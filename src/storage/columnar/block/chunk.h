@@ -37,8 +37,8 @@ bool GetChunkRef(std::string_view* in, ChunkRef* ref);
 // prefer kZstd, and no time goes into looking for runs there. A text chunk of a row group
 // comes with the group's `table` and the number its Count returned (`counted`): its runs that
 // the table holds are written as references (block format 7), and when it has enough runs it
-// is stored packed, or compressed plain if packing does not save an eighth. Any other text
-// chunk is compressed both ways and the smaller kept.
+// is stored packed; when packing does not save an eighth, it is compressed plain as well and
+// the smaller kept. Any other text chunk is compressed both ways and the smaller kept.
 ChunkRef AppendChunk(std::string_view raw, Compression preferred, std::string* file,
                      const HexTableBuilder* table = nullptr,
                      size_t counted = HexTableBuilder::kNotCounted);
