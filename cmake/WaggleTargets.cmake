@@ -37,7 +37,7 @@ function(waggle_test name)
   target_link_libraries(${name} PRIVATE ${ARG_EXTERNAL} GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE
     WAGGLE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    WAGGLE_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
+    WAGGLE_TESTDATA_DIR="${PROJECT_SOURCE_DIR}/test/testdata")
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300)
 endfunction()

@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "base/testing/testdata.h"
 
 namespace waggle::ingest {
 namespace {
@@ -435,19 +435,12 @@ TEST_F(OtlpIngestTest, MissingOptionalMessagesAreDefaults) {
   EXPECT_EQ(writer_.logs[0].service, "unknown_log_source");
 }
 
-std::string ReadShared(const std::string& name) {
-  std::ifstream in(std::string(WAGGLE_SHARED_DIR) + "/testdata/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A protobuf export hands the store its request as the batch's source (the store may log it
 // in place of the spans), and the source decodes into the very spans written, with the
 // environment and classic-key dataset they were decoded with. JSON hands none.
 TEST_F(OtlpIngestTest, AProtobufExportIsItsBatchsSourceAndDecodesToTheSameSpans) {
   Make();
-  const std::string body = ReadShared("otlp-node-body.pb");
+  const std::string body = test_util::ReadTestdata("otlp-node-body.pb");
   ASSERT_FALSE(body.empty());
   OtlpIngester::Request r;
   r.encoding = Encoding::kProtobuf;
@@ -475,7 +468,7 @@ TEST_F(OtlpIngestTest, AProtobufExportIsItsBatchsSourceAndDecodesToTheSameSpans)
 TEST_F(OtlpIngestTest, ADamagedSourceIsCorruption) {
   codec::otlp::DecodeOptions options;
   options.environment = "prod";
-  const std::string good = EncodeOtlpSource(options, ReadShared("otlp-node-body.pb"));
+  const std::string good = EncodeOtlpSource(options, test_util::ReadTestdata("otlp-node-body.pb"));
   model::SpanBatch batch;
   ASSERT_TRUE(OtlpSourceDecoder().DecodeSource(good, &batch).ok());
   EXPECT_FALSE(batch.spans.empty());

@@ -2,18 +2,16 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <sstream>
+
+#include "base/testing/testdata.h"
 
 namespace waggle::net::sigv4 {
 namespace {
 
-// The signed requests the AWS CLI sent, as captured in shared/testdata (secret key "test").
+// The signed requests the AWS CLI sent, as captured in test/testdata (secret key "test").
 std::vector<HttpRequest> CapturedCliRequests() {
-  std::ifstream in(std::string(WAGGLE_SHARED_DIR) + "/testdata/awscli-xray-requests.txt");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+  const std::string text = test_util::ReadTestdata("awscli-xray-requests.txt");
   std::vector<HttpRequest> out;
   const std::string start = "----- POST ";
   for (size_t at = text.find(start); at != std::string::npos; at = text.find(start, at)) {

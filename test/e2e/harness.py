@@ -40,10 +40,9 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 SYSTEM_AWS = "/usr/bin/aws"
 LOOPBACK = "127.0.0.1"
 
-# <repo>/test/e2e/harness.py -> <repo>; shared/ (spec, testdata) is cloned beside the repo.
+# <repo>/test/e2e/harness.py -> <repo>; captures from the real clients are in test/testdata.
 REPO_DIR = Path(__file__).resolve().parents[2]
-SHARED_DIR = REPO_DIR.parent / "shared"
-TESTDATA_DIR = SHARED_DIR / "testdata"
+TESTDATA_DIR = REPO_DIR / "test" / "testdata"
 
 # Environment variables that must not leak from the developer's shell into the clients
 # (OTEL_* would reconfigure the OpenTelemetry SDKs' exporters behind the tests' backs).
@@ -830,7 +829,7 @@ _CAPTURED_BLOCK = re.compile(
 
 
 def read_captured_datagrams(path):
-    """Datagrams from a capture file in shared/testdata.
+    """Datagrams from a capture file in test/testdata.
 
     Files with `-----BEGIN DATAGRAM-----` / `-----END DATAGRAM-----` blocks hold several (the
     bytes between the markers, without the newlines next to them, are one datagram; a

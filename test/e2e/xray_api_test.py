@@ -7,7 +7,7 @@ The tests write traces with `aws xray put-trace-segments` (a Flask-like front se
 user service and DynamoDB, some slow, some failing, with annotations and users), then ask for
 them with `aws xray get-trace-summaries --filter-expression ...` and manage groups with
 create-group, get-group, get-groups, update-group and delete-group, as the captured CLI bodies of
-../shared/testdata/awscli-xray-requests.txt do. Every expected answer is computed in this file
+test/testdata/awscli-xray-requests.txt do. Every expected answer is computed in this file
 from the documents sent, not from waggle.
 """
 

@@ -509,11 +509,11 @@ class XRaySdkEndToEnd(h.ServerTestCase):
         self.assertIs(True, summaries[trace_id].get("IsPartial"), "an in-progress segment")
 
     def test_4_replayed_captured_datagrams(self):
-        """The captured SDK datagrams in shared/testdata, replayed over UDP, read back by id."""
+        """The captured SDK datagrams in test/testdata, replayed over UDP, read back by id."""
         datagrams = []
         for name in ("xray-udp-flask.txt", "xray-udp-flask-more.txt"):
             path = h.TESTDATA_DIR / name
-            self.assertTrue(path.is_file(), "%s (shared/ must sit beside the repo)" % path)
+            self.assertTrue(path.is_file(), "%s is missing" % path)
             datagrams += h.read_captured_datagrams(path)
         h.send_udp(self.waggle.xray_udp_address, datagrams)
 

@@ -58,7 +58,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -71,6 +70,7 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "base/testing/testdata.h"
 #include "codec/otlp/testing/otlp_test.pb.h"
 #include "codec/otlp/testing/proto_builder.h"
 #include "model/attribute.h"
@@ -85,6 +85,7 @@ namespace pb = ::waggle::otlptest;
 using google::protobuf::RepeatedPtrField;
 using model::AttributeRole;
 using model::AttributeValue;
+using ::waggle::test_util::ReadTestdata;
 
 // See the decisions above: log records get their scope's attributes too.
 constexpr bool kLogsCopyScopeAttributes = true;
@@ -190,13 +191,6 @@ std::string_view Trim(std::string_view s) {
   const size_t begin = s.find_first_not_of(kSpace);
   if (begin == std::string_view::npos) return {};
   return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
-}
-
-std::string ReadShared(const std::string& name) {
-  std::ifstream in(std::string(WAGGLE_SHARED_DIR) + "/testdata/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1954,10 +1948,10 @@ TEST(OtlpJsonDecoder, RefusesWhatIsNotAJsonObject) {
 }
 
 // =============================================================================================
-// Bodies captured from the OpenTelemetry JS SDK (shared/testdata/README.md).
+// Bodies captured from the OpenTelemetry JS SDK (test/testdata/README.md).
 
 TEST(OtlpProtoDecoder, CapturedNodeBodyDecodesAsLibprotobufReadsIt) {
-  const std::string body = ReadShared("otlp-node-body.pb");
+  const std::string body = ReadTestdata("otlp-node-body.pb");
   ASSERT_EQ(body.size(), 2089u);
   pb::ExportTraceServiceRequest req;
   ASSERT_TRUE(req.ParseFromString(body));
@@ -2026,7 +2020,7 @@ TEST(OtlpProtoDecoder, CapturedNodeBodyDecodesAsLibprotobufReadsIt) {
 }
 
 TEST(OtlpProtoDecoder, CapturedGrpcMessageCarriesTheSameRequest) {
-  const std::string message = ReadShared("otlp-node-grpc-message.bin");
+  const std::string message = ReadTestdata("otlp-node-grpc-message.bin");
   ASSERT_EQ(message.size(), 2094u);
   // gRPC framing: a compressed flag, then the length big-endian.
   EXPECT_EQ(message[0], '\0');
@@ -2036,7 +2030,7 @@ TEST(OtlpProtoDecoder, CapturedGrpcMessageCarriesTheSameRequest) {
                           static_cast<uint8_t>(message[4]);
   ASSERT_EQ(length, message.size() - 5);
   const std::string payload = message.substr(5);
-  EXPECT_EQ(payload, ReadShared("otlp-node-body.pb"));
+  EXPECT_EQ(payload, ReadTestdata("otlp-node-body.pb"));
 
   pb::ExportTraceServiceRequest req;
   ASSERT_TRUE(req.ParseFromString(payload));
@@ -2045,12 +2039,12 @@ TEST(OtlpProtoDecoder, CapturedGrpcMessageCarriesTheSameRequest) {
 }
 
 TEST(OtlpJsonDecoder, CapturedNodeJsonBodyDecodesAsTheProtobufBody) {
-  const std::string json = ReadShared("otlp-node-body.json");
+  const std::string json = ReadTestdata("otlp-node-body.json");
   ASSERT_EQ(json.size(), 3798u);
   const DecodeOptions options{};
   TraceDecode from_json = DecodeT(Encoding::kJson, json, options);
   ASSERT_TRUE(from_json.status.ok()) << from_json.status.ToString();
-  TraceDecode from_pb = DecodeT(Encoding::kProtobuf, ReadShared("otlp-node-body.pb"), options);
+  TraceDecode from_pb = DecodeT(Encoding::kProtobuf, ReadTestdata("otlp-node-body.pb"), options);
   ASSERT_TRUE(from_pb.status.ok()) << from_pb.status.ToString();
   ASSERT_EQ(from_pb.batch.spans.size(), 3u);
   EXPECT_TRUE(SpansMatch(from_pb.batch.spans, 0, from_json.batch.spans, from_json.rejected));
@@ -2071,7 +2065,7 @@ TEST(OtlpJsonDecoder, CapturedBodyWithOptionsAndClassicKey) {
   options.environment = "staging";
   options.classic_key = true;
   options.dataset_header = "legacy-traces";
-  TraceDecode got = DecodeT(Encoding::kJson, ReadShared("otlp-node-body.json"), options);
+  TraceDecode got = DecodeT(Encoding::kJson, ReadTestdata("otlp-node-body.json"), options);
   ASSERT_TRUE(got.status.ok()) << got.status.ToString();
   ASSERT_EQ(got.batch.spans.size(), 3u);
   for (const model::Span& s : got.batch.spans) {

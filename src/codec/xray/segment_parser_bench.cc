@@ -14,7 +14,7 @@
 namespace {
 
 std::string Body() {
-  std::ifstream in(std::string(WAGGLE_SHARED_DIR) + "/testdata/xray-udp-flask.txt");
+  std::ifstream in(std::string(WAGGLE_TESTDATA_DIR) + "/xray-udp-flask.txt");
   std::stringstream ss;
   ss << in.rdbuf();
   std::string datagram = ss.str();
