@@ -11,7 +11,7 @@ namespace waggle::column {
 
 class Dictionary {
  public:
-  Dictionary() = default;
+  Dictionary();
   Dictionary(Dictionary&& other) noexcept;
   Dictionary& operator=(Dictionary&& other) noexcept;
 
@@ -37,6 +37,7 @@ class Dictionary {
   // its code + 1 in its low 32 (0: empty), so most probes compare no string. Probes start
   // from those 32 bits, so growing the table reads no string.
   std::vector<uint64_t> slots_;
+  uint64_t seed_;  // of the hashes in slots_: the process's (base/mix.h, hash flooding)
   std::vector<std::string_view> values_;  // by code, into chunks_
   // The strings' bytes, in chunks that never move.
   std::vector<std::unique_ptr<char[]>> chunks_;

@@ -2,11 +2,36 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <random>
+#include <unordered_set>
 #include <vector>
 
 namespace waggle::model {
 namespace {
+
+TEST(TraceIdHash, IdsMadeToCollideUnderAnUnkeyedHashSpreadOut) {
+  // Every id here had the same hash under the unkeyed a * gamma ^ b of its two halves: b was
+  // chosen as a * gamma ^ 42. A client could send a head full of them.
+  std::unordered_set<size_t> hashes;
+  std::unordered_set<TraceId, TraceIdHash> ids;
+  constexpr uint64_t kIds = 10000;
+  for (uint64_t a = 1; a <= kIds; ++a) {
+    const uint64_t b = a * kGoldenGamma ^ 42;
+    TraceId id;
+    std::memcpy(id.bytes.data(), &a, 8);
+    std::memcpy(id.bytes.data() + 8, &b, 8);
+    hashes.insert(TraceIdHash()(id));
+    ids.insert(id);
+  }
+  EXPECT_GE(hashes.size(), kIds - 2);
+  // Spread over the set's buckets as well: none holds more than a few.
+  size_t fullest = 0;
+  for (size_t i = 0; i < ids.bucket_count(); ++i) fullest = std::max(fullest, ids.bucket_size(i));
+  EXPECT_LE(fullest, 12u);
+  EXPECT_EQ(ids.size(), kIds);
+}
 
 TEST(TraceId, XRayAndW3cFormsAreTheSameBytes) {
   TraceId xray, w3c;
