@@ -1,10 +1,11 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 // SplitMix64 (Steele, Lea and Flood; the constants are the published ones): a cheap, well-mixed
-// 64-bit hash of a 64-bit value, for ids and seeds. Unkeyed: mix ProcessHashSeed() into a value an
-// adversary chooses.
+// 64-bit hash of a 64-bit value, for ids and seeds. Unkeyed: a value an adversary chooses is
+// hashed with a seed (SeededHash64).
 namespace waggle {
 
 inline constexpr uint64_t kGoldenGamma = 0x9e3779b97f4a7c15ull;
@@ -22,16 +23,23 @@ inline uint64_t Mix64(uint64_t x) { return MixFinalize(x + kGoldenGamma); }
 // SplitMix64's next output, advancing the generator's state.
 inline uint64_t SplitMix64Next(uint64_t* state) { return MixFinalize(*state += kGoldenGamma); }
 
-namespace internal {
-uint64_t DrawHashSeed();
-}  // namespace internal
+// 64 random bits for a seed: from the system's entropy source, or from the clock and the
+// process id where there is none.
+uint64_t RandomSeed();
 
 // A random value drawn once per process. In-memory hash tables whose keys clients choose (ids,
-// attribute values) mix it into their hashes, so keys cannot be chosen offline to collide
-// (hash flooding). Never for a hash that is stored or sent.
+// attribute values) mix it into their hashes, so that colliding keys cannot be worked out
+// without seeing the process (hash flooding). Never for a hash that is stored or sent.
 inline uint64_t ProcessHashSeed() {
-  static const uint64_t seed = internal::DrawHashSeed();
+  static const uint64_t seed = RandomSeed();
   return seed;
 }
+
+// The hash of a 64-bit key a client chose (a span id), keyed by a seed: for unordered maps and
+// sets of such keys, where std::hash would be the key itself.
+struct SeededHash64 {
+  uint64_t seed = ProcessHashSeed();
+  size_t operator()(uint64_t x) const { return static_cast<size_t>(MixFinalize(x ^ seed)); }
+};
 
 }  // namespace waggle

@@ -12,22 +12,19 @@
 namespace waggle::column {
 namespace {
 
-uint64_t HashOf(std::string_view s, uint64_t seed) {
-  return XXH3_64bits_withSeed(s.data(), s.size(), seed);
+uint64_t HashOf(std::string_view s) {
+  return XXH3_64bits_withSeed(s.data(), s.size(), ProcessHashSeed());
 }
 
 constexpr size_t kChunkBytes = 64 << 10;
 
 }  // namespace
 
-Dictionary::Dictionary() : seed_(ProcessHashSeed()) {}
-
 Dictionary::Dictionary(Dictionary&& other) noexcept { *this = std::move(other); }
 
 Dictionary& Dictionary::operator=(Dictionary&& other) noexcept {
   // The chunk cursor goes with the chunks: a moved-from dictionary starts empty.
   slots_ = std::exchange(other.slots_, {});
-  seed_ = other.seed_;  // the other's table is empty now: any seed suits it
   values_ = std::exchange(other.values_, {});
   chunks_ = std::exchange(other.chunks_, {});
   chunk_left_ = std::exchange(other.chunk_left_, 0);
@@ -83,7 +80,7 @@ std::string_view Dictionary::Copy(std::string_view s) {
 
 uint32_t Dictionary::Intern(std::string_view s) {
   if (slots_.empty()) Grow();
-  const uint64_t h = HashOf(s, seed_);
+  const uint64_t h = HashOf(s);
   size_t at = Slot(s, h);
   if (slots_[at] != 0) return static_cast<uint32_t>((slots_[at] & 0xffffffff) - 1);
   const auto code = static_cast<uint32_t>(values_.size());
@@ -96,7 +93,7 @@ uint32_t Dictionary::Intern(std::string_view s) {
 
 int64_t Dictionary::Find(std::string_view s) const {
   if (slots_.empty()) return -1;
-  const uint64_t slot = slots_[Slot(s, HashOf(s, seed_))];
+  const uint64_t slot = slots_[Slot(s, HashOf(s))];
   return slot == 0 ? -1 : static_cast<int64_t>((slot & 0xffffffff) - 1);
 }
 

@@ -11,7 +11,7 @@ namespace waggle::column {
 
 class Dictionary {
  public:
-  Dictionary();
+  Dictionary() = default;
   Dictionary(Dictionary&& other) noexcept;
   Dictionary& operator=(Dictionary&& other) noexcept;
 
@@ -33,11 +33,11 @@ class Dictionary {
   void Grow();
   std::string_view Copy(std::string_view s);
 
-  // Open addressing, linear probing: a slot holds the string's hash in its high 32 bits and
+  // Open addressing, linear probing: a slot holds the string's hash (keyed by the process's
+  // seed, base/mix.h: clients choose the strings) in its high 32 bits and
   // its code + 1 in its low 32 (0: empty), so most probes compare no string. Probes start
   // from those 32 bits, so growing the table reads no string.
   std::vector<uint64_t> slots_;
-  uint64_t seed_;  // of the hashes in slots_: the process's (base/mix.h, hash flooding)
   std::vector<std::string_view> values_;  // by code, into chunks_
   // The strings' bytes, in chunks that never move.
   std::vector<std::unique_ptr<char[]>> chunks_;

@@ -79,14 +79,15 @@ struct TraceId {
   }
 };
 
-// Keyed by the process's seed: clients choose trace ids, and ids made to collide under an
-// unkeyed hash would put a head's traces in one bucket (hash flooding, base/mix.h).
+// Keyed by a seed, the process's by default: clients choose trace ids, and ids made to collide
+// under an unkeyed hash would put a head's traces in one bucket (hash flooding, base/mix.h).
 struct TraceIdHash {
+  uint64_t seed = ProcessHashSeed();
   size_t operator()(const TraceId& id) const {
     uint64_t a, b;
     std::memcpy(&a, id.bytes.data(), 8);
     std::memcpy(&b, id.bytes.data() + 8, 8);
-    return static_cast<size_t>(MixFinalize(MixFinalize(a ^ ProcessHashSeed()) ^ b));
+    return static_cast<size_t>(MixFinalize(MixFinalize(a ^ seed) ^ b));
   }
 };
 

@@ -11,26 +11,44 @@
 namespace waggle::model {
 namespace {
 
-TEST(TraceIdHash, IdsMadeToCollideUnderAnUnkeyedHashSpreadOut) {
+TEST(TraceIdHash, IdsMadeToCollideUnderAnUnkeyedHashSpreadOutUnderEverySeed) {
   // Every id here had the same hash under the unkeyed a * gamma ^ b of its two halves: b was
   // chosen as a * gamma ^ 42. A client could send a head full of them.
-  std::unordered_set<size_t> hashes;
-  std::unordered_set<TraceId, TraceIdHash> ids;
   constexpr uint64_t kIds = 10000;
+  std::vector<TraceId> ids;
   for (uint64_t a = 1; a <= kIds; ++a) {
     const uint64_t b = a * kGoldenGamma ^ 42;
-    TraceId id;
+    TraceId& id = ids.emplace_back();
     std::memcpy(id.bytes.data(), &a, 8);
     std::memcpy(id.bytes.data() + 8, &b, 8);
-    hashes.insert(TraceIdHash()(id));
-    ids.insert(id);
   }
-  EXPECT_GE(hashes.size(), kIds - 2);
-  // Spread over the set's buckets as well: none holds more than a few.
-  size_t fullest = 0;
-  for (size_t i = 0; i < ids.bucket_count(); ++i) fullest = std::max(fullest, ids.bucket_size(i));
-  EXPECT_LE(fullest, 12u);
-  EXPECT_EQ(ids.size(), kIds);
+  for (const uint64_t seed : {uint64_t{0}, uint64_t{1}, ProcessHashSeed()}) {
+    std::unordered_set<size_t> hashes;
+    std::unordered_set<TraceId, TraceIdHash> set(0, TraceIdHash{seed});
+    for (const TraceId& id : ids) {
+      hashes.insert(TraceIdHash{seed}(id));
+      set.insert(id);
+    }
+    EXPECT_GE(hashes.size(), kIds - 2) << seed;
+    // Spread over the set's buckets as well: none holds more than a few.
+    size_t fullest = 0;
+    for (size_t i = 0; i < set.bucket_count(); ++i) fullest = std::max(fullest, set.bucket_size(i));
+    EXPECT_LE(fullest, 12u) << seed;
+  }
+}
+
+TEST(TraceIdHash, TheSeedKeysEveryHash) {
+  // Keys worked out to collide under one seed say nothing of another: a hash that ignored its
+  // seed (as the unkeyed one did) would give the same value under both.
+  std::mt19937_64 rng(7);
+  size_t same = 0;
+  for (int i = 0; i < 1000; ++i) {
+    TraceId id;
+    for (auto& byte : id.bytes) byte = static_cast<uint8_t>(rng());
+    same += TraceIdHash{1}(id) == TraceIdHash{2}(id);
+  }
+  EXPECT_EQ(same, 0u);
+  EXPECT_EQ(TraceIdHash{}.seed, ProcessHashSeed());
 }
 
 TEST(TraceId, XRayAndW3cFormsAreTheSameBytes) {

@@ -4,6 +4,8 @@
 #include <map>
 #include <unordered_map>
 
+#include "base/mix.h"
+
 namespace waggle::query {
 namespace {
 
@@ -69,7 +71,7 @@ TraceGraph BuildTraceGraph(const storage::TraceData& trace, const SegmentIndex& 
     }
   };
 
-  std::unordered_map<uint64_t, size_t> by_id;
+  std::unordered_map<uint64_t, size_t, SeededHash64> by_id;  // span ids: clients choose them
   for (size_t i = 0; i < spans.size(); ++i) by_id.emplace(spans[i].span_id.value, i);
 
   // Nodes of the services that sent segments; the segment each span belongs to.

@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "base/mix.h"
 #include "base/time_text.h"
 #include "codec/json_writer.h"
 #include "codec/xray/document_merge.h"
@@ -36,7 +37,7 @@ constexpr size_t kMaxStatisticsDocuments = 25;
 constexpr double kDefaultSummariesSampleRate = 0.1;
 
 std::string RequestId() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
+  thread_local std::mt19937_64 rng{RandomSeed()};
   uint64_t a = rng(), b = rng();
   char buf[40];
   std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "base/mix.h"
 #include "codec/json_writer.h"
 
 namespace waggle::server {
@@ -14,8 +15,7 @@ constexpr int kGroupsFormat = 1;
 // AWS's group ARNs end in 52 characters of uppercase base32.
 std::string RandomGroupId() {
   static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  std::random_device rd;
-  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  std::mt19937_64 rng(RandomSeed());
   std::string id(52, 'A');
   for (char& c : id) c = kAlphabet[rng() % kAlphabet.size()];
   return id;

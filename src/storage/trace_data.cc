@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "base/coding.h"
+#include "base/mix.h"
 #include "storage/record_coding.h"
 
 namespace waggle::storage {
@@ -418,7 +419,7 @@ namespace {
 // Keeps the first arrival's position and the version Replaces() picks, in one pass.
 template <typename T, typename Id, typename Merge>
 void DeduplicateBy(std::vector<T>* items, Id id_of, Merge merge) {
-  std::unordered_map<uint64_t, size_t> at;
+  std::unordered_map<uint64_t, size_t, SeededHash64> at;  // ids: clients choose them
   at.reserve(items->size());
   size_t kept = 0;
   for (size_t i = 0; i < items->size(); ++i) {

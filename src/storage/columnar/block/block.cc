@@ -381,12 +381,12 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
     // so far are kept in `in_run` (open addressing over its first `slots` slots, each holding an
     // id and its row + 1, 0 when empty), emptied again after each run.
     raw.clear();
-    const uint64_t seed = ProcessHashSeed();  // clients choose span ids (hash flooding)
+    const SeededHash64 hash;  // clients choose span ids (hash flooding)
     for (auto [a, b] : runs) {
       const size_t slots = std::bit_ceil(2 * (b - a));
       if (in_run.size() < slots) in_run.resize(slots);
       auto slot_of = [&](uint64_t id) {
-        size_t at = Mix64(id ^ seed) & (slots - 1);
+        size_t at = hash(id) & (slots - 1);
         while (in_run[at].second != 0 && in_run[at].first != id) at = (at + 1) & (slots - 1);
         return at;
       };
