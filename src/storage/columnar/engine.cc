@@ -202,9 +202,7 @@ Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
         ++undecodable;
         return;
       }
-      for (const BatchFragment& f : SplitByTrace(batch)) {
-        Insert(head, f.header.trace_id, f.spans, f.documents, ArrivalOf(pos));
-      }
+      InsertAll(head, SplitByTrace(batch), ArrivalOf(pos));
       return;
     }
     if (type == WalRecordType::kLogGroup) {
@@ -290,6 +288,12 @@ void Engine::Insert(Head* head, const model::TraceId& id,
   }
 }
 
+void Engine::InsertAll(Head* head, std::span<const BatchFragment> fragments, int64_t arrival) {
+  for (const BatchFragment& f : fragments) {
+    Insert(head, f.header.trace_id, f.spans, f.documents, arrival);
+  }
+}
+
 void Engine::InsertLogGroup(Head* head, const model::TraceId& id, std::string payload,
                             int64_t arrival) NO_THREAD_SAFETY_ANALYSIS {
   if (head->first_write_ns == 0) head->first_write_ns = options_.clock->NowNanos();
@@ -343,10 +347,7 @@ Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
     // go to the head, and on replay the decoder derives them from the record again.
     return Append(WalRecordType::kSpanSource, {batch.source}, durability,
                   [&](Head* head, const std::vector<WalPosition>& positions) {
-                    for (const BatchFragment& f : fragments) {
-                      Insert(head, f.header.trace_id, f.spans, f.documents,
-                             ArrivalOf(positions[0]));
-                    }
+                    InsertAll(head, fragments, ArrivalOf(positions[0]));
                   });
   }
   const bool documents_only = batch.spans_from_documents && options_.document_decoder != nullptr;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "storage/columnar/span_table.h"
 #include "storage/columnar/wal/wal.h"
 #include "storage/reader.h"
+#include "storage/trace_data.h"
 #include "storage/writer.h"
 
 // The embedded columnar engine (DESIGN.md §6): a write-ahead log, a head of recent spans in
@@ -124,6 +126,8 @@ class Engine : public Writer, public Reader {
   Status Recover();
   void Insert(Head* head, const model::TraceId& id, const std::vector<const model::Span*>& spans,
               const std::vector<const model::Document*>& documents, int64_t arrival);
+  // Inserts every fragment of a batch logged as one record (a span source), with its arrival.
+  void InsertAll(Head* head, std::span<const BatchFragment> fragments, int64_t arrival);
   void InsertLogGroup(Head* head, const model::TraceId& id, std::string payload, int64_t arrival);
   // While kMaxSealedHeads heads wait for their blocks, waits (up to 30 s) for one to be
   // written: what a write does before its first append.

@@ -9,6 +9,7 @@
 #include "base/coding.h"
 #include "base/testing/fault_env.h"
 #include "base/testing/temp_dir.h"
+#include "storage/columnar/wal/wal_format.h"
 #include "storage/testing/conformance_suite.h"
 #include "storage/testing/random_spans.h"
 
@@ -615,8 +616,7 @@ TEST(Engine, ATornWalWriteLosesOnlyThatWrite) {
   EXPECT_EQ((*e)->stats().recovery.corrupt_regions, 0u);
 }
 
-// A batch's source as the tests make it: its trace fragments, each length-prefixed; "bad"
-// makes one that no longer decodes.
+// A batch's source as the tests make it: its trace fragments, each length-prefixed.
 std::string SourceOf(const model::SpanBatch& batch) {
   std::string source, fragment;
   for (const BatchFragment& f : SplitByTrace(batch)) {
@@ -627,6 +627,7 @@ std::string SourceOf(const model::SpanBatch& batch) {
   return source;
 }
 
+// Decodes SourceOf's sources; a source that starts with "bad" does not decode.
 class FragmentSourceDecoder : public SourceDecoder {
  public:
   Status DecodeSource(std::string_view source, model::SpanBatch* out) const override {
@@ -719,6 +720,41 @@ TEST(Engine, ALogOfSourcesOpensOnlyWithADecoderAndABadSourceLosesOnlyItself) {
   for (const auto& id : kept) EXPECT_TRUE((*e)->FetchTrace(id).ok());
   for (const auto& id : lost) EXPECT_FALSE((*e)->FetchTrace(id).ok());
   EXPECT_EQ((*e)->stats().recovery.corrupt_regions, 1u);
+}
+
+// A source is only a way of logging a batch: a store with no decoder, a batch that also
+// carries X-Ray documents, and a source larger than a record each log the batch as trace
+// fragments instead, and replay needs no decoder.
+TEST(Engine, ABatchWhoseSourceCannotBeLoggedIsLoggedAsFragments) {
+  for (const char* why : {"no decoder", "documents", "too large"}) {
+    TempDir dir;
+    FragmentSourceDecoder decoder;
+    EngineOptions options = Options(dir.path());
+    if (why != std::string_view("no decoder")) options.source_decoder = &decoder;
+    std::mt19937_64 rng(10);
+    std::vector<model::TraceId> ids;
+    {
+      auto e = Engine::Open(options);
+      ASSERT_TRUE(e.ok());
+      model::SpanBatch batch = Batch(rng, 10, &ids);
+      std::string source = SourceOf(batch);
+      if (why == std::string_view("documents")) {
+        model::Document& d = batch.documents.emplace_back();
+        d.trace_id = ids[0];
+        d.id = batch.spans[0].span_id;
+        d.json = R"({"name":"front"})";
+      } else if (why == std::string_view("too large")) {
+        source.resize(wal_format::kMaxRecordSize + 1, ' ');
+      }
+      batch.source = source;
+      ASSERT_TRUE((*e)->Write(batch, Durability::kSync).ok()) << why;
+    }
+    auto e = Engine::Open(Options(dir.path()));  // no decoder: none is needed
+    ASSERT_TRUE(e.ok()) << why << ": " << e.status().ToString();
+    EXPECT_EQ(decoder.calls, 0) << why;
+    EXPECT_EQ((*e)->stats().recovery.records, 10u) << why;  // a fragment a trace
+    for (const auto& id : ids) EXPECT_TRUE((*e)->FetchTrace(id).ok()) << why;
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -204,7 +205,10 @@ class Block {
     // Decodes the rows of attribute column c's chunk `in` (advancing past them): rows(c).
     Status Decode(size_t c, std::string_view* in);
     // Column c must have been decoded.
-    const std::vector<int64_t>& rows(size_t c) const { return rows_[source_[c]]; }
+    const std::vector<int64_t>& rows(size_t c) const {
+      assert(source_[c] != kNone && "GroupRows::rows of a column not decoded");
+      return rows_[source_[c]];
+    }
 
    private:
     const Block& block_;
