@@ -27,10 +27,13 @@ class FaultEnv : public Env {
     std::lock_guard<std::mutex> l(mu_);
     sync_error_ = std::move(error);
   }
-  // The next append writes only its first `bytes` bytes and then fails with EIO.
-  void TearNextAppend(size_t bytes) {
+  // The next append writes only its first `bytes` bytes and then fails with `error` (EIO by
+  // default; ENOSPC is a full disk).
+  void TearNextAppend(size_t bytes,
+                      Status error = Status::IOError("write: Input/output error (torn)")) {
     std::lock_guard<std::mutex> l(mu_);
     tear_at_ = bytes;
+    tear_error_ = std::move(error);
   }
   // A power cut: every appendable file loses what was appended after its last Sync().
   Status DropUnsyncedData() {
@@ -103,15 +106,17 @@ class FaultEnv : public Env {
         : env_(env), path_(std::move(path)), f_(std::move(f)) {}
     Status Append(std::string_view data) override {
       size_t tear;
+      Status tear_error;
       {
         std::lock_guard<std::mutex> l(env_->mu_);
         if (!env_->error_.ok()) return env_->error_;
         tear = env_->tear_at_;
+        tear_error = env_->tear_error_;
         env_->tear_at_ = SIZE_MAX;
       }
       if (tear < data.size()) {
         (void)f_->Append(data.substr(0, tear));
-        return Status::IOError("write: Input/output error (torn)");
+        return tear_error;
       }
       return f_->Append(data);
     }
@@ -141,6 +146,7 @@ class FaultEnv : public Env {
   Status error_;
   Status sync_error_;
   size_t tear_at_ = SIZE_MAX;
+  Status tear_error_;
   std::map<std::string, uint64_t> synced_;  // bytes known durable per appendable file
 };
 
