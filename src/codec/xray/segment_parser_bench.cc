@@ -4,20 +4,26 @@
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
 
-#include <fstream>
-#include <sstream>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
+#include "base/env.h"
 #include "codec/xray/datagram.h"
 #include "codec/xray/segment_parser.h"
 
 namespace {
 
+// The captured datagram's body; the benchmark stops when the capture cannot be read, rather
+// than timing an empty body.
 std::string Body() {
-  std::ifstream in(std::string(WAGGLE_TESTDATA_DIR) + "/xray-udp-flask.txt");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string datagram = ss.str();
+  std::string datagram;
+  const waggle::Status s = waggle::Env::Default()->ReadFile(
+      std::string(WAGGLE_TESTDATA_DIR) + "/xray-udp-flask.txt", &datagram);
+  if (!s.ok() || datagram.find('\n') == std::string::npos) {
+    std::fprintf(stderr, "segment_parser_bench: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
   return datagram.substr(datagram.find('\n') + 1);
 }
 
