@@ -39,7 +39,6 @@ requests cut off by the kill. WAGGLE_E2E_KEEP=1 keeps the temp dirs (server logs
 import http.client
 import json
 import os
-import random
 import re
 import struct
 import subprocess
@@ -84,10 +83,6 @@ def report(message, *args):
 # Documents
 
 
-def new_trace_id():
-    return "1-%08x-%024x" % (int(time.time()), random.getrandbits(96))
-
-
 def new_document(name, **annotations):
     """(trace id, document text) of a small complete segment with a trace of its own.
 
@@ -95,7 +90,7 @@ def new_document(name, **annotations):
     again, so getting the text back unchanged shows it was kept byte for byte.
     """
     now = time.time()
-    doc = {"name": name, "id": "%016x" % random.getrandbits(64), "trace_id": new_trace_id(),
+    doc = {"name": name, "id": h.new_span_id(), "trace_id": h.new_trace_id(),
            "start_time": now, "end_time": now + 0.125, "annotations": annotations}
     return doc["trace_id"], json.dumps(doc)
 
@@ -287,12 +282,11 @@ class OtlpLoad(PutLoad):
         now_ns = time.time_ns()
         spans, batch = [], {}
         for seq in range(sequence, sequence + PUT_BATCH):
-            trace_id = "%08x%024x" % (now_ns // 10**9, random.getrandbits(96))
-            span_id = "%016x" % random.getrandbits(64)
+            trace_id, span_id = h.new_otel_trace_id(), h.new_span_id()
             spans.append({"trace_id": trace_id, "span_id": span_id, "kind": 2,
                           "name": "durability-otlp-%d-%d-%d" % (self.cycle, client, seq),
                           "start_ns": now_ns - 5 * 10**6, "end_ns": now_ns})
-            batch["1-%s-%s" % (trace_id[:8], trace_id[8:])] = span_id
+            batch[h.xray_trace_id(trace_id)] = span_id
         return ("/v1/traces", h.pb_trace_request("durability-otlp", spans),
                 "application/x-protobuf", batch)
 
@@ -374,6 +368,18 @@ class TempDirTestCase(h.TempDirTestCase):
         self.assertEqual({}, server_errors, "cycle %d: 5xx answers before the kill\n%s"
                          % (cycle, waggle.log_tail()))
 
+    def kill9_once_acknowledging(self, load, waggle, cycle, what):
+        """Waits for `load` (a PutLoad, started) to get acknowledgements, lets it run
+        LOAD_SECONDS more, and kill -9s the server under it: every client must see it go."""
+        ok, _ = h.wait_until(lambda: (load.acknowledged_count() > 0, None), DATA_TIMEOUT)
+        self.assertTrue(ok, "cycle %d: no %s acknowledged within %.0f s (statuses %s, errors "
+                        "%s)\n%s" % (cycle, what, DATA_TIMEOUT, dict(load.statuses),
+                                     load.errors_before_kill[:3], waggle.log_tail()))
+        time.sleep(LOAD_SECONDS)  # the load itself is what this waits for
+        self.kill9_under(load, waggle, cycle)
+        self.assertEqual(set(range(PUT_CLIENTS)), load.ended_by_error,
+                         "cycle %d: every client saw the server go" % cycle)
+
     def assert_all_readable(self, waggle, documents, what):
         """Every trace of `documents` ({trace id: text}) reads back as exactly that one
         document, byte for byte."""
@@ -399,17 +405,7 @@ class DurabilityPutKill9(TempDirTestCase):
         for cycle in range(1, KILL_CYCLES + 1):
             load = PutLoad(waggle.xray_port, cycle).start()
             self.addCleanup(load.stop)
-            ok, count = h.wait_until(lambda: (load.acknowledged_count() > 0,
-                                              load.acknowledged_count()), DATA_TIMEOUT)
-            self.assertTrue(ok, "cycle %d: no PutTraceSegments acknowledged within %.0f s "
-                            "(statuses %s, errors %s)\n%s"
-                            % (cycle, DATA_TIMEOUT, dict(load.statuses),
-                               load.errors_before_kill[:3], waggle.log_tail()))
-            time.sleep(LOAD_SECONDS)  # the load itself is what this waits for
-
-            self.kill9_under(load, waggle, cycle)
-            self.assertEqual(set(range(PUT_CLIENTS)), load.ended_by_error,
-                             "cycle %d: every client saw the server go" % cycle)
+            self.kill9_once_acknowledging(load, waggle, cycle, "PutTraceSegments")
             acknowledged.update(load.acknowledged)
             cut_off.append(load.cut_off)
 
@@ -470,20 +466,12 @@ class DurabilityOtlpKill9(TempDirTestCase):
     def test_acknowledged_otlp_spans_survive_kill9_under_load(self):
         """The OTLP protobuf requests are logged as they came (WAL record type 3) and decoded
         again on replay: every span acknowledged reads back after each kill -9."""
-        if not h.waggle_supports_otlp(WAGGLE_BIN):
-            self.skipTest("this waggle has no OTLP listeners")
         waggle = self.start_waggle()
         acknowledged = {}
         for cycle in range(1, OTLP_KILL_CYCLES + 1):
             load = OtlpLoad(waggle.otlp_http_port, cycle).start()
             self.addCleanup(load.stop)
-            ok, _ = h.wait_until(lambda: (load.acknowledged_count() > 0, None), DATA_TIMEOUT)
-            self.assertTrue(ok, "cycle %d: no OTLP export acknowledged within %.0f s (statuses "
-                            "%s, errors %s)\n%s" % (cycle, DATA_TIMEOUT, dict(load.statuses),
-                                                    load.errors_before_kill[:3],
-                                                    waggle.log_tail()))
-            time.sleep(LOAD_SECONDS)
-            self.kill9_under(load, waggle, cycle)
+            self.kill9_once_acknowledging(load, waggle, cycle, "OTLP export")
             self.assertEqual(0, load.unprocessed, "spans refused in partial success")
             acknowledged.update(load.acknowledged)
             types = h.wal_record_types(waggle.data_dir)
@@ -491,6 +479,10 @@ class DurabilityOtlpKill9(TempDirTestCase):
                                "OTLP requests logged as they came: %s" % types)
 
             waggle.restart()
+            # This cycle's spans are in the WAL's records (type 3 ones, checked above): the
+            # restart replayed them through the source decoder.
+            replayed = read_metrics(waggle.http_url)["waggle_store_wal_records_replayed"]
+            self.assertGreater(replayed, 0, "cycle %d: WAL records replayed" % cycle)
             found, unprocessed = batch_get_documents(waggle.xray_port, acknowledged)
             wrong = [t for t in acknowledged
                      if [segment_id(text) for _, text in found.get(t, [])] != [acknowledged[t]]]
@@ -501,9 +493,9 @@ class DurabilityOtlpKill9(TempDirTestCase):
                                               found.get(wrong[0]) if wrong else None,
                                               waggle.log_tail()))
             report("OTLP cycle %d: %d spans acknowledged (%d requests: %s), %d requests cut "
-                   "off, WAL records by type %s; all %d acknowledged so far read back",
-                   cycle, len(load.acknowledged), sum(load.statuses.values()),
-                   dict(load.statuses), load.cut_off, dict(types), len(acknowledged))
+                   "off, WAL records by type %s, %d replayed; all %d acknowledged so far read "
+                   "back", cycle, len(load.acknowledged), sum(load.statuses.values()),
+                   dict(load.statuses), load.cut_off, dict(types), replayed, len(acknowledged))
         self.terminate_cleanly(waggle)
 
 
@@ -616,8 +608,6 @@ class DurabilityWalDamage(TempDirTestCase):
         report("WAL: %d garbage bytes cut; a %d-byte damaged record skipped, %d of %d traces "
                "intact", len(GARBAGE), h.WAL_RECORD_HEADER + length, len(intact), len(documents))
         self.terminate_cleanly(waggle)
-
-
 
 
 class DurabilityCleanRestart(TempDirTestCase):

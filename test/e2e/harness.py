@@ -20,6 +20,7 @@ Always use the Debian binaries by full path: on the development machines a pyenv
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -902,6 +903,31 @@ def wal_record_types(data_dir):
             types[data[at + 8]] += 1
             at += WAL_RECORD_HEADER + length
     return types
+
+
+# --------------------------------------------------------------------------------------------
+# Ids
+
+
+def new_trace_id(epoch=None):
+    """An X-Ray trace id: 1-<epoch second, now by default, 8 hex>-<24 random hex>."""
+    return "1-%08x-%024x" % (int(time.time() if epoch is None else epoch),
+                             random.getrandbits(96))
+
+
+def new_otel_trace_id():
+    """A 32-hex trace id whose first 8 digits are now's epoch second (X-Ray-valid)."""
+    return "%08x%024x" % (int(time.time()), random.getrandbits(96))
+
+
+def xray_trace_id(hex_id):
+    """32 hex -> 1-<8 hex>-<24 hex>, the X-Ray form of an X-Ray-generated OTel trace id."""
+    return "1-%s-%s" % (hex_id[:8], hex_id[8:])
+
+
+def new_span_id():
+    """16 random hex digits: a span id, or an X-Ray segment or subsegment id."""
+    return "%016x" % random.getrandbits(64)
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ scripts/install-deps.
 import gzip
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -56,20 +55,6 @@ WAGGLE_BIN = None  # set by h.main() from --waggle / $WAGGLE_BIN, or from $WAGGL
 
 # --------------------------------------------------------------------------------------------
 # Ids and small encoders
-
-
-def xray_trace_id(hex_id):
-    """32 hex -> 1-<8 hex>-<24 hex>, the X-Ray form of an X-Ray-generated OTel trace id."""
-    return "1-%s-%s" % (hex_id[:8], hex_id[8:])
-
-
-def new_trace_id():
-    """A 32-hex trace id whose first 8 digits are now's epoch second (X-Ray-valid)."""
-    return "%08x%024x" % (int(time.time()), random.getrandbits(96))
-
-
-def new_span_id():
-    return "%016x" % random.getrandbits(64)
 
 
 def pb_fields(data):
@@ -220,7 +205,7 @@ def span_problems(span, entity, enclosing, full=True):
 
     if enclosing is not None:
         problems.append("nested inside %s instead of being its own document" % enclosing)
-    check("trace_id", entity.get("trace_id"), xray_trace_id(span["trace_id"]))
+    check("trace_id", entity.get("trace_id"), h.xray_trace_id(span["trace_id"]))
     if is_segment(span):
         if entity.get("type") == "subsegment":
             problems.append('a %s span without a local parent must be a segment, got '
@@ -280,7 +265,7 @@ def span_problems(span, entity, enclosing, full=True):
                             % (want[0], want[1], json.dumps(cause)[:300]))
     for link in span["links"]:
         links = entity.get("links") or []
-        want = (xray_trace_id(link["trace_id"]), link["span_id"])
+        want = (h.xray_trace_id(link["trace_id"]), link["span_id"])
         if not any((l.get("trace_id"), l.get("id")) == want for l in links):
             problems.append("links: no link to %s/%s in %s" % (want[0], want[1],
                                                                 json.dumps(links)[:300]))
@@ -420,7 +405,7 @@ class OtlpServerTestCase(h.ServerTestCase):
     def assert_trace(self, spans, others=(), what="BatchGetTraces", full=True):
         """Reads the trace of `spans` back and fails listing every problem found (full: the
         whole §9.3 mapping; else ids, parents, names and times, see span_problems)."""
-        trace_id = xray_trace_id(spans[0]["trace_id"])
+        trace_id = h.xray_trace_id(spans[0]["trace_id"])
         trace, problems = self.read_trace(trace_id,
                                           lambda t: trace_problems(spans, t, others, full))
         self.assert_no_problems(problems, "%s %s" % (what, trace_id), trace)
@@ -453,7 +438,7 @@ class OtlpServerTestCase(h.ServerTestCase):
                          self.waggle.log_tail(30)))
 
     def assert_trace_absent(self, hex_trace_id):
-        traces, _ = h.batch_get_traces(self.aws, [xray_trace_id(hex_trace_id)])
+        traces, _ = h.batch_get_traces(self.aws, [h.xray_trace_id(hex_trace_id)])
         self.assertEqual({}, traces, "a rejected request's trace must not be stored")
 
     # ---- metrics
@@ -557,7 +542,7 @@ class ApiKeys(OtlpServerTestCase):
 
     def test_raw_request_with_an_unknown_key_gets_401_and_a_status_body(self):
         before = self.metric(REQUESTS_UNAUTHENTICATED)
-        trace_id, span_id = new_trace_id(), new_span_id()
+        trace_id, span_id = h.new_otel_trace_id(), h.new_span_id()
         now = time.time_ns()
         spans = [{"trace_id": trace_id, "span_id": span_id, "name": "raw", "kind": 2,
                   "start_ns": now - 10**6, "end_ns": now}]
@@ -657,7 +642,7 @@ class RawOtlpHttp(OtlpServerTestCase):
     def test_bodies_over_the_limit_are_413_even_when_they_compress_well(self):
         before = self.metric(REQUESTS_TOO_LARGE)
         now = time.time_ns()
-        span = json_span(traceId=new_trace_id(), spanId=new_span_id(), name="big", kind=1,
+        span = json_span(traceId=h.new_otel_trace_id(), spanId=h.new_span_id(), name="big", kind=1,
                          startTimeUnixNano=str(now - 1000), endTimeUnixNano=str(now),
                          attributes=[{"key": "padding",
                                       "value": {"stringValue": "x" * (self.MAX_BODY + 1)}}])
@@ -686,7 +671,7 @@ class RawOtlpHttp(OtlpServerTestCase):
                 self.assertEqual(want, got, "no partial_success in the response")
 
     def test_lenient_json_enum_names_uppercase_hex_and_string_int64_is_accepted(self):
-        trace_id, root_id, child_id = new_trace_id(), new_span_id(), new_span_id()
+        trace_id, root_id, child_id = h.new_otel_trace_id(), h.new_span_id(), h.new_span_id()
         start = time.time_ns() - 50 * 10**6
         body = {
             "resourceSpans": [{
@@ -731,12 +716,12 @@ class RawOtlpHttp(OtlpServerTestCase):
 
     def test_a_span_with_a_15_byte_trace_id_is_refused_alone(self):
         before = self.metric(SPANS_REJECTED)
-        trace_id = new_trace_id()
+        trace_id = h.new_otel_trace_id()
         now = time.time_ns()
-        good = [json_span(traceId=trace_id, spanId=new_span_id(), name="good-%d" % i, kind=2,
+        good = [json_span(traceId=trace_id, spanId=h.new_span_id(), name="good-%d" % i, kind=2,
                           startTimeUnixNano=str(now - 10**7), endTimeUnixNano=str(now))
                 for i in range(2)]
-        bad = json_span(traceId=trace_id[:30], spanId=new_span_id(), name="bad-trace-id",
+        bad = json_span(traceId=trace_id[:30], spanId=h.new_span_id(), name="bad-trace-id",
                         kind=2, startTimeUnixNano=str(now - 10**7), endTimeUnixNano=str(now))
         body = json.dumps(json_request("partial", [good[0], bad, good[1]])).encode()
         status, _, response = self.post("/v1/traces", body, "application/json",
@@ -761,7 +746,7 @@ class RawOtlpHttp(OtlpServerTestCase):
         for content_type, encoding in (("application/protobuf", "zstd"),
                                         ("application/x-protobuf", "gzip")):
             with self.subTest(content_type=content_type, encoding=encoding):
-                trace_id, span_id = new_trace_id(), new_span_id()
+                trace_id, span_id = h.new_otel_trace_id(), h.new_span_id()
                 now = time.time_ns()
                 raw = [{"trace_id": trace_id, "span_id": span_id, "name": "pb-" + encoding,
                         "kind": 2, "start_ns": now - 3 * 10**6, "end_ns": now, "status_code": 2}]
@@ -832,7 +817,7 @@ class HoneycombEvents(OtlpServerTestCase):
 
     def test_single_event_endpoint_answers_200_with_an_empty_body(self):
         before = self.metric(EVENTS_ACCEPTED)
-        trace_id, span_id = new_trace_id(), new_span_id()
+        trace_id, span_id = h.new_otel_trace_id(), h.new_span_id()
         event = {"trace.trace_id": trace_id, "trace.span_id": span_id, "name": "single-event",
                  "service.name": "events-api", "duration_ms": 12.5}
         status, _, response = h.http_request(
@@ -848,7 +833,7 @@ class HoneycombEvents(OtlpServerTestCase):
                 return ["trace not returned by BatchGetTraces"]
             return [] if span_id in returned_entities(trace) else ["span %s missing" % span_id]
 
-        trace, problems = self.read_trace(xray_trace_id(trace_id), problems_of)
+        trace, problems = self.read_trace(h.xray_trace_id(trace_id), problems_of)
         self.assert_no_problems(problems, "BatchGetTraces of the single event", trace)
 
     def test_batch_endpoint_answers_a_status_per_event(self):
@@ -886,9 +871,9 @@ class OtlpLogs(OtlpServerTestCase):
         now = str(time.time_ns())
         records = [
             {"timeUnixNano": now, "severityNumber": 9, "body": {"stringValue": "fine"},
-             "traceId": new_trace_id(), "spanId": new_span_id()},
+             "traceId": h.new_otel_trace_id(), "spanId": h.new_span_id()},
             {"timeUnixNano": now, "severityNumber": 17, "body": {"stringValue": "bad id"},
-             "traceId": new_trace_id()[:30], "spanId": new_span_id()},
+             "traceId": h.new_otel_trace_id()[:30], "spanId": h.new_span_id()},
             {"timeUnixNano": now, "severityNumber": 13, "body": {"stringValue": "no ids"}},
         ]
         body = {"resourceLogs": [{
@@ -912,10 +897,10 @@ class OtlpReplay(OtlpServerTestCase):
     def test_protobuf_exports_read_back_the_same_after_kill9_and_replay(self):
         runs = [self.send_spans("http/protobuf", use_gzip=True, service="replay-http"),
                 self.send_spans("grpc", service="replay-grpc")]
-        trace_id, now = new_trace_id(), time.time_ns()
-        raw = [{"trace_id": trace_id, "span_id": new_span_id(), "name": "replayed", "kind": 2,
+        trace_id, now = h.new_otel_trace_id(), time.time_ns()
+        raw = [{"trace_id": trace_id, "span_id": h.new_span_id(), "name": "replayed", "kind": 2,
                 "start_ns": now - 10**7, "end_ns": now},
-               {"trace_id": trace_id[:30], "span_id": new_span_id(), "name": "refused",
+               {"trace_id": trace_id[:30], "span_id": h.new_span_id(), "name": "refused",
                 "kind": 2, "start_ns": now - 10**7, "end_ns": now}]
         status, _, response = self.post("/v1/traces", h.pb_trace_request("replay-raw", raw),
                                         "application/x-protobuf", {"x-honeycomb-team": TEAM})
@@ -977,12 +962,12 @@ class MixedXRayAndOtel(OtlpServerTestCase):
         self.assertEqual(root, incoming.get("Root"), "the X-Ray SDK propagated its trace id")
         http_subsegment_id = incoming.get("Parent")
         self.assertTrue(http_subsegment_id, node)
-        self.assertEqual(root, xray_trace_id(node["trace_id"]),
+        self.assertEqual(root, h.xray_trace_id(node["trace_id"]),
                          "the Node SERVER span continued the Flask trace")
 
         status, _, flushed = h.http_get(self.node_service.url + "/flush")
         self.assertEqual(200, status, "%r\n%s" % (flushed[:1000], self.node_service.log_tail()))
-        spans = [s for s in json.loads(flushed)["spans"] if xray_trace_id(s["trace_id"]) == root]
+        spans = [s for s in json.loads(flushed)["spans"] if h.xray_trace_id(s["trace_id"]) == root]
         server = [s for s in spans if s["kind"] == "SERVER"]
         self.assertEqual(1, len(server), spans)
         self.assertEqual(http_subsegment_id, server[0]["parent_span_id"])

@@ -54,18 +54,9 @@ ACCESS_KEY, SECRET_KEY = "AKIDTEST", "secretkey"
 # Helpers
 
 
-def new_trace_id(epoch=None):
-    return "1-%08x-%024x" % (int(time.time() if epoch is None else epoch),
-                             random.getrandbits(96))
-
-
-def new_entity_id():
-    return "%016x" % random.getrandbits(64)
-
-
 def segment(name, trace_id=None, **fields):
     now = time.time()
-    doc = {"name": name, "id": new_entity_id(), "trace_id": trace_id or new_trace_id(now),
+    doc = {"name": name, "id": h.new_span_id(), "trace_id": trace_id or h.new_trace_id(now),
            "start_time": now, "end_time": now + 0.125}
     doc.update(fields)
     return doc
@@ -91,8 +82,6 @@ def http_post(url, body=b"{}", headers=None, timeout=30.0):
 
 def rejected(reason):
     return 'waggle_xray_udp_rejected_total{reason="%s"}' % reason
-
-
 
 
 def tcp_refuses(port, host=h.LOOPBACK):
@@ -500,7 +489,7 @@ class ServeSigV4(TempDirTestCase):
                                        for t in json.loads(body)["SamplingTargetDocuments"]])
 
     def test_put_trace_segments_signed_is_stored(self):
-        trace_id = new_trace_id()
+        trace_id = h.new_trace_id()
         docs = [segment("sigv4-put", trace_id, annotations={"k": "v"}),
                 segment("sigv4-put-downstream", trace_id)]
         cli = self.aws()

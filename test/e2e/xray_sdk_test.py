@@ -16,7 +16,6 @@ Set WAGGLE_E2E_KEEP=1 to keep the temp dir (server log, data dir, app logs) for 
 """
 
 import json
-import random
 import sys
 import time
 from pathlib import Path
@@ -216,14 +215,6 @@ def canonical(value):
         items = [canonical(v) for v in value]
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
     return value
-
-
-def new_trace_id(epoch):
-    return "1-%08x-%024x" % (int(epoch), random.getrandbits(96))
-
-
-def new_entity_id():
-    return "%016x" % random.getrandbits(64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,11 +442,11 @@ class XRaySdkEndToEnd(h.ServerTestCase):
 
     def test_3_put_trace_segments_reports_bad_documents(self):
         now = time.time()
-        trace_id = new_trace_id(now)
-        segment_id, subsegment_id = new_entity_id(), new_entity_id()
+        trace_id = h.new_trace_id(now)
+        segment_id, subsegment_id = h.new_span_id(), h.new_span_id()
 
         def doc(name, **fields):
-            base = {"id": new_entity_id(), "name": name, "trace_id": trace_id,
+            base = {"id": h.new_span_id(), "name": name, "trace_id": trace_id,
                     "start_time": now, "end_time": now + 0.25}
             base.update(fields)
             return base
@@ -468,7 +459,7 @@ class XRaySdkEndToEnd(h.ServerTestCase):
             doc("child-call", id=subsegment_id, type="subsegment", parent_id=segment_id,
                 namespace="remote", start_time=now + 0.05, end_time=now + 0.1),
             # in-progress downstream segment (no end_time)
-            {"id": new_entity_id(), "name": "worker", "trace_id": trace_id,
+            {"id": h.new_span_id(), "name": "worker", "trace_id": trace_id,
              "parent_id": subsegment_id, "start_time": now + 0.06, "in_progress": True},
             # every punctuation mark the name rule allows, Unicode letters and whitespace
             doc("Überweisung 服务_1.a:b/c%d&e#f=g+h\\i-j@k", parent_id=subsegment_id),
