@@ -10,7 +10,9 @@ using codec::otlp::Encoding;
 using codec::otlp::Signal;
 
 namespace {
-constexpr char kOtlpTracesProtobuf = 1;  // a source's first byte: what follows it
+// A source's first byte: what follows it and how it decodes. A change to the OTLP mapping that
+// would decode a logged source differently takes a new kind (storage::SourceDecoder).
+constexpr char kOtlpTracesProtobuf = 1;
 }  // namespace
 
 std::string EncodeOtlpSource(const codec::otlp::DecodeOptions& options, std::string_view body) {

@@ -40,7 +40,11 @@ class DocumentDecoder {
 // Decodes a batch's source (model::SpanBatch::source) back into its spans, for stores that log
 // the source in place of the spans. Implemented outside storage (by ingest, with the OTLP
 // codec) and handed to the store. Implementations are thread-safe, and decode a source into
-// the same spans every time.
+// the same spans every time within one build. Sources outlive a build only in a WAL not yet
+// sealed into blocks, when a new build replays what the old one logged: a decoder that would
+// decode a stored source differently (refusing spans the old one kept, mapping fields
+// otherwise) must keep decoding the old kind as before and mark its new sources with a new
+// kind (docs/wal-format.md, "Record type 3").
 class SourceDecoder {
  public:
   virtual ~SourceDecoder() = default;
