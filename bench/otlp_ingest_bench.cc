@@ -495,8 +495,8 @@ int main(int argc, char** argv) {
                 ch_per_cpu);
     std::printf("  ratio waggle HTTP / ClickHouse: %.2f by wall time, %.2f per CPU second\n",
                 http_rate / ch_rate, ratio(per_cpu(total_spans, http_cpu)));
-    std::printf("  ratio waggle gRPC / ClickHouse: %.2f per CPU second\n",
-                ratio(per_cpu(total_spans, grpc_cpu)));
+    std::printf("  ratio waggle gRPC / ClickHouse: %.2f by wall time, %.2f per CPU second\n",
+                grpc_rate / ch_rate, ratio(per_cpu(total_spans, grpc_cpu)));
     std::printf(
         "  reference ClickHouse peak RSS: %6.1f MiB for one load of the spans; ratio "
         "waggle/ClickHouse %.2f (waggle's peak covers both its loads, HTTP then gRPC)\n",
