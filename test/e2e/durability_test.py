@@ -40,7 +40,6 @@ import http.client
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 import threading
@@ -301,25 +300,6 @@ def stream_document(seq):
 
 
 # --------------------------------------------------------------------------------------------
-# WAL files
-
-
-def wal_records(data):
-    """[(offset, payload length)] of the records of a segment's bytes, which must be intact
-    framing end to end (a file waggle closed cleanly)."""
-    records, at = [], h.WAL_FILE_HEADER
-    while at < len(data):
-        if len(data) - at < h.WAL_RECORD_HEADER:
-            raise AssertionError("a partial record header at offset %d" % at)
-        (length,) = struct.unpack_from("<I", data, at + 4)
-        records.append((at, length))
-        at += h.WAL_RECORD_HEADER + length
-    if at != len(data):
-        raise AssertionError("the last record runs past the end of the file")
-    return records
-
-
-# --------------------------------------------------------------------------------------------
 # Tests
 
 
@@ -572,9 +552,9 @@ class DurabilityWalDamage(TempDirTestCase):
         # 2. A byte flipped in the middle of an earlier record (not the last one, which would
         # be a torn tail): only that record's trace is lost.
         data = bytearray(last.read_bytes())
-        records = wal_records(data)
+        records = h.wal_records(data)
         self.assertGreaterEqual(len(records), 2, "records in %s" % last.name)
-        offset, length = records[0]
+        offset, _, length = records[0]
         payload = bytes(data[offset + h.WAL_RECORD_HEADER:offset + h.WAL_RECORD_HEADER + length])
         damaged = [t for t, text in documents.items() if text.encode() in payload]
         self.assertEqual(1, len(damaged), "the first record holds one of the documents")

@@ -890,19 +890,27 @@ def wal_segments(data_dir):
     return sorted(p for p in wal_dir.iterdir() if WAL_SEGMENT_NAME.match(p.name))
 
 
-def wal_record_types(data_dir):
-    """Counter of the record types in the WAL, reading each segment up to its first record
+def wal_records(data, strict=True):
+    """[(offset, type, payload length)] of the records in a segment's bytes. Strict: the framing
+    must be intact to the end (a file waggle closed cleanly); else the records up to the first
     that does not fit (kill -9 may leave a partial one at the end)."""
-    types = Counter()
-    for path in wal_segments(data_dir):
-        data, at = path.read_bytes(), WAL_FILE_HEADER
-        while len(data) - at >= WAL_RECORD_HEADER:
-            (length,) = struct.unpack_from("<I", data, at + 4)
-            if at + WAL_RECORD_HEADER + length > len(data):
-                break
-            types[data[at + 8]] += 1
-            at += WAL_RECORD_HEADER + length
-    return types
+    records, at = [], WAL_FILE_HEADER
+    while at < len(data):
+        fits = len(data) - at >= WAL_RECORD_HEADER
+        length = struct.unpack_from("<I", data, at + 4)[0] if fits else 0
+        if not fits or at + WAL_RECORD_HEADER + length > len(data):
+            if strict:
+                raise AssertionError("a partial record at offset %d" % at)
+            break
+        records.append((at, data[at + 8], length))
+        at += WAL_RECORD_HEADER + length
+    return records
+
+
+def wal_record_types(data_dir):
+    """Counter of the record types in the WAL's segments (wal_records, not strict)."""
+    return Counter(t for path in wal_segments(data_dir)
+                   for _, t, _ in wal_records(path.read_bytes(), strict=False))
 
 
 # --------------------------------------------------------------------------------------------
