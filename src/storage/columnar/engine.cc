@@ -423,7 +423,16 @@ Status Engine::SealHead() {
     MutexLock lock(&mu_);
     head_->wal_end = wal_end;
     sealed_.push_back(std::move(head_));
-    head_ = std::make_shared<Head>();
+    auto next = std::make_shared<Head>();
+    {
+      // A new head is sized like the last one (SpanTable::ReserveLike).
+      const Head& last = *sealed_.back();
+      MutexLock last_lock(&last.mu);
+      MutexLock next_lock(&next->mu);
+      next->spans.ReserveLike(last.spans);
+      next->traces.reserve(last.traces.size());
+    }
+    head_ = std::move(next);
     sealed_count_ = sealed_.size();
   }
   bg_cv_.notify_all();

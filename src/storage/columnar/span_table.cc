@@ -75,6 +75,17 @@ AttributeColumn* SpanTable::Attribute(std::string_view key, model::AttributeRole
   c.role = role;
   c.type = type;
   memory_bytes_ += sizeof(AttributeColumn) + key.size() + 64;
+  if (const int64_t hint = reserve_index_.Find(key_scratch_); hint >= 0) {
+    const size_t n = reserve_entries_[static_cast<size_t>(hint)];
+    c.rows.reserve(n);
+    if (c.is_string()) {
+      c.strings.codes.reserve(n);
+    } else if (type == AttributeValue::Type::kDouble) {
+      c.doubles.reserve(n);
+    } else {
+      c.ints.reserve(n);
+    }
+  }
   return &c;
 }
 
@@ -84,6 +95,23 @@ const AttributeColumn* SpanTable::FindAttribute(std::string_view key, model::Att
   ColumnKey(key, role, type, &k);
   const int64_t i = attribute_index_.Find(k);
   return i < 0 ? nullptr : &attributes[static_cast<size_t>(i)];
+}
+
+void SpanTable::ReserveLike(const SpanTable& like) {
+  const size_t n = like.size();
+  trace_ids.reserve(n);
+  span_ids.reserve(n);
+  parent_ids.reserve(n);
+  for (column::StringColumn& s : strings) s.codes.reserve(n);
+  for (std::vector<int64_t>& v : ints) v.reserve(n);
+  extra_rows.reserve(like.extra_rows.size());
+  extras.reserve(like.extras.size());
+  for (const AttributeColumn& a : like.attributes) {
+    ColumnKey(a.key, a.role, a.type, &key_scratch_);
+    if (reserve_index_.Intern(key_scratch_) == reserve_entries_.size()) {
+      reserve_entries_.push_back(static_cast<uint32_t>(a.size()));
+    }
+  }
 }
 
 void SpanTable::Append(const Span& span) {

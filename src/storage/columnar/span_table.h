@@ -58,6 +58,11 @@ class SpanTable {
   const AttributeColumn* FindAttribute(std::string_view key, model::AttributeRole role,
                                        model::AttributeValue::Type type) const;
 
+  // Reserves room for as many rows as `like` holds, and for each attribute column it has as
+  // many entries, for when this one is created: a new head sized like the one before it then
+  // fills without growing its columns by copying them.
+  void ReserveLike(const SpanTable& like);
+
   // Approximate heap bytes, for the head's flush threshold.
   size_t memory_bytes() const { return memory_bytes_; }
 
@@ -92,6 +97,9 @@ class SpanTable {
                         model::AttributeValue::Type type, std::string* out);
 
   column::Dictionary attribute_index_;  // ColumnKey -> index in `attributes`
+  // From ReserveLike: ColumnKey -> entries that column held in the table reserved after.
+  column::Dictionary reserve_index_;
+  std::vector<uint32_t> reserve_entries_;
   // By span name (its code), the columns of the last such span's attributes, in order: for
   // the first kMaxNameTemplates names.
   static constexpr uint32_t kMaxNameTemplates = 4096;

@@ -171,5 +171,40 @@ TEST(SpanTable, ANewNamesColumnTemplateCountsTowardItsMemory) {
   EXPECT_EQ(new_name - repeat - name_bytes, sizeof(std::vector<uint32_t>) + 3 * sizeof(uint32_t));
 }
 
+// A table reserved like another takes as many rows, and as many entries of each attribute
+// column the other has, without growing a column; it holds the same spans either way.
+TEST(SpanTable, ATableReservedLikeAnotherFillsWithoutGrowing) {
+  std::mt19937_64 rng(5);
+  std::vector<model::Span> all;
+  for (int t = 0; t < 50; ++t) {
+    for (model::Span& s : RandomTrace(rng, 1 + rng() % 12)) all.push_back(std::move(s));
+  }
+  for (model::Span& s : all) {
+    s.attributes.push_back({"every.span", model::AttributeValue::String(s.name)});
+    s.attributes.push_back({"every.count", model::AttributeValue::Int(7)});
+  }
+  SpanTable first;
+  for (const model::Span& s : all) first.Append(s);
+  SpanTable next;
+  next.ReserveLike(first);
+  EXPECT_GE(next.trace_ids.capacity(), all.size());
+  EXPECT_GE(next.ints_of(IntField::kStartNs).capacity(), all.size());
+  EXPECT_GE(next.string(StringField::kName).codes.capacity(), all.size());
+  const int64_t* const start = next.ints_of(IntField::kStartNs).data();
+  for (const model::Span& s : all) next.Append(s);
+  EXPECT_EQ(next.ints_of(IntField::kStartNs).data(), start);  // never moved
+  for (const char* key : {"every.span", "every.count"}) {
+    const auto type = key == std::string_view("every.span") ? model::AttributeValue::Type::kString
+                                                            : model::AttributeValue::Type::kInt;
+    const AttributeColumn* c = next.FindAttribute(key, model::AttributeRole::kPlain, type);
+    ASSERT_NE(c, nullptr) << key;
+    EXPECT_EQ(c->size(), all.size());
+    EXPECT_EQ(c->rows.capacity(), all.size()) << key;
+  }
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(Canonical(next.Row(static_cast<uint32_t>(i))), Canonical(all[i])) << "row " << i;
+  }
+}
+
 }  // namespace
 }  // namespace waggle::storage::columnar
