@@ -1,6 +1,8 @@
 #include "base/mix.h"
 
 #include <unistd.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include <chrono>
 #include <exception>
@@ -18,6 +20,10 @@ uint64_t RandomSeed() {
     const auto now = std::chrono::high_resolution_clock::now().time_since_epoch().count();
     return Mix64(static_cast<uint64_t>(now)) ^ Mix64(static_cast<uint64_t>(::getpid()));
   }
+}
+
+size_t SeededStringHash::operator()(std::string_view s) const {
+  return static_cast<size_t>(XXH3_64bits_withSeed(s.data(), s.size(), seed));
 }
 
 }  // namespace waggle

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 // SplitMix64 (Steele, Lea and Flood; the constants are the published ones): a cheap, well-mixed
 // 64-bit hash of a 64-bit value, for ids and seeds. Unkeyed: a value an adversary chooses is
@@ -40,6 +41,16 @@ inline uint64_t ProcessHashSeed() {
 struct SeededHash64 {
   uint64_t seed = ProcessHashSeed();
   size_t operator()(uint64_t x) const { return static_cast<size_t>(MixFinalize(x ^ seed)); }
+};
+
+// The hash of a string a client chose (an X-Ray entity id, a key), keyed by the process's
+// seed: for unordered maps and sets of such strings, where std::hash's seed is fixed and its
+// collisions can be worked out offline. Transparent, so string_views look up std::string keys.
+// (column::Dictionary inlines the same hash on its hot path.)
+struct SeededStringHash {
+  using is_transparent = void;
+  uint64_t seed = ProcessHashSeed();
+  size_t operator()(std::string_view s) const;
 };
 
 }  // namespace waggle

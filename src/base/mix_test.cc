@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace waggle {
@@ -39,6 +43,21 @@ TEST(SeededHash64, TheSeedKeysEveryHash) {
   EXPECT_EQ(same, 0u);
   EXPECT_EQ(SeededHash64{}.seed, ProcessHashSeed());
   EXPECT_EQ(ProcessHashSeed(), ProcessHashSeed());  // drawn once
+}
+
+TEST(SeededStringHash, TheSeedKeysEveryHashAndViewsFindStrings) {
+  size_t same = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string s = "1-5f84c7a1-" + std::to_string(i);
+    same += SeededStringHash{1}(s) == SeededStringHash{2}(s);
+    EXPECT_EQ(SeededStringHash{7}(s), SeededStringHash{7}(std::string_view(s)));
+  }
+  EXPECT_EQ(same, 0u);
+  EXPECT_EQ(SeededStringHash{}.seed, ProcessHashSeed());
+  std::unordered_map<std::string, int, SeededStringHash, std::equal_to<>> ids;
+  ids.emplace("53995c3f42cd8ad8", 1);
+  EXPECT_EQ(ids.find(std::string_view("53995c3f42cd8ad8"))->second, 1);
+  EXPECT_EQ(ids.find(std::string_view("53995c3f42cd8ad9")), ids.end());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "codec/xray/document_merge.h"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,10 +15,15 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "base/mix.h"
+
 namespace waggle::codec::xray {
 namespace {
 
 using rapidjson::Value;
+// Entity ids come from clients: the maps of them are keyed (hash flooding).
+template <typename V>
+using ByEntityId = std::unordered_map<std::string, V, SeededStringHash, std::equal_to<>>;
 
 // Merged entities nest at most this deep (below the segment parser's own limit, so merged
 // output parses again); a streamed subsegment that would go deeper is returned as a document
@@ -122,7 +128,7 @@ Value* Subsegments(Value& entity) {
 }
 
 // Every entity id in a document, with the document's index.
-void IndexEntities(Value& root, size_t doc, std::unordered_map<std::string, size_t>* where) {
+void IndexEntities(Value& root, size_t doc, ByEntityId<size_t>* where) {
   std::vector<Value*> stack = {&root};
   while (!stack.empty()) {
     Value* e = stack.back();
@@ -149,7 +155,7 @@ std::vector<MergedDocument> MergeTraceDocuments(const std::vector<model::Documen
   // Parse every document into one allocator, so values can move between them.
   rapidjson::MemoryPoolAllocator<> pool;
   std::vector<std::unique_ptr<rapidjson::Document>> doms;
-  std::unordered_map<std::string, size_t> holder;  // entity id -> document holding it
+  ByEntityId<size_t> holder;  // entity id -> document holding it
   for (size_t i = 0; i < documents.size(); ++i) {
     auto dom = std::make_unique<rapidjson::Document>(&pool);
     Parse(documents[i].json, dom.get());
@@ -158,7 +164,7 @@ std::vector<MergedDocument> MergeTraceDocuments(const std::vector<model::Documen
     doms.push_back(std::move(dom));
   }
   // Streamed documents waiting for their parent entity, by the parent's id.
-  std::unordered_map<std::string, std::vector<size_t>> waiting;
+  ByEntityId<std::vector<size_t>> waiting;
   for (size_t i = 0; i < documents.size(); ++i) {
     if (!documents[i].subsegment || !doms[i]) continue;
     std::string parent = documents[i].parent_id.ToHex();
@@ -175,7 +181,7 @@ std::vector<MergedDocument> MergeTraceDocuments(const std::vector<model::Documen
       auto [entity, depth] = stack.back();
       stack.pop_back();
       std::string_view id = IdOf(*entity);
-      auto w = id.empty() ? waiting.end() : waiting.find(std::string(id));
+      auto w = id.empty() ? waiting.end() : waiting.find(id);
       if (w != waiting.end() && depth < kMaxMergedDepth) {
         Value* subs = Subsegments(*entity);
         if (subs == nullptr) {
@@ -183,7 +189,7 @@ std::vector<MergedDocument> MergeTraceDocuments(const std::vector<model::Documen
           entity->AddMember("subsegments", Value(rapidjson::kArrayType), pool);
           subs = Subsegments(*entity);
         }
-        std::unordered_map<std::string, size_t> present;  // child id -> index in subs
+        ByEntityId<size_t> present;  // child id -> index in subs
         for (rapidjson::SizeType k = 0; k < subs->Size(); ++k) {
           present.try_emplace(std::string(IdOf((*subs)[k])), k);
         }
