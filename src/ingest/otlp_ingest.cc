@@ -15,9 +15,14 @@ namespace {
 constexpr char kOtlpTracesProtobuf = 1;
 }  // namespace
 
+size_t OtlpSourceSize(const codec::otlp::DecodeOptions& options, std::string_view body) {
+  // The kind byte, two length prefixes (at most ten bytes each) and the classic-key byte.
+  return body.size() + options.environment.size() + options.dataset_header.size() + 24;
+}
+
 std::string EncodeOtlpSource(const codec::otlp::DecodeOptions& options, std::string_view body) {
   std::string out;
-  out.reserve(body.size() + options.environment.size() + options.dataset_header.size() + 24);
+  out.reserve(OtlpSourceSize(options, body));
   out.push_back(kOtlpTracesProtobuf);
   coding::PutLengthPrefixed(&out, options.environment);
   coding::PutLengthPrefixed(&out, options.dataset_header);
@@ -79,13 +84,19 @@ bool OtlpIngester::TryTake(size_t bytes) {
 }
 
 Result<OtlpIngester::Lease> OtlpIngester::Reserve(size_t bytes) {
-  if (!TryTake(bytes)) {
+  std::optional<Lease> lease = TryLease(bytes);
+  if (!lease) {
     counters_->requests_shed.fetch_add(1, std::memory_order_relaxed);
     return Status::Unavailable("over the memory budget; retry later");
   }
-  Lease lease;
-  lease.owner_ = this;
-  lease.bytes_ = bytes;
+  return std::move(*lease);
+}
+
+std::optional<OtlpIngester::Lease> OtlpIngester::TryLease(size_t bytes) {
+  if (!TryTake(bytes)) return std::nullopt;
+  std::optional<Lease> lease(std::in_place);
+  lease->owner_ = this;
+  lease->bytes_ = bytes;
   return lease;
 }
 
@@ -146,16 +157,22 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
     model::SpanBatch batch;
     // A protobuf request is its batch's source: the store may log it in place of the spans,
     // which is cheaper than encoding them and takes fewer bytes. (JSON takes more bytes than
-    // the spans' encoding, and is slower to decode again.)
+    // the spans' encoding, and is slower to decode again.) The source is a copy of the body:
+    // it takes its bytes from the memory budget, and when the budget has no room for them
+    // the batch goes without (the store then encodes the spans, a slice at a time).
     std::string source;
+    std::optional<Lease> source_lease;
     outcome.status = DecodeAndStore(
         counters_, &batch,
         [&](model::SpanBatch* b) {
           Status s =
               codec::otlp::DecodeTraces(request.encoding, request.body, options, b, &rejected);
-          if (s.ok() && request.encoding == Encoding::kProtobuf) {
-            source = EncodeOtlpSource(options, request.body);
-            b->source = source;
+          if (s.ok() && request.encoding == Encoding::kProtobuf && !b->empty()) {
+            if (std::optional<Lease> lease = TryLease(OtlpSourceSize(options, request.body))) {
+              source_lease.emplace(std::move(*lease));
+              source = EncodeOtlpSource(options, request.body);
+              b->source = source;
+            }
           }
           return s;
         },

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -54,6 +55,8 @@ struct ExportOutcome {
 // An OTLP protobuf traces request as a batch's source (model::SpanBatch::source): the body
 // and the decode options it was decoded with (docs/wal-format.md, record type 3).
 std::string EncodeOtlpSource(const codec::otlp::DecodeOptions& options, std::string_view body);
+// At least the bytes EncodeOtlpSource makes of them (what it reserves).
+size_t OtlpSourceSize(const codec::otlp::DecodeOptions& options, std::string_view body);
 
 // Decodes such a source into the spans DecodeTraces gave when it was made (the spans it
 // refused then are refused again). Thread-safe.
@@ -121,6 +124,8 @@ class OtlpIngester {
  private:
   void Release(size_t bytes) { in_flight_.fetch_sub(bytes, std::memory_order_relaxed); }
   bool TryTake(size_t bytes);
+  // A lease of `bytes`, or none when the budget has no room (not counted as shed).
+  std::optional<Lease> TryLease(size_t bytes);
 
   const OtlpIngestOptions options_;
   storage::Writer* const writer_;

@@ -465,6 +465,40 @@ TEST_F(OtlpIngestTest, AProtobufExportIsItsBatchsSourceAndDecodesToTheSameSpans)
   EXPECT_TRUE(writer_.sources[1].empty());
 }
 
+// The source is a copy of the body, so it takes its bytes from the memory budget while the
+// batch is written. With no room for them the request still succeeds, its spans written
+// without a source (the store encodes them instead); either way the budget is whole again
+// after the export.
+TEST_F(OtlpIngestTest, TheSourceTakesItsBytesFromTheBudgetOrIsLeftOut) {
+  OtlpIngestOptions options;
+  options.memory_budget_bytes = 1 << 20;
+  Make(options);
+  const std::string body = test_util::ReadTestdata("otlp-node-body.pb");
+  ASSERT_FALSE(body.empty());
+  OtlpIngester::Request r;
+  r.encoding = Encoding::kProtobuf;
+  r.body = body;
+  {
+    // Another request holds all but a few bytes of the budget.
+    auto held = ingester_->Reserve((1 << 20) - body.size() / 2);
+    ASSERT_TRUE(held.ok());
+    ExportOutcome out = ingester_->Export(r);
+    ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+    ASSERT_EQ(writer_.sources.size(), 1u);
+    EXPECT_TRUE(writer_.sources[0].empty());
+    EXPECT_FALSE(writer_.spans.empty());
+    EXPECT_FALSE(ingester_->Reserve(body.size()).ok());  // the export gave back what it took
+    EXPECT_EQ(counters_.requests_shed.load(), 1u);       // that Reserve; the export shed none
+  }
+  const size_t spans = writer_.spans.size();
+  ExportOutcome out = ingester_->Export(r);
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  ASSERT_EQ(writer_.sources.size(), 2u);
+  EXPECT_FALSE(writer_.sources[1].empty());
+  EXPECT_EQ(writer_.spans.size(), 2 * spans);
+  EXPECT_TRUE(ingester_->Reserve(1 << 20).ok());  // all of the budget is free again
+}
+
 TEST_F(OtlpIngestTest, ADamagedSourceIsCorruption) {
   codec::otlp::DecodeOptions options;
   options.environment = "prod";
