@@ -31,21 +31,28 @@ std::string EncodeOtlpSource(const codec::otlp::DecodeOptions& options, std::str
   return out;
 }
 
-Status OtlpSourceDecoder::DecodeSource(std::string_view source, model::SpanBatch* out) const {
-  codec::otlp::DecodeOptions options;
+Status ParseOtlpSource(std::string_view source, codec::otlp::DecodeOptions* options,
+                       std::string_view* body) {
   if (source.size() < 2 || source[0] != kOtlpTracesProtobuf) {
     return Status::Corruption("not an OTLP protobuf traces source");
   }
   source.remove_prefix(1);
-  if (!coding::GetLengthPrefixed(&source, &options.environment) ||
-      !coding::GetLengthPrefixed(&source, &options.dataset_header) || source.empty() ||
+  if (!coding::GetLengthPrefixed(&source, &options->environment) ||
+      !coding::GetLengthPrefixed(&source, &options->dataset_header) || source.empty() ||
       static_cast<uint8_t>(source[0]) > 1) {
     return Status::Corruption("damaged OTLP source header");
   }
-  options.classic_key = source[0] == 1;
-  source.remove_prefix(1);
+  options->classic_key = source[0] == 1;
+  *body = source.substr(1);
+  return Status::Ok();
+}
+
+Status OtlpSourceDecoder::DecodeSource(std::string_view source, model::SpanBatch* out) const {
+  codec::otlp::DecodeOptions options;
+  std::string_view body;
+  WAGGLE_RETURN_IF_ERROR(ParseOtlpSource(source, &options, &body));
   codec::otlp::Rejections rejected;  // refused when it was written too
-  return codec::otlp::DecodeTraces(Encoding::kProtobuf, source, options, out, &rejected);
+  return codec::otlp::DecodeTraces(Encoding::kProtobuf, body, options, out, &rejected);
 }
 
 Status OtlpIngestOptions::Validate() const {

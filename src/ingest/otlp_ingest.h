@@ -57,6 +57,9 @@ struct ExportOutcome {
 std::string EncodeOtlpSource(const codec::otlp::DecodeOptions& options, std::string_view body);
 // At least the bytes EncodeOtlpSource makes of them (what it reserves).
 size_t OtlpSourceSize(const codec::otlp::DecodeOptions& options, std::string_view body);
+// The options and body of such a source; Corruption when its header is damaged.
+Status ParseOtlpSource(std::string_view source, codec::otlp::DecodeOptions* options,
+                       std::string_view* body);
 
 // Decodes such a source into the spans DecodeTraces gave when it was made (the spans it
 // refused then are refused again). Thread-safe.

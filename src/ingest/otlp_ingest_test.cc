@@ -457,6 +457,13 @@ TEST_F(OtlpIngestTest, AProtobufExportIsItsBatchsSourceAndDecodesToTheSameSpans)
   model::SpanBatch again;
   ASSERT_TRUE(OtlpSourceDecoder().DecodeSource(writer_.sources[0], &again).ok());
   EXPECT_EQ(again.spans, writer_.spans);
+  codec::otlp::DecodeOptions options;
+  std::string_view logged_body;
+  ASSERT_TRUE(ParseOtlpSource(writer_.sources[0], &options, &logged_body).ok());
+  EXPECT_EQ(options.environment, "prod");
+  EXPECT_EQ(options.dataset_header, "legacy");
+  EXPECT_TRUE(options.classic_key);
+  EXPECT_EQ(logged_body, body);
 
   ExportOutcome json = ExportJson(
       Signal::kTraces, JsonTraces("checkout", {JsonSpan(kTrace, "eee19b7ec3c1b174", "a")}));

@@ -10,7 +10,6 @@
 #include <string_view>
 #include <vector>
 
-#include "base/coding.h"
 #include "ingest/otlp_ingest.h"
 #include "storage/trace_data.h"
 
@@ -40,17 +39,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   // Accepted: the header parses, and its fields and the body encoded again decode the same.
-  std::string_view rest = source.substr(1);
   waggle::codec::otlp::DecodeOptions options;
-  if (!waggle::coding::GetLengthPrefixed(&rest, &options.environment) ||
-      !waggle::coding::GetLengthPrefixed(&rest, &options.dataset_header) || rest.empty()) {
-    std::abort();
-  }
-  options.classic_key = rest[0] == 1;
-  rest.remove_prefix(1);
+  std::string_view body;
+  if (!waggle::ingest::ParseOtlpSource(source, &options, &body).ok()) std::abort();
   waggle::model::SpanBatch again;
   if (!waggle::ingest::OtlpSourceDecoder()
-           .DecodeSource(waggle::ingest::EncodeOtlpSource(options, rest), &again)
+           .DecodeSource(waggle::ingest::EncodeOtlpSource(options, body), &again)
            .ok() ||
       Encoded(again) != Encoded(batch)) {
     std::abort();
