@@ -1,0 +1,95 @@
+// The store's two in-memory phases of ingest on one head's worth of generated spans, in-process:
+// SpanTable::Append (the head taking spans) and EncodeBlock (the head written as a block).
+// Append is timed twice in each round: into a table reserved like the last head
+// (SpanTable::ReserveLike, what the engine does) and, as the same-run reference, into a table
+// that starts empty. Each figure is the best of the rounds.
+//
+//   build/bench/head_bench [--spans N] [--rounds R]
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "storage/columnar/block/block.h"
+#include "storage/columnar/span_table.h"
+#include "workload/generator.h"
+
+namespace {
+
+using waggle::bench::Clock;
+using waggle::bench::Seconds;
+using waggle::model::Span;
+using waggle::storage::columnar::SpanTable;
+namespace block = waggle::storage::columnar::block;
+
+// ns a span of appending `spans` to `table`.
+double AppendNs(const std::vector<Span>& spans, SpanTable* table) {
+  const auto t0 = Clock::now();
+  for (const Span& s : spans) table->Append(s);
+  return Seconds(Clock::now() - t0) * 1e9 / static_cast<double>(spans.size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  size_t total = 150'000;  // about what a 64 MiB head holds of this workload
+  int rounds = 5;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--spans" && i + 1 < argc) total = std::strtoull(argv[++i], nullptr, 10);
+    if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
+  }
+  waggle::workload::WorkloadOptions options;
+  options.seed = 1000;
+  options.traces_per_second = 2000;
+  waggle::workload::Generator generator(options);
+  std::vector<Span> spans;
+  while (spans.size() < total) generator.NextTrace(&spans);
+
+  // The block's trace table, as the engine gives it.
+  std::map<waggle::model::TraceId, block::TraceEntry> by_trace;
+  for (const Span& s : spans) {
+    block::TraceEntry& e = by_trace[s.trace_id];
+    e.id = s.trace_id;
+    e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
+    e.max_end_ns = std::max({e.max_end_ns, s.start_ns, s.end_ns});
+  }
+  std::vector<block::TraceEntry> traces;
+  for (const auto& [id, e] : by_trace) traces.push_back(e);
+
+  double fresh = 1e18, reserved = 1e18, encode = 1e18;
+  size_t block_bytes = 0;
+  auto last = std::make_unique<SpanTable>();  // the head before: what the next is sized like
+  AppendNs(spans, last.get());
+  for (int r = 0; r < rounds; ++r) {
+    auto empty = std::make_unique<SpanTable>();
+    fresh = std::min(fresh, AppendNs(spans, empty.get()));
+    empty.reset();
+    auto next = std::make_unique<SpanTable>();
+    next->ReserveLike(*last);
+    reserved = std::min(reserved, AppendNs(spans, next.get()));
+    block::BlockContents contents;
+    contents.spans = next.get();
+    contents.traces = traces;
+    const auto t0 = Clock::now();
+    const std::string encoded = block::EncodeBlock(contents, block::WriteOptions{});
+    encode = std::min(encode, Seconds(Clock::now() - t0) * 1e9 / static_cast<double>(spans.size()));
+    block_bytes = encoded.size();
+    last = std::move(next);
+  }
+  std::printf("head_bench: %zu generated spans (%zu traces), best of %d rounds\n", spans.size(),
+              traces.size(), rounds);
+  std::printf("  SpanTable::Append, reserved like the last head: %7.0f ns/span\n", reserved);
+  std::printf("  SpanTable::Append, from empty (reference):      %7.0f ns/span; ratio %.2f\n",
+              fresh, reserved / fresh);
+  std::printf("  EncodeBlock:                                     %7.0f ns/span (%.1f B/span)\n",
+              encode, static_cast<double>(block_bytes) / static_cast<double>(spans.size()));
+  return 0;
+}
