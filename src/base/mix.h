@@ -46,7 +46,6 @@ struct SeededHash64 {
 // The hash of a string a client chose (an X-Ray entity id, a key), keyed by the process's
 // seed: for unordered maps and sets of such strings, where std::hash's seed is fixed and its
 // collisions can be worked out offline. Transparent, so string_views look up std::string keys.
-// (column::Dictionary inlines the same hash on its hot path.)
 struct SeededStringHash {
   using is_transparent = void;
   uint64_t seed = ProcessHashSeed();

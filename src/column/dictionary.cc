@@ -1,8 +1,5 @@
 #include "column/dictionary.h"
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -12,9 +9,8 @@
 namespace waggle::column {
 namespace {
 
-uint64_t HashOf(std::string_view s) {
-  return XXH3_64bits_withSeed(s.data(), s.size(), ProcessHashSeed());
-}
+// Keyed by the process's seed: clients choose the strings (hash flooding).
+uint64_t HashOf(std::string_view s) { return SeededStringHash{}(s); }
 
 constexpr size_t kChunkBytes = 64 << 10;
 
