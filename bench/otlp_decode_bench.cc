@@ -1,0 +1,105 @@
+// The OTLP/protobuf trace decoder in-process, on generated spans sent as the OTLP exporters send
+// them: requests of 512 spans (workload::ToOtlpProtobuf). Each round decodes every request into
+// a batch the way `waggle serve` does (OtlpIngester::Export) and, as the same-run reference,
+// parses the same bytes with libprotobuf's generated code into one ExportTraceServiceRequest
+// cleared between requests (its strings and repeated fields keep their memory, as generated
+// code does when reused). Each figure is the best of the rounds.
+//
+//   build/bench/otlp_decode_bench [--spans N] [--rounds R]
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "codec/otlp/otlp.h"
+#include "codec/otlp/testing/otlp_test.pb.h"
+#include "model/span_batch.h"
+#include "workload/emit.h"
+#include "workload/generator.h"
+
+namespace {
+
+using waggle::bench::Clock;
+using waggle::bench::Seconds;
+namespace otlp = waggle::codec::otlp;
+
+constexpr size_t kSpansPerRequest = 512;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  size_t total = 150'000;
+  int rounds = 5;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--spans" && i + 1 < argc) total = std::strtoull(argv[++i], nullptr, 10);
+    if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
+  }
+  waggle::workload::WorkloadOptions options;
+  options.seed = 1000;
+  options.traces_per_second = 2000;
+  waggle::workload::Generator generator(options);
+  std::vector<waggle::model::Span> spans;
+  while (spans.size() < total) generator.NextTrace(&spans);
+  std::vector<std::string> bodies;
+  size_t body_bytes = 0;
+  for (size_t at = 0; at < spans.size(); at += kSpansPerRequest) {
+    const size_t end = std::min(spans.size(), at + kSpansPerRequest);
+    std::vector<waggle::model::Span> part(spans.begin() + static_cast<ptrdiff_t>(at),
+                                          spans.begin() + static_cast<ptrdiff_t>(end));
+    bodies.push_back(waggle::workload::ToOtlpProtobuf(part));
+    body_bytes += bodies.back().size();
+  }
+  const double n = static_cast<double>(spans.size());
+
+  double ours = 1e18, reference = 1e18;
+  size_t decoded = 0, parsed = 0;
+  waggle::otlptest::ExportTraceServiceRequest message;
+  for (int r = 0; r < rounds; ++r) {
+    decoded = 0;
+    auto t0 = Clock::now();
+    for (const std::string& body : bodies) {
+      waggle::model::SpanBatch batch;  // a new one for each request, as `waggle serve` does
+      otlp::Rejections rejected;
+      const waggle::Status s = otlp::DecodeTraces(otlp::Encoding::kProtobuf, body,
+                                                  otlp::DecodeOptions{}, &batch, &rejected);
+      if (!s.ok()) {
+        std::fprintf(stderr, "otlp_decode_bench: %s\n", s.ToString().c_str());
+        return 1;
+      }
+      decoded += batch.spans.size();
+    }
+    ours = std::min(ours, Seconds(Clock::now() - t0) * 1e9 / n);
+
+    parsed = 0;
+    t0 = Clock::now();
+    for (const std::string& body : bodies) {
+      message.Clear();
+      if (!message.ParseFromString(body)) {
+        std::fprintf(stderr, "otlp_decode_bench: libprotobuf refused a request\n");
+        return 1;
+      }
+      for (const auto& rs : message.resource_spans()) {
+        for (const auto& ss : rs.scope_spans()) parsed += static_cast<size_t>(ss.spans_size());
+      }
+    }
+    reference = std::min(reference, Seconds(Clock::now() - t0) * 1e9 / n);
+  }
+  if (decoded != spans.size() || parsed != spans.size()) {
+    std::fprintf(stderr, "otlp_decode_bench: decoded %zu and parsed %zu of %zu spans\n", decoded,
+                 parsed, spans.size());
+    return 1;
+  }
+  std::printf(
+      "otlp_decode_bench: %zu generated spans in %zu requests (%.0f protobuf bytes a span), "
+      "best of %d rounds\n",
+      spans.size(), bodies.size(), static_cast<double>(body_bytes) / n, rounds);
+  std::printf("  DecodeTraces into spans:                    %7.0f ns/span\n", ours);
+  std::printf("  libprotobuf generated parse (reference):    %7.0f ns/span; ratio %.2f\n",
+              reference, ours / reference);
+  return 0;
+}
