@@ -42,17 +42,12 @@ class Reader {
   bool ok() const { return ok_; }
 
   bool Varint(uint64_t* v) {
-    uint64_t result = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ == end_) return Fail();
-      const uint8_t b = *p_++;
-      result |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (b < 0x80) {
-        *v = result;
-        return true;
-      }
+    // Tags and most lengths are one byte: that case inline, the rest out of line.
+    if (p_ != end_ && *p_ < 0x80) {
+      *v = *p_++;
+      return true;
     }
-    return Fail();
+    return LongVarint(v);
   }
   bool Fixed64(uint64_t* v) {
     if (end_ - p_ < 8) return Fail();
@@ -101,6 +96,20 @@ class Reader {
 
  private:
   static constexpr int kMaxGroupDepth = 100;
+
+  [[gnu::noinline]] bool LongVarint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ == end_) return Fail();
+      const uint8_t b = *p_++;
+      result |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (b < 0x80) {
+        *v = result;
+        return true;
+      }
+    }
+    return Fail();
+  }
 
   // Skips fields up to the end-group tag of `field`, nested groups included.
   bool SkipGroup(uint32_t field) {
