@@ -107,6 +107,28 @@ std::optional<OtlpIngester::Lease> OtlpIngester::TryLease(size_t bytes) {
   return lease;
 }
 
+std::unique_ptr<model::SpanBatch> OtlpIngester::TakeBatch() {
+  {
+    MutexLock lock(&batches_mu_);
+    if (!batches_.empty()) {
+      std::unique_ptr<model::SpanBatch> batch = std::move(batches_.back());
+      batches_.pop_back();
+      return batch;
+    }
+  }
+  return std::make_unique<model::SpanBatch>();
+}
+
+void OtlpIngester::KeepBatch(std::unique_ptr<model::SpanBatch> batch) {
+  {
+    MutexLock lock(&batches_mu_);
+    if (batches_.size() >= kKeptBatches) return;
+  }
+  batch->Recycle();  // outside the lock: it walks every span
+  MutexLock lock(&batches_mu_);
+  if (batches_.size() < kKeptBatches) batches_.push_back(std::move(batch));
+}
+
 OtlpIngester::Lease::~Lease() {
   if (owner_) owner_->Release(bytes_);
 }
@@ -161,7 +183,7 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
       outcome.status = Status::Unauthenticated("missing 'x-honeycomb-dataset' header");
       return outcome;
     }
-    model::SpanBatch batch;
+    std::unique_ptr<model::SpanBatch> batch = TakeBatch();
     // A protobuf request is its batch's source: the store may log it in place of the spans,
     // which is cheaper than encoding them and takes fewer bytes. (JSON takes more bytes than
     // the spans' encoding, and is slower to decode again.) The source is a copy of the body:
@@ -170,7 +192,7 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
     std::string source;
     std::optional<Lease> source_lease;
     outcome.status = DecodeAndStore(
-        counters_, &batch,
+        counters_, batch.get(),
         [&](model::SpanBatch* b) {
           Status s =
               codec::otlp::DecodeTraces(request.encoding, request.body, options, b, &rejected);
@@ -184,8 +206,10 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
           return s;
         },
         [this](const model::SpanBatch& b, storage::Durability d) { return writer_->Write(b, d); });
+    const size_t accepted = batch->spans.size();
+    KeepBatch(std::move(batch));  // the store is done with it: the write was durable or failed
     if (!outcome.status.ok()) return outcome;
-    counters_->spans_accepted.fetch_add(batch.spans.size(), std::memory_order_relaxed);
+    counters_->spans_accepted.fetch_add(accepted, std::memory_order_relaxed);
     counters_->spans_rejected.fetch_add(rejected.count, std::memory_order_relaxed);
   } else if (request.signal == Signal::kLogs) {
     model::LogBatch batch;

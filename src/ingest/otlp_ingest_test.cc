@@ -472,6 +472,31 @@ TEST_F(OtlpIngestTest, AProtobufExportIsItsBatchsSourceAndDecodesToTheSameSpans)
   EXPECT_TRUE(writer_.sources[1].empty());
 }
 
+// Export decodes each request into a batch an earlier request used (SpanBatch::Recycle): what
+// each stores is what decoding it into a new batch gives, whatever came before.
+TEST_F(OtlpIngestTest, EachExportStoresItsOwnSpansThoughBatchesAreReused) {
+  Make();
+  const std::string pb = test_util::ReadTestdata("otlp-node-body.pb");
+  const std::string json = JsonTraces("checkout", {JsonSpan(kTrace, "eee19b7ec3c1b174", "a")});
+  auto fresh = [](Encoding encoding, std::string_view body) {
+    model::SpanBatch batch;
+    codec::otlp::Rejections rejected;
+    EXPECT_TRUE(codec::otlp::DecodeTraces(encoding, body, {}, &batch, &rejected).ok());
+    return batch.spans;
+  };
+  for (int round = 0; round < 3; ++round) {
+    for (const Encoding encoding : {Encoding::kProtobuf, Encoding::kJson}) {
+      const std::string& body = encoding == Encoding::kProtobuf ? pb : json;
+      OtlpIngester::Request r;
+      r.encoding = encoding;
+      r.body = body;
+      writer_.spans.clear();
+      ASSERT_TRUE(ingester_->Export(r).status.ok());
+      EXPECT_EQ(writer_.spans, fresh(encoding, body)) << "round " << round;
+    }
+  }
+}
+
 // The source is a copy of the body, so it takes its bytes from the memory budget while the
 // batch is written. With no room for them the request still succeeds, its spans written
 // without a source (the store encodes them instead); either way the budget is whole again

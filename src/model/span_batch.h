@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,25 @@ struct Document {
   std::string environment;  // as stamped on its spans
   std::string json;
   bool operator==(const Document&) const = default;
+};
+
+// Fills an attribute list from the front: assigning over the attributes it held before (left
+// in a span kept by SpanBatch::Recycle, their strings keeping their memory), then appending.
+// Until Finish() the list still holds the stale ones not assigned over, at its end.
+class AttributeFiller {
+ public:
+  AttributeFiller() = default;
+  explicit AttributeFiller(Attributes* to) : to_(to) {}
+  // An attribute in its default state, at the end of those filled so far.
+  Attribute& Add();
+  // Takes back the last Add.
+  void Drop() { --used_; }
+  // Drops the stale attributes: the list holds those added, in order.
+  void Finish();
+
+ private:
+  Attributes* to_ = nullptr;
+  size_t used_ = 0;
 };
 
 // What one ingest request carries: spans, and the X-Ray documents they were decoded from.
@@ -41,6 +61,29 @@ struct SpanBatch {
     spans_from_documents = false;
     source = {};
   }
+
+  // Reuse, for a batch decoded into request after request: Recycle keeps the spans, and
+  // AddSpan hands them out again, so a decoder assigns into strings that hold memory already
+  // instead of allocating.
+
+  // Appends a span in its default state (a kept one, when there is one). Its attribute list is
+  // empty, unless `keep_attributes`: then it may hold stale attributes, which the caller fills
+  // over with an AttributeFiller and Finish()es before the span is read.
+  Span& AddSpan(bool keep_attributes = false);
+  // Clear(), keeping up to kKeptSpans spans for AddSpan, with up to kKeptAttributes
+  // attributes each; a string that grew past kKeptStringBytes lets its memory go. A kept batch
+  // so holds a few MiB at most.
+  void Recycle();
+  // How many kept spans AddSpan has yet to hand out.
+  size_t kept() const { return kept_.size() - next_kept_; }
+
+  static constexpr size_t kKeptSpans = 1024;
+  static constexpr size_t kKeptAttributes = 32;
+  static constexpr size_t kKeptStringBytes = 128;
+
+ private:
+  std::vector<Span> kept_;  // from Recycle; those before next_kept_ were handed out
+  size_t next_kept_ = 0;
 };
 
 }  // namespace waggle::model

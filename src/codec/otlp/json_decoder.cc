@@ -468,7 +468,9 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
   bool Record(const element& e, const ResourceContext& resource, const Scope& scope) {
     object o;
     if (e.get(o) != simdjson::SUCCESS) return false;
-    model::Span& span = BeginSpan(options_, resource, scope, out_);
+    model::AttributeFiller context_attributes;
+    model::Span& span = BeginSpan(options_, resource, scope, out_, &context_attributes);
+    context_attributes.Finish();  // the span's own are appended to the list
     std::string_view trace_id, span_id, parent_id;
     for (auto f : o) {
       const std::string_view k = f.key;

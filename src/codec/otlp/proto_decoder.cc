@@ -203,20 +203,35 @@ bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present) 
   }
 }
 
-// KeyValue {string key = 1; AnyValue value = 2}, appended to `attrs` unless its key is empty
-// or its value unset. Repeated value fields merge; for a oneof that is "the last one wins".
-bool DecodeKeyValue(std::string_view bytes, AttributeRole role, model::Attributes* attrs) {
+Attribute& Add(model::Attributes* attrs) { return attrs->emplace_back(); }
+void Drop(model::Attributes* attrs) { attrs->pop_back(); }
+Attribute& Add(model::AttributeFiller* attrs) { return attrs->Add(); }
+void Drop(model::AttributeFiller* attrs) { attrs->Drop(); }
+
+// KeyValue {string key = 1; AnyValue value = 2}, added to `attrs` (an attribute list or a
+// filler of one) unless its key is empty or its value unset. Repeated value fields merge; for
+// a oneof that is "the last one wins".
+template <typename List>
+bool DecodeKeyValue(std::string_view bytes, AttributeRole role, List* attrs) {
   std::string_view key;
   std::string_view value;
   bool has_value = false;
   if (!ReadKeyValue(bytes, &key, &value, &has_value)) return false;
-  Attribute a;
+  if (!has_value) return true;
+  if (key.empty()) {  // left out, but a malformed value still refuses the body
+    AttributeValue ignored;
+    bool present = false;
+    return DecodeAnyValue(value, &ignored, &present);
+  }
+  Attribute& a = Add(attrs);
   bool present = false;
-  if (has_value && !DecodeAnyValue(value, &a.value, &present)) return false;
-  if (key.empty() || !present) return true;
+  if (!DecodeAnyValue(value, &a.value, &present)) return false;
+  if (!present) {  // an empty AnyValue: left out
+    Drop(attrs);
+    return true;
+  }
   a.key.assign(key);
   a.role = role;
-  attrs->push_back(std::move(a));
   return true;
 }
 
@@ -321,7 +336,8 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
   using RecordDecoder::RecordDecoder;
 
   bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
-    model::Span& span = BeginSpan(options_, resource, scope, out_);
+    model::AttributeFiller attributes;
+    model::Span& span = BeginSpan(options_, resource, scope, out_, &attributes);
     std::string_view trace_id, span_id, parent_id;
     wire::Reader r(bytes);
     uint32_t f, t;
@@ -363,7 +379,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
                              : r.Skip(t, f);
           break;
         case 9:
-          ok = t == kLen ? r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &span.attributes)
+          ok = t == kLen ? r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &attributes)
                          : r.Skip(t, f);
           break;
         case 11:
@@ -384,6 +400,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
       if (!ok) return false;
     }
     if (!r.ok()) return false;
+    attributes.Finish();
     const char* reason = nullptr;
     if (!ValidTraceIdBytes(trace_id)) {
       reason = "a span's trace_id is not 16 bytes or is all zero";

@@ -1527,6 +1527,33 @@ TEST(OtlpProtoDecoder, RandomTraceRequestsDecodeAsLibprotobufReadsThem) {
   EXPECT_GT(rejected, 50u);
 }
 
+// The server decodes each request into a batch recycled from an earlier one
+// (SpanBatch::Recycle): whatever that batch held before, and whichever encoding came before,
+// a request decodes into it exactly as into a new batch, refused bodies included.
+TEST(OtlpDecoders, RandomTraceRequestsDecodeIntoARecycledBatchAsIntoANewOne) {
+  model::SpanBatch recycled;
+  size_t reused = 0;
+  for (int i = 0; i < kRandomRequests; ++i) {
+    Gen g(kSeed + static_cast<uint64_t>(i));
+    const pb::ExportTraceServiceRequest req = RandomTraces(g, Shape{});
+    const DecodeOptions options = OptionsFor(i);
+    const Encoding encoding = i % 3 == 2 ? Encoding::kJson : Encoding::kProtobuf;
+    std::string body = encoding == Encoding::kJson ? ToOtlpJson(req, false) : Serialize(req);
+    if (i % 7 == 6) body.resize(body.size() / 2);  // refused whole, most of the time
+    const TraceDecode want = DecodeT(encoding, body, options);
+    const size_t kept = recycled.kept();
+    Rejections rejected;
+    const Status status = DecodeTraces(encoding, body, options, &recycled, &rejected);
+    reused += kept - recycled.kept();
+    ASSERT_EQ(status.ok(), want.status.ok()) << "request " << i;
+    ASSERT_EQ(recycled.spans, want.batch.spans) << "request " << i;
+    ASSERT_EQ(rejected.count, want.rejected.count) << "request " << i;
+    ASSERT_EQ(rejected.message, want.rejected.message) << "request " << i;
+    recycled.Recycle();
+  }
+  EXPECT_GT(reused, 500u);  // the decodes did reuse kept spans
+}
+
 TEST(OtlpJsonDecoder, RandomTraceRequestsDecodeAsFromProtobuf) {
   for (int i = 0; i < kRandomRequests; ++i) {
     Gen g(kSeed + static_cast<uint64_t>(i));

@@ -290,16 +290,18 @@ void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext
 }
 
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
-                       const Scope& scope, model::SpanBatch* out) {
-  model::Span& span = out->spans.emplace_back();
+                       const Scope& scope, model::SpanBatch* out,
+                       model::AttributeFiller* attributes) {
+  model::Span& span = out->AddSpan(/*keep_attributes=*/true);
   span.environment.assign(options.environment);
-  span.service = resource.service;
+  span.service.assign(resource.service);
   if (options.classic_key) span.dataset.assign(options.dataset_header);
   span.scope_name.assign(scope.name);
   span.scope_version.assign(scope.version);
   span.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 16);
-  span.attributes.assign(resource.attributes.begin(), resource.attributes.end());
-  span.attributes.insert(span.attributes.end(), scope.attributes.begin(), scope.attributes.end());
+  *attributes = model::AttributeFiller(&span.attributes);
+  for (const model::Attribute& a : resource.attributes) attributes->Add() = a;
+  for (const model::Attribute& a : scope.attributes) attributes->Add() = a;
   return span;
 }
 

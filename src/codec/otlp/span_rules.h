@@ -50,9 +50,12 @@ class RecordDecoder {
 void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext* resource);
 
 // Appends a span stamped with what the request, its resource and its scope say: environment,
-// service, dataset, scope, and the resource then scope attributes.
+// service, dataset, scope, and the resource then scope attributes. The span's attributes are
+// filled through `*attributes` (SpanBatch::AddSpan), which the caller goes on adding to and
+// Finish()es before the span is read.
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
-                       const Scope& scope, model::SpanBatch* out);
+                       const Scope& scope, model::SpanBatch* out,
+                       model::AttributeFiller* attributes);
 // The same for a log record.
 model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceContext& resource,
                                  const Scope& scope, model::LogBatch* out);

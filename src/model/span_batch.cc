@@ -1,0 +1,104 @@
+#include "model/span_batch.h"
+
+#include <array>
+#include <utility>
+
+namespace waggle::model {
+namespace {
+
+// Empties `s`, letting its memory go when it grew past what a kept string may hold.
+void Trim(std::string* s) {
+  if (s->capacity() > SpanBatch::kKeptStringBytes) {
+    std::string().swap(*s);
+  } else {
+    s->clear();
+  }
+}
+
+std::array<std::string*, 15> StringsOf(Span* s) {
+  return {&s->environment, &s->service,    &s->dataset,     &s->name,       &s->status_message,
+          &s->http_method, &s->http_route, &s->http_url,    &s->client_ip,  &s->user_agent,
+          &s->db_system,   &s->peer,       &s->trace_state, &s->scope_name, &s->scope_version};
+}
+
+// Puts `s` in the state of a default Span but for its attributes, keeping the memory of its
+// strings. Every member is named here or in StringsOf: the size checks fail when Span or
+// Attribute gains one, as a reminder to reset it too.
+void Reset(Span* s) {
+#if defined(__GLIBCXX__) && __SIZEOF_POINTER__ == 8
+  static_assert(sizeof(Span) == 640, "reset the new member of Span here");
+#endif
+  s->trace_id = {};
+  s->span_id = {};
+  s->parent_span_id = {};
+  for (std::string* str : StringsOf(s)) str->clear();
+  s->kind = SpanKind::kUnspecified;
+  s->start_ns = 0;
+  s->end_ns = 0;
+  s->in_progress = false;
+  s->status_flags = 0;
+  s->http_status = 0;
+  s->flags = 0;
+  s->otel_status = 0;
+  s->sample_rate = 1;
+  s->from_xray_document = false;
+  s->events.clear();
+  s->links.clear();
+}
+
+}  // namespace
+
+Attribute& AttributeFiller::Add() {
+#if defined(__GLIBCXX__) && __SIZEOF_POINTER__ == 8
+  static_assert(sizeof(Attribute) == 96, "reset the new member of Attribute here");
+#endif
+  if (used_ == to_->size()) {
+    ++used_;
+    return to_->emplace_back();
+  }
+  Attribute& a = (*to_)[used_++];
+  a.key.clear();
+  a.value.type = AttributeValue::Type::kString;
+  a.value.int_value = 0;
+  a.value.double_value = 0;
+  a.value.string_value.clear();
+  a.role = AttributeRole::kPlain;
+  return a;
+}
+
+void AttributeFiller::Finish() {
+  to_->erase(to_->begin() + static_cast<std::ptrdiff_t>(used_), to_->end());
+}
+
+Span& SpanBatch::AddSpan(bool keep_attributes) {
+  if (next_kept_ == kept_.size()) return spans.emplace_back();
+  Span& s = spans.emplace_back(std::move(kept_[next_kept_++]));
+  Reset(&s);
+  if (!keep_attributes) s.attributes.clear();
+  return s;
+}
+
+void SpanBatch::Recycle() {
+  if (spans.capacity() > kKeptSpans) {
+    if (spans.size() > kKeptSpans) spans.resize(kKeptSpans);
+    spans.shrink_to_fit();
+  }
+  for (Span& s : spans) {
+    for (std::string* str : StringsOf(&s)) Trim(str);
+    if (s.attributes.capacity() > kKeptAttributes) {
+      if (s.attributes.size() > kKeptAttributes) s.attributes.resize(kKeptAttributes);
+      s.attributes.shrink_to_fit();
+    }
+    std::vector<SpanEvent>().swap(s.events);
+    std::vector<SpanLink>().swap(s.links);
+    for (Attribute& a : s.attributes) {
+      Trim(&a.key);
+      Trim(&a.value.string_value);
+    }
+  }
+  kept_.swap(spans);  // what was left of the last kept spans goes with Clear()
+  next_kept_ = 0;
+  Clear();
+}
+
+}  // namespace waggle::model

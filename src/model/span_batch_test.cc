@@ -1,0 +1,111 @@
+#include "model/span_batch.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace waggle::model {
+namespace {
+
+// A span with every member away from its default, and `attributes` attributes whose strings
+// are `text`.
+Span FullSpan(size_t attributes, const std::string& text) {
+  Span s;
+  s.trace_id.bytes[0] = 1;
+  s.span_id.value = 2;
+  s.parent_span_id.value = 3;
+  for (std::string* str :
+       {&s.environment, &s.service, &s.dataset, &s.name, &s.status_message, &s.http_method,
+        &s.http_route, &s.http_url, &s.client_ip, &s.user_agent, &s.db_system, &s.peer,
+        &s.trace_state, &s.scope_name, &s.scope_version}) {
+    *str = text;
+  }
+  s.kind = SpanKind::kServer;
+  s.start_ns = 4;
+  s.end_ns = 5;
+  s.in_progress = true;
+  s.status_flags = kStatusFault;
+  s.http_status = 500;
+  s.flags = 1;
+  s.otel_status = 2;
+  s.sample_rate = 10;
+  s.from_xray_document = true;
+  for (size_t i = 0; i < attributes; ++i) {
+    s.attributes.push_back({text + std::to_string(i), AttributeValue::String(text)});
+  }
+  s.attributes.push_back({"n", AttributeValue::Int(7), AttributeRole::kResource});
+  s.events.push_back({9, "exception", {}});
+  s.links.emplace_back();
+  return s;
+}
+
+TEST(SpanBatch, ARecycledSpanComesBackInItsDefaultState) {
+  SpanBatch batch;
+  batch.spans.push_back(FullSpan(3, "a string longer than the inline buffer"));
+  batch.documents.emplace_back();
+  batch.spans_from_documents = true;
+  batch.source = "source";
+  batch.Recycle();
+  EXPECT_TRUE(batch.empty());
+  EXPECT_FALSE(batch.spans_from_documents);
+  EXPECT_TRUE(batch.source.empty());
+  ASSERT_EQ(batch.kept(), 1u);
+  const Span& s = batch.AddSpan();
+  EXPECT_EQ(s, Span{});
+  EXPECT_EQ(batch.kept(), 0u);
+  EXPECT_EQ(batch.AddSpan(), Span{});  // none kept: a new one
+  EXPECT_EQ(batch.spans.size(), 2u);
+}
+
+TEST(SpanBatch, AFillerAssignsOverStaleAttributesThenAppendsAndDropsTheRest) {
+  SpanBatch batch;
+  batch.spans.push_back(FullSpan(4, "stale attribute text, long enough to be allocated"));
+  batch.Recycle();
+  Span& s = batch.AddSpan(/*keep_attributes=*/true);
+  EXPECT_EQ(s.attributes.size(), 5u);  // stale until the filler finishes
+  const char* kept_memory = s.attributes[0].key.data();
+  AttributeFiller filler(&s.attributes);
+  Attribute& first = filler.Add();
+  EXPECT_EQ(first, Attribute{});
+  first = {"k", AttributeValue::Double(1.5), AttributeRole::kScope};
+  filler.Add() = {"dropped", AttributeValue::String("x")};
+  filler.Drop();
+  filler.Add() = {"b", AttributeValue::Bool(true)};
+  filler.Finish();
+  ASSERT_EQ(s.attributes.size(), 2u);
+  EXPECT_EQ(s.attributes[0], (Attribute{"k", AttributeValue::Double(1.5), AttributeRole::kScope}));
+  EXPECT_EQ(s.attributes[1], (Attribute{"b", AttributeValue::Bool(true)}));
+  EXPECT_EQ(s.attributes[0].key.data(), kept_memory);  // assigned over, not allocated again
+
+  // More than were stale: the rest are appended.
+  Span& t = batch.AddSpan(/*keep_attributes=*/true);
+  AttributeFiller more(&t.attributes);
+  for (int i = 0; i < 3; ++i) more.Add().key = std::to_string(i);
+  more.Finish();
+  ASSERT_EQ(t.attributes.size(), 3u);
+  EXPECT_EQ(t.attributes[2].key, "2");
+}
+
+TEST(SpanBatch, WhatAKeptBatchHoldsIsBounded) {
+  SpanBatch batch;
+  const std::string large(SpanBatch::kKeptStringBytes * 8, 'x');
+  for (size_t i = 0; i < SpanBatch::kKeptSpans + 10; ++i)
+    batch.spans.push_back(FullSpan(40, large));
+  batch.Recycle();
+  EXPECT_EQ(batch.kept(), SpanBatch::kKeptSpans);
+  for (size_t i = 0; i < SpanBatch::kKeptSpans; ++i) {
+    Span& s = batch.AddSpan(/*keep_attributes=*/true);
+    ASSERT_LE(s.name.capacity(), SpanBatch::kKeptStringBytes);
+    ASSERT_LE(s.http_url.capacity(), SpanBatch::kKeptStringBytes);
+    ASSERT_LE(s.attributes.capacity(), SpanBatch::kKeptAttributes);
+    for (const Attribute& a : s.attributes) {
+      ASSERT_LE(a.key.capacity(), SpanBatch::kKeptStringBytes);
+      ASSERT_LE(a.value.string_value.capacity(), SpanBatch::kKeptStringBytes);
+    }
+    ASSERT_EQ(s.events.capacity(), 0u);
+  }
+  EXPECT_EQ(batch.kept(), 0u);
+}
+
+}  // namespace
+}  // namespace waggle::model
