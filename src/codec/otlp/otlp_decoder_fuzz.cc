@@ -1,6 +1,7 @@
 // Fuzzes the OTLP trace and log decoders, protobuf and JSON, and checks what the rest of the
 // server relies on: a refused body is InvalidArgument and adds nothing; every span kept has
-// usable ids and a service; refusals are counted with a reason.
+// usable ids and a service; refusals are counted with a reason; a batch recycled from earlier
+// inputs (as the server reuses them) decodes the body exactly as a new batch does.
 //
 // Input: the first byte picks the encoding (bit 0: JSON) and the options (bit 1: classic key,
 // bit 2: a dataset header); the rest is the body, fed to DecodeTraces and DecodeLogs alike.
@@ -27,6 +28,15 @@ void FuzzTraces(Encoding encoding, std::string_view body, const DecodeOptions& o
   Rejections rejected;
   const Status status =
       waggle::codec::otlp::DecodeTraces(encoding, body, options, &batch, &rejected);
+  static waggle::model::SpanBatch* recycled = new waggle::model::SpanBatch;
+  recycled->Recycle();
+  Rejections recycled_rejected;
+  const Status recycled_status =
+      waggle::codec::otlp::DecodeTraces(encoding, body, options, recycled, &recycled_rejected);
+  if (recycled_status.ok() != status.ok() || recycled->spans != batch.spans ||
+      recycled_rejected.count != rejected.count) {
+    std::abort();
+  }
   if (!status.ok()) {
     if (status.code() != Status::Code::kInvalidArgument || !batch.empty()) std::abort();
     return;
