@@ -158,7 +158,9 @@ template <typename Batch, typename Decode, typename Write>
 Status DecodeAndStore(OtlpCounters* counters, Batch* batch, Decode decode, Write write) {
   Status s = decode(batch);
   if (!s.ok()) {
-    counters->requests_malformed.fetch_add(1, std::memory_order_relaxed);
+    (s.code() == Status::Code::kResourceExhausted ? counters->requests_too_large
+                                                  : counters->requests_malformed)
+        .fetch_add(1, std::memory_order_relaxed);
     return s;
   }
   if (batch->empty()) return s;
@@ -176,6 +178,7 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
   options.environment = request.environment;
   options.dataset_header = request.dataset_header;
   options.classic_key = codec::otlp::IsClassicKey(request.api_key);
+  options.max_context_bytes = options_.max_context_bytes;
   codec::otlp::Rejections rejected;
   if (request.signal == Signal::kTraces) {
     if (options.classic_key && request.dataset_header.empty()) {

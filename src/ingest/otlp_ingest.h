@@ -26,6 +26,10 @@ struct OtlpIngestOptions {
   // Request bytes (as received plus decompressed) that may be in flight at once; past it,
   // requests are shed with Unavailable so clients retry later.
   size_t memory_budget_bytes = 256 << 20;
+  // codec::otlp::DecodeOptions::max_context_bytes for every request: a request whose records
+  // would carry more copied resource and scope attributes is refused (413, RESOURCE_EXHAUSTED).
+  // An exporter's batch of 8,192 spans under 5 KiB of resource attributes copies 40 MiB.
+  size_t max_context_bytes = size_t{64} << 20;
 
   Status Validate() const;
 };

@@ -472,6 +472,28 @@ TEST_F(OtlpIngestTest, AProtobufExportIsItsBatchsSourceAndDecodesToTheSameSpans)
   EXPECT_TRUE(writer_.sources[1].empty());
 }
 
+// A request whose spans would carry more copied resource attributes than max_context_bytes is
+// refused whole as too large (413, RESOURCE_EXHAUSTED), counted, and nothing is written.
+TEST_F(OtlpIngestTest, ARequestCopyingTooMuchOfItsResourceIsTooLarge) {
+  OtlpIngestOptions options;
+  options.max_context_bytes = 1000;
+  Make(options);
+  std::vector<std::string> spans;
+  for (int i = 0; i < 20; ++i) {
+    spans.push_back(JsonSpan(kTrace, "eee19b7ec3c1b1" + std::to_string(10 + i), "s"));
+  }
+  ExportOutcome out = ExportJson(Signal::kTraces, JsonTraces("checkout", spans));
+  EXPECT_EQ(out.status.code(), Status::Code::kResourceExhausted) << out.status.ToString();
+  EXPECT_EQ(counters_.requests_too_large.load(), 1u);
+  EXPECT_EQ(counters_.requests_malformed.load(), 0u);
+  EXPECT_EQ(writer_.span_writes, 0);
+
+  spans.resize(2);  // two copies of the resource fit
+  out = ExportJson(Signal::kTraces, JsonTraces("checkout", spans));
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  EXPECT_EQ(writer_.spans.size(), 2u);
+}
+
 // Export decodes each request into a batch an earlier request used (SpanBatch::Recycle): what
 // each stores is what decoding it into a new batch gives, whatever came before.
 TEST_F(OtlpIngestTest, EachExportStoresItsOwnSpansThoughBatchesAreReused) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <string>
 
 #include "base/base64.h"
 #include "base/hex.h"
@@ -469,7 +470,9 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
     object o;
     if (e.get(o) != simdjson::SUCCESS) return false;
     model::AttributeFiller context_attributes;
-    model::Span& span = BeginSpan(options_, resource, scope, out_, &context_attributes);
+    size_t copied;
+    model::Span& span = BeginSpan(options_, resource, scope, out_, &context_attributes, &copied);
+    if (!CountContext(copied)) return false;
     context_attributes.Finish();  // the span's own are appended to the list
     std::string_view trace_id, span_id, parent_id;
     for (auto f : o) {
@@ -593,7 +596,9 @@ class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
   bool Record(const element& e, const ResourceContext& resource, const Scope& scope) {
     object o;
     if (e.get(o) != simdjson::SUCCESS) return false;
-    model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_);
+    size_t copied;
+    model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_, &copied);
+    if (!CountContext(copied)) return false;
     std::string_view trace_id, span_id;
     for (auto f : o) {
       const std::string_view k = f.key;
@@ -672,6 +677,12 @@ Status Decode(std::string_view body, const Shape& shape, const DecodeOptions& op
   }
   Decoder decoder(options, out, rejected);
   if (!Walk(root, shape, &decoder)) {
+    if (decoder.over_context_limit()) {
+      return Status::ResourceExhausted(
+          "the body's resource and scope attributes, copied into each of its records, come to "
+          "more than " +
+          std::to_string(options.max_context_bytes) + " bytes");
+    }
     return Status::InvalidArgument("the body is not a valid OTLP/JSON " + std::string(what));
   }
   return Status::Ok();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,6 +22,12 @@ struct DecodeOptions {
   // dataset when a resource has no usable service.name.
   std::string_view dataset_header;
   bool classic_key = false;
+  // The most bytes the decode may copy from resources and scopes into the records under them:
+  // each record carries its own copy of their attributes, so a small body naming a large
+  // resource over many records would decode to many times its size. Counted as each copied
+  // attribute's key and text plus sizeof(model::Attribute). Past it the body is refused whole
+  // with ResourceExhausted.
+  size_t max_context_bytes = SIZE_MAX;
 };
 
 // What a decode refused one by one (spans or log records with bad ids), for the response's
@@ -33,7 +40,8 @@ struct Rejections {
 
 // Decodes an ExportTraceServiceRequest (or TracesData) and appends its valid spans to `out`.
 // A span with a bad trace or span id is refused alone and counted in `rejected`. A body that
-// is not a message of that type returns InvalidArgument and leaves `out` as it was.
+// is not a message of that type returns InvalidArgument, and one past
+// options.max_context_bytes ResourceExhausted; either leaves `out` as it was.
 Status DecodeTraces(Encoding encoding, std::string_view body, const DecodeOptions& options,
                     model::SpanBatch* out, Rejections* rejected);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "base/base64.h"
@@ -337,7 +338,9 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
 
   bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
     model::AttributeFiller attributes;
-    model::Span& span = BeginSpan(options_, resource, scope, out_, &attributes);
+    size_t copied;
+    model::Span& span = BeginSpan(options_, resource, scope, out_, &attributes, &copied);
+    if (!CountContext(copied)) return false;
     std::string_view trace_id, span_id, parent_id;
     wire::Reader r(bytes);
     uint32_t f, t;
@@ -503,7 +506,9 @@ class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
   using RecordDecoder::RecordDecoder;
 
   bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
-    model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_);
+    size_t copied;
+    model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_, &copied);
+    if (!CountContext(copied)) return false;
     std::string_view trace_id, span_id, body;
     bool has_body = false;
     wire::Reader r(bytes);
@@ -578,6 +583,12 @@ Status Decode(std::string_view body, const DecodeOptions& options, Batch* out, R
               std::string_view what) {
   Decoder decoder(options, out, rejected);
   if (!Walk(body, &decoder)) {
+    if (decoder.over_context_limit()) {
+      return Status::ResourceExhausted(
+          "the body's resource and scope attributes, copied into each of its records, come to "
+          "more than " +
+          std::to_string(options.max_context_bytes) + " bytes");
+    }
     return Status::InvalidArgument("the body is not a valid " + std::string(what));
   }
   return Status::Ok();

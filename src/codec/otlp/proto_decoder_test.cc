@@ -1527,6 +1527,61 @@ TEST(OtlpProtoDecoder, RandomTraceRequestsDecodeAsLibprotobufReadsThem) {
   EXPECT_GT(rejected, 50u);
 }
 
+// Every record carries its own copy of its resource's and scope's attributes, so a small body
+// that names a large resource over many records would decode to many times its size: past
+// DecodeOptions::max_context_bytes the body is refused whole, in both encodings, for traces and
+// logs alike.
+TEST(OtlpDecoders, ABodyWhoseRecordsWouldCopyTooMuchOfTheirResourceIsRefusedWhole) {
+  constexpr size_t kRecords = 100;
+  const std::string big(64 << 10, 'x');
+  pb::ExportTraceServiceRequest traces;
+  pb::ExportLogsServiceRequest logs;
+  {
+    pb::ResourceSpans* rs = traces.add_resource_spans();
+    pb::KeyValue* kv = rs->mutable_resource()->add_attributes();
+    kv->set_key("big");
+    kv->mutable_value()->set_string_value(big);
+    pb::ScopeSpans* ss = rs->add_scope_spans();
+    pb::ResourceLogs* rl = logs.add_resource_logs();
+    *rl->mutable_resource() = rs->resource();
+    pb::ScopeLogs* sl = rl->add_scope_logs();
+    for (size_t i = 0; i < kRecords; ++i) {
+      pb::Span* span = ss->add_spans();
+      span->set_trace_id(std::string(16, '\x01'));
+      span->set_span_id(std::string(7, '\x01') + static_cast<char>(i + 1));
+      sl->add_log_records()->mutable_body()->set_string_value("hello");
+    }
+  }
+  // What the records copy: the attribute, its key and text, and the service name.
+  const size_t copies = kRecords * (sizeof(model::Attribute) + 3 + big.size());
+  for (const Encoding encoding : {Encoding::kProtobuf, Encoding::kJson}) {
+    const std::string traces_body =
+        encoding == Encoding::kJson ? ToOtlpJson(traces, false) : Serialize(traces);
+    const std::string logs_body =
+        encoding == Encoding::kJson ? ToOtlpJson(logs, false) : Serialize(logs);
+    DecodeOptions options;
+    options.max_context_bytes = copies / 2;
+    model::SpanBatch spans;
+    spans.spans.emplace_back();  // what was there stays
+    model::LogBatch records;
+    Rejections rejected;
+    Status s = DecodeTraces(encoding, traces_body, options, &spans, &rejected);
+    EXPECT_EQ(s.code(), Status::Code::kResourceExhausted) << s.ToString();
+    EXPECT_EQ(spans.spans.size(), 1u);
+    s = DecodeLogs(encoding, logs_body, options, &records, &rejected);
+    EXPECT_EQ(s.code(), Status::Code::kResourceExhausted) << s.ToString();
+    EXPECT_TRUE(records.records.empty());
+    EXPECT_EQ(rejected.count, 0u);
+
+    options.max_context_bytes = copies + kRecords * 64;  // room for the service name too
+    ASSERT_TRUE(DecodeTraces(encoding, traces_body, options, &spans, &rejected).ok());
+    ASSERT_EQ(spans.spans.size(), 1 + kRecords);
+    EXPECT_EQ(model::FindString(spans.spans.back().attributes, "big"), big);
+    ASSERT_TRUE(DecodeLogs(encoding, logs_body, options, &records, &rejected).ok());
+    EXPECT_EQ(records.records.size(), kRecords);
+  }
+}
+
 // The server decodes each request into a batch recycled from an earlier one
 // (SpanBatch::Recycle): whatever that batch held before, and whichever encoding came before,
 // a request decodes into it exactly as into a new batch, refused bodies included.

@@ -289,9 +289,15 @@ void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext
                                               : DatasetForService(name);
 }
 
+namespace {
+size_t CopiedBytes(const model::Attribute& a) {
+  return sizeof(model::Attribute) + a.key.size() + a.value.string_value.size();
+}
+}  // namespace
+
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
                        const Scope& scope, model::SpanBatch* out,
-                       model::AttributeFiller* attributes) {
+                       model::AttributeFiller* attributes, size_t* copied) {
   model::Span& span = out->AddSpan(/*keep_attributes=*/true);
   span.environment.assign(options.environment);
   span.service.assign(resource.service);
@@ -300,13 +306,20 @@ model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& reso
   span.scope_version.assign(scope.version);
   span.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 16);
   *attributes = model::AttributeFiller(&span.attributes);
-  for (const model::Attribute& a : resource.attributes) attributes->Add() = a;
-  for (const model::Attribute& a : scope.attributes) attributes->Add() = a;
+  *copied = span.service.size() + scope.name.size() + scope.version.size();
+  for (const model::Attribute& a : resource.attributes) {
+    attributes->Add() = a;
+    *copied += CopiedBytes(a);
+  }
+  for (const model::Attribute& a : scope.attributes) {
+    attributes->Add() = a;
+    *copied += CopiedBytes(a);
+  }
   return span;
 }
 
 model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceContext& resource,
-                                 const Scope& scope, model::LogBatch* out) {
+                                 const Scope& scope, model::LogBatch* out, size_t* copied) {
   model::LogRecord& rec = out->records.emplace_back();
   rec.environment.assign(options.environment);
   rec.service = resource.service;
@@ -314,6 +327,8 @@ model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceCon
   rec.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 8);
   rec.attributes.assign(resource.attributes.begin(), resource.attributes.end());
   rec.attributes.insert(rec.attributes.end(), scope.attributes.begin(), scope.attributes.end());
+  *copied = rec.service.size() + scope.name.size();
+  for (const model::Attribute& a : rec.attributes) *copied += CopiedBytes(a);
   return rec;
 }
 

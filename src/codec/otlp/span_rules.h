@@ -38,11 +38,20 @@ class RecordDecoder {
       : options_(options), out_(out), rejected_(rejected) {}
 
   const DecodeOptions& options() const { return options_; }
+  // The decode stopped because its records copied more than options().max_context_bytes.
+  bool over_context_limit() const { return context_bytes_ > options_.max_context_bytes; }
 
  protected:
+  // Counts `bytes` more copied from a resource and scope; false once past the limit.
+  bool CountContext(size_t bytes) {
+    context_bytes_ += bytes;
+    return !over_context_limit();
+  }
+
   const DecodeOptions& options_;
   Batch* out_;
   Rejections* rejected_;
+  size_t context_bytes_ = 0;
 };
 
 // Sets resource->service by the dataset rule of `signal`: DatasetForService for traces,
@@ -52,13 +61,14 @@ void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext
 // Appends a span stamped with what the request, its resource and its scope say: environment,
 // service, dataset, scope, and the resource then scope attributes. The span's attributes are
 // filled through `*attributes` (SpanBatch::AddSpan), which the caller goes on adding to and
-// Finish()es before the span is read.
+// Finish()es before the span is read. Sets *copied to the bytes copied from the resource and
+// scope, as DecodeOptions::max_context_bytes counts them.
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
                        const Scope& scope, model::SpanBatch* out,
-                       model::AttributeFiller* attributes);
+                       model::AttributeFiller* attributes, size_t* copied);
 // The same for a log record.
 model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceContext& resource,
-                                 const Scope& scope, model::LogBatch* out);
+                                 const Scope& scope, model::LogBatch* out, size_t* copied);
 
 // An 8-byte id as the wire carries it (big-endian) as a SpanId.
 inline model::SpanId SpanIdFromBytes(const void* bytes) {
