@@ -122,7 +122,10 @@ std::string_view IdOf(const Value& entity) {
   return {it->value.GetString(), it->value.GetStringLength()};
 }
 
+// The entity's subsegments array; null when there is none, or when `entity` is not an object
+// (an element of a subsegments array may be any JSON value).
 Value* Subsegments(Value& entity) {
+  if (!entity.IsObject()) return nullptr;
   auto it = entity.FindMember("subsegments");
   return it != entity.MemberEnd() && it->value.IsArray() ? &it->value : nullptr;
 }
@@ -191,7 +194,8 @@ std::vector<MergedDocument> MergeTraceDocuments(const std::vector<model::Documen
         }
         ByEntityId<size_t> present;  // child id -> index in subs
         for (rapidjson::SizeType k = 0; k < subs->Size(); ++k) {
-          present.try_emplace(std::string(IdOf((*subs)[k])), k);
+          const std::string_view child = IdOf((*subs)[k]);
+          if (!child.empty()) present.try_emplace(std::string(child), k);  // objects only
         }
         for (size_t s : w->second) {
           if (merged_away[s] || s == root) continue;

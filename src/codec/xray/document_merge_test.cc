@@ -76,6 +76,32 @@ TEST(MergeTraceDocuments, KeepsOrphanSubsegmentAsItsOwnDocument) {
 namespace waggle::codec::xray {
 namespace {
 
+// A member named twice: the segment parser checks the last "subsegments" array, while the
+// merge reads the first, which can hold values that are not entities. The merge steps over
+// them (it used to look members up in them, which rapidjson asserts against: found by
+// segment_parser_fuzz).
+TEST(MergeTraceDocuments, StepsOverSubsegmentsThatAreNotObjects) {
+  const std::string segment =
+      R"({"id":"9fdaf31a0171a3ad","name":"svc","start_time":1795238971.5,)"
+      R"("end_time":1795238971.9,"trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347",)"
+      R"("subsegments":[7,"x",null,[],{"name":"no id"}],)"
+      R"("subsegments":[{"id":"1111111111111111","name":"outer","start_time":1795238971.6,)"
+      R"("end_time":1795238971.7}]})";
+  SegmentParser parser;
+  model::SpanBatch batch;
+  SegmentError e;
+  ASSERT_TRUE(parser.Parse(segment, "default", &batch, &e)) << e.message;
+  ASSERT_TRUE(parser.Parse(
+      R"({"type":"subsegment","id":"2222222222222222","name":"step-1",)"
+      R"("start_time":1795238971.61,"end_time":1795238971.62,"parent_id":"9fdaf31a0171a3ad",)"
+      R"("trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})",
+      "default", &batch, &e))
+      << e.message;
+  const auto merged = MergeTraceDocuments(batch.documents);
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_NE(merged[0].json.find("\"step-1\""), std::string::npos) << merged[0].json;
+}
+
 TEST(MergeTraceDocuments, KeepsNumbersExactlyInARewrittenDocument) {
   auto docs = Parse({
       R"({"id":"9fdaf31a0171a3ad","name":"svc","start_time":1795248345.1191704,"end_time":1795248345.2,)"
