@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "span_workload.h"
 #include "storage/columnar/block/block.h"
 #include "storage/columnar/span_table.h"
-#include "workload/generator.h"
 
 namespace {
 
@@ -39,19 +39,9 @@ double AppendNs(const std::vector<Span>& spans, SpanTable* table) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  size_t total = 150'000;  // about what a 64 MiB head holds of this workload
-  int rounds = 5;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--spans" && i + 1 < argc) total = std::strtoull(argv[++i], nullptr, 10);
-    if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
-  }
-  waggle::workload::WorkloadOptions options;
-  options.seed = 1000;
-  options.traces_per_second = 2000;
-  waggle::workload::Generator generator(options);
-  std::vector<Span> spans;
-  while (spans.size() < total) generator.NextTrace(&spans);
+  // 150k spans: about what a 64 MiB head holds of this workload.
+  const auto [total, rounds] = waggle::bench::ParseInProcessArgs(argc, argv, 150'000);
+  const std::vector<Span> spans = waggle::bench::GeneratedSpans(total);
 
   // The block's trace table, as the engine gives it.
   std::map<waggle::model::TraceId, block::TraceEntry> by_trace;

@@ -18,8 +18,8 @@
 #include "codec/otlp/otlp.h"
 #include "codec/otlp/testing/otlp_test.pb.h"
 #include "model/span_batch.h"
+#include "span_workload.h"
 #include "workload/emit.h"
-#include "workload/generator.h"
 
 namespace {
 
@@ -33,19 +33,8 @@ constexpr size_t kSpansPerRequest = 512;
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  size_t total = 150'000;
-  int rounds = 5;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--spans" && i + 1 < argc) total = std::strtoull(argv[++i], nullptr, 10);
-    if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
-  }
-  waggle::workload::WorkloadOptions options;
-  options.seed = 1000;
-  options.traces_per_second = 2000;
-  waggle::workload::Generator generator(options);
-  std::vector<waggle::model::Span> spans;
-  while (spans.size() < total) generator.NextTrace(&spans);
+  const auto [total, rounds] = waggle::bench::ParseInProcessArgs(argc, argv, 150'000);
+  const std::vector<waggle::model::Span> spans = waggle::bench::GeneratedSpans(total);
   std::vector<std::string> bodies;
   size_t body_bytes = 0;
   for (size_t at = 0; at < spans.size(); at += kSpansPerRequest) {

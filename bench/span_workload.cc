@@ -1,6 +1,8 @@
 #include "span_workload.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -21,6 +23,26 @@ void RbFixed(std::string* o, T v) {
 }
 
 }  // namespace
+
+InProcessArgs ParseInProcessArgs(int argc, char** argv, size_t default_spans) {
+  InProcessArgs args{default_spans, 5};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--spans" && i + 1 < argc) args.spans = std::strtoull(argv[++i], nullptr, 10);
+    if (a == "--rounds" && i + 1 < argc) args.rounds = std::max(1, std::atoi(argv[++i]));
+  }
+  return args;
+}
+
+std::vector<model::Span> GeneratedSpans(size_t total) {
+  workload::WorkloadOptions options;
+  options.seed = 1000;
+  options.traces_per_second = 2000;
+  workload::Generator generator(options);
+  std::vector<model::Span> spans;
+  while (spans.size() < total) generator.NextTrace(&spans);
+  return spans;
+}
 
 std::vector<model::TraceId> GenerateWorkload(
     uint64_t total, int writers, const std::function<workload::WorkloadOptions(int)>& options_for,

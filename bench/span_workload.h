@@ -23,6 +23,17 @@ std::vector<model::TraceId> GenerateWorkload(
     uint64_t total, int writers, const std::function<workload::WorkloadOptions(int)>& options_for,
     const std::function<void(int, std::vector<model::Span>&)>& sink);
 
+// The in-process benchmarks' arguments: --spans N (default `default_spans`) and --rounds R
+// (default 5, at least 1).
+struct InProcessArgs {
+  size_t spans;
+  int rounds;
+};
+InProcessArgs ParseInProcessArgs(int argc, char** argv, size_t default_spans);
+
+// Whole generated traces until there are at least `total` spans: the same spans every run.
+std::vector<model::Span> GeneratedSpans(size_t total);
+
 // The spans table of the ClickHouse references: MergeTree ordered by service, name and start
 // time, ids binary, attributes as two arrays (keys and values as text).
 inline constexpr const char* kClickHouseSpansTable =
