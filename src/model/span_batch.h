@@ -72,7 +72,7 @@ struct SpanBatch {
   Span& AddSpan(bool keep_attributes = false);
   // Clear(), keeping up to kKeptSpans spans for AddSpan, with up to kKeptAttributes
   // attributes each; a string that grew past kKeptStringBytes lets its memory go. A kept batch
-  // so holds a few MiB at most.
+  // so holds about 16 MiB at most.
   void Recycle();
   // How many kept spans AddSpan has yet to hand out.
   size_t kept() const { return kept_.size() - next_kept_; }

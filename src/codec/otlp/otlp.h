@@ -22,11 +22,12 @@ struct DecodeOptions {
   // dataset when a resource has no usable service.name.
   std::string_view dataset_header;
   bool classic_key = false;
-  // The most bytes the decode may copy from resources and scopes into the records under them:
-  // each record carries its own copy of their attributes, so a small body naming a large
-  // resource over many records would decode to many times its size. Counted as each copied
-  // attribute's key and text plus sizeof(model::Attribute). Past it the body is refused whole
-  // with ResourceExhausted.
+  // The most bytes the decode may copy from the request (environment, dataset), resources and
+  // scopes into the records under them: each record carries its own copy, so a small body
+  // naming a large resource (or sent with a large dataset header) over many records would
+  // decode to many times its size. Counted as those strings' sizes, each copied attribute as
+  // its key and text plus sizeof(model::Attribute). Past it the body is refused whole with
+  // ResourceExhausted.
   size_t max_context_bytes = SIZE_MAX;
 };
 

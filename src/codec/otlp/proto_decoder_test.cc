@@ -1579,6 +1579,13 @@ TEST(OtlpDecoders, ABodyWhoseRecordsWouldCopyTooMuchOfTheirResourceIsRefusedWhol
     EXPECT_EQ(model::FindString(spans.spans.back().attributes, "big"), big);
     ASSERT_TRUE(DecodeLogs(encoding, logs_body, options, &records, &rejected).ok());
     EXPECT_EQ(records.records.size(), kRecords);
+
+    // A classic key's dataset header is copied into every span too, and counted.
+    options.classic_key = true;
+    options.dataset_header = big;
+    EXPECT_EQ(DecodeTraces(encoding, traces_body, options, &spans, &rejected).code(),
+              Status::Code::kResourceExhausted);
+    EXPECT_EQ(spans.spans.size(), 1 + kRecords);
   }
 }
 

@@ -306,7 +306,8 @@ model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& reso
   span.scope_version.assign(scope.version);
   span.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 16);
   *attributes = model::AttributeFiller(&span.attributes);
-  *copied = span.service.size() + scope.name.size() + scope.version.size();
+  *copied = span.environment.size() + span.service.size() + span.dataset.size() +
+            scope.name.size() + scope.version.size();
   for (const model::Attribute& a : resource.attributes) {
     attributes->Add() = a;
     *copied += CopiedBytes(a);
@@ -327,7 +328,7 @@ model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceCon
   rec.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 8);
   rec.attributes.assign(resource.attributes.begin(), resource.attributes.end());
   rec.attributes.insert(rec.attributes.end(), scope.attributes.begin(), scope.attributes.end());
-  *copied = rec.service.size() + scope.name.size();
+  *copied = rec.environment.size() + rec.service.size() + scope.name.size();
   for (const model::Attribute& a : rec.attributes) *copied += CopiedBytes(a);
   return rec;
 }

@@ -61,8 +61,8 @@ void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext
 // Appends a span stamped with what the request, its resource and its scope say: environment,
 // service, dataset, scope, and the resource then scope attributes. The span's attributes are
 // filled through `*attributes` (SpanBatch::AddSpan), which the caller goes on adding to and
-// Finish()es before the span is read. Sets *copied to the bytes copied from the resource and
-// scope, as DecodeOptions::max_context_bytes counts them.
+// Finish()es before the span is read. Sets *copied to the bytes copied from the request, resource
+// and scope, as DecodeOptions::max_context_bytes counts them.
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
                        const Scope& scope, model::SpanBatch* out,
                        model::AttributeFiller* attributes, size_t* copied);
