@@ -452,8 +452,9 @@ bool Walk(const element& root, const Shape& shape, Decoder* decoder) {
         }
         Scope scope;
         if (scope_e && !DecodeScope(*scope_e, &scope)) return false;
+        const size_t copies = ContextBytes(decoder->options(), resource, scope);
         return !records || ForEach(*records, [&](const element& r) {
-          return decoder->Record(r, resource, scope);
+          return decoder->CountContext(copies) && decoder->Record(r, resource, scope);
         });
       });
     });
@@ -470,9 +471,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
     object o;
     if (e.get(o) != simdjson::SUCCESS) return false;
     model::AttributeFiller context_attributes;
-    size_t copied;
-    model::Span& span = BeginSpan(options_, resource, scope, out_, &context_attributes, &copied);
-    if (!CountContext(copied)) return false;
+    model::Span& span = BeginSpan(options_, resource, scope, out_, &context_attributes);
     context_attributes.Finish();  // the span's own are appended to the list
     std::string_view trace_id, span_id, parent_id;
     for (auto f : o) {
@@ -596,9 +595,7 @@ class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
   bool Record(const element& e, const ResourceContext& resource, const Scope& scope) {
     object o;
     if (e.get(o) != simdjson::SUCCESS) return false;
-    size_t copied;
-    model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_, &copied);
-    if (!CountContext(copied)) return false;
+    model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_);
     std::string_view trace_id, span_id;
     for (auto f : o) {
       const std::string_view k = f.key;
@@ -676,15 +673,7 @@ Status Decode(std::string_view body, const Shape& shape, const DecodeOptions& op
     return Status::InvalidArgument("the body is not JSON");
   }
   Decoder decoder(options, out, rejected);
-  if (!Walk(root, shape, &decoder)) {
-    if (decoder.over_context_limit()) {
-      return Status::ResourceExhausted(
-          "the body's resource and scope attributes, copied into each of its records, come to "
-          "more than " +
-          std::to_string(options.max_context_bytes) + " bytes");
-    }
-    return Status::InvalidArgument("the body is not a valid OTLP/JSON " + std::string(what));
-  }
+  if (!Walk(root, shape, &decoder)) return decoder.WalkError("OTLP/JSON " + std::string(what));
   return Status::Ok();
 }
 

@@ -324,8 +324,11 @@ bool Walk(std::string_view request, Decoder* decoder) {
       for (std::string_view h : scope_container.heads) {
         if (!DecodeScope(h, &scope)) return false;
       }
+      const size_t copies = ContextBytes(decoder->options(), resource, scope);
       for (std::string_view record : scope_container.records) {
-        if (!decoder->Record(record, resource, scope)) return false;
+        if (!decoder->CountContext(copies) || !decoder->Record(record, resource, scope)) {
+          return false;
+        }
       }
     }
   }
@@ -338,9 +341,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
 
   bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
     model::AttributeFiller attributes;
-    size_t copied;
-    model::Span& span = BeginSpan(options_, resource, scope, out_, &attributes, &copied);
-    if (!CountContext(copied)) return false;
+    model::Span& span = BeginSpan(options_, resource, scope, out_, &attributes);
     std::string_view trace_id, span_id, parent_id;
     wire::Reader r(bytes);
     uint32_t f, t;
@@ -506,9 +507,7 @@ class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
   using RecordDecoder::RecordDecoder;
 
   bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
-    size_t copied;
-    model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_, &copied);
-    if (!CountContext(copied)) return false;
+    model::LogRecord& rec = BeginLogRecord(options_, resource, scope, out_);
     std::string_view trace_id, span_id, body;
     bool has_body = false;
     wire::Reader r(bytes);
@@ -582,15 +581,7 @@ template <typename Decoder, typename Batch>
 Status Decode(std::string_view body, const DecodeOptions& options, Batch* out, Rejections* rejected,
               std::string_view what) {
   Decoder decoder(options, out, rejected);
-  if (!Walk(body, &decoder)) {
-    if (decoder.over_context_limit()) {
-      return Status::ResourceExhausted(
-          "the body's resource and scope attributes, copied into each of its records, come to "
-          "more than " +
-          std::to_string(options.max_context_bytes) + " bytes");
-    }
-    return Status::InvalidArgument("the body is not a valid " + std::string(what));
-  }
+  if (!Walk(body, &decoder)) return decoder.WalkError(what);
   return Status::Ok();
 }
 

@@ -289,15 +289,28 @@ void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext
                                               : DatasetForService(name);
 }
 
-namespace {
-size_t CopiedBytes(const model::Attribute& a) {
-  return sizeof(model::Attribute) + a.key.size() + a.value.string_value.size();
+size_t ContextBytes(const DecodeOptions& options, const ResourceContext& resource,
+                    const Scope& scope) {
+  size_t bytes = options.environment.size() + resource.service.size() + scope.name.size() +
+                 scope.version.size() + (options.classic_key ? options.dataset_header.size() : 0);
+  for (const model::Attributes* list : {&resource.attributes, &scope.attributes}) {
+    for (const model::Attribute& a : *list) {
+      bytes += sizeof(model::Attribute) + a.key.size() + a.value.string_value.size();
+    }
+  }
+  return bytes;
 }
-}  // namespace
+
+Status ContextLimitError(const DecodeOptions& options) {
+  return Status::ResourceExhausted(
+      "the body's resource and scope attributes, copied into each of its records, come to more "
+      "than " +
+      std::to_string(options.max_context_bytes) + " bytes");
+}
 
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
                        const Scope& scope, model::SpanBatch* out,
-                       model::AttributeFiller* attributes, size_t* copied) {
+                       model::AttributeFiller* attributes) {
   model::Span& span = out->AddSpan(/*keep_attributes=*/true);
   span.environment.assign(options.environment);
   span.service.assign(resource.service);
@@ -306,21 +319,13 @@ model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& reso
   span.scope_version.assign(scope.version);
   span.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 16);
   *attributes = model::AttributeFiller(&span.attributes);
-  *copied = span.environment.size() + span.service.size() + span.dataset.size() +
-            scope.name.size() + scope.version.size();
-  for (const model::Attribute& a : resource.attributes) {
-    attributes->Add() = a;
-    *copied += CopiedBytes(a);
-  }
-  for (const model::Attribute& a : scope.attributes) {
-    attributes->Add() = a;
-    *copied += CopiedBytes(a);
-  }
+  for (const model::Attribute& a : resource.attributes) attributes->Add() = a;
+  for (const model::Attribute& a : scope.attributes) attributes->Add() = a;
   return span;
 }
 
 model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceContext& resource,
-                                 const Scope& scope, model::LogBatch* out, size_t* copied) {
+                                 const Scope& scope, model::LogBatch* out) {
   model::LogRecord& rec = out->records.emplace_back();
   rec.environment.assign(options.environment);
   rec.service = resource.service;
@@ -328,8 +333,6 @@ model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceCon
   rec.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 8);
   rec.attributes.assign(resource.attributes.begin(), resource.attributes.end());
   rec.attributes.insert(rec.attributes.end(), scope.attributes.begin(), scope.attributes.end());
-  *copied = rec.environment.size() + rec.service.size() + scope.name.size();
-  for (const model::Attribute& a : rec.attributes) *copied += CopiedBytes(a);
   return rec;
 }
 

@@ -27,6 +27,15 @@ struct ResourceContext {
   std::string service;
 };
 
+// What each record under `resource` and `scope` copies of them and of the request, as
+// DecodeOptions::max_context_bytes counts it: the environment, service, dataset (classic keys),
+// scope name and version, and each resource and scope attribute's key and text plus
+// sizeof(model::Attribute). (A log record copies no scope version or dataset: counted anyway.)
+size_t ContextBytes(const DecodeOptions& options, const ResourceContext& resource,
+                    const Scope& scope);
+// The refusal of a body past options.max_context_bytes.
+Status ContextLimitError(const DecodeOptions& options);
+
 // What a decoder of one signal's records holds, whichever encoding it reads: the walks of
 // both encodings take the signal (for ResolveService) and the options from it.
 template <Signal kSignalOf, typename Batch>
@@ -38,16 +47,20 @@ class RecordDecoder {
       : options_(options), out_(out), rejected_(rejected) {}
 
   const DecodeOptions& options() const { return options_; }
-  // The decode stopped because its records copied more than options().max_context_bytes.
-  bool over_context_limit() const { return context_bytes_ > options_.max_context_bytes; }
-
- protected:
-  // Counts `bytes` more copied from a resource and scope; false once past the limit.
+  // Counts one more record's copies of its context (ContextBytes); false once the records
+  // copied more than options().max_context_bytes.
   bool CountContext(size_t bytes) {
     context_bytes_ += bytes;
-    return !over_context_limit();
+    return context_bytes_ <= options_.max_context_bytes;
+  }
+  // Why a walk stopped: past max_context_bytes, ResourceExhausted; else the body is not a
+  // valid `what` (InvalidArgument).
+  Status WalkError(std::string_view what) const {
+    if (context_bytes_ > options_.max_context_bytes) return ContextLimitError(options_);
+    return Status::InvalidArgument("the body is not a valid " + std::string(what));
   }
 
+ protected:
   const DecodeOptions& options_;
   Batch* out_;
   Rejections* rejected_;
@@ -61,14 +74,13 @@ void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext
 // Appends a span stamped with what the request, its resource and its scope say: environment,
 // service, dataset, scope, and the resource then scope attributes. The span's attributes are
 // filled through `*attributes` (SpanBatch::AddSpan), which the caller goes on adding to and
-// Finish()es before the span is read. Sets *copied to the bytes copied from the request, resource
-// and scope, as DecodeOptions::max_context_bytes counts them.
+// Finish()es before the span is read.
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
                        const Scope& scope, model::SpanBatch* out,
-                       model::AttributeFiller* attributes, size_t* copied);
+                       model::AttributeFiller* attributes);
 // The same for a log record.
 model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceContext& resource,
-                                 const Scope& scope, model::LogBatch* out, size_t* copied);
+                                 const Scope& scope, model::LogBatch* out);
 
 // An 8-byte id as the wire carries it (big-endian) as a SpanId.
 inline model::SpanId SpanIdFromBytes(const void* bytes) {
