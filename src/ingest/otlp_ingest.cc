@@ -120,10 +120,6 @@ std::unique_ptr<model::SpanBatch> OtlpIngester::TakeBatch() {
 }
 
 void OtlpIngester::KeepBatch(std::unique_ptr<model::SpanBatch> batch) {
-  {
-    MutexLock lock(&batches_mu_);
-    if (batches_.size() >= kKeptBatches) return;
-  }
   batch->Recycle();  // outside the lock: it walks every span
   MutexLock lock(&batches_mu_);
   if (batches_.size() < kKeptBatches) batches_.push_back(std::move(batch));

@@ -22,8 +22,8 @@ std::array<std::string*, 15> StringsOf(Span* s) {
 }
 
 // Puts `s` in the state of a default Span but for its attributes, keeping the memory of its
-// strings. Every member is named here or in StringsOf: the size checks fail when Span or
-// Attribute gains one, as a reminder to reset it too.
+// strings up to kKeptStringBytes. Every member is named here or in StringsOf: the size checks
+// fail when Span or Attribute gains one, as a reminder to reset it too.
 void Reset(Span* s) {
 #if defined(__GLIBCXX__) && __SIZEOF_POINTER__ == 8
   static_assert(sizeof(Span) == 640, "reset the new member of Span here");
@@ -31,7 +31,7 @@ void Reset(Span* s) {
   s->trace_id = {};
   s->span_id = {};
   s->parent_span_id = {};
-  for (std::string* str : StringsOf(s)) str->clear();
+  for (std::string* str : StringsOf(s)) Trim(str);
   s->kind = SpanKind::kUnspecified;
   s->start_ns = 0;
   s->end_ns = 0;
@@ -42,8 +42,8 @@ void Reset(Span* s) {
   s->otel_status = 0;
   s->sample_rate = 1;
   s->from_xray_document = false;
-  s->events.clear();
-  s->links.clear();
+  std::vector<SpanEvent>().swap(s->events);
+  std::vector<SpanLink>().swap(s->links);
 }
 
 }  // namespace
@@ -72,8 +72,7 @@ void AttributeFiller::Finish() {
 
 Span& SpanBatch::AddSpan(bool keep_attributes) {
   if (next_kept_ == kept_.size()) return spans.emplace_back();
-  Span& s = spans.emplace_back(std::move(kept_[next_kept_++]));
-  Reset(&s);
+  Span& s = spans.emplace_back(std::move(kept_[next_kept_++]));  // Recycle reset it
   if (!keep_attributes) s.attributes.clear();
   return s;
 }
@@ -84,13 +83,11 @@ void SpanBatch::Recycle() {
     spans.shrink_to_fit();
   }
   for (Span& s : spans) {
-    for (std::string* str : StringsOf(&s)) Trim(str);
+    Reset(&s);
     if (s.attributes.capacity() > kKeptAttributes) {
       if (s.attributes.size() > kKeptAttributes) s.attributes.resize(kKeptAttributes);
       s.attributes.shrink_to_fit();
     }
-    std::vector<SpanEvent>().swap(s.events);
-    std::vector<SpanLink>().swap(s.links);
     for (Attribute& a : s.attributes) {
       Trim(&a.key);
       Trim(&a.value.string_value);

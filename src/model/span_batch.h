@@ -82,7 +82,7 @@ struct SpanBatch {
   static constexpr size_t kKeptStringBytes = 128;
 
  private:
-  std::vector<Span> kept_;  // from Recycle; those before next_kept_ were handed out
+  std::vector<Span> kept_;  // reset by Recycle; those before next_kept_ were handed out
   size_t next_kept_ = 0;
 };
 
