@@ -263,7 +263,7 @@ Engine::~Engine() {
     backpressure_cv_.notify_all();
     background_.join();
     // A clean stop leaves the head in a block, so the next start replays nothing.
-    Status s = SealHead();
+    Status s = SealHead(NextHead::kEmpty);
     if (s.ok()) s = Maintain();
     if (!s.ok()) log::Warn("could not write the head at shutdown: {}", s.ToString());
   }
@@ -411,27 +411,29 @@ void Engine::SealIfDue() {
   if (!s.ok()) log::Warn("could not seal the head: {}", s.ToString());
 }
 
-Status Engine::SealHead() {
-  std::unique_lock<std::shared_mutex> seal(seal_mu_);
+Status Engine::SealHead(NextHead next_head) {
+  std::unique_lock<std::shared_mutex> seal(seal_mu_);  // writers wait; head_ stays this one
+  std::shared_ptr<Head> last;
   {
     MutexLock lock(&mu_);
     MutexLock head_lock(&head_->mu);
     if (head_->empty()) return Status::Ok();
+    last = head_;
   }
   WAGGLE_ASSIGN_OR_RETURN(uint32_t wal_end, wal_->Rotate());
+  // The next head is sized like the last one (SpanTable::ReserveLike) before mu_ is taken, so
+  // readers do not wait on its allocations.
+  auto next = std::make_shared<Head>();
+  if (next_head == NextHead::kSizedLikeLast) {
+    MutexLock last_lock(&last->mu);
+    MutexLock next_lock(&next->mu);
+    next->spans.ReserveLike(last->spans);
+    next->traces.reserve(last->traces.size());
+  }
   {
     MutexLock lock(&mu_);
     head_->wal_end = wal_end;
     sealed_.push_back(std::move(head_));
-    auto next = std::make_shared<Head>();
-    {
-      // A new head is sized like the last one (SpanTable::ReserveLike).
-      const Head& last = *sealed_.back();
-      MutexLock last_lock(&last.mu);
-      MutexLock next_lock(&next->mu);
-      next->spans.ReserveLike(last.spans);
-      next->traces.reserve(last.traces.size());
-    }
     head_ = std::move(next);
     sealed_count_ = sealed_.size();
   }

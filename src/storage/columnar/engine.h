@@ -102,8 +102,11 @@ class Engine : public Writer, public Reader {
   Result<ScanStats> Scan(const ScanRequest& request, const BatchFn& consume) override;
   Result<std::vector<ColumnRef>> ListColumns(int64_t start_ns, int64_t end_ns) override;
 
+  // What follows a sealed head: one reserved like it (SpanTable::ReserveLike), as heads of a
+  // steady load fill alike; or an empty one, when none will be filled (shutdown).
+  enum class NextHead { kSizedLikeLast, kEmpty };
   // Seals the head (whatever its size) so the next Maintain() writes it as a block.
-  Status SealHead();
+  Status SealHead(NextHead next_head = NextHead::kSizedLikeLast);
   // Writes sealed heads as blocks, compacts, applies retention. Called by the background
   // thread; callable directly when options.background is false.
   Status Maintain();

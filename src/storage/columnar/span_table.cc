@@ -106,11 +106,10 @@ void SpanTable::ReserveLike(const SpanTable& like) {
   for (std::vector<int64_t>& v : ints) v.reserve(n);
   extra_rows.reserve(like.extra_rows.size());
   extras.reserve(like.extras.size());
-  for (const AttributeColumn& a : like.attributes) {
-    ColumnKey(a.key, a.role, a.type, &key_scratch_);
-    if (reserve_index_.Intern(key_scratch_) == reserve_entries_.size()) {
-      reserve_entries_.push_back(static_cast<uint32_t>(a.size()));
-    }
+  // `like`'s column keys are distinct, and its index holds them by column.
+  for (uint32_t c = 0; c < like.attributes.size(); ++c) {
+    reserve_index_.Intern(like.attribute_index_.at(c));
+    reserve_entries_.push_back(static_cast<uint32_t>(like.attributes[c].size()));
   }
 }
 

@@ -61,6 +61,7 @@ class SpanTable {
   // Reserves room for as many rows as `like` holds, and for each attribute column it has as
   // many entries, for when this one is created: a new head sized like the one before it then
   // fills without growing its columns by copying them.
+  // Called once, on a table still empty.
   void ReserveLike(const SpanTable& like);
 
   // Approximate heap bytes, for the head's flush threshold.
