@@ -2,7 +2,7 @@
 // SpanTable::Append (the head taking spans) and EncodeBlock (the head written as a block).
 // Append is timed twice in each round: into a table reserved like the last head
 // (SpanTable::ReserveLike, what the engine does) and, as the same-run reference, into a table
-// that starts empty. Each figure is the best of the rounds.
+// that starts empty, the two taking turns to go first. Each figure is the best of the rounds.
 //
 //   build/bench/head_bench [--spans N] [--rounds R]
 
@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
   // The block's trace table, as the engine gives it.
   std::map<waggle::model::TraceId, block::TraceEntry> by_trace;
   for (const Span& s : spans) {
-    block::TraceEntry& e = by_trace[s.trace_id];
+    auto [it, added] = by_trace.try_emplace(s.trace_id);
+    block::TraceEntry& e = it->second;
+    if (added) e.seq = by_trace.size();  // order of first arrival, as the engine's arrival is
     e.id = s.trace_id;
     e.min_start_ns = std::min(e.min_start_ns, s.start_ns);
     e.max_end_ns = std::max({e.max_end_ns, s.start_ns, s.end_ns});
@@ -59,12 +61,16 @@ int main(int argc, char** argv) {
   auto last = std::make_unique<SpanTable>();  // the head before: what the next is sized like
   AppendNs(spans, last.get());
   for (int r = 0; r < rounds; ++r) {
-    auto empty = std::make_unique<SpanTable>();
-    fresh = std::min(fresh, AppendNs(spans, empty.get()));
-    empty.reset();
+    // The two appends alternate which goes first: the second may reuse pages the first freed.
+    auto from_empty = [&] {
+      auto empty = std::make_unique<SpanTable>();
+      fresh = std::min(fresh, AppendNs(spans, empty.get()));
+    };
+    if (r % 2 == 0) from_empty();
     auto next = std::make_unique<SpanTable>();
     next->ReserveLike(*last);
     reserved = std::min(reserved, AppendNs(spans, next.get()));
+    if (r % 2 == 1) from_empty();
     block::BlockContents contents;
     contents.spans = next.get();
     contents.traces = traces;
