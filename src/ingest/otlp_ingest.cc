@@ -15,20 +15,17 @@ namespace {
 constexpr char kOtlpTracesProtobuf = 1;
 }  // namespace
 
-size_t OtlpSourceSize(const codec::otlp::DecodeOptions& options, std::string_view body) {
-  // The kind byte, two length prefixes (at most ten bytes each) and the classic-key byte.
-  return body.size() + options.environment.size() + options.dataset_header.size() + 24;
-}
-
-std::string EncodeOtlpSource(const codec::otlp::DecodeOptions& options, std::string_view body) {
+std::string EncodeOtlpSourceHeader(const codec::otlp::DecodeOptions& options) {
   std::string out;
-  out.reserve(OtlpSourceSize(options, body));
   out.push_back(kOtlpTracesProtobuf);
   coding::PutLengthPrefixed(&out, options.environment);
   coding::PutLengthPrefixed(&out, options.dataset_header);
   out.push_back(options.classic_key ? 1 : 0);
-  out.append(body);
   return out;
+}
+
+std::string EncodeOtlpSource(const codec::otlp::DecodeOptions& options, std::string_view body) {
+  return EncodeOtlpSourceHeader(options).append(body);
 }
 
 Status ParseOtlpSource(std::string_view source, codec::otlp::DecodeOptions* options,
@@ -91,19 +88,13 @@ bool OtlpIngester::TryTake(size_t bytes) {
 }
 
 Result<OtlpIngester::Lease> OtlpIngester::Reserve(size_t bytes) {
-  std::optional<Lease> lease = TryLease(bytes);
-  if (!lease) {
+  if (!TryTake(bytes)) {
     counters_->requests_shed.fetch_add(1, std::memory_order_relaxed);
     return Status::Unavailable("over the memory budget; retry later");
   }
-  return std::move(*lease);
-}
-
-std::optional<OtlpIngester::Lease> OtlpIngester::TryLease(size_t bytes) {
-  if (!TryTake(bytes)) return std::nullopt;
-  std::optional<Lease> lease(std::in_place);
-  lease->owner_ = this;
-  lease->bytes_ = bytes;
+  Lease lease;
+  lease.owner_ = this;
+  lease.bytes_ = bytes;
   return lease;
 }
 
@@ -185,22 +176,19 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
     std::unique_ptr<model::SpanBatch> batch = TakeBatch();
     // A protobuf request is its batch's source: the store may log it in place of the spans,
     // which is cheaper than encoding them and takes fewer bytes. (JSON takes more bytes than
-    // the spans' encoding, and is slower to decode again.) The source is a copy of the body:
-    // it takes its bytes from the memory budget, and when the budget has no room for them
-    // the batch goes without (the store then encodes the spans, a slice at a time).
-    std::string source;
-    std::optional<Lease> source_lease;
+    // the spans' encoding, and is slower to decode again.) The body goes as it is, after a
+    // header of the decode options: the log copies both into its record, and nothing else
+    // copies the body.
+    std::string source_header;
     outcome.status = DecodeAndStore(
         counters_, batch.get(),
         [&](model::SpanBatch* b) {
           Status s =
               codec::otlp::DecodeTraces(request.encoding, request.body, options, b, &rejected);
           if (s.ok() && request.encoding == Encoding::kProtobuf && !b->empty()) {
-            if (std::optional<Lease> lease = TryLease(OtlpSourceSize(options, request.body))) {
-              source_lease.emplace(std::move(*lease));
-              source = EncodeOtlpSource(options, request.body);
-              b->source = source;
-            }
+            source_header = EncodeOtlpSourceHeader(options);
+            b->source_header = source_header;
+            b->source = request.body;
           }
           return s;
         },

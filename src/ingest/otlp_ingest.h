@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,11 +57,11 @@ struct ExportOutcome {
   std::string message;    // why, when rejected > 0
 };
 
-// An OTLP protobuf traces request as a batch's source (model::SpanBatch::source): the body
-// and the decode options it was decoded with (docs/wal-format.md, record type 3).
+// An OTLP protobuf traces request as a batch's source (model::SpanBatch::source): the decode
+// options it was decoded with, then the body (docs/wal-format.md, record type 3). The header
+// alone is the batch's source_header, the body its source.
+std::string EncodeOtlpSourceHeader(const codec::otlp::DecodeOptions& options);
 std::string EncodeOtlpSource(const codec::otlp::DecodeOptions& options, std::string_view body);
-// At least the bytes EncodeOtlpSource makes of them (what it reserves).
-size_t OtlpSourceSize(const codec::otlp::DecodeOptions& options, std::string_view body);
 // The options and body of such a source; Corruption when its header is damaged.
 Status ParseOtlpSource(std::string_view source, codec::otlp::DecodeOptions* options,
                        std::string_view* body);
@@ -133,8 +132,6 @@ class OtlpIngester {
  private:
   void Release(size_t bytes) { in_flight_.fetch_sub(bytes, std::memory_order_relaxed); }
   bool TryTake(size_t bytes);
-  // A lease of `bytes`, or none when the budget has no room (not counted as shed).
-  std::optional<Lease> TryLease(size_t bytes);
 
   // A trace batch to decode a request into: one decoded into before when there is one, whose
   // spans are reused (model::SpanBatch::Recycle).

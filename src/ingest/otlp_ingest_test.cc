@@ -22,7 +22,8 @@ class RecordingWriter : public storage::Writer {
     ++span_writes;
     if (!fail.ok()) return fail;
     spans.insert(spans.end(), batch.spans.begin(), batch.spans.end());
-    sources.emplace_back(batch.source);
+    sources.push_back(std::string(batch.source_header) + std::string(batch.source));
+    source_bodies.push_back(batch.source.data());
     durabilities.push_back(d);
     return Status::Ok();
   }
@@ -38,7 +39,8 @@ class RecordingWriter : public storage::Writer {
   int span_writes = 0;
   int log_writes = 0;
   std::vector<model::Span> spans;
-  std::vector<std::string> sources;  // by span write
+  std::vector<std::string> sources;        // by span write: source_header then source
+  std::vector<const char*> source_bodies;  // by span write: where `source` pointed
   std::vector<model::LogRecord> logs;
   std::vector<storage::Durability> durabilities;
 };
@@ -519,11 +521,10 @@ TEST_F(OtlpIngestTest, EachExportStoresItsOwnSpansThoughBatchesAreReused) {
   }
 }
 
-// The source is a copy of the body, so it takes its bytes from the memory budget while the
-// batch is written. With no room for them the request still succeeds, its spans written
-// without a source (the store encodes them instead); either way the budget is whole again
-// after the export.
-TEST_F(OtlpIngestTest, TheSourceTakesItsBytesFromTheBudgetOrIsLeftOut) {
+// The source is the request's body as it is, after a header of the decode options: nothing
+// copies it, so it takes nothing from the memory budget, and a request admitted with the
+// budget all but full is still logged as its source.
+TEST_F(OtlpIngestTest, TheSourceIsTheBodyUncopiedAndTakesNothingFromTheBudget) {
   OtlpIngestOptions options;
   options.memory_budget_bytes = 1 << 20;
   Make(options);
@@ -532,25 +533,17 @@ TEST_F(OtlpIngestTest, TheSourceTakesItsBytesFromTheBudgetOrIsLeftOut) {
   OtlpIngester::Request r;
   r.encoding = Encoding::kProtobuf;
   r.body = body;
-  {
-    // Another request holds all but a few bytes of the budget.
-    auto held = ingester_->Reserve((1 << 20) - body.size() / 2);
-    ASSERT_TRUE(held.ok());
-    ExportOutcome out = ingester_->Export(r);
-    ASSERT_TRUE(out.status.ok()) << out.status.ToString();
-    ASSERT_EQ(writer_.sources.size(), 1u);
-    EXPECT_TRUE(writer_.sources[0].empty());
-    EXPECT_FALSE(writer_.spans.empty());
-    EXPECT_FALSE(ingester_->Reserve(body.size()).ok());  // the export gave back what it took
-    EXPECT_EQ(counters_.requests_shed.load(), 1u);       // that Reserve; the export shed none
-  }
-  const size_t spans = writer_.spans.size();
+  // Another request holds all but a byte of the budget.
+  auto held = ingester_->Reserve((1 << 20) - 1);
+  ASSERT_TRUE(held.ok());
   ExportOutcome out = ingester_->Export(r);
   ASSERT_TRUE(out.status.ok()) << out.status.ToString();
-  ASSERT_EQ(writer_.sources.size(), 2u);
-  EXPECT_FALSE(writer_.sources[1].empty());
-  EXPECT_EQ(writer_.spans.size(), 2 * spans);
-  EXPECT_TRUE(ingester_->Reserve(1 << 20).ok());  // all of the budget is free again
+  ASSERT_EQ(writer_.sources.size(), 1u);
+  EXPECT_EQ(writer_.sources[0], EncodeOtlpSource(codec::otlp::DecodeOptions{}, body));
+  EXPECT_EQ(writer_.source_bodies[0], body.data());
+  EXPECT_FALSE(writer_.spans.empty());
+  EXPECT_EQ(counters_.requests_shed.load(), 0u);
+  EXPECT_TRUE(ingester_->Reserve(1).ok());  // the export took nothing it kept
 }
 
 TEST_F(OtlpIngestTest, ADamagedSourceIsCorruption) {

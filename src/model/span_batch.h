@@ -49,9 +49,11 @@ struct SpanBatch {
   // Every span was decoded from `documents` (X-Ray ingest), so a store that can decode
   // documents again (storage::DocumentDecoder) may keep the documents alone.
   bool spans_from_documents = false;
-  // When not empty: the encoded request every span was decoded from, which a
-  // storage::SourceDecoder turns back into exactly these spans, so a store may log it in
-  // place of the spans. It belongs to the caller, who keeps it alive during the write.
+  // When not both empty: `source_header` then `source` are the encoded request every span was
+  // decoded from, which a storage::SourceDecoder turns back into exactly these spans, so a
+  // store may log it in place of the spans. In two parts so that a request's body can be the
+  // second as it is, uncopied. They belong to the caller, who keeps them alive during the write.
+  std::string_view source_header;
   std::string_view source;
 
   bool empty() const { return spans.empty() && documents.empty(); }
@@ -59,6 +61,7 @@ struct SpanBatch {
     spans.clear();
     documents.clear();
     spans_from_documents = false;
+    source_header = {};
     source = {};
   }
 

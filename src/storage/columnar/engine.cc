@@ -318,13 +318,13 @@ void Engine::WaitForRoom() {
 }
 
 Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& payloads,
-                      Durability durability, const InsertFn& insert) {
+                      Durability durability, const InsertFn& insert, std::string_view prefix) {
   {
     // Shared: a seal waits until the record is both in the WAL and in the head.
     std::shared_lock<std::shared_mutex> seal(seal_mu_);
     thread_local std::vector<WalPosition> positions;  // kept for the thread's next append
     WAGGLE_RETURN_IF_ERROR(
-        wal_->Append(type, payloads, durability == Durability::kSync, &positions));
+        wal_->Append(type, payloads, durability == Durability::kSync, &positions, prefix));
     std::shared_ptr<Head> head;
     {
       MutexLock lock(&mu_);
@@ -341,14 +341,17 @@ Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
   const std::vector<BatchFragment> fragments = SplitByTrace(batch);
   WaitForRoom();  // once a write, not once a slice
-  if (!batch.source.empty() && batch.documents.empty() && options_.source_decoder != nullptr &&
-      batch.source.size() <= wal_format::kMaxRecordSize) {
+  const size_t source_size = batch.source_header.size() + batch.source.size();
+  if (source_size != 0 && batch.documents.empty() && options_.source_decoder != nullptr &&
+      source_size <= wal_format::kMaxRecordSize) {
     // The request goes to the log as it came, one record, with no encoding of its spans; they
     // go to the head, and on replay the decoder derives them from the record again.
-    return Append(WalRecordType::kSpanSource, {batch.source}, durability,
-                  [&](Head* head, const std::vector<WalPosition>& positions) {
-                    InsertAll(head, fragments, ArrivalOf(positions[0]));
-                  });
+    return Append(
+        WalRecordType::kSpanSource, {batch.source}, durability,
+        [&](Head* head, const std::vector<WalPosition>& positions) {
+          InsertAll(head, fragments, ArrivalOf(positions[0]));
+        },
+        batch.source_header);
   }
   const bool documents_only = batch.spans_from_documents && options_.document_decoder != nullptr;
   // Each writing thread keeps its buffer for the next batch, unless a huge one grew it.

@@ -135,11 +135,12 @@ class Engine : public Writer, public Reader {
   // While kMaxSealedHeads heads wait for their blocks, waits (up to 30 s) for one to be
   // written: what a write does before its first append.
   void WaitForRoom();
-  // Appends `payloads` to the WAL and, under the same shared seal lock, calls `insert` with
-  // the head (locked) and the records' positions; then seals the head when it is due.
+  // Appends `payloads` (each after `prefix`, Wal::Append) to the WAL and, under the same shared
+  // seal lock, calls `insert` with the head (locked) and the records' positions; then seals the
+  // head when it is due.
   using InsertFn = std::function<void(Head*, const std::vector<WalPosition>&)>;
   Status Append(WalRecordType type, const std::vector<std::string_view>& payloads,
-                Durability durability, const InsertFn& insert);
+                Durability durability, const InsertFn& insert, std::string_view prefix = {});
   void SealIfDue();
   Status FlushOne(std::shared_ptr<Head> head);
   Status Compact();

@@ -15,6 +15,7 @@ namespace fmt = wal_format;
 struct Wal::PendingAppend {
   WalRecordType type = WalRecordType::kTraceFragment;
   const std::vector<std::string_view>* payloads = nullptr;
+  std::string_view prefix;
   std::vector<WalPosition>* positions = nullptr;
   bool sync = false;
   bool rotate = false;  // Rotate(): not grouped with appends
@@ -25,9 +26,10 @@ struct Wal::PendingAppend {
 
 namespace {
 
-uint32_t RecordCrc(WalRecordType type, std::string_view payload) {
+uint32_t RecordCrc(WalRecordType type, std::string_view prefix, std::string_view payload) {
   char t = static_cast<char>(type);
-  return crc32c::Mask(crc32c::Extend(crc32c::Extend(0, &t, 1), payload.data(), payload.size()));
+  const uint32_t head = crc32c::Extend(crc32c::Extend(0, &t, 1), prefix.data(), prefix.size());
+  return crc32c::Mask(crc32c::Extend(head, payload.data(), payload.size()));
 }
 
 // After a failed fsync the kernel may have dropped the dirty pages it could not write, and a
@@ -37,10 +39,13 @@ Status SyncFailed(const Status& s) {
   return s.Annotate("WAL sync failed; the log takes no more appends");
 }
 
-void AppendRecord(std::string* out, WalRecordType type, std::string_view payload) {
-  coding::PutFixed32(out, RecordCrc(type, payload));
-  coding::PutFixed32(out, static_cast<uint32_t>(payload.size()));
+// A record whose payload is `prefix` then `payload`.
+void AppendRecord(std::string* out, WalRecordType type, std::string_view prefix,
+                  std::string_view payload) {
+  coding::PutFixed32(out, RecordCrc(type, prefix, payload));
+  coding::PutFixed32(out, static_cast<uint32_t>(prefix.size() + payload.size()));
   out->push_back(static_cast<char>(type));
+  out->append(prefix);
   out->append(payload);
 }
 
@@ -58,7 +63,7 @@ bool ParseRecord(std::string_view data, size_t at, WalRecordType* type, std::str
   }
   *type = static_cast<WalRecordType>(t);
   *payload = data.substr(at + fmt::kRecordHeaderSize, length);
-  return RecordCrc(*type, *payload) == crc;
+  return RecordCrc(*type, {}, *payload) == crc;
 }
 
 bool ParseSegmentName(const std::string& name, uint32_t* number) {
@@ -218,17 +223,20 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
 // Leader-based group commit (as in leveldb): the first queued append writes everything queued
 // behind it with one write and at most one fsync, while the others wait.
 Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payloads, bool sync,
-                   std::vector<WalPosition>* positions) NO_THREAD_SAFETY_ANALYSIS {
+                   std::vector<WalPosition>* positions,
+                   std::string_view prefix) NO_THREAD_SAFETY_ANALYSIS {
   uint64_t total = 0;
   for (std::string_view p : payloads) {
-    if (p.size() > fmt::kMaxRecordSize) return Status::InvalidArgument("WAL record too large");
-    total += p.size() + fmt::kRecordHeaderSize;
+    const uint64_t size = prefix.size() + p.size();
+    if (size > fmt::kMaxRecordSize) return Status::InvalidArgument("WAL record too large");
+    total += size + fmt::kRecordHeaderSize;
   }
   // Offsets are 32-bit: one append stays far below what a segment may hold.
   if (total > fmt::kMaxRecordSize * 4ull) return Status::InvalidArgument("WAL append too large");
   PendingAppend me;
   me.type = type;
   me.payloads = &payloads;
+  me.prefix = prefix;
   me.positions = positions;
   me.sync = sync;
   mu_.Lock();
@@ -272,8 +280,8 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
     p->positions->clear();
     for (std::string_view payload : *p->payloads) {
       p->positions->push_back({file_number_, static_cast<uint32_t>(start + group_buffer_.size()),
-                               static_cast<uint32_t>(payload.size())});
-      AppendRecord(&group_buffer_, p->type, payload);
+                               static_cast<uint32_t>(p->prefix.size() + payload.size())});
+      AppendRecord(&group_buffer_, p->type, p->prefix, payload);
     }
   }
   WritableFile* file = file_.get();

@@ -64,12 +64,14 @@ class Wal {
                                            WalRecoveryStats* stats);
   ~Wal();
 
-  // Appends `payloads` as records of `type`; `positions` receives one position per payload.
-  // Returns once they are written to the OS, and synced to disk when `sync`: a synced append
-  // makes every record appended before it durable too, in whichever segment. Once a sync has
-  // failed, the log refuses every append and rotation (a restart replays what is on disk).
+  // Appends `payloads` as records of `type`, each one's payload `prefix` followed by it (so a
+  // caller need not copy a large payload to put a header before it); `positions` receives one
+  // position per payload. Returns once they are written to the OS, and synced to disk when
+  // `sync`: a synced append makes every record appended before it durable too, in whichever
+  // segment. Once a sync has failed, the log refuses every append and rotation (a restart
+  // replays what is on disk).
   Status Append(WalRecordType type, const std::vector<std::string_view>& payloads, bool sync,
-                std::vector<WalPosition>* positions);
+                std::vector<WalPosition>* positions, std::string_view prefix = {});
 
   // Starts a new segment and returns its number: every record appended before the call is in
   // a segment numbered below it. The segment it closes is synced first if it holds records
