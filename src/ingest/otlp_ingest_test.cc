@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <utility>
@@ -544,6 +545,35 @@ TEST_F(OtlpIngestTest, TheSourceIsTheBodyUncopiedAndTakesNothingFromTheBudget) {
   EXPECT_FALSE(writer_.spans.empty());
   EXPECT_EQ(counters_.requests_shed.load(), 0u);
   EXPECT_TRUE(ingester_->Reserve(1).ok());  // the export took nothing it kept
+}
+
+// Sources stay in the WAL across upgrades, and SourceDecoder's contract (storage/trace_data.h)
+// is that a build decodes a stored source into the spans the build that stored it did. This
+// pins the spans a captured exporter request's source decodes to, as the WAL encodes them
+// (test/testdata/otlp-node-source.spans). When it fails: a change to how OTLP maps to spans
+// must give new sources a new kind and keep decoding this one as before; a change to the
+// fragment encoding alone may rewrite the file (WAGGLE_REWRITE_GOLDEN=1).
+TEST(OtlpSourceDecoder, ACapturedSourceDecodesToThePinnedSpans) {
+  codec::otlp::DecodeOptions options;
+  options.environment = "prod";
+  options.dataset_header = "legacy";
+  options.classic_key = true;
+  const std::string source =
+      EncodeOtlpSource(options, test_util::ReadTestdata("otlp-node-body.pb"));
+  model::SpanBatch batch;
+  ASSERT_TRUE(OtlpSourceDecoder().DecodeSource(source, &batch).ok());
+  ASSERT_FALSE(batch.spans.empty());
+  std::string encoded;
+  std::vector<std::string_view> views;
+  storage::EncodeFragments(storage::SplitByTrace(batch), false, &encoded, &views);
+  const std::string name = "otlp-node-source.spans";
+  if (std::getenv("WAGGLE_REWRITE_GOLDEN") != nullptr) {
+    ASSERT_TRUE(Env::Default()
+                    ->WriteFileAtomic(std::string(WAGGLE_TESTDATA_DIR) + "/" + name, encoded)
+                    .ok());
+  }
+  EXPECT_TRUE(encoded == test_util::ReadTestdata(name))
+      << "the spans a stored OTLP source decodes to changed: see this test's comment";
 }
 
 TEST_F(OtlpIngestTest, ADamagedSourceIsCorruption) {
