@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "base/mix.h"
 
@@ -101,5 +103,11 @@ struct SpanId {
   bool IsZero() const { return value == 0; }
   auto operator<=>(const SpanId&) const = default;
 };
+
+// Maps and sets keyed by span ids (SpanId::value). Clients choose the ids, so they hash with
+// the process's seed (SeededHash64, base/mix.h): use these rather than std::hash.
+template <typename V>
+using BySpanId = std::unordered_map<uint64_t, V, SeededHash64>;
+using SpanIdSet = std::unordered_set<uint64_t, SeededHash64>;
 
 }  // namespace waggle::model

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_map>
 
 #include "base/mix.h"
 
@@ -71,7 +70,7 @@ TraceGraph BuildTraceGraph(const storage::TraceData& trace, const SegmentIndex& 
     }
   };
 
-  std::unordered_map<uint64_t, size_t, SeededHash64> by_id;  // span ids: clients choose them
+  model::BySpanId<size_t> by_id;
   for (size_t i = 0; i < spans.size(); ++i) by_id.emplace(spans[i].span_id.value, i);
 
   // Nodes of the services that sent segments; the segment each span belongs to.

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <set>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "base/clock.h"
 #include "base/mix.h"
@@ -25,7 +23,7 @@ void AddUnique(std::vector<T>* v, const T& x) {
 // Parent/child links of a trace's spans, by index.
 struct SpanTree {
   explicit SpanTree(const std::vector<model::Span>& spans) : spans(spans), children(spans.size()) {
-    std::unordered_map<uint64_t, size_t, SeededHash64> by_id;
+    model::BySpanId<size_t> by_id;
     for (size_t i = 0; i < spans.size(); ++i) by_id[spans[i].span_id.value] = i;
     parent.assign(spans.size(), kNone);
     for (size_t i = 0; i < spans.size(); ++i) {
@@ -157,11 +155,11 @@ ServiceId ServiceOf(const model::Span& s) {
 SegmentIndex IndexSegments(const storage::TraceData& trace) {
   SegmentIndex index;
   index.is_segment.assign(trace.spans.size(), 0);
-  std::unordered_set<uint64_t, SeededHash64> segment_ids;
+  model::SpanIdSet segment_ids;
   for (const model::Document& d : trace.documents) {
     if (!d.subsegment) segment_ids.insert(d.id.value);
   }
-  std::unordered_set<uint64_t, SeededHash64> all_ids;
+  model::SpanIdSet all_ids;
   for (const model::Span& s : trace.spans) all_ids.insert(s.span_id.value);
   for (size_t i = 0; i < trace.spans.size(); ++i) {
     const model::Span& s = trace.spans[i];
@@ -187,7 +185,7 @@ SegmentIndex IndexSegments(const storage::TraceData& trace) {
 
 void AssembleTrace(storage::TraceData* trace) {
   std::vector<model::Span>& spans = trace->spans;
-  std::unordered_map<uint64_t, size_t, SeededHash64> by_id;
+  model::BySpanId<size_t> by_id;
   for (size_t i = 0; i < spans.size(); ++i) by_id[spans[i].span_id.value] = i;
   // Each span is resolved once: walk up to the first ancestor that knows its service (or was
   // found to know none), then give that answer to the whole chain walked.

@@ -419,7 +419,7 @@ namespace {
 // Keeps the first arrival's position and the version Replaces() picks, in one pass.
 template <typename T, typename Id, typename Merge>
 void DeduplicateBy(std::vector<T>* items, Id id_of, Merge merge) {
-  std::unordered_map<uint64_t, size_t, SeededHash64> at;  // ids: clients choose them
+  model::BySpanId<size_t> at;
   at.reserve(items->size());
   size_t kept = 0;
   for (size_t i = 0; i < items->size(); ++i) {

@@ -34,7 +34,7 @@ std::vector<bool> SupersededRows(const SpanTable& t,
                                  const std::vector<std::vector<uint32_t>>& rows_by_trace) {
   std::vector<bool> dropped(t.size(), false);
   const auto& in_progress = t.ints_of(IntField::kInProgress);
-  std::unordered_map<uint64_t, uint32_t, SeededHash64> kept;  // span ids: clients choose them
+  model::BySpanId<uint32_t> kept;
   for (const std::vector<uint32_t>& rows : rows_by_trace) {
     if (rows.size() < 2) continue;
     kept.clear();
