@@ -75,7 +75,7 @@ TEST(BitPack, SelectOverEveryRowMatchesAPlainCompare) {
       values[n - 1] = mask;
       std::string packed;
       BitPack(values.data(), n, width, &packed);
-      // Past the largest value too: the narrow lanes clamp the range to what fits.
+      // Past the largest value too: BitSelectRange cuts the range at the width's largest value.
       const uint64_t past = mask == UINT64_MAX ? mask : mask + 1;
       const std::pair<uint64_t, uint64_t> ranges[] = {{0, mask},
                                                       {0, UINT64_MAX},

@@ -460,9 +460,13 @@ class DurabilityOtlpKill9(TempDirTestCase):
 
             waggle.restart()
             # This cycle's spans are in the WAL's records (type 3 ones, checked above): the
-            # restart replayed them through the source decoder.
-            replayed = read_metrics(waggle.http_url)["waggle_store_wal_records_replayed"]
-            self.assertGreater(replayed, 0, "cycle %d: WAL records replayed" % cycle)
+            # restart replayed them, none refused (a source the decoder refuses is counted as
+            # a corrupt region).
+            metrics = read_metrics(waggle.http_url)
+            self.assertGreater(metrics["waggle_store_wal_records_replayed"], 0,
+                               "cycle %d: WAL records replayed" % cycle)
+            self.assertEqual(0, metrics["waggle_store_wal_corrupt_regions"],
+                             "cycle %d: WAL records refused on replay" % cycle)
             found, unprocessed = batch_get_documents(waggle.xray_port, acknowledged)
             wrong = [t for t in acknowledged
                      if [segment_id(text) for _, text in found.get(t, [])] != [acknowledged[t]]]
@@ -475,7 +479,8 @@ class DurabilityOtlpKill9(TempDirTestCase):
             report("OTLP cycle %d: %d spans acknowledged (%d requests: %s), %d requests cut "
                    "off, WAL records by type %s, %d replayed; all %d acknowledged so far read "
                    "back", cycle, len(load.acknowledged), sum(load.statuses.values()),
-                   dict(load.statuses), load.cut_off, dict(types), replayed, len(acknowledged))
+                   dict(load.statuses), load.cut_off, dict(types),
+                   metrics["waggle_store_wal_records_replayed"], len(acknowledged))
         self.terminate_cleanly(waggle)
 
 
