@@ -917,15 +917,14 @@ def wal_record_types(data_dir):
 # Ids
 
 
+def new_otel_trace_id(epoch=None):
+    """32 hex whose first 8 are an epoch second, now by default: a valid X-Ray trace id."""
+    return "%08x%024x" % (int(time.time() if epoch is None else epoch), random.getrandbits(96))
+
+
 def new_trace_id(epoch=None):
     """An X-Ray trace id: 1-<epoch second, now by default, 8 hex>-<24 random hex>."""
-    return "1-%08x-%024x" % (int(time.time() if epoch is None else epoch),
-                             random.getrandbits(96))
-
-
-def new_otel_trace_id():
-    """A 32-hex trace id whose first 8 digits are now's epoch second (X-Ray-valid)."""
-    return "%08x%024x" % (int(time.time()), random.getrandbits(96))
+    return xray_trace_id(new_otel_trace_id(epoch))
 
 
 def xray_trace_id(hex_id):
