@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -115,19 +116,30 @@ void Write(const Value& v, rapidjson::Writer<rapidjson::StringBuffer>* w) {
   }
 }
 
+// The value of the object's last member called `name`, or null. A name given twice counts as
+// the segment parser counts it, the last one (rapidjson's FindMember finds the first).
+template <typename V>
+V* LastMember(V& object, std::string_view name) {
+  V* found = nullptr;
+  for (auto& m : object.GetObject()) {
+    if (std::string_view(m.name.GetString(), m.name.GetStringLength()) == name) found = &m.value;
+  }
+  return found;
+}
+
 std::string_view IdOf(const Value& entity) {
   if (!entity.IsObject()) return {};
-  auto it = entity.FindMember("id");
-  if (it == entity.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
+  const Value* id = LastMember(entity, "id");
+  if (id == nullptr || !id->IsString()) return {};
+  return {id->GetString(), id->GetStringLength()};
 }
 
 // The entity's subsegments array; null when there is none, or when `entity` is not an object
 // (an element of a subsegments array may be any JSON value).
 Value* Subsegments(Value& entity) {
   if (!entity.IsObject()) return nullptr;
-  auto it = entity.FindMember("subsegments");
-  return it != entity.MemberEnd() && it->value.IsArray() ? &it->value : nullptr;
+  Value* subs = LastMember(entity, "subsegments");
+  return subs != nullptr && subs->IsArray() ? subs : nullptr;
 }
 
 // Every entity id in a document, with the document's index.
@@ -188,7 +200,12 @@ std::vector<MergedDocument> MergeTraceDocuments(const std::vector<model::Documen
       if (w != waiting.end() && depth < kMaxMergedDepth) {
         Value* subs = Subsegments(*entity);
         if (subs == nullptr) {
-          entity->RemoveMember("subsegments");
+          // Every member of that name goes (in order, the others keep theirs), so that the
+          // array added is the only one.
+          for (auto it = entity->FindMember("subsegments"); it != entity->MemberEnd();
+               it = entity->FindMember("subsegments")) {
+            entity->EraseMember(it);
+          }
           entity->AddMember("subsegments", Value(rapidjson::kArrayType), pool);
           subs = Subsegments(*entity);
         }
@@ -208,9 +225,8 @@ std::vector<MergedDocument> MergeTraceDocuments(const std::vector<model::Documen
             // The same subsegment both embedded and streamed: a complete copy wins over an
             // in-progress one.
             Value& embedded = (*subs)[p->second];
-            auto ip = embedded.FindMember("in_progress");
-            if (!documents[s].in_progress && ip != embedded.MemberEnd() && ip->value.IsBool() &&
-                ip->value.GetBool()) {
+            const Value* ip = LastMember(embedded, "in_progress");  // an object: it has an id
+            if (!documents[s].in_progress && ip != nullptr && ip->IsBool() && ip->GetBool()) {
               embedded = Value(std::move(static_cast<Value&>(*doms[s])));
             }
           }

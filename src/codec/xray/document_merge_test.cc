@@ -76,10 +76,10 @@ TEST(MergeTraceDocuments, KeepsOrphanSubsegmentAsItsOwnDocument) {
 namespace waggle::codec::xray {
 namespace {
 
-// A member named twice: the segment parser checks the last "subsegments" array, while the
-// merge reads the first, which can hold values that are not entities. The merge steps over
-// them (it used to look members up in them, which rapidjson asserts against: found by
-// segment_parser_fuzz).
+// A member named twice: the segment parser checks only the last "subsegments" array, so the
+// first can hold values that are not entities. The merge used to read the first, and looked
+// members up in such values, which rapidjson asserts against (found by segment_parser_fuzz);
+// it reads the last now, as the parser does, and steps over any value that is not an object.
 TEST(MergeTraceDocuments, StepsOverSubsegmentsThatAreNotObjects) {
   const std::string segment =
       R"({"id":"9fdaf31a0171a3ad","name":"svc","start_time":1795238971.5,)"
@@ -100,6 +100,64 @@ TEST(MergeTraceDocuments, StepsOverSubsegmentsThatAreNotObjects) {
   const auto merged = MergeTraceDocuments(batch.documents);
   ASSERT_EQ(merged.size(), 1u);
   EXPECT_NE(merged[0].json.find("\"step-1\""), std::string::npos) << merged[0].json;
+}
+
+// A member named twice counts as the segment parser counts it: the last one. The segment's
+// last "id" is the parent a streamed subsegment names.
+TEST(MergeTraceDocuments, ReadsTheLastOfAnIdNamedTwice) {
+  auto docs = Parse({
+      R"({"id":"aaaaaaaaaaaaaaaa","id":"9fdaf31a0171a3ad","name":"svc","start_time":1795238971.5,)"
+      R"("end_time":1795238971.9,"trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})",
+      R"({"type":"subsegment","id":"2222222222222222","name":"step-1",)"
+      R"("start_time":1795238971.61,"end_time":1795238971.62,"parent_id":"9fdaf31a0171a3ad",)"
+      R"("trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})",
+  });
+  ASSERT_EQ(docs.size(), 2u);
+  ASSERT_EQ(docs[0].id.ToHex(), "9fdaf31a0171a3ad");  // the parser's reading
+  const auto merged = MergeTraceDocuments(docs);
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_NE(merged[0].json.find("\"step-1\""), std::string::npos) << merged[0].json;
+}
+
+// An embedded subsegment whose last "in_progress" is true gives way to the complete copy
+// streamed later, though its first "in_progress" says false.
+TEST(MergeTraceDocuments, ReadsTheLastOfAnInProgressNamedTwice) {
+  auto docs = Parse({
+      R"({"id":"9fdaf31a0171a3ad","name":"svc","start_time":1795238971.5,"end_time":1795238971.9,)"
+      R"("trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347","subsegments":[)"
+      R"({"id":"1111111111111111","name":"outer","start_time":1795238971.6,)"
+      R"("in_progress":false,"in_progress":true}]})",
+      R"({"type":"subsegment","id":"1111111111111111","name":"outer-done",)"
+      R"("start_time":1795238971.6,"end_time":1795238971.7,"parent_id":"9fdaf31a0171a3ad",)"
+      R"("trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})",
+  });
+  const auto merged = MergeTraceDocuments(docs);
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_NE(merged[0].json.find("\"outer-done\""), std::string::npos) << merged[0].json;
+  EXPECT_EQ(merged[0].json.find("\"in_progress\""), std::string::npos) << merged[0].json;
+}
+
+// A last "subsegments" that is not an array (the first one is) is replaced by the array the
+// merge adds, and the parser reads that one back.
+TEST(MergeTraceDocuments, AddsSubsegmentsWhereTheLastMemberIsNotAnArray) {
+  auto docs = Parse({
+      R"({"id":"9fdaf31a0171a3ad","name":"svc","start_time":1795238971.5,"end_time":1795238971.9,)"
+      R"("trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347",)"
+      R"("subsegments":[{"id":"1111111111111111","name":"hidden","start_time":1795238971.6,)"
+      R"("end_time":1795238971.7}],"subsegments":null})",
+      R"({"type":"subsegment","id":"2222222222222222","name":"step-1",)"
+      R"("start_time":1795238971.61,"end_time":1795238971.62,"parent_id":"9fdaf31a0171a3ad",)"
+      R"("trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347"})",
+  });
+  ASSERT_EQ(docs.size(), 2u);
+  const auto merged = MergeTraceDocuments(docs);
+  ASSERT_EQ(merged.size(), 1u);
+  SegmentParser parser;
+  model::SpanBatch batch;
+  SegmentError e;
+  ASSERT_TRUE(parser.Parse(merged[0].json, "default", &batch, &e)) << e.message;
+  ASSERT_EQ(batch.spans.size(), 2u) << merged[0].json;  // the segment and step-1, as parsed
+  EXPECT_EQ(batch.spans[1].name, "step-1");
 }
 
 TEST(MergeTraceDocuments, KeepsNumbersExactlyInARewrittenDocument) {
