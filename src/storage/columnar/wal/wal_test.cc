@@ -91,30 +91,23 @@ TEST(Wal, ReplaysWhatWasAppendedAndReadsItBack) {
 TEST(Wal, APrefixIsPartOfEachRecordOfTheAppend) {
   TempDir dir;
   WalOptions options{dir.path()};
-  std::vector<WalPosition> pos;
   {
-    Replayed r;
-    WalRecoveryStats stats;
-    auto wal = OpenWal(options, &r, &stats);
-    ASSERT_TRUE(wal.ok());
-    ASSERT_TRUE(
-        (*wal)->Append(WalRecordType::kSpanSource, {"one", "two"}, true, &pos, "head:").ok());
+    std::unique_ptr<Wal> wal = OpenForAppends(options);
+    ASSERT_NE(wal, nullptr);
+    std::vector<WalPosition> pos;
+    ASSERT_TRUE(wal->Append(WalRecordType::kSpanSource, {"one", "two"}, true, &pos, "head:").ok());
     ASSERT_EQ(pos.size(), 2u);
     EXPECT_EQ(pos[0].length, 8u);
     std::string payload;
-    ASSERT_TRUE((*wal)->Read(pos[1], &payload).ok());
+    ASSERT_TRUE(wal->Read(pos[1], &payload).ok());
     EXPECT_EQ(payload, "head:two");
-    EXPECT_EQ((*wal)
-                  ->Append(WalRecordType::kSpanSource,
-                           {std::string(wal_format::kMaxRecordSize - 3, 'x')}, true, &pos, "head:")
+    EXPECT_EQ(wal->Append(WalRecordType::kSpanSource,
+                          {std::string(wal_format::kMaxRecordSize - 3, 'x')}, true, &pos, "head:")
                   .code(),
               Status::Code::kInvalidArgument);  // together over the record limit
   }
-  Replayed r;
   WalRecoveryStats stats;
-  auto wal = OpenWal(options, &r, &stats);
-  ASSERT_TRUE(wal.ok());
-  EXPECT_EQ(r.payloads, (std::vector<std::string>{"head:one", "head:two"}));
+  EXPECT_EQ(ReplayedPayloads(options, &stats), (std::vector<std::string>{"head:one", "head:two"}));
   EXPECT_EQ(stats.corrupt_regions, 0u);
 }
 
