@@ -34,9 +34,9 @@ class Dictionary {
   std::string_view Copy(std::string_view s);
 
   // Open addressing, linear probing: a slot holds the string's hash (keyed by the process's
-  // seed, base/mix.h: clients choose the strings) in its high 32 bits and
-  // its code + 1 in its low 32 (0: empty), so most probes compare no string. Probes start
-  // from those 32 bits, so growing the table reads no string.
+  // seed, base/mix.h: clients choose the strings) in its high 32 bits and its code + 1 in its
+  // low 32 (0: empty), so most probes compare no string. Probes start from those 32 bits, so
+  // growing the table reads no string.
   std::vector<uint64_t> slots_;
   std::vector<std::string_view> values_;  // by code, into chunks_
   // The strings' bytes, in chunks that never move.

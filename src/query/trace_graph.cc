@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-#include "base/mix.h"
+#include "model/ids.h"
 
 namespace waggle::query {
 namespace {

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "base/clock.h"
-#include "base/mix.h"
+#include "model/ids.h"
 
 namespace waggle::query {
 namespace {

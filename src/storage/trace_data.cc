@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "base/coding.h"
-#include "base/mix.h"
+#include "model/ids.h"
 #include "storage/record_coding.h"
 
 namespace waggle::storage {

@@ -20,8 +20,12 @@ std::string Body() {
   std::string datagram;
   const waggle::Status s = waggle::Env::Default()->ReadFile(
       std::string(WAGGLE_TESTDATA_DIR) + "/xray-udp-flask.txt", &datagram);
-  if (!s.ok() || datagram.find('\n') == std::string::npos) {
+  if (!s.ok()) {
     std::fprintf(stderr, "segment_parser_bench: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  if (datagram.find('\n') == std::string::npos) {
+    std::fprintf(stderr, "segment_parser_bench: the capture has no daemon header line\n");
     std::exit(1);
   }
   return datagram.substr(datagram.find('\n') + 1);

@@ -9,7 +9,7 @@
 
 #include "base/hex.h"
 #include "base/log.h"
-#include "base/mix.h"
+#include "model/ids.h"
 #include "storage/columnar/table_scan.h"
 #include "storage/columnar/trace_pages.h"
 #include "storage/columnar/wal/wal_format.h"
