@@ -171,6 +171,44 @@ TEST(SpanTable, ANewNamesColumnTemplateCountsTowardItsMemory) {
   EXPECT_EQ(new_name - repeat - name_bytes, sizeof(std::vector<uint32_t>) + 3 * sizeof(uint32_t));
 }
 
+// Past the first 4096 names, spans find their columns through the table of which column came
+// after which, and that table's growth counts toward the memory too: a span that makes three
+// columns costs, over a like span that makes none, the three columns and the table's growth
+// (to 2 entries at the first column, then to 4 at the third).
+TEST(SpanTable, TheNextColumnTableCountsTowardItsMemory) {
+  using model::AttributeValue;
+  SpanTable table;
+  for (int i = 0; i < 4100; ++i) {
+    model::Span s;
+    s.name = "n" + std::to_string(i);
+    table.Append(s);
+  }
+  auto cost = [&](std::string name, size_t* name_bytes) {
+    model::Span s;
+    s.name = std::move(name);
+    for (int k = 0; k < 3; ++k) {
+      s.attributes.push_back({"k" + std::to_string(k), AttributeValue::Int(k)});
+    }
+    const size_t before = table.memory_bytes();
+    const size_t names = table.string(StringField::kName).dict.bytes();
+    table.Append(s);
+    *name_bytes = table.string(StringField::kName).dict.bytes() - names;
+    return table.memory_bytes() - before;
+  };
+  size_t first_name, second_name;
+  const size_t first = cost("x1", &first_name);  // makes k0, k1 and k2
+  const size_t second = cost("x2", &second_name);
+  ASSERT_EQ(table.attributes.size(), 3u);
+  EXPECT_EQ(first_name, second_name);
+  EXPECT_EQ(first - second, 3 * (sizeof(AttributeColumn) + 2 + 64) + 4 * sizeof(uint32_t));
+  // Both came back with their values.
+  for (uint32_t row : {4100u, 4101u}) {
+    const model::Span got = table.Row(row);
+    ASSERT_EQ(got.attributes.size(), 3u);
+    EXPECT_EQ(got.attributes[2].value.int_value, 2);
+  }
+}
+
 // A table reserved like another takes as many rows, and as many entries of each attribute
 // column the other has, without growing a column; it holds the same spans either way.
 TEST(SpanTable, ATableReservedLikeAnotherFillsWithoutGrowing) {
