@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -91,5 +92,14 @@ struct Span {
   int64_t duration_ns() const { return in_progress ? 0 : ElapsedNs(start_ns, end_ns); }
   bool operator==(const Span&) const = default;
 };
+
+// Every string member of Span, in declaration order: for code that treats them alike (resetting
+// a span for reuse). Storage numbers its well-known string columns by position here
+// (storage::StringField), so a new member goes at the end.
+inline constexpr std::array<std::string Span::*, 15> kSpanStrings = {
+    &Span::environment,    &Span::service,     &Span::dataset,      &Span::name,
+    &Span::status_message, &Span::http_method, &Span::http_route,   &Span::http_url,
+    &Span::client_ip,      &Span::user_agent,  &Span::db_system,    &Span::peer,
+    &Span::trace_state,    &Span::scope_name,  &Span::scope_version};
 
 }  // namespace waggle::model

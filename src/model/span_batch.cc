@@ -1,6 +1,5 @@
 #include "model/span_batch.h"
 
-#include <array>
 #include <utility>
 
 namespace waggle::model {
@@ -15,14 +14,8 @@ void Trim(std::string* s) {
   }
 }
 
-std::array<std::string*, 15> StringsOf(Span* s) {
-  return {&s->environment, &s->service,    &s->dataset,     &s->name,       &s->status_message,
-          &s->http_method, &s->http_route, &s->http_url,    &s->client_ip,  &s->user_agent,
-          &s->db_system,   &s->peer,       &s->trace_state, &s->scope_name, &s->scope_version};
-}
-
 // Puts `s` in the state of a default Span but for its attributes, keeping the memory of its
-// strings up to kKeptStringBytes. Every member is named here or in StringsOf: the size checks
+// strings up to kKeptStringBytes. Every member is named here or in kSpanStrings: the size checks
 // fail when Span or Attribute gains one, as a reminder to reset it too.
 void Reset(Span* s) {
 #if defined(__GLIBCXX__) && __SIZEOF_POINTER__ == 8
@@ -31,7 +24,7 @@ void Reset(Span* s) {
   s->trace_id = {};
   s->span_id = {};
   s->parent_span_id = {};
-  for (std::string* str : StringsOf(s)) Trim(str);
+  for (std::string Span::*str : kSpanStrings) Trim(&(s->*str));
   s->kind = SpanKind::kUnspecified;
   s->start_ns = 0;
   s->end_ns = 0;

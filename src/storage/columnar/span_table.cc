@@ -11,11 +11,13 @@ namespace {
 using model::AttributeValue;
 using model::Span;
 
-std::string Span::*const kStringMembers[kStringFieldCount] = {
-    &Span::environment,    &Span::service,     &Span::dataset,      &Span::name,
-    &Span::status_message, &Span::http_method, &Span::http_route,   &Span::http_url,
-    &Span::client_ip,      &Span::user_agent,  &Span::db_system,    &Span::peer,
-    &Span::trace_state,    &Span::scope_name,  &Span::scope_version};
+// StringField numbers Span's string members in their order (model::kSpanStrings).
+constexpr const auto& kStringMembers = model::kSpanStrings;
+static_assert(kStringMembers.size() == kStringFieldCount);
+static_assert(kStringMembers[static_cast<size_t>(StringField::kName)] == &Span::name);
+static_assert(kStringMembers[static_cast<size_t>(StringField::kHttpUrl)] == &Span::http_url);
+static_assert(kStringMembers[static_cast<size_t>(StringField::kScopeVersion)] ==
+              &Span::scope_version);
 
 using internal::WrapAdd;
 using internal::WrapSub;
