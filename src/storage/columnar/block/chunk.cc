@@ -615,13 +615,23 @@ void PutStrings(const column::StringColumn& column, const uint32_t* rows, size_t
   static thread_local std::vector<uint32_t> local;
   static thread_local std::vector<uint32_t> order;
   static thread_local std::vector<uint64_t> codes;
+  static thread_local std::vector<uint32_t> gathered;
   if (local.size() < column.dict.size()) local.resize(column.dict.size(), 0);
+  // The codes at `rows` are gathered first, in a loop of loads alone: `rows` jumps about the
+  // table (it is in trace order), and without the branches below the loads overlap. 5% of
+  // EncodeBlock on head_bench (1,459-1,476 ns/span against 1,532-1,559).
+  const uint32_t* globals = column.codes.data();
+  if (rows != nullptr) {
+    gathered.resize(n);
+    for (size_t i = 0; i < n; ++i) gathered[i] = column.codes[rows[i]];
+    globals = gathered.data();
+  }
   order.clear();
   codes.clear();
   codes.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     if (skip != nullptr && (*skip)[i]) continue;
-    const uint32_t global = column.codes[rows ? rows[i] : i];
+    const uint32_t global = globals[i];
     uint32_t& slot = local[global];
     if (slot == 0) {
       order.push_back(global);
