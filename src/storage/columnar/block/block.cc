@@ -46,7 +46,8 @@ class SparseByRow {
       total += RowsOf(c).size();
     }
     for (size_t r = 0; r < t.size(); ++r) start_[r + 1] += start_[r];
-    items_.resize(total);
+    // Every slot is written below: no zero fill first (it was 2% of waggle serve's CPU).
+    items_ = std::make_unique_for_overwrite<Item[]>(total);
     std::vector<size_t> next(start_.begin(), start_.end() - 1);
     // By column, then by entry: a span that repeats a key keeps its entries' order. A pass of
     // one column over every row would write one slot of each row's entries, a cache line
@@ -80,9 +81,9 @@ class SparseByRow {
     }
     for (size_t i = 0; i < m; ++i) {
       for (size_t k = start_[rows[i]]; k < start_[rows[i] + 1]; ++k) {
-        SparseSlice& s = (*slices)[items_[k].first];
+        SparseSlice& s = (*slices)[items_[k].column];
         s.rows.push_back(static_cast<int64_t>(i));
-        s.idx.push_back(items_[k].second);
+        s.idx.push_back(items_[k].entry);
       }
     }
   }
@@ -94,7 +95,10 @@ class SparseByRow {
 
   const SpanTable& t_;
   std::vector<size_t> start_;  // by source row, into items_ (all columns' entries together)
-  std::vector<std::pair<uint32_t, uint32_t>> items_;  // (column, entry index)
+  struct Item {                // trivial: make_unique_for_overwrite leaves it unset
+    uint32_t column, entry;
+  };
+  std::unique_ptr<Item[]> items_;
 };
 
 // The string field that most of a string attribute's entries in a row group repeat at their
