@@ -238,6 +238,37 @@ bool GetPageMetas(std::string_view* in, std::vector<PageMeta>* pages) {
   return true;
 }
 
+// Drops the repeats from `hashes`, keeping the first of each in order, through an
+// open-addressing table of them: a sort and std::unique took 10 of the 15 ms the value filter
+// cost (a head of 150k spans, 156k hashes before and 122k after; its compares mispredict).
+// Slots start from the hash mixed with the process's seed, as clients choose the values.
+void DropRepeats(std::vector<BloomFilter::Hash>* hashes) {
+  using Hash = BloomFilter::Hash;
+  if (hashes->size() < 2) return;
+  const size_t slots = std::bit_ceil(hashes->size() * 2);  // at most half full
+  const int shift = 64 - std::countr_zero(slots);
+  static thread_local std::vector<Hash> table;  // {0, 0}: empty
+  table.assign(slots, Hash{});
+  const SeededHash64 mix;
+  bool zero_kept = false;  // a hash of {0, 0} is kept apart, as it marks an empty slot
+  size_t kept = 0;
+  for (const Hash& h : *hashes) {
+    bool repeat;
+    if (h == Hash{}) {
+      repeat = zero_kept;
+      zero_kept = true;
+    } else {
+      size_t at = mix(h.low) >> shift;
+      while (table[at] != Hash{} && table[at] != h) at = (at + 1) & (slots - 1);
+      repeat = table[at] == h;
+      table[at] = h;
+    }
+    if (!repeat) (*hashes)[kept++] = h;
+  }
+  hashes->resize(kept);
+  if (table.size() > (size_t{1} << 20)) std::vector<Hash>().swap(table);  // 16 MiB
+}
+
 }  // namespace
 
 std::string Block::ValueKey(std::string_view column, std::string_view value) {
@@ -522,9 +553,8 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   }
   // A value's key is the value alone (version 7): one that several columns hold (a URL in
   // http_url and url.full, an address in client_ip and client.address) takes one key.
-  // Each value is hashed once; repeats are dropped by sorting the hashes (the filter's bits
-  // do not depend on the order keys are added in), so the filter is sized for the distinct
-  // values.
+  // Each value is hashed once and repeats are dropped (the filter's bits do not depend on the
+  // order keys are added in), so the filter is sized for the distinct values.
   std::vector<BloomFilter::Hash> hashes;
   auto add_all = [&](const column::Dictionary& dict) {
     for (size_t i = 0; i < dict.size(); ++i) {
@@ -535,8 +565,7 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
   for (const AttributeColumn& a : t.attributes) {
     if (a.is_string()) add_all(a.strings.dict);
   }
-  std::sort(hashes.begin(), hashes.end());
-  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  DropRepeats(&hashes);
   BloomFilter values = BloomFilter::ForKeys(hashes.size());
   for (const BloomFilter::Hash& h : hashes) values.Add(h);
   meta.trace_bloom = AppendChunk(traces.bits(), Compression::kNone, &file);
