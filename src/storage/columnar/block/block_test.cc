@@ -826,6 +826,50 @@ TEST(Chunk, IntsWithACommonFactorRoundTripScaled) {
   EXPECT_EQ(DecodeInts(&in, 1, &out).code(), Status::Code::kCorruption);
 }
 
+// The factor is the greatest common divisor of the distances from the minimum, however it
+// shrinks along the way: the writer tests each distance against the factor so far by a
+// multiply, and only takes a new gcd when that fails.
+TEST(Chunk, IntFactorIsTheGreatestCommonDivisor) {
+  std::mt19937_64 rng(11);
+  int scaled = 0;
+  for (int c = 0; c < 2000; ++c) {
+    // An odd part and a power of two, each sometimes 1.
+    const uint64_t odd = (rng() % 4 == 0) ? 1 : ((rng() % (c % 3 == 0 ? 1'000'000'007 : 999)) | 1);
+    const uint64_t factor = odd << (rng() % 12);
+    const int64_t lo = static_cast<int64_t>(rng() % 1'000'000) - 500'000;
+    std::vector<int64_t> v = {lo};
+    const size_t n = 2 + rng() % 64;
+    for (size_t i = 1; i < n; ++i) {
+      uint64_t multiple = 1 + rng() % 1000;
+      // Now and then a value off the factor's grid, to shrink the divisor midway.
+      if (rng() % 16 == 0)
+        multiple = multiple * factor + 1 + rng() % factor;
+      else
+        multiple *= factor;
+      v.push_back(lo + static_cast<int64_t>(multiple));
+    }
+    std::shuffle(v.begin() + 1, v.end(), rng);
+    uint64_t want = 0;
+    for (int64_t x : v) want = std::gcd(want, static_cast<uint64_t>(x - lo));
+    std::string enc;
+    EncodeInts(v.data(), v.size(), &enc);
+    std::string_view in = enc;
+    std::vector<int64_t> out;
+    ASSERT_TRUE(DecodeInts(&in, v.size(), &out).ok());
+    ASSERT_EQ(out, v) << c;
+    if (enc[0] != 'M') continue;  // frame of reference, scaled: its factor follows the base
+    in = std::string_view(enc).substr(1);
+    int64_t base;
+    uint64_t scale;
+    ASSERT_TRUE(coding::GetVarsint64(&in, &base));
+    ASSERT_TRUE(coding::GetVarint64(&in, &scale));
+    EXPECT_EQ(base, lo);
+    EXPECT_EQ(scale, want) << c;
+    ++scaled;
+  }
+  EXPECT_GT(scaled, 600);  // 856 of them keep a factor of 2 or more
+}
+
 // Durations as spans have them: most short, a few seconds long. Packing all in the width of
 // the longest wastes the bits that the short ones leave empty; patched, the long ones are
 // listed after the bits.
