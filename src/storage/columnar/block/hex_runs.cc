@@ -2,8 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "base/coding.h"
 #include "base/hex.h"
@@ -154,12 +159,69 @@ Status PutRun(uint8_t mark, std::string_view nibbles, char* dst, size_t* o, size
   return Status::Ok();
 }
 
+// Bit k of *lower (*upper): whether p[k] is of class kLower (kUpper), for 64 characters.
+void Classes64(const uint8_t* p, uint64_t* lower, uint64_t* upper) {
+#if defined(__SSE2__)
+  uint64_t l = 0, u = 0;
+  for (int b = 0; b < 4; ++b) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * b));
+    // Within [lo, hi], compared as signed bytes: the ranges are ASCII, and bytes from 0x80
+    // are negative.
+    auto within = [&](char lo, char hi) {
+      return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                           _mm_cmplt_epi8(v, _mm_set1_epi8(static_cast<char>(hi + 1))));
+    };
+    const __m128i digit = within('0', '9');
+    l |= uint64_t{static_cast<uint16_t>(_mm_movemask_epi8(_mm_or_si128(digit, within('a', 'f'))))}
+         << (16 * b);
+    u |= uint64_t{static_cast<uint16_t>(_mm_movemask_epi8(_mm_or_si128(digit, within('A', 'F'))))}
+         << (16 * b);
+  }
+  *lower = l;
+  *upper = u;
+#else
+  uint64_t l = 0, u = 0;
+  for (int k = 0; k < 64; ++k) {
+    l |= uint64_t{(kClass[p[k]] & kLower) != 0} << k;
+    u |= uint64_t{(kClass[p[k]] & kUpper) != 0} << k;
+  }
+  *lower = l;
+  *upper = u;
+#endif
+}
+
+// Bit k set when bits k to k + 7 of `m` all are.
+uint64_t EightSet(uint64_t m) {
+  m &= m >> 1;
+  m &= m >> 2;
+  return m & (m >> 4);
+}
+
+// The first position from `i` on where kMinHexRun characters of one class begin, or a
+// position from which fewer than 64 characters are left (n at most). Only there can a run
+// start, a UUID included (its first 8 characters are of one class): other positions are
+// passed over 57 at a time, 64 characters classified at once, in place of RunAt at each.
+// That was 7% of EncodeBlock, in text where most characters are letters a to f and digits.
+size_t NextRunStart(const uint8_t* p, size_t n, size_t i) {
+  static_assert(kMinHexRun == 8, "EightSet");
+  constexpr size_t kWhole = 64 - kMinHexRun + 1;  // positions whose 8 are in the 64 read
+  for (; i + 64 <= n; i += kWhole) {
+    uint64_t lower, upper;
+    Classes64(p + i, &lower, &upper);
+    const uint64_t starts = EightSet(lower) | EightSet(upper);
+    if (starts != 0) return i + static_cast<size_t>(std::countr_zero(starts));
+  }
+  return i;
+}
+
 // Calls each(run, mark) for every run of `raw`, in order.
 template <typename Fn>
 void ForEachRun(std::string_view raw, const Fn& each) {
   const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
   const size_t n = raw.size();
   for (size_t i = 0; i < n;) {
+    i = NextRunStart(p, n, i);
+    if (i >= n) break;
     size_t len;
     uint8_t mark;
     RunAt(p, n, i, &len, &mark);

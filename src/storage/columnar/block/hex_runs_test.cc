@@ -52,6 +52,36 @@ TEST(HexRuns, RunsOfEightOrMoreAreTakenInEitherCaseAndTheRestIsKept) {
   }
 }
 
+// Runs are looked for 64 characters at a time: one is found wherever it starts and ends
+// relative to those windows, among characters that are hex digits without making a run.
+TEST(HexRuns, RunsAreFoundAtEveryOffset) {
+  const std::string filler = "1234567_abcdef-ABCDEF 0123456_";  // short runs only
+  struct Run {
+    std::string text;
+    size_t packed;
+  };
+  const Run runs[] = {{"01234567", 8},
+                      {"0123456789abcdef0123", 20},
+                      {"8f14e45f-ceea-467f-a9a8-5cbd0d0e5d6a", 36},
+                      {"8F14E45F-CEEA-467F-A9A8-5CBD0D0E5D6A", 36},
+                      {std::string(150, 'c'), 150},
+                      {"0123456", 0}};
+  for (const Run& run : runs) {
+    for (size_t offset = 0; offset < 200; ++offset) {
+      std::string raw;
+      while (raw.size() < offset) raw += filler;
+      raw.resize(offset);
+      if (offset > 0) raw.back() = '_';  // nothing joins the run
+      raw += run.text;
+      raw += "_";
+      for (size_t k = 0; k < offset % 7; ++k) raw += filler;
+      size_t packed = 0;
+      EXPECT_EQ(RoundTrip(raw, &packed), raw);
+      EXPECT_EQ(packed, run.packed) << run.text << " at " << offset;
+    }
+  }
+}
+
 TEST(HexRuns, UuidsPackToSixteenBytesOfNibblesAndAStructureThatRepeats) {
   std::mt19937_64 rng(3);
   std::string raw;
