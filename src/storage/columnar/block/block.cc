@@ -239,34 +239,26 @@ bool GetPageMetas(std::string_view* in, std::vector<PageMeta>* pages) {
 }
 
 // Drops the repeats from `hashes`, keeping the first of each in order, through an
-// open-addressing table of them: a sort and std::unique took 10 of the 15 ms the value filter
-// cost (a head of 150k spans, 156k hashes before and 122k after; its compares mispredict).
-// Slots start from the hash mixed with the process's seed, as clients choose the values.
+// open-addressing table of the kept ones' positions: 0.9 ms for a head of 150k spans (156k
+// hashes, 122k distinct), where a sort and std::unique took 10.3 (their compares
+// mispredict). Slots start from the hash mixed with the process's seed, as clients choose
+// the values.
 void DropRepeats(std::vector<BloomFilter::Hash>* hashes) {
-  using Hash = BloomFilter::Hash;
-  if (hashes->size() < 2) return;
-  const size_t slots = std::bit_ceil(hashes->size() * 2);  // at most half full
+  std::vector<BloomFilter::Hash>& h = *hashes;
+  if (h.size() < 2) return;
+  const size_t slots = std::bit_ceil(h.size() * 2);  // at most half full
   const int shift = 64 - std::countr_zero(slots);
-  static thread_local std::vector<Hash> table;  // {0, 0}: empty
-  table.assign(slots, Hash{});
+  std::vector<uint32_t> table(slots, 0);  // a kept hash's position + 1; 0: empty
   const SeededHash64 mix;
-  bool zero_kept = false;  // a hash of {0, 0} is kept apart, as it marks an empty slot
   size_t kept = 0;
-  for (const Hash& h : *hashes) {
-    bool repeat;
-    if (h == Hash{}) {
-      repeat = zero_kept;
-      zero_kept = true;
-    } else {
-      size_t at = mix(h.low) >> shift;
-      while (table[at] != Hash{} && table[at] != h) at = (at + 1) & (slots - 1);
-      repeat = table[at] == h;
-      table[at] = h;
-    }
-    if (!repeat) (*hashes)[kept++] = h;
+  for (size_t i = 0; i < h.size(); ++i) {
+    size_t at = mix(h[i].low) >> shift;
+    while (table[at] != 0 && h[table[at] - 1] != h[i]) at = (at + 1) & (slots - 1);
+    if (table[at] != 0) continue;  // a repeat
+    h[kept] = h[i];
+    table[at] = static_cast<uint32_t>(++kept);
   }
-  hashes->resize(kept);
-  if (table.size() > (size_t{1} << 20)) std::vector<Hash>().swap(table);  // 16 MiB
+  h.resize(kept);
 }
 
 }  // namespace
