@@ -48,6 +48,7 @@ Status OtlpSourceDecoder::DecodeSource(std::string_view source, model::SpanBatch
   codec::otlp::DecodeOptions options;
   std::string_view body;
   WAGGLE_RETURN_IF_ERROR(ParseOtlpSource(source, &options, &body));
+  options.shared_context = true;     // as Export decoded it
   codec::otlp::Rejections rejected;  // refused when it was written too
   return codec::otlp::DecodeTraces(Encoding::kProtobuf, body, options, out, &rejected);
 }
@@ -168,6 +169,9 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
   options.max_context_bytes = options_.max_context_bytes;
   codec::otlp::Rejections rejected;
   if (request.signal == Signal::kTraces) {
+    // A protobuf request goes to the store as its source (below), which takes shared contexts
+    // as they are; JSON's spans are encoded one by one, each with all its attributes.
+    options.shared_context = request.encoding == Encoding::kProtobuf;
     if (options.classic_key && request.dataset_header.empty()) {
       counters_->requests_unauthenticated.fetch_add(1, std::memory_order_relaxed);
       outcome.status = Status::Unauthenticated("missing 'x-honeycomb-dataset' header");

@@ -22,7 +22,11 @@ class RecordingWriter : public storage::Writer {
   Status Write(const model::SpanBatch& batch, storage::Durability d) override {
     ++span_writes;
     if (!fail.ok()) return fail;
-    spans.insert(spans.end(), batch.spans.begin(), batch.spans.end());
+    model::SpanBatch whole;  // the spans with every attribute, as a store keeps them
+    whole.spans = batch.spans;
+    whole.contexts = batch.contexts;
+    whole.Materialize();
+    spans.insert(spans.end(), whole.spans.begin(), whole.spans.end());
     sources.push_back(std::string(batch.source_header) + std::string(batch.source));
     source_bodies.push_back(batch.source.data());
     durabilities.push_back(d);
@@ -459,6 +463,8 @@ TEST_F(OtlpIngestTest, AProtobufExportIsItsBatchsSourceAndDecodesToTheSameSpans)
   EXPECT_EQ(writer_.spans[0].dataset, "legacy");
   model::SpanBatch again;
   ASSERT_TRUE(OtlpSourceDecoder().DecodeSource(writer_.sources[0], &again).ok());
+  EXPECT_FALSE(again.contexts.empty());  // shared as Export's decode shared them
+  again.Materialize();
   EXPECT_EQ(again.spans, writer_.spans);
   codec::otlp::DecodeOptions options;
   std::string_view logged_body;
@@ -563,6 +569,7 @@ TEST(OtlpSourceDecoder, ACapturedSourceDecodesToThePinnedSpans) {
   model::SpanBatch batch;
   ASSERT_TRUE(OtlpSourceDecoder().DecodeSource(source, &batch).ok());
   ASSERT_FALSE(batch.spans.empty());
+  batch.Materialize();  // as a store keeps them
   std::string encoded;
   std::vector<std::string_view> views;
   storage::EncodeFragments(storage::SplitByTrace(batch), false, &encoded, &views);

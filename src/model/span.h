@@ -45,6 +45,9 @@ struct SpanLink {
   bool operator==(const SpanLink&) const = default;
 };
 
+// Span::context of a span whose attributes are all its own.
+inline constexpr uint32_t kNoContext = UINT32_MAX;
+
 struct Span {
   TraceId trace_id;
   SpanId span_id;
@@ -84,7 +87,10 @@ struct Span {
   bool from_xray_document = false;
 
   // Resource attributes (role kResource), scope attributes (kScope), then the span's own.
+  // In a SpanBatch, the resource and scope attributes may instead be shared: `context` then
+  // indexes the batch's `contexts`, which hold them, and `attributes` has the span's own.
   Attributes attributes;
+  uint32_t context = kNoContext;
   std::vector<SpanEvent> events;
   std::vector<SpanLink> links;
 

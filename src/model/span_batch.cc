@@ -19,7 +19,7 @@ void Trim(std::string* s) {
 // fail when Span or Attribute gains one, as a reminder to reset it too.
 void Reset(Span* s) {
 #if defined(__GLIBCXX__) && __SIZEOF_POINTER__ == 8
-  static_assert(sizeof(Span) == 640, "reset the new member of Span here");
+  static_assert(sizeof(Span) == 648, "reset the new member of Span here");
 #endif
   s->trace_id = {};
   s->span_id = {};
@@ -35,6 +35,7 @@ void Reset(Span* s) {
   s->otel_status = 0;
   s->sample_rate = 1;
   s->from_xray_document = false;
+  s->context = kNoContext;
   std::vector<SpanEvent>().swap(s->events);
   std::vector<SpanLink>().swap(s->links);
 }
@@ -68,6 +69,16 @@ Span& SpanBatch::AddSpan(bool keep_attributes) {
   Span& s = spans.emplace_back(std::move(kept_[next_kept_++]));  // Recycle reset it
   if (!keep_attributes) s.attributes.clear();
   return s;
+}
+
+void SpanBatch::Materialize() {
+  for (Span& s : spans) {
+    if (s.context == kNoContext) continue;
+    const Attributes& c = contexts[s.context];
+    s.attributes.insert(s.attributes.begin(), c.begin(), c.end());
+    s.context = kNoContext;
+  }
+  contexts.clear();
 }
 
 void SpanBatch::Recycle() {

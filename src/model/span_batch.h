@@ -46,6 +46,10 @@ class AttributeFiller {
 struct SpanBatch {
   std::vector<Span> spans;
   std::vector<Document> documents;
+  // Attribute lists that spans share (an OTLP resource's then its scope's attributes), each
+  // kept once: a span whose `context` is i has contexts[i] before its own attributes. A
+  // consumer that reads spans' attributes reads ContextOf(span) first, or calls Materialize.
+  std::vector<Attributes> contexts;
   // Every span was decoded from `documents` (X-Ray ingest), so a store that can decode
   // documents again (storage::DocumentDecoder) may keep the documents alone.
   bool spans_from_documents = false;
@@ -60,10 +64,19 @@ struct SpanBatch {
   void Clear() {
     spans.clear();
     documents.clear();
+    contexts.clear();
     spans_from_documents = false;
     source_header = {};
     source = {};
   }
+
+  // The attributes that come before `span`'s own: its context's; null when it has none.
+  const Attributes* ContextOf(const Span& span) const {
+    return span.context == kNoContext ? nullptr : &contexts[span.context];
+  }
+  // Copies each span's context attributes into its own list, ahead of them, and empties
+  // `contexts`: every span then holds all its attributes.
+  void Materialize();
 
   // Reuse, for a batch decoded into request after request: Recycle keeps the spans, and
   // AddSpan hands them out again, so a decoder assigns into strings that hold memory already

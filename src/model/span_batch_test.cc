@@ -57,6 +57,36 @@ TEST(SpanBatch, ARecycledSpanComesBackInItsDefaultState) {
   EXPECT_EQ(batch.spans.size(), 2u);
 }
 
+TEST(SpanBatch, MaterializePutsEachSpansContextBeforeItsOwnAttributes) {
+  SpanBatch batch;
+  batch.contexts.push_back({{"service.name", AttributeValue::String("a"), AttributeRole::kResource},
+                            {"lib", AttributeValue::Int(1), AttributeRole::kScope}});
+  batch.contexts.push_back(
+      {{"service.name", AttributeValue::String("b"), AttributeRole::kResource}});
+  Span& first = batch.AddSpan();
+  first.context = 1;
+  first.attributes.push_back({"own", AttributeValue::String("x")});
+  batch.AddSpan();  // no context
+  batch.AddSpan().context = 0;
+  EXPECT_EQ(batch.ContextOf(batch.spans[0]), &batch.contexts[1]);
+  EXPECT_EQ(batch.ContextOf(batch.spans[1]), nullptr);
+  batch.Materialize();
+  EXPECT_TRUE(batch.contexts.empty());
+  const Attributes want0 = {{"service.name", AttributeValue::String("b"), AttributeRole::kResource},
+                            {"own", AttributeValue::String("x")}};
+  EXPECT_EQ(batch.spans[0].attributes, want0);
+  EXPECT_TRUE(batch.spans[1].attributes.empty());
+  EXPECT_EQ(batch.spans[2].attributes.size(), 2u);
+  EXPECT_EQ(batch.spans[2].attributes[1].key, "lib");
+  for (const Span& s : batch.spans) EXPECT_EQ(s.context, kNoContext);
+  // Recycled, a span with a context comes back without one, and the contexts go.
+  batch.spans[2].context = 0;
+  batch.contexts.emplace_back();
+  batch.Recycle();
+  EXPECT_TRUE(batch.contexts.empty());
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(batch.AddSpan().context, kNoContext);
+}
+
 TEST(SpanBatch, AFillerAssignsOverStaleAttributesThenAppendsAndDropsTheRest) {
   SpanBatch batch;
   batch.spans.push_back(FullSpan(4, "stale attribute text, long enough to be allocated"));

@@ -344,7 +344,10 @@ void EncodeFragment(const FragmentHeader& header, const std::vector<const model:
   } else {
     PutVarint64(out, spans.size());
     size_t bound = 0;
-    for (const model::Span* s : spans) bound += SpanBound(*s);
+    for (const model::Span* s : spans) {
+      assert(s->context == model::kNoContext && "a fragment's spans hold all their attributes");
+      bound += SpanBound(*s);
+    }
     AppendBounded(out, bound, [&](char* p) {
       for (const model::Span* s : spans) p = WriteSpan(p, *s);
       return p;

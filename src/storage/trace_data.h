@@ -61,6 +61,7 @@ struct FragmentHeader {
 };
 
 // With `documents_only`, the spans are left out: a DocumentDecoder re-derives them on read.
+// The spans hold all their attributes: none has a shared context (model::SpanBatch::Materialize).
 void EncodeFragment(const FragmentHeader& header, const std::vector<const model::Span*>& spans,
                     const std::vector<const model::Document*>& documents, bool documents_only,
                     std::string* out);

@@ -453,6 +453,7 @@ bool Walk(const element& root, const Shape& shape, Decoder* decoder) {
         Scope scope;
         if (scope_e && !DecodeScope(*scope_e, &scope)) return false;
         const size_t copies = ContextBytes(decoder->options(), resource, scope);
+        decoder->NewContext();
         return !records || ForEach(*records, [&](const element& r) {
           return decoder->CountContext(copies) && decoder->Record(r, resource, scope);
         });
@@ -471,7 +472,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
     object o;
     if (e.get(o) != simdjson::SUCCESS) return false;
     model::AttributeFiller context_attributes;
-    model::Span& span = BeginSpan(options_, resource, scope, out_, &context_attributes);
+    model::Span& span = BeginSpan(options_, resource, scope, out_, &context_attributes, &shared_);
     context_attributes.Finish();  // the span's own are appended to the list
     std::string_view trace_id, span_id, parent_id;
     for (auto f : o) {
@@ -522,7 +523,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
       rejected_->Add(reason);
       return true;
     }
-    FinishSpan(&span);
+    FinishSpan(&span, *out_, shared_);
     return true;
   }
 

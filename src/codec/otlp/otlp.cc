@@ -29,10 +29,13 @@ Status DecodeAll(Records* records, Rejections* rejected, Decode decode) {
 
 Status DecodeTraces(Encoding encoding, std::string_view body, const DecodeOptions& options,
                     model::SpanBatch* out, Rejections* rejected) {
-  return DecodeAll(&out->spans, rejected, [&] {
+  const size_t contexts = out->contexts.size();
+  Status s = DecodeAll(&out->spans, rejected, [&] {
     return encoding == Encoding::kProtobuf ? DecodeTracesProto(body, options, out, rejected)
                                            : DecodeTracesJson(body, options, out, rejected);
   });
+  if (!s.ok()) out->contexts.resize(contexts);
+  return s;
 }
 
 Status DecodeLogs(Encoding encoding, std::string_view body, const DecodeOptions& options,

@@ -29,6 +29,10 @@ struct DecodeOptions {
   // its key and text plus sizeof(model::Attribute). Past it the body is refused whole with
   // ResourceExhausted.
   size_t max_context_bytes = SIZE_MAX;
+  // Each resource's and scope's attributes go to the batch's `contexts` once, for the spans
+  // under them to share (Span::context), instead of into every span. Spans so decoded equal
+  // those decoded without it once the batch is Materialize()d.
+  bool shared_context = false;
 };
 
 // What a decode refused one by one (spans or log records with bad ids), for the response's

@@ -1,7 +1,9 @@
 // Fuzzes the OTLP trace and log decoders, protobuf and JSON, and checks what the rest of the
 // server relies on: a refused body is InvalidArgument and adds nothing; every span kept has
 // usable ids and a service; refusals are counted with a reason; a batch recycled from earlier
-// inputs (as the server reuses them) decodes the body exactly as a new batch does.
+// inputs (as the server reuses them) decodes the body exactly as a new batch does; a decode
+// with shared contexts (as the server's protobuf ingest does), once materialized, gives the
+// same spans.
 //
 // Input: the first byte picks the encoding (bit 0: JSON) and the options (bit 1: classic key,
 // bit 2: a dataset header); the rest is the body, fed to DecodeTraces and DecodeLogs alike.
@@ -37,6 +39,21 @@ void FuzzTraces(Encoding encoding, std::string_view body, const DecodeOptions& o
       recycled_rejected.count != rejected.count) {
     std::abort();
   }
+  DecodeOptions shared_options = options;
+  shared_options.shared_context = true;
+  waggle::model::SpanBatch shared;
+  Rejections shared_rejected;
+  const Status shared_status =
+      waggle::codec::otlp::DecodeTraces(encoding, body, shared_options, &shared, &shared_rejected);
+  if (shared_status.ok() != status.ok() || shared_rejected.count != rejected.count) std::abort();
+  if (!shared_status.ok() && (!shared.spans.empty() || !shared.contexts.empty())) std::abort();
+  for (const waggle::model::Span& s : shared.spans) {
+    if (s.context != waggle::model::kNoContext && s.context >= shared.contexts.size()) {
+      std::abort();
+    }
+  }
+  shared.Materialize();
+  if (shared.spans != batch.spans) std::abort();
   if (!status.ok()) {
     if (status.code() != Status::Code::kInvalidArgument || !batch.empty()) std::abort();
     return;

@@ -325,6 +325,7 @@ bool Walk(std::string_view request, Decoder* decoder) {
         if (!DecodeScope(h, &scope)) return false;
       }
       const size_t copies = ContextBytes(decoder->options(), resource, scope);
+      decoder->NewContext();
       for (std::string_view record : scope_container.records) {
         if (!decoder->CountContext(copies) || !decoder->Record(record, resource, scope)) {
           return false;
@@ -341,7 +342,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
 
   bool Record(std::string_view bytes, const ResourceContext& resource, const Scope& scope) {
     model::AttributeFiller attributes;
-    model::Span& span = BeginSpan(options_, resource, scope, out_, &attributes);
+    model::Span& span = BeginSpan(options_, resource, scope, out_, &attributes, &shared_);
     std::string_view trace_id, span_id, parent_id;
     wire::Reader r(bytes);
     uint32_t f, t;
@@ -421,7 +422,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
     std::memcpy(span.trace_id.bytes.data(), trace_id.data(), 16);
     span.span_id = SpanIdFromBytes(span_id.data());
     if (!parent_id.empty()) span.parent_span_id = SpanIdFromBytes(parent_id.data());
-    FinishSpan(&span);
+    FinishSpan(&span, *out_, shared_);
     return true;
   }
 

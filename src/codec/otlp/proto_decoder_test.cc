@@ -1616,6 +1616,103 @@ TEST(OtlpDecoders, RandomTraceRequestsDecodeIntoARecycledBatchAsIntoANewOne) {
   EXPECT_GT(reused, 500u);  // the decodes did reuse kept spans
 }
 
+// Spans decoded with shared contexts, once Materialize()d, are the spans decoded without: the
+// rules that read the resource's and scope's attributes (well-known columns, the sample rate,
+// and the sample rate attributes' removal) come out the same.
+TEST(OtlpDecoders, RandomTraceRequestsWithSharedContextsMaterializeAsCopied) {
+  model::SpanBatch shared;
+  size_t with_context = 0;
+  for (int i = 0; i < kRandomRequests; ++i) {
+    Gen g(kSeed + static_cast<uint64_t>(i));
+    const pb::ExportTraceServiceRequest req = RandomTraces(g, Shape{});
+    DecodeOptions options = OptionsFor(i);
+    const Encoding encoding = i % 3 == 2 ? Encoding::kJson : Encoding::kProtobuf;
+    std::string body = encoding == Encoding::kJson ? ToOtlpJson(req, false) : Serialize(req);
+    if (i % 7 == 6) body.resize(body.size() / 2);  // refused whole, most of the time
+    const TraceDecode want = DecodeT(encoding, body, options);
+    options.shared_context = true;
+    Rejections rejected;
+    const Status status = DecodeTraces(encoding, body, options, &shared, &rejected);
+    ASSERT_EQ(status.ok(), want.status.ok()) << "request " << i;
+    ASSERT_EQ(rejected.count, want.rejected.count) << "request " << i;
+    ASSERT_EQ(rejected.message, want.rejected.message) << "request " << i;
+    if (!status.ok()) {
+      EXPECT_TRUE(shared.spans.empty() && shared.contexts.empty()) << "request " << i;
+      continue;
+    }
+    size_t pairs = 0;  // resource and scope pairs
+    for (const pb::ResourceSpans& rs : req.resource_spans()) pairs += rs.scope_spans_size();
+    EXPECT_LE(shared.contexts.size(), pairs) << "request " << i;
+    for (const model::Span& s : shared.spans) {
+      with_context += s.context != model::kNoContext;
+      for (const model::Attribute& a : s.attributes) {
+        ASSERT_EQ(a.role, model::AttributeRole::kPlain) << "request " << i;
+      }
+    }
+    shared.Materialize();
+    EXPECT_TRUE(shared.contexts.empty());
+    ASSERT_EQ(shared.spans, want.batch.spans) << "request " << i;
+    shared.Recycle();
+  }
+  EXPECT_GT(with_context, 500u);
+}
+
+TEST(OtlpDecoders, SharedContextsOfARefusedBodyLeaveTheBatchAsItWas) {
+  pb::ExportTraceServiceRequest req;
+  AddSpan(&req);
+  AddSpan(&req);
+  *ResourceAttrs(&req)->Add() = StringKv("service.name", "a");
+  *ScopeAttrs(&req)->Add() = StringKv("b", "c");
+  pb::ScopeSpans* bare = req.mutable_resource_spans(0)->add_scope_spans();  // no attributes
+  *bare->add_spans() = req.resource_spans(0).scope_spans(0).spans(0);
+  const std::string body = Serialize(req);
+  DecodeOptions options;
+  options.shared_context = true;
+  model::SpanBatch batch;
+  Rejections rejected;
+  ASSERT_TRUE(DecodeTraces(Encoding::kProtobuf, body, options, &batch, &rejected).ok());
+  const model::SpanBatch before = batch;
+  ASSERT_EQ(batch.contexts.size(), 2u);  // a scope without attributes still has the resource's
+  ASSERT_EQ(batch.spans.size(), 3u);
+  EXPECT_EQ(batch.contexts[0].size(), 2u);
+  EXPECT_EQ(batch.spans[1].context, 0u);
+  EXPECT_EQ(batch.spans[2].context, 1u);
+  // A second request into the same batch numbers its contexts after the first one's.
+  ASSERT_TRUE(DecodeTraces(Encoding::kProtobuf, body, options, &batch, &rejected).ok());
+  ASSERT_EQ(batch.contexts.size(), 2 * before.contexts.size());
+  for (size_t i = before.spans.size(); i < batch.spans.size(); ++i) {
+    const model::Span& s = batch.spans[i];
+    const model::Span& first = batch.spans[i - before.spans.size()];
+    ASSERT_EQ(s.context == model::kNoContext, first.context == model::kNoContext);
+    if (s.context != model::kNoContext) {
+      EXPECT_EQ(s.context, first.context + before.contexts.size());
+    }
+  }
+  batch = before;
+  const std::string cut = body.substr(0, body.size() - 3);
+  EXPECT_FALSE(DecodeTraces(Encoding::kProtobuf, cut, options, &batch, &rejected).ok());
+  EXPECT_EQ(batch.spans, before.spans);
+  EXPECT_EQ(batch.contexts, before.contexts);
+}
+
+TEST(OtlpDecoders, CapturedBodiesWithSharedContextsMaterializeAsCopied) {
+  for (const auto& [file, encoding] : {std::pair{"otlp-node-body.pb", Encoding::kProtobuf},
+                                       {"otlp-node-body.json", Encoding::kJson}}) {
+    const std::string body = ReadTestdata(file);
+    DecodeOptions options;
+    const TraceDecode want = DecodeT(encoding, body, options);
+    ASSERT_TRUE(want.status.ok()) << file;
+    options.shared_context = true;
+    TraceDecode got = DecodeT(encoding, body, options);
+    ASSERT_TRUE(got.status.ok()) << file;
+    ASSERT_EQ(got.batch.contexts.size(), 1u) << file;  // one resource, one scope
+    for (const model::Span& s : got.batch.spans) EXPECT_EQ(s.context, 0u) << file;
+    EXPECT_EQ(model::FindString(got.batch.contexts[0], "service.name"), "backend-node") << file;
+    got.batch.Materialize();
+    EXPECT_EQ(got.batch.spans, want.batch.spans) << file;
+  }
+}
+
 TEST(OtlpJsonDecoder, RandomTraceRequestsDecodeAsFromProtobuf) {
   for (int i = 0; i < kRandomRequests; ++i) {
     Gen g(kSeed + static_cast<uint64_t>(i));

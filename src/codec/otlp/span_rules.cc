@@ -106,10 +106,12 @@ const std::string* AsString(const AttributeValue& v) {
   return v.type == AttributeValue::Type::kString ? &v.string_value : nullptr;
 }
 
-// The first string or integer attribute among `keys`, as text.
-std::string FirstOf(const model::Span& span, std::initializer_list<std::string_view> keys) {
+// The first string or integer attribute among `keys` in `context` then `own`, as text.
+std::string FirstOf(const model::Attributes* context, const model::Attributes& own,
+                    std::initializer_list<std::string_view> keys) {
   for (std::string_view key : keys) {
-    const Attribute* a = model::FindAttribute(span.attributes, key);
+    const Attribute* a = context ? model::FindAttribute(*context, key) : nullptr;
+    if (a == nullptr) a = model::FindAttribute(own, key);
     if (a == nullptr) continue;
     if (a->value.type == AttributeValue::Type::kString) return a->value.string_value;
     if (a->value.type == AttributeValue::Type::kInt) return std::to_string(a->value.int_value);
@@ -119,14 +121,17 @@ std::string FirstOf(const model::Span& span, std::initializer_list<std::string_v
 
 // A server span's URL from its parts, when no attribute holds it whole (spec/otlp.md §9.3):
 // scheme://host[:port]{path[?query] | target}, the port left out when it is the scheme's.
-std::string RebuildUrl(const model::Span& span) {
-  std::string host = FirstOf(span, {"server.address", "http.host", "net.host.name"});
-  std::string path = FirstOf(span, {"url.path"});
-  std::string target = FirstOf(span, {"http.target"});
+std::string RebuildUrl(const model::Attributes* context, const model::Attributes& own) {
+  auto first_of = [&](std::initializer_list<std::string_view> keys) {
+    return FirstOf(context, own, keys);
+  };
+  std::string host = first_of({"server.address", "http.host", "net.host.name"});
+  std::string path = first_of({"url.path"});
+  std::string target = first_of({"http.target"});
   if (host.empty() || (path.empty() && target.empty())) return {};
-  std::string scheme = FirstOf(span, {"url.scheme", "http.scheme"});
+  std::string scheme = first_of({"url.scheme", "http.scheme"});
   if (scheme.empty()) scheme = "http";
-  std::string port = FirstOf(span, {"server.port", "net.host.port"});
+  std::string port = first_of({"server.port", "net.host.port"});
   std::string url = scheme + "://" + host;
   if (host.find(':') == std::string::npos && !port.empty() && !(scheme == "http" && port == "80") &&
       !(scheme == "https" && port == "443")) {
@@ -134,12 +139,14 @@ std::string RebuildUrl(const model::Span& span) {
   }
   if (!path.empty()) {
     url += path;
-    if (std::string query = FirstOf(span, {"url.query"}); !query.empty()) url += "?" + query;
+    if (std::string query = first_of({"url.query"}); !query.empty()) url += "?" + query;
   } else {
     url += target;
   }
   return url;
 }
+
+bool IsSampleRateKey(std::string_view key) { return key == "sampleRate" || key == "SampleRate"; }
 
 }  // namespace
 
@@ -168,61 +175,54 @@ uint32_t SampleRateOf(const AttributeValue& value) {
   return static_cast<uint32_t>(std::llround(rate));
 }
 
-void FinishSpan(model::Span* span) {
-  int64_t status = 0;
-  bool status_new = false;
-  // Where the sample rate was found (see kSampleRate below); 0 for nowhere.
-  int rate_rank = 0;
-  bool has_rate = false;
-  bool method_new = false, url_new = false, ip_new = false, ua_new = false, db_new = false;
-  int peer_rank = 0;  // lower is better; 0 = none yet
-  for (const Attribute& a : span->attributes) {
+void GatherFacts(const model::Attributes& list, SpanFacts* f) {
+  for (const Attribute& a : list) {
     const Key key = Classify(a.key);
     if (key == Key::kNone) continue;
     const std::string* s = AsString(a.value);
     switch (key) {
       case Key::kMethod:
-        if (s) span->http_method = *s, method_new = true;
+        if (s) f->method = s, f->method_new = true;
         break;
       case Key::kMethodOld:
-        if (s && !method_new) span->http_method = *s;
+        if (s && !f->method_new) f->method = s;
         break;
       case Key::kRoute:
-        if (s) span->http_route = *s;
+        if (s) f->route = s;
         break;
       case Key::kUrl:
-        if (s) span->http_url = *s, url_new = true;
+        if (s) f->url = s, f->url_new = true;
         break;
       case Key::kUrlOld:
-        if (s && !url_new) span->http_url = *s;
+        if (s && !f->url_new) f->url = s;
         break;
       case Key::kStatus: {
         int64_t v;
-        if (AsInt(a.value, &v)) status = v, status_new = true;
+        if (AsInt(a.value, &v)) f->status = v, f->status_new = true;
         break;
       }
       case Key::kStatusOld: {
         int64_t v;
-        if (!status_new && AsInt(a.value, &v)) status = v;
+        if (!f->status_new && AsInt(a.value, &v)) f->status = v;
         break;
       }
       case Key::kClientIp:
-        if (s) span->client_ip = *s, ip_new = true;
+        if (s) f->client_ip = s, f->client_ip_new = true;
         break;
       case Key::kClientIpOld:
-        if (s && !ip_new) span->client_ip = *s;
+        if (s && !f->client_ip_new) f->client_ip = s;
         break;
       case Key::kUserAgent:
-        if (s) span->user_agent = *s, ua_new = true;
+        if (s) f->user_agent = s, f->user_agent_new = true;
         break;
       case Key::kUserAgentOld:
-        if (s && !ua_new) span->user_agent = *s;
+        if (s && !f->user_agent_new) f->user_agent = s;
         break;
       case Key::kDbSystem:
-        if (s) span->db_system = *s, db_new = true;
+        if (s) f->db_system = s, f->db_system_new = true;
         break;
       case Key::kDbSystemOld:
-        if (s && !db_new) span->db_system = *s;
+        if (s && !f->db_system_new) f->db_system = s;
         break;
       case Key::kPeerService:
       case Key::kServicePeerName:
@@ -231,7 +231,7 @@ void FinishSpan(model::Span* span) {
         // Only span attributes name the peer (a resource's server.address is not a callee).
         if (!s || a.role != AttributeRole::kPlain) break;
         const int rank = static_cast<int>(key) - static_cast<int>(Key::kPeerService) + 1;
-        if (peer_rank == 0 || rank < peer_rank) span->peer = *s, peer_rank = rank;
+        if (f->peer_rank == 0 || rank < f->peer_rank) f->peer = s, f->peer_rank = rank;
         break;
       }
       case Key::kSampleRate: {
@@ -240,20 +240,37 @@ void FinishSpan(model::Span* span) {
                           : a.role == AttributeRole::kScope  ? 2
                                                              : 3;
         const int rank = level * 2 + (a.key[0] == 's' ? 1 : 0);
-        has_rate = true;
-        if (rank >= rate_rank) span->sample_rate = SampleRateOf(a.value), rate_rank = rank;
+        f->has_rate = true;
+        if (rank >= f->rate_rank) f->sample_rate = SampleRateOf(a.value), f->rate_rank = rank;
         break;
       }
       case Key::kNone:
         break;
     }
   }
-  if (span->http_url.empty() && !span->http_method.empty()) span->http_url = RebuildUrl(*span);
-  if (has_rate) {
-    std::erase_if(span->attributes, [](const Attribute& a) {
-      return a.key == "sampleRate" || a.key == "SampleRate";
-    });
+}
+
+void FinishSpan(model::Span* span, const model::Attributes* context,
+                const SpanFacts* context_facts) {
+  SpanFacts f = context_facts != nullptr ? *context_facts : SpanFacts{};
+  GatherFacts(span->attributes, &f);
+  for (auto [from, to] : {std::pair{f.method, &span->http_method},
+                          {f.route, &span->http_route},
+                          {f.url, &span->http_url},
+                          {f.client_ip, &span->client_ip},
+                          {f.user_agent, &span->user_agent},
+                          {f.db_system, &span->db_system},
+                          {f.peer, &span->peer}}) {
+    if (from != nullptr) *to = *from;
   }
+  if (f.has_rate) span->sample_rate = f.sample_rate;
+  if (span->http_url.empty() && !span->http_method.empty()) {
+    span->http_url = RebuildUrl(context, span->attributes);
+  }
+  if (f.has_rate) {
+    std::erase_if(span->attributes, [](const Attribute& a) { return IsSampleRateKey(a.key); });
+  }
+  const int64_t status = f.status;
   span->status_flags = 0;
   if (status > 0 && status < 1000) {
     span->http_status = static_cast<int32_t>(status);
@@ -310,18 +327,49 @@ Status ContextLimitError(const DecodeOptions& options) {
 
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
                        const Scope& scope, model::SpanBatch* out,
-                       model::AttributeFiller* attributes) {
+                       model::AttributeFiller* attributes, SharedContext* shared) {
+  if (options.shared_context && !shared->ready) {
+    shared->ready = true;
+    shared->index = model::kNoContext;
+    shared->facts = {};
+    if (!resource.attributes.empty() || !scope.attributes.empty()) {
+      // The facts are gathered before the sample rates leave the shared list: like a span's
+      // own, they count for every span, and are not kept as attributes.
+      GatherFacts(resource.attributes, &shared->facts);
+      GatherFacts(scope.attributes, &shared->facts);
+      shared->index = static_cast<uint32_t>(out->contexts.size());
+      model::Attributes& c = out->contexts.emplace_back();
+      c.reserve(resource.attributes.size() + scope.attributes.size());
+      for (const model::Attributes* list : {&resource.attributes, &scope.attributes}) {
+        for (const model::Attribute& a : *list) {
+          if (!IsSampleRateKey(a.key)) c.push_back(a);
+        }
+      }
+    }
+  }
   model::Span& span = out->AddSpan(/*keep_attributes=*/true);
   span.environment.assign(options.environment);
   span.service.assign(resource.service);
   if (options.classic_key) span.dataset.assign(options.dataset_header);
   span.scope_name.assign(scope.name);
   span.scope_version.assign(scope.version);
-  span.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 16);
   *attributes = model::AttributeFiller(&span.attributes);
+  if (options.shared_context) {
+    span.context = shared->index;
+    return span;
+  }
+  span.attributes.reserve(resource.attributes.size() + scope.attributes.size() + 16);
   for (const model::Attribute& a : resource.attributes) attributes->Add() = a;
   for (const model::Attribute& a : scope.attributes) attributes->Add() = a;
   return span;
+}
+
+void FinishSpan(model::Span* span, const model::SpanBatch& batch, const SharedContext& shared) {
+  if (span->context == model::kNoContext) {
+    FinishSpan(span);
+  } else {
+    FinishSpan(span, batch.ContextOf(*span), &shared.facts);
+  }
 }
 
 model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceContext& resource,

@@ -36,6 +36,34 @@ size_t ContextBytes(const DecodeOptions& options, const ResourceContext& resourc
 // The refusal of a body past options.max_context_bytes.
 Status ContextLimitError(const DecodeOptions& options);
 
+// What FinishSpan reads from attribute lists, gathered list by list: a shared context's once,
+// then each span's own from there. The pointers are to the attributes' string values.
+struct SpanFacts {
+  const std::string* method = nullptr;
+  const std::string* route = nullptr;
+  const std::string* url = nullptr;
+  const std::string* client_ip = nullptr;
+  const std::string* user_agent = nullptr;
+  const std::string* db_system = nullptr;
+  const std::string* peer = nullptr;
+  bool method_new = false, url_new = false, client_ip_new = false, user_agent_new = false,
+       db_system_new = false, status_new = false, has_rate = false;
+  int64_t status = 0;
+  int peer_rank = 0;  // lower is better; 0 for none yet
+  int rate_rank = 0;  // where sample_rate was found; 0 for nowhere
+  uint32_t sample_rate = 1;
+};
+// Adds what `list` says to `facts`, as if it came after the lists gathered before.
+void GatherFacts(const model::Attributes& list, SpanFacts* facts);
+
+// With DecodeOptions::shared_context, the context (SpanBatch::contexts) that the records under
+// one resource and scope share, made at the first of them.
+struct SharedContext {
+  bool ready = false;
+  uint32_t index = model::kNoContext;  // none when the resource and scope have no attributes
+  SpanFacts facts;                     // of the resource's and scope's attributes
+};
+
 // What a decoder of one signal's records holds, whichever encoding it reads: the walks of
 // both encodings take the signal (for ResolveService) and the options from it.
 template <Signal kSignalOf, typename Batch>
@@ -47,6 +75,8 @@ class RecordDecoder {
       : options_(options), out_(out), rejected_(rejected) {}
 
   const DecodeOptions& options() const { return options_; }
+  // The walk calls this before the records under each resource and scope.
+  void NewContext() { shared_.ready = false; }
   // Counts one more record's copies of its context (ContextBytes); false once the records
   // copied more than options().max_context_bytes.
   bool CountContext(size_t bytes) {
@@ -65,6 +95,7 @@ class RecordDecoder {
   Batch* out_;
   Rejections* rejected_;
   size_t context_bytes_ = 0;
+  SharedContext shared_;
 };
 
 // Sets resource->service by the dataset rule of `signal`: DatasetForService for traces,
@@ -72,12 +103,14 @@ class RecordDecoder {
 void ResolveService(Signal signal, const DecodeOptions& options, ResourceContext* resource);
 
 // Appends a span stamped with what the request, its resource and its scope say: environment,
-// service, dataset, scope, and the resource then scope attributes. The span's attributes are
-// filled through `*attributes` (SpanBatch::AddSpan), which the caller goes on adding to and
-// Finish()es before the span is read.
+// service, dataset, scope, and the resource then scope attributes: copied into the span, or
+// with options.shared_context its `context`, which `*shared` makes at the first span under a
+// resource and scope. The span's own attributes are filled through `*attributes`
+// (SpanBatch::AddSpan), which the caller goes on adding to and Finish()es before the span is
+// read.
 model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& resource,
                        const Scope& scope, model::SpanBatch* out,
-                       model::AttributeFiller* attributes);
+                       model::AttributeFiller* attributes, SharedContext* shared);
 // The same for a log record.
 model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceContext& resource,
                                  const Scope& scope, model::LogBatch* out);
@@ -92,7 +125,12 @@ inline model::SpanId SpanIdFromBytes(const void* bytes) {
 // Fills the well-known columns from the span's attributes (which keep them), takes the sample
 // rate out of `sampleRate`/`SampleRate` (span, then scope, then resource), and sets
 // status_flags from the HTTP status code or, without one, from the OTLP status.
-void FinishSpan(model::Span* span);
+// `context` and `context_facts`, when given, are the span's shared context and its facts: read
+// as if they came first in its attributes.
+void FinishSpan(model::Span* span, const model::Attributes* context = nullptr,
+                const SpanFacts* context_facts = nullptr);
+// FinishSpan for a span that BeginSpan appended to `batch` with `shared`.
+void FinishSpan(model::Span* span, const model::SpanBatch& batch, const SharedContext& shared);
 
 // A resource's service.name value as a string, or empty.
 std::string_view ServiceNameOf(const model::Attributes& resource);

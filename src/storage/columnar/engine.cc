@@ -202,7 +202,7 @@ Status Engine::Recover() NO_THREAD_SAFETY_ANALYSIS {
         ++undecodable;
         return;
       }
-      InsertAll(head, SplitByTrace(batch), ArrivalOf(pos));
+      InsertAll(head, batch, SplitByTrace(batch), ArrivalOf(pos));
       return;
     }
     if (type == WalRecordType::kLogGroup) {
@@ -271,14 +271,14 @@ Engine::~Engine() {
 
 void Engine::Insert(Head* head, const model::TraceId& id,
                     const std::vector<const model::Span*>& spans,
-                    const std::vector<const model::Document*>& documents,
-                    int64_t arrival) NO_THREAD_SAFETY_ANALYSIS {
+                    const std::vector<const model::Document*>& documents, int64_t arrival,
+                    ContextResolver* contexts) NO_THREAD_SAFETY_ANALYSIS {
   if (head->first_write_ns == 0) head->first_write_ns = options_.clock->NowNanos();
   Head::Trace& t = head->traces[id];
   t.arrival = std::min(t.arrival, arrival);
   for (const model::Span* s : spans) {
     t.rows.push_back(static_cast<uint32_t>(head->spans.size()));
-    head->spans.Append(*s);
+    head->spans.Append(*s, contexts != nullptr ? contexts->For(*s) : nullptr);
     t.min_start_ns = std::min(t.min_start_ns, s->start_ns);
     t.max_end_ns = std::max({t.max_end_ns, s->start_ns, s->end_ns});
   }
@@ -288,9 +288,12 @@ void Engine::Insert(Head* head, const model::TraceId& id,
   }
 }
 
-void Engine::InsertAll(Head* head, std::span<const BatchFragment> fragments, int64_t arrival) {
+void Engine::InsertAll(Head* head, const model::SpanBatch& batch,
+                       std::span<const BatchFragment> fragments,
+                       int64_t arrival) NO_THREAD_SAFETY_ANALYSIS {
+  ContextResolver contexts(batch.contexts, &head->spans);
   for (const BatchFragment& f : fragments) {
-    Insert(head, f.header.trace_id, f.spans, f.documents, arrival);
+    Insert(head, f.header.trace_id, f.spans, f.documents, arrival, &contexts);
   }
 }
 
@@ -339,17 +342,32 @@ Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& p
 
 Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
+  const size_t source_size = batch.source_header.size() + batch.source.size();
+  const bool as_source = source_size != 0 && batch.documents.empty() &&
+                         options_.source_decoder != nullptr &&
+                         source_size <= wal_format::kMaxRecordSize;
+  if (!as_source && !batch.contexts.empty()) {
+    // Trace fragments hold every attribute of their spans: a copy of the batch with each
+    // span's shared context in it goes instead. (Batches with contexts come from OTLP
+    // protobuf requests, which go to the log as sources; this is for those that cannot.)
+    model::SpanBatch whole;
+    whole.spans = batch.spans;
+    whole.documents = batch.documents;
+    whole.contexts = batch.contexts;
+    whole.spans_from_documents = batch.spans_from_documents;
+    whole.Materialize();
+    return Write(whole, durability);
+  }
   const std::vector<BatchFragment> fragments = SplitByTrace(batch);
   WaitForRoom();  // once a write, not once a slice
-  const size_t source_size = batch.source_header.size() + batch.source.size();
-  if (source_size != 0 && batch.documents.empty() && options_.source_decoder != nullptr &&
-      source_size <= wal_format::kMaxRecordSize) {
+  if (as_source) {
     // The request goes to the log as it came, one record, with no encoding of its spans; they
-    // go to the head, and on replay the decoder derives them from the record again.
+    // go to the head (with the batch's shared contexts as they are), and on replay the
+    // decoder derives them from the record again.
     return Append(
         WalRecordType::kSpanSource, {batch.source}, durability,
         [&](Head* head, const std::vector<WalPosition>& positions) {
-          InsertAll(head, fragments, ArrivalOf(positions[0]));
+          InsertAll(head, batch, fragments, ArrivalOf(positions[0]));
         },
         batch.source_header);
   }

@@ -127,10 +127,13 @@ class Engine : public Writer, public Reader {
   explicit Engine(const EngineOptions& options);
   Parts Snapshot() const;
   Status Recover();
+  // `contexts` resolves the spans' shared contexts: null when they have none.
   void Insert(Head* head, const model::TraceId& id, const std::vector<const model::Span*>& spans,
-              const std::vector<const model::Document*>& documents, int64_t arrival);
-  // Inserts every fragment of a batch logged as one record (a span source), with its arrival.
-  void InsertAll(Head* head, std::span<const BatchFragment> fragments, int64_t arrival);
+              const std::vector<const model::Document*>& documents, int64_t arrival,
+              ContextResolver* contexts = nullptr);
+  // Inserts every fragment of `batch`, logged as one record (a span source), with its arrival.
+  void InsertAll(Head* head, const model::SpanBatch& batch,
+                 std::span<const BatchFragment> fragments, int64_t arrival);
   void InsertLogGroup(Head* head, const model::TraceId& id, std::string payload, int64_t arrival);
   // While kMaxSealedHeads heads wait for their blocks, waits (up to 30 s) for one to be
   // written: what a write does before its first append.

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "base/coding.h"
@@ -689,6 +690,64 @@ TEST(Engine, ABatchWithASourceIsLoggedAsItAndReplayedThroughItsDecoder) {
     auto t = (*e)->FetchTrace(ids[i]);
     ASSERT_TRUE(t.ok());
     EXPECT_EQ(t->spans, before[i].spans);
+  }
+}
+
+// Spans that share contexts (an OTLP request's resource and scope attributes, kept once) come
+// back with those attributes, from the head, from blocks, and after a replay; written with a
+// source (the head takes the contexts as they are) or without (the log's fragments get every
+// attribute).
+TEST(Engine, SpansWithSharedContextsComeBackWithEveryAttribute) {
+  TempDir dir;
+  test_util::FaultEnv env;
+  FragmentSourceDecoder decoder;
+  EngineOptions options = Options(dir.path(), &env);
+  options.source_decoder = &decoder;
+  std::mt19937_64 rng(9);
+  std::vector<model::TraceId> ids;
+  std::vector<std::string> sources;
+  std::map<model::TraceId, std::vector<model::Span>> want;
+  auto check = [&](Engine* e, const char* when) {
+    for (const auto& id : ids) {
+      auto t = e->FetchTrace(id);
+      ASSERT_TRUE(t.ok()) << when;
+      std::vector<model::Span> got;
+      for (const model::Span& s : t->spans) got.push_back(storage::testing::Canonical(s));
+      auto by_id = [](const model::Span& a, const model::Span& b) {
+        return a.span_id.value < b.span_id.value;
+      };
+      std::sort(got.begin(), got.end(), by_id);
+      std::vector<model::Span>& expected = want[id];
+      std::sort(expected.begin(), expected.end(), by_id);
+      ASSERT_EQ(got, expected) << when;
+    }
+  };
+  {
+    auto e = Engine::Open(options);
+    ASSERT_TRUE(e.ok());
+    for (int w = 0; w < 4; ++w) {
+      model::SpanBatch batch = Batch(rng, 10, &ids);
+      storage::testing::ShareRandomContexts(rng, &batch);
+      model::SpanBatch whole = batch;
+      whole.Materialize();
+      for (const model::Span& s : whole.spans) {
+        want[s.trace_id].push_back(storage::testing::Canonical(s));
+      }
+      sources.push_back(SourceOf(whole));  // the decoder gives the spans whole
+      if (w % 2 == 0) batch.source = sources.back();
+      ASSERT_TRUE((*e)->Write(batch, Durability::kSync).ok());
+    }
+    check(e->get(), "from the head");
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+  }
+  {
+    auto e = Engine::Open(options);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    EXPECT_EQ(decoder.calls, 2);
+    check(e->get(), "replayed");
+    ASSERT_TRUE((*e)->SealHead().ok());
+    ASSERT_TRUE((*e)->Maintain().ok());
+    check(e->get(), "from a block");
   }
 }
 

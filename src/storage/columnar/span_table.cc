@@ -1,6 +1,7 @@
 #include "storage/columnar/span_table.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "base/coding.h"
 #include "storage/record_coding.h"
@@ -115,7 +116,41 @@ void SpanTable::ReserveLike(const SpanTable& like) {
   }
 }
 
-void SpanTable::Append(const Span& span) {
+SpanTable::ResolvedContext SpanTable::Resolve(const model::Attributes& context) {
+  ResolvedContext r;
+  r.entries.reserve(context.size());
+  for (const model::Attribute& a : context) {
+    AttributeColumn* c = Attribute(a.key, a.role, a.value.type);
+    int64_t value;
+    if (c->is_string()) {
+      const size_t before = c->strings.dict.bytes();
+      value = c->strings.dict.Intern(a.value.string_value);
+      memory_bytes_ += c->strings.dict.bytes() - before;
+    } else if (a.value.type == AttributeValue::Type::kDouble) {
+      std::memcpy(&value, &a.value.double_value, 8);
+    } else {
+      value = a.value.int_value;
+    }
+    r.entries.push_back({static_cast<uint32_t>(c - attributes.data()), a.value.type, value});
+  }
+  return r;
+}
+
+const SpanTable::ResolvedContext* ContextResolver::For(const model::Span& span) {
+  const uint32_t i = span.context;
+  if (i == model::kNoContext) return nullptr;
+  if (resolved_.size() <= i) {
+    resolved_.resize(contexts_.size());
+    done_.resize(contexts_.size());
+  }
+  if (!done_[i]) {
+    resolved_[i] = table_.Resolve(contexts_[i]);
+    done_[i] = 1;
+  }
+  return &resolved_[i];
+}
+
+void SpanTable::Append(const Span& span, const ResolvedContext* context) {
   const uint32_t row = static_cast<uint32_t>(size());
   trace_ids.push_back(span.trace_id);
   span_ids.push_back(span.span_id);
@@ -130,6 +165,22 @@ void SpanTable::Append(const Span& span) {
   int64_t v[kIntFieldCount];
   IntValues(span, v);
   for (size_t f = 0; f < kIntFieldCount; ++f) ints[f].push_back(v[f]);
+  if (context != nullptr) {
+    for (const ResolvedContext::Entry& e : context->entries) {
+      AttributeColumn& c = attributes[e.column];
+      c.rows.push_back(row);
+      if (AttributeValue::IsStringType(e.type)) {
+        c.strings.codes.push_back(static_cast<uint32_t>(e.value));
+      } else if (e.type == AttributeValue::Type::kDouble) {
+        double d;
+        std::memcpy(&d, &e.value, 8);
+        c.doubles.push_back(d);
+      } else {
+        c.ints.push_back(e.value);
+      }
+    }
+    bytes += 12 * context->entries.size();
+  }
   // Spans of one name list the same attributes in the same order: the columns the last span
   // of this name used, position by position, are tried before the index. Past the first
   // kMaxNameTemplates names (instrumentation that puts ids in span names), the column that

@@ -42,7 +42,21 @@ class SpanTable {
   size_t size() const { return trace_ids.size(); }
   bool empty() const { return trace_ids.empty(); }
 
-  void Append(const model::Span& span);
+  // A shared context's attributes (model::SpanBatch::contexts) with their columns found and
+  // their values interned in this table, so that Append adds them to a span looking nothing
+  // up. For this table only.
+  struct ResolvedContext {
+    struct Entry {
+      uint32_t column;
+      model::AttributeValue::Type type;
+      int64_t value;  // a string's code, an int (a bool as 0/1), a double's bits
+    };
+    std::vector<Entry> entries;
+  };
+  ResolvedContext Resolve(const model::Attributes& context);
+
+  // Appends `span`, with `context`'s attributes (when not null) before its own.
+  void Append(const model::Span& span, const ResolvedContext* context = nullptr);
   // The span in `row`. Attributes come back grouped by column (in order of each column's
   // first appearance), not in the order they were appended.
   model::Span Row(uint32_t row) const;
@@ -110,6 +124,22 @@ class SpanTable {
   std::vector<uint32_t> next_column_;
   std::string key_scratch_;
   size_t memory_bytes_ = 0;
+};
+
+// A batch's shared contexts as one table resolves them, each at its first use.
+// Thread-compatible; the contexts and the table outlive it.
+class ContextResolver {
+ public:
+  ContextResolver(const std::vector<model::Attributes>& contexts, SpanTable* table)
+      : contexts_(contexts), table_(*table) {}
+  // What to append `span` with: its context resolved, or null when it has none.
+  const SpanTable::ResolvedContext* For(const model::Span& span);
+
+ private:
+  const std::vector<model::Attributes>& contexts_;
+  SpanTable& table_;
+  std::vector<SpanTable::ResolvedContext> resolved_;  // by context
+  std::vector<uint8_t> done_;                         // by context
 };
 
 }  // namespace waggle::storage::columnar

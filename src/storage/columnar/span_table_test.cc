@@ -37,6 +37,36 @@ TEST(SpanTable, EveryFieldOfEverySpanComesBack) {
   EXPECT_GT(table.memory_bytes(), 0u);
 }
 
+// A span appended with its shared context resolved comes back as the span with that context's
+// attributes in its own list: the same rows as appending it so.
+TEST(SpanTable, ASpanWithASharedContextComesBackWithItsAttributes) {
+  std::mt19937_64 rng(5);
+  model::SpanBatch batch;
+  for (int t = 0; t < 100; ++t) {
+    for (model::Span& s : RandomTrace(rng, 1 + rng() % 12)) batch.spans.push_back(std::move(s));
+  }
+  storage::testing::ShareRandomContexts(rng, &batch);
+  SpanTable table;
+  ContextResolver contexts(batch.contexts, &table);
+  for (const model::Span& s : batch.spans) table.Append(s, contexts.For(s));
+  model::SpanBatch whole = batch;
+  whole.Materialize();
+  SpanTable want;
+  for (const model::Span& s : whole.spans) want.Append(s);
+  ASSERT_EQ(table.size(), whole.spans.size());
+  for (size_t i = 0; i < whole.spans.size(); ++i) {
+    const auto row = static_cast<uint32_t>(i);
+    ASSERT_EQ(Canonical(table.Row(row)), Canonical(whole.spans[i])) << "row " << i;
+    ASSERT_EQ(table.Row(row), want.Row(row)) << "row " << i;
+  }
+  // Each context was resolved once, its strings interned once.
+  const AttributeColumn* host = table.FindAttribute("host.name", model::AttributeRole::kResource,
+                                                    model::AttributeValue::Type::kString);
+  ASSERT_NE(host, nullptr);
+  EXPECT_EQ(host->strings.dict.size(), 3u);
+  EXPECT_GT(table.memory_bytes(), want.memory_bytes() / 2);
+}
+
 TEST(SpanTable, EndTimesSurviveEveryCase) {
   SpanTable table;
   model::Span s;

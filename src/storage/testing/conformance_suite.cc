@@ -1,6 +1,10 @@
 #include "storage/testing/conformance_suite.h"
 
+#include <algorithm>
+#include <random>
 #include <set>
+
+#include "storage/testing/random_spans.h"
 
 namespace waggle::storage::testing {
 namespace conformance_internal {
@@ -58,6 +62,40 @@ TEST_P(StoreConformance, AWrittenTraceIsReadableAtOnceAndAfterReopen) {
   EXPECT_EQ(data->spans.size(), 2u);
   EXPECT_EQ(data->documents[0].json, "{\"v\":2}");
   EXPECT_EQ((*store)->FetchTrace(MakeTrace(1, 9)).status().code(), Status::Code::kNotFound);
+}
+
+// A batch's shared contexts (Span::context) are part of its spans: each comes back with its
+// context's attributes, at once and after a reopen.
+TEST_P(StoreConformance, SpansComeBackWithTheirSharedContextsAttributes) {
+  TempDir dir;
+  std::mt19937_64 rng(11);
+  model::SpanBatch batch;
+  for (int t = 0; t < 5; ++t) {
+    for (model::Span& s : RandomTrace(rng, 1 + rng() % 6)) batch.spans.push_back(std::move(s));
+  }
+  ShareRandomContexts(rng, &batch);
+  model::SpanBatch whole = batch;
+  whole.Materialize();
+  auto check = [&](Reader* store) {
+    for (const model::Span& want : whole.spans) {
+      auto data = store->FetchTrace(want.trace_id);
+      ASSERT_TRUE(data.ok()) << data.status().ToString();
+      const auto got =
+          std::find_if(data->spans.begin(), data->spans.end(),
+                       [&](const model::Span& s) { return s.span_id == want.span_id; });
+      ASSERT_NE(got, data->spans.end());
+      EXPECT_EQ(Canonical(*got), Canonical(want));
+    }
+  };
+  {
+    auto store = Open(dir.path());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_TRUE((*store)->Write(batch, Durability::kSync).ok());
+    check(store->get());
+  }
+  auto store = Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  check(store->get());
 }
 
 TEST_P(StoreConformance, OnlyOneProcessMayOpenADataDir) {

@@ -8,6 +8,7 @@
 
 #include "base/hex.h"
 #include "model/span.h"
+#include "model/span_batch.h"
 
 // Random spans that exercise every field of model::Span, for the store's tests.
 namespace waggle::storage::testing {
@@ -112,6 +113,32 @@ inline std::vector<model::Span> RandomTrace(std::mt19937_64& rng, size_t n,
     }
   }
   return spans;
+}
+
+// Gives `batch` three shared contexts (resource then scope attributes of every value type, one
+// key also a span attribute might have) and most of its spans one of them (Span::context).
+inline void ShareRandomContexts(std::mt19937_64& rng, model::SpanBatch* batch) {
+  using model::Attribute;
+  using model::AttributeRole;
+  using model::AttributeValue;
+  for (int c = 0; c < 3; ++c) {
+    const std::string n = std::to_string(c);
+    batch->contexts.push_back({
+        {"service.name", AttributeValue::String("svc-" + n), AttributeRole::kResource},
+        {"host.name", AttributeValue::String("host-" + n), AttributeRole::kResource},
+        {"process.pid", AttributeValue::Int(100 + c), AttributeRole::kResource},
+        {"load", AttributeValue::Double(0.5 * c), AttributeRole::kResource},
+        {"browser.mobile", AttributeValue::Bool(c == 1), AttributeRole::kResource},
+        {"labels", AttributeValue::Json("[\"a\",\"" + n + "\"]"), AttributeRole::kResource},
+        {"scope.attr", AttributeValue::String("s" + n), AttributeRole::kScope},
+        {"http.route", AttributeValue::String("/from-scope"), AttributeRole::kPlain},
+    });
+  }
+  batch->contexts[2].resize(2);  // contexts differ in length, too
+  for (model::Span& s : batch->spans) {
+    const uint32_t pick = static_cast<uint32_t>(rng() % 4);
+    s.context = pick < 3 ? pick : model::kNoContext;
+  }
 }
 
 // Attributes in a canonical order: the store keeps a span's attributes, not their order.
