@@ -21,7 +21,11 @@ class RecordingWriter : public storage::Writer {
  public:
   Status Write(const model::SpanBatch& batch, storage::Durability) override {
     if (!fail.ok()) return fail;
-    spans.insert(spans.end(), batch.spans.begin(), batch.spans.end());
+    model::SpanBatch whole;  // the spans with every attribute, as a store keeps them
+    whole.spans = batch.spans;
+    whole.contexts = batch.contexts;
+    whole.Materialize();
+    spans.insert(spans.end(), whole.spans.begin(), whole.spans.end());
     return Status::Ok();
   }
   Status WriteLogs(const model::LogBatch& batch, storage::Durability) override {

@@ -1,6 +1,7 @@
 #include "storage/columnar/span_table.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "base/coding.h"
@@ -139,6 +140,7 @@ SpanTable::ResolvedContext SpanTable::Resolve(const model::Attributes& context) 
 const SpanTable::ResolvedContext* ContextResolver::For(const model::Span& span) {
   const uint32_t i = span.context;
   if (i == model::kNoContext) return nullptr;
+  assert(i < contexts_.size() && "a span's context is one of its batch's");
   if (resolved_.size() <= i) {
     resolved_.resize(contexts_.size());
     done_.resize(contexts_.size());
