@@ -169,9 +169,7 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
   options.max_context_bytes = options_.max_context_bytes;
   codec::otlp::Rejections rejected;
   if (request.signal == Signal::kTraces) {
-    // A protobuf request goes to the store as its source (below), which takes shared contexts
-    // as they are; JSON's spans are encoded one by one, each with all its attributes.
-    options.shared_context = request.encoding == Encoding::kProtobuf;
+    options.shared_context = true;  // the store takes them as they are
     if (options.classic_key && request.dataset_header.empty()) {
       counters_->requests_unauthenticated.fetch_add(1, std::memory_order_relaxed);
       outcome.status = Status::Unauthenticated("missing 'x-honeycomb-dataset' header");

@@ -22,9 +22,7 @@ class RecordingWriter : public storage::Writer {
   Status Write(const model::SpanBatch& batch, storage::Durability d) override {
     ++span_writes;
     if (!fail.ok()) return fail;
-    model::SpanBatch whole;  // the spans with every attribute, as a store keeps them
-    whole.spans = batch.spans;
-    whole.contexts = batch.contexts;
+    model::SpanBatch whole = batch;  // the spans with every attribute, as a store keeps them
     whole.Materialize();
     spans.insert(spans.end(), whole.spans.begin(), whole.spans.end());
     sources.push_back(std::string(batch.source_header) + std::string(batch.source));
@@ -569,7 +567,7 @@ TEST(OtlpSourceDecoder, ACapturedSourceDecodesToThePinnedSpans) {
   model::SpanBatch batch;
   ASSERT_TRUE(OtlpSourceDecoder().DecodeSource(source, &batch).ok());
   ASSERT_FALSE(batch.spans.empty());
-  batch.Materialize();  // as a store keeps them
+  ASSERT_FALSE(batch.contexts.empty());  // encoded with each span's attributes
   std::string encoded;
   std::vector<std::string_view> views;
   storage::EncodeFragments(storage::SplitByTrace(batch), false, &encoded, &views);

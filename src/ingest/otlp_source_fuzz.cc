@@ -15,14 +15,12 @@
 
 namespace {
 
-// The batch as the WAL would encode it: spans compare equal by their bytes, a NaN attribute
-// value included (NaN != NaN).
-// The spans with every attribute (their shared contexts copied in), as the WAL encodes them.
-std::string Encoded(waggle::model::SpanBatch batch) {
+// The batch as the WAL would encode it (each span with its shared context's attributes): spans
+// compare equal by their bytes, a NaN attribute value included (NaN != NaN).
+std::string Encoded(const waggle::model::SpanBatch& batch) {
   for (const waggle::model::Span& s : batch.spans) {
     if (s.context != waggle::model::kNoContext && s.context >= batch.contexts.size()) std::abort();
   }
-  batch.Materialize();
   std::string out;
   std::vector<std::string_view> views;
   waggle::storage::EncodeFragments(waggle::storage::SplitByTrace(batch), false, &out, &views);

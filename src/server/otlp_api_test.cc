@@ -21,9 +21,7 @@ class RecordingWriter : public storage::Writer {
  public:
   Status Write(const model::SpanBatch& batch, storage::Durability) override {
     if (!fail.ok()) return fail;
-    model::SpanBatch whole;  // the spans with every attribute, as a store keeps them
-    whole.spans = batch.spans;
-    whole.contexts = batch.contexts;
+    model::SpanBatch whole = batch;  // the spans with every attribute, as a store keeps them
     whole.Materialize();
     spans.insert(spans.end(), whole.spans.begin(), whole.spans.end());
     return Status::Ok();

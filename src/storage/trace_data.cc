@@ -73,35 +73,43 @@ char* WriteString(char* p, std::string_view s) {
   return p + s.size();
 }
 
-size_t AttributesBound(const model::Attributes& attrs) {
+// `before` (a span's shared context, or null) then `attrs`, as one list.
+size_t AttributesBound(const model::Attributes& attrs, const model::Attributes* before = nullptr) {
   size_t n = kVarintBound;
-  for (const model::Attribute& a : attrs) {
-    n += StringBound(a.key) + 2 + StringBound(a.value.string_value);  // a number takes <= 10
+  for (const model::Attributes* list : {before, &attrs}) {
+    if (list == nullptr) continue;
+    for (const model::Attribute& a : *list) {
+      n += StringBound(a.key) + 2 + StringBound(a.value.string_value);  // a number takes <= 10
+    }
   }
   return n;
 }
 
-char* WriteAttributes(char* p, const model::Attributes& attrs) {
-  p = EncodeVarint64(p, attrs.size());
-  for (const model::Attribute& a : attrs) {
-    p = WriteString(p, a.key);
-    *p++ = static_cast<char>(a.role);
-    *p++ = static_cast<char>(a.value.type);
-    switch (a.value.type) {
-      case model::AttributeValue::Type::kInt:
-      case model::AttributeValue::Type::kBool:
-        p = EncodeVarsint64(p, a.value.int_value);
-        break;
-      case model::AttributeValue::Type::kDouble: {
-        uint64_t bits;
-        std::memcpy(&bits, &a.value.double_value, 8);
-        p = EncodeFixed64(p, bits);
-        break;
-      }
-      default:
-        p = WriteString(p, a.value.string_value);
+char* WriteAttribute(char* p, const model::Attribute& a) {
+  p = WriteString(p, a.key);
+  *p++ = static_cast<char>(a.role);
+  *p++ = static_cast<char>(a.value.type);
+  switch (a.value.type) {
+    case model::AttributeValue::Type::kInt:
+    case model::AttributeValue::Type::kBool:
+      return EncodeVarsint64(p, a.value.int_value);
+    case model::AttributeValue::Type::kDouble: {
+      uint64_t bits;
+      std::memcpy(&bits, &a.value.double_value, 8);
+      return EncodeFixed64(p, bits);
     }
+    default:
+      return WriteString(p, a.value.string_value);
   }
+}
+
+char* WriteAttributes(char* p, const model::Attributes& attrs,
+                      const model::Attributes* before = nullptr) {
+  p = EncodeVarint64(p, attrs.size() + (before != nullptr ? before->size() : 0));
+  if (before != nullptr) {
+    for (const model::Attribute& a : *before) p = WriteAttribute(p, a);
+  }
+  for (const model::Attribute& a : attrs) p = WriteAttribute(p, a);
   return p;
 }
 
@@ -247,14 +255,15 @@ bool GetStrings(std::string_view* in, model::Span* s, const SpanString (&fields)
   return true;
 }
 
-size_t SpanBound(const model::Span& s) {
+// `context`: the span's shared context, written ahead of its own attributes (or null).
+size_t SpanBound(const model::Span& s, const model::Attributes* context) {
   return 16 + 5 + 5 * kVarintBound +  // ids, five one-byte fields, five numbers
          StringsBound(s, kFirstStrings) + StringsBound(s, kHttpStrings) +
          StringsBound(s, kPeerStrings) + StringsBound(s, kOtlpStrings) +
-         AttributesBound(s.attributes) + EventsAndLinksBound(s);
+         AttributesBound(s.attributes, context) + EventsAndLinksBound(s);
 }
 
-char* WriteSpan(char* p, const model::Span& s) {
+char* WriteSpan(char* p, const model::Span& s, const model::Attributes* context) {
   p = EncodeFixed64(p, s.span_id.value);
   p = EncodeFixed64(p, s.parent_span_id.value);
   p = WriteStrings(p, s, kFirstStrings);
@@ -266,7 +275,7 @@ char* WriteSpan(char* p, const model::Span& s) {
   p = WriteStrings(p, s, kHttpStrings);
   p = EncodeVarsint64(p, s.http_status);
   p = WriteStrings(p, s, kPeerStrings);
-  p = WriteAttributes(p, s.attributes);
+  p = WriteAttributes(p, s.attributes, context);
   p = WriteEventsAndLinks(p, s);
   p = WriteStrings(p, s, kOtlpStrings);
   p = EncodeVarint64(p, s.flags);
@@ -333,7 +342,7 @@ bool Replaces(bool prev_in_progress, bool next_in_progress) {
 
 void EncodeFragment(const FragmentHeader& header, const std::vector<const model::Span*>& spans,
                     const std::vector<const model::Document*>& documents, bool documents_only,
-                    std::string* out) {
+                    std::string* out, const std::vector<model::Attributes>* contexts) {
   PutVarint64(out, kFragmentVersion);
   PutTraceId(out, header.trace_id);
   PutVarsint64(out, header.min_start_ns);
@@ -343,13 +352,16 @@ void EncodeFragment(const FragmentHeader& header, const std::vector<const model:
     PutVarint64(out, 0);
   } else {
     PutVarint64(out, spans.size());
+    auto context_of = [&](const model::Span* s) -> const model::Attributes* {
+      if (s->context == model::kNoContext) return nullptr;
+      assert(contexts != nullptr && s->context < contexts->size() &&
+             "a span's context is one of its batch's");
+      return &(*contexts)[s->context];
+    };
     size_t bound = 0;
-    for (const model::Span* s : spans) {
-      assert(s->context == model::kNoContext && "a fragment's spans hold all their attributes");
-      bound += SpanBound(*s);
-    }
+    for (const model::Span* s : spans) bound += SpanBound(*s, context_of(s));
     AppendBounded(out, bound, [&](char* p) {
-      for (const model::Span* s : spans) p = WriteSpan(p, *s);
+      for (const model::Span* s : spans) p = WriteSpan(p, *s, context_of(s));
       return p;
     });
   }
@@ -463,6 +475,7 @@ std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch) {
     auto [it, inserted] = at.try_emplace(id, out.size());
     if (inserted) {
       out.emplace_back();
+      out.back().contexts = &batch.contexts;
       out.back().header.trace_id = id;
       out.back().header.min_start_ns = INT64_MAX;
       out.back().header.max_end_ns = INT64_MIN;
@@ -489,7 +502,7 @@ void EncodeFragments(std::span<const BatchFragment> fragments, bool documents_on
   ends.resize(fragments.size());
   for (size_t i = 0; i < fragments.size(); ++i) {
     EncodeFragment(fragments[i].header, fragments[i].spans, fragments[i].documents, documents_only,
-                   out);
+                   out, fragments[i].contexts);
     ends[i] = out->size();
   }
   // Views are taken once `out` has stopped growing.

@@ -61,10 +61,11 @@ struct FragmentHeader {
 };
 
 // With `documents_only`, the spans are left out: a DocumentDecoder re-derives them on read.
-// The spans hold all their attributes: none has a shared context (model::SpanBatch::Materialize).
+// A span with a shared context (model::Span::context) is written with that context's
+// attributes ahead of its own, from `contexts` (its batch's), as if they were its own.
 void EncodeFragment(const FragmentHeader& header, const std::vector<const model::Span*>& spans,
                     const std::vector<const model::Document*>& documents, bool documents_only,
-                    std::string* out);
+                    std::string* out, const std::vector<model::Attributes>* contexts = nullptr);
 // Decodes only the header (cheap: used when replaying the log).
 Status DecodeFragmentHeader(std::string_view in, FragmentHeader* header);
 // Decodes the whole fragment and appends its spans and documents to `out` (whose id must
@@ -77,6 +78,7 @@ struct BatchFragment {
   FragmentHeader header;
   std::vector<const model::Span*> spans;
   std::vector<const model::Document*> documents;
+  const std::vector<model::Attributes>* contexts = nullptr;  // the batch's shared contexts
 };
 std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch);
 // EncodeFragment of each fragment, one after the other in `out` (cleared first; reusing it

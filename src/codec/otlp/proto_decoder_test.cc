@@ -1589,6 +1589,26 @@ TEST(OtlpDecoders, ABodyWhoseRecordsWouldCopyTooMuchOfTheirResourceIsRefusedWhol
   }
 }
 
+// Request i of the tests that decode random requests into reused batches: its options,
+// encoding (JSON one time in three) and body (cut in half one time in seven, so that it is
+// refused whole, most of the time).
+struct RandomTraceBody {
+  pb::ExportTraceServiceRequest request;
+  DecodeOptions options;
+  Encoding encoding;
+  std::string body;
+};
+RandomTraceBody RandomTraceBodyFor(int i) {
+  Gen g(kSeed + static_cast<uint64_t>(i));
+  RandomTraceBody c{RandomTraces(g, Shape{}),
+                    OptionsFor(i),
+                    i % 3 == 2 ? Encoding::kJson : Encoding::kProtobuf,
+                    {}};
+  c.body = c.encoding == Encoding::kJson ? ToOtlpJson(c.request, false) : Serialize(c.request);
+  if (i % 7 == 6) c.body.resize(c.body.size() / 2);
+  return c;
+}
+
 // The server decodes each request into a batch recycled from an earlier one
 // (SpanBatch::Recycle): whatever that batch held before, and whichever encoding came before,
 // a request decodes into it exactly as into a new batch, refused bodies included.
@@ -1596,12 +1616,10 @@ TEST(OtlpDecoders, RandomTraceRequestsDecodeIntoARecycledBatchAsIntoANewOne) {
   model::SpanBatch recycled;
   size_t reused = 0;
   for (int i = 0; i < kRandomRequests; ++i) {
-    Gen g(kSeed + static_cast<uint64_t>(i));
-    const pb::ExportTraceServiceRequest req = RandomTraces(g, Shape{});
-    const DecodeOptions options = OptionsFor(i);
-    const Encoding encoding = i % 3 == 2 ? Encoding::kJson : Encoding::kProtobuf;
-    std::string body = encoding == Encoding::kJson ? ToOtlpJson(req, false) : Serialize(req);
-    if (i % 7 == 6) body.resize(body.size() / 2);  // refused whole, most of the time
+    const RandomTraceBody c = RandomTraceBodyFor(i);
+    const DecodeOptions& options = c.options;
+    const Encoding encoding = c.encoding;
+    const std::string& body = c.body;
     const TraceDecode want = DecodeT(encoding, body, options);
     const size_t kept = recycled.kept();
     Rejections rejected;
@@ -1623,12 +1641,11 @@ TEST(OtlpDecoders, RandomTraceRequestsWithSharedContextsMaterializeAsCopied) {
   model::SpanBatch shared;
   size_t with_context = 0;
   for (int i = 0; i < kRandomRequests; ++i) {
-    Gen g(kSeed + static_cast<uint64_t>(i));
-    const pb::ExportTraceServiceRequest req = RandomTraces(g, Shape{});
-    DecodeOptions options = OptionsFor(i);
-    const Encoding encoding = i % 3 == 2 ? Encoding::kJson : Encoding::kProtobuf;
-    std::string body = encoding == Encoding::kJson ? ToOtlpJson(req, false) : Serialize(req);
-    if (i % 7 == 6) body.resize(body.size() / 2);  // refused whole, most of the time
+    const RandomTraceBody c = RandomTraceBodyFor(i);
+    DecodeOptions options = c.options;
+    const Encoding encoding = c.encoding;
+    const std::string& body = c.body;
+    const pb::ExportTraceServiceRequest& req = c.request;
     const TraceDecode want = DecodeT(encoding, body, options);
     options.shared_context = true;
     Rejections rejected;

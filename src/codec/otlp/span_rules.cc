@@ -250,8 +250,11 @@ void GatherFacts(const model::Attributes& list, SpanFacts* f) {
   }
 }
 
-void FinishSpan(model::Span* span, const model::Attributes* context,
-                const SpanFacts* context_facts) {
+namespace {
+
+// FinishSpan, with `context_facts` gathered from the lists `context` was made from (without
+// their sample rate attributes), for a span with a shared context; both null for one without.
+void Finish(model::Span* span, const model::Attributes* context, const SpanFacts* context_facts) {
   SpanFacts f = context_facts != nullptr ? *context_facts : SpanFacts{};
   GatherFacts(span->attributes, &f);
   for (auto [from, to] : {std::pair{f.method, &span->http_method},
@@ -283,6 +286,10 @@ void FinishSpan(model::Span* span, const model::Attributes* context,
   }
   if (span->status_flags == 0 && span->otel_status == 2) span->status_flags = model::kStatusFault;
 }
+
+}  // namespace
+
+void FinishSpan(model::Span* span) { Finish(span, nullptr, nullptr); }
 
 std::string_view ServiceNameOf(const model::Attributes& resource) {
   for (const Attribute& a : resource) {
@@ -365,11 +372,8 @@ model::Span& BeginSpan(const DecodeOptions& options, const ResourceContext& reso
 }
 
 void FinishSpan(model::Span* span, const model::SpanBatch& batch, const SharedContext& shared) {
-  if (span->context == model::kNoContext) {
-    FinishSpan(span);
-  } else {
-    FinishSpan(span, batch.ContextOf(*span), &shared.facts);
-  }
+  const model::Attributes* context = batch.ContextOf(*span);
+  Finish(span, context, context != nullptr ? &shared.facts : nullptr);
 }
 
 model::LogRecord& BeginLogRecord(const DecodeOptions& options, const ResourceContext& resource,

@@ -125,13 +125,9 @@ inline model::SpanId SpanIdFromBytes(const void* bytes) {
 // Fills the well-known columns from the span's attributes (which keep them), takes the sample
 // rate out of `sampleRate`/`SampleRate` (span, then scope, then resource), and sets
 // status_flags from the HTTP status code or, without one, from the OTLP status.
-// `context` and `context_facts`, when given, are the span's shared context (as BeginSpan made
-// it: without sample rate attributes) and the facts GatherFacts found in the lists it was made
-// from; the facts count as if those lists came first in the span's attributes, and `context`
-// serves the URL rebuild. Both or neither.
-void FinishSpan(model::Span* span, const model::Attributes* context = nullptr,
-                const SpanFacts* context_facts = nullptr);
-// FinishSpan for a span that BeginSpan appended to `batch` with `shared`.
+void FinishSpan(model::Span* span);
+// FinishSpan for a span that BeginSpan appended to `batch` with `shared`: its shared context's
+// attributes count as if they came first in its own.
 void FinishSpan(model::Span* span, const model::SpanBatch& batch, const SharedContext& shared);
 
 // A resource's service.name value as a string, or empty.

@@ -342,28 +342,13 @@ Status Engine::Append(WalRecordType type, const std::vector<std::string_view>& p
 
 Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
   if (batch.empty()) return Status::Ok();
-  const size_t source_size = batch.source_header.size() + batch.source.size();
-  const bool as_source = source_size != 0 && batch.documents.empty() &&
-                         options_.source_decoder != nullptr &&
-                         source_size <= wal_format::kMaxRecordSize;
-  if (!as_source && !batch.contexts.empty()) {
-    // Trace fragments hold every attribute of their spans: a copy of the batch with each
-    // span's shared context in it goes instead. (Batches with contexts come from OTLP
-    // protobuf requests, which go to the log as sources; this is for those that cannot.)
-    model::SpanBatch whole;
-    whole.spans = batch.spans;
-    whole.documents = batch.documents;
-    whole.contexts = batch.contexts;
-    whole.spans_from_documents = batch.spans_from_documents;
-    whole.Materialize();
-    return Write(whole, durability);
-  }
   const std::vector<BatchFragment> fragments = SplitByTrace(batch);
   WaitForRoom();  // once a write, not once a slice
-  if (as_source) {
+  const size_t source_size = batch.source_header.size() + batch.source.size();
+  if (source_size != 0 && batch.documents.empty() && options_.source_decoder != nullptr &&
+      source_size <= wal_format::kMaxRecordSize) {
     // The request goes to the log as it came, one record, with no encoding of its spans; they
-    // go to the head (with the batch's shared contexts as they are), and on replay the
-    // decoder derives them from the record again.
+    // go to the head, and on replay the decoder derives them from the record again.
     return Append(
         WalRecordType::kSpanSource, {batch.source}, durability,
         [&](Head* head, const std::vector<WalPosition>& positions) {
@@ -391,9 +376,10 @@ Status Engine::Write(const model::SpanBatch& batch, Durability durability) {
     const bool last = end == fragments.size();
     s = Append(WalRecordType::kTraceFragment, encoded, last ? durability : Durability::kBuffered,
                [&](Head* head, const std::vector<WalPosition>& positions) {
+                 ContextResolver contexts(batch.contexts, &head->spans);
                  for (size_t i = 0; i < slice.size(); ++i) {
                    Insert(head, slice[i].header.trace_id, slice[i].spans, slice[i].documents,
-                          ArrivalOf(positions[i]));
+                          ArrivalOf(positions[i]), &contexts);
                  }
                });
     begin = end;

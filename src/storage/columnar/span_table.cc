@@ -141,15 +141,8 @@ const SpanTable::ResolvedContext* ContextResolver::For(const model::Span& span) 
   const uint32_t i = span.context;
   if (i == model::kNoContext) return nullptr;
   assert(i < contexts_.size() && "a span's context is one of its batch's");
-  if (resolved_.size() <= i) {
-    resolved_.resize(contexts_.size());
-    done_.resize(contexts_.size());
-  }
-  if (!done_[i]) {
-    resolved_[i] = table_.Resolve(contexts_[i]);
-    done_[i] = 1;
-  }
-  return &resolved_[i];
+  if (!resolved_[i]) resolved_[i] = table_.Resolve(contexts_[i]);
+  return &*resolved_[i];
 }
 
 void SpanTable::Append(const Span& span, const ResolvedContext* context) {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -131,15 +132,14 @@ class SpanTable {
 class ContextResolver {
  public:
   ContextResolver(const std::vector<model::Attributes>& contexts, SpanTable* table)
-      : contexts_(contexts), table_(*table) {}
+      : contexts_(contexts), table_(*table), resolved_(contexts.size()) {}
   // What to append `span` with: its context resolved, or null when it has none.
   const SpanTable::ResolvedContext* For(const model::Span& span);
 
  private:
   const std::vector<model::Attributes>& contexts_;
   SpanTable& table_;
-  std::vector<SpanTable::ResolvedContext> resolved_;  // by context
-  std::vector<uint8_t> done_;                         // by context
+  std::vector<std::optional<SpanTable::ResolvedContext>> resolved_;  // by context
 };
 
 }  // namespace waggle::storage::columnar
