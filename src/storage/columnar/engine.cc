@@ -10,6 +10,7 @@
 #include "base/hex.h"
 #include "base/log.h"
 #include "model/ids.h"
+#include "storage/columnar/head_traces.h"
 #include "storage/columnar/table_scan.h"
 #include "storage/columnar/trace_pages.h"
 #include "storage/columnar/wal/wal_format.h"
@@ -30,12 +31,13 @@ int64_t ArrivalOf(const WalPosition& p) {
 // Marks the rows that an X-Ray-style replacement superseded: per trace and span id, a later
 // version replaces an earlier one, except that a complete one is never replaced by an
 // in-progress one (storage::Deduplicate's rule, over rows in arrival order).
-std::vector<bool> SupersededRows(const SpanTable& t,
-                                 const std::vector<std::vector<uint32_t>>& rows_by_trace) {
+std::vector<bool> SupersededRows(const SpanTable& t, const RowsByTrace& rows_by_trace) {
   std::vector<bool> dropped(t.size(), false);
   const auto& in_progress = t.ints_of(IntField::kInProgress);
   model::BySpanId<uint32_t> kept;
-  for (const std::vector<uint32_t>& rows : rows_by_trace) {
+  for (size_t g = 0; g < rows_by_trace.groups(); ++g) {
+    const std::span<const uint32_t> rows(rows_by_trace.rows.data() + rows_by_trace.start[g],
+                                         rows_by_trace.start[g + 1] - rows_by_trace.start[g]);
     if (rows.size() < 2) continue;
     kept.clear();
     for (uint32_t r : rows) {
@@ -63,17 +65,9 @@ bool ParseBlockName(std::string_view name, uint64_t* id) {
 }
 
 struct Engine::Head {
-  struct Trace {
-    int64_t min_start_ns = INT64_MAX;
-    int64_t max_end_ns = INT64_MIN;
-    int64_t arrival = INT64_MAX;
-    std::vector<uint32_t> rows;  // in arrival order
-    std::vector<model::Document> documents;
-    std::vector<std::string> logs;  // encoded log groups
-  };
   mutable Mutex mu;
   SpanTable spans GUARDED_BY(mu);
-  std::unordered_map<model::TraceId, Trace, model::TraceIdHash> traces GUARDED_BY(mu);
+  HeadTraces traces GUARDED_BY(mu);                     // the traces of `spans`' rows
   std::vector<std::string> orphan_logs GUARDED_BY(mu);  // groups naming no trace
   uint64_t other_bytes GUARDED_BY(mu) = 0;              // documents and logs
   int64_t first_write_ns GUARDED_BY(mu) = 0;
@@ -274,10 +268,10 @@ void Engine::Insert(Head* head, const model::TraceId& id,
                     const std::vector<const model::Document*>& documents, int64_t arrival,
                     ContextResolver* contexts) NO_THREAD_SAFETY_ANALYSIS {
   if (head->first_write_ns == 0) head->first_write_ns = options_.clock->NowNanos();
-  Head::Trace& t = head->traces[id];
+  HeadTraces::Trace& t = head->traces.FindOrAdd(id);
   t.arrival = std::min(t.arrival, arrival);
   for (const model::Span* s : spans) {
-    t.rows.push_back(static_cast<uint32_t>(head->spans.size()));
+    head->traces.AddRow(&t, static_cast<uint32_t>(head->spans.size()));
     head->spans.Append(*s, contexts != nullptr ? contexts->For(*s) : nullptr);
     t.min_start_ns = std::min(t.min_start_ns, s->start_ns);
     t.max_end_ns = std::max({t.max_end_ns, s->start_ns, s->end_ns});
@@ -306,7 +300,7 @@ void Engine::InsertLogGroup(Head* head, const model::TraceId& id, std::string pa
     head->orphan_logs.push_back(std::move(payload));
     return;
   }
-  Head::Trace& t = head->traces[id];
+  HeadTraces::Trace& t = head->traces.FindOrAdd(id);
   t.arrival = std::min(t.arrival, arrival);
   t.logs.push_back(std::move(payload));
 }
@@ -435,7 +429,7 @@ Status Engine::SealHead(NextHead next_head) {
     MutexLock last_lock(&last->mu);
     MutexLock next_lock(&next->mu);
     next->spans.ReserveLike(last->spans);
-    next->traces.reserve(last->traces.size());
+    next->traces.Reserve(last->traces.size(), last->spans.size());
   }
   {
     MutexLock lock(&mu_);
@@ -469,10 +463,8 @@ Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
   contents.spans = &head->spans;
   contents.wal_end = head->wal_end;
   contents.logs_arrived_ns = head->logs_arrived_ns;
-  std::vector<std::vector<uint32_t>> rows_by_trace;
-  rows_by_trace.reserve(head->traces.size());
-  for (const auto& [id, t] : head->traces) {
-    rows_by_trace.push_back(t.rows);
+  for (const HeadTraces::Trace& t : head->traces.all()) {
+    const model::TraceId& id = t.id;
     contents.traces.push_back({id, t.min_start_ns, t.max_end_ns, static_cast<uint64_t>(t.arrival)});
     if (!t.documents.empty()) {
       TraceData docs;
@@ -488,7 +480,7 @@ Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
     for (const std::string& l : t.logs) contents.logs.push_back({id, l});
   }
   for (const std::string& l : head->orphan_logs) contents.logs.push_back({model::TraceId{}, l});
-  const std::vector<bool> dropped = SupersededRows(head->spans, rows_by_trace);
+  const std::vector<bool> dropped = SupersededRows(head->spans, head->traces.Grouped());
   contents.dropped = &dropped;
 
   WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<BlockEntry> entry, WriteBlockFile(contents));
@@ -572,10 +564,20 @@ Status Engine::Compact() {
     contents.level = std::max(contents.level, b.meta().level + 1);
     contents.replaces.push_back(e->id);
   }
-  std::vector<std::vector<uint32_t>> rows_by_trace(contents.traces.size());
+  // The merged rows grouped by trace (a counting sort, each trace's rows kept in order).
+  RowsByTrace rows_by_trace;
+  rows_by_trace.start.assign(contents.traces.size() + 1, 0);
+  std::vector<uint32_t> trace_of(merged.size());
   for (uint32_t r = 0; r < merged.size(); ++r) {
-    rows_by_trace[trace_index[merged.trace_ids[r]]].push_back(r);
+    trace_of[r] = static_cast<uint32_t>(trace_index[merged.trace_ids[r]]);
+    ++rows_by_trace.start[trace_of[r] + 1];
   }
+  for (size_t g = 0; g < contents.traces.size(); ++g) {
+    rows_by_trace.start[g + 1] += rows_by_trace.start[g];
+  }
+  rows_by_trace.rows.resize(merged.size());
+  std::vector<uint32_t> next(rows_by_trace.start.begin(), rows_by_trace.start.end() - 1);
+  for (uint32_t r = 0; r < merged.size(); ++r) rows_by_trace.rows[next[trace_of[r]]++] = r;
   const std::vector<bool> dropped = SupersededRows(merged, rows_by_trace);
   contents.spans = &merged;
   contents.dropped = &dropped;
@@ -685,14 +687,13 @@ std::vector<Result<TraceData>> Engine::FetchTraces(const std::vector<model::Trac
     std::vector<uint8_t> wanted;
     if (!options.all_attributes) wanted = h->spans.WantedColumns(options);
     for (const block::WantedTrace& w : sorted) {
-      auto it = h->traces.find(w.id);
-      if (it == h->traces.end()) continue;
-      for (uint32_t r : it->second.rows) {
+      const HeadTraces::Trace* t = h->traces.Find(w.id);
+      if (t == nullptr) continue;
+      for (uint32_t r = t->first_row; r != HeadTraces::kNone; r = h->traces.NextRow(r)) {
         h->spans.FillRow(r, &w.out->spans.emplace_back(),
                          options.all_attributes ? nullptr : &wanted);
       }
-      w.out->documents.insert(w.out->documents.end(), it->second.documents.begin(),
-                              it->second.documents.end());
+      w.out->documents.insert(w.out->documents.end(), t->documents.begin(), t->documents.end());
     }
   }
   std::vector<Result<TraceData>> results;
@@ -797,8 +798,8 @@ Result<FindTracesResult> Engine::FindTraces(const FindTracesRequest& request) {
     }
     for (const auto& h : heads) {
       MutexLock lock(&h->mu);
-      for (const auto& [id, t] : h->traces) {
-        emit(TracePart{id, t.min_start_ns, t.max_end_ns, t.arrival});
+      for (const HeadTraces::Trace& t : h->traces.all()) {
+        emit(TracePart{t.id, t.min_start_ns, t.max_end_ns, t.arrival});
       }
     }
   });
@@ -813,10 +814,9 @@ Result<std::vector<model::LogRecord>> Engine::FetchLogs(const model::TraceId& id
   for (const auto& e : blocks) WAGGLE_RETURN_IF_ERROR(e->block->FetchLogs(id, &records));
   for (const auto& h : heads) {
     MutexLock lock(&h->mu);
-    auto it = h->traces.find(id);
-    if (it == h->traces.end()) continue;
-    for (const std::string& p : it->second.logs)
-      WAGGLE_RETURN_IF_ERROR(DecodeLogGroup(p, &records));
+    const HeadTraces::Trace* t = h->traces.Find(id);
+    if (t == nullptr) continue;
+    for (const std::string& p : t->logs) WAGGLE_RETURN_IF_ERROR(DecodeLogGroup(p, &records));
   }
   return records;
 }

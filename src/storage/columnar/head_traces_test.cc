@@ -1,0 +1,86 @@
+#include "storage/columnar/head_traces.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+namespace waggle::storage::columnar {
+namespace {
+
+model::TraceId IdOf(uint64_t n) {
+  model::TraceId id;
+  for (int i = 0; i < 8; ++i) id.bytes[8 + i] = static_cast<uint8_t>(n >> (8 * i));
+  return id;
+}
+
+std::vector<uint32_t> RowsOf(const HeadTraces& traces, const HeadTraces::Trace& t) {
+  std::vector<uint32_t> rows;
+  for (uint32_t r = t.first_row; r != HeadTraces::kNone; r = traces.NextRow(r)) rows.push_back(r);
+  return rows;
+}
+
+// Rows of thousands of traces, interleaved at random, come back by trace in the order they
+// were added; traces keep the order of their first row; Grouped() lists the same.
+TEST(HeadTraces, EachTraceKeepsItsRowsInOrder) {
+  std::mt19937_64 rng(7);
+  HeadTraces traces;
+  std::map<uint64_t, std::vector<uint32_t>> want;
+  std::vector<uint64_t> first_seen;
+  for (uint32_t row = 0; row < 50000; ++row) {
+    const uint64_t n = rng() % 5000;
+    HeadTraces::Trace& t = traces.FindOrAdd(IdOf(n));
+    if (want[n].empty()) first_seen.push_back(n);
+    traces.AddRow(&t, row);
+    want[n].push_back(row);
+  }
+  ASSERT_EQ(traces.size(), want.size());
+  for (const auto& [n, rows] : want) {
+    const HeadTraces::Trace* t = traces.Find(IdOf(n));
+    ASSERT_NE(t, nullptr) << n;
+    EXPECT_EQ(t->id, IdOf(n));
+    EXPECT_EQ(RowsOf(traces, *t), rows) << n;
+  }
+  const RowsByTrace grouped = traces.Grouped();
+  ASSERT_EQ(grouped.groups(), first_seen.size());
+  EXPECT_EQ(grouped.rows.size(), 50000u);
+  for (size_t g = 0; g < grouped.groups(); ++g) {
+    EXPECT_EQ(traces.all()[g].id, IdOf(first_seen[g]));
+    const std::vector<uint32_t> rows(grouped.rows.begin() + grouped.start[g],
+                                     grouped.rows.begin() + grouped.start[g + 1]);
+    EXPECT_EQ(rows, want[first_seen[g]]) << g;
+  }
+  EXPECT_EQ(traces.Find(IdOf(5000)), nullptr);
+}
+
+TEST(HeadTraces, ATraceWithNoRowsIsFoundAndGroupedEmpty) {
+  HeadTraces traces;
+  EXPECT_TRUE(traces.empty());
+  EXPECT_EQ(traces.Find(IdOf(1)), nullptr);
+  HeadTraces::Trace& logs_only = traces.FindOrAdd(IdOf(1));
+  logs_only.logs.push_back("group");
+  traces.AddRow(&traces.FindOrAdd(IdOf(2)), 0);
+  ASSERT_NE(traces.Find(IdOf(1)), nullptr);
+  EXPECT_EQ(traces.Find(IdOf(1))->logs.size(), 1u);
+  EXPECT_TRUE(RowsOf(traces, *traces.Find(IdOf(1))).empty());
+  const RowsByTrace grouped = traces.Grouped();
+  EXPECT_EQ(grouped.start, (std::vector<uint32_t>{0, 0, 1}));
+  EXPECT_EQ(grouped.rows, (std::vector<uint32_t>{0}));
+}
+
+// Reserving, before or after traces are added, keeps every trace findable.
+TEST(HeadTraces, ReserveKeepsTracesFindable) {
+  HeadTraces traces;
+  traces.Reserve(10, 10);
+  for (uint32_t i = 0; i < 100; ++i) traces.AddRow(&traces.FindOrAdd(IdOf(i)), i);
+  traces.Reserve(100000, 100000);
+  for (uint32_t i = 0; i < 100; ++i) {
+    const HeadTraces::Trace* t = traces.Find(IdOf(i));
+    ASSERT_NE(t, nullptr) << i;
+    EXPECT_EQ(RowsOf(traces, *t), std::vector<uint32_t>{i});
+  }
+  EXPECT_EQ(traces.Find(IdOf(100)), nullptr);
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar
