@@ -53,6 +53,11 @@ class Env {
   virtual ~Env() = default;
   // Opens `path` for appending, creating it if missing.
   virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) = 0;
+  // Opens the existing file `path` for writing from its start, keeping its blocks: appends
+  // overwrite its old bytes in order, and the old bytes past them stay. Size() counts the
+  // bytes appended through this handle. Overwriting allocated blocks costs the file system
+  // less than allocating new ones (the WAL reuses segment files this way).
+  virtual Result<std::unique_ptr<WritableFile>> NewOverwritingFile(const std::string& path) = 0;
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;
   // Opens a file that is never written again for reading through a read-only memory mapping

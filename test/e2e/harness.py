@@ -879,8 +879,8 @@ def walk_entities(document, parent=None):
 # WAL files (docs/wal-format.md)
 
 WAL_SEGMENT_NAME = re.compile(r"^\d{8}\.wal$")
-WAL_FILE_HEADER = 16   # magic, version, padding
-WAL_RECORD_HEADER = 9  # masked CRC-32C, payload length, type
+WAL_FILE_HEADER = 16   # magic, version, the number of the file's earlier use (0: new)
+WAL_RECORD_HEADER = 13  # masked CRC-32C, payload length, type, segment number (format 4)
 WAL_SPAN_SOURCE = 3    # the record type of a request logged as it came
 
 
@@ -893,15 +893,23 @@ def wal_segments(data_dir):
 def wal_records(data, strict=True):
     """[(offset, type, payload length)] of the records in a segment's bytes. Strict: the framing
     must be intact to the end (a file waggle closed cleanly); else the records up to the first
-    that does not fit (kill -9 may leave a partial one at the end)."""
+    that does not fit (kill -9 may leave a partial one at the end). A reused segment (its header
+    names the file's earlier number) ends at the first record naming another segment than the
+    first record does: the rest is the file's earlier use."""
     records, at = [], WAL_FILE_HEADER
+    reused = struct.unpack_from("<I", data, 12)[0] != 0 if len(data) >= 16 else False
+    number = None
     while at < len(data):
         fits = len(data) - at >= WAL_RECORD_HEADER
         length = struct.unpack_from("<I", data, at + 4)[0] if fits else 0
+        named = struct.unpack_from("<I", data, at + 9)[0] if fits else None
+        if reused and number is not None and named != number:
+            break
         if not fits or at + WAL_RECORD_HEADER + length > len(data):
             if strict:
                 raise AssertionError("a partial record at offset %d" % at)
             break
+        number = named
         records.append((at, data[at + 8], length))
         at += WAL_RECORD_HEADER + length
     return records

@@ -35,13 +35,21 @@ class FaultEnv : public Env {
     tear_at_ = bytes;
     tear_error_ = std::move(error);
   }
-  // A power cut: every appendable file loses what was appended after its last Sync().
+  // A power cut: every appendable file loses what was appended after its last Sync(), and
+  // every overwritten one gets back its old bytes past that.
   Status DropUnsyncedData() {
     std::lock_guard<std::mutex> l(mu_);
     for (const auto& [path, synced] : synced_) {
       auto size = base_->FileSize(path);
       if (size.ok() && *size > synced) {
         Status s = base_->Truncate(path, synced);
+        if (!s.ok()) return s;
+      }
+      auto old = overwritten_.find(path);
+      if (old != overwritten_.end() && old->second.size() > synced) {
+        auto f = base_->NewAppendableFile(path);
+        if (!f.ok()) return f.status();
+        Status s = (*f)->Append(std::string_view(old->second).substr(synced));
         if (!s.ok()) return s;
       }
     }
@@ -53,6 +61,17 @@ class FaultEnv : public Env {
     if (!f.ok()) return f.status();
     std::lock_guard<std::mutex> l(mu_);
     synced_.try_emplace(path, (*f)->Size());
+    return std::unique_ptr<WritableFile>(new File(this, path, std::move(*f)));
+  }
+  Result<std::unique_ptr<WritableFile>> NewOverwritingFile(const std::string& path) override {
+    std::string old;
+    Status read = base_->ReadFile(path, &old);
+    if (!read.ok()) return read;
+    auto f = base_->NewOverwritingFile(path);
+    if (!f.ok()) return f.status();
+    std::lock_guard<std::mutex> l(mu_);
+    synced_[path] = 0;
+    overwritten_[path] = std::move(old);
     return std::unique_ptr<WritableFile>(new File(this, path, std::move(*f)));
   }
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& p) override {
@@ -76,6 +95,7 @@ class FaultEnv : public Env {
   Status RemoveFile(const std::string& p) override {
     std::lock_guard<std::mutex> l(mu_);
     synced_.erase(p);
+    overwritten_.erase(p);
     return base_->RemoveFile(p);
   }
   Status RenameFile(const std::string& from, const std::string& to) override {
@@ -85,12 +105,20 @@ class FaultEnv : public Env {
       synced_[to] = it->second;
       synced_.erase(from);
     }
+    overwritten_.erase(to);
+    if (auto o = overwritten_.find(from); o != overwritten_.end()) {
+      overwritten_[to] = std::move(o->second);
+      overwritten_.erase(o);
+    }
     return base_->RenameFile(from, to);
   }
   Status Truncate(const std::string& p, uint64_t size) override {
     std::lock_guard<std::mutex> l(mu_);
     auto it = synced_.find(p);
     if (it != synced_.end()) it->second = std::min(it->second, size);
+    if (auto o = overwritten_.find(p); o != overwritten_.end() && o->second.size() > size) {
+      o->second.resize(size);
+    }
     return base_->Truncate(p, size);
   }
   Result<uint64_t> FileSize(const std::string& p) override { return base_->FileSize(p); }
@@ -148,6 +176,9 @@ class FaultEnv : public Env {
   size_t tear_at_ = SIZE_MAX;
   Status tear_error_;
   std::map<std::string, uint64_t> synced_;  // bytes known durable per appendable file
+  // An overwritten file's bytes when it was opened: a power cut brings back those past the
+  // bytes known durable.
+  std::map<std::string, std::string> overwritten_;
 };
 
 }  // namespace waggle::test_util

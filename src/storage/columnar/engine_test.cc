@@ -90,9 +90,12 @@ model::SpanBatch Batch(std::mt19937_64& rng, int traces, std::vector<model::Trac
   return batch;
 }
 
-size_t FilesIn(const std::string& dir) {
+// The files in `dir` whose names end with `suffix`.
+size_t FilesIn(const std::string& dir, std::string_view suffix = "") {
   size_t n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.is_regular_file();
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    n += e.is_regular_file() && e.path().filename().string().ends_with(suffix);
+  }
   return n;
 }
 
@@ -185,7 +188,9 @@ TEST(Engine, SealedHeadsBecomeBlocksTheWalShrinksAndRestartReplaysNothing) {
     EXPECT_EQ(stats.blocks, 3u);
     EXPECT_EQ(stats.head_rows, 0u);
     EXPECT_EQ(stats.flushes, 3u);
-    EXPECT_EQ(FilesIn(dir.path() + "/wal"), 1u);  // only the open segment is left
+    // Only the open segment is left, and two of the others are kept for reuse.
+    EXPECT_EQ(FilesIn(dir.path() + "/wal", ".wal"), 1u);
+    EXPECT_EQ(FilesIn(dir.path() + "/wal", ".free"), 2u);
   }
   auto e = Engine::Open(Options(dir.path()));
   ASSERT_TRUE(e.ok());

@@ -26,10 +26,19 @@ struct Wal::PendingAppend {
 
 namespace {
 
-uint32_t RecordCrc(WalRecordType type, std::string_view prefix, std::string_view payload) {
-  char t = static_cast<char>(type);
-  const uint32_t head = crc32c::Extend(crc32c::Extend(0, &t, 1), prefix.data(), prefix.size());
-  return crc32c::Mask(crc32c::Extend(head, payload.data(), payload.size()));
+// The CRC of a record of `type` whose payload is `prefix` then `payload`, in a segment numbered
+// `segment` (null: a segment before version 4, whose records do not name their segment).
+uint32_t RecordCrc(WalRecordType type, const uint32_t* segment, std::string_view prefix,
+                   std::string_view payload) {
+  std::string head(1, static_cast<char>(type));
+  if (segment != nullptr) coding::PutFixed32(&head, *segment);
+  const uint32_t crc =
+      crc32c::Extend(crc32c::Extend(0, head.data(), head.size()), prefix.data(), prefix.size());
+  return crc32c::Mask(crc32c::Extend(crc, payload.data(), payload.size()));
+}
+
+size_t RecordHeaderSize(uint32_t version) {
+  return version >= 4 ? fmt::kRecordHeaderSize : fmt::kRecordHeaderSizeV3;
 }
 
 // After a failed fsync the kernel may have dropped the dirty pages it could not write, and a
@@ -39,37 +48,61 @@ Status SyncFailed(const Status& s) {
   return s.Annotate("WAL sync failed; the log takes no more appends");
 }
 
-// A record whose payload is `prefix` then `payload`.
-void AppendRecord(std::string* out, WalRecordType type, std::string_view prefix,
+// A record of segment `segment` whose payload is `prefix` then `payload`.
+void AppendRecord(std::string* out, WalRecordType type, uint32_t segment, std::string_view prefix,
                   std::string_view payload) {
-  coding::PutFixed32(out, RecordCrc(type, prefix, payload));
+  coding::PutFixed32(out, RecordCrc(type, &segment, prefix, payload));
   coding::PutFixed32(out, static_cast<uint32_t>(prefix.size() + payload.size()));
   out->push_back(static_cast<char>(type));
+  coding::PutFixed32(out, segment);
   out->append(prefix);
   out->append(payload);
 }
 
-// Parses the record at `at`; false when it is not an intact record.
-bool ParseRecord(std::string_view data, size_t at, WalRecordType* type, std::string_view* payload) {
-  if (data.size() - at < fmt::kRecordHeaderSize) return false;
+enum class Parsed {
+  kIntact,  // a record of this segment
+  kStale,   // an intact record of an earlier use of the file, under another segment number
+  kBad,     // not an intact record
+};
+
+// Parses the record at `at` of a segment of format `version` numbered `segment`.
+Parsed ParseRecord(std::string_view data, size_t at, uint32_t version, uint32_t segment,
+                   WalRecordType* type, std::string_view* payload) {
+  const size_t header = RecordHeaderSize(version);
+  if (data.size() - at < header) return Parsed::kBad;
   uint32_t crc = coding::DecodeFixed32(data.data() + at);
   uint32_t length = coding::DecodeFixed32(data.data() + at + 4);
-  if (length > fmt::kMaxRecordSize || data.size() - at - fmt::kRecordHeaderSize < length)
-    return false;
+  if (length > fmt::kMaxRecordSize || data.size() - at - header < length) return Parsed::kBad;
   uint8_t t = static_cast<uint8_t>(data[at + 8]);
   if (t < static_cast<uint8_t>(WalRecordType::kTraceFragment) ||
       t > static_cast<uint8_t>(WalRecordType::kSpanSource)) {
-    return false;
+    return Parsed::kBad;
   }
   *type = static_cast<WalRecordType>(t);
-  *payload = data.substr(at + fmt::kRecordHeaderSize, length);
-  return RecordCrc(*type, {}, *payload) == crc;
+  *payload = data.substr(at + header, length);
+  if (version < 4)
+    return RecordCrc(*type, nullptr, {}, *payload) == crc ? Parsed::kIntact : Parsed::kBad;
+  const uint32_t named = coding::DecodeFixed32(data.data() + at + 9);
+  if (RecordCrc(*type, &named, {}, *payload) != crc) return Parsed::kBad;
+  return named == segment ? Parsed::kIntact : Parsed::kStale;
+}
+
+// Whether the bytes at `at` start a record header (version 4) naming segment `segment`, intact
+// or not.
+bool NamesSegment(std::string_view data, size_t at, uint32_t segment) {
+  return data.size() - at >= fmt::kRecordHeaderSize &&
+         coding::DecodeFixed32(data.data() + at + 9) == segment;
+}
+
+// "%08u" then `suffix`: a segment (".wal") or a file kept for reuse (".free").
+bool ParseNumberedName(const std::string& name, std::string_view suffix, uint32_t* number) {
+  if (name.size() != 8 + suffix.size() || name.substr(8) != suffix) return false;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + 8, *number);
+  return ec == std::errc() && p == name.data() + 8;
 }
 
 bool ParseSegmentName(const std::string& name, uint32_t* number) {
-  if (name.size() != 12 || name.substr(8) != ".wal") return false;
-  auto [p, ec] = std::from_chars(name.data(), name.data() + 8, *number);
-  return ec == std::errc() && p == name.data() + 8;
+  return ParseNumberedName(name, ".wal", number);
 }
 
 }  // namespace
@@ -95,6 +128,34 @@ std::string Wal::SegmentPath(uint32_t number) const {
   return options_.dir + "/" + name;
 }
 
+std::string Wal::FreePath(uint32_t number) const {
+  char name[16];
+  std::snprintf(name, sizeof(name), "%08u.free", number);
+  return options_.dir + "/" + name;
+}
+
+void Wal::Retire(uint32_t number) {
+  const std::string path = SegmentPath(number);
+  {
+    MutexLock lock(&mu_);
+    if (free_.size() < options_.reused_segments) {
+      // Only a file whose every record names its segment (version 4 on) is reused: a crash
+      // right after the rename leaves its old records under the new name, and those must read
+      // as stale, not as the new segment's.
+      std::string header;
+      auto file = options_.env->NewRandomAccessFile(path);
+      if (file.ok() && (*file)->Read(0, fmt::kFileHeaderSize, &header).ok() &&
+          header.size() == fmt::kFileHeaderSize && header.starts_with(fmt::kMagic) &&
+          coding::DecodeFixed32(header.data() + 8) >= 4 &&
+          options_.env->RenameFile(path, FreePath(number)).ok()) {
+        free_.push_back(number);
+        return;
+      }
+    }
+  }
+  (void)options_.env->RemoveFile(path);
+}
+
 Status Wal::OpenSegment(uint32_t number) {
   // Records written to the current segment without a sync are synced before it is closed:
   // an append acknowledged as synced then implies every record before it is on disk, in
@@ -105,12 +166,33 @@ Status Wal::OpenSegment(uint32_t number) {
     if (!s.ok()) return broken_ = SyncFailed(s);
     unsynced_ = false;
   }
-  WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> next,
-                          options_.env->NewAppendableFile(SegmentPath(number)));
+  const std::string path = SegmentPath(number);
+  std::unique_ptr<WritableFile> next;
+  uint32_t reused_from = 0;
+  if (!free_.empty() && !options_.env->FileExists(path)) {
+    // A kept file becomes the new segment, overwritten from its start. Its records name lower
+    // segment numbers (numbers only grow), so a scan stops where the new ones end.
+    const uint32_t old = free_.back();
+    free_.pop_back();
+    if (old < number && options_.env->RenameFile(FreePath(old), path).ok()) {
+      auto reused = options_.env->NewOverwritingFile(path);
+      if (reused.ok()) {
+        next = std::move(*reused);
+        reused_from = old;
+      } else {
+        (void)options_.env->RemoveFile(path);
+      }
+    } else {
+      (void)options_.env->RemoveFile(FreePath(old));
+    }
+  }
+  if (!next) {
+    WAGGLE_ASSIGN_OR_RETURN(next, options_.env->NewAppendableFile(path));
+  }
   if (next->Size() == 0) {
     std::string header(fmt::kMagic);
     coding::PutFixed32(&header, fmt::kVersion);
-    coding::PutFixed32(&header, 0);
+    coding::PutFixed32(&header, reused_from);
     Status s = next->Append(header);
     // The new file's directory entry must be durable before any record in it is
     // acknowledged as synced.
@@ -119,7 +201,7 @@ Status Wal::OpenSegment(uint32_t number) {
       // Not left half made: the next try would find it not empty and write neither its
       // header nor its directory entry.
       (void)next->Close();
-      (void)options_.env->RemoveFile(SegmentPath(number));
+      (void)options_.env->RemoveFile(path);
       return s;
     }
   }
@@ -136,20 +218,33 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
   WAGGLE_RETURN_IF_ERROR(env->CreateDirs(options.dir));
   WAGGLE_RETURN_IF_ERROR(env->SyncDir(options.dir + "/.."));
   WAGGLE_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(options.dir));
-  std::vector<uint32_t> numbers;
+  std::vector<uint32_t> numbers, kept;
   for (const std::string& n : names) {
     uint32_t number;
     if (ParseSegmentName(n, &number)) numbers.push_back(number);
+    if (ParseNumberedName(n, ".free", &number)) kept.push_back(number);
   }
   std::sort(numbers.begin(), numbers.end());
+  std::sort(kept.begin(), kept.end());
 
   std::unique_ptr<Wal> wal(new Wal(options));
   *stats = WalRecoveryStats{};
   std::string data;
   uint32_t last_version = fmt::kVersion;
-  // Segments below first_segment hold only records kept elsewhere now: remove them.
+  {
+    // Files kept for reuse by an earlier process, up to the number this one keeps.
+    MutexLock lock(&wal->mu_);
+    for (uint32_t k : kept) {
+      if (wal->free_.size() < options.reused_segments) {
+        wal->free_.push_back(k);
+      } else {
+        WAGGLE_RETURN_IF_ERROR(env->RemoveFile(wal->FreePath(k)));
+      }
+    }
+  }
+  // Segments below first_segment hold only records kept elsewhere now: they go.
   while (!numbers.empty() && numbers.front() < options.first_segment) {
-    WAGGLE_RETURN_IF_ERROR(env->RemoveFile(wal->SegmentPath(numbers.front())));
+    wal->Retire(numbers.front());
     numbers.erase(numbers.begin());
   }
   for (size_t i = 0; i < numbers.size(); ++i) {
@@ -169,7 +264,9 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
       return Status::Corruption(path + " is not a waggle WAL segment");
     }
     uint32_t version = coding::DecodeFixed32(data.data() + 8);
-    if (version == 0 || coding::DecodeFixed32(data.data() + 12) != 0) {
+    // Version 4 keeps there the number the file had in its earlier use (0: a new file).
+    const uint32_t reused_from = coding::DecodeFixed32(data.data() + 12);
+    if (version == 0 || (version < 4 && reused_from != 0)) {
       return Status::Corruption(path + " has a damaged WAL segment header");
     }
     if (version > fmt::kVersion) {
@@ -178,28 +275,49 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
                                    std::to_string(fmt::kVersion) + ")");
     }
     if (last) last_version = version;
+    const uint32_t number = numbers[i];
     size_t at = fmt::kFileHeaderSize;
     while (at < data.size()) {
       WalRecordType type;
       std::string_view payload;
-      if (ParseRecord(data, at, &type, &payload)) {
-        replay(WalPosition{numbers[i], static_cast<uint32_t>(at),
-                           static_cast<uint32_t>(payload.size())},
-               type, payload);
+      const Parsed parsed = ParseRecord(data, at, version, number, &type, &payload);
+      if (parsed == Parsed::kIntact) {
+        replay(
+            WalPosition{number, static_cast<uint32_t>(at), static_cast<uint32_t>(payload.size())},
+            type, payload);
         ++stats->records;
-        at += fmt::kRecordHeaderSize + payload.size();
+        at += RecordHeaderSize(version) + payload.size();
         continue;
       }
-      // Damage: look for the next intact record.
+      if (parsed == Parsed::kStale) {
+        // The segment's records end here; what follows is the file's earlier use. The last
+        // segment is cut here, so that appends continue from its end.
+        if (last) WAGGLE_RETURN_IF_ERROR(env->Truncate(path, at));
+        break;
+      }
+      // Damage: look for the next intact record, of this segment or an earlier use.
       size_t next = at + 1;
-      while (next < data.size() && !ParseRecord(data, next, &type, &payload)) ++next;
-      if (next >= data.size() && last) {
-        stats->truncated_bytes += data.size() - at;  // a torn tail: the write never finished
+      Parsed found = Parsed::kBad;
+      while (next < data.size() &&
+             (found = ParseRecord(data, next, version, number, &type, &payload)) == Parsed::kBad) {
+        ++next;
+      }
+      if (found != Parsed::kIntact && version >= 4 && reused_from != 0 &&
+          !NamesSegment(data, at, number)) {
+        // No record of this segment follows, and these bytes do not start one: its records
+        // end here, in the middle of one of the file's earlier use (or of a header the write
+        // never finished).
+        if (last) WAGGLE_RETURN_IF_ERROR(env->Truncate(path, at));
+        break;
+      }
+      if (found != Parsed::kIntact && last) {
+        stats->truncated_bytes += next - at;  // a torn tail: the write never finished
         WAGGLE_RETURN_IF_ERROR(env->Truncate(path, at));
         break;
       }
       ++stats->corrupt_regions;
       stats->corrupt_bytes += next - at;
+      if (found != Parsed::kIntact) break;  // the end of the file or of this segment's records
       at = next;
     }
   }
@@ -281,7 +399,7 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
     for (std::string_view payload : *p->payloads) {
       p->positions->push_back({file_number_, static_cast<uint32_t>(start + group_buffer_.size()),
                                static_cast<uint32_t>(p->prefix.size() + payload.size())});
-      AppendRecord(&group_buffer_, p->type, p->prefix, payload);
+      AppendRecord(&group_buffer_, p->type, file_number_, p->prefix, payload);
     }
   }
   WritableFile* file = file_.get();
@@ -318,25 +436,32 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
   return status;
 }
 
-Result<std::shared_ptr<RandomAccessFile>> Wal::ReaderFor(uint32_t file) {
+Result<Wal::Reader> Wal::ReaderFor(uint32_t file) {
   MutexLock lock(&readers_mu_);
   auto it = readers_.find(file);
   if (it != readers_.end()) return it->second;
   WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> f,
                           options_.env->NewRandomAccessFile(SegmentPath(file)));
-  std::shared_ptr<RandomAccessFile> shared(std::move(f));
-  readers_[file] = shared;
-  return shared;
+  std::string header;
+  WAGGLE_RETURN_IF_ERROR(f->Read(0, fmt::kFileHeaderSize, &header));
+  if (header.size() != fmt::kFileHeaderSize || !header.starts_with(fmt::kMagic)) {
+    return Status::Corruption(SegmentPath(file) + " has a damaged WAL segment header");
+  }
+  Reader r{std::shared_ptr<RandomAccessFile>(std::move(f)),
+           coding::DecodeFixed32(header.data() + 8)};
+  readers_[file] = r;
+  return r;
 }
 
 Status Wal::Read(const WalPosition& position, std::string* payload) {
-  WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<RandomAccessFile> file, ReaderFor(position.file));
+  WAGGLE_ASSIGN_OR_RETURN(Reader reader, ReaderFor(position.file));
   std::string buf;
   WAGGLE_RETURN_IF_ERROR(
-      file->Read(position.offset, fmt::kRecordHeaderSize + position.length, &buf));
+      reader.file->Read(position.offset, RecordHeaderSize(reader.version) + position.length, &buf));
   WalRecordType type;
   std::string_view view;
-  if (!ParseRecord(buf, 0, &type, &view) || view.size() != position.length) {
+  if (ParseRecord(buf, 0, reader.version, position.file, &type, &view) != Parsed::kIntact ||
+      view.size() != position.length) {
     return Status::Corruption("WAL record at " + SegmentPath(position.file) + ":" +
                               std::to_string(position.offset) + " fails its checksum");
   }
@@ -375,7 +500,8 @@ Status Wal::RemoveSegmentsBelow(uint32_t number) {
     MutexLock lock(&readers_mu_);
     for (uint32_t v : doomed) readers_.erase(v);
   }
-  for (uint32_t v : doomed) WAGGLE_RETURN_IF_ERROR(options_.env->RemoveFile(SegmentPath(v)));
+  std::sort(doomed.begin(), doomed.end());
+  for (uint32_t v : doomed) Retire(v);
   return Status::Ok();
 }
 

@@ -24,6 +24,10 @@ struct WalOptions {
   // Segments numbered below this hold records kept elsewhere (in blocks): Open removes them
   // without replaying them, and numbers new segments from here on.
   uint32_t first_segment = 0;
+  // Up to this many segments that are no longer needed are kept (renamed %08u.free) and
+  // overwritten as new segments: writing over a file's blocks costs the file system less CPU
+  // than allocating new ones, and its syncs journal no allocation (docs/wal-format.md).
+  size_t reused_segments = 2;
 
   Status Validate() const;
 };
@@ -77,7 +81,7 @@ class Wal {
   // a segment numbered below it. The segment it closes is synced first if it holds records
   // appended without a sync.
   Result<uint32_t> Rotate();
-  // Deletes the segments numbered below `number` (not the open one).
+  // Deletes the segments numbered below `number` (not the open one), or keeps them for reuse.
   Status RemoveSegmentsBelow(uint32_t number);
   uint32_t current_segment() const;
 
@@ -88,14 +92,25 @@ class Wal {
 
  private:
   struct PendingAppend;
+  struct Reader {
+    std::shared_ptr<RandomAccessFile> file;
+    uint32_t version = 0;  // the segment's format version
+  };
   explicit Wal(const WalOptions& options);
+  // Opens segment `number` for appending: the existing file, else a kept one overwritten, else
+  // a new one.
   Status OpenSegment(uint32_t number) REQUIRES(mu_);
   std::string SegmentPath(uint32_t number) const;
-  Result<std::shared_ptr<RandomAccessFile>> ReaderFor(uint32_t file);
+  std::string FreePath(uint32_t number) const;
+  // Segment `number` is no longer needed: kept for reuse while fewer than reused_segments are,
+  // else deleted.
+  void Retire(uint32_t number) EXCLUDES(mu_);
+  Result<Reader> ReaderFor(uint32_t file);
 
   const WalOptions options_;
   mutable Mutex mu_;
   std::deque<PendingAppend*> queue_ GUARDED_BY(mu_);
+  std::vector<uint32_t> free_ GUARDED_BY(mu_);  // the kept files, by their old numbers
   std::unique_ptr<WritableFile> file_ GUARDED_BY(mu_);
   uint32_t file_number_ GUARDED_BY(mu_) = 0;
   uint64_t bytes_written_ GUARDED_BY(mu_) = 0;
@@ -107,7 +122,7 @@ class Wal {
   std::string group_buffer_;  // used only by the current group leader
 
   Mutex readers_mu_;
-  std::map<uint32_t, std::shared_ptr<RandomAccessFile>> readers_ GUARDED_BY(readers_mu_);
+  std::map<uint32_t, Reader> readers_ GUARDED_BY(readers_mu_);
 };
 
 }  // namespace waggle::storage::columnar

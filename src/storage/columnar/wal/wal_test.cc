@@ -370,3 +370,156 @@ TEST(Wal, AFullDiskFailsOnlyTheWriteThatHitIt) {
 
 }  // namespace
 }  // namespace waggle::storage::columnar
+
+namespace waggle::storage::columnar {
+namespace {
+
+std::string FreeFile(const std::string& dir, int n) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "/%08d.free", n);
+  return dir + name;
+}
+
+// Appends `n` records of about 1 KiB, each naming `tag` and its index, returning them.
+std::vector<std::string> AppendRecords(Wal* wal, const std::string& tag, int n, bool sync) {
+  std::vector<std::string> written;
+  std::vector<WalPosition> pos;
+  for (int i = 0; i < n; ++i) {
+    written.push_back(tag + std::to_string(i) + std::string(1000, 'r'));
+    EXPECT_TRUE(wal->Append(WalRecordType::kTraceFragment, {written.back()}, sync, &pos).ok());
+  }
+  return written;
+}
+
+// Segments no longer needed are kept and overwritten as new ones. The new segment's records end
+// before the old ones' bytes; a restart replays exactly the new records, reports no damage, and
+// appends after them.
+TEST(Wal, ReusesRetiredSegmentsAndReplaysOnlyTheirNewRecords) {
+  TempDir dir;
+  WalOptions options{dir.path()};
+  options.segment_bytes = 16 << 10;
+  std::vector<std::string> kept;
+  {
+    auto wal = OpenForAppends(options);
+    ASSERT_NE(wal, nullptr);
+    AppendRecords(wal.get(), "old", 40, false);  // segments 1 and 2, about 16 KiB each
+    ASSERT_EQ(wal->Rotate().value(), 4u);
+    ASSERT_TRUE(wal->RemoveSegmentsBelow(4).ok());
+    EXPECT_TRUE(std::filesystem::exists(FreeFile(dir.path(), 1)));
+    EXPECT_TRUE(std::filesystem::exists(FreeFile(dir.path(), 2)));
+    EXPECT_FALSE(std::filesystem::exists(FreeFile(dir.path(), 3)));  // two are kept
+    EXPECT_FALSE(std::filesystem::exists(SegmentFile(dir.path(), 3)));
+    // Segment 4 fills, and 5 is file 2 overwritten: 3 records in a file of about 16 KiB.
+    kept = AppendRecords(wal.get(), "new", 20, true);
+    EXPECT_EQ(wal->current_segment(), 5u);
+    EXPECT_FALSE(std::filesystem::exists(FreeFile(dir.path(), 2)));
+    EXPECT_GT(std::filesystem::file_size(SegmentFile(dir.path(), 5)), 15u << 10);
+  }
+  WalRecoveryStats stats;
+  EXPECT_EQ(ReplayedPayloads(options, &stats), kept);
+  EXPECT_EQ(stats.corrupt_regions, 0u);
+  EXPECT_EQ(stats.truncated_bytes, 0u);
+  {
+    auto wal = OpenForAppends(options);
+    ASSERT_NE(wal, nullptr);
+    std::vector<WalPosition> pos;
+    ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"after"}, true, &pos).ok());
+    EXPECT_EQ(pos[0].file, 5u);
+    std::string back;
+    ASSERT_TRUE(wal->Read(pos[0], &back).ok());
+    EXPECT_EQ(back, "after");
+  }
+  kept.push_back("after");
+  EXPECT_EQ(ReplayedPayloads(options, &stats), kept);
+  EXPECT_EQ(stats.corrupt_regions, 0u);
+}
+
+// A power cut takes back what was written over a kept file since its last sync: the old bytes
+// return, and the restart replays the synced records only, with no damage reported.
+TEST(Wal, APowerCutInAReusedSegmentKeepsWhatWasSynced) {
+  TempDir dir;
+  test_util::FaultEnv env;
+  WalOptions options{dir.path()};
+  options.env = &env;
+  options.segment_bytes = 16 << 10;
+  std::vector<std::string> synced;
+  {
+    auto wal = OpenForAppends(options);
+    ASSERT_NE(wal, nullptr);
+    AppendRecords(wal.get(), "old", 40, true);
+    ASSERT_TRUE(wal->Rotate().ok());
+    ASSERT_TRUE(wal->RemoveSegmentsBelow(wal->current_segment()).ok());
+    ASSERT_TRUE(wal->Rotate().ok());  // a kept file becomes the new segment
+    synced = AppendRecords(wal.get(), "synced", 3, true);
+    AppendRecords(wal.get(), "lost", 5, false);
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+  }
+  WalRecoveryStats stats;
+  EXPECT_EQ(ReplayedPayloads(options, &stats), synced);
+  EXPECT_EQ(stats.corrupt_regions, 0u);
+}
+
+// A record damaged in a reused segment, with the old bytes after it: a torn tail, cut off.
+// With records of the segment after it: a damaged stretch, skipped and reported.
+TEST(Wal, DamageInAReusedSegmentIsATornTailOrASkippedStretch) {
+  for (bool later_records : {false, true}) {
+    TempDir dir;
+    WalOptions options{dir.path()};
+    options.segment_bytes = 16 << 10;
+    std::vector<std::string> want;
+    WalPosition damaged;
+    {
+      auto wal = OpenForAppends(options);
+      ASSERT_NE(wal, nullptr);
+      AppendRecords(wal.get(), "old", 40, true);
+      ASSERT_TRUE(wal->Rotate().ok());
+      ASSERT_TRUE(wal->RemoveSegmentsBelow(wal->current_segment()).ok());
+      ASSERT_TRUE(wal->Rotate().ok());
+      want = AppendRecords(wal.get(), "new", 2, true);
+      std::vector<WalPosition> pos;
+      ASSERT_TRUE(
+          wal->Append(WalRecordType::kTraceFragment, {"next" + std::string(1000, 'n')}, true, &pos)
+              .ok());
+      damaged = pos[0];
+      if (later_records) {
+        ASSERT_TRUE(wal->Append(WalRecordType::kTraceFragment, {"later"}, true, &pos).ok());
+        want.push_back("later");
+      }
+    }
+    std::fstream f(SegmentFile(dir.path(), static_cast<int>(damaged.file)),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(damaged.offset + wal_format::kRecordHeaderSize + 10);
+    f.put('\xff');
+    f.close();
+    WalRecoveryStats stats;
+    EXPECT_EQ(ReplayedPayloads(options, &stats), want) << later_records;
+    if (later_records) {
+      EXPECT_EQ(stats.corrupt_regions, 1u);
+      EXPECT_EQ(stats.truncated_bytes, 0u);
+    } else {
+      EXPECT_EQ(stats.corrupt_regions, 0u);
+      EXPECT_GT(stats.truncated_bytes, 0u);
+    }
+  }
+}
+
+// A segment from before version 4 is deleted, never kept: its records do not name their segment,
+// so a crash right after reusing it would leave them readable as the new segment's.
+TEST(Wal, ASegmentOfAnOlderVersionIsNotKeptForReuse) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path());
+  std::string header(wal_format::kMagic);
+  coding::PutFixed32(&header, 3);
+  coding::PutFixed32(&header, 0);
+  std::ofstream(SegmentFile(dir.path(), 1), std::ios::binary) << header;
+  WalOptions options{dir.path()};
+  auto wal = OpenForAppends(options);
+  ASSERT_NE(wal, nullptr);
+  EXPECT_EQ(wal->current_segment(), 2u);
+  ASSERT_TRUE(wal->RemoveSegmentsBelow(2).ok());
+  EXPECT_FALSE(std::filesystem::exists(SegmentFile(dir.path(), 1)));
+  EXPECT_FALSE(std::filesystem::exists(FreeFile(dir.path(), 1)));
+}
+
+}  // namespace
+}  // namespace waggle::storage::columnar
