@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -30,11 +31,21 @@ namespace {
 // `segment` (null: a segment before version 4, whose records do not name their segment).
 uint32_t RecordCrc(WalRecordType type, const uint32_t* segment, std::string_view prefix,
                    std::string_view payload) {
-  std::string head(1, static_cast<char>(type));
-  if (segment != nullptr) coding::PutFixed32(&head, *segment);
-  const uint32_t crc =
-      crc32c::Extend(crc32c::Extend(0, head.data(), head.size()), prefix.data(), prefix.size());
+  char head[5] = {static_cast<char>(type)};
+  if (segment != nullptr) std::memcpy(head + 1, segment, 4);  // fixed32: little-endian hosts
+  const uint32_t crc = crc32c::Extend(crc32c::Extend(0, head, segment != nullptr ? 5 : 1),
+                                      prefix.data(), prefix.size());
   return crc32c::Mask(crc32c::Extend(crc, payload.data(), payload.size()));
+}
+
+// The format version in the header of the segment `file` (at `path`).
+Result<uint32_t> SegmentVersion(const RandomAccessFile& file, const std::string& path) {
+  std::string header;
+  WAGGLE_RETURN_IF_ERROR(file.Read(0, fmt::kFileHeaderSize, &header));
+  if (header.size() != fmt::kFileHeaderSize || !header.starts_with(fmt::kMagic)) {
+    return Status::Corruption(path + " has a damaged WAL segment header");
+  }
+  return coding::DecodeFixed32(header.data() + 8);
 }
 
 size_t RecordHeaderSize(uint32_t version) {
@@ -136,21 +147,23 @@ std::string Wal::FreePath(uint32_t number) const {
 
 void Wal::Retire(uint32_t number) {
   const std::string path = SegmentPath(number);
+  bool room;
   {
     MutexLock lock(&mu_);
-    if (free_.size() < options_.reused_segments) {
-      // Only a file whose every record names its segment (version 4 on) is reused: a crash
-      // right after the rename leaves its old records under the new name, and those must read
-      // as stale, not as the new segment's.
-      std::string header;
-      auto file = options_.env->NewRandomAccessFile(path);
-      if (file.ok() && (*file)->Read(0, fmt::kFileHeaderSize, &header).ok() &&
-          header.size() == fmt::kFileHeaderSize && header.starts_with(fmt::kMagic) &&
-          coding::DecodeFixed32(header.data() + 8) >= 4 &&
-          options_.env->RenameFile(path, FreePath(number)).ok()) {
-        free_.push_back(number);
-        return;
-      }
+    room = free_.size() < options_.reused_segments;
+  }
+  // The file work is done without mu_, which appends wait on. Appends only take kept files, so
+  // the room stays (two retirements at once could keep one file more; the next Open trims).
+  // Only a file whose every record names its segment (version 4 on) is reused: a crash right
+  // after the rename leaves its old records under the new name, and those must read as stale,
+  // not as the new segment's.
+  if (room) {
+    auto file = options_.env->NewRandomAccessFile(path);
+    auto version = file.ok() ? SegmentVersion(**file, path) : Result<uint32_t>(file.status());
+    if (version.ok() && *version >= 4 && options_.env->RenameFile(path, FreePath(number)).ok()) {
+      MutexLock lock(&mu_);
+      free_.push_back(number);
+      return;
     }
   }
   (void)options_.env->RemoveFile(path);
@@ -440,15 +453,11 @@ Result<Wal::Reader> Wal::ReaderFor(uint32_t file) {
   MutexLock lock(&readers_mu_);
   auto it = readers_.find(file);
   if (it != readers_.end()) return it->second;
+  const std::string path = SegmentPath(file);
   WAGGLE_ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> f,
-                          options_.env->NewRandomAccessFile(SegmentPath(file)));
-  std::string header;
-  WAGGLE_RETURN_IF_ERROR(f->Read(0, fmt::kFileHeaderSize, &header));
-  if (header.size() != fmt::kFileHeaderSize || !header.starts_with(fmt::kMagic)) {
-    return Status::Corruption(SegmentPath(file) + " has a damaged WAL segment header");
-  }
-  Reader r{std::shared_ptr<RandomAccessFile>(std::move(f)),
-           coding::DecodeFixed32(header.data() + 8)};
+                          options_.env->NewRandomAccessFile(path));
+  WAGGLE_ASSIGN_OR_RETURN(const uint32_t version, SegmentVersion(*f, path));
+  Reader r{std::shared_ptr<RandomAccessFile>(std::move(f)), version};
   readers_[file] = r;
   return r;
 }

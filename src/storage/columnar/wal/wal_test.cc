@@ -391,6 +391,23 @@ std::vector<std::string> AppendRecords(Wal* wal, const std::string& tag, int n, 
   return written;
 }
 
+// Opens the log with `options` and makes its open segment a kept file overwritten: 40 records
+// written, their segments retired, a rotation. Null when that fails.
+std::unique_ptr<Wal> OpenOnAReusedSegment(const WalOptions& options) {
+  auto wal = OpenForAppends(options);
+  if (wal == nullptr) return nullptr;
+  AppendRecords(wal.get(), "old", 40, true);
+  const bool reused = wal->Rotate().ok() && wal->RemoveSegmentsBelow(wal->current_segment()).ok() &&
+                      wal->Rotate().ok();
+  EXPECT_TRUE(reused);
+  if (!reused) return nullptr;
+  // A new file would hold only its header; a kept one holds its old records past it.
+  EXPECT_GT(std::filesystem::file_size(
+                SegmentFile(options.dir, static_cast<int>(wal->current_segment()))),
+            wal_format::kFileHeaderSize);
+  return wal;
+}
+
 // Segments no longer needed are kept and overwritten as new ones. The new segment's records end
 // before the old ones' bytes; a restart replays exactly the new records, reports no damage, and
 // appends after them.
@@ -444,12 +461,8 @@ TEST(Wal, APowerCutInAReusedSegmentKeepsWhatWasSynced) {
   options.segment_bytes = 16 << 10;
   std::vector<std::string> synced;
   {
-    auto wal = OpenForAppends(options);
+    auto wal = OpenOnAReusedSegment(options);
     ASSERT_NE(wal, nullptr);
-    AppendRecords(wal.get(), "old", 40, true);
-    ASSERT_TRUE(wal->Rotate().ok());
-    ASSERT_TRUE(wal->RemoveSegmentsBelow(wal->current_segment()).ok());
-    ASSERT_TRUE(wal->Rotate().ok());  // a kept file becomes the new segment
     synced = AppendRecords(wal.get(), "synced", 3, true);
     AppendRecords(wal.get(), "lost", 5, false);
     ASSERT_TRUE(env.DropUnsyncedData().ok());
@@ -469,12 +482,8 @@ TEST(Wal, DamageInAReusedSegmentIsATornTailOrASkippedStretch) {
     std::vector<std::string> want;
     WalPosition damaged;
     {
-      auto wal = OpenForAppends(options);
+      auto wal = OpenOnAReusedSegment(options);
       ASSERT_NE(wal, nullptr);
-      AppendRecords(wal.get(), "old", 40, true);
-      ASSERT_TRUE(wal->Rotate().ok());
-      ASSERT_TRUE(wal->RemoveSegmentsBelow(wal->current_segment()).ok());
-      ASSERT_TRUE(wal->Rotate().ok());
       want = AppendRecords(wal.get(), "new", 2, true);
       std::vector<WalPosition> pos;
       ASSERT_TRUE(
