@@ -534,8 +534,8 @@ Status Engine::Compact() {
     if (run.size() < options_.compact_trigger) return Status::Ok();
   }
   SpanTable merged;
+  HeadTraces merged_traces;  // the merged rows' traces, as a head keeps them
   block::BlockContents contents;
-  std::unordered_map<model::TraceId, size_t, model::TraceIdHash> trace_index;
   for (const auto& e : run) {
     const block::Block& b = *e->block;
     for (size_t g = 0; g < b.meta().row_groups.size(); ++g) {
@@ -544,15 +544,10 @@ Status Engine::Compact() {
     std::vector<block::TraceEntry> traces;
     WAGGLE_RETURN_IF_ERROR(b.ReadTraces(&traces));
     for (const block::TraceEntry& t : traces) {
-      auto [it, inserted] = trace_index.try_emplace(t.id, contents.traces.size());
-      if (inserted) {
-        contents.traces.push_back(t);
-        continue;
-      }
-      block::TraceEntry& m = contents.traces[it->second];
+      HeadTraces::Trace& m = merged_traces.FindOrAdd(t.id);
       m.min_start_ns = std::min(m.min_start_ns, t.min_start_ns);
       m.max_end_ns = std::max(m.max_end_ns, t.max_end_ns);
-      m.seq = std::min(m.seq, t.seq);
+      m.arrival = std::min(m.arrival, static_cast<int64_t>(t.seq));
     }
     WAGGLE_RETURN_IF_ERROR(b.ReadDocuments(&contents.documents));
     WAGGLE_RETURN_IF_ERROR(b.ReadLogs(&contents.logs));
@@ -564,21 +559,14 @@ Status Engine::Compact() {
     contents.level = std::max(contents.level, b.meta().level + 1);
     contents.replaces.push_back(e->id);
   }
-  // The merged rows grouped by trace (a counting sort, each trace's rows kept in order).
-  RowsByTrace rows_by_trace;
-  rows_by_trace.start.assign(contents.traces.size() + 1, 0);
-  std::vector<uint32_t> trace_of(merged.size());
   for (uint32_t r = 0; r < merged.size(); ++r) {
-    trace_of[r] = static_cast<uint32_t>(trace_index[merged.trace_ids[r]]);
-    ++rows_by_trace.start[trace_of[r] + 1];
+    merged_traces.AddRow(&merged_traces.FindOrAdd(merged.trace_ids[r]), r);
   }
-  for (size_t g = 0; g < contents.traces.size(); ++g) {
-    rows_by_trace.start[g + 1] += rows_by_trace.start[g];
+  for (const HeadTraces::Trace& t : merged_traces.all()) {
+    contents.traces.push_back(
+        {t.id, t.min_start_ns, t.max_end_ns, static_cast<uint64_t>(t.arrival)});
   }
-  rows_by_trace.rows.resize(merged.size());
-  std::vector<uint32_t> next(rows_by_trace.start.begin(), rows_by_trace.start.end() - 1);
-  for (uint32_t r = 0; r < merged.size(); ++r) rows_by_trace.rows[next[trace_of[r]]++] = r;
-  const std::vector<bool> dropped = SupersededRows(merged, rows_by_trace);
+  const std::vector<bool> dropped = SupersededRows(merged, merged_traces.Grouped());
   contents.spans = &merged;
   contents.dropped = &dropped;
   WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<BlockEntry> entry, WriteBlockFile(contents));

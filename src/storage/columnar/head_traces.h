@@ -7,7 +7,8 @@
 #include "model/ids.h"
 #include "model/span_batch.h"
 
-// The head's traces: what the engine keeps per trace id beside the head's rows.
+// The traces of a table's rows: what the engine keeps per trace id beside a head's rows, and
+// beside the rows a compaction merges.
 namespace waggle::storage::columnar {
 
 // Rows grouped by trace: group i's rows are rows[start[i]] up to rows[start[i + 1]], in the
