@@ -31,7 +31,8 @@ struct DecodeOptions {
   size_t max_context_bytes = SIZE_MAX;
   // Each resource's and scope's attributes go to the batch's `contexts` once, for the spans
   // under them to share (Span::context), instead of into every span. Spans so decoded equal
-  // those decoded without it once the batch is Materialize()d.
+  // those decoded without it once the batch is Materialize()d. The server always sets it; the
+  // copying decode is what tests, fuzzers and otlp_decode_bench hold the shared one to.
   bool shared_context = false;
 };
 
