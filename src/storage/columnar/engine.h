@@ -175,6 +175,8 @@ class Engine : public Writer, public Reader {
   uint64_t compactions_ GUARDED_BY(mu_) = 0;
   uint64_t retired_ GUARDED_BY(mu_) = 0;
   uint64_t corrupt_blocks_ GUARDED_BY(mu_) = 0;
+  // The last flushed head's span table, emptied (SpanTable::Clear), for the next head.
+  std::unique_ptr<SpanTable> spare_spans_ GUARDED_BY(mu_);
   Mutex maintain_mu_;  // one Maintain() at a time
 
   std::mutex bg_mu_;

@@ -74,12 +74,17 @@ AttributeColumn* SpanTable::Attribute(std::string_view key, model::AttributeRole
   ColumnKey(key, role, type, &key_scratch_);
   const uint32_t i = attribute_index_.Intern(key_scratch_);  // codes are column indexes
   if (i < attributes.size()) return &attributes[i];
+  memory_bytes_ += sizeof(AttributeColumn) + key.size() + 64;
+  const int64_t hint = reserve_index_.Find(key_scratch_);
+  if (hint >= 0 && static_cast<size_t>(hint) < spare_columns_.size()) {
+    // Emptied by Clear, with the same key; each key is created once a table, so taken once.
+    return &attributes.emplace_back(std::move(spare_columns_[static_cast<size_t>(hint)]));
+  }
   AttributeColumn& c = attributes.emplace_back();
   c.key = std::string(key);
   c.role = role;
   c.type = type;
-  memory_bytes_ += sizeof(AttributeColumn) + key.size() + 64;
-  if (const int64_t hint = reserve_index_.Find(key_scratch_); hint >= 0) {
+  if (hint >= 0) {
     const size_t n = reserve_entries_[static_cast<size_t>(hint)];
     c.rows.reserve(n);
     if (c.is_string()) {
@@ -115,6 +120,36 @@ void SpanTable::ReserveLike(const SpanTable& like) {
     reserve_index_.Intern(like.attribute_index_.at(c));
     reserve_entries_.push_back(static_cast<uint32_t>(like.attributes[c].size()));
   }
+}
+
+void SpanTable::Clear() {
+  trace_ids.clear();
+  span_ids.clear();
+  parent_ids.clear();
+  for (column::StringColumn& s : strings) {
+    s.codes.clear();
+    s.dict.Clear();
+  }
+  for (std::vector<int64_t>& v : ints) v.clear();
+  extra_rows.clear();
+  extras.clear();
+  reserve_index_.Clear();
+  reserve_entries_.clear();
+  for (AttributeColumn& c : attributes) {
+    c.rows.clear();
+    c.ints.clear();
+    c.doubles.clear();
+    c.strings.codes.clear();
+    c.strings.dict.Clear();
+    ColumnKey(c.key, c.role, c.type, &key_scratch_);
+    reserve_index_.Intern(key_scratch_);  // keys are distinct: the code is the index
+  }
+  spare_columns_ = std::move(attributes);
+  attributes.clear();  // moved from: valid but unspecified
+  attribute_index_.Clear();
+  columns_by_name_.clear();
+  next_column_.clear();
+  memory_bytes_ = 0;
 }
 
 SpanTable::ResolvedContext SpanTable::Resolve(const model::Attributes& context) {

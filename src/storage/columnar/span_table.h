@@ -78,6 +78,11 @@ class SpanTable {
   // fills without growing its columns by copying them.
   // Called once, on a table still empty.
   void ReserveLike(const SpanTable& like);
+  // Empties the table to be filled again as the next head, keeping the room its columns took:
+  // filling new columns faults their pages in again, which cost more than filling them (see
+  // Engine::FlushOne). An attribute column keeps its room for the next column of its key
+  // (role, type); a column whose key does not come back is freed at the next Clear.
+  void Clear();
 
   // Approximate heap bytes, for the head's flush threshold.
   size_t memory_bytes() const { return memory_bytes_; }
@@ -113,9 +118,11 @@ class SpanTable {
                         model::AttributeValue::Type type, std::string* out);
 
   column::Dictionary attribute_index_;  // ColumnKey -> index in `attributes`
-  // From ReserveLike: ColumnKey -> entries that column held in the table reserved after.
+  // From ReserveLike: ColumnKey -> entries that column held in the table reserved after. From
+  // Clear: ColumnKey -> the emptied column in spare_columns_.
   column::Dictionary reserve_index_;
   std::vector<uint32_t> reserve_entries_;
+  std::vector<AttributeColumn> spare_columns_;
   // By span name (its code), the columns of the last such span's attributes, in order: for
   // the first kMaxNameTemplates names.
   static constexpr uint32_t kMaxNameTemplates = 4096;

@@ -274,5 +274,74 @@ TEST(SpanTable, ATableReservedLikeAnotherFillsWithoutGrowing) {
   }
 }
 
+// A cleared table filled again holds what a new table filled the same way holds, row for row
+// and column for column, with nothing left of what it held before; the columns keep their
+// room, an attribute column for the next column of its key.
+TEST(SpanTable, AClearedTableFillsAsANewOneWithTheRoomItHad) {
+  std::mt19937_64 rng(9);
+  auto spans = [&](int traces) {
+    std::vector<model::Span> all;
+    for (int t = 0; t < traces; ++t) {
+      for (model::Span& s : RandomTrace(rng, 1 + rng() % 12)) all.push_back(std::move(s));
+    }
+    for (model::Span& s : all)
+      s.attributes.push_back({"every.count", model::AttributeValue::Int(7)});
+    return all;
+  };
+  const std::vector<model::Span> before = spans(60);
+  const std::vector<model::Span> after = spans(40);
+  SpanTable table;
+  for (const model::Span& s : before) table.Append(s);
+  AppendOtherNames(5000, &table);  // past the name templates, for next_column_
+  table.Append(before[0]);
+  const size_t rows_before = table.size();
+  const AttributeColumn* count = table.FindAttribute("every.count", model::AttributeRole::kPlain,
+                                                     model::AttributeValue::Type::kInt);
+  ASSERT_NE(count, nullptr);
+  const size_t count_entries = count->size();
+
+  table.Clear();
+  EXPECT_TRUE(table.empty());
+  EXPECT_EQ(table.attributes.size(), 0u);
+  EXPECT_EQ(table.memory_bytes(), 0u);
+  EXPECT_EQ(table.FindAttribute("every.count", model::AttributeRole::kPlain,
+                                model::AttributeValue::Type::kInt),
+            nullptr);
+  EXPECT_GE(table.trace_ids.capacity(), rows_before);
+  EXPECT_GE(table.ints_of(IntField::kStartNs).capacity(), rows_before);
+  EXPECT_GE(table.string(StringField::kName).codes.capacity(), rows_before);
+
+  SpanTable fresh;
+  for (const model::Span& s : after) {
+    table.Append(s);
+    fresh.Append(s);
+  }
+  ASSERT_EQ(table.size(), after.size());
+  ASSERT_EQ(table.attributes.size(), fresh.attributes.size());
+  for (size_t c = 0; c < fresh.attributes.size(); ++c) {
+    EXPECT_EQ(table.attributes[c].key, fresh.attributes[c].key) << c;
+    EXPECT_EQ(table.attributes[c].rows, fresh.attributes[c].rows) << c;
+  }
+  for (size_t i = 0; i < after.size(); ++i) {
+    const auto row = static_cast<uint32_t>(i);
+    ASSERT_EQ(Canonical(table.Row(row)), Canonical(after[i])) << "row " << i;
+    ASSERT_EQ(table.Row(row), fresh.Row(row)) << "row " << i;
+  }
+  EXPECT_EQ(table.extra_rows, fresh.extra_rows);
+  EXPECT_EQ(table.extras, fresh.extras);
+  EXPECT_EQ(table.memory_bytes(), fresh.memory_bytes());
+  count = table.FindAttribute("every.count", model::AttributeRole::kPlain,
+                              model::AttributeValue::Type::kInt);
+  ASSERT_NE(count, nullptr);
+  EXPECT_GE(count->rows.capacity(), count_entries);  // the room of the column of that key
+  EXPECT_GE(count->ints.capacity(), count_entries);
+
+  table.Clear();  // and again: the columns kept the first time that did not come back go
+  for (const model::Span& s : before) table.Append(s);
+  for (size_t i = 0; i < before.size(); ++i) {
+    ASSERT_EQ(Canonical(table.Row(static_cast<uint32_t>(i))), Canonical(before[i])) << i;
+  }
+}
+
 }  // namespace
 }  // namespace waggle::storage::columnar
