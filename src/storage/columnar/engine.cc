@@ -76,6 +76,12 @@ struct Engine::Head {
 
   bool empty() const REQUIRES(mu) { return traces.empty() && orphan_logs.empty(); }
   uint64_t bytes() const REQUIRES(mu) { return spans.memory_bytes() + other_bytes; }
+  // Whether it is to be sealed: full, or old enough.
+  bool Due(const EngineOptions& options) const REQUIRES(mu) {
+    return !empty() &&
+           (spans.size() >= options.head_max_rows || bytes() >= options.head_max_bytes ||
+            options.clock->NowNanos() - first_write_ns >= options.head_max_age_ns);
+  }
 };
 
 struct Engine::BlockEntry {
@@ -402,23 +408,24 @@ void Engine::SealIfDue() {
   {
     MutexLock lock(&mu_);
     MutexLock head_lock(&head_->mu);
-    due = !head_->empty() &&
-          (head_->spans.size() >= options_.head_max_rows ||
-           head_->bytes() >= options_.head_max_bytes ||
-           options_.clock->NowNanos() - head_->first_write_ns >= options_.head_max_age_ns);
+    due = head_->Due(options_);
   }
   if (!due) return;
-  Status s = SealHead();
+  Status s = Seal(NextHead::kSizedLikeLast, /*only_if_due=*/true);
   if (!s.ok()) log::Warn("could not seal the head: {}", s.ToString());
 }
 
-Status Engine::SealHead(NextHead next_head) {
+Status Engine::SealHead(NextHead next_head) { return Seal(next_head, /*only_if_due=*/false); }
+
+Status Engine::Seal(NextHead next_head, bool only_if_due) {
   std::unique_lock<std::shared_mutex> seal(seal_mu_);  // writers wait; head_ stays this one
   std::shared_ptr<Head> last;
   {
     MutexLock lock(&mu_);
     MutexLock head_lock(&head_->mu);
-    if (head_->empty()) return Status::Ok();
+    // Writers that found the head due together each come here: the first seals it, and the
+    // others find the next head, which is not due.
+    if (head_->empty() || (only_if_due && !head_->Due(options_))) return Status::Ok();
     last = head_;
   }
   WAGGLE_ASSIGN_OR_RETURN(uint32_t wal_end, wal_->Rotate());

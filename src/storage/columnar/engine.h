@@ -145,6 +145,8 @@ class Engine : public Writer, public Reader {
   Status Append(WalRecordType type, const std::vector<std::string_view>& payloads,
                 Durability durability, const InsertFn& insert, std::string_view prefix = {});
   void SealIfDue();
+  // SealHead, or when `only_if_due`, seals the head only if it is still due once writers wait.
+  Status Seal(NextHead next_head, bool only_if_due);
   Status FlushOne(std::shared_ptr<Head> head);
   Status Compact();
   Status Retire();

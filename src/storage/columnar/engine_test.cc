@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "base/coding.h"
 #include "base/testing/fault_env.h"
@@ -197,6 +198,38 @@ TEST(Engine, SealedHeadsBecomeBlocksTheWalShrinksAndRestartReplaysNothing) {
   EXPECT_EQ((*e)->stats().recovery.records, 0u);
   EXPECT_EQ((*e)->stats().blocks, 3u);
   for (const auto& id : ids) EXPECT_TRUE((*e)->FetchTrace(id).ok());
+}
+
+// Writers that find the head due at once seal it once: the head after it is not sealed too,
+// a few rows into its filling (it was, and its block was tiny, and the head after that one
+// was reserved like it).
+TEST(Engine, ConcurrentWritersSealAFullHeadOnce) {
+  TempDir dir;
+  EngineOptions options = Options(dir.path());
+  options.head_max_rows = 1000;
+  auto e = Engine::Open(options);
+  ASSERT_TRUE(e.ok());
+  constexpr int kThreads = 4, kWrites = 100, kSpans = 20;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(100 + t);
+      for (int w = 0; w < kWrites; ++w) {
+        model::SpanBatch batch;
+        for (int i = 0; i < kSpans / 4; ++i) {
+          for (model::Span& s : storage::testing::RandomTrace(rng, 4)) {
+            batch.spans.push_back(std::move(s));
+          }
+        }
+        ASSERT_TRUE((*e)->Write(batch, Durability::kBuffered).ok());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE((*e)->Maintain().ok());
+  // Each sealed head holds at least head_max_rows rows.
+  EXPECT_LE((*e)->stats().flushes, size_t{kThreads * kWrites * kSpans / 1000});
+  EXPECT_GE((*e)->stats().flushes, 7u);
 }
 
 TEST(Engine, ABlockWriteCutShortIsRemovedAtStart) {
