@@ -21,6 +21,7 @@ namespace {
 
 constexpr size_t kMaxSealedHeads = 2;  // writers wait while this many await their block
 constexpr size_t kKeptEncodeBufferBytes = 4 << 20;  // a writing thread's WAL encoding buffer
+constexpr size_t kKeptBlockBufferBytes = 32 << 20;  // a maintenance thread's block file buffer
 constexpr size_t kSliceSpans = 128;     // spans (or documents) per WAL append of a batch
 constexpr uint64_t kBytesPerSpan = 64;  // what a span counts against max_trace_bytes
 
@@ -466,8 +467,13 @@ Result<std::shared_ptr<Engine::BlockEntry>> Engine::WriteBlockFile(
     entry->id = next_block_id_++;
   }
   const std::string path = BlockPath(entry->id);
-  WAGGLE_RETURN_IF_ERROR(
-      options_.env->WriteFileAtomic(path, block::EncodeBlock(contents, options_.block_options)));
+  // Kept for the thread's next block, unless a large compaction grew it: a new buffer for each
+  // block faulted its pages in, and its growth copied it.
+  thread_local std::string file;
+  block::EncodeBlock(contents, options_.block_options, &file);
+  const Status written = options_.env->WriteFileAtomic(path, file);
+  if (file.capacity() > kKeptBlockBufferBytes) std::string().swap(file);
+  WAGGLE_RETURN_IF_ERROR(written);
   WAGGLE_ASSIGN_OR_RETURN(entry->block,
                           block::Block::Open(options_.env, path, options_.map_blocks));
   return entry;

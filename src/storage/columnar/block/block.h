@@ -68,6 +68,8 @@ struct WriteOptions {
 
 // Encodes a whole block file: rows sorted by (trace id, start), in row groups.
 std::string EncodeBlock(const BlockContents& contents, const WriteOptions& options);
+// The same into *file, which it replaces: a writer of block after block keeps one buffer's room.
+void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std::string* file);
 
 enum class ColumnKind : uint8_t {
   kTraceId = 0,
