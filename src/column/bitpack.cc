@@ -282,8 +282,6 @@ size_t BitSelectRange(std::string_view packed, int width, uint64_t lo, uint64_t 
   return kept;
 }
 
-int BitWidth(uint64_t max) { return max == 0 ? 0 : 64 - std::countl_zero(max); }
-
 void BitPack(const uint64_t* values, size_t n, int width, std::string* out) {
   const size_t start = out->size();
   out->resize(start + PackedSize(n, width), '\0');

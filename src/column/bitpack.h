@@ -1,5 +1,6 @@
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,7 +11,7 @@
 namespace waggle::column {
 
 // Bits needed for `max` (0 for 0, 64 for values with the top bit set).
-int BitWidth(uint64_t max);
+inline int BitWidth(uint64_t max) { return std::bit_width(max); }
 
 // Bytes that `n` values of `width` bits take.
 inline size_t PackedSize(size_t n, int width) { return (n * static_cast<size_t>(width) + 7) / 8; }

@@ -115,16 +115,15 @@ thread_local size_t SparseByRow::items_size_ = 0;
 // The string field that most of a string attribute's entries in a row group repeat at their
 // rows (judged on a sample), and in `same` which entries do; -1 when none does. Such an
 // attribute is stored as references to the field (docs/block-format.md, "Attributes").
-int ReferencedField(const SpanTable& t, const uint32_t* rows, const AttributeColumn& col,
-                    const SparseSlice& s, std::vector<uint8_t>* same) {
+// `codes` are the entries' codes in `col`, and field_codes[f] field f's codes at the group's
+// rows (both gathered once, for the chunks too).
+int ReferencedField(const SpanTable& t, const std::vector<std::vector<uint32_t>>& field_codes,
+                    const AttributeColumn& col, const SparseSlice& s, const uint32_t* codes,
+                    std::vector<uint8_t>* same) {
   const size_t n = s.idx.size();
   same->assign(n, 0);
   if (n == 0) return -1;
-  auto value = [&](size_t e) { return col.strings.dict.at(col.strings.codes[s.idx[e]]); };
-  auto field_value = [&](size_t f, size_t e) {
-    const column::StringColumn& c = t.strings[f];
-    return c.dict.at(c.codes[rows[s.rows[e]]]);
-  };
+  const column::Dictionary& dict = col.strings.dict;
   constexpr size_t kSample = 16;
   const size_t step = (n + kSample - 1) / kSample;  // at most kSample entries
   size_t sampled = 0, best_count = 0;
@@ -132,8 +131,10 @@ int ReferencedField(const SpanTable& t, const uint32_t* rows, const AttributeCol
   std::array<size_t, kStringFieldCount> count{};
   for (size_t e = 0; e < n; e += step) {
     ++sampled;
-    const std::string_view v = value(e);
-    for (size_t f = 0; f < kStringFieldCount; ++f) count[f] += field_value(f, e) == v;
+    const std::string_view v = dict.at(codes[e]);
+    for (size_t f = 0; f < kStringFieldCount; ++f) {
+      count[f] += t.strings[f].dict.at(field_codes[f][static_cast<size_t>(s.rows[e])]) == v;
+    }
   }
   for (size_t f = 0; f < kStringFieldCount; ++f) {
     if (count[f] > best_count) best_count = count[f], best = static_cast<int>(f);
@@ -145,18 +146,17 @@ int ReferencedField(const SpanTable& t, const uint32_t* rows, const AttributeCol
   static thread_local std::vector<int64_t> field_code;  // by attribute code; kUnset when not
   static thread_local std::vector<uint32_t> looked_up;  // looked up yet (all again after)
   constexpr int64_t kUnset = -2;
-  if (field_code.size() < col.strings.dict.size())
-    field_code.resize(col.strings.dict.size(), kUnset);
-  const column::StringColumn& field = t.strings[static_cast<size_t>(best)];
+  if (field_code.size() < dict.size()) field_code.resize(dict.size(), kUnset);
+  const column::Dictionary& field = t.strings[static_cast<size_t>(best)].dict;
+  const std::vector<uint32_t>& at_rows = field_codes[static_cast<size_t>(best)];
   looked_up.clear();
   for (size_t e = 0; e < n; ++e) {
-    const uint32_t code = col.strings.codes[s.idx[e]];
-    int64_t& f = field_code[code];
+    int64_t& f = field_code[codes[e]];
     if (f == kUnset) {
-      f = field.dict.Find(col.strings.dict.at(code));
-      looked_up.push_back(code);
+      f = field.Find(dict.at(codes[e]));
+      looked_up.push_back(codes[e]);
     }
-    (*same)[e] = f == field.codes[rows[s.rows[e]]];
+    (*same)[e] = f == at_rows[static_cast<size_t>(s.rows[e])];
   }
   for (uint32_t code : looked_up) field_code[code] = kUnset;
   return best;
@@ -403,6 +403,8 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
   std::vector<int64_t> ints;
   std::string plain;  // an int attribute's plain form, when it was patched
   std::vector<uint8_t> same;
+  std::vector<std::vector<uint32_t>> field_codes(kStringFieldCount);  // at the group's rows
+  std::vector<uint32_t> entry_codes;  // a string attribute's codes, of the group's entries
   for (size_t g = 0; g < groups; ++g) {
     const size_t lo = g * rg_rows, hi = std::min(n, lo + rg_rows);
     const uint32_t* rows = order.data() + lo;
@@ -479,9 +481,17 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     alts.resize(t.attributes.size());
     hex_table.Clear();
     explicit_rows.clear();
+    // Codes are gathered in loops of loads alone: `rows` jumps about the table (it is in trace
+    // order), and without other work between them the loads overlap.
     for (size_t f = 0; f < kStringFieldCount; ++f) {
+      const std::vector<uint32_t>& all = t.strings[f].codes;
+      field_codes[f].resize(m);
+      for (size_t i = 0; i < m; ++i) {
+        if (i + 32 < m) __builtin_prefetch(&all[rows[i + 32]]);
+        field_codes[f][i] = all[rows[i]];
+      }
       encoded[f].clear();
-      EncodeStrings(t.strings[f], rows, m, &encoded[f]);
+      EncodeStrings(t.strings[f].dict, field_codes[f].data(), m, &encoded[f]);
       if (text == Compression::kHexZstd) counted[f] = hex_table.Count(encoded[f]);
     }
     for (size_t a = 0; a < t.attributes.size(); ++a) {
@@ -504,8 +514,10 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
         if (!s.rows.empty()) explicit_rows.push_back(a);  // none can refer to an empty one
       }
       if (col.is_string()) {
-        const int field = ReferencedField(t, rows, col, s, &same);
-        EncodeEntryStrings(col.strings, s.idx.data(), s.idx.size(), field, same, &out);
+        entry_codes.resize(s.idx.size());
+        for (size_t e = 0; e < s.idx.size(); ++e) entry_codes[e] = col.strings.codes[s.idx[e]];
+        const int field = ReferencedField(t, field_codes, col, s, entry_codes.data(), &same);
+        EncodeEntryStrings(col.strings.dict, entry_codes.data(), s.idx.size(), field, same, &out);
         if (text == Compression::kHexZstd) counted[kStringFieldCount + a] = hex_table.Count(out);
       } else if (col.type == AttributeValue::Type::kDouble) {
         for (uint32_t i : s.idx) {
@@ -547,7 +559,10 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     for (size_t f = 0; f < kIntFieldCount; ++f) {
       ColumnMeta& c = meta.columns[meta.int_columns[f]];
       ints.resize(m);
-      for (size_t i = 0; i < m; ++i) ints[i] = t.ints[f][rows[i]];
+      for (size_t i = 0; i < m; ++i) {
+        if (i + 32 < m) __builtin_prefetch(&t.ints[f][rows[i + 32]]);
+        ints[i] = t.ints[f][rows[i]];
+      }
       // Patched or not, whichever stores smaller (see the attributes above).
       raw.clear();
       alt.clear();

@@ -1068,9 +1068,8 @@ TEST(Chunk, ScaledDeltaExampleOfTheFormatDoc) {
 TEST(Chunk, EntryStringsStandForTheFieldWhereTheyRepeatIt) {
   column::StringColumn values;
   for (const char* v : {"a", "b", "a", "c"}) values.codes.push_back(values.dict.Intern(v));
-  const std::vector<uint32_t> idx = {0, 1, 2, 3};
   std::string enc;
-  EncodeEntryStrings(values, idx.data(), 4, 7, {1, 0, 1, 0}, &enc);
+  EncodeEntryStrings(values.dict, values.codes.data(), 4, 7, {1, 0, 1, 0}, &enc);
   EXPECT_EQ(enc[0], 'R');
   std::string_view in = enc;
   std::vector<std::string_view> dict;
@@ -1085,7 +1084,7 @@ TEST(Chunk, EntryStringsStandForTheFieldWhereTheyRepeatIt) {
   EXPECT_EQ(dict, (std::vector<std::string_view>{"b", "c"}));
   // No entry repeats the field: a plain string chunk.
   enc.clear();
-  EncodeEntryStrings(values, idx.data(), 4, 7, {0, 0, 0, 0}, &enc);
+  EncodeEntryStrings(values.dict, values.codes.data(), 4, 7, {0, 0, 0, 0}, &enc);
   EXPECT_EQ(enc[0], 'S');
   in = enc;
   codes.clear();
@@ -1103,7 +1102,7 @@ TEST(Chunk, StringsThatAreAllDistinctLeaveTheirCodesOut) {
   column::StringColumn ids;
   for (int i = 0; i < 300; ++i) ids.codes.push_back(ids.dict.Intern("req-" + std::to_string(i)));
   std::string enc;
-  EncodeStrings(ids, nullptr, 300, &enc);
+  EncodeStrings(ids.dict, ids.codes.data(), 300, &enc);
   EXPECT_EQ(enc[0], 'T');
   std::string_view in = enc;
   std::vector<std::string_view> dict;
@@ -1119,7 +1118,7 @@ TEST(Chunk, StringsThatAreAllDistinctLeaveTheirCodesOut) {
   ids.codes.resize(100);
   ids.codes.push_back(ids.codes[5]);
   enc.clear();
-  EncodeStrings(ids, nullptr, 101, &enc);
+  EncodeStrings(ids.dict, ids.codes.data(), 101, &enc);
   EXPECT_EQ(enc[0], 'S');
 }
 
@@ -1139,7 +1138,7 @@ TEST(Chunk, WideStringCodesAreWrittenByRecency) {
     }
   }
   std::string enc;
-  EncodeStrings(users, nullptr, want.size(), &enc);
+  EncodeStrings(users.dict, users.codes.data(), want.size(), &enc);
   ASSERT_EQ(enc[0], 'U');
   std::string_view in = enc;
   std::vector<std::string_view> dict;
@@ -1604,10 +1603,10 @@ TEST(Chunk, APrefixDecodesAsTheWholeChunkDoes) {
     for (const bool entries : {false, true}) {
       std::string enc;
       if (entries) {
-        EncodeEntryStrings(col, nullptr, 300, 3, same, &enc);
+        EncodeEntryStrings(col.dict, col.codes.data(), 300, 3, same, &enc);
         ASSERT_EQ(enc[0], 'R');
       } else {
-        EncodeStrings(col, nullptr, 300, &enc);
+        EncodeStrings(col.dict, col.codes.data(), 300, &enc);
         ASSERT_EQ(enc[0], distinct == 5 ? 'S' : distinct == 300 ? 'T' : 'U');
       }
       for (size_t limit : {size_t{0}, size_t{1}, size_t{150}, size_t{300}}) {

@@ -344,21 +344,27 @@ bool EncodeIntsMaybePatched(const int64_t* v, size_t n, std::string* out, bool m
     out->push_back(0);
     return false;
   }
-  std::vector<uint64_t> scratch;
-  int64_t lo = *std::min_element(v, v + n);
+  // Kept from call to call on the thread, as large as its largest chunk (a row group's values):
+  // three allocations of up to 64 KiB for each int chunk were as many trips to jemalloc's arena.
+  static thread_local std::vector<uint64_t> scratch, dscratch;
+  static thread_local std::vector<int64_t> deltas;
+  // Deltas (wrapping), framed by their minimum; the minimum of the values in the same pass.
+  deltas.resize(n - 1);
+  int64_t lo = v[0], dlo = INT64_MAX;
+  for (size_t i = 1; i < n; ++i) {
+    const auto d =
+        static_cast<int64_t>(static_cast<uint64_t>(v[i]) - static_cast<uint64_t>(v[i - 1]));
+    deltas[i - 1] = d;
+    lo = std::min(lo, v[i]);
+    dlo = std::min(dlo, d);
+  }
+  if (deltas.empty()) dlo = 0;
   int for_width;
   uint64_t for_scale;
   PackFrom(v, n, lo, &scratch, &for_width, &for_scale);
-  // Deltas (wrapping), framed by their minimum.
-  std::vector<int64_t> deltas(n > 1 ? n - 1 : 0);
-  for (size_t i = 1; i < n; ++i) {
-    deltas[i - 1] =
-        static_cast<int64_t>(static_cast<uint64_t>(v[i]) - static_cast<uint64_t>(v[i - 1]));
-  }
-  int64_t dlo = deltas.empty() ? 0 : *std::min_element(deltas.begin(), deltas.end());
   int delta_width = 0;
   uint64_t delta_scale = 1;
-  std::vector<uint64_t> dscratch;
+  dscratch.clear();
   if (!deltas.empty()) {
     PackFrom(deltas.data(), deltas.size(), dlo, &dscratch, &delta_width, &delta_scale);
   }
@@ -637,9 +643,9 @@ Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
 
 namespace {
 
-// A string chunk of the `column` values at `rows` (all n when null), leaving out entry i when
-// `skip` is given and skip[i] is set.
-void PutStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
+// A string chunk of the `n` values of `dict` whose codes are `globals`, leaving out entry i
+// when `skip` is given and skip[i] is set.
+void PutStrings(const column::Dictionary& dict, const uint32_t* globals, size_t n,
                 const std::vector<uint8_t>* skip, std::string* out) {
   // The chunk's dictionary: global codes in order of first use here. `local` maps a global
   // code to its local code + 1 (0: not used yet). It is kept from call to call (as large as
@@ -648,17 +654,7 @@ void PutStrings(const column::StringColumn& column, const uint32_t* rows, size_t
   static thread_local std::vector<uint32_t> local;
   static thread_local std::vector<uint32_t> order;
   static thread_local std::vector<uint64_t> codes;
-  static thread_local std::vector<uint32_t> gathered;
-  if (local.size() < column.dict.size()) local.resize(column.dict.size(), 0);
-  // The codes at `rows` are gathered first, in a loop of loads alone: `rows` jumps about the
-  // table (it is in trace order), and without the branches below the loads overlap. 5% of
-  // EncodeBlock on head_bench (1,459-1,476 ns/span against 1,532-1,559).
-  const uint32_t* globals = column.codes.data();
-  if (rows != nullptr) {
-    gathered.resize(n);
-    for (size_t i = 0; i < n; ++i) gathered[i] = column.codes[rows[i]];
-    globals = gathered.data();
-  }
+  if (local.size() < dict.size()) local.resize(dict.size(), 0);
   order.clear();
   codes.clear();
   codes.reserve(n);
@@ -680,7 +676,7 @@ void PutStrings(const column::StringColumn& column, const uint32_t* rows, size_t
                                    : recency ? kEncodingRecency
                                              : kEncodingDictionary));
   coding::PutVarint64(out, order.size());
-  for (uint32_t g : order) coding::PutLengthPrefixed(out, column.dict.at(g));
+  for (uint32_t g : order) coding::PutLengthPrefixed(out, dict.at(g));
   if (distinct) return;
   if (!recency) {
     out->push_back(static_cast<char>(width));
@@ -705,16 +701,16 @@ void PutStrings(const column::StringColumn& column, const uint32_t* rows, size_t
 
 }  // namespace
 
-void EncodeStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
+void EncodeStrings(const column::Dictionary& dict, const uint32_t* codes, size_t n,
                    std::string* out) {
-  PutStrings(column, rows, n, nullptr, out);
+  PutStrings(dict, codes, n, nullptr, out);
 }
 
-void EncodeEntryStrings(const column::StringColumn& column, const uint32_t* idx, size_t n,
-                        int field, const std::vector<uint8_t>& same, std::string* out) {
+void EncodeEntryStrings(const column::Dictionary& dict, const uint32_t* codes, size_t n, int field,
+                        const std::vector<uint8_t>& same, std::string* out) {
   if (field < 0 || std::none_of(same.begin(), same.begin() + static_cast<ptrdiff_t>(n),
                                 [](uint8_t b) { return b != 0; })) {
-    PutStrings(column, idx, n, nullptr, out);
+    PutStrings(dict, codes, n, nullptr, out);
     return;
   }
   out->push_back(static_cast<char>(kEncodingFieldReference));
@@ -725,7 +721,7 @@ void EncodeEntryStrings(const column::StringColumn& column, const uint32_t* idx,
     for (size_t b = 0; b < 8 && e + b < n; ++b) byte |= (same[e + b] != 0) << b;
     out->push_back(static_cast<char>(byte));
   }
-  PutStrings(column, idx, n, &same, out);
+  PutStrings(dict, codes, n, &same, out);
 }
 
 namespace {

@@ -73,8 +73,9 @@ Status DecodeInts(std::string_view* in, size_t n, std::vector<int64_t>* out,
 Status SelectIntRange(std::string_view in, size_t n, int64_t lo, int64_t hi,
                       std::vector<uint32_t>* rows, bool* done);
 
-// Strings: the chunk's own dictionary (in order of first use) and bit-packed codes.
-void EncodeStrings(const column::StringColumn& column, const uint32_t* rows, size_t n,
+// Strings: the chunk's own dictionary (in order of first use) and bit-packed codes. The `n`
+// values are those of `dict` whose codes are `codes`.
+void EncodeStrings(const column::Dictionary& dict, const uint32_t* codes, size_t n,
                    std::string* out);
 // What the entries of a reference chunk stand for: the string field columns (kStringFieldCount
 // of them), where entry e's row is `base + rows[e]`.
@@ -100,10 +101,10 @@ Status DecodeDictionary(std::string_view in, std::vector<std::string_view>* valu
 // reference chunk whose entries can each stand for the value of one string field at the
 // entry's row (an OTLP attribute the span's well-known field was taken from, say).
 inline constexpr uint32_t kSameAsField = UINT32_MAX;  // an entry's code: the field's value
-// Writes the `n` entries (`column`'s values at `idx`) as a reference chunk on string field
-// `field` when some `same[e]` is set, else as a string chunk.
-void EncodeEntryStrings(const column::StringColumn& column, const uint32_t* idx, size_t n,
-                        int field, const std::vector<uint8_t>& same, std::string* out);
+// Writes the `n` entries (the values of `dict` whose codes are `codes`) as a reference chunk on
+// string field `field` when some `same[e]` is set, else as a string chunk.
+void EncodeEntryStrings(const column::Dictionary& dict, const uint32_t* codes, size_t n, int field,
+                        const std::vector<uint8_t>& same, std::string* out);
 // Appends `n` codes to `codes` (kSameAsField for an entry that stands for the field's value) and
 // sets `dict` to the chunk's own dictionary and `*field` to the field referred to, or -1.
 // With a `limit` below n, only the codes of the first `limit` entries, as DecodeStringCodes.
