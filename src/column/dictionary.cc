@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "base/mix.h"
+#include "base/same_bytes.h"
 
 namespace waggle::column {
 namespace {
@@ -36,7 +37,9 @@ size_t Dictionary::Slot(std::string_view s, uint64_t h) const {
   for (size_t at = (h >> 32) & mask;; at = (at + 1) & mask) {
     const uint64_t slot = slots_[at];
     if (slot == 0) return at;
-    if ((slot & ~uint64_t{0xffffffff}) == tag && values_[(slot & 0xffffffff) - 1] == s) return at;
+    if ((slot & ~uint64_t{0xffffffff}) == tag && SameBytes(values_[(slot & 0xffffffff) - 1], s)) {
+      return at;
+    }
   }
 }
 

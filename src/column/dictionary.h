@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/same_bytes.h"
+
 // A string dictionary: each distinct string gets a dense code, in order of first appearance.
 namespace waggle::column {
 
@@ -54,7 +56,7 @@ struct StringColumn {
   void Append(std::string_view s) {
     // A value often repeats the one before it (a resource's attributes, a batch from one
     // service): one compare then spares the hash and the probe.
-    if (!codes.empty() && dict.at(codes.back()) == s) {
+    if (!codes.empty() && SameBytes(dict.at(codes.back()), s)) {
       codes.push_back(codes.back());
     } else {
       codes.push_back(dict.Intern(s));

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/coding.h"
+#include "base/same_bytes.h"
 #include "storage/record_coding.h"
 
 namespace waggle::storage::columnar {
@@ -236,7 +237,7 @@ void SpanTable::Append(const Span& span, const ResolvedContext* context) {
     }
     if (guess < attributes.size()) {
       AttributeColumn& g = attributes[guess];
-      if (g.type == a.value.type && g.role == a.role && g.key == a.key) c = &g;
+      if (g.type == a.value.type && g.role == a.role && SameBytes(g.key, a.key)) c = &g;
     }
     if (c == nullptr) {
       c = Attribute(a.key, a.role, a.value.type);
