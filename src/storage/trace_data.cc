@@ -1,9 +1,9 @@
 #include "storage/trace_data.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstring>
-#include <unordered_map>
 
 #include "base/coding.h"
 #include "model/ids.h"
@@ -470,17 +470,25 @@ void Deduplicate(TraceData* trace) {
 
 std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch) {
   std::vector<BatchFragment> out;
-  std::unordered_map<model::TraceId, size_t, model::TraceIdHash> at;
+  // Trace id -> fragment index + 1 (0: empty), open addressing at most half full, kept for the
+  // thread's next batch (an unordered_map allocated a node a trace).
+  thread_local std::vector<uint32_t> slots;
+  const size_t items = batch.spans.size() + batch.documents.size();
+  const size_t size = std::bit_ceil(std::max<size_t>(16, 2 * items));
+  slots.assign(size, 0);
+  const model::TraceIdHash hash;  // seeded: clients choose trace ids
   auto fragment_for = [&](const model::TraceId& id) -> BatchFragment& {
-    auto [it, inserted] = at.try_emplace(id, out.size());
-    if (inserted) {
-      out.emplace_back();
-      out.back().contexts = &batch.contexts;
-      out.back().header.trace_id = id;
-      out.back().header.min_start_ns = INT64_MAX;
-      out.back().header.max_end_ns = INT64_MIN;
+    size_t at = hash(id) & (size - 1);
+    for (; slots[at] != 0; at = (at + 1) & (size - 1)) {
+      if (out[slots[at] - 1].header.trace_id == id) return out[slots[at] - 1];
     }
-    return out[it->second];
+    slots[at] = static_cast<uint32_t>(out.size() + 1);
+    BatchFragment& f = out.emplace_back();
+    f.contexts = &batch.contexts;
+    f.header.trace_id = id;
+    f.header.min_start_ns = INT64_MAX;
+    f.header.max_end_ns = INT64_MIN;
+    return f;
   };
   for (const model::Span& s : batch.spans) {
     BatchFragment& f = fragment_for(s.trace_id);

@@ -76,6 +76,54 @@ TEST(TraceFragment, RoundTripsEverySpanField) {
   EXPECT_EQ(data.documents[0], batch.documents[0]);
 }
 
+// A batch of many traces, their spans and documents interleaved: one fragment a trace, in the
+// order each trace first appears, with its spans and documents in batch order and the range
+// of its spans' times.
+TEST(TraceFragment, SplitByTraceGroupsInterleavedSpansByTraceInOrderOfFirstAppearance) {
+  model::SpanBatch batch;
+  constexpr int kTraces = 300;
+  auto trace_id = [](int t) {
+    model::TraceId id;
+    id.bytes[0] = static_cast<uint8_t>(t);
+    id.bytes[15] = static_cast<uint8_t>(t >> 8);
+    return id;
+  };
+  for (int i = 0; i < 3 * kTraces; ++i) {
+    model::Span& s = batch.spans.emplace_back();
+    s.trace_id = trace_id((i * 7) % kTraces);
+    s.span_id.value = static_cast<uint64_t>(i + 1);
+    s.start_ns = 1000 + i;
+    s.end_ns = i % 5 == 0 ? 0 : 2000 + i;  // some in progress
+  }
+  batch.documents.push_back({trace_id(5), model::SpanId{1}, {}, false, true, "default", "{}"});
+  batch.documents.push_back({trace_id(kTraces + 1), model::SpanId{2}, {}, false, true, "d", "{}"});
+  const std::vector<BatchFragment> fragments = SplitByTrace(batch);
+  ASSERT_EQ(fragments.size(), size_t{kTraces + 1});
+  for (size_t f = 0; f < kTraces; ++f) {
+    const BatchFragment& fragment = fragments[f];
+    EXPECT_EQ(fragment.header.trace_id, trace_id(static_cast<int>(f * 7 % kTraces))) << f;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    std::vector<const model::Span*> want;
+    for (const model::Span& s : batch.spans) {
+      if (s.trace_id != fragment.header.trace_id) continue;
+      want.push_back(&s);
+      lo = std::min(lo, s.start_ns);
+      hi = std::max({hi, s.start_ns, s.end_ns});
+    }
+    EXPECT_EQ(fragment.spans, want) << f;
+    EXPECT_EQ(fragment.header.min_start_ns, lo) << f;
+    EXPECT_EQ(fragment.header.max_end_ns, hi) << f;
+    EXPECT_EQ(fragment.documents.size(), fragment.header.trace_id == trace_id(5) ? 1u : 0u) << f;
+    EXPECT_EQ(fragment.contexts, &batch.contexts);
+  }
+  const BatchFragment& documents_only = fragments.back();
+  EXPECT_EQ(documents_only.header.trace_id, trace_id(kTraces + 1));
+  EXPECT_TRUE(documents_only.spans.empty());
+  EXPECT_EQ(documents_only.documents, std::vector<const model::Document*>{&batch.documents[1]});
+  EXPECT_EQ(documents_only.header.min_start_ns, 0);
+  EXPECT_EQ(documents_only.header.max_end_ns, 0);
+}
+
 TEST(TraceFragment, DetectsTruncation) {
   model::TraceId trace;
   trace.bytes[0] = 1;
