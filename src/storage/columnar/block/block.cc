@@ -71,6 +71,12 @@ class SparseByGroup {
     }
   }
 
+  ~SparseByGroup() {
+    // What a large compaction grew is let go: the thread keeps what a head needs.
+    if (keys_.capacity() > kKeptEntries) std::vector<uint64_t>().swap(keys_);
+    if (pos_.capacity() > kKeptEntries) std::vector<uint32_t>().swap(pos_);
+  }
+
   size_t columns() const { return t_.attributes.size() + 1; }
 
   // Sets (*slices)[c] to column c's entries in group g, by position (a span that repeats a key
@@ -108,6 +114,8 @@ class SparseByGroup {
 
  private:
   static constexpr uint32_t kDropped = UINT32_MAX;
+  // 32 MiB of keys: a head of 64 MiB (the default) holds about 2.3 million entries.
+  static constexpr size_t kKeptEntries = size_t{4} << 20;
 
   const std::vector<uint32_t>& RowsOf(size_t c) const {
     return c < t_.attributes.size() ? t_.attributes[c].rows : t_.extra_rows;
