@@ -1,8 +1,7 @@
 #include "storage/log_data.h"
 
-#include <unordered_map>
-
 #include "base/coding.h"
+#include "model/trace_index.h"
 #include "storage/record_coding.h"
 
 namespace waggle::storage {
@@ -95,16 +94,17 @@ Status DecodeLogGroup(std::string_view in, std::vector<model::LogRecord>* out) {
 }
 
 std::vector<LogGroup> EncodeLogGroups(const model::LogBatch& batch) {
-  std::unordered_map<model::TraceId, size_t, model::TraceIdHash> group_of;
+  model::TraceIndex group_of;
   std::vector<std::vector<const model::LogRecord*>> records;
   std::vector<LogGroup> groups;
   for (const model::LogRecord& r : batch.records) {
-    auto [it, inserted] = group_of.try_emplace(r.trace_id, groups.size());
-    if (inserted) {
+    bool added;
+    const uint32_t g = group_of.FindOrAdd(r.trace_id, &added);
+    if (added) {
       groups.push_back({r.trace_id, {}});
       records.emplace_back();
     }
-    records[it->second].push_back(&r);
+    records[g].push_back(&r);
   }
   for (size_t i = 0; i < groups.size(); ++i) {
     EncodeLogGroup(groups[i].trace_id, records[i], &groups[i].encoded);

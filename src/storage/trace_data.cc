@@ -1,12 +1,12 @@
 #include "storage/trace_data.h"
 
 #include <algorithm>
-#include <bit>
 #include <cassert>
 #include <cstring>
 
 #include "base/coding.h"
 #include "model/ids.h"
+#include "model/trace_index.h"
 #include "storage/record_coding.h"
 
 namespace waggle::storage {
@@ -470,19 +470,13 @@ void Deduplicate(TraceData* trace) {
 
 std::vector<BatchFragment> SplitByTrace(const model::SpanBatch& batch) {
   std::vector<BatchFragment> out;
-  // Trace id -> fragment index + 1 (0: empty), open addressing at most half full, kept for the
-  // thread's next batch (an unordered_map allocated a node a trace).
-  thread_local std::vector<uint32_t> slots;
-  const size_t items = batch.spans.size() + batch.documents.size();
-  const size_t size = std::bit_ceil(std::max<size_t>(16, 2 * items));
-  slots.assign(size, 0);
-  const model::TraceIdHash hash;  // seeded: clients choose trace ids
+  // Kept for the thread's next batch: an unordered_map allocated a node a trace.
+  thread_local model::TraceIndex fragment_of;
+  fragment_of.Clear();
   auto fragment_for = [&](const model::TraceId& id) -> BatchFragment& {
-    size_t at = hash(id) & (size - 1);
-    for (; slots[at] != 0; at = (at + 1) & (size - 1)) {
-      if (out[slots[at] - 1].header.trace_id == id) return out[slots[at] - 1];
-    }
-    slots[at] = static_cast<uint32_t>(out.size() + 1);
+    bool added;
+    const uint32_t i = fragment_of.FindOrAdd(id, &added);
+    if (!added) return out[i];
     BatchFragment& f = out.emplace_back();
     f.contexts = &batch.contexts;
     f.header.trace_id = id;

@@ -485,8 +485,9 @@ Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
   contents.spans = &head->spans;
   contents.wal_end = head->wal_end;
   contents.logs_arrived_ns = head->logs_arrived_ns;
-  for (const HeadTraces::Trace& t : head->traces.all()) {
-    const model::TraceId& id = t.id;
+  for (size_t i = 0; i < head->traces.size(); ++i) {
+    const HeadTraces::Trace& t = head->traces.all()[i];
+    const model::TraceId& id = head->traces.id(i);
     contents.traces.push_back({id, t.min_start_ns, t.max_end_ns, static_cast<uint64_t>(t.arrival)});
     if (!t.documents.empty()) {
       TraceData docs;
@@ -598,9 +599,10 @@ Status Engine::Compact() {
   for (uint32_t r = 0; r < merged.size(); ++r) {
     merged_traces.AddRow(&merged_traces.FindOrAdd(merged.trace_ids[r]), r);
   }
-  for (const HeadTraces::Trace& t : merged_traces.all()) {
+  for (size_t i = 0; i < merged_traces.size(); ++i) {
+    const HeadTraces::Trace& t = merged_traces.all()[i];
     contents.traces.push_back(
-        {t.id, t.min_start_ns, t.max_end_ns, static_cast<uint64_t>(t.arrival)});
+        {merged_traces.id(i), t.min_start_ns, t.max_end_ns, static_cast<uint64_t>(t.arrival)});
   }
   const std::vector<bool> dropped = SupersededRows(merged, merged_traces.Grouped());
   contents.spans = &merged;
@@ -822,8 +824,9 @@ Result<FindTracesResult> Engine::FindTraces(const FindTracesRequest& request) {
     }
     for (const auto& h : heads) {
       MutexLock lock(&h->mu);
-      for (const HeadTraces::Trace& t : h->traces.all()) {
-        emit(TracePart{t.id, t.min_start_ns, t.max_end_ns, t.arrival});
+      for (size_t i = 0; i < h->traces.size(); ++i) {
+        const HeadTraces::Trace& t = h->traces.all()[i];
+        emit(TracePart{h->traces.id(i), t.min_start_ns, t.max_end_ns, t.arrival});
       }
     }
   });

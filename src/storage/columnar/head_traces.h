@@ -6,6 +6,7 @@
 
 #include "model/ids.h"
 #include "model/span_batch.h"
+#include "model/trace_index.h"
 
 // The traces of a table's rows: what the engine keeps per trace id beside a head's rows, and
 // beside the rows a compaction merges.
@@ -20,16 +21,15 @@ struct RowsByTrace {
   size_t groups() const { return start.size() - 1; }
 };
 
-// Each trace once, in the order of its first row, found by id through an open-addressing
-// table. A trace's rows are chained through one array indexed by row, so that adding a span
-// allocates nothing per trace (a vector of rows per trace was 4% of waggle serve's CPU).
+// Each trace once, in the order of its first row, found by id through a model::TraceIndex. A
+// trace's rows are chained through one array indexed by row, so that adding a span allocates
+// nothing per trace (a vector of rows per trace was 4% of waggle serve's CPU).
 // Thread-compatible.
 class HeadTraces {
  public:
   static constexpr uint32_t kNone = UINT32_MAX;
 
   struct Trace {
-    model::TraceId id;
     int64_t min_start_ns = INT64_MAX;
     int64_t max_end_ns = INT64_MIN;
     int64_t arrival = INT64_MAX;
@@ -50,21 +50,18 @@ class HeadTraces {
   // Every trace's rows, trace by trace in the order of all().
   RowsByTrace Grouped() const;
 
+  // Every trace, in the order of all(): the id of all()[i] is id(i).
   const std::vector<Trace>& all() const { return traces_; }
+  const model::TraceId& id(size_t i) const { return index_.id(static_cast<uint32_t>(i)); }
   size_t size() const { return traces_.size(); }
   bool empty() const { return traces_.empty(); }
   // Room for `traces` traces and `rows` rows.
   void Reserve(size_t traces, size_t rows);
 
  private:
-  size_t SlotOf(const model::TraceId& id) const;
-  // Sets the table's size to `slots` (a power of two) and places every trace again.
-  void Rehash(size_t slots);
-
+  model::TraceIndex index_;  // trace id -> index in traces_
   std::vector<Trace> traces_;
-  std::vector<uint32_t> slots_;     // a trace's index + 1, 0 when empty; a power of two
   std::vector<uint32_t> next_row_;  // by row: its trace's next row, kNone after the last
-  model::TraceIdHash hash_;         // seeded: clients choose trace ids
 };
 
 }  // namespace waggle::storage::columnar

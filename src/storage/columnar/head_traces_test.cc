@@ -38,14 +38,14 @@ TEST(HeadTraces, EachTraceKeepsItsRowsInOrder) {
   for (const auto& [n, rows] : want) {
     const HeadTraces::Trace* t = traces.Find(IdOf(n));
     ASSERT_NE(t, nullptr) << n;
-    EXPECT_EQ(t->id, IdOf(n));
+    EXPECT_EQ(traces.id(static_cast<size_t>(t - traces.all().data())), IdOf(n));
     EXPECT_EQ(RowsOf(traces, *t), rows) << n;
   }
   const RowsByTrace grouped = traces.Grouped();
   ASSERT_EQ(grouped.groups(), first_seen.size());
   EXPECT_EQ(grouped.rows.size(), 50000u);
   for (size_t g = 0; g < grouped.groups(); ++g) {
-    EXPECT_EQ(traces.all()[g].id, IdOf(first_seen[g]));
+    EXPECT_EQ(traces.id(g), IdOf(first_seen[g]));
     const std::vector<uint32_t> rows(grouped.rows.begin() + grouped.start[g],
                                      grouped.rows.begin() + grouped.start[g + 1]);
     EXPECT_EQ(rows, want[first_seen[g]]) << g;
