@@ -135,6 +135,20 @@ thread_local std::vector<uint64_t> SparseByGroup::keys_;
 thread_local std::vector<uint64_t> SparseByGroup::sorted_;
 thread_local std::vector<uint32_t> SparseByGroup::count_;
 
+// Sets *out to the values of `from` at the `n` indexes `at`, in a loop of loads alone that
+// prefetches ahead: `at` jumps about the table (rows are in trace order), and without other
+// work between them the loads overlap.
+template <typename T>
+void Gather(const std::vector<T>& from, const uint32_t* at, size_t n, std::vector<T>* out) {
+  constexpr size_t kAhead = 32;
+  out->resize(n);
+  T* o = out->data();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) __builtin_prefetch(&from[at[i + kAhead]]);
+    o[i] = from[at[i]];
+  }
+}
+
 // The string field that most of a string attribute's entries in a row group repeat at their
 // rows (judged on a sample), and in `same` which entries do; -1 when none does. Such an
 // attribute is stored as references to the field (docs/block-format.md, "Attributes").
@@ -504,15 +518,8 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     alts.resize(t.attributes.size());
     hex_table.Clear();
     explicit_rows.clear();
-    // Codes are gathered in loops of loads alone: `rows` jumps about the table (it is in trace
-    // order), and without other work between them the loads overlap.
     for (size_t f = 0; f < kStringFieldCount; ++f) {
-      const std::vector<uint32_t>& all = t.strings[f].codes;
-      field_codes[f].resize(m);
-      for (size_t i = 0; i < m; ++i) {
-        if (i + 32 < m) __builtin_prefetch(&all[rows[i + 32]]);
-        field_codes[f][i] = all[rows[i]];
-      }
+      Gather(t.strings[f].codes, rows, m, &field_codes[f]);
       encoded[f].clear();
       EncodeStrings(t.strings[f].dict, field_codes[f].data(), m, &encoded[f]);
       if (text == Compression::kHexZstd) counted[f] = hex_table.Count(encoded[f]);
@@ -537,8 +544,7 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
         if (!s.rows.empty()) explicit_rows.push_back(a);  // none can refer to an empty one
       }
       if (col.is_string()) {
-        entry_codes.resize(s.idx.size());
-        for (size_t e = 0; e < s.idx.size(); ++e) entry_codes[e] = col.strings.codes[s.idx[e]];
+        Gather(col.strings.codes, s.idx.data(), s.idx.size(), &entry_codes);
         const int field = ReferencedField(t, field_codes, col, s, entry_codes.data(), &same);
         EncodeEntryStrings(col.strings.dict, entry_codes.data(), s.idx.size(), field, same, &out);
         if (text == Compression::kHexZstd) counted[kStringFieldCount + a] = hex_table.Count(out);
@@ -549,8 +555,7 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
           coding::PutFixed64(&out, bits);
         }
       } else {
-        ints.resize(s.idx.size());
-        for (size_t i = 0; i < s.idx.size(); ++i) ints[i] = col.ints[s.idx[i]];
+        Gather(col.ints, s.idx.data(), s.idx.size(), &ints);
         // Patched when that packs them smaller. The plain form may still compress smaller (a
         // status code that is mostly 200), so then both are compressed and the smaller kept:
         // `other` is the chunk with the plain form.
@@ -581,11 +586,7 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     }
     for (size_t f = 0; f < kIntFieldCount; ++f) {
       ColumnMeta& c = meta.columns[meta.int_columns[f]];
-      ints.resize(m);
-      for (size_t i = 0; i < m; ++i) {
-        if (i + 32 < m) __builtin_prefetch(&t.ints[f][rows[i + 32]]);
-        ints[i] = t.ints[f][rows[i]];
-      }
+      Gather(t.ints[f], rows, m, &ints);
       // Patched or not, whichever stores smaller (see the attributes above).
       raw.clear();
       alt.clear();
