@@ -520,11 +520,11 @@ Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
   // columns fault every page in as they fill: keeping them gave about 6% more spans per CPU
   // second under otlp_ingest_bench (docs/architecture.md, "Memory").
   if (head.use_count() == 1) {
-    auto spare = std::make_unique<SpanTable>();
+    std::unique_ptr<SpanTable> spare;
     {
       MutexLock head_lock(&head->mu);
       head->spans.Clear();
-      *spare = std::move(head->spans);
+      spare = std::make_unique<SpanTable>(std::move(head->spans));
     }
     MutexLock lock(&mu_);
     spare_spans_ = std::move(spare);

@@ -7,7 +7,9 @@
 // Constants of the WAL's on-disk format; docs/wal-format.md describes it in prose.
 namespace waggle::storage::columnar::wal_format {
 
-// Every segment file starts with this 16-byte header: magic, format version, zero padding.
+// Every segment file starts with this 16-byte header: magic, format version, then (version 4)
+// the number the file had before it was reused as this segment, 0 for a new file (zero
+// padding before version 4).
 constexpr std::string_view kMagic = "WAGGLWAL";
 // Version 2 added record type 2 (log groups), version 3 record type 3 (span sources), version 4
 // the segment number in every record (segment files are reused); segments of older versions
