@@ -107,21 +107,30 @@ class ProcessExited(StopWaiting):
     """A child process ended while the harness was waiting for it to become ready."""
 
 
+_handed_out = set()  # ports free_port() returned in this process
+
+
 def free_port(host=LOOPBACK, attempts=50):
     """Returns a port on `host` that is currently free for both TCP and UDP.
 
-    The kernel picks a free TCP port; it is kept only if UDP can bind the same number too.
-    As with any "find a free port" helper, another process may take it before the caller does.
+    The kernel picks a free TCP port; it is kept only if UDP can bind the same number too, and
+    only if this process was not handed it before: the kernel may pick a port again once its
+    probe socket is closed, and two ports taken before a server binds them (its OTLP/HTTP and
+    OTLP/gRPC ones) then came out the same. As with any "find a free port" helper, another
+    process may take it before the caller does.
     """
     for _ in range(attempts):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
             tcp.bind((host, 0))
             port = tcp.getsockname()[1]
+            if port in _handed_out:
+                continue
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
                 try:
                     udp.bind((host, port))
                 except OSError:
                     continue
+        _handed_out.add(port)
         return port
     raise RuntimeError("no port free for both TCP and UDP on %s after %d attempts"
                        % (host, attempts))
