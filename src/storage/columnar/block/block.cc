@@ -49,24 +49,31 @@ class SparseByGroup {
         rows_(order.size()),
         group_rows_(group_rows),
         groups_((order.size() + group_rows - 1) / group_rows) {
-    pos_.assign(t.size(), kDropped);
-    for (size_t j = 0; j < order.size(); ++j) pos_[order[j]] = static_cast<uint32_t>(j);
+    // The thread's arrays, named once: each use of a thread_local checks that it was made.
+    std::vector<uint64_t>& pos = pos_;
+    std::vector<uint64_t>& keys = keys_;
+    pos.assign(t.size(), kDropped);
+    for (size_t j = 0, g = 0, p = 0; j < order.size(); ++j) {
+      pos[order[j]] = uint64_t{g} << 32 | p;
+      if (++p == group_rows_) p = 0, ++g;
+    }
     start_.assign(columns() * groups_ + 1, 0);
     for (size_t c = 0; c < columns(); ++c) {
+      size_t* counts = start_.data() + c * groups_ + 1;
       for (uint32_t r : RowsOf(c)) {
-        if (pos_[r] != kDropped) ++start_[c * groups_ + pos_[r] / group_rows_ + 1];
+        if (pos[r] != kDropped) ++counts[pos[r] >> 32];
       }
     }
     for (size_t k = 1; k < start_.size(); ++k) start_[k] += start_[k - 1];
-    if (keys_.size() < start_.back()) keys_.resize(start_.back());
+    if (keys.size() < start_.back()) keys.resize(start_.back());
     std::vector<size_t> next(start_.begin(), start_.end() - 1);
     for (size_t c = 0; c < columns(); ++c) {
       const std::vector<uint32_t>& rows = RowsOf(c);
+      size_t* at = next.data() + c * groups_;
       for (size_t i = 0; i < rows.size(); ++i) {
-        const uint32_t p = pos_[rows[i]];
+        const uint64_t p = pos[rows[i]];
         if (p == kDropped) continue;
-        const size_t g = p / group_rows_;
-        keys_[next[c * groups_ + g]++] = uint64_t{p - g * group_rows_} << 32 | i;
+        keys[at[p >> 32]++] = p << 32 | i;  // the position in the group, and the entry
       }
     }
   }
@@ -74,7 +81,7 @@ class SparseByGroup {
   ~SparseByGroup() {
     // What a large compaction grew is let go: the thread keeps what a head needs.
     if (keys_.capacity() > kKeptEntries) std::vector<uint64_t>().swap(keys_);
-    if (pos_.capacity() > kKeptEntries) std::vector<uint32_t>().swap(pos_);
+    if (pos_.capacity() > kKeptEntries) std::vector<uint64_t>().swap(pos_);
   }
 
   size_t columns() const { return t_.attributes.size() + 1; }
@@ -83,29 +90,32 @@ class SparseByGroup {
   // keeps its entries' order).
   void Slice(size_t g, std::vector<SparseSlice>* slices) const {
     slices->resize(columns());
+    const std::vector<uint64_t>& keys = keys_;
+    std::vector<uint64_t>& sorted = sorted_;
+    std::vector<uint32_t>& count = count_;
     const size_t m = std::min(group_rows_, rows_ - g * group_rows_);
     for (size_t c = 0; c < columns(); ++c) {
       SparseSlice& s = (*slices)[c];
-      const uint64_t* begin = keys_.data() + start_[c * groups_ + g];
-      const uint64_t* end = keys_.data() + start_[c * groups_ + g + 1];
+      const uint64_t* begin = keys.data() + start_[c * groups_ + g];
+      const uint64_t* end = keys.data() + start_[c * groups_ + g + 1];
       const auto n = static_cast<size_t>(end - begin);
       s.rows.resize(n);
       s.idx.resize(n);
       if (n * 16 < m) {  // few: sorted (a key's entry index breaks ties in order)
-        sorted_.assign(begin, end);
-        std::sort(sorted_.begin(), sorted_.end());
+        sorted.assign(begin, end);
+        std::sort(sorted.begin(), sorted.end());
         for (size_t k = 0; k < n; ++k) {
-          s.rows[k] = static_cast<int64_t>(sorted_[k] >> 32);
-          s.idx[k] = static_cast<uint32_t>(sorted_[k]);
+          s.rows[k] = static_cast<int64_t>(sorted[k] >> 32);
+          s.idx[k] = static_cast<uint32_t>(sorted[k]);
         }
         continue;
       }
       // Counted: where each position's entries go, then each entry there, in entry order.
-      count_.assign(m + 1, 0);
-      for (const uint64_t* k = begin; k != end; ++k) ++count_[(*k >> 32) + 1];
-      for (size_t p = 1; p <= m; ++p) count_[p] += count_[p - 1];
+      count.assign(m + 1, 0);
+      for (const uint64_t* k = begin; k != end; ++k) ++count[(*k >> 32) + 1];
+      for (size_t p = 1; p <= m; ++p) count[p] += count[p - 1];
       for (const uint64_t* k = begin; k != end; ++k) {
-        const uint32_t at = count_[*k >> 32]++;
+        const uint32_t at = count[*k >> 32]++;
         s.rows[at] = static_cast<int64_t>(*k >> 32);
         s.idx[at] = static_cast<uint32_t>(*k);
       }
@@ -113,7 +123,7 @@ class SparseByGroup {
   }
 
  private:
-  static constexpr uint32_t kDropped = UINT32_MAX;
+  static constexpr uint64_t kDropped = UINT64_MAX;
   // 32 MiB of keys: a head of 64 MiB (the default) holds about 2.3 million entries.
   static constexpr size_t kKeptEntries = size_t{4} << 20;
 
@@ -124,13 +134,15 @@ class SparseByGroup {
   const SpanTable& t_;
   const size_t rows_, group_rows_, groups_;
   std::vector<size_t> start_;  // by column, then group: where its entries begin in keys_
-  static thread_local std::vector<uint32_t> pos_;   // by source row: its new position
+  // By source row: its new group << 32 | its position in the group (no division per entry:
+  // dividing the position by the group's rows was a fifth of the slicing's time).
+  static thread_local std::vector<uint64_t> pos_;
   static thread_local std::vector<uint64_t> keys_;  // an entry: position in group << 32 | index
   static thread_local std::vector<uint64_t> sorted_;
   static thread_local std::vector<uint32_t> count_;
 };
 
-thread_local std::vector<uint32_t> SparseByGroup::pos_;
+thread_local std::vector<uint64_t> SparseByGroup::pos_;
 thread_local std::vector<uint64_t> SparseByGroup::keys_;
 thread_local std::vector<uint64_t> SparseByGroup::sorted_;
 thread_local std::vector<uint32_t> SparseByGroup::count_;
@@ -422,8 +434,6 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
   std::vector<SparseSlice> slices;  // this row group's, by sparse column
   std::vector<TraceId> run_ids;     // the trace id column's ids, each once, in order
   std::vector<RunTimes> run_times;  // the times of each one's rows
-  const auto& durations = t.ints_of(IntField::kDurationNs);
-  const auto& end_is_zero = t.ints_of(IntField::kEndIsZero);
 
   // Strings, events and links, documents and logs: text, where hex runs are worth looking for.
   const Compression text =
@@ -441,7 +451,20 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
   std::string plain;  // an int attribute's plain form, when it was patched
   std::vector<uint8_t> same;
   std::vector<std::vector<uint32_t>> field_codes(kStringFieldCount);  // at the group's rows
+  std::vector<std::vector<int64_t>> field_ints(kIntFieldCount);       // at the group's rows
   std::vector<uint32_t> entry_codes;  // a string attribute's codes, of the group's entries
+  // Fields that hold one value in every row of the table (a dictionary of one string; ints
+  // seen in one sequential pass) are filled, not gathered row by row in trace order: many
+  // hold one (the environment, the sample rate, the in-progress flag), and each gather is a
+  // load from a random place in the table.
+  std::array<bool, kStringFieldCount> one_string{};
+  for (size_t f = 0; f < kStringFieldCount; ++f) one_string[f] = t.strings[f].dict.size() == 1;
+  std::array<bool, kIntFieldCount> one_int{};
+  for (size_t f = 0; f < kIntFieldCount; ++f) {
+    const std::vector<int64_t>& v = t.ints[f];
+    one_int[f] =
+        !v.empty() && std::all_of(v.begin(), v.end(), [&](int64_t x) { return x == v[0]; });
+  }
   for (size_t g = 0; g < groups; ++g) {
     const size_t lo = g * rg_rows, hi = std::min(n, lo + rg_rows);
     const uint32_t* rows = order.data() + lo;
@@ -449,6 +472,18 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     sparse.Slice(g, &slices);
     meta.row_groups.push_back(
         {static_cast<uint32_t>(m), t.trace_ids[rows[0]], t.trace_ids[rows[m - 1]]});
+
+    // Each int field's values at the group's rows, for its chunk and the trace runs' times.
+    for (size_t f = 0; f < kIntFieldCount; ++f) {
+      if (one_int[f]) {
+        field_ints[f].assign(m, t.ints[f][0]);
+      } else {
+        Gather(t.ints[f], rows, m, &field_ints[f]);
+      }
+    }
+    const int64_t* group_starts = field_ints[static_cast<size_t>(IntField::kStartNs)].data();
+    const int64_t* group_durations = field_ints[static_cast<size_t>(IntField::kDurationNs)].data();
+    const int64_t* group_end_is_zero = field_ints[static_cast<size_t>(IntField::kEndIsZero)].data();
 
     // Trace ids as runs.
     raw.clear();
@@ -469,7 +504,7 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
         run_times.emplace_back();
       }
       for (size_t i = a; i < b; ++i) {
-        run_times.back().Add(starts[rows[i]], durations[rows[i]], end_is_zero[rows[i]]);
+        run_times.back().Add(group_starts[i], group_durations[i], group_end_is_zero[i]);
       }
     }
     trace_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
@@ -519,7 +554,11 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     hex_table.Clear();
     explicit_rows.clear();
     for (size_t f = 0; f < kStringFieldCount; ++f) {
-      Gather(t.strings[f].codes, rows, m, &field_codes[f]);
+      if (one_string[f]) {
+        field_codes[f].assign(m, 0);
+      } else {
+        Gather(t.strings[f].codes, rows, m, &field_codes[f]);
+      }
       encoded[f].clear();
       EncodeStrings(t.strings[f].dict, field_codes[f].data(), m, &encoded[f]);
       if (text == Compression::kHexZstd) counted[f] = hex_table.Count(encoded[f]);
@@ -586,7 +625,7 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     }
     for (size_t f = 0; f < kIntFieldCount; ++f) {
       ColumnMeta& c = meta.columns[meta.int_columns[f]];
-      Gather(t.ints[f], rows, m, &ints);
+      const std::vector<int64_t>& ints = field_ints[f];
       // Patched or not, whichever stores smaller (see the attributes above).
       raw.clear();
       alt.clear();

@@ -33,11 +33,16 @@ struct Fixture {
   std::map<model::TraceId, std::vector<model::LogRecord>> logs;
   BlockContents contents;
 
-  explicit Fixture(int n_traces, uint64_t seed = 1) {
+  // `adjust`, when given, changes each span before it goes in.
+  explicit Fixture(int n_traces, uint64_t seed = 1,
+                   const std::function<void(model::Span*)>& adjust = nullptr) {
     std::mt19937_64 rng(seed);
     uint64_t seq = 0;
     for (int t = 0; t < n_traces; ++t) {
       std::vector<model::Span> spans = RandomTrace(rng, 1 + rng() % 30);
+      if (adjust) {
+        for (model::Span& s : spans) adjust(&s);
+      }
       const model::TraceId id = spans[0].trace_id;
       TraceEntry e{id, INT64_MAX, INT64_MIN, seq++};
       for (const model::Span& s : spans) {
@@ -352,6 +357,51 @@ TEST(Block, RowGroupsHoldEveryRowSortedByTrace) {
   for (uint32_t i = 0; i < all.size(); ++i) got.push_back(all.Row(i));
   for (uint32_t i = 0; i < f.table.size(); ++i) want.push_back(f.table.Row(i));
   EXPECT_EQ(Sorted(got), Sorted(want));
+}
+
+// A field with one value in every row of the table is written without reading it row by row;
+// it must still read back in every row group, and so must the fields beside it that vary.
+TEST(Block, FieldsWithOneValueInEveryRowReadBackInEveryRowGroup) {
+  TempDir dir;
+  Fixture f(200, 6, [](model::Span* s) {
+    s->environment = "prod";
+    s->sample_rate = 7;
+    s->in_progress = false;
+    s->end_ns = s->start_ns + 5;
+  });
+  WriteOptions options;
+  options.row_group_rows = 256;
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents, options));
+  ASSERT_TRUE(block.ok()) << block.status().ToString();
+  const BlockMeta& meta = (*block)->meta();
+  ASSERT_GT(meta.row_groups.size(), 3u);
+  const ColumnMeta& rate =
+      meta.columns[meta.int_columns[static_cast<size_t>(IntField::kSampleRate)]];
+  EXPECT_EQ(rate.min, std::vector<int64_t>(meta.row_groups.size(), 7));
+  EXPECT_EQ(rate.max, std::vector<int64_t>(meta.row_groups.size(), 7));
+  SpanTable all;
+  for (size_t g = 0; g < meta.row_groups.size(); ++g) {
+    ASSERT_TRUE((*block)->ReadRowGroup(g, &all).ok());
+  }
+  ASSERT_EQ(all.size(), f.table.size());
+  std::vector<model::Span> got, want;
+  for (uint32_t i = 0; i < all.size(); ++i) got.push_back(all.Row(i));
+  for (uint32_t i = 0; i < f.table.size(); ++i) want.push_back(f.table.Row(i));
+  for (const model::Span& s : got) {
+    EXPECT_EQ(s.environment, "prod");
+    EXPECT_EQ(s.sample_rate, 7u);
+    EXPECT_EQ(s.duration_ns(), 5);
+  }
+  EXPECT_EQ(Sorted(got), Sorted(want));
+  // The trace table's times, which it takes from the start and duration columns' values.
+  std::vector<TraceEntry> entries;
+  ASSERT_TRUE((*block)->ReadTraces(&entries).ok());
+  ASSERT_EQ(entries.size(), f.contents.traces.size());
+  std::map<model::TraceId, std::pair<int64_t, int64_t>> times;
+  for (const TraceEntry& e : f.contents.traces) times[e.id] = {e.min_start_ns, e.max_end_ns};
+  for (const TraceEntry& e : entries) {
+    EXPECT_EQ(std::make_pair(e.min_start_ns, e.max_end_ns), times[e.id]);
+  }
 }
 
 // docs/block-format.md's worked examples of the Bloom filters: each key's two hashes and the
