@@ -452,6 +452,8 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
   std::vector<uint8_t> same;
   std::vector<std::vector<uint32_t>> field_codes(kStringFieldCount);  // at the group's rows
   std::vector<std::vector<int64_t>> field_ints(kIntFieldCount);       // at the group's rows
+  std::vector<TraceId> group_trace_ids;
+  std::vector<model::SpanId> group_span_ids, group_parent_ids;
   std::vector<uint32_t> entry_codes;  // a string attribute's codes, of the group's entries
   // Fields that hold one value in every row of the table (a dictionary of one string; ints
   // seen in one sequential pass) are filled, not gathered row by row in trace order: many
@@ -485,18 +487,23 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     const int64_t* group_durations = field_ints[static_cast<size_t>(IntField::kDurationNs)].data();
     const int64_t* group_end_is_zero = field_ints[static_cast<size_t>(IntField::kEndIsZero)].data();
 
+    // The ids at the group's rows, gathered once (with prefetching) for the loops below.
+    Gather(t.trace_ids, rows, m, &group_trace_ids);
+    Gather(t.span_ids, rows, m, &group_span_ids);
+    Gather(t.parent_ids, rows, m, &group_parent_ids);
+
     // Trace ids as runs.
     raw.clear();
     runs.clear();
     for (size_t i = 0; i < m;) {
       size_t j = i + 1;
-      while (j < m && t.trace_ids[rows[j]] == t.trace_ids[rows[i]]) ++j;
+      while (j < m && group_trace_ids[j] == group_trace_ids[i]) ++j;
       runs.emplace_back(i, j);
       i = j;
     }
     PutVarint64(&raw, runs.size());
     for (auto [a, b] : runs) {
-      const TraceId& id = t.trace_ids[rows[a]];
+      const TraceId& id = group_trace_ids[a];
       PutTraceId(&raw, id);
       PutVarint64(&raw, b - a);
       if (run_ids.empty() || run_ids.back() != id) {
@@ -510,7 +517,7 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     trace_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
 
     raw.clear();
-    for (size_t i = 0; i < m; ++i) coding::PutFixed64(&raw, t.span_ids[rows[i]].value);
+    for (size_t i = 0; i < m; ++i) coding::PutFixed64(&raw, group_span_ids[i].value);
     span_col->chunks.push_back(AppendChunk(raw, options.compression, &file));
 
     // Parents, as a back reference into the same trace run where possible: the run's span ids
@@ -527,7 +534,7 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
         return at;
       };
       for (size_t i = a; i < b; ++i) {
-        const uint64_t parent = t.parent_ids[rows[i]].value;
+        const uint64_t parent = group_parent_ids[i].value;
         if (parent == 0) {
           PutVarint64(&raw, kParentNone);
         } else if (const size_t found = in_run[slot_of(parent)].second; found != 0) {
@@ -537,7 +544,7 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
           PutVarint64(&raw, kParentExplicit);
           coding::PutFixed64(&raw, parent);
         }
-        const uint64_t id = t.span_ids[rows[i]].value;
+        const uint64_t id = group_span_ids[i].value;
         auto& entry = in_run[slot_of(id)];
         if (entry.second == 0) entry = {id, i + 1};  // the first row with the id stays
       }
