@@ -1,5 +1,6 @@
 #include "model/span_batch.h"
 
+#include <iterator>
 #include <utility>
 
 namespace waggle::model {
@@ -65,10 +66,45 @@ void AttributeFiller::Finish() {
 }
 
 Span& SpanBatch::AddSpan(bool keep_attributes) {
+  if (filling_) {
+    if (filled_ < spans.size()) {
+      Span& s = spans[filled_++];  // kept, and reset by Recycle or DropLastSpan
+      if (!keep_attributes) s.attributes.clear();
+      return s;
+    }
+    ++filled_;  // appended below, at the end
+  }
   if (next_kept_ == kept_.size()) return spans.emplace_back();
   Span& s = spans.emplace_back(std::move(kept_[next_kept_++]));  // Recycle reset it
   if (!keep_attributes) s.attributes.clear();
   return s;
+}
+
+void SpanBatch::BeginFill() {
+  filling_ = true;
+  filled_ = spans.size();
+  // The kept spans take the place of `spans` when it is empty and none was handed out yet (as
+  // after Recycle); otherwise AddSpan appends, as it does when not filling.
+  if (spans.empty() && next_kept_ == 0) spans.swap(kept_);
+}
+
+void SpanBatch::EndFill() {
+  filling_ = false;
+  if (filled_ == spans.size()) return;
+  // Kept spans left over (this request had fewer than the last): kept for the next one. Only
+  // the in-place path leaves any, and it took all of kept_.
+  kept_.insert(kept_.end(),
+               std::make_move_iterator(spans.begin() + static_cast<ptrdiff_t>(filled_)),
+               std::make_move_iterator(spans.end()));
+  spans.erase(spans.begin() + static_cast<ptrdiff_t>(filled_), spans.end());
+}
+
+void SpanBatch::DropLastSpan() {
+  if (!filling_) {
+    spans.pop_back();
+    return;
+  }
+  Reset(&spans[--filled_]);  // its attributes stay, stale, for the next AddSpan to fill over
 }
 
 void SpanBatch::Materialize() {
@@ -97,7 +133,11 @@ void SpanBatch::Recycle() {
       Trim(&a.value.string_value);
     }
   }
-  kept_.swap(spans);  // what was left of the last kept spans goes with Clear()
+  // The kept spans not handed out (reset already) stay kept, after these, up to the bound.
+  for (size_t i = next_kept_; i < kept_.size() && spans.size() < kKeptSpans; ++i) {
+    spans.push_back(std::move(kept_[i]));
+  }
+  kept_.swap(spans);  // the moved-from rest goes with Clear()
   next_kept_ = 0;
   Clear();
 }

@@ -86,6 +86,18 @@ struct SpanBatch {
   // empty, unless `keep_attributes`: then it may hold stale attributes, which the caller fills
   // over with an AttributeFiller and Finish()es before the span is read.
   Span& AddSpan(bool keep_attributes = false);
+
+  // Decoding in place. Between BeginFill and EndFill, `spans` holds the spans added so far
+  // (filled() of them) and, after those, the kept spans not yet handed out: AddSpan then fills
+  // a kept span where it lies, where it would otherwise move it into place (a Span is 648 bytes,
+  // and moving one was 3% of OTLP ingest's CPU). In between, only AddSpan, DropLastSpan and
+  // filled() may be used on the spans.
+  void BeginFill();
+  void EndFill();
+  // Takes back the last AddSpan (its span is reset, to be handed out again).
+  void DropLastSpan();
+  // The spans added so far: spans.size(), but while filling.
+  size_t filled() const { return filling_ ? filled_ : spans.size(); }
   // Clear(), keeping up to kKeptSpans spans for AddSpan, with up to kKeptAttributes
   // attributes each; a string that grew past kKeptStringBytes lets its memory go. A kept batch
   // so holds about 16 MiB at most.
@@ -100,6 +112,8 @@ struct SpanBatch {
  private:
   std::vector<Span> kept_;  // reset by Recycle; those before next_kept_ were handed out
   size_t next_kept_ = 0;
+  bool filling_ = false;  // between BeginFill and EndFill
+  size_t filled_ = 0;     // while filling: how many of `spans` were added
 };
 
 }  // namespace waggle::model

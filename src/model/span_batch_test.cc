@@ -57,6 +57,54 @@ TEST(SpanBatch, ARecycledSpanComesBackInItsDefaultState) {
   EXPECT_EQ(batch.spans.size(), 2u);
 }
 
+// Filling in place hands the kept spans out where they lie, in their default state; a
+// dropped span is reset and handed out again; EndFill leaves the spans added, and keeps the
+// ones not handed out for the next fill.
+TEST(SpanBatch, FillingHandsOutKeptSpansInPlaceAndKeepsTheRest) {
+  SpanBatch batch;
+  for (int i = 0; i < 3; ++i) batch.spans.push_back(FullSpan(2, "a string longer than inline"));
+  batch.Recycle();
+  ASSERT_EQ(batch.kept(), 3u);
+  batch.BeginFill();
+  EXPECT_EQ(batch.filled(), 0u);
+  Span& first = batch.AddSpan();
+  EXPECT_EQ(&first, batch.spans.data());  // in place: not moved into a new slot
+  EXPECT_EQ(first, Span{});
+  EXPECT_GE(first.name.capacity(), 20u);  // its strings keep their memory
+  first.name = "first";
+  Span& dropped = batch.AddSpan(/*keep_attributes=*/true);
+  dropped.name = "dropped";
+  dropped.events.emplace_back();
+  EXPECT_EQ(batch.filled(), 2u);
+  batch.DropLastSpan();
+  EXPECT_EQ(batch.filled(), 1u);
+  Span& again = batch.AddSpan();
+  EXPECT_EQ(&again, &batch.spans[1]);
+  EXPECT_EQ(again, Span{});
+  again.name = "second";
+  batch.EndFill();
+  ASSERT_EQ(batch.spans.size(), 2u);
+  EXPECT_EQ(batch.spans[0].name, "first");
+  EXPECT_EQ(batch.spans[1].name, "second");
+  EXPECT_EQ(batch.kept(), 1u);  // the third, for the next request
+  // Past the kept ones, filling appends new spans; outside a fill AddSpan appends as before.
+  batch.Recycle();
+  ASSERT_EQ(batch.kept(), 3u);
+  batch.BeginFill();
+  for (int i = 0; i < 5; ++i) batch.AddSpan().span_id.value = static_cast<uint64_t>(i + 1);
+  batch.EndFill();
+  ASSERT_EQ(batch.spans.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(batch.spans[i].span_id.value, uint64_t(i + 1));
+  EXPECT_EQ(batch.kept(), 0u);
+  // A fill into a batch that holds spans already appends after them.
+  batch.BeginFill();
+  EXPECT_EQ(batch.filled(), 5u);
+  batch.AddSpan().span_id.value = 6;
+  batch.EndFill();
+  ASSERT_EQ(batch.spans.size(), 6u);
+  EXPECT_EQ(batch.spans[5].span_id.value, 6u);
+}
+
 TEST(SpanBatch, MaterializePutsEachSpansContextBeforeItsOwnAttributes) {
   SpanBatch batch;
   batch.contexts.push_back({{"service.name", AttributeValue::String("a"), AttributeRole::kResource},

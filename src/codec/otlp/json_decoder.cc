@@ -519,7 +519,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
       reason = "a span's parentSpanId is not 8 bytes (16 hex digits)";
     }
     if (reason) {
-      out_->spans.pop_back();
+      out_->DropLastSpan();
       rejected_->Add(reason);
       return true;
     }

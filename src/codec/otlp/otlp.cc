@@ -30,11 +30,17 @@ Status DecodeAll(Records* records, Rejections* rejected, Decode decode) {
 Status DecodeTraces(Encoding encoding, std::string_view body, const DecodeOptions& options,
                     model::SpanBatch* out, Rejections* rejected) {
   const size_t contexts = out->contexts.size();
-  Status s = DecodeAll(&out->spans, rejected, [&] {
-    return encoding == Encoding::kProtobuf ? DecodeTracesProto(body, options, out, rejected)
-                                           : DecodeTracesJson(body, options, out, rejected);
-  });
-  if (!s.ok()) out->contexts.resize(contexts);
+  const Rejections rejected_before = *rejected;
+  out->BeginFill();  // the decoders add spans through AddSpan and DropLastSpan alone
+  const size_t before = out->filled();
+  Status s = encoding == Encoding::kProtobuf ? DecodeTracesProto(body, options, out, rejected)
+                                             : DecodeTracesJson(body, options, out, rejected);
+  if (!s.ok()) {  // refused whole: `out` and `rejected` are left as they were
+    while (out->filled() > before) out->DropLastSpan();
+    *rejected = rejected_before;
+    out->contexts.resize(contexts);
+  }
+  out->EndFill();
   return s;
 }
 

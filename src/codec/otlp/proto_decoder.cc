@@ -415,7 +415,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
       reason = "a span's parent_span_id is not 8 bytes";
     }
     if (reason) {
-      out_->spans.pop_back();
+      out_->DropLastSpan();
       rejected_->Add(reason);
       return true;
     }
