@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,10 @@ class WritableFile {
  public:
   virtual ~WritableFile() = default;
   virtual Status Append(std::string_view data) = 0;
+  // Appends `parts` one after another, as Append of their concatenation does, without
+  // concatenating them first where the file can (writev). The default joins them and calls
+  // Append once, so that a file that fails or tears writes sees one write, as it would then.
+  virtual Status AppendV(std::span<const std::string_view> parts);
   // Makes everything appended so far durable (fdatasync).
   virtual Status Sync() = 0;
   virtual Status Close() = 0;

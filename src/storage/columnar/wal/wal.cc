@@ -59,15 +59,15 @@ Status SyncFailed(const Status& s) {
   return s.Annotate("WAL sync failed; the log takes no more appends");
 }
 
-// A record of segment `segment` whose payload is `prefix` then `payload`.
-void AppendRecord(std::string* out, WalRecordType type, uint32_t segment, std::string_view prefix,
-                  std::string_view payload) {
+// The bytes of a record of segment `segment`, whose payload is `prefix` then `payload`, that
+// come before `payload`: the header, then `prefix`.
+void AppendRecordHead(std::string* out, WalRecordType type, uint32_t segment,
+                      std::string_view prefix, std::string_view payload) {
   coding::PutFixed32(out, RecordCrc(type, &segment, prefix, payload));
   coding::PutFixed32(out, static_cast<uint32_t>(prefix.size() + payload.size()));
   out->push_back(static_cast<char>(type));
   coding::PutFixed32(out, segment);
   out->append(prefix);
-  out->append(payload);
 }
 
 enum class Parsed {
@@ -402,24 +402,37 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
     }
     start = file_->Size();
   }
-  group_buffer_.clear();
+  // The group's records go out in one write of their parts: each record's head (in
+  // group_heads_) and its payload, which stays where its writer holds it (a writer waits until
+  // its group is written).
+  group_heads_.clear();
+  group_records_.clear();
+  uint64_t group_bytes = 0;
   for (PendingAppend* p : queue_) {
     if (p->rotate) break;
-    if (!group.empty() && group_buffer_.size() >= options_.max_group_bytes) break;
+    if (!group.empty() && group_bytes >= options_.max_group_bytes) break;
     group.push_back(p);
     group_sync |= p->sync;
     p->positions->clear();
     for (std::string_view payload : *p->payloads) {
-      p->positions->push_back({file_number_, static_cast<uint32_t>(start + group_buffer_.size()),
+      p->positions->push_back({file_number_, static_cast<uint32_t>(start + group_bytes),
                                static_cast<uint32_t>(p->prefix.size() + payload.size())});
-      AppendRecord(&group_buffer_, p->type, file_number_, p->prefix, payload);
+      const size_t head = group_heads_.size();
+      AppendRecordHead(&group_heads_, p->type, file_number_, p->prefix, payload);
+      group_records_.push_back({head, group_heads_.size() - head, payload});
+      group_bytes += group_heads_.size() - head + payload.size();
     }
+  }
+  group_parts_.clear();
+  for (const GroupRecord& r : group_records_) {
+    group_parts_.push_back(std::string_view(group_heads_).substr(r.head, r.head_size));
+    group_parts_.push_back(r.payload);
   }
   WritableFile* file = file_.get();
   mu_.Unlock();
 
   bool sync_failed = false;
-  if (status.ok()) status = file->Append(group_buffer_);
+  if (status.ok()) status = file->AppendV(group_parts_);
   if (status.ok() && group_sync) {
     status = file->Sync();
     sync_failed = !status.ok();
@@ -435,7 +448,7 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
     if (undo.ok()) undo = OpenSegment(file_number_);
     if (!undo.ok()) broken_ = status.Annotate("WAL unusable after a failed write");
   } else {
-    bytes_written_ += group_buffer_.size();
+    bytes_written_ += group_bytes;
     unsynced_ = !group_sync;
   }
   for (PendingAppend* p : group) {
