@@ -50,6 +50,13 @@ struct AnyMember {
 };
 
 bool LastMember(std::string_view bytes, AnyMember* m) {
+  // A string shorter than 128 bytes, alone: nearly every attribute's value.
+  if (bytes.size() >= 2 && bytes[0] == 0x0a && static_cast<uint8_t>(bytes[1]) < 0x80 &&
+      static_cast<size_t>(bytes[1]) + 2 == bytes.size()) {
+    m->field = 1;
+    m->bytes = bytes.substr(2);
+    return true;
+  }
   wire::Reader r(bytes);
   uint32_t f, t;
   while (r.Next(&f, &t)) {
@@ -89,6 +96,19 @@ bool ArrayJson(std::string_view bytes, JsonWriter& w, int depth) {
 // each when repeated); false on malformed wire.
 bool ReadKeyValue(std::string_view bytes, std::string_view* key, std::string_view* value,
                   bool* has_value) {
+  // As nearly every encoder writes one: the key, then the value, each shorter than 128 bytes
+  // (a one-byte length), and nothing else.
+  const auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
+  if (bytes.size() >= 4 && b[0] == 0x0a && b[1] < 0x80) {
+    const size_t k = b[1];
+    if (k + 4 <= bytes.size() && b[k + 2] == 0x12 && b[k + 3] < 0x80 &&
+        k + 4 + b[k + 3] == bytes.size()) {
+      *key = bytes.substr(2, k);
+      *value = bytes.substr(k + 4);
+      *has_value = true;
+      return true;
+    }
+  }
   wire::Reader r(bytes);
   uint32_t f, t;
   while (r.Next(&f, &t)) {

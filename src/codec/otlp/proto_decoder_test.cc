@@ -1851,6 +1851,41 @@ TEST(OtlpJsonDecoder, IgnoresUnknownMembersInEveryObject) {
 
 // Fields in reverse order, singular fields sent twice (the last wins), a message field sent twice
 // (the two merge), the scope and resource after the spans they apply to, unknown fields first.
+// Attributes whose key and value take one-byte lengths or more (the decoder reads the common
+// shape, a key then a string value of under 128 bytes each, on a shorter path), and
+// key-values with their fields in the other order, repeated, or followed by unknown fields.
+TEST(OtlpProtoDecoder, KeyValuesOnEitherSideOfOneByteLengthsDecodeAsLibprotobufReadsThem) {
+  for (size_t key_size : {1, 2, 125, 126, 127, 128, 300}) {
+    for (size_t value_size : {0, 1, 123, 124, 125, 126, 127, 128, 129, 300}) {
+      pb::ExportTraceServiceRequest req;
+      pb::Span* span = AddSpan(&req);
+      *span->add_attributes() = StringKv(std::string(key_size, 'k'), std::string(value_size, 'v'));
+      pb::KeyValue* i = span->add_attributes();
+      i->set_key(std::string(key_size, 'i'));
+      i->mutable_value()->set_int_value(static_cast<int64_t>(value_size));
+      const DecodeOptions options;
+      ASSERT_TRUE(
+          TracesMatch(ExpectTraces(req, options), Encoding::kProtobuf, Serialize(req), options))
+          << key_size << " " << value_size;
+    }
+  }
+  const std::string trace_id = FromHex(kTraceHex);
+  const std::string span_id = FromHex(kSpanHex);
+  auto decode_attrs = [&](const Wire& kv) {
+    const Wire span = Wire().Bytes(1, trace_id).Bytes(2, span_id).Bytes(5, "op").Message(9, kv);
+    const Wire body = Wire().Message(1, Wire().Message(2, Wire().Message(2, span)));
+    const TraceDecode got = DecodeT(Encoding::kProtobuf, body.data(), DecodeOptions{});
+    EXPECT_TRUE(got.status.ok()) << got.status.ToString();
+    return got.batch.spans.size() == 1 ? got.batch.spans[0].attributes : model::Attributes{};
+  };
+  const model::Attributes want = {{"k", model::AttributeValue::String("v")}};
+  EXPECT_EQ(decode_attrs(Wire().Message(2, StrValue("v")).Bytes(1, "k")), want);
+  EXPECT_EQ(decode_attrs(Wire().Bytes(1, "x").Message(2, StrValue("v")).Bytes(1, "k")), want);
+  EXPECT_EQ(decode_attrs(KV("k", StrValue("v")).Varint(9, 1)), want);
+  EXPECT_EQ(decode_attrs(KV("k", StrValue("v").Varint(9, 1))), want);
+  EXPECT_EQ(decode_attrs(KV("k", StrValue("w").Bytes(1, "v"))), want);
+}
+
 TEST(OtlpProtoDecoder, AcceptsAnyFieldOrderLastValueWinsAndMessagesMerge) {
   const std::string trace_id = FromHex(kTraceHex);
   const std::string span_a = FromHex(kSpanHex), span_b = FromHex("b7ad6b7169203331");
