@@ -1,5 +1,6 @@
 #include "model/span_batch.h"
 
+#include <cassert>
 #include <iterator>
 #include <utility>
 
@@ -65,46 +66,42 @@ void AttributeFiller::Finish() {
   to_->erase(to_->begin() + static_cast<std::ptrdiff_t>(used_), to_->end());
 }
 
-Span& SpanBatch::AddSpan(bool keep_attributes) {
-  if (filling_) {
-    if (filled_ < spans.size()) {
-      Span& s = spans[filled_++];  // kept, and reset by Recycle or DropLastSpan
-      if (!keep_attributes) s.attributes.clear();
-      return s;
-    }
-    ++filled_;  // appended below, at the end
+void SpanBatch::BeginFill() {
+  assert(!filling_ && "fills do not nest");
+  filling_ = true;
+  filled_ = spans.size();
+  if (spans.empty()) {
+    spans.swap(kept_);  // as after Recycle: the kept spans take the place of `spans`
+  } else {
+    spans.insert(spans.end(), std::make_move_iterator(kept_.begin()),
+                 std::make_move_iterator(kept_.end()));
+    kept_.clear();
   }
-  if (next_kept_ == kept_.size()) return spans.emplace_back();
-  Span& s = spans.emplace_back(std::move(kept_[next_kept_++]));  // Recycle reset it
+}
+
+Span& SpanBatch::AddSpan(bool keep_attributes) {
+  assert(filling_ && "spans are added between BeginFill and EndFill");
+  if (filled_ == spans.size()) {
+    ++filled_;
+    return spans.emplace_back();
+  }
+  Span& s = spans[filled_++];  // kept, and reset by Recycle or DropLastSpan
   if (!keep_attributes) s.attributes.clear();
   return s;
 }
 
-void SpanBatch::BeginFill() {
-  filling_ = true;
-  filled_ = spans.size();
-  // The kept spans take the place of `spans` when it is empty and none was handed out yet (as
-  // after Recycle); otherwise AddSpan appends, as it does when not filling.
-  if (spans.empty() && next_kept_ == 0) spans.swap(kept_);
+void SpanBatch::DropLastSpan() {
+  assert(filling_ && filled_ > 0);
+  Reset(&spans[--filled_]);  // its attributes stay, stale, for the next AddSpan to fill over
 }
 
 void SpanBatch::EndFill() {
+  assert(filling_);
   filling_ = false;
-  if (filled_ == spans.size()) return;
-  // Kept spans left over (this request had fewer than the last): kept for the next one. Only
-  // the in-place path leaves any, and it took all of kept_.
-  kept_.insert(kept_.end(),
-               std::make_move_iterator(spans.begin() + static_cast<ptrdiff_t>(filled_)),
-               std::make_move_iterator(spans.end()));
-  spans.erase(spans.begin() + static_cast<ptrdiff_t>(filled_), spans.end());
-}
-
-void SpanBatch::DropLastSpan() {
-  if (!filling_) {
-    spans.pop_back();
-    return;
-  }
-  Reset(&spans[--filled_]);  // its attributes stay, stale, for the next AddSpan to fill over
+  // The kept spans not handed out (this request had fewer than the last) stay kept.
+  const auto rest = spans.begin() + static_cast<ptrdiff_t>(filled_);
+  kept_.assign(std::make_move_iterator(rest), std::make_move_iterator(spans.end()));
+  spans.erase(rest, spans.end());
 }
 
 void SpanBatch::Materialize() {
@@ -134,11 +131,10 @@ void SpanBatch::Recycle() {
     }
   }
   // The kept spans not handed out (reset already) stay kept, after these, up to the bound.
-  for (size_t i = next_kept_; i < kept_.size() && spans.size() < kKeptSpans; ++i) {
+  for (size_t i = 0; i < kept_.size() && spans.size() < kKeptSpans; ++i) {
     spans.push_back(std::move(kept_[i]));
   }
   kept_.swap(spans);  // the moved-from rest goes with Clear()
-  next_kept_ = 0;
   Clear();
 }
 

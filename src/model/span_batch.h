@@ -79,21 +79,19 @@ struct SpanBatch {
   void Materialize();
 
   // Reuse, for a batch decoded into request after request: Recycle keeps the spans, and
-  // AddSpan hands them out again, so a decoder assigns into strings that hold memory already
-  // instead of allocating.
-
-  // Appends a span in its default state (a kept one, when there is one). Its attribute list is
-  // empty, unless `keep_attributes`: then it may hold stale attributes, which the caller fills
-  // over with an AttributeFiller and Finish()es before the span is read.
-  Span& AddSpan(bool keep_attributes = false);
-
-  // Decoding in place. Between BeginFill and EndFill, `spans` holds the spans added so far
-  // (filled() of them) and, after those, the kept spans not yet handed out: AddSpan then fills
-  // a kept span where it lies, where it would otherwise move it into place (a Span is 648 bytes,
-  // and moving one was 3% of OTLP ingest's CPU). In between, only AddSpan, DropLastSpan and
-  // filled() may be used on the spans.
+  // AddSpan hands them out again where they lie, so a decoder assigns into strings that hold
+  // memory already instead of allocating, and no span is moved (a Span is 648 bytes: moving each
+  // kept one into place was 3% of OTLP ingest's CPU).
+  //
+  // Spans are added between BeginFill and EndFill. In between, `spans` holds the spans added so
+  // far (filled() of them) and, after those, the kept spans not handed out yet; only AddSpan,
+  // DropLastSpan and filled() may be used on the spans. EndFill keeps those not handed out.
   void BeginFill();
   void EndFill();
+  // Adds a span in its default state (a kept one, when there is one) while filling. Its
+  // attribute list is empty, unless `keep_attributes`: then it may hold stale attributes, which
+  // the caller fills over with an AttributeFiller and Finish()es before the span is read.
+  Span& AddSpan(bool keep_attributes = false);
   // Takes back the last AddSpan (its span is reset, to be handed out again).
   void DropLastSpan();
   // The spans added so far: spans.size(), but while filling.
@@ -103,17 +101,16 @@ struct SpanBatch {
   // so holds about 16 MiB at most.
   void Recycle();
   // How many kept spans AddSpan has yet to hand out.
-  size_t kept() const { return kept_.size() - next_kept_; }
+  size_t kept() const { return filling_ ? spans.size() - filled_ : kept_.size(); }
 
   static constexpr size_t kKeptSpans = 1024;
   static constexpr size_t kKeptAttributes = 32;
   static constexpr size_t kKeptStringBytes = 128;
 
  private:
-  std::vector<Span> kept_;  // reset by Recycle; those before next_kept_ were handed out
-  size_t next_kept_ = 0;
-  bool filling_ = false;  // between BeginFill and EndFill
-  size_t filled_ = 0;     // while filling: how many of `spans` were added
+  std::vector<Span> kept_;  // reset by Recycle or DropLastSpan; empty while filling
+  bool filling_ = false;    // between BeginFill and EndFill
+  size_t filled_ = 0;       // while filling: how many of `spans` were added
 };
 
 }  // namespace waggle::model

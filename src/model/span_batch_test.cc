@@ -50,10 +50,12 @@ TEST(SpanBatch, ARecycledSpanComesBackInItsDefaultState) {
   EXPECT_FALSE(batch.spans_from_documents);
   EXPECT_TRUE(batch.source.empty());
   ASSERT_EQ(batch.kept(), 1u);
+  batch.BeginFill();
   const Span& s = batch.AddSpan();
   EXPECT_EQ(s, Span{});
   EXPECT_EQ(batch.kept(), 0u);
   EXPECT_EQ(batch.AddSpan(), Span{});  // none kept: a new one
+  batch.EndFill();
   EXPECT_EQ(batch.spans.size(), 2u);
 }
 
@@ -87,7 +89,7 @@ TEST(SpanBatch, FillingHandsOutKeptSpansInPlaceAndKeepsTheRest) {
   EXPECT_EQ(batch.spans[0].name, "first");
   EXPECT_EQ(batch.spans[1].name, "second");
   EXPECT_EQ(batch.kept(), 1u);  // the third, for the next request
-  // Past the kept ones, filling appends new spans; outside a fill AddSpan appends as before.
+  // Past the kept ones, filling appends new spans.
   batch.Recycle();
   ASSERT_EQ(batch.kept(), 3u);
   batch.BeginFill();
@@ -111,11 +113,13 @@ TEST(SpanBatch, MaterializePutsEachSpansContextBeforeItsOwnAttributes) {
                             {"lib", AttributeValue::Int(1), AttributeRole::kScope}});
   batch.contexts.push_back(
       {{"service.name", AttributeValue::String("b"), AttributeRole::kResource}});
+  batch.BeginFill();
   Span& first = batch.AddSpan();
   first.context = 1;
   first.attributes.push_back({"own", AttributeValue::String("x")});
   batch.AddSpan();  // no context
   batch.AddSpan().context = 0;
+  batch.EndFill();
   EXPECT_EQ(batch.ContextOf(batch.spans[0]), &batch.contexts[1]);
   EXPECT_EQ(batch.ContextOf(batch.spans[1]), nullptr);
   batch.Materialize();
@@ -132,13 +136,16 @@ TEST(SpanBatch, MaterializePutsEachSpansContextBeforeItsOwnAttributes) {
   batch.contexts.emplace_back();
   batch.Recycle();
   EXPECT_TRUE(batch.contexts.empty());
+  batch.BeginFill();
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(batch.AddSpan().context, kNoContext);
+  batch.EndFill();
 }
 
 TEST(SpanBatch, AFillerAssignsOverStaleAttributesThenAppendsAndDropsTheRest) {
   SpanBatch batch;
   batch.spans.push_back(FullSpan(4, "stale attribute text, long enough to be allocated"));
   batch.Recycle();
+  batch.BeginFill();
   Span& s = batch.AddSpan(/*keep_attributes=*/true);
   EXPECT_EQ(s.attributes.size(), 5u);  // stale until the filler finishes
   const char* kept_memory = s.attributes[0].key.data();
@@ -162,6 +169,7 @@ TEST(SpanBatch, AFillerAssignsOverStaleAttributesThenAppendsAndDropsTheRest) {
   more.Finish();
   ASSERT_EQ(t.attributes.size(), 3u);
   EXPECT_EQ(t.attributes[2].key, "2");
+  batch.EndFill();
 }
 
 TEST(SpanBatch, WhatAKeptBatchHoldsIsBounded) {
@@ -171,6 +179,7 @@ TEST(SpanBatch, WhatAKeptBatchHoldsIsBounded) {
     batch.spans.push_back(FullSpan(40, large));
   batch.Recycle();
   EXPECT_EQ(batch.kept(), SpanBatch::kKeptSpans);
+  batch.BeginFill();
   for (size_t i = 0; i < SpanBatch::kKeptSpans; ++i) {
     Span& s = batch.AddSpan(/*keep_attributes=*/true);
     ASSERT_LE(s.name.capacity(), SpanBatch::kKeptStringBytes);
@@ -183,6 +192,7 @@ TEST(SpanBatch, WhatAKeptBatchHoldsIsBounded) {
     ASSERT_EQ(s.events.capacity(), 0u);
   }
   EXPECT_EQ(batch.kept(), 0u);
+  batch.EndFill();
 }
 
 }  // namespace
