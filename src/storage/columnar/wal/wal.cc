@@ -1,6 +1,7 @@
 #include "storage/columnar/wal/wal.h"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -406,7 +407,7 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
   // group_heads_) and its payload, which stays where its writer holds it (a writer waits until
   // its group is written).
   group_heads_.clear();
-  group_records_.clear();
+  group_parts_.clear();
   uint64_t group_bytes = 0;
   for (PendingAppend* p : queue_) {
     if (p->rotate) break;
@@ -417,17 +418,21 @@ Status Wal::Append(WalRecordType type, const std::vector<std::string_view>& payl
     for (std::string_view payload : *p->payloads) {
       p->positions->push_back({file_number_, static_cast<uint32_t>(start + group_bytes),
                                static_cast<uint32_t>(p->prefix.size() + payload.size())});
-      const size_t head = group_heads_.size();
       AppendRecordHead(&group_heads_, p->type, file_number_, p->prefix, payload);
-      group_records_.push_back({head, group_heads_.size() - head, payload});
-      group_bytes += group_heads_.size() - head + payload.size();
+      group_bytes += fmt::kRecordHeaderSize + p->prefix.size() + payload.size();
     }
   }
-  group_parts_.clear();
-  for (const GroupRecord& r : group_records_) {
-    group_parts_.push_back(std::string_view(group_heads_).substr(r.head, r.head_size));
-    group_parts_.push_back(r.payload);
+  // Once group_heads_ no longer grows (and moves): the heads lie one after another in it.
+  size_t at = 0;
+  for (const PendingAppend* p : group) {
+    for (std::string_view payload : *p->payloads) {
+      const size_t head = fmt::kRecordHeaderSize + p->prefix.size();
+      group_parts_.push_back(std::string_view(group_heads_).substr(at, head));
+      group_parts_.push_back(payload);
+      at += head;
+    }
   }
+  assert(at == group_heads_.size());
   WritableFile* file = file_.get();
   mu_.Unlock();
 

@@ -119,14 +119,9 @@ class Wal {
   bool unsynced_ GUARDED_BY(mu_) = false;
   // A failed sync, or a failed write that could not be rolled back: nothing more is taken.
   Status broken_ GUARDED_BY(mu_);
-  // Used only by the current group leader: the heads of the group's records, where each
-  // record's head and payload are, and the parts written.
-  struct GroupRecord {
-    size_t head, head_size;
-    std::string_view payload;
-  };
+  // Used only by the current group leader: the heads of the group's records, and the parts
+  // written (each record's head, then its payload).
   std::string group_heads_;
-  std::vector<GroupRecord> group_records_;
   std::vector<std::string_view> group_parts_;
 
   Mutex readers_mu_;
