@@ -447,8 +447,8 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
   HexTableBuilder hex_table;
   std::vector<size_t> counted;        // by encoded chunk: the number hex_table.Count gave it
   std::vector<size_t> explicit_rows;  // the group's attributes whose rows are written out
-  std::vector<int64_t> ints;
-  std::string plain;  // an int attribute's plain form, when it was patched
+  std::vector<int64_t> ints;          // an int attribute's values, of the group's entries
+  std::string plain;                  // an int attribute's plain form, when it was patched
   std::vector<uint8_t> same;
   std::vector<std::vector<uint32_t>> field_codes(kStringFieldCount);  // at the group's rows
   std::vector<std::vector<int64_t>> field_ints(kIntFieldCount);       // at the group's rows
@@ -475,14 +475,17 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     meta.row_groups.push_back(
         {static_cast<uint32_t>(m), t.trace_ids[rows[0]], t.trace_ids[rows[m - 1]]});
 
-    // Each int field's values at the group's rows, for its chunk and the trace runs' times.
-    for (size_t f = 0; f < kIntFieldCount; ++f) {
-      if (one_int[f]) {
-        field_ints[f].assign(m, t.ints[f][0]);
+    // A field's values at the group's rows: filled when `one` (the table holds one value).
+    auto field_at_rows = [&](const auto& from, bool one, auto* out) {
+      if (one) {
+        out->assign(m, from[0]);
       } else {
-        Gather(t.ints[f], rows, m, &field_ints[f]);
+        Gather(from, rows, m, out);
       }
-    }
+    };
+    // Each int field's values at the group's rows, for its chunk and the trace runs' times.
+    for (size_t f = 0; f < kIntFieldCount; ++f)
+      field_at_rows(t.ints[f], one_int[f], &field_ints[f]);
     const int64_t* group_starts = field_ints[static_cast<size_t>(IntField::kStartNs)].data();
     const int64_t* group_durations = field_ints[static_cast<size_t>(IntField::kDurationNs)].data();
     const int64_t* group_end_is_zero = field_ints[static_cast<size_t>(IntField::kEndIsZero)].data();
@@ -561,11 +564,7 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     hex_table.Clear();
     explicit_rows.clear();
     for (size_t f = 0; f < kStringFieldCount; ++f) {
-      if (one_string[f]) {
-        field_codes[f].assign(m, 0);
-      } else {
-        Gather(t.strings[f].codes, rows, m, &field_codes[f]);
-      }
+      field_at_rows(t.strings[f].codes, one_string[f], &field_codes[f]);
       encoded[f].clear();
       EncodeStrings(t.strings[f].dict, field_codes[f].data(), m, &encoded[f]);
       if (text == Compression::kHexZstd) counted[f] = hex_table.Count(encoded[f]);
@@ -632,14 +631,15 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
     }
     for (size_t f = 0; f < kIntFieldCount; ++f) {
       ColumnMeta& c = meta.columns[meta.int_columns[f]];
-      const std::vector<int64_t>& ints = field_ints[f];
+      const std::vector<int64_t>& values = field_ints[f];
       // Patched or not, whichever stores smaller (see the attributes above).
       raw.clear();
       alt.clear();
-      EncodeIntsPatched(ints.data(), m, &raw, &alt);
+      EncodeIntsPatched(values.data(), m, &raw, &alt);
       c.chunks.push_back(AppendSmallerChunk(raw, alt, options.compression, &file));
-      c.min.push_back(*std::min_element(ints.begin(), ints.end()));
-      c.max.push_back(*std::max_element(ints.begin(), ints.end()));
+      const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+      c.min.push_back(*lo);
+      c.max.push_back(*hi);
     }
     for (size_t a = 0; a < t.attributes.size(); ++a) {
       const size_t e = kStringFieldCount + a;
