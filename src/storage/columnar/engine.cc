@@ -32,16 +32,14 @@ int64_t ArrivalOf(const WalPosition& p) {
 // Marks the rows that an X-Ray-style replacement superseded: per trace and span id, a later
 // version replaces an earlier one, except that a complete one is never replaced by an
 // in-progress one (storage::Deduplicate's rule, over rows in arrival order).
-std::vector<bool> SupersededRows(const SpanTable& t, const RowsByTrace& rows_by_trace) {
+std::vector<bool> SupersededRows(const SpanTable& t, const HeadTraces& traces) {
   std::vector<bool> dropped(t.size(), false);
   const auto& in_progress = t.ints_of(IntField::kInProgress);
   model::BySpanId<uint32_t> kept;
-  for (size_t g = 0; g < rows_by_trace.groups(); ++g) {
-    const std::span<const uint32_t> rows(rows_by_trace.rows.data() + rows_by_trace.start[g],
-                                         rows_by_trace.start[g + 1] - rows_by_trace.start[g]);
-    if (rows.size() < 2) continue;
+  for (const HeadTraces::Trace& trace : traces.all()) {
+    if (trace.first_row == trace.last_row) continue;  // none or one: nothing superseded
     kept.clear();
-    for (uint32_t r : rows) {
+    for (uint32_t r = trace.first_row; r != HeadTraces::kNone; r = traces.NextRow(r)) {
       auto [it, inserted] = kept.try_emplace(t.span_ids[r].value, r);
       if (inserted) continue;
       if (in_progress[it->second] == 0 && in_progress[r] != 0) {
@@ -53,6 +51,12 @@ std::vector<bool> SupersededRows(const SpanTable& t, const RowsByTrace& rows_by_
     }
   }
   return dropped;
+}
+
+// Trace i of `traces` as a block's trace table holds it.
+block::TraceEntry EntryOf(const HeadTraces& traces, size_t i) {
+  const HeadTraces::Trace& t = traces.all()[i];
+  return {traces.id(i), t.min_start_ns, t.max_end_ns, static_cast<uint64_t>(t.arrival)};
 }
 
 }  // namespace
@@ -488,7 +492,7 @@ Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
   for (size_t i = 0; i < head->traces.size(); ++i) {
     const HeadTraces::Trace& t = head->traces.all()[i];
     const model::TraceId& id = head->traces.id(i);
-    contents.traces.push_back({id, t.min_start_ns, t.max_end_ns, static_cast<uint64_t>(t.arrival)});
+    contents.traces.push_back(EntryOf(head->traces, i));
     if (!t.documents.empty()) {
       TraceData docs;
       docs.id = id;
@@ -503,7 +507,7 @@ Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
     for (const std::string& l : t.logs) contents.logs.push_back({id, l});
   }
   for (const std::string& l : head->orphan_logs) contents.logs.push_back({model::TraceId{}, l});
-  const std::vector<bool> dropped = SupersededRows(head->spans, head->traces.Grouped());
+  const std::vector<bool> dropped = SupersededRows(head->spans, head->traces);
   contents.dropped = &dropped;
 
   WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<BlockEntry> entry, WriteBlockFile(contents));
@@ -599,12 +603,9 @@ Status Engine::Compact() {
   for (uint32_t r = 0; r < merged.size(); ++r) {
     merged_traces.AddRow(&merged_traces.FindOrAdd(merged.trace_ids[r]), r);
   }
-  for (size_t i = 0; i < merged_traces.size(); ++i) {
-    const HeadTraces::Trace& t = merged_traces.all()[i];
-    contents.traces.push_back(
-        {merged_traces.id(i), t.min_start_ns, t.max_end_ns, static_cast<uint64_t>(t.arrival)});
-  }
-  const std::vector<bool> dropped = SupersededRows(merged, merged_traces.Grouped());
+  for (size_t i = 0; i < merged_traces.size(); ++i)
+    contents.traces.push_back(EntryOf(merged_traces, i));
+  const std::vector<bool> dropped = SupersededRows(merged, merged_traces);
   contents.spans = &merged;
   contents.dropped = &dropped;
   WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<BlockEntry> entry, WriteBlockFile(contents));

@@ -27,17 +27,6 @@ void HeadTraces::AddRow(Trace* trace, uint32_t row) {
   trace->last_row = row;
 }
 
-RowsByTrace HeadTraces::Grouped() const {
-  RowsByTrace g;
-  g.start.reserve(traces_.size() + 1);
-  g.rows.reserve(next_row_.size());
-  for (const Trace& t : traces_) {
-    for (uint32_t r = t.first_row; r != kNone; r = next_row_[r]) g.rows.push_back(r);
-    g.start.push_back(static_cast<uint32_t>(g.rows.size()));
-  }
-  return g;
-}
-
 void HeadTraces::Reserve(size_t traces, size_t rows) {
   index_.Reserve(traces);
   traces_.reserve(traces);

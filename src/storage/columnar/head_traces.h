@@ -12,15 +12,6 @@
 // beside the rows a compaction merges.
 namespace waggle::storage::columnar {
 
-// Rows grouped by trace: group i's rows are rows[start[i]] up to rows[start[i + 1]], in the
-// order they were added.
-struct RowsByTrace {
-  std::vector<uint32_t> start{0};
-  std::vector<uint32_t> rows;
-
-  size_t groups() const { return start.size() - 1; }
-};
-
 // Each trace once, in the order of its first row, found by id through a model::TraceIndex. A
 // trace's rows are chained through one array indexed by row, so that adding a span allocates
 // nothing per trace (a vector of rows per trace was 4% of waggle serve's CPU).
@@ -47,8 +38,6 @@ class HeadTraces {
   // A trace's rows, in the order they were added: its first_row, then NextRow of each, up to
   // kNone.
   uint32_t NextRow(uint32_t row) const { return next_row_[row]; }
-  // Every trace's rows, trace by trace in the order of all().
-  RowsByTrace Grouped() const;
 
   // Every trace, in the order of all(): the id of all()[i] is id(i).
   const std::vector<Trace>& all() const { return traces_; }

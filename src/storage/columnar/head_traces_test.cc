@@ -21,7 +21,7 @@ std::vector<uint32_t> RowsOf(const HeadTraces& traces, const HeadTraces::Trace& 
 }
 
 // Rows of thousands of traces, interleaved at random, come back by trace in the order they
-// were added; traces keep the order of their first row; Grouped() lists the same.
+// were added; traces keep the order of their first row.
 TEST(HeadTraces, EachTraceKeepsItsRowsInOrder) {
   std::mt19937_64 rng(7);
   HeadTraces traces;
@@ -41,19 +41,18 @@ TEST(HeadTraces, EachTraceKeepsItsRowsInOrder) {
     EXPECT_EQ(traces.id(static_cast<size_t>(t - traces.all().data())), IdOf(n));
     EXPECT_EQ(RowsOf(traces, *t), rows) << n;
   }
-  const RowsByTrace grouped = traces.Grouped();
-  ASSERT_EQ(grouped.groups(), first_seen.size());
-  EXPECT_EQ(grouped.rows.size(), 50000u);
-  for (size_t g = 0; g < grouped.groups(); ++g) {
+  ASSERT_EQ(traces.all().size(), first_seen.size());
+  size_t rows = 0;
+  for (size_t g = 0; g < traces.all().size(); ++g) {
     EXPECT_EQ(traces.id(g), IdOf(first_seen[g]));
-    const std::vector<uint32_t> rows(grouped.rows.begin() + grouped.start[g],
-                                     grouped.rows.begin() + grouped.start[g + 1]);
-    EXPECT_EQ(rows, want[first_seen[g]]) << g;
+    EXPECT_EQ(RowsOf(traces, traces.all()[g]), want[first_seen[g]]) << g;
+    rows += RowsOf(traces, traces.all()[g]).size();
   }
+  EXPECT_EQ(rows, 50000u);
   EXPECT_EQ(traces.Find(IdOf(5000)), nullptr);
 }
 
-TEST(HeadTraces, ATraceWithNoRowsIsFoundAndGroupedEmpty) {
+TEST(HeadTraces, ATraceWithNoRowsIsFoundWithNoRows) {
   HeadTraces traces;
   EXPECT_TRUE(traces.empty());
   EXPECT_EQ(traces.Find(IdOf(1)), nullptr);
@@ -63,9 +62,9 @@ TEST(HeadTraces, ATraceWithNoRowsIsFoundAndGroupedEmpty) {
   ASSERT_NE(traces.Find(IdOf(1)), nullptr);
   EXPECT_EQ(traces.Find(IdOf(1))->logs.size(), 1u);
   EXPECT_TRUE(RowsOf(traces, *traces.Find(IdOf(1))).empty());
-  const RowsByTrace grouped = traces.Grouped();
-  EXPECT_EQ(grouped.start, (std::vector<uint32_t>{0, 0, 1}));
-  EXPECT_EQ(grouped.rows, (std::vector<uint32_t>{0}));
+  ASSERT_EQ(traces.size(), 2u);
+  EXPECT_TRUE(RowsOf(traces, traces.all()[0]).empty());
+  EXPECT_EQ(RowsOf(traces, traces.all()[1]), (std::vector<uint32_t>{0}));
 }
 
 // Reserving, before or after traces are added, keeps every trace findable.
