@@ -25,6 +25,12 @@ TEST(ParseTimeText, ReadsRfc3339AndEpochSeconds) {
       {"2026-11-21T08:00:00.1+00:00", k0800 + 100'000'000},
       {"2026-11-21T08:00:00.999999999999Z", k0800 + 999'999'999},  // digits past ns ignored
       {"1970-01-01T00:00:00Z", 0},
+      {"1969-12-31T23:59:59Z", -kSecond},
+      {"2024-02-29T00:00:00Z", 1709164800LL * kSecond},  // a leap day
+      {"2016-12-31T23:59:60Z", 1483228800LL * kSecond},  // a leap second: the next
+      {"2026-11-21 08:00:00Z", k0800},                   // RFC 3339's space
+      {"2262-04-11T23:47:16.854775807Z", INT64_MAX},     // the last time that fits
+      {"1677-09-21T00:12:43.145224192Z", INT64_MIN},     // the first
       {"1795248000", k0800},
       {"1795248000.5", k0800 + kSecond / 2},
   };
@@ -44,7 +50,18 @@ TEST(ParseTimeText, RefusesWhatIsNeither) {
   for (const char* text :
        {"", "garbage", "yesterday", "2026-11-21", "2026-11-21T08:00:00", "2026-11-21T08:00:00+0200",
         "2026-11-21T08:00:00Zjunk", "2026-11-21X08:00:00Z", "nan", "inf", "1795248000abc",
-        "2026-11-21T08:00:00+02:00:00"}) {
+        "2026-11-21T08:00:00+02:00:00",
+        // Fields out of range are refused, not rolled over into another date.
+        "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z", "2026-11-00T00:00:00Z", "2026-11-21T24:00:00Z",
+        "2026-11-21T08:60:00Z", "2026-11-21T08:00:61Z", "2026-11-21T08:00:00+24:00",
+        "2026-11-21T08:00:00+02:60", "9999-99-99T99:99:99Z",
+        // Fields that are not all digits, and a fraction with none.
+        "2026-1a-21T08:00:00Z", "2026-11-21T-8:00:00Z", "2026-11-21T 8:00:00Z",
+        "+026-11-21T08:00:00Z", "2026-11-21T08:00:00+-2:00", "2026-11-21T08:00:00.Z",
+        // Past the int64 nanoseconds' range (2262-04-11T23:47:16.854775807Z) either way.
+        "2262-04-11T23:47:16.854775808Z", "2262-04-12T00:00:00Z", "9999-12-31T23:59:59Z",
+        "1677-09-21T00:12:43.145224191Z", "0000-01-01T00:00:00Z"}) {
     SCOPED_TRACE(text);
     int64_t ns = 0;
     EXPECT_FALSE(ParseTimeText(text, &ns));
@@ -56,6 +73,11 @@ TEST(EpochSecondsToNanos, RefusesWhatIsNotATime) {
   EXPECT_TRUE(EpochSecondsToNanos(1795248000.5, &ns));
   EXPECT_EQ(ns, k0800 + kSecond / 2);
   EXPECT_FALSE(EpochSecondsToNanos(1795248000000.0, &ns));  // milliseconds
+  EXPECT_FALSE(EpochSecondsToNanos(9.3e9, &ns));            // past int64 nanoseconds
+  EXPECT_FALSE(EpochSecondsToNanos(-9.3e9, &ns));
+  EXPECT_FALSE(EpochSecondsToNanos(5e10, &ns));
+  EXPECT_TRUE(EpochSecondsToNanos(-1.5, &ns));
+  EXPECT_EQ(ns, -kSecond - kSecond / 2);
   EXPECT_FALSE(EpochSecondsToNanos(std::nan(""), &ns));
 }
 
