@@ -66,8 +66,11 @@ model::SpanKind KindFromName(std::string_view s) {
   return model::SpanKind::kUnspecified;
 }
 
+// 2^63: a duration in ns below it converts to int64 (one at or past it is undefined to convert).
+constexpr double kMaxDurationNs = 9223372036854775808.0;
+
 // Builds the span an event's fields describe. Returns an error text for an event that cannot
-// be one (its fields are not an object).
+// be one (its fields are not an object, or its end does not fit in int64 ns).
 const char* EventToSpan(const element& data, int64_t time_ns, uint32_t sample_rate,
                         const EventOptions& options, uint64_t* seed, model::Span* span) {
   object fields;
@@ -121,10 +124,14 @@ const char* EventToSpan(const element& data, int64_t time_ns, uint32_t sample_ra
     }
   }
   if (!has_span) span->span_id.value = SplitMix64Next(seed) | 1;
+  span->end_ns = time_ns;
   if (std::isfinite(duration_ms) && duration_ms > 0) {
-    span->end_ns = time_ns + static_cast<int64_t>(duration_ms * 1e6);
-  } else {
-    span->end_ns = time_ns;
+    // Converting a double past int64's range is undefined, and so is the sum overflowing.
+    const double duration_ns = duration_ms * 1e6;
+    if (duration_ns >= kMaxDurationNs ||
+        __builtin_add_overflow(time_ns, static_cast<int64_t>(duration_ns), &span->end_ns)) {
+      return "duration_ms is out of range";
+    }
   }
   if (span->name.empty()) span->name.assign(options.dataset);
   if (error) span->otel_status = 2;

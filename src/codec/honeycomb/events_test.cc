@@ -230,6 +230,33 @@ TEST(DecodeBatch, AnEventNamingAServiceStaysInTheUrlDataset) {
   EXPECT_EQ(d.batch.spans[0].dataset, "ds");
 }
 
+// A duration whose end would not fit in int64 ns (about the year 2262) is that event's 400;
+// its neighbours are kept, and long durations that fit are kept whole.
+TEST(DecodeBatch, ADurationPastTheLastTimeIsThatEventsError) {
+  Decoded d = Batch(R"([{"data":{"name":"a","duration_ms":1e300}},
+                        {"data":{"name":"b","duration_ms":1e9}},
+                        {"data":{"name":"c","duration_ms":1000},"time":"2262-04-11T23:47:16Z"},
+                        {"data":{"name":"d","duration_ms":5e12}}])");
+  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+  ASSERT_EQ(d.statuses.size(), 4u);
+  EXPECT_EQ(d.statuses[0].status, 400);
+  EXPECT_EQ(d.statuses[0].error, "duration_ms is out of range");
+  EXPECT_EQ(d.statuses[1].status, 202);
+  EXPECT_EQ(d.statuses[2].status, 400);  // starts 0.85 s before the last time, lasts 1 s
+  EXPECT_EQ(d.statuses[2].error, "duration_ms is out of range");
+  EXPECT_EQ(d.statuses[3].status, 202);  // 158 years after now: still fits
+  ASSERT_EQ(d.batch.spans.size(), 2u);
+  EXPECT_EQ(d.batch.spans[0].name, "b");
+  EXPECT_EQ(d.batch.spans[0].end_ns - d.batch.spans[0].start_ns, 1'000'000'000'000'000);
+  EXPECT_EQ(d.batch.spans[1].end_ns - d.batch.spans[1].start_ns, 5'000'000'000'000'000'000);
+
+  model::SpanBatch batch;
+  const Status s = DecodeEvent(R"({"name":"op","duration_ms":1e300})", "", "", Options(), &batch);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.message(), "duration_ms is out of range");
+  EXPECT_TRUE(batch.spans.empty());
+}
+
 TEST(DecodeEvent, TimeAndSampleRateComeFromTheHeaders) {
   model::SpanBatch batch;
   Status s = DecodeEvent(R"({"name":"op","duration_ms":12.5,"user":"u1"})",
