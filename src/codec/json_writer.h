@@ -11,12 +11,11 @@ namespace waggle::codec {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-inline void WriteString(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-inline void WriteKey(JsonWriter& w, std::string_view s) {
-  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
+// Write `s` as a string or a key. Text that is not UTF-8 has each bad byte replaced by U+FFFD
+// (base/utf8.h): what goes out may echo a client's bytes (an error message quoting a filter) or
+// hold strings a protobuf request carried unchecked, and one bad byte makes the whole answer
+// unreadable to the client. Valid text, nearly all of it, costs one vectorized check.
+void WriteString(JsonWriter& w, std::string_view s);
+void WriteKey(JsonWriter& w, std::string_view s);
 
 }  // namespace waggle::codec

@@ -10,7 +10,6 @@
 
 #include "base/mix.h"
 #include "base/time_text.h"
-#include "base/utf8.h"
 #include "codec/json_writer.h"
 #include "codec/xray/document_merge.h"
 #include "codec/xray/segment_writer.h"
@@ -345,9 +344,7 @@ net::HttpResponse XRayApi::AwsError(int status, std::string_view code, std::stri
   WriteKey(w, "__type");
   WriteString(w, code);
   WriteKey(w, "message");
-  // Messages echo what the client sent (a filter's bad character, a group's name): bytes that
-  // are not UTF-8 there would make the whole answer unreadable to the client.
-  WriteString(w, ValidUtf8(message));
+  WriteString(w, message);  // UTF-8 whatever the client sent (a filter's bad character)
   w.EndObject();
   net::HttpResponse r = Json(buf);
   r.status = status;

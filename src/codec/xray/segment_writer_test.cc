@@ -406,6 +406,19 @@ TEST(RenderSegment, BytesAttributesStayValidJson) {
   EXPECT_EQ(doc.Str("/metadata/default/blob"), "/wAB");
 }
 
+// A protobuf request's strings are stored unchecked (libprotobuf would refuse ones that are not
+// UTF-8): BatchGetTraces still answers UTF-8, each bad byte as U+FFFD.
+TEST(RenderSegment, StringsThatAreNotUtf8StayValidJson) {
+  model::Span s = MakeSpan(SpanKind::kServer);
+  s.service = "caf\xc3";
+  Add(&s, "user\xff", AttributeValue::String("\xdfok"));
+  otlp::FinishSpan(&s);
+  Doc doc(s);
+  ASSERT_TRUE(doc.ok) << "not valid JSON: " << doc.json;
+  EXPECT_EQ(doc.Str("/name"), "caf\xef\xbf\xbd");
+  EXPECT_EQ(doc.Str("/metadata/default/user\xef\xbf\xbd"), "\xef\xbf\xbdok");
+}
+
 TEST(RenderSegment, NonFiniteDoublesAreNull) {
   model::Span s = MakeSpan(SpanKind::kServer);
   Add(&s, "ratio", AttributeValue::Double(std::numeric_limits<double>::quiet_NaN()));
