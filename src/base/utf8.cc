@@ -3,10 +3,8 @@
 #include <cstdint>
 
 namespace waggle {
-namespace {
 
-// The length of the well-formed sequence at in[i], or 0 when there is none.
-size_t SequenceAt(std::string_view in, size_t i) {
+size_t Utf8SequenceAt(std::string_view in, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<uint8_t>(in[k]); };
   const uint8_t b = byte(i);
   if (b < 0x80) return 1;
@@ -32,13 +30,11 @@ size_t SequenceAt(std::string_view in, size_t i) {
   return n;
 }
 
-}  // namespace
-
 std::string ValidUtf8(std::string_view in) {
   std::string out;
   out.reserve(in.size());
   for (size_t i = 0; i < in.size();) {
-    const size_t n = SequenceAt(in, i);
+    const size_t n = Utf8SequenceAt(in, i);
     if (n == 0) {
       out += "\xef\xbf\xbd";  // U+FFFD
       ++i;

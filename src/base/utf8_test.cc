@@ -27,5 +27,15 @@ TEST(ValidUtf8, KeepsWellFormedTextAndReplacesEachBadByte) {
   EXPECT_EQ(ValidUtf8("\xf4\x8f\xbf\xbf"), "\xf4\x8f\xbf\xbf");  // U+10FFFF
 }
 
+TEST(Utf8SequenceAt, GivesTheLengthOfTheCharacterOrZero) {
+  const std::string_view text = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\x9d\xdf";
+  EXPECT_EQ(Utf8SequenceAt(text, 0), 1u);
+  EXPECT_EQ(Utf8SequenceAt(text, 1), 2u);
+  EXPECT_EQ(Utf8SequenceAt(text, 2), 0u);  // a continuation byte begins nothing
+  EXPECT_EQ(Utf8SequenceAt(text, 3), 3u);
+  EXPECT_EQ(Utf8SequenceAt(text, 6), 4u);
+  EXPECT_EQ(Utf8SequenceAt(text, 10), 0u);  // cut short at the end
+}
+
 }  // namespace
 }  // namespace waggle

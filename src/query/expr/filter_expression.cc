@@ -2,12 +2,14 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <set>
 
 #include "base/ascii.h"
+#include "base/utf8.h"
 #include "query/trace_summary.h"
 
 namespace waggle::query::filter {
@@ -199,7 +201,9 @@ Result<std::vector<Token>> Tokenize(std::string_view s) {
           Tok::kColon,  Tok::kBang,   Tok::kEq,     Tok::kLt,     Tok::kGt};
       size_t at = kSymbols.find(c);
       if (at == std::string_view::npos) {
-        return ErrorAt(t.position, "unexpected character " + Quote(s.substr(i, 1)));
+        // The whole character, when it is one of several bytes (a byte alone when not UTF-8).
+        const size_t n = std::max<size_t>(1, Utf8SequenceAt(s, i));
+        return ErrorAt(t.position, "unexpected character " + Quote(s.substr(i, n)));
       }
       symbol(kKinds[at], 1);
     }

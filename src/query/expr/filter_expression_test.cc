@@ -155,6 +155,7 @@ TEST(FilterParse, ErrorsNameThePosition) {
       {"service(id(colour: \"a\"))", 12},
       {"12abc", 1},
       {"duration > 1e999", 12},
+      {"service\xdf\xa3", 8},
   };
   for (const auto& [text, position] : cases) {
     auto e = Parse(text);
@@ -164,6 +165,10 @@ TEST(FilterParse, ErrorsNameThePosition) {
               std::string::npos)
         << text << " -> " << e.status().message();
   }
+  // A character of several bytes is named whole (a byte of it alone is not UTF-8).
+  auto foreign = Parse("service\xdf\xa3");
+  EXPECT_NE(foreign.status().message().find("unexpected character '\xdf\xa3'"), std::string::npos)
+      << foreign.status().message();
 }
 
 TEST(FilterParse, DeepNestingIsRefusedNotCrashed) {
