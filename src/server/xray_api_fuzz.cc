@@ -24,9 +24,8 @@
 #include "storage/columnar/engine.h"
 #include "workload/generator.h"
 
+namespace waggle {
 namespace {
-
-using namespace waggle;  // NOLINT(build/namespaces): a fuzz target's one file
 
 constexpr std::string_view kPaths[] = {"/Traces",
                                        "/TraceSummaries",
@@ -100,24 +99,19 @@ bool IsJson(simdjson::dom::parser& parser, const std::string& body, simdjson::do
   return parser.parse(body).get(*e) == simdjson::SUCCESS;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static World* world = new World;  // outlives every input; its directory goes at exit
-  static const int cleanup = std::atexit([] { delete world; });
-  (void)cleanup;
-  if (size == 0) return 0;
+void Fuzz(std::string_view path, std::string_view body) {
+  static World world;  // one for every input; its directory goes at exit
   net::HttpRequest request;
   request.method = "POST";
-  request.path = request.target = std::string(kPaths[data[0] % std::size(kPaths)]);
-  request.body.assign(reinterpret_cast<const char*>(data + 1), size - 1);
-  const net::HttpResponse response = world->api->Handle(request);
+  request.path = request.target = std::string(path);
+  request.body.assign(body);
+  const net::HttpResponse response = world.api->Handle(request);
 
   simdjson::dom::parser parser;
-  simdjson::dom::element body;
+  simdjson::dom::element json;
   if (response.status == 200) {
-    if (!response.body.empty() && !IsJson(parser, response.body, &body)) std::abort();
-    return 0;
+    if (!response.body.empty() && !IsJson(parser, response.body, &json)) std::abort();
+    return;
   }
   if (response.status < 400 || response.status > 499) {
     std::fprintf(stderr, "%s answered %d: %s\n", request.path.c_str(), response.status,
@@ -129,12 +123,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     typed |= name == "x-amzn-ErrorType" && !value.empty();
   }
   std::string_view type, message;
-  if (!typed || !IsJson(parser, response.body, &body) ||
-      body["__type"].get(type) != simdjson::SUCCESS || type.empty() ||
-      body["message"].get(message) != simdjson::SUCCESS) {
+  if (!typed || !IsJson(parser, response.body, &json) ||
+      json["__type"].get(type) != simdjson::SUCCESS || type.empty() ||
+      json["message"].get(message) != simdjson::SUCCESS) {
     std::fprintf(stderr, "%s answered %d, not in AWS's error form: %s\n", request.path.c_str(),
                  response.status, response.body.c_str());
     std::abort();
   }
+}
+
+}  // namespace
+}  // namespace waggle
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  waggle::Fuzz(waggle::kPaths[data[0] % std::size(waggle::kPaths)],
+               std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
   return 0;
 }
