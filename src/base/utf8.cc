@@ -30,19 +30,35 @@ size_t Utf8SequenceAt(std::string_view in, size_t i) {
   return n;
 }
 
-std::string ValidUtf8(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
+bool IsUtf8Slow(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8SequenceAt(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+size_t AppendValidUtf8(std::string* out, std::string_view in) {
+  out->reserve(out->size() + in.size());
+  size_t replaced = 0;
   for (size_t i = 0; i < in.size();) {
     const size_t n = Utf8SequenceAt(in, i);
     if (n == 0) {
-      out += "\xef\xbf\xbd";  // U+FFFD
+      *out += "\xef\xbf\xbd";  // U+FFFD
+      ++replaced;
       ++i;
     } else {
-      out.append(in, i, n);
+      out->append(in, i, n);
       i += n;
     }
   }
+  return replaced;
+}
+
+std::string ValidUtf8(std::string_view in) {
+  std::string out;
+  AppendValidUtf8(&out, in);
   return out;
 }
 

@@ -27,6 +27,29 @@ TEST(ValidUtf8, KeepsWellFormedTextAndReplacesEachBadByte) {
   EXPECT_EQ(ValidUtf8("\xf4\x8f\xbf\xbf"), "\xf4\x8f\xbf\xbf");  // U+10FFFF
 }
 
+TEST(IsUtf8, AsciiWordAtATimeAndEveryOtherWellFormedText) {
+  EXPECT_TRUE(IsAscii(""));
+  EXPECT_TRUE(IsAscii("0123456789abcdefX"));  // two words and a tail
+  EXPECT_FALSE(IsAscii("01234567\xc3\xa9"));  // in the tail
+  EXPECT_FALSE(
+      IsAscii("0123\xc3\xa9"
+              "6789abcdef"));  // in a word
+  EXPECT_TRUE(
+      IsUtf8("0123\xc3\xa9"
+             "6789abcdef \xf0\x9f\x90\x9d"));
+  EXPECT_FALSE(IsUtf8("0123456789abcdef\xff"));
+  EXPECT_FALSE(IsUtf8("\xed\xa0\x80"));  // a surrogate
+  EXPECT_FALSE(IsUtf8("\xe2\x82"));      // cut short
+}
+
+TEST(AppendValidUtf8, AppendsAndCountsTheReplacements) {
+  std::string out = "x";
+  EXPECT_EQ(AppendValidUtf8(&out, "a\xff\xc3\xa9\xed\xa0\x80"), 4u);
+  EXPECT_EQ(out, "xa\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(AppendValidUtf8(&out, "ok"), 0u);
+  EXPECT_TRUE(out.ends_with("ok"));
+}
+
 TEST(Utf8SequenceAt, GivesTheLengthOfTheCharacterOrZero) {
   const std::string_view text = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\x9d\xdf";
   EXPECT_EQ(Utf8SequenceAt(text, 0), 1u);
