@@ -35,6 +35,9 @@ struct IngestCounters {
   std::atomic<uint64_t> api_segments_accepted{0};
   std::atomic<uint64_t> api_spans_accepted{0};
   RejectionCounters api_rejected;
+  // Lone surrogate escapes and bytes that were not UTF-8 in segment documents (UDP and API),
+  // stored as U+FFFD in documents that were kept.
+  std::atomic<uint64_t> text_repairs{0};
 };
 
 }  // namespace waggle::ingest

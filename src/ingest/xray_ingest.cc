@@ -7,9 +7,10 @@ Status XRayDocumentIngester::Ingest(const std::vector<std::string_view>& documen
                                     std::vector<codec::xray::SegmentError>* rejected) {
   thread_local codec::xray::SegmentParser parser;
   model::SpanBatch batch;
+  uint64_t text_repairs = 0;
   for (std::string_view doc : documents) {
     codec::xray::SegmentError error;
-    if (!parser.Parse(doc, environment, &batch, &error)) {
+    if (!parser.Parse(doc, environment, &batch, &error, &text_repairs)) {
       counters_->api_rejected.Add(error.error_code);
       rejected->push_back(std::move(error));
     }
@@ -21,6 +22,7 @@ Status XRayDocumentIngester::Ingest(const std::vector<std::string_view>& documen
     return s;
   }
   counters_->api_segments_accepted.fetch_add(batch.documents.size(), std::memory_order_relaxed);
+  counters_->text_repairs.fetch_add(text_repairs, std::memory_order_relaxed);
   counters_->api_spans_accepted.fetch_add(batch.spans.size(), std::memory_order_relaxed);
   return Status::Ok();
 }
@@ -88,6 +90,7 @@ void XRayUdpReceiver::OnBatch(std::span<const net::Datagram> datagrams) {
       spare_.pop_back();
     }
   }
+  uint64_t text_repairs = 0;
   for (const net::Datagram& d : datagrams) {
     if (d.truncated) {
       counters_->udp_rejected.Add("truncated");
@@ -100,10 +103,11 @@ void XRayUdpReceiver::OnBatch(std::span<const net::Datagram> datagrams) {
       continue;
     }
     codec::xray::SegmentError error;
-    if (!parser_.Parse(body, options_.environment, &batch, &error)) {
+    if (!parser_.Parse(body, options_.environment, &batch, &error, &text_repairs)) {
       counters_->udp_rejected.Add(error.error_code);
     }
   }
+  counters_->text_repairs.fetch_add(text_repairs, std::memory_order_relaxed);
   if (batch.empty()) return;
   MutexLock lock(&mu_);
   while (parsed_.size() >= kPipelineDepth) changed_.Wait(&mu_);

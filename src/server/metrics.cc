@@ -43,6 +43,10 @@ std::string RenderMetrics(const MetricsSources& s) {
           in.api_segments_accepted.load());
   Counter(&out, "waggle_xray_api_spans_accepted_total", "spans from PutTraceSegments stored",
           in.api_spans_accepted.load());
+  Counter(&out, "waggle_xray_text_repairs_total",
+          "lone surrogate escapes and bytes that were not UTF-8 in segment documents, stored as "
+          "U+FFFD (their documents kept)",
+          in.text_repairs.load());
   Rejections(&out, "waggle_xray_api_rejected_total",
              "documents PutTraceSegments listed as unprocessed, by reason", in.api_rejected);
   Counter(&out, "waggle_xray_api_requests_total", "X-Ray API requests",

@@ -16,6 +16,7 @@ Set WAGGLE_E2E_KEEP=1 to keep the temp dir (server log, data dir, app logs) for 
 """
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -498,6 +499,37 @@ class XRaySdkEndToEnd(h.ServerTestCase):
         summaries = self.read_summaries(int(now), int(now) + 1, [trace_id])
         self.assertIn(trace_id, summaries)
         self.assertIs(True, summaries[trace_id].get("IsPartial"), "an in-progress segment")
+
+    def test_3b_lone_surrogates_are_stored_as_replacement_characters(self):
+        """Python's json.dumps (as the SDK and the CLI's callers use it) writes a string holding a
+        lone surrogate, as os.fsdecode makes of a file name that is not UTF-8, as the escape
+        \\udcff; so does JavaScript's JSON.stringify for a string cut through a surrogate pair.
+        Such a document is stored with U+FFFD in its place, over UDP and PutTraceSegments."""
+        now = time.time()
+        before = h.metric_total(h.read_metrics(self.waggle.http_url),
+                                "waggle_xray_text_repairs_total") or 0
+        trace_id = h.new_trace_id(now)
+        file_name = os.fsdecode(b"report-\xff.csv")  # 'report-\udcff.csv'
+        docs = [{"id": h.new_span_id(), "name": name, "trace_id": trace_id, "start_time": now,
+                 "end_time": now + 0.1, "annotations": {"file": file_name}}
+                for name in ("over-udp", "over-api")]
+        h.send_udp(self.waggle.xray_udp_address, [h.xray_datagram(docs[0])])
+        reply = self.aws("xray", "put-trace-segments", "--trace-segment-documents",
+                         json.dumps(docs[1]))
+        self.assertEqual([], reply.get("UnprocessedTraceSegments"), reply)
+
+        def probe():
+            traces, _ = h.batch_get_traces(self.aws, [trace_id])
+            segments = traces.get(trace_id, {}).get("Segments", [])
+            files = {s["Doc"]["name"]: s["Doc"].get("annotations", {}).get("file")
+                     for s in segments}
+            return files == {"over-udp": "report-\ufffd.csv", "over-api": "report-\ufffd.csv"}, files
+
+        ok, files = h.wait_until(probe, DATA_TIMEOUT, interval=0.5)
+        self.assertTrue(ok, "annotations read back: %r" % files)
+        after = h.metric_total(h.read_metrics(self.waggle.http_url),
+                               "waggle_xray_text_repairs_total")
+        self.assertEqual(before + 2, after)
 
     def test_4_replayed_captured_datagrams(self):
         """The captured SDK datagrams in test/testdata, replayed over UDP, read back by id."""

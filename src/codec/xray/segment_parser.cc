@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/ascii.h"
+#include "codec/json_repair.h"
 
 namespace waggle::codec::xray {
 namespace {
@@ -598,18 +599,27 @@ SegmentParser::SegmentParser() : impl_(std::make_unique<Impl>()) {}
 SegmentParser::~SegmentParser() = default;
 
 bool SegmentParser::Parse(std::string_view json, std::string_view environment,
-                          model::SpanBatch* batch, SegmentError* error) {
+                          model::SpanBatch* batch, SegmentError* error, uint64_t* text_repairs) {
   *error = SegmentError{};
   Decoder decoder(environment, batch, error);
-  if (json.size() > kMaxDocumentBytes) {
+  auto too_large = [&] {
     error->error_code = "InvalidSegment";
     error->message =
         "Invalid segment. ErrorCode: InvalidSegment, Cause: document larger than 64 KiB";
     return false;
-  }
+  };
+  if (json.size() > kMaxDocumentBytes) return too_large();
   if (batch->spans.empty() && batch->documents.empty()) batch->spans_from_documents = true;
   element root;
   auto err = impl_->parser.parse(json.data(), json.size()).get(root);
+  std::string repaired;
+  size_t repairs = 0;
+  if (err != simdjson::SUCCESS && (repairs = RepairJsonText(json, &repaired)) > 0 &&
+      impl_->parser.parse(repaired).get(root) == simdjson::SUCCESS) {
+    err = simdjson::SUCCESS;
+    json = repaired;
+    if (json.size() > kMaxDocumentBytes) return too_large();  // U+FFFD takes 3 bytes
+  }
   if (err != simdjson::SUCCESS) {
     error->error_code = "InvalidSegment";
     error->message = "Invalid segment. ErrorCode: InvalidSegment, Cause: not valid JSON (";
@@ -617,7 +627,9 @@ bool SegmentParser::Parse(std::string_view json, std::string_view environment,
     error->message += ")";
     return false;
   }
-  return decoder.DecodeDocument(root, json);
+  if (!decoder.DecodeDocument(root, json)) return false;
+  if (text_repairs != nullptr) *text_repairs += repairs;
+  return true;
 }
 
 }  // namespace waggle::codec::xray

@@ -33,8 +33,12 @@ class SegmentParser {
   // document itself (verbatim) to `batch` and returns true; on failure appends nothing, fills
   // `error` and returns false. `environment` is stamped on every span and the document.
   // Marks the batch spans_from_documents when it held no other spans.
+  // A document that is not quite valid JSON (lone surrogate escapes, as JavaScript's
+  // JSON.stringify writes them, or bytes that are not UTF-8) is read repaired
+  // (codec::RepairJsonText), and the repaired text is the one kept; the repairs are added to
+  // `*text_repairs` when it is not null.
   bool Parse(std::string_view json, std::string_view environment, model::SpanBatch* batch,
-             SegmentError* error);
+             SegmentError* error, uint64_t* text_repairs = nullptr);
 
  private:
   struct Impl;

@@ -139,6 +139,38 @@ TEST(SegmentParser, AcceptsIndependentSubsegmentAndInProgressSegment) {
   EXPECT_EQ(batch.spans[1].start_ns, 1478293361271000000);
 }
 
+// The X-Ray SDK for Node.js sends JSON.stringify's text: a string cut through a surrogate pair
+// is a lone \u escape, which simdjson alone refuses. The document is kept repaired.
+TEST(SegmentParser, ReadsLoneSurrogateEscapesAsReplacementCharactersAndKeepsTheRepair) {
+  SegmentParser parser;
+  model::SpanBatch batch;
+  SegmentError error;
+  uint64_t repairs = 0;
+  const std::string doc =
+      R"({"id":"70de5b6f19ff9a0a","name":"shop","start_time":1795238971.5,"end_time":1795238972.5,)"
+      R"("trace_id":"1-6b012c3b-f4a6ca549e449441bcc76347","annotations":{"note":"cut \ud83d"},)"
+      "\"metadata\":{\"default\":{\"raw\":\"a\xff\"}}}";
+  ASSERT_TRUE(parser.Parse(doc, "default", &batch, &error, &repairs)) << error.message;
+  EXPECT_EQ(repairs, 2u);
+  ASSERT_EQ(batch.spans.size(), 1u);
+  const model::Attribute* note = model::FindAttribute(batch.spans[0].attributes, "note");
+  ASSERT_NE(note, nullptr);
+  EXPECT_EQ(note->value.string_value, "cut \xef\xbf\xbd");
+  ASSERT_EQ(batch.documents.size(), 1u);
+  EXPECT_NE(batch.documents[0].json.find(R"("cut \ufffd")"), std::string::npos)
+      << batch.documents[0].json;
+  EXPECT_NE(batch.documents[0].json.find("\"a\xef\xbf\xbd\""), std::string::npos);
+  // The kept document parses as it is.
+  model::SpanBatch again;
+  repairs = 0;
+  ASSERT_TRUE(parser.Parse(batch.documents[0].json, "default", &again, &error, &repairs));
+  EXPECT_EQ(repairs, 0u);
+  // A document that is not JSON for another reason as well is still refused.
+  EXPECT_FALSE(parser.Parse(R"({"id":"\ud83d")", "default", &again, &error, &repairs));
+  EXPECT_EQ(error.error_code, "InvalidSegment");
+  EXPECT_EQ(repairs, 0u);
+}
+
 // An `aws` subsegment names what it calls as its peer, as the service graph names the node:
 // the table, the queue, or the AWS service spelled canonically.
 TEST(SegmentParser, AwsSubsegmentsNameTheirPeerAsTheServiceGraphDoes) {
