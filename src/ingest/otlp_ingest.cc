@@ -217,10 +217,17 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
     outcome.status = Status::Unimplemented("metrics are not stored by this version of waggle");
     return outcome;
   }
+  counters_->text_repairs.fetch_add(rejected.text_repairs, std::memory_order_relaxed);
   outcome.rejected = rejected.count;
-  outcome.message = std::move(rejected.message);
   if (rejected.count > 0) {
-    outcome.message = std::to_string(rejected.count) + " rejected: " + outcome.message;
+    outcome.message = std::to_string(rejected.count) + " rejected: " + rejected.message;
+  }
+  if (rejected.text_repairs > 0) {  // a warning: partial_success with nothing rejected
+    if (!outcome.message.empty()) outcome.message += "; ";
+    outcome.message +=
+        "strings that were not valid UTF-8 were stored with U+FFFD for their invalid bytes or "
+        "lone surrogate escapes (replacements: " +
+        std::to_string(rejected.text_repairs) + ")";
   }
   return outcome;
 }
@@ -239,6 +246,8 @@ ExportOutcome OtlpIngester::IngestEvents(const EventsRequest& request,
   options.now_ns = Clock::Real()->NowNanos();
   options.seed = seed_.fetch_add(kGoldenGamma, std::memory_order_relaxed) ^
                  static_cast<uint64_t>(options.now_ns);
+  uint64_t text_repairs = 0;
+  options.text_repairs = &text_repairs;
   model::SpanBatch batch;
   outcome.status = DecodeAndStore(
       counters_, &batch,
@@ -254,6 +263,7 @@ ExportOutcome OtlpIngester::IngestEvents(const EventsRequest& request,
     if (s.status != 202) ++outcome.rejected;
   }
   counters_->events_rejected.fetch_add(outcome.rejected, std::memory_order_relaxed);
+  counters_->text_repairs.fetch_add(text_repairs, std::memory_order_relaxed);
   return outcome;
 }
 

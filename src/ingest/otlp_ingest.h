@@ -46,6 +46,9 @@ struct OtlpCounters {
   std::atomic<uint64_t> requests_too_large{0};        // 413 / RESOURCE_EXHAUSTED
   std::atomic<uint64_t> requests_shed{0};             // over the memory budget (503)
   std::atomic<uint64_t> store_errors{0};
+  // Bytes of OTLP and events strings that were not UTF-8 (and JSON escapes of lone
+  // surrogates), stored as U+FFFD in records that were kept.
+  std::atomic<uint64_t> text_repairs{0};
 };
 
 // The outcome of one request, in protocol-neutral terms; each transport maps the status to
@@ -54,7 +57,7 @@ struct OtlpCounters {
 struct ExportOutcome {
   Status status;
   uint64_t rejected = 0;  // records refused one by one (partial success)
-  std::string message;    // why, when rejected > 0
+  std::string message;    // why, when rejected > 0; else a warning, or empty
 };
 
 // An OTLP protobuf traces request as a batch's source (model::SpanBatch::source): the decode

@@ -240,6 +240,46 @@ TEST_F(OtlpIngestTest, ExportStoresTheGoodSpansAndCountsTheBadOne) {
   EXPECT_EQ(counters_.spans_rejected.load(), 1u);
 }
 
+// Text that is not UTF-8 is stored repaired, counted, and named in a warning: partial_success
+// with nothing rejected (spec/otlp.md §2.2 allows a message alone).
+TEST_F(OtlpIngestTest, RepairedTextIsCountedAndWarnedOfWithNothingRejected) {
+  Make();
+  ExportOutcome out =
+      ExportJson(Signal::kTraces,
+                 JsonTraces("checkout", {JsonSpan(kTrace, "eee19b7ec3c1b174", "cut \\ud83d"),
+                                         JsonSpan(kTrace, "eee19b7ec3c1b175", "b\\udc4d\\ud83d")}));
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  EXPECT_EQ(out.rejected, 0u);
+  EXPECT_NE(out.message.find("not valid UTF-8"), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("(replacements: 3)"), std::string::npos) << out.message;
+  ASSERT_EQ(writer_.spans.size(), 2u);
+  EXPECT_EQ(writer_.spans[0].name, "cut \xef\xbf\xbd");
+  EXPECT_EQ(counters_.text_repairs.load(), 3u);
+  EXPECT_EQ(counters_.spans_accepted.load(), 2u);
+
+  // With a span refused as well, the message names both.
+  out = ExportJson(Signal::kTraces,
+                   JsonTraces("checkout", {JsonSpan("abc", "eee19b7ec3c1b176", "bad"),
+                                           JsonSpan(kTrace, "eee19b7ec3c1b177", "\\ud83d")}));
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  EXPECT_EQ(out.rejected, 1u);
+  EXPECT_TRUE(out.message.starts_with("1 rejected: ")) << out.message;
+  EXPECT_NE(out.message.find("; strings that were not valid UTF-8"), std::string::npos)
+      << out.message;
+  EXPECT_TRUE(out.message.ends_with("(replacements: 1)")) << out.message;
+  EXPECT_EQ(counters_.text_repairs.load(), 4u);
+
+  // The Events API counts its repairs in the same counter.
+  OtlpIngester::EventsRequest r;
+  r.body = R"([{"data":{"name":"\ud83d"}}])";
+  r.dataset = "ds";
+  std::vector<codec::honeycomb::EventStatus> statuses;
+  ASSERT_TRUE(ingester_->IngestEvents(r, &statuses).status.ok());
+  ASSERT_EQ(statuses.size(), 1u);
+  EXPECT_EQ(statuses[0].status, 202);
+  EXPECT_EQ(counters_.text_repairs.load(), 5u);
+}
+
 TEST_F(OtlpIngestTest, AnEmptyExportSucceedsWithoutAWrite) {
   Make();
   ExportOutcome out = ExportJson(Signal::kTraces, "{}");

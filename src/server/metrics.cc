@@ -118,6 +118,10 @@ std::string RenderMetrics(const MetricsSources& s) {
   Counter(&out, "waggle_otlp_requests_shed_total",
           "OTLP and events requests refused while over the memory budget (503, retried)",
           o.requests_shed.load() + s.otlp_http->counters().shed.load());
+  Counter(&out, "waggle_otlp_text_repairs_total",
+          "bytes of OTLP and events strings that were not UTF-8, or JSON escapes of lone "
+          "surrogates, stored as U+FFFD (their records kept)",
+          o.text_repairs.load());
   Counter(&out, "waggle_otlp_store_errors_total", "OTLP and events writes the store refused",
           o.store_errors.load());
   Counter(&out, "waggle_otlp_http_requests_total", "requests on the OTLP/HTTP port",

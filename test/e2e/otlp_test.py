@@ -44,6 +44,7 @@ LOG_RECORDS_ACCEPTED = "waggle_otlp_log_records_accepted_total"
 EVENTS_ACCEPTED = "waggle_honeycomb_events_accepted_total"
 REQUESTS_UNAUTHENTICATED = "waggle_otlp_requests_unauthenticated_total"
 REQUESTS_MALFORMED = "waggle_otlp_requests_malformed_total"
+TEXT_REPAIRS = "waggle_otlp_text_repairs_total"
 REQUESTS_TOO_LARGE = "waggle_otlp_requests_too_large_total"
 
 # The X-Ray exporter's SQL database systems (spec/otlp.md §9.3 "sql").
@@ -364,7 +365,7 @@ class OtlpServerTestCase(h.ServerTestCase):
         return run
 
     def send_spans(self, protocol, use_gzip=False, team=TEAM, service="checkout-node",
-                   expect_ok=True):
+                   expect_ok=True, extra=()):
         """send_spans.js with one exporter; returns the NodeRun (output = what it sent)."""
         endpoint = self.waggle.otlp_grpc_url if protocol == "grpc" else self.waggle.otlp_http_url
         args = ["--protocol", protocol, "--endpoint", endpoint, "--service", service]
@@ -372,7 +373,7 @@ class OtlpServerTestCase(h.ServerTestCase):
             args.append("--gzip")
         if team is not None:
             args += ["--team", team]
-        run = self.node("send_spans.js", args, expect_ok=expect_ok)
+        run = self.node("send_spans.js", args + list(extra), expect_ok=expect_ok)
         if expect_ok:
             self.assertEqual(4, len(run.output["spans"]), "the client exported all four spans")
         return run
@@ -498,6 +499,43 @@ class OtelJsExporters(OtlpServerTestCase):
 
     def test_grpc_gzip_spans_come_back_as_segment_documents(self):
         self.check_exporter("grpc", use_gzip=True)
+
+    def check_cut_text(self, protocol, repairs):
+        """send_spans.js --cut-text: the root span's comment.cut is 'thumbs ' and a lone high
+        surrogate. The JSON exporter sends it as the escape \\ud83d, which a strict parser
+        refuses with the whole batch; the protobuf encoder sends U+FFFD itself. Either way the
+        trace must be stored whole, with U+FFFD for the lone half, and the export succeed."""
+        before = self.metric(TEXT_REPAIRS)
+        run = self.send_spans(protocol, service="cut-" + protocol.replace("/", "-"),
+                              extra=["--cut-text"])
+        want_ids = set(run.output["span_ids"])
+
+        def problems_of(trace):
+            if trace is None:
+                return ["the trace is not stored"]
+            got_ids, text = set(), ""
+            for segment in trace["Segments"]:
+                got_ids.update(e["id"] for e, _ in h.walk_entities(segment["Doc"]))
+                text += json.dumps(segment["Doc"], ensure_ascii=False)
+            problems = []
+            if want_ids - got_ids:
+                problems.append("spans missing: %s" % sorted(want_ids - got_ids))
+            if "thumbs \ufffd" not in text:
+                problems.append("no comment.cut of 'thumbs \\ufffd' in the documents")
+            return problems
+
+        trace, problems = self.read_trace(run.output["xray_trace_id"], problems_of)
+        self.assert_no_problems(problems, "BatchGetTraces %s" % run.output["xray_trace_id"], trace)
+        if repairs:
+            self.assert_metric_grows(TEXT_REPAIRS, before, repairs)
+        else:
+            self.assertEqual(before, self.metric(TEXT_REPAIRS))
+
+    def test_http_json_string_cut_through_a_surrogate_pair_keeps_the_batch(self):
+        self.check_cut_text("http/json", repairs=1)
+
+    def test_http_protobuf_string_cut_through_a_surrogate_pair_keeps_the_batch(self):
+        self.check_cut_text("http/protobuf", repairs=0)
 
     def test_no_key_is_needed_when_no_api_keys_are_configured(self):
         for protocol in ("http/protobuf", "grpc"):
@@ -814,6 +852,30 @@ class HoneycombEvents(OtlpServerTestCase):
         trace, problems = self.read_trace(out["xray_trace_id"], problems_of)
         self.assert_no_problems(problems, "BatchGetTraces of the libhoney trace", trace)
         self.read_summary(out["xray_trace_id"])
+
+    def test_libhoney_string_cut_through_a_surrogate_pair_keeps_the_batch(self):
+        """libhoney sends JSON.stringify's lone \\ud83d escape: every event is stored, and the
+        cut string holds U+FFFD."""
+        before = self.metric(TEXT_REPAIRS)
+        run = self.node("libhoney_send.js", ["--api-host", self.waggle.otlp_http_url,
+                                             "--dataset", "cut-events", "--write-key", TEAM,
+                                             "--cut-text"])
+        out = run.output
+        self.assertEqual([202] * len(out["events"]), [r["status_code"] for r in out["responses"]])
+        self.assert_metric_grows(TEXT_REPAIRS, before, 1)
+        root_id = out["events"][0]["data"]["trace.span_id"]
+
+        def problems_of(trace):
+            if trace is None:
+                return ["trace not returned by BatchGetTraces"]
+            returned = returned_entities(trace)
+            if root_id not in returned:
+                return ["the root event is missing"]
+            text = json.dumps(returned[root_id][0][0], ensure_ascii=False)
+            return [] if "thumbs \ufffd" in text else ["no 'thumbs \\ufffd' in " + text[:500]]
+
+        trace, problems = self.read_trace(out["xray_trace_id"], problems_of)
+        self.assert_no_problems(problems, "BatchGetTraces of the libhoney trace", trace)
 
     def test_single_event_endpoint_answers_200_with_an_empty_body(self):
         before = self.metric(EVENTS_ACCEPTED)

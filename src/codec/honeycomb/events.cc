@@ -9,6 +9,7 @@
 #include "base/hex.h"
 #include "base/mix.h"
 #include "base/time_text.h"
+#include "codec/json_repair.h"
 #include "codec/otlp/otlp.h"
 #include "codec/otlp/span_rules.h"
 
@@ -152,14 +153,30 @@ simdjson::dom::parser& Parser() {
   return parser;
 }
 
+// Parses `body`, or failing that its repair (RepairJsonText), as Honeycomb reads what
+// JavaScript's JSON.stringify writes for a string cut through a surrogate pair.
+// *repairs is how many it made.
+bool ParseBody(std::string_view body, element* root, size_t* repairs) {
+  *repairs = 0;
+  if (Parser().parse(body.data(), body.size()).get(*root) == simdjson::SUCCESS) return true;
+  std::string repaired;
+  *repairs = RepairJsonText(body, &repaired);
+  return *repairs > 0 && Parser().parse(repaired).get(*root) == simdjson::SUCCESS;
+}
+
+// Counts a decoded body's repairs where `options` says.
+void CountRepairs(const EventOptions& options, size_t repairs) {
+  if (options.text_repairs != nullptr) *options.text_repairs += repairs;
+}
+
 }  // namespace
 
 Status DecodeBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
                    std::vector<EventStatus>* statuses) {
   element root;
   simdjson::dom::array events;
-  if (Parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS ||
-      root.get(events) != simdjson::SUCCESS) {
+  size_t repairs;
+  if (!ParseBody(body, &root, &repairs) || root.get(events) != simdjson::SUCCESS) {
     return Status::InvalidArgument("Request body is malformed and cannot be read.");
   }
   uint64_t seed = options.seed;
@@ -211,13 +228,15 @@ Status DecodeBatch(std::string_view body, const EventOptions& options, model::Sp
     }
     out->spans.push_back(std::move(span));
   }
+  CountRepairs(options, repairs);
   return Status::Ok();
 }
 
 Status DecodeEvent(std::string_view body, std::string_view event_time, std::string_view samplerate,
                    const EventOptions& options, model::SpanBatch* out) {
   element root;
-  if (Parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
+  size_t repairs;
+  if (!ParseBody(body, &root, &repairs)) {
     return Status::InvalidArgument("Request body is malformed and cannot be read.");
   }
   int64_t time_ns = options.now_ns;
@@ -234,6 +253,7 @@ Status DecodeEvent(std::string_view body, std::string_view event_time, std::stri
     return Status::InvalidArgument(error);
   }
   out->spans.push_back(std::move(span));
+  CountRepairs(options, repairs);
   return Status::Ok();
 }
 

@@ -19,6 +19,9 @@ struct EventOptions {
   std::string_view environment;  // from the API key
   int64_t now_ns = 0;            // the receive time: an event's default timestamp
   uint64_t seed = 0;             // for ids of events that carry none
+  // Where to count the repairs of a body that is not quite valid JSON (codec::RepairJsonText):
+  // lone surrogate escapes and bytes that are not UTF-8, read as U+FFFD. May be null.
+  uint64_t* text_repairs = nullptr;
 };
 
 // One event's outcome in a batch response: 202, or 400 with an error.

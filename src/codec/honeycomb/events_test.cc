@@ -143,6 +143,31 @@ TEST(DecodeBatch, ABodyThatIsNotAJsonArrayIsInvalidArgument) {
   }
 }
 
+// libhoney-js sends JSON.stringify's text: a string cut through a surrogate pair is a lone \u
+// escape, which Honeycomb reads as U+FFFD.
+TEST(DecodeBatch, LoneSurrogateEscapesAreReadAsReplacementCharactersAndCounted) {
+  EventOptions options = Options();
+  uint64_t repairs = 0;
+  options.text_repairs = &repairs;
+  Decoded d =
+      Batch(R"([{"data":{"name":"op","note\udc4d":"cut \ud83d"}},{"data":{"name":"b"}}])", options);
+  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+  ASSERT_EQ(d.batch.spans.size(), 2u);
+  const AttributeValue* note = Attr(d.batch.spans[0], "note\xef\xbf\xbd");
+  ASSERT_NE(note, nullptr);
+  EXPECT_EQ(note->string_value, "cut \xef\xbf\xbd");
+  EXPECT_EQ(repairs, 2u);
+  model::SpanBatch batch;
+  ASSERT_TRUE(DecodeEvent("{\"name\":\"op\xff\"}", "", "", options, &batch).ok());
+  ASSERT_EQ(batch.spans.size(), 1u);
+  EXPECT_EQ(batch.spans[0].name, "op\xef\xbf\xbd");
+  EXPECT_EQ(repairs, 3u);
+  // Refused bodies count nothing.
+  EXPECT_FALSE(Batch(R"([{"data":{"name":"\ud83d"}})", options).status.ok());
+  EXPECT_FALSE(DecodeEvent(R"({"name":"\ud83d"})", "tomorrow", "", options, &batch).ok());
+  EXPECT_EQ(repairs, 3u);
+}
+
 TEST(DecodeBatch, AnEmptyArrayIsNoEvents) {
   Decoded d = Batch("[]");
   ASSERT_TRUE(d.status.ok());

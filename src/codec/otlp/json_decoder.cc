@@ -14,6 +14,7 @@
 
 #include "base/base64.h"
 #include "base/hex.h"
+#include "codec/json_repair.h"
 #include "codec/json_writer.h"
 #include "codec/otlp/decoders.h"
 #include "codec/otlp/span_rules.h"
@@ -670,8 +671,14 @@ template <typename Decoder, typename Batch>
 Status Decode(std::string_view body, const Shape& shape, const DecodeOptions& options, Batch* out,
               Rejections* rejected, std::string_view what) {
   element root;
+  std::string repaired;
   if (Parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
-    return Status::InvalidArgument("the body is not JSON");
+    // JavaScript exporters send a string cut through a surrogate pair as a lone \u escape.
+    const size_t repairs = RepairJsonText(body, &repaired);
+    if (repairs == 0 || Parser().parse(repaired).get(root) != simdjson::SUCCESS) {
+      return Status::InvalidArgument("the body is not JSON");
+    }
+    rejected->text_repairs += repairs;
   }
   Decoder decoder(options, out, rejected);
   if (!Walk(root, shape, &decoder)) return decoder.WalkError("OTLP/JSON " + std::string(what));

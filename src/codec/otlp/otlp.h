@@ -41,6 +41,9 @@ struct DecodeOptions {
 struct Rejections {
   uint64_t count = 0;
   std::string message;  // the first reason; empty when count is 0
+  // Bytes of strings that were not UTF-8, and (JSON) escapes of lone surrogates, stored as
+  // U+FFFD: the records holding them are kept.
+  uint64_t text_repairs = 0;
   void Add(std::string_view reason);
 };
 

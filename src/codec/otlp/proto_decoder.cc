@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/base64.h"
+#include "base/utf8.h"
 #include "codec/json_writer.h"
 #include "codec/otlp/decoders.h"
 #include "codec/otlp/proto_wire.h"
@@ -32,6 +33,16 @@ double BitsToDouble(uint64_t bits) {
   return d;
 }
 
+// Writes the string `v` (or the key `v`) as JSON, as AssignText would have it.
+void WriteText(JsonWriter& w, std::string_view v, uint64_t* repairs, bool key = false) {
+  std::string fixed;
+  if (!IsUtf8(v)) {
+    *repairs += AppendValidUtf8(&fixed, v);
+    v = fixed;
+  }
+  key ? WriteKey(w, v) : WriteString(w, v);
+}
+
 void WriteDouble(JsonWriter& w, double d) {
   if (std::isfinite(d)) {
     w.Double(d);
@@ -40,7 +51,7 @@ void WriteDouble(JsonWriter& w, double d) {
   }
 }
 
-bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth);
+bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth, uint64_t* repairs);
 
 // The member of an AnyValue's oneof that counts: the last one on the wire (0 for none).
 struct AnyMember {
@@ -76,14 +87,14 @@ bool LastMember(std::string_view bytes, AnyMember* m) {
 }
 
 // ArrayValue {repeated AnyValue values = 1}
-bool ArrayJson(std::string_view bytes, JsonWriter& w, int depth) {
+bool ArrayJson(std::string_view bytes, JsonWriter& w, int depth, uint64_t* repairs) {
   wire::Reader r(bytes);
   uint32_t f, t;
   w.StartArray();
   while (r.Next(&f, &t)) {
     std::string_view v;
     if (f == 1 && t == kLen) {
-      if (!r.Bytes(&v) || !AnyValueJson(v, w, depth + 1)) return false;
+      if (!r.Bytes(&v) || !AnyValueJson(v, w, depth + 1, repairs)) return false;
     } else if (!r.Skip(t, f)) {
       return false;
     }
@@ -125,7 +136,7 @@ bool ReadKeyValue(std::string_view bytes, std::string_view* key, std::string_vie
 }
 
 // KeyValueList {repeated KeyValue values = 1}; KeyValue {string key = 1; AnyValue value = 2}
-bool KvListJson(std::string_view bytes, JsonWriter& w, int depth) {
+bool KvListJson(std::string_view bytes, JsonWriter& w, int depth, uint64_t* repairs) {
   wire::Reader r(bytes);
   uint32_t f, t;
   w.StartObject();
@@ -139,9 +150,9 @@ bool KvListJson(std::string_view bytes, JsonWriter& w, int depth) {
     std::string_view key, value;
     bool has_value = false;
     if (!ReadKeyValue(kv, &key, &value, &has_value)) return false;
-    WriteKey(w, key);
+    WriteText(w, key, repairs, /*key=*/true);
     if (has_value) {
-      if (!AnyValueJson(value, w, depth + 1)) return false;
+      if (!AnyValueJson(value, w, depth + 1, repairs)) return false;
     } else {
       w.Null();
     }
@@ -151,13 +162,13 @@ bool KvListJson(std::string_view bytes, JsonWriter& w, int depth) {
 }
 
 // AnyValue as JSON: the last field of the oneof wins; none set is null.
-bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth) {
+bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth, uint64_t* repairs) {
   if (depth > kMaxDepth) return false;
   AnyMember m;  // nested values are validated whichever member counts
   if (!LastMember(bytes, &m)) return false;
   switch (m.field) {
     case 1:
-      WriteString(w, m.bytes);
+      WriteText(w, m.bytes, repairs);
       return true;
     case 2:
       w.Bool(m.num != 0);
@@ -169,9 +180,9 @@ bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth) {
       WriteDouble(w, BitsToDouble(m.num));
       return true;
     case 5:
-      return ArrayJson(m.bytes, w, depth);
+      return ArrayJson(m.bytes, w, depth, repairs);
     case 6:
-      return KvListJson(m.bytes, w, depth);
+      return KvListJson(m.bytes, w, depth, repairs);
     case 7: {
       std::string b64;
       base64::Append(&b64, m.bytes);
@@ -185,14 +196,20 @@ bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth) {
 }
 
 // An attribute's AnyValue. False on malformed bytes; *present false for an empty AnyValue.
-bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present) {
+// `ascii`: its bytes are known to be ASCII, so a string value needs no check.
+bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present, uint64_t* repairs,
+                    bool ascii = false) {
   AnyMember m;
   if (!LastMember(bytes, &m)) return false;
   *present = m.field != 0;
   switch (m.field) {
     case 1:
       out->type = AttributeValue::Type::kString;
-      out->string_value.assign(m.bytes);
+      if (ascii) {
+        out->string_value.assign(m.bytes);
+      } else {
+        AssignText(&out->string_value, m.bytes, repairs);
+      }
       return true;
     case 2:
       out->type = AttributeValue::Type::kBool;
@@ -214,7 +231,10 @@ bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present) 
     case 6: {
       rapidjson::StringBuffer buf;
       JsonWriter w(buf);
-      if (!(m.field == 5 ? ArrayJson(m.bytes, w, 1) : KvListJson(m.bytes, w, 1))) return false;
+      if (!(m.field == 5 ? ArrayJson(m.bytes, w, 1, repairs)
+                         : KvListJson(m.bytes, w, 1, repairs))) {
+        return false;
+      }
       out->type = AttributeValue::Type::kJson;
       out->string_value.assign(buf.GetString(), buf.GetSize());
       return true;
@@ -233,7 +253,7 @@ void Drop(model::AttributeFiller* attrs) { attrs->Drop(); }
 // filler of one) unless its key is empty or its value unset. Repeated value fields merge; for
 // a oneof that is "the last one wins".
 template <typename List>
-bool DecodeKeyValue(std::string_view bytes, AttributeRole role, List* attrs) {
+bool DecodeKeyValue(std::string_view bytes, AttributeRole role, List* attrs, uint64_t* repairs) {
   std::string_view key;
   std::string_view value;
   bool has_value = false;
@@ -242,28 +262,37 @@ bool DecodeKeyValue(std::string_view bytes, AttributeRole role, List* attrs) {
   if (key.empty()) {  // left out, but a malformed value still refuses the body
     AttributeValue ignored;
     bool present = false;
-    return DecodeAnyValue(value, &ignored, &present);
+    return DecodeAnyValue(value, &ignored, &present, repairs);
   }
+  // One check of the whole KeyValue covers its key and a string value: with lengths under 128,
+  // the tags and lengths are ASCII too.
+  const bool ascii = IsAscii(bytes);
   Attribute& a = Add(attrs);
   bool present = false;
-  if (!DecodeAnyValue(value, &a.value, &present)) return false;
+  if (!DecodeAnyValue(value, &a.value, &present, repairs, ascii)) return false;
   if (!present) {  // an empty AnyValue: left out
     Drop(attrs);
     return true;
   }
-  a.key.assign(key);
+  if (ascii) {
+    a.key.assign(key);
+  } else {
+    AssignText(&a.key, key, repairs);
+  }
   a.role = role;
   return true;
 }
 
 // Resource {repeated KeyValue attributes = 1; ...}
-bool DecodeResource(std::string_view bytes, model::Attributes* attrs) {
+bool DecodeResource(std::string_view bytes, model::Attributes* attrs, uint64_t* repairs) {
   wire::Reader r(bytes);
   uint32_t f, t;
   while (r.Next(&f, &t)) {
     std::string_view v;
     if (f == 1 && t == kLen) {
-      if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kResource, attrs)) return false;
+      if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kResource, attrs, repairs)) {
+        return false;
+      }
     } else if (!r.Skip(t, f)) {
       return false;
     }
@@ -272,7 +301,15 @@ bool DecodeResource(std::string_view bytes, model::Attributes* attrs) {
 }
 
 // InstrumentationScope {name = 1; version = 2; repeated KeyValue attributes = 3; ...}
-bool DecodeScope(std::string_view bytes, Scope* scope) {
+// `*text` as text (AssignText): repaired into *storage when it is not UTF-8.
+void RepairView(std::string_view* text, std::string* storage, uint64_t* repairs) {
+  if (IsUtf8(*text)) return;
+  storage->clear();
+  *repairs += AppendValidUtf8(storage, *text);
+  *text = *storage;
+}
+
+bool DecodeScope(std::string_view bytes, Scope* scope, uint64_t* repairs) {
   wire::Reader r(bytes);
   uint32_t f, t;
   while (r.Next(&f, &t)) {
@@ -282,13 +319,15 @@ bool DecodeScope(std::string_view bytes, Scope* scope) {
     } else if (f == 2 && t == kLen) {
       if (!r.Bytes(&scope->version)) return false;
     } else if (f == 3 && t == kLen) {
-      if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kScope, &scope->attributes)) {
+      if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kScope, &scope->attributes, repairs)) {
         return false;
       }
     } else if (!r.Skip(t, f)) {
       return false;
     }
   }
+  RepairView(&scope->name, &scope->repaired_name, repairs);
+  RepairView(&scope->version, &scope->repaired_version, repairs);
   return r.ok();
 }
 
@@ -335,14 +374,14 @@ bool Walk(std::string_view request, Decoder* decoder) {
     if (!r.Bytes(&v) || !Gather(v, &resource_container)) return false;
     resource.attributes.clear();
     for (std::string_view h : resource_container.heads) {
-      if (!DecodeResource(h, &resource.attributes)) return false;
+      if (!DecodeResource(h, &resource.attributes, decoder->repairs())) return false;
     }
     ResolveService(Decoder::kSignal, decoder->options(), &resource);
     for (std::string_view scope_bytes : resource_container.records) {
       if (!Gather(scope_bytes, &scope_container)) return false;
       Scope scope;
       for (std::string_view h : scope_container.heads) {
-        if (!DecodeScope(h, &scope)) return false;
+        if (!DecodeScope(h, &scope, decoder->repairs())) return false;
       }
       const size_t copies = ContextBytes(decoder->options(), resource, scope);
       decoder->NewContext();
@@ -379,13 +418,13 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
           ok = t == kLen ? r.Bytes(&span_id) : r.Skip(t, f);
           break;
         case 3:
-          ok = t == kLen ? (r.Bytes(&v) && (span.trace_state.assign(v), true)) : r.Skip(t, f);
+          ok = t == kLen ? r.Bytes(&v) && Text(&span.trace_state, v) : r.Skip(t, f);
           break;
         case 4:
           ok = t == kLen ? r.Bytes(&parent_id) : r.Skip(t, f);
           break;
         case 5:
-          ok = t == kLen ? (r.Bytes(&v) && (span.name.assign(v), true)) : r.Skip(t, f);
+          ok = t == kLen ? r.Bytes(&v) && Text(&span.name, v) : r.Skip(t, f);
           break;
         case 6:
           if (t == kVarint) {
@@ -404,8 +443,9 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
                              : r.Skip(t, f);
           break;
         case 9:
-          ok = t == kLen ? r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &attributes)
-                         : r.Skip(t, f);
+          ok = t == kLen
+                   ? r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &attributes, repairs())
+                   : r.Skip(t, f);
           break;
         case 11:
           ok = t == kLen ? r.Bytes(&v) && Event(v, &span) : r.Skip(t, f);
@@ -448,7 +488,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
 
  private:
   // Span.Event {fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3}
-  static bool Event(std::string_view bytes, model::Span* span) {
+  bool Event(std::string_view bytes, model::Span* span) {
     model::SpanEvent& e = span->events.emplace_back();
     wire::Reader r(bytes);
     uint32_t f, t;
@@ -459,9 +499,9 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
       if (f == 1 && t == kFixed64) {
         ok = r.Fixed64(&n) && (e.time_ns = static_cast<int64_t>(n), true);
       } else if (f == 2 && t == kLen) {
-        ok = r.Bytes(&v) && (e.name.assign(v), true);
+        ok = r.Bytes(&v) && Text(&e.name, v);
       } else if (f == 3 && t == kLen) {
-        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &e.attributes);
+        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &e.attributes, repairs());
       } else {
         ok = r.Skip(t, f);
       }
@@ -472,7 +512,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
 
   // Span.Link {trace_id = 1; span_id = 2; trace_state = 3; repeated KeyValue attributes = 4}.
   // A link with malformed ids is dropped; the span stays.
-  static bool Link(std::string_view bytes, model::Span* span) {
+  bool Link(std::string_view bytes, model::Span* span) {
     model::SpanLink link;
     std::string_view trace_id, span_id;
     wire::Reader r(bytes);
@@ -485,9 +525,9 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
       } else if (f == 2 && t == kLen) {
         ok = r.Bytes(&span_id);
       } else if (f == 3 && t == kLen) {
-        ok = r.Bytes(&v) && (link.trace_state.assign(v), true);
+        ok = r.Bytes(&v) && Text(&link.trace_state, v);
       } else if (f == 4 && t == kLen) {
-        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &link.attributes);
+        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &link.attributes, repairs());
       } else {
         ok = r.Skip(t, f);
       }
@@ -503,7 +543,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
   }
 
   // Status {string message = 2; StatusCode code = 3}
-  static bool Status(std::string_view bytes, model::Span* span) {
+  bool Status(std::string_view bytes, model::Span* span) {
     wire::Reader r(bytes);
     uint32_t f, t;
     while (r.Next(&f, &t)) {
@@ -511,7 +551,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
       uint64_t n;
       bool ok;
       if (f == 2 && t == kLen) {
-        ok = r.Bytes(&v) && (span->status_message.assign(v), true);
+        ok = r.Bytes(&v) && Text(&span->status_message, v);
       } else if (f == 3 && t == kVarint) {
         ok = r.Varint(&n) && (span->otel_status = static_cast<uint32_t>(n) <= 2 ? n : 0, true);
       } else {
@@ -545,12 +585,12 @@ class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
       } else if (f == 2 && t == kVarint) {
         ok = r.Varint(&n) && (rec.severity_number = n <= 24 ? static_cast<uint8_t>(n) : 0, true);
       } else if (f == 3 && t == kLen) {
-        ok = r.Bytes(&v) && (rec.severity_text.assign(v), true);
+        ok = r.Bytes(&v) && Text(&rec.severity_text, v);
       } else if (f == 5 && t == kLen) {
         ok = r.Bytes(&body);
         has_body = true;
       } else if (f == 6 && t == kLen) {
-        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &rec.attributes);
+        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &rec.attributes, repairs());
       } else if (f == 8 && t == kFixed32) {
         ok = r.Fixed32(&n32) && (rec.flags = n32, true);
       } else if (f == 9 && t == kLen) {
@@ -558,7 +598,7 @@ class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
       } else if (f == 10 && t == kLen) {
         ok = r.Bytes(&span_id);
       } else if (f == 12 && t == kLen) {
-        ok = r.Bytes(&v) && (rec.event_name.assign(v), true);
+        ok = r.Bytes(&v) && Text(&rec.event_name, v);
       } else {
         ok = r.Skip(t, f);
       }
@@ -568,13 +608,16 @@ class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
     if (has_body) {
       model::AttributeValue value;
       bool present = false;
-      if (!DecodeAnyValue(body, &value, &present)) return false;
+      if (!DecodeAnyValue(body, &value, &present, repairs())) return false;
       if (present && value.type == model::AttributeValue::Type::kString) {
         rec.body = std::move(value.string_value);
+      } else if (present && value.type == model::AttributeValue::Type::kJson) {
+        rec.body = std::move(value.string_value);  // an array or map, already JSON
+        rec.body_is_json = true;
       } else if (present) {
         rapidjson::StringBuffer buf;
         JsonWriter w(buf);
-        if (!AnyValueJson(body, w, 0)) return false;
+        if (!AnyValueJson(body, w, 0, repairs())) return false;
         rec.body.assign(buf.GetString(), buf.GetSize());
         rec.body_is_json = true;
       }

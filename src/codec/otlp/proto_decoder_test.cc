@@ -2605,6 +2605,159 @@ TEST(OtlpDecodeRules, SpansWithBadIdsAreRefusedAlone) {
   DecodeBoth(req);  // and JSON agrees
 }
 
+// Every string of a trace request that holds `text`: names, keys, values (nested ones too),
+// the scope, the resource's service.name, events, links and the status.
+pb::ExportTraceServiceRequest TraceWithText(std::string_view text) {
+  const std::string t(text);
+  pb::ExportTraceServiceRequest req;
+  pb::Span* span = AddSpan(&req);
+  span->set_name("GET " + t);
+  span->set_trace_state("k=" + t);
+  *span->add_attributes() = StringKv("key" + t, "value" + t);
+  pb::KeyValue* map = span->add_attributes();
+  map->set_key("map");
+  *map->mutable_value()->mutable_kvlist_value()->add_values() = StringKv("in" + t, "side" + t);
+  pb::KeyValue* array = span->add_attributes();
+  array->set_key("array");
+  array->mutable_value()->mutable_array_value()->add_values()->set_string_value("a" + t);
+  pb::Span::Event* event = span->add_events();
+  event->set_name("event" + t);
+  *event->add_attributes() = StringKv("e", t);
+  pb::Span::Link* link = span->add_links();
+  link->set_trace_id(FromHex(kTraceHex));
+  link->set_span_id(FromHex(kSpanHex));
+  link->set_trace_state("l=" + t);
+  *link->add_attributes() = StringKv("l", t);
+  span->mutable_status()->set_message("failed" + t);
+  span->mutable_status()->set_code(pb::Status::STATUS_CODE_ERROR);
+  pb::InstrumentationScope* scope =
+      req.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_scope();
+  scope->set_name("lib" + t);
+  scope->set_version("1" + t);
+  *scope->add_attributes() = StringKv("scope" + t, t);
+  *ResourceAttrs(&req)->Add() = StringKv("service.name", "svc" + t);
+  return req;
+}
+
+// Replaces every `from` in `text` with `to`.
+std::string ReplaceAll(std::string text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+size_t CountOf(std::string_view text, std::string_view what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// libprotobuf refuses to parse a proto3 string that is not UTF-8 (and warns when serializing
+// one), so the bad bytes go in after serializing, in place of a marker of the same length.
+TEST(OtlpProtoDecoder, StringsThatAreNotUtf8AreKeptWithReplacementCharacters) {
+  const std::string kMarker = "<X>";
+  const std::string kFffd = "\xef\xbf\xbd";
+  struct Case {
+    std::string bytes;  // what replaces the marker on the wire
+    std::string want;   // and what the decoder makes of them
+    uint64_t repairs;   // for each
+  };
+  const Case cases[] = {
+      {"\xed\xa0\x80", kFffd + kFffd + kFffd, 3},  // an encoded surrogate (CESU-8)
+      {"a\xffz", "a" + kFffd + "z", 1},
+      {"\xc3(\xc3", kFffd + "(" + kFffd, 2},  // a lead byte without its continuation
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(Quote(c.bytes));
+    const std::string marked = Serialize(TraceWithText(kMarker));
+    const size_t n = CountOf(marked, kMarker);
+    ASSERT_EQ(n, 17u);
+    for (bool shared : {false, true}) {
+      DecodeOptions options;
+      options.shared_context = shared;
+      TraceDecode got = DecodeT(Encoding::kProtobuf, ReplaceAll(marked, kMarker, c.bytes), options);
+      ASSERT_TRUE(got.status.ok()) << got.status.ToString();
+      got.batch.Materialize();
+      TraceDecode want = DecodeT(Encoding::kProtobuf, Serialize(TraceWithText(c.want)), options);
+      ASSERT_TRUE(want.status.ok()) << want.status.ToString();
+      want.batch.Materialize();
+      EXPECT_TRUE(SpansMatch(want.batch.spans, 0, got.batch.spans, got.rejected));
+      EXPECT_EQ(got.rejected.text_repairs, n * c.repairs);
+      EXPECT_EQ(want.rejected.text_repairs, 0u);
+      ASSERT_EQ(got.batch.spans.size(), 1u);
+      EXPECT_EQ(got.batch.spans[0].service, "svc" + c.want);
+      EXPECT_EQ(got.batch.spans[0].name, "GET " + c.want);
+    }
+  }
+}
+
+// JavaScript's JSON.stringify writes a string cut through a surrogate pair (as attribute length
+// limits cut them) as a lone \u escape, which simdjson refuses: such a body is read repaired.
+TEST(OtlpJsonDecoder, LoneSurrogateEscapesAndBadBytesAreReadAsReplacementCharacters) {
+  const std::string kMarker = "<X>";
+  const std::string kFffd = "\xef\xbf\xbd";
+  const std::string marked = ToOtlpJson(TraceWithText(kMarker), false);
+  const size_t n = CountOf(marked, kMarker);
+  ASSERT_EQ(n, 17u);
+  struct Case {
+    std::string text;  // in place of the marker
+    std::string want;
+    uint64_t repairs;  // for each
+  };
+  const Case cases[] = {
+      {"\\ud83d", kFffd, 1},                      // the first half of U+1F44D alone
+      {"\\udc4d!", kFffd + "!", 1},               // the second half alone
+      {"\\udc4d\\ud83d", kFffd + kFffd, 2},       // the halves the wrong way round
+      {"\\ud83d\\udc4d", "\xf0\x9f\x91\x8d", 0},  // the pair: nothing to repair
+      {"\\\\ud83d", "\\ud83d", 0},                // an escaped backslash, then text
+      {"a\xffz", "a" + kFffd + "z", 1},           // a byte that is not UTF-8
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    TraceDecode got = DecodeT(Encoding::kJson, ReplaceAll(marked, kMarker, c.text), {});
+    ASSERT_TRUE(got.status.ok()) << got.status.ToString();
+    TraceDecode want = DecodeT(Encoding::kProtobuf, Serialize(TraceWithText(c.want)), {});
+    ASSERT_TRUE(want.status.ok()) << want.status.ToString();
+    EXPECT_TRUE(SpansMatch(want.batch.spans, 0, got.batch.spans, got.rejected));
+    EXPECT_EQ(got.rejected.text_repairs, n * c.repairs);
+  }
+  // A body that is not JSON for another reason as well is still refused whole.
+  TraceDecode bad = DecodeT(Encoding::kJson, "{\"resourceSpans\":[\"\\ud800\"", {});
+  EXPECT_EQ(bad.status.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(bad.rejected.text_repairs, 0u);
+}
+
+TEST(OtlpProtoDecoder, LogStringsThatAreNotUtf8AreKeptWithReplacementCharacters) {
+  const std::string kFffd = "\xef\xbf\xbd";
+  auto logs = [](const std::string& t) {
+    pb::ExportLogsServiceRequest req;
+    pb::ResourceLogs* rl = req.add_resource_logs();
+    *rl->mutable_resource()->add_attributes() = StringKv("service.name", "api" + t);
+    pb::ScopeLogs* sl = rl->add_scope_logs();
+    sl->mutable_scope()->set_name("logger" + t);
+    pb::LogRecord* r = sl->add_log_records();
+    r->set_severity_text("WARN" + t);
+    r->set_event_name("event" + t);
+    r->mutable_body()->set_string_value("body" + t);
+    *r->add_attributes() = StringKv("k" + t, "v" + t);
+    pb::LogRecord* json = sl->add_log_records();
+    *json->mutable_body()->mutable_kvlist_value()->add_values() = StringKv("k" + t, "v" + t);
+    return req;
+  };
+  const std::string marked = Serialize(logs("<X>"));
+  const size_t n = CountOf(marked, "<X>");
+  ASSERT_EQ(n, 9u);
+  LogDecode got = DecodeL(Encoding::kProtobuf, ReplaceAll(marked, "<X>", "\xed\xa0\x80"), {});
+  ASSERT_TRUE(got.status.ok()) << got.status.ToString();
+  LogDecode want = DecodeL(Encoding::kProtobuf, Serialize(logs(kFffd + kFffd + kFffd)), {});
+  ASSERT_TRUE(want.status.ok()) << want.status.ToString();
+  EXPECT_TRUE(LogsMatch(want.batch.records, 0, got.batch.records, got.rejected));
+  EXPECT_EQ(got.rejected.text_repairs, 3 * n);
+}
+
 TEST(OtlpLogsDecodeRules, ServiceIsServiceNameElseDatasetHeaderElseUnknownLogSource) {
   struct Case {
     std::optional<pb::KeyValue> service_name;

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.h"
 #include "codec/otlp/otlp.h"
 #include "model/log_record.h"
 #include "model/span.h"
@@ -13,11 +14,13 @@
 // Honeycomb Events API's spans): the rules of spec/otlp.md §4 and §9.3 that read attributes.
 namespace waggle::codec::otlp {
 
-// An InstrumentationScope, as both encodings decode it. The views point into the request.
+// An InstrumentationScope, as both encodings decode it. The views point into the request, or
+// to the repaired copies when the request's bytes were not UTF-8.
 struct Scope {
   std::string_view name;
   std::string_view version;
   model::Attributes attributes;  // role kScope
+  std::string repaired_name, repaired_version;
 };
 
 // What a resource gives every record under it. `service` follows the traces or the logs
@@ -64,6 +67,18 @@ struct SharedContext {
   SpanFacts facts;                     // of the resource's and scope's attributes
 };
 
+// Sets *to to the string `v` as text: each byte that does not begin a well-formed UTF-8
+// sequence becomes U+FFFD, counted in *repairs. libprotobuf would refuse the whole message for
+// one; OpenTelemetry's guidance is to keep the data and replace what is not UTF-8.
+inline void AssignText(std::string* to, std::string_view v, uint64_t* repairs) {
+  if (IsUtf8(v)) {
+    to->assign(v);
+  } else {
+    to->clear();
+    *repairs += AppendValidUtf8(to, v);
+  }
+}
+
 // What a decoder of one signal's records holds, whichever encoding it reads: the walks of
 // both encodings take the signal (for ResolveService) and the options from it.
 template <Signal kSignalOf, typename Batch>
@@ -75,6 +90,13 @@ class RecordDecoder {
       : options_(options), out_(out), rejected_(rejected) {}
 
   const DecodeOptions& options() const { return options_; }
+  // Where the decode counts the bytes it replaced with U+FFFD (Rejections::text_repairs).
+  uint64_t* repairs() { return &rejected_->text_repairs; }
+  // AssignText counting in repairs(); always true.
+  bool Text(std::string* to, std::string_view v) {
+    AssignText(to, v, repairs());
+    return true;
+  }
   // The walk calls this before the records under each resource and scope.
   void NewContext() { shared_.ready = false; }
   // Counts one more record's copies of its context (ContextBytes); false once the records

@@ -3,13 +3,15 @@
 // per-event responses from libhoney's response queue.
 //
 //   node libhoney_send.js --api-host http://127.0.0.1:4318 --dataset NAME --write-key KEY
-//        [--service NAME] [--timeout-ms 10000]
+//        [--service NAME] [--timeout-ms 10000] [--cut-text]
 //
 // libhoney POSTs them in one JSON batch to <api-host>/1/batch/<dataset> with X-Honeycomb-Team.
 // The events: a trace of three spans (root "POST /checkout", children "charge-card" with
 // samplerate 10 sent presampled, and "send-email"), each with trace.trace_id / trace.span_id /
 // trace.parent_id / name / service.name / duration_ms, plus one event without trace fields.
 // The trace id comes from the AWS X-Ray id generator, so the X-Ray API can look it up.
+// --cut-text gives the root event `comment.cut`: a string cut through a surrogate pair ('thumbs '
+// and the first half of U+1F44D), which JSON.stringify sends as a lone \ud83d escape.
 //
 // Prints one JSON line {"dataset", "trace_id", "xray_trace_id", "events": [what was sent],
 // "responses": [{index, status_code, error}]} and exits 0 when every event got a 2xx, 1 when
@@ -18,7 +20,7 @@
 const common = require('./common');
 
 const USAGE = `usage: node libhoney_send.js --api-host URL --dataset NAME --write-key KEY
-       [--service NAME] [--timeout-ms N]
+       [--service NAME] [--timeout-ms N] [--cut-text]
 `;
 
 const args = common.parseCommandLine(
@@ -28,6 +30,7 @@ const args = common.parseCommandLine(
     'write-key': { type: 'string' },
     service: { type: 'string', default: 'legacy-honey' },
     'timeout-ms': { type: 'string', default: '10000' },
+    'cut-text': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   USAGE,
@@ -89,6 +92,8 @@ function main() {
       data: { name: 'heartbeat', 'service.name': service, 'queue.depth': 7 },
     },
   ];
+
+  if (args['cut-text']) sent[0].data['comment.cut'] = 'thumbs \u{1F44D}'.slice(0, 8);
 
   const responses = [];
   let done = false;

@@ -11,6 +11,8 @@
 // --gzip       compression gzip (Content-Encoding: gzip, or grpc-encoding: gzip)
 // --team       sent as the x-honeycomb-team header (gRPC metadata for grpc)
 // --dataset    sent as the x-honeycomb-dataset header
+// --cut-text   the root span also gets `comment.cut`: a string cut through a surrogate pair, as
+//              attribute length limits cut them ('thumbs ' and the first half of U+1F44D)
 //
 // The trace (ids from the AWS X-Ray id generator, so the trace id starts with the epoch second):
 //   GET /orders/{id}        SERVER, http.* / url.* / client.address attributes, 200
@@ -27,7 +29,7 @@
 const common = require('./common');
 
 const USAGE = `usage: node send_spans.js --protocol http/json|http/protobuf|grpc --endpoint URL
-       [--gzip] [--team KEY] [--dataset NAME] [--service NAME] [--timeout-ms N]
+       [--gzip] [--team KEY] [--dataset NAME] [--service NAME] [--timeout-ms N] [--cut-text]
 `;
 
 const args = common.parseCommandLine(
@@ -39,6 +41,7 @@ const args = common.parseCommandLine(
     dataset: { type: 'string' },
     service: { type: 'string', default: 'checkout-node' },
     'timeout-ms': { type: 'string', default: '10000' },
+    'cut-text': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   USAGE,
@@ -124,6 +127,7 @@ async function main() {
       'order.id': '42',
     },
   });
+  if (args['cut-text']) root.setAttribute('comment.cut', 'thumbs \u{1F44D}'.slice(0, 8));
   const rootContext = api.trace.setSpan(api.ROOT_CONTEXT, root);
 
   const db = tracer.startSpan(
