@@ -174,6 +174,21 @@ std::string CanonicalRequest(const HttpRequest& request,
   return out;
 }
 
+std::string Signature(const HttpRequest& request, const Authorization& auth,
+                      std::string_view amz_date, std::string_view secret) {
+  std::string scope = auth.date + "/" + auth.region + "/" + auth.service + "/aws4_request";
+  std::string to_sign = "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + scope + "\n" +
+                        Sha256Hex(CanonicalRequest(request, auth.signed_headers));
+  std::string key = HmacSha256("AWS4" + std::string(secret), auth.date);
+  key = HmacSha256(key, auth.region);
+  key = HmacSha256(key, auth.service);
+  key = HmacSha256(key, "aws4_request");
+  std::string mac = HmacSha256(key, to_sign);
+  std::string out;
+  hex::Append(&out, reinterpret_cast<const uint8_t*>(mac.data()), mac.size());
+  return out;
+}
+
 Result<Identity> Verify(const HttpRequest& request, std::string_view service,
                         const SecretLookup& lookup, int64_t now_seconds) {
   std::string_view header = request.Header("authorization");
@@ -217,17 +232,7 @@ Result<Identity> Verify(const HttpRequest& request, std::string_view service,
   if (!claimed_hash.empty() && claimed_hash != Sha256Hex(request.body)) {
     return Status::PermissionDenied("X-Amz-Content-Sha256 does not match the body");
   }
-  std::string scope = auth.date + "/" + auth.region + "/" + auth.service + "/aws4_request";
-  std::string to_sign = "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + scope + "\n" +
-                        Sha256Hex(CanonicalRequest(request, auth.signed_headers));
-  std::string key = HmacSha256("AWS4" + *secret, auth.date);
-  key = HmacSha256(key, auth.region);
-  key = HmacSha256(key, auth.service);
-  key = HmacSha256(key, "aws4_request");
-  std::string mac = HmacSha256(key, to_sign);
-  std::string expected;
-  hex::Append(&expected, reinterpret_cast<const uint8_t*>(mac.data()), mac.size());
-  if (!ConstantTimeEquals(expected, auth.signature)) {
+  if (!ConstantTimeEquals(Signature(request, auth, amz_date, *secret), auth.signature)) {
     return Status::PermissionDenied(
         "The request signature we calculated does not match the signature you provided.");
   }

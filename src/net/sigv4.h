@@ -33,6 +33,11 @@ std::string CanonicalRequest(const HttpRequest& request,
 // Returns the secret for an access key id, or nullopt for an unknown key.
 using SecretLookup = std::function<std::optional<std::string>(std::string_view access_key_id)>;
 
+// The hex signature of `request` under the credential scope of `auth` (its date, region,
+// service and signed headers), signed at `amz_date` (yyyymmddThhmmssZ) with `secret`.
+std::string Signature(const HttpRequest& request, const Authorization& auth,
+                      std::string_view amz_date, std::string_view secret);
+
 struct Identity {
   std::string access_key_id;
   std::string region;
