@@ -34,6 +34,7 @@ bool IsLow(int32_t u) { return u >= 0xdc00 && u <= 0xdfff; }
 }  // namespace
 
 size_t RepairJsonText(std::string_view in, std::string* out) {
+  const size_t max_growth = in.size() / 8 + 4096;
   std::string fixed;
   fixed.reserve(in.size() + 16);
   size_t repairs = 0;
@@ -66,6 +67,7 @@ size_t RepairJsonText(std::string_view in, std::string* out) {
       fixed += "\xef\xbf\xbd";  // U+FFFD
       ++repairs;
       ++i;
+      if (fixed.size() - i > max_growth) return 0;  // `fixed` holds i bytes' repair
     }
   }
   if (repairs > 0) *out = std::move(fixed);

@@ -14,7 +14,10 @@ namespace waggle::codec {
 //    a string cut through a surrogate pair, as attribute length limits cut them; simdjson
 //    refuses the whole document for it.
 //  - each byte that does not begin a well-formed UTF-8 sequence becomes U+FFFD.
-// Meant for a document the parser refused: a valid one comes out unchanged.
+// Meant for a document the parser refused: a valid one comes out unchanged. A text with so many
+// bad bytes that the repair would grow it by more than an eighth plus 4 KiB (each bad byte
+// grows it by 2: U+FFFD takes 3) is no client's slip: it is left unrepaired (0), and so
+// refused, rather than held again at up to three times its size.
 size_t RepairJsonText(std::string_view in, std::string* out);
 
 }  // namespace waggle::codec

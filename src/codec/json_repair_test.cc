@@ -54,6 +54,24 @@ TEST(RepairJsonText, BytesThatAreNotUtf8BecomeTheReplacementCharacter) {
   EXPECT_EQ(n, 1u);
 }
 
+TEST(RepairJsonText, TextWithTooManyBadBytesIsLeftUnrepaired) {
+  // 2 bytes of growth a bad byte: the limit for 40,000 bytes is 5,000 + 4,096 bytes of growth.
+  const size_t at_limit = (40000 / 8 + 4096) / 2;
+  std::string text(40000, 'a');
+  text.replace(0, at_limit, at_limit, '\xff');
+  std::string out = "(none)";
+  EXPECT_EQ(RepairJsonText(text, &out), at_limit);
+  EXPECT_EQ(out.size(), 40000 + 2 * at_limit);
+  text[at_limit] = '\xff';
+  out = "(none)";
+  EXPECT_EQ(RepairJsonText(text, &out), 0u);
+  EXPECT_TRUE(out == "(none)");  // (not printed: 40 KB)
+  // Lone surrogate escapes do not grow the text: any number of them is repaired.
+  std::string escapes;
+  for (int i = 0; i < 10000; ++i) escapes += "\\ud83d";
+  EXPECT_EQ(RepairJsonText(escapes, &out), 10000u);
+}
+
 TEST(RepairJsonText, WhatJavaScriptWritesParsesOnceRepaired) {
   // JSON.stringify({"k\udc00": "v\ud83d"}) in Node 12 and later.
   const std::string body = R"({"k\udc00":"v\ud83d","ok":"\ud83d\udc4d"})";
