@@ -56,10 +56,4 @@ size_t AppendValidUtf8(std::string* out, std::string_view in) {
   return replaced;
 }
 
-std::string ValidUtf8(std::string_view in) {
-  std::string out;
-  AppendValidUtf8(&out, in);
-  return out;
-}
-
 }  // namespace waggle

@@ -47,10 +47,21 @@ inline bool IsUtf8(std::string_view s) { return IsAscii(s) || IsUtf8Slow(s); }
 // does (`at` < in.size()).
 size_t Utf8SequenceAt(std::string_view in, size_t at);
 
-// `in` with every byte that does not begin a well-formed UTF-8 sequence (RFC 3629: no
-// overlong forms, no surrogates, nothing past U+10FFFF) replaced by U+FFFD.
-std::string ValidUtf8(std::string_view in);
-// Appends ValidUtf8(in) to `*out`; returns how many U+FFFD it put in.
+// Appends `in` to *out with every byte that does not begin a well-formed UTF-8 sequence (RFC
+// 3629: no overlong forms, no surrogates, nothing past U+10FFFF) replaced by U+FFFD; returns how
+// many it replaced.
 size_t AppendValidUtf8(std::string* out, std::string_view in);
+
+// `in` as UTF-8: itself when it is (nearly always, and then nothing is copied), else its repair
+// (AppendValidUtf8) put in *storage. The repair's count of U+FFFD is added to *repairs unless
+// that is null.
+inline std::string_view AsValidUtf8(std::string_view in, std::string* storage,
+                                    uint64_t* repairs = nullptr) {
+  if (IsUtf8(in)) return in;
+  storage->clear();
+  const size_t replaced = AppendValidUtf8(storage, in);
+  if (repairs != nullptr) *repairs += replaced;
+  return *storage;
+}
 
 }  // namespace waggle

@@ -2,10 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace waggle {
 namespace {
 
-TEST(ValidUtf8, KeepsWellFormedTextAndReplacesEachBadByte) {
+std::string ValidUtf8(std::string_view in) {
+  std::string storage;
+  return std::string(AsValidUtf8(in, &storage));
+}
+
+TEST(AsValidUtf8, KeepsWellFormedTextAndReplacesEachBadByte) {
   // ASCII, 2-, 3- and 4-byte characters stay as they are.
   EXPECT_EQ(ValidUtf8("plain"), "plain");
   EXPECT_EQ(ValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x9d"),
@@ -40,6 +47,19 @@ TEST(IsUtf8, AsciiWordAtATimeAndEveryOtherWellFormedText) {
   EXPECT_FALSE(IsUtf8("0123456789abcdef\xff"));
   EXPECT_FALSE(IsUtf8("\xed\xa0\x80"));  // a surrogate
   EXPECT_FALSE(IsUtf8("\xe2\x82"));      // cut short
+}
+
+TEST(AsValidUtf8, CopiesNothingForValidTextAndCountsItsRepairs) {
+  std::string storage = "untouched";
+  uint64_t repairs = 0;
+  const std::string_view valid = "caf\xc3\xa9";
+  EXPECT_EQ(AsValidUtf8(valid, &storage, &repairs).data(), valid.data());
+  EXPECT_EQ(storage, "untouched");
+  EXPECT_EQ(repairs, 0u);
+  const std::string_view repaired = AsValidUtf8("a\xff\xfe", &storage, &repairs);
+  EXPECT_EQ(repaired.data(), storage.data());
+  EXPECT_EQ(repaired, "a\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(repairs, 2u);
 }
 
 TEST(AppendValidUtf8, AppendsAndCountsTheReplacements) {

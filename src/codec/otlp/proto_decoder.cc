@@ -33,16 +33,6 @@ double BitsToDouble(uint64_t bits) {
   return d;
 }
 
-// Writes the string `v` (or the key `v`) as JSON, as AssignText would have it.
-void WriteText(JsonWriter& w, std::string_view v, uint64_t* repairs, bool key = false) {
-  std::string fixed;
-  if (!IsUtf8(v)) {
-    *repairs += AppendValidUtf8(&fixed, v);
-    v = fixed;
-  }
-  key ? WriteKey(w, v) : WriteString(w, v);
-}
-
 void WriteDouble(JsonWriter& w, double d) {
   if (std::isfinite(d)) {
     w.Double(d);
@@ -150,7 +140,7 @@ bool KvListJson(std::string_view bytes, JsonWriter& w, int depth, uint64_t* repa
     std::string_view key, value;
     bool has_value = false;
     if (!ReadKeyValue(kv, &key, &value, &has_value)) return false;
-    WriteText(w, key, repairs, /*key=*/true);
+    WriteKey(w, key, repairs);
     if (has_value) {
       if (!AnyValueJson(value, w, depth + 1, repairs)) return false;
     } else {
@@ -168,7 +158,7 @@ bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth, uint64_t* re
   if (!LastMember(bytes, &m)) return false;
   switch (m.field) {
     case 1:
-      WriteText(w, m.bytes, repairs);
+      WriteString(w, m.bytes, repairs);
       return true;
     case 2:
       w.Bool(m.num != 0);
@@ -196,20 +186,14 @@ bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth, uint64_t* re
 }
 
 // An attribute's AnyValue. False on malformed bytes; *present false for an empty AnyValue.
-// `ascii`: its bytes are known to be ASCII, so a string value needs no check.
-bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present, uint64_t* repairs,
-                    bool ascii = false) {
+bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present, uint64_t* repairs) {
   AnyMember m;
   if (!LastMember(bytes, &m)) return false;
   *present = m.field != 0;
   switch (m.field) {
     case 1:
       out->type = AttributeValue::Type::kString;
-      if (ascii) {
-        out->string_value.assign(m.bytes);
-      } else {
-        AssignText(&out->string_value, m.bytes, repairs);
-      }
+      AssignText(&out->string_value, m.bytes, repairs);
       return true;
     case 2:
       out->type = AttributeValue::Type::kBool;
@@ -264,21 +248,14 @@ bool DecodeKeyValue(std::string_view bytes, AttributeRole role, List* attrs, uin
     bool present = false;
     return DecodeAnyValue(value, &ignored, &present, repairs);
   }
-  // One check of the whole KeyValue covers its key and a string value: with lengths under 128,
-  // the tags and lengths are ASCII too.
-  const bool ascii = IsAscii(bytes);
   Attribute& a = Add(attrs);
   bool present = false;
-  if (!DecodeAnyValue(value, &a.value, &present, repairs, ascii)) return false;
+  if (!DecodeAnyValue(value, &a.value, &present, repairs)) return false;
   if (!present) {  // an empty AnyValue: left out
     Drop(attrs);
     return true;
   }
-  if (ascii) {
-    a.key.assign(key);
-  } else {
-    AssignText(&a.key, key, repairs);
-  }
+  AssignText(&a.key, key, repairs);
   a.role = role;
   return true;
 }
@@ -301,14 +278,6 @@ bool DecodeResource(std::string_view bytes, model::Attributes* attrs, uint64_t* 
 }
 
 // InstrumentationScope {name = 1; version = 2; repeated KeyValue attributes = 3; ...}
-// `*text` as text (AssignText): repaired into *storage when it is not UTF-8.
-void RepairView(std::string_view* text, std::string* storage, uint64_t* repairs) {
-  if (IsUtf8(*text)) return;
-  storage->clear();
-  *repairs += AppendValidUtf8(storage, *text);
-  *text = *storage;
-}
-
 bool DecodeScope(std::string_view bytes, Scope* scope, uint64_t* repairs) {
   wire::Reader r(bytes);
   uint32_t f, t;
@@ -326,8 +295,8 @@ bool DecodeScope(std::string_view bytes, Scope* scope, uint64_t* repairs) {
       return false;
     }
   }
-  RepairView(&scope->name, &scope->repaired_name, repairs);
-  RepairView(&scope->version, &scope->repaired_version, repairs);
+  scope->name = AsValidUtf8(scope->name, &scope->repaired_name, repairs);
+  scope->version = AsValidUtf8(scope->version, &scope->repaired_version, repairs);
   return r.ok();
 }
 

@@ -69,7 +69,9 @@ struct SharedContext {
 
 // Sets *to to the string `v` as text: each byte that does not begin a well-formed UTF-8
 // sequence becomes U+FFFD, counted in *repairs. libprotobuf would refuse the whole message for
-// one; OpenTelemetry's guidance is to keep the data and replace what is not UTF-8.
+// one; OpenTelemetry's guidance is to keep the data and replace what is not UTF-8. (The repair
+// goes straight into *to: AsValidUtf8 with a scratch string cost 40 ns a span in
+// otlp_decode_bench, on this path that runs for every string.)
 inline void AssignText(std::string* to, std::string_view v, uint64_t* repairs) {
   if (IsUtf8(v)) {
     to->assign(v);
