@@ -33,6 +33,18 @@ bool IsLow(int32_t u) { return u >= 0xdc00 && u <= 0xdfff; }
 
 }  // namespace
 
+simdjson::error_code ParseRepairing(simdjson::dom::parser& parser, std::string_view text,
+                                    simdjson::dom::element* root, std::string* repaired,
+                                    size_t* repairs) {
+  *repairs = 0;
+  const simdjson::error_code err = parser.parse(text.data(), text.size()).get(*root);
+  if (err == simdjson::SUCCESS) return err;
+  const size_t made = RepairJsonText(text, repaired);
+  if (made == 0 || parser.parse(*repaired).get(*root) != simdjson::SUCCESS) return err;
+  *repairs = made;
+  return simdjson::SUCCESS;
+}
+
 size_t RepairJsonText(std::string_view in, std::string* out) {
   const size_t max_growth = in.size() / 8 + 4096;
   std::string fixed;

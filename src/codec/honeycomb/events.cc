@@ -153,15 +153,11 @@ simdjson::dom::parser& Parser() {
   return parser;
 }
 
-// Parses `body`, or failing that its repair (RepairJsonText), as Honeycomb reads what
-// JavaScript's JSON.stringify writes for a string cut through a surrogate pair.
-// *repairs is how many it made.
+// Parses `body`, or failing that its repair, as Honeycomb reads what JavaScript's
+// JSON.stringify writes for a string cut through a surrogate pair (ParseRepairing).
 bool ParseBody(std::string_view body, element* root, size_t* repairs) {
-  *repairs = 0;
-  if (Parser().parse(body.data(), body.size()).get(*root) == simdjson::SUCCESS) return true;
   std::string repaired;
-  *repairs = RepairJsonText(body, &repaired);
-  return *repairs > 0 && Parser().parse(repaired).get(*root) == simdjson::SUCCESS;
+  return ParseRepairing(Parser(), body, root, &repaired, repairs) == simdjson::SUCCESS;
 }
 
 // Counts a decoded body's repairs where `options` says.

@@ -671,15 +671,12 @@ template <typename Decoder, typename Batch>
 Status Decode(std::string_view body, const Shape& shape, const DecodeOptions& options, Batch* out,
               Rejections* rejected, std::string_view what) {
   element root;
-  std::string repaired;
-  if (Parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
-    // JavaScript exporters send a string cut through a surrogate pair as a lone \u escape.
-    const size_t repairs = RepairJsonText(body, &repaired);
-    if (repairs == 0 || Parser().parse(repaired).get(root) != simdjson::SUCCESS) {
-      return Status::InvalidArgument("the body is not JSON");
-    }
-    rejected->text_repairs += repairs;
+  std::string repaired;  // JavaScript exporters send a string cut through a surrogate pair
+  size_t repairs;        // as a lone \u escape
+  if (ParseRepairing(Parser(), body, &root, &repaired, &repairs) != simdjson::SUCCESS) {
+    return Status::InvalidArgument("the body is not JSON");
   }
+  rejected->text_repairs += repairs;
   Decoder decoder(options, out, rejected);
   if (!Walk(root, shape, &decoder)) return decoder.WalkError("OTLP/JSON " + std::string(what));
   return Status::Ok();

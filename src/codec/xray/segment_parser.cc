@@ -611,12 +611,10 @@ bool SegmentParser::Parse(std::string_view json, std::string_view environment,
   if (json.size() > kMaxDocumentBytes) return too_large();
   if (batch->spans.empty() && batch->documents.empty()) batch->spans_from_documents = true;
   element root;
-  auto err = impl_->parser.parse(json.data(), json.size()).get(root);
   std::string repaired;
-  size_t repairs = 0;
-  if (err != simdjson::SUCCESS && (repairs = RepairJsonText(json, &repaired)) > 0 &&
-      impl_->parser.parse(repaired).get(root) == simdjson::SUCCESS) {
-    err = simdjson::SUCCESS;
+  size_t repairs;
+  const auto err = ParseRepairing(impl_->parser, json, &root, &repaired, &repairs);
+  if (repairs > 0) {
     json = repaired;
     if (json.size() > kMaxDocumentBytes) return too_large();  // U+FFFD takes 3 bytes
   }
