@@ -519,6 +519,38 @@ TEST_F(OtlpIngestTest, AProtobufExportIsItsBatchsSourceAndDecodesToTheSameSpans)
   EXPECT_TRUE(writer_.sources[1].empty());
 }
 
+// A protobuf body with strings that are not UTF-8 is logged as it came, and its replay repairs
+// it as Export did: the head and a restart agree.
+TEST_F(OtlpIngestTest, ALoggedSourceWithBadBytesReplaysToTheSameRepairedSpans) {
+  Make();
+  std::string body = test_util::ReadTestdata("otlp-node-body.pb");
+  for (std::string_view text : {"backend-node", "TypeError"}) {  // same length: still protobuf
+    const size_t at = body.find(text);
+    ASSERT_NE(at, std::string::npos) << text;
+    body[at + 1] = '\xff';
+  }
+  OtlpIngester::Request r;
+  r.encoding = Encoding::kProtobuf;
+  r.body = body;
+  ExportOutcome out = ingester_->Export(r);
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  EXPECT_EQ(out.rejected, 0u);
+  EXPECT_EQ(counters_.text_repairs.load(), 2u);
+  ASSERT_FALSE(writer_.spans.empty());
+  EXPECT_EQ(writer_.spans[0].service,
+            "b\xef\xbf\xbd"
+            "ckend-node");
+  ASSERT_EQ(writer_.sources.size(), 1u);
+  std::string_view logged_body;
+  codec::otlp::DecodeOptions options;
+  ASSERT_TRUE(ParseOtlpSource(writer_.sources[0], &options, &logged_body).ok());
+  EXPECT_EQ(logged_body, body);  // as it came
+  model::SpanBatch again;
+  ASSERT_TRUE(OtlpSourceDecoder().DecodeSource(writer_.sources[0], &again).ok());
+  again.Materialize();
+  EXPECT_EQ(again.spans, writer_.spans);
+}
+
 // A request whose spans would carry more copied resource attributes than max_context_bytes is
 // refused whole as too large (413, RESOURCE_EXHAUSTED), counted, and nothing is written.
 TEST_F(OtlpIngestTest, ARequestCopyingTooMuchOfItsResourceIsTooLarge) {
