@@ -100,6 +100,34 @@ __attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc, const char*
 }
 #endif
 
+// Polynomials modulo the CRC's, in the CRC's reflected bit order: bit 31 is x^0, bit 0 x^31.
+// A CRC (its register without the pre- and post-inversion) is linear over GF(2): appending n
+// bytes multiplies the CRC of what came before by x^(8n), so CRC(A then B) =
+// CRC(A) * x^(8 |B|) + CRC(B), where + is XOR (the inversions cancel out).
+uint32_t MultiplyModPoly(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (uint32_t bit = 1u << 31; bit != 0; bit >>= 1) {
+    if (a & bit) product ^= b;
+    b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;  // b * x
+  }
+  return product;
+}
+
+// x^(8n) mod P: the product of x^(2^k) over the bits k of 8n.
+uint32_t XPowerOfBytes(uint64_t n) {
+  static const std::array<uint32_t, 64> kXToTwoToThe = [] {
+    std::array<uint32_t, 64> t{};
+    t[0] = 1u << 30;  // x
+    for (size_t k = 1; k < t.size(); ++k) t[k] = MultiplyModPoly(t[k - 1], t[k - 1]);
+    return t;
+  }();
+  uint32_t p = 1u << 31;  // 1
+  for (size_t k = 3; n != 0; n >>= 1, ++k) {
+    if (n & 1) p = MultiplyModPoly(kXToTwoToThe[k], p);
+  }
+  return p;
+}
+
 using ExtendFn = uint32_t (*)(uint32_t, const char*, size_t);
 
 ExtendFn Choose() {
@@ -114,6 +142,73 @@ ExtendFn Choose() {
 uint32_t Extend(uint32_t init_crc, const char* data, size_t n) {
   static const ExtendFn fn = Choose();
   return fn(init_crc, data, n);
+}
+
+uint32_t Combine(uint32_t crc_a, uint32_t crc_b, size_t len_b) {
+  if (len_b == 0) return crc_a;
+  return MultiplyModPoly(XPowerOfBytes(len_b), crc_a) ^ crc_b;
+}
+
+StretchCrc::StretchCrc(std::string_view data) : data_(data) {
+  prefixes_.reserve(data.size() / kStride + 1);
+  uint32_t crc = 0;
+  prefixes_.push_back(crc);
+  for (size_t at = kStride; at <= data.size(); at += kStride) {
+    crc = Extend(crc, data.data() + at - kStride, kStride);
+    prefixes_.push_back(crc);
+  }
+  low_.resize(size_t{1} << 16);
+  low_[0] = 1u << 31;  // 1
+  for (size_t n = 1; n < low_.size(); ++n) {
+    const uint32_t p = low_[n - 1];
+    low_[n] = kTable[p & 0xff] ^ (p >> 8);  // times x^8: the register over one zero byte
+  }
+  high_.resize((data.size() >> 16) + 1);
+  high_[0] = 1u << 31;
+  const uint32_t step = XPowerOfBytes(size_t{1} << 16);
+  for (size_t k = 1; k < high_.size(); ++k) high_[k] = MultiplyModPoly(high_[k - 1], step);
+}
+
+uint32_t StretchCrc::Prefix(size_t end, Cursor* c) const {
+  if (end < c->end || end - c->end > kStride) {
+    const size_t i = end / kStride;
+    *c = {i * kStride, prefixes_[i]};
+  }
+  c->crc = Extend(c->crc, data_.data() + c->end, end - c->end);
+  c->end = end;
+  return c->crc;
+}
+
+uint32_t StretchCrc::Of(size_t begin, size_t end) {
+  const size_t n = end - begin;
+  if (n <= 2 * kStride) return Extend(0, data_.data() + begin, n);
+  // Prefix(end) = Combine(Prefix(begin), Of(begin, end), n), and Combine is a multiplication
+  // then an XOR: undone by the same XOR.
+  if (n != power_length_) {
+    power_length_ = n;
+    power_ = MultiplyModPoly(low_[n & 0xffff], high_[n >> 16]);
+    power_uses_ = 0;
+  }
+  constexpr size_t kUsesForATable = 64;
+  if (++power_uses_ == kUsesForATable) {
+    // The product is linear in each factor: by bytes, from the products with single bits.
+    for (int k = 0; k < 4; ++k) {
+      uint32_t bit[8];
+      for (int i = 0; i < 8; ++i) bit[i] = MultiplyModPoly(power_, uint32_t{1} << (8 * k + i));
+      for (uint32_t b = 0; b < 256; ++b) {
+        uint32_t v = 0;
+        for (int i = 0; i < 8; ++i) v ^= (b >> i & 1) ? bit[i] : 0;
+        times_power_[k][b] = v;
+      }
+    }
+  }
+  const uint32_t before = Prefix(begin, &begin_);
+  const uint32_t shifted =
+      power_uses_ >= kUsesForATable
+          ? times_power_[0][before & 0xff] ^ times_power_[1][(before >> 8) & 0xff] ^
+                times_power_[2][(before >> 16) & 0xff] ^ times_power_[3][before >> 24]
+          : MultiplyModPoly(power_, before);
+  return Prefix(end, &end_) ^ shifted;
 }
 
 }  // namespace waggle::crc32c

@@ -42,6 +42,52 @@ TEST(Crc32c, LongInputsMatchTheBitwiseDefinition) {
   }
 }
 
+TEST(Crc32c, CombineJoinsTheCrcsOfTwoParts) {
+  std::mt19937 rng(5);
+  for (size_t n : {0, 1, 7, 100, 4096, 9000, 70000}) {
+    std::string s(n, '\0');
+    for (char& c : s) c = static_cast<char>(rng());
+    for (size_t cut : {size_t{0}, n / 3, n}) {
+      EXPECT_EQ(Combine(Value(s.substr(0, cut)), Value(s.substr(cut)), n - cut), Value(s))
+          << n << " cut at " << cut;
+    }
+  }
+}
+
+TEST(Crc32c, StretchCrcOfEveryKindOfStretchEqualsItsValue) {
+  std::mt19937 rng(7);
+  std::string s(3 * 65536 + 123, '\0');  // past three of its 64 KiB power steps
+  for (char& c : s) c = static_cast<char>(rng());
+  StretchCrc stretches(s);
+  // Short and long, on and off the prefix boundaries, empty, and up to the end.
+  const size_t points[] = {0,     1,     511,    512,    513,          1500,    65535,
+                           65536, 65549, 131072, 140000, s.size() - 1, s.size()};
+  for (size_t begin : points) {
+    for (size_t end : points) {
+      if (begin > end) continue;
+      EXPECT_EQ(stretches.Of(begin, end), Value(std::string_view(s).substr(begin, end - begin)))
+          << begin << ".." << end;
+    }
+  }
+  for (int i = 0; i < 200; ++i) {
+    const size_t begin = rng() % s.size(), end = begin + rng() % (s.size() - begin + 1);
+    ASSERT_EQ(stretches.Of(begin, end), Value(std::string_view(s).substr(begin, end - begin)))
+        << begin << ".." << end;
+  }
+  // A search's way: the same length sliding a byte at a time (past the count where the
+  // multiplication becomes lookups), then lengths that change.
+  for (size_t begin = 0; begin < 300; ++begin) {
+    ASSERT_EQ(stretches.Of(begin, begin + 70000), Value(std::string_view(s).substr(begin, 70000)))
+        << begin;
+  }
+  for (size_t begin = 0; begin < 100; ++begin) {
+    const size_t end = s.size() - 7 * begin;
+    ASSERT_EQ(stretches.Of(begin, end), Value(std::string_view(s).substr(begin, end - begin)))
+        << begin;
+  }
+  EXPECT_EQ(StretchCrc(std::string_view()).Of(0, 0), Value(""));
+}
+
 TEST(Crc32c, MaskRoundTrips) {
   uint32_t crc = Value("foo");
   EXPECT_NE(Mask(crc), crc);

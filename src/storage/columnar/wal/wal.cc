@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -77,9 +78,13 @@ enum class Parsed {
   kBad,     // not an intact record
 };
 
-// Parses the record at `at` of a segment of format `version` numbered `segment`.
+// Parses the record at `at` of a segment of format `version` numbered `segment`. With
+// `stretches` (the segment's), its CRC is found from them, in a time that does not depend on
+// the length its header claims: how damaged bytes are searched for the next record, at every
+// offset. (Computed over the claimed length instead, 64 MiB of random bytes took 15 s.)
 Parsed ParseRecord(std::string_view data, size_t at, uint32_t version, uint32_t segment,
-                   WalRecordType* type, std::string_view* payload) {
+                   WalRecordType* type, std::string_view* payload,
+                   crc32c::StretchCrc* stretches = nullptr) {
   const size_t header = RecordHeaderSize(version);
   if (data.size() - at < header) return Parsed::kBad;
   uint32_t crc = coding::DecodeFixed32(data.data() + at);
@@ -92,10 +97,14 @@ Parsed ParseRecord(std::string_view data, size_t at, uint32_t version, uint32_t 
   }
   *type = static_cast<WalRecordType>(t);
   *payload = data.substr(at + header, length);
-  if (version < 4)
-    return RecordCrc(*type, nullptr, {}, *payload) == crc ? Parsed::kIntact : Parsed::kBad;
-  const uint32_t named = coding::DecodeFixed32(data.data() + at + 9);
-  if (RecordCrc(*type, &named, {}, *payload) != crc) return Parsed::kBad;
+  const uint32_t named = version < 4 ? segment : coding::DecodeFixed32(data.data() + at + 9);
+  // The CRC covers the type byte, the segment number (version 4) and the payload: the bytes
+  // from the type byte to the payload's end.
+  const uint32_t computed = stretches != nullptr
+                                ? crc32c::Mask(stretches->Of(at + 8, at + header + length))
+                            : version < 4 ? RecordCrc(*type, nullptr, {}, *payload)
+                                          : RecordCrc(*type, &named, {}, *payload);
+  if (computed != crc) return Parsed::kBad;
   return named == segment ? Parsed::kIntact : Parsed::kStale;
 }
 
@@ -290,6 +299,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
     }
     if (last) last_version = version;
     const uint32_t number = numbers[i];
+    std::optional<crc32c::StretchCrc> stretches;  // made at the first damage
     size_t at = fmt::kFileHeaderSize;
     while (at < data.size()) {
       WalRecordType type;
@@ -310,10 +320,11 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const ReplayFn
         break;
       }
       // Damage: look for the next intact record, of this segment or an earlier use.
+      if (!stretches) stretches.emplace(data);
       size_t next = at + 1;
       Parsed found = Parsed::kBad;
-      while (next < data.size() &&
-             (found = ParseRecord(data, next, version, number, &type, &payload)) == Parsed::kBad) {
+      while (next < data.size() && (found = ParseRecord(data, next, version, number, &type,
+                                                        &payload, &*stretches)) == Parsed::kBad) {
         ++next;
       }
       if (found != Parsed::kIntact && version >= 4 && reused_from != 0 &&

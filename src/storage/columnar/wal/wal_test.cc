@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "storage/columnar/wal/wal_format.h"
@@ -164,6 +165,48 @@ TEST(Wal, SkipsADamagedRecordAndReportsIt) {
   EXPECT_EQ(stats.corrupt_regions, 1u);
   std::string back;
   EXPECT_EQ((*wal)->Read(pos[1], &back).code(), Status::Code::kCorruption);
+}
+
+// The search for the next record after damage tries every offset, and bytes that look like a
+// header there (a length that fits, a known type, this segment's number) get their checksum
+// checked: over damaged stretches of random bytes and of such lookalikes (one every 13 bytes),
+// the records on either side are all found, and the stretch is counted once.
+TEST(Wal, FindsTheRecordsAfterAStretchOfRandomOrHeaderLikeBytes) {
+  for (const bool lookalikes : {false, true}) {
+    SCOPED_TRACE(lookalikes ? "header-like bytes" : "random bytes");
+    TempDir dir;
+    WalOptions options{dir.path()};
+    std::vector<WalPosition> pos;
+    const std::string big(300 << 10, 'b');
+    {
+      auto wal = OpenForAppends(options);
+      ASSERT_TRUE(
+          (*wal)
+              .Append(WalRecordType::kSpanSource, {"before", big, "after", "last"}, false, &pos)
+              .ok());
+    }
+    // The big record's header and most of its payload are overwritten, its end left.
+    std::string bytes;
+    ASSERT_TRUE(Env::Default()->ReadFile(SegmentFile(dir.path(), 1), &bytes).ok());
+    std::mt19937_64 rng(3);
+    const size_t lo = pos[1].offset, hi = lo + big.size() - 1000;
+    std::string fill;
+    while (fill.size() < hi - lo) {
+      coding::PutFixed32(&fill, static_cast<uint32_t>(rng()));  // a checksum that fails
+      if (!lookalikes) continue;
+      coding::PutFixed32(&fill, static_cast<uint32_t>(rng() % 5000));  // a length that fits
+      fill.push_back(static_cast<char>(WalRecordType::kTraceFragment));
+      coding::PutFixed32(&fill, 1);  // this segment
+    }
+    bytes.replace(lo, hi - lo, fill.substr(0, hi - lo));
+    ASSERT_TRUE(Env::Default()->WriteFileAtomic(SegmentFile(dir.path(), 1), bytes).ok());
+    WalRecoveryStats stats;
+    EXPECT_EQ(ReplayedPayloads(options, &stats),
+              (std::vector<std::string>{"before", "after", "last"}));
+    EXPECT_EQ(stats.corrupt_regions, 1u);
+    EXPECT_EQ(stats.corrupt_bytes, pos[2].offset - pos[1].offset);
+    EXPECT_EQ(stats.truncated_bytes, 0u);
+  }
 }
 
 TEST(Wal, RefusesASegmentFromANewerFormatVersion) {
