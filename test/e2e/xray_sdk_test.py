@@ -8,7 +8,9 @@ Clients: two Flask services instrumented with Debian's aws-xray-sdk 0.95 (apps/x
 sending UDP segments, and Debian's AWS CLI reading them back through the X-Ray API
 (GetTraceSummaries, BatchGetTraces) and writing with PutTraceSegments. A UdpTee between the SDK
 and waggle records what the SDK really sent, and every expectation is computed from that record:
-nothing the SDK emitted may be missing, moved or altered in what waggle returns.
+nothing the SDK emitted may be missing, moved or altered in what waggle returns. test_3c adds
+npm's aws-xray-sdk-core (node/xray_cut_text.js), sending a segment with text cut through a
+surrogate pair.
 
 The tests share one server and run in name order (test_1 ... test_5); test_2 checks that what
 test_1 read survives `kill -9` and a restart, so it is skipped when test_1 did not get that far.
@@ -530,6 +532,35 @@ class XRaySdkEndToEnd(h.ServerTestCase):
         after = h.metric_total(h.read_metrics(self.waggle.http_url),
                                "waggle_xray_text_repairs_total")
         self.assertEqual(before + 2, after)
+
+    def test_3c_node_sdk_text_cut_through_a_surrogate_pair(self):
+        """aws-xray-sdk-core (node/xray_cut_text.js) sends a segment whose annotation and metadata
+        hold text cut through a surrogate pair; JSON.stringify writes the lone half as \\ud83d.
+        The segment is stored whole, with U+FFFD in place of the half."""
+        h.require_node_clients()
+        before = h.metric_total(h.read_metrics(self.waggle.http_url),
+                                "waggle_xray_text_repairs_total") or 0
+        run = h.run_node("xray_cut_text.js", ["--daemon", "%s:%d" % self.waggle.xray_udp_address])
+        self.assertEqual(0, run.returncode, run.describe())
+        self.assertIsNotNone(run.output, run.describe())
+        self.assertEqual("report-\ud83d.csv", run.output["text"])
+        trace_id = run.output["trace_id"]
+
+        def probe():
+            traces, _ = h.batch_get_traces(self.aws, [trace_id])
+            docs = [s["Doc"] for s in traces.get(trace_id, {}).get("Segments", [])]
+            return len(docs) == 1, docs
+
+        ok, docs = h.wait_until(probe, DATA_TIMEOUT, interval=0.5)
+        self.assertTrue(ok, "segments read back: %r" % docs)
+        doc = docs[0]
+        self.assertEqual(run.output["id"], doc["id"])
+        self.assertEqual("node-cut-text", doc["name"])
+        self.assertEqual({"file": "report-\ufffd.csv"}, doc.get("annotations"))
+        self.assertEqual({"default": {"file": "report-\ufffd.csv"}}, doc.get("metadata"))
+        after = h.metric_total(h.read_metrics(self.waggle.http_url),
+                               "waggle_xray_text_repairs_total")
+        self.assertEqual(before + 2, after)  # the counter counts replacements: two here
 
     def test_4_replayed_captured_datagrams(self):
         """The captured SDK datagrams in test/testdata, replayed over UDP, read back by id."""
