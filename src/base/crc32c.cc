@@ -31,42 +31,48 @@ uint32_t ExtendPortable(uint32_t crc, const char* p, size_t n) {
   return ~crc;
 }
 
+// Polynomials modulo the CRC's, in the CRC's reflected bit order: bit 31 is x^0, bit 0 x^31.
+// A CRC (its register without the pre- and post-inversion) is linear over GF(2): appending n
+// bytes multiplies the CRC of what came before by x^(8n), so CRC(A then B) =
+// CRC(A) * x^(8 |B|) + CRC(B), where + is XOR (the inversions cancel out).
+uint32_t MultiplyModPoly(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (uint32_t bit = 1u << 31; bit != 0; bit >>= 1) {
+    if (a & bit) product ^= b;
+    b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;  // b * x
+  }
+  return product;
+}
+
+// x^(8n) mod P: the product over the bytes v (at k) of n of x^(8 v 256^k), from a table.
+uint32_t XPowerOfBytes(uint64_t n) {
+  static const auto kPowers = [] {
+    std::array<std::array<uint32_t, 256>, 8> t{};
+    uint32_t x_to_8_256k = 1u << 23;  // x^8, then x^(8 * 256^k)
+    for (auto& row : t) {
+      row[0] = 1u << 31;  // 1
+      for (size_t v = 1; v < 256; ++v) row[v] = MultiplyModPoly(row[v - 1], x_to_8_256k);
+      x_to_8_256k = MultiplyModPoly(row[255], x_to_8_256k);
+    }
+    return t;
+  }();
+  uint32_t p = 1u << 31;
+  for (size_t k = 0; n != 0; ++k, n >>= 8) {
+    if (n & 0xff) p = MultiplyModPoly(kPowers[k][n & 0xff], p);
+  }
+  return p;
+}
+
 #if defined(__x86_64__)
 // The CRC instruction has a latency of three cycles and a throughput of one: long inputs run
 // as three interleaved streams of kStripe bytes, joined by shifting a stream's register over
-// the bytes after it. A CRC register without the pre- and post-inversion is linear over
-// GF(2), so the shift over a fixed length is a table lookup per byte of the register.
+// the bytes after it: a multiplication by x^(8 kStripe), a table lookup per byte.
 constexpr size_t kStripe = 1024;
-
-__attribute__((target("sse4.2"))) uint32_t OverZeros(uint32_t reg, size_t n) {
-  uint64_t c = reg;
-  for (size_t i = 0; i < n / 8; ++i) c = _mm_crc32_u64(c, 0);
-  return static_cast<uint32_t>(c);
-}
-
-struct ShiftTable {
-  uint32_t t[4][256];
-  ShiftTable() {
-    uint32_t bit[32];
-    for (int j = 0; j < 32; ++j) bit[j] = OverZeros(uint32_t{1} << j, kStripe);
-    for (int k = 0; k < 4; ++k) {
-      for (uint32_t b = 0; b < 256; ++b) {
-        uint32_t v = 0;
-        for (int i = 0; i < 8; ++i) v ^= (b >> i & 1) ? bit[8 * k + i] : 0;
-        t[k][b] = v;
-      }
-    }
-  }
-  // The register after kStripe zero bytes.
-  uint32_t operator()(uint32_t r) const {
-    return t[0][r & 0xff] ^ t[1][(r >> 8) & 0xff] ^ t[2][(r >> 16) & 0xff] ^ t[3][r >> 24];
-  }
-};
 
 __attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc, const char* p, size_t n) {
   uint64_t c = ~crc;
   if (n >= 3 * kStripe) {
-    static const ShiftTable shift;
+    static const internal::TimesTable shift(XPowerOfBytes(kStripe));
     do {
       uint64_t a = c, b = 0, d = 0;
       for (size_t i = 0; i < kStripe; i += 8) {
@@ -100,34 +106,6 @@ __attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc, const char*
 }
 #endif
 
-// Polynomials modulo the CRC's, in the CRC's reflected bit order: bit 31 is x^0, bit 0 x^31.
-// A CRC (its register without the pre- and post-inversion) is linear over GF(2): appending n
-// bytes multiplies the CRC of what came before by x^(8n), so CRC(A then B) =
-// CRC(A) * x^(8 |B|) + CRC(B), where + is XOR (the inversions cancel out).
-uint32_t MultiplyModPoly(uint32_t a, uint32_t b) {
-  uint32_t product = 0;
-  for (uint32_t bit = 1u << 31; bit != 0; bit >>= 1) {
-    if (a & bit) product ^= b;
-    b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;  // b * x
-  }
-  return product;
-}
-
-// x^(8n) mod P: the product of x^(2^k) over the bits k of 8n.
-uint32_t XPowerOfBytes(uint64_t n) {
-  static const std::array<uint32_t, 64> kXToTwoToThe = [] {
-    std::array<uint32_t, 64> t{};
-    t[0] = 1u << 30;  // x
-    for (size_t k = 1; k < t.size(); ++k) t[k] = MultiplyModPoly(t[k - 1], t[k - 1]);
-    return t;
-  }();
-  uint32_t p = 1u << 31;  // 1
-  for (size_t k = 3; n != 0; n >>= 1, ++k) {
-    if (n & 1) p = MultiplyModPoly(kXToTwoToThe[k], p);
-  }
-  return p;
-}
-
 using ExtendFn = uint32_t (*)(uint32_t, const char*, size_t);
 
 ExtendFn Choose() {
@@ -144,11 +122,6 @@ uint32_t Extend(uint32_t init_crc, const char* data, size_t n) {
   return fn(init_crc, data, n);
 }
 
-uint32_t Combine(uint32_t crc_a, uint32_t crc_b, size_t len_b) {
-  if (len_b == 0) return crc_a;
-  return MultiplyModPoly(XPowerOfBytes(len_b), crc_a) ^ crc_b;
-}
-
 StretchCrc::StretchCrc(std::string_view data) : data_(data) {
   prefixes_.reserve(data.size() / kStride + 1);
   uint32_t crc = 0;
@@ -157,16 +130,6 @@ StretchCrc::StretchCrc(std::string_view data) : data_(data) {
     crc = Extend(crc, data.data() + at - kStride, kStride);
     prefixes_.push_back(crc);
   }
-  low_.resize(size_t{1} << 16);
-  low_[0] = 1u << 31;  // 1
-  for (size_t n = 1; n < low_.size(); ++n) {
-    const uint32_t p = low_[n - 1];
-    low_[n] = kTable[p & 0xff] ^ (p >> 8);  // times x^8: the register over one zero byte
-  }
-  high_.resize((data.size() >> 16) + 1);
-  high_[0] = 1u << 31;
-  const uint32_t step = XPowerOfBytes(size_t{1} << 16);
-  for (size_t k = 1; k < high_.size(); ++k) high_[k] = MultiplyModPoly(high_[k - 1], step);
 }
 
 uint32_t StretchCrc::Prefix(size_t end, Cursor* c) const {
@@ -182,33 +145,33 @@ uint32_t StretchCrc::Prefix(size_t end, Cursor* c) const {
 uint32_t StretchCrc::Of(size_t begin, size_t end) {
   const size_t n = end - begin;
   if (n <= 2 * kStride) return Extend(0, data_.data() + begin, n);
-  // Prefix(end) = Combine(Prefix(begin), Of(begin, end), n), and Combine is a multiplication
-  // then an XOR: undone by the same XOR.
+  // Prefix(end) = Prefix(begin) * x^(8n) XOR Of(begin, end) (see MultiplyModPoly).
   if (n != power_length_) {
     power_length_ = n;
-    power_ = MultiplyModPoly(low_[n & 0xffff], high_[n >> 16]);
+    power_ = XPowerOfBytes(n);
     power_uses_ = 0;
   }
+  // Many stretches of one length in a row (bytes that look like the same header at every
+  // offset) multiply by a table.
   constexpr size_t kUsesForATable = 64;
-  if (++power_uses_ == kUsesForATable) {
-    // The product is linear in each factor: by bytes, from the products with single bits.
-    for (int k = 0; k < 4; ++k) {
-      uint32_t bit[8];
-      for (int i = 0; i < 8; ++i) bit[i] = MultiplyModPoly(power_, uint32_t{1} << (8 * k + i));
-      for (uint32_t b = 0; b < 256; ++b) {
-        uint32_t v = 0;
-        for (int i = 0; i < 8; ++i) v ^= (b >> i & 1) ? bit[i] : 0;
-        times_power_[k][b] = v;
-      }
-    }
-  }
+  if (++power_uses_ == kUsesForATable) times_power_ = internal::TimesTable(power_);
   const uint32_t before = Prefix(begin, &begin_);
   const uint32_t shifted =
-      power_uses_ >= kUsesForATable
-          ? times_power_[0][before & 0xff] ^ times_power_[1][(before >> 8) & 0xff] ^
-                times_power_[2][(before >> 16) & 0xff] ^ times_power_[3][before >> 24]
-          : MultiplyModPoly(power_, before);
-  return Prefix(end, &end_) ^ shifted;
+      power_uses_ >= kUsesForATable ? times_power_(before) : MultiplyModPoly(power_, before);
+  return shifted ^ Prefix(end, &end_);
+}
+
+internal::TimesTable::TimesTable(uint32_t m) {
+  // The product is linear in each factor: by bytes, from the products with single bits.
+  for (int k = 0; k < 4; ++k) {
+    uint32_t bit[8];
+    for (int i = 0; i < 8; ++i) bit[i] = MultiplyModPoly(m, uint32_t{1} << (8 * k + i));
+    for (uint32_t b = 0; b < 256; ++b) {
+      uint32_t v = 0;
+      for (int i = 0; i < 8; ++i) v ^= (b >> i & 1) ? bit[i] : 0;
+      t_[k][b] = v;
+    }
+  }
 }
 
 }  // namespace waggle::crc32c

@@ -12,16 +12,30 @@ namespace waggle::crc32c {
 uint32_t Extend(uint32_t init_crc, const char* data, size_t n);
 inline uint32_t Value(std::string_view data) { return Extend(0, data.data(), data.size()); }
 
-// The CRC of A then B, from the CRCs of A and of B and B's length (without reading either).
-uint32_t Combine(uint32_t crc_a, uint32_t crc_b, size_t len_b);
+namespace internal {
+
+// Multiplication by a fixed polynomial `m` modulo the CRC's (CRC registers without their
+// inversions, reflected bit order): linear in the other factor, so a lookup per byte of it.
+class TimesTable {
+ public:
+  TimesTable() = default;  // times 0
+  explicit TimesTable(uint32_t m);
+  uint32_t operator()(uint32_t r) const {
+    return t_[0][r & 0xff] ^ t_[1][(r >> 8) & 0xff] ^ t_[2][(r >> 16) & 0xff] ^ t_[3][r >> 24];
+  }
+
+ private:
+  uint32_t t_[4][256] = {};
+};
+
+}  // namespace internal
 
 // CRCs of any stretch of one buffer, each in a time that does not grow with the stretch's
 // length: the CRCs of the buffer's prefixes every kStride bytes are computed once, and a
-// stretch's CRC is found from the two prefixes around it (Combine's algebra, with the powers
-// it needs looked up in tables of 256 KiB and 4 bytes per 64 KiB of the buffer). For looking
-// for records at every offset of damaged bytes (WAL recovery), where computing each candidate's
-// CRC over its claimed length would take time quadratic in the bytes. The buffer must outlive
-// it. Thread-compatible.
+// stretch's CRC is found from the two prefixes around it, as CRC(A then B) = CRC(A) *
+// x^(8|B|) XOR CRC(B) modulo the polynomial. For looking for records at every offset of
+// damaged bytes (WAL recovery), where computing each candidate's CRC over its claimed length
+// would take time quadratic in the bytes. The buffer must outlive it. Thread-compatible.
 class StretchCrc {
  public:
   explicit StretchCrc(std::string_view data);
@@ -30,7 +44,8 @@ class StretchCrc {
 
  private:
   static constexpr size_t kStride = 512;
-  // A prefix's CRC, kept: the next one a little further on extends it.
+  // A prefix's CRC, kept: a search moves its stretch a byte at a time, and each prefix extends
+  // the one before by a byte or so.
   struct Cursor {
     size_t end = 0;
     uint32_t crc = 0;
@@ -40,17 +55,12 @@ class StretchCrc {
   uint32_t Prefix(size_t end, Cursor* c) const;
   std::string_view data_;
   std::vector<uint32_t> prefixes_;  // prefixes_[i]: Value(data.substr(0, i * kStride))
-  // x^(8n) modulo the polynomial is low_[n % 65536] * high_[n / 65536].
-  std::vector<uint32_t> low_, high_;
-  // A search moves its stretch a byte at a time, often keeping its length: each end extends
-  // the one before, and the power is the one before.
   Cursor begin_, end_;
+  // x^(8n) for the last length n, and how many stretches in a row had it.
   size_t power_length_ = 0;
   uint32_t power_ = 1u << 31;
-  // Once one power serves many stretches in a row (bytes that look like the same header at
-  // every offset), multiplying by it is four lookups: times_power_[k][b] is it times byte k.
   size_t power_uses_ = 0;
-  uint32_t times_power_[4][256];
+  internal::TimesTable times_power_;  // times power_, once it served kUsesForATable
 };
 
 // Stored CRCs are masked so that a CRC of data that itself contains CRCs stays robust.

@@ -42,18 +42,6 @@ TEST(Crc32c, LongInputsMatchTheBitwiseDefinition) {
   }
 }
 
-TEST(Crc32c, CombineJoinsTheCrcsOfTwoParts) {
-  std::mt19937 rng(5);
-  for (size_t n : {0, 1, 7, 100, 4096, 9000, 70000}) {
-    std::string s(n, '\0');
-    for (char& c : s) c = static_cast<char>(rng());
-    for (size_t cut : {size_t{0}, n / 3, n}) {
-      EXPECT_EQ(Combine(Value(s.substr(0, cut)), Value(s.substr(cut)), n - cut), Value(s))
-          << n << " cut at " << cut;
-    }
-  }
-}
-
 TEST(Crc32c, StretchCrcOfEveryKindOfStretchEqualsItsValue) {
   std::mt19937 rng(7);
   std::string s(3 * 65536 + 123, '\0');  // past three of its 64 KiB power steps
