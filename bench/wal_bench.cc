@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "bench_util.h"
 #include "storage/columnar/wal/wal.h"
 
@@ -92,21 +93,19 @@ void Recovery(const std::string& base, const std::string& record, int rounds) {
   // One full segment of records, written by the log.
   const std::string made = base + "/made";
   AppendAll(made, 0, static_cast<int>((64 << 20) / record.size()), record);
-  std::string segment;
-  {
-    std::FILE* f = std::fopen((made + "/00000001.wal").c_str(), "rb");
-    char buf[1 << 16];
-    for (size_t n; f != nullptr && (n = std::fread(buf, 1, sizeof(buf), f)) > 0;) {
-      segment.append(buf, n);
+  waggle::Env* env = waggle::Env::Default();
+  auto check = [](const waggle::Status& s) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "wal_bench: %s\n", s.ToString().c_str());
+      std::exit(1);
     }
-    if (f != nullptr) std::fclose(f);
-  }
+  };
+  std::string segment;
+  check(env->ReadFile(made + "/00000001.wal", &segment));
   auto place = [&](const std::string& name, const std::string& bytes) {
     const std::string dir = base + "/" + name;
-    std::filesystem::create_directories(dir);
-    std::FILE* f = std::fopen((dir + "/00000001.wal").c_str(), "wb");
-    std::fwrite(bytes.data(), 1, bytes.size(), f);
-    std::fclose(f);
+    check(env->CreateDirs(dir));
+    check(env->WriteFileAtomic(dir + "/00000001.wal", bytes));
     return dir;
   };
   const size_t lo = segment.size() / 4, hi = lo + segment.size() / 2;

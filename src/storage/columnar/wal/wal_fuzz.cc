@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -119,10 +118,8 @@ const Log& ValidLog() {
       if (!wal->Append(type, {payload}, /*sync=*/false, &pos).ok()) Fail("append failed");
       l->records.push_back({pos[0], type, payload});
     }
-    // Only the first three segments: the fourth was opened by the last rotation, empty.
-    l->records.erase(std::remove_if(l->records.begin(), l->records.end(),
-                                    [](const Record& r) { return r.position.file > 3; }),
-                     l->records.end());
+    // The first three segments: the append that found the third full went to the fourth.
+    std::erase_if(l->records, [](const Record& r) { return r.position.file > 3; });
     wal.reset();
     for (size_t n = 1; n <= 3; ++n) {
       std::string bytes;
@@ -132,10 +129,6 @@ const Log& ValidLog() {
     return l;
   }();
   return *log;
-}
-
-bool SamePosition(const WalPosition& a, const WalPosition& b) {
-  return a.file == b.file && a.offset == b.offset && a.length == b.length;
 }
 
 }  // namespace
@@ -227,7 +220,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t next = 0;  // in log.records: replayed records come in log order
   for (const Record& r : replayed) {
     while (next < log.records.size() && log.records[next].position < r.position) ++next;
-    if (next < log.records.size() && SamePosition(log.records[next].position, r.position)) {
+    if (next < log.records.size() && log.records[next].position == r.position) {
       if (log.records[next].payload != r.payload || log.records[next].type != r.type) {
         Fail("a record came back with other bytes than were written");
       }
@@ -243,7 +236,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const Record& w : log.records) {
       if (!untouched(w) || header_damaged(w.position.file - 1)) continue;
       bool found = false;
-      for (const Record& r : replayed) found = found || SamePosition(r.position, w.position);
+      for (const Record& r : replayed) found = found || r.position == w.position;
       if (!found) Fail("a record that the damage left whole was not replayed");
     }
   }
@@ -257,13 +250,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<Record> again = Replay(options, &status);
   if (!status.ok()) Fail("the recovered log failed to open again");
   if (again.empty() || again.back().payload != "after recovery" ||
-      !SamePosition(again.back().position, pos[0])) {
+      again.back().position != pos[0]) {
     Fail("the record appended after recovery was not replayed");
   }
   if (again.size() != replayed.size() + 1) Fail("opening again replayed other records");
   for (size_t i = 0; i < replayed.size(); ++i) {
-    if (!SamePosition(again[i].position, replayed[i].position) ||
-        again[i].payload != replayed[i].payload) {
+    if (again[i].position != replayed[i].position || again[i].payload != replayed[i].payload) {
       Fail("opening again replayed other records");
     }
   }
