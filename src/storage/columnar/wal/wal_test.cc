@@ -181,8 +181,7 @@ TEST(Wal, FindsTheRecordsAfterAStretchOfRandomOrHeaderLikeBytes) {
     {
       auto wal = OpenForAppends(options);
       ASSERT_TRUE(
-          (*wal)
-              .Append(WalRecordType::kSpanSource, {"before", big, "after", "last"}, false, &pos)
+          wal->Append(WalRecordType::kSpanSource, {"before", big, "after", "last"}, false, &pos)
               .ok());
     }
     // The big record's header and most of its payload are overwritten, its end left.
