@@ -3,13 +3,20 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <iterator>
 
+#include "base/base64.h"
 #include "base/hex.h"
 #include "base/mix.h"
 #include "base/time_text.h"
+#include "base/utf8.h"
 #include "codec/json_repair.h"
+#include "codec/json_writer.h"
+#include "codec/msgpack.h"
 #include "codec/otlp/otlp.h"
 #include "codec/otlp/span_rules.h"
 
@@ -21,6 +28,13 @@ using model::AttributeValue;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 using simdjson::dom::object;
+
+// One field of an event's data, whichever encoding carried it.
+struct EventField {
+  std::string key;
+  bool null = false;  // a null value: the field is dropped
+  AttributeValue value;
+};
 
 // A JSON value as an attribute value; false for null.
 bool ToValue(const element& e, AttributeValue* v) {
@@ -48,6 +62,18 @@ bool ToValue(const element& e, AttributeValue* v) {
   }
 }
 
+// An event's data as JSON; false when it is not an object.
+bool JsonFields(const element& data, std::vector<EventField>* out) {
+  object fields;
+  if (data.get(fields) != simdjson::SUCCESS) return false;
+  for (auto f : fields) {
+    EventField& e = out->emplace_back();
+    e.key.assign(f.key);
+    e.null = !ToValue(f.value, &e.value);
+  }
+  return true;
+}
+
 // A trace id as 32 hex digits, or a 64-bit one (16 hex digits, zero-padded on the left).
 bool ParseTraceId(std::string_view s, model::TraceId* id) {
   if (s.size() == 32) return hex::Decode(s, id->bytes.data(), 16) && !id->IsZero();
@@ -70,22 +96,21 @@ model::SpanKind KindFromName(std::string_view s) {
 // 2^63: a duration in ns below it converts to int64 (one at or past it is undefined to convert).
 constexpr double kMaxDurationNs = 9223372036854775808.0;
 
-// Builds the span an event's fields describe. Returns an error text for an event that cannot
-// be one (its fields are not an object, or its end does not fit in int64 ns).
-const char* EventToSpan(const element& data, int64_t time_ns, uint32_t sample_rate,
+// Builds the span an event's fields describe (taking their values). Returns an error text for
+// an event that cannot be one (its end does not fit in int64 ns).
+const char* EventToSpan(std::vector<EventField>& fields, int64_t time_ns, uint32_t sample_rate,
                         const EventOptions& options, uint64_t* seed, model::Span* span) {
-  object fields;
-  if (data.get(fields) != simdjson::SUCCESS) return "event data must be a JSON object";
   span->environment.assign(options.environment);
   span->service.assign(options.dataset);
   span->sample_rate = sample_rate;
   span->start_ns = time_ns;
   double duration_ms = 0;
   bool has_trace = false, has_span = false, error = false;
-  for (auto f : fields) {
+  for (EventField& f : fields) {
     const std::string_view k = f.key;
-    std::string_view s;
-    const bool is_string = f.value.get(s) == simdjson::SUCCESS;
+    const AttributeValue& v = f.value;
+    const bool is_string = !f.null && v.type == AttributeValue::Type::kString;
+    const std::string_view s = is_string ? std::string_view(v.string_value) : std::string_view();
     if (k == "trace.trace_id" && is_string) {
       has_trace = ParseTraceId(s, &span->trace_id);
       if (has_trace) continue;
@@ -100,20 +125,26 @@ const char* EventToSpan(const element& data, int64_t time_ns, uint32_t sample_ra
     } else if ((k == "service.name" || k == "service_name") && is_string && !s.empty()) {
       span->service.assign(s);
       span->dataset.assign(options.dataset);  // the event still belongs to the URL's dataset
-    } else if (k == "duration_ms") {
-      if (f.value.get(duration_ms) == simdjson::SUCCESS) continue;
+    } else if (k == "duration_ms" && !f.null) {
+      if (v.type == AttributeValue::Type::kInt) {
+        duration_ms = static_cast<double>(v.int_value);
+        continue;
+      }
+      if (v.type == AttributeValue::Type::kDouble) {
+        duration_ms = v.double_value;
+        continue;
+      }
     } else if ((k == "span.kind" || k == "type") && is_string) {
       span->kind = KindFromName(s);
-    } else if (k == "error") {
-      bool b;
-      if (f.value.get(b) == simdjson::SUCCESS) error = b;
+    } else if (k == "error" && !f.null && v.type == AttributeValue::Type::kBool) {
+      error = v.int_value != 0;
     } else if (k == "status_message" && is_string) {
       span->status_message.assign(s);
     }
-    Attribute a;
-    if (!ToValue(f.value, &a.value)) continue;
-    a.key.assign(k);
-    span->attributes.push_back(std::move(a));
+    if (f.null) continue;
+    Attribute& a = span->attributes.emplace_back();
+    a.key = std::move(f.key);
+    a.value = std::move(f.value);
   }
   if (!has_trace) {
     uint64_t hi = SplitMix64Next(seed), lo = SplitMix64Next(seed);
@@ -140,11 +171,19 @@ const char* EventToSpan(const element& data, int64_t time_ns, uint32_t sample_ra
   return nullptr;
 }
 
+// A sample rate as sent: at least 1, and at most INT32_MAX.
+uint32_t RateOf(int64_t n) {
+  return n < 1 ? 1 : n > INT32_MAX ? INT32_MAX : static_cast<uint32_t>(n);
+}
+uint32_t RateOf(double d) {
+  return d < 1 || !std::isfinite(d) ? 1 : d > INT32_MAX ? INT32_MAX : std::lround(d);
+}
+
 bool ParseSampleRate(std::string_view s, uint32_t* out) {
   int64_t v;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return false;
-  *out = v < 1 ? 1 : v > INT32_MAX ? INT32_MAX : static_cast<uint32_t>(v);
+  *out = RateOf(v);
   return true;
 }
 
@@ -165,17 +204,18 @@ void CountRepairs(const EventOptions& options, size_t repairs) {
   if (options.text_repairs != nullptr) *options.text_repairs += repairs;
 }
 
-}  // namespace
+constexpr std::string_view kMalformed = "Request body is malformed and cannot be read.";
 
-Status DecodeBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
-                   std::vector<EventStatus>* statuses) {
+Status DecodeJsonBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
+                       std::vector<EventStatus>* statuses) {
   element root;
   simdjson::dom::array events;
   size_t repairs;
   if (!ParseBody(body, &root, &repairs) || root.get(events) != simdjson::SUCCESS) {
-    return Status::InvalidArgument("Request body is malformed and cannot be read.");
+    return Status::InvalidArgument(std::string(kMalformed));
   }
   uint64_t seed = options.seed;
+  std::vector<EventField> fields;
   for (element ev : events) {
     EventStatus& status = statuses->emplace_back();
     object o;
@@ -206,19 +246,20 @@ Status DecodeBatch(std::string_view body, const EventOptions& options, model::Sp
         int64_t n;
         double d;
         if (f.value.get(n) == simdjson::SUCCESS) {
-          rate = n < 1 ? 1 : n > INT32_MAX ? INT32_MAX : static_cast<uint32_t>(n);
+          rate = RateOf(n);
         } else if (f.value.get(d) == simdjson::SUCCESS) {
-          rate = d < 1 || !std::isfinite(d) ? 1 : d > INT32_MAX ? INT32_MAX : std::lround(d);
+          rate = RateOf(d);
         }
       }
     }
-    if (!has_data) error = "event has no data";
-    if (error) {
-      status = {400, error};
-      continue;
+    fields.clear();
+    if (!has_data) {
+      error = "event has no data";
+    } else if (!error && !JsonFields(data, &fields)) {
+      error = "event data must be a JSON object";
     }
     model::Span span;
-    if ((error = EventToSpan(data, time_ns, rate, options, &seed, &span)) != nullptr) {
+    if (error || (error = EventToSpan(fields, time_ns, rate, options, &seed, &span)) != nullptr) {
       status = {400, error};
       continue;
     }
@@ -228,13 +269,349 @@ Status DecodeBatch(std::string_view body, const EventOptions& options, model::Sp
   return Status::Ok();
 }
 
-Status DecodeEvent(std::string_view body, std::string_view event_time, std::string_view samplerate,
-                   const EventOptions& options, model::SpanBatch* out) {
+Status DecodeJsonEvent(std::string_view body, int64_t time_ns, uint32_t rate,
+                       const EventOptions& options, model::SpanBatch* out) {
   element root;
   size_t repairs;
-  if (!ParseBody(body, &root, &repairs)) {
-    return Status::InvalidArgument("Request body is malformed and cannot be read.");
+  if (!ParseBody(body, &root, &repairs)) return Status::InvalidArgument(std::string(kMalformed));
+  std::vector<EventField> fields;
+  if (!JsonFields(root, &fields))
+    return Status::InvalidArgument("event data must be a JSON object");
+  uint64_t seed = options.seed;
+  model::Span span;
+  if (const char* error = EventToSpan(fields, time_ns, rate, options, &seed, &span)) {
+    return Status::InvalidArgument(error);
   }
+  out->spans.push_back(std::move(span));
+  CountRepairs(options, repairs);
+  return Status::Ok();
+}
+
+// A time as RFC 3339 in UTC with the fraction's trailing zeros cut (Go's RFC3339Nano, which a
+// JSON encoder of the same event would have written).
+std::string TimeText(int64_t ns) {
+  using namespace std::chrono;
+  const sys_time<nanoseconds> t{nanoseconds(ns)};
+  const sys_days day = floor<days>(t);
+  const year_month_day ymd(day);
+  const hh_mm_ss<nanoseconds> hms(t - day);
+  char buf[64];
+  int n =
+      std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
+                    static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                    static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                    static_cast<int>(hms.seconds().count()));
+  if (const auto frac = hms.subseconds().count(); frac != 0) {
+    n += std::snprintf(buf + n, sizeof buf - n, ".%09lld", static_cast<long long>(frac));
+    while (buf[n - 1] == '0') --n;
+  }
+  buf[n++] = 'Z';
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// Reads events sent as MessagePack: the envelope and data of libhoney-go's batches (its
+// MsgpackEvent: "time" as a timestamp extension, "samplerate", "data" as a map), and any other
+// encoding of the JSON form's values. Reading stops only on bytes that are not MessagePack;
+// a value that cannot be kept is its event's error, and the read goes on past it.
+class MsgpackEvents {
+ public:
+  explicit MsgpackEvents(std::string_view body) : r_(body) {}
+
+  msgpack::Reader& reader() { return r_; }
+  size_t repairs() const { return repairs_; }
+
+  // Reads `map`'s pairs as fields. False on malformed bytes; *error when the data cannot be an
+  // event's.
+  bool ReadFields(const msgpack::Value& map, std::vector<EventField>* out, const char** error) {
+    msgpack::Value k, v;
+    for (uint32_t i = 0; i < map.count; ++i) {
+      if (!r_.Next(&k)) return false;
+      if (k.type != msgpack::Type::kString) {
+        *error = "event keys must be strings";
+        if (!r_.SkipEntries(k) || !r_.SkipValue()) return false;
+        continue;
+      }
+      EventField& f = out->emplace_back();
+      Text(&f.key, k.bytes);
+      if (!r_.Next(&v) || !ReadValue(v, &f, error)) return false;
+    }
+    return true;
+  }
+
+  // Reads the event at `ev` (its envelope header read), setting its time, rate and fields.
+  bool ReadEnvelope(const msgpack::Value& ev, int64_t* time_ns, uint32_t* rate,
+                    std::vector<EventField>* fields, const char** error) {
+    if (ev.type != msgpack::Type::kMap) {
+      *error = "event must be a map";
+      return r_.SkipEntries(ev);
+    }
+    bool has_data = false;
+    msgpack::Value k, v;
+    for (uint32_t i = 0; i < ev.count; ++i) {
+      if (!r_.Next(&k)) return false;
+      if (k.type != msgpack::Type::kString) {
+        *error = "event keys must be strings";
+        if (!r_.SkipEntries(k) || !r_.SkipValue()) return false;
+        continue;
+      }
+      if (!r_.Next(&v)) return false;
+      if (k.bytes == "data") {
+        if (v.type != msgpack::Type::kMap) {
+          *error = "event data must be a map";
+          if (!r_.SkipEntries(v)) return false;
+          continue;
+        }
+        has_data = true;
+        fields->clear();
+        if (!ReadFields(v, fields, error)) return false;
+        continue;
+      }
+      if (k.bytes == "time") {
+        ReadTime(v, time_ns, error);
+      } else if (k.bytes == "samplerate") {
+        int64_t n;
+        if (v.AsInt64(&n)) {
+          *rate = RateOf(n);
+        } else if (v.type == msgpack::Type::kUint) {
+          *rate = INT32_MAX;
+        } else if (v.type == msgpack::Type::kFloat) {
+          *rate = RateOf(v.d);
+        }
+      }
+      if (!r_.SkipEntries(v)) return false;
+    }
+    if (!has_data && *error == nullptr) *error = "event has no data";
+    return true;
+  }
+
+ private:
+  void Text(std::string* to, std::string_view s) {
+    if (IsUtf8(s)) {
+      to->assign(s);
+    } else {
+      to->clear();
+      repairs_ += AppendValidUtf8(to, s);
+    }
+  }
+
+  static void ReadTime(const msgpack::Value& v, int64_t* time_ns, const char** error) {
+    int64_t n;
+    if (v.type == msgpack::Type::kExt) {
+      if (!msgpack::TimeOf(v, time_ns)) *error = "time is not a timestamp extension";
+    } else if (v.type == msgpack::Type::kString) {
+      if (!ParseTimeText(v.bytes, time_ns)) *error = "time is not RFC 3339 or epoch seconds";
+    } else if (v.AsInt64(&n) || v.type == msgpack::Type::kUint) {
+      const double seconds =
+          v.type == msgpack::Type::kUint ? static_cast<double>(v.u) : static_cast<double>(n);
+      if (!EpochSecondsToNanos(seconds, time_ns)) *error = "time is out of range";
+    } else if (v.type == msgpack::Type::kFloat) {
+      if (!EpochSecondsToNanos(v.d, time_ns)) *error = "time is out of range";
+    } else if (v.type != msgpack::Type::kNil) {
+      *error = "time is not RFC 3339 or epoch seconds";
+    }
+  }
+
+  // A data value as an attribute value, as the JSON form would have given it: text repaired,
+  // an integer past int64 a double, a time (an extension) RFC 3339 text, arrays and maps JSON.
+  bool ReadValue(const msgpack::Value& v, EventField* f, const char** error) {
+    int64_t n;
+    switch (v.type) {
+      case msgpack::Type::kNil:
+        f->null = true;
+        return true;
+      case msgpack::Type::kBool:
+        f->value = AttributeValue::Bool(v.b);
+        return true;
+      case msgpack::Type::kInt:
+      case msgpack::Type::kUint:
+        f->value = v.AsInt64(&n) ? AttributeValue::Int(n)
+                                 : AttributeValue::Double(static_cast<double>(v.u));
+        return true;
+      case msgpack::Type::kFloat:
+        // JSON has no NaN or infinity: dropped, as the JSON form cannot carry them either.
+        if (std::isfinite(v.d)) {
+          f->value = AttributeValue::Double(v.d);
+        } else {
+          f->null = true;
+        }
+        return true;
+      case msgpack::Type::kString:
+        f->value.type = AttributeValue::Type::kString;
+        Text(&f->value.string_value, v.bytes);
+        return true;
+      case msgpack::Type::kBinary:
+        f->value.type = AttributeValue::Type::kBytes;
+        f->value.string_value.assign(v.bytes);
+        return true;
+      case msgpack::Type::kExt:
+        if (int64_t ns; msgpack::TimeOf(v, &ns)) {
+          f->value = AttributeValue::String(TimeText(ns));
+        } else {
+          f->value.type = AttributeValue::Type::kBytes;
+          f->value.string_value.assign(v.bytes);
+        }
+        return true;
+      case msgpack::Type::kArray:
+      case msgpack::Type::kMap: {
+        rapidjson::StringBuffer buf;
+        JsonWriter w(buf);
+        if (!ReadJson(v, w, 1, error)) return false;
+        f->value = AttributeValue::Json(std::string(buf.GetString(), buf.GetSize()));
+        return true;
+      }
+    }
+    return true;
+  }
+
+  // Writes `v` (its header read) and what it holds as JSON. False on malformed bytes.
+  bool ReadJson(const msgpack::Value& v, JsonWriter& w, int depth, const char** error) {
+    switch (v.type) {
+      case msgpack::Type::kNil:
+        w.Null();
+        return true;
+      case msgpack::Type::kBool:
+        w.Bool(v.b);
+        return true;
+      case msgpack::Type::kInt:
+        w.Int64(v.i);
+        return true;
+      case msgpack::Type::kUint:
+        w.Uint64(v.u);
+        return true;
+      case msgpack::Type::kFloat:
+        if (std::isfinite(v.d)) {
+          w.Double(v.d);
+        } else {
+          w.Null();
+        }
+        return true;
+      case msgpack::Type::kString:
+        WriteString(w, v.bytes, &repairs_);
+        return true;
+      case msgpack::Type::kBinary:
+      case msgpack::Type::kExt: {
+        std::string text;
+        if (int64_t ns; msgpack::TimeOf(v, &ns)) {
+          text = TimeText(ns);
+        } else {
+          base64::Append(&text, v.bytes);
+        }
+        WriteString(w, text);
+        return true;
+      }
+      case msgpack::Type::kArray:
+      case msgpack::Type::kMap:
+        break;
+    }
+    if (depth > kMaxDepth) {
+      *error = "a value is nested too deeply";
+      w.Null();  // keeps the writer's object well formed; the event is refused anyway
+      return r_.SkipEntries(v);
+    }
+    msgpack::Value e;
+    if (v.type == msgpack::Type::kArray) {
+      w.StartArray();
+      for (uint32_t i = 0; i < v.count; ++i) {
+        if (!r_.Next(&e) || !ReadJson(e, w, depth + 1, error)) return false;
+      }
+      w.EndArray();
+      return true;
+    }
+    w.StartObject();
+    for (uint32_t i = 0; i < v.count; ++i) {
+      if (!r_.Next(&e)) return false;
+      if (e.type != msgpack::Type::kString) {
+        *error = "map keys must be strings";
+        if (!r_.SkipEntries(e) || !r_.SkipValue()) return false;
+        continue;
+      }
+      WriteKey(w, e.bytes, &repairs_);
+      if (!r_.Next(&e) || !ReadJson(e, w, depth + 1, error)) return false;
+    }
+    w.EndObject();
+    return true;
+  }
+
+  static constexpr int kMaxDepth = 100;  // as the OTLP decoders nest AnyValues
+
+  msgpack::Reader r_;
+  size_t repairs_ = 0;
+};
+
+Status DecodeMsgpackBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
+                          std::vector<EventStatus>* statuses) {
+  MsgpackEvents events(body);
+  msgpack::Reader& r = events.reader();
+  msgpack::Value top, ev;
+  if (!r.Next(&top) || top.type != msgpack::Type::kArray) {
+    return Status::InvalidArgument(std::string(kMalformed));
+  }
+  // What a body refused whole must not add: the spans and statuses wait until it is all read.
+  std::vector<model::Span> spans;
+  std::vector<EventStatus> read;
+  uint64_t seed = options.seed;
+  std::vector<EventField> fields;
+  for (uint32_t i = 0; i < top.count; ++i) {
+    if (!r.Next(&ev)) return Status::InvalidArgument(std::string(kMalformed));
+    int64_t time_ns = options.now_ns;
+    uint32_t rate = 1;
+    const char* error = nullptr;
+    fields.clear();
+    if (!events.ReadEnvelope(ev, &time_ns, &rate, &fields, &error)) {
+      return Status::InvalidArgument(std::string(kMalformed));
+    }
+    EventStatus& status = read.emplace_back();
+    model::Span span;
+    if (error || (error = EventToSpan(fields, time_ns, rate, options, &seed, &span)) != nullptr) {
+      status = {400, error};
+      continue;
+    }
+    spans.push_back(std::move(span));
+  }
+  if (!r.done()) return Status::InvalidArgument(std::string(kMalformed));
+  for (model::Span& s : spans) out->spans.push_back(std::move(s));
+  statuses->insert(statuses->end(), std::make_move_iterator(read.begin()),
+                   std::make_move_iterator(read.end()));
+  CountRepairs(options, events.repairs());
+  return Status::Ok();
+}
+
+Status DecodeMsgpackEvent(std::string_view body, int64_t time_ns, uint32_t rate,
+                          const EventOptions& options, model::SpanBatch* out) {
+  MsgpackEvents events(body);
+  msgpack::Reader& r = events.reader();
+  msgpack::Value data;
+  std::vector<EventField> fields;
+  const char* error = nullptr;
+  if (!r.Next(&data)) return Status::InvalidArgument(std::string(kMalformed));
+  if (data.type != msgpack::Type::kMap) {
+    if (!r.SkipEntries(data) || !r.done()) return Status::InvalidArgument(std::string(kMalformed));
+    return Status::InvalidArgument("event data must be a map");
+  }
+  if (!events.ReadFields(data, &fields, &error) || !r.done()) {
+    return Status::InvalidArgument(std::string(kMalformed));
+  }
+  uint64_t seed = options.seed;
+  model::Span span;
+  if (error || (error = EventToSpan(fields, time_ns, rate, options, &seed, &span)) != nullptr) {
+    return Status::InvalidArgument(error);
+  }
+  out->spans.push_back(std::move(span));
+  CountRepairs(options, events.repairs());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
+                   std::vector<EventStatus>* statuses) {
+  return options.encoding == EventEncoding::kMsgpack
+             ? DecodeMsgpackBatch(body, options, out, statuses)
+             : DecodeJsonBatch(body, options, out, statuses);
+}
+
+Status DecodeEvent(std::string_view body, std::string_view event_time, std::string_view samplerate,
+                   const EventOptions& options, model::SpanBatch* out) {
   int64_t time_ns = options.now_ns;
   if (!event_time.empty() && !ParseTimeText(event_time, &time_ns)) {
     return Status::InvalidArgument("X-Honeycomb-Event-Time is not RFC 3339 or epoch seconds");
@@ -243,14 +620,9 @@ Status DecodeEvent(std::string_view body, std::string_view event_time, std::stri
   if (!samplerate.empty() && !ParseSampleRate(samplerate, &rate)) {
     return Status::InvalidArgument("X-Honeycomb-Samplerate is not an integer");
   }
-  uint64_t seed = options.seed;
-  model::Span span;
-  if (const char* error = EventToSpan(root, time_ns, rate, options, &seed, &span)) {
-    return Status::InvalidArgument(error);
-  }
-  out->spans.push_back(std::move(span));
-  CountRepairs(options, repairs);
-  return Status::Ok();
+  return options.encoding == EventEncoding::kMsgpack
+             ? DecodeMsgpackEvent(body, time_ns, rate, options, out)
+             : DecodeJsonEvent(body, time_ns, rate, options, out);
 }
 
 }  // namespace waggle::codec::honeycomb

@@ -14,7 +14,12 @@
 // an attribute.
 namespace waggle::codec::honeycomb {
 
+// How a body is encoded: JSON, or MessagePack (Content-Type application/msgpack), as
+// libhoney-go and what is built on it (Refinery) send batches.
+enum class EventEncoding { kJson, kMsgpack };
+
 struct EventOptions {
+  EventEncoding encoding = EventEncoding::kJson;
   std::string_view dataset;      // from the URL path, already decoded
   std::string_view environment;  // from the API key
   int64_t now_ns = 0;            // the receive time: an event's default timestamp
@@ -30,13 +35,13 @@ struct EventStatus {
   std::string error;
 };
 
-// POST /1/batch/{dataset}: a JSON array of {"data": {...}, "time": ..., "samplerate": N}.
-// Appends one span per good event and one status per event, in order. InvalidArgument when
-// the body is not a JSON array.
+// POST /1/batch/{dataset}: an array of {"data": {...}, "time": ..., "samplerate": N}. Appends
+// one span per good event and one status per event, in order. InvalidArgument, adding nothing,
+// when the body is not an array in its encoding (for MessagePack: with no bytes after it).
 Status DecodeBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
                    std::vector<EventStatus>* statuses);
 
-// POST /1/events/{dataset}: one JSON object of fields; the time and sample rate come from the
+// POST /1/events/{dataset}: one object (a map) of fields; the time and sample rate come from the
 // X-Honeycomb-Event-Time (base/time_text.h) and X-Honeycomb-Samplerate headers (empty when
 // absent).
 Status DecodeEvent(std::string_view body, std::string_view event_time, std::string_view samplerate,

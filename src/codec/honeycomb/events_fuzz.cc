@@ -4,7 +4,8 @@
 // one span, in order; every span has ids, a service, a name, the key's environment, a sample
 // rate of at least 1 and an end no earlier than its start; a second decode gives the same spans.
 //
-// Input: the first byte picks the decoder (bit 0: one event, else a batch). For one event, the
+// Input: the first byte picks the decoder (bit 0: one event, else a batch) and the encoding
+// (bit 1: MessagePack, else JSON). For one event, the
 // next two bytes are the lengths (mod 48) of the X-Honeycomb-Event-Time and
 // X-Honeycomb-Samplerate header values that follow them; the rest is the body.
 #include <cstdint>
@@ -20,8 +21,10 @@ using waggle::Status;
 using waggle::codec::honeycomb::EventOptions;
 using waggle::codec::honeycomb::EventStatus;
 
-EventOptions Options() {
+EventOptions Options(bool msgpack) {
   EventOptions o;
+  o.encoding = msgpack ? waggle::codec::honeycomb::EventEncoding::kMsgpack
+                       : waggle::codec::honeycomb::EventEncoding::kJson;
   o.dataset = "fuzz-dataset";
   o.environment = "fuzz-env";
   o.now_ns = 1'795'250'000'000'000'000;  // 2026-11-21T08:33:20Z
@@ -42,8 +45,8 @@ void CheckRefused(const Status& s, const waggle::model::SpanBatch& batch) {
   }
 }
 
-void FuzzBatch(std::string_view body) {
-  const EventOptions options = Options();
+void FuzzBatch(std::string_view body, bool msgpack) {
+  const EventOptions options = Options(msgpack);
   waggle::model::SpanBatch batch;
   std::vector<EventStatus> statuses;
   const Status s = waggle::codec::honeycomb::DecodeBatch(body, options, &batch, &statuses);
@@ -72,8 +75,8 @@ void FuzzBatch(std::string_view body) {
   }
 }
 
-void FuzzEvent(std::string_view time, std::string_view rate, std::string_view body) {
-  const EventOptions options = Options();
+void FuzzEvent(std::string_view time, std::string_view rate, std::string_view body, bool msgpack) {
+  const EventOptions options = Options(msgpack);
   waggle::model::SpanBatch batch;
   const Status s = waggle::codec::honeycomb::DecodeEvent(body, time, rate, options, &batch);
   if (!s.ok()) {
@@ -94,8 +97,9 @@ void FuzzEvent(std::string_view time, std::string_view rate, std::string_view bo
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
+  const bool msgpack = (data[0] & 2) != 0;
   if ((data[0] & 1) == 0) {
-    FuzzBatch(in);
+    FuzzBatch(in, msgpack);
     return 0;
   }
   if (in.size() < 2) return 0;
@@ -103,6 +107,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t rate_len = static_cast<uint8_t>(in[1]) % 48;
   in.remove_prefix(2);
   if (in.size() < time_len + rate_len) return 0;
-  FuzzEvent(in.substr(0, time_len), in.substr(time_len, rate_len), in.substr(time_len + rate_len));
+  FuzzEvent(in.substr(0, time_len), in.substr(time_len, rate_len), in.substr(time_len + rate_len),
+            msgpack);
   return 0;
 }

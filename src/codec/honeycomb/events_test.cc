@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "codec/msgpack.h"
 #include "model/attribute.h"
 
 namespace waggle::codec::honeycomb {
@@ -320,6 +323,255 @@ TEST(DecodeEvent, BadHeadersAndBodiesAreInvalidArgument) {
   EXPECT_EQ(DecodeEvent("{not json", "", "", Options(), &batch).code(),
             Status::Code::kInvalidArgument);
   EXPECT_TRUE(batch.spans.empty());
+}
+
+// MessagePack bodies, built a value at a time, as libhoney-go's encoder lays them out.
+class Mp {
+ public:
+  Mp& Array(uint32_t n) { return msgpack::PutArrayHeader(&out_, n), *this; }
+  Mp& Map(uint32_t n) { return msgpack::PutMapHeader(&out_, n), *this; }
+  Mp& Str(std::string_view s) { return msgpack::PutString(&out_, s), *this; }
+  Mp& Int(int64_t v) { return msgpack::PutInt(&out_, v), *this; }
+  Mp& Uint64(uint64_t v) { return Byte(0xcf).BigEndian(v, 8); }
+  Mp& Float64(double d) {
+    uint64_t bits;
+    std::memcpy(&bits, &d, 8);
+    return Byte(0xcb).BigEndian(bits, 8);
+  }
+  Mp& Float32(float f) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    return Byte(0xca).BigEndian(bits, 4);
+  }
+  Mp& Bool(bool b) { return Byte(b ? 0xc3 : 0xc2); }
+  Mp& Nil() { return Byte(0xc0); }
+  Mp& Bin(std::string_view b) {
+    Byte(0xc4).Byte(static_cast<int>(b.size()));
+    out_.append(b);
+    return *this;
+  }
+  // libhoney-go's MsgpTime: extension -1, 12 bytes (nanoseconds, then seconds).
+  Mp& Time(int64_t ns) {
+    return Byte(0xc7)
+        .Byte(12)
+        .Byte(0xff)
+        .BigEndian(static_cast<uint64_t>(ns % kSecond), 4)
+        .BigEndian(static_cast<uint64_t>(ns / kSecond), 8);
+  }
+  // tinylib/msgp's time.Time, which libhoney-go writes for one in an event's data.
+  Mp& TinylibTime(int64_t ns) {
+    return Byte(0xc7)
+        .Byte(12)
+        .Byte(0x05)
+        .BigEndian(static_cast<uint64_t>(ns / kSecond), 8)
+        .BigEndian(static_cast<uint64_t>(ns % kSecond), 4);
+  }
+  Mp& Raw(std::string_view b) { return out_.append(b), *this; }
+  Mp& Byte(int b) { return out_.push_back(static_cast<char>(b)), *this; }
+  const std::string& str() const { return out_; }
+
+ private:
+  Mp& BigEndian(uint64_t v, int n) {
+    for (int k = n; k-- > 0;) out_.push_back(static_cast<char>(v >> (8 * k)));
+    return *this;
+  }
+  std::string out_;
+};
+
+EventOptions MsgpackOptions() {
+  EventOptions o = Options();
+  o.encoding = EventEncoding::kMsgpack;
+  return o;
+}
+
+// The first event of LibhoneyEventsBecomeSpans, in MessagePack as libhoney-go sends it.
+Mp& LibhoneyGoEvent(Mp& m) {
+  m.Map(3).Str("time").Time(k0800 + 123'000'000).Str("samplerate").Int(5).Str("data").Map(12);
+  m.Str("trace.trace_id").Str("5b8efff798038103d269b633813fc60c");
+  m.Str("trace.span_id").Str("eee19b7ec3c1b174");
+  m.Str("trace.parent_id").Str("eee19b7ec3c1b173");
+  m.Str("name").Str("GET /users").Str("service.name").Str("api");
+  m.Str("duration_ms").Float64(250.5).Str("http.route").Str("/users");
+  m.Str("count").Int(3).Str("ratio").Float64(0.25).Str("ok").Bool(true);
+  m.Str("tags").Map(1).Str("a").Array(2).Int(1).Int(2);
+  m.Str("gone").Nil();
+  return m;
+}
+
+TEST(DecodeMsgpackBatch, ALibhoneyGoEventIsTheSpanItsJsonFormIs) {
+  Mp m;
+  LibhoneyGoEvent(m.Array(1));
+  Decoded d = Batch(m.str(), MsgpackOptions());
+  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+  ASSERT_EQ(d.statuses.size(), 1u);
+  EXPECT_EQ(d.statuses[0].status, 202);
+
+  Decoded json = Batch(R"([
+    {"data":{"trace.trace_id":"5b8efff798038103d269b633813fc60c",
+             "trace.span_id":"eee19b7ec3c1b174","trace.parent_id":"eee19b7ec3c1b173",
+             "name":"GET /users","service.name":"api","duration_ms":250.5,
+             "http.route":"/users","count":3,"ratio":0.25,"ok":true,"tags":{"a":[1,2]},
+             "gone":null},
+     "time":"2026-11-21T08:00:00.123Z","samplerate":5}])");
+  ASSERT_TRUE(json.status.ok());
+  ASSERT_EQ(d.batch.spans.size(), 1u);
+  EXPECT_EQ(d.batch.spans, json.batch.spans);
+  EXPECT_EQ(d.batch.spans[0].start_ns, k0800 + 123'000'000);
+  EXPECT_EQ(d.batch.spans[0].sample_rate, 5u);
+}
+
+TEST(DecodeMsgpackBatch, ValuesJsonCannotCarryAreKeptAsTheirJsonFormsWouldBe) {
+  Mp m;
+  m.Array(1).Map(1).Str("data").Map(9);
+  m.Str("name").Str("op");
+  m.Str("raw").Bin(std::string("\x00\xff", 2));
+  m.Str("at").TinylibTime(k0800 + 5'000'000);
+  m.Str("big").Uint64(UINT64_MAX);
+  m.Str("small").Float32(0.5F);
+  m.Str("nan").Float64(std::nan(""));
+  m.Str("bad\xff").Str("caf\xe9");  // Latin-1, not UTF-8
+  m.Str("nested").Map(3).Str("b").Bin("hi").Str("t").Time(k0800).Str("n").Uint64(UINT64_MAX);
+  m.Str("arr").Array(3).Nil().Bool(false).Float64(1.25);
+  uint64_t repairs = 0;
+  EventOptions o = MsgpackOptions();
+  o.text_repairs = &repairs;
+  Decoded d = Batch(m.str(), o);
+  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+  ASSERT_EQ(d.batch.spans.size(), 1u);
+  const model::Span& s = d.batch.spans[0];
+  AttributeValue raw;
+  raw.type = AttributeValue::Type::kBytes;
+  raw.string_value = std::string("\x00\xff", 2);
+  ASSERT_NE(Attr(s, "raw"), nullptr);
+  EXPECT_EQ(*Attr(s, "raw"), raw);
+  ASSERT_NE(Attr(s, "at"), nullptr);
+  EXPECT_EQ(*Attr(s, "at"), AttributeValue::String("2026-11-21T08:00:00.005Z"));
+  ASSERT_NE(Attr(s, "big"), nullptr);
+  EXPECT_EQ(*Attr(s, "big"), AttributeValue::Double(18446744073709551615.0));
+  ASSERT_NE(Attr(s, "small"), nullptr);
+  EXPECT_EQ(*Attr(s, "small"), AttributeValue::Double(0.5));
+  EXPECT_EQ(Attr(s, "nan"), nullptr);
+  ASSERT_NE(Attr(s, "bad\xEF\xBF\xBD"), nullptr);
+  EXPECT_EQ(*Attr(s, "bad\xEF\xBF\xBD"), AttributeValue::String("caf\xEF\xBF\xBD"));
+  EXPECT_EQ(repairs, 2u);
+  ASSERT_NE(Attr(s, "nested"), nullptr);
+  EXPECT_EQ(
+      *Attr(s, "nested"),
+      AttributeValue::Json(R"({"b":"aGk=","t":"2026-11-21T08:00:00Z","n":18446744073709551615})"));
+  ASSERT_NE(Attr(s, "arr"), nullptr);
+  EXPECT_EQ(*Attr(s, "arr"), AttributeValue::Json("[null,false,1.25]"));
+}
+
+TEST(DecodeMsgpackBatch, EveryTimeFormSetsTheEventsTime) {
+  Mp m;
+  m.Array(6);
+  m.Map(2).Str("data").Map(0).Str("time").Raw(std::string("\xd6\xff\x6b\x01\x4f\x80", 6));
+  m.Map(2).Str("data").Map(0).Str("time").Str("2026-11-21T08:00:00.25Z");
+  m.Map(2).Str("data").Map(0).Str("time").Int(1795248000);
+  m.Map(2).Str("data").Map(0).Str("time").Float64(1795248000.5);
+  m.Map(2).Str("data").Map(0).Str("time").Nil();
+  m.Map(2).Str("time").TinylibTime(k0800 + 1).Str("data").Map(0);
+  Decoded d = Batch(m.str(), MsgpackOptions());
+  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+  ASSERT_EQ(d.batch.spans.size(), 6u);
+  EXPECT_EQ(d.batch.spans[0].start_ns, k0800);  // 0x6b014f80 seconds
+  EXPECT_EQ(d.batch.spans[1].start_ns, k0800 + kSecond / 4);
+  EXPECT_EQ(d.batch.spans[2].start_ns, k0800);
+  EXPECT_EQ(d.batch.spans[3].start_ns, k0800 + kSecond / 2);
+  EXPECT_EQ(d.batch.spans[4].start_ns, kNow);
+  EXPECT_EQ(d.batch.spans[5].start_ns, k0800 + 1);
+  for (const model::Span& s : d.batch.spans) EXPECT_EQ(s.name, "ds");
+}
+
+TEST(DecodeMsgpackBatch, BadEventsGet400InPlaceAndTheRestAreStored) {
+  std::string deep;
+  for (int i = 0; i < 101; ++i) deep.push_back(static_cast<char>(0x91));
+  deep.push_back(static_cast<char>(0xc0));
+  Mp m;
+  m.Array(9);
+  m.Map(1).Str("data").Map(1).Str("name").Str("a");
+  m.Int(5);
+  m.Map(1).Str("time").Time(k0800);                          // no data
+  m.Map(1).Str("data").Array(1).Int(1);                      // data not a map
+  m.Map(2).Int(1).Str("x").Str("data").Map(0);               // a key that is not a string
+  m.Map(1).Str("data").Map(1).Int(7).Map(1).Str("k").Nil();  // in the data too
+  m.Map(1).Str("data").Map(1).Str("deep").Raw(deep);         // nested past the limit
+  m.Map(2).Str("time").Raw(std::string("\xd6\x07\x00\x00\x00\x01", 6)).Str("data").Map(0);
+  m.Map(1).Str("data").Map(1).Str("name").Str("c");
+  Decoded d = Batch(m.str(), MsgpackOptions());
+  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+  ASSERT_EQ(d.statuses.size(), 9u);
+  const int want[] = {202, 400, 400, 400, 400, 400, 400, 400, 202};
+  for (size_t i = 0; i < 9; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(d.statuses[i].status, want[i]);
+    EXPECT_EQ(d.statuses[i].error.empty(), want[i] == 202) << d.statuses[i].error;
+  }
+  EXPECT_EQ(d.statuses[1].error, "event must be a map");
+  EXPECT_EQ(d.statuses[2].error, "event has no data");
+  EXPECT_EQ(d.statuses[6].error, "a value is nested too deeply");
+  EXPECT_EQ(d.statuses[7].error, "time is not a timestamp extension");
+  ASSERT_EQ(d.batch.spans.size(), 2u);
+  EXPECT_EQ(d.batch.spans[0].name, "a");
+  EXPECT_EQ(d.batch.spans[1].name, "c");
+
+  // A hundred levels is the limit, not past it.
+  Mp ok;
+  ok.Array(1).Map(1).Str("data").Map(1).Str("deep").Raw(deep.substr(1));
+  Decoded at_limit = Batch(ok.str(), MsgpackOptions());
+  ASSERT_TRUE(at_limit.status.ok());
+  EXPECT_EQ(at_limit.statuses[0].status, 202) << at_limit.statuses[0].error;
+}
+
+TEST(DecodeMsgpackBatch, ABodyThatIsNotOneMsgpackArrayIsRefusedWholeAddingNothing) {
+  Mp good;
+  LibhoneyGoEvent(good.Array(1));
+  Mp two;
+  LibhoneyGoEvent(LibhoneyGoEvent(two.Array(3)));  // claims three, holds two
+  Mp map;
+  LibhoneyGoEvent(map);
+  for (const std::string& body : {
+           good.str().substr(0, good.str().size() - 1),  // cut
+           good.str() + "\x01",                          // bytes after it
+           map.str(),                                    // an event, not an array of them
+           two.str(),
+           std::string("\xdd\xff\xff\xff\xff", 5) + good.str().substr(1),  // a lying count
+           std::string("\x91\xc1", 2),  // a byte MessagePack never uses
+           std::string(),
+           std::string(R"([{"data":{"name":"json"}}])"),
+       }) {
+    SCOPED_TRACE(body.size());
+    Decoded d = Batch(body, MsgpackOptions());
+    EXPECT_EQ(d.status.code(), Status::Code::kInvalidArgument);
+    EXPECT_EQ(d.status.message(), "Request body is malformed and cannot be read.");
+    EXPECT_TRUE(d.statuses.empty());
+    EXPECT_TRUE(d.batch.spans.empty());
+  }
+}
+
+TEST(DecodeMsgpackEvent, OneMapIsOneEvent) {
+  Mp m;
+  m.Map(2).Str("name").Str("op").Str("duration_ms").Int(12);
+  model::SpanBatch batch;
+  Status s = DecodeEvent(m.str(), "2026-11-21T08:00:00Z", "3", MsgpackOptions(), &batch);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(batch.spans.size(), 1u);
+  EXPECT_EQ(batch.spans[0].name, "op");
+  EXPECT_EQ(batch.spans[0].start_ns, k0800);
+  EXPECT_EQ(batch.spans[0].end_ns, k0800 + 12'000'000);
+  EXPECT_EQ(batch.spans[0].sample_rate, 3u);
+
+  Mp array;
+  array.Array(1).Int(1);
+  Mp bad_key;
+  bad_key.Map(1).Int(1).Int(2);
+  for (const std::string& body :
+       {array.str(), m.str() + "\xc0", bad_key.str(), m.str().substr(0, 5)}) {
+    model::SpanBatch none;
+    EXPECT_EQ(DecodeEvent(body, "", "", MsgpackOptions(), &none).code(),
+              Status::Code::kInvalidArgument);
+    EXPECT_TRUE(none.spans.empty());
+  }
 }
 
 }  // namespace
