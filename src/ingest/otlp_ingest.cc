@@ -241,6 +241,7 @@ ExportOutcome OtlpIngester::IngestEvents(const EventsRequest& request,
     return outcome;
   }
   codec::honeycomb::EventOptions options;
+  options.encoding = request.encoding;
   options.dataset = request.dataset;
   options.environment = request.environment;
   options.now_ns = Clock::Real()->NowNanos();

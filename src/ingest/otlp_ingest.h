@@ -121,6 +121,7 @@ class OtlpIngester {
   // The Events API: a batch (one status per event) or one event (statuses left empty).
   struct EventsRequest {
     bool batch = true;
+    codec::honeycomb::EventEncoding encoding = codec::honeycomb::EventEncoding::kJson;
     std::string_view body;  // decompressed
     std::string environment = "default";
     std::string_view dataset;

@@ -5,6 +5,7 @@
 #include "base/ascii.h"
 #include "codec/compression.h"
 #include "codec/json_writer.h"
+#include "codec/msgpack.h"
 #include "net/url.h"
 
 namespace waggle::server {
@@ -69,6 +70,8 @@ std::string_view MediaType(std::string_view content_type) {
   return t;
 }
 
+constexpr const char* kMsgpackType = "application/msgpack";
+
 const char* ContentTypeOf(Encoding e) {
   return e == Encoding::kProtobuf ? "application/x-protobuf" : "application/json";
 }
@@ -82,17 +85,24 @@ net::HttpResponse StatusResponse(Encoding encoding, const Status& s) {
   return r;
 }
 
-// Honeycomb's error form: {"error": "..."}.
-net::HttpResponse HoneycombError(int status, std::string_view message) {
-  rapidjson::StringBuffer buf;
-  codec::JsonWriter w(buf);
-  w.StartObject();
-  w.Key("error");
-  codec::WriteString(w, message);
-  w.EndObject();
+// Honeycomb's error form: {"error": "..."}, as a MessagePack map when the request was one.
+net::HttpResponse HoneycombError(int status, std::string_view message, bool msgpack = false) {
   net::HttpResponse r;
   r.status = status;
-  r.body.assign(buf.GetString(), buf.GetSize());
+  if (msgpack) {
+    r.content_type = kMsgpackType;
+    codec::msgpack::PutMapHeader(&r.body, 1);
+    codec::msgpack::PutString(&r.body, "error");
+    codec::msgpack::PutString(&r.body, message);
+  } else {
+    rapidjson::StringBuffer buf;
+    codec::JsonWriter w(buf);
+    w.StartObject();
+    w.Key("error");
+    codec::WriteString(w, message);
+    w.EndObject();
+    r.body.assign(buf.GetString(), buf.GetSize());
+  }
   if (status == 503 || status == 429) r.headers.emplace_back("Retry-After", "1");
   return r;
 }
@@ -232,21 +242,33 @@ net::HttpResponse OtlpApi::Otlp(const net::HttpRequest& request, Signal signal) 
 
 net::HttpResponse OtlpApi::Events(const net::HttpRequest& request, bool batch,
                                   std::string dataset) {
+  // libhoney-go, and Refinery and the Lambda extension built on it, send MessagePack (then
+  // answered in it, as libhoney-go reads an answer by its Content-Type); any other type is read
+  // as JSON, as Honeycomb does.
+  const std::string_view type = MediaType(request.Header("content-type"));
+  const bool msgpack =
+      EqualsIgnoreCase(type, kMsgpackType) || EqualsIgnoreCase(type, "application/x-msgpack");
   if (dataset.empty() || dataset.find('/') != std::string::npos) {
-    return HoneycombError(404, "dataset not found");
+    return HoneycombError(404, "dataset not found", msgpack);
   }
   auto environment = ingester_->Authenticate(request.Header("x-honeycomb-team"));
-  if (!environment.ok()) return HoneycombError(401, "unknown API key - check your credentials");
+  if (!environment.ok()) {
+    return HoneycombError(401, "unknown API key - check your credentials", msgpack);
+  }
   Body body;
   if (Status s = ReadBody(ingester_, options_.max_body_bytes, request, &body); !s.ok()) {
-    return HoneycombError(HttpStatusOf(s), s.code() == Status::Code::kResourceExhausted
-                                               ? "Request body is too large."
-                                           : s.code() == Status::Code::kInvalidArgument
-                                               ? "Request body is malformed and cannot be read."
-                                               : "Request dropped: over the memory budget.");
+    return HoneycombError(HttpStatusOf(s),
+                          s.code() == Status::Code::kResourceExhausted
+                              ? "Request body is too large."
+                          : s.code() == Status::Code::kInvalidArgument
+                              ? "Request body is malformed and cannot be read."
+                              : "Request dropped: over the memory budget.",
+                          msgpack);
   }
   ingest::OtlpIngester::EventsRequest req;
   req.batch = batch;
+  req.encoding =
+      msgpack ? codec::honeycomb::EventEncoding::kMsgpack : codec::honeycomb::EventEncoding::kJson;
   req.body = body.bytes;
   req.environment = std::move(*environment);
   req.dataset = dataset;
@@ -254,12 +276,27 @@ net::HttpResponse OtlpApi::Events(const net::HttpRequest& request, bool batch,
   req.samplerate = request.Header("x-honeycomb-samplerate");
   std::vector<codec::honeycomb::EventStatus> statuses;
   ingest::ExportOutcome outcome = ingester_->IngestEvents(req, &statuses);
-  if (!outcome.status.ok())
-    return HoneycombError(HttpStatusOf(outcome.status), outcome.status.message());
+  if (!outcome.status.ok()) {
+    return HoneycombError(HttpStatusOf(outcome.status), outcome.status.message(), msgpack);
+  }
   net::HttpResponse r;
   if (!batch) {
     r.content_type.clear();
     return r;  // 200, empty, as Honeycomb answers single events
+  }
+  if (msgpack) {
+    r.content_type = kMsgpackType;
+    codec::msgpack::PutArrayHeader(&r.body, static_cast<uint32_t>(statuses.size()));
+    for (const auto& st : statuses) {
+      codec::msgpack::PutMapHeader(&r.body, st.error.empty() ? 1 : 2);
+      codec::msgpack::PutString(&r.body, "status");
+      codec::msgpack::PutInt(&r.body, st.status);
+      if (!st.error.empty()) {
+        codec::msgpack::PutString(&r.body, "error");
+        codec::msgpack::PutString(&r.body, st.error);
+      }
+    }
+    return r;
   }
   rapidjson::StringBuffer buf;
   codec::JsonWriter w(buf);

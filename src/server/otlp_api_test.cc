@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "codec/msgpack.h"
 #include "codec/otlp/testing/proto_builder.h"
 #include "codec/testing/deflate.h"
 
@@ -462,6 +463,83 @@ TEST_F(OtlpApiTest, BatchEventsAreStoredInTheirDataset) {
   r = Post("/1/batch/ds", "application/json", R"({"data":{}})");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(JsonString(r.body, "/error"), "<missing>") << r.body;
+}
+
+// A batch's answer in MessagePack: each event's status, and its error when it has one.
+std::vector<std::pair<int64_t, std::string>> MsgpackStatuses(std::string_view body) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  codec::msgpack::Reader r(body);
+  codec::msgpack::Value array, k, v;
+  if (!r.Next(&array) || array.type != codec::msgpack::Type::kArray) return out;
+  for (uint32_t i = 0; i < array.count; ++i) {
+    codec::msgpack::Value map;
+    if (!r.Next(&map) || map.type != codec::msgpack::Type::kMap) return {};
+    auto& [status, error] = out.emplace_back(-1, "");
+    for (uint32_t j = 0; j < map.count; ++j) {
+      if (!r.Next(&k) || !r.Next(&v)) return {};
+      if (k.bytes == "status") v.AsInt64(&status);
+      if (k.bytes == "error") error = std::string(v.bytes);
+    }
+  }
+  return r.done() ? out : decltype(out){};
+}
+
+TEST_F(OtlpApiTest, MsgpackBatchesAsLibhoneyGoSendsThemAreAnsweredInMsgpack) {
+  // [{"time": <timestamp ext -1>, "samplerate": 4, "data": {"name": "mp", "n": 7}}, 5]
+  std::string body;
+  codec::msgpack::PutArrayHeader(&body, 2);
+  codec::msgpack::PutMapHeader(&body, 3);
+  codec::msgpack::PutString(&body, "time");
+  body += std::string("\xc7\x0c\xff\x00\x00\x00\x00", 7);  // 12 bytes: 0 ns, then the seconds
+  for (int k = 7; k >= 0; --k)
+    body.push_back(static_cast<char>((kStartNs / 1000000000) >> (8 * k)));
+  codec::msgpack::PutString(&body, "samplerate");
+  codec::msgpack::PutInt(&body, 4);
+  codec::msgpack::PutString(&body, "data");
+  codec::msgpack::PutMapHeader(&body, 2);
+  codec::msgpack::PutString(&body, "name");
+  codec::msgpack::PutString(&body, "mp");
+  codec::msgpack::PutString(&body, "n");
+  codec::msgpack::PutInt(&body, 7);
+  codec::msgpack::PutInt(&body, 5);
+
+  net::HttpResponse r =
+      Post("/1/batch/ds", "application/msgpack", Zstd(body), {{"content-encoding", "zstd"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/msgpack");
+  const auto statuses = MsgpackStatuses(r.body);
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_EQ(statuses[0], std::make_pair(int64_t{202}, std::string()));
+  EXPECT_EQ(statuses[1], std::make_pair(int64_t{400}, std::string("event must be a map")));
+  ASSERT_EQ(writer_.spans.size(), 1u);
+  EXPECT_EQ(writer_.spans[0].name, "mp");
+  EXPECT_EQ(writer_.spans[0].service, "ds");
+  EXPECT_EQ(writer_.spans[0].sample_rate, 4u);
+  EXPECT_EQ(writer_.spans[0].start_ns, static_cast<int64_t>(kStartNs / 1000000000 * 1000000000));
+  const model::Attribute* n = model::FindAttribute(writer_.spans[0].attributes, "n");
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->value, model::AttributeValue::Int(7));
+
+  // A body that is not MessagePack is refused whole, in MessagePack: {"error": ...}.
+  r = Post("/1/batch/ds", "application/msgpack", body.substr(0, body.size() - 3));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.content_type, "application/msgpack");
+  codec::msgpack::Reader err(r.body);
+  codec::msgpack::Value v;
+  ASSERT_TRUE(err.Next(&v));
+  EXPECT_EQ(v.type, codec::msgpack::Type::kMap);
+  ASSERT_TRUE(err.Next(&v));
+  EXPECT_EQ(v.bytes, "error");
+  ASSERT_TRUE(err.Next(&v));
+  EXPECT_EQ(v.bytes, "Request body is malformed and cannot be read.");
+  EXPECT_EQ(writer_.spans.size(), 1u);
+
+  // The same body sent as JSON is malformed JSON; a JSON batch still answers in JSON.
+  EXPECT_EQ(Post("/1/batch/ds", "application/json", body).status, 400);
+  r = Post("/1/batch/ds", "application/x-msgpack; charset=binary", body);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(MsgpackStatuses(r.body).size(), 2u);
+  EXPECT_EQ(writer_.spans.size(), 2u);
 }
 
 TEST_F(OtlpApiTest, SingleEventsUseTheTimeAndSampleRateHeaders) {
