@@ -9,6 +9,8 @@ Clients (test/e2e/node, installed by scripts/install-deps with `npm ci`):
                      http/protobuf and grpc, ids from the AWS X-Ray id generator
   send_logs.js       the OpenTelemetry JS logs SDK with the OTLP/HTTP logs exporter
   libhoney_send.js   libhoney-js, Honeycomb's Events API client (/1/batch)
+MessagePack batches are laid out as libhoney-go writes them (there is no Go client on these
+machines), encoded by Debian's python3-msgpack and compressed by the zstd command.
   mixed_service.js   a Node HTTP service with instrumentation-http and the AWS X-Ray propagator,
                      called by apps/xray_calls_node_app.py (Flask + Debian's aws-xray-sdk)
 Everything is read back with Debian's AWS CLI through the X-Ray API (BatchGetTraces,
@@ -24,10 +26,13 @@ import gzip
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import msgpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
@@ -876,6 +881,91 @@ class HoneycombEvents(OtlpServerTestCase):
 
         trace, problems = self.read_trace(out["xray_trace_id"], problems_of)
         self.assert_no_problems(problems, "BatchGetTraces of the libhoney trace", trace)
+
+    def test_msgpack_batch_as_libhoney_go_sends_it(self):
+        """libhoney-go, and Refinery and the Lambda extension built on it, send /1/batch as
+        MessagePack compressed with zstd: each event's "time" a timestamp extension, then
+        "samplerate", then "data". The answer comes back in MessagePack, one status per event."""
+        before = self.metric(EVENTS_ACCEPTED)
+        trace_id = h.new_otel_trace_id()
+        root, charge, stock = h.new_span_id(), h.new_span_id(), h.new_span_id()
+        now = time.time_ns() // 1000 * 1000
+
+        def go_time(ns):
+            # libhoney-go's MsgpTime: extension -1 in 12 bytes (python3-msgpack's ExtType takes
+            # no negative type, and its Timestamp picks the shortest form), written as bytes.
+            return b"\xc7\x0c\xff" + struct.pack(">IQ", ns % 10**9, ns // 10**9)
+
+        sent = [
+            (now - 50 * 10**6, {"trace.trace_id": trace_id, "trace.span_id": root,
+                                "name": "POST /checkout", "service.name": "checkout-go",
+                                "duration_ms": 50.0, "customer.id": "customer-42",
+                                "cart": {"items": 3, "skus": ["a-1", "b-2"]}}),
+            (now - 40 * 10**6, {"trace.trace_id": trace_id, "trace.span_id": charge,
+                                "trace.parent_id": root, "name": "charge card",
+                                "service.name": "checkout-go", "duration_ms": 20.5,
+                                "retries": 2, "ok": True}),
+            (now - 15 * 10**6, {"trace.trace_id": trace_id, "trace.span_id": stock,
+                                "trace.parent_id": root, "name": "reserve stock",
+                                "service.name": "checkout-go", "duration_ms": 5}),
+        ]
+        packer = msgpack.Packer()
+        batch = packer.pack_array_header(4)
+        for i, (at_ns, data) in enumerate(sent):
+            # the first two as libhoney-go writes them; the third with the spec's 8-byte
+            # timestamp, as other encoders write it
+            at = go_time(at_ns) if i < 2 else packer.pack(msgpack.Timestamp.from_unix_nano(at_ns))
+            batch += (packer.pack_map_header(3) + packer.pack("time") + at
+                      + packer.pack("samplerate") + packer.pack(4 if i == 1 else 1)
+                      + packer.pack("data") + packer.pack(data))
+        batch += packer.pack("not an event")
+        body = subprocess.run(["zstd", "-q", "-c", "-2"], input=batch,
+                              stdout=subprocess.PIPE, check=True).stdout
+        status, headers, response = h.http_request(
+            "POST", self.waggle.otlp_http_url + "/1/batch/checkout-go", body,
+            {"Content-Type": "application/msgpack", "Content-Encoding": "zstd",
+             "X-Honeycomb-Team": TEAM, "User-Agent": "libhoney-go/1.25.0"})
+        self.assertEqual(200, status, response[:300])
+        self.assertEqual("application/msgpack", headers.get("Content-Type"))
+        answers = msgpack.unpackb(response)
+        self.assertEqual([202, 202, 202, 400], [a["status"] for a in answers], answers)
+        self.assertEqual("event must be a map", answers[3].get("error"))
+        self.assertNotIn("error", answers[0])
+        self.assert_metric_grows(EVENTS_ACCEPTED, before, 3)
+
+        def problems_of(trace):
+            if trace is None:
+                return ["trace not returned by BatchGetTraces"]
+            returned, problems = returned_entities(trace), []
+            for at_ns, data in sent:
+                label = "event %s (%s)" % (data["trace.span_id"], data["name"])
+                if data["trace.span_id"] not in returned:
+                    problems.append(label + ": missing")
+                    continue
+                entity, enclosing = returned[data["trace.span_id"]][0]
+                parent = enclosing or entity.get("parent_id")
+                if parent != data.get("trace.parent_id"):
+                    problems.append("%s: parent %r, expected %r"
+                                    % (label, parent, data.get("trace.parent_id")))
+                names = {data["name"], data["service.name"]} if parent is None else {data["name"]}
+                if entity.get("name") not in names:
+                    problems.append("%s: name %r, expected one of %s"
+                                    % (label, entity.get("name"), sorted(names)))
+                start, end = entity.get("start_time", 0), entity.get("end_time", 0)
+                if abs(start - at_ns / 1e9) > 1e-3:
+                    problems.append("%s: start_time %r, expected %r" % (label, start, at_ns / 1e9))
+                if abs((end - start) - data["duration_ms"] / 1000) > 1e-3:
+                    problems.append("%s: end - start = %r, expected %r"
+                                    % (label, end - start, data["duration_ms"] / 1000))
+            if root in returned:
+                text = json.dumps(returned[root][0][0])
+                for value in ("customer-42", "a-1"):
+                    if value not in text:
+                        problems.append("root event: %r not in %s" % (value, text[:500]))
+            return problems
+
+        trace, problems = self.read_trace(h.xray_trace_id(trace_id), problems_of)
+        self.assert_no_problems(problems, "BatchGetTraces of the MessagePack batch", trace)
 
     def test_single_event_endpoint_answers_200_with_an_empty_body(self):
         before = self.metric(EVENTS_ACCEPTED)
