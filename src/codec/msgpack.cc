@@ -201,27 +201,22 @@ void PutBE(std::string* out, uint8_t tag, uint64_t v, size_t n) {
   for (size_t k = n; k-- > 0;) out->push_back(static_cast<char>(v >> (8 * k)));
 }
 
+// An array's or map's header: the fix form below 16 entries, else the 16- or 32-bit one.
+void PutContainerHeader(std::string* out, uint32_t n, uint8_t fix, uint8_t tag16) {
+  if (n < 16) {
+    out->push_back(static_cast<char>(fix | n));
+  } else if (n <= 0xffff) {
+    PutBE(out, tag16, n, 2);
+  } else {
+    PutBE(out, static_cast<uint8_t>(tag16 + 1), n, 4);
+  }
+}
+
 }  // namespace
 
-void PutArrayHeader(std::string* out, uint32_t n) {
-  if (n < 16) {
-    out->push_back(static_cast<char>(0x90 | n));
-  } else if (n <= 0xffff) {
-    PutBE(out, 0xdc, n, 2);
-  } else {
-    PutBE(out, 0xdd, n, 4);
-  }
-}
+void PutArrayHeader(std::string* out, uint32_t n) { PutContainerHeader(out, n, 0x90, 0xdc); }
 
-void PutMapHeader(std::string* out, uint32_t n) {
-  if (n < 16) {
-    out->push_back(static_cast<char>(0x80 | n));
-  } else if (n <= 0xffff) {
-    PutBE(out, 0xde, n, 2);
-  } else {
-    PutBE(out, 0xdf, n, 4);
-  }
-}
+void PutMapHeader(std::string* out, uint32_t n) { PutContainerHeader(out, n, 0x80, 0xde); }
 
 void PutString(std::string* out, std::string_view s) {
   const size_t n = s.size();

@@ -325,12 +325,9 @@ class MsgpackEvents {
   bool ReadFields(const msgpack::Value& map, std::vector<EventField>* out, const char** error) {
     msgpack::Value k, v;
     for (uint32_t i = 0; i < map.count; ++i) {
-      if (!r_.Next(&k)) return false;
-      if (k.type != msgpack::Type::kString) {
-        *error = "event keys must be strings";
-        if (!r_.SkipEntries(k) || !r_.SkipValue()) return false;
-        continue;
-      }
+      bool is_string;
+      if (!NextKey(&k, &is_string, error, "event keys must be strings")) return false;
+      if (!is_string) continue;
       EventField& f = out->emplace_back();
       Text(&f.key, k.bytes);
       if (!r_.Next(&v) || !ReadValue(v, &f, error)) return false;
@@ -348,12 +345,9 @@ class MsgpackEvents {
     bool has_data = false;
     msgpack::Value k, v;
     for (uint32_t i = 0; i < ev.count; ++i) {
-      if (!r_.Next(&k)) return false;
-      if (k.type != msgpack::Type::kString) {
-        *error = "event keys must be strings";
-        if (!r_.SkipEntries(k) || !r_.SkipValue()) return false;
-        continue;
-      }
+      bool is_string;
+      if (!NextKey(&k, &is_string, error, "event keys must be strings")) return false;
+      if (!is_string) continue;
       if (!r_.Next(&v)) return false;
       if (k.bytes == "data") {
         if (v.type != msgpack::Type::kMap) {
@@ -385,6 +379,16 @@ class MsgpackEvents {
   }
 
  private:
+  // Reads a map's next key into *k. False on malformed bytes. A key that is not a string is
+  // skipped with its value, *is_string false and *error set to `message`.
+  bool NextKey(msgpack::Value* k, bool* is_string, const char** error, const char* message) {
+    if (!r_.Next(k)) return false;
+    *is_string = k->type == msgpack::Type::kString;
+    if (*is_string) return true;
+    *error = message;
+    return r_.SkipEntries(*k) && r_.SkipValue();
+  }
+
   void Text(std::string* to, std::string_view s) {
     if (IsUtf8(s)) {
       to->assign(s);
@@ -519,12 +523,9 @@ class MsgpackEvents {
     }
     w.StartObject();
     for (uint32_t i = 0; i < v.count; ++i) {
-      if (!r_.Next(&e)) return false;
-      if (e.type != msgpack::Type::kString) {
-        *error = "map keys must be strings";
-        if (!r_.SkipEntries(e) || !r_.SkipValue()) return false;
-        continue;
-      }
+      bool is_string;
+      if (!NextKey(&e, &is_string, error, "map keys must be strings")) return false;
+      if (!is_string) continue;
       WriteKey(w, e.bytes, &repairs_);
       if (!r_.Next(&e) || !ReadJson(e, w, depth + 1, error)) return false;
     }
