@@ -3,6 +3,22 @@
 #include <cstring>
 
 namespace waggle::codec::msgpack {
+namespace {
+
+// The `n` bytes at `p` (at most 8) as a big-endian number.
+uint64_t LoadBE(const char* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t k = 0; k < n; ++k) v = v << 8 | static_cast<uint8_t>(p[k]);
+  return v;
+}
+
+// `tag`, then `v` in `n` big-endian bytes.
+void PutBE(std::string* out, uint8_t tag, uint64_t v, size_t n) {
+  out->push_back(static_cast<char>(tag));
+  for (size_t k = n; k-- > 0;) out->push_back(static_cast<char>(v >> (8 * k)));
+}
+
+}  // namespace
 
 bool Value::AsInt64(int64_t* out) const {
   if (type == Type::kInt) {
@@ -16,6 +32,22 @@ bool Value::AsInt64(int64_t* out) const {
   return false;
 }
 
+bool Value::AsDouble(double* out) const {
+  switch (type) {
+    case Type::kInt:
+      *out = static_cast<double>(i);
+      return true;
+    case Type::kUint:
+      *out = static_cast<double>(u);
+      return true;
+    case Type::kFloat:
+      *out = d;
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool Reader::Take(size_t n, std::string_view* out) {
   if (n > in_.size()) return Fail();
   *out = in_.substr(0, n);
@@ -26,9 +58,7 @@ bool Reader::Take(size_t n, std::string_view* out) {
 bool Reader::TakeBE(size_t n, uint64_t* out) {
   std::string_view b;
   if (!Take(n, &b)) return false;
-  uint64_t v = 0;
-  for (char c : b) v = v << 8 | static_cast<uint8_t>(c);
-  *out = v;
+  *out = LoadBE(b.data(), n);
   return true;
 }
 
@@ -160,12 +190,8 @@ bool Reader::SkipValue() {
 
 bool TimeOf(const Value& ext, int64_t* ns) {
   if (ext.type != Type::kExt) return false;
-  const auto* b = reinterpret_cast<const uint8_t*>(ext.bytes.data());
-  auto be = [&](size_t at, size_t n) {
-    uint64_t v = 0;
-    for (size_t k = 0; k < n; ++k) v = v << 8 | b[at + k];
-    return v;
-  };
+  const char* b = ext.bytes.data();
+  auto be = [&](size_t at, size_t n) { return LoadBE(b + at, n); };
   int64_t sec;
   uint64_t nsec;
   if (ext.ext_type == -1 && ext.bytes.size() == 4) {
@@ -195,11 +221,6 @@ bool TimeOf(const Value& ext, int64_t* ns) {
 }
 
 namespace {
-
-void PutBE(std::string* out, uint8_t tag, uint64_t v, size_t n) {
-  out->push_back(static_cast<char>(tag));
-  for (size_t k = n; k-- > 0;) out->push_back(static_cast<char>(v >> (8 * k)));
-}
 
 // An array's or map's header: the fix form below 16 entries, else the 16- or 32-bit one.
 void PutContainerHeader(std::string* out, uint32_t n, uint8_t fix, uint8_t tag16) {

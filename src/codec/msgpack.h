@@ -36,6 +36,8 @@ struct Value {
 
   // An integer, signed or not, that fits int64.
   bool AsInt64(int64_t* out) const;
+  // Any number (an integer, signed or not, or a float) as a double.
+  bool AsDouble(double* out) const;
 };
 
 // Reads values one header at a time. Every length is checked against what is left, so a count

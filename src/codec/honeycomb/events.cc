@@ -13,7 +13,6 @@
 #include "base/hex.h"
 #include "base/mix.h"
 #include "base/time_text.h"
-#include "base/utf8.h"
 #include "codec/json_repair.h"
 #include "codec/json_writer.h"
 #include "codec/msgpack.h"
@@ -318,7 +317,7 @@ class MsgpackEvents {
   explicit MsgpackEvents(std::string_view body) : r_(body) {}
 
   msgpack::Reader& reader() { return r_; }
-  size_t repairs() const { return repairs_; }
+  uint64_t repairs() const { return repairs_; }
 
   // Reads `map`'s pairs as fields. False on malformed bytes; *error when the data cannot be an
   // event's.
@@ -329,7 +328,7 @@ class MsgpackEvents {
       if (!NextKey(&k, &is_string, error, "event keys must be strings")) return false;
       if (!is_string) continue;
       EventField& f = out->emplace_back();
-      Text(&f.key, k.bytes);
+      otlp::AssignText(&f.key, k.bytes, &repairs_);
       if (!r_.Next(&v) || !ReadValue(v, &f, error)) return false;
     }
     return true;
@@ -364,12 +363,11 @@ class MsgpackEvents {
         ReadTime(v, time_ns, error);
       } else if (k.bytes == "samplerate") {
         int64_t n;
+        double d;
         if (v.AsInt64(&n)) {
           *rate = RateOf(n);
-        } else if (v.type == msgpack::Type::kUint) {
-          *rate = INT32_MAX;
-        } else if (v.type == msgpack::Type::kFloat) {
-          *rate = RateOf(v.d);
+        } else if (v.AsDouble(&d)) {
+          *rate = RateOf(d);
         }
       }
       if (!r_.SkipEntries(v)) return false;
@@ -389,27 +387,14 @@ class MsgpackEvents {
     return r_.SkipEntries(*k) && r_.SkipValue();
   }
 
-  void Text(std::string* to, std::string_view s) {
-    if (IsUtf8(s)) {
-      to->assign(s);
-    } else {
-      to->clear();
-      repairs_ += AppendValidUtf8(to, s);
-    }
-  }
-
   static void ReadTime(const msgpack::Value& v, int64_t* time_ns, const char** error) {
-    int64_t n;
+    double seconds;
     if (v.type == msgpack::Type::kExt) {
       if (!msgpack::TimeOf(v, time_ns)) *error = "time is not a timestamp extension";
     } else if (v.type == msgpack::Type::kString) {
       if (!ParseTimeText(v.bytes, time_ns)) *error = "time is not RFC 3339 or epoch seconds";
-    } else if (v.AsInt64(&n) || v.type == msgpack::Type::kUint) {
-      const double seconds =
-          v.type == msgpack::Type::kUint ? static_cast<double>(v.u) : static_cast<double>(n);
+    } else if (v.AsDouble(&seconds)) {
       if (!EpochSecondsToNanos(seconds, time_ns)) *error = "time is out of range";
-    } else if (v.type == msgpack::Type::kFloat) {
-      if (!EpochSecondsToNanos(v.d, time_ns)) *error = "time is out of range";
     } else if (v.type != msgpack::Type::kNil) {
       *error = "time is not RFC 3339 or epoch seconds";
     }
@@ -441,7 +426,7 @@ class MsgpackEvents {
         return true;
       case msgpack::Type::kString:
         f->value.type = AttributeValue::Type::kString;
-        Text(&f->value.string_value, v.bytes);
+        otlp::AssignText(&f->value.string_value, v.bytes, &repairs_);
         return true;
       case msgpack::Type::kBinary:
         f->value.type = AttributeValue::Type::kBytes;
@@ -536,7 +521,7 @@ class MsgpackEvents {
   static constexpr int kMaxDepth = 100;  // as the OTLP decoders nest AnyValues
 
   msgpack::Reader r_;
-  size_t repairs_ = 0;
+  uint64_t repairs_ = 0;
 };
 
 Status DecodeMsgpackBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
