@@ -1,7 +1,9 @@
 #include "base/time_text.h"
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 
 namespace waggle {
@@ -86,6 +88,30 @@ bool ParseTimeText(std::string_view text, int64_t* ns) {
   if (v < INT64_MIN || v > INT64_MAX) return false;
   *ns = static_cast<int64_t>(v);
   return true;
+}
+
+std::string TimeTextOf(int64_t ns) {
+  using namespace std::chrono;
+  // Whole seconds (floored) and the nanoseconds past them, in int64 throughout: whole days of
+  // nanoseconds would pass int64 near its ends.
+  int64_t secs = ns / 1'000'000'000, frac = ns % 1'000'000'000;
+  if (frac < 0) frac += 1'000'000'000, --secs;
+  const sys_seconds t{seconds(secs)};
+  const sys_days day = floor<days>(t);
+  const year_month_day ymd(day);
+  const hh_mm_ss<seconds> hms(t - day);
+  char buf[64];
+  int n =
+      std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
+                    static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                    static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                    static_cast<int>(hms.seconds().count()));
+  if (frac != 0) {
+    n += std::snprintf(buf + n, sizeof buf - n, ".%09lld", static_cast<long long>(frac));
+    while (buf[n - 1] == '0') --n;
+  }
+  buf[n++] = 'Z';
+  return std::string(buf, static_cast<size_t>(n));
 }
 
 }  // namespace waggle

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 // Times as clients write them in text: the Events API's event times, the X-Ray API's
@@ -16,5 +17,10 @@ bool ParseTimeText(std::string_view text, int64_t* ns);
 // Epoch seconds as nanoseconds; false when not finite or 9.2e9 seconds or more either way
 // (past 2261, where int64 nanoseconds end; milliseconds sent by mistake are far past it).
 bool EpochSecondsToNanos(double seconds, int64_t* ns);
+
+// Nanoseconds since the epoch as RFC 3339 in UTC, the fraction's trailing zeros cut
+// (`2026-11-21T08:00:00.005Z`, `2026-11-21T08:00:00Z`): Go's RFC3339Nano, which ParseTimeText
+// reads back exactly.
+std::string TimeTextOf(int64_t ns);
 
 }  // namespace waggle

@@ -81,5 +81,20 @@ TEST(EpochSecondsToNanos, RefusesWhatIsNotATime) {
   EXPECT_FALSE(EpochSecondsToNanos(std::nan(""), &ns));
 }
 
+TEST(TimeTextOf, WritesRfc3339InUtcThatParsesBackExactly) {
+  EXPECT_EQ(TimeTextOf(k0800), "2026-11-21T08:00:00Z");
+  EXPECT_EQ(TimeTextOf(k0800 + 5'000'000), "2026-11-21T08:00:00.005Z");
+  EXPECT_EQ(TimeTextOf(k0800 + 1), "2026-11-21T08:00:00.000000001Z");
+  EXPECT_EQ(TimeTextOf(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(TimeTextOf(-kSecond / 2), "1969-12-31T23:59:59.5Z");
+  EXPECT_EQ(TimeTextOf(INT64_MAX), "2262-04-11T23:47:16.854775807Z");
+  EXPECT_EQ(TimeTextOf(INT64_MIN), "1677-09-21T00:12:43.145224192Z");
+  for (int64_t ns : {k0800, k0800 + 123'456'789, int64_t{-1}, INT64_MAX, INT64_MIN + 1}) {
+    int64_t back = 0;
+    ASSERT_TRUE(ParseTimeText(TimeTextOf(ns), &back)) << TimeTextOf(ns);
+    EXPECT_EQ(back, ns);
+  }
+}
+
 }  // namespace
 }  // namespace waggle

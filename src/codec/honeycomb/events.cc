@@ -3,9 +3,7 @@
 #include <simdjson.h>
 
 #include <charconv>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <iterator>
 
@@ -286,28 +284,6 @@ Status DecodeJsonEvent(std::string_view body, int64_t time_ns, uint32_t rate,
   return Status::Ok();
 }
 
-// A time as RFC 3339 in UTC with the fraction's trailing zeros cut (Go's RFC3339Nano, which a
-// JSON encoder of the same event would have written).
-std::string TimeText(int64_t ns) {
-  using namespace std::chrono;
-  const sys_time<nanoseconds> t{nanoseconds(ns)};
-  const sys_days day = floor<days>(t);
-  const year_month_day ymd(day);
-  const hh_mm_ss<nanoseconds> hms(t - day);
-  char buf[64];
-  int n =
-      std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-                    static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                    static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                    static_cast<int>(hms.seconds().count()));
-  if (const auto frac = hms.subseconds().count(); frac != 0) {
-    n += std::snprintf(buf + n, sizeof buf - n, ".%09lld", static_cast<long long>(frac));
-    while (buf[n - 1] == '0') --n;
-  }
-  buf[n++] = 'Z';
-  return std::string(buf, static_cast<size_t>(n));
-}
-
 // Reads events sent as MessagePack: the envelope and data of libhoney-go's batches (its
 // MsgpackEvent: "time" as a timestamp extension, "samplerate", "data" as a map), and any other
 // encoding of the JSON form's values. Reading stops only on bytes that are not MessagePack;
@@ -434,7 +410,7 @@ class MsgpackEvents {
         return true;
       case msgpack::Type::kExt:
         if (int64_t ns; msgpack::TimeOf(v, &ns)) {
-          f->value = AttributeValue::String(TimeText(ns));
+          f->value = AttributeValue::String(TimeTextOf(ns));
         } else {
           f->value.type = AttributeValue::Type::kBytes;
           f->value.string_value.assign(v.bytes);
@@ -481,7 +457,7 @@ class MsgpackEvents {
       case msgpack::Type::kExt: {
         std::string text;
         if (int64_t ns; msgpack::TimeOf(v, &ns)) {
-          text = TimeText(ns);
+          text = TimeTextOf(ns);
         } else {
           base64::Append(&text, v.bytes);
         }

@@ -422,8 +422,9 @@ TEST(DecodeMsgpackBatch, ALibhoneyGoEventIsTheSpanItsJsonFormIs) {
 
 TEST(DecodeMsgpackBatch, ValuesJsonCannotCarryAreKeptAsTheirJsonFormsWouldBe) {
   Mp m;
-  m.Array(1).Map(1).Str("data").Map(9);
+  m.Array(1).Map(1).Str("data").Map(10);
   m.Str("name").Str("op");
+  m.Str("early").TinylibTime(int64_t{-9223372036} * kSecond);  // whole days of ns leave int64
   m.Str("raw").Bin(std::string("\x00\xff", 2));
   m.Str("at").TinylibTime(k0800 + 5'000'000);
   m.Str("big").Uint64(UINT64_MAX);
@@ -446,6 +447,8 @@ TEST(DecodeMsgpackBatch, ValuesJsonCannotCarryAreKeptAsTheirJsonFormsWouldBe) {
   EXPECT_EQ(*Attr(s, "raw"), raw);
   ASSERT_NE(Attr(s, "at"), nullptr);
   EXPECT_EQ(*Attr(s, "at"), AttributeValue::String("2026-11-21T08:00:00.005Z"));
+  ASSERT_NE(Attr(s, "early"), nullptr);
+  EXPECT_EQ(*Attr(s, "early"), AttributeValue::String("1677-09-21T00:12:44Z"));
   ASSERT_NE(Attr(s, "big"), nullptr);
   EXPECT_EQ(*Attr(s, "big"), AttributeValue::Double(18446744073709551615.0));
   ASSERT_NE(Attr(s, "small"), nullptr);
