@@ -4,19 +4,27 @@
 
 const { parseArgs } = require('node:util');
 
-// Parses process.argv with util.parseArgs; prints `usage` and exits 2 on a bad command line.
-function parseCommandLine(options, usage) {
+// Parses process.argv with util.parseArgs; prints `usage` and exits 2 on a bad command line,
+// which includes one that leaves out an option named in `required`.
+function parseCommandLine(options, usage, required = []) {
+  let values;
   try {
-    const { values } = parseArgs({ options, strict: true, allowPositionals: false });
-    if (values.help) {
-      process.stdout.write(usage);
-      process.exit(0);
-    }
-    return values;
+    ({ values } = parseArgs({ options, strict: true, allowPositionals: false }));
   } catch (error) {
     process.stderr.write(`${error.message}\n\n${usage}`);
     process.exit(2);
   }
+  if (values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  for (const name of required) {
+    if (!values[name]) {
+      process.stderr.write(`--${name} is required\n\n${usage}`);
+      process.exit(2);
+    }
+  }
+  return values;
 }
 
 // Exits 2 with `usage` unless `value` is one of `allowed`.

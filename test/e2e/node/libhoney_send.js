@@ -34,13 +34,8 @@ const args = common.parseCommandLine(
     help: { type: 'boolean', default: false },
   },
   USAGE,
+  ['api-host', 'dataset', 'write-key'],
 );
-for (const name of ['api-host', 'dataset', 'write-key']) {
-  if (!args[name]) {
-    process.stderr.write(`--${name} is required\n\n${USAGE}`);
-    process.exit(2);
-  }
-}
 
 const Libhoney = require('libhoney');
 const { AWSXRayIdGenerator } = require('@opentelemetry/id-generator-aws-xray');

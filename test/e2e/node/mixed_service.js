@@ -32,11 +32,8 @@ const args = common.parseCommandLine(
     help: { type: 'boolean', default: false },
   },
   USAGE,
+  ['endpoint'],
 );
-if (!args.endpoint) {
-  process.stderr.write(`--endpoint is required\n\n${USAGE}`);
-  process.exit(2);
-}
 
 // Tracing is set up before `http` is loaded, so that the instrumentation can wrap it.
 const api = require('@opentelemetry/api');

@@ -28,11 +28,8 @@ const args = common.parseCommandLine(
     help: { type: 'boolean', default: false },
   },
   USAGE,
+  ['endpoint'],
 );
-if (!args.endpoint) {
-  process.stderr.write(`--endpoint is required\n\n${USAGE}`);
-  process.exit(2);
-}
 
 const api = require('@opentelemetry/api');
 const { SeverityNumber } = require('@opentelemetry/api-logs');

@@ -45,12 +45,9 @@ const args = common.parseCommandLine(
     help: { type: 'boolean', default: false },
   },
   USAGE,
+  ['endpoint'],
 );
 common.requireChoice('protocol', args.protocol, ['http/json', 'http/protobuf', 'grpc'], USAGE);
-if (!args.endpoint) {
-  process.stderr.write(`--endpoint is required\n\n${USAGE}`);
-  process.exit(2);
-}
 
 const api = require('@opentelemetry/api');
 const { resourceFromAttributes } = require('@opentelemetry/resources');

@@ -20,11 +20,8 @@ const args = common.parseCommandLine(
     help: { type: 'boolean', default: false },
   },
   USAGE,
+  ['daemon'],
 );
-if (!args.daemon) {
-  process.stderr.write(`--daemon is required\n\n${USAGE}`);
-  process.exit(2);
-}
 
 const AWSXRay = require('aws-xray-sdk-core');
 

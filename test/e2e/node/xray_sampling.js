@@ -60,11 +60,8 @@ const args = common.parseCommandLine(
     help: { type: 'boolean', default: false },
   },
   USAGE,
+  ['daemon'],
 );
-if (!args.daemon) {
-  process.stderr.write(`--daemon is required\n\n${USAGE}`);
-  process.exit(2);
-}
 const RATE = Number(args.rate);
 const WINDOW = Number(args.window);
 const MIN_TARGETS = Number(args['min-targets']);
