@@ -201,7 +201,10 @@ void CountRepairs(const EventOptions& options, size_t repairs) {
   if (options.text_repairs != nullptr) *options.text_repairs += repairs;
 }
 
-constexpr std::string_view kMalformed = "Request body is malformed and cannot be read.";
+// Honeycomb's refusal of a body it cannot read at all.
+Status Malformed() {
+  return Status::InvalidArgument("Request body is malformed and cannot be read.");
+}
 
 Status DecodeJsonBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
                        std::vector<EventStatus>* statuses) {
@@ -209,7 +212,7 @@ Status DecodeJsonBatch(std::string_view body, const EventOptions& options, model
   simdjson::dom::array events;
   size_t repairs;
   if (!ParseBody(body, &root, &repairs) || root.get(events) != simdjson::SUCCESS) {
-    return Status::InvalidArgument(std::string(kMalformed));
+    return Malformed();
   }
   uint64_t seed = options.seed;
   std::vector<EventField> fields;
@@ -270,7 +273,7 @@ Status DecodeJsonEvent(std::string_view body, int64_t time_ns, uint32_t rate,
                        const EventOptions& options, model::SpanBatch* out) {
   element root;
   size_t repairs;
-  if (!ParseBody(body, &root, &repairs)) return Status::InvalidArgument(std::string(kMalformed));
+  if (!ParseBody(body, &root, &repairs)) return Malformed();
   std::vector<EventField> fields;
   if (!JsonFields(root, &fields))
     return Status::InvalidArgument("event data must be a JSON object");
@@ -506,7 +509,7 @@ Status DecodeMsgpackBatch(std::string_view body, const EventOptions& options, mo
   msgpack::Reader& r = events.reader();
   msgpack::Value top, ev;
   if (!r.Next(&top) || top.type != msgpack::Type::kArray) {
-    return Status::InvalidArgument(std::string(kMalformed));
+    return Malformed();
   }
   // What a body refused whole must not add: the spans and statuses wait until it is all read.
   std::vector<model::Span> spans;
@@ -514,13 +517,13 @@ Status DecodeMsgpackBatch(std::string_view body, const EventOptions& options, mo
   uint64_t seed = options.seed;
   std::vector<EventField> fields;
   for (uint32_t i = 0; i < top.count; ++i) {
-    if (!r.Next(&ev)) return Status::InvalidArgument(std::string(kMalformed));
+    if (!r.Next(&ev)) return Malformed();
     int64_t time_ns = options.now_ns;
     uint32_t rate = 1;
     const char* error = nullptr;
     fields.clear();
     if (!events.ReadEnvelope(ev, &time_ns, &rate, &fields, &error)) {
-      return Status::InvalidArgument(std::string(kMalformed));
+      return Malformed();
     }
     EventStatus& status = read.emplace_back();
     model::Span span;
@@ -530,7 +533,7 @@ Status DecodeMsgpackBatch(std::string_view body, const EventOptions& options, mo
     }
     spans.push_back(std::move(span));
   }
-  if (!r.done()) return Status::InvalidArgument(std::string(kMalformed));
+  if (!r.done()) return Malformed();
   for (model::Span& s : spans) out->spans.push_back(std::move(s));
   statuses->insert(statuses->end(), std::make_move_iterator(read.begin()),
                    std::make_move_iterator(read.end()));
@@ -545,13 +548,13 @@ Status DecodeMsgpackEvent(std::string_view body, int64_t time_ns, uint32_t rate,
   msgpack::Value data;
   std::vector<EventField> fields;
   const char* error = nullptr;
-  if (!r.Next(&data)) return Status::InvalidArgument(std::string(kMalformed));
+  if (!r.Next(&data)) return Malformed();
   if (data.type != msgpack::Type::kMap) {
-    if (!r.SkipEntries(data) || !r.done()) return Status::InvalidArgument(std::string(kMalformed));
+    if (!r.SkipEntries(data) || !r.done()) return Malformed();
     return Status::InvalidArgument("event data must be a map");
   }
   if (!events.ReadFields(data, &fields, &error) || !r.done()) {
-    return Status::InvalidArgument(std::string(kMalformed));
+    return Malformed();
   }
   uint64_t seed = options.seed;
   model::Span span;
