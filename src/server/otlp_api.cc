@@ -165,7 +165,7 @@ net::HttpResponse OtlpApi::Handle(const net::HttpRequest& request) {
     r.status = 204;
     r.content_type.clear();
     AddCors(request, &r);
-    r.headers.emplace_back("Access-Control-Allow-Methods", "POST, OPTIONS");
+    r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
     r.headers.emplace_back("Access-Control-Allow-Headers",
                            "Content-Type, Content-Encoding, X-Honeycomb-Team, X-Honeycomb-Dataset, "
                            "X-Honeycomb-Event-Time, X-Honeycomb-Samplerate");
@@ -173,6 +173,16 @@ net::HttpResponse OtlpApi::Handle(const net::HttpRequest& request) {
     return r;
   }
   const std::string_view path = request.path;
+  if (path == "/1/auth") {
+    if (request.method == "GET") {
+      r = Auth(request);
+    } else {
+      r = HoneycombError(405, "method not allowed, supported: [GET]");
+      r.headers.emplace_back("Allow", "GET");
+    }
+    AddCors(request, &r);
+    return r;
+  }
   const bool events = path.starts_with("/1/events/");
   const bool batch = path.starts_with("/1/batch/");
   const bool known =
@@ -190,6 +200,69 @@ net::HttpResponse OtlpApi::Handle(const net::HttpRequest& request) {
                                            : Signal::kMetrics);
   }
   AddCors(request, &r);
+  return r;
+}
+
+namespace {
+
+// An environment's slug as Honeycomb forms one: lower case, with each run of other characters
+// than letters and digits one '-', none at either end.
+std::string SlugOf(std::string_view name) {
+  std::string slug;
+  for (char c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      slug.push_back(c);
+    } else if (!slug.empty() && slug.back() != '-') {
+      slug.push_back('-');
+    }
+  }
+  if (!slug.empty() && slug.back() == '-') slug.pop_back();
+  return slug;
+}
+
+}  // namespace
+
+net::HttpResponse OtlpApi::Auth(const net::HttpRequest& request) {
+  const std::string_view key = request.Header("x-honeycomb-team");
+  auto environment = ingester_->Authenticate(key);
+  if (!environment.ok()) return HoneycombError(401, "unknown API key - check your credentials");
+  // A classic key belongs to no environment (its spans still go to the one it is configured
+  // with). A Waggle key only sends data: events, which may create datasets; the configuration
+  // APIs a Honeycomb key may be granted (markers, triggers, boards, ...) are not served here.
+  const bool classic = codec::otlp::IsClassicKey(key);
+  const std::string name = classic ? std::string() : *environment;
+  rapidjson::StringBuffer buf;
+  codec::JsonWriter w(buf);
+  w.StartObject();
+  w.Key("type");
+  w.String("ingest");
+  w.Key("api_key_access");
+  w.StartObject();
+  for (const char* granted : {"events", "create_datasets"}) {
+    w.Key(granted);
+    w.Bool(true);
+  }
+  for (const char* refused :
+       {"boards", "columns", "markers", "queries", "recipients", "slos", "triggers"}) {
+    w.Key(refused);
+    w.Bool(false);
+  }
+  w.EndObject();
+  auto named = [&](const char* member, std::string_view value) {
+    w.Key(member);
+    w.StartObject();
+    w.Key("name");
+    codec::WriteString(w, value);
+    w.Key("slug");
+    codec::WriteString(w, SlugOf(value));
+    w.EndObject();
+  };
+  named("environment", name);
+  named("team", "waggle");
+  w.EndObject();
+  net::HttpResponse r;
+  r.body.assign(buf.GetString(), buf.GetSize());
   return r;
 }
 

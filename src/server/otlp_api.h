@@ -33,6 +33,9 @@ class OtlpApi {
  private:
   net::HttpResponse Otlp(const net::HttpRequest& request, codec::otlp::Signal signal);
   net::HttpResponse Events(const net::HttpRequest& request, bool batch, std::string dataset);
+  // GET /1/auth: what the key in X-Honeycomb-Team may do and the environment it sends to
+  // (spec/honeycomb.md §1.3), for tools that check a key before they use it.
+  net::HttpResponse Auth(const net::HttpRequest& request);
 
   const Options options_;
   ingest::OtlpIngester* const ingester_;

@@ -578,6 +578,53 @@ TEST_F(OtlpApiTest, EventsWithABadKeyAre401) {
   EXPECT_EQ(writer_.spans[0].environment, "prod");
 }
 
+TEST_F(OtlpApiTest, AuthNamesTheEnvironmentOfAKeyAndRefusesAnUnknownOne) {
+  ingest::OtlpIngestOptions options;
+  options.api_keys = {{"key-1", "Prod EU (main)"},
+                      {"0123456789abcdef0123456789abcdef", "classic-env"}};
+  Make(options);
+  net::HttpResponse r = Send("GET", "/1/auth", "", "", {{"x-honeycomb-team", "key-1"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(JsonString(r.body, "/environment/name"), "Prod EU (main)");
+  EXPECT_EQ(JsonString(r.body, "/environment/slug"), "prod-eu-main");
+  EXPECT_EQ(JsonString(r.body, "/team/slug"), "waggle");
+  EXPECT_EQ(JsonString(r.body, "/type"), "ingest");
+  bool events = false, create_datasets = false, markers = true;
+  ASSERT_EQ(Json(r.body).at_pointer("/api_key_access/events").get(events), simdjson::SUCCESS);
+  ASSERT_EQ(Json(r.body).at_pointer("/api_key_access/create_datasets").get(create_datasets),
+            simdjson::SUCCESS);
+  ASSERT_EQ(Json(r.body).at_pointer("/api_key_access/markers").get(markers), simdjson::SUCCESS);
+  EXPECT_TRUE(events);
+  EXPECT_TRUE(create_datasets);
+  EXPECT_FALSE(markers);  // no configuration API is served for a key
+
+  // A classic key has no environment, as Honeycomb answers for one.
+  r = Send("GET", "/1/auth", "", "", {{"x-honeycomb-team", "0123456789abcdef0123456789abcdef"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(JsonString(r.body, "/environment/name"), "");
+  EXPECT_EQ(JsonString(r.body, "/environment/slug"), "");
+
+  const uint64_t unauthenticated = counters_.requests_unauthenticated.load();
+  r = Send("GET", "/1/auth", "", "", {{"x-honeycomb-team", "key-2"}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(JsonString(r.body, "/error"), "unknown API key - check your credentials");
+  r = Send("GET", "/1/auth", "", "");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(counters_.requests_unauthenticated.load(), unauthenticated + 2);
+
+  r = Post("/1/auth", "application/json", "{}", {{"x-honeycomb-team", "key-1"}});
+  EXPECT_EQ(r.status, 405);
+  EXPECT_NE(JsonString(r.body, "/error"), "<missing>") << r.body;
+}
+
+TEST_F(OtlpApiTest, WithNoKeysConfiguredAuthAnswersForTheDefaultEnvironment) {
+  net::HttpResponse r = Send("GET", "/1/auth", "", "");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(JsonString(r.body, "/environment/name"), "default");
+  EXPECT_EQ(JsonString(r.body, "/environment/slug"), "default");
+}
+
 TEST_F(OtlpApiTest, CorsPreflightIsAnswered) {
   net::HttpResponse r =
       Send("OPTIONS", "/v1/traces", "", "",

@@ -621,6 +621,31 @@ class ApiKeys(OtlpServerTestCase):
                          "--write-key", self.GOOD])
         self.assertEqual({202}, {r["status_code"] for r in run.output["responses"]})
 
+    def test_auth_names_the_environment_of_a_key_as_honeycombs_docs_check_it(self):
+        # Honeycomb's docs check a key with exactly this curl; the Terraform provider reads the
+        # same answer (environment and team slugs, api_key_access).
+        def auth(key):
+            run = subprocess.run(
+                ["/usr/bin/curl", "-sS", "-w", "\n%{http_code}", "-H",
+                 "X-Honeycomb-Team: " + key, self.waggle.otlp_http_url + "/1/auth"],
+                capture_output=True, text=True, timeout=30)
+            self.assertEqual(0, run.returncode, run.stderr)
+            body, _, code = run.stdout.rpartition("\n")
+            return int(code), json.loads(body)
+
+        code, answer = auth(self.GOOD)
+        self.assertEqual(200, code, answer)
+        self.assertEqual({"name": "prod", "slug": "prod"}, answer["environment"])
+        self.assertTrue(answer["api_key_access"]["events"], answer)
+        code, answer = auth(self.OTHER)
+        self.assertEqual(200, code, answer)
+        self.assertEqual("staging", answer["environment"]["slug"])
+        before = self.metric(REQUESTS_UNAUTHENTICATED)
+        code, answer = auth(self.BAD)
+        self.assertEqual(401, code, answer)
+        self.assertEqual("unknown API key - check your credentials", answer["error"])
+        self.assert_metric_grows(REQUESTS_UNAUTHENTICATED, before, 1)
+
     def test_logs_need_a_known_key(self):
         run = self.node("send_logs.js", ["--endpoint", self.waggle.otlp_http_url,
                                          "--team", self.BAD], expect_ok=False)
