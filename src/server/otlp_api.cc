@@ -107,6 +107,11 @@ net::HttpResponse HoneycombError(int status, std::string_view message, bool msgp
   return r;
 }
 
+// The Honeycomb API's answer to a missing or unknown key (on Honeycomb, both get this text).
+net::HttpResponse UnknownKey(bool msgpack = false) {
+  return HoneycombError(401, "unknown API key - check your credentials", msgpack);
+}
+
 // A request body, decompressed, holding its share of the memory budget while it is used.
 struct Body {
   std::optional<ingest::OtlpIngester::Lease> lease;
@@ -210,9 +215,8 @@ namespace {
 std::string SlugOf(std::string_view name) {
   std::string slug;
   for (char c : name) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-      slug.push_back(c);
+    if (IsAsciiAlnum(c)) {
+      slug.push_back(AsciiLower(c));
     } else if (!slug.empty() && slug.back() != '-') {
       slug.push_back('-');
     }
@@ -226,7 +230,7 @@ std::string SlugOf(std::string_view name) {
 net::HttpResponse OtlpApi::Auth(const net::HttpRequest& request) {
   const std::string_view key = request.Header("x-honeycomb-team");
   auto environment = ingester_->Authenticate(key);
-  if (!environment.ok()) return HoneycombError(401, "unknown API key - check your credentials");
+  if (!environment.ok()) return UnknownKey();
   // A classic key belongs to no environment (its spans still go to the one it is configured
   // with). A Waggle key only sends data: events, which may create datasets; the configuration
   // APIs a Honeycomb key may be granted (markers, triggers, boards, ...) are not served here.
@@ -325,9 +329,7 @@ net::HttpResponse OtlpApi::Events(const net::HttpRequest& request, bool batch,
     return HoneycombError(404, "dataset not found", msgpack);
   }
   auto environment = ingester_->Authenticate(request.Header("x-honeycomb-team"));
-  if (!environment.ok()) {
-    return HoneycombError(401, "unknown API key - check your credentials", msgpack);
-  }
+  if (!environment.ok()) return UnknownKey(msgpack);
   Body body;
   if (Status s = ReadBody(ingester_, options_.max_body_bytes, request, &body); !s.ok()) {
     return HoneycombError(HttpStatusOf(s),
