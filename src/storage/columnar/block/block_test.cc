@@ -359,6 +359,50 @@ TEST(Block, RowGroupsHoldEveryRowSortedByTrace) {
   EXPECT_EQ(Sorted(got), Sorted(want));
 }
 
+// A span may repeat an attribute key: its entries keep their order, in a column that most
+// rows have (where a row group's entries are put in place by position) as in one that few
+// have (where they are sorted).
+TEST(Block, AttributeKeysRepeatedInASpanKeepTheirOrder) {
+  TempDir dir;
+  uint64_t n = 0;
+  Fixture f(200, 9, [&](model::Span* s) {
+    const std::string tag = std::to_string(n++);
+    s->attributes.push_back({"dense", model::AttributeValue::String("first " + tag)});
+    if (n % 5 == 0) {
+      s->attributes.push_back({"dense", model::AttributeValue::String("second " + tag)});
+    }
+    if (n % 40 == 0) {
+      s->attributes.push_back({"rare", model::AttributeValue::Int(static_cast<int64_t>(n))});
+      s->attributes.push_back({"rare", model::AttributeValue::Int(-static_cast<int64_t>(n))});
+    }
+  });
+  WriteOptions options;
+  options.row_group_rows = 256;
+  auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents, options));
+  ASSERT_TRUE(block.ok()) << block.status().ToString();
+  ASSERT_GT((*block)->meta().row_groups.size(), 3u);
+  SpanTable all;
+  for (size_t g = 0; g < (*block)->meta().row_groups.size(); ++g) {
+    ASSERT_TRUE((*block)->ReadRowGroup(g, &all).ok());
+  }
+  std::vector<model::Span> got, want;
+  size_t repeated = 0;
+  for (uint32_t i = 0; i < all.size(); ++i) {
+    got.push_back(all.Row(i));
+    const model::Attributes& a = got.back().attributes;
+    for (size_t k = 1; k < a.size(); ++k) {
+      if (a[k].key == "dense" && a[k - 1].key == "dense") {
+        ++repeated;
+        EXPECT_EQ(a[k - 1].value.string_value.substr(0, 6), "first ");
+        EXPECT_EQ(a[k].value.string_value.substr(0, 7), "second ");
+      }
+    }
+  }
+  EXPECT_EQ(repeated, n / 5);
+  for (uint32_t i = 0; i < f.table.size(); ++i) want.push_back(f.table.Row(i));
+  EXPECT_EQ(Sorted(got), Sorted(want));
+}
+
 // A field with one value in every row of the table is written without reading it row by row;
 // it must still read back in every row group, and so must the fields beside it that vary.
 TEST(Block, FieldsWithOneValueInEveryRowReadBackInEveryRowGroup) {
