@@ -36,8 +36,8 @@ struct SparseSlice {
 
 // The entries of every sparse column (each attribute, then the extras) by row group, and in a
 // group by the new position of their row: what the group's chunk of each column holds.
-// Built in passes that read each column's rows in order, and sorted a group at a time by a
-// count of positions, which stays in cache. (Looking each row up in its new order, in an index
+// Built in passes that read each column's rows in order, and put in order a group at a time
+// by a bit per position, which stays in cache. (Looking each row up in its new order, in an index
 // of every row's entries, missed the cache twice a row: 27% of EncodeBlock's own time.)
 // One at a time on a thread: its arrays are the thread's, kept from block to block (as large
 // as the largest table's), as allocating them anew faulted their pages in for every block.
@@ -92,10 +92,11 @@ class SparseByGroup {
     slices->resize(columns());
     const std::vector<uint64_t>& keys = keys_;
     std::vector<uint64_t>& sorted = sorted_;
-    std::vector<uint32_t>& count = count_;
     std::vector<uint64_t>& marks = marks_;
-    std::vector<uint32_t>& at = at_;
+    std::vector<uint32_t>& entry_at = entry_at_;
     const size_t m = std::min(group_rows_, rows_ - g * group_rows_);
+    marks.resize((m + 63) / 64);
+    if (entry_at.size() < m) entry_at.resize(m);
     for (size_t c = 0; c < columns(); ++c) {
       SparseSlice& s = (*slices)[c];
       const uint64_t* begin = keys.data() + start_[c * groups_ + g];
@@ -103,22 +104,12 @@ class SparseByGroup {
       const auto n = static_cast<size_t>(end - begin);
       s.rows.resize(n);
       s.idx.resize(n);
-      if (n * 16 < m) {  // few: sorted (a key's entry index breaks ties in order)
-        sorted.assign(begin, end);
-        std::sort(sorted.begin(), sorted.end());
-        for (size_t k = 0; k < n; ++k) {
-          s.rows[k] = static_cast<int64_t>(sorted[k] >> 32);
-          s.idx[k] = static_cast<uint32_t>(sorted[k]);
-        }
-        continue;
-      }
       // Marked: a bit per position, and the entry at it; the set bits, in order, are the
-      // entries by position. That reads m / 64 words a column, where counting read and summed
-      // m counts (the prefix sum alone was 1.4% of waggle serve's CPU under otlp_ingest_bench,
-      // most columns holding far fewer entries than the group has rows).
-      marks.assign((m + 63) / 64, 0);
-      if (at.size() < m) at.resize(m);
-      bool repeats = false;  // a row with two entries: kept in entry order by counting
+      // entries by position. That reads m / 64 words a column, where counting the positions
+      // read and summed m counts (1.4% of waggle serve's CPU under otlp_ingest_bench, as most
+      // columns hold far fewer entries than the group has rows).
+      std::fill(marks.begin(), marks.end(), 0);
+      bool repeats = false;  // a row with two entries
       for (const uint64_t* k = begin; k != end; ++k) {
         const auto p = static_cast<uint32_t>(*k >> 32);
         uint64_t& word = marks[p >> 6];
@@ -128,7 +119,7 @@ class SparseByGroup {
           break;
         }
         word |= bit;
-        at[p] = static_cast<uint32_t>(*k);
+        entry_at[p] = static_cast<uint32_t>(*k);
       }
       if (!repeats) {
         size_t out = 0;
@@ -136,19 +127,18 @@ class SparseByGroup {
           for (uint64_t word = marks[w]; word != 0; word &= word - 1) {
             const size_t p = w * 64 + static_cast<size_t>(std::countr_zero(word));
             s.rows[out] = static_cast<int64_t>(p);
-            s.idx[out++] = at[p];
+            s.idx[out++] = entry_at[p];
           }
         }
         continue;
       }
-      // Counted: where each position's entries go, then each entry there, in entry order.
-      count.assign(m + 1, 0);
-      for (const uint64_t* k = begin; k != end; ++k) ++count[(*k >> 32) + 1];
-      for (size_t p = 1; p <= m; ++p) count[p] += count[p - 1];
-      for (const uint64_t* k = begin; k != end; ++k) {
-        const uint32_t at = count[*k >> 32]++;
-        s.rows[at] = static_cast<int64_t>(*k >> 32);
-        s.idx[at] = static_cast<uint32_t>(*k);
+      // Sorted, where a span repeats a key (seldom): a key's entry index breaks ties, so its
+      // entries keep their order.
+      sorted.assign(begin, end);
+      std::sort(sorted.begin(), sorted.end());
+      for (size_t k = 0; k < n; ++k) {
+        s.rows[k] = static_cast<int64_t>(sorted[k] >> 32);
+        s.idx[k] = static_cast<uint32_t>(sorted[k]);
       }
     }
   }
@@ -170,17 +160,15 @@ class SparseByGroup {
   static thread_local std::vector<uint64_t> pos_;
   static thread_local std::vector<uint64_t> keys_;  // an entry: position in group << 32 | index
   static thread_local std::vector<uint64_t> sorted_;
-  static thread_local std::vector<uint32_t> count_;
-  static thread_local std::vector<uint64_t> marks_;  // by position in the group: a bit
-  static thread_local std::vector<uint32_t> at_;     // by marked position: its entry
+  static thread_local std::vector<uint64_t> marks_;     // by position in the group: a bit
+  static thread_local std::vector<uint32_t> entry_at_;  // by marked position: its entry
 };
 
 thread_local std::vector<uint64_t> SparseByGroup::pos_;
 thread_local std::vector<uint64_t> SparseByGroup::keys_;
 thread_local std::vector<uint64_t> SparseByGroup::sorted_;
-thread_local std::vector<uint32_t> SparseByGroup::count_;
 thread_local std::vector<uint64_t> SparseByGroup::marks_;
-thread_local std::vector<uint32_t> SparseByGroup::at_;
+thread_local std::vector<uint32_t> SparseByGroup::entry_at_;
 
 // Sets *out to the values of `from` at the `n` indexes `at`, in a loop of loads alone that
 // prefetches ahead: `at` jumps about the table (rows are in trace order), and without other

@@ -360,8 +360,8 @@ TEST(Block, RowGroupsHoldEveryRowSortedByTrace) {
 }
 
 // A span may repeat an attribute key: its entries keep their order, in a column that most
-// rows have (where a row group's entries are put in place by position) as in one that few
-// have (where they are sorted).
+// rows have as in one that few have (a row group's entries are then sorted rather than put in
+// place by position).
 TEST(Block, AttributeKeysRepeatedInASpanKeepTheirOrder) {
   TempDir dir;
   uint64_t n = 0;
