@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,9 +32,10 @@ EventOptions Options() {
   return o;
 }
 
-const AttributeValue* Attr(const model::Span& s, std::string_view key) {
+// The value of the span's attribute `key`; nullopt when it has none.
+std::optional<AttributeValue> Attr(const model::Span& s, std::string_view key) {
   const model::Attribute* a = model::FindAttribute(s.attributes, key);
-  return a ? &a->value : nullptr;
+  return a ? std::optional<AttributeValue>(a->value) : std::nullopt;
 }
 
 struct Decoded {
@@ -79,23 +81,18 @@ TEST(DecodeBatch, LibhoneyEventsBecomeSpans) {
   EXPECT_EQ(child.end_ns, child.start_ns + 250'500'000);
   EXPECT_EQ(child.sample_rate, 5u);
   EXPECT_EQ(child.http_route, "/users");
-  ASSERT_NE(Attr(child, "http.route"), nullptr);
-  EXPECT_EQ(*Attr(child, "http.route"), AttributeValue::String("/users"));
-  ASSERT_NE(Attr(child, "count"), nullptr);
-  EXPECT_EQ(*Attr(child, "count"), AttributeValue::Int(3));
-  ASSERT_NE(Attr(child, "ratio"), nullptr);
-  EXPECT_EQ(*Attr(child, "ratio"), AttributeValue::Double(0.25));
-  ASSERT_NE(Attr(child, "ok"), nullptr);
-  EXPECT_EQ(*Attr(child, "ok"), AttributeValue::Bool(true));
-  ASSERT_NE(Attr(child, "tags"), nullptr);
-  EXPECT_EQ(*Attr(child, "tags"), AttributeValue::Json(R"({"a":[1,2]})"));
-  ASSERT_NE(Attr(child, "service.name"), nullptr);
-  EXPECT_EQ(Attr(child, "gone"), nullptr);  // null fields are dropped
+  EXPECT_EQ(Attr(child, "http.route"), AttributeValue::String("/users"));
+  EXPECT_EQ(Attr(child, "count"), AttributeValue::Int(3));
+  EXPECT_EQ(Attr(child, "ratio"), AttributeValue::Double(0.25));
+  EXPECT_EQ(Attr(child, "ok"), AttributeValue::Bool(true));
+  EXPECT_EQ(Attr(child, "tags"), AttributeValue::Json(R"({"a":[1,2]})"));
+  ASSERT_NE(Attr(child, "service.name"), std::nullopt);
+  EXPECT_EQ(Attr(child, "gone"), std::nullopt);  // null fields are dropped
   // The fields that became the span's own are not repeated as attributes.
-  EXPECT_EQ(Attr(child, "trace.trace_id"), nullptr);
-  EXPECT_EQ(Attr(child, "trace.span_id"), nullptr);
-  EXPECT_EQ(Attr(child, "trace.parent_id"), nullptr);
-  EXPECT_EQ(Attr(child, "name"), nullptr);
+  EXPECT_EQ(Attr(child, "trace.trace_id"), std::nullopt);
+  EXPECT_EQ(Attr(child, "trace.span_id"), std::nullopt);
+  EXPECT_EQ(Attr(child, "trace.parent_id"), std::nullopt);
+  EXPECT_EQ(Attr(child, "name"), std::nullopt);
 
   const model::Span& root = d.batch.spans[1];
   EXPECT_EQ(root.trace_id, child.trace_id);
@@ -156,9 +153,7 @@ TEST(DecodeBatch, LoneSurrogateEscapesAreReadAsReplacementCharactersAndCounted) 
       Batch(R"([{"data":{"name":"op","note\udc4d":"cut \ud83d"}},{"data":{"name":"b"}}])", options);
   ASSERT_TRUE(d.status.ok()) << d.status.ToString();
   ASSERT_EQ(d.batch.spans.size(), 2u);
-  const AttributeValue* note = Attr(d.batch.spans[0], "note\xef\xbf\xbd");
-  ASSERT_NE(note, nullptr);
-  EXPECT_EQ(note->string_value, "cut \xef\xbf\xbd");
+  EXPECT_EQ(Attr(d.batch.spans[0], "note\xef\xbf\xbd"), AttributeValue::String("cut \xef\xbf\xbd"));
   EXPECT_EQ(repairs, 2u);
   model::SpanBatch batch;
   ASSERT_TRUE(DecodeEvent("{\"name\":\"op\xff\"}", "", "", options, &batch).ok());
@@ -299,7 +294,7 @@ TEST(DecodeEvent, TimeAndSampleRateComeFromTheHeaders) {
   EXPECT_EQ(span.end_ns, span.start_ns + 12'500'000);
   EXPECT_EQ(span.sample_rate, 10u);
   EXPECT_EQ(span.trace_id.XRayEpochSeconds(), 1795248000u);
-  ASSERT_NE(Attr(span, "user"), nullptr);
+  ASSERT_NE(Attr(span, "user"), std::nullopt);
 
   // Epoch seconds work as the header too; no headers: now and 1.
   batch.spans.clear();
@@ -443,26 +438,18 @@ TEST(DecodeMsgpackBatch, ValuesJsonCannotCarryAreKeptAsTheirJsonFormsWouldBe) {
   AttributeValue raw;
   raw.type = AttributeValue::Type::kBytes;
   raw.string_value = std::string("\x00\xff", 2);
-  ASSERT_NE(Attr(s, "raw"), nullptr);
-  EXPECT_EQ(*Attr(s, "raw"), raw);
-  ASSERT_NE(Attr(s, "at"), nullptr);
-  EXPECT_EQ(*Attr(s, "at"), AttributeValue::String("2026-11-21T08:00:00.005Z"));
-  ASSERT_NE(Attr(s, "early"), nullptr);
-  EXPECT_EQ(*Attr(s, "early"), AttributeValue::String("1677-09-21T00:12:44Z"));
-  ASSERT_NE(Attr(s, "big"), nullptr);
-  EXPECT_EQ(*Attr(s, "big"), AttributeValue::Double(18446744073709551615.0));
-  ASSERT_NE(Attr(s, "small"), nullptr);
-  EXPECT_EQ(*Attr(s, "small"), AttributeValue::Double(0.5));
-  EXPECT_EQ(Attr(s, "nan"), nullptr);
-  ASSERT_NE(Attr(s, "bad\xEF\xBF\xBD"), nullptr);
-  EXPECT_EQ(*Attr(s, "bad\xEF\xBF\xBD"), AttributeValue::String("caf\xEF\xBF\xBD"));
+  EXPECT_EQ(Attr(s, "raw"), raw);
+  EXPECT_EQ(Attr(s, "at"), AttributeValue::String("2026-11-21T08:00:00.005Z"));
+  EXPECT_EQ(Attr(s, "early"), AttributeValue::String("1677-09-21T00:12:44Z"));
+  EXPECT_EQ(Attr(s, "big"), AttributeValue::Double(18446744073709551615.0));
+  EXPECT_EQ(Attr(s, "small"), AttributeValue::Double(0.5));
+  EXPECT_EQ(Attr(s, "nan"), std::nullopt);
+  EXPECT_EQ(Attr(s, "bad\xEF\xBF\xBD"), AttributeValue::String("caf\xEF\xBF\xBD"));
   EXPECT_EQ(repairs, 2u);
-  ASSERT_NE(Attr(s, "nested"), nullptr);
   EXPECT_EQ(
-      *Attr(s, "nested"),
+      Attr(s, "nested"),
       AttributeValue::Json(R"({"b":"aGk=","t":"2026-11-21T08:00:00Z","n":18446744073709551615})"));
-  ASSERT_NE(Attr(s, "arr"), nullptr);
-  EXPECT_EQ(*Attr(s, "arr"), AttributeValue::Json("[null,false,1.25]"));
+  EXPECT_EQ(Attr(s, "arr"), AttributeValue::Json("[null,false,1.25]"));
 }
 
 TEST(DecodeMsgpackBatch, EveryTimeFormSetsTheEventsTime) {
