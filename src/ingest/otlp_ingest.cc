@@ -48,7 +48,8 @@ Status OtlpSourceDecoder::DecodeSource(std::string_view source, model::SpanBatch
   codec::otlp::DecodeOptions options;
   std::string_view body;
   WAGGLE_RETURN_IF_ERROR(ParseOtlpSource(source, &options, &body));
-  options.shared_context = true;     // as Export decoded it
+  options.shared_context = true;  // as Export decoded it
+  options.borrow_text = true;
   codec::otlp::Rejections rejected;  // refused when it was written too
   return codec::otlp::DecodeTraces(Encoding::kProtobuf, body, options, out, &rejected);
 }
@@ -167,6 +168,9 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
   options.dataset_header = request.dataset_header;
   options.classic_key = codec::otlp::IsClassicKey(request.api_key);
   options.max_context_bytes = options_.max_context_bytes;
+  // Attributes' text is borrowed from the body, which stays until the write is done; the
+  // batch is recycled (KeepBatch) before this returns.
+  options.borrow_text = request.encoding == Encoding::kProtobuf;
   codec::otlp::Rejections rejected;
   if (request.signal == Signal::kTraces) {
     options.shared_context = true;  // the store takes them as they are

@@ -46,9 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view body;
   if (!waggle::ingest::ParseOtlpSource(source, &options, &body).ok()) std::abort();
   waggle::model::SpanBatch again;
-  if (!waggle::ingest::OtlpSourceDecoder()
-           .DecodeSource(waggle::ingest::EncodeOtlpSource(options, body), &again)
-           .ok() ||
+  const std::string encoded = waggle::ingest::EncodeOtlpSource(options, body);
+  if (!waggle::ingest::OtlpSourceDecoder().DecodeSource(encoded, &again).ok() ||
       Encoded(again) != Encoded(batch)) {
     std::abort();
   }

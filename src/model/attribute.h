@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "model/text.h"
+
 namespace waggle::model {
 
 // A typed attribute value. Arrays and maps are kept as JSON text (type kJson).
@@ -23,13 +25,13 @@ struct AttributeValue {
   }
 
   Type type = Type::kString;
-  int64_t int_value = 0;     // kInt; kBool as 0/1
-  double double_value = 0;   // kDouble
-  std::string string_value;  // kString, kBytes, kJson
+  int64_t int_value = 0;    // kInt; kBool as 0/1
+  double double_value = 0;  // kDouble
+  Text string_value;        // kString, kBytes, kJson
 
-  static AttributeValue String(std::string s) {
+  static AttributeValue String(std::string_view s) {
     AttributeValue v;
-    v.string_value = std::move(s);
+    v.string_value = s;
     return v;
   }
   static AttributeValue Int(int64_t i) {
@@ -50,10 +52,10 @@ struct AttributeValue {
     v.int_value = b ? 1 : 0;
     return v;
   }
-  static AttributeValue Json(std::string s) {
+  static AttributeValue Json(std::string_view s) {
     AttributeValue v;
     v.type = Type::kJson;
-    v.string_value = std::move(s);
+    v.string_value = s;
     return v;
   }
   bool operator==(const AttributeValue&) const = default;
@@ -69,7 +71,7 @@ enum class AttributeRole : uint8_t {
 };
 
 struct Attribute {
-  std::string key;
+  Text key;
   AttributeValue value;
   AttributeRole role = AttributeRole::kPlain;
   bool operator==(const Attribute&) const = default;

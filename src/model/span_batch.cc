@@ -15,6 +15,13 @@ void Trim(std::string* s) {
     s->clear();
   }
 }
+void Trim(Text* s) {
+  if (s->capacity() > SpanBatch::kKeptStringBytes) {
+    s->Release();
+  } else {
+    s->clear();  // a borrowed one too: what it borrowed goes with its request
+  }
+}
 
 // Puts `s` in the state of a default Span but for its attributes, keeping the memory of its
 // strings up to kKeptStringBytes. Every member is named here or in kSpanStrings: the size checks

@@ -274,8 +274,9 @@ TraceSummary SummarizeTrace(const storage::TraceData& trace, const SegmentIndex&
     add(&sum.availability_zones, kAvailabilityZoneKey);
     for (const model::Attribute& a : s.attributes) {
       if (a.role != model::AttributeRole::kAnnotation) continue;
-      if (sum.annotations.size() >= kMaxListed && !sum.annotations.count(a.key)) continue;
-      auto& values = sum.annotations[a.key];
+      const std::string key = a.key.str();
+      if (sum.annotations.size() >= kMaxListed && !sum.annotations.count(key)) continue;
+      auto& values = sum.annotations[key];
       auto it = std::find_if(values.begin(), values.end(),
                              [&](const AnnotationValue& v) { return v.value == a.value; });
       if (it == values.end()) {

@@ -25,6 +25,7 @@ bool GetCount(std::string_view* in, size_t min_bytes, uint64_t* n);
 void PutTraceId(std::string* out, const model::TraceId& id);
 bool GetTraceId(std::string_view* in, model::TraceId* id);
 bool GetString(std::string_view* in, std::string* s);
+bool GetString(std::string_view* in, model::Text* s);
 void PutAttributes(std::string* out, const model::Attributes& attrs);
 bool GetAttributes(std::string_view* in, model::Attributes* attrs);
 // A span's events (times relative to its start) and links, as trace fragments keep them;

@@ -48,7 +48,8 @@ class DocumentDecoder {
 class SourceDecoder {
  public:
   virtual ~SourceDecoder() = default;
-  // Appends the spans of `source` to `out`.
+  // Appends the spans of `source` to `out`. Their attributes' text may refer to the bytes of
+  // `source` (model::Text::Borrow): the caller keeps them for as long as it reads `out`.
   virtual Status DecodeSource(std::string_view source, model::SpanBatch* out) const = 0;
 };
 

@@ -39,7 +39,8 @@ const Span* BackendServer(const std::vector<Span>& trace) {
 
 std::string StringAttr(const Span& s, std::string_view key) {
   const model::Attribute* a = model::FindAttribute(s.attributes, key);
-  return a && a->value.type == model::AttributeValue::Type::kString ? a->value.string_value : "";
+  return a && a->value.type == model::AttributeValue::Type::kString ? a->value.string_value.str()
+                                                                    : "";
 }
 
 bool HasError(const std::vector<Span>& trace) {

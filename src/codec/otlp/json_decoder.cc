@@ -53,6 +53,12 @@ bool AssignString(const element& e, std::string* out) {
   out->assign(s);
   return true;
 }
+bool AssignString(const element& e, model::Text* out) {
+  std::string_view s;
+  if (!GetString(e, &s)) return false;
+  out->assign(s);
+  return true;
+}
 
 // An unsigned 64-bit integer as a number or a decimal string.
 bool GetU64(const element& e, uint64_t* out) {
@@ -322,7 +328,9 @@ bool DecodeValue(const element& any, AttributeValue* out, bool* present) {
     } else if (Is(k, "bytesValue", "bytes_value")) {
       std::string_view s;
       out->type = AttributeValue::Type::kBytes;
-      if (!GetString(f.value, &s) || !base64::Decode(s, &out->string_value)) return false;
+      std::string bytes;
+      if (!GetString(f.value, &s) || !base64::Decode(s, &bytes)) return false;
+      out->string_value = bytes;
     } else if (Is(k, "arrayValue", "array_value") || Is(k, "kvlistValue", "kvlist_value")) {
       rapidjson::StringBuffer buf;
       JsonWriter w(buf);

@@ -34,6 +34,11 @@ struct DecodeOptions {
   // those decoded without it once the batch is Materialize()d. The server always sets it; the
   // copying decode is what tests, fuzzers and otlp_decode_bench hold the shared one to.
   bool shared_context = false;
+  // The text of attributes (keys and string and bytes values) that is well-formed UTF-8 is
+  // borrowed from `body`, not copied (model::Text::Borrow): the caller keeps the body for as
+  // long as it reads the batch, and Recycle()s the batch (or lets it go) before the body goes.
+  // Protobuf bodies alone; the server sets it, and the store's replay of logged requests.
+  bool borrow_text = false;
 };
 
 // What a decode refused one by one (spans or log records with bad ids), for the response's

@@ -186,14 +186,15 @@ bool AnyValueJson(std::string_view bytes, JsonWriter& w, int depth, uint64_t* re
 }
 
 // An attribute's AnyValue. False on malformed bytes; *present false for an empty AnyValue.
-bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present, uint64_t* repairs) {
+bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present, TextTo text) {
+  uint64_t* repairs = text.repairs;
   AnyMember m;
   if (!LastMember(bytes, &m)) return false;
   *present = m.field != 0;
   switch (m.field) {
     case 1:
       out->type = AttributeValue::Type::kString;
-      AssignText(&out->string_value, m.bytes, repairs);
+      text.Set(&out->string_value, m.bytes);
       return true;
     case 2:
       out->type = AttributeValue::Type::kBool;
@@ -209,7 +210,11 @@ bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present, 
       return true;
     case 7:
       out->type = AttributeValue::Type::kBytes;
-      out->string_value.assign(m.bytes);
+      if (text.borrow) {
+        out->string_value.Borrow(m.bytes);
+      } else {
+        out->string_value.assign(m.bytes);
+      }
       return true;
     case 5:
     case 6: {
@@ -237,7 +242,7 @@ void Drop(model::AttributeFiller* attrs) { attrs->Drop(); }
 // filler of one) unless its key is empty or its value unset. Repeated value fields merge; for
 // a oneof that is "the last one wins".
 template <typename List>
-bool DecodeKeyValue(std::string_view bytes, AttributeRole role, List* attrs, uint64_t* repairs) {
+bool DecodeKeyValue(std::string_view bytes, AttributeRole role, List* attrs, TextTo text) {
   std::string_view key;
   std::string_view value;
   bool has_value = false;
@@ -246,28 +251,28 @@ bool DecodeKeyValue(std::string_view bytes, AttributeRole role, List* attrs, uin
   if (key.empty()) {  // left out, but a malformed value still refuses the body
     AttributeValue ignored;
     bool present = false;
-    return DecodeAnyValue(value, &ignored, &present, repairs);
+    return DecodeAnyValue(value, &ignored, &present, text);
   }
   Attribute& a = Add(attrs);
   bool present = false;
-  if (!DecodeAnyValue(value, &a.value, &present, repairs)) return false;
+  if (!DecodeAnyValue(value, &a.value, &present, text)) return false;
   if (!present) {  // an empty AnyValue: left out
     Drop(attrs);
     return true;
   }
-  AssignText(&a.key, key, repairs);
+  text.Set(&a.key, key);
   a.role = role;
   return true;
 }
 
 // Resource {repeated KeyValue attributes = 1; ...}
-bool DecodeResource(std::string_view bytes, model::Attributes* attrs, uint64_t* repairs) {
+bool DecodeResource(std::string_view bytes, model::Attributes* attrs, TextTo text) {
   wire::Reader r(bytes);
   uint32_t f, t;
   while (r.Next(&f, &t)) {
     std::string_view v;
     if (f == 1 && t == kLen) {
-      if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kResource, attrs, repairs)) {
+      if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kResource, attrs, text)) {
         return false;
       }
     } else if (!r.Skip(t, f)) {
@@ -278,7 +283,7 @@ bool DecodeResource(std::string_view bytes, model::Attributes* attrs, uint64_t* 
 }
 
 // InstrumentationScope {name = 1; version = 2; repeated KeyValue attributes = 3; ...}
-bool DecodeScope(std::string_view bytes, Scope* scope, uint64_t* repairs) {
+bool DecodeScope(std::string_view bytes, Scope* scope, TextTo text) {
   wire::Reader r(bytes);
   uint32_t f, t;
   while (r.Next(&f, &t)) {
@@ -288,15 +293,15 @@ bool DecodeScope(std::string_view bytes, Scope* scope, uint64_t* repairs) {
     } else if (f == 2 && t == kLen) {
       if (!r.Bytes(&scope->version)) return false;
     } else if (f == 3 && t == kLen) {
-      if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kScope, &scope->attributes, repairs)) {
+      if (!r.Bytes(&v) || !DecodeKeyValue(v, AttributeRole::kScope, &scope->attributes, text)) {
         return false;
       }
     } else if (!r.Skip(t, f)) {
       return false;
     }
   }
-  scope->name = AsValidUtf8(scope->name, &scope->repaired_name, repairs);
-  scope->version = AsValidUtf8(scope->version, &scope->repaired_version, repairs);
+  scope->name = AsValidUtf8(scope->name, &scope->repaired_name, text.repairs);
+  scope->version = AsValidUtf8(scope->version, &scope->repaired_version, text.repairs);
   return r.ok();
 }
 
@@ -343,14 +348,14 @@ bool Walk(std::string_view request, Decoder* decoder) {
     if (!r.Bytes(&v) || !Gather(v, &resource_container)) return false;
     resource.attributes.clear();
     for (std::string_view h : resource_container.heads) {
-      if (!DecodeResource(h, &resource.attributes, decoder->repairs())) return false;
+      if (!DecodeResource(h, &resource.attributes, decoder->text_to())) return false;
     }
     ResolveService(Decoder::kSignal, decoder->options(), &resource);
     for (std::string_view scope_bytes : resource_container.records) {
       if (!Gather(scope_bytes, &scope_container)) return false;
       Scope scope;
       for (std::string_view h : scope_container.heads) {
-        if (!DecodeScope(h, &scope, decoder->repairs())) return false;
+        if (!DecodeScope(h, &scope, decoder->text_to())) return false;
       }
       const size_t copies = ContextBytes(decoder->options(), resource, scope);
       decoder->NewContext();
@@ -413,7 +418,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
           break;
         case 9:
           ok = t == kLen
-                   ? r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &attributes, repairs())
+                   ? r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &attributes, text_to())
                    : r.Skip(t, f);
           break;
         case 11:
@@ -470,7 +475,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
       } else if (f == 2 && t == kLen) {
         ok = r.Bytes(&v) && Text(&e.name, v);
       } else if (f == 3 && t == kLen) {
-        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &e.attributes, repairs());
+        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &e.attributes, text_to());
       } else {
         ok = r.Skip(t, f);
       }
@@ -496,7 +501,7 @@ class TraceDecoder : public RecordDecoder<Signal::kTraces, model::SpanBatch> {
       } else if (f == 3 && t == kLen) {
         ok = r.Bytes(&v) && Text(&link.trace_state, v);
       } else if (f == 4 && t == kLen) {
-        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &link.attributes, repairs());
+        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &link.attributes, text_to());
       } else {
         ok = r.Skip(t, f);
       }
@@ -559,7 +564,7 @@ class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
         ok = r.Bytes(&body);
         has_body = true;
       } else if (f == 6 && t == kLen) {
-        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &rec.attributes, repairs());
+        ok = r.Bytes(&v) && DecodeKeyValue(v, AttributeRole::kPlain, &rec.attributes, text_to());
       } else if (f == 8 && t == kFixed32) {
         ok = r.Fixed32(&n32) && (rec.flags = n32, true);
       } else if (f == 9 && t == kLen) {
@@ -577,11 +582,11 @@ class LogDecoder : public RecordDecoder<Signal::kLogs, model::LogBatch> {
     if (has_body) {
       model::AttributeValue value;
       bool present = false;
-      if (!DecodeAnyValue(body, &value, &present, repairs())) return false;
+      if (!DecodeAnyValue(body, &value, &present, text_to())) return false;
       if (present && value.type == model::AttributeValue::Type::kString) {
-        rec.body = std::move(value.string_value);
+        rec.body = value.string_value.view();
       } else if (present && value.type == model::AttributeValue::Type::kJson) {
-        rec.body = std::move(value.string_value);  // an array or map, already JSON
+        rec.body = value.string_value.view();  // an array or map, already JSON
         rec.body_is_json = true;
       } else if (present) {
         rapidjson::StringBuffer buf;

@@ -277,7 +277,7 @@ bool JsonSame(const rapidjson::Value& a, const rapidjson::Value& b) {
   return true;  // null, true, false: the type said it all
 }
 
-bool JsonTextSame(const std::string& want, const std::string& got) {
+bool JsonTextSame(std::string_view want, std::string_view got) {
   rapidjson::Document a, b;
   a.Parse<rapidjson::kParseFullPrecisionFlag>(want.data(), want.size());
   b.Parse<rapidjson::kParseFullPrecisionFlag>(got.data(), got.size());
@@ -1674,6 +1674,48 @@ TEST(OtlpDecoders, RandomTraceRequestsWithSharedContextsMaterializeAsCopied) {
   EXPECT_GT(with_context, 500u);
 }
 
+// With borrow_text (as the server decodes), attributes' text that is UTF-8 refers to the body
+// instead of a copy, and the spans are those of the copying decode.
+TEST(OtlpDecoders, RandomTraceRequestsWithBorrowedTextDecodeAsCopied) {
+  model::SpanBatch batch;
+  size_t borrowed = 0, held = 0;
+  for (int i = 0; i < kRandomRequests; ++i) {
+    const RandomTraceBody c = RandomTraceBodyFor(i);
+    if (c.encoding != Encoding::kProtobuf) continue;
+    const std::string& body = c.body;
+    DecodeOptions options = c.options;
+    const TraceDecode want = DecodeT(c.encoding, body, options);
+    options.shared_context = true;
+    options.borrow_text = true;
+    Rejections rejected;
+    const Status status = DecodeTraces(c.encoding, body, options, &batch, &rejected);
+    ASSERT_EQ(status.ok(), want.status.ok()) << "request " << i;
+    ASSERT_EQ(rejected.count, want.rejected.count) << "request " << i;
+    auto in_body = [&](const model::Text& t) {
+      return t.data() >= body.data() && t.data() + t.size() <= body.data() + body.size();
+    };
+    auto check = [&](const model::Attributes& attrs) {
+      for (const model::Attribute& a : attrs) {
+        for (const model::Text* t : {&a.key, &a.value.string_value}) {
+          ASSERT_EQ(t->borrowed(), in_body(*t)) << "request " << i;
+          (t->borrowed() ? borrowed : held) += 1;
+        }
+      }
+    };
+    for (const model::Attributes& context : batch.contexts) check(context);
+    for (const model::Span& s : batch.spans) {
+      check(s.attributes);
+      for (const model::SpanEvent& e : s.events) check(e.attributes);
+      for (const model::SpanLink& l : s.links) check(l.attributes);
+    }
+    batch.Materialize();
+    ASSERT_EQ(batch.spans, want.batch.spans) << "request " << i;
+    batch.Recycle();
+  }
+  EXPECT_GT(borrowed, 1000u);
+  EXPECT_GT(held, 0u);  // the empty values of numbers, and contexts copied by Materialize
+}
+
 TEST(OtlpDecoders, SharedContextsOfARefusedBodyLeaveTheBatchAsItWas) {
   pb::ExportTraceServiceRequest req;
   AddSpan(&req);
@@ -2678,10 +2720,14 @@ TEST(OtlpProtoDecoder, StringsThatAreNotUtf8AreKeptWithReplacementCharacters) {
     for (bool shared : {false, true}) {
       DecodeOptions options;
       options.shared_context = shared;
-      TraceDecode got = DecodeT(Encoding::kProtobuf, ReplaceAll(marked, kMarker, c.bytes), options);
+      options.borrow_text = shared;  // text that needs repair is never borrowed
+      const std::string body = ReplaceAll(marked, kMarker, c.bytes);
+      TraceDecode got = DecodeT(Encoding::kProtobuf, body, options);
       ASSERT_TRUE(got.status.ok()) << got.status.ToString();
       got.batch.Materialize();
-      TraceDecode want = DecodeT(Encoding::kProtobuf, Serialize(TraceWithText(c.want)), options);
+      DecodeOptions copying = options;  // the body below goes before the spans are read
+      copying.borrow_text = false;
+      TraceDecode want = DecodeT(Encoding::kProtobuf, Serialize(TraceWithText(c.want)), copying);
       ASSERT_TRUE(want.status.ok()) << want.status.ToString();
       want.batch.Materialize();
       EXPECT_TRUE(SpansMatch(want.batch.spans, 0, got.batch.spans, got.rejected));

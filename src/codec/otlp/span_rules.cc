@@ -93,7 +93,7 @@ bool AsInt(const AttributeValue& v, int64_t* out) {
       *out = static_cast<int64_t>(v.double_value);
       return true;
     case AttributeValue::Type::kString: {
-      const std::string& s = v.string_value;
+      const std::string_view s = v.string_value;
       auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
       return ec == std::errc() && p == s.data() + s.size();
     }
@@ -102,7 +102,7 @@ bool AsInt(const AttributeValue& v, int64_t* out) {
   }
 }
 
-const std::string* AsString(const AttributeValue& v) {
+const model::Text* AsString(const AttributeValue& v) {
   return v.type == AttributeValue::Type::kString ? &v.string_value : nullptr;
 }
 
@@ -113,7 +113,7 @@ std::string FirstOf(const model::Attributes* context, const model::Attributes& o
     const Attribute* a = context ? model::FindAttribute(*context, key) : nullptr;
     if (a == nullptr) a = model::FindAttribute(own, key);
     if (a == nullptr) continue;
-    if (a->value.type == AttributeValue::Type::kString) return a->value.string_value;
+    if (a->value.type == AttributeValue::Type::kString) return a->value.string_value.str();
     if (a->value.type == AttributeValue::Type::kInt) return std::to_string(a->value.int_value);
   }
   return {};
@@ -160,7 +160,7 @@ uint32_t SampleRateOf(const AttributeValue& value) {
       rate = value.double_value;
       break;
     case AttributeValue::Type::kString: {
-      const std::string& s = value.string_value;
+      const std::string_view s = value.string_value;
       auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), rate);
       if (ec != std::errc() || p != s.data() + s.size()) rate = 0;
       break;
@@ -179,7 +179,7 @@ void GatherFacts(const model::Attributes& list, SpanFacts* f) {
   for (const Attribute& a : list) {
     const Key key = Classify(a.key);
     if (key == Key::kNone) continue;
-    const std::string* s = AsString(a.value);
+    const model::Text* s = AsString(a.value);
     switch (key) {
       case Key::kMethod:
         if (s) f->method = s, f->method_new = true;

@@ -42,13 +42,13 @@ Status ContextLimitError(const DecodeOptions& options);
 // What FinishSpan reads from attribute lists, gathered list by list: a shared context's once,
 // then each span's own from there. The pointers are to the attributes' string values.
 struct SpanFacts {
-  const std::string* method = nullptr;
-  const std::string* route = nullptr;
-  const std::string* url = nullptr;
-  const std::string* client_ip = nullptr;
-  const std::string* user_agent = nullptr;
-  const std::string* db_system = nullptr;
-  const std::string* peer = nullptr;
+  const model::Text* method = nullptr;
+  const model::Text* route = nullptr;
+  const model::Text* url = nullptr;
+  const model::Text* client_ip = nullptr;
+  const model::Text* user_agent = nullptr;
+  const model::Text* db_system = nullptr;
+  const model::Text* peer = nullptr;
   bool method_new = false, url_new = false, client_ip_new = false, user_agent_new = false,
        db_system_new = false, status_new = false, has_rate = false;
   int64_t status = 0;
@@ -80,6 +80,29 @@ inline void AssignText(std::string* to, std::string_view v, uint64_t* repairs) {
     *repairs += AppendValidUtf8(to, v);
   }
 }
+inline void AssignText(model::Text* to, std::string_view v, uint64_t* repairs) {
+  if (IsUtf8(v)) {
+    to->assign(v);
+  } else {
+    std::string repaired;
+    *repairs += AppendValidUtf8(&repaired, v);
+    to->assign(repaired);
+  }
+}
+
+// How a decode sets an attribute's text: as AssignText, counting repairs in *repairs; but
+// when `borrow` (DecodeOptions::borrow_text), well-formed text is borrowed from the body.
+struct TextTo {
+  uint64_t* repairs;
+  bool borrow = false;
+  void Set(model::Text* to, std::string_view v) const {
+    if (borrow && IsUtf8(v)) {
+      to->Borrow(v);
+    } else {
+      AssignText(to, v, repairs);
+    }
+  }
+};
 
 // What a decoder of one signal's records holds, whichever encoding it reads: the walks of
 // both encodings take the signal (for ResolveService) and the options from it.
@@ -94,6 +117,8 @@ class RecordDecoder {
   const DecodeOptions& options() const { return options_; }
   // Where the decode counts the bytes it replaced with U+FFFD (Rejections::text_repairs).
   uint64_t* repairs() { return &rejected_->text_repairs; }
+  // How attributes' text is set: AssignText counting in repairs(), or borrowed.
+  TextTo text_to() { return {repairs(), options_.borrow_text}; }
   // AssignText counting in repairs(); always true.
   bool Text(std::string* to, std::string_view v) {
     AssignText(to, v, repairs());

@@ -246,7 +246,7 @@ std::string RenderSegment(const model::Span& span) {
     w.StartObject();
     for (size_t i = 0; i < span.attributes.size(); ++i) {
       if (!annotation[i]) continue;
-      std::string key = span.attributes[i].key;
+      std::string key = span.attributes[i].key.str();
       for (char& c : key) {
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
       }

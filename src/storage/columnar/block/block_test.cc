@@ -513,7 +513,8 @@ TEST(Block, BloomFiltersHaveNoFalseNegatives) {
         values.insert(StringFieldOf(s, static_cast<StringField>(k)));
       }
       for (const model::Attribute& a : s.attributes) {
-        if (model::AttributeValue::IsStringType(a.value.type)) values.insert(a.value.string_value);
+        if (model::AttributeValue::IsStringType(a.value.type))
+          values.insert(a.value.string_value.str());
       }
     }
   }
@@ -1389,7 +1390,7 @@ TEST(Block, AttributesThatRepeatAFieldReadBackEveryWay) {
   std::multiset<std::pair<uint64_t, std::string>> want_rows, got_rows;
   size_t want_matches = 0;
   for (const model::Span& s : all) {
-    const std::string& v = model::FindAttribute(s.attributes, "url.full")->value.string_value;
+    const std::string v = model::FindAttribute(s.attributes, "url.full")->value.string_value.str();
     want_rows.emplace(s.span_id.value, v);
     want_matches += v == wanted;
   }
@@ -1507,12 +1508,12 @@ TEST(Block, ChunksOfHexIdsAreStoredPackedAndReadBackEveryWay) {
 
   // Dictionary pushdown on a packed column (one request id: the groups without it are
   // skipped by their dictionaries), and on user ids (one uppercase).
-  const auto count = [&](const char* key, const std::string& value, ScanStats* stats) {
+  const auto count = [&](const char* key, std::string_view value, ScanStats* stats) {
     const ColumnRef ref = ColumnRef::Attribute(key, model::AttributeRole::kPlain,
                                                model::AttributeValue::Type::kString);
     ScanRequest request;
     request.columns = {ref};
-    request.where = {Condition::In(ref, {value})};
+    request.where = {Condition::In(ref, {std::string(value)})};
     size_t matches = 0;
     EXPECT_TRUE(ScanEach(
                     *block, request,
