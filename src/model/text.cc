@@ -36,7 +36,9 @@ void Text::Fill(size_t size, const F& fill) {
 
 void Text::assign(std::string_view s) {
   // memmove: s may lie in the buffer.
-  Fill(s.size(), [&](char* to) { std::memmove(to, s.data(), s.size()); });
+  Fill(s.size(), [&](char* to) {
+    if (!s.empty()) std::memmove(to, s.data(), s.size());  // an empty one's data may be null
+  });
 }
 
 void Text::append(std::string_view s) {

@@ -41,6 +41,16 @@ TEST(Text, BorrowsWithoutCopying) {
   EXPECT_TRUE(t.empty());  // NOLINT(bugprone-use-after-move): a moved-from Text is empty
 }
 
+TEST(Text, TakesEmptyTextWhoseDataIsNull) {
+  Text t("x");
+  t = std::string_view();
+  EXPECT_TRUE(t.empty());
+  t.Borrow(std::string_view());
+  EXPECT_TRUE(t.empty());
+  EXPECT_FALSE(t.borrowed());
+  EXPECT_NE(t.data(), nullptr);
+}
+
 TEST(Text, AssignsFromItsOwnBytes) {
   Text t("0123456789abcdefghij");
   t = t.view().substr(10);  // shorter, from inside its own memory

@@ -313,7 +313,7 @@ void SpanTable::FillRow(uint32_t row, Span* s, const std::vector<uint8_t>* wante
       a.role = c.role;
       a.value.type = c.type;
       if (c.is_string()) {
-        a.value.string_value = std::string(c.strings[i]);
+        a.value.string_value = c.strings[i];
       } else if (c.type == AttributeValue::Type::kDouble) {
         a.value.double_value = c.doubles[i];
       } else {

@@ -439,9 +439,10 @@ Status Block::ReadTracesRows(size_t group, const WantedTrace* wanted, size_t cou
           for (size_t i = 0; s.ok() && i < hits.size(); ++i) {
             model::Span* sp = hits[i].second;
             const uint32_t code = codes[hits[i].first];
-            add(sp).string_value = code == kSameAsField
-                                       ? StringFieldOf(*sp, static_cast<StringField>(field))
-                                       : std::string(dict[code]);
+            add(sp).string_value =
+                code == kSameAsField
+                    ? std::string_view(StringFieldOf(*sp, static_cast<StringField>(field)))
+                    : std::string_view(dict[code]);
           }
         } else if (c.type == AttributeValue::Type::kDouble) {
           doubles.clear();
