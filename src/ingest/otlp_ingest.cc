@@ -170,7 +170,7 @@ ExportOutcome OtlpIngester::Export(const Request& request) {
   options.max_context_bytes = options_.max_context_bytes;
   // Attributes' text is borrowed from the body, which stays until the write is done; the
   // batch is recycled (KeepBatch) before this returns.
-  options.borrow_text = request.encoding == Encoding::kProtobuf;
+  options.borrow_text = true;
   codec::otlp::Rejections rejected;
   if (request.signal == Signal::kTraces) {
     options.shared_context = true;  // the store takes them as they are

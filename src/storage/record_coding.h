@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/coding.h"
 #include "model/attribute.h"
 #include "model/ids.h"
 #include "model/span.h"
@@ -24,8 +25,14 @@ inline int64_t WrapSub(int64_t a, int64_t b) {
 bool GetCount(std::string_view* in, size_t min_bytes, uint64_t* n);
 void PutTraceId(std::string* out, const model::TraceId& id);
 bool GetTraceId(std::string_view* in, model::TraceId* id);
-bool GetString(std::string_view* in, std::string* s);
-bool GetString(std::string_view* in, model::Text* s);
+// A length-prefixed string into *s: a std::string or a model::Text.
+template <typename S>
+bool GetString(std::string_view* in, S* s) {
+  std::string_view v;
+  if (!coding::GetLengthPrefixed(in, &v)) return false;
+  s->assign(v);
+  return true;
+}
 void PutAttributes(std::string* out, const model::Attributes& attrs);
 bool GetAttributes(std::string_view* in, model::Attributes* attrs);
 // A span's events (times relative to its start) and links, as trace fragments keep them;

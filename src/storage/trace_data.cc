@@ -46,20 +46,6 @@ bool GetTraceId(std::string_view* in, model::TraceId* id) {
   return true;
 }
 
-bool GetString(std::string_view* in, std::string* s) {
-  std::string_view v;
-  if (!GetLengthPrefixed(in, &v)) return false;
-  s->assign(v);
-  return true;
-}
-
-bool GetString(std::string_view* in, model::Text* s) {
-  std::string_view v;
-  if (!GetLengthPrefixed(in, &v)) return false;
-  s->assign(v);
-  return true;
-}
-
 namespace {
 
 // Spans are written into room sized beforehand (a bound on their bytes), through a pointer:

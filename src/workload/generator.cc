@@ -294,7 +294,7 @@ struct Origin {
 };
 
 model::Attribute Resource(std::string_view key, std::string_view value) {
-  return {std::string(key), AttributeValue::String(std::string(value)), AttributeRole::kResource};
+  return {key, AttributeValue::String(value), AttributeRole::kResource};
 }
 
 class TraceBuilder {

@@ -47,13 +47,9 @@ bool GetString(const element& e, std::string_view* out) {
   return e.get(*out) == simdjson::SUCCESS;
 }
 
-bool AssignString(const element& e, std::string* out) {
-  std::string_view s;
-  if (!GetString(e, &s)) return false;
-  out->assign(s);
-  return true;
-}
-bool AssignString(const element& e, model::Text* out) {
+// A string into *out: a std::string or a model::Text.
+template <typename S>
+bool AssignString(const element& e, S* out) {
   std::string_view s;
   if (!GetString(e, &s)) return false;
   out->assign(s);

@@ -37,7 +37,8 @@ struct DecodeOptions {
   // The text of attributes (keys and string and bytes values) that is well-formed UTF-8 is
   // borrowed from `body`, not copied (model::Text::Borrow): the caller keeps the body for as
   // long as it reads the batch, and Recycle()s the batch (or lets it go) before the body goes.
-  // Protobuf bodies alone; the server sets it, and the store's replay of logged requests.
+  // The server sets it, and the store's replay of logged requests. The JSON decoder copies
+  // all the same: its text is unescaped.
   bool borrow_text = false;
 };
 

@@ -68,7 +68,7 @@ void FuzzTraces(Encoding encoding, std::string_view body, const DecodeOptions& o
   }
   DecodeOptions shared_options = options;
   shared_options.shared_context = true;  // and text borrowed from the body, as the server decodes
-  shared_options.borrow_text = encoding == Encoding::kProtobuf;
+  shared_options.borrow_text = true;
   waggle::model::SpanBatch shared;
   Rejections shared_rejected;
   const Status shared_status =

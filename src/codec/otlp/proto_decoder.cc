@@ -210,11 +210,7 @@ bool DecodeAnyValue(std::string_view bytes, AttributeValue* out, bool* present, 
       return true;
     case 7:
       out->type = AttributeValue::Type::kBytes;
-      if (text.borrow) {
-        out->string_value.Borrow(m.bytes);
-      } else {
-        out->string_value.assign(m.bytes);
-      }
+      text.Bytes(&out->string_value, m.bytes);
       return true;
     case 5:
     case 6: {

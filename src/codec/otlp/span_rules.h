@@ -81,17 +81,12 @@ inline void AssignText(std::string* to, std::string_view v, uint64_t* repairs) {
   }
 }
 inline void AssignText(model::Text* to, std::string_view v, uint64_t* repairs) {
-  if (IsUtf8(v)) {
-    to->assign(v);
-  } else {
-    std::string repaired;
-    *repairs += AppendValidUtf8(&repaired, v);
-    to->assign(repaired);
-  }
+  std::string repaired;
+  to->assign(AsValidUtf8(v, &repaired, repairs));
 }
 
 // How a decode sets an attribute's text: as AssignText, counting repairs in *repairs; but
-// when `borrow` (DecodeOptions::borrow_text), well-formed text is borrowed from the body.
+// when `borrow` (DecodeOptions::borrow_text), what needs no repair is borrowed from the body.
 struct TextTo {
   uint64_t* repairs;
   bool borrow = false;
@@ -100,6 +95,14 @@ struct TextTo {
       to->Borrow(v);
     } else {
       AssignText(to, v, repairs);
+    }
+  }
+  // Bytes as they are (a bytes value): borrowed or copied.
+  void Bytes(model::Text* to, std::string_view v) const {
+    if (borrow) {
+      to->Borrow(v);
+    } else {
+      to->assign(v);
     }
   }
 };

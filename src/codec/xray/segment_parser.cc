@@ -98,15 +98,14 @@ bool GetBool(const object& obj, std::string_view key) {
 }
 
 void AddString(model::Attributes* attrs, std::string_view key, std::string_view value) {
-  if (!value.empty())
-    attrs->push_back({std::string(key), model::AttributeValue::String(std::string(value)), {}});
+  if (!value.empty()) attrs->push_back({key, model::AttributeValue::String(value), {}});
 }
 
 // Scalar JSON -> attribute value; false for arrays, objects and null.
 bool ScalarValue(const element& e, model::AttributeValue* out) {
   switch (e.type()) {
     case simdjson::dom::element_type::STRING:
-      *out = model::AttributeValue::String(std::string(e.get_string().value_unsafe()));
+      *out = model::AttributeValue::String(e.get_string().value_unsafe());
       return true;
     case simdjson::dom::element_type::INT64:
       *out = model::AttributeValue::Int(e.get_int64().value_unsafe());
