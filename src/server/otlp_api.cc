@@ -332,13 +332,12 @@ net::HttpResponse OtlpApi::Events(const net::HttpRequest& request, bool batch,
   if (!environment.ok()) return UnknownKey(msgpack);
   Body body;
   if (Status s = ReadBody(ingester_, options_.max_body_bytes, request, &body); !s.ok()) {
-    return HoneycombError(HttpStatusOf(s),
-                          s.code() == Status::Code::kResourceExhausted
-                              ? "Request body is too large."
-                          : s.code() == Status::Code::kInvalidArgument
-                              ? "Request body is malformed and cannot be read."
-                              : "Request dropped: over the memory budget.",
-                          msgpack);
+    return HoneycombError(
+        HttpStatusOf(s),
+        s.code() == Status::Code::kResourceExhausted ? "Request body is too large."
+        : s.code() == Status::Code::kInvalidArgument ? codec::honeycomb::kMalformedBody
+                                                     : "Request dropped: over the memory budget.",
+        msgpack);
   }
   ingest::OtlpIngester::EventsRequest req;
   req.batch = batch;

@@ -28,7 +28,7 @@ using simdjson::dom::object;
 
 // One field of an event's data, whichever encoding carried it.
 struct EventField {
-  std::string key;
+  model::Text key;
   bool null = false;  // a null value: the field is dropped
   AttributeValue value;
 };
@@ -37,7 +37,7 @@ struct EventField {
 bool ToValue(const element& e, AttributeValue* v) {
   switch (e.type()) {
     case element_type::STRING:
-      *v = AttributeValue::String(std::string(e.get_string().value_unsafe()));
+      *v = AttributeValue::String(e.get_string().value_unsafe());
       return true;
     case element_type::INT64:
       *v = AttributeValue::Int(e.get_int64().value_unsafe());
@@ -201,10 +201,7 @@ void CountRepairs(const EventOptions& options, size_t repairs) {
   if (options.text_repairs != nullptr) *options.text_repairs += repairs;
 }
 
-// Honeycomb's refusal of a body it cannot read at all.
-Status Malformed() {
-  return Status::InvalidArgument("Request body is malformed and cannot be read.");
-}
+Status Malformed() { return Status::InvalidArgument(std::string(kMalformedBody)); }
 
 Status DecodeJsonBatch(std::string_view body, const EventOptions& options, model::SpanBatch* out,
                        std::vector<EventStatus>* statuses) {
@@ -275,8 +272,9 @@ Status DecodeJsonEvent(std::string_view body, int64_t time_ns, uint32_t rate,
   size_t repairs;
   if (!ParseBody(body, &root, &repairs)) return Malformed();
   std::vector<EventField> fields;
-  if (!JsonFields(root, &fields))
+  if (!JsonFields(root, &fields)) {
     return Status::InvalidArgument("event data must be a JSON object");
+  }
   uint64_t seed = options.seed;
   model::Span span;
   if (const char* error = EventToSpan(fields, time_ns, rate, options, &seed, &span)) {
@@ -424,7 +422,7 @@ class MsgpackEvents {
         rapidjson::StringBuffer buf;
         JsonWriter w(buf);
         if (!ReadJson(v, w, 1, error)) return false;
-        f->value = AttributeValue::Json(std::string(buf.GetString(), buf.GetSize()));
+        f->value = AttributeValue::Json(std::string_view(buf.GetString(), buf.GetSize()));
         return true;
       }
     }

@@ -18,6 +18,9 @@ namespace waggle::codec::honeycomb {
 // libhoney-go and what is built on it (Refinery) send batches.
 enum class EventEncoding { kJson, kMsgpack };
 
+// Honeycomb's answer to a body it cannot read at all.
+inline constexpr std::string_view kMalformedBody = "Request body is malformed and cannot be read.";
+
 struct EventOptions {
   EventEncoding encoding = EventEncoding::kJson;
   std::string_view dataset;      // from the URL path, already decoded

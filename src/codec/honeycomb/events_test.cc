@@ -38,6 +38,16 @@ std::optional<AttributeValue> Attr(const model::Span& s, std::string_view key) {
   return a ? std::optional<AttributeValue>(a->value) : std::nullopt;
 }
 
+// A libhoney event with a parent, every kind of value, a time and a sample rate (what
+// LibhoneyGoEvent below writes in MessagePack).
+constexpr std::string_view kGetUsersEvent = R"(
+    {"data":{"trace.trace_id":"5b8efff798038103d269b633813fc60c",
+             "trace.span_id":"eee19b7ec3c1b174","trace.parent_id":"eee19b7ec3c1b173",
+             "name":"GET /users","service.name":"api","duration_ms":250.5,
+             "http.route":"/users","count":3,"ratio":0.25,"ok":true,"tags":{"a":[1,2]},
+             "gone":null},
+     "time":"2026-11-21T08:00:00.123Z","samplerate":5})";
+
 struct Decoded {
   Status status;
   model::SpanBatch batch;
@@ -51,13 +61,7 @@ Decoded Batch(std::string_view body, const EventOptions& options = Options()) {
 }
 
 TEST(DecodeBatch, LibhoneyEventsBecomeSpans) {
-  Decoded d = Batch(R"([
-    {"data":{"trace.trace_id":"5b8efff798038103d269b633813fc60c",
-             "trace.span_id":"eee19b7ec3c1b174","trace.parent_id":"eee19b7ec3c1b173",
-             "name":"GET /users","service.name":"api","duration_ms":250.5,
-             "http.route":"/users","count":3,"ratio":0.25,"ok":true,"tags":{"a":[1,2]},
-             "gone":null},
-     "time":"2026-11-21T08:00:00.123Z","samplerate":5},
+  Decoded d = Batch("[" + std::string(kGetUsersEvent) + R"(,
     {"data":{"trace.trace_id":"5b8efff798038103d269b633813fc60c",
              "trace.span_id":"eee19b7ec3c1b173","name":"root","duration_ms":1000},
      "time":"2026-11-21T08:00:00Z"}
@@ -401,13 +405,7 @@ TEST(DecodeMsgpackBatch, ALibhoneyGoEventIsTheSpanItsJsonFormIs) {
   ASSERT_EQ(d.statuses.size(), 1u);
   EXPECT_EQ(d.statuses[0].status, 202);
 
-  Decoded json = Batch(R"([
-    {"data":{"trace.trace_id":"5b8efff798038103d269b633813fc60c",
-             "trace.span_id":"eee19b7ec3c1b174","trace.parent_id":"eee19b7ec3c1b173",
-             "name":"GET /users","service.name":"api","duration_ms":250.5,
-             "http.route":"/users","count":3,"ratio":0.25,"ok":true,"tags":{"a":[1,2]},
-             "gone":null},
-     "time":"2026-11-21T08:00:00.123Z","samplerate":5}])");
+  Decoded json = Batch("[" + std::string(kGetUsersEvent) + "]");
   ASSERT_TRUE(json.status.ok());
   ASSERT_EQ(d.batch.spans.size(), 1u);
   EXPECT_EQ(d.batch.spans, json.batch.spans);
