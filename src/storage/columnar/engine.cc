@@ -509,6 +509,9 @@ Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
   for (const std::string& l : head->orphan_logs) contents.logs.push_back({model::TraceId{}, l});
   const std::vector<bool> dropped = SupersededRows(head->spans, head->traces);
   contents.dropped = &dropped;
+  const std::vector<uint32_t> order =
+      head->traces.RowsByTraceAndStart(head->spans.ints_of(IntField::kStartNs), &dropped);
+  contents.order = &order;
 
   WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<BlockEntry> entry, WriteBlockFile(contents));
   {
@@ -608,6 +611,9 @@ Status Engine::Compact() {
   const std::vector<bool> dropped = SupersededRows(merged, merged_traces);
   contents.spans = &merged;
   contents.dropped = &dropped;
+  const std::vector<uint32_t> order =
+      merged_traces.RowsByTraceAndStart(merged.ints_of(IntField::kStartNs), &dropped);
+  contents.order = &order;
   WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<BlockEntry> entry, WriteBlockFile(contents));
   {
     MutexLock lock(&mu_);

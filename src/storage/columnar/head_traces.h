@@ -47,6 +47,12 @@ class HeadTraces {
   // Room for `traces` traces and `rows` rows.
   void Reserve(size_t traces, size_t rows);
 
+  // Every row (but those `dropped` marks, when given) by trace id, and in a trace by
+  // `starts[row]`, rows of equal start in the order they were added: the order a block stores
+  // rows in (block::BlockContents::order). Every row up to starts.size() must have been added.
+  std::vector<uint32_t> RowsByTraceAndStart(const std::vector<int64_t>& starts,
+                                            const std::vector<bool>* dropped) const;
+
  private:
   model::TraceIndex index_;  // trace id -> index in traces_
   std::vector<Trace> traces_;

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <numeric>
 #include <random>
 
 namespace waggle::storage::columnar {
@@ -79,6 +81,45 @@ TEST(HeadTraces, ReserveKeepsTracesFindable) {
     EXPECT_EQ(RowsOf(traces, *t), std::vector<uint32_t>{i});
   }
   EXPECT_EQ(traces.Find(IdOf(100)), nullptr);
+}
+
+// The rows in block order are those of a stable sort of every row by (trace id, start), the
+// dropped ones left out: for traces of one row to 200 (past the 32 sorted by insertion), rows
+// interleaved, starts that tie and arrive out of order.
+TEST(HeadTraces, RowsByTraceAndStartIsAStableSortByTraceThenStart) {
+  std::mt19937_64 rng(11);
+  for (const int traces_n : {1, 7, 300}) {
+    HeadTraces traces;
+    std::vector<model::TraceId> ids;
+    std::vector<int64_t> starts;
+    std::vector<bool> dropped;
+    std::vector<size_t> left(static_cast<size_t>(traces_n));
+    for (size_t t = 0; t < left.size(); ++t) left[t] = t % 3 == 0 ? 200 : 1 + rng() % 12;
+    std::vector<size_t> open(left.size());
+    std::iota(open.begin(), open.end(), size_t{0});
+    for (uint32_t row = 0; !open.empty(); ++row) {
+      const size_t pick = rng() % open.size();
+      const size_t t = open[pick];
+      if (--left[t] == 0) open.erase(open.begin() + static_cast<ptrdiff_t>(pick));
+      ids.push_back(IdOf(t * 2654435761u));  // ids in another order than the traces'
+      traces.AddRow(&traces.FindOrAdd(ids.back()), row);
+      starts.push_back(static_cast<int64_t>(rng() % 8));  // ties, in no order
+      dropped.push_back(rng() % 10 == 0);
+    }
+    for (const std::vector<bool>* drop : {static_cast<const std::vector<bool>*>(nullptr),
+                                          static_cast<const std::vector<bool>*>(&dropped)}) {
+      std::vector<uint32_t> want;
+      for (uint32_t r = 0; r < starts.size(); ++r) {
+        if (drop == nullptr || !(*drop)[r]) want.push_back(r);
+      }
+      std::stable_sort(want.begin(), want.end(), [&](uint32_t a, uint32_t b) {
+        if (ids[a] != ids[b]) return ids[a] < ids[b];
+        return starts[a] < starts[b];
+      });
+      EXPECT_EQ(traces.RowsByTraceAndStart(starts, drop), want)
+          << traces_n << " traces, dropped: " << (drop != nullptr);
+    }
+  }
 }
 
 }  // namespace

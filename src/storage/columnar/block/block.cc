@@ -381,20 +381,22 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
 void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std::string* out) {
   std::string& file = *out;
   const SpanTable& t = *contents.spans;
-  std::vector<uint32_t> order;
-  order.reserve(t.size());
-  for (uint32_t r = 0; r < t.size(); ++r) {
-    if (contents.dropped == nullptr || !(*contents.dropped)[r]) order.push_back(r);
+  std::vector<uint32_t> sorted;
+  if (contents.order == nullptr) {
+    sorted.reserve(t.size());
+    for (uint32_t r = 0; r < t.size(); ++r) {
+      if (contents.dropped == nullptr || !(*contents.dropped)[r]) sorted.push_back(r);
+    }
+    const auto& starts = t.ints_of(IntField::kStartNs);
+    std::stable_sort(sorted.begin(), sorted.end(), [&](uint32_t a, uint32_t b) {
+      if (t.trace_ids[a] != t.trace_ids[b]) return t.trace_ids[a] < t.trace_ids[b];
+      return starts[a] < starts[b];
+    });
   }
+  const std::vector<uint32_t>& order = contents.order != nullptr ? *contents.order : sorted;
   const size_t n = order.size();
   const size_t rg_rows = std::max<size_t>(1, options.row_group_rows);
   const size_t groups = (n + rg_rows - 1) / rg_rows;
-  const auto& starts = t.ints_of(IntField::kStartNs);
-
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    if (t.trace_ids[a] != t.trace_ids[b]) return t.trace_ids[a] < t.trace_ids[b];
-    return starts[a] < starts[b];
-  });
 
   BlockMeta meta;
   meta.rows = n;

@@ -48,10 +48,14 @@ struct TraceRecord {
 struct BlockContents {
   const SpanTable* spans = nullptr;
   const std::vector<bool>* dropped = nullptr;  // rows of `spans` left out (when set)
-  std::vector<TraceEntry> traces;              // one per trace id
-  std::vector<TraceRecord> documents;          // at most one per trace
-  std::vector<TraceRecord> logs;               // any number per trace, in arrival order
-  uint64_t wal_end = 0;                        // WAL segments below this number are in blocks
+  // When set, the rows to store (those `dropped` does not mark, each once) in the order
+  // EncodeBlock would sort them into, which the writer already knows (its HeadTraces):
+  // EncodeBlock then does not sort them.
+  const std::vector<uint32_t>* order = nullptr;
+  std::vector<TraceEntry> traces;      // one per trace id
+  std::vector<TraceRecord> documents;  // at most one per trace
+  std::vector<TraceRecord> logs;       // any number per trace, in arrival order
+  uint64_t wal_end = 0;                // WAL segments below this number are in blocks
   // When the newest of `logs` arrived (0: no logs). Log records do not enter the span time
   // range otherwise; a block of logs alone takes this as its time range, so retention by age
   // counts from when the logs came, not from time zero.
