@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
     contents.traces = traces;
     const auto t0 = Clock::now();
     const std::vector<uint32_t> order = BlockOrder(*next, head_traces);
-    contents.order = &order;
+    contents.rows = &order;
     const std::string encoded = block::EncodeBlock(contents, block::WriteOptions{});
     encode = std::min(encode, Seconds(Clock::now() - t0) * 1e9 / static_cast<double>(spans.size()));
     block_bytes = encoded.size();

@@ -53,6 +53,12 @@ std::vector<bool> SupersededRows(const SpanTable& t, const HeadTraces& traces) {
   return dropped;
 }
 
+// The rows of `t` a block stores: all but the superseded, in block order.
+std::vector<uint32_t> RowsToStore(const SpanTable& t, const HeadTraces& traces) {
+  const std::vector<bool> dropped = SupersededRows(t, traces);
+  return traces.RowsByTraceAndStart(t.ints_of(IntField::kStartNs), &dropped);
+}
+
 // Trace i of `traces` as a block's trace table holds it.
 block::TraceEntry EntryOf(const HeadTraces& traces, size_t i) {
   const HeadTraces::Trace& t = traces.all()[i];
@@ -507,11 +513,8 @@ Status Engine::FlushOne(std::shared_ptr<Head> head) NO_THREAD_SAFETY_ANALYSIS {
     for (const std::string& l : t.logs) contents.logs.push_back({id, l});
   }
   for (const std::string& l : head->orphan_logs) contents.logs.push_back({model::TraceId{}, l});
-  const std::vector<bool> dropped = SupersededRows(head->spans, head->traces);
-  contents.dropped = &dropped;
-  const std::vector<uint32_t> order =
-      head->traces.RowsByTraceAndStart(head->spans.ints_of(IntField::kStartNs), &dropped);
-  contents.order = &order;
+  const std::vector<uint32_t> rows = RowsToStore(head->spans, head->traces);
+  contents.rows = &rows;
 
   WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<BlockEntry> entry, WriteBlockFile(contents));
   {
@@ -608,12 +611,9 @@ Status Engine::Compact() {
   }
   for (size_t i = 0; i < merged_traces.size(); ++i)
     contents.traces.push_back(EntryOf(merged_traces, i));
-  const std::vector<bool> dropped = SupersededRows(merged, merged_traces);
+  const std::vector<uint32_t> rows = RowsToStore(merged, merged_traces);
   contents.spans = &merged;
-  contents.dropped = &dropped;
-  const std::vector<uint32_t> order =
-      merged_traces.RowsByTraceAndStart(merged.ints_of(IntField::kStartNs), &dropped);
-  contents.order = &order;
+  contents.rows = &rows;
   WAGGLE_ASSIGN_OR_RETURN(std::shared_ptr<BlockEntry> entry, WriteBlockFile(contents));
   {
     MutexLock lock(&mu_);

@@ -49,7 +49,7 @@ class HeadTraces {
 
   // Every row (but those `dropped` marks, when given) by trace id, and in a trace by
   // `starts[row]`, rows of equal start in the order they were added: the order a block stores
-  // rows in (block::BlockContents::order). Every row up to starts.size() must have been added.
+  // rows in (block::BlockContents::rows). Every row up to starts.size() must have been added.
   std::vector<uint32_t> RowsByTraceAndStart(const std::vector<int64_t>& starts,
                                             const std::vector<bool>* dropped) const;
 

@@ -11,6 +11,7 @@
 #include "base/crc32c.h"
 #include "base/mix.h"
 #include "storage/columnar/block/hex_runs.h"
+#include "storage/columnar/head_traces.h"
 #include "storage/log_data.h"
 #include "storage/record_coding.h"
 
@@ -381,19 +382,13 @@ std::string EncodeBlock(const BlockContents& contents, const WriteOptions& optio
 void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std::string* out) {
   std::string& file = *out;
   const SpanTable& t = *contents.spans;
-  std::vector<uint32_t> sorted;
-  if (contents.order == nullptr) {
-    sorted.reserve(t.size());
-    for (uint32_t r = 0; r < t.size(); ++r) {
-      if (contents.dropped == nullptr || !(*contents.dropped)[r]) sorted.push_back(r);
-    }
-    const auto& starts = t.ints_of(IntField::kStartNs);
-    std::stable_sort(sorted.begin(), sorted.end(), [&](uint32_t a, uint32_t b) {
-      if (t.trace_ids[a] != t.trace_ids[b]) return t.trace_ids[a] < t.trace_ids[b];
-      return starts[a] < starts[b];
-    });
+  std::vector<uint32_t> all_rows;
+  if (contents.rows == nullptr) {
+    HeadTraces traces;
+    for (uint32_t r = 0; r < t.size(); ++r) traces.AddRow(&traces.FindOrAdd(t.trace_ids[r]), r);
+    all_rows = traces.RowsByTraceAndStart(t.ints_of(IntField::kStartNs), nullptr);
   }
-  const std::vector<uint32_t>& order = contents.order != nullptr ? *contents.order : sorted;
+  const std::vector<uint32_t>& order = contents.rows != nullptr ? *contents.rows : all_rows;
   const size_t n = order.size();
   const size_t rg_rows = std::max<size_t>(1, options.row_group_rows);
   const size_t groups = (n + rg_rows - 1) / rg_rows;

@@ -47,11 +47,10 @@ struct TraceRecord {
 
 struct BlockContents {
   const SpanTable* spans = nullptr;
-  const std::vector<bool>* dropped = nullptr;  // rows of `spans` left out (when set)
-  // When set, the rows to store (those `dropped` does not mark, each once) in the order
-  // EncodeBlock would sort them into, which the writer already knows (its HeadTraces):
-  // EncodeBlock then does not sort them.
-  const std::vector<uint32_t>* order = nullptr;
+  // The rows of `spans` to store, each once, in block order (by trace id, then start, then
+  // row: HeadTraces::RowsByTraceAndStart, which the engine has the traces for). Null: every
+  // row, which EncodeBlock puts in that order itself.
+  const std::vector<uint32_t>* rows = nullptr;
   std::vector<TraceEntry> traces;      // one per trace id
   std::vector<TraceRecord> documents;  // at most one per trace
   std::vector<TraceRecord> logs;       // any number per trace, in arrival order

@@ -89,6 +89,14 @@ std::string WriteBlock(const TempDir& dir, const BlockContents& contents,
   return path;
 }
 
+// The rows `dropped` does not mark, in block order, as the engine gives them
+// (BlockContents::rows).
+std::vector<uint32_t> KeptRows(const SpanTable& t, const std::vector<bool>& dropped) {
+  HeadTraces traces;
+  for (uint32_t r = 0; r < t.size(); ++r) traces.AddRow(&traces.FindOrAdd(t.trace_ids[r]), r);
+  return traces.RowsByTraceAndStart(t.ints_of(IntField::kStartNs), &dropped);
+}
+
 std::vector<model::Span> Sorted(std::vector<model::Span> spans) {
   for (auto& s : spans) s = Canonical(std::move(s));
   std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) {
@@ -358,30 +366,6 @@ TEST(Block, RowGroupsHoldEveryRowSortedByTrace) {
   for (uint32_t i = 0; i < all.size(); ++i) got.push_back(all.Row(i));
   for (uint32_t i = 0; i < f.table.size(); ++i) want.push_back(f.table.Row(i));
   EXPECT_EQ(Sorted(got), Sorted(want));
-}
-
-// A writer that gives the order (the engine, from its HeadTraces) gets the file EncodeBlock
-// writes when it sorts the rows itself, dropped rows and all.
-TEST(Block, AGivenOrderWritesTheSameFileAsSorting) {
-  Fixture f(300, 9, [](model::Span* s) { s->start_ns -= s->start_ns % 1000; });  // ties
-  HeadTraces traces;
-  for (uint32_t r = 0; r < f.table.size(); ++r) {
-    traces.AddRow(&traces.FindOrAdd(f.table.trace_ids[r]), r);
-  }
-  std::vector<bool> dropped(f.table.size());
-  for (size_t r = 0; r < dropped.size(); r += 7) dropped[r] = true;
-  WriteOptions options;
-  options.row_group_rows = 500;
-  for (const std::vector<bool>* drop : {static_cast<const std::vector<bool>*>(nullptr),
-                                        static_cast<const std::vector<bool>*>(&dropped)}) {
-    f.contents.dropped = drop;
-    f.contents.order = nullptr;
-    const std::string sorted = EncodeBlock(f.contents, options);
-    const std::vector<uint32_t> order =
-        traces.RowsByTraceAndStart(f.table.ints_of(IntField::kStartNs), drop);
-    f.contents.order = &order;
-    EXPECT_TRUE(EncodeBlock(f.contents, options) == sorted) << (drop != nullptr);
-  }
 }
 
 // A span may repeat an attribute key: its entries keep their order, in a column that most
@@ -1796,7 +1780,8 @@ TEST(Block, DroppedRowsAndTheirAttributesAndEventsAreLeftOut) {
   Fixture f(60, 9);
   std::vector<bool> dropped(f.table.size(), false);
   for (size_t r = 0; r < dropped.size(); r += 3) dropped[r] = true;
-  f.contents.dropped = &dropped;
+  const std::vector<uint32_t> rows = KeptRows(f.table, dropped);
+  f.contents.rows = &rows;
   auto block = Block::Open(Env::Default(), WriteBlock(dir, f.contents));
   ASSERT_TRUE(block.ok()) << block.status().ToString();
   std::vector<model::Span> want;
@@ -1851,7 +1836,8 @@ TEST(Block, ARepeatedKeyKeepsItsValuesInOrderAcrossRowGroupsAndDroppedRows) {
       contents.traces.push_back(e);
     }
     contents.spans = &table;
-    contents.dropped = &dropped;
+    const std::vector<uint32_t> rows = KeptRows(table, dropped);
+    contents.rows = &rows;
     WriteOptions options;
     options.row_group_rows = static_cast<size_t>(group_rows);
     auto block = Block::Open(Env::Default(), WriteBlock(dir, contents, options));
