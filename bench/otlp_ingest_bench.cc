@@ -10,9 +10,18 @@
 // Reported: spans/s for each, spans per CPU second of each server (the load generator runs on
 // the same cores, so wall time alone undercounts a core's work), the ratios, and waggle's peak
 // RSS.
+//
+// A second reference, also in the same run, is the machine's floor for a durable OTLP/HTTP
+// receiver: a child process that only takes the same requests over the same connections,
+// writes each body to a log file and fdatasyncs it (one write and one fdatasync a request, as
+// waggle makes; the file's 64 MiB are written once beforehand and then overwritten round, as
+// waggle reuses its log segments) and answers 200. It decodes and stores nothing, so its CPU
+// a span is what the kernel and the network take before any of waggle's work.
+#include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +29,8 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -311,6 +322,98 @@ double Parallel(Fn fn) {
   return ok ? Seconds(Clock::now() - start) : -1;
 }
 
+// --- the floor: receive, write, fdatasync, answer --------------------------------------------
+
+constexpr size_t kFloorLogBytes = size_t{64} << 20;
+
+// One connection of the floor server: reads requests (a head, then Content-Length bytes of
+// body), writes each body at the log's cursor and syncs it, and answers 200 with no body.
+void FloorConnection(int fd, int log, std::mutex* mu, size_t* cursor) {
+  std::string in;
+  std::vector<char> buf(size_t{1} << 18);
+  static constexpr std::string_view kOk = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  for (;;) {
+    size_t header_end;
+    while ((header_end = in.find("\r\n\r\n")) == std::string::npos) {
+      const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+      if (n <= 0) return;
+      in.append(buf.data(), static_cast<size_t>(n));
+    }
+    const size_t cl = in.find("Content-Length: ");
+    if (cl == std::string::npos || cl > header_end) return;
+    const size_t length = std::strtoull(in.c_str() + cl + 16, nullptr, 10);
+    const size_t body = header_end + 4;
+    while (in.size() < body + length) {
+      const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+      if (n <= 0) return;
+      in.append(buf.data(), static_cast<size_t>(n));
+    }
+    {
+      std::lock_guard<std::mutex> lock(*mu);
+      if (*cursor + length > kFloorLogBytes) *cursor = 0;
+      if (::pwrite(log, in.data() + body, length, static_cast<off_t>(*cursor)) !=
+              static_cast<ssize_t>(length) ||
+          ::fdatasync(log) != 0) {
+        return;
+      }
+      *cursor += length;
+    }
+    in.erase(0, body + length);
+    if (::send(fd, kOk.data(), kOk.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kOk.size())) {
+      return;
+    }
+  }
+}
+
+// The floor server, in a child forked before the process has other threads: serves
+// `listener` with a thread a connection until SIGTERM, logging to a file in `dir`.
+[[noreturn]] void FloorServe(int listener, const std::string& dir) {
+  const int log = ::open((dir + "/floor.log").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (log < 0) _exit(1);
+  const std::vector<char> zeros(size_t{1} << 20, 0);
+  for (size_t at = 0; at < kFloorLogBytes; at += zeros.size()) {
+    if (::write(log, zeros.data(), zeros.size()) != static_cast<ssize_t>(zeros.size())) _exit(1);
+  }
+  if (::fsync(log) != 0) _exit(1);
+  std::mutex mu;
+  size_t cursor = 0;
+  std::vector<std::thread> connections;  // until SIGTERM ends the process
+  for (;;) {
+    const int fd = ::accept(listener, nullptr, nullptr);
+    if (fd >= 0) connections.emplace_back(FloorConnection, fd, log, &mu, &cursor);
+  }
+}
+
+// The floor server's child process and its port.
+struct Floor {
+  pid_t pid = -1;
+  uint16_t port = 0;
+  std::string dir;
+
+  // Forks the server; call before the process starts any thread.
+  bool Start() {
+    char tmpl[] = "/tmp/waggle-bench-floor-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) return false;
+    dir = tmpl;
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (listener < 0) return false;
+    port = waggle::bench::BindLoopback(listener);
+    if (::listen(listener, 16) != 0) return false;
+    pid = ::fork();
+    if (pid == 0) FloorServe(listener, dir);
+    ::close(listener);
+    return pid > 0;
+  }
+  void Stop() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -324,6 +427,12 @@ int main(int argc, char** argv) {
       requests_per_connection = std::strtoull(argv[++i], nullptr, 10);
   }
   signal(SIGPIPE, SIG_IGN);
+  Floor floor;  // forked first, while this process has one thread
+  if (!floor.Start()) {
+    std::fprintf(stderr, "otlp_ingest_bench: the floor server did not start\n");
+    floor.Stop();
+    return 1;
+  }
   const uint64_t now =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
@@ -357,14 +466,16 @@ int main(int argc, char** argv) {
   waggle::bench::WaggleProcess w;
   if (!w.Start(waggle)) {
     std::fprintf(stderr, "otlp_ingest_bench: waggle serve did not start (%s)\n", waggle.c_str());
+    floor.Stop();
     return 1;
   }
-  auto http_send = [&](int c) {
-    waggle::bench::HttpConnection conn(w.otlp_http);
+  // Sends connection c's share of the requests to `port`, from send number `first` on.
+  auto http_send_to = [&](uint16_t port, int c, uint64_t first) {
+    waggle::bench::HttpConnection conn(port);
     std::vector<Request> mine = requests[c];
     for (uint64_t i = 0; i < requests_per_connection; ++i) {
       Request& r = mine[i % mine.size()];
-      Patch(&r.bytes, r.xor_at, (static_cast<uint64_t>(c) << 32) + i);
+      Patch(&r.bytes, r.xor_at, (static_cast<uint64_t>(c) << 32) + first + i);
       const std::string req =
           "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
           "Content-Length: " +
@@ -375,7 +486,7 @@ int main(int argc, char** argv) {
   };
   // CPU per span counts only the server's CPU: the load generator shares the machine.
   const double http_cpu0 = waggle::bench::ProcessCpuSeconds(w.pid);
-  const double http_s = Parallel(http_send);
+  const double http_s = Parallel([&](int c) { return http_send_to(w.otlp_http, c, 0); });
   const double http_cpu = waggle::bench::ProcessCpuSecondsWhenIdle(w.pid) - http_cpu0;
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(w.otlp_grpc),
                                      grpc::InsecureChannelCredentials());
@@ -407,6 +518,13 @@ int main(int argc, char** argv) {
   const uint64_t wal_bytes = w.Metric("waggle_store_wal_bytes_total");
   const double rss_mib = static_cast<double>(w.PeakRssKiB()) / 1024;
   const int exit_code = w.Stop();
+
+  // Reference: the floor, on the same requests (the ids of sends past waggle's).
+  const double floor_cpu0 = waggle::bench::ProcessCpuSeconds(floor.pid);
+  const double floor_s =
+      Parallel([&](int c) { return http_send_to(floor.port, c, uint64_t{1} << 31); });
+  const double floor_cpu = waggle::bench::ProcessCpuSecondsWhenIdle(floor.pid) - floor_cpu0;
+  floor.Stop();
 
   // Reference: the same spans into ClickHouse, 65,536 rows an insert.
   waggle::bench::ClickHouse ch;
@@ -483,6 +601,21 @@ int main(int argc, char** argv) {
   std::printf("  waggle write-ahead log:    %10.0f bytes a span, %.2f x the OTLP protobuf's\n",
               wal_per_span, wal_per_span / protobuf_per_span);
   std::printf("  waggle peak RSS:           %10.1f MiB (target <= 512)\n", rss_mib);
+  if (floor_s > 0) {
+    const double floor_per_cpu = per_cpu(total_spans, floor_cpu);
+    std::printf(
+        "  reference floor:           %10.0f spans per CPU second (%.0f ns a span; receive, "
+        "write and fdatasync, answer: nothing decoded or stored)\n",
+        floor_per_cpu, 1e9 * floor_cpu / static_cast<double>(total_spans));
+    std::printf(
+        "  ratio waggle HTTP / floor: %.2f per CPU second (waggle %.0f ns a span, of which %.0f "
+        "above the floor)\n",
+        floor_per_cpu > 0 ? per_cpu(total_spans, http_cpu) / floor_per_cpu : 0,
+        1e9 * http_cpu / static_cast<double>(total_spans),
+        1e9 * (http_cpu - floor_cpu) / static_cast<double>(total_spans));
+  } else {
+    std::printf("  no floor reference: the floor server did not take the requests\n");
+  }
   if (ch_s > 0) {
     const double ch_per_cpu = per_cpu(ch_rows, ch_cpu);
     auto ratio = [&](double waggle_per_cpu) {
@@ -504,6 +637,8 @@ int main(int argc, char** argv) {
   }
   std::printf("  waggle serve exit code on SIGTERM: %d\n", exit_code);
   if (ch_s <= 0) std::printf("  no reference: ClickHouse did not load the spans\n");
-  return http_s > 0 && grpc_s > 0 && ch_s > 0 && stored == 2 * total_spans && exit_code == 0 ? 0
-                                                                                             : 1;
+  return http_s > 0 && grpc_s > 0 && floor_s > 0 && ch_s > 0 && stored == 2 * total_spans &&
+                 exit_code == 0
+             ? 0
+             : 1;
 }
