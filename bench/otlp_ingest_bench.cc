@@ -21,6 +21,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -368,6 +369,7 @@ void FloorConnection(int fd, int log, std::mutex* mu, size_t* cursor) {
 // The floor server, in a child forked before the process has other threads: serves
 // `listener` with a thread a connection until SIGTERM, logging to a file in `dir`.
 [[noreturn]] void FloorServe(int listener, const std::string& dir) {
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // ends with the benchmark, however that ends
   const int log = ::open((dir + "/floor.log").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (log < 0) _exit(1);
   const std::vector<char> zeros(size_t{1} << 20, 0);
