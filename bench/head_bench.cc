@@ -113,9 +113,7 @@ int main(int argc, char** argv) {
     if (r % 2 == 1) from_empty();
     // The head's traces, as the engine keeps them while it appends.
     HeadTraces head_traces;
-    for (uint32_t row = 0; row < next->size(); ++row) {
-      head_traces.AddRow(&head_traces.FindOrAdd(next->trace_ids[row]), row);
-    }
+    head_traces.AddRows(next->trace_ids);
     block::BlockContents contents;
     contents.spans = next.get();
     contents.traces = traces;

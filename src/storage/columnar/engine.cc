@@ -606,9 +606,7 @@ Status Engine::Compact() {
     contents.level = std::max(contents.level, b.meta().level + 1);
     contents.replaces.push_back(e->id);
   }
-  for (uint32_t r = 0; r < merged.size(); ++r) {
-    merged_traces.AddRow(&merged_traces.FindOrAdd(merged.trace_ids[r]), r);
-  }
+  merged_traces.AddRows(merged.trace_ids);
   for (size_t i = 0; i < merged_traces.size(); ++i)
     contents.traces.push_back(EntryOf(merged_traces, i));
   const std::vector<uint32_t> rows = RowsToStore(merged, merged_traces);

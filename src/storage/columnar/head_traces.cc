@@ -29,6 +29,12 @@ void HeadTraces::AddRow(Trace* trace, uint32_t row) {
   trace->last_row = row;
 }
 
+void HeadTraces::AddRows(const std::vector<model::TraceId>& trace_ids) {
+  for (auto row = static_cast<uint32_t>(next_row_.size()); row < trace_ids.size(); ++row) {
+    AddRow(&FindOrAdd(trace_ids[row]), row);
+  }
+}
+
 void HeadTraces::Reserve(size_t traces, size_t rows) {
   index_.Reserve(traces);
   traces_.reserve(traces);

@@ -35,6 +35,9 @@ class HeadTraces {
   // Adds `row` to `trace`'s rows: each row once, and every row below it added first (the head
   // appends rows one after another).
   void AddRow(Trace* trace, uint32_t row);
+  // Adds each row of a table not added yet (from the number added so far up to
+  // trace_ids.size()) to the trace trace_ids[row] names, adding the trace when new.
+  void AddRows(const std::vector<model::TraceId>& trace_ids);
   // A trace's rows, in the order they were added: its first_row, then NextRow of each, up to
   // kNone.
   uint32_t NextRow(uint32_t row) const { return next_row_[row]; }

@@ -69,6 +69,20 @@ TEST(HeadTraces, ATraceWithNoRowsIsFoundWithNoRows) {
   EXPECT_EQ(RowsOf(traces, traces.all()[1]), (std::vector<uint32_t>{0}));
 }
 
+// AddRows adds a table's rows under their trace ids, and again only the rows added since.
+TEST(HeadTraces, AddRowsTakesTheRowsNotAddedYet) {
+  HeadTraces traces;
+  std::vector<model::TraceId> ids = {IdOf(1), IdOf(2), IdOf(1)};
+  traces.AddRows(ids);
+  ids.push_back(IdOf(2));
+  ids.push_back(IdOf(3));
+  traces.AddRows(ids);
+  ASSERT_EQ(traces.size(), 3u);
+  EXPECT_EQ(RowsOf(traces, *traces.Find(IdOf(1))), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(RowsOf(traces, *traces.Find(IdOf(2))), (std::vector<uint32_t>{1, 3}));
+  EXPECT_EQ(RowsOf(traces, *traces.Find(IdOf(3))), (std::vector<uint32_t>{4}));
+}
+
 // Reserving, before or after traces are added, keeps every trace findable.
 TEST(HeadTraces, ReserveKeepsTracesFindable) {
   HeadTraces traces;

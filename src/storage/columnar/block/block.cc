@@ -385,7 +385,7 @@ void EncodeBlock(const BlockContents& contents, const WriteOptions& options, std
   std::vector<uint32_t> all_rows;
   if (contents.rows == nullptr) {
     HeadTraces traces;
-    for (uint32_t r = 0; r < t.size(); ++r) traces.AddRow(&traces.FindOrAdd(t.trace_ids[r]), r);
+    traces.AddRows(t.trace_ids);
     all_rows = traces.RowsByTraceAndStart(t.ints_of(IntField::kStartNs), nullptr);
   }
   const std::vector<uint32_t>& order = contents.rows != nullptr ? *contents.rows : all_rows;

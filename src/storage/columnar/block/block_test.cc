@@ -93,7 +93,7 @@ std::string WriteBlock(const TempDir& dir, const BlockContents& contents,
 // (BlockContents::rows).
 std::vector<uint32_t> KeptRows(const SpanTable& t, const std::vector<bool>& dropped) {
   HeadTraces traces;
-  for (uint32_t r = 0; r < t.size(); ++r) traces.AddRow(&traces.FindOrAdd(t.trace_ids[r]), r);
+  traces.AddRows(t.trace_ids);
   return traces.RowsByTraceAndStart(t.ints_of(IntField::kStartNs), &dropped);
 }
 
